@@ -1,0 +1,189 @@
+"""A MongoDB wire-protocol server for local runs and tests (nx-27017 on SQLite).
+
+Production uses real MongoDB. Here no ``mongod`` can be installed, so the
+services talk over TCP to nx-27017, with the fixes that MONGO_STANDIN.md
+describes applied before it serves:
+
+* BSON regex values (what mongoengine sends for ``startswith``/``icontains``)
+  are rewritten to ``{"$regex": ..., "$options": ...}`` when a command is
+  decoded;
+* a filter that mixes fields with ``$or``/``$nor`` (``{"_id": x, "$or": [...]}``)
+  is rewritten to ``{"$and": [{fields}, {"$or": [...]}]}``: neosqlite's
+  update path otherwise ignores the fields and updates a document that does
+  not match;
+* aggregation pipelines get their ObjectIds converted to neosqlite's own
+  type, as nx-27017 already does for find and update (without it a
+  ``$match`` on ``_id``, and so ``count_documents({"_id": ...})``, matches
+  nothing);
+* datetime comparisons in SQL use SQLite's ``datetime()``, which drops the
+  fraction of a second (10:00:00.1 < 10:00:00.5 is false); they are
+  rewritten to compare ``strftime('%Y-%m-%d %H:%M:%f', ...)``, milliseconds,
+  which is BSON's own precision;
+* updates whose values hold booleans or datetimes take neosqlite's Python
+  update path, because its SQL fast path stores ``True`` as ``1`` and
+  datetimes as strings.
+
+``tests/store/test_store_contract.py`` pins each behaviour the code relies
+on, and passes unchanged against real MongoDB.
+
+Run: ``python -m devstack.mongo_standin --port 27017 --data-dir ./var/store``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import logging
+import re
+
+from bson.regex import Regex
+
+_FLAG_LETTERS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"),
+                 (re.VERBOSE, "x"))
+
+
+def _regex_to_operator(value):
+    if isinstance(value, Regex):
+        return {"$regex": value.pattern, "$options": value.flags if isinstance(value.flags, str)
+                else "".join(letter for flag, letter in _FLAG_LETTERS if value.flags & flag)}
+    if isinstance(value, re.Pattern):
+        return {"$regex": value.pattern,
+                "$options": "".join(letter for flag, letter in _FLAG_LETTERS if value.flags & flag)}
+    return None
+
+
+def _rewrite_regexes(value):
+    """Return ``value`` with every regex replaced by its ``$regex`` form."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            converted = _regex_to_operator(item)
+            if converted is not None:
+                # {"f": {"$regex": <Regex>}} keeps its options next to it.
+                if key == "$regex":
+                    out["$regex"] = converted["$regex"]
+                    if converted["$options"] and "$options" not in value:
+                        out["$options"] = converted["$options"]
+                else:
+                    out[key] = converted
+            else:
+                out[key] = _rewrite_regexes(item)
+        return out
+    if isinstance(value, list):
+        return [_regex_to_operator(item) or _rewrite_regexes(item) for item in value]
+    return value
+
+
+def _split_mixed_or(value):
+    """Rewrite every ``{field: .., "$or": [..]}`` into an explicit ``$and``."""
+    if isinstance(value, dict):
+        value = {key: _split_mixed_or(item) for key, item in value.items()}
+        logical = [key for key in ("$or", "$nor") if key in value]
+        fields = {key: item for key, item in value.items() if key not in ("$or", "$nor", "$and")}
+        if logical and fields and not any(key.startswith("$") for key in fields):
+            parts = [fields] + [{key: value[key]} for key in logical] + list(value.get("$and", []))
+            return {"$and": parts}
+        return value
+    if isinstance(value, list):
+        return [_split_mixed_or(item) for item in value]
+    return value
+
+
+def _holds_bool_or_datetime(value) -> bool:
+    if isinstance(value, (bool, datetime.datetime, datetime.date)):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_bool_or_datetime(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_bool_or_datetime(item) for item in value)
+    return False
+
+
+_MS = "strftime('%Y-%m-%d %H:%M:%f', "
+
+
+def _fix_datetime_precision() -> None:
+    import inspect
+    import textwrap
+
+    from neosqlite.collection import sql_translator_unified as module
+
+    source = textwrap.dedent(inspect.getsource(module.SQLOperatorTranslator.translate_operator))
+    patched = (source.replace('"datetime(?)"', f'"{_MS}?)"')
+               .replace('datetime(?)', f'{_MS}?)')
+               .replace('f"datetime({field_for_datetime})"', f'f"{_MS}{{field_for_datetime}})"')
+               .replace('datetime({field_access})', f'{_MS}{{field_access}})'))
+    if patched == source or "datetime(?)" in patched:
+        raise RuntimeError("neosqlite changed: the datetime precision fix no longer applies")
+    namespace: dict = {}
+    exec(compile(patched, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102
+    module.SQLOperatorTranslator.translate_operator = namespace["translate_operator"]
+
+
+def apply_fixes() -> None:
+    """Patch nx-27017 and neosqlite in this process (idempotent)."""
+    from neosqlite.collection.query_helper._sql_updates import SqlUpdatesMixin
+    from nx_27017 import wire_protocol
+
+    if getattr(wire_protocol.OP_MSG, "_vinculo_fixed", False):
+        return
+
+    original_parse = wire_protocol.OP_MSG.parse
+
+    from nx_27017.utils import convert_bson_to_neo_objectids
+
+    def fix_section(kind, data):
+        data = _split_mixed_or(_rewrite_regexes(data))
+        if kind == "body" and isinstance(data, dict) and "aggregate" in data and "pipeline" in data:
+            data["pipeline"] = convert_bson_to_neo_objectids(data["pipeline"])
+        return kind, data
+
+    def parse(message_bytes):
+        msg = original_parse(message_bytes)
+        msg["sections"] = [fix_section(kind, data) for kind, data in msg["sections"]]
+        return msg
+
+    wire_protocol.OP_MSG.parse = staticmethod(parse)
+    wire_protocol.OP_MSG._vinculo_fixed = True
+
+    original_can_use = SqlUpdatesMixin._can_use_sql_updates
+
+    def can_use_sql_updates(self, update_spec, doc_id, original_doc=None):
+        if _holds_bool_or_datetime(update_spec):
+            return False
+        return original_can_use(self, update_spec, doc_id, original_doc)
+
+    SqlUpdatesMixin._can_use_sql_updates = can_use_sql_updates
+    _fix_datetime_precision()
+
+
+def serve(host: str, port: int, data_dir: str) -> None:
+    """Serve until interrupted; ``data_dir`` is a folder or ``memory``."""
+    apply_fixes()
+    from nx_27017.handler import NeoSQLiteHandler
+    from nx_27017.server import run_server
+
+    handler = NeoSQLiteHandler(":memory:", data_dir=data_dir)
+    try:
+        asyncio.run(run_server(host, port, handler))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handler.close_all()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=27017)
+    parser.add_argument("--data-dir", default="memory",
+                        help="folder for one SQLite file per database, or 'memory'")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    serve(args.host, args.port, args.data_dir)
+
+
+if __name__ == "__main__":
+    main()

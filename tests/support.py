@@ -1,0 +1,157 @@
+"""Test helpers: service processes, broker inspection, waiting for a condition."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from kombu import Connection
+
+from devstack import procs
+from shared.messaging.topology import Topology
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_KEY = "test-admin-key"
+MARKETER_KEY = "test-marketer-key"
+CM_KEY = "test-cm-key-123"
+ANALYST_KEY = "test-analyst-key"
+API_KEYS = f"{ADMIN_KEY}:admin,{MARKETER_KEY}:marketer,{CM_KEY}:community_manager,{ANALYST_KEY}:analyst"
+SECRET = "test-secret-key-0123456789"
+
+
+def wait_until(condition, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    """Poll ``condition`` until it returns a truthy value; fail after ``timeout``.
+
+    The timeout is a deadline for waiting on real processes, not an assertion
+    on speed: generous, and only ever reached when something is broken.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def broker_cleanup(amqp_url: str, namespace: str) -> None:
+    topology = Topology(namespace)
+    with Connection(amqp_url) as conn:
+        from shared.messaging.topology import QUEUES, SERVICES
+        for plain in QUEUES:
+            for queue in (topology.queue(plain), topology.retry_queue(plain), topology.dead_letter_queue(plain)):
+                try:
+                    with conn.channel() as channel:
+                        queue(channel).delete()
+                except Exception:  # noqa: BLE001 - not declared by this test
+                    pass
+        for service in SERVICES:
+            try:
+                with conn.channel() as channel:
+                    topology.exchange(service)(channel).delete()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def drain(amqp_url: str, queue_name: str, limit: int = 100) -> list:
+    """Take every message now in ``queue_name`` (acked), as kombu messages."""
+    taken = []
+    with Connection(amqp_url) as conn, conn.channel() as channel:
+        while len(taken) < limit:
+            message = channel.basic_get(queue_name, no_ack=False)
+            if message is None:
+                break
+            channel.basic_ack(message.delivery_tag)
+            taken.append(channel.message_to_python(message))
+    return taken
+
+
+def consumers_on(amqp_url: str, queue_name: str) -> int:
+    """How many consumers a queue has (0 when it does not exist yet)."""
+    try:
+        with Connection(amqp_url) as conn, conn.channel() as channel:
+            _, _, consumers = channel.queue_declare(queue=queue_name, passive=True)
+            return consumers
+    except Exception:  # noqa: BLE001 - not declared yet
+        return 0
+
+
+def wait_consuming(amqp_url: str, queue_name: str, timeout: float = 30) -> None:
+    """Wait until a worker consumes ``queue_name`` (so its bindings exist too)."""
+    wait_until(lambda: consumers_on(amqp_url, queue_name) > 0, timeout=timeout,
+               what=f"a consumer on {queue_name}")
+
+
+def queue_depth(amqp_url: str, queue_name: str) -> int:
+    with Connection(amqp_url) as conn, conn.channel() as channel:
+        _, count, _ = channel.queue_declare(queue=queue_name, passive=True)
+        return count
+
+
+@dataclass
+class ServiceEnv:
+    mongo_uri: str
+    amqp_url: str
+    namespace: str
+    tmp_path: Path
+    processes: list = field(default_factory=list)
+
+    @property
+    def topology(self) -> Topology:
+        return Topology(self.namespace)
+
+    def env(self, **extra) -> dict:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("VINCULO_")}
+        env.update({
+            "VINCULO_MONGO_URI": self.mongo_uri, "VINCULO_AMQP_URL": self.amqp_url,
+            "VINCULO_API_KEYS": API_KEYS, "VINCULO_SECRET_KEY": SECRET,
+            "VINCULO_BROKER_NAMESPACE": self.namespace, "VINCULO_LOG_LEVEL": "INFO",
+            "VINCULO_WORKER_RETRY_DELAY": "0.05", "VINCULO_WORKER_MAX_RETRY_DELAY": "0.5",
+            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+        })
+        env.update({key: str(value) for key, value in extra.items()})
+        return env
+
+    def settings(self, load, **overrides):
+        """A service's Settings for in-process use (app factories, workers)."""
+        return load(self.env(), **overrides)
+
+    def start(self, service: str, part: str, *args: str, **extra_env) -> subprocess.Popen:
+        """Start ``python -m services.<service> <part>``; its log goes to tmp_path."""
+        log_path = self.tmp_path / f"{service}-{part}-{len(self.processes)}.log"
+        log = open(log_path, "wb")
+        proc = subprocess.Popen([sys.executable, "-m", f"services.{service}", part, *args],
+                                cwd=ROOT, env=self.env(**extra_env), stdout=log, stderr=subprocess.STDOUT)
+        proc.log_path = log_path
+        self.processes.append(proc)
+        return proc
+
+    def start_api(self, service: str, **extra_env) -> str:
+        """Start a service's api on a free port and wait until /healthz answers; its base URL."""
+        port = procs.free_port()
+        prefix = service.upper()
+        proc = self.start(service, "api", **{f"VINCULO_{prefix}_BIND": f"127.0.0.1:{port}",
+                                             f"VINCULO_{prefix}_WEB_WORKERS": "1", **extra_env})
+        base = f"http://127.0.0.1:{port}"
+
+        def up():
+            if proc.poll() is not None:
+                raise AssertionError(f"{service} api exited: {proc.log_path.read_text()[-2000:]}")
+            try:
+                return requests.get(f"{base}/healthz", timeout=1).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_until(up, timeout=30, what=f"{service} api to answer")
+        return base
+
+    def stop_all(self) -> None:
+        for proc in self.processes:
+            procs.stop(proc)
+        self.processes.clear()
