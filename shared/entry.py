@@ -1,0 +1,83 @@
+"""Entry points: ``python -m services.<name> api|worker|...`` runs one part.
+
+Settings are loaded first; a missing or invalid variable prints one line
+naming it and exits with status 2 before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from typing import Callable
+
+from shared import logs
+from shared.settings import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def main(service: str, load_settings: Callable, parts: dict[str, Callable], argv=None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{service}",
+                                     description=f"Run one part of the Vínculo {service} service.")
+    parser.add_argument("part", choices=sorted(parts))
+    args, rest = parser.parse_known_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"vinculo-{service}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logs.configure(f"{service}.{args.part}", settings.log_level)
+    parts[args.part](settings, rest)
+
+
+def run_api(app_factory: Callable, settings) -> None:
+    """Serve the Flask app with gunicorn (threads) on ``settings.bind``."""
+    from gunicorn.app.base import BaseApplication
+
+    bind = settings.bind
+    options = {
+        "bind": bind,
+        "workers": settings.web_workers,
+        "threads": settings.web_threads,
+        "worker_class": "gthread",
+        "accesslog": None,
+        "timeout": 60,
+        "graceful_timeout": 20,
+    }
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app_factory(settings)
+
+    log.info("api listening on %s", bind)
+    Server().run()
+
+
+def run_worker(worker) -> None:
+    """Consume until SIGTERM or SIGINT, then finish the message in hand and stop."""
+
+    def stop(_signum, _frame):
+        worker.should_stop = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("worker %s consuming %s", worker.name, ", ".join(worker.handlers))
+    worker.run()
+
+
+def build_worker(settings, handlers: dict, name: str, on_idle: Callable | None = None):
+    """A Worker for ``handlers`` with the retry policy from settings."""
+    from shared.messaging.consumer import Worker
+    from shared.messaging.publisher import connect
+    from shared.messaging.topology import Topology
+
+    return Worker(connect(settings.amqp_url), Topology(settings.broker_namespace), handlers, name=name,
+                  max_attempts=settings.worker_max_attempts, base_delay=settings.worker_retry_delay,
+                  max_delay=settings.worker_max_retry_delay, prefetch=settings.worker_prefetch,
+                  on_idle=on_idle)

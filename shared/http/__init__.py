@@ -1,0 +1,1 @@
+"""HTTP pieces every service API shares: error shape, auth, health, app base."""

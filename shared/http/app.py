@@ -1,0 +1,107 @@
+"""The base every service API starts from: APIFlask (request validation and
+OpenAPI at /openapi.json), the JSON error shape, API-key auth, correlation
+ids, and /healthz and /readyz."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from apiflask import APIFlask
+from flask import g, jsonify, request
+from kombu import Connection
+
+from shared import store
+from shared.http import auth, errors
+from shared.logs import new_id, reset_correlation_id, set_correlation_id
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+def create_api_app(import_name: str, *, service: str, title: str, settings,
+                   description: str = "") -> APIFlask:
+    """A configured APIFlask app; the service adds its blueprints and returns it."""
+    app = APIFlask(import_name, title=title, version=VERSION, docs_path=None, spec_path="/openapi.json")
+    app.config["VINCULO_SERVICE"] = service
+    app.config["VINCULO_SETTINGS"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["JSON_AS_ASCII"] = False
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
+    app.config["SPEC_FORMAT"] = "json"
+    app.config["INFO"] = {"description": description or title}
+    app.security_schemes = {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+    app.json.ensure_ascii = False
+
+    app.config["HTTP_ERROR_SCHEMA"] = errors.ERROR_SCHEMA
+    app.config["VALIDATION_ERROR_SCHEMA"] = errors.ERROR_SCHEMA
+    app.config["VALIDATION_ERROR_STATUS_CODE"] = 422
+
+    @app.spec_processor
+    def add_security(spec):
+        """Every operation needs the API key but the views marked public."""
+        spec["security"] = [{"ApiKey": []}]
+        public_paths = set()
+        for rule in app.url_map.iter_rules():
+            if getattr(app.view_functions.get(rule.endpoint), "vinculo_public", False):
+                public_paths.add(re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule))
+        for path, operations in spec.get("paths", {}).items():
+            if path in public_paths:
+                for operation in operations.values():
+                    if isinstance(operation, dict):
+                        operation["security"] = []
+        return spec
+
+    @app.before_request
+    def correlation():
+        g.correlation_token = set_correlation_id(request.headers.get("X-Correlation-ID") or new_id())
+        g.started = time.perf_counter()
+
+    errors.register(app)
+    auth.init_app(app, settings.api_keys)
+
+    @app.after_request
+    def add_headers(response):
+        from shared.logs import get_correlation_id
+        response.headers["X-Correlation-ID"] = get_correlation_id() or ""
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    @app.teardown_request
+    def reset(_exc):
+        token = g.pop("correlation_token", None)
+        if token is not None:
+            reset_correlation_id(token)
+
+    @app.get("/healthz")
+    @app.doc(summary="Liveness: the process answers", tags=["health"])
+    @auth.public
+    def healthz():
+        """The process is up."""
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz")
+    @app.doc(summary="Readiness: store and broker reachable", tags=["health"],
+             responses={200: "ready", 503: "a dependency is down"})
+    @auth.public
+    def readyz():
+        """The store and the broker both answer."""
+        checks = {}
+        try:
+            store.ping()
+            checks["store"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks["store"] = f"down: {type(exc).__name__}"
+        try:
+            with Connection(settings.amqp_url, connect_timeout=2) as conn:
+                conn.ensure_connection(max_retries=1)
+            checks["broker"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["broker"] = f"down: {type(exc).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        body = {"status": "ready" if ready else "unavailable", "service": service, "checks": checks}
+        return jsonify(body), (200 if ready else 503)
+
+    return app

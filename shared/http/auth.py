@@ -1,0 +1,118 @@
+"""API keys with roles, checked on every API request.
+
+Keys come from settings (``VINCULO_API_KEYS=key:role,...``) and travel in
+``X-API-Key`` (or ``Authorization: Bearer <key>``). Every endpoint needs a
+key unless its view is marked ``@public``; ``@roles(...)`` narrows who may
+call it (admin may call anything). Analysts read personal data masked:
+``mask_personal`` is applied by the views that return people.
+"""
+
+from __future__ import annotations
+
+import hmac
+from functools import wraps
+
+from flask import Flask, current_app, g, request
+
+from shared.http.errors import ApiError
+
+ROLES = ("admin", "marketer", "community_manager", "analyst")
+# Served without a key: the OpenAPI document and static files.
+PUBLIC_ENDPOINTS = {"openapi.spec", "static"}
+PERSONAL_FIELDS = ("email", "phone", "last_name", "ip", "address", "handle", "author_handle")
+
+
+def public(view):
+    """Mark a view as reachable without an API key (health, customer pages)."""
+    view.vinculo_public = True
+    return view
+
+
+def roles(*allowed: str):
+    """Allow only these roles (and admin) to call the view."""
+    unknown = set(allowed) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            role = getattr(g, "role", None)
+            if role != "admin" and role not in allowed:
+                raise ApiError(403, f"The {role} role may not do this", required=sorted(allowed))
+            return view(*args, **kwargs)
+        wrapper.vinculo_roles = allowed
+        return wrapper
+    return decorate
+
+
+def _presented_key() -> str | None:
+    key = request.headers.get("X-API-Key")
+    if key:
+        return key
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return None
+
+
+def authenticate(api_keys: dict[str, str], key: str | None) -> str | None:
+    """The role for ``key``, compared in constant time, or None."""
+    if not key:
+        return None
+    role = None
+    for known, known_role in api_keys.items():
+        if hmac.compare_digest(known.encode(), key.encode()):
+            role = known_role
+    return role
+
+
+def init_app(app: Flask, api_keys: dict[str, str]) -> None:
+    app.extensions["vinculo_api_keys"] = api_keys
+
+    @app.before_request
+    def require_key():
+        view = app.view_functions.get(request.endpoint or "")
+        if (view is None or request.endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS"
+                or getattr(view, "vinculo_public", False)):
+            return None
+        role = authenticate(current_app.extensions["vinculo_api_keys"], _presented_key())
+        if role is None:
+            raise ApiError(401, "A valid API key is required in the X-API-Key header")
+        g.role = role
+        return None
+
+
+def current_role() -> str | None:
+    return getattr(g, "role", None)
+
+
+def mask_value(field: str, value):
+    if not isinstance(value, str) or not value:
+        return value
+    if field == "email" and "@" in value:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if field == "phone":
+        return value[:3] + "*" * max(len(value) - 5, 0) + value[-2:]
+    return value[:1] + "***"
+
+
+def mask_personal(data, role: str | None = None):
+    """Mask personal fields (recursively) when the caller is an analyst."""
+    role = current_role() if role is None else role
+    if role != "analyst":
+        return data
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            if key in PERSONAL_FIELDS:
+                out[key] = mask_value(key, value)
+            elif key == "social" and isinstance(value, dict):
+                out[key] = {network: mask_value("handle", handle) for network, handle in value.items()}
+            else:
+                out[key] = mask_personal(value, role)
+        return out
+    if isinstance(data, list):
+        return [mask_personal(item, role) for item in data]
+    return data

@@ -1,0 +1,1 @@
+"""Message contracts, topology, publisher and consumer base."""

@@ -1,0 +1,173 @@
+"""The consumer base every worker uses.
+
+* A message is acked only after its handler returned (the work is stored).
+* A body that is not a well-formed message of a known type and version, or
+  a handler raising ``Poison``, goes to ``<queue>.dlq`` at once, with the
+  reason in the ``x-vinculo-reason`` header.
+* Any other exception is treated as transient: the message is re-published
+  to ``<queue>.retry`` with a growing delay (bounded by ``max_delay``) and
+  after ``max_attempts`` it goes to the DLQ with the last error as reason.
+* Every move (retry, dead letter) is confirmed by the broker before the
+  original is acked, so nothing is lost; the worker keeps consuming.
+* Messages already handled by this consumer (by message id) are acked and
+  skipped; handlers must also be idempotent by a unique key in their write,
+  which covers a crash between the work and that record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import mongoengine as me
+from kombu import Producer
+from kombu.mixins import ConsumerMixin
+from pymongo.errors import DuplicateKeyError
+
+from shared.logs import event as log_event
+from shared.logs import reset_correlation_id, set_correlation_id
+from shared.messaging.contracts import ContractError, Envelope, parse_envelope
+from shared.messaging.topology import Topology
+from shared.store import utcnow
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope], None]
+
+
+class Poison(Exception):
+    """Raised by a handler for a message that can never succeed (unknown customer...)."""
+
+
+class ProcessedMessage(me.Document):
+    consumer = me.StringField(required=True)
+    message_id = me.StringField(required=True)
+    at = me.DateTimeField(default=utcnow)
+
+    meta = {"collection": "processed_messages",
+            "indexes": [{"fields": ["consumer", "message_id"], "unique": True},
+                        {"fields": ["at"], "expireAfterSeconds": 14 * 24 * 3600}]}
+
+
+@dataclass
+class Stats:
+    handled: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+
+
+class Worker(ConsumerMixin):
+    """Consume ``handlers`` (plain queue name -> function) until stopped."""
+
+    def __init__(self, connection, topology: Topology, handlers: dict[str, Handler], *,
+                 name: str, max_attempts: int = 5, base_delay: float = 0.5, max_delay: float = 30.0,
+                 prefetch: int = 20, on_idle: Callable[[], None] | None = None,
+                 idle_every: float = 5.0):
+        self.connection = connection
+        self.topology = topology
+        self.handlers = handlers
+        self.name = name
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.prefetch = prefetch
+        self.on_idle = on_idle
+        self.idle_every = idle_every
+        self._last_idle = 0.0
+        self.stats = Stats()
+        self._producer: Producer | None = None
+
+    # kombu hooks -------------------------------------------------------------
+
+    def get_consumers(self, Consumer, channel):
+        self.topology.declare(channel, list(self.handlers))
+        self._producer = Producer(channel)
+        consumers = []
+        for plain in self.handlers:
+            consumer = Consumer(queues=[self.topology.queue(plain)],
+                                on_message=lambda message, plain=plain: self.on_message(plain, message),
+                                prefetch_count=self.prefetch)
+            consumers.append(consumer)
+        return consumers
+
+    def on_iteration(self):
+        if self.on_idle and time.monotonic() - self._last_idle >= self.idle_every:
+            self._last_idle = time.monotonic()
+            try:
+                self.on_idle()
+            except Exception:  # noqa: BLE001 - a housekeeping failure must not stop consuming
+                log.exception("idle task failed")
+
+    def on_connection_error(self, exc, interval):
+        log.warning("broker connection lost (%s); retrying in %.1f s", exc, interval)
+
+    # message handling --------------------------------------------------------
+
+    def on_message(self, plain: str, message) -> None:
+        headers = message.headers or {}
+        attempt = int(headers.get("x-vinculo-attempt", 0))
+        try:
+            envelope = parse_envelope(message.body)
+        except ContractError as exc:
+            self.dead_letter(plain, message, f"malformed message: {exc}", attempt)
+            return
+        token = set_correlation_id(envelope.correlation_id)
+        try:
+            self.handle(plain, envelope)
+            message.ack()
+        except Poison as exc:
+            self.dead_letter(plain, message, f"poison: {exc}", attempt)
+        except Exception as exc:  # noqa: BLE001 - anything else may pass: retry, bounded
+            if attempt + 1 >= self.max_attempts:
+                self.dead_letter(plain, message, f"failed {attempt + 1} times; last error: "
+                                 f"{type(exc).__name__}: {exc}", attempt)
+            else:
+                log.warning("%s on %s failed (attempt %d): %s", envelope.type, plain, attempt + 1, exc)
+                self.retry(plain, message, attempt + 1)
+        finally:
+            reset_correlation_id(token)
+
+    def handle(self, plain: str, envelope: Envelope) -> None:
+        consumer = self.topology.name(plain)
+        if ProcessedMessage.objects(consumer=consumer, message_id=envelope.message_id).only("id").first():
+            self.stats.duplicates += 1
+            return
+        self.handlers[plain](envelope)
+        try:
+            ProcessedMessage(consumer=consumer, message_id=envelope.message_id).save()
+        except (me.NotUniqueError, DuplicateKeyError):
+            pass  # a concurrent redelivery finished first; the handler's own key kept it single
+        self.stats.handled += 1
+
+    def delay_for(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+
+    def _republish(self, message, routing_key: str, headers: dict, expiration: float | None = None):
+        properties = {"content_type": message.content_type or "application/json",
+                      "content_encoding": message.content_encoding or "utf-8"}
+        message_id = message.properties.get("message_id")
+        if message_id:
+            properties["message_id"] = message_id
+        self._producer.publish(message.body, exchange="", routing_key=routing_key, delivery_mode=2,
+                               headers={**(message.headers or {}), **headers},
+                               expiration=expiration, retry=True, **properties)
+
+    def retry(self, plain: str, message, attempt: int) -> None:
+        self._republish(message, f"{self.topology.name(plain)}.retry",
+                        {"x-vinculo-attempt": attempt}, expiration=self.delay_for(attempt))
+        message.ack()
+        self.stats.retried += 1
+
+    def dead_letter(self, plain: str, message, reason: str, attempt: int) -> None:
+        queue = self.topology.name(plain)
+        log_event(log, "message dead-lettered", logging.WARNING, queue=queue, reason=reason)
+        self._republish(message, f"{queue}.dlq", {
+            "x-vinculo-reason": reason[:1000], "x-vinculo-queue": queue,
+            "x-vinculo-routing-key": (message.delivery_info or {}).get("routing_key", ""),
+            "x-vinculo-attempts": attempt + 1, "x-vinculo-failed-at": utcnow().isoformat(),
+        })
+        message.ack()
+        self.stats.dead_lettered += 1

@@ -1,0 +1,312 @@
+"""Every message Vínculo sends, as a frozen dataclass, inside one envelope.
+
+Envelope (JSON, never pickle)::
+
+    {"message_id": "...", "type": "send.requested", "schema_version": 1,
+     "occurred_at": "2026-11-22T10:00:00+00:00", "correlation_id": "...",
+     "producer": "campaigns", "payload": {...}}
+
+``parse_envelope`` raises ContractError (naming the field) for anything that
+is not a well-formed message of a known type and version: the consumer base
+dead-letters those with that reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import types
+import typing
+import uuid
+from typing import Any, ClassVar, Optional
+
+
+class ContractError(ValueError):
+    """A message does not match its contract; the text names the field."""
+
+
+EVENTS: dict[str, type["Event"]] = {}
+
+
+def _check(name: str, value: Any, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check(name, value, inner[0])
+    if annotation is Any:
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ContractError(f"payload.{name} must be a list")
+        return [_check(f"{name}[{i}]", item, args[0]) for i, item in enumerate(value)]
+    if origin is dict or annotation is dict:
+        if not isinstance(value, dict):
+            raise ContractError(f"payload.{name} must be an object")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ContractError(f"payload.{name} must be a number")
+        return float(value)
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ContractError(f"payload.{name} must be an integer")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ContractError(f"payload.{name} must be true or false")
+        return value
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ContractError(f"payload.{name} must be a string")
+        return value
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """Base of every payload; subclasses set ``type`` and ``schema_version``."""
+
+    type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "type" in cls.__dict__:
+            EVENTS[cls.type] = cls
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any):
+        if not isinstance(data, dict):
+            raise ContractError("payload must be an object")
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for field in dataclasses.fields(cls):
+            if field.name not in data:
+                if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                    raise ContractError(f"payload.{field.name} is required")
+                continue
+            values[field.name] = _check(field.name, data[field.name], hints[field.name])
+        return cls(**values)
+
+
+# --- segments ---------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class CustomerCreated(Event):
+    type: ClassVar[str] = "customer.created"
+    customer_id: str
+    external_id: Optional[str] = None
+    source: str = "api"
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomerUpdated(Event):
+    type: ClassVar[str] = "customer.updated"
+    customer_id: str
+    changed: list[str] = dataclasses.field(default_factory=list)
+    source: str = "api"
+
+
+@dataclasses.dataclass(frozen=True)
+class PurchaseRecorded(Event):
+    type: ClassVar[str] = "purchase.recorded"
+    customer_id: str
+    order_id: str
+    amount: float
+    currency: str
+    purchased_at: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentEntered(Event):
+    type: ClassVar[str] = "segment.entered"
+    segment_id: str
+    customer_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentLeft(Event):
+    type: ClassVar[str] = "segment.left"
+    segment_id: str
+    customer_id: str
+
+
+# --- campaigns --------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class CampaignDue(Event):
+    type: ClassVar[str] = "campaign.due"
+    campaign_id: str
+    fire_id: str  # unique per (campaign, fire time): the claim key
+    due_at: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SendRequested(Event):
+    """A batch of recipients for one campaign step; the mailer sends each once."""
+
+    type: ClassVar[str] = "send.requested"
+    campaign_id: str
+    channel: str
+    topic: str
+    template_id: str
+    customer_ids: list[str]
+    step: str = "main"
+    variant: Optional[str] = None
+    marketing: bool = True
+    batch: int = 0
+
+
+# --- mailer -----------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryEvent(Event):
+    delivery_id: str
+    campaign_id: str
+    customer_id: str
+    channel: str
+    step: str = "main"
+    variant: Optional[str] = None
+    reason: Optional[str] = None
+    url: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliverySent(DeliveryEvent):
+    type: ClassVar[str] = "delivery.sent"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryFailed(DeliveryEvent):
+    type: ClassVar[str] = "delivery.failed"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryBounced(DeliveryEvent):
+    type: ClassVar[str] = "delivery.bounced"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryOpened(DeliveryEvent):
+    type: ClassVar[str] = "delivery.opened"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryClicked(DeliveryEvent):
+    type: ClassVar[str] = "delivery.clicked"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsentChanged(Event):
+    type: ClassVar[str] = "consent.changed"
+    customer_id: str
+    channel: str
+    topic: str
+    status: str
+    source: str
+
+
+# --- listener ---------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class MentionReceived(Event):
+    type: ClassVar[str] = "mention.received"
+    mention_id: str
+    query_id: str
+    source: str
+    post_id: str
+    author_handle: str
+    lang: str
+    sentiment: float
+    label: str
+    posted_at: str
+    customer_id: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertRaised(Event):
+    type: ClassVar[str] = "alert.raised"
+    alert_id: str
+    query_id: str
+    negative_count: int
+    negative_share: float
+    baseline_share: float
+    window_start: str
+    window_end: str
+
+
+# --- envelope ---------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    message_id: str
+    type: str
+    schema_version: int
+    occurred_at: str
+    producer: str
+    payload: dict
+    correlation_id: Optional[str] = None
+
+    def event(self) -> Event:
+        return EVENTS[self.type].from_dict(self.payload)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+
+def envelope_for(event: Event, producer: str, correlation_id: str | None = None,
+                 message_id: str | None = None) -> Envelope:
+    return Envelope(
+        message_id=message_id or uuid.uuid4().hex,
+        type=event.type,
+        schema_version=event.schema_version,
+        occurred_at=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        producer=producer,
+        payload=event.to_dict(),
+        correlation_id=correlation_id,
+    )
+
+
+def parse_envelope(body: bytes | str | dict) -> Envelope:
+    """Bytes off the wire -> Envelope with a validated payload, or ContractError."""
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ContractError("body is not UTF-8") from None
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise ContractError(f"body is not JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(body, dict):
+        raise ContractError("body must be a JSON object")
+    for name, kind in (("message_id", str), ("type", str), ("schema_version", int),
+                       ("occurred_at", str), ("payload", dict)):
+        if name not in body:
+            raise ContractError(f"{name} is required")
+        if not isinstance(body[name], kind) or isinstance(body[name], bool):
+            raise ContractError(f"{name} must be of type {kind.__name__}")
+    event_cls = EVENTS.get(body["type"])
+    if event_cls is None:
+        raise ContractError(f"type {body['type']!r} is not a known message type")
+    if body["schema_version"] != event_cls.schema_version:
+        raise ContractError(f"schema_version {body['schema_version']} of {body['type']} is not supported "
+                            f"(expected {event_cls.schema_version})")
+    try:
+        datetime.datetime.fromisoformat(body["occurred_at"])
+    except ValueError:
+        raise ContractError("occurred_at is not an ISO 8601 time") from None
+    event_cls.from_dict(body["payload"])
+    return Envelope(
+        message_id=body["message_id"], type=body["type"], schema_version=body["schema_version"],
+        occurred_at=body["occurred_at"], producer=str(body.get("producer", "")),
+        payload=body["payload"], correlation_id=body.get("correlation_id"),
+    )

@@ -1,0 +1,20 @@
+"""The documents every service reads from the shared profile store.
+
+Who writes what (ARCHITECTURE.md): segments writes Customer; mailer writes
+ConsentEntry, ConsentState and SuppressedContact; each service writes the
+Interaction entries for the facts it owns.
+"""
+
+from shared.models.consent import (CHANNELS, CONSENT_STATUSES, TOPICS, ConsentEntry,
+                                   ConsentState)
+from shared.models.customer import STAGES, Customer, PurchaseSummary, Suppression
+from shared.models.interaction import INTERACTION_KINDS, Interaction
+from shared.models.suppression import SuppressedContact, contact_hash
+
+ALL_DOCUMENTS = (Customer, ConsentEntry, ConsentState, Interaction, SuppressedContact)
+
+__all__ = [
+    "ALL_DOCUMENTS", "CHANNELS", "CONSENT_STATUSES", "INTERACTION_KINDS", "STAGES", "TOPICS",
+    "ConsentEntry", "ConsentState", "Customer", "Interaction", "PurchaseSummary",
+    "SuppressedContact", "Suppression", "contact_hash",
+]

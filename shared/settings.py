@@ -1,0 +1,172 @@
+"""Settings read once from the environment, with one prefix per service.
+
+Each service declares a frozen dataclass whose fields carry an ``env`` spec;
+``load(Settings, "MAILER")`` reads ``VINCULO_MAILER_<NAME>`` first and, for
+fields marked ``common``, falls back to ``VINCULO_<NAME>`` so a local run can
+set the store and broker once for every service. A missing or invalid value
+raises ConfigError naming the variable; entry points turn it into a one-line
+message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+_MISSING = object()
+
+
+def setting(default: Any = _MISSING, *, parse: Callable[[str], Any] = str, common: bool = False,
+            doc: str = "") -> Any:
+    """Declare a settings field: its parser, default and whether it is shared."""
+    meta = {"parse": parse, "common": common, "doc": doc}
+    if default is _MISSING:
+        return dataclasses.field(metadata=meta)
+    if isinstance(default, (list, dict, set)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+# Parsers: each raises ValueError with a short reason.
+
+def parse_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"must be a whole number, got {raw!r}") from None
+
+
+def parse_positive_int(raw: str) -> int:
+    value = parse_int(raw)
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {raw!r}")
+    return value
+
+
+def parse_float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"must be a number, got {raw!r}") from None
+
+
+def parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"must be true or false, got {raw!r}")
+
+
+def parse_url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw)
+        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            raise ValueError(f"must be a URL starting with {' or '.join(f'{s}://' for s in schemes)}, "
+                             f"got {raw!r}")
+        return raw
+    return parse
+
+
+def parse_secret(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("must be at least 16 characters long")
+    return raw
+
+
+def parse_api_keys(raw: str) -> dict[str, str]:
+    """``key:role,key:role`` -> {key: role}."""
+    from shared.http.auth import ROLES
+
+    keys: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key, sep, role = item.rpartition(":")
+        if not sep or not key:
+            raise ValueError(f"expected key:role pairs separated by commas, got {item!r}")
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
+        if len(key) < 8:
+            raise ValueError("each API key must be at least 8 characters long")
+        keys[key] = role
+    if not keys:
+        raise ValueError("must list at least one key:role")
+    return keys
+
+
+def parse_csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def env_name(prefix: str, field_name: str) -> str:
+    return f"VINCULO_{prefix}_{field_name.upper()}"
+
+
+def load(cls, prefix: str, environ: Mapping[str, str] | None = None, **overrides):
+    """Build ``cls`` from the environment; ``overrides`` win (tests, run command)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        if field.name in overrides:
+            values[field.name] = overrides[field.name]
+            continue
+        meta = field.metadata
+        names = [env_name(prefix, field.name)]
+        if meta.get("common"):
+            names.append(f"VINCULO_{field.name.upper()}")
+        name, raw = next(((n, environ[n]) for n in names if n in environ), (names[0], None))
+        if raw is None:
+            if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING:
+                continue
+            also = f" (or {names[1]})" if len(names) > 1 else ""
+            raise ConfigError(f"{name}{also} is required: {meta.get('doc') or field.name}")
+        try:
+            values[field.name] = meta.get("parse", str)(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} {exc}") from None
+    return cls(**values)
+
+
+def describe(cls, prefix: str) -> list[tuple[str, str, str]]:
+    """(variable, default or 'required', doc) for every field: the README table."""
+    rows = []
+    for field in dataclasses.fields(cls):
+        if field.default is not dataclasses.MISSING:
+            default = repr(field.default)
+        elif field.default_factory is not dataclasses.MISSING:
+            default = repr(field.default_factory())
+        else:
+            default = "required"
+        rows.append((env_name(prefix, field.name), default, field.metadata.get("doc", "")))
+    return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class CommonSettings:
+    """What every service needs; services subclass it and add their own fields."""
+
+    mongo_uri: str = setting(parse=parse_url("mongodb", "mongodb+srv"), common=True,
+                             doc="MongoDB URI including the database name")
+    amqp_url: str = setting(parse=parse_url("amqp", "amqps"), common=True,
+                            doc="RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672//")
+    api_keys: dict = setting(parse=parse_api_keys, common=True,
+                             doc="API keys and their roles: key:role,key:role")
+    secret_key: str = setting(parse=parse_secret, common=True,
+                              doc="secret for signed links and tokens (16+ characters)")
+    broker_namespace: str = setting("", common=True,
+                                    doc="prefix for exchange and queue names (isolates test runs)")
+    log_level: str = setting("INFO", common=True, doc="logging level")
+    worker_max_attempts: int = setting(5, parse=parse_positive_int,
+                                       doc="tries of a failing message before it is dead-lettered")
+    worker_retry_delay: float = setting(0.5, parse=parse_float, doc="first retry delay in seconds (doubles)")
+    worker_max_retry_delay: float = setting(30.0, parse=parse_float, doc="longest retry delay in seconds")
+    worker_prefetch: int = setting(20, parse=parse_positive_int, doc="unacked messages per consumer")
+    web_workers: int = setting(2, parse=parse_positive_int, doc="gunicorn worker processes for the api")
+    web_threads: int = setting(8, parse=parse_positive_int, doc="threads per api worker process")
