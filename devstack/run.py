@@ -1,0 +1,132 @@
+"""The local run: everything on embedded defaults, with demo data.
+
+Starts the MongoDB stand-in (data in ./var/store, kept between runs; the
+folder is VINCULO_RUN_DIR, the ports VINCULO_RUN_PORT_BASE + 1..4) unless
+VINCULO_MONGO_URI is set; uses RabbitMQ at VINCULO_AMQP_URL or 127.0.0.1:5672,
+starting it (or installing it, as root) when it is not running; then each
+service's api and worker as separate processes, seeds the demo data and
+prints the URLs. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from devstack import procs
+
+ROOT = procs.ROOT
+SERVICES = {"segments": 1, "campaigns": 2, "mailer": 3, "listener": 4}  # port = base + offset
+# Parts each service runs besides its api (a service lists a part once it has it).
+PARTS = {"segments": ["worker"]}
+DEMO_KEYS = {"admin": "demo-admin-key", "marketer": "demo-marketer-key",
+             "community_manager": "demo-cm-key", "analyst": "demo-analyst-key"}
+
+
+def say(message: str) -> None:
+    print(f"vinculo: {message}", flush=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run Vínculo locally with demo data.")
+    parser.add_argument("--no-demo", action="store_true", help="do not seed demo data")
+    parser.add_argument("--check", action="store_true",
+                        help="start, seed, verify every service is ready, then stop (for tests)")
+    args = parser.parse_args(argv)
+
+    var = Path(os.environ.get("VINCULO_RUN_DIR", ROOT / "var"))
+    var.mkdir(parents=True, exist_ok=True)
+    base_port = int(os.environ.get("VINCULO_RUN_PORT_BASE", "8000"))
+    started: list[subprocess.Popen] = []
+
+    def stop_all(*_):
+        for proc in reversed(started):
+            procs.stop(proc)
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop_all(), sys.exit(0)))
+    try:
+        mongo_uri = os.environ.get("VINCULO_MONGO_URI")
+        if not mongo_uri:
+            (var / "store").mkdir(exist_ok=True)
+            port = int(os.environ.get("VINCULO_STANDIN_PORT", "27017"))
+            if procs.port_open("127.0.0.1", port):
+                port = procs.free_port()
+            proc, port = procs.start_mongo_standin(port, data_dir=str(var / "store"),
+                                                   log_path=var / "store.log")
+            started.append(proc)
+            mongo_uri = f"mongodb://127.0.0.1:{port}/vinculo"
+            say(f"store: MongoDB stand-in on 127.0.0.1:{port} (data in {var / 'store'})")
+        amqp_url = os.environ.get("VINCULO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+        if "127.0.0.1" in amqp_url or "localhost" in amqp_url:
+            if not procs.port_open("127.0.0.1", 5672):
+                say("RabbitMQ is not running on 127.0.0.1:5672: starting it "
+                    "(installing it first if needed; this can take a minute)")
+            try:
+                say(procs.ensure_rabbitmq(install=True))
+            except procs.StartError as exc:
+                say(f"cannot run without RabbitMQ: {exc}")
+                return 1
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+               "VINCULO_MONGO_URI": mongo_uri, "VINCULO_AMQP_URL": amqp_url,
+               "VINCULO_API_KEYS": os.environ.get("VINCULO_API_KEYS", ",".join(
+                   f"{key}:{role}" for role, key in DEMO_KEYS.items())),
+               "VINCULO_SECRET_KEY": os.environ.get("VINCULO_SECRET_KEY", "local-demo-secret-change-me"),
+               "VINCULO_WEB_WORKERS": "1"}
+        for service, offset in SERVICES.items():
+            port = base_port + offset
+            prefix = service.upper()
+            service_env = {**env, f"VINCULO_{prefix}_BIND": f"127.0.0.1:{port}",
+                           f"VINCULO_{prefix}_WEB_WORKERS": "1"}
+            for part in ["api", *PARTS.get(service, [])]:
+                log = open(var / f"{service}-{part}.log", "ab")
+                started.append(subprocess.Popen([sys.executable, "-m", f"services.{service}", part],
+                                                cwd=ROOT, env=service_env, stdout=log, stderr=subprocess.STDOUT))
+        urls = {service: f"http://127.0.0.1:{base_port + offset}" for service, offset in SERVICES.items()}
+        for service, url in urls.items():
+            wait_ready(service, url, started)
+        if not args.no_demo:
+            from devstack import demo
+            say(demo.seed(mongo_uri, urls, DEMO_KEYS["admin"]))
+        say("ready:")
+        for service, url in urls.items():
+            say(f"  {service:<10} {url}  (API: {url}/openapi.json)")
+        say(f"API keys: {', '.join(f'{role}={key}' for role, key in DEMO_KEYS.items())}")
+        say(f"logs in {var}/*.log; press Ctrl-C to stop")
+        if args.check:
+            return 0
+        while all(proc.poll() is None for proc in started):
+            time.sleep(1)
+        failed = [proc.args for proc in started if proc.poll() is not None]
+        say(f"a process stopped: {failed}; stopping everything (see var/*.log)")
+        return 1
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    finally:
+        stop_all()
+
+
+def wait_ready(service: str, url: str, started: list, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        dead = [p for p in started if p.poll() is not None]
+        if dead:
+            raise SystemExit(f"vinculo: {dead[0].args} exited; see var/*.log")
+        time.sleep(0.2)
+    raise SystemExit(f"vinculo: {service} was not ready at {url} within {timeout:.0f} s; see var/{service}-api.log")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+# Shared by scripts/test and scripts/run. Sourced, not run.
+PY=.venv/bin/python
+
+die() { echo "error: $*" >&2; exit 1; }
+
+# Create .venv and install a requirements file, only when it changed.
+ensure_venv() {
+  local req="$1"
+  command -v python3 >/dev/null || die "python3 (3.11) is required"
+  python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+    || die "Python 3.11 is required, found $(python3 --version)"
+  if [ ! -x "$PY" ]; then
+    python3 -m venv .venv || die "could not create .venv (apt-get install python3-venv)"
+  fi
+  local stamp=".venv/.installed-$(cat requirements*.txt | sha1sum | cut -c1-12)-$req"
+  if [ ! -f "$stamp" ]; then
+    echo "installing $req into .venv ..."
+    "$PY" -m pip install -q --disable-pip-version-check -r "$req" || die "pip install -r $req failed"
+    touch "$stamp"
+  fi
+}
+
+# Debian packages some tests need (none yet beyond RabbitMQ, installed by devstack.ensure).
+ensure_system_packages() {
+  :
+}

@@ -1,0 +1,1 @@
+"""The Vínculo services; each runs alone: ``python -m services.<name> <part>``."""

@@ -1,0 +1,1 @@
+"""The campaigns service. Campaigns, schedules, A/B tests, journeys and results."""

@@ -1,0 +1,1 @@
+"""The listener service. Listening queries, mentions with sentiment, triage and alerts."""

@@ -1,0 +1,17 @@
+"""The listener API app factory."""
+
+from __future__ import annotations
+
+from shared import store
+from shared.http.app import create_api_app
+
+from services.listener.settings import Settings, load
+
+
+def create_app(settings: Settings | None = None):
+    """Build the listener API: connect the store, declare indexes, add blueprints."""
+    settings = settings or load()
+    app = create_api_app(__name__, service="listener", title="Vínculo listener API", settings=settings,
+                         description="Listening queries, mentions with sentiment, triage and alerts.")
+    store.prepare(settings.mongo_uri)
+    return app

@@ -1,0 +1,1 @@
+"""The mailer service. Templates, consent-respecting email and SMS delivery, unsubscribe, tracking, preference center."""

@@ -1,0 +1,1 @@
+"""The segments service. Customer profiles, imports and segments, kept fresh as events arrive."""

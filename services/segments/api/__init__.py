@@ -1,0 +1,1 @@
+"""HTTP API blueprints of the segments service."""

@@ -1,0 +1,17 @@
+"""The segments API app factory."""
+
+from __future__ import annotations
+
+from shared import store
+from shared.http.app import create_api_app
+
+from services.segments.settings import Settings, load
+
+
+def create_app(settings: Settings | None = None):
+    """Build the segments API: connect the store, declare indexes, add blueprints."""
+    settings = settings or load()
+    app = create_api_app(__name__, service="segments", title="Vínculo audience API: customer profiles, imports and segments", settings=settings,
+                         description="Customer profiles, imports and segments, kept fresh as events arrive.")
+    store.prepare(settings.mongo_uri)
+    return app
