@@ -1,16 +1,18 @@
 """A MongoDB wire-protocol server for local runs and tests (nx-27017 on SQLite).
 
 Production uses real MongoDB. Here no ``mongod`` can be installed, so the
-services talk over TCP to nx-27017, with the fixes that MONGO_STANDIN.md
-describes applied before it serves:
+services talk over TCP to nx-27017, with these fixes applied before it
+serves (filter rewrites touch only the filters of a command, never the
+documents or updates it carries):
 
-* BSON regex values (what mongoengine sends for ``startswith``/``icontains``)
-  are rewritten to ``{"$regex": ..., "$options": ...}`` when a command is
-  decoded;
+* BSON regex values in filters (what mongoengine sends for
+  ``startswith``/``icontains``) are rewritten to ``{"$regex": ..., "$options": ...}``;
 * a filter that mixes fields with ``$or``/``$nor`` (``{"_id": x, "$or": [...]}``)
   is rewritten to ``{"$and": [{fields}, {"$or": [...]}]}``: neosqlite's
   update path otherwise ignores the fields and updates a document that does
   not match;
+* equality on a field holding an ObjectId (other than ``_id``) matches
+  nothing, while ``$in`` works: filters are rewritten to ``$in``/``$nin``;
 * aggregation pipelines get their ObjectIds converted to neosqlite's own
   type, as nx-27017 already does for find and update (without it a
   ``$match`` on ``_id``, and so ``count_documents({"_id": ...})``, matches
@@ -121,6 +123,95 @@ def _fix_datetime_precision() -> None:
     module.SQLOperatorTranslator.translate_operator = namespace["translate_operator"]
 
 
+def _object_id_equality_to_in(value):
+    """``{"ref": ObjectId}`` and ``{"ref": {"$eq": ObjectId}}`` -> ``$in`` (equality on a
+    non-_id ObjectId field matches nothing in neosqlite; ``$in`` does)."""
+    from bson import ObjectId
+
+    if isinstance(value, list):
+        return [_object_id_equality_to_in(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key in ("$and", "$or", "$nor"):
+            out[key] = [_object_id_equality_to_in(part) for part in item]
+        elif key.startswith("$"):
+            out[key] = _object_id_equality_to_in(item) if key in ("$not", "$elemMatch") else item
+        elif key == "_id":
+            out[key] = item
+        elif isinstance(item, ObjectId):
+            out[key] = {"$in": [item]}
+        elif isinstance(item, dict) and isinstance(item.get("$eq"), ObjectId):
+            rest = {op: arg for op, arg in item.items() if op != "$eq"}
+            out[key] = {**rest, "$in": [item["$eq"]]}
+        elif isinstance(item, dict) and isinstance(item.get("$ne"), ObjectId):
+            rest = {op: arg for op, arg in item.items() if op != "$ne"}
+            out[key] = {**rest, "$nin": [item["$ne"]]}
+        elif isinstance(item, dict) and "$elemMatch" in item:
+            out[key] = {**item, "$elemMatch": _object_id_equality_to_in(item["$elemMatch"])}
+        else:
+            out[key] = item
+    return out
+
+
+def fix_filter(query):
+    """Every rewrite a query filter needs before neosqlite sees it."""
+    if not isinstance(query, dict):
+        return query
+    return _object_id_equality_to_in(_split_mixed_or(_rewrite_regexes(query)))
+
+
+def _fix_pipeline(pipeline):
+    fixed = []
+    for stage in pipeline:
+        if not isinstance(stage, dict):
+            fixed.append(stage)
+            continue
+        stage = dict(stage)
+        if "$match" in stage:
+            stage["$match"] = fix_filter(stage["$match"])
+        if isinstance(stage.get("$lookup"), dict) and "pipeline" in stage["$lookup"]:
+            stage["$lookup"] = {**stage["$lookup"], "pipeline": _fix_pipeline(stage["$lookup"]["pipeline"])}
+        if isinstance(stage.get("$facet"), dict):
+            stage["$facet"] = {name: _fix_pipeline(sub) for name, sub in stage["$facet"].items()}
+        fixed.append(stage)
+    return fixed
+
+
+# command name -> the keys of its body that hold a filter
+_FILTER_KEYS = {"find": ("filter",), "count": ("query",), "distinct": ("query",),
+                "findandmodify": ("query",), "delete": (), "update": ()}
+# sequences whose documents hold a filter under "q"
+_STATEMENT_LISTS = ("updates", "deletes")
+
+
+def fix_command(sections):
+    """Rewrite the filters of one decoded OP_MSG; documents and updates stay as sent."""
+    from nx_27017.utils import convert_bson_to_neo_objectids
+
+    fixed = []
+    for kind, data in sections:
+        if kind == "body" and isinstance(data, dict) and data:
+            data = dict(data)
+            command = next(iter(data)).lower()
+            for key in _FILTER_KEYS.get(command, ()):
+                if key in data:
+                    data[key] = fix_filter(data[key])
+            for key in _STATEMENT_LISTS:
+                if isinstance(data.get(key), list):
+                    data[key] = [{**st, "q": fix_filter(st.get("q"))} if isinstance(st, dict) else st
+                                 for st in data[key]]
+            if command == "aggregate" and isinstance(data.get("pipeline"), list):
+                data["pipeline"] = convert_bson_to_neo_objectids(_fix_pipeline(data["pipeline"]))
+        elif kind == "payload" and isinstance(data, dict):
+            data = {name: ([{**st, "q": fix_filter(st.get("q"))} if isinstance(st, dict) else st
+                            for st in docs] if name in _STATEMENT_LISTS else docs)
+                    for name, docs in data.items()}
+        fixed.append((kind, data))
+    return fixed
+
+
 def apply_fixes() -> None:
     """Patch nx-27017 and neosqlite in this process (idempotent)."""
     from neosqlite.collection.query_helper._sql_updates import SqlUpdatesMixin
@@ -131,17 +222,9 @@ def apply_fixes() -> None:
 
     original_parse = wire_protocol.OP_MSG.parse
 
-    from nx_27017.utils import convert_bson_to_neo_objectids
-
-    def fix_section(kind, data):
-        data = _split_mixed_or(_rewrite_regexes(data))
-        if kind == "body" and isinstance(data, dict) and "aggregate" in data and "pipeline" in data:
-            data["pipeline"] = convert_bson_to_neo_objectids(data["pipeline"])
-        return kind, data
-
     def parse(message_bytes):
         msg = original_parse(message_bytes)
-        msg["sections"] = [fix_section(kind, data) for kind, data in msg["sections"]]
+        msg["sections"] = fix_command(msg["sections"])
         return msg
 
     wire_protocol.OP_MSG.parse = staticmethod(parse)

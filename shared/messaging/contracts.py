@@ -162,6 +162,8 @@ class SendRequested(Event):
     variant: Optional[str] = None
     marketing: bool = True
     batch: int = 0
+    # "Resend to failed": only recipients whose delivery for this step failed are tried again.
+    retry_failed: bool = False
 
 
 # --- mailer -----------------------------------------------------------------

@@ -9,12 +9,14 @@ from shared.models.consent import (CHANNELS, CONSENT_STATUSES, TOPICS, ConsentEn
                                    ConsentState)
 from shared.models.customer import STAGES, Customer, PurchaseSummary, Suppression
 from shared.models.interaction import INTERACTION_KINDS, Interaction
+from shared.models.segment import Segment, SegmentMember
 from shared.models.suppression import SuppressedContact, contact_hash
 
-ALL_DOCUMENTS = (Customer, ConsentEntry, ConsentState, Interaction, SuppressedContact)
+ALL_DOCUMENTS = (Customer, ConsentEntry, ConsentState, Interaction, SuppressedContact, Segment,
+                 SegmentMember)
 
 __all__ = [
     "ALL_DOCUMENTS", "CHANNELS", "CONSENT_STATUSES", "INTERACTION_KINDS", "STAGES", "TOPICS",
     "ConsentEntry", "ConsentState", "Customer", "Interaction", "PurchaseSummary",
-    "SuppressedContact", "Suppression", "contact_hash",
+    "Segment", "SegmentMember", "SuppressedContact", "Suppression", "contact_hash",
 ]

@@ -141,3 +141,20 @@ def test_counts_and_aggregations_match_on_object_ids(mongo_uri):
     assert coll.count_documents({"_id": first, "n": 1}) == 1
     assert coll.count_documents({"_id": {"$in": [first]}, "n": {"$lt": 5}}) == 1
     assert [d["n"] for d in coll.aggregate([{"$match": {"_id": first}}])] == [1]
+
+
+def test_equality_on_object_id_references(mongo_uri):
+    from bson import ObjectId
+
+    coll = Job._get_collection()
+    ref, other = ObjectId(), ObjectId()
+    coll.insert_many([{"n": 1, "ref": ref}, {"n": 2, "ref": other}, {"n": 3, "ref": None}])
+    assert [d["n"] for d in coll.find({"ref": ref})] == [1]
+    assert [d["n"] for d in coll.find({"ref": {"$eq": ref}})] == [1]
+    assert sorted(d["n"] for d in coll.find({"ref": {"$ne": ref}})) == [2, 3]
+    assert coll.count_documents({"ref": ref}) == 1
+    assert coll.update_one({"ref": ref}, {"$set": {"seen": True}}).matched_count == 1
+    assert coll.find_one({"n": 1})["ref"] == ref, "documents keep their ObjectIds"
+    assert coll.find_one_and_update({"ref": other}, {"$set": {"n": 20}}, return_document=True)["n"] == 20
+    assert coll.delete_one({"ref": other}).deleted_count == 1
+    assert [d["n"] for d in coll.aggregate([{"$match": {"ref": ref}}])] == [1]
