@@ -173,3 +173,5 @@ class CommonSettings:
     metrics_port: int = setting(0, parse=parse_int,
                                 doc="port of the Prometheus /metrics server of a worker, scheduler or "
                                     "poller (0: none); the api serves /metrics itself")
+    queue_lag_interval: float = setting(15.0, parse=parse_float,
+                                        doc="seconds between samples of the queue-lag metric in workers")
