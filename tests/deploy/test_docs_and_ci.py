@@ -29,6 +29,6 @@ def test_the_ci_workflow_runs_the_test_command_against_real_mongodb_and_rabbitmq
     assert "VINCULO_TEST_AMQP_URL=amqp://vinculo:vinculo@127.0.0.1:5672//" in script
     env = job["services"]["rabbitmq"]["env"]
     assert (env["RABBITMQ_DEFAULT_USER"], env["RABBITMQ_DEFAULT_PASS"]) == ("vinculo", "vinculo")
-    assert "apt-get install" in script and "chromium" in script
+    assert "apt-get install" in script and "chromium" in script and "rabbitmq-server" in script
     assert ".ci/run" in script and "./scripts/test" in (ROOT / ".ci/run").read_text()
     assert job["timeout-minutes"] <= 90
