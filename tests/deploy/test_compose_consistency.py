@@ -104,7 +104,8 @@ def test_the_container_environment_configures_the_service(name):
     try:
         settings = module.load(env)  # every required field set, every value valid
     except ConfigError as exc:
-        pytest.fail(f"{name}: {exc}")
+        pytest.fail(f"{name}: {exc}. Set it under x-{service}: environment in docker-compose.yml "
+                    "(a secret as ${VAR:?...} from .env, listed in deploy/example.env)")
     fields = {f.name for f in dataclasses.fields(module.Settings)}
     prefix = f"VINCULO_{module.PREFIX}_"
     unknown = [key for key in env if key.startswith(prefix) and key[len(prefix):].lower() not in fields]
@@ -161,6 +162,7 @@ def test_containers_start_in_order_and_workers_scale(name):
     assert container["image"].startswith(f"vinculo/{service}:")
     assert container["build"] == {"context": ".", "dockerfile": f"deploy/{service}.Dockerfile"}
     assert container.get("restart") == "unless-stopped"
+    assert container.get("init") is True, f"{name}: without an init, PID 1 neither reaps nor forwards signals"
 
 
 # --- the images --------------------------------------------------------------------
