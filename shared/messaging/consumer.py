@@ -123,6 +123,8 @@ class Worker(ConsumerMixin):
         try:
             if self._lag_connection is None:
                 self._lag_connection = self.connection.clone()
+                # Fail fast when the broker is away: this runs inside the consume loop.
+                self._lag_connection.ensure_connection(max_retries=1, interval_start=0, interval_max=0.2)
             channel = self._lag_connection.default_channel
             for plain in self.handlers:
                 _, ready, _ = channel.queue_declare(queue=self.topology.name(plain), passive=True)

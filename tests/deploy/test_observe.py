@@ -123,6 +123,12 @@ def test_the_queue_lag_gauge_counts_ready_messages(amqp_url, namespace, mongo_ur
         worker._close_lag_connection()
     assert REGISTRY.get_sample_value("vinculo_queue_messages_ready", {"queue": "segments.facts"}) == 3
 
+    away = Worker(connect("amqp://guest:guest@127.0.0.1:1//"), publisher.topology,
+                  {"segments.facts": lambda env: None}, name="lag")
+    away.sample_lag()  # no broker: returns at once, leaves the gauge as it was
+    assert away._lag_connection is None
+    assert REGISTRY.get_sample_value("vinculo_queue_messages_ready", {"queue": "segments.facts"}) == 3
+
 
 def test_the_api_health_check_follows_the_bind_setting(service_env):
     base = service_env.start_api("segments")
