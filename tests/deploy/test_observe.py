@@ -42,6 +42,12 @@ def log_lines(proc) -> list[dict]:
     return lines
 
 
+def logged(proc, message: str) -> list[dict] | None:
+    """The process's log lines once one of them says ``message``."""
+    lines = log_lines(proc)
+    return lines if any(line.get("message") == message for line in lines) else None
+
+
 def test_api_metrics_sum_every_gunicorn_process_and_requests_are_logged(service_env):
     base = service_env.start_api("segments", VINCULO_SEGMENTS_WEB_WORKERS="2")
     for _ in range(12):  # a new connection each time, so both processes answer some
@@ -85,11 +91,14 @@ def test_worker_metrics_and_logs_carry_queue_outcomes_and_correlation_ids(servic
                                          routing_key="consent.changed", headers={"correlation_id": "corr-bad-2"})
 
     def scrape():
+        """The text once both messages are through (counted when taken, and again when done)."""
         text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        return text if samples(text, "vinculo_messages_consumed_total").get((("queue", "segments.facts"),)) == 2 \
-            else None
+        done = sum(samples(text, "vinculo_messages_handled_total").values()) + \
+            sum(samples(text, "vinculo_messages_dead_lettered_total").values())
+        return text if done == 2 else None
 
     text = wait_until(scrape, what="two messages counted")
+    assert samples(text, "vinculo_messages_consumed_total") == {(("queue", "segments.facts"),): 2}
     assert samples(text, "vinculo_messages_handled_total") == {(("queue", "segments.facts"),): 1}
     assert samples(text, "vinculo_messages_dead_lettered_total") == {
         (("cause", "malformed"), ("queue", "segments.facts")): 1}
@@ -98,7 +107,7 @@ def test_worker_metrics_and_logs_carry_queue_outcomes_and_correlation_ids(servic
                                "vinculo_queue_messages_ready") == {(("queue", "segments.facts"),): 0},
                what="the queue-lag gauge")
 
-    lines = log_lines(worker)
+    lines = wait_until(lambda: logged(worker, "message handled"), what="the handled message in the log")
     handled = [line for line in lines if line["message"] == "message handled"]
     assert [(line["correlation_id"], line["type"]) for line in handled] == [("corr-worker-1", "consent.changed")]
     dead = [line for line in lines if line["message"] == "message dead-lettered"]
