@@ -7,9 +7,13 @@ naming it and exits with status 2 before anything starts.
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from typing import Callable
 
 from shared import logs
@@ -29,7 +33,28 @@ def main(service: str, load_settings: Callable, parts: dict[str, Callable], argv
         print(f"vinculo-{service}: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     logs.configure(f"{service}.{args.part}", settings.log_level)
+    if args.part == "api":
+        _metrics_multiprocess_dir()
+    elif getattr(settings, "metrics_port", 0):
+        from shared import metrics
+
+        metrics.serve(settings.metrics_port)
+        log.info("metrics on :%d/metrics", settings.metrics_port)
     parts[args.part](settings, rest)
+
+
+def _metrics_multiprocess_dir() -> None:
+    """gunicorn forks several processes: let prometheus_client sum them.
+
+    Must run before prometheus_client is imported (it reads the variable
+    at import); the folder is removed when the gunicorn master exits.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    path = tempfile.mkdtemp(prefix="vinculo-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    master = os.getpid()
+    atexit.register(lambda: os.getpid() == master and shutil.rmtree(path, ignore_errors=True))
 
 
 def run_api(app_factory: Callable, settings) -> None:
@@ -45,6 +70,7 @@ def run_api(app_factory: Callable, settings) -> None:
         "accesslog": None,
         "timeout": 60,
         "graceful_timeout": 20,
+        "child_exit": _mark_process_dead,
     }
 
     class Server(BaseApplication):
@@ -57,6 +83,13 @@ def run_api(app_factory: Callable, settings) -> None:
 
     log.info("api listening on %s", bind)
     Server().run()
+
+
+def _mark_process_dead(_server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def run_worker(worker) -> None:
@@ -80,4 +113,4 @@ def build_worker(settings, handlers: dict, name: str, on_idle: Callable | None =
     return Worker(connect(settings.amqp_url), Topology(settings.broker_namespace), handlers, name=name,
                   max_attempts=settings.worker_max_attempts, base_delay=settings.worker_retry_delay,
                   max_delay=settings.worker_max_retry_delay, prefetch=settings.worker_prefetch,
-                  on_idle=on_idle)
+                  on_idle=on_idle, lag_every=settings.queue_lag_interval)

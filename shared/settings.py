@@ -170,3 +170,8 @@ class CommonSettings:
     worker_prefetch: int = setting(20, parse=parse_positive_int, doc="unacked messages per consumer")
     web_workers: int = setting(2, parse=parse_positive_int, doc="gunicorn worker processes for the api")
     web_threads: int = setting(8, parse=parse_positive_int, doc="threads per api worker process")
+    metrics_port: int = setting(0, parse=parse_int,
+                                doc="port of the Prometheus /metrics server of a worker, scheduler or "
+                                    "poller (0: none); the api serves /metrics itself")
+    queue_lag_interval: float = setting(15.0, parse=parse_float,
+                                        doc="seconds between samples of the queue-lag metric in workers")

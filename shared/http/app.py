@@ -13,7 +13,7 @@ from flask import g, jsonify, request
 from kombu import Connection
 
 from shared import store
-from shared.http import auth, errors
+from shared.http import auth, errors, observe
 from shared.logs import new_id, reset_correlation_id, set_correlation_id
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
 
     errors.register(app)
     auth.init_app(app, settings.api_keys)
+    observe.init_app(app, service)  # /metrics, request metrics, the access log
 
     @app.after_request
     def add_headers(response):

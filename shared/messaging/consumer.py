@@ -26,6 +26,7 @@ from kombu import Producer
 from kombu.mixins import ConsumerMixin
 from pymongo.errors import DuplicateKeyError
 
+from shared import metrics
 from shared.logs import event as log_event
 from shared.logs import reset_correlation_id, set_correlation_id
 from shared.messaging.contracts import ContractError, Envelope, parse_envelope
@@ -65,7 +66,7 @@ class Worker(ConsumerMixin):
     def __init__(self, connection, topology: Topology, handlers: dict[str, Handler], *,
                  name: str, max_attempts: int = 5, base_delay: float = 0.5, max_delay: float = 30.0,
                  prefetch: int = 20, on_idle: Callable[[], None] | None = None,
-                 idle_every: float = 5.0):
+                 idle_every: float = 5.0, lag_every: float = 15.0):
         self.connection = connection
         self.topology = topology
         self.handlers = handlers
@@ -77,6 +78,9 @@ class Worker(ConsumerMixin):
         self.on_idle = on_idle
         self.idle_every = idle_every
         self._last_idle = 0.0
+        self.lag_every = lag_every
+        self._last_lag = time.monotonic()
+        self._lag_connection = None
         self.stats = Stats()
         self._producer: Producer | None = None
 
@@ -94,12 +98,48 @@ class Worker(ConsumerMixin):
         return consumers
 
     def on_iteration(self):
+        if self.lag_every and time.monotonic() - self._last_lag >= self.lag_every:
+            self._last_lag = time.monotonic()
+            self.sample_lag()
         if self.on_idle and time.monotonic() - self._last_idle >= self.idle_every:
             self._last_idle = time.monotonic()
             try:
                 self.on_idle()
             except Exception:  # noqa: BLE001 - a housekeeping failure must not stop consuming
                 log.exception("idle task failed")
+
+    def run(self, *args, **kwargs):
+        try:
+            super().run(*args, **kwargs)
+        finally:
+            self._close_lag_connection()
+
+    def sample_lag(self) -> None:
+        """Set the queue-lag gauge: messages ready in each consumed queue.
+
+        A passive declare on a connection of its own, so a queue that
+        vanished (a 404 closes the channel) never disturbs consuming.
+        """
+        try:
+            if self._lag_connection is None:
+                self._lag_connection = self.connection.clone()
+                # Fail fast when the broker is away: this runs inside the consume loop.
+                self._lag_connection.ensure_connection(max_retries=1, interval_start=0, interval_max=0.2)
+            channel = self._lag_connection.default_channel
+            for plain in self.handlers:
+                _, ready, _ = channel.queue_declare(queue=self.topology.name(plain), passive=True)
+                metrics.QUEUE_READY.labels(plain).set(ready)
+        except Exception as exc:  # noqa: BLE001 - a metric must never stop the worker
+            log.debug("queue lag not sampled: %s", exc)
+            self._close_lag_connection()
+
+    def _close_lag_connection(self) -> None:
+        if self._lag_connection is not None:
+            try:
+                self._lag_connection.release()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+            self._lag_connection = None
 
     def on_connection_error(self, exc, interval):
         log.warning("broker connection lost (%s); retrying in %.1f s", exc, interval)
@@ -109,18 +149,28 @@ class Worker(ConsumerMixin):
     def on_message(self, plain: str, message) -> None:
         headers = message.headers or {}
         attempt = int(headers.get("x-vinculo-attempt", 0))
+        metrics.CONSUMED.labels(plain).inc()
         try:
             envelope = parse_envelope(message.body)
         except ContractError as exc:
-            self.dead_letter(plain, message, f"malformed message: {exc}", attempt)
+            # The publisher also puts the correlation id in a header: keep it in the log.
+            token = set_correlation_id(headers.get("correlation_id") or None)
+            try:
+                self.dead_letter(plain, message, f"malformed message: {exc}", attempt)
+            finally:
+                reset_correlation_id(token)
             return
         token = set_correlation_id(envelope.correlation_id)
+        started = time.perf_counter()
         try:
             self.handle(plain, envelope)
             message.ack()
+            metrics.HANDLING.labels(plain).observe(time.perf_counter() - started)
         except Poison as exc:
+            metrics.FAILED.labels(plain).inc()
             self.dead_letter(plain, message, f"poison: {exc}", attempt)
         except Exception as exc:  # noqa: BLE001 - anything else may pass: retry, bounded
+            metrics.FAILED.labels(plain).inc()
             if attempt + 1 >= self.max_attempts:
                 self.dead_letter(plain, message, f"failed {attempt + 1} times; last error: "
                                  f"{type(exc).__name__}: {exc}", attempt)
@@ -134,6 +184,9 @@ class Worker(ConsumerMixin):
         consumer = self.topology.name(plain)
         if ProcessedMessage.objects(consumer=consumer, message_id=envelope.message_id).only("id").first():
             self.stats.duplicates += 1
+            metrics.DUPLICATES.labels(plain).inc()
+            log_event(log, "duplicate message skipped", logging.DEBUG, queue=consumer,
+                      type=envelope.type, message_id=envelope.message_id)
             return
         self.handlers[plain](envelope)
         try:
@@ -141,6 +194,8 @@ class Worker(ConsumerMixin):
         except (me.NotUniqueError, DuplicateKeyError):
             pass  # a concurrent redelivery finished first; the handler's own key kept it single
         self.stats.handled += 1
+        metrics.HANDLED.labels(plain).inc()
+        log_event(log, "message handled", queue=consumer, type=envelope.type, message_id=envelope.message_id)
 
     def delay_for(self, attempt: int) -> float:
         return min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
@@ -160,6 +215,7 @@ class Worker(ConsumerMixin):
                         {"x-vinculo-attempt": attempt}, expiration=self.delay_for(attempt))
         message.ack()
         self.stats.retried += 1
+        metrics.RETRIED.labels(plain).inc()
 
     def dead_letter(self, plain: str, message, reason: str, attempt: int) -> None:
         queue = self.topology.name(plain)
@@ -171,3 +227,4 @@ class Worker(ConsumerMixin):
         })
         message.ack()
         self.stats.dead_lettered += 1
+        metrics.DEAD_LETTERED.labels(plain, metrics.dead_letter_cause(reason)).inc()

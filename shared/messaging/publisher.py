@@ -15,6 +15,7 @@ import threading
 import mongoengine as me
 from kombu import Connection, Producer
 
+from shared import metrics
 from shared.logs import get_correlation_id
 from shared.messaging.contracts import Envelope, Event, envelope_for
 from shared.messaging.topology import Topology
@@ -76,6 +77,7 @@ class Publisher:
                         delivery_mode=2, message_id=envelope.message_id, type=envelope.type,
                         headers=headers, retry=True, retry_policy=RETRY_POLICY,
                     )
+                    metrics.PUBLISHED.labels(envelope.type).inc()
                     return
                 except Exception:
                     self._reset()
@@ -118,6 +120,7 @@ class Outbox:
                         envelope.message_id, exc)
             OutboxMessage(envelope=envelope.to_json(), message_id=envelope.message_id,
                           last_error=str(exc)[:500]).save()
+            metrics.OUTBOXED.labels(envelope.type).inc()
         return envelope
 
     def relay(self, limit: int = 500) -> int:

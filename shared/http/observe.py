@@ -1,0 +1,44 @@
+"""Per-request metrics, the access log and /metrics for every API.
+
+One JSON line per request (logger ``vinculo.access``) with method, path,
+endpoint, status, duration and, through the log formatter, the correlation
+id. Health checks and scrapes (/healthz, /readyz, /metrics) are logged at
+DEBUG so the probes of an orchestrator do not drown the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, request
+
+from shared import metrics
+from shared.http import auth
+from shared.logs import event
+
+access_log = logging.getLogger("vinculo.access")
+PROBES = {"/healthz", "/readyz", "/metrics"}
+
+
+def init_app(app: Flask, service: str) -> None:
+    @app.after_request
+    def observe(response):
+        started = g.get("started")
+        duration = time.perf_counter() - started if started is not None else 0.0
+        endpoint = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+        metrics.HTTP_REQUESTS.labels(service, endpoint, request.method, str(response.status_code)).inc()
+        metrics.HTTP_LATENCY.labels(service, endpoint, request.method).observe(duration)
+        level = logging.DEBUG if request.path in PROBES else logging.INFO
+        event(access_log, f"{request.method} {request.path} {response.status_code}", level,
+              method=request.method, path=request.path, endpoint=endpoint, status=response.status_code,
+              duration_ms=round(duration * 1000, 2), role=g.get("role"))
+        return response
+
+    @app.get("/metrics")
+    @app.doc(hide=True)  # Prometheus text, not JSON: kept out of the OpenAPI document
+    @auth.public
+    def prometheus_metrics():
+        """Prometheus metrics of this api (every gunicorn process summed)."""
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type)
