@@ -18,8 +18,9 @@ def create_app(settings: Settings | None = None):
     store.prepare(settings.mongo_uri, *DOCUMENTS)
     app.extensions["campaigns_announcer"] = Announcer(settings.amqp_url, settings.broker_namespace)
 
-    from services.campaigns.api import actions, campaigns
+    from services.campaigns.api import actions, campaigns, results
 
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(actions.bp)
+    app.register_blueprint(results.bp)
     return app

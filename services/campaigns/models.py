@@ -124,7 +124,7 @@ class Enrollment(me.Document):
     finished_at = me.DateTimeField()
 
     meta = {"collection": "campaign_enrollments", "strict": False,
-            "indexes": [("status", "wake_at"), ("campaign_id", "customer_id", "entry")]}
+            "indexes": [("status", "wake_at"), ("status", "claimed_until"), ("campaign_id", "customer_id", "entry")]}
 
 
 DOCUMENTS = (Campaign, CampaignRun, SchedulerLease, DeliveryFact, Conversion, Enrollment)

@@ -11,7 +11,8 @@ Kinds:
   summer-time one). Send an explicit offset to choose the other. The stored
   schedule says which adjustment was made (``adjusted``: gap | ambiguous).
 * ``cron``: a five-field crontab expression evaluated in a time zone by
-  APScheduler's CronTrigger, so "09:00 every day" stays 09:00 local across DST.
+  APScheduler's CronTrigger, so "09:00 every day" stays 09:00 local across DST
+  (day-of-week numbers follow crontab: 0 or 7 = Sunday, 1 = Monday).
   Fall-back: a wall time that repeats fires once, on its first occurrence
   (expressions with ``*`` hours fire every real hour). Spring-forward: a time
   inside the gap fires at the instant the clocks jump (02:30 -> 03:30 local).
@@ -56,11 +57,46 @@ def local_to_utc(local: datetime.datetime, tz: ZoneInfo) -> tuple[datetime.datet
     return utc.replace(tzinfo=None), adjusted
 
 
+DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _crontab_days(field: str) -> str:
+    """Crontab day-of-week numbers (0 or 7 = Sunday) -> names.
+
+    APScheduler 3 numbers days from Monday = 0, so ``from_crontab("0 9 * * 1")``
+    would fire on Tuesdays; names mean the same to both.
+    """
+    if field == "*" or any(ch.isalpha() for ch in field):
+        return field
+    days: set[int] = set()
+    for item in field.split(","):
+        part, _, step = item.partition("/")
+        if part == "*":
+            low, high = 0, 6
+        elif "-" in part:
+            low, high = (int(x) for x in part.split("-", 1))
+        else:
+            low = high = int(part)
+        if not (0 <= low <= 7 and 0 <= high <= 7 and low <= high) or (step and int(step) < 1):
+            raise ValueError(f"day of week {item!r} is out of range 0-7")
+        days.update(day % 7 for day in range(low, high + 1, int(step) if step else 1))
+    return ",".join(DAY_NAMES[day] for day in sorted(days))
+
+
+def make_trigger(expression: str, tz: ZoneInfo) -> CronTrigger:
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"Wrong number of fields; got {len(fields)}, expected 5")
+    minute, hour, day, month, day_of_week = fields
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=_crontab_days(day_of_week), timezone=tz)
+
+
 def cron_trigger(expression, tz: ZoneInfo) -> CronTrigger:
     if not isinstance(expression, str) or not expression.strip():
         raise field_error("schedule.cron", "must be a five-field crontab expression")
     try:
-        return CronTrigger.from_crontab(expression.strip(), timezone=tz)
+        return make_trigger(expression.strip(), tz)
     except ValueError as exc:
         raise field_error("schedule.cron", f"not a valid crontab expression: {exc}") from None
 
@@ -68,7 +104,7 @@ def cron_trigger(expression, tz: ZoneInfo) -> CronTrigger:
 def next_cron_fire(schedule: dict, after: datetime.datetime) -> datetime.datetime | None:
     """The first fire time strictly after ``after`` (naive UTC), as naive UTC."""
     tz = ZoneInfo(schedule["time_zone"])
-    trigger = CronTrigger.from_crontab(schedule["cron"], timezone=tz)
+    trigger = make_trigger(schedule["cron"], tz)
     every_hour = schedule["cron"].split()[1] == "*"
     start = after.replace(tzinfo=UTC)
     probe = start + datetime.timedelta(microseconds=1)

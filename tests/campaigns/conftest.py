@@ -71,3 +71,53 @@ def template():
 @pytest.fixture
 def segment():
     return make_segment()
+
+
+def bind_queue(service_env, routing_key: str, name: str | None = None) -> str:
+    """A test queue on campaigns.events for ``routing_key`` (deleted with the namespace's exchange)."""
+    from kombu import Connection, Queue
+
+    queue_name = f"{service_env.namespace}test.{name or routing_key}"
+    with Connection(service_env.amqp_url) as conn:
+        channel = conn.channel()
+        exchange = service_env.topology.exchange("campaigns")
+        exchange(channel).declare()
+        Queue(queue_name, exchange=exchange, routing_key=routing_key, auto_delete=False)(channel).declare()
+    _TEST_QUEUES.append((service_env.amqp_url, queue_name))
+    return queue_name
+
+
+def take(service_env, queue_name: str, limit: int = 100000) -> list:
+    """Every envelope now in the test queue, parsed (acked)."""
+    from shared.messaging.contracts import parse_envelope
+    from tests.support import drain
+
+    return [parse_envelope(m.body) for m in drain(service_env.amqp_url, queue_name, limit)]
+
+
+_TEST_QUEUES: list[tuple[str, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _delete_test_queues():
+    yield
+    from kombu import Connection
+
+    while _TEST_QUEUES:
+        url, name = _TEST_QUEUES.pop()
+        with Connection(url) as conn:
+            try:
+                conn.channel().queue_delete(name)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+
+def schedule_campaign(api, segment, template, schedule=None, **extra) -> str:
+    body = {"name": "c", "channel": "email", "topic": "promotions", "segment_id": str(segment.id),
+            "template_id": template, "schedule": schedule or {"kind": "now"}, **extra}
+    created = api.post("/campaigns", json=body)
+    assert created.status_code == 201, created.get_json()
+    cid = created.get_json()["id"]
+    scheduled = api.post(f"/campaigns/{cid}/schedule")
+    assert scheduled.status_code == 200, scheduled.get_json()
+    return cid

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from apiflask import Schema
 from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
-from apiflask.validators import Length, OneOf, Range
+from apiflask.validators import Length, OneOf, Range, Regexp
 
 from shared.models import TOPICS
 
 
 class VariantIn(Schema):
-    name = String(required=True, validate=Length(1, 50))
+    name = String(required=True, validate=[Length(1, 50), Regexp(r"^[A-Za-z0-9_-]+$")])
     template_id = String(required=True)
     split = Float(required=True, validate=Range(min=0, max=100, min_inclusive=False))
 
