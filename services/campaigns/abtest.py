@@ -27,7 +27,7 @@ import logging
 from shared.logs import event as log_event
 from shared.messaging.contracts import CampaignDue
 
-from services.campaigns.models import campaigns, facts, runs
+from services.campaigns.models import EPOCH, NO_WORKER, campaigns, facts, runs
 from services.campaigns.serialize import iso
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def decide_due(scheduler, now) -> None:
         winner, reason, stats = choose_winner(campaign, variant_stats(campaign))
         claimed = runs().update_one({"_id": run["_id"], "state": "waiting_winner"}, {"$set": {
             "state": "sending", "phase": "rest", "checkpoint": {"last_id": None, "batch": 0},
-            "worker": None, "worker_until": None, "touched_at": now, "ab.winner": winner, "ab.reason": reason,
+            "worker": NO_WORKER, "worker_until": EPOCH, "touched_at": now, "ab.winner": winner, "ab.reason": reason,
             "ab.stats": stats, "ab.decided_at": now}})
         if claimed.modified_count:
             log_event(log, "A/B winner chosen", fire_id=run["_id"], winner=winner, reason=reason)

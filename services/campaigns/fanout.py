@@ -36,7 +36,7 @@ from shared.store import utcnow
 
 from services.campaigns.content import assign, is_marketing, template_for
 from services.campaigns.lifecycle import move
-from services.campaigns.models import campaigns, runs
+from services.campaigns.models import EPOCH, NO_WORKER, campaigns, runs
 
 log = logging.getLogger(__name__)
 ACTIVE = ["pending", "sending"]
@@ -55,14 +55,14 @@ class FanOut:
         now = utcnow()
         result = runs().update_one(
             {"_id": run_id, "state": {"$in": ACTIVE},
-             "$or": [{"worker": None}, {"worker": self.me}, {"worker_until": {"$lt": now}}]},
+             "$or": [{"worker": {"$in": [NO_WORKER, self.me]}}, {"worker_until": {"$lt": now}}]},
             {"$set": {"worker": self.me, "worker_until": now + self.lease(), "state": "sending",
                       "touched_at": now}})
         return result.modified_count == 1
 
     def release(self, run_id: str, **sets) -> None:
         runs().update_one({"_id": run_id, "worker": self.me},
-                          {"$set": {"worker": None, "worker_until": None, **sets}})
+                          {"$set": {"worker": NO_WORKER, "worker_until": EPOCH, **sets}})
 
     def on_due(self, envelope: Envelope) -> None:
         """campaigns.campaign.due: fan the run out from its checkpoint."""
@@ -96,6 +96,7 @@ class FanOut:
         winner = (run.get("ab") or {}).get("winner")
         checkpoint = run.get("checkpoint") or {}
         batch_no = checkpoint.get("batch", 0)
+        targeted = dict(run.get("targeted") or {})
         cid = str(campaign["_id"])
         for ids in iter_audience(segment, after=checkpoint.get("last_id"), batch_size=self.settings.fanout_batch_size):
             state = campaigns().find_one({"_id": campaign["_id"]}, {"state": 1})["state"]
@@ -121,11 +122,13 @@ class FanOut:
                     variant=variant, marketing=is_marketing(campaign), batch=batch_no),
                     message_id=f"{run_id}:{phase}:{batch_no}:{variant or '-'}")
             now = utcnow()
-            update = {"$set": {"checkpoint": {"last_id": ids[-1], "batch": batch_no + 1},
+            for variant, people in by_variant.items():
+                targeted[variant or "-"] = targeted.get(variant or "-", 0) + len(people)
+            # The whole counter map is set (not $inc'ed): the update is conditional on the batch number
+            # and our claim, so the counts move exactly with the checkpoint. ($inc on a nested field
+            # in an update that also sets a datetime is broken in the store stand-in.)
+            update = {"$set": {"checkpoint": {"last_id": ids[-1], "batch": batch_no + 1}, "targeted": targeted,
                                "worker_until": now + self.lease(), "touched_at": now}}
-            counts = {f"targeted.{variant or '-'}": len(people) for variant, people in by_variant.items()}
-            if counts:
-                update["$inc"] = counts
             moved = runs().update_one({"_id": run_id, "worker": self.me, "checkpoint.batch": batch_no}, update)
             if moved.modified_count != 1:
                 log_event(log, "fan-out claim lost", logging.WARNING, fire_id=run_id, batch=batch_no)

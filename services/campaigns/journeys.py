@@ -41,7 +41,7 @@ from shared.store import utcnow
 
 from services.campaigns import results
 from services.campaigns.content import is_marketing
-from services.campaigns.models import campaigns, enrollments, facts
+from services.campaigns.models import EPOCH, campaigns, enrollments, facts
 from services.campaigns.schedules import matches
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def enroll(campaign: dict, customer_id: str, trigger: str, now: datetime.datetim
     doc = {"_id": f"{cid}:{customer_id}:{entry}", "campaign_id": cid, "customer_id": customer_id, "entry": entry,
            "trigger": trigger, "status": "waiting", "step": 0, "history": [], "entered_at": now,
            "wake_at": now + datetime.timedelta(seconds=campaign["schedule"].get("delay_seconds", 0)),
-           "claimed_until": None}
+           "claimed_until": EPOCH}
     try:
         enrollments().insert_one(doc)  # the _id makes two concurrent entries of the same number one
     except DuplicateKeyError:
@@ -157,11 +157,11 @@ def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetim
                 {"_id": enrollment_id, "step": index, "status": "running"},
                 {"$set": {"step": index + 1}, "$push": {"history": {"step": name, "sent_at": utcnow()}}})
             if moved.modified_count:
-                campaigns().update_one({"_id": campaign["_id"]}, {"$inc": {f"journey_targeted.-": 1}})
+                campaigns().update_one({"_id": campaign["_id"]}, {"$inc": {"journey_sent": 1}})
             index += 1
         elif step["type"] == "wait":
             enrollments().update_one({"_id": enrollment_id, "step": index}, {"$set": {
-                "step": index + 1, "status": "waiting", "claimed_until": None,
+                "step": index + 1, "status": "waiting", "claimed_until": EPOCH,
                 "wake_at": now + datetime.timedelta(seconds=step["seconds"])}})
             return
         else:
@@ -180,4 +180,4 @@ def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetim
                 index = ids.index(target)
             enrollments().update_one({"_id": enrollment_id}, {"$set": {"step": index}})
     enrollments().update_one({"_id": enrollment_id}, {"$set": {"status": "done", "finished_at": utcnow(),
-                                                               "claimed_until": None}})
+                                                               "claimed_until": EPOCH}})

@@ -18,6 +18,8 @@ classes declare the collections and their indexes, and document the shape.
 
 from __future__ import annotations
 
+import datetime
+
 import mongoengine as me
 
 from shared.store import utcnow
@@ -126,6 +128,12 @@ class Enrollment(me.Document):
     meta = {"collection": "campaign_enrollments", "strict": False,
             "indexes": [("status", "wake_at"), ("status", "claimed_until"), ("campaign_id", "customer_id", "entry")]}
 
+
+# "Nobody holds it": an empty string and the epoch rather than null, because the
+# store stand-in does not match an explicit null inside $or (see the report);
+# the same queries are right on MongoDB.
+NO_WORKER = ""
+EPOCH = datetime.datetime(1970, 1, 1)
 
 DOCUMENTS = (Campaign, CampaignRun, SchedulerLease, DeliveryFact, Conversion, Enrollment)
 

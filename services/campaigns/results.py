@@ -122,8 +122,8 @@ def compute(campaign: dict) -> dict:
     for run in runs().find({"campaign_id": campaign["_id"]}, {"targeted": 1}):
         for variant, n in (run.get("targeted") or {}).items():
             row(variant)["targeted"] += n
-    for variant, n in (campaign.get("journey_targeted") or {}).items():
-        row(variant)["targeted"] += n
+    if campaign.get("journey_sent"):
+        row("-")["targeted"] += campaign["journey_sent"]
     for group in facts().aggregate([{"$match": {"campaign_id": cid}},
                                     {"$group": {"_id": "$bucket", "n": {"$sum": 1}}}]):
         variant, _, kind = group["_id"].rpartition("|")

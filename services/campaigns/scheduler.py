@@ -39,7 +39,7 @@ from shared.logs import event as log_event
 from shared.messaging.contracts import CampaignDue
 from shared.store import utcnow
 
-from services.campaigns.models import campaigns, leases, runs
+from services.campaigns.models import EPOCH, NO_WORKER, campaigns, leases, runs
 from services.campaigns.schedules import next_cron_fire
 from services.campaigns.serialize import iso
 
@@ -130,7 +130,7 @@ class Scheduler:
             runs().insert_one({"_id": run_id, "campaign_id": cid, "due_at": at, "state": "pending",
                                "phase": "test" if campaign.get("ab_test") else "main",
                                "checkpoint": {"last_id": None, "batch": 0}, "targeted": {},
-                               "worker": None, "worker_until": None, "fired_at": now, "touched_at": now})
+                               "worker": NO_WORKER, "worker_until": EPOCH, "fired_at": now, "touched_at": now})
         except DuplicateKeyError:
             pass  # created earlier (by a replica, or by us before a crash): the campaign update decides
         update = {"$set": {**after, "current_run": run_id, "last_fired_at": now, "updated_at": now}}
@@ -152,7 +152,7 @@ class Scheduler:
         stale = now - datetime.timedelta(seconds=self.settings.stalled_after_seconds)
         for run in runs().find({"state": {"$in": ["pending", "sending"]}, "touched_at": {"$lt": stale}},
                                {"campaign_id": 1, "due_at": 1, "touched_at": 1, "worker_until": 1}).limit(100):
-            if run.get("worker_until") and run["worker_until"] > now:
+            if run.get("worker_until", EPOCH) > now:
                 continue
             campaign = campaigns().find_one({"_id": run["campaign_id"]}, {"state": 1})
             if not campaign or campaign["state"] != "sending":
@@ -172,6 +172,13 @@ def run_forever(settings) -> None:
 
     from services.campaigns.publishing import Announcer
 
+    from shared.messaging.publisher import connect
+    from shared.messaging.topology import Topology
+
+    # Our own work queue exists before the first fire, even if no worker has started yet.
+    with connect(settings.amqp_url) as conn:
+        Topology(settings.broker_namespace).declare(conn.channel(), ["campaigns.campaign.due"])
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = Scheduler(settings, Announcer(settings.amqp_url, settings.broker_namespace))
     runner = BlockingScheduler(timezone="UTC")
 

@@ -74,7 +74,7 @@ def resume(campaign_id):
     doc = load(campaign_id)
     back = doc.get("paused_from") or "scheduled"
     updated = transition(doc["_id"], "resume", {"state": back, "paused_from": None},
-                         extra={"paused_from": doc.get("paused_from")})
+                         extra={"paused_from": back})
     run_id = updated.get("current_run")
     if back == "sending" and run_id:
         runs().update_one({"_id": run_id, "state": "paused"}, {"$set": {"state": "sending", "touched_at": utcnow()}})
