@@ -10,7 +10,8 @@ Steps run in order: ``send`` requests one message (step name = the step id,
 campaign, customer and step lets a re-entered customer get it again);
 ``wait`` parks the enrollment until ``wake_at``; ``branch`` tests whether the
 delivery of an earlier send step was opened / clicked (from the delivery facts)
-and jumps to ``then`` or ``else`` (a step id, "end", or by default the next).
+and jumps to ``then`` or ``else`` (a step id, "end", or by default the next);
+any step may name its ``next`` (a step id or "end").
 
 Per-customer state is the ``Enrollment`` document (current step, status,
 wake time, history). The trigger's delay and every wait are advanced by the
@@ -134,6 +135,13 @@ def advance_due(scheduler, now: datetime.datetime) -> None:
         advance(enrollment["_id"], campaign, scheduler.announcer, now)
 
 
+def jump(target: str | None, index: int, ids: list[str]) -> int:
+    """The step index after ``index``: the next one, a named one, or past the end."""
+    if target is None:
+        return index + 1
+    return len(ids) if target == "end" else ids.index(target)
+
+
 def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetime) -> None:
     claimed = enrollments().find_one_and_update(
         {"_id": enrollment_id, "$or": [{"status": "waiting", "wake_at": {"$lte": now}},
@@ -153,12 +161,13 @@ def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetim
                 campaign_id=str(campaign["_id"]), channel=campaign["channel"], topic=campaign["topic"],
                 template_id=step["template_id"], customer_ids=[customer], step=name, variant=None,
                 marketing=is_marketing(campaign)), message_id=f"journey:{enrollment_id}:{index}")
+            following = jump(step.get("next"), index, ids)
             moved = enrollments().update_one(
                 {"_id": enrollment_id, "step": index, "status": "running"},
-                {"$set": {"step": index + 1}, "$push": {"history": {"step": name, "sent_at": utcnow()}}})
+                {"$set": {"step": following}, "$push": {"history": {"step": name, "sent_at": utcnow()}}})
             if moved.modified_count:
                 campaigns().update_one({"_id": campaign["_id"]}, {"$inc": {"journey_sent": 1}})
-            index += 1
+            index = following
         elif step["type"] == "wait":
             enrollments().update_one({"_id": enrollment_id, "step": index}, {"$set": {
                 "step": index + 1, "status": "waiting", "claimed_until": EPOCH,
@@ -172,12 +181,7 @@ def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetim
             target = step["then"] if passed else step["else"]
             enrollments().update_one({"_id": enrollment_id}, {"$push": {"history": {
                 "step": step["id"], "if": step["if"], "result": passed, "at": utcnow()}}})
-            if target == "end":
-                index = len(steps)
-            elif target is None:
-                index += 1
-            else:
-                index = ids.index(target)
+            index = jump(target, index, ids)
             enrollments().update_one({"_id": enrollment_id}, {"$set": {"step": index}})
     enrollments().update_one({"_id": enrollment_id}, {"$set": {"status": "done", "finished_at": utcnow(),
                                                                "claimed_until": EPOCH}})

@@ -168,6 +168,11 @@ def _journey(journey, channel: str) -> dict:
                           "then": raw.get("then"), "else": raw.get("else")})
         else:
             raise field_error(f"{where}.type", "must be send, wait or branch")
+    for i, (raw, step) in enumerate(zip(raw_steps, steps)):
+        if raw.get("next") is not None:
+            if raw["next"] != "end" and raw["next"] not in ids:
+                raise field_error(f"journey.steps.{i}.next", f"unknown step {raw['next']!r}")
+            step["next"] = raw["next"]
     send_ids = {s["id"] for s in steps if s["type"] == "send"}
     for i, step in enumerate(steps):
         if step["type"] != "branch":
