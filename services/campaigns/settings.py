@@ -23,14 +23,14 @@ class Settings(CommonSettings):
                                                "is marked missed instead of sent")
     fanout_batch_size: int = setting(1000, parse=parse_positive_int,
                                      doc="recipients per send.requested message")
+    fanout_read_size: int = setting(50000, parse=parse_positive_int,
+                                    doc="audience ids read from the store per query during a fan-out")
     fanout_lease_seconds: float = setting(15.0, parse=parse_float,
                                           doc="a fan-out whose worker stopped renewing for this long is "
                                               "taken over by another worker")
     stalled_after_seconds: float = setting(30.0, parse=parse_float,
                                            doc="the scheduler re-announces a run nobody has worked on for "
                                                "this long (a lost campaign.due)")
-    attribution_hours: float = setting(72.0, parse=parse_float,
-                                       doc="default conversion window after a delivery")
 
 
 def load(environ=None, **overrides) -> Settings:
