@@ -164,3 +164,17 @@ def test_resend_to_failed_requests_only_recipients_still_failed(api, app, segmen
     assert api.post(f"/campaigns/{cid}/resend-failed").get_json()["requested"] == 1
     messages = [parse_envelope(m.body).event() for m in drain(service_env.amqp_url, queue_name)]
     assert [(m.customer_ids, m.retry_failed, m.template_id) for m in messages] == [([people[0]], True, template)]
+
+
+def test_a_campaign_paused_mid_send_can_fix_its_template_despite_its_past_time(api, segment, template):
+    cid = api.post("/campaigns", json=body(segment, template)).get_json()["id"]
+    campaigns().update_one({"_id": ObjectId(cid)}, {"$set": {
+        "state": "paused", "paused_from": "sending",
+        "schedule": {"kind": "at", "at": datetime.datetime(2020, 1, 1, 8), "local": "2020-01-01T09:00",
+                     "time_zone": "Europe/Madrid", "adjusted": None}}})
+    fixed = make_template(name="fixed")
+    edited = api.patch(f"/campaigns/{cid}", json={"template_id": fixed})
+    assert edited.status_code == 200, edited.get_json()
+    assert edited.get_json()["template_id"] == fixed and edited.get_json()["schedule"]["at"] == "2020-01-01T09:00"
+    assert "schedule.at" in fields(api.patch(f"/campaigns/{cid}", json={"schedule": {
+        "kind": "at", "at": "2020-02-01T09:00", "time_zone": "Europe/Madrid"}}))

@@ -88,14 +88,19 @@ def edit_campaign(campaign_id, data):
         raise conflict(f"a {doc['state']} campaign cannot be edited", current=doc["state"],
                        allowed_from=list(EDITABLE))
     merged = {**input_form(doc), **data}
-    if "schedule" in data and data["schedule"] is None:
+    # A fan-out paused part-way keeps its (past) schedule unless the edit changes it: fixing a
+    # template typo mid-send must not fail on "schedule.at is in the past".
+    keep_schedule = doc["state"] == "paused" and doc.get("paused_from") == "sending" and "schedule" not in data
+    if keep_schedule:
         merged["schedule"] = None
     now = utcnow()
     stored = validate(merged, now)
-    if doc["state"] == "scheduled":
+    if keep_schedule:
+        stored["schedule"], stored["next_fire_at"] = doc["schedule"], doc.get("next_fire_at")
+    if doc["state"] == "scheduled" or (doc["state"] == "paused" and doc.get("paused_from") == "scheduled"):
         ready_to_schedule(stored)
-    else:
-        stored["next_fire_at"] = doc.get("next_fire_at") if doc["state"] == "paused" else None
+    elif doc["state"] == "draft":
+        stored["next_fire_at"] = None
     stored["updated_at"] = now
     # Conditional on the version read: a concurrent edit or a fire in between answers 409.
     updated = campaigns().find_one_and_update(
