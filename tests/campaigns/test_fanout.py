@@ -14,8 +14,10 @@ from services.campaigns.models import campaigns, runs
 from tests.campaigns.conftest import bind_queue, make_customers, schedule_campaign, take
 from tests.support import queue_depth, wait_consuming, wait_until
 
+# One store query per 20-recipient message, so that a fan-out of 1,000 lasts long enough (seconds)
+# for a pause or a kill to land part-way.
 FAST = {"VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.1", "VINCULO_CAMPAIGNS_FANOUT_LEASE_SECONDS": "2",
-        "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "20"}
+        "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "20", "VINCULO_CAMPAIGNS_FANOUT_READ_SIZE": "20"}
 
 
 def state(cid):
@@ -35,7 +37,8 @@ def test_every_recipient_gets_exactly_one_request(api, segment, template, servic
     send_queue = bind_queue(service_env, "send.requested")
     audience = make_customers(450)
     make_customers(20, locale="en", prefix="en")
-    service_env.start("campaigns", "worker", **{**FAST, "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "100"})
+    service_env.start("campaigns", "worker", **{**FAST, "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "100",
+                                                "VINCULO_CAMPAIGNS_FANOUT_READ_SIZE": "250"})
     service_env.start("campaigns", "scheduler", **FAST)
     wait_consuming(service_env.amqp_url, service_env.topology.name("campaigns.campaign.due"))
     cid = schedule_campaign(api, segment, template)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime
 
-from shared.messaging.contracts import (ConsentChanged, DeliveryBounced, DeliveryClicked, DeliveryFailed,
+from shared.messaging.contracts import (CampaignDue, ConsentChanged, DeliveryBounced, DeliveryClicked, DeliveryFailed,
                                         DeliveryOpened, DeliverySent, PurchaseRecorded)
 from shared.messaging.publisher import Publisher
 from tests.campaigns.conftest import bind_queue, make_customers, make_template, schedule_campaign, take
-from tests.support import wait_consuming, wait_until
+from tests.support import drain, wait_consuming, wait_until
 
 FAST = {"VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.1"}
 
@@ -99,3 +99,13 @@ def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api
     assert all(e.retry_failed and e.template_id == {"A": a, "B": b}[e.variant] for e in retried)
     delivery(DeliverySent, failed[0])
     wait_until(lambda: api.get(f"/campaigns/{cid}/results").get_json()["failed"] == 1, what="a recovered delivery")
+
+    # A campaign.due for a run that does not exist is dead-lettered with the reason; the worker goes on.
+    Publisher(service_env.amqp_url, service_env.topology, "campaigns").publish(
+        CampaignDue(campaign_id=cid, fire_id="no-such-run", due_at=now.isoformat()))
+    letters = []
+    dlq = service_env.topology.name("campaigns.campaign.due.dlq")
+    wait_until(lambda: letters.extend(drain(service_env.amqp_url, dlq)) or letters, what="the dead letter")
+    assert letters[0].headers["x-vinculo-reason"] == "poison: unknown run no-such-run"
+    delivery(DeliveryOpened, ok[6])
+    wait_until(lambda: api.get(f"/campaigns/{cid}/results").get_json()["opened"] == 5, what="the worker going on")

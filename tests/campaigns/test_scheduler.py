@@ -121,3 +121,34 @@ def test_two_scheduler_processes_fire_every_campaign_exactly_once(api, segment, 
     assert len(fire_ids) == len(set(fire_ids)) == 14
     assert {f.split(":")[0] for f in fire_ids} == set(first + second)
     assert all(p.poll() is None for p in replicas if p is not leader)
+
+
+def test_a_fire_during_a_broker_outage_is_kept_and_relayed(api, settings, segment, template, service_env):
+    from shared.messaging.publisher import OutboxMessage
+
+    due_queue = bind_queue(service_env, "campaign.due")
+    cid = schedule_campaign(api, segment, template)
+    down = Scheduler(settings, Announcer("amqp://guest:guest@127.0.0.1:1//", settings.broker_namespace),
+                     holder="down")
+    assert down.tick() == 1 and state(cid)["state"] == "sending"
+    assert OutboxMessage.objects.count() == 1 and take(service_env, due_queue) == []
+    up = Scheduler(settings, Announcer(settings.amqp_url, settings.broker_namespace), holder="down")
+    up.tick()  # the holder's next round relays the kept event
+    [due] = take(service_env, due_queue)
+    assert due.event().campaign_id == cid and due.message_id == f"due:{state(cid)['current_run']}"
+
+
+def test_a_run_nobody_works_on_is_announced_again(api, settings, segment, template, service_env):
+    due_queue = bind_queue(service_env, "campaign.due")
+    cid = schedule_campaign(api, segment, template)
+    clock = [utcnow()]
+    one = scheduler(settings, "one", clock)
+    assert one.tick() == 1
+    assert len(take(service_env, due_queue)) == 1  # ... and lost: no worker ever claims the run
+    clock[0] += datetime.timedelta(seconds=settings.stalled_after_seconds - 1)
+    one.tick()
+    assert take(service_env, due_queue) == []
+    clock[0] += datetime.timedelta(seconds=2)
+    one.tick()
+    [again] = take(service_env, due_queue)
+    assert again.event().fire_id == state(cid)["current_run"]
