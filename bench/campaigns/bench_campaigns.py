@@ -88,7 +88,9 @@ def main() -> int:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("VINCULO_")},
            "VINCULO_MONGO_URI": base_uri, "VINCULO_AMQP_URL": AMQP, "VINCULO_API_KEYS": API_KEYS,
            "VINCULO_SECRET_KEY": SECRET, "VINCULO_BROKER_NAMESPACE": namespace, "PYTHONPATH": str(ROOT),
-           "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": str(args.batch), "VINCULO_CAMPAIGNS_FANOUT_READ_SIZE": str(args.read), "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.2",
+           "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": str(args.batch),
+           "VINCULO_CAMPAIGNS_FANOUT_READ_SIZE": str(args.read),
+           "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.2",
            "VINCULO_LOG_LEVEL": "WARNING"}
     os.environ.update({k: v for k, v in env.items() if k.startswith("VINCULO_")})
     print(f"machine: {machine()}")
@@ -157,7 +159,8 @@ def main() -> int:
         run = runs().find_one({"campaign_id": ObjectId(cid)})
         due = run["due_at"]
         spread = (last - first).total_seconds()
-        print(f"fan-out: {recipients} recipients in {messages} send.requested (batch {args.batch}, read {args.read} per query)")
+        print(f"fan-out: {recipients} recipients in {messages} send.requested "
+              f"(batch {args.batch}, read {args.read} per query)")
         print(f"  due -> campaign.due published: {run.get('lateness', float('nan')):.2f} s")
         print(f"  due -> first send.requested: {(first - due).total_seconds():.2f} s")
         print(f"  due -> last send.requested:  {(last - due).total_seconds():.2f} s "
