@@ -66,7 +66,9 @@ class CampaignRun(me.Document):
     worker = me.StringField()
     worker_until = me.DateTimeField()
     touched_at = me.DateTimeField()
-    ab = me.DictField()  # {decide_at, winner, reason, rates}
+    ab = me.DictField()  # {decide_at, winner, reason, stats, decided_at}
+    announced_at = me.DateTimeField()  # campaign.due published
+    lateness = me.FloatField()  # seconds from the due time to campaign.due published
     finished_at = me.DateTimeField()
 
     meta = {"collection": "campaign_runs", "strict": False,
@@ -117,6 +119,7 @@ class Enrollment(me.Document):
     campaign_id = me.StringField(required=True)
     customer_id = me.StringField(required=True)
     entry = me.IntField(required=True)
+    trigger = me.StringField()  # message id of the event that enrolled the customer
     status = me.StringField(required=True)  # waiting | running | done
     step = me.IntField(default=0)  # index of the next step to run
     wake_at = me.DateTimeField()
