@@ -36,4 +36,37 @@ def seed(mongo_uri: str, urls: dict, admin_key: str) -> str:
         if Customer.objects(external_id=data["external_id"]).first() is None:
             Customer(**data).save()
             created += 1
-    return f"demo data: {created} customers added ({len(CUSTOMERS)} in the demo set)"
+    message = f"demo data: {created} customers added ({len(CUSTOMERS)} in the demo set)"
+    if "campaigns" in urls:
+        message += f"; {seed_campaigns(urls['campaigns'], admin_key)}"
+    return message
+
+
+DEMO_CAMPAIGN = "Demo: novedades de los lunes"
+
+
+def seed_campaigns(url: str, admin_key: str) -> str:
+    """A draft weekly campaign through the campaigns API (once, by name).
+
+    It refers to the demo segment and email template when the segments and
+    mailer demo data are there (any non-archived segment, any email template
+    otherwise); without them it stays a draft to complete in the console.
+    """
+    import requests
+
+    headers = {"X-API-Key": admin_key}
+    listed = requests.get(f"{url}/campaigns", params={"limit": 200}, headers=headers, timeout=10)
+    listed.raise_for_status()
+    if any(item["name"] == DEMO_CAMPAIGN for item in listed.json()["items"]):
+        return "demo campaign already there"
+    db = store.db()
+    segment = db["segments"].find_one({"archived": {"$ne": True}}, sort=[("name", 1)])
+    template = db["templates"].find_one({"channel": "email", "archived": {"$ne": True}}, sort=[("name", 1)])
+    body = {"name": DEMO_CAMPAIGN, "channel": "email", "topic": "newsletter",
+            "segment_id": str(segment["_id"]) if segment else None,
+            "template_id": str(template["_id"]) if template else None,
+            "schedule": {"kind": "cron", "cron": "0 9 * * 1", "time_zone": "Europe/Madrid"},
+            "cost": 25.0, "currency": "EUR", "goal": {"window_hours": 72}}
+    created = requests.post(f"{url}/campaigns", json=body, headers=headers, timeout=10)
+    created.raise_for_status()
+    return "demo campaign added (draft)"

@@ -145,7 +145,8 @@ class ServiceEnv:
                 raise AssertionError(f"{service} api exited: {proc.log_path.read_text()[-2000:]}")
             try:
                 return requests.get(f"{base}/healthz", timeout=1).status_code == 200
-            except (requests.ConnectionError, requests.Timeout):  # listening, workers still booting
+            except requests.RequestException:
+                # gunicorn listens before its worker has loaded the app: not up yet
                 return False
 
         wait_until(up, timeout=30, what=f"{service} api to answer")

@@ -1,6 +1,6 @@
-"""``python -m services.campaigns api|worker``: run one part of the campaigns service."""
+"""``python -m services.campaigns api|worker|scheduler``: run one part of the campaigns service."""
 
-from shared.entry import main, run_api
+from shared.entry import build_worker, main, run_api, run_worker
 
 from services.campaigns.settings import load
 
@@ -11,5 +11,27 @@ def api(settings, _argv):
     run_api(create_app, settings)
 
 
+def worker(settings, _argv):
+    from shared import store
+
+    from services.campaigns.consumers import handlers
+    from services.campaigns.models import DOCUMENTS
+    from services.campaigns.publishing import Announcer
+
+    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    announcer = Announcer(settings.amqp_url, settings.broker_namespace)
+    run_worker(build_worker(settings, handlers(settings, announcer), name="campaigns", on_idle=announcer.relay))
+
+
+def scheduler(settings, _argv):
+    from shared import store
+
+    from services.campaigns.models import DOCUMENTS
+    from services.campaigns.scheduler import run_forever
+
+    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    run_forever(settings)
+
+
 if __name__ == "__main__":
-    main("campaigns", load, {"api": api})
+    main("campaigns", load, {"api": api, "worker": worker, "scheduler": scheduler})

@@ -5,6 +5,8 @@ from __future__ import annotations
 from shared import store
 from shared.http.app import create_api_app
 
+from services.campaigns.models import DOCUMENTS
+from services.campaigns.publishing import Announcer
 from services.campaigns.settings import Settings, load
 
 
@@ -13,5 +15,12 @@ def create_app(settings: Settings | None = None):
     settings = settings or load()
     app = create_api_app(__name__, service="campaigns", title="Vínculo campaigns API", settings=settings,
                          description="Campaigns, schedules, A/B tests, journeys and results.")
-    store.prepare(settings.mongo_uri)
+    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    app.extensions["campaigns_announcer"] = Announcer(settings.amqp_url, settings.broker_namespace)
+
+    from services.campaigns.api import actions, campaigns, results
+
+    app.register_blueprint(campaigns.bp)
+    app.register_blueprint(actions.bp)
+    app.register_blueprint(results.bp)
     return app

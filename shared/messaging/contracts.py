@@ -213,6 +213,9 @@ class ConsentChanged(Event):
     topic: str
     status: str
     source: str
+    # Additive (optional): the campaign whose unsubscribe link was used, so
+    # campaigns can count unsubscribes per campaign.
+    campaign_id: Optional[str] = None
 
 
 # --- listener ---------------------------------------------------------------

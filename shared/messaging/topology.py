@@ -39,6 +39,7 @@ QUEUES: dict[str, list[tuple[str, str]]] = {
     "campaigns.delivery": [("mailer", "delivery.*")],
     "campaigns.triggers": [("segments", "customer.created"), ("segments", "segment.entered"),
                            ("segments", "purchase.recorded"), ("listener", "mention.received")],
+    "campaigns.consent": [("mailer", "consent.changed")],
     # segments: keep profile facts and memberships fresh
     "segments.facts": [("listener", "mention.received"), ("mailer", "delivery.*"),
                        ("mailer", "consent.changed")],

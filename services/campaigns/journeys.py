@@ -1,0 +1,187 @@
+"""Triggered campaigns and multi-step journeys.
+
+A campaign with a ``trigger`` schedule that is ``scheduled`` listens: an event
+of its type whose payload passes the filter (and, when the campaign has a
+segment, whose customer is in it) enrolls the customer. A campaign without
+journey steps is a one-step journey sending its template.
+
+Steps run in order: ``send`` requests one message (step name = the step id,
+``<id>@<entry>`` from the second entry on, so the mailer's unique delivery per
+campaign, customer and step lets a re-entered customer get it again);
+``wait`` parks the enrollment until ``wake_at``; ``branch`` tests whether the
+delivery of an earlier send step was opened / clicked (from the delivery facts)
+and jumps to ``then`` or ``else`` (a step id, "end", or by default the next);
+any step may name its ``next`` (a step id or "end").
+
+Per-customer state is the ``Enrollment`` document (current step, status,
+wake time, history). The trigger's delay and every wait are advanced by the
+scheduler (lease holder), each enrollment claimed by a conditional update
+(``waiting -> running``) so two replicas never run the same step. A send step
+is published with message id ``journey:<enrollment>:<step index>`` before the
+step index moves on, so a crash in between re-publishes the same message.
+
+Re-entry rule (``journey.reentry``): ``never`` (default): a customer enters a
+journey once, ever; ``after_exit``: again, but only after their previous
+enrollment is done. The same event (message id) never enrolls twice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo.errors import DuplicateKeyError
+
+from shared.audience import customer_filter
+from shared.logs import event as log_event
+from shared.messaging.contracts import Envelope, SendRequested
+from shared.models import Customer, Segment, SegmentMember
+from shared.store import utcnow
+
+from services.campaigns import results
+from services.campaigns.content import is_marketing
+from services.campaigns.models import EPOCH, campaigns, enrollments, facts
+from services.campaigns.schedules import matches
+
+log = logging.getLogger(__name__)
+CLAIM = datetime.timedelta(seconds=60)
+
+
+def steps_of(campaign: dict) -> list[dict]:
+    if campaign.get("journey"):
+        return campaign["journey"]["steps"]
+    return [{"id": "main", "type": "send", "template_id": campaign["template_id"]}]
+
+
+def step_name(step_id: str, entry: int) -> str:
+    return step_id if entry == 1 else f"{step_id}@{entry}"
+
+
+def in_segment(campaign: dict, customer: ObjectId) -> bool:
+    if not campaign.get("segment_id"):
+        return True
+    segment = Segment.objects(id=campaign["segment_id"]).first()
+    if segment is None:
+        return False
+    if segment.kind == "static":
+        return SegmentMember.objects(segment_id=segment.id, customer_id=customer).only("id").first() is not None
+    return Customer._get_collection().find_one({"$and": [customer_filter(segment), {"_id": customer}]},
+                                               {"_id": 1}) is not None
+
+
+def on_trigger(envelope: Envelope, settings, announcer) -> None:
+    """campaigns.triggers: conversions from purchases; enrollments in listening campaigns."""
+    event = envelope.event()
+    if envelope.type == "purchase.recorded":
+        results.record_conversion(event)
+    payload = event.to_dict()
+    customer_id = payload.get("customer_id")
+    if not customer_id:
+        return  # e.g. a mention by someone who is not a known customer
+    try:
+        customer = ObjectId(customer_id)
+    except InvalidId:
+        return
+    now = utcnow()
+    for campaign in campaigns().find({"state": "scheduled", "schedule.kind": "trigger",
+                                      "schedule.event": envelope.type}):
+        if not matches(campaign["schedule"].get("filter"), payload) or not in_segment(campaign, customer):
+            continue
+        enrollment = enroll(campaign, customer_id, envelope.message_id, now)
+        if enrollment and campaign["schedule"].get("delay_seconds", 0) == 0:
+            advance(enrollment["_id"], campaign, announcer, now)
+
+
+def enroll(campaign: dict, customer_id: str, trigger: str, now: datetime.datetime) -> dict | None:
+    cid = str(campaign["_id"])
+    previous = list(enrollments().find({"campaign_id": cid, "customer_id": customer_id},
+                                       {"status": 1, "trigger": 1}))
+    if any(p.get("trigger") == trigger for p in previous):
+        return None
+    reentry = (campaign.get("journey") or {}).get("reentry", "never")
+    if previous and (reentry == "never" or any(p["status"] != "done" for p in previous)):
+        return None
+    entry = len(previous) + 1
+    doc = {"_id": f"{cid}:{customer_id}:{entry}", "campaign_id": cid, "customer_id": customer_id, "entry": entry,
+           "trigger": trigger, "status": "waiting", "step": 0, "history": [], "entered_at": now,
+           "wake_at": now + datetime.timedelta(seconds=campaign["schedule"].get("delay_seconds", 0)),
+           "claimed_until": EPOCH}
+    try:
+        enrollments().insert_one(doc)  # the _id makes two concurrent entries of the same number one
+    except DuplicateKeyError:
+        return None
+    log_event(log, "customer enrolled", campaign_id=cid, customer_id=customer_id, entry=entry)
+    return doc
+
+
+def advance_due(scheduler, now: datetime.datetime) -> None:
+    """Scheduler: run the enrollments whose wait is over (and any whose runner died)."""
+    cache: dict = {}
+    due = enrollments().find({"$or": [{"status": "waiting", "wake_at": {"$lte": now}},
+                                      {"status": "running", "claimed_until": {"$lt": now}}]}).limit(500)
+    for enrollment in list(due):
+        cid = enrollment["campaign_id"]
+        if cid not in cache:
+            cache[cid] = campaigns().find_one({"_id": ObjectId(cid)})
+        campaign = cache[cid]
+        if campaign is None or campaign["state"] == "cancelled":
+            enrollments().update_one({"_id": enrollment["_id"], "status": enrollment["status"]},
+                                     {"$set": {"status": "done", "finished_at": now, "exit": "cancelled"}})
+            continue
+        if campaign["state"] != "scheduled":
+            continue  # paused: the enrollment waits
+        advance(enrollment["_id"], campaign, scheduler.announcer, now)
+
+
+def jump(target: str | None, index: int, ids: list[str]) -> int:
+    """The step index after ``index``: the next one, a named one, or past the end."""
+    if target is None:
+        return index + 1
+    return len(ids) if target == "end" else ids.index(target)
+
+
+def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetime) -> None:
+    claimed = enrollments().find_one_and_update(
+        {"_id": enrollment_id, "$or": [{"status": "waiting", "wake_at": {"$lte": now}},
+                                       {"status": "running", "claimed_until": {"$lt": now}}]},
+        {"$set": {"status": "running", "claimed_until": now + CLAIM}})
+    if claimed is None:
+        return  # another replica (or the worker) has it
+    steps = steps_of(campaign)
+    ids = [s["id"] for s in steps]
+    index, entry = claimed["step"], claimed["entry"]
+    customer = claimed["customer_id"]
+    while index < len(steps):
+        step = steps[index]
+        if step["type"] == "send":
+            name = step_name(step["id"], entry)
+            announcer.publish(SendRequested(
+                campaign_id=str(campaign["_id"]), channel=campaign["channel"], topic=campaign["topic"],
+                template_id=step["template_id"], customer_ids=[customer], step=name, variant=None,
+                marketing=is_marketing(campaign)), message_id=f"journey:{enrollment_id}:{index}")
+            following = jump(step.get("next"), index, ids)
+            moved = enrollments().update_one(
+                {"_id": enrollment_id, "step": index, "status": "running"},
+                {"$set": {"step": following}, "$push": {"history": {"step": name, "sent_at": utcnow()}}})
+            if moved.modified_count:
+                campaigns().update_one({"_id": campaign["_id"]}, {"$inc": {"journey_sent": 1}})
+            index = following
+        elif step["type"] == "wait":
+            enrollments().update_one({"_id": enrollment_id, "step": index}, {"$set": {
+                "step": index + 1, "status": "waiting", "claimed_until": EPOCH,
+                "wake_at": now + datetime.timedelta(seconds=step["seconds"])}})
+            return
+        else:
+            kind = step["if"].replace("not_", "")
+            seen = facts().find_one({"campaign_id": str(campaign["_id"]), "customer_id": customer,
+                                     "step": step_name(step["of"], entry), "type": kind}, {"_id": 1}) is not None
+            passed = seen if not step["if"].startswith("not_") else not seen
+            target = step["then"] if passed else step["else"]
+            enrollments().update_one({"_id": enrollment_id}, {"$push": {"history": {
+                "step": step["id"], "if": step["if"], "result": passed, "at": utcnow()}}})
+            index = jump(target, index, ids)
+            enrollments().update_one({"_id": enrollment_id}, {"$set": {"step": index}})
+    enrollments().update_one({"_id": enrollment_id}, {"$set": {"status": "done", "finished_at": utcnow(),
+                                                               "claimed_until": EPOCH}})

@@ -1,0 +1,192 @@
+"""Results: delivery events recorded once, conversions attributed, figures computed.
+
+Each delivery event becomes one ``DeliveryFact`` whose ``_id`` is
+``<delivery id>:<event type>``: a redelivered or duplicated event (even with
+a new message id) cannot count twice, and opens and clicks count unique
+deliveries. ``delivered`` = sent - bounced (the mailer reports no separate
+"delivered"); ``failed`` counts deliveries that failed and were not sent
+since (a resend that succeeded moves them to sent).
+
+A purchase counts as a conversion of a campaign when the customer was sent
+that campaign within its goal window (``goal.window_hours``, default 72 h)
+before buying; one ``Conversion`` per (campaign, order), credited to the
+variant the customer got. Every campaign that reached the buyer within its
+window gets the conversion (no last-touch split). Revenue sums the amounts
+in the campaign's currency; purchases in other currencies are counted but
+not added (``revenue_other_currencies``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from zoneinfo import ZoneInfo
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from shared.messaging.consumer import Poison
+from shared.messaging.contracts import ConsentChanged, Envelope, PurchaseRecorded
+from shared.store import to_utc_naive, utcnow
+
+from services.campaigns.models import campaigns, conversions, facts, runs
+
+DELIVERY_TYPES = {"delivery.sent": "sent", "delivery.failed": "failed", "delivery.bounced": "bounced",
+                  "delivery.opened": "opened", "delivery.clicked": "clicked"}
+COUNTED = ("sent", "failed", "bounced", "opened", "clicked", "unsubscribed")
+LOOKBACK = datetime.timedelta(days=31)
+
+
+def parse_time(raw: str) -> datetime.datetime:
+    try:
+        return to_utc_naive(datetime.datetime.fromisoformat(raw))
+    except ValueError:
+        raise Poison(f"{raw!r} is not an ISO 8601 time") from None
+
+
+def record_fact(fact: dict) -> bool:
+    try:
+        facts().insert_one(fact)
+        return True
+    except DuplicateKeyError:
+        return False  # already counted
+
+
+def on_delivery(envelope: Envelope) -> None:
+    """campaigns.delivery: one fact per (delivery, event type)."""
+    event = envelope.event()
+    kind = DELIVERY_TYPES[envelope.type]
+    record_fact({"_id": f"{event.delivery_id}:{kind}", "campaign_id": event.campaign_id,
+                 "customer_id": event.customer_id, "delivery_id": event.delivery_id, "type": kind,
+                 "step": event.step, "variant": event.variant, "bucket": f"{event.variant or '-'}|{kind}",
+                 "at": parse_time(envelope.occurred_at), "reason": event.reason, "url": event.url})
+
+
+def on_consent(envelope: Envelope) -> None:
+    """campaigns.consent: an unsubscribe that names its campaign counts once per customer."""
+    event: ConsentChanged = envelope.event()
+    if event.source != "unsubscribe" or event.status not in ("revoked", "denied") or not event.campaign_id:
+        return
+    sent = facts().find_one({"campaign_id": event.campaign_id, "customer_id": event.customer_id, "type": "sent"},
+                            {"variant": 1, "delivery_id": 1, "step": 1})
+    variant = sent.get("variant") if sent else None
+    record_fact({"_id": f"unsubscribe:{event.campaign_id}:{event.customer_id}", "campaign_id": event.campaign_id,
+                 "customer_id": event.customer_id, "delivery_id": sent["delivery_id"] if sent else "",
+                 "type": "unsubscribed", "step": sent.get("step") if sent else None, "variant": variant,
+                 "bucket": f"{variant or '-'}|unsubscribed", "at": parse_time(envelope.occurred_at)})
+
+
+def record_conversion(event: PurchaseRecorded) -> int:
+    """Attribute a purchase to every campaign sent to the buyer within its window; returns how many."""
+    bought = parse_time(event.purchased_at)
+    latest: dict[str, dict] = {}
+    for fact in facts().find({"customer_id": event.customer_id, "type": "sent",
+                              "at": {"$gte": bought - LOOKBACK, "$lte": bought}},
+                             {"campaign_id": 1, "variant": 1, "at": 1}):
+        if fact["campaign_id"] not in latest or fact["at"] > latest[fact["campaign_id"]]["at"]:
+            latest[fact["campaign_id"]] = fact
+    credited = 0
+    for campaign_id, fact in latest.items():
+        try:
+            campaign = campaigns().find_one({"_id": ObjectId(campaign_id)}, {"goal": 1})
+        except Exception:  # noqa: BLE001 - a campaign id from elsewhere: not ours
+            continue
+        if campaign is None:
+            continue
+        window = datetime.timedelta(hours=(campaign.get("goal") or {}).get("window_hours", 72))
+        if bought - fact["at"] > window:
+            continue
+        try:
+            conversions().insert_one({"_id": f"{campaign_id}:{event.order_id}", "campaign_id": campaign_id,
+                                      "customer_id": event.customer_id, "order_id": event.order_id,
+                                      "variant": fact.get("variant"), "amount": float(event.amount),
+                                      "currency": event.currency.upper(), "at": bought})
+            credited += 1
+        except DuplicateKeyError:
+            pass
+    return credited
+
+
+def _empty() -> dict:
+    return {"targeted": 0, **{kind: 0 for kind in COUNTED}, "delivered": 0, "conversions": 0, "revenue": 0.0,
+            "revenue_other_currencies": 0}
+
+
+def compute(campaign: dict) -> dict:
+    """Figures for the whole campaign and per variant (variant "-" = no variant)."""
+    cid = str(campaign["_id"])
+    per: dict[str, dict] = {}
+
+    def row(variant: str) -> dict:
+        return per.setdefault(variant, _empty())
+
+    for run in runs().find({"campaign_id": campaign["_id"]}, {"targeted": 1}):
+        for variant, n in (run.get("targeted") or {}).items():
+            row(variant)["targeted"] += n
+    if campaign.get("journey_sent"):
+        row("-")["targeted"] += campaign["journey_sent"]
+    for group in facts().aggregate([{"$match": {"campaign_id": cid}},
+                                    {"$group": {"_id": "$bucket", "n": {"$sum": 1}}}]):
+        variant, _, kind = group["_id"].rpartition("|")
+        row(variant)[kind] += group["n"]
+    failed = list(facts().find({"campaign_id": cid, "type": "failed"}, {"delivery_id": 1, "variant": 1}))
+    if failed:
+        recovered = {f["delivery_id"] for f in facts().find(
+            {"campaign_id": cid, "type": "sent", "delivery_id": {"$in": [f["delivery_id"] for f in failed]}},
+            {"delivery_id": 1})}
+        for fact in failed:
+            if fact["delivery_id"] in recovered:
+                row(fact.get("variant") or "-")["failed"] -= 1
+    currency = campaign.get("currency") or "EUR"
+    for conversion in conversions().find({"campaign_id": cid}, {"variant": 1, "amount": 1, "currency": 1}):
+        r = row(conversion.get("variant") or "-")
+        r["conversions"] += 1
+        if conversion["currency"] == currency:
+            r["revenue"] += conversion["amount"]
+        else:
+            r["revenue_other_currencies"] += 1
+    total = _empty()
+    variants = []
+    for name, r in sorted(per.items()):
+        r["delivered"] = max(r["sent"] - r["bounced"], 0)
+        r["revenue"] = round(r["revenue"], 2)
+        for key in total:
+            total[key] += r[key]
+        if name != "-":
+            variants.append({"variant": name, **r, **rates(r)})
+    total["revenue"] = round(total["revenue"], 2)
+    cost = campaign.get("cost")
+    roi = round((total["revenue"] - cost) / cost, 4) if cost else None
+    return {"campaign_id": cid, "state": campaign["state"], "currency": currency, **total, **rates(total),
+            "cost": cost, "roi": roi, "variants": variants, "computed_at": utcnow().isoformat() + "+00:00"}
+
+
+def rates(r: dict) -> dict:
+    base = r["delivered"] or r["sent"]
+    return {"open_rate": round(r["opened"] / base, 4) if base else None,
+            "click_rate": round(r["clicked"] / base, 4) if base else None,
+            "conversion_rate": round(r["conversions"] / base, 4) if base else None}
+
+
+def timeline(campaign: dict, bucket: str = "hour", tz_name: str = "UTC") -> list[dict]:
+    """Counts per hour or day (in ``tz_name``) for charts: delivery events and conversions."""
+    tz = ZoneInfo(tz_name)
+    cid = str(campaign["_id"])
+    points: dict[datetime.datetime, dict] = {}
+
+    def key(at: datetime.datetime) -> datetime.datetime:
+        local = at.replace(tzinfo=datetime.timezone.utc).astimezone(tz)
+        local = local.replace(minute=0, second=0, microsecond=0)
+        if bucket == "day":
+            local = local.replace(hour=0)
+        return local
+
+    for fact in facts().find({"campaign_id": cid}, {"type": 1, "at": 1}):
+        point = points.setdefault(key(fact["at"]), {**{kind: 0 for kind in COUNTED}, "conversions": 0, "revenue": 0.0})
+        point[fact["type"]] += 1
+    for conversion in conversions().find({"campaign_id": cid}, {"amount": 1, "at": 1, "currency": 1}):
+        point = points.setdefault(key(conversion["at"]), {**{kind: 0 for kind in COUNTED}, "conversions": 0,
+                                                          "revenue": 0.0})
+        point["conversions"] += 1
+        if conversion["currency"] == (campaign.get("currency") or "EUR"):
+            point["revenue"] = round(point["revenue"] + conversion["amount"], 2)
+    return [{"at": at.isoformat(), **values} for at, values in sorted(points.items())]

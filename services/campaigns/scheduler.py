@@ -1,0 +1,201 @@
+"""The scheduler part: fires due campaigns, safe to run as several replicas.
+
+Every ``scheduler_poll_seconds`` (an APScheduler interval job) each replica
+tries to take or renew the lease document ``scheduler_leases/campaigns`` (a
+conditional upsert: it succeeds only for the current holder or once the lease
+has expired). The holder then:
+
+1. fires due campaigns. A fire is claimed twice over: the run document's
+   ``_id`` is the fire id ``<campaign>:<UTC fire time>`` (unique: the run is
+   created once), and the campaign moves ``scheduled -> sending`` by an update
+   conditional on its state and the ``next_fire_at`` being fired. Only the
+   replica whose update matched publishes ``campaign.due``; so even two
+   replicas that both believe they hold the lease (a paused process waking
+   after its lease expired) never both send.
+2. decides A/B winners whose window has passed (abtest.py);
+3. advances journey enrollments whose wait is over (journeys.py);
+4. re-announces runs nobody has worked on for ``stalled_after_seconds`` (a
+   campaign.due lost between the store write and the broker).
+
+Missed runs (the scheduler was down): a one-shot campaign (now / at) found
+within ``misfire_grace_seconds`` of its time fires late; later than that it
+is marked failed with reason "missed". A recurring campaign coalesces every
+missed time into one run for the latest missed time if that is within the
+grace, else skips them; skipped times are counted in ``missed_runs``; the
+next fire is the first cron time after now.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+import uuid
+
+from pymongo.errors import DuplicateKeyError
+
+from shared.logs import event as log_event
+from shared.messaging.contracts import CampaignDue
+from shared.store import utcnow
+
+from services.campaigns.models import EPOCH, NO_WORKER, campaigns, leases, runs
+from services.campaigns.schedules import next_cron_fire
+from services.campaigns.serialize import iso
+
+log = logging.getLogger(__name__)
+
+LEASE = "campaigns"
+FIRED_KINDS = ["now", "at", "cron"]
+
+
+def fire_id(campaign_id, at: datetime.datetime) -> str:
+    return f"{campaign_id}:{at:%Y%m%dT%H%M%S}Z"
+
+
+class Scheduler:
+    def __init__(self, settings, announcer, holder: str | None = None, clock=utcnow):
+        self.settings = settings
+        self.announcer = announcer
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.clock = clock
+
+    # the lease ---------------------------------------------------------------
+
+    def acquire_lease(self, now: datetime.datetime) -> bool:
+        until = now + datetime.timedelta(seconds=self.settings.scheduler_lease_seconds)
+        try:
+            result = leases().update_one(
+                {"_id": LEASE, "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}]},
+                {"$set": {"holder": self.holder, "expires_at": until}}, upsert=True)
+        except DuplicateKeyError:
+            return False  # someone else holds it (the upsert met their document)
+        return bool(result.matched_count or result.upserted_id)
+
+    def release_lease(self) -> None:
+        leases().update_one({"_id": LEASE, "holder": self.holder}, {"$set": {"expires_at": utcnow()}})
+
+    # the tick ----------------------------------------------------------------
+
+    def tick(self) -> int:
+        """One round; returns how many campaigns this replica fired."""
+        now = self.clock()
+        if not self.acquire_lease(now):
+            return 0
+        fired = self.fire_due(now)
+        from services.campaigns import abtest, journeys
+
+        abtest.decide_due(self, now)
+        journeys.advance_due(self, now)
+        self.sweep_stalled(now)
+        self.announcer.relay()
+        return fired
+
+    def fire_due(self, now: datetime.datetime) -> int:
+        fired = 0
+        due = campaigns().find({"state": "scheduled", "next_fire_at": {"$lte": now},
+                                "schedule.kind": {"$in": FIRED_KINDS}}).sort("next_fire_at", 1).limit(500)
+        for campaign in list(due):
+            fired += self.fire(campaign, now)
+        return fired
+
+    def fire(self, campaign: dict, now: datetime.datetime) -> int:
+        cid, due = campaign["_id"], campaign["next_fire_at"]
+        schedule = campaign["schedule"]
+        grace = datetime.timedelta(seconds=self.settings.misfire_grace_seconds)
+        same = {"_id": cid, "state": "scheduled", "next_fire_at": due}
+        if schedule["kind"] == "cron":
+            latest, skipped, upcoming = due, 0, next_cron_fire(schedule, due)
+            while upcoming is not None and upcoming <= now:
+                latest, skipped, upcoming = upcoming, skipped + 1, next_cron_fire(schedule, upcoming)
+            if now - latest > grace:
+                campaigns().update_one(same, {"$set": {"next_fire_at": upcoming, "updated_at": now},
+                                              "$inc": {"missed_runs": skipped + 1}})
+                log_event(log, "recurring campaign missed its runs", logging.WARNING, campaign_id=str(cid),
+                          missed=skipped + 1, next_fire_at=iso(upcoming))
+                return 0
+            at, after = latest, {"state": "sending", "next_fire_at": upcoming}
+            inc = {"missed_runs": skipped}
+        else:
+            if now - due > grace:
+                reason = (f"missed: due at {iso(due)}, the scheduler found it {(now - due).total_seconds():.0f} s "
+                          f"later (grace {grace.total_seconds():.0f} s)")
+                campaigns().update_one(same, {"$set": {"state": "failed", "failure_reason": reason,
+                                                       "updated_at": now}})
+                log_event(log, "campaign missed", logging.WARNING, campaign_id=str(cid), reason=reason)
+                return 0
+            at, after, inc = due, {"state": "sending", "next_fire_at": None}, {}
+        run_id = fire_id(cid, at)
+        try:
+            runs().insert_one({"_id": run_id, "campaign_id": cid, "due_at": at, "state": "pending",
+                               "phase": "test" if campaign.get("ab_test") else "main",
+                               "checkpoint": {"last_id": None, "batch": 0}, "targeted": {},
+                               "worker": NO_WORKER, "worker_until": EPOCH, "fired_at": now, "touched_at": now})
+        except DuplicateKeyError:
+            pass  # created earlier (by a replica, or by us before a crash): the campaign update decides
+        update = {"$set": {**after, "current_run": run_id, "last_fired_at": now, "updated_at": now}}
+        if inc:
+            update["$inc"] = inc
+        if campaigns().update_one(same, update).modified_count != 1:
+            return 0  # another replica fired it
+        self.announcer.publish(CampaignDue(campaign_id=str(cid), fire_id=run_id, due_at=iso(at)),
+                               message_id=f"due:{run_id}")
+        published = utcnow()
+        runs().update_one({"_id": run_id}, {"$set": {"announced_at": published,
+                                                    "lateness": (published - at).total_seconds()}})
+        log_event(log, "campaign fired", campaign_id=str(cid), fire_id=run_id,
+                  lateness=(published - at).total_seconds())
+        return 1
+
+    def sweep_stalled(self, now: datetime.datetime) -> None:
+        """Re-announce runs that nobody works on (a lost campaign.due); the worker's claim keeps it single."""
+        stale = now - datetime.timedelta(seconds=self.settings.stalled_after_seconds)
+        for run in runs().find({"state": {"$in": ["pending", "sending"]}, "touched_at": {"$lt": stale}},
+                               {"campaign_id": 1, "due_at": 1, "touched_at": 1, "worker_until": 1}).limit(100):
+            if run.get("worker_until", EPOCH) > now:
+                continue
+            campaign = campaigns().find_one({"_id": run["campaign_id"]}, {"state": 1})
+            if not campaign or campaign["state"] != "sending":
+                continue
+            if runs().update_one({"_id": run["_id"], "touched_at": run["touched_at"]},
+                                 {"$set": {"touched_at": now}}).modified_count:
+                log_event(log, "stalled run re-announced", logging.WARNING, fire_id=run["_id"])
+                self.announcer.publish(CampaignDue(campaign_id=str(run["campaign_id"]), fire_id=run["_id"],
+                                                   due_at=iso(run["due_at"])))
+
+
+def run_forever(settings) -> None:
+    """The ``scheduler`` part: an APScheduler interval job calling tick()."""
+    import signal
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from services.campaigns.publishing import Announcer
+
+    from shared.messaging.publisher import connect
+    from shared.messaging.topology import Topology
+
+    # Our own work queue exists before the first fire, even if no worker has started yet.
+    with connect(settings.amqp_url) as conn:
+        Topology(settings.broker_namespace).declare(conn.channel(), ["campaigns.campaign.due"])
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    scheduler = Scheduler(settings, Announcer(settings.amqp_url, settings.broker_namespace))
+    runner = BlockingScheduler(timezone="UTC")
+
+    def tick():
+        try:
+            scheduler.tick()
+        except Exception:  # noqa: BLE001 - a failed round must not stop the scheduler
+            log.exception("scheduler round failed")
+
+    runner.add_job(tick, "interval", seconds=settings.scheduler_poll_seconds, id="tick",
+                   max_instances=1, coalesce=True, next_run_time=datetime.datetime.now(datetime.timezone.utc))
+
+    def stop(_signum, _frame):
+        runner.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("scheduler %s polling every %.2f s", scheduler.holder, settings.scheduler_poll_seconds)
+    runner.start()
+    scheduler.release_lease()

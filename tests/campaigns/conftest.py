@@ -1,0 +1,123 @@
+"""Fixtures of the campaigns tests: the API in-process, segments and templates
+written straight to the store (their services are not on this branch)."""
+
+from __future__ import annotations
+
+import pytest
+from bson import ObjectId, json_util
+
+from shared import store
+from shared.models import Customer, Segment
+from tests.support import MARKETER_KEY
+
+
+class Api:
+    """The campaigns API through Flask's test client, as the marketer."""
+
+    def __init__(self, client, key=MARKETER_KEY):
+        self.client = client
+        self.headers = {"X-API-Key": key}
+
+    def __getattr__(self, method):
+        def call(path, **kwargs):
+            return getattr(self.client, method)(path, headers=self.headers, **kwargs)
+        return call
+
+
+@pytest.fixture
+def settings(service_env):
+    from services.campaigns.settings import load
+
+    return service_env.settings(load, scheduler_poll_seconds=0.2, fanout_batch_size=100,
+                                fanout_lease_seconds=3.0)
+
+
+@pytest.fixture
+def app(settings):
+    from services.campaigns.app import create_app
+
+    app = create_app(settings)
+    yield app
+    app.extensions["campaigns_announcer"].close()
+
+
+@pytest.fixture
+def api(app):
+    return Api(app.test_client())
+
+
+def make_template(channel="email", archived=False, name="t") -> str:
+    oid = ObjectId()
+    store.db()["templates"].insert_one({"_id": oid, "name": name, "channel": channel, "archived": archived})
+    return str(oid)
+
+
+def make_segment(query=None, kind="dynamic", name="seg") -> Segment:
+    return Segment(name=name, kind=kind, compiled=json_util.dumps(query if query is not None else {"locale": "es"})
+                   if kind == "dynamic" else None).save()
+
+
+def make_customers(n, locale="es", prefix="c") -> list[ObjectId]:
+    docs = [{"email": f"{prefix}{i}@example.com", "locale": locale, "erased": False} for i in range(n)]
+    ids = Customer._get_collection().insert_many(docs).inserted_ids
+    return sorted(ids)
+
+
+@pytest.fixture
+def template():
+    return make_template()
+
+
+@pytest.fixture
+def segment():
+    return make_segment()
+
+
+def bind_queue(service_env, routing_key: str, name: str | None = None) -> str:
+    """A test queue on campaigns.events for ``routing_key`` (deleted with the namespace's exchange)."""
+    from kombu import Connection, Queue
+
+    queue_name = f"{service_env.namespace}test.{name or routing_key}"
+    with Connection(service_env.amqp_url) as conn:
+        channel = conn.channel()
+        exchange = service_env.topology.exchange("campaigns")
+        exchange(channel).declare()
+        Queue(queue_name, exchange=exchange, routing_key=routing_key, auto_delete=False)(channel).declare()
+    _TEST_QUEUES.append((service_env.amqp_url, queue_name))
+    return queue_name
+
+
+def take(service_env, queue_name: str, limit: int = 100000) -> list:
+    """Every envelope now in the test queue, parsed (acked)."""
+    from shared.messaging.contracts import parse_envelope
+    from tests.support import drain
+
+    return [parse_envelope(m.body) for m in drain(service_env.amqp_url, queue_name, limit)]
+
+
+_TEST_QUEUES: list[tuple[str, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _delete_test_queues():
+    yield
+    from kombu import Connection
+
+    while _TEST_QUEUES:
+        url, name = _TEST_QUEUES.pop()
+        with Connection(url) as conn:
+            try:
+                conn.channel().queue_delete(name)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+
+def schedule_campaign(api, segment, template, schedule=None, **extra) -> str:
+    body = {"name": "c", "channel": "email", "topic": "promotions", "segment_id": str(segment.id),
+            "template_id": template, "schedule": schedule or {"kind": "now"}, **extra}
+    created = api.post("/campaigns", json=body)
+    assert created.status_code == 201, created.get_json()
+    cid = created.get_json()["id"]
+    scheduled = api.post(f"/campaigns/{cid}/schedule")
+    assert scheduled.status_code == 200, scheduled.get_json()
+    return cid
