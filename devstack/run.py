@@ -25,7 +25,7 @@ from devstack import procs
 ROOT = procs.ROOT
 SERVICES = {"segments": 1, "campaigns": 2, "mailer": 3, "listener": 4}  # port = base + offset
 # Parts each service runs besides its api (a service lists a part once it has it).
-PARTS = {"segments": ["worker"]}
+PARTS = {"segments": ["worker"], "listener": ["poller"]}
 DEMO_KEYS = {"admin": "demo-admin-key", "marketer": "demo-marketer-key",
              "community_manager": "demo-cm-key", "analyst": "demo-analyst-key"}
 
