@@ -16,7 +16,7 @@ def daily(query_id: ObjectId, since: datetime.datetime | None = None,
     if since or until:
         match["posted_at"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
     pipeline = [
-        {"$match": match},
+        {"$match": {"$and": [match]}},  # wrapped: see api/mentions.py (store stand-in)
         {"$group": {
             "_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$posted_at"}},
             "count": {"$sum": 1},

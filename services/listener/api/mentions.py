@@ -132,7 +132,9 @@ def index(args):
     collection = Mention._get_collection()
     total = collection.count_documents(query)
     after = cursor_id(args.get("cursor"))
-    page_query = {"$and": [query, {"_id": {"$lt": after}}]} if after else query
+    # Always inside $and: the store stand-in's find() misses an ObjectId inside an
+    # array ({"query_ids": id}) unless the filter is wrapped; MongoDB answers both the same.
+    page_query = {"$and": [query, *([{"_id": {"$lt": after}}] if after else [])]}
     rows = list(collection.find(page_query, {"_id": 1}).sort("_id", -1).limit(args["limit"]))
     ids = [row["_id"] for row in rows]
     by_id = {m.id: m for m in Mention.objects(id__in=ids)}
