@@ -5,6 +5,13 @@ parse (the source did) -> filter (exclusions, languages) -> detect language
 once (unique by source and post id) -> add the customer's timeline entry ->
 announce mention.received. Store writes and handle lookups are batched: one
 insert_many and one $in lookup per batch instead of one round trip per post.
+
+Publishing after the write without losing events on a crash: before a batch
+is stored, one ``mention_announcements`` document lists its mention ids; it
+is deleted once the batch's events are published (or kept in the outbox).
+A document left behind by a crash is found by ``sweep`` and announced again
+with the same message ids (consumers drop the copies). One insert and one
+delete per batch, instead of a flag updated on every mention.
 """
 
 from __future__ import annotations
@@ -38,6 +45,10 @@ class IngestResult:
     duplicates: int = 0
     filtered: int = 0
     linked: int = 0
+
+
+def pending_collection():
+    return Mention._get_collection().database["mention_announcements"]
 
 
 def iso(value: datetime.datetime) -> str:
@@ -103,12 +114,16 @@ class Pipeline:
                 "lang": lang, "sentiment": sentiment.score, "label": sentiment.label,
                 "engine_sentiment": sentiment.score, "engine_label": sentiment.label,
                 "posted_at": post.posted_at or now, "fetched_at": now, "customer_id": customers.get(key),
-                "status": "new", "history": [], "announced": False})
+                "status": "new", "history": []})
         # The same post twice in one batch (two hashtags) is one mention.
         unique = list({(d["source"], d["post_id"]): d for d in docs}.values())
+        if not unique:
+            return
+        pending = pending_collection().insert_one({"ids": [d["_id"] for d in unique], "at": now}).inserted_id
         new = self._store(query, unique, result)
         self._timeline(new)
         self._announce(new)
+        pending_collection().delete_one({"_id": pending})
         result.new.extend(new)
         result.linked += sum(1 for d in new if d.get("customer_id"))
 
@@ -154,12 +169,14 @@ class Pipeline:
         envelopes = [self.publisher.envelope(event_for(d), message_id_for("mention.received", str(d["_id"])))
                      for d in docs]
         self.publisher.publish_all(envelopes)  # published, or kept in the outbox: announced either way
-        Mention._get_collection().update_many({"_id": {"$in": [d["_id"] for d in docs]}},
-                                              {"$set": {"announced": True}})
 
-    def sweep(self, older_than: float = 60.0, limit: int = 500) -> int:
-        """Announce mentions a crash left unannounced (same message ids: consumers drop copies)."""
+    def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
+        """Announce the batches a crash left unannounced (same message ids: consumers drop copies)."""
         cutoff = utcnow() - datetime.timedelta(seconds=older_than)
-        docs = list(Mention._get_collection().find({"announced": False, "fetched_at": {"$lt": cutoff}}).limit(limit))
-        self._announce(docs)
-        return len(docs)
+        announced = 0
+        for pending in list(pending_collection().find({"at": {"$lt": cutoff}}).limit(limit)):
+            docs = list(Mention._get_collection().find({"_id": {"$in": pending["ids"]}}))
+            self._announce(docs)
+            pending_collection().delete_one({"_id": pending["_id"]})
+            announced += len(docs)
+        return announced

@@ -43,7 +43,9 @@ def test_each_post_is_stored_once_linked_and_announced(service_env, make_poller,
     stored = Mention.objects(post_id=linked_id).first()
     assert sorted(map(str, stored.query_ids)) == sorted([str(brand.id), str(campaign.id)])
     assert stored.customer_id == lucia.id and stored.label == "negative" and stored.lang == "es"
-    assert stored.author_handle == "luciagarcia" and stored.announced
+    assert stored.author_handle == "luciagarcia"
+    from services.listener.pipeline import pending_collection
+    assert pending_collection().count_documents({}) == 0  # every batch announced
     assert Mention.objects(text__contains="latte").first().lang == "en"
     timeline = Interaction.objects(customer_id=lucia.id)
     assert [(i.kind, i.key) for i in timeline] == [("mention", f"mention:x:{linked_id}")]
@@ -89,3 +91,27 @@ def test_two_poller_replicas_store_and_announce_each_post_once(service_env, fake
     assert "Traceback" not in logs, logs[-3000:]
     polled_by = {json.loads(line).get("message") for line in logs.splitlines() if line.startswith("{")}
     assert "polled" in polled_by
+
+
+def test_a_batch_left_unannounced_by_a_crash_is_announced_by_the_sweep(service_env):
+    import datetime
+
+    from services.listener.announce import BatchPublisher
+    from services.listener.pipeline import Pipeline, pending_collection
+    from services.listener.sources.base import Post
+
+    queue = declare_facts_queue(service_env)
+    query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
+    publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
+    pipeline = Pipeline(publisher)
+    pipeline.ingest(query, [Post(source="x", post_id="1", text="Luna me encanta",
+                                 posted_at=datetime.datetime(2026, 11, 20))])
+    first = events(service_env, queue, 1)
+    # As if the process had died after storing the batch and before publishing it.
+    pending_collection().insert_one({"ids": [Mention.objects.first().id],
+                                     "at": datetime.datetime(2026, 1, 1)})
+    assert pipeline.sweep(older_than=60) == 1
+    again = events(service_env, queue, 1)
+    assert again[0].message_id == first[0].message_id  # the same id: consumers drop the copy
+    assert pending_collection().count_documents({}) == 0
+    publisher.close()

@@ -48,10 +48,8 @@ class Mention(me.Document):
     resolved_at = me.DateTimeField()
     resolved_by = me.StringField(max_length=200)
     history = me.ListField(me.DictField())  # triage actions: {"action", "by", "at", ...}
-    # False from the store write until mention.received is published (or kept in the outbox).
-    announced = me.BooleanField(default=False)
 
     meta = {"collection": "mentions",
             "indexes": [{"fields": ["source", "post_id"], "unique": True},
                         ("query_ids", "-posted_at"), ("query_ids", "label", "posted_at"),
-                        ("status", "-posted_at"), "customer_id", "-posted_at", ("announced", "fetched_at")]}
+                        ("status", "-posted_at"), "customer_id"]}

@@ -26,27 +26,41 @@ def is_symbol(ch: str) -> bool:
     return unicodedata.category(ch) == "So"
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _spaced(match: re.Match) -> str:
+    ch = match.group(0)
+    return f" {ch} " if is_symbol(ch) else ch
+
+
 def separate_symbols(text: str) -> str:
     """Put spaces around every emoji so '¡genial😍!' gives '¡genial', '😍', '!'."""
-    out = []
-    for ch in text:
-        if is_symbol(ch):
-            out.append(f" {ch} ")
+    if text.isascii():
+        return text
+    return _NON_ASCII.sub(_spaced, text)
+
+
+_FOLDED: dict[str, str] = {}
+
+
+def _fold_char(match: re.Match) -> str:
+    ch = match.group(0)
+    folded = _FOLDED.get(ch)
+    if folded is None:
+        if ch in "ñÑ":
+            folded = ch
         else:
-            out.append(ch)
-    return "".join(out)
+            folded = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+        _FOLDED[ch] = folded
+    return folded
 
 
 def fold(token: str) -> str:
     """Remove accents but keep ñ/Ñ (año is not ano) and keep the case."""
-    out = []
-    for ch in token:
-        if ch in "ñÑ":
-            out.append(ch)
-            continue
-        decomposed = unicodedata.normalize("NFD", ch)
-        out.append("".join(c for c in decomposed if not unicodedata.combining(c)))
-    return "".join(out)
+    if token.isascii():
+        return token
+    return _NON_ASCII.sub(_fold_char, token)
 
 
 def squeeze(token: str, keep: int = 1) -> str:
@@ -62,7 +76,7 @@ def for_detection(text: str) -> str:
     """What the language detector should see: no URLs, handles, emoji or '#'."""
     text = URL_RE.sub(" ", text)
     text = HANDLE_RE.sub(" ", text)
-    text = "".join(" " if is_symbol(ch) else ch for ch in strip_emoji_noise(text))
+    text = _NON_ASCII.sub(lambda m: " " if is_symbol(m.group(0)) else m.group(0), strip_emoji_noise(text))
     return text.replace("#", " ").strip()
 
 LAUGH_EN = re.compile(r"^(?:(?:ha)+h?|(?:he){2,}|lo+l|lmao+|rofl)$")
