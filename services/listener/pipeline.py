@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from bson import ObjectId
@@ -89,12 +90,27 @@ class Pipeline:
         self.batch_size = batch_size
 
     def ingest(self, query, posts: list[Post], server_matched: bool = True) -> IngestResult:
+        """Understand batch n+1 while batch n is written and announced (one writer thread:
+        the CPU-bound half overlaps the half that waits on the store and the broker).
+        Batches are written in order and at most one waits, so memory stays bounded."""
         result = IngestResult()
-        for start in range(0, len(posts), self.batch_size):
-            self._batch(query, posts[start:start + self.batch_size], server_matched, result)
+        batches = [posts[start:start + self.batch_size] for start in range(0, len(posts), self.batch_size)]
+        if len(batches) <= 1:
+            for batch in batches:
+                self._write(query, self._understand(query, batch, server_matched, result), result)
+            return result
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-writer") as writer:
+            pending = None
+            for batch in batches:
+                docs = self._understand(query, batch, server_matched, result)
+                if pending is not None:
+                    pending.result()  # re-raises a write failure before going further
+                pending = writer.submit(self._write, query, docs, result)
+            pending.result()
         return result
 
-    def _batch(self, query, posts: list[Post], server_matched: bool, result: IngestResult) -> None:
+    def _understand(self, query, posts: list[Post], server_matched: bool, result: IngestResult) -> list[dict]:
+        """Filter, detect the language, score, link: the mention documents of a batch."""
         kept = [p for p in posts if matches(query, p.text, p.author_handle, server_matched=server_matched)]
         result.filtered += len(posts) - len(kept)
         langs = detect_many([p.text for p in kept], [p.lang_hint for p in kept])
@@ -116,11 +132,14 @@ class Pipeline:
                 "posted_at": post.posted_at or now, "fetched_at": now, "customer_id": customers.get(key),
                 "status": "new", "history": []})
         # The same post twice in one batch (two hashtags) is one mention.
-        unique = list({(d["source"], d["post_id"]): d for d in docs}.values())
-        if not unique:
+        return list({(d["source"], d["post_id"]): d for d in docs}.values())
+
+    def _write(self, query, docs: list[dict], result: IngestResult) -> None:
+        """Store once, add timeline entries, announce; a pending record covers a crash in between."""
+        if not docs:
             return
-        pending = pending_collection().insert_one({"ids": [d["_id"] for d in unique], "at": now}).inserted_id
-        new = self._store(query, unique, result)
+        pending = pending_collection().insert_one({"ids": [d["_id"] for d in docs], "at": utcnow()}).inserted_id
+        new = self._store(query, docs, result)
         self._timeline(new)
         self._announce(new)
         pending_collection().delete_one({"_id": pending})
