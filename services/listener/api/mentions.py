@@ -75,6 +75,33 @@ class AlertFilter(Schema):
     cursor = String()
 
 
+class MentionOut(Schema):
+    id = String()
+    source = String()
+    post_id = String()
+    query_id = String()
+    query_ids = List(String())
+    url = String(allow_none=True)
+    text = String(allow_none=True)
+    author_handle = String(allow_none=True)
+    author_name = String(allow_none=True)
+    lang = String()
+    sentiment = Float(allow_none=True)
+    label = String(allow_none=True)
+    engine_sentiment = Float(allow_none=True)
+    engine_label = String(allow_none=True)
+    correction = Raw(allow_none=True, metadata={"description": "score, label, by, at, previous_score, "
+                                                                "previous_label, note"})
+    posted_at = String()
+    fetched_at = String(allow_none=True)
+    customer_id = String(allow_none=True)
+    status = String()
+    assignee = String(allow_none=True)
+    resolved_at = String(allow_none=True)
+    resolved_by = String(allow_none=True)
+    history = List(Raw(), metadata={"description": "triage actions: action, by, at, ..."})
+
+
 def serialize(m: Mention) -> dict:
     correction = None
     if m.correction:
@@ -144,6 +171,7 @@ def index(args):
 
 
 @bp.get("/mentions/<mention_id>")
+@bp.output(MentionOut)
 @roles("community_manager", "marketer", "analyst")
 def show(mention_id):
     """One mention with its triage history."""
@@ -161,6 +189,7 @@ def _act(mention: Mention, conditions: dict, updates: dict, entry: dict) -> Ment
 
 @bp.post("/mentions/<mention_id>/assign")
 @bp.input(AssignIn, arg_name="data")
+@bp.output(MentionOut)
 @roles("community_manager")
 def assign(mention_id, data):
     """Assign a mention to a community manager (reopens a resolved one)."""
@@ -174,6 +203,7 @@ def assign(mention_id, data):
 
 @bp.post("/mentions/<mention_id>/resolve")
 @bp.input(ResolveIn, arg_name="data")
+@bp.output(MentionOut)
 @roles("community_manager")
 def resolve(mention_id, data):
     """Mark a mention resolved."""
@@ -189,6 +219,7 @@ def resolve(mention_id, data):
 
 @bp.post("/mentions/<mention_id>/sentiment")
 @bp.input(CorrectIn, arg_name="data")
+@bp.output(MentionOut)
 @roles("community_manager")
 def correct(mention_id, data):
     """Correct the sentiment; the engine's score is kept, with who corrected it and when."""
