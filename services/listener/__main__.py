@@ -1,4 +1,4 @@
-"""``python -m services.listener api|poller``: run one part of the listener service."""
+"""``python -m services.listener api|poller|stream``: run one part of the listener service."""
 
 from shared.entry import main, run_api
 
@@ -17,5 +17,11 @@ def poller(settings, _argv):
     run_poller(settings)
 
 
+def stream(settings, _argv):
+    from services.listener.stream import main as run_stream
+
+    run_stream(settings)
+
+
 if __name__ == "__main__":
-    main("listener", load, {"api": api, "poller": poller})
+    main("listener", load, {"api": api, "poller": poller, "stream": stream})

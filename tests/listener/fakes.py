@@ -26,10 +26,13 @@ class FakeSocial:
         self.tweets: list[dict] = []      # {"id", "text", "author", "name", "lang", "at"}
         self.statuses: dict[str, list[dict]] = {}  # tag -> statuses
         self.feed_items: list[dict] = []  # {"guid", "title", "summary", "at", "author"}
-        self.fail: dict[str, list[int]] = {"x": [], "mastodon": [], "rss": [], "hook": []}
+        self.fail: dict[str, list[int]] = {"x": [], "mastodon": [], "rss": [], "hook": [], "stream": []}
         self.requests: list[tuple[str, str]] = []
         self.hooks: list[dict] = []
         self.x_page_size = 2
+        self.rules: dict[str, dict] = {}          # X filtered stream rules by id
+        self.stream_batches: list[list[dict]] = []  # what each stream connection delivers, then closes
+        self.stream_connections = 0
         self.reset_in = 1  # seconds until a 429's reset
 
     # --- content ------------------------------------------------------------
@@ -73,6 +76,34 @@ class FakeSocial:
                  "author_id": users[t["author"]]["id"], "created_at": iso_z(t["at"]), "lang": t["lang"],
                  "conversation_id": t["id"]} for t in page]
         return {"data": data, "includes": {"users": list(users.values())}, "meta": meta}
+
+    def stream_line(self, text, author, tag, lang="es"):
+        """One filtered-stream message as X sends it (a tweet, its author, the matching rule)."""
+        tweet_id = self.add_tweet(text, author=author, lang=lang)
+        tweet = self.tweets[-1]
+        rule_id = next((rid for rid, rule in self.rules.items() if rule["tag"] == tag), "0")
+        return {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id], "author_id": "42",
+                         "created_at": iso_z(tweet["at"]), "lang": lang},
+                "includes": {"users": [{"id": "42", "username": author, "name": author.title()}]},
+                "matching_rules": [{"id": rule_id, "tag": tag}]}
+
+    def rules_post(self, body):
+        with self.lock:
+            if "add" in body:
+                created = []
+                for rule in body["add"]:
+                    rule_id = str(1_700_000_000_000_000_000 + len(self.rules) + 1 + len(created))
+                    created.append({"id": rule_id, "value": rule["value"], "tag": rule.get("tag")})
+                for rule in created:
+                    self.rules[rule["id"]] = rule
+                return {"data": created, "meta": {"sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
+                                                  "summary": {"created": len(created), "not_created": 0,
+                                                              "valid": len(created), "invalid": 0}}}
+            ids = body.get("delete", {}).get("ids", [])
+            for rule_id in ids:
+                self.rules.pop(rule_id, None)
+            return {"meta": {"sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
+                             "summary": {"deleted": len(ids), "not_deleted": 0}}}
 
     def mastodon_tag(self, tag, params, host):
         limit = int(params.get("limit", ["20"])[0])
@@ -137,6 +168,31 @@ def start(state: FakeSocial | None = None):
             params = parse_qs(parts.query)
             state.requests.append(("GET", self.path))
             reset = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=state.reset_in)
+            if parts.path == "/2/tweets/search/stream/rules":
+                with state.lock:
+                    rules = list(state.rules.values())
+                body = {"meta": {"sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
+                                 "result_count": len(rules)}}
+                if rules:
+                    body["data"] = rules
+                return self.send(200, body)
+            if parts.path == "/2/tweets/search/stream":
+                code = self.failure("stream")
+                if code:
+                    return self.send(code, {"title": "Unauthorized", "type": "about:blank", "status": code,
+                                            "detail": "Unauthorized"})
+                with state.lock:
+                    state.stream_connections += 1
+                    batch = state.stream_batches.pop(0) if state.stream_batches else []
+                # HTTP/1.0 without a length: the body ends when the server closes the stream.
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"\r\n")  # keep-alive
+                for message in batch:
+                    self.wfile.write(json.dumps(message).encode() + b"\r\n")
+                    self.wfile.flush()
+                return None
             if parts.path == "/2/tweets/search/recent":
                 code = self.failure("x")
                 if code == 429:
@@ -174,6 +230,8 @@ def start(state: FakeSocial | None = None):
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            if self.path == "/2/tweets/search/stream/rules":
+                return self.send(200, state.rules_post(json.loads(body)))
             if self.path == "/hook":
                 code = self.failure("hook")
                 state.hooks.append({"status": code or 200, "body": json.loads(body or b"{}")})
