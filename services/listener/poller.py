@@ -114,6 +114,11 @@ class Poller:
                       reason=str(exc))
             self.release(claimed, status="error", message=str(exc)[:1000], next_poll_at=utcnow() + interval)
             return
+        except Exception as exc:  # noqa: BLE001 - a client library surprise: show it, retry next interval
+            log.exception("poll of %s/%s failed unexpectedly", query.id, source_name)
+            self.release(claimed, status="error", message=f"{type(exc).__name__}: {exc}"[:1000],
+                         next_poll_at=utcnow() + interval)
+            return
         ingested = self.pipeline.ingest(query, result.posts, server_matched=source_name != "rss")
         if result.retry_at is not None:
             status, message, next_at = "rate_limited", result.message, result.retry_at

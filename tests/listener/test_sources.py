@@ -148,3 +148,20 @@ def test_rss_matches_locally_dedupes_by_entry_and_keeps_its_place(make_poller, f
     state.fail["rss"] = [401]
     poller.run_once()
     assert cursor_of(query, "rss").status == "auth_failed"
+
+
+def test_a_paused_query_is_not_polled_and_resumes_where_it_stopped(make_poller, fake, api):
+    _, state = fake
+    query = make_query()
+    state.add_tweet("Me encanta cafeluna", author="ana")
+    poller = make_poller()
+    poller.run_once()
+    assert api("patch", f"/queries/{query.id}", json={"active": False}).status_code == 200
+    state.add_tweet("Cafeluna otra vez", author="bob")
+    state.requests.clear()
+    assert poller.run_once() == 0 and state.requests == []
+    api("patch", f"/queries/{query.id}", json={"active": True})
+    poller.run_once()
+    assert Mention.objects.count() == 2
+    shown = api("get", f"/queries/{query.id}").json["source_status"]["x"]
+    assert shown["status"] == "ok" and shown["fetched"] == 2 and shown["last_polled_at"].endswith("+00:00")
