@@ -36,10 +36,59 @@ def seed(mongo_uri: str, urls: dict, admin_key: str) -> str:
         if Customer.objects(external_id=data["external_id"]).first() is None:
             Customer(**data).save()
             created += 1
-    message = f"demo data: {created} customers added ({len(CUSTOMERS)} in the demo set)"
-    if "campaigns" in urls:
-        message += f"; {seed_campaigns(urls['campaigns'], admin_key)}"
-    return message
+    said = [f"{created} customers added ({len(CUSTOMERS)} in the demo set)"]
+    # Order matters: the demo campaign refers to the demo segment and template.
+    for service, step in (("listener", seed_listener), ("campaigns", seed_campaigns)):
+        if service in urls:
+            said.append(step(urls[service], admin_key))
+    return "demo data: " + "; ".join(said)
+
+
+LISTENING_QUERY = {"name": "Demo: Café Luna", "keywords": ["Café Luna", "cafeluna"], "hashtags": ["CafeLuna"],
+                   "handles": ["cafeluna"], "exclusions": ["sorteo"], "languages": ["es", "en"],
+                   "sources": ["x", "rss"], "feeds": ["https://blog.example.com/feed.xml"]}
+# Demo posts by demo customers (linked to their profiles by X handle).
+DEMO_POSTS = [("demo-x-1", "luciagarcia", "Me encanta el nuevo café de temporada de @CafeLuna ☕️😍"),
+              ("demo-x-2", "emmasmith", "Waited 40 minutes at @CafeLuna today, not great 😒")]
+
+
+def seed_listener(url: str, admin_key: str) -> str:
+    """A listening query through the API, and demo mentions from a local RSS file and two posts."""
+    import datetime
+    import os
+    from pathlib import Path
+
+    import feedparser
+    import requests
+
+    from services.listener.announce import BatchPublisher
+    from services.listener.models import DOCUMENTS, ListeningQuery
+    from services.listener.pipeline import Pipeline
+    from services.listener.sources.base import Post
+    from services.listener.sources.rss import RssSource
+    from shared.messaging.topology import Topology
+
+    headers = {"X-API-Key": admin_key}
+    existing = requests.get(f"{url}/queries", headers=headers, params={"limit": 200}, timeout=10).json()["items"]
+    query_id = next((q["id"] for q in existing if q["name"] == LISTENING_QUERY["name"]), None)
+    if query_id is None:
+        answer = requests.post(f"{url}/queries", json=LISTENING_QUERY, headers=headers, timeout=10)
+        answer.raise_for_status()
+        query_id = answer.json()["id"]
+    store.ensure_indexes(*DOCUMENTS)
+    query = ListeningQuery.objects(id=query_id).first()
+    feed = feedparser.parse(str(Path(__file__).with_name("demo_feed.xml")))
+    posts = RssSource()._new_entries(query, LISTENING_QUERY["feeds"][0], feed.entries, {})
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    posts += [Post(source="x", post_id=post_id, text=text, author_handle=handle, posted_at=now,
+                   url=f"https://x.com/{handle}/status/{post_id}") for post_id, handle, text in DEMO_POSTS]
+    publisher = BatchPublisher(os.environ.get("VINCULO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+                               Topology(os.environ.get("VINCULO_BROKER_NAMESPACE", "")))
+    try:
+        result = Pipeline(publisher).ingest(query, posts, server_matched=False)
+    finally:
+        publisher.close()
+    return f"listening query {query_id!s}, {len(result.new)} demo mentions added"
 
 
 DEMO_CAMPAIGN = "Demo: novedades de los lunes"

@@ -25,7 +25,7 @@ from devstack import procs
 ROOT = procs.ROOT
 SERVICES = {"segments": 1, "campaigns": 2, "mailer": 3, "listener": 4}  # port = base + offset
 # Parts each service runs besides its api (a service lists a part once it has it).
-PARTS = {"segments": ["worker"], "campaigns": ["worker", "scheduler"]}
+PARTS = {"segments": ["worker"], "campaigns": ["worker", "scheduler"], "listener": ["poller"]}
 DEMO_KEYS = {"admin": "demo-admin-key", "marketer": "demo-marketer-key",
              "community_manager": "demo-cm-key", "analyst": "demo-analyst-key"}
 
@@ -79,6 +79,10 @@ def main(argv=None) -> int:
                    f"{key}:{role}" for role, key in DEMO_KEYS.items())),
                "VINCULO_SECRET_KEY": os.environ.get("VINCULO_SECRET_KEY", "local-demo-secret-change-me"),
                "VINCULO_WEB_WORKERS": "1"}
+        busy = [base_port + offset for offset in SERVICES.values() if procs.port_open("127.0.0.1", base_port + offset)]
+        if busy:
+            say(f"ports {busy} are in use (another run?): stop it or set VINCULO_RUN_PORT_BASE")
+            return 1
         for service, offset in SERVICES.items():
             port = base_port + offset
             prefix = service.upper()

@@ -10,9 +10,7 @@ from tests.support import ROOT, broker_cleanup
 
 
 def test_run_command_starts_every_service_seeds_demo_data_and_stops(tmp_path, amqp_url):
-    base = procs.free_port() // 10 * 10
-    if base > 60000:
-        base = 20000
+    base = _free_base()
     env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(ROOT),
            "VINCULO_RUN_DIR": str(tmp_path), "VINCULO_RUN_PORT_BASE": str(base),
            "VINCULO_STANDIN_PORT": str(procs.free_port()), "VINCULO_AMQP_URL": amqp_url,
@@ -21,6 +19,23 @@ def test_run_command_starts_every_service_seeds_demo_data_and_stops(tmp_path, am
         _run_twice(env, tmp_path)
     finally:
         broker_cleanup(amqp_url, env["VINCULO_BROKER_NAMESPACE"])
+
+
+def _free_base() -> int:
+    """A port base below the ephemeral range whose four service ports are all free."""
+    import random
+    import socket
+
+    for _ in range(50):
+        base = random.randrange(20000, 30000, 10)
+        try:
+            for offset in range(1, 5):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+    raise AssertionError("no free port base found")
 
 
 def _run_twice(env, tmp_path):

@@ -1,4 +1,4 @@
-"""``python -m services.listener api|worker``: run one part of the listener service."""
+"""``python -m services.listener api|poller|stream``: run one part of the listener service."""
 
 from shared.entry import main, run_api
 
@@ -11,5 +11,17 @@ def api(settings, _argv):
     run_api(create_app, settings)
 
 
+def poller(settings, _argv):
+    from services.listener.poller import main as run_poller
+
+    run_poller(settings)
+
+
+def stream(settings, _argv):
+    from services.listener.stream import main as run_stream
+
+    run_stream(settings)
+
+
 if __name__ == "__main__":
-    main("listener", load, {"api": api})
+    main("listener", load, {"api": api, "poller": poller, "stream": stream})

@@ -19,7 +19,7 @@ from bson import ObjectId
 from kombu import Connection, Producer
 
 from devstack import inventory
-from shared.messaging.contracts import ConsentChanged, Event, envelope_for
+from shared.messaging.contracts import CampaignDue, ConsentChanged, Event, envelope_for
 from tests.support import drain, wait_consuming, wait_until
 
 
@@ -39,9 +39,10 @@ TARGETS = [
                  lambda: ConsentChanged(customer_id=str(ObjectId()), channel="email", topic="newsletter",
                                         status="granted", source="api"),
                  "poison: unknown customer"),
-    # When they land, e.g.:
-    # PoisonTarget("mailer", "mailer.send.requested", lambda: SendRequested(..., template_id="missing"), "poison: ..."),
-    # PoisonTarget("campaigns", "campaigns.campaign.due", lambda: CampaignDue(campaign_id=str(ObjectId()), ...), ...),
+    PoisonTarget("campaigns", "campaigns.campaign.due",
+                 lambda: CampaignDue(campaign_id=str(ObjectId()), fire_id=f"{ObjectId()}:2026-01-01T09:00:00Z",
+                                     due_at="2026-01-01T09:00:00+00:00"),
+                 "poison: unknown run"),
 ]
 
 

@@ -1,0 +1,179 @@
+"""Negative spikes per query: episodes, alert.raised once per episode, webhooks.
+
+The rule (README, "Alerts"), evaluated after each poll of a query, with W the
+recent window (default 1 h) and B the baseline just before it (default 24 h):
+
+* the window has at least ``min_negative`` negative mentions, and
+* its negative share is at least ``share_ratio`` x the baseline's share and
+  at least ``min_share_increase`` above it (a quiet baseline of 0 % means
+  any share above ``min_share_increase`` counts), or its negative count is
+  at least ``count_ratio`` x the baseline's negative rate scaled to W.
+
+An episode opens when the rule first holds; it stays open (no new alert)
+while the rule holds, and closes when it no longer does and the window's
+share is back within 1.25 x the baseline share or the window has fewer than
+``min_negative`` negatives (hysteresis, so an episode does not flap). The
+open episode is claimed by a unique index on ``open_for`` (the query id), so
+replicas evaluating at the same time raise it once. The webhook is called
+in a background thread with a timeout and bounded retries; each attempt is
+recorded, and ingestion never waits for it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import mongoengine as me
+import requests
+from pymongo.errors import DuplicateKeyError
+
+from shared.messaging.contracts import AlertRaised
+from shared.store import utcnow
+
+from services.listener.announce import BatchPublisher, message_id_for
+from services.listener.models import AlertEpisode, Mention, WebhookCall
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rule:
+    window: datetime.timedelta = datetime.timedelta(hours=1)
+    baseline: datetime.timedelta = datetime.timedelta(hours=24)
+    min_negative: int = 5
+    share_ratio: float = 2.0
+    min_share_increase: float = 0.15
+    count_ratio: float = 3.0
+
+    @classmethod
+    def from_settings(cls, settings) -> "Rule":
+        return cls(datetime.timedelta(minutes=settings.alert_window_minutes),
+                   datetime.timedelta(hours=settings.alert_baseline_hours), settings.alert_min_negative,
+                   settings.alert_share_ratio, settings.alert_min_share_increase, settings.alert_count_ratio)
+
+
+@dataclass(frozen=True)
+class Figures:
+    window_start: datetime.datetime
+    window_end: datetime.datetime
+    negative: int
+    total: int
+    baseline_negative: int
+    baseline_total: int
+
+    @property
+    def share(self) -> float:
+        return self.negative / self.total if self.total else 0.0
+
+    @property
+    def baseline_share(self) -> float:
+        return self.baseline_negative / self.baseline_total if self.baseline_total else 0.0
+
+
+def figures(query_id, rule: Rule, now: datetime.datetime) -> Figures:
+    start = now - rule.window
+    base_start = start - rule.baseline
+    collection = Mention._get_collection()
+
+    def count(since, until, negative):
+        match = {"query_ids": query_id, "posted_at": {"$gte": since, "$lt": until}}
+        if negative:
+            match["label"] = "negative"
+        return collection.count_documents(match)
+
+    return Figures(start, now, count(start, now, True), count(start, now, False),
+                   count(base_start, start, True), count(base_start, start, False))
+
+
+def spiking(f: Figures, rule: Rule) -> bool:
+    if f.negative < rule.min_negative:
+        return False
+    share_spike = (f.share >= rule.share_ratio * f.baseline_share
+                   and f.share - f.baseline_share >= rule.min_share_increase)
+    expected = f.baseline_negative * (rule.window / rule.baseline)  # the baseline's rate over W
+    count_spike = expected > 0 and f.negative >= rule.count_ratio * expected
+    return share_spike or count_spike
+
+
+def calmed(f: Figures, rule: Rule) -> bool:
+    return f.negative < rule.min_negative or f.share <= 1.25 * f.baseline_share
+
+
+class Alerts:
+    def __init__(self, publisher: BatchPublisher, rule: Rule, webhook_timeout: float = 5.0,
+                 webhook_attempts: int = 3, retry_delay: float = 1.0):
+        self.publisher = publisher
+        self.rule = rule
+        self.webhook_timeout = webhook_timeout
+        self.webhook_attempts = webhook_attempts
+        self.retry_delay = retry_delay
+        self.hooks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook")
+        self._stop = threading.Event()
+
+    def evaluate(self, query, now: datetime.datetime | None = None) -> AlertEpisode | None:
+        """Open, update or close the query's episode; returns a newly opened one."""
+        now = now or utcnow()
+        f = figures(query.id, self.rule, now)
+        current = AlertEpisode.objects(open_for=query.id).first()
+        if current is not None:
+            if calmed(f, self.rule):
+                AlertEpisode.objects(id=current.id, status="open").update_one(
+                    set__status="closed", set__closed_at=now, unset__open_for=True)
+            elif f.negative > (current.peak_negative_count or 0):
+                AlertEpisode.objects(id=current.id).update_one(set__peak_negative_count=f.negative)
+            return None
+        if not spiking(f, self.rule):
+            return None
+        episode = AlertEpisode(query_id=query.id, open_for=query.id, opened_at=now, negative_count=f.negative,
+                               negative_share=round(f.share, 4), baseline_share=round(f.baseline_share, 4),
+                               window_start=f.window_start, window_end=f.window_end,
+                               peak_negative_count=f.negative,
+                               webhook_status="pending" if query.webhook_url else "none")
+        try:
+            episode.save(force_insert=True)
+        except (me.NotUniqueError, DuplicateKeyError):
+            return None  # another replica opened it first: it raises the alert
+        event = AlertRaised(alert_id=str(episode.id), query_id=str(query.id), negative_count=f.negative,
+                            negative_share=round(f.share, 4), baseline_share=round(f.baseline_share, 4),
+                            window_start=_iso(f.window_start), window_end=_iso(f.window_end))
+        self.publisher.publish(event, message_id_for("alert.raised", str(episode.id)))
+        if query.webhook_url:
+            self.hooks.submit(self.call_webhook, episode.id, query.id, query.webhook_url, event.to_dict())
+        return episode
+
+    def call_webhook(self, episode_id, query_id, url: str, payload: dict) -> bool:
+        """POST the alert; each attempt is recorded; the outcome is set on the episode."""
+        body = {"type": "alert.raised", **payload}
+        for attempt in range(1, self.webhook_attempts + 1):
+            status, error = None, None
+            try:
+                response = requests.post(url, json=body, timeout=self.webhook_timeout,
+                                         headers={"User-Agent": "vinculo-listener/0.1"})
+                status = response.status_code
+                ok = 200 <= status < 300
+                if not ok:
+                    error = f"HTTP {status}"
+            except requests.RequestException as exc:
+                ok, error = False, f"{type(exc).__name__}: {exc}"[:1000]
+            WebhookCall(episode_id=episode_id, query_id=query_id, url=url, attempt=attempt, status_code=status,
+                        error=error, ok=ok).save()
+            if ok:
+                AlertEpisode.objects(id=episode_id).update_one(set__webhook_status="delivered")
+                return True
+            if attempt < self.webhook_attempts and self._stop.wait(self.retry_delay * attempt):
+                break
+        AlertEpisode.objects(id=episode_id).update_one(set__webhook_status="failed")
+        log.warning("webhook %s failed for alert %s", url, episode_id)
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        self.hooks.shutdown(wait=True)
+
+
+def _iso(value: datetime.datetime) -> str:
+    return value.replace(tzinfo=datetime.timezone.utc).isoformat()

@@ -1,0 +1,201 @@
+"""From fetched posts to stored, linked, announced mentions, in batches.
+
+parse (the source did) -> filter (exclusions, languages) -> detect language
+-> score sentiment -> link the author to a customer by social handle -> store
+once (unique by source and post id) -> add the customer's timeline entry ->
+announce mention.received. Store writes and handle lookups are batched: one
+insert_many and one $in lookup per batch instead of one round trip per post.
+
+Publishing after the write without losing events on a crash: before a batch
+is stored, one ``mention_announcements`` document lists its mention ids; it
+is deleted once the batch's events are published (or kept in the outbox).
+A document left behind by a crash is found by ``sweep`` and announced again
+with the same message ids (consumers drop the copies). One insert and one
+delete per batch, instead of a flag updated on every mention.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from bson import ObjectId
+from pymongo.errors import BulkWriteError
+
+from shared import normalize
+from shared.messaging.contracts import MentionReceived
+from shared.models import Customer, Interaction
+from shared.store import utcnow
+
+from services.listener.announce import BatchPublisher, message_id_for
+from services.listener.models import Mention
+from services.listener.sentiment import detect_many, score
+from services.listener.sources.base import Post, matches
+
+log = logging.getLogger(__name__)
+# Source -> the network name used in Customer.social_keys ("x:handle").
+NETWORKS = {"x": "x", "mastodon": "mastodon"}
+DUPLICATE = 11000
+
+
+@dataclass
+class IngestResult:
+    new: list[dict] = field(default_factory=list)  # stored mention documents
+    duplicates: int = 0
+    filtered: int = 0
+    linked: int = 0
+
+
+def pending_collection():
+    return Mention._get_collection().database["mention_announcements"]
+
+
+def iso(value: datetime.datetime) -> str:
+    return value.replace(tzinfo=datetime.timezone.utc).isoformat()
+
+
+def social_key(source: str, handle: str) -> str | None:
+    network = NETWORKS.get(source)
+    handle = normalize.handle(handle)
+    return f"{network}:{handle}" if network and handle else None
+
+
+def link(keys: set[str]) -> dict[str, ObjectId]:
+    """social key -> customer id, in one indexed lookup (the oldest profile wins a shared handle)."""
+    if not keys:
+        return {}
+    found: dict[str, ObjectId] = {}
+    rows = Customer._get_collection().find({"social_keys": {"$in": sorted(keys)}, "erased": {"$ne": True}},
+                                           {"social_keys": 1}).sort("_id", 1)
+    for row in rows:
+        for key in row.get("social_keys") or []:
+            if key in keys:
+                found.setdefault(key, row["_id"])
+    return found
+
+
+def event_for(doc: dict) -> MentionReceived:
+    return MentionReceived(
+        mention_id=str(doc["_id"]), query_id=str(doc["query_id"]), source=doc["source"],
+        post_id=doc["post_id"], author_handle=doc.get("author_handle") or "", lang=doc["lang"],
+        sentiment=doc["sentiment"], label=doc["label"], posted_at=iso(doc["posted_at"]),
+        customer_id=str(doc["customer_id"]) if doc.get("customer_id") else None)
+
+
+class Pipeline:
+    def __init__(self, publisher: BatchPublisher, batch_size: int = 500):
+        self.publisher = publisher
+        self.batch_size = batch_size
+
+    def ingest(self, query, posts: list[Post], server_matched: bool = True) -> IngestResult:
+        """Understand batch n+1 while batch n is written and announced (one writer thread:
+        the CPU-bound half overlaps the half that waits on the store and the broker).
+        Batches are written in order and at most one waits, so memory stays bounded."""
+        result = IngestResult()
+        batches = [posts[start:start + self.batch_size] for start in range(0, len(posts), self.batch_size)]
+        if len(batches) <= 1:
+            for batch in batches:
+                self._write(query, self._understand(query, batch, server_matched, result), result)
+            return result
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-writer") as writer:
+            pending = None
+            for batch in batches:
+                docs = self._understand(query, batch, server_matched, result)
+                if pending is not None:
+                    pending.result()  # re-raises a write failure before going further
+                pending = writer.submit(self._write, query, docs, result)
+            pending.result()
+        return result
+
+    def _understand(self, query, posts: list[Post], server_matched: bool, result: IngestResult) -> list[dict]:
+        """Filter, detect the language, score, link: the mention documents of a batch."""
+        kept = [p for p in posts if matches(query, p.text, p.author_handle, server_matched=server_matched)]
+        result.filtered += len(posts) - len(kept)
+        langs = detect_many([p.text for p in kept], [p.lang_hint for p in kept])
+        wanted = set(query.languages or [])
+        rows = [(p, lang) for p, lang in zip(kept, langs) if not wanted or lang in wanted or lang == "und"]
+        result.filtered += len(kept) - len(rows)
+        customers = link({k for k in (social_key(p.source, p.author_handle) for p, _ in rows) if k})
+        now = utcnow()
+        docs = []
+        for post, lang in rows:
+            sentiment = score(post.text, lang)
+            key = social_key(post.source, post.author_handle)
+            docs.append({
+                "_id": ObjectId(), "source": post.source, "post_id": post.post_id, "query_id": query.id,
+                "query_ids": [query.id], "url": post.url, "text": post.text,
+                "author_handle": normalize.handle(post.author_handle) or "", "author_name": post.author_name,
+                "lang": lang, "sentiment": sentiment.score, "label": sentiment.label,
+                "engine_sentiment": sentiment.score, "engine_label": sentiment.label,
+                "posted_at": post.posted_at or now, "fetched_at": now, "customer_id": customers.get(key),
+                "status": "new", "history": []})
+        # The same post twice in one batch (two hashtags) is one mention.
+        return list({(d["source"], d["post_id"]): d for d in docs}.values())
+
+    def _write(self, query, docs: list[dict], result: IngestResult) -> None:
+        """Store once, add timeline entries, announce; a pending record covers a crash in between."""
+        if not docs:
+            return
+        pending = pending_collection().insert_one({"ids": [d["_id"] for d in docs], "at": utcnow()}).inserted_id
+        new = self._store(query, docs, result)
+        self._timeline(new)
+        self._announce(new)
+        pending_collection().delete_one({"_id": pending})
+        result.new.extend(new)
+        result.linked += sum(1 for d in new if d.get("customer_id"))
+
+    def _store(self, query, docs: list[dict], result: IngestResult) -> list[dict]:
+        if not docs:
+            return []
+        collection = Mention._get_collection()
+        failed: set[int] = set()
+        try:
+            collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", []):
+                if error.get("code") != DUPLICATE:
+                    raise
+                failed.add(error["index"])
+        duplicates = [docs[i] for i in sorted(failed)]
+        if duplicates:
+            result.duplicates += len(duplicates)
+            # Already stored (an earlier poll, or another query): remember this query found it too.
+            for source in {d["source"] for d in duplicates}:
+                collection.update_many({"source": source,
+                                        "post_id": {"$in": [d["post_id"] for d in duplicates if d["source"] == source]}},
+                                       {"$addToSet": {"query_ids": query.id}})
+        return [d for i, d in enumerate(docs) if i not in failed]
+
+    def _timeline(self, docs: list[dict]) -> None:
+        entries = [{"customer_id": d["customer_id"], "kind": "mention", "at": d["posted_at"],
+                    "key": f"mention:{d['source']}:{d['post_id']}", "channel": d["source"],
+                    "sentiment": d["sentiment"], "summary": (d["text"] or "")[:500],
+                    "data": {"mention_id": str(d["_id"]), "url": d["url"], "label": d["label"]}}
+                   for d in docs if d.get("customer_id")]
+        if not entries:
+            return
+        try:
+            Interaction._get_collection().insert_many(entries, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE for e in exc.details.get("writeErrors", [])):
+                raise
+
+    def _announce(self, docs: list[dict]) -> None:
+        if not docs:
+            return
+        envelopes = [self.publisher.envelope(event_for(d), message_id_for("mention.received", str(d["_id"])))
+                     for d in docs]
+        self.publisher.publish_all(envelopes)  # published, or kept in the outbox: announced either way
+
+    def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
+        """Announce the batches a crash left unannounced (same message ids: consumers drop copies)."""
+        cutoff = utcnow() - datetime.timedelta(seconds=older_than)
+        announced = 0
+        for pending in list(pending_collection().find({"at": {"$lt": cutoff}}).limit(limit)):
+            docs = list(Mention._get_collection().find({"_id": {"$in": pending["ids"]}}))
+            self._announce(docs)
+            pending_collection().delete_one({"_id": pending["_id"]})
+            announced += len(docs)
+        return announced

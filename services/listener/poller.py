@@ -1,0 +1,191 @@
+"""The poller part: runs every source for every active query on an interval.
+
+Safe with several replicas: each (query, source) pair is taken with a
+conditional update on its SourceCursor (``lease_until`` in the past, or no
+lease), so one replica polls it at a time; a replica that dies leaves its
+lease to expire. Posts are stored (deduplicated) before the cursor moves, so
+a restart repeats at most one poll's work and never skips any.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from shared.logs import event as log_event
+from shared.messaging.topology import Topology
+from shared.store import utcnow
+
+from services.listener.alerts import Alerts, Rule
+from services.listener.announce import BatchPublisher
+from services.listener.models import ListeningQuery, SourceCursor
+from services.listener.pipeline import Pipeline
+from services.listener.sources import AuthFailed, SourceError, build
+
+log = logging.getLogger(__name__)
+
+
+class Poller:
+    def __init__(self, settings, sources: dict | None = None, owner: str | None = None):
+        self.settings = settings
+        self.sources = sources if sources is not None else build(settings)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.publisher = BatchPublisher(settings.amqp_url, Topology(settings.broker_namespace))
+        self.pipeline = Pipeline(self.publisher)
+        self.alerts = Alerts(self.publisher, Rule.from_settings(settings), settings.webhook_timeout,
+                             settings.webhook_attempts)
+        self.stopping = threading.Event()
+        self._last_housekeeping = 0.0
+
+    # claiming ---------------------------------------------------------------
+
+    def ensure_cursors(self) -> list:
+        """A cursor for every (active query, source) pair; returns the active queries."""
+        queries = list(ListeningQuery.objects(active=True))
+        existing = {(c["query_id"], c["source"]) for c in SourceCursor._get_collection().find(
+            {"query_id": {"$in": [q.id for q in queries]}}, {"query_id": 1, "source": 1})}
+        for query in queries:
+            for source in query.sources:
+                if (query.id, source) not in existing:
+                    try:
+                        SourceCursor._get_collection().insert_one(
+                            {"query_id": query.id, "source": source, "cursor": {}, "status": "pending",
+                             "next_poll_at": utcnow(), "fetched": 0, "updated_at": utcnow()})
+                    except DuplicateKeyError:
+                        pass  # another replica made it
+        return queries
+
+    def claim(self, query_ids: list, skip: list | None = None) -> dict | None:
+        now = utcnow()
+        return SourceCursor._get_collection().find_one_and_update(
+            {"query_id": {"$in": query_ids}, "status": {"$ne": "auth_failed"}, "_id": {"$nin": skip or []},
+             "$and": [{"$or": [{"next_poll_at": None}, {"next_poll_at": {"$lte": now}}]},
+                      {"$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}]}]},
+            {"$set": {"lease_owner": self.owner,
+                      "lease_until": now + datetime.timedelta(seconds=self.settings.lease_seconds)}},
+            sort=[("next_poll_at", 1)], return_document=ReturnDocument.AFTER)
+
+    def release(self, claimed: dict, **changes) -> bool:
+        """Store the poll's outcome and give the lease back (only if we still hold it).
+
+        Fields that become empty are removed ($unset) rather than set to null:
+        the store stand-in does not match ``{field: None}`` against an explicit
+        null (MongoDB does); a missing field matches on both.
+        """
+        now = utcnow()
+        values = {"updated_at": now, "last_polled_at": now, **changes}
+        fetched = values.pop("fetched", 0)
+        update: dict = {"$set": {k: v for k, v in values.items() if v is not None},
+                        "$unset": {k: "" for k, v in values.items() if v is None}}
+        update["$unset"].update({"lease_until": "", "lease_owner": ""})
+        if fetched:
+            update["$inc"] = {"fetched": fetched}
+        done = SourceCursor._get_collection().update_one(
+            {"_id": claimed["_id"], "lease_owner": self.owner}, update)
+        return done.modified_count == 1
+
+    # polling ------------------------------------------------------------------
+
+    def poll(self, claimed: dict, query) -> None:
+        source_name = claimed["source"]
+        source = self.sources.get(source_name)
+        interval = datetime.timedelta(seconds=self.settings.poll_interval)
+        if query is None or source is None:
+            self.release(claimed, next_poll_at=utcnow() + interval, status="error",
+                         message=f"no source {source_name!r} configured")
+            return
+        try:
+            result = source.fetch(query, claimed.get("cursor") or {})
+        except AuthFailed as exc:
+            log_event(log, "source stopped: auth failed", logging.WARNING, query_id=str(query.id),
+                      source=source_name, reason=str(exc))
+            self.release(claimed, status="auth_failed", message=str(exc)[:1000], next_poll_at=None)
+            return
+        except SourceError as exc:
+            log_event(log, "poll failed", logging.WARNING, query_id=str(query.id), source=source_name,
+                      reason=str(exc))
+            self.release(claimed, status="error", message=str(exc)[:1000], next_poll_at=utcnow() + interval)
+            return
+        except Exception as exc:  # noqa: BLE001 - a client library surprise: show it, retry next interval
+            log.exception("poll of %s/%s failed unexpectedly", query.id, source_name)
+            self.release(claimed, status="error", message=f"{type(exc).__name__}: {exc}"[:1000],
+                         next_poll_at=utcnow() + interval)
+            return
+        ingested = self.pipeline.ingest(query, result.posts, server_matched=source_name != "rss")
+        if result.retry_at is not None:
+            status, message, next_at = "rate_limited", result.message, result.retry_at
+        else:
+            status = "ok"
+            message = "; ".join(result.warnings)[:1000] if result.warnings else None
+            next_at = utcnow() + interval
+        if not self.release(claimed, cursor=result.cursor, status=status, message=message, next_poll_at=next_at,
+                            fetched=len(ingested.new)):
+            log.warning("lease on %s/%s was lost during the poll; its posts are stored, the cursor is "
+                        "left to the new holder", query.id, source_name)
+        log_event(log, "polled", query_id=str(query.id), source=source_name, fetched=len(result.posts),
+                  new=len(ingested.new), duplicates=ingested.duplicates, status=status)
+        if ingested.new or result.posts:
+            self.alerts.evaluate(query)
+
+    def run_once(self) -> int:
+        """Poll every due pair once; returns how many polls ran."""
+        queries = {q.id: q for q in self.ensure_cursors()}
+        done: list = []  # each pair at most once per round, however short the interval
+        while not self.stopping.is_set():
+            claimed = self.claim(list(queries), done)
+            if claimed is None:
+                break
+            done.append(claimed["_id"])
+            self.poll(claimed, queries.get(claimed["query_id"]))
+        polls = len(done)
+        self.housekeeping(queries.values())
+        return polls
+
+    def housekeeping(self, queries, every: float = 5.0) -> None:
+        """Relay the outbox, announce what a crash left, close calmed episodes."""
+        if time.monotonic() - self._last_housekeeping < every:
+            return
+        self._last_housekeeping = time.monotonic()
+        try:
+            self.publisher.relay()
+            self.pipeline.sweep()
+            for query in queries:
+                self.alerts.evaluate(query)
+        except Exception:  # noqa: BLE001 - housekeeping must not stop polling
+            log.exception("housekeeping failed")
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                polls = self.run_once()
+            except Exception:  # noqa: BLE001 - a store or broker hiccup: log, wait, go on
+                log.exception("poll round failed")
+                polls = 0
+            if not polls:
+                self.stopping.wait(self.settings.poll_idle)
+        self.close()
+
+    def close(self) -> None:
+        self.alerts.close()
+        self.publisher.close()
+
+
+def main(settings) -> None:
+    from shared import store
+
+    from services.listener.models import DOCUMENTS
+
+    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    poller = Poller(settings)
+    signal.signal(signal.SIGTERM, lambda *_: poller.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: poller.stopping.set())
+    log.info("poller %s started", poller.owner)
+    poller.run()

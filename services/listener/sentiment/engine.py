@@ -1,0 +1,167 @@
+"""Sentiment of a short social post in Spanish or English, from -1 to 1.
+
+Both languages run through VADER's rule engine (vaderSentiment 3.3.2):
+English with VADER's own lexicon, Spanish with the project's lexicon
+(lexicon_es.txt) behind the Spanish front end (spanish.py). Emojis are
+scored from the project's emoji table (emoji.txt) in both languages. The
+score is VADER's compound; the label uses the thresholds below (see the
+README, "Sentiment").
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.listener.sentiment.spanish import SpanishFrontEnd
+from services.listener.sentiment.text import (EMOTICONS, LAUGH_EN, URL_RE, is_symbol, separate_symbols,
+                                              squeeze, strip_emoji_noise)
+
+HERE = Path(__file__).resolve().parent
+LEXICON_ES = HERE / "lexicon_es.txt"
+LEXICON_EN_EXTRA = HERE / "lexicon_en_extra.txt"
+EMOJI = HERE / "emoji.txt"
+
+# compound >= POSITIVE is positive, <= NEGATIVE is negative, else neutral.
+# VADER's authors use +-0.05; +-0.15 was better on the dev part of our set
+# (short brand posts carry mild courtesy words: "ok gracias", "thanks").
+POSITIVE = 0.15
+NEGATIVE = -0.15
+# A post ending in a question mark is mostly an inquiry: its score is halved
+# ("¿el descuento vale también en tienda?"), a strong complaint stays one.
+QUESTION_FACTOR = 0.5
+LABELS = ("negative", "neutral", "positive")
+
+
+def label_for(score: float) -> str:
+    if score >= POSITIVE:
+        return "positive"
+    if score <= NEGATIVE:
+        return "negative"
+    return "neutral"
+
+
+def read_lexicon(path: Path) -> dict[str, float]:
+    """``term<TAB>valence`` lines; '#' comments; phrases get '_' between words."""
+    lexicon: dict[str, float] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        term, sep, value = line.rpartition("\t")
+        if not sep:
+            raise ValueError(f"{path.name}:{number}: expected term<TAB>valence")
+        term = strip_emoji_noise(term.strip())
+        lexicon[term if term in EMOTICONS else term.lower().replace(" ", "_")] = float(value)
+    return lexicon
+
+
+def join_phrases(words: list[str], phrases: dict[tuple[str, ...], str]) -> list[str]:
+    """Replace known multi-word terms (longest first) with their lexicon key."""
+    if not phrases:
+        return words
+    longest = max(len(p) for p in phrases)
+    out, i = [], 0
+    while i < len(words):
+        for size in range(min(longest, len(words) - i), 1, -1):
+            key = tuple(w.lower().strip(".,;:!?") for w in words[i:i + size])
+            if key in phrases:
+                out.append(phrases[key])
+                i += size
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    score: float
+    label: str
+
+
+def _engine_class():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    class Engine(SentimentIntensityAnalyzer):
+        """VADER whose emojis and emoticons keep their valence: they are never
+        negated by a "no" two words before (VADER would flip "no refund 😡")."""
+
+        fixed: dict[str, float] = {}
+
+        def sentiment_valence(self, valence, sentitext, item, i, sentiments):
+            if item in self.fixed:
+                sentiments.append(self.fixed[item])
+                return sentiments
+            return super().sentiment_valence(valence, sentitext, item, i, sentiments)
+
+    return Engine
+
+
+class Analyzer:
+    """Thread-safe after construction (the engine keeps no per-call state)."""
+
+    def __init__(self):
+        SentimentIntensityAnalyzer = _engine_class()
+        emoji = read_lexicon(EMOJI)
+        SentimentIntensityAnalyzer.fixed = {**emoji, **{e: v for e, v in read_lexicon(LEXICON_ES).items()
+                                                        if e in EMOTICONS}}
+        self.english = SentimentIntensityAnalyzer()
+        english_extra = read_lexicon(LEXICON_EN_EXTRA)
+        self.english.lexicon.update(english_extra)
+        self.english.lexicon.update(emoji)
+        self.english_phrases = {tuple(t.split("_")): t for t in english_extra if "_" in t}
+        # Our emoji table wins over VADER's English descriptions of the same emoji.
+        self.english.emojis = {k: v for k, v in self.english.emojis.items()
+                               if strip_emoji_noise(k) not in emoji}
+        spanish_lexicon = read_lexicon(LEXICON_ES)
+        self.spanish = SentimentIntensityAnalyzer()
+        self.spanish.lexicon = {**spanish_lexicon, **emoji}
+        self.spanish.emojis = {}
+        self.front = SpanishFrontEnd(self.spanish.lexicon)
+
+    def english_text(self, text: str) -> str:
+        text = separate_symbols(URL_RE.sub(" ", strip_emoji_noise(text)))
+        words, marks = [], ""
+        for word in text.split():
+            marks += "!" * word.count("!") + "?" * word.count("?")
+            if word.startswith("@"):
+                continue
+            if word not in EMOTICONS:
+                low = word.lower().strip(".,;:!?\"'()")
+                if LAUGH_EN.match(low):
+                    word = "haha"
+                elif low and low not in self.english.lexicon and squeeze(low, 2) != low:
+                    two = squeeze(low, 2)
+                    word = two if two in self.english.lexicon else squeeze(low, 1)
+            words.append(word.lstrip("#"))
+        return " ".join(join_phrases(words, self.english_phrases) + ([marks] if marks else []))
+
+    def score(self, text: str, lang: str) -> Sentiment:
+        if lang == "en":
+            value = self.english.polarity_scores(self.english_text(text))["compound"]
+        else:  # es, and undetermined posts (mostly emoji) use the Spanish side
+            value = self.spanish.polarity_scores(self.front.rewrite(text))["compound"]
+        if strip_emoji_noise(text).rstrip(" \t\n" + "".join(ch for ch in text if is_symbol(ch))).endswith("?"):
+            value *= QUESTION_FACTOR
+        value = round(max(-1.0, min(1.0, value)), 4)
+        return Sentiment(value, label_for(value))
+
+
+_analyzer: Analyzer | None = None
+_lock = threading.Lock()
+
+
+def analyzer() -> Analyzer:
+    """The process's analyzer, built on first use (loading lexicons takes ~0.2 s)."""
+    global _analyzer
+    with _lock:
+        if _analyzer is None:
+            _analyzer = Analyzer()
+        return _analyzer
+
+
+def score(text: str, lang: str) -> Sentiment:
+    return analyzer().score(text, lang)

@@ -1,0 +1,93 @@
+"""What every source gives the pipeline: normalised posts, a new cursor,
+and the errors a poller must treat differently (rate limit, auth)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from shared import normalize
+from shared.store import utcnow
+
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+@dataclass
+class Post:
+    source: str
+    post_id: str
+    text: str
+    posted_at: datetime.datetime  # naive UTC
+    author_handle: str = ""
+    author_name: str = ""
+    url: str = ""
+    lang_hint: str | None = None
+
+
+@dataclass
+class FetchResult:
+    posts: list[Post]
+    cursor: dict
+    # Set when the source answered 429: store what came, wait until then, resume from ``cursor``.
+    retry_at: datetime.datetime | None = None
+    message: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class AuthFailed(Exception):
+    """401/403: the source stays stopped for this query until someone fixes access."""
+
+
+class SourceError(Exception):
+    """Anything else (network, 5xx, bad data): retried at the next interval."""
+
+
+class Source(Protocol):
+    name: str
+
+    def fetch(self, query, cursor: dict) -> FetchResult: ...
+
+
+def html_text(value: str | None) -> str:
+    """Plain text of an HTML fragment (Mastodon content, feed summaries)."""
+    if not value:
+        return ""
+    text = _TAG_RE.sub(" ", value.replace("<br>", "\n").replace("</p>", "\n"))
+    return re.sub(r"[ \t]+", " ", html.unescape(text)).strip()
+
+
+def post_key(raw: str) -> str:
+    """A post id that fits the index (long feed ids become a digest)."""
+    raw = str(raw)
+    return raw if len(raw) <= 200 else "sha1:" + hashlib.sha1(raw.encode()).hexdigest()
+
+
+def wait_until(reset: datetime.datetime | None, default: float, bound: float) -> datetime.datetime:
+    """When to try again after a 429: the source's reset time, within [1 s, bound]."""
+    now = utcnow()
+    if reset is None:
+        seconds = default
+    else:
+        seconds = (reset - now).total_seconds()
+    seconds = min(max(seconds, 1.0), bound)
+    return now + datetime.timedelta(seconds=seconds)
+
+
+def matches(query, text: str, author_handle: str = "", server_matched: bool = False) -> bool:
+    """Local filter: exclusions always; the terms themselves only where the
+    source did not search for us (RSS)."""
+    folded = normalize.fold(text)
+    if any(normalize.fold(term) in folded for term in query.exclusions or []):
+        return False
+    if server_matched:
+        return True
+    if any(normalize.fold(k) in folded for k in query.keywords or []):
+        return True
+    if any(f"#{normalize.fold(tag)}" in folded for tag in query.hashtags or []):
+        return True
+    handle = normalize.handle(author_handle) or ""
+    return any(h == handle or f"@{h}" in folded for h in query.handles or [])
