@@ -1,0 +1,46 @@
+"""Publishing the mailer's events with message ids derived from the fact
+(``delivery-<id>-sent``, ``consent-<entry>``), so that re-publishing after a
+crash or a replay is dropped by consumers as a duplicate. A broker outage
+keeps the envelope in the shared outbox; the worker's sweep relays it."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from pymongo.errors import DuplicateKeyError
+
+from shared.logs import get_correlation_id
+from shared.messaging.contracts import Envelope, Event
+from shared.messaging.publisher import Outbox, OutboxMessage, Publisher
+
+log = logging.getLogger(__name__)
+
+
+class Events:
+    def __init__(self, publisher: Publisher):
+        self.publisher = publisher
+        self.outbox = Outbox(publisher)
+
+    def publish(self, event: Event, message_id: str, occurred_at: datetime.datetime | None = None) -> None:
+        at = occurred_at or datetime.datetime.now(datetime.timezone.utc)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=datetime.timezone.utc)
+        envelope = Envelope(message_id=message_id, type=event.type, schema_version=event.schema_version,
+                            occurred_at=at.isoformat(), producer="mailer", payload=event.to_dict(),
+                            correlation_id=get_correlation_id())
+        try:
+            self.publisher.publish_envelope(envelope)
+        except Exception as exc:  # noqa: BLE001 - any broker failure: keep it for the relay
+            log.warning("broker unavailable, %s %s kept in outbox: %s", envelope.type, message_id, exc)
+            try:
+                OutboxMessage(envelope=envelope.to_json(), message_id=message_id,
+                              last_error=str(exc)[:500]).save(force_insert=True)
+            except DuplicateKeyError:
+                pass
+            except Exception as store_exc:  # mongoengine wraps it
+                if "duplicate" not in str(store_exc).lower():
+                    raise
+
+    def relay(self) -> int:
+        return self.outbox.relay()

@@ -1,0 +1,346 @@
+"""The delivery worker: send.requested batches -> one Delivery per
+(campaign, customer, step) -> messages.
+
+Per batch, the store is read in bulk (existing deliveries, customers,
+consent states, suppression hashes, recent marketing sends: one query each)
+and the new deliveries are inserted in one ``insert_many``. Inserting a
+delivery as ``sending`` *is* the claim: the unique key lets only one worker
+insert it, so a duplicated or redelivered send.requested never sends twice.
+
+Crash semantics (documented choice: at-least-once, same Message-ID): a
+delivery is claimed before the message is handed over and recorded ``sent``
+right after the provider accepted it. If the worker dies between those two
+points the delivery stays ``sending``; once its lease (``claim_lease``) has
+passed, any worker's sweep takes it over and sends it again, marked
+``recovered``. The copy carries the same Message-ID (mailbox providers fold
+such duplicates), and at most ``finalize_every`` messages per dead worker
+can be in that window. Choosing at-most-once instead would lose those
+messages silently; we prefer the visible, marked duplicate.
+
+Transient failures put the delivery back as ``deferred`` with a growing
+delay, retried by the sweep; after ``worker_max_attempts`` it is ``failed``.
+Permanent failures are ``failed`` with the provider's reason at once.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import logging
+import uuid
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+from pymongo.errors import BulkWriteError
+
+from shared.messaging.consumer import Poison
+from shared.messaging.contracts import (DeliveryFailed, DeliverySent, Envelope, SendRequested)
+from shared.models import TOPICS, Customer, Interaction, SuppressedContact, contact_hash
+from shared.store import utcnow
+
+from services.mailer import compose, consents, policy
+from services.mailer import templates as tpl
+from services.mailer.email_message import SmtpTransport
+from services.mailer.models import CHANNELS, Delivery, Template
+from services.mailer.ratelimit import RateLimiter
+from services.mailer.rendering import RenderError
+from services.mailer.tokens import from_settings as tokens_from_settings
+from services.mailer.tracking import Links
+from services.mailer.transport import PermanentFailure, TransientFailure
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_FIELDS = {"email": 1, "phone": 1, "first_name": 1, "last_name": 1, "locale": 1, "time_zone": 1,
+                   "suppression": 1, "erased": 1, "attributes": 1, "purchases": 1, "city": 1,
+                   "country": 1, "tags": 1}
+
+
+class BatchContext:
+    """Everything the send-time checks need for a set of customers, read in bulk."""
+
+    def __init__(self, ids, channel: str, topic: str, marketing: bool, settings, now):
+        self.channel, self.topic, self.marketing, self.settings, self.now = channel, topic, marketing, settings, now
+        ids = list(ids)
+        self.customers = {doc["_id"]: doc for doc in Customer._get_collection().find(
+            {"_id": {"$in": ids}}, CUSTOMER_FIELDS)}
+        self.consent = consents.state_map(ids, channel, topic)
+        kind = "email" if channel == "email" else "phone"
+        hashes = {}
+        for cid, doc in self.customers.items():
+            address = policy.address_of(doc, channel)
+            if address:
+                hashes[cid] = contact_hash(kind, address)
+        found = {doc["hash"] for doc in SuppressedContact._get_collection().find(
+            {"hash": {"$in": list(hashes.values())}}, {"hash": 1})} if hashes else set()
+        self.suppressed = {cid for cid, h in hashes.items() if h in found}
+        self.recent = collections.Counter()
+        if marketing and settings.frequency_cap:
+            since = now - datetime.timedelta(days=settings.frequency_window_days)
+            for doc in Delivery._get_collection().find(
+                    {"customer_id": {"$in": ids}, "marketing": True, "sent_at": {"$gte": since}},
+                    {"customer_id": 1}):
+                self.recent[doc["customer_id"]] += 1
+
+    def decide(self, cid) -> policy.Decision:
+        return policy.decide(customer=self.customers.get(cid), channel=self.channel, topic=self.topic,
+                             marketing=self.marketing, consent=self.consent.get(cid),
+                             suppressed_hash=cid in self.suppressed, recent_marketing=self.recent[cid],
+                             cap=self.settings.frequency_cap, quiet=self.settings.quiet_hours, now=self.now)
+
+
+class Sender:
+    def __init__(self, settings, events, transports: dict | None = None):
+        self.settings = settings
+        self.events = events
+        self.worker_id = uuid.uuid4().hex
+        self.tokens = tokens_from_settings(settings)
+        self.links = Links(self.tokens, settings.public_url, settings.unsubscribe_mailto)
+        self._transports = dict(transports or {})
+        self.limiters = {"email": RateLimiter("email", settings.rate_email),
+                         "sms": RateLimiter("sms", settings.rate_sms)}
+
+    def transport(self, channel: str):
+        if channel not in self._transports:
+            if channel == "email":
+                self._transports[channel] = SmtpTransport(self.settings)
+            else:
+                from services.mailer.sms import SmsTransport
+                self._transports[channel] = SmsTransport(self.settings)
+        return self._transports[channel]
+
+    def close(self) -> None:
+        for transport in self._transports.values():
+            transport.close()
+
+    # --- send.requested -------------------------------------------------------
+
+    def on_send_requested(self, envelope: Envelope) -> None:
+        """Create, check and send this batch's deliveries; each recipient at most once."""
+        event: SendRequested = envelope.event()
+        if event.channel not in CHANNELS:
+            raise Poison(f"channel {event.channel!r} is not one of {', '.join(CHANNELS)}")
+        if event.topic not in TOPICS:
+            raise Poison(f"topic {event.topic!r} is not one of {', '.join(TOPICS)}")
+        try:
+            template_id = ObjectId(event.template_id)
+            ids = list(dict.fromkeys(ObjectId(raw) for raw in event.customer_ids))
+        except (InvalidId, TypeError) as exc:
+            raise Poison(f"not an id: {exc}") from None
+        template = Template.objects(id=template_id).first()
+        if template is None:
+            raise Poison(f"template {event.template_id} does not exist")
+        if template.channel != event.channel:
+            raise Poison(f"template {event.template_id} is for {template.channel}, not {event.channel}")
+        if template.archived:
+            raise Poison(f"template {event.template_id} is archived")
+        number = template.published_version
+        if not number:
+            raise Poison(f"template {event.template_id} has no published version")
+        now = utcnow()
+        collection = Delivery._get_collection()
+        existing = {doc["customer_id"]: doc for doc in collection.find(
+            {"campaign_id": event.campaign_id, "step": event.step, "customer_id": {"$in": ids}},
+            {"customer_id": 1, "status": 1, "claimed_at": 1})}
+        fresh = [cid for cid in ids if cid not in existing]
+        claimed: list[dict] = []
+        customers: dict = {}
+        if fresh:
+            context = BatchContext(fresh, event.channel, event.topic, event.marketing, self.settings, now)
+            customers.update(context.customers)
+            docs = []
+            for cid in fresh:
+                decision = context.decide(cid)
+                doc = {"_id": ObjectId(), "campaign_id": event.campaign_id, "customer_id": cid,
+                       "step": event.step, "variant": event.variant, "channel": event.channel,
+                       "topic": event.topic, "marketing": event.marketing, "template_id": template_id,
+                       "template_version": number, "attempts": 0, "recovered": False, "created_at": now}
+                if decision.action == "send":
+                    doc.update(status="sending", claim=self.worker_id, claimed_at=now,
+                               address=policy.address_of(context.customers[cid], event.channel))
+                elif decision.action == "defer":
+                    doc.update(status="deferred", reason=decision.reason, due_at=decision.due_at)
+                else:
+                    doc.update(status="skipped", reason=decision.reason)
+                docs.append(doc)
+            lost = self._insert(docs)
+            claimed += [doc for doc in docs if doc["status"] == "sending" and doc["_id"] not in lost]
+        # Deliveries this batch already has: failed ones on "resend to failed", and
+        # claims abandoned by a dead worker; everything else is done or waiting.
+        reclaimed = []
+        stale_before = now - datetime.timedelta(seconds=self.settings.claim_lease)
+        for cid, doc in existing.items():
+            if doc["status"] == "failed" and event.retry_failed:
+                condition, recovered = {"status": "failed"}, False
+            elif doc["status"] == "sending" and doc.get("claimed_at") and doc["claimed_at"] < stale_before:
+                condition, recovered = {"status": "sending", "claimed_at": doc["claimed_at"]}, True
+            else:
+                continue
+            taken = self._claim({"_id": doc["_id"], **condition}, now, recovered)
+            if taken:
+                reclaimed.append(taken)
+        if reclaimed:
+            claimed += self._recheck(reclaimed, customers, now)
+        self._send_all(claimed, customers)
+
+    def _insert(self, docs: list[dict]) -> set:
+        """Insert; the ids another worker's insert beat us to (same unique key)."""
+        if not docs:
+            return set()
+        try:
+            Delivery._get_collection().insert_many(docs, ordered=False)
+            return set()
+        except BulkWriteError as exc:
+            lost = set()
+            for error in exc.details.get("writeErrors", []):
+                if error.get("code") != 11000:
+                    raise
+                lost.add(docs[error["index"]]["_id"])
+            return lost
+
+    def _claim(self, query: dict, now, recovered: bool = False) -> dict | None:
+        update = {"$set": {"status": "sending", "claim": self.worker_id, "claimed_at": now}}
+        if recovered:
+            update["$set"]["recovered"] = True
+        return Delivery._get_collection().find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+
+    def _recheck(self, docs: list[dict], customers: dict, now) -> list[dict]:
+        """Send-time checks again for deliveries taken over later (deferred, failed, abandoned)."""
+        ready = []
+        groups = collections.defaultdict(list)
+        for doc in docs:
+            groups[(doc["channel"], doc["topic"], doc["marketing"])].append(doc)
+        collection = Delivery._get_collection()
+        for (channel, topic, marketing), group in groups.items():
+            context = BatchContext([d["customer_id"] for d in group], channel, topic, marketing, self.settings, now)
+            customers.update(context.customers)
+            for doc in group:
+                decision = context.decide(doc["customer_id"])
+                if decision.action == "send":
+                    doc["address"] = policy.address_of(context.customers[doc["customer_id"]], channel)
+                    ready.append(doc)
+                elif decision.action == "defer":
+                    collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
+                                          {"$set": {"status": "deferred", "reason": decision.reason,
+                                                    "due_at": decision.due_at}})
+                else:
+                    collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
+                                          {"$set": {"status": "skipped", "reason": decision.reason}})
+        return ready
+
+    # --- sending ----------------------------------------------------------------
+
+    def _send_all(self, claimed: list[dict], customers: dict) -> None:
+        if not claimed:
+            return
+        pending: list[tuple[dict, str]] = []
+        allowance = 0
+        for index, doc in enumerate(claimed):
+            channel = doc["channel"]
+            if allowance == 0:
+                allowance = self.limiters[channel].acquire(len(claimed) - index)
+            allowance -= 1
+            try:
+                provider_id = self._deliver(doc, customers[doc["customer_id"]])
+            except RenderError as exc:
+                self._fail(doc, f"template {exc}")
+                continue
+            except PermanentFailure as exc:
+                self._fail(doc, str(exc))
+                continue
+            except TransientFailure as exc:
+                self._retry_later(doc, str(exc))
+                continue
+            pending.append((doc, provider_id))
+            if len(pending) >= self.settings.finalize_every:
+                self._finalize(pending)
+                pending = []
+        self._finalize(pending)
+
+    def _deliver(self, doc: dict, customer: dict) -> str:
+        pack = tpl.pack(doc["template_id"], doc["template_version"], doc["channel"])
+        if pack is None:
+            raise PermanentFailure(f"template version {doc['template_version']} is gone")
+        delivery_id = str(doc["_id"])
+        customer_id = str(doc["customer_id"])
+        if doc["channel"] == "email":
+            raw = compose.email_bytes(self.settings, pack, customer, self.links, to=doc["address"],
+                                      customer_id=customer_id, topic=doc["topic"], delivery_id=delivery_id)
+            transport = self.transport("email")
+            transport.send(compose.verp(self.settings, delivery_id), doc["address"], transport.finish(raw))
+            return compose.message_id(self.settings, delivery_id)
+        text = compose.sms_text(pack, customer, self.links, customer_id=customer_id, topic=doc["topic"],
+                                delivery_id=delivery_id)
+        return self.transport("sms").send(doc["address"], text)
+
+    def _finalize(self, pending: list[tuple[dict, str]]) -> None:
+        """Record accepted messages (one write for the group), then announce them."""
+        if not pending:
+            return
+        now = utcnow()
+        collection = Delivery._get_collection()
+        if all(doc["channel"] == "email" for doc, _ in pending):
+            collection.update_many({"_id": {"$in": [doc["_id"] for doc, _ in pending]}, "claim": self.worker_id},
+                                   {"$set": {"status": "sent", "sent_at": now}})
+        else:
+            for doc, provider_id in pending:
+                collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
+                                      {"$set": {"status": "sent", "sent_at": now, "provider_id": provider_id}})
+        interactions = [{"customer_id": doc["customer_id"], "kind": "message_sent", "at": now,
+                         "key": f"delivery:{doc['_id']}:sent", "channel": doc["channel"],
+                         "campaign_id": doc["campaign_id"], "data": {"delivery_id": str(doc["_id"]),
+                                                                     "step": doc["step"]}}
+                        for doc, _ in pending]
+        try:
+            Interaction._get_collection().insert_many(interactions, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+        for doc, _ in pending:
+            self._announce(DeliverySent, doc, "sent")
+
+    def _announce(self, cls, doc: dict, what: str, reason: str | None = None) -> None:
+        self.events.publish(cls(delivery_id=str(doc["_id"]), campaign_id=doc["campaign_id"],
+                                customer_id=str(doc["customer_id"]), channel=doc["channel"],
+                                step=doc["step"], variant=doc.get("variant"), reason=reason),
+                            message_id=f"delivery-{doc['_id']}-{what}")
+
+    def _fail(self, doc: dict, reason: str) -> None:
+        log.info("delivery %s failed: %s", doc["_id"], reason)
+        Delivery._get_collection().update_one({"_id": doc["_id"], "claim": self.worker_id},
+                                              {"$set": {"status": "failed", "reason": reason[:500]},
+                                               "$inc": {"attempts": 1}})
+        self._announce(DeliveryFailed, doc, f"failed-{doc.get('attempts', 0)}", reason[:500])
+
+    def _retry_later(self, doc: dict, reason: str) -> None:
+        attempts = doc.get("attempts", 0) + 1
+        if attempts >= self.settings.worker_max_attempts:
+            self._fail(doc, f"gave up after {attempts} transient failures; last: {reason}")
+            return
+        delay = min(self.settings.worker_max_retry_delay, self.settings.worker_retry_delay * 2 ** (attempts - 1))
+        Delivery._get_collection().update_one(
+            {"_id": doc["_id"], "claim": self.worker_id},
+            {"$set": {"status": "deferred", "reason": f"transient: {reason}"[:500],
+                      "due_at": utcnow() + datetime.timedelta(seconds=delay), "attempts": attempts}})
+
+    # --- the sweep (worker idle hook) ---------------------------------------------
+
+    def sweep(self, limit: int = 200) -> int:
+        """Send due deferred deliveries and take over abandoned claims; relay the outbox."""
+        self.events.relay()
+        now = utcnow()
+        taken = []
+        stale_before = now - datetime.timedelta(seconds=self.settings.claim_lease)
+        for query, recovered in (({"status": "deferred", "due_at": {"$lte": now}}, False),
+                                 ({"status": "sending", "claimed_at": {"$lt": stale_before}}, True)):
+            while len(taken) < limit:
+                doc = self._claim(query, now, recovered)
+                if doc is None:
+                    break
+                taken.append(doc)
+        if not taken:
+            return 0
+        customers: dict = {}
+        ready = self._recheck(taken, customers, now)
+        self._send_all(ready, customers)
+        return len(taken)
