@@ -64,7 +64,10 @@ def record_change(customer_id, channel: str, topic: str, status: str, source: st
         ConsentState._get_collection().update_one(
             {"customer_id": entry.customer_id, "channel": entry.channel, "topic": entry.topic,
              "at": {"$lte": entry.at}},
-            {"$set": {"status": entry.status, "at": entry.at, "entry_id": entry.id}},
+            # customer_id again in $setOnInsert: the stand-in drops ObjectId equality fields
+            # from an upserted document (real MongoDB copies them; repeating it is harmless).
+            {"$set": {"status": entry.status, "at": entry.at, "entry_id": entry.id},
+             "$setOnInsert": {"customer_id": entry.customer_id}},
             upsert=True)
     except DuplicateKeyError:
         pass  # a newer state exists: the upsert found no older one to replace
