@@ -7,7 +7,8 @@ each message to ``<folder>/<n>.eml`` like a maildrop, or with
 recipient) for the benchmark. Like a delivery agent it prepends
 ``Return-Path: <envelope sender>`` to what it stores.
 
-``rules`` makes chosen recipients fail: {"x@example.com": "550 5.1.1 no such user"}
+``delay`` slows every answer to DATA (a slow relay, so that a test can kill
+a worker in the middle of a batch). ``rules`` makes chosen recipients fail: {"x@example.com": "550 5.1.1 no such user"}
 (or "451 4.3.0 try later") answered at RCPT time.
 
 aiosmtpd's Controller cannot bind port 0 (it connects to itself on the
@@ -17,6 +18,7 @@ port it was given), so a free port is picked first.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email
 import email.policy
 import signal
@@ -47,6 +49,7 @@ class Mailbox:
     folder: Path | None = None
     arrivals_path: Path | None = None
     rules: dict = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering DATA: a slow relay, for crash tests
     messages: list = field(default_factory=list)
     count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -62,6 +65,8 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         data = envelope.original_content or envelope.content
         if isinstance(data, str):
             data = data.encode("utf-8")
