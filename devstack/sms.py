@@ -83,3 +83,24 @@ class SmsServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def main(argv=None) -> int:
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="A local Twilio-compatible SMS API.")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = SmsServer(args.port or None).start()
+    print(f"sms api listening on {server.base_url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
