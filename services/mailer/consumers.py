@@ -6,13 +6,14 @@ from __future__ import annotations
 from shared.messaging.publisher import Publisher
 from shared.messaging.topology import Topology
 
-from services.mailer.events import Events
+from services.mailer.events import BatchPublisher, Events
 from services.mailer.sender import Sender
 
 
 def build_sender(settings, transports: dict | None = None) -> Sender:
-    publisher = Publisher(settings.amqp_url, Topology(settings.broker_namespace), "mailer")
-    return Sender(settings, Events(publisher), transports)
+    topology = Topology(settings.broker_namespace)
+    events = Events(Publisher(settings.amqp_url, topology, "mailer"))
+    return Sender(settings, events, transports, BatchPublisher(settings.amqp_url, topology, events))
 
 
 def handlers(sender: Sender) -> dict:

@@ -1,12 +1,11 @@
 """Building and sending email: MIME, headers, DKIM, and SMTP with connection reuse.
 
-* ``email.policy.SMTP`` encodes non-ASCII subjects and display names as
-  RFC 2047 encoded words ("Sofía Núñez", "¡Últimas ofertas para ti, Íñigo!").
+* Non-ASCII subjects and display names become RFC 2047 encoded words
+  ("Sofía Núñez", "¡Últimas ofertas para ti, Íñigo!"), folded at 76 columns.
 * List-Unsubscribe carries an https URL (RFC 8058 one-click POST) and a
   mailto. Those two header lines are written as they are, unfolded (within
-  RFC 5322's 998 characters), in front of what the policy serialises: the
-  policy would fold or encode a long URL, which has broken one-click
-  unsubscribe elsewhere. Everything else keeps the 78-column folding.
+  RFC 5322's 998 characters): folding or encoding a long URL has broken
+  one-click unsubscribe elsewhere.
 * Message-ID is derived from the delivery id, so a message resent after a
   crash carries the same id as the first copy.
 * DKIM (when a key is configured) signs From, To, Subject, Date, Message-ID,
@@ -15,49 +14,74 @@
 
 from __future__ import annotations
 
-import email.policy
+import binascii
 import email.utils
 import smtplib
 import socket
 import ssl
-from email.headerregistry import Address
-from email.message import EmailMessage
+import uuid
+from email.header import Header
 
 from services.mailer.transport import PermanentFailure, TransientFailure
 
-POLICY = email.policy.SMTP
 DKIM_HEADERS = [b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version", b"Content-Type",
                 b"List-Unsubscribe", b"List-Unsubscribe-Post"]
+
+
+def _crlf(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _address(name: str | None, address: str) -> str:
+    # formataddr quotes ASCII names and RFC 2047-encodes the others ("Sofía Núñez")
+    return email.utils.formataddr((name or "", address), charset="utf-8")
+
+
+def _unstructured(name: str, value: str) -> str:
+    if value.isascii() and len(name) + len(value) < 76:
+        return value
+    return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+def _qp(text: str) -> bytes:
+    # quoted-printable keeps Spanish text readable in the source; "=_" in the
+    # boundary can never occur in quoted-printable output
+    return _crlf(binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True))
 
 
 def build(*, from_name: str, from_address: str, to_name: str, to_address: str, subject: str,
           text: str | None, html: str | None, message_id: str, unsubscribe_url: str | None = None,
           unsubscribe_mailto: str | None = None, extra_headers: dict | None = None) -> bytes:
-    """The message as bytes with CRLF line ends, ready for DKIM and SMTP."""
-    msg = EmailMessage(policy=POLICY)
-    local, _, domain = from_address.partition("@")
-    msg["From"] = Address(display_name=from_name or "", username=local, domain=domain)
-    to_local, _, to_domain = to_address.partition("@")
-    msg["To"] = Address(display_name=to_name or "", username=to_local, domain=to_domain)
-    msg["Subject"] = subject
-    msg["Date"] = email.utils.formatdate(usegmt=True)
-    msg["Message-ID"] = message_id
-    for name, value in (extra_headers or {}).items():
-        msg[name] = value
-    if text is None and html is not None:
-        text = ""
-    msg.set_content(text or "", charset="utf-8")
-    if html is not None:
-        msg.add_alternative(html, subtype="html", charset="utf-8")
-    raw = msg.as_bytes(policy=POLICY)
+    """The message as bytes with CRLF line ends, ready for DKIM and SMTP.
+
+    Written directly with the stdlib's encoders (formataddr, Header, b2a_qp)
+    rather than through EmailMessage and its policy: same wire format, a
+    fraction of the cost per message, which matters at thousands a second.
+    """
+    headers = []
     if unsubscribe_url:
         targets = [f"<{unsubscribe_url}>"]
         if unsubscribe_mailto:
             targets.append(f"<mailto:{unsubscribe_mailto}>")
-        lines = (f"List-Unsubscribe: {', '.join(targets)}\r\n"
-                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
-        raw = lines.encode("ascii") + raw
-    return raw
+        headers.append(f"List-Unsubscribe: {', '.join(targets)}")
+        headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    headers += [f"From: {_address(from_name, from_address)}", f"To: {_address(to_name, to_address)}",
+                f"Subject: {_unstructured('Subject', subject)}", f"Date: {email.utils.formatdate(usegmt=True)}",
+                f"Message-ID: {message_id}", "MIME-Version: 1.0"]
+    for name, value in (extra_headers or {}).items():
+        headers.append(f"{name}: {_unstructured(name, str(value))}")
+    text_part = (b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
+                 b"\r\n\r\n" + _qp(text or ""))
+    if html is None:
+        return "\r\n".join(headers).encode("ascii") + b"\r\n" + text_part + b"\r\n"
+    boundary = f"=_{uuid.uuid4().hex}"
+    headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    html_part = (b'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
+                 b"\r\n\r\n" + _qp(html))
+    sep = f"--{boundary}".encode("ascii")
+    return b"".join([
+        "\r\n".join(headers).encode("ascii"), b"\r\n\r\n",
+        sep, b"\r\n", text_part, b"\r\n", sep, b"\r\n", html_part, b"\r\n", sep, b"--\r\n"])
 
 
 class DkimSigner:
@@ -92,6 +116,10 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        # smtplib writes the message and the final dot separately; with Nagle's
+        # algorithm and delayed ACKs each message then waits for a timer (measured
+        # here: 165 messages/s on loopback without this, 1,345 with it).
+        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         smtp.ehlo()
         if self.starttls:
             smtp.starttls(context=ssl.create_default_context())

@@ -51,6 +51,8 @@ from services.mailer.transport import PermanentFailure, TransientFailure
 
 log = logging.getLogger(__name__)
 
+ANNOUNCE_EVERY = 200  # recorded sends published (delivery.sent) and written to the timeline together
+
 CUSTOMER_FIELDS = {"email": 1, "phone": 1, "first_name": 1, "last_name": 1, "locale": 1, "time_zone": 1,
                    "suppression": 1, "erased": 1, "attributes": 1, "purchases": 1, "city": 1,
                    "country": 1, "tags": 1}
@@ -90,13 +92,15 @@ class BatchContext:
 
 
 class Sender:
-    def __init__(self, settings, events, transports: dict | None = None):
+    def __init__(self, settings, events, transports: dict | None = None, batch_publisher=None):
         self.settings = settings
         self.events = events
+        self.batch_publisher = batch_publisher
         self.worker_id = uuid.uuid4().hex
         self.tokens = tokens_from_settings(settings)
         self.links = Links(self.tokens, settings.public_url, settings.unsubscribe_mailto)
         self._transports = dict(transports or {})
+        self._unannounced: list[dict] = []
         self.limiters = {"email": RateLimiter("email", settings.rate_email),
                          "sms": RateLimiter("sms", settings.rate_sms)}
 
@@ -112,6 +116,8 @@ class Sender:
     def close(self) -> None:
         for transport in self._transports.values():
             transport.close()
+        if self.batch_publisher is not None:
+            self.batch_publisher.close()
 
     # --- send.requested -------------------------------------------------------
 
@@ -141,7 +147,8 @@ class Sender:
         collection = Delivery._get_collection()
         existing = {doc["customer_id"]: doc for doc in collection.find(
             {"campaign_id": event.campaign_id, "step": event.step, "customer_id": {"$in": ids}},
-            {"customer_id": 1, "status": 1, "claimed_at": 1})}
+            {"customer_id": 1, "status": 1, "claimed_at": 1, "campaign_id": 1, "channel": 1, "step": 1,
+             "variant": 1, "sent_at": 1})}
         fresh = [cid for cid in ids if cid not in existing]
         claimed: list[dict] = []
         customers: dict = {}
@@ -182,6 +189,7 @@ class Sender:
         if reclaimed:
             claimed += self._recheck(reclaimed, customers, now)
         self._send_all(claimed, customers)
+        self._reannounce([doc for doc in existing.values() if doc["status"] == "sent"])
 
     def _insert(self, docs: list[dict]) -> set:
         """Insert; the ids another worker's insert beat us to (same unique key)."""
@@ -256,6 +264,7 @@ class Sender:
                 self._finalize(pending)
                 pending = []
         self._finalize(pending)
+        self._announce_sent()
 
     def _deliver(self, doc: dict, customer: dict) -> str:
         pack = tpl.pack(doc["template_id"], doc["template_version"], doc["channel"])
@@ -274,7 +283,7 @@ class Sender:
         return self.transport("sms").send(doc["address"], text)
 
     def _finalize(self, pending: list[tuple[dict, str]]) -> None:
-        """Record accepted messages (one write for the group), then announce them."""
+        """Record accepted messages as sent: the one write that must follow each group at once."""
         if not pending:
             return
         now = utcnow()
@@ -286,24 +295,56 @@ class Sender:
             for doc, provider_id in pending:
                 collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
                                       {"$set": {"status": "sent", "sent_at": now, "provider_id": provider_id}})
-        interactions = [{"customer_id": doc["customer_id"], "kind": "message_sent", "at": now,
-                         "key": f"delivery:{doc['_id']}:sent", "channel": doc["channel"],
-                         "campaign_id": doc["campaign_id"], "data": {"delivery_id": str(doc["_id"]),
-                                                                     "step": doc["step"]}}
-                        for doc, _ in pending]
+        for doc, _ in pending:
+            doc["sent_at"] = now
+        self._unannounced.extend(doc for doc, _ in pending)
+        if len(self._unannounced) >= ANNOUNCE_EVERY:
+            self._announce_sent()
+
+    def _announce_sent(self) -> None:
+        """Publish delivery.sent, then write the message_sent interactions, for recorded sends.
+
+        Deferred from _finalize to keep the per-message path to one store write.
+        Events go first: if the worker dies before the interactions are written,
+        a redelivered batch finds sent deliveries without their interaction and
+        announces them again (same message ids, so consumers drop the repeat).
+        """
+        docs, self._unannounced = self._unannounced, []
+        if not docs:
+            return
+        items = [(self._event(DeliverySent, doc), f"delivery-{doc['_id']}-sent") for doc in docs]
+        if self.batch_publisher is not None:
+            self.batch_publisher.publish_many(items)
+        else:
+            for event, message_id in items:
+                self.events.publish(event, message_id=message_id)
+        interactions = [{"customer_id": doc["customer_id"], "kind": "message_sent",
+                         "at": doc.get("sent_at") or utcnow(), "key": f"delivery:{doc['_id']}:sent",
+                         "channel": doc["channel"], "campaign_id": doc["campaign_id"],
+                         "data": {"delivery_id": str(doc["_id"]), "step": doc["step"]}} for doc in docs]
         try:
             Interaction._get_collection().insert_many(interactions, ordered=False)
         except BulkWriteError as exc:
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise
-        for doc, _ in pending:
-            self._announce(DeliverySent, doc, "sent")
+
+    def _reannounce(self, sent: list[dict]) -> None:
+        """Sent deliveries of a redelivered batch whose announcement a crash may have cut short."""
+        if not sent:
+            return
+        keys = {f"delivery:{doc['_id']}:sent": doc for doc in sent}
+        written = {doc["key"] for doc in Interaction._get_collection().find(
+            {"key": {"$in": list(keys)}}, {"key": 1})}
+        self._unannounced.extend(doc for key, doc in keys.items() if key not in written)
+        self._announce_sent()
+
+    @staticmethod
+    def _event(cls, doc: dict, reason: str | None = None):
+        return cls(delivery_id=str(doc["_id"]), campaign_id=doc["campaign_id"], customer_id=str(doc["customer_id"]),
+                   channel=doc["channel"], step=doc["step"], variant=doc.get("variant"), reason=reason)
 
     def _announce(self, cls, doc: dict, what: str, reason: str | None = None) -> None:
-        self.events.publish(cls(delivery_id=str(doc["_id"]), campaign_id=doc["campaign_id"],
-                                customer_id=str(doc["customer_id"]), channel=doc["channel"],
-                                step=doc["step"], variant=doc.get("variant"), reason=reason),
-                            message_id=f"delivery-{doc['_id']}-{what}")
+        self.events.publish(self._event(cls, doc, reason), message_id=f"delivery-{doc['_id']}-{what}")
 
     def _fail(self, doc: dict, reason: str) -> None:
         log.info("delivery %s failed: %s", doc["_id"], reason)
