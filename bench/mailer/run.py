@@ -56,6 +56,14 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -69,6 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--finalize-every", type=int, default=None,
                         help="VINCULO_MAILER_FINALIZE_EVERY for the workers (default: the setting's default)")
+    parser.add_argument("--smtp-connections", type=int, default=None,
+                        help="VINCULO_MAILER_SMTP_CONNECTIONS for the workers (default: the setting's default)")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="vinculo-bench-mailer-"))
@@ -117,6 +127,8 @@ def main(argv=None) -> int:
                "VINCULO_BROKER_NAMESPACE": namespace, "VINCULO_LOG_LEVEL": "WARNING",
                "VINCULO_MAILER_SMTP_PORT": str(smtp_port), "VINCULO_MAILER_QUIET_HOURS": "",
                "VINCULO_MAILER_RATE_EMAIL": "100000"}
+        if args.smtp_connections:
+            env["VINCULO_MAILER_SMTP_CONNECTIONS"] = str(args.smtp_connections)
         if args.finalize_every:
             env["VINCULO_MAILER_FINALIZE_EVERY"] = str(args.finalize_every)
         workers = []
@@ -138,6 +150,10 @@ def main(argv=None) -> int:
                 raise SystemExit("the workers did not start consuming; see " + str(work))
             time.sleep(0.2)
 
+        store_pid = started[0].pid if not os.environ.get("VINCULO_BENCH_MONGO_URI") else None
+        baseline = {w.pid: cpu_seconds(w.pid) for w in workers + [smtp]}
+        if store_pid:
+            baseline[store_pid] = cpu_seconds(store_pid)
         print(f"publishing {len(ids) // args.batch} send.requested batches of {args.batch} ...", flush=True)
         batch_of: dict[str, int] = {}
         published_at: list[float] = []
@@ -177,7 +193,8 @@ def main(argv=None) -> int:
         print(f"machine: {machine()}")
         print(f"store: {'MongoDB stand-in (nx-27017)' if not os.environ.get('VINCULO_BENCH_MONGO_URI') else mongo_base}; "
               f"workers: {args.workers}; batch: {args.batch}; finalize_every: "
-              f"{args.finalize_every or 'default'}")
+              f"{args.finalize_every or 'default'}; smtp_connections: {args.smtp_connections or 'default'}")
+        print(f"load average at the end (the machine is shared): {os.getloadavg()[0]:.1f}")
         print(f"messages accepted by SMTP: {len(latencies)} of {len(ids)} (deliveries recorded sent: {sent})")
         print(f"throughput: {len(latencies) / elapsed:.0f} messages/s over {elapsed:.1f} s")
         print(f"send.requested -> SMTP accepted: p50 {percentile(latencies, 50):.2f} s, "
@@ -186,6 +203,16 @@ def main(argv=None) -> int:
             [f"worker {n} {peak_rss_mib(w.pid):.0f} MiB" for n, w in enumerate(workers)]
             + [f"smtp server {peak_rss_mib(smtp.pid):.0f} MiB"]
             + ([f"store {peak_rss_mib(started[0].pid):.0f} MiB"] if not os.environ.get('VINCULO_BENCH_MONGO_URI') else [])))
+        # CPU spent during the run only (seeding and start-up excluded)
+        cpu = {f"worker {n}": cpu_seconds(w.pid) - baseline[w.pid] for n, w in enumerate(workers)}
+        cpu["smtp server"] = cpu_seconds(smtp.pid) - baseline[smtp.pid]
+        if store_pid:
+            cpu["store"] = cpu_seconds(store_pid) - baseline[store_pid]
+        total = sum(cpu.values())
+        print("CPU time per message: " + ", ".join(f"{k} {v / len(latencies) * 1000:.2f} ms" for k, v in cpu.items())
+              + f" (RabbitMQ not counted); total {total / len(latencies) * 1000:.2f} ms "
+              f"-> about {len(latencies) / total * (os.cpu_count() or 1):.0f} messages/s if these processes had "
+              f"all {os.cpu_count()} cores to themselves")
         try:
             print(f"left in queue: {queue_depth(amqp_url, queue)}")
         except Exception:  # noqa: BLE001

@@ -13,9 +13,10 @@ right after the provider accepted it. If the worker dies between those two
 points the delivery stays ``sending``; once its lease (``claim_lease``) has
 passed, any worker's sweep takes it over and sends it again, marked
 ``recovered``. The copy carries the same Message-ID (mailbox providers fold
-such duplicates), and at most ``finalize_every`` messages per dead worker
-can be in that window. Choosing at-most-once instead would lose those
-messages silently; we prefer the visible, marked duplicate.
+such duplicates). At most ``smtp_connections + finalize_every - 1``
+messages per dead worker can be in that window (1 with the defaults).
+Choosing at-most-once instead would lose those messages silently; we prefer
+the visible, marked duplicate.
 
 Transient failures put the delivery back as ``deferred`` with a growing
 delay, retried by the sweep; after ``worker_max_attempts`` it is ``failed``.
@@ -25,8 +26,10 @@ Permanent failures are ``failed`` with the provider's reason at once.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import datetime
 import logging
+import threading
 import uuid
 
 from bson import ObjectId
@@ -99,22 +102,36 @@ class Sender:
         self.worker_id = uuid.uuid4().hex
         self.tokens = tokens_from_settings(settings)
         self.links = Links(self.tokens, settings.public_url, settings.unsubscribe_mailto)
-        self._transports = dict(transports or {})
+        self._given = dict(transports or {})
+        self._local = threading.local()
+        self._made: list = []
+        self._made_lock = threading.Lock()
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._unannounced: list[dict] = []
         self.limiters = {"email": RateLimiter("email", settings.rate_email),
                          "sms": RateLimiter("sms", settings.rate_sms)}
 
     def transport(self, channel: str):
-        if channel not in self._transports:
+        """This thread's transport: an SMTP session is not shared between threads."""
+        if channel in self._given:
+            return self._given[channel]
+        transports = getattr(self._local, "transports", None)
+        if transports is None:
+            transports = self._local.transports = {}
+        if channel not in transports:
             if channel == "email":
-                self._transports[channel] = SmtpTransport(self.settings)
+                transports[channel] = SmtpTransport(self.settings)
             else:
                 from services.mailer.sms import SmsTransport
-                self._transports[channel] = SmsTransport(self.settings)
-        return self._transports[channel]
+                transports[channel] = SmsTransport(self.settings)
+            with self._made_lock:
+                self._made.append(transports[channel])
+        return transports[channel]
 
     def close(self) -> None:
-        for transport in self._transports.values():
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        for transport in self._made + list(self._given.values()):
             transport.close()
         if self.batch_publisher is not None:
             self.batch_publisher.close()
@@ -239,32 +256,63 @@ class Sender:
     # --- sending ----------------------------------------------------------------
 
     def _send_all(self, claimed: list[dict], customers: dict) -> None:
+        """Render and hand over each claimed delivery, recording outcomes as they come.
+
+        Up to ``smtp_connections`` emails are in flight at once (one SMTP
+        session per sending thread); outcomes are handled here, in order of
+        completion, so store writes stay on this thread.
+        """
         if not claimed:
             return
         pending: list[tuple[dict, str]] = []
         allowance = 0
-        for index, doc in enumerate(claimed):
-            channel = doc["channel"]
-            if allowance == 0:
-                allowance = self.limiters[channel].acquire(len(claimed) - index)
-            allowance -= 1
+        parallel = self.settings.smtp_connections if claimed[0]["channel"] == "email" else 1
+        in_flight: dict = {}
+
+        def settle(future, doc):
             try:
-                provider_id = self._deliver(doc, customers[doc["customer_id"]])
+                provider_id = future.result()
             except RenderError as exc:
                 self._fail(doc, f"template {exc}")
-                continue
+                return
             except PermanentFailure as exc:
                 self._fail(doc, str(exc))
-                continue
+                return
             except TransientFailure as exc:
                 self._retry_later(doc, str(exc))
-                continue
+                return
             pending.append((doc, provider_id))
             if len(pending) >= self.settings.finalize_every:
                 self._finalize(pending)
-                pending = []
+                pending.clear()
+
+        for index, doc in enumerate(claimed):
+            if allowance == 0:
+                allowance = self.limiters[doc["channel"]].acquire(len(claimed) - index)
+            allowance -= 1
+            if parallel <= 1:
+                future = concurrent.futures.Future()
+                try:
+                    future.set_result(self._deliver(doc, customers[doc["customer_id"]]))
+                except Exception as exc:  # noqa: BLE001 - settled below like a pooled send
+                    future.set_exception(exc)
+                settle(future, doc)
+                continue
+            while len(in_flight) >= parallel:
+                done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    settle(future, in_flight.pop(future))
+            in_flight[self._pool().submit(self._deliver, doc, customers[doc["customer_id"]])] = doc
+        for future in concurrent.futures.as_completed(list(in_flight)):
+            settle(future, in_flight.pop(future))
         self._finalize(pending)
         self._announce_sent()
+
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(self.settings.smtp_connections,
+                                                                   thread_name_prefix="smtp")
+        return self._executor
 
     def _deliver(self, doc: dict, customer: dict) -> str:
         pack = tpl.pack(doc["template_id"], doc["template_version"], doc["channel"])

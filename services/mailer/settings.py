@@ -64,6 +64,8 @@ class Settings(CommonSettings):
     rate_sms: int = setting(50, parse=parse_positive_int, doc="SMS per second, across all workers")
     claim_lease: float = setting(120.0, parse=parse_float,
                                  doc="seconds after which a delivery left 'sending' by a dead worker is recovered")
+    smtp_connections: int = setting(1, parse=parse_positive_int,
+                                    doc="emails in flight at once per worker, one SMTP session each")
     finalize_every: int = setting(1, parse=parse_positive_int,
                                   doc="accepted messages recorded per store write (1: after each message)")
     token_max_age_days: int = setting(90, parse=parse_positive_int,

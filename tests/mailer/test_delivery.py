@@ -153,7 +153,7 @@ def test_transient_then_permanent_failures_and_resend_to_failed(service_env, api
     fine = make_customer(email="fine@example.com", consent=grant, events=events)
     smtp_server.mailbox.rules.update({"busy@example.com": "451 4.3.0 try later",
                                       "gone@example.com": "550 5.1.1 no such user"})
-    sender = sender_for()
+    sender = sender_for(smtp_connections=3)  # outcomes settle from parallel SMTP sessions too
     sender.on_send_requested(send_requested(template["id"], [busy.id, gone.id, fine.id]))
     by_customer = {d.customer_id: d for d in Delivery.objects}
     assert by_customer[fine.id].status == "sent"
