@@ -98,3 +98,14 @@ def test_roles_and_archiving(api, app):
     assert api.patch(f"/templates/{created['id']}", json={"archived": True}).get_json()["archived"] is True
     assert api.post(f"/templates/{created['id']}/versions", json={"variants": {}}).status_code == 409
     assert Customer.objects.count() == 0
+
+
+def test_openapi_documents_every_mailer_endpoint(app):
+    spec = app.test_client().get("/openapi.json").get_json()
+    paths = spec["paths"]
+    for path in ("/templates", "/templates/{template_id}/preview", "/templates/{template_id}/test-send",
+                 "/customers/{customer_id}/consents", "/deliveries", "/bounces", "/u/{token}", "/t/c/{token}"):
+        assert path in paths, path
+    assert "requestBody" in paths["/templates"]["post"]
+    assert paths["/u/{token}"]["post"]["security"] == []  # public: no key
+    assert paths["/templates"]["post"].get("security") != []
