@@ -145,7 +145,7 @@ class ServiceEnv:
                 raise AssertionError(f"{service} api exited: {proc.log_path.read_text()[-2000:]}")
             try:
                 return requests.get(f"{base}/healthz", timeout=1).status_code == 200
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still booting (a loaded machine)
                 return False
 
         wait_until(up, timeout=30, what=f"{service} api to answer")

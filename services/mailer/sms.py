@@ -6,10 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
-
 from services.mailer.transport import PermanentFailure, TransientFailure
 
 GSM7_BASIC = set(
@@ -41,32 +37,41 @@ def segments(text: str) -> SmsInfo:
     return SmsInfo(encoding, units, -(-units // multi), multi)
 
 
-class RebasedHttpClient(TwilioHttpClient):
-    """Twilio's HTTP client, sending ``https://api.twilio.com`` requests to ``base_url``."""
+TWILIO = "https://api.twilio.com"
 
-    TWILIO = "https://api.twilio.com"
 
-    def __init__(self, base_url: str, **kwargs):
-        super().__init__(**kwargs)
-        self.base_url = base_url.rstrip("/")
+def rebased_http_client(base_url: str, **kwargs):
+    """Twilio's HTTP client, sending ``https://api.twilio.com`` requests to ``base_url``.
 
-    def request(self, method, url, *args, **kwargs):
-        if url.startswith(self.TWILIO):
-            url = self.base_url + url[len(self.TWILIO):]
-        return super().request(method, url, *args, **kwargs)
+    twilio is imported here, not at module import: it is heavy, and the API
+    only needs it for a test send.
+    """
+    from twilio.http.http_client import TwilioHttpClient
+
+    class RebasedHttpClient(TwilioHttpClient):
+        def request(self, method, url, *args, **kw):
+            if url.startswith(TWILIO):
+                url = base_url.rstrip("/") + url[len(TWILIO):]
+            return super().request(method, url, *args, **kw)
+
+    return RebasedHttpClient(**kwargs)
 
 
 class SmsTransport:
     name = "sms"
 
     def __init__(self, settings):
+        from twilio.rest import Client
+
         self.sender = settings.sms_from
-        http = None if settings.sms_base_url.rstrip("/") == RebasedHttpClient.TWILIO else \
-            RebasedHttpClient(settings.sms_base_url, timeout=30)
+        http = None if settings.sms_base_url.rstrip("/") == TWILIO else \
+            rebased_http_client(settings.sms_base_url, timeout=30)
         self.client = Client(settings.sms_account_sid, settings.sms_auth_token, http_client=http)
 
     def send(self, to: str, body: str) -> str:
         """Hand one SMS to the provider; its message SID."""
+        from twilio.base.exceptions import TwilioRestException
+
         try:
             message = self.client.messages.create(to=to, from_=self.sender, body=body)
         except TwilioRestException as exc:
