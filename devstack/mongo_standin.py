@@ -155,11 +155,20 @@ def _object_id_equality_to_in(value):
     return out
 
 
-def fix_filter(query):
-    """Every rewrite a query filter needs before neosqlite sees it."""
+def fix_filter(query, upsert: bool = False):
+    """Every rewrite a query filter needs before neosqlite sees it. An upsert's
+    filter keeps its ObjectId equalities: the inserted document is built from
+    them (exact matching decides whether anything matches)."""
     if not isinstance(query, dict):
         return query
-    return _object_id_equality_to_in(_split_mixed_or(_rewrite_regexes(query)))
+    query = _split_mixed_or(_rewrite_regexes(query))
+    return query if upsert else _object_id_equality_to_in(query)
+
+
+def _fix_statement(statement):
+    if not isinstance(statement, dict):
+        return statement
+    return {**statement, "q": fix_filter(statement.get("q"), bool(statement.get("upsert")))}
 
 
 def _fix_pipeline(pipeline):
@@ -197,19 +206,100 @@ def fix_command(sections):
             command = next(iter(data)).lower()
             for key in _FILTER_KEYS.get(command, ()):
                 if key in data:
-                    data[key] = fix_filter(data[key])
+                    data[key] = fix_filter(data[key], bool(data.get("upsert")))
             for key in _STATEMENT_LISTS:
                 if isinstance(data.get(key), list):
-                    data[key] = [{**st, "q": fix_filter(st.get("q"))} if isinstance(st, dict) else st
-                                 for st in data[key]]
+                    data[key] = [_fix_statement(st) for st in data[key]]
             if command == "aggregate" and isinstance(data.get("pipeline"), list):
                 data["pipeline"] = convert_bson_to_neo_objectids(_fix_pipeline(data["pipeline"]))
         elif kind == "payload" and isinstance(data, dict):
-            data = {name: ([{**st, "q": fix_filter(st.get("q"))} if isinstance(st, dict) else st
-                            for st in docs] if name in _STATEMENT_LISTS else docs)
+            data = {name: ([_fix_statement(st) for st in docs] if name in _STATEMENT_LISTS else docs)
                     for name, docs in data.items()}
         fixed.append((kind, data))
     return fixed
+
+
+# --- exact matching: filters neosqlite gets wrong are narrowed to the _ids that match ---
+
+# command name -> key of the collection name, keys of the body that hold a filter
+_RESOLVED_FILTERS = {"find": ("filter",), "count": ("query",), "distinct": ("query",),
+                     "findandmodify": ("query",)}
+
+
+def _collection_exists(db, name: str) -> bool:
+    row = db.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+    return row is not None
+
+
+def _resolve_filter(db, coll_name: str, query, upsert: bool = False):
+    """``query`` itself when neosqlite evaluates it right, else ``{"_id": {"$in": [...]}}``
+    listing the documents that really match (computed by :mod:`devstack.mongo_match`).
+
+    An upsert that matches nothing keeps its filter: the new document is built from it,
+    and a filter neosqlite matches nothing with is what an upsert needs then."""
+    from devstack import mongo_match
+
+    if not isinstance(query, dict) or mongo_match.is_fast_safe(query) or not mongo_match.supported(query):
+        return query
+    if not _collection_exists(db, coll_name):
+        return query
+    ids = [doc["_id"] for doc in db[coll_name].find({}) if mongo_match.matches(doc, query)]
+    if upsert and not ids:
+        return query
+    return {"_id": {"$in": ids}}
+
+
+def _resolve_statements(db, coll_name, statements):
+    if not isinstance(statements, list):
+        return statements
+    return [{**st, "q": _resolve_filter(db, coll_name, st.get("q"), bool(st.get("upsert")))}
+            if isinstance(st, dict) else st for st in statements]
+
+
+def resolve_sections(handler, sections):
+    """Narrow the risky filters of one command; runs under the database's lock."""
+    body = next((data for kind, data in sections if kind == "body" and isinstance(data, dict) and data), None)
+    if body is None:
+        return sections
+    command = next(iter(body))
+    name = command.lower()
+    coll_name = body.get(command)
+    if name not in (*_RESOLVED_FILTERS, "update", "delete", "aggregate") or not isinstance(coll_name, str):
+        return sections
+    db = handler.get_database(body.get("$db", "test"))
+    fixed = []
+    for kind, data in sections:
+        if kind == "body" and data is body:
+            data = dict(body)
+            for key in _RESOLVED_FILTERS.get(name, ()):
+                if key in data:
+                    data[key] = _resolve_filter(db, coll_name, data[key], bool(data.get("upsert")))
+            for key in _STATEMENT_LISTS:
+                if key in data:
+                    data[key] = _resolve_statements(db, coll_name, data[key])
+            pipeline = data.get("pipeline")
+            if name == "aggregate" and isinstance(pipeline, list) and pipeline and isinstance(pipeline[0], dict) \
+                    and "$match" in pipeline[0]:
+                data["pipeline"] = [{"$match": _resolve_filter(db, coll_name, pipeline[0]["$match"])},
+                                    *pipeline[1:]]
+        elif kind == "payload" and isinstance(data, dict):
+            data = {key: (_resolve_statements(db, coll_name, docs) if key in _STATEMENT_LISTS else docs)
+                    for key, docs in data.items()}
+        fixed.append((kind, data))
+    return fixed
+
+
+def _install_exact_matching() -> None:
+    from nx_27017.handler import NeoSQLiteHandler, _msg_db_name
+
+    original = NeoSQLiteHandler.handle_command
+
+    def handle_command(self, msg):
+        with self._lock_for(_msg_db_name(msg)):
+            msg = {**msg, "sections": resolve_sections(self, msg["sections"])}
+            return original(self, msg)
+
+    NeoSQLiteHandler.handle_command = handle_command
 
 
 def apply_fixes() -> None:
@@ -239,6 +329,7 @@ def apply_fixes() -> None:
 
     SqlUpdatesMixin._can_use_sql_updates = can_use_sql_updates
     _fix_datetime_precision()
+    _install_exact_matching()
 
 
 def serve(host: str, port: int, data_dir: str) -> None:
