@@ -102,6 +102,21 @@ def _holds_bool_or_datetime(value) -> bool:
     return False
 
 
+def _needs_python_update(update_spec, doc_id) -> bool:
+    """Updates neosqlite's SQL fast path gets wrong: the document being built by an
+    upsert (``doc_id`` 0: ObjectIds from the filter were stored as strings), and
+    ``$push``/``$addToSet`` of embedded documents (stored as JSON strings)."""
+    if not doc_id:
+        return True
+    if not isinstance(update_spec, dict):
+        return False
+    for op in ("$push", "$addToSet"):
+        for value in (update_spec.get(op) or {}).values():
+            if isinstance(value, (dict, list)):
+                return True
+    return False
+
+
 _MS = "strftime('%Y-%m-%d %H:%M:%f', "
 
 
@@ -162,7 +177,13 @@ def fix_filter(query, upsert: bool = False):
     if not isinstance(query, dict):
         return query
     query = _split_mixed_or(_rewrite_regexes(query))
-    return query if upsert else _object_id_equality_to_in(query)
+    if upsert:
+        # neosqlite builds the upserted document from the filter as sent; a BSON
+        # ObjectId there is stored as a string unless converted to its own type.
+        from nx_27017.utils import convert_bson_to_neo_objectids
+
+        return convert_bson_to_neo_objectids(query)
+    return _object_id_equality_to_in(query)
 
 
 def _fix_statement(statement):
@@ -302,6 +323,62 @@ def _install_exact_matching() -> None:
     NeoSQLiteHandler.handle_command = handle_command
 
 
+# --- upserts: the inserted document keeps the filter's ObjectIds and $setOnInsert ---
+
+def _fix_upserts() -> None:
+    """neosqlite builds an upserted document from the filter *after* normalising it,
+    which turns ObjectIds into strings (``{"customer_id": oid}`` upserts stored the
+    id as a string, and the next upsert inserted a duplicate); and
+    ``find_one_and_update(upsert=True)`` inserts then runs a plain update, dropping
+    ``$setOnInsert``. The filter as sent is kept per thread for the builder, and an
+    upserting find_one_and_update that matches nothing goes through ``update_one``."""
+    import copy
+    import threading
+
+    from neosqlite.collection import query_engine
+    from neosqlite.collection.query_engine import crud_operations, find_operations
+
+    stash = threading.local()
+    original_build = crud_operations.build_upsert_base_document
+    if find_operations.build_upsert_base_document is not original_build:
+        raise RuntimeError("neosqlite changed: the upsert fix no longer applies")
+
+    def build_upsert_base_document(filter_doc):
+        return original_build(getattr(stash, "filter", None) or filter_doc)
+
+    crud_operations.build_upsert_base_document = build_upsert_base_document
+    find_operations.build_upsert_base_document = build_upsert_base_document
+    engine = query_engine.QueryEngine
+
+    def keeping_filter(method):
+        def wrapper(self, filter, *args, **kwargs):
+            if not kwargs.get("upsert"):
+                return method(self, filter, *args, **kwargs)
+            outer = getattr(stash, "filter", None)
+            stash.filter = copy.deepcopy(filter)
+            try:
+                return method(self, filter, *args, **kwargs)
+            finally:
+                stash.filter = outer
+        return wrapper
+
+    for name in ("update_one", "update_many", "replace_one", "find_one_and_replace"):
+        setattr(engine, name, keeping_filter(getattr(engine, name)))
+    original_faup = engine.find_one_and_update
+
+    def find_one_and_update(self, filter, update, projection=None, sort=None, upsert=False,
+                            return_document=False, array_filters=None, session=None, **kwargs):
+        if upsert and self.find_one(copy.deepcopy(filter), session=session) is None:
+            result = self.update_one(filter, update, upsert=True, session=session)
+            if return_document and result.upserted_id is not None:
+                return self.find_one({"_id": result.upserted_id}, projection, session=session)
+            return None
+        return original_faup(self, filter, update, projection, sort, upsert, return_document,
+                             array_filters, session, **kwargs)
+
+    engine.find_one_and_update = find_one_and_update
+
+
 def apply_fixes() -> None:
     """Patch nx-27017 and neosqlite in this process (idempotent)."""
     from neosqlite.collection.query_helper._sql_updates import SqlUpdatesMixin
@@ -323,13 +400,14 @@ def apply_fixes() -> None:
     original_can_use = SqlUpdatesMixin._can_use_sql_updates
 
     def can_use_sql_updates(self, update_spec, doc_id, original_doc=None):
-        if _holds_bool_or_datetime(update_spec):
+        if _holds_bool_or_datetime(update_spec) or _needs_python_update(update_spec, doc_id):
             return False
         return original_can_use(self, update_spec, doc_id, original_doc)
 
     SqlUpdatesMixin._can_use_sql_updates = can_use_sql_updates
     _fix_datetime_precision()
     _install_exact_matching()
+    _fix_upserts()
 
 
 def serve(host: str, port: int, data_dir: str) -> None:
