@@ -379,6 +379,84 @@ def _fix_upserts() -> None:
     engine.find_one_and_update = find_one_and_update
 
 
+# --- aggregation: neosqlite's SQL tiers are wrong on common shapes; use its Python tier ---
+
+def _is_count_shape(pipeline) -> bool:
+    """``count_documents``' pipeline on a filter neosqlite evaluates right (SQL is fast here)."""
+    from devstack import mongo_match
+
+    if len(pipeline) < 2 or not all(isinstance(stage, dict) and len(stage) == 1 for stage in pipeline):
+        return False
+    first, *middle, last = pipeline
+    group = last.get("$group")
+    return ("$match" in first and mongo_match.is_fast_safe(first["$match"])
+            and all(next(iter(stage)) in ("$skip", "$limit") for stage in middle)
+            and isinstance(group, dict) and len(group) == 2 and group.get("_id") in (1, None)
+            and any(value == {"$sum": 1} for key, value in group.items() if key != "_id"))
+
+
+def _fix_aggregation() -> None:
+    """The SQL tiers return ObjectIds and dates from ``$group`` as JSON strings, apply a
+    ``$limit`` after a later ``$sort``, count arrays wrong under ``$count``, leak ``_id``
+    as a string through ``$project``/``$replaceRoot`` and add ``_id`` to ``$facet``.
+    Every pipeline but ``count_documents``' runs in neosqlite's Python tier instead
+    (slower, right), and ``$count`` over nothing returns no document, as MongoDB does."""
+    from neosqlite.collection import query_engine
+    from neosqlite.collection.query_engine.python_aggregation_engine import execute_python_aggregation
+
+    engine = query_engine.QueryEngine
+    original = engine.aggregate_with_constraints
+
+    def aggregate_with_constraints(self, pipeline, batch_size=101, memory_constrained=False, session=None):
+        if _is_count_shape(pipeline):
+            return original(self, pipeline, batch_size, memory_constrained, session)
+        results = execute_python_aggregation(self, pipeline, session)
+        last = pipeline[-1] if pipeline else None
+        if isinstance(last, dict) and "$count" in last and results == [{last["$count"]: 0}]:
+            return []
+        return results
+
+    engine.aggregate_with_constraints = aggregate_with_constraints
+
+
+def _fix_compound_group_keys() -> None:
+    """``{"$group": {"_id": {"day": <expr>, "plan": "$attrs.plan"}}}`` grouped every
+    document into one group keyed by the literal spec. Each document gets its key
+    evaluated here; neosqlite then groups by a string form of it."""
+    from neosqlite.collection.expr_evaluator import ExprEvaluator
+    from neosqlite.collection.query_helper import QueryHelper
+
+    from devstack import mongo_match
+
+    original = QueryHelper._process_group_stage
+
+    def process_group_stage(self, group_query, docs):
+        key = group_query.get("_id")
+        if not (isinstance(key, dict) and key and not any(name.startswith("$") for name in key)):
+            return original(self, group_query, docs)
+        evaluator = ExprEvaluator(data_column="data", db_connection=self.collection.db)
+        keys: dict[str, dict] = {}
+        tagged = []
+        for doc in docs:
+            parts = {}
+            for name, expr in key.items():
+                if isinstance(expr, str) and expr.startswith("$") and not expr.startswith("$$"):
+                    found = mongo_match._values(doc, expr[1:].split("."))
+                    if found:
+                        parts[name] = found[0]
+                elif isinstance(expr, dict):
+                    parts[name] = evaluator._evaluate_expr_python(expr, doc)
+                else:
+                    parts[name] = expr
+            label = repr([(name, mongo_match._canon(value)) for name, value in parts.items()])
+            keys[label] = parts
+            tagged.append({**doc, "__vinculo_group": label})
+        grouped = original(self, {**group_query, "_id": "$__vinculo_group"}, tagged)
+        return [{**row, "_id": keys[row["_id"]]} for row in grouped]
+
+    QueryHelper._process_group_stage = process_group_stage
+
+
 def apply_fixes() -> None:
     """Patch nx-27017 and neosqlite in this process (idempotent)."""
     from neosqlite.collection.query_helper._sql_updates import SqlUpdatesMixin
@@ -408,6 +486,8 @@ def apply_fixes() -> None:
     _fix_datetime_precision()
     _install_exact_matching()
     _fix_upserts()
+    _fix_aggregation()
+    _fix_compound_group_keys()
 
 
 def serve(host: str, port: int, data_dir: str) -> None:
