@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import datetime
+import inspect
 import logging
 import re
 
@@ -457,6 +459,74 @@ def _fix_compound_group_keys() -> None:
     QueryHelper._process_group_stage = process_group_stage
 
 
+_NO_CREATE = ("$unset", "$pull", "$pullAll", "$pop")
+
+
+def _fix_python_update_paths() -> None:
+    """neosqlite's Python update path (taken for booleans, datetimes, upserts) handles
+    dotted paths only in ``$set``: ``$inc``/``$unset``/``$push``/``$min``/... on
+    ``"stats.total"`` wrote a top-level key literally named ``stats.total`` or did
+    nothing, and ``$setOnInsert`` did the same. Here each dotted field is applied to
+    its parent sub-document by the same code, and the document is written once."""
+    from neosqlite.collection.json_helpers import neosqlite_json_dumps
+    from neosqlite.collection.query_helper.update_operations import UpdateOperationsMixin
+    from neosqlite.sql_utils import quote_table_name
+
+    original = UpdateOperationsMixin._perform_python_update
+
+    def perform(self, doc_id, update_spec, original_doc, array_filters=None, query_filter=None):
+        def dotted_keys(op, spec):
+            if op == "$set" or not isinstance(spec, dict):
+                return {}
+            return {k: v for k, v in spec.items() if "." in k and "$" not in k}
+
+        dotted = {op: found for op, spec in update_spec.items() if (found := dotted_keys(op, spec))}
+        if not dotted:
+            return original(self, doc_id, update_spec, original_doc, array_filters, query_filter)
+        upsert = doc_id == 0
+        rest = {}
+        for op, spec in update_spec.items():
+            if op == "$setOnInsert" and not upsert:
+                continue
+            kept = {k: v for k, v in spec.items() if k not in dotted.get(op, {})} if isinstance(spec, dict) else spec
+            if kept:
+                rest[op] = kept
+        doc = original(self, 0, rest, original_doc, array_filters, query_filter)[0] if rest \
+            else copy.deepcopy(original_doc)
+        for op, fields in dotted.items():
+            if op == "$setOnInsert":
+                if not upsert:
+                    continue
+                op = "$set"
+            for path, value in fields.items():
+                *parents, leaf = path.split(".")
+                parent = doc
+                for part in parents:
+                    child = parent.get(part)
+                    if not isinstance(child, dict):
+                        if op in _NO_CREATE and child is None:
+                            parent = None
+                            break
+                        if child is not None:
+                            raise ValueError(f"Cannot create field '{leaf}' in element {{{part}: {child!r}}}")
+                        child = parent[part] = {}
+                    parent = child
+                if parent is None:
+                    continue
+                updated = original(self, 0, {op: {leaf: value}}, parent, array_filters, None)[0]
+                parent.clear()
+                parent.update(updated)
+        if not upsert:
+            self.collection.db.execute(
+                f"UPDATE {quote_table_name(self.collection.name)} SET data = ? WHERE id = ?",
+                (neosqlite_json_dumps(doc), self._get_integer_id_for_oid(doc_id)))
+        return doc, doc != original_doc
+
+    if "SET data = ? WHERE id = ?" not in inspect.getsource(original):
+        raise RuntimeError("neosqlite changed: the dotted update fix no longer applies")
+    UpdateOperationsMixin._perform_python_update = perform
+
+
 def apply_fixes() -> None:
     """Patch nx-27017 and neosqlite in this process (idempotent)."""
     from neosqlite.collection.query_helper._sql_updates import SqlUpdatesMixin
@@ -488,6 +558,7 @@ def apply_fixes() -> None:
     _fix_upserts()
     _fix_aggregation()
     _fix_compound_group_keys()
+    _fix_python_update_paths()
 
 
 def serve(host: str, port: int, data_dir: str) -> None:
