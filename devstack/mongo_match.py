@@ -270,15 +270,19 @@ def _safe_scalar(value, key: str) -> bool:
     return isinstance(value, _SAFE_SCALARS)
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 def _safe_condition(key: str, cond) -> bool:
-    if any(part.isdigit() for part in key.split(".")):
+    if not _PLAIN_PATH.fullmatch(key):  # array indexes, non-ASCII or quoted keys: SQL paths break
         return False
     if _is_operator_dict(cond):
         for op, arg in cond.items():
             if op == "$eq" and _safe_scalar(arg, key):
                 continue
             if op == "$in" and isinstance(arg, list) and all(
-                    _safe_scalar(item, key) or _is_oid(item) for item in arg):
+                    (_safe_scalar(item, key) or _is_oid(item)) and not isinstance(item, datetime.datetime)
+                    for item in arg):
                 continue
             if op in _SAFE_RANGE and _safe_scalar(arg, key) and not _is_oid(arg):
                 continue

@@ -233,6 +233,8 @@ def fix_command(sections):
             for key in _STATEMENT_LISTS:
                 if isinstance(data.get(key), list):
                     data[key] = [_fix_statement(st) for st in data[key]]
+            if command == "createindexes" and isinstance(data.get("indexes"), list):
+                data["indexes"] = [_partial_index_as_sparse(spec) for spec in data["indexes"]]
             if command == "aggregate" and isinstance(data.get("pipeline"), list):
                 data["pipeline"] = convert_bson_to_neo_objectids(_fix_pipeline(data["pipeline"]))
         elif kind == "payload" and isinstance(data, dict):
@@ -266,10 +268,23 @@ def _resolve_filter(db, coll_name: str, query, upsert: bool = False):
         return query
     if not _collection_exists(db, coll_name):
         return query
-    ids = [doc["_id"] for doc in db[coll_name].find({}) if mongo_match.matches(doc, query)]
+    ids = [doc["_id"] for doc in db[coll_name].find(_safe_conjuncts(query)) if mongo_match.matches(doc, query)]
     if upsert and not ids:
         return query
     return {"_id": {"$in": ids}}
+
+
+def _safe_conjuncts(query: dict) -> dict:
+    """The part of ``query`` neosqlite evaluates right (and may use indexes for): a
+    superset of the matches, so only those documents need the exact test."""
+    from devstack import mongo_match
+
+    safe = {key: cond for key, cond in query.items()
+            if not key.startswith("$") and mongo_match.is_fast_safe({key: cond})}
+    parts = [part for part in query.get("$and", []) if mongo_match.is_fast_safe(part)]
+    if parts:
+        safe = {"$and": [safe, *parts]} if safe else {"$and": parts}
+    return safe
 
 
 def _resolve_statements(db, coll_name, statements):
@@ -320,7 +335,10 @@ def _install_exact_matching() -> None:
     def handle_command(self, msg):
         with self._lock_for(_msg_db_name(msg)):
             msg = {**msg, "sections": resolve_sections(self, msg["sections"])}
-            return original(self, msg)
+            if _FAM_ERRORS is not None:
+                _FAM_ERRORS.error = None
+            request_id, response = original(self, msg)
+            return request_id, _find_and_modify_error(response) or response
 
     NeoSQLiteHandler.handle_command = handle_command
 
@@ -411,7 +429,17 @@ def _fix_aggregation() -> None:
 
     def aggregate_with_constraints(self, pipeline, batch_size=101, memory_constrained=False, session=None):
         if _is_count_shape(pipeline):
-            return original(self, pipeline, batch_size, memory_constrained, session)
+            # neosqlite runs even this in its Python tier (2 s at 10k documents);
+            # its own count_documents is one SQL COUNT.
+            count = self.collection.count_documents(pipeline[0]["$match"])
+            for stage in pipeline[1:-1]:
+                if "$skip" in stage:
+                    count = max(0, count - stage["$skip"])
+                else:
+                    count = min(count, stage["$limit"])
+            group = pipeline[-1]["$group"]
+            field = next(key for key, value in group.items() if key != "_id" and value == {"$sum": 1})
+            return [{"_id": group["_id"], field: count}] if count else []
         results = execute_python_aggregation(self, pipeline, session)
         last = pipeline[-1] if pipeline else None
         if isinstance(last, dict) and "$count" in last and results == [{last["$count"]: 0}]:
@@ -527,6 +555,126 @@ def _fix_python_update_paths() -> None:
     UpdateOperationsMixin._perform_python_update = perform
 
 
+# --- findAndModify errors: nx-27017 answered any failure as "no document matched" ---
+
+_FAM_ERRORS = None
+
+
+def _fix_find_and_modify_errors() -> None:
+    """nx-27017 catches every exception of findAndModify and answers ``value: null``,
+    so a unique-index violation (or any failure) of ``find_one_and_update`` looked
+    like "nothing matched" and the write was silently not done. The exception is
+    kept per thread and the handler's answer becomes the error MongoDB would send
+    (code 11000 for a duplicate key, which pymongo raises as DuplicateKeyError)."""
+    import threading
+
+    from neosqlite.collection import Collection
+
+    global _FAM_ERRORS
+    _FAM_ERRORS = threading.local()
+
+    def recording(method):
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                _FAM_ERRORS.error = exc
+                raise
+        return wrapper
+
+    for name in ("find_one_and_update", "find_one_and_replace", "find_one_and_delete"):
+        setattr(Collection, name, recording(getattr(Collection, name)))
+
+
+def _find_and_modify_error(response):
+    """The error answer for a findAndModify whose exception nx-27017 swallowed, else None."""
+    from nx_27017.handler import _bulk_write_error
+
+    error = getattr(_FAM_ERRORS, "error", None) if _FAM_ERRORS is not None else None
+    if error is None or not isinstance(response, dict) or response.get("value") is not None:
+        return None
+    detail = _bulk_write_error(error, 0)
+    return {"ok": 0, "errmsg": detail["errmsg"], "code": detail["code"],
+            "codeName": "DuplicateKey" if detail["code"] == 11000 else "InternalError"}
+
+
+# --- unique indexes: a missing field counts as null, as in MongoDB ---
+
+def _fix_unique_missing_fields() -> None:
+    """SQLite lets any number of rows hold NULL in a unique index, so a non-sparse
+    unique index accepted many documents without the field (or, compound, without
+    one of its fields), where MongoDB accepts one. Each such index gets a companion
+    unique index over ``ifnull(<field>, X'00')`` (a blob: never equal to a stored
+    value) that enforces it; it is not listed and goes with its index."""
+    from neosqlite.collection.index_manager import IndexManager
+    from neosqlite.collection.json_path_utils import parse_json_path
+    from neosqlite.sql_utils import quote_identifier, quote_table_name
+
+    original_create = IndexManager.create_index
+    original_drop = IndexManager.drop_index
+
+    def create_index(self, key, reindex=True, sparse=False, unique=False, fts=False, tokenizer=None,
+                     datetime_field=False, expireAfterSeconds=None, name=None, **kwargs):
+        created = original_create(self, key, reindex, sparse, unique, fts, tokenizer, datetime_field,
+                                  expireAfterSeconds, name, **kwargs)
+        if not unique or sparse or fts or kwargs.get("partialFilterExpression") or not isinstance(created, str):
+            return created
+        if isinstance(key, str):
+            fields = [key]
+        else:
+            fields = [item[0] if isinstance(item, tuple) else item for item in key]
+        if "_id" in fields:
+            return created
+        prefix = self.jsonb.json_function_prefix
+        columns = ", ".join(f"ifnull({prefix}_extract(data, '{parse_json_path(field)}'), X'00')"
+                            for field in fields)
+        self.collection.db.execute(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {quote_identifier('vnull_' + created)} "
+            f"ON {quote_table_name(self.collection.name)}({columns})")
+        return created
+
+    def drop_index(self, index):
+        before = _index_names(self)
+        result = original_drop(self, index)
+        for gone in before - _index_names(self):
+            self.collection.db.execute(f"DROP INDEX IF EXISTS {quote_identifier('vnull_' + gone)}")
+        return result
+
+    def _index_names(manager):
+        rows = manager.collection.db.execute(
+            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=?", (manager.collection.name,))
+        return {row[0] for row in rows}
+
+    original_information = IndexManager.index_information
+    original_list = IndexManager.list_indexes
+
+    def index_information(self):
+        return {name: info for name, info in original_information(self).items() if not name.startswith("vnull_")}
+
+    def list_indexes(self, as_keys=False):
+        names = original_list(self, as_keys=False)
+        if as_keys:
+            return [keys for name, keys in zip(names, original_list(self, as_keys=True))
+                    if not name.startswith("vnull_")]
+        return [name for name in names if not name.startswith("vnull_")]
+
+    IndexManager.create_index = create_index
+    IndexManager.drop_index = drop_index
+    IndexManager.index_information = index_information
+    IndexManager.list_indexes = list_indexes
+
+
+def _partial_index_as_sparse(spec):
+    """nx-27017 drops ``partialFilterExpression``; the form services use it for,
+    "only documents that have the field" (``$exists: true`` or ``$type``), is what
+    ``sparse`` does, so the index is declared sparse instead (documented defect:
+    other partial filters are enforced on every document)."""
+    partial = spec.get("partialFilterExpression") if isinstance(spec, dict) else None
+    if not isinstance(partial, dict) or not partial:
+        return spec
+    return {**spec, "sparse": True}
+
+
 def apply_fixes() -> None:
     """Patch nx-27017 and neosqlite in this process (idempotent)."""
     from neosqlite.collection.query_helper._sql_updates import SqlUpdatesMixin
@@ -559,6 +707,8 @@ def apply_fixes() -> None:
     _fix_aggregation()
     _fix_compound_group_keys()
     _fix_python_update_paths()
+    _fix_find_and_modify_errors()
+    _fix_unique_missing_fields()
 
 
 def serve(host: str, port: int, data_dir: str) -> None:

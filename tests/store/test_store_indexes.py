@@ -60,3 +60,20 @@ def test_ttl_index_is_declared(mongo_uri):
     coll.create_index("at", expireAfterSeconds=3600)
     ttl = [info for info in coll.index_information().values() if "expireAfterSeconds" in info]
     assert [(info["key"], info["expireAfterSeconds"]) for info in ttl] == [([("at", 1)], 3600)]
+
+
+def test_unique_violation_of_find_one_and_update_raises(coll):
+    coll.create_index("s", unique=True, sparse=True)
+    with pytest.raises(DuplicateKeyError):
+        coll.find_one_and_update({"n": 2}, {"$set": {"s": "apple", "flag": True}})
+    assert coll.find_one({"n": 2})["s"] == "Banana"
+
+
+def test_non_sparse_unique_counts_missing_as_null(mongo_uri):
+    single = store.db()["contract_plain_unique"]
+    single.create_index("k", unique=True)
+    assert _tries(single, [{"n": 1}, {"n": 2}, {"k": None}, {"k": "a"}]) == ["ok", "dup", "dup", "ok"]
+    compound = store.db()["contract_compound_missing"]
+    compound.create_index([("a", 1), ("b", 1)], unique=True)
+    assert _tries(compound, [{"a": 1, "b": 1}, {"a": 1}, {"a": 1}, {"a": 1, "b": None}, {"b": 5}]) == \
+        ["ok", "ok", "dup", "dup", "ok"]

@@ -107,3 +107,11 @@ def test_object_id_pagination_by_id(coll):
     ids = sorted(d["_id"] for d in coll.find())
     page = list(coll.find({"_id": {"$gt": ids[1]}}, sort=[("_id", 1)], limit=2))
     assert [d["_id"] for d in page] == ids[2:4]
+
+
+def test_non_ascii_dict_keys_and_dates_in_lists(coll):
+    coll.insert_one({"n": 9, "attrs": {"año": 2026, "ciudad": "Bogotá"}})
+    assert coll.count_documents({"attrs.año": 2026}) == 1
+    assert ns(coll, {"attrs.año": {"$gte": 2000}}) == [9]
+    assert coll.count_documents({"d": {"$in": [T0, T0.replace(hour=15)]}}) == 2
+    assert ns(coll, {"d": {"$nin": [T0]}}) == [2, 3, 4, 5, 6, 9]
