@@ -6,7 +6,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from shared import store
-from tests.store.conftest import REF, T0
+from tests.store.conftest import REF, T0, ns
 
 
 def _tries(coll, docs):
@@ -77,3 +77,12 @@ def test_non_sparse_unique_counts_missing_as_null(mongo_uri):
     compound.create_index([("a", 1), ("b", 1)], unique=True)
     assert _tries(compound, [{"a": 1, "b": 1}, {"a": 1}, {"a": 1}, {"a": 1, "b": None}, {"b": 5}]) == \
         ["ok", "ok", "dup", "dup", "ok"]
+
+
+def test_equality_on_indexed_fields_still_matches_array_elements(coll):
+    coll.create_index("tags")
+    coll.create_index("attrs.plan")
+    assert ns(coll, {"tags": "vip"}) == [1, 4, 5]
+    assert coll.count_documents({"tags": "vip"}) == 3
+    assert coll.find_one_and_update({"tags": "c"}, {"$set": {"hit": True}})["n"] == 4
+    assert ns(coll, {"attrs.plan": "pro"}) == [1, 4]
