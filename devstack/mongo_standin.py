@@ -449,6 +449,28 @@ def _fix_aggregation() -> None:
     engine.aggregate_with_constraints = aggregate_with_constraints
 
 
+_AVG_OLD = """avg_info = group.get(field, {"sum": 0, "count": 0})
+avg_info["sum"] += value or 0
+avg_info["count"] += 1
+group[field] = avg_info"""
+_AVG_NEW = """avg_info = group.get(field, {"sum": 0, "count": 0})
+if isinstance(value, (int, float)) and not isinstance(value, bool):
+    avg_info["sum"] += value
+    avg_info["count"] += 1
+group[field] = avg_info"""
+_SUM_OLD = """group[field] = (group.get(field, 0) or 0) + (value or 0)"""
+_SUM_NEW = """group[field] = (group.get(field, 0) or 0) + (
+    value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0)"""
+
+
+def _fix_group_accumulators() -> None:
+    """``$avg`` counted documents without the field (or with a non-number) as 0, and
+    ``$sum`` failed on strings; MongoDB ignores non-numbers in both."""
+    from neosqlite.collection.query_helper.aggregation import AggregationMixin
+
+    _patch_method(AggregationMixin, "_process_group_stage", (_AVG_OLD, _AVG_NEW), (_SUM_OLD, _SUM_NEW))
+
+
 def _fix_compound_group_keys() -> None:
     """``{"$group": {"_id": {"day": <expr>, "plan": "$attrs.plan"}}}`` grouped every
     document into one group keyed by the literal spec. Each document gets its key
@@ -729,18 +751,22 @@ def _replace_lines(source: str, old: str, new: str) -> str:
     for start in range(len(lines) - len(old_lines) + 1):
         if [line.strip() for line in lines[start:start + len(old_lines)]] == old_lines:
             indent = lines[start][:len(lines[start]) - len(lines[start].lstrip())]
-            replacement = "".join(indent + line.strip() + "\n" for line in new.splitlines())
+            replacement = "".join(indent + line.rstrip() + "\n" for line in new.splitlines())
             return "".join(lines[:start]) + replacement + "".join(lines[start + len(old_lines):])
     raise RuntimeError("neosqlite changed: the indexed equality fix no longer applies")
 
 
-def _patch_method(cls, name: str, old: str, new: str) -> None:
+def _patch_method(cls, name: str, *replacements: tuple[str, str]) -> None:
+    """Recompile method ``name`` of ``cls`` with (old, new) line replacements; raises
+    at start-up when the code no longer holds ``old`` (neosqlite changed)."""
     import textwrap
 
     module = inspect.getmodule(cls)
     source = textwrap.dedent(inspect.getsource(getattr(cls, name)))
+    for old, new in replacements:
+        source = _replace_lines(source, old, new)
     namespace: dict = {}
-    exec(compile(_replace_lines(source, old, new), module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102
+    exec(compile(source, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102
     setattr(cls, name, namespace[name])
 
 
@@ -754,8 +780,8 @@ def _fix_indexed_equality() -> None:
     from neosqlite.collection.query_helper._sql_query_builder import SqlQueryBuilderMixin
     from neosqlite.collection.sql_translator_unified import SQLClauseBuilder
 
-    _patch_method(SQLClauseBuilder, "build_where_clause", _ARM_OLD_UNIFIED, _ARM_NEW_UNIFIED)
-    _patch_method(SqlQueryBuilderMixin, "_build_containment_clause", _ARM_OLD_BUILDER, _ARM_NEW_BUILDER)
+    _patch_method(SQLClauseBuilder, "build_where_clause", (_ARM_OLD_UNIFIED, _ARM_NEW_UNIFIED))
+    _patch_method(SqlQueryBuilderMixin, "_build_containment_clause", (_ARM_OLD_BUILDER, _ARM_NEW_BUILDER))
     # neosqlite skipped array containment on indexed fields to keep the index usable:
     # {"tags": "vip"} found nothing when "tags" was indexed. The arm no longer costs the index.
     if not hasattr(SqlQueryBuilderMixin, "_field_has_index"):
@@ -774,6 +800,65 @@ def _create_type_indexes(manager, created: str, fields: list[str]) -> None:
         manager.collection.db.execute(
             f"CREATE INDEX IF NOT EXISTS {quote_identifier(f'vtype_{created}_{number}')} "
             f"ON {quote_table_name(manager.collection.name)}(json_type(data, '{parse_json_path(path)}'))")
+
+
+# --- projections on dotted paths ---
+
+def _include_path(source, target: dict, parts: list[str]) -> None:
+    head, rest = parts[0], parts[1:]
+    if not isinstance(source, dict) or head not in source:
+        return
+    value = source[head]
+    if not rest:
+        target[head] = copy.deepcopy(value)
+    elif isinstance(value, dict):
+        _include_path(value, target.setdefault(head, {}), rest)
+    elif isinstance(value, list):
+        items = target.setdefault(head, [{} for item in value if isinstance(item, dict)])
+        for item, out in zip([item for item in value if isinstance(item, dict)], items):
+            _include_path(item, out, rest)
+
+
+def _exclude_path(doc, parts: list[str]) -> None:
+    if isinstance(doc, list):
+        for item in doc:
+            _exclude_path(item, parts)
+    elif isinstance(doc, dict):
+        if len(parts) == 1:
+            doc.pop(parts[0], None)
+        elif parts[0] in doc:
+            _exclude_path(doc[parts[0]], parts[1:])
+
+
+def _fix_dotted_projection() -> None:
+    """``find({}, {"emb.x": 1})`` returned ``{"emb.x": 1}`` (a flat key) instead of
+    ``{"emb": {"x": 1}}``, and ``{"emb.x": 0}`` excluded nothing; what
+    mongoengine's ``only("stats.total")``/``exclude`` send. Plain 0/1 projections
+    with dotted paths are applied here."""
+    from neosqlite.collection.query_helper.aggregation import AggregationMixin
+
+    original = AggregationMixin._apply_projection
+
+    def apply_projection(self, projection, document):
+        if not (isinstance(projection, dict) and any("." in key for key in projection)
+                and all(value in (0, 1) for value in projection.values())):
+            return original(self, projection, document)
+        include_id = projection.get("_id", 1) in (1, True)
+        if any(value in (1, True) for key, value in projection.items() if key != "_id"):
+            out: dict = {}
+            if include_id and "_id" in document:
+                out["_id"] = document["_id"]
+            for key, value in projection.items():
+                if key != "_id" and value in (1, True):
+                    _include_path(document, out, key.split("."))
+            return out
+        out = copy.deepcopy(document)
+        for key, value in projection.items():
+            if value in (0, False):
+                _exclude_path(out, key.split("."))
+        return out
+
+    AggregationMixin._apply_projection = apply_projection
 
 
 def apply_fixes() -> None:
@@ -806,11 +891,13 @@ def apply_fixes() -> None:
     _install_exact_matching()
     _fix_upserts()
     _fix_aggregation()
+    _fix_group_accumulators()
     _fix_compound_group_keys()
     _fix_python_update_paths()
     _fix_find_and_modify_errors()
     _fix_unique_missing_fields()
     _fix_indexed_equality()
+    _fix_dotted_projection()
 
 
 def serve(host: str, port: int, data_dir: str) -> None:

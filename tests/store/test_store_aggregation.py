@@ -69,3 +69,10 @@ def test_lookup_by_local_and_foreign_field(coll):
                                 {"$sort": {"n": 1}}]))
     assert [(r["n"], sorted(o["amt"] for o in r["orders"])) for r in rows] == [(1, [5, 10]), (2, []), (4, [5, 10]),
                                                                               (6, [7])]
+
+
+def test_avg_and_sum_ignore_missing_and_non_numbers(coll):
+    coll.insert_one({"n": 7, "attrs": {"seats": "many"}})
+    rows = list(coll.aggregate([{"$group": {"_id": None, "t": {"$sum": "$attrs.seats"},
+                                            "a": {"$avg": "$attrs.seats"}}}]))
+    assert rows == [{"_id": None, "t": 53, "a": 26.5}]

@@ -115,3 +115,11 @@ def test_non_ascii_dict_keys_and_dates_in_lists(coll):
     assert ns(coll, {"attrs.año": {"$gte": 2000}}) == [9]
     assert coll.count_documents({"d": {"$in": [T0, T0.replace(hour=15)]}}) == 2
     assert ns(coll, {"d": {"$nin": [T0]}}) == [2, 3, 4, 5, 6, 9]
+
+
+def test_projection_of_dotted_paths(coll):
+    assert coll.find_one({"n": 1}, {"emb.x": 1, "attrs.plan": 1, "_id": 0}) == {"emb": {"x": 1},
+                                                                             "attrs": {"plan": "pro"}}
+    doc = coll.find_one({"n": 1}, {"emb.y": 0, "attrs": 0, "arr": 0, "_id": 0})
+    assert doc["emb"] == {"x": 1} and "attrs" not in doc
+    assert coll.find_one({"n": 1}, {"arr.k": 1, "_id": 0}) == {"arr": [{"k": "a"}, {"k": "b"}]}
