@@ -45,12 +45,21 @@ def _is_oid(value) -> bool:
 
 
 def _canon(value):
-    """A comparable form: ObjectIds of either library compare by bytes, aware datetimes as naive UTC."""
+    """A comparable form: ObjectIds of either library compare by bytes, aware datetimes
+    as naive UTC. Also decodes neosqlite's stored JSON forms of ObjectIds and dates, so
+    rows can be matched straight from ``json.loads`` (much faster than its loader)."""
     if _is_oid(value):
         return ("$oid", bytes(value.binary))
     if isinstance(value, datetime.datetime) and value.tzinfo is not None:
         return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     if isinstance(value, dict):
+        if value.get("__neosqlite_objectid__") is True and isinstance(value.get("id"), str):
+            return ("$oid", bytes.fromhex(value["id"]))
+        if len(value) == 1 and isinstance(value.get("$date"), str):
+            try:
+                return _canon(datetime.datetime.fromisoformat(value["$date"].replace("Z", "+00:00")))
+            except ValueError:
+                pass
         return {key: _canon(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_canon(item) for item in value]

@@ -23,10 +23,64 @@ documents or updates it carries):
   which is BSON's own precision;
 * updates whose values hold booleans or datetimes take neosqlite's Python
   update path, because its SQL fast path stores ``True`` as ``1`` and
-  datetimes as strings.
+  datetimes as strings; so do upserts (ObjectIds from the filter were stored
+  as strings) and ``$push``/``$addToSet`` of documents (stored as JSON text);
+* that Python update path applies ``$inc``/``$unset``/``$push``/``$min``/...
+  and ``$setOnInsert`` on dotted paths (``stats.total``, DictField keys) to
+  the sub-document, instead of writing a key literally named ``stats.total``;
+* exact matching (:mod:`devstack.mongo_match`): every filter outside the
+  shapes neosqlite is known to evaluate right (equality, ``$in`` and ranges on
+  plain scalars, ``$and``/``$or`` of those) is evaluated in Python with
+  MongoDB's semantics under the database lock and narrowed to the matching
+  ``_id`` values: null vs missing, ``$ne``/``$nin``/``$nor``/``$not`` (SQL
+  three-valued logic dropped documents without the field; ``$not`` was not
+  implemented), ``$exists``, ``$size``, ``$all``, regexes on arrays and in
+  ``$in``, whole-document and whole-array equality, ObjectId ranges, non-ASCII
+  keys. The filter's safe part pre-selects rows with indexes;
+* ``find_one_and_update(upsert=True)`` keeps ``$setOnInsert``;
+  findAndModify errors (duplicate key, ...) are answered as errors, not as
+  "no document matched";
+* aggregations run in neosqlite's Python tier (its SQL tiers returned
+  ObjectIds/dates as JSON strings, applied ``$limit`` after a later ``$sort``,
+  miscounted arrays); ``count_documents`` is one SQL ``COUNT``; compound
+  ``$group`` keys group; ``$avg``/``$sum`` ignore non-numbers; ``$count``
+  over nothing returns nothing;
+* unique indexes treat a missing field as null (one document without it, as
+  in MongoDB; ``sparse`` still allows many); ``partialFilterExpression``,
+  dropped by nx-27017, is declared ``sparse``;
+* equality uses declared indexes (the array-containment arm is rewritten so
+  SQLite can use a MULTI-INDEX OR, with companion ``json_type`` indexes), and
+  indexed array fields keep containment (``{"tags": "vip"}`` found nothing once
+  ``tags`` was indexed);
+* projections on dotted paths nest (``{"emb.x": 1}`` -> ``{"emb": {"x": ..}}``).
 
-``tests/store/test_store_contract.py`` pins each behaviour the code relies
-on, and passes unchanged against real MongoDB.
+Known defects left (write queries in the equivalent shape given):
+
+* ranges on fields holding arrays (``{"arr.v": {"$gt": 4}}``,
+  ``{"tags": {"$gt": "w"}}``) miss documents: use
+  ``{"arr": {"$elemMatch": {"v": {"$gt": 4}}}}``;
+* ``Decimal128`` cannot be stored (error "not JSON serializable"): mongoengine
+  ``DecimalField`` stores floats (or strings with ``force_string``), use that;
+* unique indexes over arrays (multikey) are not enforced, and a sparse unique
+  index accepts several explicit ``null``: keep unique keys scalar and omit
+  (do not null) optional ones;
+* index names are not kept (``idx_<coll>_<field>``; ``drop_index`` by
+  MongoDB's name does nothing); TTL purges when the collection is next used;
+* sort orders booleans among numbers when a field mixes types;
+* ``$lookup`` with ``pipeline``/``let``, ``$sortByCount``, projection
+  ``$slice``/``$elemMatch`` fail loudly; ``$replaceRoot`` keeps ``_id``;
+  use ``localField``/``foreignField``, ``$group`` + ``$sort``;
+* ``$rename`` of a missing field creates it as null; ``$pop`` on an empty
+  array and ``$push`` on a non-array fail (MongoDB: no-op / error), and
+  ``$addToSet`` on a non-array does nothing;
+* array-element updates (``arr.$.f``, ``arr.N.f``, ``$[id]``) are wrong:
+  separate documents, or ``$set`` the whole array;
+* exact-matching filters scan in Python (about 15 s per query over 100,000
+  documents on this machine): keep hot paths to equality/``$in``/ranges, or
+  add an equality on an indexed field next to the rest.
+
+``tests/store/`` pins each behaviour the code relies on, by theme, and passes
+unchanged against real MongoDB (``VINCULO_TEST_MONGO_URI``).
 
 Run: ``python -m devstack.mongo_standin --port 27017 --data-dir ./var/store``
 """
@@ -268,10 +322,47 @@ def _resolve_filter(db, coll_name: str, query, upsert: bool = False):
         return query
     if not _collection_exists(db, coll_name):
         return query
-    ids = [doc["_id"] for doc in db[coll_name].find(_safe_conjuncts(query)) if mongo_match.matches(doc, query)]
+    ids = _matching_ids(db[coll_name], query)
     if upsert and not ids:
         return query
     return {"_id": {"$in": ids}}
+
+
+def _matching_ids(collection, query: dict) -> list:
+    """The ``_id`` of every document matching ``query``: rows pre-selected by the
+    filter's safe part in SQL, decoded with plain ``json.loads`` (neosqlite's loader
+    is 4x slower) and tested by :func:`devstack.mongo_match.matches`."""
+    import json
+
+    from devstack import mongo_match
+
+    safe = _safe_conjuncts(query)
+    built = collection.query_engine.helpers._build_simple_where_clause(safe) if safe else ("", [], [])
+    if built is None or "data" not in _table_columns(collection):
+        return [doc["_id"] for doc in collection.find(safe) if mongo_match.matches(doc, query)]
+    from neosqlite.objectid import ObjectId
+
+    where, params, _tables = built
+    ids = []
+    for rowid, stored, data in collection.db.execute(f'SELECT id, _id, data FROM "{collection.name}" {where}',
+                                                     params):
+        doc = json.loads(data)
+        if not mongo_match.matches(doc if "_id" in doc else {**doc, "_id": stored}, query):
+            continue
+        _id = doc.get("_id", _MISSING_ID)
+        if isinstance(_id, dict) and _id.get("__neosqlite_objectid__") is True:
+            _id = ObjectId(_id["id"])
+        elif _id is _MISSING_ID:
+            _id = collection._resolve_stored_id(stored, rowid)
+        ids.append(_id)
+    return ids
+
+
+_MISSING_ID = object()
+
+
+def _table_columns(collection) -> set:
+    return {row[1] for row in collection.db.execute(f'PRAGMA table_info("{collection.name}")')}
 
 
 def _safe_conjuncts(query: dict) -> dict:

@@ -34,7 +34,9 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} CPUs ({cpu}), {mem_gb:.1f} GiB RAM, Python {platform.python_version()}"
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (f"{os.cpu_count()} CPUs ({cpu}), {mem_gb:.1f} GiB RAM, Python {platform.python_version()}, "
+            f"load average {load} (the machine is shared)")
 
 
 def peak_rss_mb(pid: int) -> float:
