@@ -322,7 +322,11 @@ def _resolve_filter(db, coll_name: str, query, upsert: bool = False):
         return query
     if not _collection_exists(db, coll_name):
         return query
-    ids = _matching_ids(db[coll_name], query)
+    from nx_27017.utils import convert_bson_to_neo_objectids
+
+    # neosqlite's find() matches ObjectIds only in its own type (nx-27017 converts
+    # them later, after this runs)
+    ids = _matching_ids(db[coll_name], convert_bson_to_neo_objectids(query))
     if upsert and not ids:
         return query
     return {"_id": {"$in": ids}}
@@ -337,7 +341,10 @@ def _matching_ids(collection, query: dict) -> list:
     from devstack import mongo_match
 
     safe = _safe_conjuncts(query)
-    built = collection.query_engine.helpers._build_simple_where_clause(safe) if safe else ("", [], [])
+    # neosqlite's where-clause builder needs its find() to prepare ObjectIds (and _id):
+    # such pre-filters (typically one _id) go through find(), the rest through raw SQL.
+    built = None if _holds_object_id(safe) else (
+        collection.query_engine.helpers._build_simple_where_clause(safe) if safe else ("", [], []))
     if built is None or "data" not in _table_columns(collection):
         return [doc["_id"] for doc in collection.find(safe) if mongo_match.matches(doc, query)]
     from neosqlite.objectid import ObjectId
@@ -359,6 +366,16 @@ def _matching_ids(collection, query: dict) -> list:
 
 
 _MISSING_ID = object()
+
+
+def _holds_object_id(value) -> bool:
+    from devstack import mongo_match
+
+    if isinstance(value, dict):
+        return "_id" in value or any(_holds_object_id(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_object_id(item) for item in value)
+    return mongo_match._is_oid(value)
 
 
 def _table_columns(collection) -> set:

@@ -72,6 +72,9 @@ def test_find_count_update_and_delete_agree(coll, query, expected):
     assert sorted(d["n"] for d in coll.aggregate([{"$match": query}])) == expected
     assert coll.update_many(query, {"$set": {"hit": True}}).matched_count == len(expected)
     assert ns(coll, {"hit": True}) == expected
+    for doc in coll.find({}, {"n": 1}):  # the claim shape: one document by _id, on a condition
+        result = coll.update_one({"_id": doc["_id"], "$and": [query]}, {"$set": {"claimed": True}})
+        assert result.matched_count == (doc["n"] in expected), doc["n"]
     assert coll.delete_many(query).deleted_count == len(expected)
     assert ns(coll, {}) == sorted(set(range(1, 7)) - set(expected))
 
@@ -123,3 +126,4 @@ def test_projection_of_dotted_paths(coll):
     doc = coll.find_one({"n": 1}, {"emb.y": 0, "attrs": 0, "arr": 0, "_id": 0})
     assert doc["emb"] == {"x": 1} and "attrs" not in doc
     assert coll.find_one({"n": 1}, {"arr.k": 1, "_id": 0}) == {"arr": [{"k": "a"}, {"k": "b"}]}
+

@@ -105,3 +105,15 @@ def test_bulk_write_mixes_upserts_and_inserts(coll):
                               UpdateOne({"n": 50}, {"$inc": {"c": 1}}, upsert=True)])
     assert (result.inserted_count, result.upserted_count, result.matched_count) == (1, 1, 2)
     assert coll.find_one({"n": 50})["c"] == 2 and coll.find_one({"n": 1})["s"] == "u1"
+
+
+def test_conditional_update_by_id_with_or_and_exists(coll):
+    """What segments' consent mirror sends: newer-or-missing guard on a dotted path."""
+    target = coll.find_one({"n": 3})["_id"]
+    guard = lambda at: {"_id": target, "$or": [{"facts.at.email": {"$lt": at}},  # noqa: E731
+                                               {"facts.at.email": {"$exists": False}}]}
+    assert coll.update_one(guard(T0), {"$set": {"consent.email": "granted", "facts.at.email": T0}}).matched_count == 1
+    assert coll.update_one(guard(T0), {"$set": {"consent.email": "revoked"}}).matched_count == 0
+    later = T0 + datetime.timedelta(seconds=1)
+    assert coll.update_one(guard(later), {"$set": {"consent.email": "revoked", "facts.at.email": later}}).matched_count == 1
+    assert coll.find_one({"n": 3})["consent"] == {"email": "revoked"}
