@@ -56,6 +56,10 @@ documents or updates it carries):
 
 Known defects left (write queries in the equivalent shape given):
 
+* exact matching covers filters of find/count/distinct/update/delete/
+  findAndModify and a pipeline's *first* ``$match``; a later ``$match`` (after
+  ``$unwind``/``$addFields``, inside ``$facet``/``$lookup``) is neosqlite's own
+  matcher: keep null/``$ne``/``$exists``/``$not`` in the first ``$match``;
 * ranges on fields holding arrays (``{"arr.v": {"$gt": 4}}``,
   ``{"tags": {"$gt": "w"}}``) miss documents: use
   ``{"arr": {"$elemMatch": {"v": {"$gt": 4}}}}``;
@@ -75,9 +79,11 @@ Known defects left (write queries in the equivalent shape given):
   ``$addToSet`` on a non-array does nothing;
 * array-element updates (``arr.$.f``, ``arr.N.f``, ``$[id]``) are wrong:
   separate documents, or ``$set`` the whole array;
-* exact-matching filters scan in Python (about 15 s per query over 100,000
-  documents on this machine): keep hot paths to equality/``$in``/ranges, or
-  add an equality on an indexed field next to the rest.
+* exact-matching filters scan in Python (about 5 s per query over 100,000
+  documents on this shared machine): keep hot paths to equality/``$in``/ranges,
+  or add an equality on an indexed field next to the rest (it pre-selects);
+* datetime ranges compare through ``strftime``, so they scan (about 0.7 s over
+  100,000 documents); sorting on an indexed datetime uses the index.
 
 ``tests/store/`` pins each behaviour the code relies on, by theme, and passes
 unchanged against real MongoDB (``VINCULO_TEST_MONGO_URI``).
