@@ -1,0 +1,5 @@
+"""Import jobs (filled in next)."""
+
+
+def run_import(settings, job, owner):
+    raise NotImplementedError
