@@ -39,7 +39,7 @@ def dependencies(segment: Segment) -> tuple[set[str], bool]:
 
 
 def active_dynamic() -> list[Segment]:
-    return list(Segment.objects(kind="dynamic", archived__ne=True).only("id", "rule", "compiled", "updated_at"))
+    return list(Segment.objects(kind="dynamic", archived__ne=True).only("id", "kind", "rule", "compiled", "updated_at"))
 
 
 class Membership:
@@ -101,30 +101,41 @@ class Membership:
     def recompute(self, segment: Segment, progress=None, batch_size: int = 2000) -> dict[str, int]:
         """Bring one segment's membership to exactly what its rule selects now.
 
-        Walks matching customers in ascending id batches and compares each
-        batch with the members in the same id range, so memory stays bounded
-        whatever the segment's size.
+        Two passes in bounded batches: matching customers (ascending ``_id``)
+        enter if they are not members; then members (ascending member row
+        ``_id``) whose customer no longer matches leave. Range queries on
+        ``customer_id`` are avoided on purpose: the stand-in compares
+        ObjectIds wrongly outside ``_id`` (equality and ``$in`` work).
         """
         base = customer_filter(segment)
         stats = {"evaluated": 0, "entered": 0, "left": 0, "members": 0}
-        after: ObjectId | None = None
+        after = None
         while True:
             query = base if after is None else {"$and": [base, {"_id": {"$gt": after}}]}
             batch = [row["_id"] for row in self.customers.find(query, {"_id": 1}).sort("_id", 1).limit(batch_size)]
-            id_range = {"$lte": batch[-1]} if batch else {}
-            if after is not None:
-                id_range["$gt"] = after
-            member_query = {"segment_id": segment.id}
-            if id_range:
-                member_query["customer_id"] = id_range
-            current = {row["customer_id"] for row in self.members.find(member_query, {"customer_id": 1})}
-            matching = set(batch)
-            stats["entered"] += self._enter(segment.id, sorted(matching - current))
-            stats["left"] += self._leave(segment.id, sorted(current - matching))
+            if not batch:
+                break
+            current = {row["customer_id"] for row in self.members.find(
+                {"segment_id": segment.id, "customer_id": {"$in": batch}}, {"customer_id": 1})}
+            stats["entered"] += self._enter(segment.id, sorted(set(batch) - current))
             stats["evaluated"] += len(batch)
-            stats["members"] += len(batch)
             if progress is not None:
                 progress(stats)
-            if not batch:
-                return stats
             after = batch[-1]
+        after = None
+        while True:
+            query = {"segment_id": segment.id}
+            if after is not None:
+                query = {"$and": [query, {"_id": {"$gt": after}}]}
+            rows = list(self.members.find(query, {"customer_id": 1}).sort("_id", 1).limit(batch_size))
+            if not rows:
+                break
+            ids = [row["customer_id"] for row in rows]
+            matching = {row["_id"] for row in self.customers.find(
+                {"$and": [base, {"_id": {"$in": ids}}]}, {"_id": 1})}
+            stats["left"] += self._leave(segment.id, sorted(set(ids) - matching))
+            if progress is not None:
+                progress(stats)
+            after = rows[-1]["_id"]
+        stats["members"] = self.members.count_documents({"segment_id": segment.id})
+        return stats

@@ -299,7 +299,9 @@ def _campaign(body, path: str, ctx: _Ctx):
     campaign_id = body.get("campaign_id")
     ctx.depends_on.add(f"facts.{event}")
     if campaign_id is None:
-        return {f"facts.{event}.0": {"$exists": True}}
+        # Any campaign: a non-empty list. ("facts.x.0": {"$exists": true} is the
+        # usual shape, but the stand-in answers it wrongly on some documents.)
+        return {f"facts.{event}": {"$exists": True, "$ne": []}}
     if not isinstance(campaign_id, str) or not campaign_id.strip() or len(campaign_id) > 64:
         return ctx.fail(f"{path}.campaign_id", "must be a campaign id")
     return {f"facts.{event}": campaign_id.strip()}
