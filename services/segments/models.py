@@ -8,7 +8,7 @@ import mongoengine as me
 
 from shared.store import utcnow
 
-JOB_STATUSES = ("queued", "running", "done", "failed")
+JOB_STATUSES = ("uploading", "queued", "running", "done", "failed")
 
 
 class Job(me.Document):
@@ -35,6 +35,7 @@ class ImportJob(Job):
     chunks = me.IntField(default=0)
     # Progress; ``rows`` is also the checkpoint: a resumed job skips that many rows.
     rows = me.IntField(default=0)
+    line = me.IntField(default=0)  # last line of the file done (rejections past it are redone)
     bytes_read = me.IntField(default=0)
     created = me.IntField(default=0)
     updated = me.IntField(default=0)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared import settings as base
-from shared.settings import CommonSettings, parse_float, parse_positive_int, setting
+from shared.settings import (CommonSettings, parse_bool, parse_float, parse_positive_int,
+                             setting)
 
 PREFIX = "SEGMENTS"
 
@@ -20,6 +21,8 @@ class Settings(CommonSettings):
                                       doc="bytes per stored chunk of an uploaded import file")
     import_max_bytes: int = setting(512 * 1024 * 1024, parse=parse_positive_int,
                                     doc="largest import file accepted")
+    import_events: bool = setting(True, parse=parse_bool,
+                                  doc="publish customer.created/updated (source=import) for imported rows")
     job_poll_seconds: float = setting(1.0, parse=parse_float, doc="how often an idle worker looks for jobs")
     job_lease_seconds: float = setting(120.0, parse=parse_float,
                                        doc="a running job not renewed for this long is taken over")
