@@ -11,7 +11,7 @@ import logging
 from typing import Iterable
 
 from bson import ObjectId
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from shared.audience import customer_filter
 from shared.messaging.contracts import SegmentEntered, SegmentLeft

@@ -154,7 +154,6 @@ def test_incremental_membership_agrees_with_a_full_recompute(api, settings, serv
         work[queue_name](envelope)
 
     # Profile changes: the API publishes customer.updated; the worker's handler evaluates.
-    from services.segments import events as _events  # noqa: F401 - the API published these to the broker
     membership_queue = service_env.topology.name("segments.membership")
     with Connection(service_env.amqp_url) as conn, conn.channel() as channel:
         service_env.topology.declare(channel, ["segments.membership"])

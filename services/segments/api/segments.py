@@ -7,7 +7,7 @@ import csv
 import io
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Boolean, Dict, Integer, List, Nested, Raw, String
+from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from bson import json_util
 from flask import Response, stream_with_context
