@@ -108,6 +108,9 @@ def main(argv=None) -> None:
                         help="size of the customers collection for the latency run")
     parser.add_argument("--large-sample", type=int, default=20,
                         help="updates timed against the imported collection too")
+    parser.add_argument("--rule-runs", type=int, default=3, help="runs per rule (the median is printed)")
+    parser.add_argument("--phases", default="latency,import",
+                        help="which parts to run: latency (small collection), import (import, rules, sample)")
     parser.add_argument("--amqp", default=os.environ.get("VINCULO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"))
     args = parser.parse_args(argv)
     print(f"machine: {machine()}; load average now {os.getloadavg()[0]:.1f}")
@@ -124,19 +127,22 @@ def main(argv=None) -> None:
     workers = []
     try:
         # 1. Latency on a collection of --latency-customers people.
-        small = f"mongodb://127.0.0.1:{port}/bench_latency"
-        workers.append(start_worker(small, env, tmp / "worker-latency.log"))
-        client = app_client(small)
-        seed(args.latency_customers)
-        bench_latency(client, headers, args.amqp, namespace, args.updates, "small")
-        procs.stop(workers.pop())
+        if "latency" in args.phases:
+            small = f"mongodb://127.0.0.1:{port}/bench_latency"
+            workers.append(start_worker(small, env, tmp / "worker-latency.log"))
+            client = app_client(small)
+            seed(args.latency_customers)
+            bench_latency(client, headers, args.amqp, namespace, args.updates, "small")
+            procs.stop(workers.pop())
+        if "import" not in args.phases:
+            return
         # 2. Import, rules and a latency sample on the imported collection.
         large = f"mongodb://127.0.0.1:{port}/bench"
         worker = start_worker(large, env, tmp / "worker.log")
         workers.append(worker)
         client = app_client(large)
         bench_import(client, headers, tmp, args.rows, worker)
-        bench_rules(client, headers)
+        bench_rules(client, headers, args.rule_runs)
         if args.large_sample:
             bench_latency(client, headers, args.amqp, namespace, args.large_sample, "large")
     finally:
@@ -179,7 +185,7 @@ def bench_import(client, headers, tmp: Path, rows: int, worker) -> None:
           f"worker peak memory {peak_rss_mb(worker.pid):.0f} MB (VmHWM, whole worker process)")
 
 
-def bench_rules(client, headers) -> None:
+def bench_rules(client, headers, runs: int) -> None:
     from bson import json_util
 
     from shared.audience import EXCLUDED, resolve
@@ -187,11 +193,11 @@ def bench_rules(client, headers) -> None:
     from services.segments.rules import compile_rule
 
     collection = Customer._get_collection()
-    print("rules (count / first page of 50; median of 3 runs):")
+    print(f"rules (count / first page of 50; median of {runs} run(s)):")
     for name, rule in RULES.items():
         query = {"$and": [resolve(json_util.loads(json_util.dumps(compile_rule(rule).filter))), EXCLUDED]}
         counts, lists = [], []
-        for _ in range(3):
+        for _ in range(runs):
             started = time.perf_counter()
             count = collection.count_documents(query)
             counts.append((time.perf_counter() - started) * 1000)

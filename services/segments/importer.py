@@ -36,7 +36,7 @@ from shared.models import Customer, SuppressedContact, contact_hash
 from shared.store import utcnow
 
 from services.segments import events, profiles
-from services.segments.jobs import LeaseLost, finish, renew
+from services.segments.jobs import LeaseLost, Stopping, finish, renew
 from services.segments.models import ImportChunk, ImportJob, ImportRejection
 
 log = logging.getLogger(__name__)
@@ -443,7 +443,7 @@ def recompute_touched(job: ImportJob, touched: set[str]) -> int:
         return 0
     for segment in active_dynamic():
         if affected(dependencies(segment)[0], touched):
-            if queue_recompute(segment.id, "import", key=f"{segment.id}:import:{job.id}"):
+            if queue_recompute(segment.id, "import", key=f"{segment.id}:import:{job.id}:{job.attempts}"):
                 queued += 1
     return queued
 
@@ -451,7 +451,7 @@ def recompute_touched(job: ImportJob, touched: set[str]) -> int:
 COUNTERS = ("created", "updated", "unchanged", "rejected", "skipped")
 
 
-def run_import(settings, job: ImportJob, owner: str) -> None:
+def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
     """Process (or resume) one import job to the end."""
     done_rows, done_line = job.rows, job.line
     # A batch interrupted before its checkpoint may have reported rows already.
@@ -484,6 +484,8 @@ def run_import(settings, job: ImportJob, owner: str) -> None:
                      bytes_read=reader.position, **counts):
             raise LeaseLost()
         batch = []
+        if stopping is not None and stopping.is_set():
+            raise Stopping()
 
     try:
         rows = csv_rows(text) if job.format == "csv" else jsonl_rows(text)

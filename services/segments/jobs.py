@@ -62,7 +62,18 @@ class LeaseLost(Exception):
     """Another worker owns the job now; stop without touching it."""
 
 
-def run_recompute(settings, job: RecomputeJob, owner: str) -> None:
+class Stopping(Exception):
+    """This worker is shutting down: hand the job back at its last checkpoint."""
+
+
+def release(document, job_id, owner: str) -> None:
+    """Make a job runnable again by anyone (it resumes from its checkpoint)."""
+    document._get_collection().update_one({"_id": job_id, "owner": owner},
+                                          {"$set": {"status": "queued"}, "$unset": {"owner": "", "lease_until": ""},
+                                           "$inc": {"attempts": -1}})
+
+
+def run_recompute(settings, job: RecomputeJob, owner: str, stopping: threading.Event | None = None) -> None:
     segment = Segment.objects(id=job.segment_id).first()
     if segment is None or segment.kind != "dynamic" or segment.archived:
         finish(RecomputeJob, job.id, owner, "failed", error="segment missing, static or archived")
@@ -71,6 +82,8 @@ def run_recompute(settings, job: RecomputeJob, owner: str) -> None:
     membership = Membership(settings, announce=job.reason != "created")
 
     def progress(stats):
+        if stopping is not None and stopping.is_set():
+            raise Stopping()
         if not renew(RecomputeJob, job.id, owner, settings.job_lease_seconds, **stats):
             raise LeaseLost()
 
@@ -134,9 +147,12 @@ class JobRunner(threading.Thread):
                        error=f"gave up after {MAX_ATTEMPTS} attempts; last error: {job.error or 'worker lost'}")
                 return True
             try:
-                runner(self.settings, job, self.owner)
+                runner(self.settings, job, self.owner, self.stopping)
             except LeaseLost:
                 log.warning("lost the lease on %s %s", document.__name__, job.id)
+            except Stopping:
+                release(document, job.id, self.owner)
+                log.info("handed %s %s back at its checkpoint", document.__name__, job.id)
             except Exception as exc:  # noqa: BLE001 - recorded on the job; retried up to MAX_ATTEMPTS
                 log.exception("%s %s failed", document.__name__, job.id)
                 document._get_collection().update_one(

@@ -169,3 +169,24 @@ def test_imported_people_enter_dynamic_segments(api, settings):
     moved = [f"imp-{i},,,,,ES,,,,,,,," for i in range(10)]
     finished(api, settings, upload(api, csv_file(moved))["id"])
     assert SegmentMember.objects(segment_id=segment["id"]).count() == 10
+
+
+def test_a_stopping_worker_hands_the_job_back_and_another_resumes_it(api, service_env):
+
+    from services.segments.jobs import JobRunner
+    from services.segments.settings import load
+
+    small_batches = service_env.settings(load, import_batch_size=3)
+    rows = [f"r-{i},r{i}@example.com,,,,ES,,,,,,,," for i in range(10)] + ["r-bad,nope,,,,,,,,,,,,"]
+    job = upload(api, csv_file(rows))
+    stopping_runner = JobRunner(small_batches)
+    stopping_runner.stopping.set()  # shutting down: stops after its first checkpoint
+    assert stopping_runner.run_once()
+    handed_back = ImportJob.objects(id=job["id"]).first()
+    assert (handed_back.status, handed_back.rows, handed_back.created, handed_back.owner) == ("queued", 3, 3, None)
+    other = JobRunner(small_batches)
+    assert other.run_once()
+    done = api.get(f"/imports/{job['id']}").json
+    assert (done["status"], done["rows"], done["created"], done["rejected"]) == ("done", 11, 10, 1)
+    assert len(api.get(f"/imports/{job['id']}/rejections").json["items"]) == 1
+    assert Customer.objects.count() == 10
