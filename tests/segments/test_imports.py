@@ -172,7 +172,6 @@ def test_imported_people_enter_dynamic_segments(api, settings):
 
 
 def test_a_stopping_worker_hands_the_job_back_and_another_resumes_it(api, service_env):
-
     from services.segments.jobs import JobRunner
     from services.segments.settings import load
 
