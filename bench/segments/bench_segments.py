@@ -108,6 +108,8 @@ def main(argv=None) -> None:
                         help="size of the customers collection for the latency run")
     parser.add_argument("--large-sample", type=int, default=20,
                         help="updates timed against the imported collection too")
+    parser.add_argument("--no-import-events", action="store_true",
+                        help="import without publishing customer.created/updated (VINCULO_SEGMENTS_IMPORT_EVENTS=false)")
     parser.add_argument("--rule-runs", type=int, default=3, help="runs per rule (the median is printed)")
     parser.add_argument("--phases", default="latency,import",
                         help="which parts to run: latency (small collection), import (import, rules, sample)")
@@ -122,6 +124,8 @@ def main(argv=None) -> None:
            "VINCULO_AMQP_URL": args.amqp, "VINCULO_API_KEYS": API_KEYS,
            "VINCULO_SECRET_KEY": SECRET, "VINCULO_BROKER_NAMESPACE": namespace, "VINCULO_LOG_LEVEL": "WARNING",
            "VINCULO_SEGMENTS_JOB_POLL_SECONDS": "0.2", "PYTHONPATH": str(ROOT)}
+    if args.no_import_events:
+        env["VINCULO_SEGMENTS_IMPORT_EVENTS"] = "false"
     os.environ.update(env)
     headers = {"X-API-Key": "test-admin-key"}
     workers = []
@@ -142,7 +146,8 @@ def main(argv=None) -> None:
         workers.append(worker)
         client = app_client(large)
         bench_import(client, headers, tmp, args.rows, worker)
-        bench_rules(client, headers, args.rule_runs)
+        if args.rule_runs:
+            bench_rules(client, headers, args.rule_runs)
         if args.large_sample:
             bench_latency(client, headers, args.amqp, namespace, args.large_sample, "large")
     finally:
