@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,14 +36,9 @@ from shared.messaging.contracts import parse_envelope  # noqa: E402
 from shared.messaging.topology import Topology  # noqa: E402
 from shared.models import Segment, SegmentMember  # noqa: E402
 from tests.support import API_KEYS, ADMIN_KEY, SECRET, broker_cleanup  # noqa: E402
+from bench.common import machine  # noqa: E402
 
 AMQP = os.environ.get("VINCULO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    mem = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
-    return f"{os.cpu_count()} CPUs ({cpu}), {mem / 1024 / 1024:.1f} GiB RAM, Python {platform.python_version()}"
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -26,20 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-
-
-def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem = next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1]
-        mem = f"{int(mem) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        mem = "unknown"
-    return f"{os.cpu_count()} CPUs ({cpu}), {mem} RAM, Python {platform.python_version()}"
+from bench.common import machine  # noqa: E402
 
 
 def main(argv=None) -> int:

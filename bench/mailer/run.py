@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -38,12 +37,7 @@ from tests.support import broker_cleanup, queue_depth  # noqa: E402
 
 from services.mailer import templates  # noqa: E402
 from services.mailer.models import DOCUMENTS  # noqa: E402
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    mem = next((line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")), "0")
-    return f"{os.cpu_count()} CPUs ({cpu}), {int(mem) // 1024} MiB RAM, Python {platform.python_version()}"
+from bench.common import machine  # noqa: E402
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -17,7 +17,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from devstack import procs  # noqa: E402
 from tests.support import API_KEYS, SECRET, broker_cleanup  # noqa: E402
+from bench.common import machine  # noqa: E402
 
 FIRST = ["Lucía", "Íñigo", "Sofía", "José", "María", "Ángel", "Begoña", "Nuria", "Emma", "John", "Olivia", "Noah"]
 LAST = ["García", "Núñez", "López", "Martínez", "Peña", "Ibáñez", "Smith", "Brown", "Jones", "Muñoz"]
@@ -42,13 +42,6 @@ PLACES = [("ES", "Madrid", 40.4168, -3.7038), ("ES", "Málaga", 36.7213, -4.4214
           ("MX", "Ciudad de México", 19.4326, -99.1332), ("GB", "London", 51.5072, -0.1276),
           ("US", "New York", 40.7128, -74.006), ("AR", "Córdoba", -31.4201, -64.1888)]
 STAGES = ["lead", "prospect", "customer", "churned"]
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    mem = next((int(line.split()[1]) // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
-    return f"{os.cpu_count()} CPUs ({cpu}), {mem} MB RAM, Python {platform.python_version()}"
 
 
 def write_csv(path: Path, rows: int, seed: int = 7) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import random
 import statistics
 import tempfile
@@ -20,23 +19,11 @@ import time
 
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 
+from bench.common import machine
 from devstack import procs
 
 PLANS = ("free", "pro", "enterprise")
 T0 = datetime.datetime(2026, 1, 1)
-
-
-def machine() -> str:
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return (f"{os.cpu_count()} CPUs ({cpu}), {mem_gb:.1f} GiB RAM, Python {platform.python_version()}, "
-            f"load average {load} (the machine is shared)")
 
 
 def peak_rss_mb(pid: int) -> float:
