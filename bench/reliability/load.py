@@ -62,8 +62,9 @@ class Figures:
                 lines.append(f"{name:<28} {len(values):>7} {pct(values, .5):>8.1f} {pct(values, .95):>8.1f} "
                              f"{pct(values, .99):>8.1f}")
         rate = self.requests / self.elapsed if self.elapsed else 0
-        lines.append(f"requests {self.requests} in {self.elapsed:.1f} s ({rate:.0f}/s), errors {len(self.errors)} "
-                     f"(rate {self.error_rate():.4%}), customers written {len(self.written)}")
+        lines.append(f"requests {self.requests} in {self.elapsed:.1f} s ({rate:.0f}/s), "
+                     f"errors {len(self.errors)} (rate {self.error_rate():.4%}), "
+                     f"customers written {len(self.written)}")
         if self.errors:
             lines.append(f"first errors: {self.errors[:5]}")
         return "\n".join(lines)
@@ -155,9 +156,10 @@ def verify(segments: str, mailer: str, figures: Figures) -> list:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    mem = next((int(line.split()[1]) // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor())
+    mem = next((int(line.split()[1]) // 1024 for line in open("/proc/meminfo")
+                if line.startswith("MemTotal")), 0)
     load = os.getloadavg()
     return f"nproc {os.cpu_count()}, {cpu}, {mem} MiB, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
 
@@ -168,7 +170,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--requests", type=int, default=50000)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--amqp", default=os.environ.get("VINCULO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"))
+    parser.add_argument("--amqp", default=os.environ.get("VINCULO_TEST_AMQP_URL",
+                                                         "amqp://guest:guest@127.0.0.1:5672//"))
     args = parser.parse_args()
 
     from devstack import procs
@@ -185,8 +188,8 @@ def main() -> None:
         mailer = env.start_api("mailer", VINCULO_MAILER_WEB_WORKERS=args.web_workers)
         env.start("segments", "worker")
         print(f"machine: {machine()}")
-        print(f"store: the stand-in (devstack/mongo_standin.py); {args.threads} threads, "
-              f"{args.web_workers} web workers per api, bounds {args.seconds:.0f} s / {args.requests} requests")
+        print(f"store: the stand-in (devstack/mongo_standin.py); {args.threads} threads, {args.web_workers} "
+              f"web workers per api, bounds {args.seconds:.0f} s / {args.requests} requests")
         figures = run_load(segments, mailer, threads=args.threads, seconds=args.seconds,
                            max_requests=args.requests)
         print(figures.report())

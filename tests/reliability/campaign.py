@@ -130,8 +130,9 @@ class CampaignRun:
                 self.expected.append(email)
         template = call("POST", f"{mail}/templates", json={
             "name": f"Oferta {tag}", "channel": "email", "fallback_locale": "es",
-            "variants": {"es": {"subject": "Hola {{ first_name }}", "text": "¡Ofertas para ti, {{ first_name }}!"},
-                         "en": {"subject": "Hi {{ first_name }}", "text": "Deals for you, {{ first_name }}!"}}})
+            "variants": {
+                "es": {"subject": "Hola {{ first_name }}", "text": "¡Ofertas para ti, {{ first_name }}!"},
+                "en": {"subject": "Hi {{ first_name }}", "text": "Deals for you, {{ first_name }}!"}}})
         segment = call("POST", f"{seg}/segments", json={"name": f"Todos {tag}", "kind": "static"})
         added = call("POST", f"{seg}/segments/{segment['id']}/members", json={"customer_ids": ids})
         assert not added.get("not_found"), added
@@ -195,8 +196,8 @@ def assert_received_once(run: CampaignRun, killed_workers: int = 0) -> None:
     for message in run.smtp.mailbox.snapshot():
         for rcpt in message.rcpt_tos:
             copies[rcpt.lower()].append(message.parsed()["Message-ID"])
-    assert set(copies) == set(run.expected), {
-        "missing": sorted(set(run.expected) - set(copies)), "unexpected": sorted(set(copies) - set(run.expected))}
+    assert set(copies) == set(run.expected), {"missing": sorted(set(run.expected) - set(copies)),
+                                              "unexpected": sorted(set(copies) - set(run.expected))}
     recovered = run.recovered()
     extra = 0
     for address in run.expected:
