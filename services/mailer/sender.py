@@ -30,12 +30,13 @@ import concurrent.futures
 import datetime
 import logging
 import threading
+import time
 import uuid
 
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, ConnectionFailure
 
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import (DeliveryFailed, DeliverySent, Envelope, SendRequested)
@@ -299,18 +300,43 @@ class Sender:
             return
         now = utcnow()
         collection = Delivery._get_collection()
-        if all(doc["channel"] == "email" for doc, _ in pending):
-            collection.update_many({"_id": {"$in": [doc["_id"] for doc, _ in pending]}, "claim": self.worker_id},
-                                   {"$set": {"status": "sent", "sent_at": now}})
-        else:
-            for doc, provider_id in pending:
-                collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
-                                      {"$set": {"status": "sent", "sent_at": now, "provider_id": provider_id}})
+
+        def write():
+            if all(doc["channel"] == "email" for doc, _ in pending):
+                collection.update_many({"_id": {"$in": [doc["_id"] for doc, _ in pending]},
+                                        "claim": self.worker_id}, {"$set": {"status": "sent", "sent_at": now}})
+            else:
+                for doc, provider_id in pending:
+                    collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
+                                          {"$set": {"status": "sent", "sent_at": now, "provider_id": provider_id}})
+
+        self._record_accepted(write)
         for doc, _ in pending:
             doc["sent_at"] = now
         self._unannounced.extend(doc for doc, _ in pending)
         if len(self._unannounced) >= ANNOUNCE_EVERY:
             self._announce_sent()
+
+    def _record_accepted(self, write) -> None:
+        """Retry recording accepted messages through a store outage, for up to the claim lease.
+
+        The relay has accepted them: giving up here would leave them
+        ``sending`` and another worker would send them again after the lease.
+        Within the lease nobody else takes them (the write is conditional on
+        our claim, so after it a recovery wins and this write changes nothing).
+        """
+        deadline = time.monotonic() + self.settings.claim_lease
+        delay = 0.2
+        while True:
+            try:
+                write()
+                return
+            except ConnectionFailure as exc:
+                if time.monotonic() + delay >= deadline:
+                    raise
+                log.warning("recording accepted messages failed, retrying: %s", exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _announce_sent(self) -> None:
         """Publish delivery.sent, then write the message_sent interactions, for recorded sends.

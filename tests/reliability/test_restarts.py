@@ -20,22 +20,10 @@ from shared.messaging.consumer import ProcessedMessage
 from shared.messaging.contracts import ConsentChanged
 from shared.messaging.publisher import Outbox, OutboxMessage, Publisher
 from shared.models import Customer
-from tests.reliability.infra import PrivateRabbit, PrivateStore, SmtpSink
+from tests.reliability.infra import PrivateStore, SmtpSink
 from tests.support import ServiceEnv, drain, wait_consuming, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def private_rabbit(tmp_path_factory):
-    rabbit = PrivateRabbit(tmp_path_factory.mktemp("rabbit"))
-    try:
-        rabbit.start()
-    except Exception:
-        rabbit.stop()
-        raise
-    yield rabbit
-    rabbit.stop()
 
 
 def consent(customer, status="granted"):
