@@ -77,14 +77,19 @@ def _lang(customer: dict | None) -> str:
     return "en" if locale.startswith("en") else "es"
 
 
-def _switch_url(lang: str) -> str:
-    args = {**request.view_args, "lang": TEXT[lang]["switch_lang"]}
-    return url_for(request.endpoint, **args)
+def _switch_url(lang: str) -> str | None:
+    """The same page in the other language (after a form post on the center: the center)."""
+    endpoint = request.endpoint
+    if endpoint in ("preferences.save", "preferences.profile"):
+        endpoint = "preferences.center"
+    elif request.method != "GET":
+        return None
+    return url_for(endpoint, **{**request.view_args, "lang": TEXT[lang]["switch_lang"]})
 
 
 def _render(template: str, lang: str, status: int = 200, **context) -> Response:
     html = render_template(f"preferences/{template}", lang=lang, t=TEXT[lang],
-                           switch_url=_switch_url(lang) if request.method == "GET" else None, **context)
+                           switch_url=_switch_url(lang), **context)
     return Response(html, status=status, mimetype="text/html")
 
 
