@@ -10,7 +10,7 @@ import time
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from shared.models import ConsentEntry, ConsentState
+from shared.models import ConsentEntry, ConsentState, Customer, SuppressedContact, contact_hash
 from tests.mailer.conftest import create_template, make_customer, send_requested
 from tests.support import SECRET
 
@@ -202,3 +202,52 @@ def test_invalid_form_values_are_refused(app, events):
     for data in ({"consent": ["email:spam"]}, {"pause": "7"}, {"frequency": "hourly"}, {"language": "fr"}):
         assert browser.post(f"/p/{token}", data={"csrf": csrf, **data}).status_code == 422
     assert not ConsentEntry.objects(customer_id=customer.id).count()
+
+
+def test_name_and_language_corrected_through_segments_and_next_message_in_english(
+        service_env, settings_for, api, events, sender_for, smtp_server):
+    from services.mailer.app import create_app
+    from tests.support import MARKETER_KEY
+
+    segments = service_env.start_api("segments")
+    app = create_app(settings_for(segments_url=segments, segments_api_key=MARKETER_KEY))
+    template = create_template(api)
+    customer = make_customer(email="tom@example.com", consent={("email", "newsletter"): "granted"}, events=events)
+    token = link(app, customer.id)
+    browser = app.test_client()
+    csrf = csrf_of(browser.get(f"/p/{token}"))
+    answer = browser.post(f"/p/{token}/profile", data={"csrf": csrf, "first_name": "Tomás", "last_name": "Ruiz"})
+    assert answer.status_code == 200
+    answer = browser.post(f"/p/{token}", data={"csrf": csrf, "consent": ["email:newsletter"], "language": "en"})
+    assert answer.status_code == 200 and "Changes saved" in answer.get_data(as_text=True)
+    stored = Customer.objects.get(id=customer.id)
+    assert (stored.first_name, stored.last_name, stored.locale) == ("Tomás", "Ruiz", "en")
+    assert {a.action for a in AuditEntry.objects(customer_id=customer.id)} == {"profile", "language"}
+    sender_for(frequency_cap=0).on_send_requested(send_requested(template["id"], [customer.id]))
+    [received] = smtp_server.mailbox.to("tom@example.com")
+    assert received.parsed()["Subject"] == "Latest offers for you, Tomás!"
+
+
+def test_erasure_with_segments_down_still_suppresses_and_revokes(settings_for, api, events, sender_for,
+                                                                  smtp_server):
+    from devstack.procs import free_port
+    from services.mailer.app import create_app
+
+    app = create_app(settings_for(segments_url=f"http://127.0.0.1:{free_port()}"))
+    template = create_template(api)
+    customer = make_customer(email="zoe@example.com", phone="+34600111222",
+                             consent={("email", "newsletter"): "granted"}, events=events)
+    token = link(app, customer.id)
+    browser = app.test_client()
+    csrf = csrf_of(browser.get(f"/p/{token}/erase"))
+    answer = browser.post(f"/p/{token}/erase", data={"csrf": csrf})
+    assert answer.status_code == 503 and "Inténtalo de nuevo" in answer.get_data(as_text=True)
+    hashes = {s.hash: s.reason for s in SuppressedContact.objects}
+    assert hashes == {contact_hash("email", "zoe@example.com"): "erased",
+                      contact_hash("phone", "+34600111222"): "erased"}
+    assert consents_of(customer.id) == {("email", "newsletter"): "revoked"}
+    sender_for().on_send_requested(send_requested(template["id"], [customer.id]))
+    assert smtp_server.mailbox.count == 0 and Delivery.objects.get(customer_id=customer.id).status == "skipped"
+    # asking again completes it later; the revocation is recorded once
+    browser.post(f"/p/{token}/erase", data={"csrf": csrf})
+    assert ConsentEntry.objects(customer_id=customer.id, status="revoked").count() == 1
