@@ -251,3 +251,21 @@ def test_erasure_with_segments_down_still_suppresses_and_revokes(settings_for, a
     # asking again completes it later; the revocation is recorded once
     browser.post(f"/p/{token}/erase", data={"csrf": csrf})
     assert ConsentEntry.objects(customer_id=customer.id, status="revoked").count() == 1
+
+
+def test_expired_confirmation_grants_nothing_and_is_never_mailed(app, api, events, sender_for, smtp_server):
+    template = create_template(api)
+    customer = make_customer(email="ada@example.com", events=events)
+    assert api.post("/subscriptions", json={"email": "ada@example.com", "topic": "promotions"}).status_code == 202
+    # our secret and the confirm salt, signed 40 days ago (confirmations last 48 hours)
+    late = URLSafeTimedSerializer(SECRET, salt="vinculo.mailer.confirm", signer=FortyDaysAgo).dumps(
+        {"c": str(customer.id), "ch": "email", "t": "promotions", "k": "late"})
+    assert app.test_client().get(f"/c/{late}").status_code == 410
+    answer = app.test_client().post(f"/c/{late}", data={"csrf": "x"})
+    assert answer.status_code == 410 and "caducado" in answer.get_data(as_text=True)
+    assert ConsentState.objects.get(customer_id=customer.id).status == "pending"
+    smtp_server.mailbox.messages.clear()
+    sender_for(frequency_cap=0).on_send_requested(send_requested(template["id"], [customer.id],
+                                                                 topic="promotions"))
+    assert Delivery.objects.get(customer_id=customer.id).reason == "no_consent"
+    assert not smtp_server.mailbox.to("ada@example.com")
