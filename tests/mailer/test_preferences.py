@@ -269,3 +269,11 @@ def test_expired_confirmation_grants_nothing_and_is_never_mailed(app, api, event
                                                                  topic="promotions"))
     assert Delivery.objects.get(customer_id=customer.id).reason == "no_consent"
     assert not smtp_server.mailbox.to("ada@example.com")
+
+
+def test_subscription_api_needs_a_known_customer(api, events, smtp_server):
+    answer = api.post("/subscriptions", json={"email": "stranger@example.com", "topic": "newsletter"})
+    assert answer.status_code == 422 and answer.get_json()["details"]
+    assert "email" in str(answer.get_json()["details"])
+    assert api.post("/subscriptions", json={"email": "x@example.com", "topic": "service"}).status_code == 422
+    assert not smtp_server.mailbox.count and not ConsentState.objects.count()

@@ -15,7 +15,7 @@ from flask import Response, request, url_for
 
 from shared import normalize
 from shared.http.auth import public, roles
-from shared.http.errors import ApiError
+from shared.http.errors import ApiError, field_error
 from shared.models import ConsentEntry, ConsentState, Customer, Interaction, SuppressedContact, contact_hash
 from shared.store import utcnow
 
@@ -186,16 +186,19 @@ def renew():
 
 # --- double opt-in ------------------------------------------------------------------------------------------
 
-def start_opt_in(email: str, topics: list[str], locale: str, ip: str | None) -> None:
+def start_opt_in(email: str, topics: list[str], locale: str, ip: str | None, *, create: bool = True) -> bool:
     """Pending consent(s) with an expiry and one confirmation message per topic.
 
-    Unknown addresses become customers through the segments service. A consent
-    already granted is left alone; the answer is the same either way."""
+    Unknown addresses become customers through the segments service when
+    ``create`` (the public form); else False. A consent already granted is left
+    alone; the public answer is the same either way."""
     s = settings()
     customer = prefcenter.find_customer(email)
     if customer is None:
+        if not create:
+            return False
         if SuppressedContact.is_suppressed("email", email):
-            return  # erased or suppressed: never re-created, and the answer does not tell
+            return True  # erased or suppressed: never re-created, and the answer does not tell
         customer_id = ObjectId(prefcenter.Segments(s).create(email, locale))
         customer = Customer._get_collection().find_one({"_id": customer_id}) or {"_id": customer_id,
                                                                                  "email": email, "locale": locale}
@@ -219,6 +222,7 @@ def start_opt_in(email: str, topics: list[str], locale: str, ip: str | None) -> 
         t = TEXT[clang]
         prefcenter.send_email(s, to=customer["email"], subject=t["confirm_subject"],
                               text=t["confirm_body"].format(topic=t["topics"][topic], url=url))
+    return True
 
 
 @bp.get("/subscribe")
@@ -272,14 +276,16 @@ class SubscriptionOut(Schema):
 @roles("marketer")
 @bp.input(SubscriptionIn)
 @bp.output(SubscriptionOut, status_code=202)
-@bp.doc(responses={503: "segments or SMTP unavailable"})
+@bp.doc(responses={422: "no customer has this address", 503: "the confirmation could not be mailed"})
 def subscribe_api(json_data):
-    """Start a double opt-in for an address (e.g. from a signup form elsewhere)."""
+    """Start a double opt-in for a known customer's address (create the customer in segments first)."""
     try:
-        start_opt_in(normalize.email(json_data["email"]), [json_data["topic"]], json_data["locale"],
-                     request.remote_addr)
-    except (prefcenter.SegmentsError, TransientFailure, PermanentFailure) as exc:
-        raise ApiError(503, f"could not start the opt-in: {exc}") from None
+        started = start_opt_in(normalize.email(json_data["email"]), [json_data["topic"]], json_data["locale"],
+                               request.remote_addr, create=False)
+    except (TransientFailure, PermanentFailure):
+        raise ApiError(503, "the confirmation message could not be sent; try again") from None
+    if not started:
+        raise field_error("email", "no customer has this address (create the customer in segments first)")
     return {"status": "pending"}
 
 
