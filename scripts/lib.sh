@@ -20,7 +20,12 @@ ensure_venv() {
   fi
 }
 
-# Debian packages some tests need (none yet beyond RabbitMQ, installed by devstack.ensure).
+# Debian packages some tests need (RabbitMQ is installed by devstack.ensure).
 ensure_system_packages() {
-  :
+  # chromium: the browser tests (tests marked browser) drive it with Playwright
+  if [ ! -x /usr/bin/chromium ]; then
+    [ "$(id -u)" = 0 ] || die "/usr/bin/chromium is missing: run as root or apt-get install -y chromium"
+    apt-get install -y chromium || { apt-get update && apt-get install -y chromium; } \
+      || die "apt-get install chromium failed"
+  fi
 }

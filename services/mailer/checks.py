@@ -12,6 +12,7 @@ from shared.models import Customer, SuppressedContact, contact_hash
 
 from services.mailer import consents, policy
 from services.mailer.models import Delivery
+from services.mailer.prefs_models import FREQUENCY_CAPS, Preference
 
 CUSTOMER_FIELDS = {"email": 1, "phone": 1, "first_name": 1, "last_name": 1, "locale": 1, "time_zone": 1,
                    "suppression": 1, "erased": 1, "attributes": 1, "purchases": 1, "city": 1,
@@ -37,15 +38,35 @@ class BatchContext:
             {"hash": {"$in": list(hashes.values())}}, {"hash": 1})} if hashes else set()
         self.suppressed = {cid for cid, h in hashes.items() if h in found}
         self.recent = collections.Counter()
-        if marketing and settings.frequency_cap:
-            since = now - datetime.timedelta(days=settings.frequency_window_days)
+        self.paused: dict = {}
+        self.personal_capped: set = set()
+        frequency: dict = {}
+        if marketing:
+            for doc in Preference._get_collection().find(
+                    {"customer_id": {"$in": ids}}, {"customer_id": 1, "paused_until": 1, "frequency": 1}):
+                if doc.get("paused_until"):
+                    self.paused[doc["customer_id"]] = doc["paused_until"]
+                if doc.get("frequency") in FREQUENCY_CAPS:
+                    frequency[doc["customer_id"]] = FREQUENCY_CAPS[doc["frequency"]]
+        if marketing and (settings.frequency_cap or frequency):
+            days = max([settings.frequency_window_days] + [window for _, window in frequency.values()])
+            global_since = now - datetime.timedelta(days=settings.frequency_window_days)
+            sent: dict = collections.defaultdict(list)
             for doc in Delivery._get_collection().find(
-                    {"customer_id": {"$in": ids}, "marketing": True, "sent_at": {"$gte": since}},
-                    {"customer_id": 1}):
-                self.recent[doc["customer_id"]] += 1
+                    {"customer_id": {"$in": ids}, "marketing": True,
+                     "sent_at": {"$gte": now - datetime.timedelta(days=days)}},
+                    {"customer_id": 1, "sent_at": 1}):
+                sent[doc["customer_id"]].append(doc["sent_at"])
+                if doc["sent_at"] >= global_since:
+                    self.recent[doc["customer_id"]] += 1
+            for cid, (most, window) in frequency.items():
+                since = now - datetime.timedelta(days=window)
+                if sum(1 for at in sent.get(cid, ()) if at >= since) >= most:
+                    self.personal_capped.add(cid)
 
     def decide(self, cid) -> policy.Decision:
         return policy.decide(customer=self.customers.get(cid), channel=self.channel, topic=self.topic,
                              marketing=self.marketing, consent=self.consent.get(cid),
                              suppressed_hash=cid in self.suppressed, recent_marketing=self.recent[cid],
-                             cap=self.settings.frequency_cap, quiet=self.settings.quiet_hours, now=self.now)
+                             cap=self.settings.frequency_cap, quiet=self.settings.quiet_hours, now=self.now,
+                             paused_until=self.paused.get(cid), personal_capped=cid in self.personal_capped)

@@ -110,4 +110,6 @@ class RateWindow(me.Document):
                         {"fields": ["expires_at"], "expireAfterSeconds": 0}]}
 
 
-DOCUMENTS = (Template, TemplateVersion, Delivery, RateWindow)
+from services.mailer.prefs_models import DOCUMENTS as _PREFS  # noqa: E402 - the preference center's collections
+
+DOCUMENTS = (Template, TemplateVersion, Delivery, RateWindow, *_PREFS)

@@ -7,6 +7,9 @@ Consent rules:
   only allowed on the ``service`` topic; it needs no opt-in, but an explicit
   ``denied``/``revoked`` for (channel, service) is respected. It is not
   counted by nor subject to the frequency cap and quiet hours.
+* A pause chosen in the preference center stops marketing until it ends; a
+  frequency chosen there (weekly, monthly) is a per-customer cap on top of
+  the global one.
 * Suppression (hard bounce, complaint, do-not-contact, erased, the hashed
   suppression list) stops every message, transactional or not.
 """
@@ -64,7 +67,8 @@ def address_of(customer: dict, channel: str) -> str | None:
 
 
 def decide(*, customer: dict | None, channel: str, topic: str, marketing: bool, consent: str | None,
-           suppressed_hash: bool, recent_marketing: int, cap: int, quiet, now: datetime.datetime) -> Decision:
+           suppressed_hash: bool, recent_marketing: int, cap: int, quiet, now: datetime.datetime,
+           paused_until: datetime.datetime | None = None, personal_capped: bool = False) -> Decision:
     if customer is None:
         return Decision("skip", "unknown_customer")
     if customer.get("erased"):
@@ -83,7 +87,9 @@ def decide(*, customer: dict | None, channel: str, topic: str, marketing: bool, 
         if consent in ("denied", "revoked"):
             return Decision("skip", "no_consent")
         return SEND
-    if cap and recent_marketing >= cap:
+    if paused_until is not None and paused_until > now:
+        return Decision("skip", "paused")  # the customer paused marketing in the preference center
+    if (cap and recent_marketing >= cap) or personal_capped:
         return Decision("skip", "capped")
     until = quiet_until(now, customer.get("time_zone"), quiet)
     if until is not None:

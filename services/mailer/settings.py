@@ -70,6 +70,18 @@ class Settings(CommonSettings):
                                   doc="accepted messages recorded per store write (1: after each message)")
     token_max_age_days: int = setting(90, parse=parse_positive_int,
                                       doc="days an unsubscribe or tracking link stays valid")
+    # preference center
+    preferences_max_age_days: int = setting(30, parse=parse_positive_int,
+                                            doc="days a preference-center link stays valid")
+    confirm_max_age_hours: int = setting(48, parse=parse_positive_int,
+                                         doc="hours a double opt-in confirmation stays open (pending)")
+    wording_version: str = setting("prefs-2026-11", doc="version of the consent wording the pages show")
+    public_rate_limit: int = setting(30, parse=parse_positive_int,
+                                     doc="requests per IP and public page per window (429 beyond)")
+    public_rate_window: int = setting(60, parse=parse_positive_int, doc="rate-limit window in seconds")
+    segments_url: str = setting("http://127.0.0.1:8001", parse=parse_url("http", "https"),
+                                doc="segments API (owner of Customer): name, language and erasure go there")
+    segments_api_key: str = setting("", doc="marketer key the mailer uses on the segments API")
     idle_every: float = setting(2.0, parse=parse_float,
                                 doc="seconds between the worker's sweeps for deferred and stale deliveries")
 

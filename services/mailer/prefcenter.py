@@ -1,0 +1,132 @@
+"""The preference center's building blocks, kept out of the views: CSRF
+tokens, the per-IP fixed-window rate limit, the audit log, the calls to
+the segments service (which owns Customer) and the small emails the
+public pages send (a fresh link, a double opt-in confirmation).
+
+CSRF: a form reached with a signed link carries ``hmac(secret, token)`` in
+a hidden field (the link is the session). Forms without a link (subscribe,
+ask for a new link) use a double-submit cookie: a random nonce in an
+HttpOnly SameSite=Strict cookie and its HMAC in the form; another site can
+neither read the cookie nor make the HMAC.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import secrets
+import uuid
+
+import requests
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from shared import normalize
+from shared.models import Customer
+
+from shared.store import utcnow
+
+from services.mailer import email_message
+from services.mailer.prefs_models import AuditEntry, PublicHit
+
+CSRF_COOKIE = "vinculo_csrf"
+
+
+def _mac(secret: str, what: str) -> str:
+    return hmac.new(secret.encode(), what.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_for_token(secret: str, token: str) -> str:
+    return _mac(secret, f"csrf:link:{token}")
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def csrf_for_nonce(secret: str, nonce: str) -> str:
+    return _mac(secret, f"csrf:cookie:{nonce}")
+
+
+def csrf_ok(expected: str | None, given: str | None) -> bool:
+    return bool(expected and given) and hmac.compare_digest(expected, given)
+
+
+def hit(key: str, limit: int, window_seconds: int, now: datetime.datetime | None = None) -> bool:
+    """Count one request for ``key`` in the current fixed window; False when over ``limit``."""
+    now = now or utcnow()
+    window = int(now.timestamp()) // window_seconds
+    collection = PublicHit._get_collection()
+    expires = now + datetime.timedelta(seconds=2 * window_seconds)
+    for _ in range(2):  # a concurrent first upsert loses on the unique key: retry as an update
+        try:
+            doc = collection.find_one_and_update(
+                {"key": key, "window": window}, {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": expires}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+            return doc["count"] <= limit
+        except DuplicateKeyError:
+            continue
+    return False
+
+
+def audit(customer_id, action: str, ip: str | None, **detail) -> None:
+    AuditEntry(customer_id=ObjectId(customer_id) if customer_id else None, action=action,
+               detail=detail, ip=ip).save()
+
+
+def find_customer(email: str | None) -> dict | None:
+    try:
+        address = normalize.email(email)
+    except ValueError:
+        return None
+    if not address:
+        return None
+    return Customer._get_collection().find_one({"email": address, "erased": {"$ne": True}})
+
+
+class SegmentsError(RuntimeError):
+    """The segments service did not do what was asked (down, or refused)."""
+
+
+class Segments:
+    """The few calls the mailer makes to the owner of Customer. Synchronous:
+    the customer is waiting on the page for the answer (their name, language
+    or erasure either happened or they are told to try again), and it keeps
+    one writer of Customer."""
+
+    def __init__(self, settings):
+        self.base = settings.segments_url.rstrip("/")
+        self.headers = {"X-API-Key": settings.segments_api_key}
+
+    def _call(self, method: str, path: str, **kwargs) -> requests.Response:
+        try:
+            response = requests.request(method, f"{self.base}{path}", headers=self.headers, timeout=10, **kwargs)
+        except requests.RequestException as exc:
+            raise SegmentsError(f"segments unreachable: {exc}") from None
+        if response.status_code >= 400:
+            raise SegmentsError(f"segments answered {response.status_code}: {response.text[:300]}")
+        return response
+
+    def update(self, customer_id, fields: dict) -> None:
+        self._call("PATCH", f"/customers/{customer_id}", json=fields)
+
+    def create(self, email: str, locale: str) -> str:
+        return self._call("POST", "/customers", json={"email": email, "locale": locale}).json()["id"]
+
+    def erase(self, customer_id) -> None:
+        self._call("DELETE", f"/customers/{customer_id}")
+
+
+def send_email(settings, *, to: str, subject: str, text: str) -> None:
+    """One plain message through the mailer's SMTP transport (raises its Transient/PermanentFailure)."""
+    domain = settings.from_address.partition("@")[2] or "vinculo.invalid"
+    raw = email_message.build(from_name=settings.from_name, from_address=settings.from_address, to_name="",
+                              to_address=to, subject=subject, text=text, html=None,
+                              message_id=f"<prefs-{uuid.uuid4().hex}@{domain}>")
+    transport = email_message.SmtpTransport(settings)
+    try:
+        transport.send(settings.from_address, to, transport.finish(raw))
+    finally:
+        transport.close()
