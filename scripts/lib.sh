@@ -20,7 +20,14 @@ ensure_venv() {
   fi
 }
 
-# Debian packages some tests need (none yet beyond RabbitMQ, installed by devstack.ensure).
+# Debian packages some tests need beyond RabbitMQ (installed by devstack.ensure):
+# chromium for the console's browser tests (tests/console, marked `browser`).
 ensure_system_packages() {
-  :
+  if [ ! -x /usr/bin/chromium ]; then
+    [ "$(id -u)" = 0 ] || die "the browser tests need Debian's chromium: run as root or apt-get install chromium"
+    echo "installing chromium (for the console's browser tests) ..."
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
+      || die "apt-get install chromium failed"
+  fi
 }

@@ -1,0 +1,126 @@
+"""Fixtures of the console tests: the real services as processes, the console
+in front of them (as a process for the browser, in-process for the Flask
+test client), and headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from bson import ObjectId
+
+from devstack import inventory
+from shared import store
+from tests.support import ServiceEnv
+
+CHROMIUM = os.environ.get("VINCULO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+BACKENDS = [name for name in ("segments", "campaigns", "mailer", "listener") if name in inventory.services()]
+SCREENSHOTS_FOR_README = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+class Stack:
+    """The services' base URLs and the console's, all real processes."""
+
+    def __init__(self, env: ServiceEnv, urls: dict[str, str]):
+        self.env, self.urls = env, urls
+
+    @property
+    def console(self) -> str:
+        return self.urls["console"]
+
+    def console_env(self) -> dict:
+        return {f"VINCULO_CONSOLE_{name.upper()}_URL": url for name, url in self.urls.items() if name != "console"}
+
+
+def start_backends(service_env: ServiceEnv, parts: dict[str, list[str]] | None = None,
+                   **extra_env) -> dict[str, str]:
+    urls = {name: service_env.start_api(name, **extra_env) for name in BACKENDS}
+    for name, names in (parts or {}).items():
+        for part in names:
+            service_env.start(name, part, **extra_env)
+    return urls
+
+
+@pytest.fixture
+def stack(service_env) -> Stack:
+    """Every service's api, the campaigns worker and scheduler, and the console."""
+    urls = start_backends(service_env, {"campaigns": ["worker", "scheduler"]},
+                          VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS="0.3")
+    stack = Stack(service_env, urls)
+    urls["console"] = service_env.start_api("console", **stack.console_env())
+    yield stack
+    service_env.stop_all()
+
+
+@pytest.fixture
+def listener_url(service_env) -> str:
+    """The listener api alone: enough for sign-in (/whoami) and the listening pages."""
+    url = service_env.start_api("listener")
+    yield url
+    service_env.stop_all()
+
+
+@pytest.fixture
+def console_app(service_env, listener_url):
+    """The console in-process (Flask test client); services other than the listener
+    point at a closed port, so a page that needs them shows them unavailable."""
+    from devstack import procs
+    from services.console.app import create_app
+    from services.console.settings import load
+
+    closed = f"http://127.0.0.1:{procs.free_port()}"
+    settings = service_env.settings(load, segments_url=closed, campaigns_url=closed, mailer_url=closed,
+                                    listener_url=listener_url, api_timeout=5.0)
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: the test command installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Screenshot helper: shots(page, "name") writes tmp_path/screenshots/name.png."""
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+
+    def take(page, name: str, readme: bool = False) -> Path:
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        if readme and os.environ.get("VINCULO_UPDATE_SCREENSHOTS"):
+            SCREENSHOTS_FOR_README.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, SCREENSHOTS_FOR_README / path.name)
+        return path
+    take.folder = folder
+    return take
+
+
+def seed_audience(mongo_uri: str, count: int = 30, locale: str = "es") -> tuple[str, str]:
+    """A segment and an email template written to the store for the campaigns API to accept,
+    as tests/campaigns does while the segments and mailer APIs are not on this branch."""
+    from bson import json_util
+
+    from shared.models import Customer, Segment
+
+    store.connect(mongo_uri)
+    template_id = ObjectId()
+    store.db()["templates"].insert_one({"_id": template_id, "name": "Bienvenida", "channel": "email",
+                                        "archived": False})
+    Customer._get_collection().insert_many([{"email": f"cliente{i}@example.com", "first_name": f"Ana{i}",
+                                             "locale": locale, "erased": False} for i in range(count)])
+    segment = Segment(name="Clientes ES", kind="dynamic", compiled=json_util.dumps({"locale": locale})).save()
+    return str(segment.id), str(template_id)
