@@ -90,3 +90,83 @@ def test_a_destructive_action_asks_first(stack, browser, mongo_uri):
     page.click("button[value=cancel]")
     page.wait_for_load_state()
     wait_until(lambda: page.inner_text("#state") == "cancelled", what="the campaign to be cancelled")
+
+
+def ingest(service_env, query_id: str, post_id: str, text: str, handle: str):
+    """A post through the listener's own pipeline (language, sentiment, store, events), as the poller does."""
+    import datetime
+
+    from services.listener.announce import BatchPublisher
+    from services.listener.models import DOCUMENTS, ListeningQuery
+    from services.listener.pipeline import Pipeline
+    from services.listener.sources.base import Post
+    from shared import store
+
+    store.connect(service_env.mongo_uri)
+    store.ensure_indexes(*DOCUMENTS)
+    query = ListeningQuery.objects(id=query_id).first()
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
+    try:
+        Pipeline(publisher).ingest(query, [Post(source="x", post_id=post_id, text=text, author_handle=handle,
+                                               posted_at=now, url=f"https://x.com/{handle}/status/{post_id}")],
+                                   server_matched=False)
+    finally:
+        publisher.close()
+
+
+def make_query(stack) -> str:
+    answer = requests.post(f"{stack.urls['listener']}/queries", headers={"X-API-Key": CM_KEY}, json={
+        "name": "Café Luna", "keywords": ["cafeluna", "café luna"], "sources": ["x"]}, timeout=10)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+def test_community_manager_sees_a_negative_mention_arrive_corrects_and_resolves_it(stack, browser, shots):
+    query_id = make_query(stack)
+    ingest(stack.env, query_id, "100", "Lovely coffee at Café Luna this morning, great staff!", "happy_ana")
+    page = sign_in(browser, stack.console, CM_KEY, "Carla", viewport=(1024, 1366))  # a tablet, upright
+    page.goto(f"{stack.console}/listening/mentions")
+    assert page.locator("li.mention").count() == 1
+
+    # A negative mention arrives while the page is open: it appears without a reload.
+    ingest(stack.env, query_id, "101", "Café Luna was awful today. Terrible service, rude staff, never again.",
+           "angry_bob")
+    arrived = page.locator('li.mention.negative:has-text("Terrible service")')
+    arrived.wait_for(timeout=30000)
+    assert page.locator("li.mention").count() == 2 and "1 new" in page.inner_text("#fresh")
+    shots(page, "mentions-inbox", readme=True)
+
+    # Correct its sentiment with one click, then resolve it.
+    arrived.locator("button[value=neutral]").click()
+    corrected = page.locator('li.mention:has-text("Terrible service")')
+    wait_until(lambda: "corrected by Carla" in corrected.inner_text(), what="the correction to show")
+    assert "neutral" in corrected.locator("[data-label]").inner_text()
+    corrected.locator("text=Resolve").click()
+    wait_until(lambda: "resolved" in page.locator('li.mention:has-text("Terrible service") [data-status]').inner_text(),
+               what="the mention to be resolved")
+    mention = requests.get(f"{stack.urls['listener']}/mentions", headers={"X-API-Key": CM_KEY},
+                           params={"status": "resolved"}, timeout=10).json()["items"]
+    assert [m["post_id"] for m in mention] == ["101"]
+    assert mention[0]["correction"]["label"] == "neutral" and mention[0]["resolved_by"] == "Carla"
+
+    # The filter keeps to what is asked, and the query page charts the day.
+    page.select_option("select[name=label]", "positive")
+    page.click("form.filters-form button")
+    assert page.locator("li.mention").count() == 1 and "happy_ana" in page.inner_text("ul.mentions")
+    page.goto(f"{stack.console}/listening/queries/{query_id}")
+    assert page.locator("svg.chart").count() == 2
+    shots(page, "listening-query")
+
+
+def test_an_analyst_sees_personal_data_masked_and_no_triage_buttons(stack, browser, shots):
+    query_id = make_query(stack)
+    ingest(stack.env, query_id, "200", "Café Luna's new menu is great", "maria_lopez")
+    page = sign_in(browser, stack.console, ANALYST_KEY, "Ana", locale="es")
+    page.goto(f"{stack.console}/listening/mentions")
+    author = page.inner_text("li.mention [data-author]")
+    assert author == "m***", author
+    assert "maria_lopez" not in page.content()
+    assert page.locator(".triage").count() == 0
+    assert "Menciones" in page.inner_text("nav.main") and "Campañas" in page.inner_text("nav.main")
+    shots(page, "analyst-mentions")
