@@ -38,7 +38,7 @@ def seed(mongo_uri: str, urls: dict, admin_key: str) -> str:
             created += 1
     said = [f"{created} customers added ({len(CUSTOMERS)} in the demo set)"]
     # Order matters: the demo campaign refers to the demo segment and template.
-    for service, step in (("listener", seed_listener), ("campaigns", seed_campaigns)):
+    for service, step in (("mailer", seed_mailer), ("listener", seed_listener), ("campaigns", seed_campaigns)):
         if service in urls:
             said.append(step(urls[service], admin_key))
     return "demo data: " + "; ".join(said)
@@ -119,3 +119,46 @@ def seed_campaigns(url: str, admin_key: str) -> str:
     created = requests.post(f"{url}/campaigns", json=body, headers=headers, timeout=10)
     created.raise_for_status()
     return "demo campaign added (draft)"
+
+
+DEMO_TEMPLATE = {
+    "name": "Demo: novedades", "channel": "email", "fallback_locale": "es",
+    "description": "Newsletter in Spanish and English (demo data)",
+    "variants": {
+        "es": {"subject": "¡Últimas ofertas para ti, {{ first_name }}!", "from_name": "Tienda Vínculo",
+               "text": "Hola {{ first_name }}:\n\nEsta semana, envío gratis: https://tienda.example/ofertas\n\n"
+                       "Darte de baja: {{ unsubscribe_url }}\n",
+               "html": "<html><body><p>Hola {{ first_name }}:</p><p>Esta semana, envío gratis desde "
+                       "{{ 30|money }}. <a href=\"https://tienda.example/ofertas\">Ver ofertas</a></p>"
+                       "<p><a href=\"{{ unsubscribe_url }}\">Darme de baja</a></p></body></html>"},
+        "en": {"subject": "Latest offers for you, {{ first_name }}!", "from_name": "Vínculo Shop",
+               "text": "Hi {{ first_name }},\n\nFree shipping this week: https://tienda.example/offers\n\n"
+                       "Unsubscribe: {{ unsubscribe_url }}\n",
+               "html": "<html><body><p>Hi {{ first_name }},</p><p>Free shipping from {{ 30|money }}. "
+                       "<a href=\"https://tienda.example/offers\">See offers</a></p>"
+                       "<p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p></body></html>"},
+    },
+}
+
+
+def seed_mailer(url: str, admin_key: str) -> str:
+    """A demo template (es/en) and newsletter consents, through the mailer API; idempotent."""
+    import requests
+
+    headers = {"X-API-Key": admin_key}
+    templates = requests.get(f"{url}/templates?limit=500", headers=headers, timeout=10).json()["items"]
+    added = 0
+    if not any(t["name"] == DEMO_TEMPLATE["name"] for t in templates):
+        created = requests.post(f"{url}/templates", json=DEMO_TEMPLATE, headers=headers, timeout=10)
+        created.raise_for_status()
+        added = 1
+        # one test send, so that var/mail shows what a message looks like
+        requests.post(f"{url}/templates/{created.json()['id']}/test-send", headers=headers, timeout=30,
+                      json={"to": "demo@example.com"}).raise_for_status()
+    for data in CUSTOMERS[:4]:  # demo-5 gave no consent
+        customer = Customer.objects(external_id=data["external_id"]).first()
+        requests.post(f"{url}/customers/{customer.id}/consents", headers=headers, timeout=10, json={
+            "channel": "email", "topic": "newsletter", "status": "granted", "source": "import",
+            "wording_version": "demo-1", "idempotency_key": f"demo-consent-{data['external_id']}",
+        }).raise_for_status()
+    return f"mailer: {added} template added, newsletter consents for 4 customers"

@@ -26,7 +26,8 @@ from devstack import procs
 ROOT = procs.ROOT
 SERVICES = {"segments": 1, "campaigns": 2, "mailer": 3, "listener": 4}  # port = base + offset
 # Parts each service runs besides its api (a service lists a part once it has it).
-PARTS = {"segments": ["worker"], "campaigns": ["worker", "scheduler"], "listener": ["poller"]}
+PARTS = {"segments": ["worker"], "campaigns": ["worker", "scheduler"], "mailer": ["worker"],
+         "listener": ["poller"]}
 DEMO_KEYS = {"admin": "demo-admin-key", "marketer": "demo-marketer-key",
              "community_manager": "demo-cm-key", "analyst": "demo-analyst-key"}
 
@@ -85,6 +86,8 @@ def main(argv=None) -> int:
         if busy:
             say(f"ports {busy} are in use (another run?): stop it or set VINCULO_RUN_PORT_BASE")
             return 1
+        env.update(start_mail_servers(var, started))
+        env["VINCULO_MAILER_PUBLIC_URL"] = f"http://127.0.0.1:{base_port + SERVICES['mailer']}"
         for service, offset in SERVICES.items():
             port = base_port + offset
             prefix = service.upper()
@@ -131,6 +134,20 @@ def start_console(env: dict, urls: dict, base_port: int, var: Path, started: lis
     url = f"http://127.0.0.1:{base_port}"
     wait_ready("console", url, started, path="/healthz")
     return url
+
+
+def start_mail_servers(var: Path, started: list) -> dict:
+    """A local SMTP server (messages in var/mail/*.eml) and SMS API for the mailer to deliver to."""
+    smtp_port, sms_port = procs.free_port(), procs.free_port()
+    for module, args, port in (("devstack.smtp", ["--folder", str(var / "mail")], smtp_port),
+                               ("devstack.sms", [], sms_port)):
+        log = open(var / f"{module.split('.')[1]}.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", module, "--port", str(port), *args], cwd=ROOT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT)
+        started.append(proc)
+        procs.wait_for_port("127.0.0.1", port, 20, proc, module)
+    say(f"mail: SMTP on 127.0.0.1:{smtp_port} (messages in {var / 'mail'}), SMS API on 127.0.0.1:{sms_port}")
+    return {"VINCULO_MAILER_SMTP_PORT": str(smtp_port), "VINCULO_MAILER_SMS_BASE_URL": f"http://127.0.0.1:{sms_port}"}
 
 
 def wait_ready(service: str, url: str, started: list, timeout: float = 60, path: str = "/readyz") -> None:

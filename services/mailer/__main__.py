@@ -1,6 +1,6 @@
 """``python -m services.mailer api|worker``: run one part of the mailer service."""
 
-from shared.entry import main, run_api
+from shared.entry import build_worker, main, run_api, run_worker
 
 from services.mailer.settings import load
 
@@ -11,5 +11,22 @@ def api(settings, _argv):
     run_api(create_app, settings)
 
 
+def worker(settings, _argv):
+    """Consume send.requested; between messages, sweep due deferred and abandoned deliveries."""
+    from shared import store
+
+    from services.mailer.consumers import build_sender, handlers
+    from services.mailer.models import DOCUMENTS
+
+    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    sender = build_sender(settings)
+    consumer = build_worker(settings, handlers(sender), name="mailer", on_idle=sender.sweep)
+    consumer.idle_every = settings.idle_every
+    try:
+        run_worker(consumer)
+    finally:
+        sender.close()
+
+
 if __name__ == "__main__":
-    main("mailer", load, {"api": api})
+    main("mailer", load, {"api": api, "worker": worker})

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from shared import store
 from shared.http.app import create_api_app
+from shared.messaging.publisher import Publisher
+from shared.messaging.topology import Topology
 
+from services.mailer.events import Events
+from services.mailer.models import DOCUMENTS
 from services.mailer.settings import Settings, load
+from services.mailer.tokens import Tokens, from_settings
+from services.mailer.tracking import Links
+
+
+@dataclass
+class MailerParts:
+    events: Events
+    tokens: Tokens
+    links: Links
 
 
 def create_app(settings: Settings | None = None):
     """Build the mailer API: connect the store, declare indexes, add blueprints."""
+    from services.mailer.api import BLUEPRINTS
+
     settings = settings or load()
     app = create_api_app(__name__, service="mailer", title="Vínculo mailer API", settings=settings,
-                         description="Templates, consent-respecting email and SMS delivery, unsubscribe, tracking, preference center.")
-    store.prepare(settings.mongo_uri)
+                         description="Templates, consent-respecting email and SMS delivery, unsubscribe, "
+                                     "tracking, bounces, consents.")
+    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    # The publisher connects on first publish, not here.
+    publisher = Publisher(settings.amqp_url, Topology(settings.broker_namespace), "mailer")
+    tokens = from_settings(settings)
+    app.extensions["vinculo_mailer"] = MailerParts(
+        events=Events(publisher), tokens=tokens,
+        links=Links(tokens, settings.public_url, settings.unsubscribe_mailto))
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app

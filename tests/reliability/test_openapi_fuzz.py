@@ -4,7 +4,10 @@ Each api runs as a real process (gunicorn, real store and broker); its own
 /openapi.json drives the fuzzing, so a new endpoint is fuzzed the day it is
 documented. For every operation, valid and invalid requests (bounded: a few
 examples each, no shrinking) with the admin key must never answer 5xx, and
-every error must be the JSON error shape {error, message, details}.
+every error must be the JSON error shape {error, message, details}, except
+on public pages for people (operations with no security requirement, such as
+a click redirect or an unsubscribe page), which may answer an HTML page in
+the customer's language.
 VINCULO_FUZZ_EXAMPLES raises the count for a deeper run.
 """
 
@@ -27,8 +30,9 @@ EXAMPLES = int(os.environ.get("VINCULO_FUZZ_EXAMPLES", "8"))
 def check_response(case, response) -> None:
     where = f"{case.method} {case.formatted_path} -> {response.status_code}\n{case.as_curl_command()}"
     assert response.status_code < 500, f"server error: {where}\n{response.text[:1000]}"
-    if response.status_code >= 400 and case.method != "HEAD":
-        content_type = (response.headers.get("content-type") or [""])[0]  # lower-cased names, list values
+    content_type = (response.headers.get("content-type") or [""])[0]  # lower-cased names, list values
+    public_page = case.operation.definition.raw.get("security") == [] and content_type.startswith("text/html")
+    if response.status_code >= 400 and case.method != "HEAD" and not public_page:
         assert content_type.startswith("application/json"), f"{where}\n{content_type}"
         body = response.json()
         assert isinstance(body, dict) and set(body) == {"error", "message", "details"}, f"{where}\n{body}"

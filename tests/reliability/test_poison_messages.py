@@ -19,7 +19,7 @@ from bson import ObjectId
 from kombu import Connection, Producer
 
 from devstack import inventory
-from shared.messaging.contracts import CampaignDue, ConsentChanged, Event, envelope_for
+from shared.messaging.contracts import CampaignDue, ConsentChanged, Event, SendRequested, envelope_for
 from tests.support import drain, wait_consuming, wait_until
 
 
@@ -43,6 +43,10 @@ TARGETS = [
                  lambda: CampaignDue(campaign_id=str(ObjectId()), fire_id=f"{ObjectId()}:2026-01-01T09:00:00Z",
                                      due_at="2026-01-01T09:00:00+00:00"),
                  "poison: unknown run"),
+    PoisonTarget("mailer", "mailer.send.requested",
+                 lambda: SendRequested(campaign_id=str(ObjectId()), channel="email", topic="newsletter",
+                                       template_id=str(ObjectId()), customer_ids=[str(ObjectId())]),
+                 "poison: template"),
 ]
 
 

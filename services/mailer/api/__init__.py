@@ -1,1 +1,5 @@
 """HTTP API blueprints of the mailer service."""
+
+from services.mailer.api import bounces, consents, deliveries, public, templates
+
+BLUEPRINTS = (templates.bp, consents.bp, deliveries.bp, public.bp, bounces.bp)

@@ -1,0 +1,56 @@
+"""Deliveries: what was sent, skipped, deferred or failed, and why."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+
+from shared.http.auth import mask_personal, roles
+from shared.http.errors import not_found
+
+from services.mailer.api.common import aware, cursor_id, object_id
+from services.mailer.api.schemas import DeliveryOut, DeliveryPage, DeliveryQuery
+from services.mailer.models import Delivery
+
+bp = APIBlueprint("deliveries", __name__, url_prefix="/deliveries", tag="deliveries")
+
+FIELDS = ("campaign_id", "step", "variant", "channel", "topic", "marketing", "status", "reason", "attempts",
+          "recovered", "address")
+
+
+def delivery_out(d: Delivery) -> dict:
+    out = {name: getattr(d, name) for name in FIELDS}
+    out.update(id=str(d.id), customer_id=str(d.customer_id), due_at=aware(d.due_at), sent_at=aware(d.sent_at),
+               opened_at=aware(d.opened_at), clicked_at=aware(d.clicked_at), bounced_at=aware(d.bounced_at))
+    return out
+
+
+@bp.get("")
+@roles("marketer", "analyst")
+@bp.input(DeliveryQuery, location="query")
+@bp.output(DeliveryPage)
+def list_deliveries(query_data):
+    """Deliveries by campaign, customer, step or status."""
+    query = Delivery.objects
+    for name in ("campaign_id", "status", "step"):
+        if query_data.get(name):
+            query = query.filter(**{name: query_data[name]})
+    if query_data.get("customer_id"):
+        query = query.filter(customer_id=object_id(query_data["customer_id"], "customer"))
+    total = query.count()
+    after = cursor_id(query_data.get("after"))
+    if after:
+        query = query.filter(id__gt=after)
+    items = list(query.order_by("id").limit(query_data["limit"]))
+    nxt = str(items[-1].id) if len(items) == query_data["limit"] else None
+    return mask_personal({"items": [delivery_out(d) for d in items], "total": total, "next": nxt})
+
+
+@bp.get("/<delivery_id>")
+@roles("marketer", "analyst")
+@bp.output(DeliveryOut)
+def get_delivery(delivery_id):
+    """One delivery."""
+    delivery = Delivery.objects(id=object_id(delivery_id, "delivery")).first()
+    if delivery is None:
+        raise not_found("delivery", delivery_id)
+    return mask_personal(delivery_out(delivery))

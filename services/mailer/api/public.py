@@ -1,0 +1,141 @@
+"""Pages and links customers reach without a key: one-click unsubscribe
+(RFC 8058: POST unsubscribes, GET only shows a confirmation page, since link
+scanners follow GETs), the open pixel and the click redirect."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+
+from apiflask import APIBlueprint
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import Response, redirect, request
+
+from shared.http.auth import public
+from shared.models import Customer
+
+from services.mailer import consents, engagement
+from services.mailer.api.common import mailer
+from services.mailer.models import Delivery
+from services.mailer.tokens import TokenError
+
+bp = APIBlueprint("public", __name__, tag="public")
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+TEXT = {
+    "es": {"title": "Darse de baja", "ask": "¿Dejar de recibir los mensajes de «{topic}» por {channel} en {address}?",
+           "button": "Darme de baja", "done": "Listo: no volverás a recibir mensajes de «{topic}» por {channel}.",
+           "bad": "Este enlace no es válido o ha caducado.",
+           "topics": {"newsletter": "boletín", "promotions": "promociones", "service": "avisos del servicio"},
+           "channels": {"email": "correo", "sms": "SMS"}},
+    "en": {"title": "Unsubscribe", "ask": "Stop receiving “{topic}” messages by {channel} at {address}?",
+           "button": "Unsubscribe", "done": "Done: you will no longer receive “{topic}” messages by {channel}.",
+           "bad": "This link is not valid or has expired.",
+           "topics": {"newsletter": "newsletter", "promotions": "promotions", "service": "service notices"},
+           "channels": {"email": "email", "sms": "SMS"}},
+}
+
+
+def page(lang: str, body: str, status: int = 200) -> Response:
+    t = TEXT[lang]
+    doc = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+           f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+           f"<title>{html.escape(t['title'])}</title></head><body><main>{body}</main></body></html>")
+    return Response(doc, status=status, mimetype="text/html",
+                    headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+def _lang(customer: dict | None) -> str:
+    locale = ((customer or {}).get("locale") or request.accept_languages.best_match(["es", "en"]) or "es")
+    return "en" if locale.startswith("en") else "es"
+
+
+def _unsubscribe_data(token: str):
+    data = mailer().tokens.verify(token, "unsubscribe")
+    customer_id = ObjectId(data["c"])
+    customer = Customer._get_collection().find_one({"_id": customer_id}, {"email": 1, "phone": 1, "locale": 1})
+    return data, customer_id, customer
+
+
+def _campaign_of(delivery_id) -> str | None:
+    """The campaign a message belonged to, so its results count the unsubscribe."""
+    try:
+        found = Delivery._get_collection().find_one({"_id": ObjectId(delivery_id)}, {"campaign_id": 1})
+    except (InvalidId, TypeError):
+        return None
+    return found["campaign_id"] if found else None
+
+
+@bp.get("/u/<token>")
+@public
+@bp.doc(summary="Unsubscribe confirmation page (changes nothing)")
+def unsubscribe_page(token):
+    """Show what the link would unsubscribe from, with a button that POSTs."""
+    try:
+        data, _, customer = _unsubscribe_data(token)
+    except (TokenError, KeyError, InvalidId, TypeError):
+        lang = _lang(None)
+        return page(lang, f"<p>{html.escape(TEXT[lang]['bad'])}</p>", 400)
+    lang = _lang(customer)
+    t = TEXT[lang]
+    address = (customer or {}).get("email" if data["ch"] == "email" else "phone") or ""
+    question = t["ask"].format(topic=t["topics"].get(data["t"], data["t"]),
+                               channel=t["channels"].get(data["ch"], data["ch"]), address=address)
+    return page(lang, f"<h1>{html.escape(t['title'])}</h1><p>{html.escape(question)}</p>"
+                      f'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
+                      f'<button type="submit">{html.escape(t["button"])}</button></form>')
+
+
+@bp.post("/u/<token>")
+@public
+@bp.doc(summary="One-click unsubscribe (RFC 8058): no login, the signed token is the authority")
+def unsubscribe(token):
+    """Revoke the consent the link names; repeating it changes nothing more."""
+    try:
+        data, customer_id, customer = _unsubscribe_data(token)
+    except (TokenError, KeyError, InvalidId, TypeError):
+        lang = _lang(None)
+        return page(lang, f"<p>{html.escape(TEXT[lang]['bad'])}</p>", 400)
+    lang = _lang(customer)
+    if customer is not None:
+        # One ledger entry per link, however many times it is posted.
+        key = f"unsubscribe:{data.get('d') or hashlib.sha256(token.encode()).hexdigest()[:32]}"
+        consents.record_change(customer_id, data["ch"], data["t"], "revoked", "unsubscribe",
+                               events=mailer().events, idempotency_key=key,
+                               ip=request.remote_addr, note="one-click unsubscribe",
+                               campaign_id=_campaign_of(data.get("d")))
+    t = TEXT[lang]
+    done = t["done"].format(topic=t["topics"].get(data["t"], data["t"]), channel=t["channels"].get(data["ch"], data["ch"]))
+    return page(lang, f"<h1>{html.escape(t['title'])}</h1><p>{html.escape(done)}</p>")
+
+
+@bp.get("/t/o/<token>.gif")
+@public
+@bp.doc(summary="Open pixel")
+def open_pixel(token):
+    """A 1x1 GIF; the first load records the open."""
+    try:
+        delivery_id = ObjectId(mailer().tokens.verify(token, "open"))
+        engagement.record(mailer().events, delivery_id, "opened")
+    except (TokenError, InvalidId, TypeError):
+        pass  # an image answers an image, whatever the token
+    return Response(PIXEL, mimetype="image/gif", headers={"Cache-Control": "no-store, private"})
+
+
+@bp.get("/t/c/<token>")
+@public
+@bp.doc(summary="Click redirect to a link that was in the message")
+def click(token):
+    """Redirect to the URL this signed token carries; the first click is recorded."""
+    try:
+        delivery_id, url = mailer().tokens.verify(token, "click")
+        delivery_id = ObjectId(delivery_id)
+    except (TokenError, InvalidId, TypeError, ValueError):
+        return page(_lang(None), f"<p>{html.escape(TEXT[_lang(None)]['bad'])}</p>", 404)
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return page(_lang(None), f"<p>{html.escape(TEXT[_lang(None)]['bad'])}</p>", 404)
+    engagement.record(mailer().events, delivery_id, "clicked", url=url)
+    return redirect(url, code=302)

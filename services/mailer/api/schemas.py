@@ -1,0 +1,208 @@
+"""Request and response schemas of the mailer API."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, DateTime, Dict, Email, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range, Regexp
+
+from shared.models import CHANNELS, CONSENT_STATUSES, TOPICS
+
+LOCALE = Regexp(r"^[a-z]{2}(-[A-Z]{2})?$", error="must look like es or es-MX")
+
+
+class TemplateIn(Schema):
+    name = String(required=True, validate=Length(1, 200))
+    channel = String(required=True, validate=OneOf(CHANNELS))
+    description = String(load_default="", validate=Length(0, 2000))
+    fallback_locale = String(load_default="es", validate=LOCALE)
+    variants = Dict(required=True, metadata={"description": "locale -> {subject, text, html, from_name} "
+                                                            "(email) or {text} (sms)"})
+    sample = Dict(load_default=dict, metadata={"description": "sample values for previews and checks"})
+    publish = Boolean(load_default=True)
+
+
+class VersionIn(Schema):
+    variants = Dict(required=True)
+    fallback_locale = String(validate=LOCALE)
+    sample = Dict(load_default=dict)
+    publish = Boolean(load_default=False)
+
+
+class TemplatePatch(Schema):
+    name = String(validate=Length(1, 200))
+    description = String(validate=Length(0, 2000))
+    archived = Boolean()
+
+
+class ListQuery(Schema):
+    limit = Integer(load_default=50, validate=Range(1, 500))
+    after = String(load_default=None, metadata={"description": "cursor from the previous page's next"})
+    channel = String(validate=OneOf(CHANNELS))
+    archived = Boolean()
+
+
+class VersionOut(Schema):
+    number = Integer()
+    variants = Dict()
+    fallback_locale = String()
+    sample = Dict()
+    published = Boolean()
+    published_at = DateTime(format="iso")
+    created_at = DateTime(format="iso")
+
+
+class TemplateOut(Schema):
+    id = String()
+    name = String()
+    channel = String()
+    description = String()
+    archived = Boolean()
+    fallback_locale = String()
+    latest_version = Integer()
+    published_version = Integer(allow_none=True)
+    created_at = DateTime(format="iso")
+    updated_at = DateTime(format="iso")
+    version = Nested(VersionOut, allow_none=True)
+
+
+class TemplatePage(Schema):
+    items = List(Nested(TemplateOut))
+    total = Integer()
+    next = String(allow_none=True)
+
+
+class VersionPage(Schema):
+    items = List(Nested(VersionOut))
+    total = Integer()
+    next = String(allow_none=True)
+
+
+class PreviewIn(Schema):
+    customer_id = String(metadata={"description": "render for this customer"})
+    sample = Dict(metadata={"description": "or these values (over the version's sample)"})
+    locale = String(validate=LOCALE)
+    version = Integer(validate=Range(min=1))
+
+
+class SmsInfoOut(Schema):
+    encoding = String()
+    units = Integer()
+    segments = Integer()
+    per_segment = Integer()
+
+
+class PreviewOut(Schema):
+    locale = String()
+    version = Integer()
+    subject = String()
+    text = String(allow_none=True)
+    html = String(allow_none=True)
+    from_name = String(allow_none=True)
+    sms = Nested(SmsInfoOut, allow_none=True)
+
+
+class TestSendIn(PreviewIn):
+    to = String(required=True, validate=Length(3, 254), metadata={"description": "email address or +E.164 phone"})
+
+
+class TestSendOut(Schema):
+    sent = Boolean()
+    to = String()
+    message_id = String()
+
+
+class ConsentIn(Schema):
+    channel = String(required=True, validate=OneOf(CHANNELS))
+    topic = String(required=True, validate=OneOf(TOPICS))
+    status = String(required=True, validate=OneOf(CONSENT_STATUSES))
+    source = String(load_default="api", validate=OneOf(("api", "import", "form", "preference_center",
+                                                        "unsubscribe", "support", "double_opt_in")))
+    wording_version = String(validate=Length(1, 50))
+    ip = String(validate=Length(2, 45))
+    note = String(validate=Length(0, 500))
+    at = DateTime(metadata={"description": "when the customer gave or withdrew it (default now)"})
+    idempotency_key = String(validate=Length(1, 200))
+
+
+class ConsentStateOut(Schema):
+    channel = String()
+    topic = String()
+    status = String()
+    at = DateTime(format="iso")
+    entry_id = String()
+
+
+class ConsentEntryOut(Schema):
+    id = String()
+    channel = String()
+    topic = String()
+    status = String()
+    source = String()
+    at = DateTime(format="iso")
+    ip = String(allow_none=True)
+    wording_version = String(allow_none=True)
+    note = String(allow_none=True)
+
+
+class ConsentsOut(Schema):
+    customer_id = String()
+    items = List(Nested(ConsentStateOut))
+
+
+class ConsentHistoryOut(Schema):
+    items = List(Nested(ConsentEntryOut))
+    total = Integer()
+    next = String(allow_none=True)
+
+
+class HistoryQuery(Schema):
+    limit = Integer(load_default=50, validate=Range(1, 500))
+    after = String(load_default=None)
+
+
+class DeliveryOut(Schema):
+    id = String()
+    campaign_id = String()
+    customer_id = String()
+    step = String()
+    variant = String(allow_none=True)
+    channel = String()
+    topic = String()
+    marketing = Boolean()
+    status = String()
+    reason = String(allow_none=True)
+    attempts = Integer()
+    recovered = Boolean()
+    due_at = DateTime(format="iso", allow_none=True)
+    sent_at = DateTime(format="iso", allow_none=True)
+    opened_at = DateTime(format="iso", allow_none=True)
+    clicked_at = DateTime(format="iso", allow_none=True)
+    bounced_at = DateTime(format="iso", allow_none=True)
+    address = String(allow_none=True)
+
+
+class DeliveryQuery(Schema):
+    campaign_id = String(validate=Length(1, 64))
+    customer_id = String()
+    status = String()
+    step = String()
+    limit = Integer(load_default=50, validate=Range(1, 500))
+    after = String(load_default=None)
+
+
+class DeliveryPage(Schema):
+    items = List(Nested(DeliveryOut))
+    total = Integer()
+    next = String(allow_none=True)
+
+
+class BounceOut(Schema):
+    kind = String(metadata={"description": "hard, soft or complaint"})
+    delivery_id = String(allow_none=True)
+    address = String(allow_none=True)
+    suppressed = Boolean()
+    status = String(allow_none=True)
+
+
+__all__ = [name for name in dir() if name.endswith(("In", "Out", "Page", "Query", "Patch"))] + ["Email"]

@@ -1,0 +1,151 @@
+"""Bounce and complaint intake: DSNs (multipart/report; report-type=
+delivery-status, RFC 3464) and ARF complaints (report-type=feedback-report,
+RFC 5965), as the relay forwards them.
+
+The delivery is found from the VERP address the report was sent to
+(``bounces+<delivery>@...``) or from the returned message's Message-ID
+(``<delivery>@...``). A hard bounce (5.x.x, action failed) or a complaint
+suppresses the address: the Customer's ``suppression`` sub-document (the one
+part of Customer the mailer writes) and the hashed SuppressedContact list. A
+complaint also revokes the consent of the delivery's topic. A soft bounce
+(4.x.x, delayed) is noted on the delivery and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass
+
+import mongoengine as me
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo.errors import DuplicateKeyError
+
+from shared.models import Customer, SuppressedContact, contact_hash
+from shared.store import utcnow
+
+from services.mailer import consents, engagement
+from services.mailer.models import Delivery
+
+VERP_RE = re.compile(r"bounces\+([0-9a-f]{24})@", re.IGNORECASE)
+MSGID_RE = re.compile(r"<([0-9a-f]{24})@", re.IGNORECASE)
+
+
+class NotAReport(ValueError):
+    pass
+
+
+@dataclass
+class Report:
+    kind: str  # hard, soft, complaint
+    delivery_id: ObjectId | None
+    address: str | None
+    status: str | None
+    diagnostic: str | None
+
+
+def _addr(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.split(";", 1)[-1].strip().strip("<>")
+    return value.lower() or None
+
+
+def _original_headers(report) -> dict:
+    for part in report.walk():
+        ctype = part.get_content_type()
+        if ctype in ("message/rfc822", "message/rfc822-headers", "text/rfc822-headers"):
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                return dict(payload[0].items())
+            if isinstance(payload, str):
+                return dict(email.message_from_string(payload, policy=email.policy.default).items())
+    return {}
+
+
+def parse(raw: bytes) -> Report:
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    if msg.get_content_type() != "multipart/report":
+        raise NotAReport("expected a multipart/report message (a DSN or an ARF complaint)")
+    report_type = (msg.get_param("report-type") or "").lower()
+    original = _original_headers(msg)
+    delivery_id = None
+    for header in ("To", "Delivered-To", "X-Original-To", "Envelope-To"):
+        match = VERP_RE.search(msg.get(header, "") or "")
+        if match:
+            delivery_id = ObjectId(match.group(1))
+            break
+    if delivery_id is None:
+        match = MSGID_RE.search(original.get("Message-ID", "") or original.get("Message-Id", "") or "")
+        if match:
+            delivery_id = ObjectId(match.group(1))
+    if report_type == "feedback-report":
+        address = None
+        for part in msg.walk():
+            if part.get_content_type() == "message/feedback-report":
+                fields = part.get_payload()
+                fields = fields[0] if isinstance(fields, list) and fields else fields
+                address = _addr(fields.get("Original-Rcpt-To")) if hasattr(fields, "get") else None
+        address = address or _addr(original.get("To"))
+        return Report("complaint", delivery_id, address, None, "complaint (ARF feedback report)")
+    if report_type != "delivery-status":
+        raise NotAReport(f"report-type {report_type or '(none)'} is neither delivery-status nor feedback-report")
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        for block in blocks[1:] if isinstance(blocks, list) else []:
+            action = (block.get("Action") or "").strip().lower()
+            status = (block.get("Status") or "").strip()
+            address = _addr(block.get("Final-Recipient") or block.get("Original-Recipient"))
+            diagnostic = (block.get("Diagnostic-Code") or "").split(";", 1)[-1].strip() or None
+            hard = action == "failed" and status.startswith("5")
+            return Report("hard" if hard else "soft", delivery_id, address, status, diagnostic)
+    raise NotAReport("the report has no message/delivery-status part with a recipient")
+
+
+def apply(report: Report, events) -> dict:
+    """Record the report; what was done."""
+    delivery = None
+    if report.delivery_id is not None:
+        delivery = Delivery._get_collection().find_one({"_id": report.delivery_id})
+    customer = None
+    if delivery is not None:
+        customer = Customer._get_collection().find_one({"_id": delivery["customer_id"]}, {"email": 1})
+    elif report.address:
+        customer = Customer._get_collection().find_one({"email": report.address}, {"email": 1})
+    address = report.address or (customer or {}).get("email") or (delivery or {}).get("address")
+    reason = f"{report.kind}: {report.status or ''} {report.diagnostic or ''}".strip()[:500]
+    out = {"kind": report.kind, "delivery_id": str(report.delivery_id) if delivery else None,
+           "address": address, "suppressed": False, "status": report.status}
+    if report.kind == "soft":
+        if delivery is not None:
+            Delivery._get_collection().update_one({"_id": delivery["_id"]}, {"$set": {"reason": reason}})
+        return out
+    if delivery is not None:
+        engagement.record(events, delivery["_id"], "bounced", reason=reason,
+                          extra_set={"status": "bounced", "reason": reason})
+    now = utcnow()
+    flag = "bounced" if report.kind == "hard" else "complained"
+    if customer is not None:
+        # The one exception to "segments owns Customer": only suppression.* is written here.
+        Customer._get_collection().update_one(
+            {"_id": customer["_id"]},
+            {"$set": {f"suppression.{flag}": True, "suppression.reason": reason, "suppression.at": now}})
+    if address:
+        try:
+            SuppressedContact(hash=contact_hash("email", address.lower()), kind="email",
+                              reason=flag, at=now).save(force_insert=True)
+        except (me.NotUniqueError, DuplicateKeyError):
+            pass
+    out["suppressed"] = True
+    if report.kind == "complaint" and delivery is not None:
+        consents.record_change(delivery["customer_id"], delivery["channel"], delivery["topic"], "revoked",
+                               "complaint", events=events, idempotency_key=f"complaint:{delivery['_id']}",
+                               note="spam complaint")
+    return out
+
+
+__all__ = ["NotAReport", "Report", "apply", "parse", "InvalidId"]

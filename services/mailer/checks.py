@@ -1,0 +1,51 @@
+"""What the send-time checks need for a set of customers, read in bulk: one
+query each for profiles, consent states, suppression hashes and recent
+marketing sends (the store is the bottleneck; per-recipient reads are not
+affordable at thousands of messages a second)."""
+
+from __future__ import annotations
+
+import collections
+import datetime
+
+from shared.models import Customer, SuppressedContact, contact_hash
+
+from services.mailer import consents, policy
+from services.mailer.models import Delivery
+
+CUSTOMER_FIELDS = {"email": 1, "phone": 1, "first_name": 1, "last_name": 1, "locale": 1, "time_zone": 1,
+                   "suppression": 1, "erased": 1, "attributes": 1, "purchases": 1, "city": 1,
+                   "country": 1, "tags": 1}
+
+
+class BatchContext:
+    """Everything the send-time checks need for a set of customers, read in bulk."""
+
+    def __init__(self, ids, channel: str, topic: str, marketing: bool, settings, now):
+        self.channel, self.topic, self.marketing, self.settings, self.now = channel, topic, marketing, settings, now
+        ids = list(ids)
+        self.customers = {doc["_id"]: doc for doc in Customer._get_collection().find(
+            {"_id": {"$in": ids}}, CUSTOMER_FIELDS)}
+        self.consent = consents.state_map(ids, channel, topic)
+        kind = "email" if channel == "email" else "phone"
+        hashes = {}
+        for cid, doc in self.customers.items():
+            address = policy.address_of(doc, channel)
+            if address:
+                hashes[cid] = contact_hash(kind, address)
+        found = {doc["hash"] for doc in SuppressedContact._get_collection().find(
+            {"hash": {"$in": list(hashes.values())}}, {"hash": 1})} if hashes else set()
+        self.suppressed = {cid for cid, h in hashes.items() if h in found}
+        self.recent = collections.Counter()
+        if marketing and settings.frequency_cap:
+            since = now - datetime.timedelta(days=settings.frequency_window_days)
+            for doc in Delivery._get_collection().find(
+                    {"customer_id": {"$in": ids}, "marketing": True, "sent_at": {"$gte": since}},
+                    {"customer_id": 1}):
+                self.recent[doc["customer_id"]] += 1
+
+    def decide(self, cid) -> policy.Decision:
+        return policy.decide(customer=self.customers.get(cid), channel=self.channel, topic=self.topic,
+                             marketing=self.marketing, consent=self.consent.get(cid),
+                             suppressed_hash=cid in self.suppressed, recent_marketing=self.recent[cid],
+                             cap=self.settings.frequency_cap, quiet=self.settings.quiet_hours, now=self.now)

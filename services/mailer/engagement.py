@@ -1,0 +1,44 @@
+"""Opens, clicks and bounces of a delivery: each recorded once (a conditional
+update on the delivery is the claim), then an interaction and an event."""
+
+from __future__ import annotations
+
+import mongoengine as me
+from pymongo.errors import DuplicateKeyError
+
+from shared.messaging.contracts import DeliveryBounced, DeliveryClicked, DeliveryOpened
+from shared.models import Interaction
+from shared.store import utcnow
+
+from services.mailer.models import Delivery
+
+KINDS = {"opened": ("opened_at", "message_opened", DeliveryOpened),
+         "clicked": ("clicked_at", "message_clicked", DeliveryClicked),
+         "bounced": ("bounced_at", "message_bounced", DeliveryBounced)}
+
+
+def record(events, delivery_id, what: str, *, url: str | None = None, reason: str | None = None,
+           extra_set: dict | None = None) -> bool:
+    """Record the first ``what`` of a delivery; False when it was already recorded."""
+    field, kind, event_cls = KINDS[what]
+    now = utcnow()
+    query = {"_id": delivery_id, field: None}
+    if what == "bounced":
+        query["status"] = "sent"
+    doc = Delivery._get_collection().find_one_and_update(
+        query, {"$set": {field: now, **(extra_set or {})}},
+        projection={"campaign_id": 1, "customer_id": 1, "channel": 1, "step": 1, "variant": 1})
+    if doc is None:
+        return False
+    try:
+        Interaction(customer_id=doc["customer_id"], kind=kind, at=now, key=f"delivery:{delivery_id}:{what}",
+                    channel=doc["channel"], campaign_id=doc["campaign_id"],
+                    data={k: v for k, v in (("delivery_id", str(delivery_id)), ("url", url),
+                                            ("reason", reason)) if v}).save(force_insert=True)
+    except (me.NotUniqueError, DuplicateKeyError):
+        pass
+    events.publish(event_cls(delivery_id=str(delivery_id), campaign_id=doc["campaign_id"],
+                             customer_id=str(doc["customer_id"]), channel=doc["channel"], step=doc["step"],
+                             variant=doc.get("variant"), url=url, reason=reason),
+                   message_id=f"delivery-{delivery_id}-{what}", occurred_at=now)
+    return True

@@ -1,0 +1,59 @@
+"""Tracked links, the open pixel and the unsubscribe URL of one delivery.
+
+Every http(s) link of a rendered message (``href`` in HTML, bare URLs in
+text) becomes ``<public>/t/c/<token>`` where the token signs (delivery id,
+original URL) for the purpose "click". The redirect endpoint only follows a
+URL inside a valid click token, and such a token only comes from a message
+we rendered: there is no open redirect. Links into the mailer itself
+(unsubscribe, preferences) are left as they are.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+from services.mailer.tokens import Tokens
+
+HREF_RE = re.compile(r'''(href\s*=\s*)(["'])(https?://[^"']+)\2''', re.IGNORECASE)
+TEXT_URL_RE = re.compile(r'''https?://[^\s<>"')\]]+''')
+
+
+class Links:
+    def __init__(self, tokens: Tokens, public_url: str, unsubscribe_mailto: str):
+        self.tokens = tokens
+        self.public_url = public_url.rstrip("/")
+        self.unsubscribe_mailto = unsubscribe_mailto
+
+    def unsubscribe_token(self, customer_id: str, channel: str, topic: str, delivery_id: str | None) -> str:
+        return self.tokens.sign("unsubscribe", {"c": customer_id, "ch": channel, "t": topic,
+                                                "d": delivery_id})
+
+    def unsubscribe_url(self, token: str) -> str:
+        return f"{self.public_url}/u/{token}"
+
+    def click_url(self, delivery_id: str, url: str) -> str:
+        return f"{self.public_url}/t/c/{self.tokens.sign('click', [delivery_id, url])}"
+
+    def open_url(self, delivery_id: str) -> str:
+        return f"{self.public_url}/t/o/{self.tokens.sign('open', delivery_id)}.gif"
+
+    def _ours(self, url: str) -> bool:
+        return url.startswith(self.public_url + "/")
+
+    def track_html(self, body: str, delivery_id: str) -> str:
+        def swap(match):
+            url = html_lib.unescape(match.group(3))
+            if self._ours(url):
+                return match.group(0)
+            return f"{match.group(1)}{match.group(2)}{self.click_url(delivery_id, url)}{match.group(2)}"
+
+        body = HREF_RE.sub(swap, body)
+        pixel = f'<img src="{self.open_url(delivery_id)}" width="1" height="1" alt="" style="display:none">'
+        if "</body>" in body:
+            return body.replace("</body>", pixel + "</body>", 1)
+        return body + pixel
+
+    def track_text(self, body: str, delivery_id: str) -> str:
+        return TEXT_URL_RE.sub(lambda m: m.group(0) if self._ours(m.group(0))
+                               else self.click_url(delivery_id, m.group(0)), body)

@@ -1,0 +1,37 @@
+"""A broker that cannot take delivery events does not lose them: they wait
+in the outbox and the worker's sweep relays them, with the same ids."""
+
+from __future__ import annotations
+
+import json
+
+from kombu import Connection
+
+from shared.messaging.contracts import DeliverySent
+from shared.messaging.publisher import OutboxMessage, Publisher
+from tests.support import drain
+
+from services.mailer.events import BatchPublisher, Events
+
+
+def test_unconfirmed_batch_goes_to_the_outbox_and_is_relayed(service_env):
+    topology = service_env.topology
+    with Connection(service_env.amqp_url) as conn:
+        topology.declare(conn.channel(), ["campaigns.delivery"])
+    good = Events(Publisher(service_env.amqp_url, topology, "mailer"))
+    down = BatchPublisher("amqp://guest:guest@127.0.0.1:1//", topology, good)  # nothing listens there
+    items = [(DeliverySent(delivery_id=f"d{n}", campaign_id="c", customer_id="x", channel="email"), f"delivery-d{n}-sent")
+             for n in range(3)]
+    down.publish_many(items, timeout=2)
+    assert sorted(m.message_id for m in OutboxMessage.objects) == ["delivery-d0-sent", "delivery-d1-sent",
+                                                                   "delivery-d2-sent"]
+    assert good.relay() == 3 and OutboxMessage.objects.count() == 0
+    # and through a working broker, one confirm wait for the whole batch
+    up = BatchPublisher(service_env.amqp_url, topology, good)
+    up.publish_many([(DeliverySent(delivery_id="d9", campaign_id="c", customer_id="x", channel="email"),
+                      "delivery-d9-sent")])
+    up.close()
+    good.publisher.close()
+    received = [json.loads(m.body)["message_id"] for m in drain(service_env.amqp_url,
+                                                                   topology.name("campaigns.delivery"))]
+    assert sorted(received) == ["delivery-d0-sent", "delivery-d1-sent", "delivery-d2-sent", "delivery-d9-sent"]
