@@ -96,4 +96,16 @@ ES: dict[str, str] = {
         "Sentimiento medio por día (0 = muy negativo, 2 = muy positivo)", "Mean sentiment + 1": "Sentimiento medio + 1",
     "No mentions yet.": "Aún no hay menciones.", "Alert episodes": "Episodios de alerta", "No alerts.": "No hay alertas.",
     "baseline": "referencia", "Baseline": "Referencia", "Closed": "Cerrada", "Share": "Proporción",
+    # templates
+    "Templates": "Plantillas", "New e-mail template": "Nueva plantilla de correo", "New SMS template": "Nueva plantilla SMS",
+    "Published version": "Versión publicada", "Updated": "Actualizada", "archived": "archivada",
+    "No templates yet.": "Aún no hay plantillas.", "New template": "Nueva plantilla", "Version {n}": "Versión {n}",
+    "published: {n}": "publicada: {n}", "Fallback language": "Idioma por defecto", "from_name": "Remitente",
+    "subject": "Asunto", "text": "Texto", "html": "HTML", "Sample values (JSON) for checks and previews":
+        "Valores de ejemplo (JSON) para comprobaciones y vistas previas",
+    "Publish this version": "Publicar esta versión", "Save version": "Guardar versión", "Create": "Crear",
+    "Preview": "Vista previa", "Customer's": "El del cliente", "Customer id": "Id de cliente",
+    "sample values": "valores de ejemplo", "SMS": "SMS",
+    "{segments} segment(s), {units} characters, {encoding}": "{segments} segmento(s), {units} caracteres, {encoding}",
+    "Test send": "Envío de prueba", "Sent to {to}.": "Enviado a {to}.", "To": "Para", "Send a test": "Enviar una prueba",
 }

@@ -30,6 +30,7 @@ AREAS = {
     "customers": ("admin", "marketer", "analyst", "community_manager"),
     "audiences_write": ("admin", "marketer"),
     "templates": ("admin", "marketer"),
+    "templates_read": ("admin", "marketer", "analyst"),
 }
 
 

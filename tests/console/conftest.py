@@ -46,11 +46,24 @@ def start_backends(service_env: ServiceEnv, parts: dict[str, list[str]] | None =
 
 
 @pytest.fixture
-def stack(service_env) -> Stack:
-    """Every service's api, the campaigns worker and scheduler, and the console."""
-    urls = start_backends(service_env, {"campaigns": ["worker", "scheduler"]},
-                          VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS="0.3")
+def smtp_server():
+    from devstack.smtp import SmtpServer
+
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def stack(service_env, smtp_server) -> Stack:
+    """Every service's api, the campaigns worker and scheduler, the mailer worker
+    (delivering to a local SMTP server), and the console."""
+    parts = {"campaigns": ["worker", "scheduler"], "mailer": ["worker"]}
+    urls = start_backends(service_env, {name: p for name, p in parts.items() if name in BACKENDS},
+                          VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS="0.3",
+                          VINCULO_MAILER_SMTP_PORT=smtp_server.port, VINCULO_MAILER_QUIET_HOURS="",
+                          VINCULO_MAILER_FROM_ADDRESS="ofertas@tienda.example")
     stack = Stack(service_env, urls)
+    stack.smtp = smtp_server
     urls["console"] = service_env.start_api("console", **stack.console_env())
     yield stack
     service_env.stop_all()
@@ -109,18 +122,24 @@ def shots(tmp_path):
     return take
 
 
-def seed_audience(mongo_uri: str, count: int = 30, locale: str = "es") -> tuple[str, str]:
-    """A segment and an email template written to the store for the campaigns API to accept,
-    as tests/campaigns does while the segments and mailer APIs are not on this branch."""
+def seed_audience(stack: Stack, count: int = 30, locale: str = "es") -> tuple[str, str]:
+    """Customers and a segment written to the store (the segments API is not on this branch
+    yet, as tests/campaigns does), and a real e-mail template through the mailer's API."""
+    import requests
     from bson import json_util
 
-    from shared.models import Customer, Segment
+    from shared.models import Segment
+    from tests.support import MARKETER_KEY
 
-    store.connect(mongo_uri)
-    template_id = ObjectId()
-    store.db()["templates"].insert_one({"_id": template_id, "name": "Bienvenida", "channel": "email",
-                                        "archived": False})
+    store.connect(stack.env.mongo_uri)
+    from shared.models import Customer
+
     Customer._get_collection().insert_many([{"email": f"cliente{i}@example.com", "first_name": f"Ana{i}",
                                              "locale": locale, "erased": False} for i in range(count)])
     segment = Segment(name="Clientes ES", kind="dynamic", compiled=json_util.dumps({"locale": locale})).save()
-    return str(segment.id), str(template_id)
+    answer = requests.post(f"{stack.urls['mailer']}/templates", headers={"X-API-Key": MARKETER_KEY}, json={
+        "name": "Bienvenida", "channel": "email", "variants": {"es": {
+            "subject": "Hola {{ first_name }}", "text": "Hola {{ first_name }}, bienvenida.",
+            "html": "<p>Hola {{ first_name }}, bienvenida.</p>"}}}, timeout=10)
+    assert answer.status_code == 201, answer.text
+    return str(segment.id), answer.json()["id"]

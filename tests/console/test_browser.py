@@ -33,7 +33,7 @@ def sign_in(browser, console: str, key: str, name: str, locale: str = "en", view
 
 
 def test_marketer_creates_schedules_and_watches_a_campaign(stack, browser, shots, mongo_uri):
-    segment_id, template_id = seed_audience(mongo_uri, count=40)
+    segment_id, template_id = seed_audience(stack, count=40)
     page = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
     shots(page, "dashboard", readme=True)
     page.click("nav.main >> text=Campaigns")
@@ -77,7 +77,7 @@ def test_marketer_creates_schedules_and_watches_a_campaign(stack, browser, shots
 
 
 def test_a_destructive_action_asks_first(stack, browser, mongo_uri):
-    segment_id, template_id = seed_audience(mongo_uri, count=1)
+    segment_id, template_id = seed_audience(stack, count=1)
     created = requests.post(f"{stack.urls['campaigns']}/campaigns", headers={"X-API-Key": MARKETER_KEY}, json={
         "name": "Para cancelar", "channel": "email", "topic": "newsletter", "segment_id": segment_id,
         "template_id": template_id}, timeout=10).json()
@@ -170,3 +170,60 @@ def test_an_analyst_sees_personal_data_masked_and_no_triage_buttons(stack, brows
     assert page.locator(".triage").count() == 0
     assert "Menciones" in page.inner_text("nav.main") and "Campañas" in page.inner_text("nav.main")
     shots(page, "analyst-mentions")
+
+
+def test_marketer_writes_a_spanish_template_sees_the_error_at_its_line_and_previews_it(stack, browser, shots):
+    page = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
+    page.click("nav.main >> text=Templates")
+    page.click("text=New e-mail template")
+    page.fill("input[name=name]", "Bienvenida")
+    page.fill("input[name=es_subject]", "Hola {{ first_name }}")
+    page.fill("textarea[name=es_text]", "Hola {{ first_name }}:\nTu código es {{ codigo_secreto }}.\nGracias")
+    page.fill("textarea[name=es_html]", "<p>Hola {{ first_name }}</p>")
+    page.click("#template-form button.primary")
+    error = page.locator('.field-error[data-field="variants.es.text"]')
+    assert "line 2" in error.inner_text() and "codigo_secreto" in error.inner_text()
+    assert page.locator('ol.source li.bad').get_attribute("data-line") == "2"
+    shots(page, "template-error")
+
+    page.fill("textarea[name=es_text]", "Hola {{ first_name }}:\nBienvenida a la tienda.")
+    page.fill("input[name=en_subject]", "Hi {{ first_name }}")
+    page.fill("textarea[name=en_text]", "Hi {{ first_name }}, welcome.")
+    page.click("#template-form button.primary")
+    page.wait_for_url(re.compile(r".*/templates/[0-9a-f]{24}$"))
+    store_customer = stack.env  # a customer to preview for
+    from shared import store
+    from shared.models import Customer
+
+    store.connect(store_customer.mongo_uri)
+    customer_id = Customer._get_collection().insert_one(
+        {"email": "lucia@example.com", "first_name": "Lucía", "locale": "es", "erased": False}).inserted_id
+    page.fill("input[name=customer_id]", str(customer_id))
+    page.click("form[data-autosubmit] button")
+    assert page.inner_text("#preview-subject") == "Hola Lucía"
+    assert page.inner_text("#preview-locale") == "es"
+    assert "Bienvenida a la tienda" in page.inner_text("#preview-text")
+    page.select_option("select[name=locale]", "en")  # the script submits on change
+    page.wait_for_url(re.compile(r".*locale=en.*"))
+    assert page.inner_text("#preview-subject") == "Hi Lucía"
+    shots(page, "template-preview", readme=True)
+
+    # Test send to the local SMTP server.
+    page.fill("input[name=to]", "prueba@example.com")
+    page.click("text=Send a test")
+    assert "Sent to prueba@example.com" in page.inner_text("main")
+    wait_until(lambda: stack.smtp.mailbox.to("prueba@example.com"), what="the test e-mail")
+
+
+def test_the_sms_editor_counts_segments_as_you_type(stack, browser):
+    page = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
+    page.goto(f"{stack.console}/templates/new?channel=sms")
+    page.fill("textarea[name=es_text]", "a" * 161)
+    assert page.inner_text('.sms-count[data-for="es_text"]').startswith("2 SMS · 161 · GSM-7")
+    page.fill("textarea[name=es_text]", "Hola 😀")
+    assert page.inner_text('.sms-count[data-for="es_text"]').endswith("UCS-2")
+    page.fill("input[name=name]", "Aviso")
+    page.fill("textarea[name=es_text]", "Hola {{ first_name }}, tu pedido ha salido.")
+    page.click("#template-form button.primary")
+    page.wait_for_url(re.compile(r".*/templates/[0-9a-f]{24}$"))
+    assert "1 segment(s)" in page.inner_text("#sms-info")

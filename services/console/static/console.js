@@ -61,3 +61,36 @@
   });
   // With this script running, the <noscript> meta refresh is not needed.
 })();
+
+// SMS editor: segment count as you type (GSM-7: 160 per message, 153 per part;
+// anything outside GSM-7 switches the whole message to UCS-2: 70 and 67).
+(function () {
+  "use strict";
+  var GSM = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+  var EXT = "^{}\\[~]|€";
+  function count(text) {
+    var units = 0, gsm = true;
+    for (var i = 0; i < text.length; i++) {
+      var ch = text.charAt(i);
+      if (GSM.indexOf(ch) >= 0) { units += 1; } else if (EXT.indexOf(ch) >= 0) { units += 2; } else { gsm = false; break; }
+    }
+    if (!gsm) { units = text.length; }
+    var single = gsm ? 160 : 70, part = gsm ? 153 : 67;
+    return {segments: units <= single ? 1 : Math.ceil(units / part), units: units, encoding: gsm ? "GSM-7" : "UCS-2"};
+  }
+  document.querySelectorAll('textarea[data-sms="1"]').forEach(function (area) {
+    var out = document.querySelector('.sms-count[data-for="' + area.name + '"]');
+    if (!out) { return; }
+    function update() {
+      var c = count(area.value);
+      out.textContent = c.segments + " SMS · " + c.units + " · " + c.encoding;
+    }
+    area.addEventListener("input", update);
+    update();
+  });
+})();
+
+// Preview pickers: a new language shows at once (the button stays for no-JS).
+document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
+  select.addEventListener("change", function () { select.form.submit(); });
+});
