@@ -57,8 +57,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
 
-    from services.console.views import auth, campaigns, dashboard, listening, templates
-    for blueprint in (auth.bp, dashboard.bp, campaigns.bp, listening.bp, templates.bp):
+    from services.console.views import auth, campaigns, customers, dashboard, listening, templates
+    for blueprint in (auth.bp, dashboard.bp, customers.bp, campaigns.bp, listening.bp, templates.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

@@ -16,7 +16,10 @@ from flask import current_app, session
 from services.console.messages_es import ES
 
 LOCALES = ("es", "en")
-CATALOGUES = {"es": ES, "en": {"community_manager": "community manager"}}  # en: English is the key
+# English is the key; the English catalogue only names what is a code.
+EN = {"community_manager": "community manager", "lang_es": "Spanish", "lang_en": "English",
+      "lang_und": "undetermined", "resend-failed": "resend to failed"}
+CATALOGUES = {"es": ES, "en": EN}
 
 
 def locale() -> str:

@@ -108,4 +108,12 @@ ES: dict[str, str] = {
     "sample values": "valores de ejemplo", "SMS": "SMS",
     "{segments} segment(s), {units} characters, {encoding}": "{segments} segmento(s), {units} caracteres, {encoding}",
     "Test send": "Envío de prueba", "Sent to {to}.": "Enviado a {to}.", "To": "Para", "Send a test": "Enviar una prueba",
+    # customers
+    "Customers": "Clientes", "E-mail": "Correo", "Phone": "Teléfono", "Tag": "Etiqueta", "Tags": "Etiquetas",
+    "Search": "Buscar", "Country": "País", "No customers match.": "Ningún cliente coincide.", "Customer": "Cliente",
+    "Profile": "Perfil", "Purchases": "Compras", "Created": "Alta", "Consents": "Consentimientos",
+    "Since": "Desde", "since": "desde", "No consent recorded.": "Ningún consentimiento registrado.",
+    "History": "Historial", "Segments": "Segmentos", "In no segment.": "En ningún segmento.",
+    "Timeline": "Cronología", "Nothing yet.": "Nada todavía.", "granted": "concedido", "pending": "pendiente",
+    "denied": "denegado", "revoked": "revocado", "purchase": "compra", "message": "mensaje", "mention": "mención",
 }

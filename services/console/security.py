@@ -29,6 +29,7 @@ AREAS = {
     "listening_write": ("admin", "community_manager"),
     "customers": ("admin", "marketer", "analyst", "community_manager"),
     "audiences_write": ("admin", "marketer"),
+    "consent_history": ("admin", "marketer", "analyst"),
     "templates": ("admin", "marketer"),
     "templates_read": ("admin", "marketer", "analyst"),
 }

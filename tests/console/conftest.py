@@ -134,8 +134,14 @@ def seed_audience(stack: Stack, count: int = 30, locale: str = "es") -> tuple[st
     store.connect(stack.env.mongo_uri)
     from shared.models import Customer
 
-    Customer._get_collection().insert_many([{"email": f"cliente{i}@example.com", "first_name": f"Ana{i}",
-                                             "locale": locale, "erased": False} for i in range(count)])
+    ids = Customer._get_collection().insert_many([{"email": f"cliente{i}@example.com", "first_name": f"Ana{i}",
+                                                   "locale": locale, "erased": False}
+                                                  for i in range(count)]).inserted_ids
+    for customer_id in ids:  # consent through the mailer's ledger, so the sends really go out
+        granted = requests.post(f"{stack.urls['mailer']}/customers/{customer_id}/consents",
+                                headers={"X-API-Key": MARKETER_KEY}, timeout=10,
+                                json={"channel": "email", "topic": "newsletter", "status": "granted"})
+        assert granted.status_code in (200, 201), granted.text
     segment = Segment(name="Clientes ES", kind="dynamic", compiled=json_util.dumps({"locale": locale})).save()
     answer = requests.post(f"{stack.urls['mailer']}/templates", headers={"X-API-Key": MARKETER_KEY}, json={
         "name": "Bienvenida", "channel": "email", "variants": {"es": {
