@@ -7,6 +7,8 @@ service's API.
 
 from __future__ import annotations
 
+import requests
+
 from shared import store
 from shared.models import Customer
 
@@ -28,15 +30,38 @@ CUSTOMERS = [
          location=[-74.0060, 40.7128], stage="churned"),
 ]
 
+# Dynamic segments (filled by the segments worker from their rule).
+SEGMENTS = [
+    {"name": "Clientes en España", "description": "Everyone whose country is Spain",
+     "rule": {"field": "country", "op": "eq", "value": "ES"}},
+]
+
 
 def seed(mongo_uri: str, urls: dict, admin_key: str) -> str:
+    """Customers and a demo segment through the segments API (409: already there)."""
     store.prepare(mongo_uri)
+    headers = {"X-API-Key": admin_key}
     created = 0
     for data in CUSTOMERS:
-        if Customer.objects(external_id=data["external_id"]).first() is None:
-            Customer(**data).save()
+        body = dict(data)
+        lng, lat = body.pop("location")
+        body["location"] = {"lat": lat, "lng": lng}
+        response = requests.post(f"{urls['segments']}/customers", json=body, headers=headers, timeout=30)
+        if response.status_code == 201:
             created += 1
-    said = [f"{created} customers added ({len(CUSTOMERS)} in the demo set)"]
+        elif response.status_code != 409:
+            raise RuntimeError(f"demo customer {data['external_id']}: {response.status_code} {response.text}")
+    segments = 0
+    existing = requests.get(f"{urls['segments']}/segments", params={"limit": 500}, headers=headers,
+                            timeout=30).json()["items"]
+    names = {segment["name"] for segment in existing}
+    for segment in SEGMENTS:
+        if segment["name"] not in names:
+            response = requests.post(f"{urls['segments']}/segments", json=segment, headers=headers, timeout=30)
+            response.raise_for_status()
+            segments += 1
+    said = [f"{created} customers added ({len(CUSTOMERS)} in the demo set), "
+            f"{segments} segments added ({len(SEGMENTS)} in the demo set)"]
     # Order matters: the demo campaign refers to the demo segment and template.
     for service, step in (("mailer", seed_mailer), ("listener", seed_listener), ("campaigns", seed_campaigns)):
         if service in urls:

@@ -55,7 +55,9 @@ def _matching_ids(collection, query: dict) -> list:
     safe = _safe_conjuncts(query)
     # neosqlite's where-clause builder needs its find() to prepare ObjectIds (and _id):
     # such pre-filters (typically one _id) go through find(), the rest through raw SQL.
-    built = None if _holds_object_id(safe) else (
+    # Datetimes too: the simple where-clause builder compares them as plain strings
+    # against the stored {"$date": ...} objects and selects nothing.
+    built = None if _holds_object_id(safe) or _holds_datetime(safe) else (
         collection.query_engine.helpers._build_simple_where_clause(safe) if safe else ("", [], []))
     if built is None or "data" not in _table_columns(collection):
         return [doc["_id"] for doc in collection.find(safe) if mongo_match.matches(doc, query)]
@@ -88,6 +90,16 @@ def _holds_object_id(value) -> bool:
     if isinstance(value, list):
         return any(_holds_object_id(item) for item in value)
     return mongo_match._is_oid(value)
+
+
+def _holds_datetime(value) -> bool:
+    import datetime
+
+    if isinstance(value, dict):
+        return any(_holds_datetime(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_datetime(item) for item in value)
+    return isinstance(value, (datetime.datetime, datetime.date))
 
 
 def _table_columns(collection) -> set:

@@ -85,7 +85,10 @@ Known defects left (write queries in the equivalent shape given):
   documents on this shared machine): keep hot paths to equality/``$in``/ranges,
   or add an equality on an indexed field next to the rest (it pre-selects);
 * datetime ranges compare through ``strftime``, so they scan (about 0.7 s over
-  100,000 documents); sorting on an indexed datetime uses the index.
+  100,000 documents); sorting on an indexed datetime uses the index;
+* an ObjectId inside an array, matched by equality or ``$in`` at the top level
+  of a filter (``{"query_ids": id}``), matches nothing; inside ``$and`` (exact
+  matching) it is found: wrap such filters in ``$and`` (the same on MongoDB).
 
 ``tests/store/`` pins each behaviour the code relies on, by theme, and passes
 unchanged against real MongoDB (``VINCULO_TEST_MONGO_URI``).
@@ -347,6 +350,8 @@ def apply_fixes() -> None:
     mongo_fixes_index.fix_indexed_equality()
     mongo_fixes_aggregate.fix_dotted_projection()
 
+    add_geo_within()
+
 
 def serve(host: str, port: int, data_dir: str) -> None:
     """Serve until interrupted; ``data_dir`` is a folder or ``memory``."""
@@ -373,6 +378,52 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     serve(args.host, args.port, args.data_dir)
+
+
+# --- geo: $geoWithin with $centerSphere (added for the segments service) -----
+#
+# neosqlite has no geo operators: a filter with $geoWithin fails with
+# "Operator '$geoWithin' is not currently implemented". Its Python matcher
+# looks operators up by name in neosqlite.query_operators, so registering
+# ``_geoWithin`` there makes it evaluate ``{"$centerSphere": [[lng, lat],
+# radians]}`` against GeoJSON points (and legacy [lng, lat] pairs) with the
+# haversine distance on a sphere, as MongoDB does. It scans (no 2dsphere
+# index here); real MongoDB answers the same filter from its index.
+
+_EARTH_RADIUS_KM = 6378.1  # the radius MongoDB's documentation uses for $centerSphere
+
+
+def _point_of(value):
+    if isinstance(value, dict) and value.get("type") == "Point":
+        value = value.get("coordinates")
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return float(value[0]), float(value[1])
+    return None
+
+
+def _geo_within(field, value, document) -> bool:
+    import math
+
+    from neosqlite.query_operators import _get_nested_field
+
+    if not isinstance(value, dict) or "$centerSphere" not in value:
+        from neosqlite.exceptions import MalformedQueryException
+        raise MalformedQueryException("the stand-in supports $geoWithin only with $centerSphere")
+    (center, radians) = value["$centerSphere"]
+    point, origin = _point_of(_get_nested_field(field, document)), _point_of(center)
+    if point is None or origin is None:
+        return False
+    lng1, lat1, lng2, lat2 = map(math.radians, (*origin, *point))
+    h = (math.sin((lat2 - lat1) / 2) ** 2
+         + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2)
+    return 2 * math.asin(min(1.0, math.sqrt(h))) <= float(radians)
+
+
+def add_geo_within() -> None:
+    from neosqlite import query_operators
+
+    query_operators._geoWithin = _geo_within
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def figures(query_id, rule: Rule, now: datetime.datetime) -> Figures:
         match = {"query_ids": query_id, "posted_at": {"$gte": since, "$lt": until}}
         if negative:
             match["label"] = "negative"
-        return collection.count_documents(match)
+        return collection.count_documents({"$and": [match]})  # wrapped: see api/mentions.py
 
     return Figures(start, now, count(start, now, True), count(start, now, False),
                    count(base_start, start, True), count(base_start, start, False))

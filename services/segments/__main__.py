@@ -12,12 +12,23 @@ def api(settings, _argv):
 
 
 def worker(settings, _argv):
+    """Consume segments.facts and segments.membership; run import and recompute jobs beside."""
     from shared import store
 
+    from services.segments import events
     from services.segments.consumers import handlers
+    from services.segments.jobs import JobRunner
+    from services.segments.models import SERVICE_DOCUMENTS
 
-    store.prepare(settings.mongo_uri)
-    run_worker(build_worker(settings, handlers(), name="segments"))
+    store.prepare(settings.mongo_uri, *SERVICE_DOCUMENTS)
+    runner = JobRunner(settings)
+    runner.start()
+    try:
+        run_worker(build_worker(settings, handlers(settings), name="segments",
+                                on_idle=lambda: events.outbox(settings).relay()))
+    finally:
+        runner.stop()
+        runner.join(timeout=30)
 
 
 if __name__ == "__main__":

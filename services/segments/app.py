@@ -11,7 +11,15 @@ from services.segments.settings import Settings, load
 def create_app(settings: Settings | None = None):
     """Build the segments API: connect the store, declare indexes, add blueprints."""
     settings = settings or load()
-    app = create_api_app(__name__, service="segments", title="Vínculo audience API: customer profiles, imports and segments", settings=settings,
+    app = create_api_app(__name__, service="segments", title="Vínculo audience API: customer profiles, imports and segments",
+                         settings=settings,
                          description="Customer profiles, imports and segments, kept fresh as events arrive.")
-    store.prepare(settings.mongo_uri)
+    from services.segments.api import customers, imports, segments
+    from services.segments.models import SERVICE_DOCUMENTS
+
+    # Imports stream their upload to the store; the limit is the import's own.
+    app.config["MAX_CONTENT_LENGTH"] = settings.import_max_bytes
+    store.prepare(settings.mongo_uri, *SERVICE_DOCUMENTS)
+    for module in (customers, segments, imports):
+        app.register_blueprint(module.bp)
     return app

@@ -1,4 +1,6 @@
-"""Segments worker: keeps profile facts fresh from other services' events."""
+"""Segments worker: keeps profile facts fresh from other services' events
+(segments.facts) and segment membership fresh after every change
+(segments.membership and, inline, after each fact)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,13 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from shared.messaging.consumer import Poison
-from shared.messaging.contracts import ConsentChanged, Envelope
+from shared.messaging.contracts import (ConsentChanged, CustomerUpdated, DeliveryEvent, Envelope,
+                                        MentionReceived)
 from shared.models import Customer
 from shared.store import to_utc_naive
+
+from services.segments import facts
+from services.segments.membership import Membership
 
 
 def customer_object_id(raw: str) -> ObjectId:
@@ -38,15 +44,68 @@ def on_consent_changed(envelope: Envelope) -> None:
         raise Poison(f"unknown customer {event.customer_id}")
 
 
-FACT_HANDLERS = {"consent.changed": on_consent_changed}
+def on_delivery(envelope: Envelope) -> str | None:
+    """delivery.sent/opened/clicked: remember the campaign on the profile."""
+    event: DeliveryEvent = envelope.event()
+    fact = DELIVERY_FACTS.get(envelope.type)
+    if fact is None:  # failed, bounced: the mailer keeps those (suppression)
+        return None
+    if facts.add_campaign(customer_object_id(event.customer_id), fact, event.campaign_id):
+        return f"facts.{fact}"
+    return None
 
 
-def on_fact(envelope: Envelope) -> None:
-    """segments.facts: dispatch by event type; types without a handler yet are acked."""
-    handler = FACT_HANDLERS.get(envelope.type)
-    if handler is not None:
-        handler(envelope)
+def on_mention(envelope: Envelope) -> str | None:
+    """mention.received: keep the negative ones of known customers, for rules."""
+    event: MentionReceived = envelope.event()
+    if not event.customer_id or event.label != "negative":
+        return None
+    try:
+        posted = to_utc_naive(datetime.datetime.fromisoformat(event.posted_at))
+    except ValueError:
+        raise Poison(f"posted_at {event.posted_at!r} is not an ISO 8601 time") from None
+    if facts.add_negative_mention(customer_object_id(event.customer_id), event.mention_id, posted):
+        return "facts.negative_mentions"
+    return None
 
 
-def handlers() -> dict:
-    return {"segments.facts": on_fact}
+def _consent(envelope: Envelope) -> str | None:
+    on_consent_changed(envelope)
+    return "consent"
+
+
+DELIVERY_FACTS = {"delivery.sent": "received", "delivery.opened": "opened", "delivery.clicked": "clicked"}
+# event type -> handler returning the fact it changed (or None when nothing changed)
+FACT_HANDLERS = {"consent.changed": _consent, "mention.received": on_mention,
+                 **{kind: on_delivery for kind in ("delivery.sent", "delivery.opened", "delivery.clicked",
+                                                   "delivery.failed", "delivery.bounced")}}
+
+
+def handlers(settings=None) -> dict:
+    membership = Membership(settings) if settings is not None else None
+
+    def on_fact(envelope: Envelope) -> None:
+        """segments.facts: update the fact, then the memberships that read it."""
+        handler = FACT_HANDLERS.get(envelope.type)
+        if handler is None:
+            return
+        changed = handler(envelope)
+        if changed and membership is not None:
+            membership.evaluate([customer_object_id(envelope.payload["customer_id"])], [changed])
+
+    def on_membership(envelope: Envelope) -> None:
+        """segments.membership: a profile changed; re-evaluate what that change can affect."""
+        event = envelope.event()
+        if getattr(event, "source", None) == "import":
+            return  # the import job evaluates membership per batch itself
+        if envelope.type == "customer.created":
+            changed = ["*"]
+        elif envelope.type == "customer.updated":
+            changed = list(event.changed) if isinstance(event, CustomerUpdated) and event.changed else ["*"]
+        else:  # purchase.recorded
+            changed = ["purchases", "facts.purchases"]
+        customer_id = customer_object_id(event.customer_id)
+        if membership is not None:
+            membership.evaluate([customer_id], changed)
+
+    return {"segments.facts": on_fact, "segments.membership": on_membership}

@@ -127,3 +127,14 @@ def test_projection_of_dotted_paths(coll):
     assert doc["emb"] == {"x": 1} and "attrs" not in doc
     assert coll.find_one({"n": 1}, {"arr.k": 1, "_id": 0}) == {"arr": [{"k": "a"}, {"k": "b"}]}
 
+
+
+def test_an_object_id_inside_an_array_is_found_through_and(coll):
+    """Documented stand-in defect: the bare form {"refs": id} misses it; code wraps in $and."""
+    from bson import ObjectId
+
+    coll = coll.database["refs_in_arrays"]
+    wanted = ObjectId()
+    coll.insert_many([{"refs": [wanted], "n": i} for i in range(3)] + [{"refs": [ObjectId()], "n": 9}])
+    assert coll.count_documents({"$and": [{"refs": wanted}]}) == 3
+    assert sorted(d["n"] for d in coll.find({"$and": [{"refs": wanted}]})) == [0, 1, 2]

@@ -117,3 +117,20 @@ def test_conditional_update_by_id_with_or_and_exists(coll):
     later = T0 + datetime.timedelta(seconds=1)
     assert coll.update_one(guard(later), {"$set": {"consent.email": "revoked", "facts.at.email": later}}).matched_count == 1
     assert coll.find_one({"n": 3})["consent"] == {"email": "revoked"}
+
+
+def test_an_upsert_filtering_on_a_reference_and_a_time_range_updates_the_match(coll):
+    """The 'forward only' consent state: upsert when newer, never a duplicate."""
+    from bson import ObjectId
+
+    coll = coll.database["upsert_forward"]
+    coll.create_index([("ref", 1), ("topic", 1)], unique=True)
+    ref = ObjectId()
+
+    def record(status, at):
+        coll.update_one({"ref": ref, "topic": "news", "at": {"$lte": at}},
+                        {"$set": {"status": status, "at": at}}, upsert=True)
+
+    record("granted", T0)
+    record("revoked", T0 + datetime.timedelta(days=1))
+    assert [(d["status"], d["ref"]) for d in coll.find({}, {"_id": 0})] == [("revoked", ref)]

@@ -157,10 +157,10 @@ def index(args):
     """Mentions, newest stored first, filtered; ``next`` is the cursor of the next page."""
     query = mention_filter(args)
     collection = Mention._get_collection()
-    total = collection.count_documents(query)
+    # Always inside $and: the store stand-in misses an ObjectId inside an array
+    # ({"query_ids": id}) unless the filter is wrapped; MongoDB answers both the same.
+    total = collection.count_documents({"$and": [query]} if query else {})
     after = cursor_id(args.get("cursor"))
-    # Always inside $and: the store stand-in's find() misses an ObjectId inside an
-    # array ({"query_ids": id}) unless the filter is wrapped; MongoDB answers both the same.
     page_query = {"$and": [query, *([{"_id": {"$lt": after}}] if after else [])]}
     rows = list(collection.find(page_query, {"_id": 1}).sort("_id", -1).limit(args["limit"]))
     ids = [row["_id"] for row in rows]

@@ -1,0 +1,209 @@
+"""Customer profile data as it enters: normalise, build the stored document,
+and compute what a change really changes.
+
+The API and the import share these functions, so a row imported and a
+profile posted end up stored the same way. Documents are built as plain
+dicts (the shape mongoengine's Customer stores, with the same search keys
+as ``Customer.clean``) because an import writes them in bulk: building
+100,000 mongoengine documents costs more than the store writes.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+from shared import normalize
+from shared.models.customer import LOCALE_RE, STAGES
+from shared.store import utcnow
+
+# Fields a caller may set (the API schema and the import columns use these names).
+SCALARS = ("external_id", "email", "phone", "first_name", "last_name", "locale", "time_zone",
+           "country", "city", "stage")
+WRITABLE = SCALARS + ("tags", "attributes", "social", "location")
+_LOCALE = re.compile(LOCALE_RE)
+_ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_ZONES: set[str] | None = None
+
+
+def _zones() -> set[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = zoneinfo.available_timezones()
+    return _ZONES
+
+
+def normalise(data: dict, default_region: str = "ES") -> tuple[dict, dict[str, str]]:
+    """Clean the given fields; returns (values, {field: reason}) and never raises.
+
+    Only fields present in ``data`` appear in ``values``; a blank value is
+    None (meaning "no value given" to an import, "clear it" to a PATCH).
+    """
+    values: dict = {}
+    errors: dict[str, str] = {}
+    for field, raw in data.items():
+        try:
+            values[field] = _clean(field, raw, default_region)
+        except ValueError as exc:
+            errors[field] = str(exc)
+    return values, errors
+
+
+def _clean(field: str, raw, default_region: str):
+    if field == "email":
+        return normalize.email(raw)
+    if field == "phone":
+        return normalize.phone(raw, default_region)
+    if field in ("external_id", "first_name", "last_name", "city"):
+        value = normalize.text(raw)
+        limit = 128 if field == "external_id" else 200
+        if value is not None and len(value) > limit:
+            raise ValueError(f"longer than {limit} characters")
+        return value
+    if field == "locale":
+        value = normalize.text(raw)
+        if value is not None and not _LOCALE.match(value):
+            raise ValueError("not a locale like es or es-MX")
+        return value
+    if field == "time_zone":
+        value = normalize.text(raw)
+        if value is not None and value not in _zones():
+            raise ValueError("not an IANA time zone like Europe/Madrid")
+        return value
+    if field == "country":
+        value = normalize.text(raw)
+        if value is not None:
+            value = value.upper()
+            if not re.fullmatch(r"[A-Z]{2}", value):
+                raise ValueError("not an ISO 3166 two-letter country code")
+        return value
+    if field == "stage":
+        value = normalize.text(raw)
+        if value is not None and value not in STAGES:
+            raise ValueError(f"not one of {', '.join(STAGES)}")
+        return value
+    if field == "tags":
+        if raw is None:
+            return None
+        if isinstance(raw, str):
+            raw = [part for part in re.split(r"[;|]", raw)]
+        if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+            raise ValueError("must be a list of strings")
+        tags = []
+        for tag in raw:
+            tag = normalize.text(tag)
+            if tag is None:
+                continue
+            if len(tag) > 100:
+                raise ValueError("a tag is longer than 100 characters")
+            if tag not in tags:
+                tags.append(tag)
+        return tags
+    if field == "attributes":
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise ValueError("must be an object")
+        for key in raw:
+            if not _ATTRIBUTE_KEY.match(key):
+                raise ValueError(f"attribute name {key!r} must be letters, digits, _ or - (64 at most)")
+        return {key: (normalize.text(v) if isinstance(v, str) else v) for key, v in raw.items()}
+    if field == "social":
+        if raw is None:
+            return None
+        if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+            raise ValueError("must map a network to a handle")
+        return {network.lower(): normalize.handle(h) for network, h in raw.items() if normalize.handle(h)}
+    if field == "location":
+        if raw is None:
+            return None
+        if isinstance(raw, dict):
+            raw = [raw.get("lng"), raw.get("lat")]
+        try:
+            lng, lat = (float(v) for v in raw)
+        except (TypeError, ValueError):
+            raise ValueError("must be {lat, lng} numbers") from None
+        if not (-180 <= lng <= 180 and -90 <= lat <= 90):
+            raise ValueError("lat must be within ±90 and lng within ±180")
+        return {"type": "Point", "coordinates": [lng, lat]}
+    raise ValueError("is not a profile field")
+
+
+def derived(doc: dict) -> dict:
+    """The search keys ``Customer.clean`` keeps, from a (partial) document."""
+    name = " ".join(filter(None, (doc.get("first_name"), doc.get("last_name"))))
+    social = doc.get("social") or {}
+    return {
+        "name_key": normalize.fold(name) or None,
+        "last_name_key": normalize.fold(doc.get("last_name")) or None,
+        "city_key": normalize.fold(doc.get("city")) or None,
+        "social_keys": sorted(f"{network}:{handle}" for network, handle in social.items()),
+    }
+
+
+def new_document(values: dict) -> dict:
+    """A customers document for ``values`` (already normalised), with every default."""
+    now = utcnow()
+    doc = {
+        "locale": "es", "time_zone": "Europe/Madrid", "social": {}, "stage": "lead", "tags": [],
+        "attributes": {}, "purchases": {"count": 0, "total": 0.0, "currency": "EUR"},
+        "suppression": {"bounced": False, "complained": False, "do_not_contact": False},
+        "consent": {}, "facts": {}, "erased": False, "created_at": now, "updated_at": now,
+    }
+    doc.update({key: value for key, value in values.items() if value is not None})
+    doc.update(derived(doc))
+    # Sparse unique indexes: a missing key, never a stored null.
+    return {key: value for key, value in doc.items() if value is not None}
+
+
+def merge_changes(existing: dict, values: dict, *, replace_empty: bool = False) -> dict:
+    """The ``$set`` that brings ``existing`` up to ``values`` (empty when nothing changes).
+
+    Import semantics (``replace_empty=False``): a blank value keeps what is
+    stored, tags are added to the existing ones and attributes merged key by
+    key. A PATCH (``replace_empty=True``) clears a field given as null and
+    replaces tags and attributes.
+    """
+    changes: dict = {}
+    unset: list[str] = []
+    for field, value in values.items():
+        current = existing.get(field)
+        if value is None:
+            if replace_empty and current not in (None, [], {}):
+                if field in ("tags",):
+                    changes[field] = []
+                elif field in ("attributes", "social"):
+                    changes[field] = {}
+                else:
+                    unset.append(field)
+            continue
+        if not replace_empty and field == "tags":
+            value = list(current or []) + [t for t in value if t not in (current or [])]
+        if not replace_empty and field in ("attributes", "social"):
+            value = {**(current or {}), **value}
+        if value != current:
+            changes[field] = value
+    if not changes and not unset:
+        return {}
+    after = {**existing, **changes}
+    for field in unset:
+        after.pop(field, None)
+    for key, value in derived(after).items():
+        if existing.get(key) != value:
+            changes[key] = value
+    update: dict = {}
+    sets = {k: v for k, v in changes.items() if v is not None}
+    unsets = unset + [k for k, v in changes.items() if v is None]
+    if sets:
+        update["$set"] = {**sets, "updated_at": utcnow()}
+    else:
+        update["$set"] = {"updated_at": utcnow()}
+    if unsets:
+        update["$unset"] = {field: "" for field in unsets}
+    return update
+
+
+def changed_fields(update: dict) -> list[str]:
+    """The profile fields an update touches (for customer.updated and membership)."""
+    fields = set(update.get("$set", {})) | set(update.get("$unset", {}))
+    return sorted(fields - {"updated_at"})

@@ -1,0 +1,163 @@
+"""Profiles API: create, normalise, search, update, erase, purchases, 360 view,
+events after the write, analysts masked."""
+
+from __future__ import annotations
+
+import json
+
+from kombu import Connection
+
+from shared.models import ConsentState, Customer, Interaction, Segment, SegmentMember, SuppressedContact
+from shared.store import utcnow
+from tests.support import drain
+
+
+def declare_membership_queue(service_env) -> str:
+    with Connection(service_env.amqp_url) as conn, conn.channel() as channel:
+        service_env.topology.declare(channel, ["segments.membership"])
+    return service_env.topology.name("segments.membership")
+
+
+def events_in(service_env, queue) -> list[dict]:
+    return [json.loads(m.body) for m in drain(service_env.amqp_url, queue)]
+
+
+def test_create_normalises_and_publishes_customer_created(api, service_env):
+    queue = declare_membership_queue(service_env)
+    response = api.post("/customers", json={
+        "email": "  Lucia.Garcia@Example.COM ", "phone": "600 111 222", "first_name": "Luci\u0301a",
+        "last_name": "García", "country": "es", "city": "Málaga", "tags": ["vip", "vip", "newsletter"],
+        "location": {"lat": 36.72, "lng": -4.42}, "attributes": {"plan": "oro"}})
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert body["email"] == "lucia.garcia@example.com"
+    assert body["phone"] == "+34600111222"
+    assert body["first_name"] == "Lucía" and len(body["first_name"]) == 5  # NFC
+    assert body["country"] == "ES" and body["tags"] == ["vip", "newsletter"]
+    assert body["location"] == {"lat": 36.72, "lng": -4.42}
+    stored = Customer._get_collection().find_one({"email": "lucia.garcia@example.com"})
+    assert stored["name_key"] == "lucia garcia" and stored["city_key"] == "malaga"
+    [event] = events_in(service_env, queue)
+    assert event["type"] == "customer.created" and event["payload"]["customer_id"] == body["id"]
+
+
+def test_invalid_fields_are_422_naming_each_field(api):
+    response = api.post("/customers", json={"email": "no-es-un-correo", "phone": "12", "time_zone": "Mars/Base",
+                                            "locale": "spanish", "country": "España"})
+    assert response.status_code == 422
+    assert response.json["error"] == "validation_error"
+    assert set(response.json["details"]["fields"]) == {"email", "phone", "time_zone", "locale", "country"}
+    response = api.post("/customers", json={"stage": "vip"})
+    assert response.status_code == 422 and "stage" in response.json["details"]["fields"]
+
+
+def test_duplicates_and_suppressed_contacts_are_409(api):
+    assert api.post("/customers", json={"email": "ana@example.com", "external_id": "crm-1"}).status_code == 201
+    response = api.post("/customers", json={"email": "ANA@example.com"})
+    assert response.status_code == 409 and response.json["details"]["field"] == "email"
+    response = api.post("/customers", json={"external_id": "crm-1", "email": "otra@example.com"})
+    assert response.status_code == 409 and response.json["details"]["field"] == "external_id"
+
+
+def test_search_by_name_prefix_ignores_accents_and_enye_and_pages_with_a_cursor(api):
+    people = [("Íñigo", "Núñez"), ("Iñaki", "Ibáñez"), ("Emma", "Smith"), ("Inés", "Nuño"), ("Ignacio", "Peña")]
+    for i, (first, last) in enumerate(people):
+        api.post("/customers", json={"first_name": first, "last_name": last, "email": f"p{i}@example.com",
+                                     "tags": ["es"] if i != 2 else ["en"], "stage": "customer" if i < 2 else "lead"})
+
+    def names(**query):
+        return sorted(c["first_name"] for c in api.get("/customers", query_string=query).json["items"])
+
+    assert names(name="nunez") == ["Íñigo"]
+    assert names(name="NÚÑE") == ["Íñigo"]
+    assert names(name="nuñ") == ["Inés", "Íñigo"]
+    assert names(name="in") == ["Inés", "Iñaki", "Íñigo"]
+    assert names(name="peñ") == ["Ignacio"]
+    assert names(tag="en") == ["Emma"]
+    assert names(stage="customer") == ["Iñaki", "Íñigo"]
+    assert names(email="P2@Example.com") == ["Emma"]
+    first = api.get("/customers", query_string={"limit": 2}).json
+    assert first["total"] == 5 and len(first["items"]) == 2 and first["next"]
+    seen = [c["id"] for c in first["items"]]
+    cursor = first["next"]
+    while cursor:
+        page = api.get("/customers", query_string={"limit": 2, "cursor": cursor}).json
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next"]
+    assert len(seen) == len(set(seen)) == 5
+    assert api.get("/customers", query_string={"cursor": "nope"}).status_code == 422
+
+
+def test_update_publishes_what_changed_and_a_no_op_publishes_nothing(api, service_env):
+    created = api.post("/customers", json={"email": "marta@example.com", "city": "Sevilla", "tags": ["a"]}).json
+    queue = declare_membership_queue(service_env)
+    response = api.patch(f"/customers/{created['id']}", json={"city": "Córdoba", "tags": None})
+    assert response.status_code == 200 and response.json["city"] == "Córdoba" and response.json["tags"] == []
+    assert api.patch(f"/customers/{created['id']}", json={"city": "Córdoba"}).status_code == 200
+    [event] = events_in(service_env, queue)
+    assert event["type"] == "customer.updated"
+    assert set(event["payload"]["changed"]) == {"city", "city_key", "tags"}
+    assert api.patch("/customers/000000000000000000000000", json={"city": "x"}).status_code == 404
+    assert api.get("/customers/not-an-id").status_code == 404
+
+
+def test_erasure_removes_personal_data_and_the_person_cannot_come_back(api):
+    created = api.post("/customers", json={"email": "borrar@example.com", "phone": "+34611222333",
+                                           "first_name": "Pepa"}).json
+    segment = Segment(name="s", kind="static").save()
+    SegmentMember(segment_id=segment.id, customer_id=Customer.objects.first().id).save()
+    assert api.delete(f"/customers/{created['id']}").status_code == 204
+    stored = Customer._get_collection().find_one()
+    assert stored["erased"] is True and "email" not in stored and "first_name" not in stored
+    assert SuppressedContact.is_suppressed("email", "borrar@example.com")
+    assert SegmentMember.objects.count() == 0
+    response = api.post("/customers", json={"email": "Borrar@example.com"})
+    assert response.status_code == 409 and response.json["details"]["field"] == "email"
+    assert api.get("/customers").json["total"] == 0
+
+
+def test_purchases_are_recorded_once_per_order(api, service_env):
+    created = api.post("/customers", json={"email": "compra@example.com"}).json
+    queue = declare_membership_queue(service_env)
+    drain(service_env.amqp_url, queue)
+    order = {"order_id": "A-1", "amount": 49.9, "currency": "eur", "purchased_at": "2026-11-20T10:00:00+01:00"}
+    first = api.post(f"/customers/{created['id']}/purchases", json=order)
+    assert first.status_code == 201 and first.json["recorded"] is True
+    again = api.post(f"/customers/{created['id']}/purchases", json=order)
+    assert again.status_code == 200 and again.json["recorded"] is False
+    assert again.json["purchases"]["count"] == 1 and again.json["purchases"]["total"] == 49.9
+    other = api.post("/customers", json={"email": "otro@example.com"}).json
+    assert api.post(f"/customers/{other['id']}/purchases", json=order).status_code == 409
+    assert Interaction.objects(kind="purchase").count() == 1
+    kinds = [e["type"] for e in events_in(service_env, queue)]
+    assert kinds.count("purchase.recorded") == 1
+    assert api.post(f"/customers/{created['id']}/purchases", json={"order_id": "B", "amount": -1}).status_code == 422
+
+
+def test_the_360_view_in_one_call_and_masked_for_analysts(api, analyst):
+    created = api.post("/customers", json={"email": "vista@example.com", "phone": "+34622333444",
+                                           "first_name": "Rocío", "last_name": "Durán"}).json
+    cid = Customer.objects.first().id
+    ConsentState(customer_id=cid, channel="email", topic="newsletter", status="granted", at=utcnow()).save()
+    segment = Segment(name="Clientes VIP", kind="static").save()
+    SegmentMember(segment_id=segment.id, customer_id=cid).save()
+    Interaction(customer_id=cid, kind="mention", key="mention:x:1", sentiment=-0.6, channel="x",
+                summary="Pésima atención", data={"author_handle": "rociod"}).save()
+    Interaction(customer_id=cid, kind="message_opened", key="delivery:1:opened", campaign_id="c1").save()
+    api.post(f"/customers/{created['id']}/purchases", json={"order_id": "V-1", "amount": 10})
+    view = api.get(f"/customers/{created['id']}/view").json
+    assert view["profile"]["email"] == "vista@example.com"
+    assert view["consents"] == [{"channel": "email", "topic": "newsletter", "status": "granted",
+                                 "at": view["consents"][0]["at"]}]
+    assert [s["name"] for s in view["segments"]] == ["Clientes VIP"]
+    kinds = {i["kind"]: i for i in view["interactions"]}
+    assert kinds["mention"]["sentiment"] == -0.6 and kinds["purchase"]["amount"] == 10.0
+    assert "message_opened" in kinds
+    masked = analyst.get(f"/customers/{created['id']}/view").json
+    assert masked["profile"]["email"] == "v***@example.com"
+    assert masked["profile"]["last_name"] == "D***" and masked["profile"]["phone"].startswith("+34")
+    assert "622333" not in masked["profile"]["phone"]
+    assert masked["interactions"][-1]["data"]["author_handle"] == "r***" or any(
+        i.get("data", {}).get("author_handle") == "r***" for i in masked["interactions"])
+    assert analyst.get("/customers", query_string={"name": "roc"}).json["items"][0]["email"] == "v***@example.com"
+    assert analyst.post("/customers", json={"email": "x@example.com"}).status_code == 403
