@@ -182,6 +182,13 @@ def main(argv=None) -> int:
             "query page (30 days charted)": ("cm", f"/listening/queries/{query['id']}"),
             "alerts": ("cm", "/listening/alerts"),
         }
+        if "segments" in urls:
+            from shared.models import Customer
+
+            one = Customer._get_collection().find_one({"email": "c4242@example.com"}, {"_id": 1})["_id"]
+            pages["customers: search by name prefix"] = ("marketer", "/customers?name=luc")
+            pages["customers: search by e-mail"] = ("marketer", "/customers?email=c4242@example.com")
+            pages["customer 360 view"] = ("marketer", f"/customers/{one}")
         if template_id:
             pages["templates list"] = ("marketer", "/templates")
             pages["template editor with preview"] = ("marketer", f"/templates/{template_id}")

@@ -231,3 +231,32 @@ def test_the_sms_editor_counts_segments_as_you_type(stack, browser):
     page.click("#template-form button.primary")
     page.wait_for_url(re.compile(r".*/templates/[0-9a-f]{24}$"))
     assert "1 segment(s)" in page.inner_text("#sms-info")
+
+
+def test_an_analyst_sees_masked_email_addresses_in_customers_and_the_360_view(stack, browser, shots):
+    created = []
+    for email, first, last in (("lucia.garcia@example.com", "Lucía", "García"),
+                               ("lucas.nunez@example.com", "Lucas", "Núñez")):
+        answer = requests.post(f"{stack.urls['segments']}/customers", headers={"X-API-Key": MARKETER_KEY},
+                               json={"email": email, "first_name": first, "last_name": last, "locale": "es",
+                                     "country": "ES"}, timeout=10)
+        assert answer.status_code == 201, answer.text
+        created.append(answer.json()["id"])
+    requests.post(f"{stack.urls['mailer']}/customers/{created[0]}/consents", headers={"X-API-Key": MARKETER_KEY},
+                  json={"channel": "email", "topic": "newsletter", "status": "granted"}, timeout=10)
+
+    marketer = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
+    marketer.goto(f"{stack.console}/customers?name=luc")
+    assert "lucia.garcia@example.com" in marketer.inner_text("#customers")
+
+    page = sign_in(browser, stack.console, ANALYST_KEY, "Ana")
+    page.click("nav.main >> text=Customers")
+    page.fill("input[name=name]", "LUC")  # accents and case do not matter
+    page.click("form.filters-form button.primary")
+    emails = page.locator("#customers [data-email]").all_inner_texts()
+    assert sorted(emails) == ["l***@example.com", "l***@example.com"], emails
+    assert "garcia" not in page.content() and "García" not in page.content()
+    shots(page, "customers-analyst")
+    page.click("#customers a >> nth=0")
+    assert page.inner_text("[data-email]") == "l***@example.com"
+    shots(page, "customer-360")
