@@ -53,7 +53,7 @@ ES: dict[str, str] = {
         "El {share} % prueba las variantes durante {hours} h; la ganadora por {metric} va al resto.",
     "Results": "Resultados", "Opened": "Abiertos", "Clicked": "Con clic", "Bounced": "Rebotados",
     "Unsubscribed": "Bajas", "Conversions": "Conversiones", "Revenue": "Ingresos",
-    "Delivered, opens and clicks per hour": "Entregas, aperturas y clics por hora",
+    "Sends, opens and clicks per hour": "Envíos, aperturas y clics por hora",
     "No delivery events yet.": "Aún no hay eventos de entrega.", "Per variant": "Por variante",
     "Revenue and cost": "Ingresos y coste", "Over time": "En el tiempo", "Runs": "Ejecuciones", "Due": "Prevista",
     "Finished": "Terminada", "No runs yet.": "Aún no hay ejecuciones.",

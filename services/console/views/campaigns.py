@@ -184,7 +184,7 @@ def _charts(results: dict, timeline: dict) -> dict:
     points = timeline.get("points") or []
     if points:
         labels = [p.get("at", p.get("bucket", ""))[5:16].replace("T", " ") for p in points]
-        keys = ("delivered", "opened", "clicked")
+        keys = ("sent", "opened", "clicked")  # the timeline counts sends, not deliveries
         out["timeline"] = charts.line_chart(labels, {k: [p.get(k, 0) for p in points] for k in keys},
                                             _("Over time"), {k: _(k.capitalize()) for k in keys})
     variants = results.get("variants") or []
