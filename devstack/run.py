@@ -1,7 +1,8 @@
 """The local run: everything on embedded defaults, with demo data.
 
 Starts the MongoDB stand-in (data in ./var/store, kept between runs; the
-folder is VINCULO_RUN_DIR, the ports VINCULO_RUN_PORT_BASE + 1..4) unless
+folder is VINCULO_RUN_DIR, the ports VINCULO_RUN_PORT_BASE + 1..4, the web
+console on VINCULO_RUN_PORT_BASE + 0) unless
 VINCULO_MONGO_URI is set; uses RabbitMQ at VINCULO_AMQP_URL or 127.0.0.1:5672,
 starting it (or installing it, as root) when it is not running; then each
 service's api and worker as separate processes, seeds the demo data and
@@ -80,7 +81,8 @@ def main(argv=None) -> int:
                    f"{key}:{role}" for role, key in DEMO_KEYS.items())),
                "VINCULO_SECRET_KEY": os.environ.get("VINCULO_SECRET_KEY", "local-demo-secret-change-me"),
                "VINCULO_WEB_WORKERS": "1"}
-        busy = [base_port + offset for offset in SERVICES.values() if procs.port_open("127.0.0.1", base_port + offset)]
+        busy = [base_port + offset for offset in (0, *SERVICES.values())
+                if procs.port_open("127.0.0.1", base_port + offset)]
         if busy:
             say(f"ports {busy} are in use (another run?): stop it or set VINCULO_RUN_PORT_BASE")
             return 1
@@ -101,10 +103,12 @@ def main(argv=None) -> int:
         urls = {service: f"http://127.0.0.1:{base_port + offset}" for service, offset in SERVICES.items()}
         for service, url in urls.items():
             wait_ready(service, url, started)
+        console = start_console(env, urls, base_port, var, started)
         if not args.no_demo:
             from devstack import demo
             say(demo.seed(mongo_uri, urls, DEMO_KEYS["admin"]))
         say("ready:")
+        say(f"  console    {console}  (sign in with an API key below)")
         for service, url in urls.items():
             say(f"  {service:<10} {url}  (API: {url}/openapi.json)")
         say(f"API keys: {', '.join(f'{role}={key}' for role, key in DEMO_KEYS.items())}")
@@ -123,6 +127,18 @@ def main(argv=None) -> int:
         stop_all()
 
 
+def start_console(env: dict, urls: dict, base_port: int, var: Path, started: list) -> str:
+    """The web console on base+0, talking to the services' APIs; its URL once it answers."""
+    console_env = {**env, "VINCULO_CONSOLE_BIND": f"127.0.0.1:{base_port}", "VINCULO_CONSOLE_WEB_WORKERS": "1",
+                   **{f"VINCULO_CONSOLE_{service.upper()}_URL": url for service, url in urls.items()}}
+    log = open(var / "console-api.log", "ab")
+    started.append(subprocess.Popen([sys.executable, "-m", "services.console", "api"], cwd=ROOT,
+                                    env=console_env, stdout=log, stderr=subprocess.STDOUT))
+    url = f"http://127.0.0.1:{base_port}"
+    wait_ready("console", url, started, path="/healthz")
+    return url
+
+
 def start_mail_servers(var: Path, started: list) -> dict:
     """A local SMTP server (messages in var/mail/*.eml) and SMS API for the mailer to deliver to."""
     smtp_port, sms_port = procs.free_port(), procs.free_port()
@@ -137,11 +153,11 @@ def start_mail_servers(var: Path, started: list) -> dict:
     return {"VINCULO_MAILER_SMTP_PORT": str(smtp_port), "VINCULO_MAILER_SMS_BASE_URL": f"http://127.0.0.1:{sms_port}"}
 
 
-def wait_ready(service: str, url: str, started: list, timeout: float = 60) -> None:
+def wait_ready(service: str, url: str, started: list, timeout: float = 60, path: str = "/readyz") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if requests.get(f"{url}{path}", timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass

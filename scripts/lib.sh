@@ -20,12 +20,14 @@ ensure_venv() {
   fi
 }
 
-# Debian packages some tests need (RabbitMQ is installed by devstack.ensure).
+# Debian packages some tests need beyond RabbitMQ (installed by devstack.ensure):
+# chromium for the browser tests (console and preference center, marked `browser`).
 ensure_system_packages() {
-  # chromium: the browser tests (tests marked browser) drive it with Playwright
   if [ ! -x /usr/bin/chromium ]; then
-    [ "$(id -u)" = 0 ] || die "/usr/bin/chromium is missing: run as root or apt-get install -y chromium"
-    apt-get install -y chromium || { apt-get update && apt-get install -y chromium; } \
+    [ "$(id -u)" = 0 ] || die "the browser tests need Debian's chromium: run as root or apt-get install chromium"
+    echo "installing chromium (for the browser tests) ..."
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
       || die "apt-get install chromium failed"
   fi
 }

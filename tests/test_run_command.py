@@ -29,7 +29,7 @@ def _free_base() -> int:
     for _ in range(50):
         base = random.randrange(20000, 30000, 10)
         try:
-            for offset in range(1, 5):
+            for offset in range(0, 5):
                 with socket.socket() as sock:
                     sock.bind(("127.0.0.1", base + offset))
             return base
@@ -45,5 +45,7 @@ def _run_twice(env, tmp_path):
         assert done.returncode == 0, done.stdout + done.stderr
         for service in ("segments", "campaigns", "mailer", "listener"):
             assert f"{service}" in done.stdout
+        ready = done.stdout[done.stdout.index("vinculo: ready:"):].splitlines()
+        assert ready[1].split()[1:3] == ["console", f"http://127.0.0.1:{env['VINCULO_RUN_PORT_BASE']}"], ready
     assert "demo data: 0 customers added" in done.stdout
     assert (tmp_path / "store").is_dir()

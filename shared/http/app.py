@@ -83,6 +83,12 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
         """The process is up."""
         return {"status": "ok", "service": service}
 
+    @app.get("/whoami")
+    @app.doc(summary="The role of the presented API key", tags=["health"])
+    def whoami():
+        """The caller's role (the console signs people in with it)."""
+        return {"role": g.role}
+
     @app.get("/readyz")
     @app.doc(summary="Readiness: store and broker reachable", tags=["health"],
              responses={200: "ready", 503: "a dependency is down"})

@@ -1,0 +1,107 @@
+"""The console app factory: pages, sign-in, CSRF, i18n, security headers."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+
+from flask import Flask, g, jsonify, render_template, request, session
+
+from shared.logs import new_id, reset_correlation_id, set_correlation_id
+from services.console import i18n, security
+from services.console.client import ApiFailure, Clients, ServiceUnavailable
+from services.console.settings import Settings, load
+
+log = logging.getLogger(__name__)
+
+# Every asset is served by the console itself: no CDN, no inline event handlers.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'self'")
+
+OPENAPI = {  # the console is pages, not an API: only its health check is an operation
+    "openapi": "3.0.3",
+    "info": {"title": "Vínculo console", "version": "0.1.0",
+             "description": "Server-rendered pages for people; the APIs are the four services'."},
+    "paths": {"/healthz": {"get": {"summary": "Liveness: the process answers", "security": [],
+                                   "responses": {"200": {"description": "up"}}}}},
+}
+
+
+def api():
+    """The services' clients, with the signed-in user's key (created once per request)."""
+    if "api" not in g:
+        settings: Settings = g.settings
+        g.api = Clients(settings.service_urls(), session.get("api_key"), settings.api_timeout)
+    return g.api
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load()
+    app = Flask(__name__)
+    app.config.update(
+        VINCULO_SETTINGS=settings, SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="vinculo_console", SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=12), MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+    )
+    app.jinja_env.autoescape = True
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
+
+    @app.before_request
+    def start():
+        g.settings = settings
+        g.correlation_token = set_correlation_id(request.headers.get("X-Correlation-ID") or new_id())
+        g.started = time.perf_counter()
+
+    i18n.init_app(app)
+    security.init_app(app)
+
+    from services.console.views import auth, campaigns, customers, dashboard, listening, templates
+    for blueprint in (auth.bp, dashboard.bp, customers.bp, campaigns.bp, listening.bp, templates.bp):
+        app.register_blueprint(blueprint)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok", "service": "console"}
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(OPENAPI)
+
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.teardown_request
+    def reset(_exc):
+        token = g.pop("correlation_token", None)
+        if token is not None:
+            reset_correlation_id(token)
+
+    @app.errorhandler(ServiceUnavailable)
+    def unavailable(exc):
+        return render_template("error.html", status=503, failure=exc), 503
+
+    @app.errorhandler(ApiFailure)
+    def failure(exc):
+        if exc.status == 401:
+            security.sign_out()
+        status = exc.status if exc.status in (401, 403, 404, 409) else 502
+        return render_template("error.html", status=status, failure=exc), status
+
+    @app.errorhandler(500)
+    def internal(_exc):
+        return render_template("error.html", status=500, failure=None), 500
+
+    for status in (400, 403, 404, 405, 413):
+        app.register_error_handler(status, lambda exc, status=status: (
+            render_template("error.html", status=status, failure=None,
+                            csrf=getattr(exc, "description", "") == "csrf"), status))
+    return app

@@ -1,0 +1,69 @@
+"""Spanish and English: a message catalogue per language, dates by Babel.
+
+Templates call ``_("English text")``; English is the key, the Spanish
+catalogue translates it (tests check every text used has a Spanish entry).
+The language comes from the session (the switcher), else the setting.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from babel.dates import format_datetime
+from babel.numbers import format_decimal, format_percent
+from flask import current_app, session
+
+from services.console.messages_es import ES
+
+LOCALES = ("es", "en")
+# English is the key; the English catalogue only names what is a code.
+EN = {"community_manager": "community manager", "lang_es": "Spanish", "lang_en": "English",
+      "lang_und": "undetermined", "resend-failed": "resend to failed"}
+CATALOGUES = {"es": ES, "en": EN}
+
+
+def locale() -> str:
+    chosen = session.get("locale")
+    if chosen in LOCALES:
+        return chosen
+    return current_app.config["VINCULO_SETTINGS"].default_locale
+
+
+def gettext(text: str, **values) -> str:
+    translated = CATALOGUES[locale()].get(text, text)
+    return translated.format(**values) if values else translated
+
+
+def parse_iso(value) -> datetime.datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime.datetime):
+        return value
+    try:
+        parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def format_when(value, fmt: str = "medium", tz: str | None = None) -> str:
+    """An ISO 8601 string or datetime, in the user's language (and in ``tz`` when given)."""
+    moment = parse_iso(value)
+    if moment is None:
+        return "—"
+    return format_datetime(moment, format=fmt, tzinfo=tz or moment.tzinfo, locale=locale())
+
+
+def format_number(value, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""), locale=locale())
+
+
+def format_rate(value) -> str:
+    return "—" if value is None else format_percent(value, format="#,##0.0%", locale=locale())
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals.update(_=gettext, locale=locale, LOCALES=LOCALES)
+    app.jinja_env.filters.update(when=format_when, number=format_number, rate=format_rate)

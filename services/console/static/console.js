@@ -1,0 +1,96 @@
+// Vínculo console: small progressive enhancements. Every page works without this file.
+(function () {
+  "use strict";
+  var confirmText = document.body.getAttribute("data-confirm") || "Are you sure?";
+
+  // Destructive actions: ask here instead of on the server's confirmation page.
+  document.querySelectorAll("form[data-confirm-action]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(confirmText)) { event.preventDefault(); return; }
+      var input = document.createElement("input");
+      input.type = "hidden"; input.name = "confirmed"; input.value = "yes";
+      form.appendChild(input);
+    });
+  });
+
+  function every(seconds, fn) { if (seconds > 0) { window.setInterval(fn, seconds * 1000); } }
+  function getJSON(url) {
+    return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); });
+  }
+
+  // Sending progress: update the bar and the figures; reload when the state changes.
+  var progress = document.getElementById("progress");
+  if (progress) {
+    every(Number(progress.getAttribute("data-poll")), function () {
+      getJSON(progress.getAttribute("data-progress-url")).then(function (p) {
+        if (p.state !== "sending") { window.location.reload(); return; }
+        ["targeted", "sent", "delivered", "failed"].forEach(function (k) {
+          var dd = progress.querySelector('[data-k="' + k + '"]');
+          if (dd) { dd.textContent = p[k].toLocaleString(document.documentElement.lang); }
+        });
+        var done = p.sent + p.failed, pct = p.targeted ? Math.floor(100 * done / p.targeted) : 0;
+        var bar = progress.querySelector(".bar"), label = progress.querySelector(".label");
+        if (bar) { bar.style.width = pct + "%"; }
+        if (label) { label.textContent = done + " / " + p.targeted + " (" + pct + " %)"; }
+      }).catch(function () {});
+    });
+  }
+
+  // Mentions inbox: new mentions appear as they arrive (unless a button has focus).
+  var inbox = document.getElementById("mentions");
+  if (inbox) {
+    every(Number(inbox.getAttribute("data-poll")), function () {
+      if (inbox.contains(document.activeElement) && document.activeElement.tagName === "BUTTON") { return; }
+      var url = inbox.getAttribute("data-rows-url");
+      url += (url.indexOf("?") < 0 ? "?" : "&") + "after=" + encodeURIComponent(inbox.getAttribute("data-newest"));
+      getJSON(url).then(function (r) {
+        if (!r.fresh) { return; }
+        inbox.innerHTML = r.html;
+        inbox.setAttribute("data-newest", r.newest);
+        var total = document.getElementById("total"), fresh = document.getElementById("fresh");
+        if (total) { total.textContent = "(" + r.total.toLocaleString(document.documentElement.lang) + ")"; }
+        if (fresh) { fresh.textContent = inbox.getAttribute("data-fresh-text").replace("{n}", r.fresh); }
+      }).catch(function () {});
+    });
+  }
+
+  // Lists that change while something is being sent: reload now and then.
+  document.querySelectorAll("[data-poll-reload]").forEach(function (el) {
+    every(Number(el.getAttribute("data-poll-reload")), function () { window.location.reload(); });
+  });
+  // With this script running, the <noscript> meta refresh is not needed.
+})();
+
+// SMS editor: segment count as you type (GSM-7: 160 per message, 153 per part;
+// anything outside GSM-7 switches the whole message to UCS-2: 70 and 67).
+(function () {
+  "use strict";
+  var GSM = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+  var EXT = "^{}\\[~]|€";
+  function count(text) {
+    var units = 0, gsm = true;
+    for (var i = 0; i < text.length; i++) {
+      var ch = text.charAt(i);
+      if (GSM.indexOf(ch) >= 0) { units += 1; } else if (EXT.indexOf(ch) >= 0) { units += 2; } else { gsm = false; break; }
+    }
+    if (!gsm) { units = text.length; }
+    var single = gsm ? 160 : 70, part = gsm ? 153 : 67;
+    return {segments: units <= single ? 1 : Math.ceil(units / part), units: units, encoding: gsm ? "GSM-7" : "UCS-2"};
+  }
+  document.querySelectorAll('textarea[data-sms="1"]').forEach(function (area) {
+    var out = document.querySelector('.sms-count[data-for="' + area.name + '"]');
+    if (!out) { return; }
+    function update() {
+      var c = count(area.value);
+      out.textContent = c.segments + " SMS · " + c.units + " · " + c.encoding;
+    }
+    area.addEventListener("input", update);
+    update();
+  });
+})();
+
+// Preview pickers: a new language shows at once (the button stays for no-JS).
+document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
+  select.addEventListener("change", function () { select.form.submit(); });
+});

@@ -1,0 +1,271 @@
+"""Campaigns: list with progress, create/edit, schedule, actions, results with charts."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from shared.models import TOPICS
+from services.console import charts, cron
+from services.console.app import api
+from services.console.client import ApiFailure
+from services.console.i18n import gettext as _
+from services.console.security import may, requires
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+
+STATES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled", "failed")
+# action -> (states it applies to, destructive: asks to confirm)
+ACTIONS = {"schedule": (("draft",), False), "unschedule": (("scheduled",), False),
+           "pause": (("scheduled", "sending"), False), "resume": (("paused",), False),
+           "cancel": (("draft", "scheduled", "sending", "paused"), True),
+           "resend-failed": (("sent", "sending", "paused"), True)}
+VARIANT_ROWS = 3
+
+
+def _float(value):
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return value  # the service names the field
+
+
+def body_from_form(form) -> tuple[dict, dict]:
+    """The API's campaign body from the form; and console-side field errors (only JSON parsing)."""
+    errors: dict[str, list[str]] = {}
+    body = {"name": form.get("name", "").strip(), "channel": form.get("channel"), "topic": form.get("topic"),
+            "segment_id": form.get("segment_id") or None, "template_id": form.get("template_id") or None,
+            "cost": _float(form.get("cost")), "currency": (form.get("currency") or "EUR").upper()}
+    variants = []
+    for i in range(VARIANT_ROWS):
+        name, template, split = (form.get(f"variant{i}_{k}", "").strip() for k in ("name", "template_id", "split"))
+        if name or template or split:
+            variants.append({"name": name, "template_id": template, "split": _float(split)})
+    body["variants"] = variants
+    if variants:
+        body["ab_test"] = {"test_share": _float(form.get("ab_test_share")) or 20,
+                           "metric": form.get("ab_metric") or "open",
+                           "window_hours": _float(form.get("ab_window_hours")) or 4,
+                           "min_sample": int(form.get("ab_min_sample") or 100)}
+    else:
+        body["ab_test"] = None
+    kind = form.get("schedule_kind") or ""
+    zone = form.get("time_zone") or "UTC"
+    if kind == "now":
+        body["schedule"] = {"kind": "now"}
+    elif kind == "at":
+        body["schedule"] = {"kind": "at", "at": form.get("at", ""), "time_zone": zone}
+    elif kind == "cron":
+        body["schedule"] = {"kind": "cron", "cron": form.get("cron", "").strip(), "time_zone": zone}
+    elif kind == "trigger":
+        schedule = {"kind": "trigger", "event": form.get("event", "").strip(),
+                    "delay_seconds": _float(form.get("delay_seconds")) or 0}
+        if form.get("trigger_filter", "").strip():
+            try:
+                schedule["filter"] = json.loads(form["trigger_filter"])
+            except ValueError as exc:
+                errors["schedule.filter"] = [_("Not valid JSON: {error}", error=str(exc))]
+        body["schedule"] = schedule
+    else:
+        body["schedule"] = None
+    goal_hours = _float(form.get("goal_window_hours"))
+    body["goal"] = {"kind": "purchase", "window_hours": goal_hours} if goal_hours else None
+    if form.get("journey", "").strip():
+        try:
+            body["journey"] = json.loads(form["journey"])
+        except ValueError as exc:
+            errors["journey"] = [_("Not valid JSON: {error}", error=str(exc))]
+    else:
+        body["journey"] = None
+    return body, errors
+
+
+def form_from_campaign(c: dict) -> dict:
+    """The form's values for an existing campaign."""
+    form = {"name": c["name"], "channel": c["channel"], "topic": c["topic"], "segment_id": c.get("segment_id") or "",
+            "template_id": c.get("template_id") or "", "cost": c.get("cost") if c.get("cost") is not None else "",
+            "currency": c.get("currency") or "EUR"}
+    for i, variant in enumerate((c.get("variants") or [])[:VARIANT_ROWS]):
+        form.update({f"variant{i}_name": variant["name"], f"variant{i}_template_id": variant["template_id"],
+                     f"variant{i}_split": variant["split"]})
+    if c.get("ab_test"):
+        ab = c["ab_test"]
+        form.update(ab_test_share=ab.get("test_share"), ab_metric=ab.get("metric"),
+                    ab_window_hours=ab.get("window_hours"), ab_min_sample=ab.get("min_sample"))
+    schedule = c.get("schedule") or {}
+    form["schedule_kind"] = schedule.get("kind", "")
+    form["time_zone"] = schedule.get("time_zone") or "Europe/Madrid"
+    form["at"] = (schedule.get("local") or schedule.get("at") or "")[:16]
+    form["cron"] = schedule.get("cron", "")
+    form["event"] = schedule.get("event", "")
+    form["delay_seconds"] = schedule.get("delay_seconds", "")
+    form["trigger_filter"] = json.dumps(schedule["filter"]) if schedule.get("filter") else ""
+    form["goal_window_hours"] = (c.get("goal") or {}).get("window_hours", "")
+    form["journey"] = json.dumps(c["journey"], indent=2, ensure_ascii=False) if c.get("journey") else ""
+    return form
+
+
+def _choices():
+    """Segments and templates to pick from, when those services answer (else free text)."""
+    found = {"segments": [], "templates": []}
+    for key, service, path in (("segments", "segments", "/segments"), ("templates", "mailer", "/templates")):
+        try:
+            found[key] = getattr(api(), service).get(path, limit=200).get("items", [])
+        except ApiFailure:
+            pass
+    return found
+
+
+@bp.get("")
+@requires("campaigns")
+def index():
+    state = request.args.get("state") if request.args.get("state") in STATES else None
+    page = api().campaigns.get("/campaigns", state=state, limit=50, cursor=request.args.get("cursor"))
+    progress = {}
+    for campaign in page["items"]:
+        if campaign["state"] in ("sending", "paused"):
+            try:
+                progress[campaign["id"]] = api().campaigns.get(f"/campaigns/{campaign['id']}/results")
+            except ApiFailure:
+                pass
+    refresh = any(c["state"] == "sending" for c in page["items"])
+    return render_template("campaigns/index.html", page=page, state=state, states=STATES,
+                           figures=progress, refresh=refresh)
+
+
+def _edit_page(campaign, form, errors, message, status=200):
+    return render_template("campaigns/form.html", campaign=campaign, form=form, errors=errors, message=message,
+                           topics=TOPICS, variant_rows=VARIANT_ROWS, choices=_choices(),
+                           cron_words=cron.describe(form.get("cron", "")) if form.get("cron") else "",
+                           next_runs=cron.next_runs(form.get("cron", ""), form.get("time_zone") or "UTC")
+                           if form.get("schedule_kind") == "cron" else []), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("campaigns_write")
+def create():
+    if request.method == "GET":
+        return _edit_page(None, {"channel": "email", "topic": "newsletter", "currency": "EUR",
+                                 "time_zone": "Europe/Madrid"}, {}, None)
+    body, errors = body_from_form(request.form)
+    if not errors:
+        try:
+            created = api().campaigns.post("/campaigns", body)
+            return redirect(url_for("campaigns.show", campaign_id=created["id"]))
+        except ApiFailure as exc:
+            if exc.status != 422:
+                raise
+            errors, message = exc.fields, exc.message
+            return _edit_page(None, request.form, errors, message, 422)
+    return _edit_page(None, request.form, errors, _("Please correct the marked fields."), 422)
+
+
+@bp.route("/<campaign_id>/edit", methods=["GET", "POST"])
+@requires("campaigns_write")
+def edit(campaign_id):
+    campaign = api().campaigns.get(f"/campaigns/{campaign_id}")
+    if request.method == "GET":
+        return _edit_page(campaign, form_from_campaign(campaign), {}, None)
+    body, errors = body_from_form(request.form)
+    if not errors:
+        try:
+            api().campaigns.patch(f"/campaigns/{campaign_id}", body)
+            return redirect(url_for("campaigns.show", campaign_id=campaign_id))
+        except ApiFailure as exc:
+            if exc.status not in (409, 422):
+                raise
+            return _edit_page(campaign, request.form, exc.fields, exc.message, exc.status)
+    return _edit_page(campaign, request.form, errors, _("Please correct the marked fields."), 422)
+
+
+def _charts(results: dict, timeline: dict) -> dict:
+    out = {}
+    points = timeline.get("points") or []
+    if points:
+        labels = [p.get("at", p.get("bucket", ""))[5:16].replace("T", " ") for p in points]
+        keys = ("sent", "opened", "clicked")  # the timeline counts sends, not deliveries
+        out["timeline"] = charts.line_chart(labels, {k: [p.get(k, 0) for p in points] for k in keys},
+                                            _("Over time"), {k: _(k.capitalize()) for k in keys})
+    variants = results.get("variants") or []
+    if variants:
+        keys = ("sent", "opened", "clicked")
+        out["variants"] = charts.bar_chart([v["variant"] for v in variants],
+                                           {k: [v.get(k, 0) for v in variants] for k in keys},
+                                           _("Per variant"), {k: _(k.capitalize()) for k in keys})
+    if results.get("cost") is not None or results.get("revenue"):
+        out["money"] = charts.bar_chart([_("Revenue"), _("Cost")],
+                                        {"amount": [results.get("revenue") or 0, results.get("cost") or 0]},
+                                        _("Revenue and cost"), {"amount": results.get("currency") or ""})
+    return out
+
+
+@bp.get("/<campaign_id>")
+@requires("campaigns")
+def show(campaign_id):
+    campaign = api().campaigns.get(f"/campaigns/{campaign_id}")
+    results = api().campaigns.get(f"/campaigns/{campaign_id}/results")
+    schedule = campaign.get("schedule") or {}
+    zone = schedule.get("time_zone") or "UTC"
+    timeline = api().campaigns.get(f"/campaigns/{campaign_id}/results/timeline", bucket="hour", time_zone=zone)
+    runs = api().campaigns.get(f"/campaigns/{campaign_id}/runs", limit=10)
+    actions = [name for name, (states, _destructive) in ACTIONS.items() if campaign["state"] in states] \
+        if may("campaigns_write") else []
+    return render_template(
+        "campaigns/show.html", c=campaign, results=results, runs=runs, actions=actions, zone=zone,
+        destructive={name for name, (_s, d) in ACTIONS.items() if d}, charts=_charts(results, timeline),
+        cron_words=cron.describe(schedule.get("cron", "")) if schedule.get("kind") == "cron" else "",
+        next_runs=cron.next_runs(schedule["cron"], zone) if schedule.get("kind") == "cron" else [],
+        refresh=campaign["state"] == "sending")
+
+
+@bp.get("/<campaign_id>/progress")
+@requires("campaigns")
+def progress(campaign_id):
+    """The progress figures as JSON, for the page's small poll script."""
+    campaign = api().campaigns.get(f"/campaigns/{campaign_id}")
+    results = api().campaigns.get(f"/campaigns/{campaign_id}/results")
+    return {"state": campaign["state"], "targeted": results.get("targeted", 0), "sent": results.get("sent", 0),
+            "delivered": results.get("delivered", 0), "failed": results.get("failed", 0)}
+
+
+@bp.post("/<campaign_id>/<action>")
+@requires("campaigns_write")
+def act(campaign_id, action):
+    if action not in ACTIONS:
+        abort(404)
+    if ACTIONS[action][1] and request.form.get("confirmed") != "yes":
+        campaign = api().campaigns.get(f"/campaigns/{campaign_id}")
+        return render_template("confirm.html", what=campaign["name"], action=action,
+                               target=url_for("campaigns.act", campaign_id=campaign_id, action=action),
+                               back=url_for("campaigns.show", campaign_id=campaign_id))
+    try:
+        api().campaigns.post(f"/campaigns/{campaign_id}/{action}")
+    except ApiFailure as exc:
+        if exc.status not in (409, 422):
+            raise
+        campaign = api().campaigns.get(f"/campaigns/{campaign_id}")
+        return render_template("error.html", status=exc.status, failure=exc,
+                               back=url_for("campaigns.show", campaign_id=campaign["id"])), exc.status
+    return redirect(url_for("campaigns.show", campaign_id=campaign_id))
+
+
+@bp.app_template_filter("journey_steps")
+def journey_steps(journey):
+    """The journey's steps with a sentence each, for the drawing."""
+    steps = []
+    for step in (journey or {}).get("steps", []):
+        kind = step.get("type")
+        if kind == "send":
+            text = _("Send template {template}", template=step.get("template_id"))
+        elif kind == "wait":
+            seconds = step.get("seconds") or (step.get("minutes", 0) * 60 + step.get("hours", 0) * 3600
+                                               + step.get("days", 0) * 86400)
+            text = _("Wait {hours} h", hours=round(seconds / 3600, 1))
+        elif kind == "branch":
+            text = _("If {condition} of {step}: go to {then}, else {other}", condition=_(step.get("if", "")),
+                     step=step.get("of"), then=step.get("then") or _("end"), other=step.get("else") or _("end"))
+        else:
+            text = kind or "?"
+        steps.append({"id": step.get("id"), "type": kind, "text": text})
+    return steps

@@ -1,0 +1,263 @@
+"""The issue's scenarios in headless Chromium against the real services.
+
+Each test starts the services' apis (and the campaigns worker and scheduler)
+as processes, the console as a process in front of them, and drives the
+pages as a person would. Screenshots of every page go to the test's tmp
+folder (and to docs/screenshots/ with VINCULO_UPDATE_SCREENSHOTS=1).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from tests.console.conftest import seed_audience
+from tests.support import ANALYST_KEY, CM_KEY, MARKETER_KEY, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def sign_in(browser, console: str, key: str, name: str, locale: str = "en", viewport=(1280, 900)):
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    page.goto(f"{console}/sign-in")
+    if locale == "en":
+        page.click("button[name=locale][value=en]")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=api_key]", key)
+    page.click("form button.primary")
+    page.wait_for_url(re.compile(r".*/dashboard$"))
+    return page
+
+
+def test_marketer_creates_schedules_and_watches_a_campaign(stack, browser, shots, mongo_uri):
+    segment_id, template_id = seed_audience(stack, count=40)
+    page = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
+    shots(page, "dashboard", readme=True)
+    page.click("nav.main >> text=Campaigns")
+    page.click("text=New campaign")
+
+    # A field error from the service shows next to its field.
+    page.fill("input[name=name]", "Rebajas de invierno")
+    page.fill("input[name=segment_id]", segment_id)
+    page.fill("input[name=template_id]", template_id)
+    page.check("input[name=schedule_kind][value=cron]")
+    page.fill("input[name=cron]", "0 9 * * 1")
+    page.fill("input[name=time_zone]", "Europe/Nowhere")
+    page.click("form#campaign-form button.primary")
+    error = page.locator('.field-error[data-field="schedule.time_zone"]')
+    assert error.count() == 1 and error.inner_text()
+    shots(page, "campaign-form-error")
+
+    page.fill("input[name=time_zone]", "Europe/Madrid")
+    page.click("form#campaign-form button.primary")
+    page.wait_for_url(re.compile(r".*/campaigns/[0-9a-f]{24}$"))
+    body = page.inner_text("main")
+    assert "at 09:00, on Monday" in body and "Europe/Madrid" in body
+    assert page.locator("ol.runs li").count() == 5
+    shots(page, "campaign-cron")
+
+    # Switch to sending now, schedule, and watch it finish.
+    campaign_url = page.url
+    page.click("text=Edit")
+    page.check("input[name=schedule_kind][value=now]")
+    page.click("form#campaign-form button.primary")
+    page.wait_for_url(campaign_url)
+    page.click("button[value=schedule]")
+    wait_until(lambda: page.reload() and page.inner_text("#state") == "sent", timeout=60,
+               what="the campaign to be sent")
+    # The mailer's worker delivers to the local SMTP server; the page shows it as it goes.
+    wait_until(lambda: page.reload() and page.inner_text('#progress [data-k="sent"]') == "40", timeout=90,
+               what="the 40 e-mails to be sent")
+    assert len(stack.smtp.mailbox.snapshot()) == 40
+    chart = page.locator("svg.chart").first  # sends / opens / clicks over time
+    assert "50" in chart.locator("text.axis").all_text_contents()  # the scale holds the 40 sends
+    shots(page, "campaign-sent", readme=True)
+
+    page.goto(f"{stack.console}/campaigns")
+    assert "Rebajas de invierno" in page.inner_text("table.list")
+    shots(page, "campaigns")
+
+
+def test_a_destructive_action_asks_first(stack, browser, mongo_uri):
+    segment_id, template_id = seed_audience(stack, count=1)
+    created = requests.post(f"{stack.urls['campaigns']}/campaigns", headers={"X-API-Key": MARKETER_KEY}, json={
+        "name": "Para cancelar", "channel": "email", "topic": "newsletter", "segment_id": segment_id,
+        "template_id": template_id}, timeout=10).json()
+    page = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
+    page.goto(f"{stack.console}/campaigns/{created['id']}")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("button[value=cancel]")
+    assert page.inner_text("#state") == "draft"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button[value=cancel]")
+    page.wait_for_load_state()
+    wait_until(lambda: page.inner_text("#state") == "cancelled", what="the campaign to be cancelled")
+
+
+def ingest(service_env, query_id: str, post_id: str, text: str, handle: str):
+    """A post through the listener's own pipeline (language, sentiment, store, events), as the poller does."""
+    import datetime
+
+    from services.listener.announce import BatchPublisher
+    from services.listener.models import DOCUMENTS, ListeningQuery
+    from services.listener.pipeline import Pipeline
+    from services.listener.sources.base import Post
+    from shared import store
+
+    store.connect(service_env.mongo_uri)
+    store.ensure_indexes(*DOCUMENTS)
+    query = ListeningQuery.objects(id=query_id).first()
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
+    try:
+        Pipeline(publisher).ingest(query, [Post(source="x", post_id=post_id, text=text, author_handle=handle,
+                                               posted_at=now, url=f"https://x.com/{handle}/status/{post_id}")],
+                                   server_matched=False)
+    finally:
+        publisher.close()
+
+
+def make_query(stack) -> str:
+    answer = requests.post(f"{stack.urls['listener']}/queries", headers={"X-API-Key": CM_KEY}, json={
+        "name": "Café Luna", "keywords": ["cafeluna", "café luna"], "sources": ["x"]}, timeout=10)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+def test_community_manager_sees_a_negative_mention_arrive_corrects_and_resolves_it(stack, browser, shots):
+    query_id = make_query(stack)
+    ingest(stack.env, query_id, "100", "Lovely coffee at Café Luna this morning, great staff!", "happy_ana")
+    page = sign_in(browser, stack.console, CM_KEY, "Carla", viewport=(1024, 1366))  # a tablet, upright
+    page.goto(f"{stack.console}/listening/mentions")
+    assert page.locator("li.mention").count() == 1
+
+    # A negative mention arrives while the page is open: it appears without a reload.
+    ingest(stack.env, query_id, "101", "Café Luna was awful today. Terrible service, rude staff, never again.",
+           "angry_bob")
+    arrived = page.locator('li.mention.negative:has-text("Terrible service")')
+    arrived.wait_for(timeout=30000)
+    assert page.locator("li.mention").count() == 2 and "1 new" in page.inner_text("#fresh")
+    shots(page, "mentions-inbox", readme=True)
+
+    # Correct its sentiment with one click, then resolve it.
+    arrived.locator("button[value=neutral]").click()
+    corrected = page.locator('li.mention:has-text("Terrible service")')
+    wait_until(lambda: "corrected by Carla" in corrected.inner_text(), what="the correction to show")
+    assert "neutral" in corrected.locator("[data-label]").inner_text()
+    corrected.locator("text=Resolve").click()
+    wait_until(lambda: "resolved" in page.locator('li.mention:has-text("Terrible service") [data-status]').inner_text(),
+               what="the mention to be resolved")
+    mention = requests.get(f"{stack.urls['listener']}/mentions", headers={"X-API-Key": CM_KEY},
+                           params={"status": "resolved"}, timeout=10).json()["items"]
+    assert [m["post_id"] for m in mention] == ["101"]
+    assert mention[0]["correction"]["label"] == "neutral" and mention[0]["resolved_by"] == "Carla"
+
+    # The filter keeps to what is asked, and the query page charts the day.
+    page.select_option("select[name=label]", "positive")
+    page.click("form.filters-form button")
+    assert page.locator("li.mention").count() == 1 and "happy_ana" in page.inner_text("ul.mentions")
+    page.goto(f"{stack.console}/listening/queries/{query_id}")
+    assert page.locator("svg.chart").count() == 2
+    shots(page, "listening-query")
+
+
+def test_an_analyst_sees_personal_data_masked_and_no_triage_buttons(stack, browser, shots):
+    query_id = make_query(stack)
+    ingest(stack.env, query_id, "200", "Café Luna's new menu is great", "maria_lopez")
+    page = sign_in(browser, stack.console, ANALYST_KEY, "Ana", locale="es")
+    page.goto(f"{stack.console}/listening/mentions")
+    author = page.inner_text("li.mention [data-author]")
+    assert author == "m***", author
+    assert "maria_lopez" not in page.content()
+    assert page.locator(".triage").count() == 0
+    assert "Menciones" in page.inner_text("nav.main") and "Campañas" in page.inner_text("nav.main")
+    shots(page, "analyst-mentions")
+
+
+def test_marketer_writes_a_spanish_template_sees_the_error_at_its_line_and_previews_it(stack, browser, shots):
+    page = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
+    page.click("nav.main >> text=Templates")
+    page.click("text=New e-mail template")
+    page.fill("input[name=name]", "Bienvenida")
+    page.fill("input[name=es_subject]", "Hola {{ first_name }}")
+    page.fill("textarea[name=es_text]", "Hola {{ first_name }}:\nTu código es {{ codigo_secreto }}.\nGracias")
+    page.fill("textarea[name=es_html]", "<p>Hola {{ first_name }}</p>")
+    page.click("#template-form button.primary")
+    error = page.locator('.field-error[data-field="variants.es.text"]')
+    assert "line 2" in error.inner_text() and "codigo_secreto" in error.inner_text()
+    assert page.locator('ol.source li.bad').get_attribute("data-line") == "2"
+    shots(page, "template-error")
+
+    page.fill("textarea[name=es_text]", "Hola {{ first_name }}:\nBienvenida a la tienda.")
+    page.fill("input[name=en_subject]", "Hi {{ first_name }}")
+    page.fill("textarea[name=en_text]", "Hi {{ first_name }}, welcome.")
+    page.click("#template-form button.primary")
+    page.wait_for_url(re.compile(r".*/templates/[0-9a-f]{24}$"))
+    store_customer = stack.env  # a customer to preview for
+    from shared import store
+    from shared.models import Customer
+
+    store.connect(store_customer.mongo_uri)
+    customer_id = Customer._get_collection().insert_one(
+        {"email": "lucia@example.com", "first_name": "Lucía", "locale": "es", "erased": False}).inserted_id
+    page.fill("input[name=customer_id]", str(customer_id))
+    page.click("form[data-autosubmit] button")
+    assert page.inner_text("#preview-subject") == "Hola Lucía"
+    assert page.inner_text("#preview-locale") == "es"
+    assert "Bienvenida a la tienda" in page.inner_text("#preview-text")
+    page.select_option("select[name=locale]", "en")  # the script submits on change
+    page.wait_for_url(re.compile(r".*locale=en.*"))
+    assert page.inner_text("#preview-subject") == "Hi Lucía"
+    shots(page, "template-preview", readme=True)
+
+    # Test send to the local SMTP server.
+    page.fill("input[name=to]", "prueba@example.com")
+    page.click("text=Send a test")
+    assert "Sent to prueba@example.com" in page.inner_text("main")
+    wait_until(lambda: stack.smtp.mailbox.to("prueba@example.com"), what="the test e-mail")
+
+
+def test_the_sms_editor_counts_segments_as_you_type(stack, browser):
+    page = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
+    page.goto(f"{stack.console}/templates/new?channel=sms")
+    page.fill("textarea[name=es_text]", "a" * 161)
+    assert page.inner_text('.sms-count[data-for="es_text"]').startswith("2 SMS · 161 · GSM-7")
+    page.fill("textarea[name=es_text]", "Hola 😀")
+    assert page.inner_text('.sms-count[data-for="es_text"]').endswith("UCS-2")
+    page.fill("input[name=name]", "Aviso")
+    page.fill("textarea[name=es_text]", "Hola {{ first_name }}, tu pedido ha salido.")
+    page.click("#template-form button.primary")
+    page.wait_for_url(re.compile(r".*/templates/[0-9a-f]{24}$"))
+    assert "1 segment(s)" in page.inner_text("#sms-info")
+
+
+def test_an_analyst_sees_masked_email_addresses_in_customers_and_the_360_view(stack, browser, shots):
+    created = []
+    for email, first, last in (("lucia.garcia@example.com", "Lucía", "García"),
+                               ("lucas.nunez@example.com", "Lucas", "Núñez")):
+        answer = requests.post(f"{stack.urls['segments']}/customers", headers={"X-API-Key": MARKETER_KEY},
+                               json={"email": email, "first_name": first, "last_name": last, "locale": "es",
+                                     "country": "ES"}, timeout=10)
+        assert answer.status_code == 201, answer.text
+        created.append(answer.json()["id"])
+    requests.post(f"{stack.urls['mailer']}/customers/{created[0]}/consents", headers={"X-API-Key": MARKETER_KEY},
+                  json={"channel": "email", "topic": "newsletter", "status": "granted"}, timeout=10)
+
+    marketer = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
+    marketer.goto(f"{stack.console}/customers?name=luc")
+    assert "lucia.garcia@example.com" in marketer.inner_text("#customers")
+
+    page = sign_in(browser, stack.console, ANALYST_KEY, "Ana")
+    page.click("nav.main >> text=Customers")
+    page.fill("input[name=name]", "LUC")  # accents and case do not matter
+    page.click("form.filters-form button.primary")
+    emails = page.locator("#customers [data-email]").all_inner_texts()
+    assert sorted(emails) == ["l***@example.com", "l***@example.com"], emails
+    assert "garcia" not in page.content() and "García" not in page.content()
+    shots(page, "customers-analyst")
+    page.click("#customers a >> nth=0")
+    assert page.inner_text("[data-email]") == "l***@example.com"
+    shots(page, "customer-360")
