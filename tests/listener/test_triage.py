@@ -72,6 +72,7 @@ def test_filters_and_cursor_pagination(api, mentions):
         assert answer.status_code == 422 and field in answer.json["details"]["fields"], (query, answer.json)
     masked = api("get", f"/mentions?query_id={brand.id}&source=x", key=ANALYST_KEY).json["items"]
     assert all(m["author_handle"].endswith("***") for m in masked)
+    assert all(m["url"] is None for m in masked), "an X URL carries the handle"
 
 
 def test_assign_resolve_and_correct_with_who_and_when(api, mentions, service_env):

@@ -8,7 +8,7 @@ from apiflask.fields import AwareDateTime, Float, Integer, List, Raw, String
 from apiflask.validators import Length, OneOf, Range
 from flask import request
 
-from shared.http.auth import mask_personal, roles
+from shared.http.auth import current_role, mask_personal, mask_value, roles
 from shared.http.errors import ApiError, field_error, not_found
 from shared.models import Interaction
 from shared.store import utcnow
@@ -102,6 +102,17 @@ class MentionOut(Schema):
     history = List(Raw(), metadata={"description": "triage actions: action, by, at, ..."})
 
 
+def masked(data):
+    """mask_personal, and for analysts no post URL or author name either: an X
+    URL carries the author's handle (x.com/<handle>/status/...)."""
+    data = mask_personal(data)
+    if current_role() == "analyst":
+        for item in data.get("items", [data]):
+            item["url"] = None
+            item["author_name"] = mask_value("author_name", item.get("author_name"))
+    return data
+
+
 def serialize(m: Mention) -> dict:
     correction = None
     if m.correction:
@@ -166,7 +177,7 @@ def index(args):
     ids = [row["_id"] for row in rows]
     by_id = {m.id: m for m in Mention.objects(id__in=ids)}
     items = [serialize(by_id[i]) for i in ids if i in by_id]
-    return mask_personal({"items": items, "total": total,
+    return masked({"items": items, "total": total,
                           "next": str(ids[-1]) if len(ids) == args["limit"] else None})
 
 
@@ -175,7 +186,7 @@ def index(args):
 @roles("community_manager", "marketer", "analyst")
 def show(mention_id):
     """One mention with its triage history."""
-    return mask_personal(serialize(get_mention(mention_id)))
+    return masked(serialize(get_mention(mention_id)))
 
 
 def _act(mention: Mention, conditions: dict, updates: dict, entry: dict) -> Mention:
