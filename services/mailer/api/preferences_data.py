@@ -308,6 +308,13 @@ def _customer_from_confirm(data):
     return customer_id, customer
 
 
+def _bad_confirm_link(exc: TokenError):
+    """An expired confirmation says so (410, ask again); any other bad link is a 400."""
+    lang = _lang(None)
+    return _message(lang, TEXT[lang]["confirm_late"] if exc.expired else TEXT[lang]["bad"],
+                    410 if exc.expired else 400)
+
+
 @bp.get("/c/<token>")
 @public
 @bp.doc(summary="Double opt-in confirmation page (changes nothing: link scanners follow GETs)")
@@ -316,9 +323,7 @@ def confirm_page(token):
     try:
         data, _, customer = _confirm_data(token)
     except TokenError as exc:
-        lang = _lang(None)
-        return _message(lang, TEXT[lang]["confirm_late"] if exc.expired else TEXT[lang]["bad"],
-                        410 if exc.expired else 400)
+        return _bad_confirm_link(exc)
     lang = _lang(customer)
     t = TEXT[lang]
     return _render("form.html", lang, heading=t["confirm_title"],
@@ -335,9 +340,7 @@ def confirm(token):
     try:
         data, customer_id, customer = _confirm_data(token)
     except TokenError as exc:
-        lang = _lang(None)
-        return _message(lang, TEXT[lang]["confirm_late"] if exc.expired else TEXT[lang]["bad"],
-                        410 if exc.expired else 400)
+        return _bad_confirm_link(exc)
     lang = _lang(customer)
     if not _csrf_token_ok(token):
         return _csrf_refused(lang)
