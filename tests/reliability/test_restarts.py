@@ -68,6 +68,9 @@ def test_a_rabbitmq_restart_mid_stream_loses_nothing_and_applies_everything_once
                    what="every consent to reach its profile")
         assert worker.poll() is None, "the worker reconnected by itself"
         assert "broker connection lost" in worker.log_path.read_text(), "the restart did reach the worker"
+        # The worker records a message as processed just after applying it: wait for the last record.
+        wait_until(lambda: ProcessedMessage.objects(consumer=queue).count() == len(customers), timeout=30,
+                   what="every message recorded as processed once")
         assert ProcessedMessage.objects(consumer=queue).count() == len(customers)
         assert drain(private_rabbit.url, f"{queue}.dlq") == []
     finally:
@@ -107,6 +110,9 @@ def test_a_store_restart_mid_stream_loses_nothing(namespace, amqp_url, tmp_path)
         wait_until(lambda: requests.get(f"{base}/readyz", timeout=30).status_code == 200, timeout=60,
                    what="the api to be ready again")
         assert worker.poll() is None, "the worker reconnected by itself"
+        # The worker records a message as processed just after applying it: wait for the last record.
+        wait_until(lambda: ProcessedMessage.objects(consumer=queue).count() == len(customers), timeout=30,
+                   what="every message recorded as processed once")
         assert ProcessedMessage.objects(consumer=queue).count() == len(customers)
         assert drain(amqp_url, f"{queue}.dlq") == []
     finally:
