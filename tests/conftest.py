@@ -73,9 +73,25 @@ def namespace(amqp_url):
     broker_cleanup(amqp_url, ns)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (``service_env`` reads it)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
 @pytest.fixture
-def service_env(mongo_uri, amqp_url, namespace, tmp_path):
-    """Environment and settings for running service code and processes in this test."""
+def service_env(request, mongo_uri, amqp_url, namespace, tmp_path):
+    """Environment and settings for running service code and processes in this test.
+
+    When the test failed, the tail of each process's log is printed, so a
+    failure on CI shows what the services were doing.
+    """
     env = ServiceEnv(mongo_uri=mongo_uri, amqp_url=amqp_url, namespace=namespace, tmp_path=tmp_path)
     yield env
+    processes = list(env.processes)
     env.stop_all()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        env.print_logs(processes)

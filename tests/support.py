@@ -156,3 +156,9 @@ class ServiceEnv:
         for proc in self.processes:
             procs.stop(proc)
         self.processes.clear()
+
+    def print_logs(self, processes=None, tail: int = 6000) -> None:
+        """Print the end of each process's log (for a failed test's report)."""
+        for proc in self.processes if processes is None else processes:
+            text = proc.log_path.read_text(errors="replace")[-tail:]
+            print(f"--- {proc.log_path.name} (exit {proc.poll()}), last lines ---\n{text}")
