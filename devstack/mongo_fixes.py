@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import inspect
 
+from devstack.mongo_fixes_aggregate import COUNTED, is_count_shape
 from devstack.mongo_standin import _STATEMENT_LISTS
 
 # --- exact matching: filters neosqlite gets wrong are narrowed to the _ids that match ---
@@ -28,9 +29,10 @@ def _resolve_filter(db, coll_name: str, query, upsert: bool = False):
 
     An upsert that matches nothing keeps its filter: the new document is built from it,
     and a filter neosqlite matches nothing with is what an upsert needs then."""
-    from devstack import mongo_match
-
-    if not isinstance(query, dict) or mongo_match.is_fast_safe(query) or not mongo_match.supported(query):
+    if isinstance(query, dict) and query.get("_id") == {"$in": []}:
+        # neosqlite answers an empty _id $in by loading every document in Python
+        return {**query, "_id": {"$in": [_NO_ID]}}
+    if not _needs_narrowing(query):
         return query
     if not _collection_exists(db, coll_name):
         return query
@@ -41,7 +43,28 @@ def _resolve_filter(db, coll_name: str, query, upsert: bool = False):
     ids = _matching_ids(db[coll_name], convert_bson_to_neo_objectids(query))
     if upsert and not ids:
         return query
-    return {"_id": {"$in": ids}}
+    # neosqlite answers an empty ``$in`` by loading every document in Python; a value
+    # no document holds as its ``_id`` finds nothing through the ``_id`` key instead.
+    return {"_id": {"$in": ids or [_NO_ID]}}
+
+
+_NO_ID = "\x00vinculo-standin-matches-nothing"
+
+
+def _first_by_id(resolved: dict, sort, skip, limit) -> dict:
+    """A page in ``_id`` order of a resolved filter needs only its first ``skip + limit``
+    ids: neosqlite would load every listed document to sort them."""
+    from neosqlite.objectid import ObjectId
+
+    ids = resolved["_id"]["$in"]
+    if not limit or not isinstance(sort, dict) or list(sort) != ["_id"] or sort["_id"] not in (1, -1) \
+            or not all(isinstance(item, ObjectId) for item in ids):
+        return resolved
+    wanted = (skip or 0) + abs(limit)
+    if len(ids) <= wanted:
+        return resolved
+    ordered = sorted(ids, key=str, reverse=sort["_id"] == -1)  # hex order is byte order
+    return {"_id": {"$in": ordered[:wanted]}}
 
 
 def _matching_ids(collection, query: dict) -> list:
@@ -53,6 +76,8 @@ def _matching_ids(collection, query: dict) -> list:
     from devstack import mongo_match
 
     safe = _safe_conjuncts(query)
+    if "_id" in safe:  # a point lookup: neosqlite finds _id alone by its key, not with other fields
+        safe = {"_id": safe["_id"]}
     # neosqlite's where-clause builder needs its find() to prepare ObjectIds (and _id):
     # such pre-filters (typically one _id) go through find(), the rest through raw SQL.
     # Datetimes too: the simple where-clause builder compares them as plain strings
@@ -61,22 +86,320 @@ def _matching_ids(collection, query: dict) -> list:
         collection.query_engine.helpers._build_simple_where_clause(safe) if safe else ("", [], []))
     if built is None or "data" not in _table_columns(collection):
         return [doc["_id"] for doc in collection.find(safe) if mongo_match.matches(doc, query)]
-    from neosqlite.objectid import ObjectId
-
+    exact = _exact_where(collection, query)
+    if exact is not None:  # SQL decides alone: only the ids are read, from their column
+        # (an ObjectId and its hex string share the column's value; the resolved
+        # filter compares that column, so either finds the same document)
+        where, params = exact
+        rows = collection.db.execute(f'SELECT id, _id FROM "{collection.name}" WHERE {where}', params)
+        return [collection._resolve_stored_id(stored, rowid) for rowid, stored in rows]
     where, params, _tables = built
+    extra, extra_params = _prefix_conditions(collection, query)
+    if extra:
+        where = f"{where} AND {extra}" if where else f"WHERE {extra}"
+        params = [*params, *extra_params]
+    fields = _top_fields(query)
+    if fields is None:
+        columns, decode = "data", json.loads
+    else:  # only the fields the filter reads: SQLite extracts them far faster than Python decodes documents
+        fields = sorted(fields | {"_id"})
+        columns = field_columns(fields)
+        decode = None
     ids = []
-    for rowid, stored, data in collection.db.execute(f'SELECT id, _id, data FROM "{collection.name}" {where}',
-                                                     params):
-        doc = json.loads(data)
+    for row in collection.db.execute(f'SELECT id, _id, {columns} FROM "{collection.name}" {where}', params):
+        rowid, stored = row[0], row[1]
+        doc = decode(row[2]) if decode else partial_document(fields, row[2:])
         if not mongo_match.matches(doc if "_id" in doc else {**doc, "_id": stored}, query):
             continue
-        _id = doc.get("_id", _MISSING_ID)
-        if isinstance(_id, dict) and _id.get("__neosqlite_objectid__") is True:
-            _id = ObjectId(_id["id"])
-        elif _id is _MISSING_ID:
-            _id = collection._resolve_stored_id(stored, rowid)
-        ids.append(_id)
+        ids.append(_decoded_id(collection, rowid, stored, doc.get("_id", _MISSING_ID)))
     return ids
+
+
+def _decoded_id(collection, rowid, stored, _id):
+    from neosqlite.objectid import ObjectId
+
+    if isinstance(_id, dict) and _id.get("__neosqlite_objectid__") is True:
+        return ObjectId(_id["id"])
+    if _id is _MISSING_ID:
+        return collection._resolve_stored_id(stored, rowid)
+    return _id
+
+
+def _exact_where(collection, query: dict) -> tuple[str, list] | None:
+    """A SQL condition selecting exactly the documents that match ``query``, when it is
+    a conjunction of conditions neosqlite's SQL evaluates right and of ``$ne`` on a
+    scalar of a top-level field (``{"erased": {"$ne": true}}``, in every audience
+    filter); None otherwise, and the exact test in Python decides."""
+    from devstack import mongo_match
+
+    conjuncts: list = []
+    if not _conjuncts(query, conjuncts):
+        return None
+    helpers = collection.query_engine.helpers
+    clauses, params = [], []
+    for key, cond in conjuncts:
+        reference = None if key in ("_id", "$or") else _reference_arm(collection, key, cond)
+        if reference is not None:  # the stored JSON text of an ObjectId is exact
+            clauses.append(reference[0])
+            params.extend(reference[1])
+            continue
+        if key == "_id" or _holds_object_id({key: cond}) or _holds_datetime(cond):
+            return None
+        if mongo_match.is_fast_safe({key: cond}):
+            built = helpers._build_simple_where_clause({key: cond})
+            if built is None or built[2] or not built[0].startswith("WHERE "):
+                return None
+            clauses.append(f"({built[0][len('WHERE '):]})")
+            params.extend(built[1])
+            continue
+        negation = _not_equal_sql(key, cond)
+        if negation is None:
+            return None
+        clauses.append(negation[0])
+        params.extend(negation[1])
+    return (" AND ".join(clauses) or "1"), params
+
+
+def _conjuncts(query: dict, out: list) -> bool:
+    for key, cond in query.items():
+        if key == "$and":
+            if not isinstance(cond, list) or not cond or not all(isinstance(p, dict) and _conjuncts(p, out)
+                                                                  for p in cond):
+                return False
+        elif key.startswith("$") and key != "$or":
+            return False
+        else:
+            out.append((key, cond))
+    return True
+
+
+def _not_equal_sql(field: str, cond) -> tuple[str, list] | None:
+    """``{field: {"$ne": value}}`` with MongoDB's semantics: true when the field is
+    missing, and when neither it nor (if an array) any element equals ``value``; a
+    boolean never equals a number."""
+    if not isinstance(cond, dict) or list(cond) != ["$ne"] or not _FIELD_NAME.fullmatch(field):
+        return None
+    value = cond["$ne"]
+    path = f"'$.{field}'"
+    if isinstance(value, bool):
+        same, params = f"type = '{'true' if value else 'false'}'", []
+    elif isinstance(value, (int, float)):
+        same, params = "type IN ('integer', 'real') AND value = ?", [value]
+    elif isinstance(value, str):
+        same, params = "type = 'text' AND value = ?", [value]
+    else:
+        return None
+    return (f"NOT EXISTS (SELECT 1 FROM json_each(data, {path}) WHERE {same} "
+            f"AND (json_type(data, {path}) = 'array' OR key IS NULL))", params)
+
+
+_FIELD_NAME = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REGEX_META = set(".^$*+?{}[]|()\\")
+
+
+def _literal_prefix(cond) -> str | None:
+    """``p`` when ``cond`` is the regex ``^p`` with ``p`` literal (``re.escape`` output
+    included) and no option but ``i`` (case) and ``s``; else None."""
+    if not isinstance(cond, dict) or set(cond) - {"$regex", "$options"} or not isinstance(cond.get("$regex"), str):
+        return None
+    if set(cond.get("$options") or "") - {"s", "i"}:
+        return None
+    pattern = cond["$regex"]
+    if not pattern.startswith("^") or len(pattern) < 2:
+        return None
+    out, i = [], 1
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            if i + 1 >= len(pattern) or pattern[i + 1].isalnum():
+                return None  # \d, \w, \1 ...: not a literal
+            out.append(pattern[i + 1])
+            i += 2
+        elif char in _REGEX_META:
+            return None
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+_CASE_CLASSES: dict = {}
+
+
+def _case_variants(char: str) -> set:
+    """Every character a case-insensitive regex matches for ``char`` (simple case
+    mappings, joined transitively: k, K and the Kelvin sign; s, S and long s; ...)."""
+    if not _CASE_CLASSES:
+        parent: dict = {}
+
+        def find(c):
+            while parent.get(c, c) != c:
+                c = parent[c]
+            return c
+
+        def join(a, b):
+            ra, rb = find(a), find(b)
+            parent.setdefault(rb, rb)
+            if ra != rb:
+                parent[ra] = rb
+
+        for code in range(0x30000):
+            c = chr(code)
+            for other in (c.lower(), c.upper(), c.casefold()):
+                if len(other) == 1 and other != c:
+                    join(c, other)
+        join("\u0130", "i")  # dotted capital I lower-cases to two characters
+        classes: dict = {}
+        for c in list(parent):
+            classes.setdefault(find(c), set()).add(c)
+        for members in classes.values():
+            for c in members:
+                _CASE_CLASSES[c] = members
+    return _CASE_CLASSES.get(char, {char})
+
+
+def _prefix_ranges(prefix: str, ignore_case: bool) -> list[tuple[str, str]]:
+    """[low, high) ranges holding every string that starts with ``prefix`` (in any
+    case when ``ignore_case``: the case variants of its first three characters; the
+    exact test checks the rest). Empty when there would be too many."""
+    head = prefix[:3] if ignore_case else prefix
+    starts = [""]
+    for char in head:
+        variants = _case_variants(char) if ignore_case else {char}
+        starts = [start + v for start in starts for v in sorted(variants)]
+        if len(starts) > 64:
+            return []
+    return [(start, start[:-1] + chr(ord(start[-1]) + 1)) for start in starts]
+
+
+def _prefix_arm(collection, field: str, cond) -> tuple[str, list] | None:
+    """SQL for "``field`` may match ``cond``": ranges on the field (which use its
+    index) for a literal prefix regex or a string equality; arrays always pass (their
+    elements are tested exactly afterwards)."""
+    from neosqlite.collection.json_path_utils import parse_json_path
+
+    if not _FIELD_NAME.fullmatch(field) or field == "_id":  # _id has its own column
+        return None
+    extract = f"{collection.query_engine.helpers.jsonb.json_function_prefix}_extract(data, '{parse_json_path(field)}')"
+    array = f"json_type(data, '{parse_json_path(field)}') = 'array'"
+    prefix = _literal_prefix(cond)
+    if prefix is not None:
+        ranges = _prefix_ranges(prefix, "i" in (cond.get("$options") or ""))
+        if not ranges:
+            return None
+        arms = " OR ".join(f"({extract} >= ? AND {extract} < ?)" for _ in ranges)
+        return f"({arms} OR {array})", [bound for pair in ranges for bound in pair]
+    if isinstance(cond, str):
+        return f"({extract} = ? OR {array})", [cond]
+    return None
+
+
+def _reference_arm(collection, field: str, cond) -> tuple[str, list] | None:
+    """SQL for "``field`` may hold one of these ObjectIds" (``{field: id}`` or
+    ``{field: {"$in": [ids]}}``): neosqlite stores an ObjectId as the JSON object
+    ``{"__neosqlite_objectid__":true,"id":"<hex>"}``, which is what ``json_extract`` (and
+    so the field's index) holds, and what ``json_each`` yields for an array element."""
+    from neosqlite.collection.json_path_utils import parse_json_path
+
+    from devstack import mongo_match
+
+    if not _FIELD_NAME.fullmatch(field) or field == "_id" or collection.query_engine.helpers.jsonb.json_function_prefix != "json":
+        return None  # (with JSONB, json_extract returns a blob, not that text)
+    if mongo_match._is_oid(cond):
+        ids = [cond]
+    elif isinstance(cond, dict) and list(cond) in (["$in"], ["$eq"]):
+        ids = cond.get("$in", [cond.get("$eq")])
+        if not isinstance(ids, list) or not ids or not all(mongo_match._is_oid(item) for item in ids):
+            return None
+    else:
+        return None
+    texts = [f'{{"__neosqlite_objectid__":true,"id":"{_hex_of(item)}"}}' for item in ids]
+    path = parse_json_path(field)
+    extract = f"{collection.query_engine.helpers.jsonb.json_function_prefix}_extract(data, '{path}')"
+    marks = ", ".join("?" for _ in texts)
+    return (f"({extract} IN ({marks}) OR (json_type(data, '{path}') = 'array' AND EXISTS "
+            f"(SELECT 1 FROM json_each(data, '{path}') WHERE json_each.value IN ({marks}))))", [*texts, *texts])
+
+
+def _hex_of(object_id) -> str:
+    if isinstance(object_id, tuple):  # ("$oid", hex) as mongo_match canonicalises it
+        return object_id[1]
+    return str(object_id)
+
+
+def _prefix_conditions(collection, query: dict) -> tuple[str, list]:
+    """Extra SQL pre-selection for the anchored prefix searches of ``query`` (top level,
+    in ``$and``, or a ``$or`` made only of them): a superset of the matches."""
+    clauses, params = [], []
+
+    def visit(part: dict) -> None:
+        for key, cond in part.items():
+            if key == "$and" and isinstance(cond, list):
+                for sub in cond:
+                    if isinstance(sub, dict):
+                        visit(sub)
+            elif key == "$or" and isinstance(cond, list) and cond:
+                arms = [_prefix_arm(collection, *next(iter(arm.items())))
+                        if isinstance(arm, dict) and len(arm) == 1 else None for arm in cond]
+                if all(arms) and any(_literal_prefix(next(iter(arm.values()))) is not None for arm in cond):
+                    clauses.append("(" + " OR ".join(sql for sql, _ in arms) + ")")
+                    params.extend(value for _, values in arms for value in values)
+            elif not key.startswith("$"):
+                arm = (_prefix_arm(collection, key, cond) if _literal_prefix(cond) is not None
+                       else _reference_arm(collection, key, cond))
+                if arm:
+                    clauses.append(arm[0])
+                    params.extend(arm[1])
+
+    visit(query)
+    return " AND ".join(clauses), params
+
+
+def _top_fields(query) -> set | None:
+    """The top-level fields ``query`` reads, or None when one cannot be extracted
+    by a plain JSON path (the whole document is decoded then)."""
+    fields: set = set()
+    for key, cond in query.items():
+        if key in ("$and", "$or", "$nor"):
+            for part in cond:
+                found = _top_fields(part) if isinstance(part, dict) else None
+                if found is None:
+                    return None
+                fields |= found
+        elif key.startswith("$"):
+            return None
+        else:
+            top = key.split(".", 1)[0]
+            if not _FIELD_NAME.fullmatch(top):
+                return None
+            fields.add(top)
+    return fields
+
+
+def field_columns(fields: list) -> str:
+    """SQL columns reading ``fields`` of a stored document: (json_type, json_extract) each."""
+    return ", ".join(f"json_type(data, '$.{f}'), json_extract(data, '$.{f}')" for f in fields)
+
+
+def partial_document(fields: list, values, loads=None) -> dict:
+    """The stored document reduced to ``fields``, from the ``field_columns`` of a row;
+    objects and arrays decoded by ``loads`` (default plain ``json.loads``: ObjectIds and
+    dates stay in their stored JSON form, which mongo_match understands)."""
+    import json
+
+    loads = loads or json.loads
+    doc = {}
+    for i, field in enumerate(fields):
+        kind, value = values[2 * i], values[2 * i + 1]
+        if kind is None:
+            continue  # missing
+        if kind in ("true", "false"):
+            doc[field] = kind == "true"
+        elif kind in ("object", "array"):
+            doc[field] = loads(value)
+        else:
+            doc[field] = value  # null -> None, numbers, text
+    return doc
 
 
 _MISSING_ID = object()
@@ -90,6 +413,73 @@ def _holds_object_id(value) -> bool:
     if isinstance(value, list):
         return any(_holds_object_id(item) for item in value)
     return mongo_match._is_oid(value)
+
+
+def _exact_page(db, coll_name: str, body: dict) -> list | None:
+    """The ids of one page of a find sorted by ``_id`` (with a limit), from SQL alone
+    when it decides the filter; else None. The ``_id`` column holds an ObjectId as its
+    hex, whose order is the ObjectId's: used only when every id in the collection is
+    24 characters long (no other type of id to order against)."""
+    query, sort, limit = body.get("filter"), body.get("sort"), body.get("limit")
+    if not limit or not isinstance(sort, dict) or list(sort) != ["_id"] or sort["_id"] not in (1, -1):
+        return None
+    decided = _decided_by_sql(db, coll_name, query)
+    if decided is None:
+        return None
+    collection, where, params = decided
+    name = collection.name
+    if collection.db.execute(f'SELECT 1 FROM "{name}" WHERE length(_id) != 24 OR _id IS NULL LIMIT 1').fetchone():
+        return None
+    order = "ASC" if sort["_id"] == 1 else "DESC"
+    rows = collection.db.execute(f'SELECT id, _id FROM "{name}" WHERE {where} ORDER BY _id {order} LIMIT ?',
+                                 [*params, (body.get("skip") or 0) + abs(limit)])
+    return [collection._resolve_stored_id(stored, rowid) for rowid, stored in rows]
+
+
+def _needs_narrowing(query) -> bool:
+    """Whether the exact matcher narrows ``query`` (rather than neosqlite evaluating it)."""
+    from devstack import mongo_match
+
+    # (neosqlite answers datetime conditions in its Python tier over every document,
+    # comparing a $in list with each, and finds ObjectIds outside _id by scanning
+    # json_each of every document: those filters are narrowed too)
+    return isinstance(query, dict) and mongo_match.supported(query) and not (
+        mongo_match.is_fast_safe(query) and not _holds_datetime(query) and not _holds_reference(query))
+
+
+def _decided_by_sql(db, coll_name: str, query) -> tuple | None:
+    """(collection, where, params) when ``query`` needs narrowing and SQL alone decides
+    it (see _exact_where), else None."""
+    if not _needs_narrowing(query) or not _collection_exists(db, coll_name):
+        return None
+    from nx_27017.utils import convert_bson_to_neo_objectids
+
+    collection = db[coll_name]
+    exact = _exact_where(collection, convert_bson_to_neo_objectids(query))
+    if exact is None or "data" not in _table_columns(collection):
+        return None
+    return (collection, *exact)
+
+
+def _exact_count(db, coll_name: str, pipeline: list) -> int | None:
+    """count_documents' number straight from SQL, when the exact matcher would narrow
+    its filter and SQL alone decides it (no list of ids needed); else None."""
+    decided = _decided_by_sql(db, coll_name, pipeline[0]["$match"])
+    if decided is None:
+        return None
+    collection, where, params = decided
+    return collection.db.execute(f'SELECT COUNT(id) FROM "{collection.name}" WHERE {where}', params).fetchone()[0]
+
+
+def _holds_reference(query: dict) -> bool:
+    """Whether ``query`` holds an ObjectId in a condition on a field other than ``_id``."""
+    for key, cond in query.items():
+        if key in ("$and", "$or", "$nor") and isinstance(cond, list):
+            if any(isinstance(part, dict) and _holds_reference(part) for part in cond):
+                return True
+        elif key != "_id" and _holds_object_id(cond):
+            return True
+    return False
 
 
 def _holds_datetime(value) -> bool:
@@ -108,15 +498,33 @@ def _table_columns(collection) -> set:
 
 def _safe_conjuncts(query: dict) -> dict:
     """The part of ``query`` neosqlite evaluates right (and may use indexes for): a
-    superset of the matches, so only those documents need the exact test."""
+    superset of the matches, so only those documents need the exact test.
+
+    It is one flat ``{field: condition}`` document: the safe field conditions of
+    the query and of every ``$and`` nested in it (``{"$and": [{"$and": [rule,
+    {"erased": {"$ne": true}}]}, {"_id": {"$in": [...]}}]}`` keeps the rule's plain
+    fields and the ``_id``). neosqlite's SQL tier handles that shape with the
+    declared indexes, while a ``$and`` in the pre-filter sent it to its Python tier,
+    which loads every document. A field met twice keeps its first condition: the
+    pre-filter only has to hold a superset."""
+    flat: dict = {}
+    _collect_safe(query, flat)
+    return flat
+
+
+def _collect_safe(query: dict, flat: dict) -> None:
     from devstack import mongo_match
 
-    safe = {key: cond for key, cond in query.items()
-            if not key.startswith("$") and mongo_match.is_fast_safe({key: cond})}
-    parts = [part for part in query.get("$and", []) if mongo_match.is_fast_safe(part)]
-    if parts:
-        safe = {"$and": [safe, *parts]} if safe else {"$and": parts}
-    return safe
+    for key, cond in query.items():
+        if key == "$and" and isinstance(cond, list):
+            for part in cond:
+                if isinstance(part, dict):
+                    _collect_safe(part, flat)
+        elif not key.startswith("$") and key not in flat and mongo_match.is_fast_safe({key: cond}) \
+                and (key == "_id" or not _holds_object_id(cond)) and not _holds_datetime(cond):
+            # (neosqlite's SQL misses ObjectIds inside arrays and compares datetimes as
+            # text: such conditions are pre-selected by _reference_arm or left to the exact test)
+            flat[key] = cond
 
 
 def _resolve_statements(db, coll_name, statements):
@@ -141,17 +549,32 @@ def resolve_sections(handler, sections):
     for kind, data in sections:
         if kind == "body" and data is body:
             data = dict(body)
+            page = _exact_page(db, coll_name, data) if name == "find" else None
             for key in _RESOLVED_FILTERS.get(name, ()):
-                if key in data:
+                if key in data and page is None:
                     data[key] = _resolve_filter(db, coll_name, data[key], bool(data.get("upsert")))
+            if page is not None:
+                data["filter"] = {"_id": {"$in": page or [_NO_ID]}}
+            elif name == "find" and data.get("filter") is not body.get("filter"):
+                data["filter"] = _first_by_id(data["filter"], data.get("sort"), data.get("skip"), data.get("limit"))
             for key in _STATEMENT_LISTS:
                 if key in data:
                     data[key] = _resolve_statements(db, coll_name, data[key])
             pipeline = data.get("pipeline")
             if name == "aggregate" and isinstance(pipeline, list) and pipeline and isinstance(pipeline[0], dict) \
                     and "$match" in pipeline[0]:
-                data["pipeline"] = [{"$match": _resolve_filter(db, coll_name, pipeline[0]["$match"])},
-                                    *pipeline[1:]]
+                counted = _exact_count(db, coll_name, pipeline) if is_count_shape(pipeline, safe=False) else None
+                resolved = (pipeline[0]["$match"] if counted is not None
+                            else _resolve_filter(db, coll_name, pipeline[0]["$match"]))
+                if counted is not None:
+                    data["pipeline"] = [{"$match": {"_id": {"$in": [_NO_ID]}}}, {COUNTED: counted}, *pipeline[1:]]
+                elif resolved is not pipeline[0]["$match"] and is_count_shape(pipeline, safe=False):
+                    # count_documents: the number is all it needs (see mongo_fixes_aggregate)
+                    data["pipeline"] = [{"$match": {"_id": {"$in": [_NO_ID]}}},
+                                        {COUNTED: len(resolved["_id"]["$in"]) if resolved["_id"]["$in"] != [_NO_ID]
+                                         else 0}, *pipeline[1:]]
+                else:
+                    data["pipeline"] = [{"$match": resolved}, *pipeline[1:]]
         elif kind == "payload" and isinstance(data, dict):
             data = {key: (_resolve_statements(db, coll_name, docs) if key in _STATEMENT_LISTS else docs)
                     for key, docs in data.items()}

@@ -8,21 +8,149 @@ import copy
 
 from devstack.mongo_fixes_index import _patch_method
 
+# A stage only mongo_fixes.resolve_sections writes: the number of documents the exact
+# matcher found, for count_documents' pipeline (instead of a list of every _id to count).
+COUNTED = "$vinculoStandinCounted"
+
 
 # --- aggregation: neosqlite's SQL tiers are wrong on common shapes; use its Python tier ---
 
-def _is_count_shape(pipeline) -> bool:
-    """``count_documents``' pipeline on a filter neosqlite evaluates right (SQL is fast here)."""
+def is_count_shape(pipeline, safe: bool = True) -> bool:
+    """``count_documents``' pipeline (on a filter neosqlite evaluates right when
+    ``safe``: SQL is fast there)."""
     from devstack import mongo_match
 
     if len(pipeline) < 2 or not all(isinstance(stage, dict) and len(stage) == 1 for stage in pipeline):
         return False
     first, *middle, last = pipeline
     group = last.get("$group")
-    return ("$match" in first and mongo_match.is_fast_safe(first["$match"])
+    return ("$match" in first and (not safe or mongo_match.is_fast_safe(first["$match"]))
             and all(next(iter(stage)) in ("$skip", "$limit") for stage in middle)
             and isinstance(group, dict) and len(group) == 2 and group.get("_id") in (1, None)
             and any(value == {"$sum": 1} for key, value in group.items() if key != "_id"))
+
+
+def _count(collection, match: dict) -> int:
+    """``count_documents`` for a filter neosqlite evaluates right. Its own counts by
+    ``_id`` (every filter the exact matcher narrowed: ``{"_id": {"$in": [...]}}``)
+    load each matching document in Python; a SQL ``COUNT`` over the ``_id`` key
+    gives the same number."""
+    if set(match) == {"_id"}:
+        built = collection.query_engine.helpers._build_simple_where_clause(match)
+        if built is not None and built[0]:
+            row = collection.db.execute(f'SELECT COUNT(id) FROM "{collection.name}" {built[0]}', built[1]).fetchone()
+            return row[0] if row else 0
+    return collection.count_documents(match)
+
+
+_LOAD_OLD = "docs: list[dict[str, Any]] = list(query_engine.find(session=session))"
+_LOAD_NEW = """first = pipeline[0].get("$match") if pipeline and isinstance(pipeline[0], dict) and len(pipeline[0]) == 1 else None
+if first is not None and _standin_fast_safe(first):
+    docs = _standin_load(query_engine, first, pipeline[1:])
+    if docs is None:
+        docs: list[dict[str, Any]] = list(query_engine.find(first, session=session))
+    pipeline = pipeline[1:]
+else:
+    docs: list[dict[str, Any]] = list(query_engine.find(session=session))
+_needs_root = "$$ROOT" in repr(pipeline)"""
+_ROOT_OLD = """{"__doc__": doc, "__root__": deepcopy(doc)} for doc in docs"""
+_ROOT_NEW = """{"__doc__": doc, "__root__": deepcopy(doc) if _needs_root else doc} for doc in docs"""
+
+
+_PASSING = ("$match", "$sort", "$limit", "$skip")  # stages that keep documents whole before a $group
+
+
+def _fields_read(pipeline: list) -> set | None:
+    """The top-level fields a pipeline reads, when it ends its use of the stored
+    documents at a ``$group`` (before it: only ``$match``/``$sort``/``$limit``/``$skip``)
+    and names no ``$$`` variable; else None (every field is needed)."""
+    import json
+
+    fields: set = set()
+    for stage in pipeline:
+        if not isinstance(stage, dict) or len(stage) != 1:
+            return None
+        name, spec = next(iter(stage.items()))
+        if name == "$group":
+            if "$$" in json.dumps(spec, default=str):
+                return None
+            return fields | _named(spec)
+        if name not in _PASSING:
+            return None
+        if name in ("$match", "$sort"):
+            if not isinstance(spec, dict) or any(key.startswith("$") for key in spec):
+                return None
+            fields |= {key.split(".", 1)[0] for key in spec}
+    return None
+
+
+def _named(spec) -> set:
+    """Field paths named as "$field" values in a $group spec (operator names aside)."""
+    found: set = set()
+    if isinstance(spec, dict):
+        for value in spec.values():
+            found |= _named(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            found |= _named(value)
+    elif isinstance(spec, str) and spec.startswith("$") and not spec.startswith("$$"):
+        found.add(spec[1:].split(".", 1)[0])
+    return found
+
+
+def _load_fields(query_engine, match: dict, rest: list):
+    """The documents ``match`` selects, reduced to the fields ``rest`` reads (SQLite
+    extracts them; whole documents are decoded in Python otherwise); None when the
+    pipeline needs whole documents or SQL cannot express ``match``."""
+    from neosqlite.collection.json_helpers import neosqlite_json_loads
+
+    fields = _fields_read(rest)
+    collection = query_engine.collection
+    if fields is None or not all(field.isidentifier() for field in fields):
+        return None
+    built = query_engine.helpers._build_simple_where_clause(match)
+    if built is None or built[2]:
+        return None
+    from devstack.mongo_fixes import partial_document, field_columns
+
+    names = sorted(fields | {"_id"})
+    docs = []
+    for row in collection.db.execute(f'SELECT id, _id, {field_columns(names)} FROM "{collection.name}" {built[0]}',
+                                     built[1]):
+        doc = partial_document(names, row[2:], neosqlite_json_loads)
+        if "_id" not in doc:
+            doc["_id"] = collection._resolve_stored_id(row[1], row[0])
+        docs.append(doc)
+    return docs
+
+
+def fix_aggregation_loading() -> None:
+    """neosqlite's Python aggregation loaded *every* document of the collection,
+    deep-copied each (for ``$$ROOT``), then applied the first ``$match`` in Python:
+    a pipeline over the 6 mentions of one query among 10,000 read all 10,000, and a
+    ``$match`` the exact matcher had narrowed to ``{"_id": {"$in": [...]}}`` tested
+    that whole list against each document. A first ``$match`` neosqlite's SQL answers
+    right (every resolved one is) now selects the documents, and the copy is made
+    only when the pipeline names ``$$ROOT``."""
+    import inspect
+    import textwrap
+
+    from neosqlite.collection.query_engine import python_aggregation_engine as module
+
+    from devstack import mongo_match
+    from devstack.mongo_fixes_index import _replace_lines
+
+    source = textwrap.dedent(inspect.getsource(module.execute_python_aggregation))
+    for old, new in ((_LOAD_OLD, _LOAD_NEW), (_ROOT_OLD, _ROOT_NEW)):
+        source = _replace_lines(source, old, new)
+    module.__dict__["_standin_fast_safe"] = mongo_match.is_fast_safe
+    module.__dict__["_standin_load"] = _load_fields
+    namespace: dict = {}
+    exec(compile(source, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102
+    module.execute_python_aggregation = namespace["execute_python_aggregation"]
+    from neosqlite.collection import query_engine  # imported the function by name
+
+    query_engine.execute_python_aggregation = namespace["execute_python_aggregation"]
 
 
 def fix_aggregation() -> None:
@@ -32,16 +160,19 @@ def fix_aggregation() -> None:
     Every pipeline but ``count_documents``' runs in neosqlite's Python tier instead
     (slower, right), and ``$count`` over nothing returns no document, as MongoDB does."""
     from neosqlite.collection import query_engine
-    from neosqlite.collection.query_engine.python_aggregation_engine import execute_python_aggregation
+    from neosqlite.collection.query_engine import python_aggregation_engine
 
     engine = query_engine.QueryEngine
     original = engine.aggregate_with_constraints
 
     def aggregate_with_constraints(self, pipeline, batch_size=101, memory_constrained=False, session=None):
-        if _is_count_shape(pipeline):
+        counted = pipeline[1].get(COUNTED) if len(pipeline) > 1 and isinstance(pipeline[1], dict) else None
+        if counted is not None:  # the exact matcher counted already (mongo_fixes.resolve_sections)
+            pipeline = [pipeline[0], *pipeline[2:]]
+        if counted is not None or is_count_shape(pipeline):
             # neosqlite runs even this in its Python tier (2 s at 10k documents);
             # its own count_documents is one SQL COUNT.
-            count = self.collection.count_documents(pipeline[0]["$match"])
+            count = counted if counted is not None else _count(self.collection, pipeline[0]["$match"])
             for stage in pipeline[1:-1]:
                 if "$skip" in stage:
                     count = max(0, count - stage["$skip"])
@@ -50,7 +181,7 @@ def fix_aggregation() -> None:
             group = pipeline[-1]["$group"]
             field = next(key for key, value in group.items() if key != "_id" and value == {"$sum": 1})
             return [{"_id": group["_id"], field: count}] if count else []
-        results = execute_python_aggregation(self, pipeline, session)
+        results = python_aggregation_engine.execute_python_aggregation(self, pipeline, session)
         last = pipeline[-1] if pipeline else None
         if isinstance(last, dict) and "$count" in last and results == [{last["$count"]: 0}]:
             return []

@@ -181,6 +181,37 @@ def _type_matches(values: list, spec) -> bool:
     return False
 
 
+_IN_KEYS: dict = {}  # id of a $in list -> (the list, its keys): one filter tests many documents
+
+
+def _key(value):
+    """A hashable key under which two values are equal in MongoDB's sense (type bracket
+    and value: 1 == 1.0, True != 1), or None for values compared otherwise."""
+    kind = _bracket(value)
+    if kind in ("number", "string", "bool", "objectId", "date"):
+        return (kind, value)
+    return None
+
+
+def _in_keys(items: list):
+    """The keys of a ``$in`` list made only of plain scalars (no null, regex, array or
+    document), else None."""
+    cached = _IN_KEYS.get(id(items))
+    if cached is not None and cached[0] is items:
+        return cached[1]
+    keys = set()
+    for item in items:
+        key = _key(_canon(item)) if not isinstance(item, (list, dict)) and _regex_of(item) is None else None
+        if key is None:
+            keys = None
+            break
+        keys.add(key)
+    if len(_IN_KEYS) > 64:
+        _IN_KEYS.clear()
+    _IN_KEYS[id(items)] = (items, keys)
+    return keys
+
+
 def _operators_match(ops: dict, values: list) -> bool:
     for op, arg in ops.items():
         if op == "$options":
@@ -192,7 +223,11 @@ def _operators_match(ops: dict, values: list) -> bool:
         elif op in ("$gt", "$gte", "$lt", "$lte"):
             ok = _compare(op, values, arg)
         elif op == "$in":
-            ok = any(_value_matches(item, values) for item in arg)
+            keys = _in_keys(arg)
+            if keys is not None:  # plain scalars: one set lookup per value, not one test per item
+                ok = any(_key(v) in keys for v in _candidates(values))
+            else:
+                ok = any(_value_matches(item, values) for item in arg)
         elif op == "$nin":
             ok = not any(_value_matches(item, values) for item in arg)
         elif op == "$exists":

@@ -38,7 +38,12 @@ documents or updates it carries):
   three-valued logic dropped documents without the field; ``$not`` was not
   implemented), ``$exists``, ``$size``, ``$all``, regexes on arrays and in
   ``$in``, whole-document and whole-array equality, ObjectId ranges, non-ASCII
-  keys. The filter's safe part pre-selects rows with indexes;
+  keys. The filter's safe part (its plain field conditions, through nested
+  ``$and``; an ``_id`` alone when there is one; anchored literal prefix regexes
+  as index ranges) pre-selects rows with indexes, only the fields the filter
+  names are read, and a conjunction of safe conditions and ``$ne`` on scalars is
+  answered by SQL alone. ``count_documents`` of such filters counts the matches
+  without listing them, and a page sorted by ``_id`` lists only its ids;
 * ``find_one_and_update(upsert=True)`` keeps ``$setOnInsert``;
   findAndModify errors (duplicate key, ...) are answered as errors, not as
   "no document matched";
@@ -71,7 +76,8 @@ Known defects left (write queries in the equivalent shape given):
   index accepts several explicit ``null``: keep unique keys scalar and omit
   (do not null) optional ones;
 * index names are not kept (``idx_<coll>_<field>``; ``drop_index`` by
-  MongoDB's name does nothing); TTL purges when the collection is next used;
+  MongoDB's name does nothing); TTL purges when the collection is next used,
+  at most every 30 s (MongoDB: every 60 s);
 * sort orders booleans among numbers when a field mixes types;
 * ``$lookup`` with ``pipeline``/``let``, ``$sortByCount``, projection
   ``$slice``/``$elemMatch`` fail loudly; ``$replaceRoot`` keeps ``_id``;
@@ -342,12 +348,15 @@ def apply_fixes() -> None:
     mongo_fixes.install_exact_matching()
     mongo_fixes.fix_upserts()
     mongo_fixes_aggregate.fix_aggregation()
+    mongo_fixes_aggregate.fix_aggregation_loading()
     mongo_fixes_aggregate.fix_group_accumulators()
     mongo_fixes_aggregate.fix_compound_group_keys()
     mongo_fixes.fix_python_update_paths()
     mongo_fixes.fix_find_and_modify_errors()
     mongo_fixes_index.fix_unique_missing_fields()
     mongo_fixes_index.fix_indexed_equality()
+    mongo_fixes_index.throttle_ttl_purges()
+    mongo_fixes_index.fix_insert_overhead()
     mongo_fixes_aggregate.fix_dotted_projection()
 
     add_geo_within()

@@ -76,3 +76,16 @@ def test_avg_and_sum_ignore_missing_and_non_numbers(coll):
     rows = list(coll.aggregate([{"$group": {"_id": None, "t": {"$sum": "$attrs.seats"},
                                             "a": {"$avg": "$attrs.seats"}}}]))
     assert rows == [{"_id": None, "t": 53, "a": 26.5}]
+
+
+def test_a_first_match_selects_and_root_stays_the_stored_document(coll):
+    """The first $match selects the documents (plain, exact-matching and ObjectId
+    shapes alike); $$ROOT is the whole document."""
+    plain = [d["n"] for d in coll.aggregate([{"$match": {"i": {"$gte": 5}}}, {"$sort": {"n": 1}}])]
+    exact = [d["n"] for d in coll.aggregate([{"$match": {"s": {"$ne": "apple"}, "i": {"$gt": 0}}},
+                                             {"$sort": {"n": 1}}])]
+    refs = [d["n"] for d in coll.aggregate([{"$match": {"$and": [{"ref": REF[1]}]}}, {"$sort": {"n": 1}}])]
+    assert (plain, exact, refs) == ([1, 2, 4, 6], [2, 4, 6], [1, 4])
+    rooted = list(coll.aggregate([{"$match": {"n": {"$in": [1, 2]}}}, {"$project": {"n": 1, "root": "$$ROOT"}},
+                                  {"$sort": {"n": 1}}]))
+    assert [(d["n"], d["root"]["i"], d["root"]["s"]) for d in rooted] == [(1, 5, "apple"), (2, 10, "Banana")]

@@ -14,7 +14,7 @@ from shared import store
 from shared.models import ConsentState, Customer
 
 
-class Job(me.Document):
+class ContractJob(me.Document):
     n = me.IntField()
     state = me.StringField(default="ready")
     owner = me.StringField()
@@ -61,7 +61,7 @@ def test_regex_queries_as_mongoengine_sends_them(mongo_uri):
 
 
 def test_aggregation_stages_used(mongo_uri):
-    coll = Job._get_collection()
+    coll = ContractJob._get_collection()
     coll.insert_many([{"n": i, "state": "ready" if i % 3 else "done", "owner": f"o{i % 2}"} for i in range(30)])
     rows = list(coll.aggregate([
         {"$match": {"n": {"$gte": 0}}},
@@ -90,7 +90,7 @@ def _claim_all(uri: str, owner: str, queue) -> None:
 
 
 def test_conditional_update_claims_are_atomic_across_processes(mongo_uri):
-    Job._get_collection().insert_many([{"n": i, "state": "ready"} for i in range(400)])
+    ContractJob._get_collection().insert_many([{"n": i, "state": "ready"} for i in range(400)])
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     workers = [ctx.Process(target=_claim_all, args=(mongo_uri, f"w{i}", queue)) for i in range(4)]
@@ -100,18 +100,18 @@ def test_conditional_update_claims_are_atomic_across_processes(mongo_uri):
     for worker in workers:
         worker.join(30)
     assert sorted(claimed) == list(range(400)), "every job claimed exactly once"
-    assert Job.objects(state="ready").count() == 0
+    assert ContractJob.objects(state="ready").count() == 0
 
 
 def test_update_one_with_condition_reports_matched_count(mongo_uri):
-    job = Job(n=1, state="scheduled").save()
-    first = Job._get_collection().update_one({"_id": job.id, "state": "scheduled"}, {"$set": {"state": "sending"}})
-    second = Job._get_collection().update_one({"_id": job.id, "state": "scheduled"}, {"$set": {"state": "sending"}})
+    job = ContractJob(n=1, state="scheduled").save()
+    first = ContractJob._get_collection().update_one({"_id": job.id, "state": "scheduled"}, {"$set": {"state": "sending"}})
+    second = ContractJob._get_collection().update_one({"_id": job.id, "state": "scheduled"}, {"$set": {"state": "sending"}})
     assert (first.modified_count, second.matched_count) == (1, 0)
 
 
 def test_a_conditional_update_mixing_fields_and_or_touches_only_matching_documents(mongo_uri):
-    coll = Job._get_collection()
+    coll = ContractJob._get_collection()
     coll.insert_many([{"n": 1, "state": "a"}, {"n": 2, "state": "b"}])
     missed = coll.update_one({"n": 3, "$or": [{"state": "b"}, {"owner": {"$exists": False}}]},
                              {"$set": {"owner": "x"}})
@@ -123,7 +123,7 @@ def test_a_conditional_update_mixing_fields_and_or_touches_only_matching_documen
 
 
 def test_datetime_comparisons_keep_milliseconds(mongo_uri):
-    coll = Job._get_collection()
+    coll = ContractJob._get_collection()
     early = datetime.datetime(2026, 1, 1, 10, 0, 0, 100000)
     late = datetime.datetime(2026, 1, 1, 10, 0, 0, 500000)
     coll.insert_one({"n": 1, "at": early, "nested": {"at": early}})
@@ -134,7 +134,7 @@ def test_datetime_comparisons_keep_milliseconds(mongo_uri):
 
 
 def test_counts_and_aggregations_match_on_object_ids(mongo_uri):
-    coll = Job._get_collection()
+    coll = ContractJob._get_collection()
     first = coll.insert_one({"n": 1}).inserted_id
     coll.insert_one({"n": 2})
     assert coll.count_documents({"_id": first}) == 1
@@ -146,7 +146,7 @@ def test_counts_and_aggregations_match_on_object_ids(mongo_uri):
 def test_equality_on_object_id_references(mongo_uri):
     from bson import ObjectId
 
-    coll = Job._get_collection()
+    coll = ContractJob._get_collection()
     ref, other = ObjectId(), ObjectId()
     coll.insert_many([{"n": 1, "ref": ref}, {"n": 2, "ref": other}, {"n": 3, "ref": None}])
     assert [d["n"] for d in coll.find({"ref": ref})] == [1]

@@ -62,6 +62,16 @@ def test_ttl_index_is_declared(mongo_uri):
     assert [(info["key"], info["expireAfterSeconds"]) for info in ttl] == [([("at", 1)], 3600)]
 
 
+def test_ttl_purges_expired_documents_when_the_collection_is_used(mongo_uri):
+    import datetime
+
+    coll = store.db()["contract_ttl_purge"]
+    coll.create_index("at", expireAfterSeconds=3600)
+    now = store.utcnow()
+    coll.insert_many([{"n": 1, "at": now - datetime.timedelta(hours=2)}, {"n": 2, "at": now}])
+    assert [d["n"] for d in coll.find({}, {"n": 1})] == [2]
+
+
 def test_unique_violation_of_find_one_and_update_raises(coll):
     coll.create_index("s", unique=True, sparse=True)
     with pytest.raises(DuplicateKeyError):

@@ -20,6 +20,8 @@ CASES = [
     ({"d": {"$gte": T0, "$lt": T0.replace(day=2)}}, [1, 4]),
     ({"ref": REF[1]}, [1, 4]),
     ({"ref": {"$in": [REF[1], REF[3]]}}, [1, 4, 6]),
+    ({"ref": {"$in": [REF[1], REF[3]]}, "d": {"$gte": T0}}, [1, 4, 6]),
+    ({"$and": [{"ref": REF[1]}, {"d": {"$gt": T0}}]}, [4]),
     # null matches null and missing; negations match documents without the field
     ({"ref": None}, [3, 5]),
     ({"ref": {"$ne": None}}, [1, 2, 4, 6]),
@@ -55,12 +57,30 @@ CASES = [
     # regexes as mongoengine and hand-written code send them
     ({"s": {"$regex": "^b", "$options": "i"}}, [2]),
     ({"s": Regex("AN", "i")}, [2]),
+    ({"s": {"$regex": "^APP", "$options": "i"}}, [1, 4]),
+    ({"s": {"$regex": "^apple\\ p", "$options": "i"}}, [4]),
+    ({"$or": [{"s": {"$regex": "^ch"}}, {"s": {"$regex": "^DA", "$options": "i"}}]}, [3, 6]),
     ({"s": {"$in": [re.compile("^ch"), "date"]}}, [3, 6]),
     # logic
     ({"b": True, "$or": [{"i": 5}, {"i": 100}]}, [1, 6]),
     ({"$or": [{"$and": [{"i": {"$gt": 0}}, {"b": True}]}, {"tags": "c"}]}, [1, 4, 6]),
     ({"$and": [{"$or": [{"i": 5}, {"i": 7}]}, {"$or": [{"s": "apple"}, {"b": None}]}]}, [1, 4]),
     ({"i": {"$gt": 0, "$ne": 7}}, [1, 2, 6]),
+    # nested $and around exact-matching parts (how audience filters reach the store),
+    # a field constrained twice, and an exact-matching filter that matches nothing
+    ({"$and": [{"$and": [{"s": {"$ne": "apple"}}, {"b": True}]}, {"i": {"$gt": 0}}]}, [6]),
+    ({"$and": [{"i": {"$gt": 0}}, {"i": {"$lt": 8}}, {"b": {"$ne": False}}]}, [1, 4]),
+    ({"s": {"$ne": "apple"}, "i": 12345}, []),
+    # $ne on scalars (answered in SQL alone): missing and null pass, arrays by element,
+    # 7 equals 7.0, a boolean never equals a number, an object never equals a string
+    ({"b": {"$ne": True}}, [2, 4, 5]),
+    ({"i": {"$ne": 5}}, [2, 3, 4, 5, 6]),
+    ({"f": {"$ne": 7}}, [1, 2, 3, 5, 6]),
+    ({"b": {"$ne": 1}}, [1, 2, 3, 4, 5, 6]),
+    ({"i": {"$ne": True}}, [1, 2, 3, 4, 5, 6]),
+    ({"emb": {"$ne": "x"}}, [1, 2, 3, 4, 5, 6]),
+    ({"$and": [{"tags": {"$ne": "vip"}}, {"$and": [{"b": {"$ne": False}}, {"i": {"$lt": 50}}]}]}, [3]),
+    ({"$and": [{"s": {"$ne": "date"}}, {"$or": [{"i": 5}, {"i": 100}, {"i": 0}]}]}, [1, 5]),
 ]
 IDS = [repr(query)[:60] for query, _ in CASES]
 
@@ -95,6 +115,34 @@ def test_sort_skip_limit_projection_distinct(coll):
     assert sorted(coll.distinct("s", {"i": {"$gt": 5}})) == ["Banana", "apple pie", "date"]
     assert coll.count_documents({}, skip=1, limit=3) == 3
     assert coll.estimated_document_count() == 6
+
+
+def test_pages_by_id_of_exact_matching_filters(coll):
+    query = {"$and": [{"s": {"$ne": "apple"}}, {"i": {"$gte": 0}}]}  # n 2, 4, 5, 6
+    in_order = [d["n"] for d in sorted(coll.find(query), key=lambda d: d["_id"])]
+    assert sorted(in_order) == [2, 4, 5, 6]
+    page = lambda **kw: [d["n"] for d in coll.find(query, **kw)]  # noqa: E731
+    assert page(sort=[("_id", 1)], limit=2) == in_order[:2]
+    assert page(sort=[("_id", 1)], skip=1, limit=2) == in_order[1:3]
+    assert page(sort=[("_id", -1)], limit=3) == in_order[::-1][:3]
+    assert page(sort=[("_id", 1)], limit=10) == in_order
+    assert coll.find_one({"$and": [query, {"s": "none"}]}, sort=[("_id", 1)]) is None
+
+
+def test_an_empty_id_list_finds_nothing(coll):
+    assert list(coll.find({"_id": {"$in": []}})) == []
+    assert coll.count_documents({"_id": {"$in": []}, "n": {"$gt": 0}}) == 0
+    assert coll.update_many({"_id": {"$in": []}}, {"$set": {"x": 1}}).matched_count == 0
+
+
+def test_counts_of_exact_matching_filters_honour_skip_and_limit(coll):
+    query = {"$and": [{"tags": {"$ne": "vip"}}, {"n": {"$gt": 0}}]}  # n 2, 3, 6
+    assert coll.count_documents(query) == 3
+    assert coll.count_documents(query, skip=1) == 2
+    assert coll.count_documents(query, limit=2) == 2
+    assert coll.count_documents(query, skip=5) == 0
+    assert coll.count_documents({"$and": [query, {"_id": coll.find_one({"n": 1})["_id"]}]}) == 0
+    assert coll.count_documents({"$and": [query, {"_id": coll.find_one({"n": 2})["_id"]}]}) == 1
 
 
 def test_values_round_trip_with_their_types(coll):
@@ -138,3 +186,9 @@ def test_an_object_id_inside_an_array_is_found_through_and(coll):
     coll.insert_many([{"refs": [wanted], "n": i} for i in range(3)] + [{"refs": [ObjectId()], "n": 9}])
     assert coll.count_documents({"$and": [{"refs": wanted}]}) == 3
     assert sorted(d["n"] for d in coll.find({"$and": [{"refs": wanted}]})) == [0, 1, 2]
+    # with other conditions, and paged by _id from a cursor (the mentions inbox)
+    page = list(coll.find({"$and": [{"refs": wanted}, {"n": {"$gte": 0}}]}).sort("_id", -1).limit(2))
+    assert [d["n"] for d in page] == [2, 1]
+    after = {"$and": [{"refs": wanted}, {"_id": {"$lt": page[-1]["_id"]}}]}
+    assert [d["n"] for d in coll.find(after).sort("_id", -1).limit(2)] == [0]
+    assert coll.count_documents({"$and": [{"refs": {"$in": [wanted, ObjectId()]}}, {"n": {"$ne": 1}}]}) == 2
