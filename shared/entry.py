@@ -104,8 +104,9 @@ def run_worker(worker) -> None:
     worker.run()
 
 
-def build_worker(settings, handlers: dict, name: str, on_idle: Callable | None = None):
-    """A Worker for ``handlers`` with the retry policy from settings."""
+def build_worker(settings, handlers: dict, name: str, on_idle: Callable | None = None,
+                 batch_handlers: dict | None = None, batch_size: int = 100, batch_wait: float = 0.005):
+    """A Worker for ``handlers`` with the retry policy from settings (``batch_*``: see Worker)."""
     from shared.messaging.consumer import Worker
     from shared.messaging.publisher import connect
     from shared.messaging.topology import Topology
@@ -113,4 +114,5 @@ def build_worker(settings, handlers: dict, name: str, on_idle: Callable | None =
     return Worker(connect(settings.amqp_url), Topology(settings.broker_namespace), handlers, name=name,
                   max_attempts=settings.worker_max_attempts, base_delay=settings.worker_retry_delay,
                   max_delay=settings.worker_max_retry_delay, prefetch=settings.worker_prefetch,
-                  on_idle=on_idle, lag_every=settings.queue_lag_interval)
+                  on_idle=on_idle, lag_every=settings.queue_lag_interval,
+                  batch_handlers=batch_handlers, batch_size=batch_size, batch_wait=batch_wait)

@@ -12,6 +12,8 @@
 * Messages already handled by this consumer (by message id) are acked and
   skipped; handlers must also be idempotent by a unique key in their write,
   which covers a crash between the work and that record.
+
+Micro-batching (optional, per queue): see ``shared.messaging.batches``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from pymongo.errors import DuplicateKeyError
 from shared import metrics
 from shared.logs import event as log_event
 from shared.logs import reset_correlation_id, set_correlation_id
+from shared.messaging.batches import BatchHandler, Batching
 from shared.messaging.contracts import ContractError, Envelope, parse_envelope
+from shared.messaging.publisher import release_quietly
 from shared.messaging.topology import Topology
 from shared.store import utcnow
 
@@ -60,13 +64,21 @@ class Stats:
     dead_lettered: int = 0
 
 
-class Worker(ConsumerMixin):
-    """Consume ``handlers`` (plain queue name -> function) until stopped."""
+class Worker(Batching, ConsumerMixin):
+    """Consume ``handlers`` (plain queue name -> function) until stopped.
+
+    ``batch_handlers`` (plain queue name -> function of a list of envelopes)
+    switches those queues to micro-batches of up to ``batch_size`` messages;
+    their entry in ``handlers`` is still needed: it is the per-message path
+    a failed batch falls back to.
+    """
 
     def __init__(self, connection, topology: Topology, handlers: dict[str, Handler], *,
                  name: str, max_attempts: int = 5, base_delay: float = 0.5, max_delay: float = 30.0,
                  prefetch: int = 20, on_idle: Callable[[], None] | None = None,
-                 idle_every: float = 5.0, lag_every: float = 15.0):
+                 idle_every: float = 5.0, lag_every: float = 15.0,
+                 batch_handlers: dict[str, BatchHandler] | None = None, batch_size: int = 100,
+                 batch_wait: float = 0.005):
         self.connection = connection
         self.topology = topology
         self.handlers = handlers
@@ -83,17 +95,30 @@ class Worker(ConsumerMixin):
         self._lag_connection = None
         self.stats = Stats()
         self._producer: Producer | None = None
+        self._publish_connection = None
+        self.batch_handlers = dict(batch_handlers or {})
+        unknown = set(self.batch_handlers) - set(handlers)
+        if unknown:
+            raise ValueError(f"batch handlers without a per-message handler: {sorted(unknown)}")
+        self.batch_size = max(1, batch_size)
+        self.batch_wait = batch_wait
+        # plain queue -> [(message, envelope)] taken but not yet handled nor acked
+        self._pending: dict[str, list] = {}
+        self.consuming_channel = None
 
     # kombu hooks -------------------------------------------------------------
 
     def get_consumers(self, Consumer, channel):
         self.topology.declare(channel, list(self.handlers))
-        self._producer = Producer(channel)
         consumers = []
+        self._pending = {}  # a new channel: tags of the old one cannot be acked here
+        self.consuming_channel = channel
         for plain in self.handlers:
+            # A batch can only fill up if the broker lets that many messages out unacked.
+            prefetch = max(self.prefetch, self.batch_size) if plain in self.batch_handlers else self.prefetch
             consumer = Consumer(queues=[self.topology.queue(plain)],
                                 on_message=lambda message, plain=plain: self.on_message(plain, message),
-                                prefetch_count=self.prefetch)
+                                prefetch_count=prefetch)
             consumers.append(consumer)
         return consumers
 
@@ -113,6 +138,26 @@ class Worker(ConsumerMixin):
             super().run(*args, **kwargs)
         finally:
             self._close_lag_connection()
+            self._close_publish_connection()
+
+    def producer(self) -> Producer:
+        """The producer for retries and dead letters, on a connection of its own.
+
+        Not the consuming channel: waiting there for a publish confirm
+        dispatches the deliveries that arrive meanwhile into ``on_message``,
+        whose own republish then waits for a confirm in turn; when the broker
+        confirms both with one multiple ack, the outer wait never ends and the
+        worker stops consuming (a burst of malformed messages did that). A
+        connection without consumers receives only its own confirms.
+        """
+        if self._producer is None:
+            self._publish_connection = self.connection.clone()
+            self._producer = Producer(self._publish_connection.default_channel)
+        return self._producer
+
+    def _close_publish_connection(self) -> None:
+        release_quietly(self._publish_connection)
+        self._publish_connection = self._producer = None
 
     def sample_lag(self) -> None:
         """Set the queue-lag gauge: messages ready in each consumed queue.
@@ -134,21 +179,21 @@ class Worker(ConsumerMixin):
             self._close_lag_connection()
 
     def _close_lag_connection(self) -> None:
-        if self._lag_connection is not None:
-            try:
-                self._lag_connection.release()
-            except Exception:  # noqa: BLE001 - already broken
-                pass
-            self._lag_connection = None
+        release_quietly(self._lag_connection)
+        self._lag_connection = None
 
     def on_connection_error(self, exc, interval):
         log.warning("broker connection lost (%s); retrying in %.1f s", exc, interval)
 
     # message handling --------------------------------------------------------
 
+    @staticmethod
+    def attempt_of(message) -> int:
+        return int((message.headers or {}).get("x-vinculo-attempt", 0))
+
     def on_message(self, plain: str, message) -> None:
         headers = message.headers or {}
-        attempt = int(headers.get("x-vinculo-attempt", 0))
+        attempt = self.attempt_of(message)
         metrics.CONSUMED.labels(plain).inc()
         try:
             envelope = parse_envelope(message.body)
@@ -160,6 +205,17 @@ class Worker(ConsumerMixin):
             finally:
                 reset_correlation_id(token)
             return
+        if plain in self.batch_handlers:
+            batch = self._pending.setdefault(plain, [])
+            batch.append((message, envelope))
+            if len(batch) >= self.batch_size:
+                self.flush(plain)
+            return
+        self.process(plain, message, envelope)
+
+    def process(self, plain: str, message, envelope: Envelope) -> None:
+        """The single-message path: handle, ack; or retry / dead-letter."""
+        attempt = self.attempt_of(message)
         token = set_correlation_id(envelope.correlation_id)
         started = time.perf_counter()
         try:
@@ -179,6 +235,10 @@ class Worker(ConsumerMixin):
                 self.retry(plain, message, attempt + 1)
         finally:
             reset_correlation_id(token)
+
+    def processed(self):
+        """The collection of ProcessedMessage (the batch path reads and writes it raw)."""
+        return ProcessedMessage._get_collection()
 
     def handle(self, plain: str, envelope: Envelope) -> None:
         consumer = self.topology.name(plain)
@@ -206,7 +266,7 @@ class Worker(ConsumerMixin):
         message_id = message.properties.get("message_id")
         if message_id:
             properties["message_id"] = message_id
-        self._producer.publish(message.body, exchange="", routing_key=routing_key, delivery_mode=2,
+        self.producer().publish(message.body, exchange="", routing_key=routing_key, delivery_mode=2,
                                headers={**(message.headers or {}), **headers},
                                expiration=expiration, retry=True, **properties)
 
