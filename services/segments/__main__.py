@@ -16,16 +16,25 @@ def worker(settings, _argv):
     from shared import store
 
     from services.segments import events
-    from services.segments.consumers import handlers
+    from services.segments.consumers import batch_handlers, handlers
     from services.segments.jobs import JobRunner
+    from services.segments.membership import Membership
     from services.segments.models import SERVICE_DOCUMENTS
 
     store.prepare(settings.mongo_uri, *SERVICE_DOCUMENTS)
     runner = JobRunner(settings)
     runner.start()
+    membership = Membership(settings)
+
+    def idle():
+        events.outbox(settings).relay()
+        membership.sweep()
+
     try:
-        run_worker(build_worker(settings, handlers(settings), name="segments",
-                                on_idle=lambda: events.outbox(settings).relay()))
+        batched = batch_handlers(settings) if settings.worker_batch_size > 1 else None
+        run_worker(build_worker(settings, handlers(settings), name="segments", on_idle=idle, batch_handlers=batched,
+                                batch_size=settings.worker_batch_size,
+                                batch_wait=settings.worker_batch_wait))
     finally:
         runner.stop()
         runner.join(timeout=30)

@@ -96,8 +96,8 @@ def erase(settings, existing: dict) -> None:
                            "$unset": {field: "" for field in PERSONAL}})
     from services.segments.membership import Membership
     membership = Membership(settings)
-    for row in SegmentMember._get_collection().find({"customer_id": existing["_id"]}, {"segment_id": 1}):
-        membership._leave(row["segment_id"], [existing["_id"]])
+    membership.apply([(row["segment_id"], existing["_id"], "left") for row in
+                      SegmentMember._get_collection().find({"customer_id": existing["_id"]}, {"segment_id": 1})])
     events.publish(settings, CustomerUpdated(customer_id=str(existing["_id"]), changed=["erased"], source="api"))
 
 

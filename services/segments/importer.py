@@ -400,7 +400,11 @@ class Batch:
 
 class EventSender:
     """Publishes a job's customer.created/updated from a thread, so the broker's
-    confirms overlap with the next batch's store work instead of adding to it."""
+    confirms overlap with the next batch's store work instead of adding to it.
+
+    Each batch's events go out together with one wait for the broker's
+    confirms (``events.publish_many``), not one round trip per event; what the
+    broker does not confirm is kept in the outbox for the relay."""
 
     def __init__(self, settings):
         import queue
@@ -416,8 +420,7 @@ class EventSender:
             batch = self.queue.get()
             if batch is None:
                 return
-            for event in batch:
-                events.publish(self.settings, event)
+            events.publish_many(self.settings, [(event, None, None) for event in batch])
 
     def send(self, batch: list) -> None:
         if batch:

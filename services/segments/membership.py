@@ -3,11 +3,22 @@
 same unique (segment, customer) rows, so they agree; the unique row is also
 the guard that makes segment.entered / segment.left go out once per real
 change, whichever worker or job sees it first.
+
+No announcement is lost to a crash between the row's write and the publish:
+each set of changes first writes a record listing them
+(``membership_announcements``), the rows written carry that record's id
+(``via``), and the record is deleted once the events are published (or kept
+in the outbox). ``sweep`` (the worker's idle task) announces what a crash
+left behind, with the same message ids, so consumers drop the copies: an
+entry whose row still carries the record's id, a departure whose row is gone.
 """
 
 from __future__ import annotations
 
+import collections
+import datetime
 import logging
+import uuid
 from typing import Iterable
 
 from bson import ObjectId
@@ -24,6 +35,18 @@ from services.segments.rules import RuleError, affected, compile_rule
 log = logging.getLogger(__name__)
 
 _deps_cache: dict[tuple, tuple[set, bool]] = {}
+_IDS = uuid.UUID("3d1c5e0a-7b94-4f0e-9a51-0c2f6b8d4e17")
+EVENTS = {"entered": SegmentEntered, "left": SegmentLeft}
+
+
+def pending_collection():
+    """Announcement records of membership changes being written (see the module docstring)."""
+    return SegmentMember._get_collection().database["membership_announcements"]
+
+
+def message_id_for(record_id: ObjectId, segment_id: ObjectId, customer_id: ObjectId, kind: str) -> str:
+    """The same id each time the same change is announced."""
+    return uuid.uuid5(_IDS, f"{record_id}:{segment_id}:{customer_id}:{kind}").hex
 
 
 def dependencies(segment: Segment) -> tuple[set[str], bool]:
@@ -51,11 +74,12 @@ class Membership:
         self.members = SegmentMember._get_collection()
         self.customers = Customer._get_collection()
 
-    def _enter(self, segment_id: ObjectId, customer_ids: list[ObjectId]) -> int:
+    def _enter(self, segment_id: ObjectId, customer_ids: list[ObjectId], via: ObjectId | None) -> list[ObjectId]:
+        """Insert member rows; the customers whose row this insert wrote."""
         if not customer_ids:
-            return 0
+            return []
         now = utcnow()
-        docs = [{"segment_id": segment_id, "customer_id": cid, "since": now} for cid in customer_ids]
+        docs = [{"segment_id": segment_id, "customer_id": cid, "since": now, "via": via} for cid in customer_ids]
         failed: set[int] = set()
         try:
             self.members.insert_many(docs, ordered=False)
@@ -64,28 +88,80 @@ class Membership:
                 if error.get("code") != 11000:
                     raise
                 failed.add(error["index"])
-        entered = [cid for i, cid in enumerate(customer_ids) if i not in failed]
-        if self.announce:
-            for cid in entered:
-                events.publish(self.settings, SegmentEntered(segment_id=str(segment_id), customer_id=str(cid)))
-        return len(entered)
+        return [cid for i, cid in enumerate(customer_ids) if i not in failed]
 
-    def _leave(self, segment_id: ObjectId, customer_ids: Iterable[ObjectId]) -> int:
-        left = 0
-        for cid in customer_ids:
-            if self.members.delete_one({"segment_id": segment_id, "customer_id": cid}).deleted_count:
-                left += 1
-                if self.announce:
-                    events.publish(self.settings, SegmentLeft(segment_id=str(segment_id), customer_id=str(cid)))
-        return left
+    def _leave(self, segment_id: ObjectId, customer_ids: Iterable[ObjectId]) -> list[ObjectId]:
+        """Delete member rows; the customers whose row this delete removed."""
+        return [cid for cid in customer_ids
+                if self.members.delete_one({"segment_id": segment_id, "customer_id": cid}).deleted_count]
+
+    def apply(self, changes: list[tuple[ObjectId, ObjectId, str]],
+              correlation_ids: dict[ObjectId, str] | None = None) -> dict[str, int]:
+        """Write (segment, customer, "entered" | "left") changes, then announce those that happened.
+
+        The announcements go out together at the end (one wait for the
+        broker's confirms), each with the correlation id given for its
+        customer, else the current one; the record written first covers a
+        crash in between (module docstring).
+        """
+        done = {"entered": 0, "left": 0}
+        if not changes:
+            return done
+        record = ObjectId()
+        if self.announce:
+            pending_collection().insert_one({"_id": record, "at": utcnow(), "changes": [
+                {"segment_id": segment, "customer_id": cid, "kind": kind} for segment, cid, kind in changes]})
+        grouped: dict = collections.defaultdict(list)
+        for segment, cid, kind in changes:
+            grouped[(segment, kind)].append(cid)
+        happened: list[tuple[ObjectId, ObjectId, str]] = []
+        try:
+            for (segment, kind), cids in grouped.items():
+                written = self._enter(segment, cids, record) if kind == "entered" else self._leave(segment, cids)
+                happened += [(segment, cid, kind) for cid in written]
+                done[kind] += len(written)
+        finally:
+            # Whatever was written is announced, even if a later write failed.
+            if self.announce:
+                self._publish(record, happened, correlation_ids or {})
+        return done
+
+    def _publish(self, record: ObjectId, happened: list, correlation_ids: dict) -> None:
+        events.publish_many(self.settings, [
+            (EVENTS[kind](segment_id=str(segment), customer_id=str(cid)), correlation_ids.get(cid),
+             message_id_for(record, segment, cid, kind)) for segment, cid, kind in happened])
+        pending_collection().delete_one({"_id": record})
+
+    def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
+        """Announce the changes a crash left unannounced; how many were announced."""
+        cutoff = utcnow() - datetime.timedelta(seconds=older_than)
+        announced = 0
+        for pending in list(pending_collection().find({"at": {"$lt": cutoff}}).limit(limit)):
+            happened = []
+            for change in pending["changes"]:
+                row = self.members.find_one({"segment_id": change["segment_id"], "customer_id": change["customer_id"]},
+                                            {"via": 1})
+                if (row is not None and row.get("via") == pending["_id"]) if change["kind"] == "entered" \
+                        else row is None:
+                    happened.append((change["segment_id"], change["customer_id"], change["kind"]))
+            log.warning("announcing %d membership changes a stopped worker left unannounced", len(happened))
+            self._publish(pending["_id"], happened, {})
+            announced += len(happened)
+        return announced
 
     def evaluate(self, customer_ids: list[ObjectId], changed: Iterable[str] = ("*",),
-                 segments: list[Segment] | None = None) -> dict[str, int]:
-        """Re-evaluate the dynamic segments ``changed`` can affect, for these customers only."""
+                 segments: list[Segment] | None = None,
+                 correlation_ids: dict[ObjectId, str] | None = None) -> dict[str, int]:
+        """Re-evaluate the dynamic segments ``changed`` can affect, for these customers only.
+
+        The segment.entered/left it causes go out together at the end (one
+        wait for the broker's confirms), each with the correlation id given
+        for its customer in ``correlation_ids``, else the current one.
+        """
         changed = set(changed)
-        entered = left = 0
         if not customer_ids:
             return {"entered": 0, "left": 0}
+        plan: list[tuple[ObjectId, ObjectId, str]] = []
         for segment in active_dynamic() if segments is None else segments:
             depends_on, _ = dependencies(segment)
             if not affected(depends_on, changed):
@@ -94,9 +170,9 @@ class Membership:
             matching = {row["_id"] for row in self.customers.find(query, {"_id": 1})}
             current = {row["customer_id"] for row in self.members.find(
                 {"segment_id": segment.id, "customer_id": {"$in": customer_ids}}, {"customer_id": 1})}
-            entered += self._enter(segment.id, sorted(matching - current))
-            left += self._leave(segment.id, sorted(current - matching))
-        return {"entered": entered, "left": left}
+            plan += [(segment.id, cid, "entered") for cid in sorted(matching - current)]
+            plan += [(segment.id, cid, "left") for cid in sorted(current - matching)]
+        return self.apply(plan, correlation_ids)
 
     def recompute(self, segment: Segment, progress=None, batch_size: int = 2000) -> dict[str, int]:
         """Bring one segment's membership to exactly what its rule selects now.
@@ -117,7 +193,7 @@ class Membership:
                 break
             current = {row["customer_id"] for row in self.members.find(
                 {"segment_id": segment.id, "customer_id": {"$in": batch}}, {"customer_id": 1})}
-            stats["entered"] += self._enter(segment.id, sorted(set(batch) - current))
+            stats["entered"] += self.apply([(segment.id, cid, "entered") for cid in sorted(set(batch) - current)])["entered"]
             stats["evaluated"] += len(batch)
             if progress is not None:
                 progress(stats)
@@ -133,7 +209,7 @@ class Membership:
             ids = [row["customer_id"] for row in rows]
             matching = {row["_id"] for row in self.customers.find(
                 {"$and": [base, {"_id": {"$in": ids}}]}, {"_id": 1})}
-            stats["left"] += self._leave(segment.id, sorted(set(ids) - matching))
+            stats["left"] += self.apply([(segment.id, cid, "left") for cid in sorted(set(ids) - matching)])["left"]
             if progress is not None:
                 progress(stats)
             after = rows[-1]["_id"]

@@ -23,6 +23,12 @@ class Settings(CommonSettings):
                                     doc="largest import file accepted")
     import_events: bool = setting(True, parse=parse_bool,
                                   doc="publish customer.created/updated (source=import) for imported rows")
+    worker_batch_size: int = setting(100, parse=parse_positive_int,
+                                     doc="most segments.membership or segments.facts events handled together "
+                                         "(1: one by one)")
+    worker_batch_wait: float = setting(0.005, parse=parse_float,
+                                       doc="seconds the worker waits for one more event before "
+                                           "handling the batch it holds")
     job_poll_seconds: float = setting(1.0, parse=parse_float, doc="how often an idle worker looks for jobs")
     job_lease_seconds: float = setting(120.0, parse=parse_float,
                                        doc="a running job not renewed for this long is taken over")

@@ -31,6 +31,8 @@ class SegmentMember(me.Document):
     segment_id = me.ObjectIdField(required=True)
     customer_id = me.ObjectIdField(required=True)
     since = me.DateTimeField(default=utcnow)
+    # the membership change that wrote the row (its announcement record; see segments.membership)
+    via = me.ObjectIdField()
 
     meta = {"collection": "segment_members",
             "indexes": [{"fields": ["segment_id", "customer_id"], "unique": True}, "customer_id"]}

@@ -11,7 +11,9 @@ import json
 from shared.models import Customer, SegmentMember, SuppressedContact, contact_hash
 
 from services.segments.models import ImportJob
+from shared.messaging.contracts import parse_envelope
 from tests.segments.test_segments_api import run_jobs
+from tests.support import drain
 
 HEADER = "external_id,email,phone,first_name,last_name,country,city,stage,tags,lat,lng,attributes.plan,time_zone,locale"
 
@@ -116,6 +118,39 @@ def test_csv_import_reports_every_bad_row_merges_and_re_runs_without_changes(api
     assert {d["_id"]: d for d in Customer._get_collection().find()} == before  # not even updated_at moved
 
 
+def customer_events(service_env) -> str:
+    """A queue of this test bound to customer.* (it expires a minute after its last use)."""
+    from kombu import Connection, Queue
+
+    name = service_env.topology.name("test.customer-events")
+    with Connection(service_env.amqp_url) as conn, conn.channel() as channel:
+        Queue(name, exchange=service_env.topology.exchange("segments"), routing_key="customer.*",
+              queue_arguments={"x-expires": 60000})(channel).declare()
+    return name
+
+
+def test_an_import_announces_each_created_and_changed_person_once_on_the_broker(api, settings, service_env):
+    existing_people()
+    queue = customer_events(service_env)
+    done = finished(api, settings, upload(api, csv_file())["id"])
+    assert (done["created"], done["updated"]) == (1, 4), done
+    envelopes = [parse_envelope(m.body) for m in drain(service_env.amqp_url, queue, limit=1000)]
+    lucia = Customer._get_collection().find_one({"external_id": "crm-1"})
+    created = [e.event() for e in envelopes if e.type == "customer.created"]
+    assert [(c.customer_id, c.source, c.external_id) for c in created] == [(str(lucia["_id"]), "import", "crm-1")]
+    updated = [e.event() for e in envelopes if e.type == "customer.updated"]
+    # Lucía's second row (a tag) changes the person this batch creates: no event of its own.
+    people = Customer._get_collection()
+    changed = {str(people.find_one(query)["_id"]) for query in
+               ({"external_id": "crm-old"}, {"external_id": "crm-2"}, {"phone": "+34611222333"})}
+    assert sorted(u.customer_id for u in updated) == sorted(changed)
+    assert all(u.source == "import" for u in updated)
+    assert len({e.message_id for e in envelopes}) == len(envelopes)
+
+    finished(api, settings, upload(api, csv_file())["id"])  # re-run: nothing changes, nothing announced
+    assert drain(service_env.amqp_url, queue) == []
+
+
 def test_json_lines_import_and_its_error_classes(api, settings):
     lines = [
         json.dumps({"email": "sofia@example.mx", "first_name": "Sofía", "country": "MX", "city": "Ciudad de México",
@@ -156,6 +191,14 @@ def test_a_file_level_error_fails_the_job_and_bad_uploads_are_refused(api, setti
     assert rejection["row"] == 2 and "UTF-8" in rejection["reason"]
     assert api.get("/imports").json["total"] == 2  # refused uploads leave no job
     assert ImportJob.objects(status="uploading").count() == 0
+
+
+def test_imports_are_listed_newest_first_across_pages(api):
+    ids = [upload(api, csv_file(rows=[f"crm-{i},p{i}@example.com" + "," * 12]))["id"] for i in range(3)]
+    first = api.get("/imports", query_string={"limit": 2}).json
+    assert [job["id"] for job in first["items"]] == ids[::-1][:2] and first["total"] == 3
+    second = api.get("/imports", query_string={"limit": 2, "cursor": first["next"]}).json
+    assert [job["id"] for job in second["items"]] == ids[:1] and second["next"] is None
 
 
 def test_imported_people_enter_dynamic_segments(api, settings):

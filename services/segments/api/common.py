@@ -64,11 +64,13 @@ def jsonable(value):
     return value
 
 
-def page(collection, query: dict, limit: int, after: ObjectId | None, project=None):
-    """One page in ascending ``_id`` order: (rows, total, next cursor)."""
+def page(collection, query: dict, limit: int, after: ObjectId | None, project=None, newest_first: bool = False):
+    """One page in ``_id`` order (ascending, or descending when ``newest_first``):
+    (rows, total, next cursor)."""
     total = collection.count_documents(query)
-    paged = query if after is None else {"$and": [query, {"_id": {"$gt": after}}]}
-    rows = list(collection.find(paged, project).sort("_id", 1).limit(limit + 1))
+    beyond = "$lt" if newest_first else "$gt"
+    paged = query if after is None else {"$and": [query, {"_id": {beyond: after}}]}
+    rows = list(collection.find(paged, project).sort("_id", -1 if newest_first else 1).limit(limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, total, (str(rows[-1]["_id"]) if more and rows else None)

@@ -131,9 +131,9 @@ def create_import(query_data):
 @bp.output(ImportPage)
 @roles("marketer", "analyst")
 def list_imports(query_data):
-    """Import jobs, oldest first."""
+    """Import jobs, newest first (the one just uploaded heads the list)."""
     rows, total, following = page(ImportJob._get_collection(), {}, query_data["limit"],
-                                  cursor_id(query_data.get("cursor")), {"_id": 1})
+                                  cursor_id(query_data.get("cursor")), {"_id": 1}, newest_first=True)
     jobs = {j.id: j for j in ImportJob.objects(id__in=[r["_id"] for r in rows])}
     return {"items": [_out(jobs[r["_id"]]) for r in rows if r["_id"] in jobs], "total": total, "next": following}
 

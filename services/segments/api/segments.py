@@ -322,12 +322,9 @@ def change_static_members(segment_id, json_data):
     missing = [w for w in wanted if w not in known and w.strip().lower() not in known]
     membership = Membership(settings())
     customer_ids = sorted(d["_id"] for d in found)
-    added = removed = 0
-    if json_data["remove"]:
-        removed = membership._leave(segment.id, customer_ids)
-    else:
-        added = membership._enter(segment.id, customer_ids)
-    return {"added": added, "removed": removed, "not_found": missing}
+    kind = "left" if json_data["remove"] else "entered"
+    done = membership.apply([(segment.id, cid, kind) for cid in customer_ids])
+    return {"added": done["entered"], "removed": done["left"], "not_found": missing}
 
 
 @bp.post("/segments/<segment_id>/recompute")
