@@ -14,6 +14,12 @@ def message_id(settings, delivery_id: str) -> str:
     return f"<{delivery_id}@{settings.from_address.partition('@')[2] or 'vinculo.invalid'}>"
 
 
+def unsubscribe_mailto(settings, unsubscribe_url: str) -> str:
+    """The mailto: target of List-Unsubscribe: the unsubscribe mailbox, with the link's signed
+    token in the subject so a reply proves what it unsubscribes (services/mailer/mail_unsubscribe.py)."""
+    return f"{settings.unsubscribe_mailto}?subject=unsubscribe%20{unsubscribe_url.rsplit('/', 1)[1]}"
+
+
 def verp(settings, delivery_id: str) -> str:
     return f"bounces+{delivery_id}@{settings.bounce_domain}"
 
@@ -50,7 +56,7 @@ def email_bytes(settings, pack: Pack, customer: dict, links: Links, *, to: str, 
         from_name=pack.variants[locale].from_name or settings.from_name, from_address=settings.from_address,
         to_name=to_name, to_address=to, subject=rendered["subject"], text=text, html=html,
         message_id=message_id(settings, delivery_id), unsubscribe_url=unsubscribe_url,
-        unsubscribe_mailto=f"{settings.unsubscribe_mailto}?subject=unsubscribe",
+        unsubscribe_mailto=unsubscribe_mailto(settings, unsubscribe_url),
         extra_headers=extra_headers)
 
 

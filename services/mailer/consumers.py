@@ -13,7 +13,7 @@ from services.mailer.sender import Sender
 def build_sender(settings, transports: dict | None = None) -> Sender:
     topology = Topology(settings.broker_namespace)
     events = Events(Publisher(settings.amqp_url, topology, "mailer"))
-    return Sender(settings, events, transports, BatchPublisher(settings.amqp_url, topology, events))
+    return Sender(settings, events, transports, BatchPublisher(settings.amqp_url, topology))
 
 
 def handlers(sender: Sender) -> dict:

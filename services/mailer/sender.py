@@ -9,7 +9,9 @@ insert it, so a duplicated or redelivered send.requested never sends twice.
 
 Crash semantics (documented choice: at-least-once, same Message-ID): a
 delivery is claimed before the message is handed over and recorded ``sent``
-right after the provider accepted it. If the worker dies between those two
+right after the provider accepted it. A worker renews the claims it still
+holds every quarter of the lease while it sends, so a batch slowed by the
+rate limit is never taken for abandoned. If the worker dies between those two
 points the delivery stays ``sending``; once its lease (``claim_lease``) has
 passed, any worker's sweep takes it over and sends it again, marked
 ``recovered``. The copy carries the same Message-ID (mailbox providers fold
@@ -232,6 +234,7 @@ class Sender:
         allowance = 0
         parallel = self.settings.smtp_connections if claimed[0]["channel"] == "email" else 1
         in_flight: dict = {}
+        renewed = time.monotonic()
 
         def settle(future, doc):
             try:
@@ -254,6 +257,9 @@ class Sender:
             if allowance == 0:
                 allowance = self.limiters[doc["channel"]].acquire(len(claimed) - index)
             allowance -= 1
+            if time.monotonic() - renewed >= self.settings.claim_lease / 4:
+                self._renew_claims([*claimed[index:], *in_flight.values()])
+                renewed = time.monotonic()
             if parallel <= 1:
                 future = concurrent.futures.Future()
                 try:
@@ -271,6 +277,22 @@ class Sender:
             settle(future, in_flight.pop(future))
         self._finalize(pending)
         self._announce_sent()
+
+    def _renew_claims(self, docs: list[dict]) -> None:
+        """Restart the lease of claims this worker still has to hand over.
+
+        A batch held back by the provider's rate limit (500 SMS at 1 per
+        second) outlasts the lease; without this, another worker's sweep would
+        take its tail over as abandoned and send those messages a second time.
+        A store outage skips the renewal: sending goes on, and recording waits
+        for the store (``_record_accepted``).
+        """
+        try:
+            Delivery._get_collection().update_many(
+                {"_id": {"$in": [doc["_id"] for doc in docs]}, "claim": self.worker_id, "status": "sending"},
+                {"$set": {"claimed_at": utcnow()}})
+        except ConnectionFailure as exc:
+            log.warning("claims not renewed, the store is unavailable: %s", exc)
 
     def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
         if self._executor is None:

@@ -121,6 +121,36 @@ def test_send_time_rules_and_duplicates(service_env, api, sender_for, smtp_serve
                        no_email.id: ("skipped", "no_address")}
 
 
+def test_a_batch_slowed_by_the_rate_limit_keeps_its_claims_from_another_workers_sweep(
+        api, sender_for, smtp_server, events):
+    """48 messages at 8 per second take 6 s, twice the 3 s lease: the sending worker renews its
+    claims, so another worker's sweep near the end finds nothing abandoned and sends nothing twice."""
+    import threading
+
+    from tests.support import wait_until
+
+    template = create_template(api)
+    people = [make_customer(email=f"lento{i}@example.com", consent={("email", "newsletter"): "granted"},
+                            events=events).id for i in range(48)]
+    sender = sender_for(claim_lease=3.0, rate_email=8)
+    other = sender_for(claim_lease=3.0, rate_email=8)
+    swept = []
+
+    def sweep_near_the_end():
+        wait_until(lambda: smtp_server.mailbox.count >= 36, timeout=60, what="36 of the 48 messages")
+        swept.append(other.sweep())
+
+    thread = threading.Thread(target=sweep_near_the_end)
+    thread.start()
+    sender.on_send_requested(send_requested(template["id"], people))
+    thread.join()
+    assert swept == [0]  # nothing taken over (without renewals the last claims would be 4.5 s old)
+    assert sorted(rcpt for m in smtp_server.mailbox.snapshot() for rcpt in m.rcpt_tos) == \
+        sorted(f"lento{i}@example.com" for i in range(48))
+    assert Delivery.objects(campaign_id="camp-1", status="sent").count() == 48
+    assert Delivery.objects(recovered=True).count() == 0
+
+
 def test_quiet_hours_defer_and_the_sweep_sends_when_due(api, sender_for, smtp_server, events):
     template = create_template(api)
     customer = make_customer(email="night@example.com", consent={("email", "newsletter"): "granted"},

@@ -65,6 +65,44 @@ def test_one_click_unsubscribe_get_changes_nothing_post_revokes_once(service_env
     assert smtp_server.mailbox.count == 1 and Delivery.objects.get(campaign_id="camp-2").reason == "no_consent"
 
 
+def test_a_reply_to_the_mailto_unsubscribe_revokes_once_and_a_mail_without_its_token_is_refused(
+        service_env, admin_api, api, sender_for, smtp_server, events):
+    import urllib.parse
+    from email.message import EmailMessage
+
+    queue = mailer_events(service_env)
+    customer, delivery, msg = sent_message(api, sender_for, smtp_server, events, address="pepa@example.com")
+    drain(service_env.amqp_url, queue)
+    mailto = urllib.parse.urlsplit(re.findall(r"<([^>]+)>", msg["List-Unsubscribe"])[1])
+    assert mailto.scheme == "mailto" and mailto.path == "unsubscribe@vinculo.example"
+
+    def reply(subject: str) -> bytes:
+        """What a mail client sends for the mailto: target (RFC 6068: the subject from the query)."""
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = "Pepa <pepa@example.com>", mailto.path, subject
+        mail.set_content("Por favor, darme de baja.")
+        return bytes(mail)
+
+    subject = urllib.parse.parse_qs(mailto.query)["subject"][0]
+    for _ in range(2):  # sent twice: one ledger entry
+        answer = admin_api.post("/unsubscribes/mail", data=reply(subject), content_type="message/rfc822")
+        assert answer.status_code == 200, answer.json
+        assert answer.json == {"customer_id": str(customer.id), "channel": "email", "topic": "newsletter",
+                               "revoked": True}
+    assert ConsentState.objects.get(customer_id=customer.id).status == "revoked"
+    [entry] = ConsentEntry.objects(customer_id=customer.id, source="unsubscribe")
+    assert entry.note == "mailto unsubscribe"
+    changed = [json.loads(m.body) for m in drain(service_env.amqp_url, queue)]
+    assert len({c["message_id"] for c in changed}) == 1  # a repeat announces the same change (same id)
+    assert {(c["type"], c["payload"]["status"], c["payload"]["campaign_id"]) for c in changed} == {
+        ("consent.changed", "revoked", delivery.campaign_id)}
+
+    for bad in (reply("unsubscribe"), reply("Re: baja"), reply(subject[:-4] + "abcd")):
+        refused = admin_api.post("/unsubscribes/mail", data=bad, content_type="message/rfc822")
+        assert refused.status_code == 422 and "subject" in refused.json["details"]["fields"], refused.json
+    assert api.post("/unsubscribes/mail", data=reply(subject)).status_code == 403  # marketers may not
+
+
 def test_open_and_click_recorded_once_and_no_open_redirect(service_env, app, api, sender_for, smtp_server, events):
     queue = mailer_events(service_env)
     customer, delivery, msg = sent_message(api, sender_for, smtp_server, events)

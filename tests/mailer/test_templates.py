@@ -104,7 +104,8 @@ def test_openapi_documents_every_mailer_endpoint(app):
     spec = app.test_client().get("/openapi.json").get_json()
     paths = spec["paths"]
     for path in ("/templates", "/templates/{template_id}/preview", "/templates/{template_id}/test-send",
-                 "/customers/{customer_id}/consents", "/deliveries", "/bounces", "/u/{token}", "/t/c/{token}"):
+                 "/customers/{customer_id}/consents", "/deliveries", "/bounces", "/unsubscribes/mail", "/u/{token}",
+                 "/t/c/{token}"):
         assert path in paths, path
     assert "requestBody" in paths["/templates"]["post"]
     assert paths["/u/{token}"]["post"]["security"] == []  # public: no key

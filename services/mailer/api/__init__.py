@@ -2,4 +2,5 @@
 
 from services.mailer.api import bounces, consents, deliveries, preferences, public, templates
 
-BLUEPRINTS = (templates.bp, consents.bp, deliveries.bp, public.bp, bounces.bp, preferences.bp)
+BLUEPRINTS = (templates.bp, consents.bp, deliveries.bp, public.bp, bounces.bp, bounces.unsubscribes,
+              preferences.bp)

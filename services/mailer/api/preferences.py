@@ -12,6 +12,7 @@ travels in a URL: addresses are posted in form bodies.
 from __future__ import annotations
 
 import datetime
+import functools
 from pathlib import Path
 
 from apiflask import APIBlueprint
@@ -126,6 +127,25 @@ def _csrf_refused(lang: str) -> Response:
     return _message(lang, TEXT[lang]["csrf"], 403)
 
 
+def link_view(form: bool):
+    """The opening every page reached by a signed link shares: the link's customer (a
+    bad or expired link gets its page), their language and, for a form (``form``),
+    the CSRF check. The view is called as ``view(token, customer_id, customer, lang)``."""
+    def decorate(view):
+        @functools.wraps(view)
+        def opened(token):
+            try:
+                customer_id, customer = _customer_from(token)
+            except TokenError as exc:
+                return _bad_link(exc)
+            lang = _lang(customer)
+            if form and not _csrf_token_ok(token):
+                return _csrf_refused(lang)
+            return view(token, customer_id, customer, lang)
+        return opened
+    return decorate
+
+
 def _cookie_form(template: str, lang: str, status: int = 200, **context) -> Response:
     """A form without a link: set the double-submit cookie and put its HMAC in the form."""
     nonce = request.cookies.get(prefcenter.CSRF_COOKIE) or prefcenter.new_nonce()
@@ -182,27 +202,18 @@ def _center(token: str, customer_id, customer: dict, lang: str, notice: str | No
 @bp.get("/p/<token>")
 @public
 @bp.doc(summary="Preference center page (the signed link is the authority)")
-def center(token):
+@link_view(form=False)
+def center(token, customer_id, customer, lang):
     """Show subscriptions per channel and topic, pause, frequency, language and "my data"."""
-    try:
-        customer_id, customer = _customer_from(token)
-    except TokenError as exc:
-        return _bad_link(exc)
-    return _center(token, customer_id, customer, _lang(customer))
+    return _center(token, customer_id, customer, lang)
 
 
 @bp.post("/p/<token>")
 @public
 @bp.doc(summary="Save the preference center form")
-def save(token):
+@link_view(form=True)
+def save(token, customer_id, customer, lang):
     """Record every consent that changed, the pause, the frequency and the language."""
-    try:
-        customer_id, customer = _customer_from(token)
-    except TokenError as exc:
-        return _bad_link(exc)
-    lang = _lang(customer)
-    if not _csrf_token_ok(token):
-        return _csrf_refused(lang)
     form = request.form
     wanted = set()
     for raw in form.getlist("consent"):

@@ -21,9 +21,9 @@ from shared.store import utcnow
 
 from services.mailer import consents, prefcenter
 from services.mailer.api.common import mailer, settings
-from services.mailer.api.preferences import (MARKETING_TOPICS, SOURCE, TEXT, _bad_link, _center, _change,
-                                             _cookie_form, _csrf_cookie_ok, _csrf_refused, _csrf_token_ok,
-                                             _customer_from, _lang, _message, _render, bp)
+from services.mailer.api.preferences import (MARKETING_TOPICS, SOURCE, TEXT, _center, _change, _cookie_form,
+                                             _csrf_cookie_ok, _csrf_refused, _csrf_token_ok, _lang, _message,
+                                             _render, bp, link_view)
 from services.mailer.prefcenter import csrf_for_token
 from services.mailer.prefs_models import Preference
 from services.mailer.tokens import TokenError
@@ -47,12 +47,9 @@ def _plain(value):
 @bp.get("/p/<token>/data")
 @public
 @bp.doc(summary="Download everything held about the link's customer, as JSON")
-def download(token):
+@link_view(form=False)
+def download(token, customer_id, customer, lang):
     """Profile, consents with their history, interactions, mentions, preferences."""
-    try:
-        customer_id, customer = _customer_from(token)
-    except TokenError as exc:
-        return _bad_link(exc)
     db = Customer._get_collection().database
     data = {
         "exported_at": _plain(utcnow()),
@@ -74,15 +71,9 @@ def download(token):
 @bp.post("/p/<token>/profile")
 @public
 @bp.doc(summary="Correct the link's customer's name")
-def profile(token):
+@link_view(form=True)
+def profile(token, customer_id, customer, lang):
     """Change first and last name through the segments service (the owner of Customer)."""
-    try:
-        customer_id, customer = _customer_from(token)
-    except TokenError as exc:
-        return _bad_link(exc)
-    lang = _lang(customer)
-    if not _csrf_token_ok(token):
-        return _csrf_refused(lang)
     fields = {}
     for name in ("first_name", "last_name"):
         value = (request.form.get(name) or "").strip()
@@ -103,13 +94,9 @@ def profile(token):
 @bp.get("/p/<token>/erase")
 @public
 @bp.doc(summary="Ask before erasing (changes nothing)")
-def erase_page(token):
+@link_view(form=False)
+def erase_page(token, _customer_id, customer, lang):
     """A confirmation page with a button that POSTs."""
-    try:
-        _, customer = _customer_from(token)
-    except TokenError as exc:
-        return _bad_link(exc)
-    lang = _lang(customer)
     t = TEXT[lang]
     return _render("form.html", lang, heading=t["erase"], question=t["erase_ask"], button=t["erase_button"],
                    danger=True, csrf=csrf_for_token(settings().secret_key, token),
@@ -119,16 +106,10 @@ def erase_page(token):
 @bp.post("/p/<token>/erase")
 @public
 @bp.doc(summary="Erase the link's customer")
-def erase(token):
+@link_view(form=True)
+def erase(token, customer_id, customer, lang):
     """Consents revoked, contacts kept only as hashes on the suppression list, profile
     anonymised by the segments service."""
-    try:
-        customer_id, customer = _customer_from(token)
-    except TokenError as exc:
-        return _bad_link(exc)
-    lang = _lang(customer)
-    if not _csrf_token_ok(token):
-        return _csrf_refused(lang)
     # Suppress first: from here on nothing is sent, even if the segments call below fails.
     for kind in ("email", "phone"):
         if customer.get(kind):

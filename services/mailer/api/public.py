@@ -5,7 +5,6 @@ scanners follow GETs), the open pixel and the click redirect."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 
 from apiflask import APIBlueprint
@@ -16,9 +15,9 @@ from flask import Response, redirect, request
 from shared.http.auth import public
 from shared.models import Customer
 
-from services.mailer import consents, engagement
+from services.mailer import engagement
+from services.mailer import unsubscribe as unsubscribing
 from services.mailer.api.common import mailer
-from services.mailer.models import Delivery
 from services.mailer.tokens import TokenError
 
 bp = APIBlueprint("public", __name__, tag="public")
@@ -54,19 +53,8 @@ def _lang(customer: dict | None) -> str:
 
 
 def _unsubscribe_data(token: str):
-    data = mailer().tokens.verify(token, "unsubscribe")
-    customer_id = ObjectId(data["c"])
-    customer = Customer._get_collection().find_one({"_id": customer_id}, {"email": 1, "phone": 1, "locale": 1})
-    return data, customer_id, customer
-
-
-def _campaign_of(delivery_id) -> str | None:
-    """The campaign a message belonged to, so its results count the unsubscribe."""
-    try:
-        found = Delivery._get_collection().find_one({"_id": ObjectId(delivery_id)}, {"campaign_id": 1})
-    except (InvalidId, TypeError):
-        return None
-    return found["campaign_id"] if found else None
+    found = unsubscribing.verify(mailer().tokens, token)
+    return {"ch": found.channel, "t": found.topic}, found.customer_id, found.customer
 
 
 @bp.get("/u/<token>")
@@ -95,18 +83,14 @@ def unsubscribe_page(token):
 def unsubscribe(token):
     """Revoke the consent the link names; repeating it changes nothing more."""
     try:
-        data, customer_id, customer = _unsubscribe_data(token)
+        data, _, customer = _unsubscribe_data(token)
     except (TokenError, KeyError, InvalidId, TypeError):
         lang = _lang(None)
         return page(lang, f"<p>{html.escape(TEXT[lang]['bad'])}</p>", 400)
     lang = _lang(customer)
-    if customer is not None:
-        # One ledger entry per link, however many times it is posted.
-        key = f"unsubscribe:{data.get('d') or hashlib.sha256(token.encode()).hexdigest()[:32]}"
-        consents.record_change(customer_id, data["ch"], data["t"], "revoked", "unsubscribe",
-                               events=mailer().events, idempotency_key=key,
-                               ip=request.remote_addr, note="one-click unsubscribe",
-                               campaign_id=_campaign_of(data.get("d")))
+    # One ledger entry per link, however many times it is posted.
+    unsubscribing.revoke(mailer().tokens, token, events=mailer().events, note="one-click unsubscribe",
+                         ip=request.remote_addr)
     t = TEXT[lang]
     done = t["done"].format(topic=t["topics"].get(data["t"], data["t"]), channel=t["channels"].get(data["ch"], data["ch"]))
     return page(lang, f"<h1>{html.escape(t['title'])}</h1><p>{html.escape(done)}</p>")

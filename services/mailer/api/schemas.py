@@ -197,6 +197,13 @@ class DeliveryPage(Schema):
     next = String(allow_none=True)
 
 
+class MailUnsubscribeOut(Schema):
+    customer_id = String()
+    channel = String()
+    topic = String()
+    revoked = Boolean(metadata={"description": "false when the customer no longer exists"})
+
+
 class BounceOut(Schema):
     kind = String(metadata={"description": "hard, soft or complaint"})
     delivery_id = String(allow_none=True)
