@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         VINCULO_SETTINGS=settings, SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="vinculo_console", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=12), MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=12), MAX_CONTENT_LENGTH=settings.upload_max_bytes,
     )
     app.jinja_env.autoescape = True
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
@@ -57,8 +57,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
 
-    from services.console.views import auth, campaigns, customers, dashboard, listening, templates
-    for blueprint in (auth.bp, dashboard.bp, customers.bp, campaigns.bp, listening.bp, templates.bp):
+    from services.console.views import (auth, campaigns, customers, dashboard, imports, listening, segments,
+                                        templates)
+    for blueprint in (auth.bp, dashboard.bp, customers.bp, segments.bp, imports.bp, campaigns.bp, listening.bp,
+                      templates.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

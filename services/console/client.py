@@ -56,7 +56,7 @@ class ServiceClient:
         self.service, self.base_url, self.api_key, self.timeout = service, base_url.rstrip("/"), api_key, timeout
 
     def request(self, method: str, path: str, *, params=None, json=None, files=None, data=None,
-                raw: bool = False):
+                raw: bool = False, stream: bool = False):
         headers = {"Accept": "application/json"}
         if self.api_key:
             headers["X-API-Key"] = self.api_key
@@ -68,7 +68,7 @@ class ServiceClient:
         try:
             response = _session(self.service).request(
                 method, f"{self.base_url}{path}", params=params, json=json, files=files, data=data,
-                headers=headers, timeout=self.timeout)
+                headers=headers, timeout=self.timeout, stream=stream)
         except requests.RequestException as exc:
             raise ServiceUnavailable(self.service, type(exc).__name__) from None
         if response.status_code >= 400:
@@ -89,6 +89,10 @@ class ServiceClient:
 
     def post(self, path: str, json=None, **kwargs):
         return self.request("POST", path, json=json if json is not None else {}, **kwargs)
+
+    def download(self, path: str):
+        """A streamed answer (a CSV export), for the console to pass on: the key stays here."""
+        return self.request("GET", path, raw=True, stream=True)
 
     def patch(self, path: str, json):
         return self.request("PATCH", path, json=json)

@@ -19,6 +19,20 @@ LOCALES = ("es", "en")
 # English is the key; the English catalogue only names what is a code.
 EN = {"community_manager": "community manager", "lang_es": "Spanish", "lang_en": "English",
       "lang_und": "undetermined", "resend-failed": "resend to failed"}
+# Codes the segment pages show in words (operators, fields, kinds of condition).
+EN.update({
+    "kind_field": "a profile field", "kind_near": "near a place", "kind_campaign": "a campaign",
+    "kind_mention": "a negative mention", "kind_purchases": "purchases", "kind_consent": "consent",
+    "op_eq": "is", "op_ne": "is not", "op_in": "is one of", "op_nin": "is none of", "op_gt": "> (after)",
+    "op_gte": "≥", "op_lt": "< (before)", "op_lte": "≤", "op_between": "between", "op_exists": "is set",
+    "op_contains": "contains", "op_starts_with": "starts with", "op_within_last": "within the last",
+    "op_more_than_ago": "more than … ago",
+    "field_country": "country", "field_city": "city", "field_locale": "language", "field_time_zone": "time zone",
+    "field_stage": "stage", "field_email": "e-mail", "field_phone": "phone", "field_first_name": "first name",
+    "field_last_name": "last name", "field_external_id": "external id", "field_tags": "tags",
+    "field_created_at": "created", "field_updated_at": "updated", "field_purchases.last_at": "last purchase",
+    "field_purchases.count": "number of purchases", "field_purchases.total": "total spent", "field_erased": "erased",
+})
 CATALOGUES = {"es": ES, "en": EN}
 
 

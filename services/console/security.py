@@ -32,6 +32,13 @@ AREAS = {
     "consent_history": ("admin", "marketer", "analyst"),
     "templates": ("admin", "marketer"),
     "templates_read": ("admin", "marketer", "analyst"),
+    # As the segments API checks them (services/segments/api/imports.py, segments.py).
+    "imports": ("admin", "marketer", "analyst"),
+    "imports_write": ("admin", "marketer"),
+    "segments": ("admin", "marketer", "analyst", "community_manager"),
+    "segments_preview": ("admin", "marketer", "analyst"),
+    "segments_members": ("admin", "marketer", "analyst"),
+    "segments_write": ("admin", "marketer"),
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared import settings as base
-from shared.settings import CommonSettings, parse_bool, parse_float, parse_url, setting
+from shared.settings import CommonSettings, parse_bool, parse_float, parse_positive_int, parse_url, setting
 
 PREFIX = "CONSOLE"
 
@@ -38,6 +38,9 @@ class Settings(CommonSettings):
     secure_cookies: bool = setting(False, parse=parse_bool,
                                    doc="mark the session cookie Secure (set it behind HTTPS)")
     default_locale: str = setting("es", doc="language before the user picks one: es or en")
+    upload_max_bytes: int = setting(512 * 1024 * 1024, parse=parse_positive_int,
+                                    doc="largest import file the console passes on (keep it at the segments "
+                                        "API's VINCULO_SEGMENTS_IMPORT_MAX_BYTES)")
 
     def service_urls(self) -> dict[str, str]:
         return {"segments": self.segments_url, "campaigns": self.campaigns_url,

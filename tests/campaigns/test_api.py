@@ -159,8 +159,9 @@ def test_resend_to_failed_requests_only_recipients_still_failed(api, app, segmen
                          for d, c, t in rows])
     queue_name = f"{service_env.namespace}test.send"
     with Connection(service_env.amqp_url) as conn:
-        Queue(queue_name, exchange=service_env.topology.exchange("campaigns"),
-              routing_key="send.requested")(conn.channel()).declare()
+        # x-expires: the broker drops it after the test (broker_cleanup knows only the topology's queues)
+        Queue(queue_name, exchange=service_env.topology.exchange("campaigns"), routing_key="send.requested",
+              queue_arguments={"x-expires": 60000})(conn.channel()).declare()
     assert api.post(f"/campaigns/{cid}/resend-failed").get_json()["requested"] == 1
     messages = [parse_envelope(m.body).event() for m in drain(service_env.amqp_url, queue_name)]
     assert [(m.customer_ids, m.retry_failed, m.template_id) for m in messages] == [([people[0]], True, template)]

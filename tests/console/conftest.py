@@ -94,6 +94,44 @@ def console_app(service_env, listener_url):
 
 
 @pytest.fixture
+def segments_url(service_env) -> str:
+    """The segments api and its worker (which runs the import and recompute jobs)."""
+    url = service_env.start_api("segments")
+    service_env.start("segments", "worker", VINCULO_SEGMENTS_JOB_POLL_SECONDS="0.2")
+    yield url
+    service_env.stop_all()
+
+
+@pytest.fixture
+def segments_console(service_env, segments_url):
+    """The console in-process in front of the real segments api and worker (sign-in asks it too);
+    the other services point at a closed port."""
+    from devstack import procs
+    from services.console.app import create_app
+    from services.console.settings import load
+
+    closed = f"http://127.0.0.1:{procs.free_port()}"
+    settings = service_env.settings(load, segments_url=segments_url, campaigns_url=closed, mailer_url=closed,
+                                    listener_url=closed, api_timeout=10.0)
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def segments_stack(service_env, segments_url) -> Stack:
+    """The segments api and worker, and the console as a process in front of them (for the browser)."""
+    from devstack import procs
+
+    closed = f"http://127.0.0.1:{procs.free_port()}"
+    urls = {"segments": segments_url, "campaigns": closed, "mailer": closed, "listener": closed}
+    stack = Stack(service_env, urls)
+    urls["console"] = service_env.start_api("console", **stack.console_env())
+    yield stack
+    service_env.stop_all()
+
+
+@pytest.fixture
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: the test command installs Debian's chromium")

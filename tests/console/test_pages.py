@@ -111,6 +111,11 @@ def test_every_text_the_pages_use_has_a_spanish_translation():
              "resolved", "open", "closed", "admin", "marketer", "community_manager", "analyst", "email", "sms",
              "newsletter", "promotions", "service", "lang_es", "lang_en", "lang_und", "Delivered", "Opened",
              "Clicked", "Sent", "Monday", "Sunday", "January"}
+    from services.console import rules as segments  # operators, fields and kinds of condition, in words
+    used |= {"uploading", "queued", "running", "done", "dynamic", "static", "recompute", "archive",
+             *segments.UNITS, *segments.CAMPAIGN_EVENTS, *(f"kind_{k}" for k in segments.KINDS),
+             *(f"op_{op}" for ops in segments.OPS.values() for op in ops),
+             *(f"field_{f}" for names in segments.FIELDS.values() for f in names)}
     missing = sorted(text for text in used if text not in ES)
     assert not missing, f"no Spanish for: {missing}"
 

@@ -37,6 +37,24 @@
     });
   }
 
+  // An import running: follow its progress; reload when it ends (to show the rejected rows).
+  var job = document.getElementById("import-progress");
+  if (job) {
+    every(Number(job.getAttribute("data-poll")), function () {
+      getJSON(job.getAttribute("data-progress-url")).then(function (p) {
+        if (["uploading", "queued", "running"].indexOf(p.status) < 0) { window.location.reload(); return; }
+        ["rows", "created", "updated", "unchanged", "rejected", "skipped"].forEach(function (k) {
+          var dd = job.querySelector('[data-k="' + k + '"]');
+          if (dd) { dd.textContent = (p[k] || 0).toLocaleString(document.documentElement.lang); }
+        });
+        var pct = Math.floor(100 * (p.progress || 0));
+        var bar = job.querySelector(".bar"), label = job.querySelector(".label");
+        if (bar) { bar.style.width = pct + "%"; }
+        if (label) { label.textContent = pct + " %"; }
+      }).catch(function () {});
+    });
+  }
+
   // Mentions inbox: new mentions appear as they arrive (unless a button has focus).
   var inbox = document.getElementById("mentions");
   if (inbox) {

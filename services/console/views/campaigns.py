@@ -209,14 +209,34 @@ def show(campaign_id):
     zone = schedule.get("time_zone") or "UTC"
     timeline = api().campaigns.get(f"/campaigns/{campaign_id}/results/timeline", bucket="hour", time_zone=zone)
     runs = api().campaigns.get(f"/campaigns/{campaign_id}/runs", limit=10)
-    actions = [name for name, (states, _destructive) in ACTIONS.items() if campaign["state"] in states] \
-        if may("campaigns_write") else []
+    actions = [name for name, (states, _destructive) in ACTIONS.items() if campaign["state"] in states
+               and (name != "resend-failed" or results.get("failed", 0) > 0)] if may("campaigns_write") else []
     return render_template(
         "campaigns/show.html", c=campaign, results=results, runs=runs, actions=actions, zone=zone,
         destructive={name for name, (_s, d) in ACTIONS.items() if d}, charts=_charts(results, timeline),
         cron_words=cron.describe(schedule.get("cron", "")) if schedule.get("kind") == "cron" else "",
         next_runs=cron.next_runs(schedule["cron"], zone) if schedule.get("kind") == "cron" else [],
-        refresh=campaign["state"] == "sending")
+        refresh=campaign["state"] == "sending", names=_names(campaign))
+
+
+def _names(campaign: dict) -> dict[str, str]:
+    """Segment and template id -> name, for the ids the campaign refers to.
+
+    An id the user's role may not read, or whose service does not answer,
+    stays out: the page then shows the id itself.
+    """
+    wanted = [("segments", "segments", campaign.get("segment_id"))]
+    wanted += [("mailer", "templates", template_id) for template_id in
+               {campaign.get("template_id"), *(v.get("template_id") for v in campaign.get("variants") or [])}]
+    names = {}
+    for service, path, ref in wanted:
+        if not ref:
+            continue
+        try:
+            names[ref] = getattr(api(), service).get(f"/{path}/{ref}")["name"]
+        except (ApiFailure, KeyError, TypeError):
+            continue
+    return names
 
 
 @bp.get("/<campaign_id>/progress")

@@ -1,0 +1,235 @@
+"""Segments: list, the rule builder with its live count (JSON editable, works
+without JavaScript by pasting the rule), detail with members, export,
+recompute and archive; static lists filled from pasted e-mails or ids."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from services.console.app import api
+from services.console.client import ApiFailure
+from services.console.i18n import gettext as _
+from services.console.rules import builder_spec, describe, node_errors
+from services.console.security import may, requires
+from services.console.views.imports import proxy_csv
+
+bp = Blueprint("segments", __name__, url_prefix="/segments")
+
+NEW_RULE = {"all": [{"field": "country", "op": "eq", "value": "ES"}]}
+ACTIONS = {"recompute": True, "archive": True}  # action -> asks to confirm first
+
+
+def _rule_or_page(segment: dict | None, form: dict, action: str):
+    """(the rule to save, None), or (None, the page to answer): the rule's errors, or its
+    preview when the button pressed was not Save."""
+    rule, errors = _parse_rule(form["rule"])
+    form["parsed"] = rule
+    if errors:
+        return None, _form_page(segment, form, errors, _("Please correct the marked fields."), status=422)
+    if action != "save":
+        preview, errors, message = _preview(rule)
+        return None, _form_page(segment, form, errors, message, preview, 422 if errors else 200)
+    return rule, None
+
+
+def _parse_rule(text: str):
+    """The pasted rule, or (None, {"rule": [why]})."""
+    if not text.strip():
+        return None, {"rule": [_("Write a rule (JSON) or build one.")]}
+    try:
+        return json.loads(text), {}
+    except ValueError as exc:
+        return None, {"rule": [_("Not valid JSON: {error}", error=str(exc))]}
+
+
+def _preview(rule, sample: int = 10):
+    """(answer, errors, message) of the segments API's preview."""
+    try:
+        return api().segments.post("/segments/preview", {"rule": rule, "sample": sample}), {}, None
+    except ApiFailure as exc:
+        if exc.status != 422:
+            raise
+        return None, exc.fields or {"rule": [exc.message]}, exc.message
+
+
+def _form_page(segment, form, errors=None, message=None, preview=None, status=200):
+    rule = form.get("parsed")
+    return render_template("segments/form.html", segment=segment, form=form, errors=errors or {},
+                           message=message, preview=preview, spec=builder_spec(),
+                           placed=node_errors(rule, errors or {}) if rule is not None else {},
+                           rule=rule, describe_node=describe), status
+
+
+def _form_from_request() -> dict:
+    form = {"name": request.form.get("name", "").strip(), "description": request.form.get("description", "").strip(),
+            "kind": "static" if request.form.get("kind") == "static" else "dynamic",
+            "rule": request.form.get("rule", "")}
+    return form
+
+
+@bp.get("")
+@requires("segments")
+def index():
+    page = api().segments.get("/segments", limit=50, cursor=request.args.get("cursor"))
+    return render_template("segments/index.html", page=page)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("segments_preview")
+def create():
+    """The builder; "preview" shows the count and a sample, "save" creates the segment (marketers)."""
+    if request.method == "GET":
+        text = json.dumps(NEW_RULE, indent=2, ensure_ascii=False)
+        return _form_page(None, {"kind": "dynamic", "rule": text, "parsed": NEW_RULE})
+    form = _form_from_request()
+    action = request.form.get("action") or "preview"
+    if action == "save" and not may("segments_write"):
+        abort(403)
+    if form["kind"] == "static" and action == "save":
+        return _save_static(form)
+    rule, page = _rule_or_page(None, form, action)
+    if page is not None:
+        return page
+    body = {"name": form["name"], "description": form["description"] or None, "kind": "dynamic", "rule": rule}
+    try:
+        created = api().segments.post("/segments", body)
+    except ApiFailure as exc:
+        if exc.status != 422:
+            raise
+        return _form_page(None, form, exc.fields, exc.message, status=422)
+    return redirect(url_for("segments.show", segment_id=created["id"]))
+
+
+def _people(text: str) -> dict:
+    """Pasted e-mails, customer ids or external ids (one per line or comma separated)."""
+    emails, ids, external = [], [], []
+    for item in (part.strip() for part in text.replace(",", "\n").splitlines()):
+        if not item:
+            continue
+        if "@" in item:
+            emails.append(item)
+        elif re.fullmatch(r"[0-9a-f]{24}", item):
+            ids.append(item)
+        else:
+            external.append(item)
+    return {"emails": emails, "customer_ids": ids, "external_ids": external}
+
+
+def _save_static(form):
+    form["parsed"] = None
+    try:
+        created = api().segments.post("/segments", {"name": form["name"], "kind": "static",
+                                                   "description": form["description"] or None})
+    except ApiFailure as exc:
+        if exc.status != 422:
+            raise
+        return _form_page(None, form, exc.fields, exc.message, status=422)
+    people = _people(request.form.get("people", ""))
+    if any(people.values()):
+        api().segments.post(f"/segments/{created['id']}/members", people)
+    return redirect(url_for("segments.show", segment_id=created["id"]))
+
+
+@bp.post("/preview")
+@requires("segments_preview")
+def preview():
+    """The live count for the builder script: proxies the API's preview (JSON in, JSON out)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or "rule" not in body:
+        return {"message": _("Write a rule (JSON) or build one."), "fields": {"rule": ["missing"]}}, 422
+    answer, errors, message = _preview(body["rule"])
+    if errors:
+        return {"message": message, "fields": errors, "placed": node_errors(body["rule"], errors)}, 422
+    sample = [{"id": c["id"], "name": " ".join(filter(None, (c.get("first_name"), c.get("last_name")))),
+               "email": c.get("email"), "country": c.get("country"), "city": c.get("city")}
+              for c in answer["sample"]]
+    return {"count": answer["count"], "sample": sample}
+
+
+@bp.get("/<segment_id>")
+@requires("segments")
+def show(segment_id):
+    segment = api().segments.get(f"/segments/{segment_id}")
+    members = None
+    if may("segments_members"):
+        members = api().segments.get(f"/segments/{segment_id}/members", limit=50,
+                                     cursor=request.args.get("cursor"))
+    actions = ([a for a in ACTIONS if a != "recompute" or segment["kind"] == "dynamic"]
+               if may("segments_write") and not segment["archived"] else [])
+    return render_template("segments/show.html", s=segment, members=members, actions=actions,
+                           destructive={a for a, d in ACTIONS.items() if d}, describe=describe)
+
+
+@bp.route("/<segment_id>/edit", methods=["GET", "POST"])
+@requires("segments_write")
+def edit(segment_id):
+    segment = api().segments.get(f"/segments/{segment_id}")
+    if request.method == "GET":
+        return _form_page(segment, {"name": segment["name"], "description": segment.get("description") or "",
+                                    "kind": segment["kind"], "parsed": segment.get("rule") or None,
+                                    "rule": json.dumps(segment.get("rule") or {}, indent=2, ensure_ascii=False)})
+    form = _form_from_request()
+    form["kind"] = segment["kind"]
+    action = request.form.get("action") or "preview"
+    body = {"name": form["name"], "description": form["description"] or None}
+    if segment["kind"] == "dynamic":
+        rule, page = _rule_or_page(segment, form, action)
+        if page is not None:
+            return page
+        body["rule"] = rule
+    try:
+        api().segments.patch(f"/segments/{segment_id}", body)
+    except ApiFailure as exc:
+        if exc.status not in (409, 422):
+            raise
+        return _form_page(segment, form, exc.fields, exc.message, status=exc.status)
+    return redirect(url_for("segments.show", segment_id=segment_id))
+
+
+@bp.post("/<segment_id>/members")
+@requires("segments_write")
+def add_members(segment_id):
+    """Add (or take out) people of a static segment from a pasted list."""
+    people = _people(request.form.get("people", ""))
+    people["remove"] = request.form.get("remove") == "yes"
+    try:
+        answer = api().segments.post(f"/segments/{segment_id}/members", people)
+    except ApiFailure as exc:
+        if exc.status not in (409, 422):
+            raise
+        return render_template("error.html", status=exc.status, failure=exc,
+                               back=url_for("segments.show", segment_id=segment_id)), exc.status
+    missing = answer.get("not_found") or []
+    return redirect(url_for("segments.show", segment_id=segment_id, not_found=", ".join(missing[:50]) or None))
+
+
+@bp.post("/<segment_id>/<action>")
+@requires("segments_write")
+def act(segment_id, action):
+    if action not in ACTIONS:
+        abort(404)
+    if ACTIONS[action] and request.form.get("confirmed") != "yes":
+        segment = api().segments.get(f"/segments/{segment_id}")
+        return render_template("confirm.html", what=segment["name"], action=action,
+                               target=url_for("segments.act", segment_id=segment_id, action=action),
+                               back=url_for("segments.show", segment_id=segment_id))
+    try:
+        if action == "archive":
+            api().segments.delete(f"/segments/{segment_id}")
+            return redirect(url_for("segments.index"))
+        api().segments.post(f"/segments/{segment_id}/recompute")
+    except ApiFailure as exc:
+        if exc.status not in (409, 422):
+            raise
+        return render_template("error.html", status=exc.status, failure=exc,
+                               back=url_for("segments.show", segment_id=segment_id)), exc.status
+    return redirect(url_for("segments.show", segment_id=segment_id, recomputing=1))
+
+
+@bp.get("/<segment_id>/export.csv")
+@requires("segments_members")
+def export(segment_id):
+    return proxy_csv(f"/segments/{segment_id}/export.csv", f"segment-{segment_id}.csv")
