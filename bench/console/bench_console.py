@@ -114,6 +114,12 @@ def sign_in(console: str, key: str) -> requests.Session:
     return session
 
 
+def csrf_of(session: requests.Session, console: str) -> str:
+    """The session's CSRF token, as the builder's script reads it from its page."""
+    page = session.get(f"{console}/segments/new", timeout=30).text
+    return re.search(r'data-csrf="([^"]+)"', page).group(1)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
@@ -182,6 +188,7 @@ def main(argv=None) -> int:
             "query page (30 days charted)": ("cm", f"/listening/queries/{query['id']}"),
             "alerts": ("cm", "/listening/alerts"),
         }
+        posts: dict[str, tuple[str, str, dict]] = {}
         if "segments" in urls:
             from shared.models import Customer
 
@@ -189,6 +196,19 @@ def main(argv=None) -> int:
             pages["customers: search by name prefix"] = ("marketer", "/customers?name=luc")
             pages["customers: search by e-mail"] = ("marketer", "/customers?email=c4242@example.com")
             pages["customer 360 view"] = ("marketer", f"/customers/{one}")
+            segment = requests.post(f"{urls['segments']}/segments", headers=marketer, timeout=120, json={
+                "name": "Clientes en España", "rule": {"field": "country", "op": "eq", "value": "ES"}}).json()
+            pages["segments list"] = ("marketer", "/segments")
+            pages["segment builder (new)"] = ("marketer", "/segments/new")
+            pages["segment detail with members"] = ("marketer", f"/segments/{segment['id']}")
+            pages["imports list"] = ("marketer", "/imports")
+            # the builder's live count and sample (what its script posts as the rule changes)
+            posts["live preview: country eq ES"] = ("marketer", "/segments/preview", {
+                "rule": {"field": "country", "op": "eq", "value": "ES"}})
+            posts["live preview: ES and stage customer"] = ("marketer", "/segments/preview", {"rule": {"all": [
+                {"field": "country", "op": "eq", "value": "ES"}, {"field": "stage", "op": "eq", "value": "customer"}]}})
+            posts["live preview: last name starts with nu"] = ("marketer", "/segments/preview", {
+                "rule": {"field": "last_name", "op": "starts_with", "value": "nú"}})
         if template_id:
             pages["templates list"] = ("marketer", "/templates")
             pages["template editor with preview"] = ("marketer", f"/templates/{template_id}")
@@ -202,6 +222,16 @@ def main(argv=None) -> int:
             for _ in range(args.rounds):
                 t = time.perf_counter()
                 answer = sessions[who].get(f"{console}{path}", timeout=60)
+                times.append((time.perf_counter() - t) * 1000)
+                assert answer.status_code == 200, f"{path}: {answer.status_code} {answer.text[:300]}"
+            worst = max(worst, max(times))
+            print(f"{name:<42} {statistics.median(times):>10.0f} {pct(times, 95):>8.0f} {max(times):>8.0f}")
+        for name, (who, path, body) in posts.items():
+            times = []
+            token = csrf_of(sessions[who], console)
+            for _ in range(args.rounds):
+                t = time.perf_counter()
+                answer = sessions[who].post(f"{console}{path}", json=body, headers={"X-CSRF-Token": token}, timeout=60)
                 times.append((time.perf_counter() - t) * 1000)
                 assert answer.status_code == 200, f"{path}: {answer.status_code} {answer.text[:300]}"
             worst = max(worst, max(times))
