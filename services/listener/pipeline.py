@@ -90,23 +90,37 @@ class Pipeline:
         self.batch_size = batch_size
 
     def ingest(self, query, posts: list[Post], server_matched: bool = True) -> IngestResult:
-        """Understand batch n+1 while batch n is written and announced (one writer thread:
-        the CPU-bound half overlaps the half that waits on the store and the broker).
-        Batches are written in order and at most one waits, so memory stays bounded."""
+        """Three stages at once on consecutive batches: batch n+2 is understood (CPU) while
+        n+1 is stored and n is announced (each waits on the store or the broker). One thread
+        per stage keeps batches in order; at most one batch waits before each stage, so
+        memory stays bounded. The first failure of any stage is raised."""
         result = IngestResult()
         batches = [posts[start:start + self.batch_size] for start in range(0, len(posts), self.batch_size)]
         if len(batches) <= 1:
             for batch in batches:
-                self._write(query, self._understand(query, batch, server_matched, result), result)
-            return result
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-writer") as writer:
-            pending = None
-            for batch in batches:
                 docs = self._understand(query, batch, server_matched, result)
-                if pending is not None:
-                    pending.result()  # re-raises a write failure before going further
-                pending = writer.submit(self._write, query, docs, result)
-            pending.result()
+                self._announce_stored(self._store_batch(query, docs, result), result)
+            return result
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-store") as storer, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-announce") as announcer:
+            stored: list = []
+            announced: list = []
+            try:
+                for batch in batches:
+                    docs = self._understand(query, batch, server_matched, result)
+                    if stored:
+                        stored[-1].result()  # re-raises a store failure before going further
+                    if len(announced) > 1:
+                        announced[-2].result()  # and an announce failure
+                    stored = [storer.submit(self._store_batch, query, docs, result)]
+                    announced = announced[-1:] + [announcer.submit(self._announce_after, stored[0], result)]
+                for future in announced:
+                    future.result()
+            except BaseException:
+                # Stop stages not yet started (their batches stay unstored: the cursor does not move).
+                storer.shutdown(cancel_futures=True)
+                announcer.shutdown(cancel_futures=True)
+                raise
         return result
 
     def _understand(self, query, posts: list[Post], server_matched: bool, result: IngestResult) -> list[dict]:
@@ -134,13 +148,23 @@ class Pipeline:
         # The same post twice in one batch (two hashtags) is one mention.
         return list({(d["source"], d["post_id"]): d for d in docs}.values())
 
-    def _write(self, query, docs: list[dict], result: IngestResult) -> None:
-        """Store once, add timeline entries, announce; a pending record covers a crash in between."""
+    def _store_batch(self, query, docs: list[dict], result: IngestResult) -> tuple[ObjectId | None, list[dict]]:
+        """Record the batch as pending, store it once, add timeline entries: (pending id, new docs)."""
         if not docs:
-            return
+            return None, []
         pending = pending_collection().insert_one({"ids": [d["_id"] for d in docs], "at": utcnow()}).inserted_id
         new = self._store(query, docs, result)
         self._timeline(new)
+        return pending, new
+
+    def _announce_after(self, stored, result: IngestResult) -> None:
+        self._announce_stored(stored.result(), result)
+
+    def _announce_stored(self, stored: tuple[ObjectId | None, list[dict]], result: IngestResult) -> None:
+        """Announce a stored batch, then drop its pending record (a crash before: ``sweep``)."""
+        pending, new = stored
+        if pending is None:
+            return
         self._announce(new)
         pending_collection().delete_one({"_id": pending})
         result.new.extend(new)

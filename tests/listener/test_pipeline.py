@@ -115,3 +115,30 @@ def test_a_batch_left_unannounced_by_a_crash_is_announced_by_the_sweep(service_e
     assert again[0].message_id == first[0].message_id  # the same id: consumers drop the copy
     assert pending_collection().count_documents({}) == 0
     publisher.close()
+
+
+def test_many_batches_are_stored_and_announced_once_each_in_order(service_env):
+    """Batches go through the understand / store / announce stages at the same time."""
+    import datetime
+
+    from services.listener.announce import BatchPublisher
+    from services.listener.pipeline import Pipeline, pending_collection
+    from services.listener.sources.base import Post
+
+    queue = declare_facts_queue(service_env)
+    ana = Customer(email="ana@example.com", social={"x": "ana"}).save()
+    query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
+    posts = [Post(source="x", post_id=str(i), text=f"Luna {'me encanta' if i % 2 else 'no me gusta'} {i}",
+                  author_handle="ana" if i % 5 == 0 else f"u{i}", posted_at=datetime.datetime(2026, 11, 20))
+             for i in range(23)]
+    posts.insert(10, posts[3])  # found twice (another page): one mention
+    publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
+    result = Pipeline(publisher, batch_size=4).ingest(query, posts)
+    publisher.close()
+
+    assert [d["post_id"] for d in result.new] == [str(i) for i in range(23)]
+    assert result.duplicates == 1 and result.linked == 5
+    assert Mention.objects.count() == 23 and Interaction.objects(customer_id=ana.id).count() == 5
+    assert pending_collection().count_documents({}) == 0
+    announced = [e.payload["post_id"] for e in events(service_env, queue, 23)]
+    assert announced == [str(i) for i in range(23)]
