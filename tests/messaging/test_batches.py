@@ -193,3 +193,24 @@ def test_a_batch_publisher_waits_for_all_confirms_or_keeps_the_events_in_the_out
         run_until(worker, lambda: worker.stats.handled + worker.stats.duplicates == 5)
     assert OutboxMessage.objects.count() == 0
     assert sorted(recorder.handled()) == sorted(e.message_id for e in envelopes)
+
+
+def test_a_batch_publisher_sends_large_batches_whole_and_in_order(amqp_url, namespace, mongo_uri):
+    """Frames leave in writes of many messages (fewer_writes): every message arrives intact, in
+    order, including one larger than a frame, and a plain publish on the same channel still works."""
+    from shared.messaging.publisher import BatchPublisher
+    from tests.support import drain
+
+    envelopes = [envelope_for(consent(f"c{i}"), "mailer") for i in range(300)]
+    envelopes[150] = envelope_for(consent("x" * 300_000), "mailer")  # more than one frame (frame_max 128 KiB)
+    with connect(amqp_url) as conn:
+        Topology(namespace).declare(conn.channel(), [QUEUE])
+    publisher = BatchPublisher(amqp_url, Topology(namespace), "mailer")
+    assert publisher.publish_envelopes(envelopes) is True
+    transport = publisher._connection.connection.transport
+    assert "_write" in vars(transport) and transport._write == transport.sock.sendall, "the raw send is back"
+    assert publisher.publish_envelopes(envelopes[:1]) is True
+    publisher.close()
+    taken = drain(amqp_url, f"{namespace}{QUEUE}", limit=400)
+    assert [m.properties["message_id"] for m in taken] == [e.message_id for e in envelopes + envelopes[:1]]
+    assert taken[150].body == envelopes[150].to_json()
