@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain, islice
 from dataclasses import dataclass, field
 
 from bson import ObjectId
@@ -89,16 +91,18 @@ class Pipeline:
         self.publisher = publisher
         self.batch_size = batch_size
 
-    def ingest(self, query, posts: list[Post], server_matched: bool = True) -> IngestResult:
+    def ingest(self, query, posts: Iterable[Post], server_matched: bool = True) -> IngestResult:
         """Three stages at once on consecutive batches: batch n+2 is understood (CPU) while
         n+1 is stored and n is announced (each waits on the store or the broker). One thread
         per stage keeps batches in order; at most one batch waits before each stage, so
-        memory stays bounded. The first failure of any stage is raised."""
+        memory stays bounded. The first failure of any stage is raised. ``posts`` may be a
+        Fetch: batches are cut as its pages arrive."""
         result = IngestResult()
-        batches = [posts[start:start + self.batch_size] for start in range(0, len(posts), self.batch_size)]
-        if len(batches) <= 1:
-            for batch in batches:
-                docs = self._understand(query, batch, server_matched, result)
+        batches = iter(lambda it=iter(posts): list(islice(it, self.batch_size)), [])
+        first, second = next(batches, None), next(batches, None)
+        if second is None:
+            if first:
+                docs = self._understand(query, first, server_matched, result)
                 self._announce_stored(self._store_batch(query, docs, result), result)
             return result
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-store") as storer, \
@@ -106,7 +110,7 @@ class Pipeline:
             stored: list = []
             announced: list = []
             try:
-                for batch in batches:
+                for batch in chain([first, second], batches):
                     docs = self._understand(query, batch, server_matched, result)
                     if stored:
                         stored[-1].result()  # re-raises a store failure before going further

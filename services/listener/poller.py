@@ -29,6 +29,7 @@ from services.listener.announce import BatchPublisher
 from services.listener.models import ListeningQuery, SourceCursor
 from services.listener.pipeline import Pipeline
 from services.listener.sources import AuthFailed, SourceError, build
+from services.listener.sources.base import Fetch
 
 log = logging.getLogger(__name__)
 
@@ -102,24 +103,15 @@ class Poller:
             self.release(claimed, next_poll_at=utcnow() + interval, status="error",
                          message=f"no source {source_name!r} configured")
             return
-        try:
-            result = source.fetch(query, claimed.get("cursor") or {})
-        except AuthFailed as exc:
-            log_event(log, "source stopped: auth failed", logging.WARNING, query_id=str(query.id),
-                      source=source_name, reason=str(exc))
-            self.release(claimed, status="auth_failed", message=str(exc)[:1000], next_poll_at=None)
+        fetch = Fetch(source.pages(query, claimed.get("cursor") or {}))
+        # Pages are understood and stored as they arrive; a source failure ends the posts early.
+        ingested = self.pipeline.ingest(query, fetch, server_matched=source_name != "rss")
+        if fetch.error is not None:
+            self._failed(claimed, query, source_name, fetch.error, interval, kept=len(ingested.new))
+            if ingested.new:
+                self.alerts.evaluate(query)
             return
-        except SourceError as exc:
-            log_event(log, "poll failed", logging.WARNING, query_id=str(query.id), source=source_name,
-                      reason=str(exc))
-            self.release(claimed, status="error", message=str(exc)[:1000], next_poll_at=utcnow() + interval)
-            return
-        except Exception as exc:  # noqa: BLE001 - a client library surprise: show it, retry next interval
-            log.exception("poll of %s/%s failed unexpectedly", query.id, source_name)
-            self.release(claimed, status="error", message=f"{type(exc).__name__}: {exc}"[:1000],
-                         next_poll_at=utcnow() + interval)
-            return
-        ingested = self.pipeline.ingest(query, result.posts, server_matched=source_name != "rss")
+        result = fetch.result
         if result.retry_at is not None:
             status, message, next_at = "rate_limited", result.message, result.retry_at
         else:
@@ -130,10 +122,26 @@ class Poller:
                             fetched=len(ingested.new)):
             log.warning("lease on %s/%s was lost during the poll; its posts are stored, the cursor is "
                         "left to the new holder", query.id, source_name)
-        log_event(log, "polled", query_id=str(query.id), source=source_name, fetched=len(result.posts),
+        log_event(log, "polled", query_id=str(query.id), source=source_name, fetched=fetch.count,
                   new=len(ingested.new), duplicates=ingested.duplicates, status=status)
-        if ingested.new or result.posts:
+        if ingested.new or fetch.count:
             self.alerts.evaluate(query)
+
+    def _failed(self, claimed: dict, query, source_name: str, exc: Exception, interval, kept: int) -> None:
+        """A poll the source broke off: what came before is stored, the cursor stays where it was."""
+        if isinstance(exc, AuthFailed):
+            log_event(log, "source stopped: auth failed", logging.WARNING, query_id=str(query.id),
+                      source=source_name, reason=str(exc))
+            self.release(claimed, status="auth_failed", message=str(exc)[:1000], next_poll_at=None, fetched=kept)
+        elif isinstance(exc, SourceError):
+            log_event(log, "poll failed", logging.WARNING, query_id=str(query.id), source=source_name,
+                      reason=str(exc))
+            self.release(claimed, status="error", message=str(exc)[:1000], next_poll_at=utcnow() + interval,
+                         fetched=kept)
+        else:  # a client library surprise: show it, retry next interval
+            log.error("poll of %s/%s failed unexpectedly", query.id, source_name, exc_info=exc)
+            self.release(claimed, status="error", message=f"{type(exc).__name__}: {exc}"[:1000],
+                         next_poll_at=utcnow() + interval, fetched=kept)
 
     def run_once(self) -> int:
         """Poll every due pair once; returns how many polls ran."""

@@ -5,6 +5,7 @@ feeds, and a webhook receiver. Each test starts its own on a free port."""
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import json
 import threading
@@ -23,7 +24,8 @@ class FakeSocial:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.tweets: list[dict] = []      # {"id", "text", "author", "name", "lang", "at"}
+        self.tweets: list[dict] = []      # {"id", "text", "author", "name", "lang", "at"}, oldest first
+        self.tweet_ids: list[int] = []    # their ids, ascending (a page is a bisect, not a sort)
         self.statuses: dict[str, list[dict]] = {}  # tag -> statuses
         self.feed_items: list[dict] = []  # {"guid", "title", "summary", "at", "author"}
         self.fail: dict[str, list[int]] = {"x": [], "mastodon": [], "rss": [], "hook": [], "stream": []}
@@ -41,6 +43,7 @@ class FakeSocial:
             tweet_id = str(1_860_000_000_000_000_000 + len(self.tweets) + 1)
             self.tweets.append({"id": tweet_id, "text": text, "author": author, "name": name, "lang": lang,
                                 "at": at or datetime.datetime.now(datetime.timezone.utc)})
+            self.tweet_ids.append(int(tweet_id))
             return tweet_id
 
     def add_status(self, tag, text, acct="someone", lang="es", at=None):
@@ -62,13 +65,15 @@ class FakeSocial:
     def x_search(self, params):
         since = int(params.get("since_id", ["0"])[0])
         offset = int(params.get("next_token", ["0"])[0] or 0)
-        with self.lock:
-            matching = sorted((t for t in self.tweets if int(t["id"]) > since), key=lambda t: -int(t["id"]))
-        page = matching[offset:offset + self.x_page_size]
+        with self.lock:  # newest first: the page is counted back from the end
+            first = bisect.bisect_right(self.tweet_ids, since)
+            end = len(self.tweets) - offset
+            page = self.tweets[max(first, end - self.x_page_size):max(first, end)][::-1]
+            matching = len(self.tweets) - first
         if not page:
             return {"meta": {"result_count": 0}}
         meta = {"newest_id": page[0]["id"], "oldest_id": page[-1]["id"], "result_count": len(page)}
-        if offset + self.x_page_size < len(matching):
+        if offset + self.x_page_size < matching:
             meta["next_token"] = str(offset + self.x_page_size)
         users = {t["author"]: {"id": str(abs(hash(t["author"])) % 10**12), "username": t["author"], "name": t["name"]}
                  for t in page}
@@ -204,6 +209,9 @@ def start(state: FakeSocial | None = None):
                     return self.send(code, {"title": "Unauthorized" if code == 401 else "Forbidden",
                                             "type": "about:blank", "status": code,
                                             "detail": "Unauthorized" if code == 401 else "Forbidden"})
+                if code and code >= 500:
+                    return self.send(code, {"title": "Service Unavailable", "type": "about:blank", "status": code,
+                                            "detail": "Service Unavailable"})
                 if self.headers.get("Authorization") != "Bearer test-bearer":
                     return self.send(401, {"title": "Unauthorized", "type": "about:blank", "status": 401,
                                            "detail": "Unauthorized"})

@@ -72,6 +72,24 @@ def test_x_recent_search_pages_resumes_after_restart_waits_on_429_and_stops_on_4
     assert state.requests == []
 
 
+def test_pages_are_stored_as_they_arrive_and_a_failed_page_keeps_them_without_moving_the_cursor(
+        make_poller, fake):
+    _, state = fake
+    query = make_query()
+    for i in range(5):
+        state.add_tweet(f"Me encanta @CafeLuna {i}", author=f"fan{i}")
+    state.fail["x"] = [0, 503]  # pages of 2: the first page comes, the second fails
+    poller = make_poller()
+    poller.run_once()
+    failed = cursor_of(query, "x")
+    assert failed.status == "error" and "503" in failed.message and failed.cursor == {}
+    assert Mention.objects(source="x").count() == 2 and failed.fetched == 2
+    # The next poll starts again from the same place: the first page again (kept once), then the rest.
+    poller.run_once()
+    assert cursor_of(query, "x").status == "ok" and Mention.objects(source="x").count() == 5
+    assert cursor_of(query, "x").fetched == 5
+
+
 def test_x_without_a_token_reports_auth_failed(make_poller):
     query = make_query()
     make_poller(x_bearer_token="").run_once()

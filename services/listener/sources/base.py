@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import html
 import re
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,10 +47,63 @@ class SourceError(Exception):
     """Anything else (network, 5xx, bad data): retried at the next interval."""
 
 
+# A poll as a source makes it: each page's posts as it arrives, then the
+# FetchResult (its ``posts`` empty: they were yielded) as the generator's value.
+Pages = Generator[list[Post], None, FetchResult]
+
+
 class Source(Protocol):
     name: str
 
-    def fetch(self, query, cursor: dict) -> FetchResult: ...
+    def pages(self, query, cursor: dict) -> Pages: ...
+
+
+class PagedSource:
+    """What every source shares: ``fetch`` reads a whole poll into one FetchResult."""
+
+    def pages(self, query, cursor: dict) -> Pages:
+        raise NotImplementedError
+
+    def fetch(self, query, cursor: dict) -> FetchResult:
+        posts: list[Post] = []
+        pages = self.pages(query, cursor)
+        while True:
+            try:
+                posts.extend(next(pages))
+            except StopIteration as end:
+                result = end.value
+                result.posts = posts
+                return result
+
+
+class Fetch:
+    """A poll's posts one by one as its pages arrive, so the pipeline works on the
+    first page while later ones are fetched (and never holds a whole backlog).
+
+    Iterating stops at the end of the poll, or early when the source fails:
+    the posts already given are kept (stored, deduplicated if fetched again),
+    ``error`` holds the failure and ``result`` stays None, so the cursor does
+    not move. Otherwise ``result`` is the source's FetchResult.
+    """
+
+    def __init__(self, pages: Pages):
+        self._pages = pages
+        self.result: FetchResult | None = None
+        self.error: Exception | None = None
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Post]:
+        while True:
+            try:
+                page = next(self._pages)
+            except StopIteration as end:
+                self.result = end.value
+                return
+            except Exception as exc:  # noqa: BLE001 - the poller classifies it (auth, source, surprise)
+                self.error = exc
+                return
+            self.count += len(page)
+            yield from page
 
 
 def html_text(value: str | None) -> str:

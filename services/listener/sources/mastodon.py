@@ -15,7 +15,8 @@ from mastodon import Mastodon
 from mastodon.errors import (MastodonAPIError, MastodonError, MastodonNetworkError, MastodonRatelimitError,
                              MastodonUnauthorizedError)
 
-from services.listener.sources.base import AuthFailed, FetchResult, Post, SourceError, html_text, wait_until
+from services.listener.sources.base import (AuthFailed, FetchResult, Pages, PagedSource, Post, SourceError,
+                                            html_text, wait_until)
 
 PAGE = 40
 
@@ -34,7 +35,7 @@ def _naive(value) -> datetime.datetime | None:
     return None
 
 
-class MastodonSource:
+class MastodonSource(PagedSource):
     name = "mastodon"
 
     def __init__(self, base_url: str, access_token: str = "", timeout: float = 10.0, max_pages: int = 20,
@@ -63,9 +64,8 @@ class MastodonSource:
                     author_name=account.get("display_name") or "", url=status.get("url") or "",
                     lang_hint=status.get("language"))
 
-    def fetch(self, query, cursor: dict) -> FetchResult:
+    def pages(self, query, cursor: dict) -> Pages:
         positions = dict(cursor.get("tags") or {})
-        posts: list[Post] = []
         for tag in _tags(query):
             min_id = positions.get(tag)
             first = min_id is None  # first poll of this tag: the latest page only, no backfill
@@ -76,14 +76,14 @@ class MastodonSource:
                     else:
                         page = self.client.timeline_hashtag(tag, min_id=min_id, limit=PAGE)
                     if page:
-                        posts.extend(self.post(status) for status in page)
+                        yield [self.post(status) for status in page]
                         min_id = str(max(int(str(status["id"])) for status in page))
                         positions[tag] = min_id
                     if first or len(page) < PAGE:
                         break
             except MastodonRatelimitError:
                 retry_at = wait_until(self._reset_at(), 60.0, self.max_wait)
-                return FetchResult(posts, {"tags": positions}, retry_at=retry_at,
+                return FetchResult([], {"tags": positions}, retry_at=retry_at,
                                    message=f"Mastodon rate limit (429); resuming at {retry_at.isoformat()}Z")
             except MastodonUnauthorizedError as exc:
                 raise AuthFailed(f"Mastodon answered 401 Unauthorized: {exc.args[-1] if exc.args else exc}") from exc
@@ -94,4 +94,4 @@ class MastodonSource:
                 raise SourceError(f"Mastodon timeline #{tag} failed: {exc}") from exc
             except (MastodonNetworkError, MastodonError) as exc:
                 raise SourceError(f"Mastodon timeline #{tag} failed: {exc}") from exc
-        return FetchResult(posts, {"tags": positions})
+        return FetchResult([], {"tags": positions})

@@ -18,8 +18,8 @@ import email.utils
 import feedparser
 import requests
 
-from services.listener.sources.base import (AuthFailed, FetchResult, Post, SourceError, html_text, matches,
-                                            post_key, wait_until)
+from services.listener.sources.base import (AuthFailed, FetchResult, Pages, PagedSource, Post, SourceError,
+                                            html_text, matches, post_key, wait_until)
 from shared.store import utcnow
 
 RECENT_IDS = 1000
@@ -45,7 +45,7 @@ def _retry_after(response) -> datetime.datetime | None:
         return None
 
 
-class RssSource:
+class RssSource(PagedSource):
     name = "rss"
 
     def __init__(self, timeout: float = 10.0, max_wait: float = 900.0, session: requests.Session | None = None):
@@ -53,9 +53,8 @@ class RssSource:
         self.max_wait = max_wait
         self.session = session or requests.Session()
 
-    def fetch(self, query, cursor: dict) -> FetchResult:
+    def pages(self, query, cursor: dict) -> Pages:
         feeds = dict(cursor.get("feeds") or {})
-        posts: list[Post] = []
         warnings: list[str] = []
         for url in query.feeds or []:
             try:
@@ -66,7 +65,7 @@ class RssSource:
                 continue
             if response.status_code == 429:
                 retry_at = wait_until(_retry_after(response), 60.0, self.max_wait)
-                return FetchResult(posts, {"feeds": feeds}, retry_at=retry_at,
+                return FetchResult([], {"feeds": feeds}, retry_at=retry_at,
                                    message=f"feed {url} rate limited (429); resuming at {retry_at.isoformat()}Z")
             if response.status_code in (401, 403):
                 raise AuthFailed(f"feed {url} answered {response.status_code} {response.reason}")
@@ -78,11 +77,13 @@ class RssSource:
                 warnings.append(f"{url}: not a feed ({parsed.get('bozo_exception')})")
                 continue
             state = feeds.get(url) or {}
-            posts.extend(self._new_entries(query, url, parsed.entries, state))
+            found = self._new_entries(query, url, parsed.entries, state)
             feeds[url] = state
+            if found:
+                yield found
         if warnings and len(warnings) == len(query.feeds or []):
             raise SourceError("; ".join(warnings))
-        return FetchResult(posts, {"feeds": feeds}, warnings=warnings)
+        return FetchResult([], {"feeds": feeds}, warnings=warnings)
 
     def _new_entries(self, query, url: str, entries, state: dict) -> list[Post]:
         """Entries newer than the cursor; ``state`` is moved forward in place."""

@@ -16,7 +16,8 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from services.listener.sources.base import AuthFailed, FetchResult, Post, SourceError, wait_until
+from services.listener.sources.base import (AuthFailed, FetchResult, Pages, PagedSource, Post, SourceError,
+                                            wait_until)
 from shared.store import utcnow
 
 X_HOST = "https://api.twitter.com"
@@ -62,7 +63,7 @@ def _reset_at(response) -> datetime.datetime | None:
         return None
 
 
-class XSource:
+class XSource(PagedSource):
     name = "x"
 
     def __init__(self, bearer_token: str, api_base: str = X_HOST, timeout: float = 10.0,
@@ -74,7 +75,7 @@ class XSource:
         self.max_pages = max_pages
         self.max_wait = max_wait
 
-    def fetch(self, query, cursor: dict) -> FetchResult:
+    def pages(self, query, cursor: dict) -> Pages:
         if not self.bearer_token:
             raise AuthFailed("no X bearer token configured (VINCULO_LISTENER_X_BEARER_TOKEN)")
         since_id = cursor.get("since_id")
@@ -83,7 +84,6 @@ class XSource:
         first_poll = since_id is None and next_token is None
         limit = self.first_pages if first_poll else self.max_pages
         search = build_query(query)
-        posts: list[Post] = []
         for _page in range(limit):
             try:
                 response = self.client.search_recent_tweets(
@@ -91,7 +91,7 @@ class XSource:
                     tweet_fields=TWEET_FIELDS, expansions=["author_id"], user_fields=["username", "name"])
             except tweepy.TooManyRequests as exc:
                 retry_at = wait_until(_reset_at(exc.response), 60.0, self.max_wait)
-                return FetchResult(posts, {"since_id": since_id, "next_token": next_token, "newest_id": newest},
+                return FetchResult([], {"since_id": since_id, "next_token": next_token, "newest_id": newest},
                                    retry_at=retry_at, message=f"X rate limit (429); resuming at {retry_at.isoformat()}Z")
             except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
                 raise AuthFailed(f"X answered {exc.response.status_code} "
@@ -102,6 +102,7 @@ class XSource:
             if meta.get("newest_id") and (newest is None or int(meta["newest_id"]) > int(newest)):
                 newest = meta["newest_id"]
             users = {str(user.id): user for user in (response.includes or {}).get("users", [])}
+            posts: list[Post] = []
             for tweet in response.data or []:
                 user = users.get(str(tweet.author_id))
                 handle = user.username if user else str(tweet.author_id or "")
@@ -111,9 +112,11 @@ class XSource:
                     posted_at=created.astimezone(datetime.timezone.utc).replace(tzinfo=None) if created else utcnow(),
                     author_handle=handle, author_name=user.name if user else "",
                     url=f"https://x.com/{handle}/status/{tweet.id}", lang_hint=tweet.lang))
+            if posts:
+                yield posts
             next_token = meta.get("next_token")
             if not next_token:
-                return FetchResult(posts, {"since_id": newest or since_id})
+                return FetchResult([], {"since_id": newest or since_id})
         if first_poll:  # no backfill past the first pages
-            return FetchResult(posts, {"since_id": newest})
-        return FetchResult(posts, {"since_id": since_id, "next_token": next_token, "newest_id": newest})
+            return FetchResult([], {"since_id": newest})
+        return FetchResult([], {"since_id": since_id, "next_token": next_token, "newest_id": newest})
