@@ -76,3 +76,12 @@ def test_the_evaluation_set_meets_the_target_on_each_language():
     results = evaluate(rows)
     for lang in ("es", "en"):
         assert results[lang]["all"]["macro_f1"] >= 0.75, results
+
+
+@pytest.mark.parametrize("text, question", [
+    ("¿Alguien sabe si abren hoy? 🤔", True), ("¿Qué?👍🏽 \n", True), ("What time?", True),
+    ("Genial 😍", False), ("¿De verdad? No lo creo.", False), ("😀", False), ("", False)])
+def test_a_question_is_read_at_the_end_past_emoji_and_spaces(text, question):
+    from services.listener.sentiment.engine import ends_with_question
+
+    assert ends_with_question(text) is question
