@@ -163,7 +163,6 @@ def fix_aggregation() -> None:
     from neosqlite.collection.query_engine import python_aggregation_engine
 
     engine = query_engine.QueryEngine
-    original = engine.aggregate_with_constraints
 
     def aggregate_with_constraints(self, pipeline, batch_size=101, memory_constrained=False, session=None):
         counted = pipeline[1].get(COUNTED) if len(pipeline) > 1 and isinstance(pipeline[1], dict) else None

@@ -193,7 +193,6 @@ _MS = "strftime('%Y-%m-%d %H:%M:%f', "
 
 
 def _fix_datetime_precision() -> None:
-    import inspect
     import textwrap
 
     from neosqlite.collection import sql_translator_unified as module

@@ -14,7 +14,6 @@ Loopback only; bounded in count and time. Prints the machine and the figures.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import multiprocessing
 import os

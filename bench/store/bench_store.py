@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import random
 import statistics
 import tempfile
 import time
 
-from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
+from pymongo import DESCENDING, MongoClient, ReturnDocument
 
 from bench.common import machine
 from devstack import procs

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bson import ObjectId
 
 from devstack import inventory
 from shared import store

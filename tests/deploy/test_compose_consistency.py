@@ -16,7 +16,6 @@ import importlib.metadata
 import importlib.util
 import re
 import sys
-from pathlib import Path
 
 import pytest
 import yaml

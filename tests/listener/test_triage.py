@@ -80,7 +80,7 @@ def test_assign_resolve_and_correct_with_who_and_when(api, mentions, service_env
     target = Mention.objects(post_id="1").first()
     assigned = api("post", f"/mentions/{target.id}/assign", json={"assignee": "marta", "by": "jefa"})
     assert assigned.status_code == 200 and assigned.json["status"] == "assigned"
-    assert api("get", f"/mentions?assignee=marta").json["total"] == 1
+    assert api("get", "/mentions?assignee=marta").json["total"] == 1
     resolved = api("post", f"/mentions/{target.id}/resolve", json={"by": "marta", "note": "respondido por DM"})
     assert resolved.json["status"] == "resolved" and resolved.json["resolved_by"] == "marta"
     assert api("post", f"/mentions/{target.id}/resolve", json={"by": "marta"}).status_code == 409

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from shared.models import ConsentEntry, ConsentState, Customer, SuppressedContact, contact_hash

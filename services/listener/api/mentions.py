@@ -6,7 +6,6 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import AwareDateTime, Float, Integer, List, Raw, String
 from apiflask.validators import Length, OneOf, Range
-from flask import request
 
 from shared.http.auth import current_role, mask_personal, mask_value, roles
 from shared.http.errors import ApiError, field_error, not_found

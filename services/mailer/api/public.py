@@ -13,7 +13,6 @@ from bson.errors import InvalidId
 from flask import Response, redirect, request
 
 from shared.http.auth import public
-from shared.models import Customer
 
 from services.mailer import engagement
 from services.mailer import unsubscribe as unsubscribing

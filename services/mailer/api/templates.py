@@ -15,7 +15,7 @@ from services.mailer import templates as tpl
 from services.mailer.api.common import aware, cursor_id, mailer, object_id, settings
 from services.mailer.api.schemas import (ListQuery, PreviewIn, PreviewOut, TemplateIn, TemplateOut,
                                          TemplatePage, TemplatePatch, TestSendIn, TestSendOut, VersionIn,
-                                         VersionOut, VersionPage)
+                                         VersionPage)
 from services.mailer.models import Template, TemplateVersion
 from services.mailer.rendering import RenderError, sample_customer
 from services.mailer.email_message import SmtpTransport
