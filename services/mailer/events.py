@@ -8,12 +8,10 @@ from __future__ import annotations
 import datetime
 import logging
 
-from pymongo.errors import DuplicateKeyError
-
 from shared.logs import get_correlation_id
-from shared.messaging.contracts import Envelope, Event, envelope_for
+from shared.messaging.contracts import Event, envelope_for
 from shared.messaging.publisher import BatchPublisher as SharedBatchPublisher
-from shared.messaging.publisher import Outbox, OutboxMessage, Publisher
+from shared.messaging.publisher import Outbox, Publisher, keep_in_outbox
 
 log = logging.getLogger(__name__)
 
@@ -24,24 +22,13 @@ class Events:
         self.outbox = Outbox(publisher)
 
     def publish(self, event: Event, message_id: str, occurred_at: datetime.datetime | None = None) -> None:
-        at = occurred_at or datetime.datetime.now(datetime.timezone.utc)
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=datetime.timezone.utc)
-        envelope = Envelope(message_id=message_id, type=event.type, schema_version=event.schema_version,
-                            occurred_at=at.isoformat(), producer="mailer", payload=event.to_dict(),
-                            correlation_id=get_correlation_id())
+        envelope = envelope_for(event, "mailer", get_correlation_id(), message_id=message_id,
+                                occurred_at=occurred_at)
         try:
             self.publisher.publish_envelope(envelope)
         except Exception as exc:  # noqa: BLE001 - any broker failure: keep it for the relay
             log.warning("broker unavailable, %s %s kept in outbox: %s", envelope.type, message_id, exc)
-            try:
-                OutboxMessage(envelope=envelope.to_json(), message_id=message_id,
-                              last_error=str(exc)[:500]).save(force_insert=True)
-            except DuplicateKeyError:
-                pass
-            except Exception as store_exc:  # mongoengine wraps it
-                if "duplicate" not in str(store_exc).lower():
-                    raise
+            keep_in_outbox([envelope], exc)
 
     def relay(self) -> int:
         return self.outbox.relay()

@@ -287,12 +287,16 @@ class Envelope:
 
 
 def envelope_for(event: Event, producer: str, correlation_id: str | None = None,
-                 message_id: str | None = None) -> Envelope:
+                 message_id: str | None = None, occurred_at: datetime.datetime | None = None) -> Envelope:
+    """``occurred_at``: when the fact happened (naive means UTC), else now."""
+    at = occurred_at or datetime.datetime.now(datetime.timezone.utc)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=datetime.timezone.utc)
     return Envelope(
         message_id=message_id or uuid.uuid4().hex,
         type=event.type,
         schema_version=event.schema_version,
-        occurred_at=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        occurred_at=at.isoformat(),
         producer=producer,
         payload=event.to_dict(),
         correlation_id=correlation_id,
