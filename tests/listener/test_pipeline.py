@@ -142,3 +142,27 @@ def test_many_batches_are_stored_and_announced_once_each_in_order(service_env):
     assert pending_collection().count_documents({}) == 0
     announced = [e.payload["post_id"] for e in events(service_env, queue, 23)]
     assert announced == [str(i) for i in range(23)]
+
+
+def test_a_batch_the_store_refuses_stops_the_ingest_and_keeps_the_batches_before_it(service_env):
+    import datetime
+
+    import pytest
+    from bson.errors import InvalidDocument
+
+    from services.listener.announce import BatchPublisher
+    from services.listener.pipeline import Pipeline
+    from services.listener.sources.base import Post
+
+    queue = declare_facts_queue(service_env)
+    query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
+    posts = [Post(source="x", post_id=str(i), text=f"Luna {i}", posted_at=datetime.datetime(2026, 11, 20))
+             for i in range(10)]
+    posts[5].posted_at = object()  # the third batch (posts 4 and 5) cannot be encoded for the store
+    publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
+    with pytest.raises(InvalidDocument):
+        Pipeline(publisher, batch_size=2).ingest(query, posts)
+    publisher.close()
+    assert sorted(m.post_id for m in Mention.objects) == ["0", "1", "2", "3"]
+    assert sorted(e.payload["post_id"] for e in events(service_env, queue, 4)) == ["0", "1", "2", "3"]
+    assert drain(service_env.amqp_url, queue) == []
