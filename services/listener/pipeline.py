@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain, islice
 from dataclasses import dataclass, field
@@ -98,7 +98,7 @@ class Pipeline:
         memory stays bounded. The first failure of any stage is raised. ``posts`` may be a
         Fetch: batches are cut as its pages arrive."""
         result = IngestResult()
-        batches = iter(lambda it=iter(posts): list(islice(it, self.batch_size)), [])
+        batches = self._batches(posts)
         first, second = next(batches, None), next(batches, None)
         if second is None:
             if first:
@@ -107,17 +107,17 @@ class Pipeline:
             return result
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-store") as storer, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-announce") as announcer:
-            stored: list = []
-            announced: list = []
+            stored = None  # the last batch handed to the store stage
+            announced: list = []  # the last two handed to the announce stage
             try:
                 for batch in chain([first, second], batches):
                     docs = self._understand(query, batch, server_matched, result)
-                    if stored:
-                        stored[-1].result()  # re-raises a store failure before going further
+                    if stored is not None:
+                        stored.result()  # re-raises a store failure before going further
                     if len(announced) > 1:
                         announced[-2].result()  # and an announce failure
-                    stored = [storer.submit(self._store_batch, query, docs, result)]
-                    announced = announced[-1:] + [announcer.submit(self._announce_after, stored[0], result)]
+                    stored = storer.submit(self._store_batch, query, docs, result)
+                    announced = announced[-1:] + [announcer.submit(self._announce_after, stored, result)]
                 for future in announced:
                     future.result()
             except BaseException:
@@ -126,6 +126,12 @@ class Pipeline:
                 announcer.shutdown(cancel_futures=True)
                 raise
         return result
+
+    def _batches(self, posts: Iterable[Post]) -> Iterator[list[Post]]:
+        """Lists of up to batch_size posts, cut as the posts come."""
+        posts = iter(posts)
+        while batch := list(islice(posts, self.batch_size)):
+            yield batch
 
     def _understand(self, query, posts: list[Post], server_matched: bool, result: IngestResult) -> list[dict]:
         """Filter, detect the language, score, link: the mention documents of a batch."""
