@@ -94,3 +94,7 @@ def test_now_and_trigger_schedules():
     assert not matches(stored["filter"], {"label": "negative", "sentiment": -0.1})
     assert not matches(stored["filter"], {"label": "positive", "sentiment": -0.9})
     assert matches({"amount": {"$gte": 50}, "currency": {"$in": ["EUR"]}}, {"amount": 80.0, "currency": "EUR"})
+    # The README's welcome journey that does not greet imported contacts.
+    not_imported = {"source": {"$ne": "import"}}
+    assert matches(not_imported, {"customer_id": "c1", "source": "web_form"})
+    assert not matches(not_imported, {"customer_id": "c1", "source": "import"})
