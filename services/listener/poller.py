@@ -105,7 +105,10 @@ class Poller:
             return
         fetch = Fetch(source.pages(query, claimed.get("cursor") or {}))
         # Pages are understood and stored as they arrive; a source failure ends the posts early.
-        ingested = self.pipeline.ingest(query, fetch, server_matched=source_name != "rss")
+        try:
+            ingested = self.pipeline.ingest(query, fetch, server_matched=source_name != "rss")
+        finally:
+            fetch.close()
         if fetch.error is not None:
             self._failed(claimed, query, source_name, fetch.error, interval, kept=len(ingested.new))
             if ingested.new:

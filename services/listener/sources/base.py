@@ -105,6 +105,10 @@ class Fetch:
             self.count += len(page)
             yield from page
 
+    def close(self) -> None:
+        """Stop the source where it is (a pipeline failure mid-poll): no further pages are fetched."""
+        self._pages.close()
+
 
 def html_text(value: str | None) -> str:
     """Plain text of an HTML fragment (Mastodon content, feed summaries)."""
