@@ -44,12 +44,9 @@ class BatchPublisher(SharedBatchPublisher):
     def envelope(self, event: Event, message_id: str) -> Envelope:
         return envelope_for(event, PRODUCER, get_correlation_id(), message_id=message_id)
 
-    def publish_all(self, envelopes: list[Envelope]) -> bool:
-        """True when the broker took them all; else they are kept in the outbox (False)."""
-        return self.publish_envelopes(envelopes)
-
     def publish(self, event: Event, message_id: str) -> bool:
-        return self.publish_all([self.envelope(event, message_id)])
+        """True when the broker took it; else it is kept in the outbox (False)."""
+        return self.publish_envelopes([self.envelope(event, message_id)])
 
     def relay(self) -> int:
         return self.outbox.relay()

@@ -221,7 +221,7 @@ class Pipeline:
             return
         envelopes = [self.publisher.envelope(event_for(d), message_id_for("mention.received", str(d["_id"])))
                      for d in docs]
-        self.publisher.publish_all(envelopes)  # published, or kept in the outbox: announced either way
+        self.publisher.publish_envelopes(envelopes)  # published, or kept in the outbox: announced either way
 
     def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
         """Announce the batches a crash left unannounced (same message ids: consumers drop copies)."""

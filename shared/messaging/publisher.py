@@ -131,9 +131,7 @@ class Outbox:
         except Exception as exc:  # noqa: BLE001 - any broker failure: keep it for the relay
             log.warning("broker unavailable, %s %s kept in outbox: %s", envelope.type,
                         envelope.message_id, exc)
-            OutboxMessage(envelope=envelope.to_json(), message_id=envelope.message_id,
-                          last_error=str(exc)[:500]).save()
-            metrics.OUTBOXED.labels(envelope.type).inc()
+            keep_in_outbox([envelope], exc)
         return envelope
 
     def relay(self, limit: int = 500) -> int:

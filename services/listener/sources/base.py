@@ -65,15 +65,12 @@ class PagedSource:
         raise NotImplementedError
 
     def fetch(self, query, cursor: dict) -> FetchResult:
-        posts: list[Post] = []
-        pages = self.pages(query, cursor)
-        while True:
-            try:
-                posts.extend(next(pages))
-            except StopIteration as end:
-                result = end.value
-                result.posts = posts
-                return result
+        fetch = Fetch(self.pages(query, cursor))
+        posts = list(fetch)
+        if fetch.error is not None:
+            raise fetch.error
+        fetch.result.posts = posts
+        return fetch.result
 
 
 class Fetch:
