@@ -120,31 +120,51 @@ class Membership:
                 written = self._enter(segment, cids, record) if kind == "entered" else self._leave(segment, cids)
                 happened += [(segment, cid, kind) for cid in written]
                 done[kind] += len(written)
-        finally:
-            # Whatever was written is announced, even if a later write failed.
+        except BaseException:
+            # What is known to be written goes out now; the record stays, so the sweep also
+            # announces writes this call could not count (a delete or insert cut off mid-way).
             if self.announce:
-                self._publish(record, happened, correlation_ids or {})
+                self._publish(record, happened, correlation_ids or {}, finished=False)
+            raise
+        if self.announce:
+            self._publish(record, happened, correlation_ids or {})
         return done
 
-    def _publish(self, record: ObjectId, happened: list, correlation_ids: dict) -> None:
+    def _publish(self, record: ObjectId, happened: list, correlation_ids: dict, finished: bool = True) -> None:
         events.publish_many(self.settings, [
             (EVENTS[kind](segment_id=str(segment), customer_id=str(cid)), correlation_ids.get(cid),
              message_id_for(record, segment, cid, kind)) for segment, cid, kind in happened])
-        pending_collection().delete_one({"_id": record})
+        if finished:
+            pending_collection().delete_one({"_id": record})
 
     def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
-        """Announce the changes a crash left unannounced; how many were announced."""
-        cutoff = utcnow() - datetime.timedelta(seconds=older_than)
+        """Announce the changes a crash left unannounced; how many were announced.
+
+        Each record is taken first (its time moved to now), so another replica's
+        sweep passes it by; its rows are read with one query per segment.
+        """
         announced = 0
-        for pending in list(pending_collection().find({"at": {"$lt": cutoff}}).limit(limit)):
-            happened = []
+        for _ in range(limit):
+            cutoff = utcnow() - datetime.timedelta(seconds=older_than)
+            pending = pending_collection().find_one_and_update({"at": {"$lt": cutoff}},
+                                                               {"$set": {"at": utcnow()}})
+            if pending is None:
+                break
+            by_segment: dict = collections.defaultdict(list)
             for change in pending["changes"]:
-                row = self.members.find_one({"segment_id": change["segment_id"], "customer_id": change["customer_id"]},
-                                            {"via": 1})
-                if (row is not None and row.get("via") == pending["_id"]) if change["kind"] == "entered" \
-                        else row is None:
-                    happened.append((change["segment_id"], change["customer_id"], change["kind"]))
-            log.warning("announcing %d membership changes a stopped worker left unannounced", len(happened))
+                by_segment[change["segment_id"]].append(change)
+            happened = []
+            for segment, changes in by_segment.items():
+                via = {row["customer_id"]: row.get("via") for row in self.members.find(
+                    {"segment_id": segment, "customer_id": {"$in": [c["customer_id"] for c in changes]}},
+                    {"customer_id": 1, "via": 1})}
+                for change in changes:
+                    cid, kind = change["customer_id"], change["kind"]
+                    # An entry whose row this record wrote; a departure whose row is gone.
+                    if (via.get(cid) == pending["_id"]) if kind == "entered" else cid not in via:
+                        happened.append((segment, cid, kind))
+            if happened:
+                log.warning("announcing %d membership changes a stopped worker left unannounced", len(happened))
             self._publish(pending["_id"], happened, {})
             announced += len(happened)
         return announced
