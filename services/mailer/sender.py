@@ -258,7 +258,8 @@ class Sender:
                 allowance = self.limiters[doc["channel"]].acquire(len(claimed) - index)
             allowance -= 1
             if time.monotonic() - renewed >= self.settings.claim_lease / 4:
-                self._renew_claims([*claimed[index:], *in_flight.values()])
+                # Not yet handed over, in flight, or accepted but not yet recorded as sent.
+                self._renew_claims([*claimed[index:], *in_flight.values(), *(doc for doc, _ in pending)])
                 renewed = time.monotonic()
             if parallel <= 1:
                 future = concurrent.futures.Future()
