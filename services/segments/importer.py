@@ -412,6 +412,7 @@ class EventSender:
 
         self.settings = settings
         self.queue: "queue.Queue" = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="import-events", daemon=True)
         self.thread.start()
 
@@ -420,15 +421,27 @@ class EventSender:
             batch = self.queue.get()
             if batch is None:
                 return
-            events.publish_many(self.settings, [(event, None, None) for event in batch])
+            if self.error is not None:
+                continue  # drain: the job fails on the error below
+            try:
+                events.publish_many(self.settings, [(event, None, None) for event in batch])
+            except BaseException as exc:  # noqa: BLE001 - raised on the job's thread (send / close)
+                self.error = exc
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"announcing the import's rows failed: {self.error}") from self.error
 
     def send(self, batch: list) -> None:
+        """Queue a batch's events; raises if announcing an earlier batch failed (the job is retried)."""
+        self._raise()
         if batch:
             self.queue.put(batch)
 
     def close(self) -> None:
         self.queue.put(None)
         self.thread.join()
+        self._raise()
 
 
 def recompute_touched(job: ImportJob, touched: set[str]) -> int:
