@@ -232,3 +232,39 @@ def test_a_stopping_worker_hands_the_job_back_and_another_resumes_it(api, servic
     assert (done["status"], done["rows"], done["created"], done["rejected"]) == ("done", 11, 10, 1)
     assert len(api.get(f"/imports/{job['id']}/rejections").json["items"]) == 1
     assert Customer.objects.count() == 10
+
+
+def test_an_upload_cut_off_mid_way_leaves_no_job_behind(api, settings):
+    """The client goes away (or the proxy times out) while the file streams in."""
+    class CutOff(io.RawIOBase):
+        sent = False
+
+        def readable(self):
+            return True
+
+        def seekable(self):  # what the test client asks of a body; the app only reads
+            return True
+
+        position = 0
+
+        def seek(self, offset, whence=0):
+            self.position = 10**7 if whence == io.SEEK_END else offset
+            return self.position
+
+        def tell(self):
+            return self.position
+
+        def readinto(self, buffer):
+            if self.sent:
+                raise ConnectionResetError("connection reset by peer")
+            self.sent = True
+            data = b"email\n" + b"a@example.com\n" * 1000
+            buffer[:len(data)] = data
+            return len(data)
+
+    response = api.post("/imports", query_string={"format": "csv"}, input_stream=CutOff(),
+                        content_type="text/csv", content_length=10**7)
+    assert response.status_code == 400  # werkzeug answers a client gone mid-body with 400
+    assert api.get("/imports").json["total"] == 0
+    from services.segments.models import ImportChunk
+    assert ImportChunk.objects.count() == 0

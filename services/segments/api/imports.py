@@ -16,7 +16,7 @@ from shared.http.errors import ApiError, field_error, not_found
 
 from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
 from services.segments.importer import FileError, store_upload
-from services.segments.models import ImportJob, ImportRejection
+from services.segments.models import ImportChunk, ImportJob, ImportRejection
 
 bp = APIBlueprint("imports", __name__, tag="imports")
 
@@ -116,14 +116,23 @@ def create_import(query_data):
     try:
         size = store_upload(job, stream, settings().import_chunk_bytes, settings().import_max_bytes)
     except FileError as exc:
-        ImportJob.objects(id=job.id).delete()
+        _discard(job)
         raise ApiError(413, str(exc)) from None
+    except BaseException:
+        _discard(job)  # the client went away mid-upload, or the store failed: no job left "uploading"
+        raise
     if size == 0:
-        ImportJob.objects(id=job.id).delete()
+        _discard(job)
         raise field_error("file", "the file is empty", location="files" if upload else "body")
     ImportJob.objects(id=job.id).update_one(set__status="queued")
     job.reload()
     return _out(job)
+
+
+def _discard(job: ImportJob) -> None:
+    """Forget an upload that did not complete: the job and whatever chunks it stored."""
+    ImportChunk._get_collection().delete_many({"_id": {"$regex": f"^{job.id}:"}})
+    ImportJob.objects(id=job.id).delete()
 
 
 @bp.get("/imports")
