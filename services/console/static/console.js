@@ -73,9 +73,18 @@
     });
   }
 
-  // Lists that change while something is being sent: reload now and then.
+  // Lists that change while something is being sent: reload now and then, but not
+  // while someone is filling in a form on the same page (a chosen file, a field in use).
+  function formInUse() {
+    var active = document.activeElement;
+    if (active && active.form) { return true; }
+    return Array.prototype.some.call(document.querySelectorAll("input[type=file]"),
+                                     function (input) { return input.files && input.files.length > 0; });
+  }
   document.querySelectorAll("[data-poll-reload]").forEach(function (el) {
-    every(Number(el.getAttribute("data-poll-reload")), function () { window.location.reload(); });
+    every(Number(el.getAttribute("data-poll-reload")), function () {
+      if (!formInUse()) { window.location.reload(); }
+    });
   });
   // With this script running, the <noscript> meta refresh is not needed.
 })();

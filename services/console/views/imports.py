@@ -18,9 +18,12 @@ FORMATS = ("csv", "jsonl")
 
 
 def _list_page(form=None, errors=None, message=None, status=200):
+    """The list with the upload form. Only a plain GET follows running jobs by reloading:
+    reloading the answer to a refused upload would post the file again."""
     page = api().segments.get("/imports", limit=50, cursor=request.args.get("cursor"))
+    follow = request.method == "GET" and any(job["status"] in RUNNING for job in page["items"])
     return render_template("imports/index.html", page=page, form=form or {}, errors=errors or {},
-                           message=message, formats=FORMATS, running=RUNNING), status
+                           message=message, formats=FORMATS, running=RUNNING, follow=follow), status
 
 
 @bp.errorhandler(RequestEntityTooLarge)
