@@ -145,7 +145,7 @@ def _exact_where(collection, query: dict) -> tuple[str, list] | None:
             continue
         if key == "_id" or _holds_object_id({key: cond}) or _holds_datetime(cond):
             return None
-        if mongo_match.is_fast_safe({key: cond}):
+        if mongo_match.is_fast_safe({key: cond}) and _text_condition(cond):
             built = helpers._build_simple_where_clause({key: cond})
             if built is None or built[2] or not built[0].startswith("WHERE "):
                 return None
@@ -158,6 +158,19 @@ def _exact_where(collection, query: dict) -> tuple[str, list] | None:
         clauses.append(negation[0])
         params.extend(negation[1])
     return (" AND ".join(clauses) or "1"), params
+
+
+def _text_condition(cond) -> bool:
+    """Equality or ``$in`` on strings: what neosqlite's SQL answers exactly whatever the
+    stored types. Numbers (SQL takes true for 1), booleans and ranges (SQL compares an
+    object's JSON text with a string) are left to the exact test in Python."""
+    if isinstance(cond, str):
+        return True
+    if isinstance(cond, dict) and len(cond) == 1:
+        op, value = next(iter(cond.items()))
+        return (op == "$eq" and isinstance(value, str)) or (
+            op == "$in" and isinstance(value, list) and all(isinstance(v, str) for v in value))
+    return False
 
 
 def _conjuncts(query: dict, out: list) -> bool:

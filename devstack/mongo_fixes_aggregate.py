@@ -129,8 +129,9 @@ def fix_aggregation_loading() -> None:
     deep-copied each (for ``$$ROOT``), then applied the first ``$match`` in Python:
     a pipeline over the 6 mentions of one query among 10,000 read all 10,000, and a
     ``$match`` the exact matcher had narrowed to ``{"_id": {"$in": [...]}}`` tested
-    that whole list against each document. A first ``$match`` neosqlite's SQL answers
-    right (every resolved one is) now selects the documents, and the copy is made
+    that whole list against each document. A first ``$match`` the exact matcher
+    resolved to ``_id``s now selects the documents in SQL (other first stages still
+    run in Python), and the copy is made
     only when the pipeline names ``$$ROOT``."""
     import inspect
     import textwrap
@@ -143,7 +144,9 @@ def fix_aggregation_loading() -> None:
     source = textwrap.dedent(inspect.getsource(module.execute_python_aggregation))
     for old, new in ((_LOAD_OLD, _LOAD_NEW), (_ROOT_OLD, _ROOT_NEW)):
         source = _replace_lines(source, old, new)
-    module.__dict__["_standin_fast_safe"] = mongo_match.is_fast_safe
+    # Only the resolved {"_id": {"$in": [...]}}: other filters neosqlite's SQL gets wrong
+    # on mixed types (ranges on arrays, a string range meeting an object) stay in Python.
+    module.__dict__["_standin_fast_safe"] = lambda match: set(match) == {"_id"} and mongo_match.is_fast_safe(match)
     module.__dict__["_standin_load"] = _load_fields
     namespace: dict = {}
     exec(compile(source, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102

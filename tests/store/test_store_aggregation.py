@@ -89,3 +89,13 @@ def test_a_first_match_selects_and_root_stays_the_stored_document(coll):
     rooted = list(coll.aggregate([{"$match": {"n": {"$in": [1, 2]}}}, {"$project": {"n": 1, "root": "$$ROOT"}},
                                   {"$sort": {"n": 1}}]))
     assert [(d["n"], d["root"]["i"], d["root"]["s"]) for d in rooted] == [(1, 5, "apple"), (2, 10, "Banana")]
+
+
+def test_a_first_match_on_mixed_types_matches_as_mongodb_does(coll):
+    """A range on an array field is met when each bound is met by some element (10 > 2,
+    1 < 4: no single element in range is needed); a string range never matches an
+    embedded document."""
+    coll.insert_one({"n": 90, "nums": [1, 10]})
+    assert [d["n"] for d in coll.aggregate([{"$match": {"nums": {"$gt": 2, "$lt": 4}}}])] == [90]
+    assert [d["n"] for d in coll.aggregate([{"$match": {"nums": {"$gt": 5}}}])] == [90]
+    assert [d["n"] for d in coll.aggregate([{"$match": {"emb": {"$gt": "a"}}}])] == []

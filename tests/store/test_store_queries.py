@@ -12,6 +12,10 @@ from tests.store.conftest import REF, T0, ns
 # filter -> the documents (by n) MongoDB matches
 CASES = [
     ({"s": "apple"}, [1]),
+    # With a $ne (every audience filter has one) the conditions beside it are decided
+    # exactly too: SQL alone took true for 1 and compared an object's JSON text with a string.
+    ({"b": 1, "n": {"$ne": 0}}, []),
+    ({"emb": {"$gt": "a"}, "n": {"$ne": 0}}, []),
     ({"s": {"$gt": "b"}}, [3, 6]),
     ({"i": {"$gte": 0, "$lt": 10}}, [1, 4, 5]),
     ({"f": {"$gt": 1, "$lte": 7}}, [1, 2, 4]),
