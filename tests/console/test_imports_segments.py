@@ -179,6 +179,7 @@ def test_static_segment_from_a_pasted_list(segments_console, segments_url):
     assert answer.status_code == 302
     html = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert '<span id="member-count">1</span>' in html and "a@example.com" in html
+    assert "Not found: nadie@example.com" in html  # said, not dropped
 
 
 def test_roles_follow_the_segments_api(segments_console, segments_url):

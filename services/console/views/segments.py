@@ -128,9 +128,24 @@ def _save_static(form):
             raise
         return _form_page(None, form, exc.fields, exc.message, status=422)
     people = _people(request.form.get("people", ""))
-    if any(people.values()):
-        api().segments.post(f"/segments/{created['id']}/members", people)
-    return redirect(url_for("segments.show", segment_id=created["id"]))
+    if not any(people.values()):
+        return redirect(url_for("segments.show", segment_id=created["id"]))
+    # The segment exists now: whatever happens to its list, the answer is its page.
+    return _apply_people(created["id"], people)
+
+
+def _apply_people(segment_id: str, people: dict):
+    """Add (or take out) people, then the segment's page naming who was not found; a
+    refused list (422/409) is shown with a way back to the segment."""
+    try:
+        answer = api().segments.post(f"/segments/{segment_id}/members", people)
+    except ApiFailure as exc:
+        if exc.status not in (409, 422):
+            raise
+        return render_template("error.html", status=exc.status, failure=exc,
+                               back=url_for("segments.show", segment_id=segment_id)), exc.status
+    missing = answer.get("not_found") or []
+    return redirect(url_for("segments.show", segment_id=segment_id, not_found=", ".join(missing[:50]) or None))
 
 
 @bp.post("/preview")
@@ -195,15 +210,7 @@ def add_members(segment_id):
     """Add (or take out) people of a static segment from a pasted list."""
     people = _people(request.form.get("people", ""))
     people["remove"] = request.form.get("remove") == "yes"
-    try:
-        answer = api().segments.post(f"/segments/{segment_id}/members", people)
-    except ApiFailure as exc:
-        if exc.status not in (409, 422):
-            raise
-        return render_template("error.html", status=exc.status, failure=exc,
-                               back=url_for("segments.show", segment_id=segment_id)), exc.status
-    missing = answer.get("not_found") or []
-    return redirect(url_for("segments.show", segment_id=segment_id, not_found=", ".join(missing[:50]) or None))
+    return _apply_people(segment_id, people)
 
 
 @bp.post("/<segment_id>/<action>")
