@@ -138,6 +138,10 @@ def test_saving_an_invalid_rule_shows_the_error_at_its_node(segments_console):
                                                   "rule": '{"all": [', "action": "save"})
     assert bad_json.status_code == 422
     assert re.search(r'data-field="rule">Not valid JSON', bad_json.get_data(as_text=True))
+    too_deep = client.post("/segments/new", data={"csrf_token": csrf_of(client), "name": "Hondo",
+                                                  "rule": "[" * 100_000, "action": "save"})
+    assert too_deep.status_code == 422  # nesting the parser gives up on: a field error, not a 500
+    assert re.search(r'data-field="rule">Not valid JSON', too_deep.get_data(as_text=True))
     assert client.get("/segments").get_data(as_text=True).count('href="/segments/') == 1  # only "new"
 
 

@@ -10,6 +10,7 @@ from shared.models import TOPICS
 from services.console import charts, cron
 from services.console.app import api
 from services.console.client import ApiFailure
+from services.console.forms import json_field
 from services.console.i18n import gettext as _
 from services.console.security import may, requires
 
@@ -62,20 +63,14 @@ def body_from_form(form) -> tuple[dict, dict]:
         schedule = {"kind": "trigger", "event": form.get("event", "").strip(),
                     "delay_seconds": _float(form.get("delay_seconds")) or 0}
         if form.get("trigger_filter", "").strip():
-            try:
-                schedule["filter"] = json.loads(form["trigger_filter"])
-            except ValueError as exc:
-                errors["schedule.filter"] = [_("Not valid JSON: {error}", error=str(exc))]
+            schedule["filter"] = json_field(form["trigger_filter"], "schedule.filter", errors)
         body["schedule"] = schedule
     else:
         body["schedule"] = None
     goal_hours = _float(form.get("goal_window_hours"))
     body["goal"] = {"kind": "purchase", "window_hours": goal_hours} if goal_hours else None
     if form.get("journey", "").strip():
-        try:
-            body["journey"] = json.loads(form["journey"])
-        except ValueError as exc:
-            errors["journey"] = [_("Not valid JSON: {error}", error=str(exc))]
+        body["journey"] = json_field(form["journey"], "journey", errors)
     else:
         body["journey"] = None
     return body, errors

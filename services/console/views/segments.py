@@ -11,6 +11,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from services.console.app import api
 from services.console.client import ApiFailure
+from services.console.forms import json_field
 from services.console.i18n import gettext as _
 from services.console.rules import builder_spec, describe, node_errors
 from services.console.security import may, requires
@@ -39,10 +40,8 @@ def _parse_rule(text: str):
     """The pasted rule, or (None, {"rule": [why]})."""
     if not text.strip():
         return None, {"rule": [_("Write a rule (JSON) or build one.")]}
-    try:
-        return json.loads(text), {}
-    except ValueError as exc:
-        return None, {"rule": [_("Not valid JSON: {error}", error=str(exc))]}
+    errors: dict = {}
+    return json_field(text, "rule", errors), errors
 
 
 def _preview(rule, sample: int = 10):

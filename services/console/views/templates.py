@@ -10,6 +10,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from services.console.app import api
 from services.console.client import ApiFailure
+from services.console.forms import json_field
 from services.console.i18n import gettext as _
 from services.console.security import may, requires
 
@@ -74,10 +75,7 @@ def create():
             "fallback_locale": request.form.get("fallback_locale") or "es",
             "variants": variants_from_form(request.form, channel), "publish": True}
     errors = {}
-    try:
-        body["sample"] = json.loads(request.form.get("sample") or "{}")
-    except ValueError as exc:
-        errors["sample"] = [_("Not valid JSON: {error}", error=str(exc))]
+    body["sample"] = json_field(request.form.get("sample") or "{}", "sample", errors)
     if not errors:
         try:
             created = api().mailer.post("/templates", body)
@@ -122,10 +120,7 @@ def edit(template_id):
         body = {"variants": variants_from_form(request.form, template["channel"]),
                 "fallback_locale": request.form.get("fallback_locale") or template["fallback_locale"],
                 "publish": request.form.get("publish") == "on"}
-        try:
-            body["sample"] = json.loads(request.form.get("sample") or "{}")
-        except ValueError as exc:
-            errors["sample"] = [_("Not valid JSON: {error}", error=str(exc))]
+        body["sample"] = json_field(request.form.get("sample") or "{}", "sample", errors)
         if not errors:
             try:
                 api().mailer.post(f"/templates/{template_id}/versions", body)
