@@ -9,7 +9,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from shared.models import TOPICS
 from services.console import charts, cron
 from services.console.app import api
-from services.console.client import ApiFailure
+from services.console.client import ApiFailure, ServiceUnavailable
 from services.console.forms import json_field
 from services.console.i18n import gettext as _
 from services.console.security import may, requires
@@ -224,11 +224,14 @@ def _names(campaign: dict) -> dict[str, str]:
     wanted += [("mailer", "templates", template_id) for template_id in
                {campaign.get("template_id"), *(v.get("template_id") for v in campaign.get("variants") or [])}]
     names = {}
+    silent: set[str] = set()  # a service that did not answer is not asked again for this page
     for service, path, ref in wanted:
-        if not ref:
+        if not ref or service in silent:
             continue
         try:
             names[ref] = getattr(api(), service).get(f"/{path}/{ref}")["name"]
+        except ServiceUnavailable:
+            silent.add(service)
         except (ApiFailure, KeyError, TypeError):
             continue
     return names
