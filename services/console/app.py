@@ -36,6 +36,9 @@ def api():
     return g.api
 
 
+FORM_MAX_BYTES = 64 * 1024 * 1024  # every request body but an import's file
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load()
     app = Flask(__name__)
@@ -43,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         VINCULO_SETTINGS=settings, SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="vinculo_console", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=12), MAX_CONTENT_LENGTH=settings.upload_max_bytes,
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=12), MAX_CONTENT_LENGTH=FORM_MAX_BYTES,
     )
     app.jinja_env.autoescape = True
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
@@ -53,6 +56,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         g.settings = settings
         g.correlation_token = set_correlation_id(request.headers.get("X-Correlation-ID") or new_id())
         g.started = time.perf_counter()
+        # Only the import upload may be large; any other body (read by the CSRF check before
+        # sign-in is known) stays under FORM_MAX_BYTES. Set here, before security's hooks.
+        if request.endpoint == "imports.upload":
+            request.max_content_length = settings.upload_max_bytes
 
     i18n.init_app(app)
     security.init_app(app)

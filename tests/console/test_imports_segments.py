@@ -102,6 +102,17 @@ def test_a_file_over_the_console_limit_is_refused_at_its_field(service_env, segm
     assert refused.status_code == 413 and "data-field" not in refused.get_data(as_text=True)
 
 
+def test_only_the_import_upload_takes_a_body_over_the_form_limit(segments_console):
+    """The upload limit (512 MiB by default) is the import's; any other form, even before
+    sign-in, is refused above 64 MiB."""
+    from services.console.app import FORM_MAX_BYTES
+
+    client = segments_console.test_client()
+    body = b"x" * (FORM_MAX_BYTES + 1)
+    answer = client.post("/sign-in", data=body, content_type="application/x-www-form-urlencoded")
+    assert answer.status_code == 413
+
+
 def test_the_preview_counts_what_a_pasted_rule_selects_without_javascript(segments_console, segments_url):
     add_customers(segments_url, [("a@example.com", "Ana", "ES"), ("b@example.com", "Bea", "ES"),
                                  ("c@example.com", "Carlos", "PT"), ("d@example.com", "Dora", "PT"),

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, g, redirect, render_template, request, stream_with_context, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from services.console.app import api
@@ -36,7 +36,7 @@ def too_large(_exc):
     """
     if not may("imports"):
         return render_template("error.html", status=413, failure=None, csrf=False), 413
-    limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    limit = g.settings.upload_max_bytes // (1024 * 1024)
     return _list_page({}, {"file": [_("The file is larger than {limit} MB.", limit=limit)]},
                       _("Please correct the marked fields."), 413)
 
