@@ -15,11 +15,10 @@ from __future__ import annotations
 import logging
 import uuid
 
-from shared.messaging.contracts import Envelope, Event, envelope_for
+from shared.messaging.contracts import Event
 from shared.messaging.publisher import BatchPublisher as SharedBatchPublisher
 from shared.messaging.publisher import Outbox, Publisher
 from shared.messaging.topology import Topology
-from shared.logs import get_correlation_id
 
 log = logging.getLogger(__name__)
 PRODUCER = "listener"
@@ -41,12 +40,9 @@ class BatchPublisher(SharedBatchPublisher):
         self.publisher = Publisher(amqp_url, topology, PRODUCER)  # for the outbox relay
         self.outbox = Outbox(self.publisher)
 
-    def envelope(self, event: Event, message_id: str) -> Envelope:
-        return envelope_for(event, PRODUCER, get_correlation_id(), message_id=message_id)
-
     def publish(self, event: Event, message_id: str) -> bool:
         """True when the broker took it; else it is kept in the outbox (False)."""
-        return self.publish_envelopes([self.envelope(event, message_id)])
+        return self.publish_events([(event, message_id, None)])
 
     def relay(self) -> int:
         return self.outbox.relay()

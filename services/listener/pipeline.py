@@ -219,9 +219,9 @@ class Pipeline:
     def _announce(self, docs: list[dict]) -> None:
         if not docs:
             return
-        envelopes = [self.publisher.envelope(event_for(d), message_id_for("mention.received", str(d["_id"])))
-                     for d in docs]
-        self.publisher.publish_envelopes(envelopes)  # published, or kept in the outbox: announced either way
+        # Published, or kept in the outbox: announced either way.
+        self.publisher.publish_events([(event_for(d), message_id_for("mention.received", str(d["_id"])), None)
+                                       for d in docs])
 
     def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
         """Announce the batches a crash left unannounced (same message ids: consumers drop copies)."""

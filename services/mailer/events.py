@@ -10,7 +10,7 @@ import logging
 
 from shared.logs import get_correlation_id
 from shared.messaging.contracts import Event, envelope_for
-from shared.messaging.publisher import BatchPublisher as SharedBatchPublisher
+from shared.messaging.publisher import BatchPublisher
 from shared.messaging.publisher import Outbox, Publisher, keep_in_outbox
 
 log = logging.getLogger(__name__)
@@ -34,15 +34,7 @@ class Events:
         return self.outbox.relay()
 
 
-class BatchPublisher(SharedBatchPublisher):
-    """The shared batch publisher (confirms awaited once per list, the outbox for
-    whatever is not confirmed), fed the mailer's (event, message id) pairs."""
-
-    def __init__(self, amqp_url: str, topology):
-        super().__init__(amqp_url, topology, "mailer")
-
-    def publish_many(self, items: list[tuple[Event, str]]) -> None:
-        """``items``: (event, message id) pairs."""
-        correlation_id = get_correlation_id()
-        self.publish_envelopes([envelope_for(event, "mailer", correlation_id, message_id=message_id)
-                                for event, message_id in items])
+def batch_publisher(amqp_url: str, topology) -> BatchPublisher:
+    """The shared batch publisher for the mailer's events (confirms awaited once per
+    list, the outbox for whatever is not confirmed)."""
+    return BatchPublisher(amqp_url, topology, "mailer")

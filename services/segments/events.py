@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from shared.logs import get_correlation_id
-from shared.messaging.contracts import Event, envelope_for
+from shared.messaging.contracts import Event
 from shared.messaging.publisher import BatchPublisher, Outbox, Publisher
 from shared.messaging.topology import Topology
 
@@ -42,10 +41,5 @@ def batch_publisher(settings) -> BatchPublisher:
 
 
 def publish_many(settings, items: list[tuple[Event, str | None, str | None]]) -> None:
-    """``items``: (event, correlation id or None for the current one, message id or None for a new one)."""
-    if not items:
-        return
-    current = get_correlation_id()
-    batch_publisher(settings).publish_envelopes(
-        [envelope_for(event, "segments", correlation_id or current, message_id=message_id)
-         for event, correlation_id, message_id in items])
+    """``items``: (event, message id or None for a new one, correlation id or None for the current one)."""
+    batch_publisher(settings).publish_events(items)

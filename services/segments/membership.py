@@ -132,8 +132,8 @@ class Membership:
 
     def _publish(self, record: ObjectId, happened: list, correlation_ids: dict, finished: bool = True) -> None:
         events.publish_many(self.settings, [
-            (EVENTS[kind](segment_id=str(segment), customer_id=str(cid)), correlation_ids.get(cid),
-             message_id_for(record, segment, cid, kind)) for segment, cid, kind in happened])
+            (EVENTS[kind](segment_id=str(segment), customer_id=str(cid)), message_id_for(record, segment, cid, kind),
+             correlation_ids.get(cid)) for segment, cid, kind in happened])
         if finished:
             pending_collection().delete_one({"_id": record})
 

@@ -11,7 +11,7 @@ from shared.messaging.contracts import DeliverySent
 from shared.messaging.publisher import OutboxMessage, Publisher
 from tests.support import drain
 
-from services.mailer.events import BatchPublisher, Events
+from services.mailer.events import Events, batch_publisher
 
 
 def test_unconfirmed_batch_goes_to_the_outbox_and_is_relayed(service_env):
@@ -19,17 +19,17 @@ def test_unconfirmed_batch_goes_to_the_outbox_and_is_relayed(service_env):
     with Connection(service_env.amqp_url) as conn:
         topology.declare(conn.channel(), ["campaigns.delivery"])
     good = Events(Publisher(service_env.amqp_url, topology, "mailer"))
-    down = BatchPublisher("amqp://guest:guest@127.0.0.1:1//", topology)  # nothing listens there
+    down = batch_publisher("amqp://guest:guest@127.0.0.1:1//", topology)  # nothing listens there
     items = [(DeliverySent(delivery_id=f"d{n}", campaign_id="c", customer_id="x", channel="email"), f"delivery-d{n}-sent")
              for n in range(3)]
-    down.publish_many(items)
+    down.publish_events([(event, message_id, None) for event, message_id in items])
     assert sorted(m.message_id for m in OutboxMessage.objects) == ["delivery-d0-sent", "delivery-d1-sent",
                                                                    "delivery-d2-sent"]
     assert good.relay() == 3 and OutboxMessage.objects.count() == 0
     # and through a working broker, one confirm wait for the whole batch
-    up = BatchPublisher(service_env.amqp_url, topology)
-    up.publish_many([(DeliverySent(delivery_id="d9", campaign_id="c", customer_id="x", channel="email"),
-                      "delivery-d9-sent")])
+    up = batch_publisher(service_env.amqp_url, topology)
+    up.publish_events([(DeliverySent(delivery_id="d9", campaign_id="c", customer_id="x", channel="email"),
+                        "delivery-d9-sent", None)])
     up.close()
     good.publisher.close()
     received = [json.loads(m.body)["message_id"] for m in drain(service_env.amqp_url,
