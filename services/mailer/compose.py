@@ -14,19 +14,13 @@ def message_id(settings, delivery_id: str) -> str:
     return f"<{delivery_id}@{settings.from_address.partition('@')[2] or 'vinculo.invalid'}>"
 
 
-def unsubscribe_mailto(settings, unsubscribe_url: str) -> str:
-    """The mailto: target of List-Unsubscribe: the unsubscribe mailbox, with the link's signed
-    token in the subject so a reply proves what it unsubscribes (services/mailer/mail_unsubscribe.py)."""
-    return f"{settings.unsubscribe_mailto}?subject=unsubscribe%20{unsubscribe_url.rsplit('/', 1)[1]}"
-
-
 def verp(settings, delivery_id: str) -> str:
     return f"bounces+{delivery_id}@{settings.bounce_domain}"
 
 
 def render_for(pack: Pack, customer: dict, links: Links, *, customer_id: str, channel: str, topic: str,
                delivery_id: str | None, extra: dict | None = None) -> tuple[str, dict, str]:
-    """(locale, rendered fields, unsubscribe url)."""
+    """(locale, rendered fields, the unsubscribe token)."""
     locale = pick_locale(pack.variants, customer.get("locale"), pack.fallback)
     token = links.unsubscribe_token(customer_id, channel, topic, delivery_id)
     unsubscribe_url = links.unsubscribe_url(token)
@@ -37,13 +31,13 @@ def render_for(pack: Pack, customer: dict, links: Links, *, customer_id: str, ch
     # format dates and money as the customer's own locale (es-MX) when the variant is their language
     context["locale"] = wanted if wanted.split("-")[0] == locale.split("-")[0] else locale
     rendered = pack.variants[locale].render(context)
-    return locale, rendered, unsubscribe_url
+    return locale, rendered, token
 
 
 def email_bytes(settings, pack: Pack, customer: dict, links: Links, *, to: str, customer_id: str, topic: str,
                 delivery_id: str, track: bool = True, extra_headers: dict | None = None,
                 extra: dict | None = None) -> bytes:
-    locale, rendered, unsubscribe_url = render_for(pack, customer, links, customer_id=customer_id,
+    locale, rendered, token = render_for(pack, customer, links, customer_id=customer_id,
                                                    channel="email", topic=topic, delivery_id=delivery_id,
                                                    extra=extra)
     html = rendered.get("html")
@@ -55,8 +49,8 @@ def email_bytes(settings, pack: Pack, customer: dict, links: Links, *, to: str, 
     return email_message.build(
         from_name=pack.variants[locale].from_name or settings.from_name, from_address=settings.from_address,
         to_name=to_name, to_address=to, subject=rendered["subject"], text=text, html=html,
-        message_id=message_id(settings, delivery_id), unsubscribe_url=unsubscribe_url,
-        unsubscribe_mailto=unsubscribe_mailto(settings, unsubscribe_url),
+        message_id=message_id(settings, delivery_id), unsubscribe_url=links.unsubscribe_url(token),
+        unsubscribe_mailto=links.unsubscribe_mailto_target(token),
         extra_headers=extra_headers)
 
 

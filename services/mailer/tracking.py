@@ -32,6 +32,11 @@ class Links:
     def unsubscribe_url(self, token: str) -> str:
         return f"{self.public_url}/u/{token}"
 
+    def unsubscribe_mailto_target(self, token: str) -> str:
+        """The mailto: target of List-Unsubscribe: the unsubscribe mailbox, with the signed token
+        in the subject so a reply proves what it unsubscribes (services/mailer/unsubscribe.py)."""
+        return f"{self.unsubscribe_mailto}?subject=unsubscribe%20{token}"
+
     def click_url(self, delivery_id: str, url: str) -> str:
         return f"{self.public_url}/t/c/{self.tokens.sign('click', [delivery_id, url])}"
 

@@ -47,11 +47,14 @@ class Unsubscribed:
 
 
 def verify(tokens, token: str) -> Unsubscribed:
-    """The token's customer, channel and topic (TokenError, InvalidId, KeyError, TypeError if bad)."""
+    """The token's customer, channel and topic (TokenError if the token is bad or malformed)."""
     data = tokens.verify(token, "unsubscribe")
-    customer_id = ObjectId(data["c"])
+    try:
+        customer_id, channel, topic = ObjectId(data["c"]), data["ch"], data["t"]
+    except (InvalidId, KeyError, TypeError) as exc:
+        raise TokenError(f"malformed unsubscribe token ({exc})") from None
     customer = Customer._get_collection().find_one({"_id": customer_id}, {"email": 1, "phone": 1, "locale": 1})
-    return Unsubscribed(customer_id, data["ch"], data["t"], data.get("d"), customer)
+    return Unsubscribed(customer_id, channel, topic, data.get("d"), customer)
 
 
 def revoke(tokens, token: str, *, events, note: str, ip: str | None = None) -> Unsubscribed:
@@ -90,5 +93,5 @@ def revoke_by_mail(tokens, raw: bytes, *, events) -> Unsubscribed:
     token = token_in_mail(raw)
     try:
         return revoke(tokens, token, events=events, note="mailto unsubscribe")
-    except (TokenError, InvalidId, KeyError, TypeError) as exc:
+    except TokenError as exc:
         raise NoToken(f"the subject's token is not valid ({exc})") from None

@@ -51,9 +51,9 @@ def _lang(customer: dict | None) -> str:
     return "en" if locale.startswith("en") else "es"
 
 
-def _unsubscribe_data(token: str):
-    found = unsubscribing.verify(mailer().tokens, token)
-    return {"ch": found.channel, "t": found.topic}, found.customer_id, found.customer
+def _bad_unsubscribe_link() -> Response:
+    lang = _lang(None)
+    return page(lang, f"<p>{html.escape(TEXT[lang]['bad'])}</p>", 400)
 
 
 @bp.get("/u/<token>")
@@ -62,15 +62,14 @@ def _unsubscribe_data(token: str):
 def unsubscribe_page(token):
     """Show what the link would unsubscribe from, with a button that POSTs."""
     try:
-        data, _, customer = _unsubscribe_data(token)
-    except (TokenError, KeyError, InvalidId, TypeError):
-        lang = _lang(None)
-        return page(lang, f"<p>{html.escape(TEXT[lang]['bad'])}</p>", 400)
-    lang = _lang(customer)
+        found = unsubscribing.verify(mailer().tokens, token)
+    except TokenError:
+        return _bad_unsubscribe_link()
+    lang = _lang(found.customer)
     t = TEXT[lang]
-    address = (customer or {}).get("email" if data["ch"] == "email" else "phone") or ""
-    question = t["ask"].format(topic=t["topics"].get(data["t"], data["t"]),
-                               channel=t["channels"].get(data["ch"], data["ch"]), address=address)
+    address = (found.customer or {}).get("email" if found.channel == "email" else "phone") or ""
+    question = t["ask"].format(topic=t["topics"].get(found.topic, found.topic),
+                               channel=t["channels"].get(found.channel, found.channel), address=address)
     return page(lang, f"<h1>{html.escape(t['title'])}</h1><p>{html.escape(question)}</p>"
                       f'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
                       f'<button type="submit">{html.escape(t["button"])}</button></form>')
@@ -82,16 +81,15 @@ def unsubscribe_page(token):
 def unsubscribe(token):
     """Revoke the consent the link names; repeating it changes nothing more."""
     try:
-        data, _, customer = _unsubscribe_data(token)
-    except (TokenError, KeyError, InvalidId, TypeError):
-        lang = _lang(None)
-        return page(lang, f"<p>{html.escape(TEXT[lang]['bad'])}</p>", 400)
-    lang = _lang(customer)
-    # One ledger entry per link, however many times it is posted.
-    unsubscribing.revoke(mailer().tokens, token, events=mailer().events, note="one-click unsubscribe",
-                         ip=request.remote_addr)
+        # One ledger entry per link, however many times it is posted.
+        found = unsubscribing.revoke(mailer().tokens, token, events=mailer().events, note="one-click unsubscribe",
+                                     ip=request.remote_addr)
+    except TokenError:
+        return _bad_unsubscribe_link()
+    lang = _lang(found.customer)
     t = TEXT[lang]
-    done = t["done"].format(topic=t["topics"].get(data["t"], data["t"]), channel=t["channels"].get(data["ch"], data["ch"]))
+    done = t["done"].format(topic=t["topics"].get(found.topic, found.topic),
+                            channel=t["channels"].get(found.channel, found.channel))
     return page(lang, f"<h1>{html.escape(t['title'])}</h1><p>{html.escape(done)}</p>")
 
 
