@@ -40,6 +40,18 @@ def wait_until(condition, timeout: float = 20.0, interval: float = 0.05, what: s
         time.sleep(interval)
 
 
+def bound_queue(service_env, service: str, routing_key: str, name: str) -> str:
+    """A queue of this test on ``service``'s exchange for ``routing_key``, which the broker
+    drops a minute after its last use (broker_cleanup knows only the topology's queues)."""
+    from kombu import Queue
+
+    queue_name = service_env.topology.name(f"test.{name}")
+    with Connection(service_env.amqp_url) as conn, conn.channel() as channel:
+        Queue(queue_name, exchange=service_env.topology.exchange(service), routing_key=routing_key,
+              queue_arguments={"x-expires": 60000})(channel).declare()
+    return queue_name
+
+
 def broker_cleanup(amqp_url: str, namespace: str) -> None:
     topology = Topology(namespace)
     with Connection(amqp_url) as conn:

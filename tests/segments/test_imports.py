@@ -119,14 +119,10 @@ def test_csv_import_reports_every_bad_row_merges_and_re_runs_without_changes(api
 
 
 def customer_events(service_env) -> str:
-    """A queue of this test bound to customer.* (it expires a minute after its last use)."""
-    from kombu import Connection, Queue
+    """A queue of this test bound to customer.*."""
+    from tests.support import bound_queue
 
-    name = service_env.topology.name("test.customer-events")
-    with Connection(service_env.amqp_url) as conn, conn.channel() as channel:
-        Queue(name, exchange=service_env.topology.exchange("segments"), routing_key="customer.*",
-              queue_arguments={"x-expires": 60000})(channel).declare()
-    return name
+    return bound_queue(service_env, "segments", "customer.*", "customer-events")
 
 
 def test_an_import_announces_each_created_and_changed_person_once_on_the_broker(api, settings, service_env):

@@ -28,14 +28,10 @@ def run_jobs(settings) -> int:
 
 
 def segment_events(service_env) -> str:
-    """A queue of this test bound to segment.* (it expires a minute after its last use)."""
-    from kombu import Queue
+    """A queue of this test bound to segment.*."""
+    from tests.support import bound_queue
 
-    name = service_env.topology.name("test.segment-events")
-    with Connection(service_env.amqp_url) as conn, conn.channel() as channel:
-        Queue(name, exchange=service_env.topology.exchange("segments"), routing_key="segment.*",
-              queue_arguments={"x-expires": 60000})(channel).declare()
-    return name
+    return bound_queue(service_env, "segments", "segment.*", "segment-events")
 
 
 def taken(service_env, queue) -> list[tuple[str, str, str]]:
