@@ -307,6 +307,26 @@ def _prefix_arm(collection, field: str, cond) -> tuple[str, list] | None:
     return None
 
 
+def _stored_reference(hex_id: str) -> str:
+    return f'{{"__neosqlite_objectid__":true,"id":"{hex_id}"}}'
+
+
+def check_stored_reference() -> None:
+    """_reference_arm writes the JSON text neosqlite stores for an ObjectId by hand: fail at
+    start-up, not with silently empty answers, if neosqlite ever stores it otherwise."""
+    import sqlite3
+
+    from bson import ObjectId
+    from neosqlite.collection.json_helpers import neosqlite_json_dumps
+    from nx_27017.utils import convert_bson_to_neo_objectids
+
+    oid = ObjectId()  # as the wire handler converts it, then as an insert serialises it
+    document = neosqlite_json_dumps(convert_bson_to_neo_objectids({"r": oid}))
+    stored = sqlite3.connect(":memory:").execute("SELECT json_extract(?, '$.r')", (document,)).fetchone()[0]
+    if stored != _stored_reference(str(oid)):
+        raise RuntimeError(f"neosqlite changed how it stores an ObjectId ({stored!r}): fix _reference_arm")
+
+
 def _reference_arm(collection, field: str, cond) -> tuple[str, list] | None:
     """SQL for "``field`` may hold one of these ObjectIds" (``{field: id}`` or
     ``{field: {"$in": [ids]}}``): neosqlite stores an ObjectId as the JSON object
@@ -326,7 +346,7 @@ def _reference_arm(collection, field: str, cond) -> tuple[str, list] | None:
             return None
     else:
         return None
-    texts = [f'{{"__neosqlite_objectid__":true,"id":"{_hex_of(item)}"}}' for item in ids]
+    texts = [_stored_reference(_hex_of(item)) for item in ids]
     path = parse_json_path(field)
     extract = f"{collection.query_engine.helpers.jsonb.json_function_prefix}_extract(data, '{path}')"
     marks = ", ".join("?" for _ in texts)
@@ -597,6 +617,8 @@ def resolve_sections(handler, sections):
 
 def install_exact_matching() -> None:
     from nx_27017.handler import NeoSQLiteHandler, _msg_db_name
+
+    check_stored_reference()
 
     original = NeoSQLiteHandler.handle_command
 

@@ -31,10 +31,10 @@ def is_count_shape(pipeline, safe: bool = True) -> bool:
 
 
 def _count(collection, match: dict) -> int:
-    """``count_documents`` for a filter neosqlite evaluates right. Its own counts by
-    ``_id`` (every filter the exact matcher narrowed: ``{"_id": {"$in": [...]}}``)
-    load each matching document in Python; a SQL ``COUNT`` over the ``_id`` key
-    gives the same number."""
+    """``count_documents`` for a filter neosqlite evaluates right. Its own counts of a
+    filter on ``_id`` alone (as a client may send; filters the exact matcher narrowed
+    arrive already counted, see ``COUNTED``) load each matching document in Python; a
+    SQL ``COUNT`` over the ``_id`` key gives the same number."""
     if set(match) == {"_id"}:
         built = collection.query_engine.helpers._build_simple_where_clause(match)
         if built is not None and built[0]:
@@ -133,27 +133,19 @@ def fix_aggregation_loading() -> None:
     resolved to ``_id``s now selects the documents in SQL (other first stages still
     run in Python), and the copy is made
     only when the pipeline names ``$$ROOT``."""
-    import inspect
-    import textwrap
-
     from neosqlite.collection.query_engine import python_aggregation_engine as module
 
     from devstack import mongo_match
-    from devstack.mongo_fixes_index import _replace_lines
+    from devstack.mongo_fixes_index import _patch_function
 
-    source = textwrap.dedent(inspect.getsource(module.execute_python_aggregation))
-    for old, new in ((_LOAD_OLD, _LOAD_NEW), (_ROOT_OLD, _ROOT_NEW)):
-        source = _replace_lines(source, old, new)
     # Only the resolved {"_id": {"$in": [...]}}: other filters neosqlite's SQL gets wrong
     # on mixed types (ranges on arrays, a string range meeting an object) stay in Python.
     module.__dict__["_standin_fast_safe"] = lambda match: set(match) == {"_id"} and mongo_match.is_fast_safe(match)
     module.__dict__["_standin_load"] = _load_fields
-    namespace: dict = {}
-    exec(compile(source, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102
-    module.execute_python_aggregation = namespace["execute_python_aggregation"]
+    _patch_function(module, "execute_python_aggregation", (_LOAD_OLD, _LOAD_NEW), (_ROOT_OLD, _ROOT_NEW))
     from neosqlite.collection import query_engine  # imported the function by name
 
-    query_engine.execute_python_aggregation = namespace["execute_python_aggregation"]
+    query_engine.execute_python_aggregation = module.execute_python_aggregation
 
 
 def fix_aggregation() -> None:

@@ -153,7 +153,19 @@ def _replace_lines(source: str, old: str, new: str) -> str:
             indent = lines[start][:len(lines[start]) - len(lines[start].lstrip())]
             replacement = "".join(indent + line.rstrip() + "\n" for line in new.splitlines())
             return "".join(lines[:start]) + replacement + "".join(lines[start + len(old_lines):])
-    raise RuntimeError("neosqlite changed: the indexed equality fix no longer applies")
+    raise RuntimeError(f"neosqlite changed: a stand-in fix no longer applies (no line {old_lines[0]!r})")
+
+
+def _patch_function(module, name: str, *replacements: tuple[str, str]) -> None:
+    """Recompile function ``name`` of ``module`` with (old, new) line replacements, as _patch_method."""
+    import textwrap
+
+    source = textwrap.dedent(inspect.getsource(getattr(module, name)))
+    for old, new in replacements:
+        source = _replace_lines(source, old, new)
+    namespace: dict = {}
+    exec(compile(source, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102
+    setattr(module, name, namespace[name])
 
 
 def _patch_method(cls, name: str, *replacements: tuple[str, str]) -> None:

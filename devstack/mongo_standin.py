@@ -41,13 +41,15 @@ documents or updates it carries):
   keys. The filter's safe part (its plain field conditions, through nested
   ``$and``; an ``_id`` alone when there is one; anchored literal prefix regexes
   as index ranges) pre-selects rows with indexes, only the fields the filter
-  names are read, and a conjunction of safe conditions and ``$ne`` on scalars is
-  answered by SQL alone. ``count_documents`` of such filters counts the matches
+  names are read, and a conjunction of string equality or ``$in`` on strings,
+  ObjectId references and ``$ne`` on scalars is answered by SQL alone (numbers,
+  booleans and ranges are still tested exactly in Python: SQL takes true for 1). ``count_documents`` of such filters counts the matches
   without listing them, and a page sorted by ``_id`` lists only its ids;
 * ``find_one_and_update(upsert=True)`` keeps ``$setOnInsert``;
   findAndModify errors (duplicate key, ...) are answered as errors, not as
   "no document matched";
-* aggregations run in neosqlite's Python tier (its SQL tiers returned
+* aggregations run in neosqlite's Python tier, whose documents a first
+  ``$match`` resolved to ``_id``s loads in SQL (its SQL tiers returned
   ObjectIds/dates as JSON strings, applied ``$limit`` after a later ``$sort``,
   miscounted arrays); ``count_documents`` is one SQL ``COUNT``; compound
   ``$group`` keys group; ``$avg``/``$sum`` ignore non-numbers; ``$count``
@@ -92,9 +94,6 @@ Known defects left (write queries in the equivalent shape given):
   or add an equality on an indexed field next to the rest (it pre-selects);
 * datetime ranges compare through ``strftime``, so they scan (about 0.7 s over
   100,000 documents); sorting on an indexed datetime uses the index;
-* an ObjectId inside an array, matched by equality or ``$in`` at the top level
-  of a filter (``{"query_ids": id}``), matches nothing; inside ``$and`` (exact
-  matching) it is found: wrap such filters in ``$and`` (the same on MongoDB).
 
 ``tests/store/`` pins each behaviour the code relies on, by theme, and passes
 unchanged against real MongoDB (``VINCULO_TEST_MONGO_URI``).

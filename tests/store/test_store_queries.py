@@ -182,13 +182,14 @@ def test_projection_of_dotted_paths(coll):
 
 
 def test_an_object_id_inside_an_array_is_found_through_and(coll):
-    """Documented stand-in defect: the bare form {"refs": id} misses it; code wraps in $and."""
+    """Inside $and (as the code writes it) and bare: the bare form {"refs": id} once missed it."""
     from bson import ObjectId
 
     coll = coll.database["refs_in_arrays"]
     wanted = ObjectId()
     coll.insert_many([{"refs": [wanted], "n": i} for i in range(3)] + [{"refs": [ObjectId()], "n": 9}])
     assert coll.count_documents({"$and": [{"refs": wanted}]}) == 3
+    assert sorted(d["n"] for d in coll.find({"refs": wanted})) == [0, 1, 2]
     assert sorted(d["n"] for d in coll.find({"$and": [{"refs": wanted}]})) == [0, 1, 2]
     # with other conditions, and paged by _id from a cursor (the mentions inbox)
     page = list(coll.find({"$and": [{"refs": wanted}, {"n": {"$gte": 0}}]}).sort("_id", -1).limit(2))
