@@ -422,3 +422,21 @@ def test_every_kind_of_condition_the_builder_makes_is_a_rule_the_api_accepts(seg
     assert json.loads(page.input_value("#rule-json"))["all"][1] == {
         "any": [{"field": "country", "op": "eq", "value": "es"}]}
     assert not errors, errors
+
+
+def test_a_rule_the_controls_cannot_show_is_kept_as_written_while_others_are_edited(segments_stack, browser):
+    """An operator, unit or time the builder does not offer stays as JSON, not rewritten."""
+    page = sign_in(browser, segments_stack.console, MARKETER_KEY, "Marta")
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{segments_stack.console}/segments/new")
+    kept = [{"field": "last_name", "op": "gte", "value": "M"},
+            {"mention": {"sentiment": "negative", "days": {"weeks": 2}}},
+            {"field": "created_at", "op": "gt", "value": "2026-01-01T10:30:00"}]
+    page.fill("#rule-json", json.dumps({"all": kept}))
+    for i in range(3):
+        assert page.get_attribute(f'.rule-node[data-path="rule.all.{i}"]', "data-kind") == "raw"
+    page.click('.rule-node[data-path="rule"] >> css=button[data-action="add-condition"] >> nth=0')
+    page.fill('.rule-node[data-path="rule.all.3"] input[data-role=value]', "ES")
+    assert json.loads(page.input_value("#rule-json"))["all"][:3] == kept
+    assert not errors, errors

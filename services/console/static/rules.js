@@ -53,13 +53,48 @@
   function kindOf(node) {
     if (node && typeof node === "object" && !Array.isArray(node)) {
       var keys = Object.keys(node);
-      if ("field" in node) { return "field"; }
+      if ("field" in node) { return shownExactly(node) ? "field" : "raw"; }
       if (keys.length === 1 && ["all", "any", "not", "near", "campaign", "mention", "purchases", "consent"].indexOf(keys[0]) >= 0) {
         if ((keys[0] === "all" || keys[0] === "any") && !Array.isArray(node[keys[0]])) { return "raw"; }
+        if (!shownExactly(node)) { return "raw"; }
         return keys[0];
       }
     }
     return "raw";
+  }
+  // A node the controls cannot show as it is (an operator, field or unit they do not
+  // offer, a time of day) stays as its JSON: drawn as controls, reading them back would
+  // quietly change it.
+  function inDays(value) {
+    return value === undefined || typeof value === "number" ||
+      (value && typeof value === "object" && Object.keys(value).length === 1 && "days" in value);
+  }
+  function plainDate(value) {
+    return typeof value !== "string" || value.length <= 10;
+  }
+  function shownExactly(node) {
+    if ("field" in node) {
+      var type = typeOf(node.field);
+      if (type !== "attribute" && !spec.fields[type]) { return false; }
+      if (type !== "attribute" && spec.fields[type].indexOf(node.field) < 0) { return false; }
+      if (spec.ops[type].indexOf(node.op) < 0) { return false; }
+      if (type === "date") {
+        var values = Array.isArray(node.value) ? node.value : [node.value];
+        return values.every(plainDate);
+      }
+      return true;
+    }
+    if ("mention" in node) {
+      var m = node.mention || {};
+      return (m.sentiment === undefined || m.sentiment === "negative") && inDays(m.days);
+    }
+    if ("purchases" in node) {
+      var p = node.purchases || {};
+      return inDays(p.days) && ["count", "total"].every(function (key) {
+        return !(p[key] && typeof p[key] === "object") || Object.keys(p[key]).length <= 1;
+      });
+    }
+    return true;
   }
   function unitOf(value) {  // {"days": 30} -> ["days", 30]
     if (typeof value === "number") { return ["days", value]; }
