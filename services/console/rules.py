@@ -39,7 +39,7 @@ THRESHOLDS = ("gte", "gt", "eq", "lte", "lt", "ne")
 def builder_spec() -> dict:
     """What the builder script needs: fields, operators, choices and their labels in the user's language."""
     labels = {op: _(f"op_{op}") for ops in OPS.values() for op in ops}
-    labels.update({k: _(k) for k in (*UNITS, *CAMPAIGN_EVENTS, *CHANNELS, *TOPICS)})
+    labels.update({k: _(k) for k in (*UNITS, *CAMPAIGN_EVENTS, *CHANNELS, *TOPICS, "negative")})
     labels.update({k: _(f"kind_{k}") for k in KINDS})
     texts = {key: _(text) for key, text in (
         ("all_of", "All of these"), ("any_of", "Any of these"), ("none_of", "Not this"),
