@@ -50,14 +50,17 @@ def on_consent_changed(envelope: Envelope) -> None:
 
 
 def on_delivery(envelope: Envelope) -> str | None:
-    """delivery.sent/opened/clicked: remember the campaign on the profile."""
+    """delivery.sent/opened/clicked: remember the campaign on the profile.
+
+    Like every fact handler, returns the fact the event is about whether or not this
+    call wrote it: a redelivery after a failed evaluation must evaluate again.
+    """
     event: DeliveryEvent = envelope.event()
     fact = DELIVERY_FACTS.get(envelope.type)
     if fact is None:  # failed, bounced: the mailer keeps those (suppression)
         return None
-    if facts.add_campaign(customer_object_id(event.customer_id), fact, event.campaign_id):
-        return f"facts.{fact}"
-    return None
+    facts.add_campaign(customer_object_id(event.customer_id), fact, event.campaign_id)
+    return f"facts.{fact}"
 
 
 def on_mention(envelope: Envelope) -> str | None:
@@ -69,9 +72,8 @@ def on_mention(envelope: Envelope) -> str | None:
         posted = to_utc_naive(datetime.datetime.fromisoformat(event.posted_at))
     except ValueError:
         raise Poison(f"posted_at {event.posted_at!r} is not an ISO 8601 time") from None
-    if facts.add_negative_mention(customer_object_id(event.customer_id), event.mention_id, posted):
-        return "facts.negative_mentions"
-    return None
+    facts.add_negative_mention(customer_object_id(event.customer_id), event.mention_id, posted)
+    return "facts.negative_mentions"
 
 
 def _consent(envelope: Envelope) -> str | None:
@@ -80,7 +82,7 @@ def _consent(envelope: Envelope) -> str | None:
 
 
 DELIVERY_FACTS = {"delivery.sent": "received", "delivery.opened": "opened", "delivery.clicked": "clicked"}
-# event type -> handler returning the fact it changed (or None when nothing changed)
+# event type -> handler storing the fact and returning the field it is about (None: not a fact for rules)
 FACT_HANDLERS = {"consent.changed": _consent, "mention.received": on_mention,
                  **{kind: on_delivery for kind in ("delivery.sent", "delivery.opened", "delivery.clicked",
                                                    "delivery.failed", "delivery.bounced")}}
@@ -89,70 +91,43 @@ FACT_HANDLERS = {"consent.changed": _consent, "mention.received": on_mention,
 def handlers(settings=None) -> dict:
     membership = Membership(settings) if settings is not None else None
 
-    def on_fact(envelope: Envelope) -> None:
-        """segments.facts: update the fact, then the memberships that read it."""
-        handler = FACT_HANDLERS.get(envelope.type)
-        if handler is None:
-            return
-        changed = handler(envelope)
-        if changed and membership is not None:
-            membership.evaluate([customer_object_id(envelope.payload["customer_id"])], [changed])
-
-    def on_membership(envelope: Envelope) -> None:
-        """segments.membership: a profile changed; re-evaluate what that change can affect."""
-        evaluate_changes(membership, [envelope])
-
-    return {"segments.facts": on_fact, "segments.membership": on_membership}
+    return {"segments.facts": lambda envelope: evaluate(membership, [envelope], fact_change),
+            "segments.membership": lambda envelope: evaluate(membership, [envelope], membership_change)}
 
 
 def batch_handlers(settings=None) -> dict:
     """The micro-batch handlers of the segments worker; ``handlers`` stays the per-message path."""
     membership = Membership(settings) if settings is not None else None
-
-    def on_facts(envelopes: list[Envelope]) -> None:
-        """Store each fact, then evaluate once the customers whose facts changed.
-
-        The evaluation also runs when a fact in the middle raised (the batch
-        is then handled again message by message): the facts stored before it
-        would otherwise read as "unchanged" on that second pass and their
-        memberships would never be evaluated.
-        """
-        customer_ids: list[ObjectId] = []
-        correlation_ids: dict[ObjectId, str] = {}
-        changed: set[str] = set()
-        try:
-            for envelope in envelopes:
-                handler = FACT_HANDLERS.get(envelope.type)
-                fact = handler(envelope) if handler is not None else None
-                if fact:
-                    customer_id = customer_object_id(envelope.payload["customer_id"])
-                    customer_ids.append(customer_id)
-                    changed.add(fact)
-                    if envelope.correlation_id:
-                        correlation_ids[customer_id] = envelope.correlation_id
-        finally:
-            if membership is not None and customer_ids:
-                membership.evaluate(sorted(set(customer_ids)), changed, correlation_ids=correlation_ids)
-
-    return {"segments.facts": on_facts,
-            "segments.membership": lambda envelopes: evaluate_changes(membership, envelopes)}
+    return {"segments.facts": lambda envelopes: evaluate(membership, envelopes, fact_change),
+            "segments.membership": lambda envelopes: evaluate(membership, envelopes, membership_change)}
 
 
-def evaluate_changes(membership: Membership | None, envelopes: list[Envelope]) -> list[str]:
-    """Profile changes: one evaluation of their customers against the union of their changed fields.
+def fact_change(envelope: Envelope) -> tuple[ObjectId, list[str]] | None:
+    """Store a segments.facts event's fact: (customer, [the fact's field]); None: not a fact for rules."""
+    handler = FACT_HANDLERS.get(envelope.type)
+    fact = handler(envelope) if handler is not None else None
+    if not fact:
+        return None
+    return customer_object_id(envelope.payload["customer_id"]), [fact]
 
-    Evaluating a customer against a segment their own change did not touch
-    only confirms (or repairs) what a full recompute would say. A bad
-    customer id raises Poison: the consumer base then handles the batch's
-    messages one by one, so only that one is dead-lettered. Returns the
-    message ids it ignored (imported rows: the import evaluates them itself).
+
+def evaluate(membership: Membership | None, envelopes: list[Envelope], change_of) -> list[str]:
+    """One evaluation of the envelopes' customers against the union of their changed fields.
+
+    ``change_of(envelope)`` does the event's own work and says (customer, fields changed),
+    or None. Evaluating a customer against a segment their own change did not touch only
+    confirms (or repairs) what a full recompute would say. A bad customer id raises
+    Poison: the consumer base then handles the batch's messages one by one, so only that
+    one is dead-lettered; a fact stored before a failure is evaluated again then, since
+    fact handlers report their field whether or not they wrote it. Returns the message
+    ids that asked for nothing (their handling changes nothing, so they need no record).
     """
     customer_ids: list[ObjectId] = []
     correlation_ids: dict[ObjectId, str] = {}
     changed: set[str] = set()
     ignored: list[str] = []
     for envelope in envelopes:
-        change = membership_change(envelope)
+        change = change_of(envelope)
         if change is None:
             ignored.append(envelope.message_id)
             continue
