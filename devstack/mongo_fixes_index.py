@@ -156,30 +156,27 @@ def _replace_lines(source: str, old: str, new: str) -> str:
     raise RuntimeError(f"neosqlite changed: a stand-in fix no longer applies (no line {old_lines[0]!r})")
 
 
-def _patch_function(module, name: str, *replacements: tuple[str, str]) -> None:
-    """Recompile function ``name`` of ``module`` with (old, new) line replacements, as _patch_method."""
+def _recompiled(function, module, replacements):
+    """``function`` compiled again in ``module`` with (old, new) line replacements; raises at
+    start-up when the code no longer holds ``old`` (neosqlite changed)."""
     import textwrap
 
-    source = textwrap.dedent(inspect.getsource(getattr(module, name)))
+    source = textwrap.dedent(inspect.getsource(function))
     for old, new in replacements:
         source = _replace_lines(source, old, new)
     namespace: dict = {}
     exec(compile(source, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102
-    setattr(module, name, namespace[name])
+    return namespace[function.__name__]
+
+
+def _patch_function(module, name: str, *replacements: tuple[str, str]) -> None:
+    """Replace function ``name`` of ``module`` by its patched copy."""
+    setattr(module, name, _recompiled(getattr(module, name), module, replacements))
 
 
 def _patch_method(cls, name: str, *replacements: tuple[str, str]) -> None:
-    """Recompile method ``name`` of ``cls`` with (old, new) line replacements; raises
-    at start-up when the code no longer holds ``old`` (neosqlite changed)."""
-    import textwrap
-
-    module = inspect.getmodule(cls)
-    source = textwrap.dedent(inspect.getsource(getattr(cls, name)))
-    for old, new in replacements:
-        source = _replace_lines(source, old, new)
-    namespace: dict = {}
-    exec(compile(source, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102
-    setattr(cls, name, namespace[name])
+    """Replace method ``name`` of ``cls`` by its patched copy."""
+    setattr(cls, name, _recompiled(getattr(cls, name), inspect.getmodule(cls), replacements))
 
 
 def fix_indexed_equality() -> None:

@@ -76,20 +76,25 @@ def listener_url(service_env) -> str:
     service_env.stop_all()
 
 
-@pytest.fixture
-def console_app(service_env, listener_url):
-    """The console in-process (Flask test client); services other than the listener
-    point at a closed port, so a page that needs them shows them unavailable."""
+def in_process_console(service_env, api_timeout: float = 5.0, **urls):
+    """The console in-process (Flask test client) in front of the services in ``urls``
+    (segments_url=..., ...); the others point at a closed port, so a page that needs
+    them shows them unavailable."""
     from devstack import procs
     from services.console.app import create_app
     from services.console.settings import load
 
     closed = f"http://127.0.0.1:{procs.free_port()}"
-    settings = service_env.settings(load, segments_url=closed, campaigns_url=closed, mailer_url=closed,
-                                    listener_url=listener_url, api_timeout=5.0)
-    app = create_app(settings)
+    every = {f"{name}_url": closed for name in ("segments", "campaigns", "mailer", "listener")}
+    app = create_app(service_env.settings(load, **{**every, **urls}, api_timeout=api_timeout))
     app.config["TESTING"] = True
     return app
+
+
+@pytest.fixture
+def console_app(service_env, listener_url):
+    """The console in-process in front of the real listener api."""
+    return in_process_console(service_env, listener_url=listener_url)
 
 
 @pytest.fixture
@@ -103,18 +108,8 @@ def segments_url(service_env) -> str:
 
 @pytest.fixture
 def segments_console(service_env, segments_url):
-    """The console in-process in front of the real segments api and worker (sign-in asks it too);
-    the other services point at a closed port."""
-    from devstack import procs
-    from services.console.app import create_app
-    from services.console.settings import load
-
-    closed = f"http://127.0.0.1:{procs.free_port()}"
-    settings = service_env.settings(load, segments_url=segments_url, campaigns_url=closed, mailer_url=closed,
-                                    listener_url=closed, api_timeout=10.0)
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    return app
+    """The console in-process in front of the real segments api and worker (sign-in asks it too)."""
+    return in_process_console(service_env, api_timeout=10.0, segments_url=segments_url)
 
 
 @pytest.fixture

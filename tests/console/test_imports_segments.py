@@ -236,15 +236,11 @@ def test_roles_follow_the_segments_api(segments_console, segments_url):
 
 def test_without_a_worker_the_import_page_shows_it_queued_and_refreshes_itself(service_env):
     """No JavaScript needed to follow an import: while it waits or runs the page reloads itself."""
-    from devstack import procs
-    from services.console.app import create_app
-    from services.console.settings import load
+    from tests.console.conftest import in_process_console
 
     url = service_env.start_api("segments")  # no worker: the job stays queued
     try:
-        closed = f"http://127.0.0.1:{procs.free_port()}"
-        app = create_app(service_env.settings(load, segments_url=url, campaigns_url=closed, mailer_url=closed,
-                                              listener_url=closed))
+        app = in_process_console(service_env, segments_url=url)
         client = signed_in(app, MARKETER_KEY)
         answer = upload(client, CSV.encode(), "clientes.csv")
         html = client.get(answer.headers["Location"]).get_data(as_text=True)
