@@ -7,6 +7,7 @@ each message to ``<folder>/<n>.eml`` like a maildrop, or with
 recipient) for the benchmark. Like a delivery agent it prepends
 ``Return-Path: <envelope sender>`` to what it stores.
 
+It offers SMTPUTF8 (internationalised addresses) unless told not to.
 ``delay`` slows every answer to DATA (a slow relay, so that a test can kill
 a worker in the middle of a batch). ``rules`` makes chosen recipients fail: {"x@example.com": "550 5.1.1 no such user"}
 (or "451 4.3.0 try later") answered at RCPT time.
@@ -70,7 +71,7 @@ class Mailbox:
         data = envelope.original_content or envelope.content
         if isinstance(data, str):
             data = data.encode("utf-8")
-        stored = b"Return-Path: <" + envelope.mail_from.encode() + b">\r\n" + data
+        stored = b"Return-Path: <" + envelope.mail_from.encode("utf-8") + b">\r\n" + data
         now = time.time()
         with self.lock:
             self.count += 1
@@ -96,14 +97,16 @@ class SmtpServer:
     """Start/stop an aiosmtpd server on 127.0.0.1; ``mailbox`` holds what arrived."""
 
     def __init__(self, port: int | None = None, *, folder: str | Path | None = None, keep: bool = True,
-                 arrivals_path: str | Path | None = None):
+                 arrivals_path: str | Path | None = None, smtputf8: bool = True):
         self.port = port or free_port()
         folder = Path(folder) if folder else None
         if folder:
             folder.mkdir(parents=True, exist_ok=True)
         self.mailbox = Mailbox(keep=keep, folder=folder, arrivals_path=Path(arrivals_path) if arrivals_path else None)
+        # SMTPUTF8 offered, as Postfix and every large mailbox provider do (RFC 6531:
+        # ñandú@ejemplo.es); smtputf8=False plays an old relay without it.
         self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port,
-                                     data_size_limit=10 * 1024 * 1024)
+                                     data_size_limit=10 * 1024 * 1024, enable_SMTPUTF8=smtputf8)
 
     def start(self) -> "SmtpServer":
         self.controller.start()
@@ -123,9 +126,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="A local SMTP server that keeps what it receives.")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one, printed)")
     parser.add_argument("--folder", help="write each message to FOLDER/<time>-<n>.eml")
+    parser.add_argument("--no-smtputf8", action="store_true", help="do not offer SMTPUTF8 (an old relay)")
     parser.add_argument("--arrivals", help="append '<unix time> <recipients>' per message to this file")
     args = parser.parse_args(argv)
-    server = SmtpServer(args.port or None, folder=args.folder, keep=False, arrivals_path=args.arrivals).start()
+    server = SmtpServer(args.port or None, folder=args.folder, keep=False, arrivals_path=args.arrivals,
+                        smtputf8=not args.no_smtputf8).start()
     print(f"smtp listening on 127.0.0.1:{server.port}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

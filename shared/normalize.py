@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import re
+import functools
 import unicodedata
 
+import idna
 import phonenumbers
-
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from email_validator import EmailNotValidError, validate_email
 
 
 def text(value: str | None) -> str | None:
@@ -70,14 +70,46 @@ def header_text(value: str | None) -> str:
 
 
 def email(value: str | None) -> str | None:
-    """Lower-cased, NFC, validated address; ValueError when it is not one."""
+    """The stored form of an email address; ValueError (saying why) when it is not one.
+
+    Validated by ``email-validator`` (RFC 5321/5322 syntax, RFC 6531 internationalised local
+    parts, IDNA 2008 domains, quoted local parts). The stored form: Unicode NFC, the domain
+    as its Unicode (U-label) form lower-cased (``user@xn--bcher-kva.example`` and
+    ``user@Bücher.example`` are both stored ``user@bücher.example``), and the local part
+    lower-cased too, so one person is one address whatever case they typed. Sending turns
+    the domain into A-labels (``wire_email``).
+    """
     value = text(value)
     if value is None:
         return None
-    value = value.lower()
-    if not EMAIL_RE.match(value) or len(value) > 254:
-        raise ValueError("not a valid email address")
-    return value
+    problem = unsafe_character(value)
+    if problem:
+        raise ValueError(problem)
+    try:
+        valid = validate_email(value, check_deliverability=False, allow_quoted_local=True)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    local, _, domain = valid.normalized.rpartition("@")
+    return unicodedata.normalize("NFC", f"{local.lower()}@{domain}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _ascii_domain(domain: str) -> str:
+    return idna.encode(domain, uts46=True).decode("ascii")
+
+
+def wire_email(address: str) -> tuple[str, bool]:
+    """(the address as it goes on the wire, whether it needs SMTPUTF8).
+
+    IDN domains go out as A-labels (``user@xn--bcher-kva.example``), which every server
+    accepts; only a non-ASCII local part (``ñandú@ejemplo.es``) needs a server offering
+    SMTPUTF8 (RFC 6531)."""
+    if address.isascii():
+        return address, False
+    local, _, domain = address.rpartition("@")
+    if not domain.isascii():
+        domain = _ascii_domain(domain)
+    return f"{local}@{domain}", not local.isascii()
 
 
 def phone(value: str | None, default_region: str | None = "ES") -> str | None:

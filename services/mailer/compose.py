@@ -3,10 +3,13 @@ unsubscribe, hand it to the channel's transport."""
 
 from __future__ import annotations
 
+from shared.normalize import wire_email
+
 from services.mailer import email_message
 from services.mailer.rendering import customer_context, pick_locale
 from services.mailer.templates import Pack
 from services.mailer.tracking import Links
+from services.mailer.transport import PermanentFailure
 
 
 def message_id(settings, delivery_id: str) -> str:
@@ -46,9 +49,13 @@ def email_bytes(settings, pack: Pack, customer: dict, links: Links, *, to: str, 
         html = links.track_html(html, delivery_id) if html is not None else None
         text = links.track_text(text, delivery_id) if text is not None else None
     to_name = " ".join(filter(None, (customer.get("first_name"), customer.get("last_name"))))
+    try:
+        wire_to = wire_email(to)[0]
+    except UnicodeError as exc:
+        raise PermanentFailure(f"invalid address {to!r}: {exc}", "invalid_address") from None
     return email_message.build(
         from_name=pack.variants[locale].from_name or settings.from_name, from_address=settings.from_address,
-        to_name=to_name, to_address=to, subject=rendered["subject"], text=text, html=html,
+        to_name=to_name, to_address=wire_to, subject=rendered["subject"], text=text, html=html,
         message_id=message_id(settings, delivery_id), unsubscribe_url=links.unsubscribe_url(token),
         unsubscribe_mailto=links.unsubscribe_mailto_target(token),
         extra_headers=extra_headers)

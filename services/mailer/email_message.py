@@ -6,6 +6,12 @@
   mailto. Those two header lines are written as they are, unfolded (within
   RFC 5322's 998 characters): folding or encoding a long URL has broken
   one-click unsubscribe elsewhere.
+* Recipients from the world: an IDN domain goes out as A-labels; a non-ASCII
+  local part (``ñandú@ejemplo.es``) is written raw in UTF-8 in ``To:`` (RFC 6532)
+  and sent with SMTPUTF8 (RFC 6531); a relay that does not offer SMTPUTF8 fails
+  that one delivery with ``smtputf8_unsupported``. Names and subjects pass
+  through ``normalize.header_text``: a CR/LF stored in a name can never add a
+  header line.
 * Message-ID is derived from the delivery id, so a message resent after a
   crash carries the same id as the first copy.
 * DKIM (when a key is configured) signs From, To, Subject, Date, Message-ID,
@@ -15,14 +21,20 @@
 from __future__ import annotations
 
 import binascii
+import email.charset
 import email.utils
+import re
 import smtplib
 import socket
 import ssl
 import uuid
 from email.header import Header
 
+from shared.normalize import header_text, wire_email
+
 from services.mailer.transport import PermanentFailure, TransientFailure
+
+SMTPUTF8_UNSUPPORTED = "smtputf8_unsupported"
 
 DKIM_HEADERS = [b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version", b"Content-Type",
                 b"List-Unsubscribe", b"List-Unsubscribe-Post"]
@@ -32,12 +44,26 @@ def _crlf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+_UTF8 = email.charset.Charset("utf-8")
+
+
 def _address(name: str | None, address: str) -> str:
-    # formataddr quotes ASCII names and RFC 2047-encodes the others ("Sofía Núñez")
-    return email.utils.formataddr((name or "", address), charset="utf-8")
+    """``Name <address>``: an ASCII name quoted where RFC 5322 needs it, any other
+    RFC 2047-encoded ("Sofía Núñez"); the address as given, which may be UTF-8 (RFC 6532).
+    (``formataddr`` refuses a non-ASCII address: the bug that stalled Spanish campaigns.)"""
+    name = header_text(name)
+    if not name:
+        return address
+    if not name.isascii():
+        name = _UTF8.header_encode(name)
+    elif _SPECIALS.search(name):
+        name = '"%s"' % name.replace("\\", "\\\\").replace('"', '\\"')
+    return f"{name} <{address}>"
 
 
 def _unstructured(name: str, value: str) -> str:
+    value = header_text(value)
     if value.isascii() and len(name) + len(value) < 76:
         return value
     return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
@@ -69,18 +95,18 @@ def build(*, from_name: str, from_address: str, to_name: str, to_address: str, s
                 f"Subject: {_unstructured('Subject', subject)}", f"Date: {email.utils.formatdate(usegmt=True)}",
                 f"Message-ID: {message_id}", "MIME-Version: 1.0"]
     for name, value in (extra_headers or {}).items():
-        headers.append(f"{name}: {_unstructured(name, str(value))}")
+        headers.append(f"{header_text(name)}: {_unstructured(name, str(value))}")
     text_part = (b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
                  b"\r\n\r\n" + _qp(text or ""))
     if html is None:
-        return "\r\n".join(headers).encode("ascii") + b"\r\n" + text_part + b"\r\n"
+        return "\r\n".join(headers).encode("utf-8") + b"\r\n" + text_part + b"\r\n"
     boundary = f"=_{uuid.uuid4().hex}"
     headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
     html_part = (b'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
                  b"\r\n\r\n" + _qp(html))
     sep = f"--{boundary}".encode("ascii")
     return b"".join([
-        "\r\n".join(headers).encode("ascii"), b"\r\n\r\n",
+        "\r\n".join(headers).encode("utf-8"), b"\r\n\r\n",
         sep, b"\r\n", text_part, b"\r\n", sep, b"\r\n", html_part, b"\r\n", sep, b"--\r\n"])
 
 
@@ -133,13 +159,25 @@ class SmtpTransport:
         return self.signer.sign(raw) if self.signer else raw
 
     def send(self, envelope_from: str, to: str, raw: bytes) -> None:
-        """Hand one message to the relay; raise Transient/PermanentFailure."""
+        """Hand one message to the relay; raise Transient/PermanentFailure.
+
+        ``to`` is the stored address: its IDN domain goes out as A-labels, and a
+        non-ASCII local part asks for SMTPUTF8, failing this delivery alone
+        (``smtputf8_unsupported``) when the relay does not offer it."""
+        try:
+            rcpt, utf8 = wire_email(to)
+        except UnicodeError as exc:
+            raise PermanentFailure(f"invalid address {to!r}: {exc}", "invalid_address") from None
+        options = ["SMTPUTF8"] if utf8 else []
         for attempt in (1, 2):
             try:
                 if self._smtp is None:
                     self._smtp = self._connect()
-                self._smtp.sendmail(envelope_from, [to], raw)
+                self._smtp.sendmail(envelope_from, [rcpt], raw, mail_options=options)
                 return
+            except smtplib.SMTPNotSupportedError:
+                raise PermanentFailure(f"the relay does not offer SMTPUTF8, needed for {to}",
+                                       SMTPUTF8_UNSUPPORTED) from None
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = next(iter(exc.recipients.values()))
                 self._reset_transaction()

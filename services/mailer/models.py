@@ -69,6 +69,8 @@ class Delivery(me.Document):
     template_version = me.IntField()
     status = me.StringField(required=True, choices=DELIVERY_STATUSES)
     reason = me.StringField(max_length=500)
+    # The short reason counted in results (skipped, failed, deferred): see shared.messaging.contracts.
+    code = me.StringField(max_length=50)
     claim = me.StringField(max_length=64)
     claimed_at = me.DateTimeField()
     due_at = me.DateTimeField()

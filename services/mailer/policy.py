@@ -28,9 +28,18 @@ class Decision:
     action: str  # send | skip | defer
     reason: str | None = None
     due_at: datetime.datetime | None = None  # naive UTC, for defer
+    # The finer reason counted in results ("no_consent" splits into consent_pending and
+    # consent_revoked); the reason itself when there is nothing finer to say.
+    detail: str | None = None
+
+    @property
+    def code(self) -> str | None:
+        return self.detail or self.reason
 
 
 SEND = Decision("send")
+# consent state -> the code a marketer sees ("no_consent" when nothing was ever recorded)
+CONSENT_CODES = {"pending": "consent_pending", "revoked": "consent_revoked", "denied": "consent_revoked"}
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -80,12 +89,12 @@ def decide(*, customer: dict | None, channel: str, topic: str, marketing: bool, 
         return Decision("skip", "suppressed")
     if marketing:
         if consent != "granted":
-            return Decision("skip", "no_consent")
+            return Decision("skip", "no_consent", detail=CONSENT_CODES.get(consent))
     else:
         if topic != "service":
             return Decision("skip", "not_transactional_topic")
         if consent in ("denied", "revoked"):
-            return Decision("skip", "no_consent")
+            return Decision("skip", "no_consent", detail="consent_revoked")
         return SEND
     if paused_until is not None and paused_until > now:
         return Decision("skip", "paused")  # the customer paused marketing in the preference center

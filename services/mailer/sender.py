@@ -41,7 +41,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, ConnectionFailure
 
 from shared.messaging.consumer import Poison
-from shared.messaging.contracts import (DeliveryFailed, DeliverySent, Envelope, SendRequested)
+from shared.messaging.contracts import DeliveryFailed, DeliverySent, DeliverySkipped, Envelope, SendRequested
 from shared.models import TOPICS, Interaction
 from shared.store import utcnow
 
@@ -131,7 +131,7 @@ class Sender:
         existing = {doc["customer_id"]: doc for doc in collection.find(
             {"campaign_id": event.campaign_id, "step": event.step, "customer_id": {"$in": ids}},
             {"customer_id": 1, "status": 1, "claimed_at": 1, "campaign_id": 1, "channel": 1, "step": 1,
-             "variant": 1, "sent_at": 1})}
+             "variant": 1, "sent_at": 1, "reason": 1, "code": 1})}
         fresh = [cid for cid in ids if cid not in existing]
         claimed: list[dict] = []
         customers: dict = {}
@@ -149,12 +149,13 @@ class Sender:
                     doc.update(status="sending", claim=self.worker_id, claimed_at=now,
                                address=policy.address_of(context.customers[cid], event.channel))
                 elif decision.action == "defer":
-                    doc.update(status="deferred", reason=decision.reason, due_at=decision.due_at)
+                    doc.update(status="deferred", reason=decision.reason, code=decision.code, due_at=decision.due_at)
                 else:
-                    doc.update(status="skipped", reason=decision.reason)
+                    doc.update(status="skipped", reason=decision.reason, code=decision.code)
                 docs.append(doc)
             lost = self._insert(docs)
             claimed += [doc for doc in docs if doc["status"] == "sending" and doc["_id"] not in lost]
+            self._announce_skipped([doc for doc in docs if doc["status"] == "skipped" and doc["_id"] not in lost])
         # Deliveries this batch already has: failed ones on "resend to failed", and
         # claims abandoned by a dead worker; everything else is done or waiting.
         reclaimed = []
@@ -169,10 +170,13 @@ class Sender:
             taken = self._claim({"_id": doc["_id"], **condition}, now, recovered)
             if taken:
                 reclaimed.append(taken)
+        reclaimed = self._give_up_abandoned(reclaimed)
         if reclaimed:
             claimed += self._recheck(reclaimed, customers, now)
         self._send_all(claimed, customers)
         self._reannounce([doc for doc in existing.values() if doc["status"] == "sent"])
+        # a crash between inserting skipped deliveries and announcing them: announce again (same ids)
+        self._announce_skipped([doc for doc in existing.values() if doc["status"] == "skipped"])
 
     def _insert(self, docs: list[dict]) -> set:
         """Insert; the ids another worker's insert beat us to (same unique key)."""
@@ -190,14 +194,30 @@ class Sender:
             return lost
 
     def _claim(self, query: dict, now, recovered: bool = False) -> dict | None:
-        update = {"$set": {"status": "sending", "claim": self.worker_id, "claimed_at": now}}
+        """Take a delivery over. Taking over an abandoned claim counts as an attempt: a message
+        whose handling kills its worker every time ends ``failed`` (``abandoned``) after
+        ``worker_max_attempts`` tries instead of being retried forever."""
+        update: dict = {"$set": {"status": "sending", "claim": self.worker_id, "claimed_at": now}}
         if recovered:
             update["$set"]["recovered"] = True
+            update["$inc"] = {"attempts": 1}
         return Delivery._get_collection().find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+
+    def _give_up_abandoned(self, docs: list[dict]) -> list[dict]:
+        """The taken-over deliveries still worth a try; the others end failed (``abandoned``)."""
+        alive = []
+        for doc in docs:
+            if doc.get("recovered") and doc.get("attempts", 0) >= self.settings.worker_max_attempts:
+                self._fail(doc, f"no outcome after {doc['attempts']} attempts (the worker stopped each time)",
+                           "abandoned")
+            else:
+                alive.append(doc)
+        return alive
 
     def _recheck(self, docs: list[dict], customers: dict, now) -> list[dict]:
         """Send-time checks again for deliveries taken over later (deferred, failed, abandoned)."""
-        ready = []
+        ready: list[dict] = []
+        skipped: list[dict] = []
         groups = collections.defaultdict(list)
         for doc in docs:
             groups[(doc["channel"], doc["topic"], doc["marketing"])].append(doc)
@@ -213,11 +233,28 @@ class Sender:
                 elif decision.action == "defer":
                     collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
                                           {"$set": {"status": "deferred", "reason": decision.reason,
-                                                    "due_at": decision.due_at}})
+                                                    "code": decision.code, "due_at": decision.due_at}})
                 else:
-                    collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
-                                          {"$set": {"status": "skipped", "reason": decision.reason}})
+                    moved = collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
+                                                  {"$set": {"status": "skipped", "reason": decision.reason,
+                                                            "code": decision.code}})
+                    if moved.modified_count:
+                        skipped.append({**doc, "code": decision.code})
+        self._announce_skipped(skipped)
         return ready
+
+    def _announce_skipped(self, docs: list[dict]) -> None:
+        """delivery.skipped for each delivery a rule stopped, with its code: a campaign counts it
+        as done (not sent, and why) rather than waiting for it."""
+        if not docs:
+            return
+        items = [(self._event(DeliverySkipped, doc, doc.get("reason"), doc.get("code")),
+                  f"delivery-{doc['_id']}-skipped", None) for doc in docs]
+        if self.batch_publisher is not None:
+            self.batch_publisher.publish_events(items)
+        else:
+            for event, message_id, _ in items:
+                self.events.publish(event, message_id=message_id)
 
     # --- sending ----------------------------------------------------------------
 
@@ -240,13 +277,18 @@ class Sender:
             try:
                 provider_id = future.result()
             except RenderError as exc:
-                self._fail(doc, f"template {exc}")
+                self._fail(doc, f"template {exc}", "template_error")
                 return
             except PermanentFailure as exc:
-                self._fail(doc, str(exc))
+                self._fail(doc, str(exc), exc.code)
                 return
             except TransientFailure as exc:
-                self._retry_later(doc, str(exc))
+                self._retry_later(doc, str(exc), exc.code)
+                return
+            except Exception as exc:  # noqa: BLE001 - one recipient's message that cannot be built
+                # is that recipient's failure alone: counted, retried up to the limit, never the batch's.
+                log.warning("delivery %s: message could not be built", doc["_id"], exc_info=True)
+                self._retry_later(doc, f"{type(exc).__name__}: {exc}", "build_error")
                 return
             pending.append((doc, provider_id))
             if len(pending) >= self.settings.finalize_every:
@@ -399,29 +441,29 @@ class Sender:
         self._announce_sent()
 
     @staticmethod
-    def _event(cls, doc: dict, reason: str | None = None):
+    def _event(cls, doc: dict, reason: str | None = None, code: str | None = None):
         return cls(delivery_id=str(doc["_id"]), campaign_id=doc["campaign_id"], customer_id=str(doc["customer_id"]),
-                   channel=doc["channel"], step=doc["step"], variant=doc.get("variant"), reason=reason)
+                   channel=doc["channel"], step=doc["step"], variant=doc.get("variant"), reason=reason, code=code)
 
-    def _announce(self, cls, doc: dict, what: str, reason: str | None = None) -> None:
-        self.events.publish(self._event(cls, doc, reason), message_id=f"delivery-{doc['_id']}-{what}")
+    def _announce(self, cls, doc: dict, what: str, reason: str | None = None, code: str | None = None) -> None:
+        self.events.publish(self._event(cls, doc, reason, code), message_id=f"delivery-{doc['_id']}-{what}")
 
-    def _fail(self, doc: dict, reason: str) -> None:
-        log.info("delivery %s failed: %s", doc["_id"], reason)
+    def _fail(self, doc: dict, reason: str, code: str = "provider_rejected") -> None:
+        log.info("delivery %s failed (%s): %s", doc["_id"], code, reason)
         Delivery._get_collection().update_one({"_id": doc["_id"], "claim": self.worker_id},
-                                              {"$set": {"status": "failed", "reason": reason[:500]},
+                                              {"$set": {"status": "failed", "reason": reason[:500], "code": code},
                                                "$inc": {"attempts": 1}})
-        self._announce(DeliveryFailed, doc, f"failed-{doc.get('attempts', 0)}", reason[:500])
+        self._announce(DeliveryFailed, doc, f"failed-{doc.get('attempts', 0)}", reason[:500], code)
 
-    def _retry_later(self, doc: dict, reason: str) -> None:
+    def _retry_later(self, doc: dict, reason: str, code: str = "provider_unavailable") -> None:
         attempts = doc.get("attempts", 0) + 1
         if attempts >= self.settings.worker_max_attempts:
-            self._fail(doc, f"gave up after {attempts} transient failures; last: {reason}")
+            self._fail(doc, f"gave up after {attempts} attempts; last: {reason}", code)
             return
         delay = min(self.settings.worker_max_retry_delay, self.settings.worker_retry_delay * 2 ** (attempts - 1))
         Delivery._get_collection().update_one(
             {"_id": doc["_id"], "claim": self.worker_id},
-            {"$set": {"status": "deferred", "reason": f"transient: {reason}"[:500],
+            {"$set": {"status": "deferred", "reason": f"transient: {reason}"[:500], "code": code,
                       "due_at": utcnow() + datetime.timedelta(seconds=delay), "attempts": attempts}})
 
     # --- the sweep (worker idle hook) ---------------------------------------------
@@ -442,6 +484,6 @@ class Sender:
         if not taken:
             return 0
         customers: dict = {}
-        ready = self._recheck(taken, customers, now)
+        ready = self._recheck(self._give_up_abandoned(taken), customers, now)
         self._send_all(ready, customers)
         return len(taken)

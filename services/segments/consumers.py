@@ -57,7 +57,7 @@ def on_delivery(envelope: Envelope) -> str | None:
     """
     event: DeliveryEvent = envelope.event()
     fact = DELIVERY_FACTS.get(envelope.type)
-    if fact is None:  # failed, bounced: the mailer keeps those (suppression)
+    if fact is None:  # failed, bounced, skipped: the mailer keeps those (suppression, consent)
         return None
     facts.add_campaign(customer_object_id(event.customer_id), fact, event.campaign_id)
     return f"facts.{fact}"
@@ -85,7 +85,7 @@ DELIVERY_FACTS = {"delivery.sent": "received", "delivery.opened": "opened", "del
 # event type -> handler storing the fact and returning the field it is about (None: not a fact for rules)
 FACT_HANDLERS = {"consent.changed": _consent, "mention.received": on_mention,
                  **{kind: on_delivery for kind in ("delivery.sent", "delivery.opened", "delivery.clicked",
-                                                   "delivery.failed", "delivery.bounced")}}
+                                                   "delivery.failed", "delivery.bounced", "delivery.skipped")}}
 
 
 def handlers(settings=None) -> dict:

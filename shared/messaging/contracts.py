@@ -196,6 +196,10 @@ class DeliveryEvent(Event):
     variant: Optional[str] = None
     reason: Optional[str] = None
     url: Optional[str] = None
+    # Why it was not sent, as a short code counted in results (failed, skipped):
+    # no_consent, consent_pending, consent_revoked, suppressed, erased, no_address,
+    # invalid_address, smtputf8_unsupported, capped, paused, provider_rejected, ...
+    code: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,6 +210,13 @@ class DeliverySent(DeliveryEvent):
 @dataclasses.dataclass(frozen=True)
 class DeliveryFailed(DeliveryEvent):
     type: ClassVar[str] = "delivery.failed"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliverySkipped(DeliveryEvent):
+    """Not sent, by rule (consent, suppression, frequency cap, ...): ``code`` says which."""
+
+    type: ClassVar[str] = "delivery.skipped"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ PRODUCERS = {
     "purchase.recorded": "segments",
     "segment.entered": "segments", "segment.left": "segments",
     "campaign.due": "campaigns", "send.requested": "campaigns",
-    "delivery.sent": "mailer", "delivery.failed": "mailer", "delivery.bounced": "mailer",
+    "delivery.sent": "mailer", "delivery.failed": "mailer", "delivery.skipped": "mailer", "delivery.bounced": "mailer",
     "delivery.opened": "mailer", "delivery.clicked": "mailer", "consent.changed": "mailer",
     "mention.received": "listener", "alert.raised": "listener",
 }

@@ -1,0 +1,160 @@
+"""Mail reaches the addresses people really have (RFC 6530-6533), and one
+recipient's bad data is that recipient's failure alone.
+
+Real store, real broker, real SMTP server (aiosmtpd, with and without SMTPUTF8).
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.policy
+from email.parser import Parser
+
+import dkim
+import pytest
+
+from devstack.smtp import SmtpServer
+from shared.models import Customer
+from shared.store import utcnow
+from tests.mailer.conftest import create_template, make_customer, send_requested
+
+from services.mailer.models import Delivery
+
+GRANT = {("email", "newsletter"): "granted"}
+
+# (as typed, as stored, as the relay sees the recipient)
+WORLD = [
+    ("ñandú.4@ejemplo.es", "ñandú.4@ejemplo.es", "ñandú.4@ejemplo.es"),
+    ("José.Pérez@Correo.ES", "josé.pérez@correo.es", "josé.pérez@correo.es"),
+    ("compras@Bücher.example", "compras@bücher.example", "compras@xn--bcher-kva.example"),
+    ("ventas@xn--caf-dma.example", "ventas@café.example", "ventas@xn--caf-dma.example"),
+    ('"ana maría"@example.com', '"ana maría"@example.com', '"ana maría"@example.com'),
+    ("plain@example.com", "plain@example.com", "plain@example.com"),
+]
+
+
+def parse(received):
+    """As a mail client reads it: RFC 6532 headers are UTF-8."""
+    raw = received.data.split(b"\r\n", 1)[1]  # without the Return-Path the server added
+    return Parser(policy=email.policy.SMTPUTF8).parsestr(raw.decode("utf-8"))
+
+
+def world_customers(events):
+    return [make_customer(email=typed, first_name="Íñigo", consent=GRANT, events=events) for typed, _, _ in WORLD]
+
+
+def test_the_stored_form_of_an_address_is_one_normalisation():
+    for typed, stored, _ in WORLD:
+        customer = Customer(email=typed)
+        customer.clean()
+        assert customer.email == stored
+
+
+def test_a_campaign_reaches_non_ascii_idn_quoted_and_plain_addresses_each_once(api, sender_for, smtp_server,
+                                                                                events):
+    template = create_template(api)
+    people = world_customers(events)
+    sender = sender_for()
+    envelope = send_requested(template["id"], [p.id for p in people])
+    sender.on_send_requested(envelope)
+    sender.on_send_requested(envelope)  # redelivered: nobody twice
+    received = smtp_server.mailbox.snapshot()
+    assert sorted(r for m in received for r in m.rcpt_tos) == sorted(wire for _, _, wire in WORLD)
+    for message in received:
+        parsed = parse(message)
+        [to] = parsed["To"].addresses
+        assert to.addr_spec == message.rcpt_tos[0]
+        assert to.display_name == "Íñigo Núñez"
+        assert "Íñigo" in parsed.get_body(("plain",)).get_content()
+    assert {d.status for d in Delivery.objects(campaign_id="camp-1")} == {"sent"}
+
+
+def test_a_relay_without_smtputf8_fails_only_the_non_ascii_local_parts(api, sender_for, events, settings_for):
+    with SmtpServer(smtputf8=False) as old_relay:
+        template = create_template(api)
+        people = world_customers(events)
+        sender = sender_for(smtp_port=old_relay.port)
+        sender.on_send_requested(send_requested(template["id"], [p.id for p in people]))
+        delivered = sorted(r for m in old_relay.mailbox.snapshot() for r in m.rcpt_tos)
+    assert delivered == sorted(wire for _, _, wire in WORLD if wire.split("@")[0].isascii())
+    outcome = {d.address: (d.status, d.code) for d in Delivery.objects(campaign_id="camp-1")}
+    for _, stored, wire in WORLD:
+        expected = ("sent", None) if wire.split("@")[0].isascii() else ("failed", "smtputf8_unsupported")
+        assert outcome[stored] == expected, stored
+
+
+def test_dkim_verifies_a_message_to_a_non_ascii_address(tmp_path, api, sender_for, smtp_server, events):
+    from dkim.dknewkey import ExtractRSADnsPublicKey, GenRSAKeys
+
+    key_path, dns_path = tmp_path / "dkim.pem", tmp_path / "dkim.dns"
+    GenRSAKeys(str(key_path), verbose=False)
+    ExtractRSADnsPublicKey(str(key_path), str(dns_path), verbose=False)
+    record = dns_path.read_bytes().strip()
+    template = create_template(api)
+    customer = make_customer(email="ñandú@ejemplo.es", consent=GRANT, events=events)
+    sender = sender_for(dkim_domain="tienda.example", dkim_selector="s1", dkim_key_path=str(key_path))
+    sender.on_send_requested(send_requested(template["id"], [customer.id]))
+    [received] = smtp_server.mailbox.to("ñandú@ejemplo.es")
+    signed = received.data.split(b"\r\n", 1)[1]
+    assert "ñandú@ejemplo.es".encode() in signed.split(b"\r\n\r\n", 1)[0]
+    assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record if name == b"s1._domainkey.tienda.example." else None)
+
+
+def test_a_name_with_cr_lf_stored_before_the_edges_refused_it_cannot_add_a_header(api, sender_for, smtp_server,
+                                                                                   events):
+    template = create_template(api, variants={"es": {"subject": "Hola {{ first_name }}",
+                                                    "text": "Hola {{ first_name }}"}})
+    customer = make_customer(email="victima@example.com", consent=GRANT, events=events)
+    Customer._get_collection().update_one(  # as stored by an older version, or by hand
+        {"_id": customer.id}, {"$set": {"first_name": "Ana\r\nBcc: ladron@evil.example\r\nX-Evil: 1",
+                                        "last_name": "Ruiz\nReply-To: ladron@evil.example"}})
+    sender_for().on_send_requested(send_requested(template["id"], [customer.id]))
+    [received] = smtp_server.mailbox.snapshot()
+    assert received.rcpt_tos == ["victima@example.com"]
+    parsed = parse(received)
+    assert parsed["Bcc"] is None and parsed["X-Evil"] is None and parsed["Reply-To"] is None
+    assert parsed["To"].addresses[0].addr_spec == "victima@example.com"
+    assert "\n" not in str(parsed["Subject"]) and str(parsed["Subject"]).startswith("Hola Ana Bcc:")
+
+
+def test_a_recipient_whose_message_cannot_be_built_fails_alone_after_the_configured_attempts(
+        api, sender_for, smtp_server, events):
+    template = create_template(api)
+    good = [make_customer(email=f"bien{i}@example.com", consent=GRANT, events=events) for i in range(4)]
+    broken = make_customer(email="roto@example.com", consent=GRANT, events=events)
+    bad_domain = make_customer(email="malo@example.com", consent=GRANT, events=events)
+    raw = Customer._get_collection()
+    raw.update_one({"_id": broken.id}, {"$set": {"first_name": {"not": "a name"}}})  # data no edge allowed
+    raw.update_one({"_id": bad_domain.id}, {"$set": {"email": "malo@bücher..example"}})
+    order = [good[0].id, broken.id, good[1].id, bad_domain.id, good[2].id, good[3].id]
+    sender = sender_for(worker_max_attempts=3, worker_retry_delay=0.0, worker_max_retry_delay=0.0)
+    sender.on_send_requested(send_requested(template["id"], order))
+    assert sorted(r for m in smtp_server.mailbox.snapshot() for r in m.rcpt_tos) == sorted(
+        c.email for c in good)
+    first = Delivery.objects.get(customer_id=broken.id)
+    assert (first.status, first.code, first.attempts) == ("deferred", "build_error", 1)
+    assert Delivery.objects.get(customer_id=bad_domain.id).code == "invalid_address"
+    for _ in range(3):
+        sender.sweep()
+    final = Delivery.objects.get(customer_id=broken.id)
+    assert (final.status, final.code) == ("failed", "build_error")
+    assert final.attempts == 3 and "TypeError" in final.reason
+    assert len(smtp_server.mailbox.snapshot()) == 4
+
+
+@pytest.mark.parametrize("attempts_before, expected", [(0, "sent"), (2, "failed")])
+def test_an_abandoned_claim_counts_as_an_attempt_and_is_never_retried_forever(
+        api, sender_for, smtp_server, events, attempts_before, expected):
+    template = create_template(api)
+    customer = make_customer(email="abandonado@example.com", consent=GRANT, events=events)
+    long_ago = utcnow() - datetime.timedelta(hours=1)
+    Delivery(campaign_id="camp-1", customer_id=customer.id, step="main", channel="email", topic="newsletter",
+             template_id=template["id"], template_version=1, status="sending", claim="dead-worker",
+             claimed_at=long_ago, attempts=attempts_before, address=customer.email).save()
+    sender_for(worker_max_attempts=3, claim_lease=60).sweep()
+    delivery = Delivery.objects.get(customer_id=customer.id)
+    assert delivery.status == expected
+    if expected == "failed":
+        assert delivery.code == "abandoned" and not smtp_server.mailbox.snapshot()
+    else:
+        assert delivery.recovered and delivery.attempts == 1
