@@ -162,9 +162,11 @@ def main() -> int:
               f"{recipients / max(spread, 1e-9):,.0f}/s first to last)")
         print(f"  worker peak RSS: {peak_rss_mb(worker.pid):.0f} MB")
         ok = recipients == args.customers
-        # wait for the campaign to be marked sent before the lateness part
+        # wait for the fan-out to end before the lateness part (no mailer runs here, so the
+        # campaign itself stays "sending": it is sent once every delivery is terminal)
         for _ in range(600):
-            if campaigns().find_one({"_id": ObjectId(cid)})["state"] == "sent":
+            current = campaigns().find_one({"_id": ObjectId(cid)})["current_run"]
+            if db.campaign_runs.find_one({"_id": current}, {"state": 1})["state"] == "done":
                 break
             time.sleep(0.1)
 

@@ -34,6 +34,7 @@ from shared.messaging.contracts import CampaignDue, Envelope, SendRequested
 from shared.models import Segment
 from shared.store import utcnow
 
+from services.campaigns.completion import run_step
 from services.campaigns.content import assign, is_marketing, template_for
 from services.campaigns.lifecycle import move
 from services.campaigns.models import EPOCH, NO_WORKER, campaigns, runs
@@ -98,6 +99,7 @@ class FanOut:
         batch_no = checkpoint.get("batch", 0)
         targeted = dict(run.get("targeted") or {})
         cid = str(campaign["_id"])
+        step = run_step(campaign, run_id)
         for ids in self.batches(segment, checkpoint.get("last_id")):
             state = campaigns().find_one({"_id": campaign["_id"]}, {"state": 1})["state"]
             if state != "sending":
@@ -118,7 +120,7 @@ class FanOut:
             for variant, people in sorted(by_variant.items(), key=lambda item: item[0] or ""):
                 self.announcer.publish(SendRequested(
                     campaign_id=cid, channel=campaign["channel"], topic=campaign["topic"],
-                    template_id=template_for(campaign, "main", variant), customer_ids=people, step="main",
+                    template_id=template_for(campaign, "main", variant), customer_ids=people, step=step,
                     variant=variant, marketing=is_marketing(campaign), batch=batch_no),
                     message_id=f"{run_id}:{phase}:{batch_no}:{variant or '-'}")
             now = utcnow()
@@ -154,8 +156,9 @@ class FanOut:
             self.release(run["_id"], state="waiting_winner", **{"ab.decide_at": now + window})
             log_event(log, "A/B test sent; waiting for the window", fire_id=run["_id"])
             return
-        self.release(run["_id"], state="done", finished_at=now)
-        recurring = campaign["schedule"]["kind"] == "cron"
-        move(campaign["_id"], ("sending",), {"state": "scheduled" if recurring else "sent", "last_sent_at": now},
-             extra={"current_run": run["_id"]})
+        # Every batch is published; the run is sent once every delivery is terminal (completion.py).
+        self.release(run["_id"], state="done", finished_at=now, outcome="sending")
+        if campaign["schedule"]["kind"] == "cron":
+            move(campaign["_id"], ("sending",), {"state": "scheduled", "last_sent_at": now},
+                 extra={"current_run": run["_id"]})
         log_event(log, "fan-out finished", fire_id=run["_id"])

@@ -69,7 +69,9 @@ class CampaignRun(me.Document):
     ab = me.DictField()  # {decide_at, winner, reason, stats, decided_at}
     announced_at = me.DateTimeField()  # campaign.due published
     lateness = me.FloatField()  # seconds from the due time to campaign.due published
-    finished_at = me.DateTimeField()
+    finished_at = me.DateTimeField()  # every batch published
+    outcome = me.StringField()  # after the fan-out: sending -> sent once every delivery is terminal
+    completed_at = me.DateTimeField()
 
     meta = {"collection": "campaign_runs", "strict": False,
             "indexes": [("campaign_id", "due_at"), ("state", "touched_at"), ("state", "ab.decide_at")]}
@@ -95,6 +97,7 @@ class DeliveryFact(me.Document):
     bucket = me.StringField()
     at = me.DateTimeField(required=True)
     reason = me.StringField()
+    code = me.StringField()  # the short reason a failed or skipped delivery was not sent
 
     meta = {"collection": "campaign_delivery_facts", "strict": False,
             "indexes": [("campaign_id", "bucket"), ("campaign_id", "type", "step", "customer_id"),

@@ -31,8 +31,9 @@ from shared.store import to_utc_naive, utcnow
 from services.campaigns.models import campaigns, conversions, facts, runs
 
 DELIVERY_TYPES = {"delivery.sent": "sent", "delivery.failed": "failed", "delivery.bounced": "bounced",
-                  "delivery.opened": "opened", "delivery.clicked": "clicked"}
-COUNTED = ("sent", "failed", "bounced", "opened", "clicked", "unsubscribed")
+                  "delivery.opened": "opened", "delivery.clicked": "clicked", "delivery.skipped": "skipped"}
+COUNTED = ("sent", "failed", "skipped", "bounced", "opened", "clicked", "unsubscribed")
+NOT_SENT = ("failed", "skipped")
 LOOKBACK = datetime.timedelta(days=31)
 
 
@@ -58,7 +59,8 @@ def on_delivery(envelope: Envelope) -> None:
     record_fact({"_id": f"{event.delivery_id}:{kind}", "campaign_id": event.campaign_id,
                  "customer_id": event.customer_id, "delivery_id": event.delivery_id, "type": kind,
                  "step": event.step, "variant": event.variant, "bucket": f"{event.variant or '-'}|{kind}",
-                 "at": parse_time(envelope.occurred_at), "reason": event.reason, "url": event.url})
+                 "at": parse_time(envelope.occurred_at), "reason": event.reason, "url": event.url,
+                 "code": event.code or (event.reason if kind == "skipped" else None)})
 
 
 def on_consent(envelope: Envelope) -> None:
@@ -128,7 +130,11 @@ def compute(campaign: dict) -> dict:
                                     {"$group": {"_id": "$bucket", "n": {"$sum": 1}}}]):
         variant, _, kind = group["_id"].rpartition("|")
         row(variant)[kind] += group["n"]
-    failed = list(facts().find({"campaign_id": cid, "type": "failed"}, {"delivery_id": 1, "variant": 1}))
+    not_sent: dict[str, int] = {}
+    for group in facts().aggregate([{"$match": {"campaign_id": cid, "type": "skipped"}},
+                                    {"$group": {"_id": "$code", "n": {"$sum": 1}}}]):
+        not_sent[group["_id"] or "other"] = not_sent.get(group["_id"] or "other", 0) + group["n"]
+    failed = list(facts().find({"campaign_id": cid, "type": "failed"}, {"delivery_id": 1, "variant": 1, "code": 1}))
     if failed:
         recovered = {f["delivery_id"] for f in facts().find(
             {"campaign_id": cid, "type": "sent", "delivery_id": {"$in": [f["delivery_id"] for f in failed]}},
@@ -136,6 +142,9 @@ def compute(campaign: dict) -> dict:
         for fact in failed:
             if fact["delivery_id"] in recovered:
                 row(fact.get("variant") or "-")["failed"] -= 1
+            else:
+                code = fact.get("code") or "provider_rejected"
+                not_sent[code] = not_sent.get(code, 0) + 1
     currency = campaign.get("currency") or "EUR"
     for conversion in conversions().find({"campaign_id": cid}, {"variant": 1, "amount": 1, "currency": 1}):
         r = row(conversion.get("variant") or "-")
@@ -156,8 +165,10 @@ def compute(campaign: dict) -> dict:
     total["revenue"] = round(total["revenue"], 2)
     cost = campaign.get("cost")
     roi = round((total["revenue"] - cost) / cost, 4) if cost else None
+    total["pending"] = max(total["targeted"] - total["sent"] - total["failed"] - total["skipped"], 0)
     return {"campaign_id": cid, "state": campaign["state"], "currency": currency, **total, **rates(total),
-            "cost": cost, "roi": roi, "variants": variants, "computed_at": utcnow().isoformat() + "+00:00"}
+            "cost": cost, "roi": roi, "variants": variants, "not_sent": dict(sorted(not_sent.items())),
+            "computed_at": utcnow().isoformat() + "+00:00"}
 
 
 def rates(r: dict) -> dict:

@@ -39,6 +39,7 @@ from shared.logs import event as log_event
 from shared.messaging.contracts import CampaignDue
 from shared.store import utcnow
 
+from services.campaigns import completion
 from services.campaigns.models import EPOCH, NO_WORKER, campaigns, leases, runs
 from services.campaigns.schedules import next_cron_fire
 from services.campaigns.serialize import iso
@@ -88,6 +89,7 @@ class Scheduler:
         abtest.decide_due(self, now)
         journeys.advance_due(self, now)
         self.sweep_stalled(now)
+        completion.complete_runs(now)
         self.announcer.relay()
         return fired
 

@@ -121,3 +121,14 @@ def schedule_campaign(api, segment, template, schedule=None, **extra) -> str:
     scheduled = api.post(f"/campaigns/{cid}/schedule")
     assert scheduled.status_code == 200, scheduled.get_json()
     return cid
+
+
+def fanned_out(cid: str) -> bool:
+    """Every batch of the campaign's current run is published (the campaign itself stays
+    ``sending`` until every delivery is terminal: services/campaigns/completion.py)."""
+    from bson import ObjectId
+
+    from services.campaigns.models import campaigns, runs
+
+    run_id = (campaigns().find_one({"_id": ObjectId(cid)}, {"current_run": 1}) or {}).get("current_run")
+    return bool(run_id) and (runs().find_one({"_id": run_id}, {"state": 1}) or {}).get("state") == "done"

@@ -9,7 +9,7 @@ import datetime
 from shared.messaging.contracts import (CampaignDue, ConsentChanged, DeliveryBounced, DeliveryClicked, DeliveryFailed,
                                         DeliveryOpened, DeliverySent, PurchaseRecorded)
 from shared.messaging.publisher import Publisher
-from tests.campaigns.conftest import bind_queue, make_customers, make_template, schedule_campaign, take
+from tests.campaigns.conftest import fanned_out, bind_queue, make_customers, make_template, schedule_campaign, take
 from tests.support import drain, wait_consuming, wait_until
 
 FAST = {"VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.1"}
@@ -26,7 +26,7 @@ def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api
     cid = schedule_campaign(api, segment, None, cost=50.0, goal={"window_hours": 48},
                             variants=[{"name": "A", "template_id": a, "split": 50},
                                       {"name": "B", "template_id": b, "split": 50}])
-    wait_until(lambda: api.get(f"/campaigns/{cid}").get_json()["state"] == "sent", what="the campaign sent")
+    wait_until(lambda: fanned_out(cid), what="the campaign fanned out")
     variant_of = {}
     for envelope in take(service_env, send_queue):
         event = envelope.event()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Float, Integer, List, Nested, Raw, String
+from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf
 
 from shared.http.auth import roles
@@ -20,6 +20,7 @@ class Figures(Schema):
     sent = Integer()
     delivered = Integer()
     failed = Integer()
+    skipped = Integer(metadata={"description": "not sent by rule (consent, suppression, cap, ...)"})
     bounced = Integer()
     opened = Integer()
     clicked = Integer()
@@ -43,6 +44,11 @@ class ResultsOut(Figures):
     cost = Float(allow_none=True)
     roi = Float(allow_none=True, metadata={"description": "(revenue - cost) / cost; null without a cost"})
     variants = List(Nested(VariantFigures))
+    pending = Integer(metadata={"description": "targeted but not yet sent, skipped or failed (sending, deferred)"})
+    not_sent = Dict(keys=String(), values=Integer(), metadata={
+        "description": "who was not sent, per reason: no_consent, consent_pending, consent_revoked, suppressed, "
+                       "erased, no_address, invalid_address, smtputf8_unsupported, capped, paused, "
+                       "provider_rejected, build_error, abandoned, ..."})
     computed_at = String()
 
 
