@@ -123,7 +123,7 @@ def send_email(settings, *, to: str, subject: str, text: str) -> None:
     """One plain message through the mailer's SMTP transport (raises its Transient/PermanentFailure)."""
     domain = settings.from_address.partition("@")[2] or "vinculo.invalid"
     raw = email_message.build(from_name=settings.from_name, from_address=settings.from_address, to_name="",
-                              to_address=to, subject=subject, text=text, html=None,
+                              to_address=normalize.wire_email(to)[0], subject=subject, text=text, html=None,
                               message_id=f"<prefs-{uuid.uuid4().hex}@{domain}>")
     transport = email_message.SmtpTransport(settings)
     try:

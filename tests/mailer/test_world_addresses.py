@@ -158,3 +158,57 @@ def test_an_abandoned_claim_counts_as_an_attempt_and_is_never_retried_forever(
         assert delivery.code == "abandoned" and not smtp_server.mailbox.snapshot()
     else:
         assert delivery.recovered and delivery.attempts == 1
+
+
+def test_double_opt_in_and_test_send_reach_a_non_ascii_address(api, events, smtp_server):
+    from shared.models import ConsentState
+
+    customer = make_customer(email="ñandú@ejemplo.es", events=events)
+    answer = api.post("/subscriptions", json={"email": "Ñandú@Ejemplo.ES", "topic": "newsletter"})
+    assert answer.status_code == 202, answer.get_json()
+    assert ConsentState.objects.get(customer_id=customer.id).status == "pending"
+    [confirmation] = smtp_server.mailbox.to("ñandú@ejemplo.es")
+    assert parse(confirmation)["To"].addresses[0].addr_spec == "ñandú@ejemplo.es"
+    template = create_template(api)
+    sent = api.post(f"/templates/{template['id']}/test-send", json={"to": "josé@bücher.example"})
+    assert sent.status_code == 200, sent.get_json()
+    [test_copy] = smtp_server.mailbox.to("josé@xn--bcher-kva.example")
+    assert parse(test_copy)["To"].addresses[0].addr_spec == "josé@xn--bcher-kva.example"
+
+
+def test_the_preference_center_refuses_a_name_with_a_line_break(app, events):
+    from tests.mailer.test_preferences import csrf_of, link
+
+    customer = make_customer(email="lia@example.com", first_name="Lía", events=events)
+    token = link(app, customer.id)
+    browser = app.test_client()
+    csrf = csrf_of(browser.get(f"/p/{token}"))
+    answer = browser.post(f"/p/{token}/profile", data={"csrf": csrf, "first_name": "Lía\r\nBcc: x@evil.example",
+                                                        "last_name": ""})
+    assert answer.status_code == 422
+    assert Customer.objects.get(id=customer.id).first_name == "Lía"
+
+
+def test_reachability_counts_a_segment_by_the_send_time_rules_before_sending(api, events, smtp_server):
+    from shared.models import Segment, SegmentMember, SuppressedContact, contact_hash
+
+    granted = [make_customer(email=f"si{i}@example.com", consent=GRANT, events=events) for i in range(2)]
+    pending = make_customer(email="pend@example.com", consent={("email", "newsletter"): "pending"}, events=events)
+    revoked = make_customer(email="rev@example.com", consent={("email", "newsletter"): "revoked"}, events=events)
+    never = [make_customer(email=f"no{i}@example.com", events=events) for i in range(3)]
+    bounced = make_customer(email="bounced@example.com", consent=GRANT, events=events)
+    SuppressedContact(hash=contact_hash("email", "bounced@example.com"), kind="email", reason="bounced").save()
+    segment = Segment(name="Madrid", kind="static").save()
+    for person in [*granted, pending, revoked, *never, bounced]:
+        SegmentMember(segment_id=segment.id, customer_id=person.id).save()
+    answer = api.post("/reachability", json={"segment_id": str(segment.id), "channel": "email",
+                                             "topic": "newsletter"})
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert (body["in_segment"], body["reachable"]) == (8, 2)
+    assert body["not_reachable"] == {"no_consent": 3, "consent_pending": 1, "consent_revoked": 1, "suppressed": 1}
+    assert not smtp_server.mailbox.snapshot()
+    assert api.post("/reachability", json={"segment_id": "0" * 24, "channel": "email",
+                                           "topic": "newsletter"}).status_code == 404
+    assert api.post("/reachability", json={"segment_id": str(segment.id), "channel": "fax",
+                                           "topic": "newsletter"}).status_code == 422

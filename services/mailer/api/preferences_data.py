@@ -77,7 +77,7 @@ def profile(token, customer_id, customer, lang):
     fields = {}
     for name in ("first_name", "last_name"):
         value = (request.form.get(name) or "").strip()
-        if len(value) > 100:
+        if len(value) > 100 or normalize.unsafe_character(value):  # a CR/LF in a name is a header line
             return _center(token, customer_id, customer, lang, TEXT[lang]["invalid"], 422)
         if value != (customer.get(name) or ""):
             fields[name] = value or None
