@@ -174,4 +174,30 @@ ES: dict[str, str] = {
     "field_created_at": "fecha de alta", "field_updated_at": "última actualización",
     "field_purchases.last_at": "última compra", "field_purchases.count": "número de compras",
     "field_purchases.total": "total gastado", "field_erased": "borrado",
+    # why not sent (the mailer's reasons), the audience before sending
+    "no consent for this topic": "sin consentimiento para este tema",
+    "double opt-in not confirmed yet": "doble opt-in aún sin confirmar", "consent revoked": "consentimiento retirado",
+    "suppressed (bounce, complaint or do-not-contact)": "suprimido (rebote, queja o no contactar)",
+    "erased": "borrado", "no address for this channel": "sin dirección para este canal",
+    "invalid address": "dirección no válida",
+    "the mail relay cannot send to an international address":
+        "el servidor de correo no puede enviar a una dirección internacional",
+    "in quiet hours (sent when they end)": "en horas de silencio (se envía cuando terminan)",
+    "frequency cap reached": "límite de frecuencia alcanzado", "paused their marketing mail": "pausó su correo comercial",
+    "rejected by the provider": "rechazado por el proveedor", "the provider did not answer": "el proveedor no respondió",
+    "the message could not be built": "no se pudo construir el mensaje",
+    "the template could not be rendered": "no se pudo generar la plantilla",
+    "no outcome after every attempt": "sin resultado tras todos los intentos", "customer not found": "cliente no encontrado",
+    "not a transactional topic": "no es un tema transaccional",
+    "Not sent by rule": "No enviados por regla", "Still pending": "Aún pendientes",
+    "Who was not sent, and why": "A quién no se envió, y por qué",
+    "The campaign is sent when every delivery has ended: {n} still in the mailer (sending, deferred or stuck).":
+        "La campaña queda enviada cuando termina cada entrega: {n} siguen en el mailer (enviándose, aplazadas o atascadas).",
+    "Audience": "Audiencia",
+    "{total} in the segment, {reachable} reachable by {channel} for {topic}.":
+        "{total} en el segmento, {reachable} alcanzables por {channel} para {topic}.",
+    "{n} of them are in quiet hours now: they get it when those end.":
+        "{n} de ellos están ahora en horas de silencio: lo recibirán cuando terminen.",
+    "Nobody in this segment can receive it now: sending would reach no one.":
+        "Nadie de este segmento puede recibirla ahora: el envío no llegaría a nadie.",
 }

@@ -25,11 +25,11 @@
     every(Number(progress.getAttribute("data-poll")), function () {
       getJSON(progress.getAttribute("data-progress-url")).then(function (p) {
         if (p.state !== "sending") { window.location.reload(); return; }
-        ["targeted", "sent", "delivered", "failed"].forEach(function (k) {
+        ["targeted", "sent", "delivered", "failed", "skipped", "pending"].forEach(function (k) {
           var dd = progress.querySelector('[data-k="' + k + '"]');
           if (dd) { dd.textContent = p[k].toLocaleString(document.documentElement.lang); }
         });
-        var done = p.sent + p.failed, pct = p.targeted ? Math.floor(100 * done / p.targeted) : 0;
+        var done = p.sent + p.failed + (p.skipped || 0), pct = p.targeted ? Math.floor(100 * done / p.targeted) : 0;
         var bar = progress.querySelector(".bar"), label = progress.querySelector(".label");
         if (bar) { bar.style.width = pct + "%"; }
         if (label) { label.textContent = done + " / " + p.targeted + " (" + pct + " %)"; }

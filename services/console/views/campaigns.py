@@ -23,6 +23,18 @@ ACTIONS = {"schedule": (("draft",), False), "unschedule": (("scheduled",), False
            "cancel": (("draft", "scheduled", "sending", "paused"), True),
            "resend-failed": (("sent", "sending", "paused"), True)}
 VARIANT_ROWS = 3
+# Why a delivery was not (yet) sent, as the mailer records it: code -> what a marketer reads.
+REASONS = {
+    "no_consent": "no consent for this topic", "consent_pending": "double opt-in not confirmed yet",
+    "consent_revoked": "consent revoked", "suppressed": "suppressed (bounce, complaint or do-not-contact)",
+    "erased": "erased", "no_address": "no address for this channel", "invalid_address": "invalid address",
+    "smtputf8_unsupported": "the mail relay cannot send to an international address",
+    "quiet_hours": "in quiet hours (sent when they end)", "capped": "frequency cap reached",
+    "paused": "paused their marketing mail", "provider_rejected": "rejected by the provider",
+    "provider_unavailable": "the provider did not answer", "build_error": "the message could not be built",
+    "template_error": "the template could not be rendered", "abandoned": "no outcome after every attempt",
+    "unknown_customer": "customer not found", "not_transactional_topic": "not a transactional topic",
+}
 
 
 def _float(value):
@@ -208,10 +220,23 @@ def show(campaign_id):
                and (name != "resend-failed" or results.get("failed", 0) > 0)] if may("campaigns_write") else []
     return render_template(
         "campaigns/show.html", c=campaign, results=results, runs=runs, actions=actions, zone=zone,
+        audience=_audience(campaign), reasons=REASONS,
         destructive={name for name, (_s, d) in ACTIONS.items() if d}, charts=_charts(results, timeline),
         cron_words=cron.describe(schedule.get("cron", "")) if schedule.get("kind") == "cron" else "",
         next_runs=cron.next_runs(schedule["cron"], zone) if schedule.get("kind") == "cron" else [],
         refresh=campaign["state"] == "sending", names=_names(campaign))
+
+
+def _audience(campaign: dict) -> dict | None:
+    """Before it is sent: how many of the segment the campaign would reach, and why not the others
+    (the mailer's reachability, computed by the send-time rules). None after, or when unavailable."""
+    if campaign["state"] not in ("draft", "scheduled", "paused") or not campaign.get("segment_id"):
+        return None
+    try:
+        return api().mailer.post("/reachability", json={
+            "segment_id": campaign["segment_id"], "channel": campaign["channel"], "topic": campaign["topic"]})
+    except (ApiFailure, ServiceUnavailable):
+        return None
 
 
 def _names(campaign: dict) -> dict[str, str]:
@@ -244,7 +269,8 @@ def progress(campaign_id):
     campaign = api().campaigns.get(f"/campaigns/{campaign_id}")
     results = api().campaigns.get(f"/campaigns/{campaign_id}/results")
     return {"state": campaign["state"], "targeted": results.get("targeted", 0), "sent": results.get("sent", 0),
-            "delivered": results.get("delivered", 0), "failed": results.get("failed", 0)}
+            "delivered": results.get("delivered", 0), "failed": results.get("failed", 0),
+            "skipped": results.get("skipped", 0), "pending": results.get("pending", 0)}
 
 
 @bp.post("/<campaign_id>/<action>")
