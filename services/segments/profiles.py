@@ -55,7 +55,8 @@ def _clean(field: str, raw, default_region: str):
     if field == "phone":
         return normalize.phone(raw, default_region)
     if field in ("external_id", "first_name", "last_name", "city"):
-        value = normalize.text(raw)
+        # a CR/LF in a name becomes a mail header line; NUL and bidi overrides disguise text
+        value = normalize.checked_text(raw)
         limit = 128 if field == "external_id" else 200
         if value is not None and len(value) > limit:
             raise ValueError(f"longer than {limit} characters")
@@ -91,7 +92,7 @@ def _clean(field: str, raw, default_region: str):
             raise ValueError("must be a list of strings")
         tags = []
         for tag in raw:
-            tag = normalize.text(tag)
+            tag = normalize.checked_text(tag)
             if tag is None:
                 continue
             if len(tag) > 100:
