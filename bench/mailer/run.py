@@ -37,6 +37,7 @@ from tests.support import broker_cleanup, queue_depth  # noqa: E402
 
 from services.mailer import templates  # noqa: E402
 from services.mailer.models import DOCUMENTS  # noqa: E402
+from bench import commands  # noqa: E402
 from bench.common import machine  # noqa: E402
 
 
@@ -126,9 +127,13 @@ def main(argv=None) -> int:
         if args.finalize_every:
             env["VINCULO_MAILER_FINALIZE_EVERY"] = str(args.finalize_every)
         workers = []
+        counts = [work / f"worker-{n}.commands.json" for n in range(args.workers)]
         for n in range(args.workers):
-            workers.append(subprocess.Popen([sys.executable, *os.environ.get("BENCH_PY_ARGS", "").replace("{n}", str(n)).split(), "-m", "services.mailer", "worker"], cwd=ROOT, env=env,
-                                            stdout=open(work / f"worker-{n}.log", "wb"), stderr=subprocess.STDOUT))
+            # each worker counts its store commands (pymongo command monitoring): bench/commands.py
+            workers.append(subprocess.Popen(
+                [sys.executable, *os.environ.get("BENCH_PY_ARGS", "").replace("{n}", str(n)).split(),
+                 "-m", "bench.commands", str(counts[n]), "services.mailer", "worker"], cwd=ROOT, env=env,
+                stdout=open(work / f"worker-{n}.log", "wb"), stderr=subprocess.STDOUT))
         started.extend(workers)
         topology = Topology(namespace)
         queue = topology.name("mailer.send.requested")
@@ -145,6 +150,8 @@ def main(argv=None) -> int:
             time.sleep(0.2)
 
         store_pid = started[0].pid if not os.environ.get("VINCULO_BENCH_MONGO_URI") else None
+        time.sleep(1.0)  # the workers' command counts after start-up (indexes, first reads)
+        commands_before = [commands.read(path) for path in counts]
         baseline = {w.pid: cpu_seconds(w.pid) for w in workers + [smtp]}
         if store_pid:
             baseline[store_pid] = cpu_seconds(store_pid)
@@ -174,6 +181,9 @@ def main(argv=None) -> int:
             if any(w.poll() is not None for w in workers):
                 raise SystemExit("a worker exited; see " + str(work))
             time.sleep(0.5)
+        cpu_end = {w.pid: cpu_seconds(w.pid) for w in workers}
+        time.sleep(1.0)  # one more write of the counts, after the last message
+        commands_after = [commands.read(path) for path in counts]
         latencies, last = [], first
         for line in open(arrivals):
             at, rcpt = line.split(maxsplit=1)
@@ -198,11 +208,20 @@ def main(argv=None) -> int:
             + [f"smtp server {peak_rss_mib(smtp.pid):.0f} MiB"]
             + ([f"store {peak_rss_mib(started[0].pid):.0f} MiB"] if not os.environ.get('VINCULO_BENCH_MONGO_URI') else [])))
         # CPU spent during the run only (seeding and start-up excluded)
-        cpu = {f"worker {n}": cpu_seconds(w.pid) - baseline[w.pid] for n, w in enumerate(workers)}
+        cpu = {f"worker {n}": cpu_end[w.pid] - baseline[w.pid] for n, w in enumerate(workers)}
         cpu["smtp server"] = cpu_seconds(smtp.pid) - baseline[smtp.pid]
         if store_pid:
             cpu["store"] = cpu_seconds(store_pid) - baseline[store_pid]
         total = sum(cpu.values())
+        workers_cpu = sum(v for k, v in cpu.items() if k.startswith("worker"))
+        print(f"worker CPU per message (all workers): {workers_cpu / len(latencies) * 1000:.2f} ms")
+        per_kind: dict[str, int] = {}
+        for before, after in zip(commands_before, commands_after):
+            for name, n in commands.work(before, after).items():
+                per_kind[name] = per_kind.get(name, 0) + n
+        print(f"store commands per message (workers, pymongo command monitoring): "
+              f"{sum(per_kind.values()) / len(latencies):.3f} ("
+              + ", ".join(f"{name} {n / len(latencies):.3f}" for name, n in sorted(per_kind.items())) + ")")
         print("CPU time per message: " + ", ".join(f"{k} {v / len(latencies) * 1000:.2f} ms" for k, v in cpu.items())
               + f" (RabbitMQ not counted); total {total / len(latencies) * 1000:.2f} ms "
               f"-> about {len(latencies) / total * (os.cpu_count() or 1):.0f} messages/s if these processes had "
