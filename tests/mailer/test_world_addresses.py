@@ -169,6 +169,11 @@ def test_double_opt_in_and_test_send_reach_a_non_ascii_address(api, events, smtp
     assert ConsentState.objects.get(customer_id=customer.id).status == "pending"
     [confirmation] = smtp_server.mailbox.to("ñandú@ejemplo.es")
     assert parse(confirmation)["To"].addresses[0].addr_spec == "ñandú@ejemplo.es"
+    quoted = make_customer(email='"ana maría"@example.com', events=events)
+    assert api.post("/subscriptions", json={"email": '"Ana María"@example.com', "topic": "newsletter"}).status_code == 202
+    assert ConsentState.objects.get(customer_id=quoted.id).status == "pending"
+    refused = api.post("/subscriptions", json={"email": "ana@@example.com", "topic": "newsletter"})
+    assert refused.status_code == 422 and "email" in refused.get_json()["details"]["fields"]
     template = create_template(api)
     sent = api.post(f"/templates/{template['id']}/test-send", json={"to": "josé@bücher.example"})
     assert sent.status_code == 200, sent.get_json()
