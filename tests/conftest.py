@@ -73,6 +73,18 @@ def namespace(amqp_url):
     broker_cleanup(amqp_url, ns)
 
 
+# Fixtures that start or reach a real part; a test using none of them (and not marked slow:
+# those start their own processes) is marked `unit`,
+# so `pytest -m unit` runs the tests that need no store, broker or process, in seconds.
+INFRASTRUCTURE = {"store_base_uri", "mongo_uri", "amqp_url", "namespace", "service_env"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not INFRASTRUCTURE & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the test item (``service_env`` reads it)."""

@@ -18,8 +18,8 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from devstack import procs
 from tests.support import wait_until
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("VINCULO_TEST_MONGO_URI")),
-                                reason="restarts the stand-in process")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(os.environ.get("VINCULO_TEST_MONGO_URI")),
+                                reason="restarts the stand-in process")]
 
 
 def _answers(coll) -> bool:
