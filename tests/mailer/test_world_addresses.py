@@ -217,3 +217,19 @@ def test_reachability_counts_a_segment_by_the_send_time_rules_before_sending(api
                                            "topic": "newsletter"}).status_code == 404
     assert api.post("/reachability", json={"segment_id": str(segment.id), "channel": "fax",
                                            "topic": "newsletter"}).status_code == 422
+
+
+def test_the_deliveries_api_lists_who_was_not_sent_for_a_reason_and_shows_a_stuck_claim(api, sender_for, events):
+    template = create_template(api)
+    pending = make_customer(email="pend@example.com", consent={("email", "newsletter"): "pending"}, events=events)
+    never = make_customer(email="nunca@example.com", events=events)
+    sender_for().on_send_requested(send_requested(template["id"], [pending.id, never.id]))
+    listed = api.get("/deliveries", query_string={"campaign_id": "camp-1", "code": "consent_pending"}).get_json()
+    assert [d["customer_id"] for d in listed["items"]] == [str(pending.id)]
+    assert listed["items"][0]["status"] == "skipped" and listed["items"][0]["stuck"] is False
+    stuck = make_customer(email="atascado@example.com", consent=GRANT, events=events)
+    Delivery(campaign_id="camp-2", customer_id=stuck.id, step="main", channel="email", topic="newsletter",
+             template_id=template["id"], status="sending", claim="gone",
+             claimed_at=utcnow() - datetime.timedelta(hours=2)).save()
+    [item] = api.get("/deliveries", query_string={"campaign_id": "camp-2"}).get_json()["items"]
+    assert item["status"] == "sending" and item["stuck"] is True

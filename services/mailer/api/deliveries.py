@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import datetime
+
 from apiflask import APIBlueprint
 
 from shared.http.auth import mask_personal, roles
 from shared.http.errors import not_found
 
-from services.mailer.api.common import aware, cursor_id, object_id
+from shared.store import utcnow
+
+from services.mailer.api.common import aware, cursor_id, object_id, settings
 from services.mailer.api.schemas import DeliveryOut, DeliveryPage, DeliveryQuery
 from services.mailer.models import Delivery
 
 bp = APIBlueprint("deliveries", __name__, url_prefix="/deliveries", tag="deliveries")
 
-FIELDS = ("campaign_id", "step", "variant", "channel", "topic", "marketing", "status", "reason", "attempts",
+FIELDS = ("campaign_id", "step", "variant", "channel", "topic", "marketing", "status", "reason", "code", "attempts",
           "recovered", "address")
 
 
 def delivery_out(d: Delivery) -> dict:
     out = {name: getattr(d, name) for name in FIELDS}
+    lease = datetime.timedelta(seconds=settings().claim_lease)
+    out.update(stuck=d.status == "sending" and bool(d.claimed_at) and d.claimed_at < utcnow() - lease)
     out.update(id=str(d.id), customer_id=str(d.customer_id), due_at=aware(d.due_at), sent_at=aware(d.sent_at),
                opened_at=aware(d.opened_at), clicked_at=aware(d.clicked_at), bounced_at=aware(d.bounced_at))
     return out
@@ -31,7 +37,7 @@ def delivery_out(d: Delivery) -> dict:
 def list_deliveries(query_data):
     """Deliveries by campaign, customer, step or status."""
     query = Delivery.objects
-    for name in ("campaign_id", "status", "step"):
+    for name in ("campaign_id", "status", "step", "code"):
         if query_data.get(name):
             query = query.filter(**{name: query_data[name]})
     if query_data.get("customer_id"):

@@ -172,6 +172,9 @@ class DeliveryOut(Schema):
     marketing = Boolean()
     status = String()
     reason = String(allow_none=True)
+    code = String(allow_none=True, metadata={"description": "why not (yet) sent, as counted in results: "
+                                                           "consent_pending, smtputf8_unsupported, ..."})
+    stuck = Boolean(metadata={"description": "sending, and its claim older than the lease: no worker holds it"})
     attempts = Integer()
     recovered = Boolean()
     due_at = DateTime(format="iso", allow_none=True)
@@ -186,6 +189,7 @@ class DeliveryQuery(Schema):
     campaign_id = String(validate=Length(1, 64))
     customer_id = String()
     status = String()
+    code = String(validate=Length(1, 50), metadata={"description": "who was not sent for this reason"})
     step = String()
     limit = Integer(load_default=50, validate=Range(1, 500))
     after = String(load_default=None)
