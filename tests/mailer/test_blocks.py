@@ -215,3 +215,21 @@ def test_gallery_templates_copy_into_drafts_in_spanish_and_english(api):
         assert es.status_code == 200 and "Álvaro" in es.get_json()["subject"]
         assert api.post(f"/templates/{body['id']}/draft/publish", json={}).status_code == 200
     assert api.post("/templates/gallery/nope", json={}).status_code == 404
+
+
+def test_only_a_marketer_edits_drafts_publishes_or_copies_from_the_gallery(app, api):
+    from tests.mailer.conftest import Api
+    from tests.support import ANALYST_KEY
+
+    tid = create_built(api, draft=True).get_json()["id"]
+    analyst = Api(app.test_client(), ANALYST_KEY)
+    assert analyst.put(f"/templates/{tid}/draft", json={"variants": {"es": es_variant()}}).status_code == 403
+    assert analyst.post(f"/templates/{tid}/draft/publish", json={}).status_code == 403
+    assert analyst.delete(f"/templates/{tid}/draft").status_code == 403
+    assert analyst.post("/templates/gallery/offer", json={}).status_code == 403
+    assert analyst.get("/templates/gallery").status_code == 200
+    assert analyst.post(f"/templates/{tid}/preview", json={"draft": True}).status_code == 200
+    assert Template.objects(id=tid).first().published_version is None
+    # discarding the draft leaves nothing to publish
+    assert api.delete(f"/templates/{tid}/draft").status_code == 200
+    assert api.post(f"/templates/{tid}/draft/publish", json={}).status_code == 409

@@ -198,19 +198,23 @@ def _page(template: dict, lang: str, variants: dict, *, errors=None, other=None,
           problem=None):
     variant = variants.get(lang) or {}
     view = request.args.get("view") if request.args.get("view") in VIEWS else "phone"
+    customer_id = (request.values.get("customer_id") or "").strip()
     preview = None
     if template.get("draft") and (status == 200 or sent):
         try:
-            preview = api().mailer.post(f"/templates/{template['id']}/preview", {"draft": True, "locale": lang})
+            chosen = {"customer_id": customer_id} if customer_id else {}
+            preview = api().mailer.post(f"/templates/{template['id']}/preview",
+                                        {"draft": True, "locale": lang, **chosen})
         except ApiFailure as exc:
             if exc.status not in (404, 422):
                 raise
+            problem = problem or exc
     return render_template(
         "templates/builder.html", template=template, lang=lang, langs=LANGS, variant=variant,
         blocks=variant.get("blocks") or [], has_lang={code: code in variants for code in LANGS},
         errors=errors or {}, other=other or [], kinds=KINDS, in_column=IN_COLUMN, merge_fields=MERGE_FIELDS,
         networks=NETWORKS, topics=TOPICS, view=view, views=VIEWS, preview=preview, sent=sent,
-        problem=problem), status
+        problem=problem, customer_id=customer_id), status
 
 
 def _draft_variants(template: dict) -> dict:
@@ -277,12 +281,13 @@ def test_send(template_id):
     template = _template(template_id)
     lang = request.form.get("lang") if request.form.get("lang") in LANGS else "es"
     try:
+        chosen = {"customer_id": request.form["customer_id"].strip()} if request.form.get("customer_id", "").strip() else {}
         sent = api().mailer.post(f"/templates/{template_id}/test-send",
-                                 {"to": request.form.get("to", ""), "draft": True, "locale": lang})
+                                 {"to": request.form.get("to", ""), "draft": True, "locale": lang, **chosen})
     except ApiFailure as exc:
         if exc.status not in (404, 422, 502, 503):
             raise
-        return _page(template, lang, _draft_variants(template), other=[exc.message], status=422, problem=exc)
+        return _page(template, lang, _draft_variants(template), other=[exc.message], status=422)
     return _page(template, lang, _draft_variants(template), sent=sent)
 
 
