@@ -79,7 +79,8 @@ DARK_CSS = (":root { color-scheme: light dark; supported-color-schemes: light da
             " .vb-canvas, .vb-canvas > div { background-color: #111418 !important; }"
             " .vb-paper, .vb-paper > table, .vb-paper td { background-color: #1b1f24 !important; }"
             " .vb-paper div, .vb-paper h1, .vb-paper h2, .vb-paper h3, .vb-paper p { color: #e6e8eb !important; }"
-            " .vb-paper a { color: #8fb3ff !important; } }")
+            " .vb-paper a { color: #8fb3ff !important; }"
+            " .vb-paper .vb-button a, .vb-paper .vb-button p { color: #ffffff !important; } }")
 MERGE_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 URL_RE = re.compile(r"^https?://[^\s<>\"'`{}|\\^]+$", re.IGNORECASE)
 
@@ -372,7 +373,8 @@ def _block_mjml(block: dict, width: int, lang: str) -> str:
     if kind == "button":
         return (f'<mj-button href="{_url_html(block["url"])}" align="{block.get("align") or "center"}" '
                 f'background-color="{ACCENT}" color="#ffffff" font-size="16px" font-weight="700" '
-                f'inner-padding="12px 24px" border-radius="6px">{_merged_html(block["text"])}</mj-button>')
+                f'inner-padding="12px 24px" border-radius="6px" css-class="vb-button">'
+                f'{_merged_html(block["text"])}</mj-button>')
     if kind == "divider":
         return f'<mj-divider border-color="{RULE}" border-width="1px" />'
     if kind == "spacer":

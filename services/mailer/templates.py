@@ -105,13 +105,14 @@ def validate(channel: str, variants: dict, fallback_locale: str, sample: dict | 
 
 
 def check_publishable(template: Template, variants: dict, topic: str | None = None) -> None:
-    """A template for a marketing topic needs the footer block in every block variant."""
+    """A template built from blocks needs the footer block in every block variant unless it is
+    for service messages: a template whose topic is not said counts as marketing."""
     topic = topic or template.topic
-    if template.channel != "email" or topic not in blk.MARKETING_TOPICS:
+    if template.channel != "email" or topic not in (*blk.MARKETING_TOPICS, None):
         return
     missing = [locale for locale, variant in variants.items() if blk.uses_blocks(variant) and blk.missing_footer(variant)]
     if missing:
-        raise FooterMissing(missing, topic)
+        raise FooterMissing(missing, topic or "marketing")
 
 
 def create(*, name: str, channel: str, variants: dict, fallback_locale: str = "es", description: str = "",

@@ -77,6 +77,9 @@ def test_blocks_compile_to_responsive_html_with_merge_fields_intact(api):
     assert re.search(r'<img alt="Ofertas de otoño"[^>]* width="550"', html)
     assert re.search(r'<img[^>]*width="250"', html) is None  # no image in the columns here
     assert 'name="color-scheme" content="light dark"' in html and "prefers-color-scheme: dark" in html
+    # in dark mode the button keeps white text on its own colour
+    assert re.search(r'class="vb-button"[^>]*>.*?background:#1d4ed8;color:#ffffff', html, re.S)
+    assert ".vb-paper .vb-button a" in html
     # user text is literal: escaped, and a brace never becomes Jinja
     assert "ofertas &amp; más" in html and "&#123;llaves&#125;" in html
     preview = api.post(f"/templates/{created.get_json()['id']}/preview",
@@ -153,6 +156,9 @@ def test_no_footer_cannot_be_published_for_a_marketing_topic(api):
     assert "footer block" in body["details"]["fields"]["variants.es.blocks"][0]
     assert "falta el bloque pie" in body["details"]["blocks"][0]["es"]
     assert Template.objects.count() == 0
+    # a template whose topic is not said counts as marketing
+    unsaid = api.post("/templates", json={"name": "Sin tema", "channel": "email", "variants": {"es": variant}})
+    assert unsaid.status_code == 422 and unsaid.get_json()["error"] == "footer_missing"
     # a service message may go without it; a draft may be saved without it
     assert create_built(api, variant, topic="service", name="Servicio").status_code == 201
     draft = create_built(api, variant, draft=True, name="Borrador").get_json()
