@@ -36,6 +36,8 @@ from html.parser import HTMLParser
 
 import mjml
 
+from shared.normalize import unsafe_character
+
 from services.mailer.rendering import HTML_ENV, RenderError, sample_context
 
 MARKETING_TOPICS = ("newsletter", "promotions")
@@ -120,6 +122,8 @@ class _Checker:
         self.problems: list[BlockProblem] = []
 
     def names(self, path: list[tuple[int, str]]) -> tuple[str, str]:
+        if not path:
+            return "correo", "e-mail"
         es, en = [], []
         for depth, (index, kind) in enumerate(path):
             type_es, type_en = TYPES.get(kind, (kind, kind))
@@ -137,7 +141,8 @@ class _Checker:
 
     def text(self, value, field, path, key, *, required=True, limit=MAX_TEXT) -> None:
         label_es, label_en = {"text": ("el texto", "the text"), "alt": ("el texto alternativo", "the alt text"),
-                              "html": ("el HTML", "the HTML")}.get(key, (key, key))
+                              "html": ("el HTML", "the HTML"),
+                              "preheader": ("la línea de vista previa", "the preview line")}.get(key, (key, key))
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 self.problem(f"{field}.{key}", path, f"falta {label_es}", f"{label_en} is required")
@@ -149,11 +154,11 @@ class _Checker:
             self.problem(f"{field}.{key}", path, f"{label_es} pasa de {limit} caracteres",
                          f"{label_en} is longer than {limit} characters")
             return
-        from shared.normalize import unsafe_character
-
-        bad = unsafe_character(value.replace("\n", " ").replace("\r", " ").replace("\t", " "))
+        bad = unsafe_character(value, multiline=True)
         if bad:
-            self.problem(f"{field}.{key}", path, f"{label_es} tiene un carácter no permitido ({bad})",
+            code = re.search(r"U\+[0-9A-F]{4,6}", bad)
+            self.problem(f"{field}.{key}", path,
+                         f"{label_es} tiene un carácter no permitido{f' ({code.group(0)})' if code else ''}",
                          f"{label_en} has a character that is not allowed ({bad})")
             return
         if key != "html":
