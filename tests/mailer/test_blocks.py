@@ -239,3 +239,16 @@ def test_only_a_marketer_edits_drafts_publishes_or_copies_from_the_gallery(app, 
     # discarding the draft leaves nothing to publish
     assert api.delete(f"/templates/{tid}/draft").status_code == 200
     assert api.post(f"/templates/{tid}/draft/publish", json={}).status_code == 409
+
+
+def test_emoji_and_right_to_left_text_survive_the_compiler(api):
+    variant = es_variant(heading="🎉 مرحبا {{first_name}} שלום")
+    created = create_built(api, {**variant, "subject": "🎉 {{ first_name }}"}, fallback_locale="ar",
+                           variants={"ar": {**variant, "subject": "🎉 {{ first_name }}"}})
+    assert created.status_code == 201, created.get_json()
+    html = created.get_json()["version"]["compiled"]["ar"]["html"]
+    assert 'lang="ar"' in html and 'dir="auto"' in html
+    preview = api.post(f"/templates/{created.get_json()['id']}/preview",
+                       json={"sample": {"first_name": "Zoë 😀"}}).get_json()
+    assert "🎉 مرحبا Zoë 😀 שלום" in preview["html"] and "🎉 مرحبا Zoë 😀 שלום" in preview["text"]
+    assert "Unsubscribe: https://" in preview["text"]  # not Spanish: the footer speaks English outside es
