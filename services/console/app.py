@@ -64,10 +64,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
 
-    from services.console.views import (auth, campaigns, customers, dashboard, imports, listening, segments,
-                                        templates)
+    from services.console.views import (auth, builder, campaigns, customers, dashboard, imports, listening,
+                                        segments, templates)
     for blueprint in (auth.bp, dashboard.bp, customers.bp, segments.bp, imports.bp, campaigns.bp, listening.bp,
-                      templates.bp):
+                      templates.bp, builder.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

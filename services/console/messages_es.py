@@ -201,3 +201,44 @@ ES: dict[str, str] = {
     "Nobody in this segment can receive it now: sending would reach no one.":
         "Nadie de este segmento puede recibirla ahora: el envío no llegaría a nadie.",
 }
+
+# the block editor and the gallery (views/builder.py)
+ES.update({
+    "New e-mail from blocks": "Nuevo correo con bloques", "New e-mail": "Nuevo correo",
+    "Hello, {{ first_name }}": "Hola, {{ first_name }}", "Blank": "En blanco",
+    "A heading, a text and the footer.": "Un título, un texto y el pie.", "Start": "Empezar",
+    "Start blank or from a template in Spanish and English; you edit a draft, nothing is sent until you publish.":
+        "Empieza en blanco o desde una plantilla en español e inglés; editas un borrador y no se envía nada "
+        "hasta que publiques.",
+    "Use this template": "Usar esta plantilla", "Add block": "Añadir bloque", "Add to column": "Añadir a la columna",
+    "Block to add": "Bloque que añadir", "Alt text (required)": "Texto alternativo (obligatorio)",
+    "Button text": "Texto del botón", "Custom HTML": "HTML propio", "Duplicate": "Duplicar", "Heading": "Título",
+    "Height in pixels": "Altura en píxeles", "Image address (https://…)": "Dirección de la imagen (https://…)",
+    "Insert a field": "Insertar un campo", "Link (https://…)": "Enlace (https://…)",
+    "Link (optional)": "Enlace (opcional)", "Move down": "Bajar", "Move up": "Subir", "Remove": "Quitar",
+    "No blocks yet: add one below.": "Aún no hay bloques: añade uno abajo.", "Not published yet": "Aún sin publicar",
+    "One link per line: network and address": "Un enlace por línea: red y dirección",
+    "Networks: {names}": "Redes: {names}", "Preview line (optional)": "Línea de vista previa (opcional)",
+    "Publish": "Publicar", "Text": "Texto", "Save draft": "Guardar borrador", "Save the draft to preview it.":
+        "Guarda el borrador para verlo.", "Size": "Tamaño", "Column {n}": "Columna {n}",
+    "The unsubscribe and preference-center links are always added.":
+        "Los enlaces para darse de baja y al centro de preferencias se añaden siempre.",
+    "Three columns": "Tres columnas", "Two columns": "Dos columnas",
+    "Who sends it (name, postal address)": "Quién lo envía (nombre, dirección postal)",
+    "Width in pixels (optional)": "Ancho en píxeles (opcional)",
+    "You are editing the draft: campaigns send the published version.":
+        "Estás editando el borrador: las campañas envían la versión publicada.",
+    "Published: campaigns now send version {n}.": "Publicada: las campañas envían ahora la versión {n}.",
+    "block_heading": "título", "block_text": "texto", "block_image": "imagen", "block_button": "botón",
+    "block_columns": "columnas", "block_divider": "separador", "block_spacer": "espacio",
+    "block_social": "redes sociales", "block_html": "HTML propio", "block_footer": "pie",
+    "merge_first_name": "nombre", "merge_last_name": "apellidos", "merge_name": "nombre completo",
+    "merge_email": "correo electrónico", "merge_city": "ciudad", "merge_country": "país",
+    "view_desktop": "Escritorio", "view_phone": "Móvil", "view_text": "Texto plano",
+    "gallery_newsletter": "Boletín", "gallery_offer": "Oferta", "gallery_welcome": "Bienvenida",
+    "gallery_event": "Invitación a un evento",
+    "gallery_newsletter_about": "Boletín mensual con dos noticias en columnas.",
+    "gallery_offer_about": "Una oferta con código de descuento y un botón.",
+    "gallery_welcome_about": "Bienvenida con los primeros pasos.",
+    "gallery_event_about": "Invitación con cuándo, dónde y confirmación.",
+})

@@ -27,6 +27,12 @@ class Template(me.Document):
     fallback_locale = me.StringField(default="es", max_length=5)
     latest_version = me.IntField(default=0)
     published_version = me.IntField()
+    # The marketing topic a template is for ("newsletter", "promotions"): publishing it then
+    # needs the unsubscribe footer. Empty: not said (checked when a campaign sends it).
+    topic = me.StringField(max_length=50)
+    # The draft being edited: {variants, fallback_locale, sample, compiled, saved_at}; a
+    # publish turns it into a new version. Sends never read it.
+    draft = me.DictField()
     created_at = me.DateTimeField(default=utcnow)
     updated_at = me.DateTimeField(default=utcnow)
 
@@ -34,11 +40,14 @@ class Template(me.Document):
 
 
 class TemplateVersion(me.Document):
-    """One saved edit. ``variants``: locale -> {subject, text, html, from_name} or {text} for SMS."""
+    """One saved edit. ``variants``: locale -> {subject, text, html, from_name} or {text} for SMS,
+    or {subject, from_name, preheader, blocks} for an e-mail built from blocks; ``compiled`` then
+    holds what sends render (locale -> {subject, html, text, from_name}), compiled once at save."""
 
     template_id = me.ObjectIdField(required=True)
     number = me.IntField(required=True, min_value=1)
     variants = me.DictField(required=True)
+    compiled = me.DictField()
     fallback_locale = me.StringField(required=True, max_length=5)
     # Placeholder values for previews without a customer.
     sample = me.DictField()

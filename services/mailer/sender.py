@@ -123,7 +123,8 @@ class Sender:
             raise Poison(f"template {event.template_id} is for {template.channel}, not {event.channel}")
         if template.archived:
             raise Poison(f"template {event.template_id} is archived")
-        number = template.published_version
+        # a step keeps the version its first batch used: a publish mid-campaign changes nothing it sends
+        number = tpl.version_for_send(template, event.campaign_id, event.step)
         if not number:
             raise Poison(f"template {event.template_id} has no published version")
         now = utcnow()

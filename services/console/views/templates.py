@@ -100,6 +100,8 @@ def _form_of(template: dict) -> dict:
 
 def _preview(template_id: str, args) -> tuple[dict | None, ApiFailure | None]:
     params = {key: args.get(key) for key in ("locale", "customer_id") if args.get(key)}
+    if args.get("draft"):  # the block editor's draft
+        params["draft"] = True
     try:
         return api().mailer.post(f"/templates/{template_id}/preview", params), None
     except ApiFailure as exc:
@@ -113,6 +115,8 @@ def _preview(template_id: str, args) -> tuple[dict | None, ApiFailure | None]:
 def edit(template_id):
     """GET: the editor with a preview; POST (marketer): save the edits as a new version."""
     template = api().mailer.get(f"/templates/{template_id}")
+    if any("blocks" in v for v in ((template.get("draft") or {}).get("variants") or {}).values()):
+        return redirect(url_for("builder.editor", template_id=template_id))  # built from blocks
     if request.method == "POST":
         if not may("templates"):
             return render_template("error.html", status=403, failure=None), 403

@@ -20,6 +20,20 @@ class TemplateIn(Schema):
                                                             "(email) or {text} (sms)"})
     sample = Dict(load_default=dict, metadata={"description": "sample values for previews and checks"})
     publish = Boolean(load_default=True)
+    topic = String(validate=OneOf(TOPICS), metadata={"description": "a marketing topic (newsletter, promotions) "
+                                                                     "needs the footer block to publish"})
+    draft = Boolean(load_default=False, metadata={"description": "keep the content as a draft, no version yet"})
+
+
+class DraftIn(Schema):
+    variants = Dict(required=True, metadata={"description": "as a version's; e-mail variants may be built from "
+                                                            "blocks: {subject, from_name, preheader, blocks}"})
+    fallback_locale = String(validate=LOCALE)
+    sample = Dict(load_default=dict)
+
+
+class PublishIn(Schema):
+    topic = String(validate=OneOf(TOPICS), metadata={"description": "the topic campaigns will send it for"})
 
 
 class VersionIn(Schema):
@@ -33,6 +47,7 @@ class TemplatePatch(Schema):
     name = String(validate=Length(1, 200))
     description = String(validate=Length(0, 2000))
     archived = Boolean()
+    topic = String(validate=OneOf(TOPICS))
 
 
 class ListQuery(Schema):
@@ -45,11 +60,21 @@ class ListQuery(Schema):
 class VersionOut(Schema):
     number = Integer()
     variants = Dict()
+    compiled = Dict(metadata={"description": "block variants compiled: locale -> {subject, html, text}"})
     fallback_locale = String()
     sample = Dict()
     published = Boolean()
     published_at = DateTime(format="iso")
     created_at = DateTime(format="iso")
+
+
+class DraftOut(Schema):
+    variants = Dict()
+    compiled = Dict()
+    fallback_locale = String()
+    sample = Dict()
+    saved_at = DateTime(format="iso", allow_none=True)
+    from_version = Integer(allow_none=True, metadata={"description": "not saved yet: a copy of this version"})
 
 
 class TemplateOut(Schema):
@@ -61,9 +86,26 @@ class TemplateOut(Schema):
     fallback_locale = String()
     latest_version = Integer()
     published_version = Integer(allow_none=True)
+    topic = String(allow_none=True)
     created_at = DateTime(format="iso")
     updated_at = DateTime(format="iso")
     version = Nested(VersionOut, allow_none=True)
+    draft = Nested(DraftOut, allow_none=True)
+
+
+class GalleryItemOut(Schema):
+    key = String()
+    name = String()
+    description = String()
+    locales = List(String())
+
+
+class GalleryOut(Schema):
+    items = List(Nested(GalleryItemOut))
+
+
+class GalleryCopyIn(Schema):
+    name = String(validate=Length(1, 200))
 
 
 class TemplatePage(Schema):
@@ -83,6 +125,7 @@ class PreviewIn(Schema):
     sample = Dict(metadata={"description": "or these values (over the version's sample)"})
     locale = String(validate=LOCALE)
     version = Integer(validate=Range(min=1))
+    draft = Boolean(load_default=False, metadata={"description": "render the draft (else the version)"})
 
 
 class SmsInfoOut(Schema):

@@ -1,4 +1,4 @@
-"""Templates: create, version, publish, list, preview, test send."""
+"""Templates: create, version, draft, publish, list, gallery, preview, test send."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from shared.models import Customer
 from services.mailer import compose
 from services.mailer import templates as tpl
 from services.mailer.api.common import aware, cursor_id, mailer, object_id, settings
-from services.mailer.api.schemas import (ListQuery, PreviewIn, PreviewOut, TemplateIn, TemplateOut,
-                                         TemplatePage, TemplatePatch, TestSendIn, TestSendOut, VersionIn,
-                                         VersionPage)
+from services.mailer import blocks_gallery
+from services.mailer.api.schemas import (DraftIn, GalleryCopyIn, GalleryOut, ListQuery, PreviewIn, PreviewOut,
+                                         PublishIn, TemplateIn, TemplateOut, TemplatePage, TemplatePatch,
+                                         TestSendIn, TestSendOut, VersionIn, VersionPage)
 from services.mailer.models import Template, TemplateVersion
 from services.mailer.rendering import RenderError, sample_customer
 from services.mailer.email_message import SmtpTransport
@@ -28,17 +29,26 @@ bp = APIBlueprint("templates", __name__, url_prefix="/templates", tag="templates
 def version_out(version: TemplateVersion | None):
     if version is None:
         return None
-    return {"number": version.number, "variants": version.variants, "fallback_locale": version.fallback_locale,
+    return {"number": version.number, "variants": version.variants, "compiled": version.compiled or {},
+            "fallback_locale": version.fallback_locale,
             "sample": version.sample, "published": version.published,
             "published_at": aware(version.published_at), "created_at": aware(version.created_at)}
 
 
-def template_out(template: Template, version: TemplateVersion | None = None):
+def draft_out(draft: dict | None):
+    if not draft:
+        return None
+    return {**draft, "saved_at": aware(draft.get("saved_at"))}
+
+
+def template_out(template: Template, version: TemplateVersion | None = None, draft: bool = False):
     return {"id": str(template.id), "name": template.name, "channel": template.channel,
             "description": template.description or "", "archived": template.archived,
             "fallback_locale": template.fallback_locale, "latest_version": template.latest_version,
-            "published_version": template.published_version, "created_at": aware(template.created_at),
-            "updated_at": aware(template.updated_at), "version": version_out(version)}
+            "published_version": template.published_version, "topic": template.topic,
+            "created_at": aware(template.created_at),
+            "updated_at": aware(template.updated_at), "version": version_out(version),
+            "draft": draft_out(tpl.start_draft(template)) if draft else None}
 
 
 def load_template(template_id) -> Template:
@@ -49,8 +59,25 @@ def load_template(template_id) -> Template:
 
 
 def invalid(exc: tpl.TemplateInvalid) -> ApiError:
+    """422 naming the fields; block problems also in ``details.blocks`` with Spanish and English text."""
     named = ", ".join(sorted(exc.fields))
+    if exc.blocks:
+        first = exc.blocks[0]
+        return ApiError(422, f"{first.en} / {first.es}", error="validation_error", location="json",
+                        fields=exc.fields, blocks=[p.as_detail() for p in exc.blocks])
     return ApiError(422, f"Invalid json: {named}", error="validation_error", location="json", fields=exc.fields)
+
+
+def footer_missing(exc: tpl.FooterMissing) -> ApiError:
+    """422 naming the block that is missing, per locale, in Spanish and English."""
+    problems = [{"field": f"variants.{locale}.blocks",
+                 "es": f"falta el bloque pie (con los enlaces de baja y de preferencias) en «{locale}»: "
+                       f"una plantilla de {exc.topic} no se puede publicar sin él",
+                 "en": f"the footer block (with the unsubscribe and preference-center links) is missing in "
+                       f"'{locale}': a {exc.topic} template cannot be published without it"}
+                for locale in exc.locales]
+    return ApiError(422, f"{problems[0]['en']} / {problems[0]['es']}", error="footer_missing", location="json",
+                    fields={p["field"]: [p["en"]] for p in problems}, blocks=problems, missing_block="footer")
 
 
 @bp.post("")
@@ -63,7 +90,36 @@ def create_template(json_data):
         template, version = tpl.create(**json_data)
     except tpl.TemplateInvalid as exc:
         raise invalid(exc) from None
-    return template_out(template, version)
+    except tpl.FooterMissing as exc:
+        raise footer_missing(exc) from None
+    return template_out(template, version, draft=json_data.get("draft", False))
+
+
+@bp.get("/gallery")
+@roles("marketer", "analyst")
+@bp.output(GalleryOut)
+def gallery():
+    """Starting templates (newsletter, offer, welcome, event invitation) in Spanish and English."""
+    return {"items": [{"key": key, "name": item["name"], "description": item["description"],
+                       "locales": sorted(item["variants"])} for key, item in blocks_gallery.GALLERY.items()]}
+
+
+@bp.post("/gallery/<key>")
+@roles("marketer")
+@bp.input(GalleryCopyIn)
+@bp.output(TemplateOut, status_code=201)
+def copy_from_gallery(key, json_data):
+    """A new template whose draft is a copy of a gallery template, to edit and publish."""
+    item = blocks_gallery.GALLERY.get(key)
+    if item is None:
+        raise not_found("gallery template", key)
+    try:
+        template, _ = tpl.create(name=json_data.get("name") or item["name"], channel="email",
+                                 variants=blocks_gallery.variants(key), fallback_locale="es",
+                                 description=item["description"], topic=item["topic"], draft=True)
+    except tpl.TemplateInvalid as exc:  # pragma: no cover - the gallery is checked by its tests
+        raise invalid(exc) from None
+    return template_out(template, None, draft=True)
 
 
 @bp.get("")
@@ -92,7 +148,53 @@ def list_templates(query_data):
 def get_template(template_id):
     """A template with the version sends use (published, else latest)."""
     template = load_template(template_id)
-    return template_out(template, tpl.version_of(template))
+    return template_out(template, tpl.version_of(template), draft=True)
+
+
+@bp.put("/<template_id>/draft")
+@roles("marketer")
+@bp.input(DraftIn)
+@bp.output(TemplateOut)
+def save_draft(template_id, json_data):
+    """Keep edits as the draft (checked and compiled like a version); what campaigns send is unchanged."""
+    template = load_template(template_id)
+    if template.archived:
+        raise ApiError(409, "the template is archived", error="conflict")
+    try:
+        tpl.save_draft(template, **json_data)
+    except tpl.TemplateInvalid as exc:
+        raise invalid(exc) from None
+    template.reload()
+    return template_out(template, tpl.version_of(template), draft=True)
+
+
+@bp.delete("/<template_id>/draft")
+@roles("marketer")
+@bp.output(TemplateOut)
+def discard_draft(template_id):
+    """Drop the draft; the published version stays as it is."""
+    template = load_template(template_id)
+    Template.objects(id=template.id).update_one(unset__draft=True)
+    template.reload()
+    return template_out(template, tpl.version_of(template), draft=True)
+
+
+@bp.post("/<template_id>/draft/publish")
+@roles("marketer")
+@bp.input(PublishIn)
+@bp.output(TemplateOut)
+def publish_draft(template_id, json_data):
+    """The draft becomes a new version that campaigns send (a marketing topic needs the footer block)."""
+    template = load_template(template_id)
+    if template.archived:
+        raise ApiError(409, "the template is archived", error="conflict")
+    try:
+        version = tpl.publish_draft(template, json_data.get("topic"))
+    except tpl.FooterMissing as exc:
+        raise footer_missing(exc) from None
+    if version is None:
+        raise ApiError(409, "there is no draft to publish", error="conflict")
+    return template_out(template, version, draft=True)
 
 
 @bp.patch("/<template_id>")
@@ -104,6 +206,12 @@ def update_template(template_id, json_data):
     template = load_template(template_id)
     for key, value in json_data.items():
         setattr(template, key, value)
+    if "topic" in json_data and template.published_version:
+        published = tpl.version_of(template, template.published_version)
+        try:
+            tpl.check_publishable(template, published.variants if published else {})
+        except tpl.FooterMissing as exc:
+            raise footer_missing(exc) from None
     from shared.store import utcnow
     template.updated_at = utcnow()
     template.save()
@@ -143,6 +251,8 @@ def add_version(template_id, json_data):
         version = tpl.add_version(template, **json_data)
     except tpl.TemplateInvalid as exc:
         raise invalid(exc) from None
+    except tpl.FooterMissing as exc:
+        raise footer_missing(exc) from None
     template.reload()
     return template_out(template, version)
 
@@ -153,7 +263,10 @@ def add_version(template_id, json_data):
 def publish(template_id, number):
     """Make this version the one sends use (an older one pins it)."""
     template = load_template(template_id)
-    version = tpl.publish_version(template, number)
+    try:
+        version = tpl.publish_version(template, number)
+    except tpl.FooterMissing as exc:
+        raise footer_missing(exc) from None
     if version is None:
         raise not_found("version", number)
     template.reload()
@@ -161,11 +274,23 @@ def publish(template_id, number):
 
 
 def _render(template: Template, data: dict):
-    """(version, compiled pack, customer document, extra variables) for a preview or test send."""
-    version = tpl.version_of(template, data.get("version"))
-    if version is None:
-        raise not_found("version", data.get("version"))
-    pack = tpl.pack(template.id, version.number, template.channel)
+    """(version, compiled pack, customer document, extra variables) for a preview or test send.
+
+    With ``draft``, the draft (or, without one, a copy of the published version); its version is 0."""
+    if data.get("draft"):
+        draft = tpl.start_draft(template)
+        if not draft:
+            raise not_found("draft", template.id)
+        try:
+            pack = tpl.draft_pack(template)
+        except RenderError as exc:
+            raise _render_error(exc) from None
+        version = TemplateVersion(number=0, sample=draft.get("sample") or {}, fallback_locale=draft["fallback_locale"])
+    else:
+        version = tpl.version_of(template, data.get("version"))
+        if version is None:
+            raise not_found("version", data.get("version"))
+        pack = tpl.pack(template.id, version.number, template.channel)
     sample = {**(version.sample or {}), **(data.get("sample") or {})}
     # Only profile fields count: a send has nothing else to offer the template.
     customer, _ = sample_customer(sample, data.get("locale") or version.fallback_locale)
