@@ -62,3 +62,31 @@ class Links:
     def track_text(self, body: str, delivery_id: str) -> str:
         return TEXT_URL_RE.sub(lambda m: m.group(0) if self._ours(m.group(0))
                                else self.click_url(delivery_id, m.group(0)), body)
+
+class _NoTokens:
+    """Signs nothing: every token of a preview is the word ``sample``, which no public page accepts."""
+
+    def sign(self, purpose: str, data) -> str:
+        return "sample"
+
+
+class PreviewLinks(Links):
+    """The links of a preview: inert samples, never a live token.
+
+    A preview is read by people who may not act for the customer (an analyst,
+    anyone looking over a marketer's shoulder): a live unsubscribe or
+    preference-center link in it would let them revoke consents, download or
+    erase the profile. Every link points at ``https://example.invalid``
+    (RFC 2606: it resolves nowhere), and its token is ``sample``, which the
+    public pages refuse like any forged token."""
+
+    SAMPLE_URL = "https://example.invalid"
+
+    def __init__(self):
+        super().__init__(_NoTokens(), self.SAMPLE_URL, "mailto:unsubscribe@example.invalid")
+
+    def click_url(self, delivery_id: str, url: str) -> str:
+        return f"{self.public_url}/t/c/sample"
+
+    def open_url(self, delivery_id: str) -> str:
+        return f"{self.public_url}/t/o/sample.gif"
