@@ -9,7 +9,7 @@ import time
 from flask import Flask, g, jsonify, render_template, request, session
 
 from shared.logs import new_id, reset_correlation_id, set_correlation_id
-from services.console import i18n, security
+from services.console import i18n, links, security
 from services.console.client import ApiFailure, Clients, ServiceUnavailable
 from services.console.settings import Settings, load
 
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     i18n.init_app(app)
     security.init_app(app)
+    links.init_app(app)
 
     from services.console.views import (auth, campaigns, customers, dashboard, imports, listening, segments,
                                         templates)
