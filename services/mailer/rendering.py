@@ -8,18 +8,26 @@
 * Filters ``date``, ``datetime`` and ``money`` format in the recipient's locale
   (Babel); ``customer``, ``first_name``, ``name`` and ``attributes`` come from
   the profile.
+* What merge fields produced is known: every ``{{ expression }}`` output is
+  bracketed while rendering (``finalize``), and a rendered field is a
+  ``Rendered`` string whose ``data_spans`` say which characters came from
+  data rather than from the template's own text. Link tracking reads them:
+  only a URL written in the template becomes a tracked link, never one a
+  customer's name or attribute produced (services/mailer/tracking.py).
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import re
 from dataclasses import dataclass
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, pass_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from markupsafe import Markup
 
 TEMPLATE_FILE = "<template>"
 EMAIL_FIELDS = ("subject", "text", "html")
@@ -72,8 +80,49 @@ def f_number(ctx, value):
     return format_decimal(value, locale=_babel_locale(ctx))
 
 
+# Private-use characters bracketing each expression's output while rendering; removed
+# from the output, from what expressions print and from template sources.
+DATA_OPEN, DATA_CLOSE = "\ue000", "\ue001"
+_NO_MARKS = str.maketrans("", "", DATA_OPEN + DATA_CLOSE)
+_MARKED = re.compile(f"{DATA_OPEN}([^{DATA_CLOSE}]*){DATA_CLOSE}")
+
+
+def _mark(value):
+    """``finalize``: what one ``{{ expression }}`` prints, bracketed as data (escaping comes after)."""
+    if hasattr(value, "__html__"):
+        return Markup(DATA_OPEN + str(value.__html__()).translate(_NO_MARKS) + DATA_CLOSE)
+    return DATA_OPEN + str(value).translate(_NO_MARKS) + DATA_CLOSE
+
+
+class Rendered(str):
+    """A rendered field; ``data_spans`` are the (start, end) ranges that merge fields printed."""
+
+    data_spans: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def from_marked(cls, marked: str) -> Rendered:
+        spans, parts, at, length = [], [], 0, 0
+        for match in _MARKED.finditer(marked):
+            before = marked[at:match.start()].translate(_NO_MARKS)
+            parts.append(before)
+            length += len(before)
+            spans.append((length, length + len(match.group(1))))
+            parts.append(match.group(1))
+            length += len(match.group(1))
+            at = match.end()
+        parts.append(marked[at:].translate(_NO_MARKS))
+        out = cls("".join(parts))
+        out.data_spans = tuple(span for span in spans if span[0] < span[1])
+        return out
+
+    def from_data(self, start: int, end: int) -> bool:
+        """Did a merge field print any character in ``[start, end)``?"""
+        return any(s < end and start < e for s, e in self.data_spans)
+
+
 def _environment(autoescape: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=False)
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=False,
+                               finalize=_mark)
     env.filters.update(date=f_date, datetime=f_datetime, money=f_money, number=f_number)
     return env
 
@@ -105,7 +154,7 @@ class Compiled:
         out = {}
         for field, template in self.fields.items():
             try:
-                out[field] = template.render(context)
+                out[field] = Rendered.from_marked(template.render(context))
             except UndefinedError as exc:
                 raise RenderError(field, str(exc), _line_of(exc), self.locale) from None
             except SecurityError as exc:
@@ -127,7 +176,7 @@ def compile_variant(channel: str, locale: str, variant: dict) -> Compiled:
             continue
         env = HTML_ENV if name == "html" else TEXT_ENV
         try:
-            fields[name] = env.from_string(source)
+            fields[name] = env.from_string(source.translate(_NO_MARKS))
         except TemplateSyntaxError as exc:
             raise RenderError(name, exc.message or "syntax error", exc.lineno, locale) from None
     return Compiled(locale=locale, fields=fields, from_name=variant.get("from_name"))

@@ -8,6 +8,7 @@ customer's own one-click unsubscribe and ``/p/<token>/data`` downloaded the
 whole profile. Here every path a preview shows is tried against the public
 pages, with no key, as anyone holding the preview could."""
 
+# ruff: noqa: F401, F811 - the mailer tests' fixtures, imported to be used here
 from __future__ import annotations
 
 import re
@@ -16,7 +17,7 @@ import pytest
 
 from shared.models import ConsentEntry, ConsentState
 from tests.mailer.conftest import Api, create_template, make_customer
-from tests.mailer.conftest import (app, events, mailer_env, settings, settings_for,  # noqa: F401 - fixtures
+from tests.mailer.conftest import (app, events, mailer_env, settings, settings_for,
                                    sms_server, smtp_server)
 from tests.support import ANALYST_KEY, MARKETER_KEY
 
@@ -31,13 +32,13 @@ LINK = re.compile(r"/(u|p|t/c|t/o|c)/([A-Za-z0-9_.\-]+)")
 
 
 @pytest.fixture
-def customer(app, events):  # noqa: F811 - pytest fixtures
+def customer(app, events):
     return make_customer(email="ñandú@ejemplo.es", phone="+34600999887", first_name="Íñigo", last_name="Núñez",
                          consent={("email", "newsletter"): "granted"}, events=events)
 
 
 @pytest.fixture
-def template(app):  # noqa: F811
+def template(app):
     return create_template(Api(app.test_client(), MARKETER_KEY), variants={
         "es": {"subject": "Hola {{ first_name }} {{ last_name }}", "text": TEXT, "html": HTML}})
 
@@ -47,7 +48,7 @@ def tokens_in(*bodies) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("key", [ANALYST_KEY, MARKETER_KEY])
-def test_a_preview_with_a_customer_id_holds_no_token_any_public_page_accepts(app, settings, customer,  # noqa: F811
+def test_a_preview_with_a_customer_id_holds_no_token_any_public_page_accepts(app, settings, customer,
                                                                             template, key):
     preview = Api(app.test_client(), key).post(f"/templates/{template['id']}/preview",
                                                json={"customer_id": str(customer.id)})
@@ -73,7 +74,7 @@ def test_a_preview_with_a_customer_id_holds_no_token_any_public_page_accepts(app
     assert ConsentEntry.objects(customer_id=customer.id).count() == 1
 
 
-def test_an_analyst_previews_a_customer_masked_as_everywhere_else(app, customer, template):  # noqa: F811
+def test_an_analyst_previews_a_customer_masked_as_everywhere_else(app, customer, template):
     analyst = Api(app.test_client(), ANALYST_KEY)
     preview = analyst.post(f"/templates/{template['id']}/preview", json={"customer_id": str(customer.id)}).json
     shown = " ".join(preview[k] for k in ("subject", "text", "html"))
