@@ -13,7 +13,7 @@ from bson import json_util
 from flask import Response, stream_with_context
 
 from shared.audience import EXCLUDED, resolve
-from shared.http.auth import mask_personal, roles
+from shared.http.auth import current_role, mask_personal, roles
 from shared.http.errors import ApiError, not_found
 from shared.models import Customer, Segment, SegmentMember
 from shared.store import utcnow
@@ -108,9 +108,9 @@ class JobOut(Schema):
     finished_at = String(allow_none=True)
 
 
-def _compile(rule) -> tuple[str, object]:
+def _compile(rule, personal: bool = True) -> tuple[str, object]:
     try:
-        compiled = compile_rule(rule)
+        compiled = compile_rule(rule, personal=personal)
     except RuleError as exc:
         raise ApiError(422, f"Invalid rule: {', '.join(sorted(exc.fields))}", error="validation_error",
                        location="json", fields=exc.fields) from None
@@ -177,11 +177,12 @@ def list_segments(query_data):
 @bp.post("/segments/preview")
 @bp.input(PreviewIn)
 @bp.output(PreviewOut)
-@bp.doc(responses={422: "invalid rule"})
+@bp.doc(responses={422: "invalid rule, or (analysts) a condition on a personal field"})
 @roles("marketer", "analyst")
 def preview_segment(json_data):
     """Count and sample the customers a rule selects now, before saving it."""
-    compiled, _ = _compile(json_data["rule"])
+    # analysts may not count on personal fields (shared.personal): a count would unmask them
+    compiled, _ = _compile(json_data["rule"], personal=current_role() != "analyst")
     query = {"$and": [resolve(json_util.loads(compiled)), EXCLUDED]}
     collection = Customer._get_collection()
     sample = list(collection.find(query).sort("_id", 1).limit(json_data["sample"])) if json_data["sample"] else []
