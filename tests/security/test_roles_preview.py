@@ -19,7 +19,7 @@ from shared.models import ConsentEntry, ConsentState
 from tests.mailer.conftest import Api, create_template, make_customer
 from tests.mailer.conftest import (app, events, mailer_env, settings, settings_for,
                                    sms_server, smtp_server)
-from tests.support import ANALYST_KEY, MARKETER_KEY
+from tests.support import ANALYST_KEY, MARKETER_KEY, SECRET
 
 from services.mailer.tokens import PURPOSES, TokenError, from_settings
 
@@ -86,3 +86,38 @@ def test_an_analyst_previews_a_customer_masked_as_everywhere_else(app, customer,
     marketer = Api(app.test_client(), MARKETER_KEY)
     full = marketer.post(f"/templates/{template['id']}/preview", json={"customer_id": str(customer.id)}).json
     assert "ñandú@ejemplo.es" in full["html"] and full["subject"] == "Hola Íñigo Núñez"
+
+
+def test_the_consoles_preview_frame_is_inert_and_masked_for_an_analyst(service_env):
+    """The console's preview frame and editor ask the mailer's preview with the signed-in key."""
+    import requests
+
+    from tests.console.conftest import in_process_console
+    from tests.console.test_pages import signed_in
+    from services.mailer.tokens import Tokens
+
+    mailer_url = service_env.start_api("mailer", VINCULO_MAILER_PUBLIC_URL="https://mailer.example")
+    answer = requests.post(f"{mailer_url}/templates", headers={"X-API-Key": MARKETER_KEY}, timeout=10, json={
+        "name": "Ofertas", "channel": "email", "fallback_locale": "es",
+        "variants": {"es": {"subject": "Hola {{ first_name }} {{ last_name }}", "text": TEXT, "html": HTML}}})
+    assert answer.status_code == 201, answer.text
+    template_id = answer.json()["id"]
+    customer = make_customer(email="ñandú@ejemplo.es", phone="+34600999887", first_name="Íñigo",
+                             last_name="Núñez")
+    console = signed_in(in_process_console(service_env, mailer_url=mailer_url), ANALYST_KEY, "Ana", "es")
+    frame = console.get(f"/templates/{template_id}/frame", query_string={"customer_id": str(customer.id)})
+    editor = console.get(f"/templates/{template_id}", query_string={"customer_id": str(customer.id)})
+    assert frame.status_code == 200 and editor.status_code == 200
+    shown = frame.get_data(as_text=True) + editor.get_data(as_text=True)
+    assert "Íñigo" in frame.get_data(as_text=True)
+    for personal in ("ñandú@ejemplo.es", "+34600999887", "Núñez", "N&uacute;&ntilde;ez", "N&#250;"):
+        assert personal not in shown, personal
+    found = tokens_in(frame.get_data(as_text=True))
+    assert {kind for kind, _ in found} >= {"u", "p"}
+    tokens = Tokens(SECRET, 90 * 86400)
+    for _, token in found:
+        for purpose in PURPOSES:
+            with pytest.raises(TokenError):
+                tokens.verify(token, purpose)
+        assert requests.post(f"{mailer_url}/u/{token}", data={"List-Unsubscribe": "One-Click"},
+                             timeout=10).status_code == 400
