@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.jinja_env.autoescape = True
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
+    links.init_app(app)  # the link_target filter: every href the templates write from data
 
     @app.before_request
     def start():
@@ -63,7 +64,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     i18n.init_app(app)
     security.init_app(app)
-    links.init_app(app)
 
     from services.console.views import (auth, campaigns, customers, dashboard, imports, listening, segments,
                                         templates)

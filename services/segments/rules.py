@@ -74,11 +74,11 @@ class Compiled:
 
 @dataclass
 class _Ctx:
+    personal: bool = True  # may the rule read personal fields (shared.personal)? Not for analysts.
     errors: dict[str, list[str]] = field(default_factory=dict)
     depends_on: set[str] = field(default_factory=set)
     relative: bool = False
     nodes: int = 0
-    personal: bool = True  # may the rule read personal fields (shared.personal)? Not for analysts.
 
     def fail(self, path: str, message: str):
         self.errors.setdefault(path, []).append(message)

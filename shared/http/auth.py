@@ -16,7 +16,8 @@ from functools import wraps
 from flask import Flask, current_app, g, request
 
 from shared.http.errors import ApiError
-from shared.personal import PERSONAL_FIELDS, mask_document, mask_value
+from shared import personal
+from shared.personal import PERSONAL_FIELDS
 
 __all__ = ["PERSONAL_FIELDS", "ROLES", "authenticate", "current_role", "init_app", "mask_personal", "mask_value",
            "public", "roles"]
@@ -91,9 +92,14 @@ def current_role() -> str | None:
     return getattr(g, "role", None)
 
 
+def mask_value(field: str, value):
+    """One value as an analyst sees it (shared.personal says how)."""
+    return personal.mask_value(field, value)
+
+
 def mask_personal(data, role: str | None = None):
     """Mask personal fields (recursively) when the caller is an analyst."""
     role = current_role() if role is None else role
     if role != "analyst":
         return data
-    return mask_document(data)
+    return personal.mask_document(data)
