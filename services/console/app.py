@@ -9,7 +9,7 @@ import time
 from flask import Flask, g, jsonify, render_template, request, session
 
 from shared.logs import new_id, reset_correlation_id, set_correlation_id
-from services.console import i18n, security
+from services.console import i18n, links, security
 from services.console.client import ApiFailure, Clients, ServiceUnavailable
 from services.console.settings import Settings, load
 
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.jinja_env.autoescape = True
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
+    links.init_app(app)  # the link_target filter: every href the templates write from data
 
     @app.before_request
     def start():

@@ -5,6 +5,12 @@
   naming it and the template line, at save, at preview and at send (a sent
   message never has a blank where a name should be).
 * HTML bodies are autoescaped; subjects, text bodies and SMS are not.
+* What merge fields produced is known: every ``{{ expression }}`` output is
+  bracketed while rendering (``finalize``), and a rendered field is a
+  ``Rendered`` string whose ``data_spans`` say which characters came from
+  data rather than from the template's own text. Link tracking reads them:
+  only a URL written in the template becomes a tracked link, never one a
+  customer's name or attribute produced (services/mailer/tracking.py).
 * Filters ``date``, ``datetime`` and ``money`` format in the recipient's locale
   (Babel); ``customer``, ``first_name``, ``name`` and ``attributes`` come from
   the profile.
@@ -20,6 +26,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, pass_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from markupsafe import Markup
 
 TEMPLATE_FILE = "<template>"
 EMAIL_FIELDS = ("subject", "text", "html")
@@ -93,6 +100,51 @@ def _line_of(exc: BaseException) -> int | None:
     return line
 
 
+# Private-use characters bracketing each expression's output while rendering; removed
+# from the output, from what expressions print and from template sources.
+DATA_OPEN, DATA_CLOSE = "\ue000", "\ue001"
+_NO_MARKS = str.maketrans("", "", DATA_OPEN + DATA_CLOSE)
+
+
+def _mark(value):
+    """``finalize``: what one ``{{ expression }}`` prints, bracketed as data (escaping comes after)."""
+    if hasattr(value, "__html__"):
+        return Markup(DATA_OPEN + str(value.__html__()).translate(_NO_MARKS) + DATA_CLOSE)
+    return DATA_OPEN + str(value).translate(_NO_MARKS) + DATA_CLOSE
+
+
+class Rendered(str):
+    """A rendered field; ``data_spans`` are the (start, end) ranges that merge fields printed."""
+
+    data_spans: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def from_marked(cls, marked: str) -> Rendered:
+        """The text without its brackets, and where the bracketed parts are in it."""
+        spans, parts, length = [], [], 0
+        template_text, *printed = marked.split(DATA_OPEN)
+        parts.append(template_text.replace(DATA_CLOSE, ""))
+        length += len(parts[-1])
+        for piece in printed:  # "<what the expression printed>\ue001<template text up to the next one>"
+            data, _, text = piece.partition(DATA_CLOSE)
+            if data:
+                spans.append((length, length + len(data)))
+            text = text.replace(DATA_CLOSE, "")
+            parts += [data, text]
+            length += len(data) + len(text)
+        out = cls("".join(parts))
+        out.data_spans = tuple(spans)
+        return out
+
+    def from_data(self, start: int, end: int) -> bool:
+        """Did a merge field print any character in ``[start, end)``?"""
+        return any(s < end and start < e for s, e in self.data_spans)
+
+
+for _env in (TEXT_ENV, HTML_ENV):
+    _env.finalize = _mark  # read when a template is compiled: every template of both marks merge-field output
+
+
 @dataclass
 class Compiled:
     """One locale variant, compiled once and rendered many times."""
@@ -112,6 +164,7 @@ class Compiled:
                 raise RenderError(field, f"not allowed: {exc}", _line_of(exc), self.locale) from None
             except Exception as exc:  # noqa: BLE001 - a filter given a bad value, a type error...
                 raise RenderError(field, f"{type(exc).__name__}: {exc}", _line_of(exc), self.locale) from None
+        out = {field: Rendered.from_marked(text) for field, text in out.items()}
         if "subject" in out:
             # a header cannot hold a line break
             out["subject"] = " ".join(out["subject"].split())
@@ -127,7 +180,7 @@ def compile_variant(channel: str, locale: str, variant: dict) -> Compiled:
             continue
         env = HTML_ENV if name == "html" else TEXT_ENV
         try:
-            fields[name] = env.from_string(source)
+            fields[name] = env.from_string(source.translate(_NO_MARKS))
         except TemplateSyntaxError as exc:
             raise RenderError(name, exc.message or "syntax error", exc.lineno, locale) from None
     return Compiled(locale=locale, fields=fields, from_name=variant.get("from_name"))

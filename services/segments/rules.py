@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from shared import normalize
 from shared.models.consent import CHANNELS, TOPICS
 from shared.models.customer import STAGES
+from shared.personal import is_personal
 from shared.store import to_utc_naive
 
 EARTH_RADIUS_KM = 6378.1
@@ -73,6 +74,7 @@ class Compiled:
 
 @dataclass
 class _Ctx:
+    personal: bool = True  # may the rule read personal fields (shared.personal)? Not for analysts.
     errors: dict[str, list[str]] = field(default_factory=dict)
     depends_on: set[str] = field(default_factory=set)
     relative: bool = False
@@ -83,9 +85,13 @@ class _Ctx:
         return None
 
 
-def compile_rule(rule, path: str = "rule") -> Compiled:
-    """Validate and compile; raises RuleError naming every offending node."""
-    ctx = _Ctx()
+def compile_rule(rule, path: str = "rule", *, personal: bool = True) -> Compiled:
+    """Validate and compile; raises RuleError naming every offending node.
+
+    ``personal=False`` (an analyst's preview) refuses conditions on personal
+    fields: a count is an oracle, and one character at a time it would give
+    back what masking hides."""
+    ctx = _Ctx(personal=personal)
     compiled = _node(rule, path, ctx, 0)
     if ctx.errors:
         raise RuleError(ctx.errors)
@@ -191,6 +197,15 @@ def _scalar(field_name: str, value, path: str, ctx: _Ctx):
     return normalize.text(value)
 
 
+ACCENTED = {"a": "aáàâäãå", "e": "eéèêë", "i": "iíìîï", "o": "oóòôöõ", "u": "uúùûü", "n": "nñ", "c": "cç",
+            "y": "yýÿ"}
+
+
+def accent_tolerant(folded: str) -> str:
+    """A regex matching ``folded`` (accents removed, lower case) in text that has them: "lucia" finds "Lucía"."""
+    return "".join(f"[{ACCENTED[ch]}]" if ch in ACCENTED else re.escape(ch) for ch in folded)
+
+
 def _stored(field_name: str) -> str:
     return FOLDED.get(field_name, field_name)
 
@@ -209,6 +224,8 @@ def _comparison(node: dict, path: str, ctx: _Ctx):
     known = TEXT_FIELDS + LIST_FIELDS + DATE_FIELDS + NUMBER_FIELDS + BOOL_FIELDS
     if not isinstance(name, str) or not (name in known or re.fullmatch(r"attributes\.[A-Za-z0-9_\-]{1,64}", name)):
         return ctx.fail(f"{path}.field", f"must be a profile field ({', '.join(known)}) or attributes.<name>")
+    if not ctx.personal and is_personal(name):
+        return ctx.fail(f"{path}.field", f"{name} is personal data: your role may not filter or count on it")
     op = node.get("op")
     if op not in OPS:
         return ctx.fail(f"{path}.op", f"must be one of {', '.join(OPS)}")
@@ -240,6 +257,10 @@ def _comparison(node: dict, path: str, ctx: _Ctx):
             if op == "contains":
                 return {stored: normalize.text(value)}
             return {stored: {"$regex": "^" + re.escape(normalize.text(value))}}
+        if name == "first_name" and not ctx.personal:
+            # name_key folds the first AND last name: "lucia g" would count last names
+            pattern = accent_tolerant(normalize.fold(normalize.text(value)))
+            return {"first_name": {"$regex": ("^" if op == "starts_with" else "") + pattern, "$options": "i"}}
         if name == "first_name":
             stored, text = "name_key", normalize.fold(normalize.text(value))
         elif name in FOLDED:

@@ -4,7 +4,8 @@ Keys come from settings (``VINCULO_API_KEYS=key:role,...``) and travel in
 ``X-API-Key`` (or ``Authorization: Bearer <key>``). Every endpoint needs a
 key unless its view is marked ``@public``; ``@roles(...)`` narrows who may
 call it (admin may call anything). Analysts read personal data masked:
-``mask_personal`` is applied by the views that return people.
+``mask_personal`` is applied by the views that return people; what is
+personal is declared once, in ``shared.personal``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from functools import wraps
 from flask import Flask, current_app, g, request
 
 from shared.http.errors import ApiError
+from shared import personal
+from shared.personal import PERSONAL_FIELDS
+
+__all__ = ["PERSONAL_FIELDS", "ROLES", "authenticate", "current_role", "init_app", "mask_personal", "mask_value",
+           "public", "roles"]
 
 ROLES = ("admin", "marketer", "community_manager", "analyst")
 # Served without a key: the OpenAPI document and static files.
 PUBLIC_ENDPOINTS = {"openapi.spec", "static"}
-PERSONAL_FIELDS = ("email", "phone", "last_name", "ip", "address", "handle", "author_handle")
 
 
 def public(view):
@@ -88,14 +93,8 @@ def current_role() -> str | None:
 
 
 def mask_value(field: str, value):
-    if not isinstance(value, str) or not value:
-        return value
-    if field == "email" and "@" in value:
-        local, _, domain = value.partition("@")
-        return f"{local[:1]}***@{domain}"
-    if field == "phone":
-        return value[:3] + "*" * max(len(value) - 5, 0) + value[-2:]
-    return value[:1] + "***"
+    """One value as an analyst sees it (shared.personal says how)."""
+    return personal.mask_value(field, value)
 
 
 def mask_personal(data, role: str | None = None):
@@ -103,16 +102,4 @@ def mask_personal(data, role: str | None = None):
     role = current_role() if role is None else role
     if role != "analyst":
         return data
-    if isinstance(data, dict):
-        out = {}
-        for key, value in data.items():
-            if key in PERSONAL_FIELDS:
-                out[key] = mask_value(key, value)
-            elif key == "social" and isinstance(value, dict):
-                out[key] = {network: mask_value("handle", handle) for network, handle in value.items()}
-            else:
-                out[key] = mask_personal(value, role)
-        return out
-    if isinstance(data, list):
-        return [mask_personal(item, role) for item in data]
-    return data
+    return personal.mask_document(data)

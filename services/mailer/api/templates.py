@@ -6,7 +6,7 @@ import uuid
 
 from apiflask import APIBlueprint
 
-from shared.http.auth import roles
+from shared.http.auth import current_role, mask_personal, roles
 from shared.http.errors import ApiError, field_error, not_found
 from shared.models import Customer
 
@@ -18,9 +18,10 @@ from services.mailer.api.schemas import (DraftIn, GalleryCopyIn, GalleryOut, Lis
                                          PublishIn, TemplateIn, TemplateOut, TemplatePage, TemplatePatch,
                                          TestSendIn, TestSendOut, VersionIn, VersionPage)
 from services.mailer.models import Template, TemplateVersion
-from services.mailer.rendering import RenderError, sample_customer
+from services.mailer.rendering import LINK_VARIABLES, RenderError, sample_customer
 from services.mailer.email_message import SmtpTransport
 from services.mailer.sms import SmsTransport, segments
+from services.mailer.tracking import PreviewLinks
 from services.mailer.transport import PermanentFailure, TransientFailure
 
 bp = APIBlueprint("templates", __name__, url_prefix="/templates", tag="templates")
@@ -317,14 +318,18 @@ def _render_error(exc: RenderError) -> ApiError:
 @bp.input(PreviewIn)
 @bp.output(PreviewOut)
 def preview(template_id, json_data):
-    """Render for a customer or with sample data; SMS answers its encoding and segments."""
+    """Render for a customer or with sample data; SMS answers its encoding and segments.
+
+    Links are inert samples (``https://example.invalid/...``), never a live
+    token; a customer's data shows as the caller's role may see it (masked
+    for analysts)."""
     template = load_template(template_id)
     version, pack, customer, extra = _render(template, json_data)
+    customer = mask_personal(customer, current_role())
     try:
-        locale, rendered, _ = compose.render_for(pack, customer, mailer().links,
-                                                 customer_id=str(customer.get("_id", "preview")),
+        locale, rendered, _ = compose.render_for(pack, customer, PreviewLinks(), customer_id="sample",
                                                  channel=template.channel, topic="newsletter", delivery_id=None,
-                                                 extra=extra)
+                                                 extra={**extra, **LINK_VARIABLES})
     except RenderError as exc:
         raise _render_error(exc) from None
     out = {"locale": locale, "version": version.number, "subject": rendered.get("subject", ""),

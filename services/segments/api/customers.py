@@ -10,13 +10,15 @@ from apiflask.validators import Length, OneOf, Range
 from flask import request
 
 from shared import normalize
-from shared.http.auth import mask_personal, roles
+from shared.http.auth import current_role, mask_personal, roles
 from shared.http.errors import ApiError, not_found
 from shared.models import ConsentState, Customer, Interaction, Segment, SegmentMember
 from shared.models.customer import STAGES
+from shared.personal import is_personal
 from shared.store import to_utc_naive, utcnow
 
 from services.segments import customers, profiles
+from services.segments.rules import accent_tolerant
 from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
 
 bp = APIBlueprint("customers", __name__, tag="customers")
@@ -162,6 +164,14 @@ def create_customer(json_data):
 def search_customers(query_data):
     """Search by email, phone, name prefix (accent-insensitive), tag or stage; cursor pages."""
     conditions: list[dict] = [{"erased": {"$ne": True}}]
+    analyst = current_role() == "analyst"
+    if analyst:
+        # a search is a count: on a personal field it would unmask what the answer masks
+        refused = {name: ["is personal data: your role may not search on it"]
+                   for name in ("email", "phone") if query_data.get(name) and is_personal(name)}
+        if refused:
+            raise ApiError(422, f"Invalid query: {', '.join(sorted(refused))}", error="validation_error",
+                           location="query", fields=refused)
     if query_data.get("email"):
         conditions.append({"email": normalize.text(query_data["email"]).lower()})
     if query_data.get("phone"):
@@ -170,7 +180,11 @@ def search_customers(query_data):
         except ValueError as exc:
             raise ApiError(422, "Invalid query: phone", error="validation_error", location="query",
                            fields={"phone": [str(exc)]}) from None
-    if query_data.get("name"):
+    if query_data.get("name") and analyst:
+        # first names only: name_key and last_name_key hold the (personal) last name
+        prefix = "^" + accent_tolerant(normalize.fold(normalize.text(query_data["name"])))
+        conditions.append({"first_name": {"$regex": prefix, "$options": "i"}})
+    elif query_data.get("name"):
         prefix = "^" + re.escape(normalize.fold(normalize.text(query_data["name"])))
         conditions.append({"$or": [{"name_key": {"$regex": prefix}}, {"last_name_key": {"$regex": prefix}}]})
     if query_data.get("tag"):

@@ -108,9 +108,9 @@ class JobOut(Schema):
     finished_at = String(allow_none=True)
 
 
-def _compile(rule) -> tuple[str, object]:
+def _compile(rule, personal: bool = True) -> tuple[str, object]:
     try:
-        compiled = compile_rule(rule)
+        compiled = compile_rule(rule, personal=personal)
     except RuleError as exc:
         raise ApiError(422, f"Invalid rule: {', '.join(sorted(exc.fields))}", error="validation_error",
                        location="json", fields=exc.fields) from None
@@ -181,7 +181,8 @@ def list_segments(query_data):
 @roles("marketer", "analyst")
 def preview_segment(json_data):
     """Count and sample the customers a rule selects now, before saving it."""
-    compiled, _ = _compile(json_data["rule"])
+    from shared.http.auth import current_role  # analysts may not count on personal fields: it would unmask them
+    compiled, _ = _compile(json_data["rule"], personal=current_role() != "analyst")
     query = {"$and": [resolve(json_util.loads(compiled)), EXCLUDED]}
     collection = Customer._get_collection()
     sample = list(collection.find(query).sort("_id", 1).limit(json_data["sample"])) if json_data["sample"] else []
