@@ -34,7 +34,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
-from shared.audience import customer_filter
+from shared.audience import RULE_MAX_TIME_MS, customer_filter
 from shared.logs import event as log_event
 from shared.messaging.contracts import Envelope, SendRequested
 from shared.models import Customer, Segment, SegmentMember
@@ -68,7 +68,7 @@ def in_segment(campaign: dict, customer: ObjectId) -> bool:
     if segment.kind == "static":
         return SegmentMember.objects(segment_id=segment.id, customer_id=customer).only("id").first() is not None
     return Customer._get_collection().find_one({"$and": [customer_filter(segment), {"_id": customer}]},
-                                               {"_id": 1}) is not None
+                                               {"_id": 1}, max_time_ms=RULE_MAX_TIME_MS) is not None
 
 
 def on_trigger(envelope: Envelope, settings, announcer) -> None:
