@@ -102,7 +102,7 @@ class Outbound:
 
     def __init__(self, *, allow_private: bool = False, allow_addresses=(), timeout: float = 10.0,
                  deadline: float = 30.0, max_bytes: int = DEFAULT_MAX_BYTES, max_redirects: int = 5,
-                 user_agent: str = USER_AGENT):
+                 user_agent: str = USER_AGENT, ca_file: str | None = None):
         self.allow_private = allow_private
         # Exact internal addresses let through while the rest stay refused (one known
         # internal host, rather than every private address).
@@ -112,7 +112,8 @@ class Outbound:
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.user_agent = user_agent
-        self._tls = ssl.create_default_context(cafile=certifi.where())
+        # certifi's roots, or another CA bundle (a private CA; tests' local TLS servers)
+        self._tls = ssl.create_default_context(cafile=ca_file or certifi.where())
 
     # public ------------------------------------------------------------------
 

@@ -154,6 +154,45 @@ def test_the_name_is_resolved_once_per_hop_and_the_checked_address_is_the_one_co
     assert local.requests[-1] == ("GET", "/feed.xml", f"rebind.example:{port}")
 
 
+@pytest.fixture
+def tls_server(local):
+    """The same local server behind TLS, with a certificate for feeds.example only (trustme's CA)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("feeds.example").configure_cert(context)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), local.server.RequestHandlerClass)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with ca.cert_pem.tempfile() as ca_file:
+        yield server.server_address[1], ca_file
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_to_the_pinned_address_still_checks_the_certificate_name(tls_server, monkeypatch):
+    port, ca_file = tls_server
+    real = socket.getaddrinfo
+
+    def names(host, *args, **kwargs):  # the stdlib resolver stands in for a DNS server
+        if host in ("feeds.example", "other.example"):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", names)
+    client = Outbound(allow_addresses={"127.0.0.1"}, ca_file=ca_file)
+    response = client.get(f"https://feeds.example:{port}/feed.xml")
+    assert response.status == 200 and response.content == FEED.encode()
+    with pytest.raises(OutboundError, match="TLS with other.example failed"):
+        client.get(f"https://other.example:{port}/feed.xml")  # the certificate names feeds.example only
+    with pytest.raises(OutboundError, match="TLS"):
+        Outbound(allow_addresses={"127.0.0.1"}).get(f"https://feeds.example:{port}/feed.xml")  # unknown CA
+
+
 def test_a_huge_answer_is_cut_while_streaming(local):
     client = Outbound(allow_private=True, max_bytes=5 * 1024 * 1024)
     with pytest.raises(OutboundError, match="larger than 5242880 bytes"):
