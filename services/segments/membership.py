@@ -54,7 +54,7 @@ def dependencies(segment: Segment) -> tuple[set[str], bool]:
     key = (segment.id, segment.updated_at)
     if key not in _deps_cache:
         try:
-            compiled = compile_rule(segment.rule)
+            compiled = compile_rule(segment.rule, cost_limits=False)
             _deps_cache[key] = (compiled.depends_on, compiled.relative)
         except RuleError:
             _deps_cache[key] = ({"*"}, False)

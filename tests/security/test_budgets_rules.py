@@ -124,3 +124,16 @@ def test_every_query_built_from_a_rule_carries_max_time_ms(client, service_env):
     audience = rule_queries(lambda: list(iter_audience(segment, after=ObjectId("0" * 24), max_time_ms=1500)))
     for queries in (evaluated, recomputed, audience):
         assert queries and all(q["maxTimeMS"] == 1500 for q in queries), queries
+
+
+def test_a_segment_stored_before_the_limits_keeps_its_dependencies(service_env):
+    from bson import json_util
+
+    from services.segments.membership import dependencies
+    from services.segments.rules import compile_rule
+    from shared.models import Segment
+
+    rule = {"any": [near(i) for i in range(8)]}
+    compiled = compile_rule(rule, cost_limits=False)
+    segment = Segment(name="Antiguo", kind="dynamic", rule=rule, compiled=json_util.dumps(compiled.filter)).save()
+    assert dependencies(segment) == ({"location"}, False), "not re-evaluated on every change ('*')"
