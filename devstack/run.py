@@ -80,7 +80,10 @@ def main(argv=None) -> int:
                "VINCULO_API_KEYS": os.environ.get("VINCULO_API_KEYS", ",".join(
                    f"{key}:{role}" for role, key in DEMO_KEYS.items())),
                "VINCULO_SECRET_KEY": os.environ.get("VINCULO_SECRET_KEY", "local-demo-secret-change-me"),
-               "VINCULO_WEB_WORKERS": "1"}
+               "VINCULO_WEB_WORKERS": "1",
+               # local development: feeds and webhooks may point at servers on this machine
+               # (off by default in a deployment; SECURITY.md, "Outbound requests")
+               "VINCULO_ALLOW_PRIVATE_URLS": os.environ.get("VINCULO_ALLOW_PRIVATE_URLS", "true")}
         busy = [base_port + offset for offset in (0, *SERVICES.values())
                 if procs.port_open("127.0.0.1", base_port + offset)]
         if busy:

@@ -20,6 +20,9 @@ from shared.store import utcnow
 
 # Never in an audience, whatever the rule says.
 EXCLUDED = {"erased": {"$ne": True}}
+# Server-side time limit (maxTimeMS) of each query built from a rule, so one costly rule
+# cannot hold the store for everyone (VINCULO_RULE_MAX_TIME_MS; SECURITY.md).
+RULE_MAX_TIME_MS = 10_000
 
 
 def resolve(compiled, now: datetime.datetime | None = None):
@@ -44,8 +47,10 @@ def customer_filter(segment: Segment, now: datetime.datetime | None = None) -> d
 
 
 def iter_audience(segment: Segment, after: ObjectId | None = None, batch_size: int = 1000,
-                  now: datetime.datetime | None = None) -> Iterator[list[ObjectId]]:
-    """Batches of customer ids in ascending order, starting after ``after``."""
+                  now: datetime.datetime | None = None,
+                  max_time_ms: int = RULE_MAX_TIME_MS) -> Iterator[list[ObjectId]]:
+    """Batches of customer ids in ascending order, starting after ``after``; each batch's query
+    is stopped by the store past ``max_time_ms`` (pymongo's ExecutionTimeout)."""
     if segment.kind == "dynamic":
         base = customer_filter(segment, now)
         collection, id_field = Customer._get_collection(), "_id"
@@ -54,7 +59,8 @@ def iter_audience(segment: Segment, after: ObjectId | None = None, batch_size: i
         collection, id_field = SegmentMember._get_collection(), "customer_id"
     while True:
         query = dict(base) if after is None else {"$and": [base, {id_field: {"$gt": after}}]}
-        rows = list(collection.find(query, {id_field: 1}).sort(id_field, 1).limit(batch_size))
+        rows = list(collection.find(query, {id_field: 1}, max_time_ms=max_time_ms).sort(id_field, 1)
+                    .limit(batch_size))
         if not rows:
             return
         ids = [row[id_field] for row in rows]

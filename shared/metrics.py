@@ -71,6 +71,8 @@ def dead_letter_cause(reason: str) -> str:
         return "malformed"
     if reason.startswith("poison"):
         return "poison"
+    if reason.startswith("unexpected"):
+        return "unexpected"
     return "exhausted"
 
 

@@ -175,3 +175,6 @@ class CommonSettings:
                                     "poller (0: none); the api serves /metrics itself")
     queue_lag_interval: float = setting(15.0, parse=parse_float,
                                         doc="seconds between samples of the queue-lag metric in workers")
+    rule_max_time_ms: int = setting(10_000, parse=parse_positive_int, common=True,
+                                    doc="server-side time limit (maxTimeMS) of every store query built from a "
+                                        "segment rule: preview, membership, audience")

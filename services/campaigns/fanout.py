@@ -145,7 +145,8 @@ class FanOut:
         scan (the stand-in); the checkpoint still moves per message.
         """
         size = self.settings.fanout_batch_size
-        for page in iter_audience(segment, after=after, batch_size=max(self.settings.fanout_read_size, size)):
+        for page in iter_audience(segment, after=after, batch_size=max(self.settings.fanout_read_size, size),
+                                  max_time_ms=self.settings.rule_max_time_ms):
             for start in range(0, len(page), size):
                 yield page[start:start + size]
 

@@ -34,7 +34,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
-from shared.audience import customer_filter
+from shared.audience import RULE_MAX_TIME_MS, customer_filter
 from shared.logs import event as log_event
 from shared.messaging.contracts import Envelope, SendRequested
 from shared.models import Customer, Segment, SegmentMember
@@ -59,7 +59,7 @@ def step_name(step_id: str, entry: int) -> str:
     return step_id if entry == 1 else f"{step_id}@{entry}"
 
 
-def in_segment(campaign: dict, customer: ObjectId) -> bool:
+def in_segment(campaign: dict, customer: ObjectId, max_time_ms: int = RULE_MAX_TIME_MS) -> bool:
     if not campaign.get("segment_id"):
         return True
     segment = Segment.objects(id=campaign["segment_id"]).first()
@@ -68,7 +68,7 @@ def in_segment(campaign: dict, customer: ObjectId) -> bool:
     if segment.kind == "static":
         return SegmentMember.objects(segment_id=segment.id, customer_id=customer).only("id").first() is not None
     return Customer._get_collection().find_one({"$and": [customer_filter(segment), {"_id": customer}]},
-                                               {"_id": 1}) is not None
+                                               {"_id": 1}, max_time_ms=max_time_ms) is not None
 
 
 def on_trigger(envelope: Envelope, settings, announcer) -> None:
@@ -87,7 +87,8 @@ def on_trigger(envelope: Envelope, settings, announcer) -> None:
     now = utcnow()
     for campaign in campaigns().find({"state": "scheduled", "schedule.kind": "trigger",
                                       "schedule.event": envelope.type}):
-        if not matches(campaign["schedule"].get("filter"), payload) or not in_segment(campaign, customer):
+        if not matches(campaign["schedule"].get("filter"), payload) or not in_segment(
+                campaign, customer, getattr(settings, "rule_max_time_ms", RULE_MAX_TIME_MS)):
             continue
         enrollment = enroll(campaign, customer_id, envelope.message_id, now)
         if enrollment and campaign["schedule"].get("delay_seconds", 0) == 0:

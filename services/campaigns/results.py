@@ -22,6 +22,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
+from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
 from shared.messaging.consumer import Poison
@@ -52,10 +53,24 @@ def record_fact(fact: dict) -> bool:
         return False  # already counted
 
 
+def known_campaign(campaign_id: str) -> bool:
+    """Whether ``campaign_id`` names a campaign of ours (journeys are campaigns too)."""
+    try:
+        oid = ObjectId(campaign_id)
+    except (InvalidId, TypeError):
+        return False
+    return campaigns().find_one({"_id": oid}, {"_id": 1}) is not None
+
+
 def on_delivery(envelope: Envelope) -> None:
-    """campaigns.delivery: one fact per (delivery, event type)."""
+    """campaigns.delivery: one fact per (delivery, event type), for campaigns that exist."""
     event = envelope.event()
-    kind = DELIVERY_TYPES[envelope.type]
+    kind = DELIVERY_TYPES.get(envelope.type)
+    if kind is None:
+        raise Poison(f"{envelope.type} is not a delivery event")
+    if not known_campaign(event.campaign_id):
+        # A forged or stray event must not become a result: it goes to the DLQ with this reason.
+        raise Poison(f"{envelope.type} for unknown campaign {event.campaign_id[:64]!r}")
     record_fact({"_id": f"{event.delivery_id}:{kind}", "campaign_id": event.campaign_id,
                  "customer_id": event.customer_id, "delivery_id": event.delivery_id, "type": kind,
                  "step": event.step, "variant": event.variant, "bucket": f"{event.variant or '-'}|{kind}",

@@ -16,7 +16,9 @@ share is back within 1.25 x the baseline share or the window has fewer than
 open episode is claimed by a unique index on ``open_for`` (the query id), so
 replicas evaluating at the same time raise it once. The webhook is called
 in a background thread with a timeout and bounded retries; each attempt is
-recorded, and ingestion never waits for it.
+recorded, and ingestion never waits for it. Webhook URLs are typed by users:
+they are called only through the guarded client (``shared.outbound``: public
+addresses only, no redirects followed, the answer's body never recorded).
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import mongoengine as me
-import requests
 from pymongo.errors import DuplicateKeyError
 
 from shared.messaging.contracts import AlertRaised
+from shared.outbound import Outbound, OutboundError
 from shared.store import utcnow
 
 from services.listener.announce import BatchPublisher, message_id_for
@@ -105,8 +107,9 @@ def calmed(f: Figures, rule: Rule) -> bool:
 
 class Alerts:
     def __init__(self, publisher: BatchPublisher, rule: Rule, webhook_timeout: float = 5.0,
-                 webhook_attempts: int = 3, retry_delay: float = 1.0):
+                 webhook_attempts: int = 3, retry_delay: float = 1.0, outbound: Outbound | None = None):
         self.publisher = publisher
+        self.outbound = outbound or Outbound(timeout=webhook_timeout, deadline=webhook_timeout * 2)
         self.rule = rule
         self.webhook_timeout = webhook_timeout
         self.webhook_attempts = webhook_attempts
@@ -151,14 +154,13 @@ class Alerts:
         for attempt in range(1, self.webhook_attempts + 1):
             status, error = None, None
             try:
-                response = requests.post(url, json=body, timeout=self.webhook_timeout,
-                                         headers={"User-Agent": "vinculo-listener/0.1"})
-                status = response.status_code
-                ok = 200 <= status < 300
+                response = self.outbound.post_json(url, body, headers={"User-Agent": "vinculo-listener/0.1"})
+                status = response.status
+                ok = response.ok
                 if not ok:
                     error = f"HTTP {status}"
-            except requests.RequestException as exc:
-                ok, error = False, f"{type(exc).__name__}: {exc}"[:1000]
+            except OutboundError as exc:
+                ok, error = False, str(exc)[:1000]
             WebhookCall(episode_id=episode_id, query_id=query_id, url=url, attempt=attempt, status_code=status,
                         error=error, ok=ok).save()
             if ok:

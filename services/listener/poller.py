@@ -42,7 +42,7 @@ class Poller:
         self.publisher = BatchPublisher(settings.amqp_url, Topology(settings.broker_namespace))
         self.pipeline = Pipeline(self.publisher)
         self.alerts = Alerts(self.publisher, Rule.from_settings(settings), settings.webhook_timeout,
-                             settings.webhook_attempts)
+                             settings.webhook_attempts, outbound=settings.outbound(settings.webhook_timeout))
         self.stopping = threading.Event()
         self._last_housekeeping = 0.0
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared import settings as base
-from shared.settings import CommonSettings, parse_float, parse_positive_int, parse_url, setting
+from shared.settings import CommonSettings, parse_bool, parse_float, parse_positive_int, parse_url, setting
 
 PREFIX = "LISTENER"
 
@@ -45,6 +45,21 @@ class Settings(CommonSettings):
                                        doc="or: window negatives reach this times the baseline's hourly rate")
     webhook_timeout: float = setting(5.0, parse=parse_float, doc="timeout of one webhook call (seconds)")
     webhook_attempts: int = setting(3, parse=parse_positive_int, doc="tries of a webhook call")
+    # user-supplied URLs (feeds, webhooks): shared.outbound, SECURITY.md "Outbound requests"
+    allow_private_urls: bool = setting(False, parse=parse_bool, common=True,
+                                       doc="let feed and webhook URLs reach loopback, private and link-local "
+                                           "addresses (local development and tests only)")
+    outbound_max_bytes: int = setting(5 * 1024 * 1024, parse=parse_positive_int,
+                                      doc="largest feed or webhook answer read (bytes, decompressed)")
+    outbound_deadline: float = setting(30.0, parse=parse_float,
+                                       doc="longest a feed fetch or webhook call may take in all (seconds)")
+
+    def outbound(self, timeout: float):
+        """The guarded client for user-supplied URLs, configured from these settings."""
+        from shared.outbound import Outbound
+
+        return Outbound(allow_private=self.allow_private_urls, timeout=timeout, deadline=self.outbound_deadline,
+                        max_bytes=self.outbound_max_bytes)
 
 
 def load(environ=None, **overrides) -> Settings:

@@ -15,10 +15,12 @@ def worker(settings, _argv):
     """Consume send.requested; between messages, sweep due deferred and abandoned deliveries."""
     from shared import store
 
+    from services.mailer import rendering
     from services.mailer.consumers import build_sender, handlers
     from services.mailer.models import DOCUMENTS
 
     store.prepare(settings.mongo_uri, *DOCUMENTS)
+    rendering.configure(rendering.RenderBudget.from_settings(settings))
     sender = build_sender(settings)
     consumer = build_worker(settings, handlers(sender), name="mailer", on_idle=sender.sweep)
     consumer.idle_every = settings.idle_every

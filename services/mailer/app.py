@@ -9,6 +9,7 @@ from shared.http.app import create_api_app
 from shared.messaging.publisher import Publisher
 from shared.messaging.topology import Topology
 
+from services.mailer import rendering
 from services.mailer.events import Events
 from services.mailer.models import DOCUMENTS
 from services.mailer.settings import Settings, load
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None):
                          description="Templates, consent-respecting email and SMS delivery, unsubscribe, "
                                      "tracking, bounces, consents.")
     store.prepare(settings.mongo_uri, *DOCUMENTS)
+    rendering.configure(rendering.RenderBudget.from_settings(settings))
     # The publisher connects on first publish, not here.
     publisher = Publisher(settings.amqp_url, Topology(settings.broker_namespace), "mailer")
     tokens = from_settings(settings)

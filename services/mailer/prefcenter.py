@@ -71,6 +71,16 @@ def hit(key: str, limit: int, window_seconds: int, now: datetime.datetime | None
     return False
 
 
+def mail_allowed(settings, address: str, now: datetime.datetime | None = None) -> bool:
+    """Count one public-form mail to ``address``; False past ``public_address_limit`` per window.
+
+    The per-client limit alone let one address get 16 mails in seconds from
+    many clients. The key is a digest, so the hits collection holds no address.
+    """
+    digest = hashlib.sha256(f"public-mail|{address.strip().lower()}".encode()).hexdigest()
+    return hit(f"mail|{digest}", settings.public_address_limit, settings.public_address_window, now)
+
+
 def audit(customer_id, action: str, ip: str | None, **detail) -> None:
     AuditEntry(customer_id=ObjectId(customer_id) if customer_id else None, action=action,
                detail=detail, ip=ip).save()

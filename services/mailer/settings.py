@@ -79,6 +79,18 @@ class Settings(CommonSettings):
     public_rate_limit: int = setting(30, parse=parse_positive_int,
                                      doc="requests per IP and public page per window (429 beyond)")
     public_rate_window: int = setting(60, parse=parse_positive_int, doc="rate-limit window in seconds")
+    public_address_limit: int = setting(3, parse=parse_positive_int,
+                                        doc="mails the public forms send to one address per window, "
+                                            "whatever the client")
+    public_address_window: int = setting(3600, parse=parse_positive_int,
+                                         doc="window of the per-address limit in seconds")
+    # render budget of templates (save, preview, send): rendering.RenderBudget, SECURITY.md
+    render_max_bytes: int = setting(256 * 1024, parse=parse_positive_int,
+                                    doc="characters one rendered field (subject, text, html) may have")
+    render_max_iterations: int = setting(10_000, parse=parse_positive_int,
+                                         doc="loop iterations one field's render may make (nested loops count "
+                                             "each inner pass)")
+    render_max_seconds: float = setting(2.0, parse=parse_float, doc="time one field's render may take (seconds)")
     segments_url: str = setting("http://127.0.0.1:8001", parse=parse_url("http", "https"),
                                 doc="segments API (owner of Customer): name, language and erasure go there")
     segments_api_key: str = setting("", doc="marketer key the mailer uses on the segments API")

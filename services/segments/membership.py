@@ -24,7 +24,7 @@ from typing import Iterable
 from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
-from shared.audience import customer_filter
+from shared.audience import RULE_MAX_TIME_MS, customer_filter
 from shared.messaging.contracts import SegmentEntered, SegmentLeft
 from shared.models import Customer, Segment, SegmentMember
 from shared.store import utcnow
@@ -54,7 +54,7 @@ def dependencies(segment: Segment) -> tuple[set[str], bool]:
     key = (segment.id, segment.updated_at)
     if key not in _deps_cache:
         try:
-            compiled = compile_rule(segment.rule)
+            compiled = compile_rule(segment.rule, cost_limits=False)
             _deps_cache[key] = (compiled.depends_on, compiled.relative)
         except RuleError:
             _deps_cache[key] = ({"*"}, False)
@@ -73,6 +73,8 @@ class Membership:
         self.announce = announce
         self.members = SegmentMember._get_collection()
         self.customers = Customer._get_collection()
+        # Queries built from a rule stop in the store past this (ExecutionTimeout: retried, then DLQ).
+        self.max_time_ms = getattr(settings, "rule_max_time_ms", RULE_MAX_TIME_MS)
 
     def _enter(self, segment_id: ObjectId, customer_ids: list[ObjectId], via: ObjectId | None) -> list[ObjectId]:
         """Insert member rows; the customers whose row this insert wrote."""
@@ -187,7 +189,7 @@ class Membership:
             if not affected(depends_on, changed):
                 continue
             query = {"$and": [customer_filter(segment), {"_id": {"$in": customer_ids}}]}
-            matching = {row["_id"] for row in self.customers.find(query, {"_id": 1})}
+            matching = {row["_id"] for row in self.customers.find(query, {"_id": 1}, max_time_ms=self.max_time_ms)}
             current = {row["customer_id"] for row in self.members.find(
                 {"segment_id": segment.id, "customer_id": {"$in": customer_ids}}, {"customer_id": 1})}
             plan += [(segment.id, cid, "entered") for cid in sorted(matching - current)]
@@ -208,7 +210,8 @@ class Membership:
         after = None
         while True:
             query = base if after is None else {"$and": [base, {"_id": {"$gt": after}}]}
-            batch = [row["_id"] for row in self.customers.find(query, {"_id": 1}).sort("_id", 1).limit(batch_size)]
+            batch = [row["_id"] for row in self.customers.find(query, {"_id": 1}, max_time_ms=self.max_time_ms)
+                     .sort("_id", 1).limit(batch_size)]
             if not batch:
                 break
             current = {row["customer_id"] for row in self.members.find(
@@ -228,7 +231,7 @@ class Membership:
                 break
             ids = [row["customer_id"] for row in rows]
             matching = {row["_id"] for row in self.customers.find(
-                {"$and": [base, {"_id": {"$in": ids}}]}, {"_id": 1})}
+                {"$and": [base, {"_id": {"$in": ids}}]}, {"_id": 1}, max_time_ms=self.max_time_ms)}
             stats["left"] += self.apply([(segment.id, cid, "left") for cid in sorted(set(ids) - matching)])["left"]
             if progress is not None:
                 progress(stats)

@@ -34,6 +34,14 @@ from shared.store import to_utc_naive
 EARTH_RADIUS_KM = 6378.1
 MAX_DEPTH = 12
 MAX_NODES = 200
+# Cost limits (SECURITY.md, "Budgets and limits"): one analyst's rule must never stall the store
+# for everyone. A geo test ($centerSphere on every candidate) or an $expr over recent purchases
+# costs the store far more than an equality; 50 ``near`` nodes under the node limit ran 53 s over
+# 200k customers. Each node kind has a cost; a rule's sum must stay within MAX_COST.
+MAX_NEAR = 5
+MAX_COST = 250
+COSTS = {"field": 1, "pattern": 4, "near": 25, "campaign": 1, "mention": 5, "purchases": 1,
+         "purchases_days": 15, "consent": 1, "all": 0, "any": 0, "not": 0}
 # How many recent purchases and negative mentions the worker keeps on the profile.
 PURCHASES_KEPT = 200
 MENTIONS_KEPT = 100
@@ -79,20 +87,29 @@ class _Ctx:
     depends_on: set[str] = field(default_factory=set)
     relative: bool = False
     nodes: int = 0
+    cost: int = 0
+    near: int = 0
+    cost_limits: bool = True
 
     def fail(self, path: str, message: str):
         self.errors.setdefault(path, []).append(message)
         return None
 
 
-def compile_rule(rule, path: str = "rule", *, personal: bool = True) -> Compiled:
+def compile_rule(rule, path: str = "rule", cost_limits: bool = True, *, personal: bool = True) -> Compiled:
     """Validate and compile; raises RuleError naming every offending node.
 
     ``personal=False`` (an analyst's preview) refuses conditions on personal
     fields: a count is an oracle, and one character at a time it would give
-    back what masking hides."""
-    ctx = _Ctx(personal=personal)
+    back what masking hides. ``cost_limits=False`` only for reading the
+    dependencies of a rule stored before the limits (it keeps working, within
+    maxTimeMS)."""
+    ctx = _Ctx(personal=personal, cost_limits=cost_limits)
     compiled = _node(rule, path, ctx, 0)
+    if ctx.cost_limits and ctx.cost > MAX_COST and not ctx.errors:
+        ctx.fail(path, f"the rule is too costly to evaluate: it costs {ctx.cost}, at most {MAX_COST} "
+                       f"(each near {COSTS['near']}, purchases over days {COSTS['purchases_days']}, mention "
+                       f"{COSTS['mention']}, contains/starts_with {COSTS['pattern']}, other conditions 1)")
     if ctx.errors:
         raise RuleError(ctx.errors)
     return Compiled(compiled, ctx.depends_on, ctx.relative)
@@ -114,6 +131,12 @@ def _node(node, path: str, ctx: _Ctx, depth: int):
     kind = kinds[0]
     body = node[kind]
     sub = f"{path}.{kind}"
+    ctx.cost += COSTS["purchases_days" if kind == "purchases" and isinstance(body, dict) and "days" in body
+                      else kind]
+    if kind == "near":
+        ctx.near += 1
+        if ctx.cost_limits and ctx.near > MAX_NEAR:
+            return ctx.fail(sub, f"a rule may have at most {MAX_NEAR} near conditions")
     if kind in ("all", "any"):
         if not isinstance(body, list) or not body:
             return ctx.fail(sub, "must be a non-empty list of conditions")
@@ -230,6 +253,7 @@ def _comparison(node: dict, path: str, ctx: _Ctx):
     if op not in OPS:
         return ctx.fail(f"{path}.op", f"must be one of {', '.join(OPS)}")
     ctx.depends_on.add(_root(name))
+    ctx.cost += COSTS["pattern"] if op in ("contains", "starts_with") else COSTS["field"]
     vpath = f"{path}.value"
     value = node.get("value")
     stored = _stored(name)

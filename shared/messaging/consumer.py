@@ -1,9 +1,11 @@
 """The consumer base every worker uses.
 
 * A message is acked only after its handler returned (the work is stored).
-* A body that is not a well-formed message of a known type and version, or
-  a handler raising ``Poison``, goes to ``<queue>.dlq`` at once, with the
-  reason in the ``x-vinculo-reason`` header.
+* A body that is not a well-formed message of a known type and version, a
+  well-formed message of a type the queue is not bound for (it can never be
+  handled there: retrying would only delay the dead letter), or a handler
+  raising ``Poison``, goes to ``<queue>.dlq`` at once, with the reason in the
+  ``x-vinculo-reason`` header.
 * Any other exception is treated as transient: the message is re-published
   to ``<queue>.retry`` with a growing delay (bounded by ``max_delay``) and
   after ``max_attempts`` it goes to the DLQ with the last error as reason.
@@ -34,7 +36,7 @@ from shared.logs import reset_correlation_id, set_correlation_id
 from shared.messaging.batches import BatchHandler, Batching
 from shared.messaging.contracts import ContractError, Envelope, parse_envelope
 from shared.messaging.publisher import release_quietly
-from shared.messaging.topology import Topology
+from shared.messaging.topology import Topology, accepts
 from shared.store import utcnow
 
 log = logging.getLogger(__name__)
@@ -202,6 +204,15 @@ class Worker(Batching, ConsumerMixin):
             token = set_correlation_id(headers.get("correlation_id") or None)
             try:
                 self.dead_letter(plain, message, f"malformed message: {exc}", attempt)
+            finally:
+                reset_correlation_id(token)
+            return
+        if not accepts(plain, envelope.type):
+            token = set_correlation_id(envelope.correlation_id)
+            try:
+                metrics.FAILED.labels(plain).inc()
+                self.dead_letter(plain, message, f"unexpected type: {envelope.type} is not handled by {plain}",
+                                 attempt)
             finally:
                 reset_correlation_id(token)
             return

@@ -50,6 +50,23 @@ QUEUES: dict[str, list[tuple[str, str]]] = {
 SERVICES = ("segments", "campaigns", "mailer", "listener")
 
 
+def _topic_matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching: ``*`` is one word, ``#`` zero or more."""
+    def match(p: list[str], k: list[str]) -> bool:
+        if not p:
+            return not k
+        if p[0] == "#":
+            return any(match(p[1:], k[i:]) for i in range(len(k) + 1))
+        return bool(k) and (p[0] == "*" or p[0] == k[0]) and match(p[1:], k[1:])
+    return match(pattern.split("."), key.split("."))
+
+
+def accepts(plain: str, event_type: str) -> bool:
+    """Whether queue ``plain`` is bound to receive events of ``event_type`` (from their producer)."""
+    producer = PRODUCERS.get(event_type)
+    return any(service == producer and _topic_matches(key, event_type) for service, key in QUEUES.get(plain, []))
+
+
 @dataclass(frozen=True)
 class Topology:
     namespace: str = ""

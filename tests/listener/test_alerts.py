@@ -11,6 +11,7 @@ import pytest
 from kombu import Connection, Queue, binding
 
 from services.listener.alerts import Alerts, Rule
+from shared.outbound import Outbound
 from services.listener.announce import BatchPublisher
 from services.listener.models import AlertEpisode, ListeningQuery, Mention, WebhookCall
 from shared.messaging.contracts import parse_envelope
@@ -42,7 +43,8 @@ def alert_queue(service_env):
 def test_a_spike_raises_one_alert_per_episode_and_calls_the_webhook(service_env, fake, alert_queue):
     base, state = fake
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
-    alerts = Alerts(publisher, Rule(), webhook_timeout=2, webhook_attempts=3, retry_delay=0.05)
+    alerts = Alerts(publisher, Rule(), webhook_timeout=2, webhook_attempts=3, retry_delay=0.05,
+                    outbound=Outbound(allow_private=True, timeout=2))  # the fake webhook is on 127.0.0.1
     query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"], webhook_url=f"{base}/hook").save()
     add(query, 18, "neutral", 600)   # baseline: 2 negatives in 20 (10 %)
     add(query, 2, "negative", 300)
@@ -113,11 +115,11 @@ def test_a_dead_webhook_is_recorded_as_failed(service_env):
                            webhook_url="http://127.0.0.1:9/hook").save()
     add(query, 6, "negative", 5)
     alerts = Alerts(BatchPublisher(service_env.amqp_url, service_env.topology), Rule(), webhook_timeout=1,
-                    webhook_attempts=2, retry_delay=0.01)
+                    webhook_attempts=2, retry_delay=0.01, outbound=Outbound(allow_private=True, timeout=1))
     episode = alerts.evaluate(query)
     assert episode is not None  # with no baseline, a share of 100 % over the minimum count is a spike
     wait_until(lambda: AlertEpisode.objects(id=episode.id).first().webhook_status == "failed", what="failure")
     assert WebhookCall.objects(episode_id=episode.id).count() == 2
-    assert all("ConnectionError" in c.error for c in WebhookCall.objects(episode_id=episode.id))
+    assert all(c.error == "could not connect to 127.0.0.1:9" for c in WebhookCall.objects(episode_id=episode.id))
     alerts.close()
     alerts.publisher.close()

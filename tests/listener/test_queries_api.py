@@ -8,7 +8,7 @@ from tests.support import ANALYST_KEY, MARKETER_KEY
 
 QUERY = {"name": "Marca", "keywords": ["CaféLuna", "cafe luna"], "hashtags": ["#CafeLuna"],
          "handles": ["@CafeLuna"], "exclusions": ["sorteo"], "languages": ["es", "en"],
-         "sources": ["x", "mastodon", "rss"], "feeds": ["http://127.0.0.1:9/feed.xml"]}
+         "sources": ["x", "mastodon", "rss"], "feeds": ["https://blog.example.com/feed.xml"]}
 
 
 def test_create_list_pause_and_show_a_query(api):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
+from flask import current_app
 from apiflask.fields import Boolean, Dict, Integer, List, String, URL
 from apiflask.validators import Length, OneOf
 
 from shared import normalize
 from shared.http.auth import roles
 from shared.http.errors import field_error, not_found
+from shared.outbound import literal_host_refusal
 from shared.store import utcnow
 
 from services.listener.api.common import PageOut, cursor_id, iso, object_id
@@ -77,6 +79,21 @@ def check(query: dict) -> None:
     overlap = {t.lower() for t in query.get("exclusions") or []} & {t.lower() for t in query.get("keywords") or []}
     if overlap:
         raise field_error("exclusions", f"also listed as keywords: {', '.join(sorted(overlap))}")
+    check_urls(query)
+
+
+def check_urls(query: dict) -> None:
+    """Feed and webhook URLs whose host is visibly internal (an IP literal, localhost) are refused here;
+    names are checked again, resolved, at every request (shared.outbound)."""
+    if current_app.config["VINCULO_SETTINGS"].allow_private_urls:
+        return
+    for index, url in enumerate(query.get("feeds") or []):
+        reason = literal_host_refusal(url)
+        if reason:
+            raise field_error(f"feeds.{index}", f"{reason}: feeds must be public addresses")
+    reason = literal_host_refusal(query.get("webhook_url") or "")
+    if reason:
+        raise field_error("webhook_url", f"{reason}: webhooks must be public addresses")
 
 
 def mastodon_tags(query) -> list[str]:

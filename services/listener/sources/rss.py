@@ -1,5 +1,9 @@
 """RSS and Atom feeds through feedparser 6.0.14.
 
+Feed URLs are typed by users: they are fetched only through the guarded
+client (``shared.outbound``: public addresses only, size and time limits,
+errors that never carry the remote body) and feedparser parses the bytes.
+
 Feeds have no server-side search: every new entry is matched locally against
 the query's terms. Entries are identified by their id, else their link. The
 cursor keeps, per feed, the newest published time seen and a bounded list of
@@ -16,10 +20,10 @@ import datetime
 import email.utils
 
 import feedparser
-import requests
 
 from services.listener.sources.base import (AuthFailed, FetchResult, Pages, PagedSource, Post, SourceError,
                                             html_text, matches, post_key, wait_until)
+from shared.outbound import Outbound, OutboundError
 from shared.store import utcnow
 
 RECENT_IDS = 1000
@@ -34,7 +38,7 @@ def _published(entry) -> datetime.datetime | None:
 
 
 def _retry_after(response) -> datetime.datetime | None:
-    raw = response.headers.get("Retry-After")
+    raw = response.headers.get("retry-after")
     if not raw:
         return None
     if raw.strip().isdigit():
@@ -48,33 +52,32 @@ def _retry_after(response) -> datetime.datetime | None:
 class RssSource(PagedSource):
     name = "rss"
 
-    def __init__(self, timeout: float = 10.0, max_wait: float = 900.0, session: requests.Session | None = None):
-        self.timeout = timeout
+    def __init__(self, timeout: float = 10.0, max_wait: float = 900.0, outbound: Outbound | None = None):
         self.max_wait = max_wait
-        self.session = session or requests.Session()
+        self.outbound = outbound or Outbound(timeout=timeout)
 
     def pages(self, query, cursor: dict) -> Pages:
         feeds = dict(cursor.get("feeds") or {})
         warnings: list[str] = []
         for url in query.feeds or []:
             try:
-                response = self.session.get(url, timeout=self.timeout,
-                                            headers={"User-Agent": "vinculo-listener/0.1 (+feedparser)"})
-            except requests.RequestException as exc:
+                response = self.outbound.get(url, headers={"User-Agent": "vinculo-listener/0.1 (+feedparser)"})
+            except OutboundError as exc:
                 warnings.append(f"{url}: {exc}")
                 continue
-            if response.status_code == 429:
+            if response.status == 429:
                 retry_at = wait_until(_retry_after(response), 60.0, self.max_wait)
                 return FetchResult([], {"feeds": feeds}, retry_at=retry_at,
                                    message=f"feed {url} rate limited (429); resuming at {retry_at.isoformat()}Z")
-            if response.status_code in (401, 403):
-                raise AuthFailed(f"feed {url} answered {response.status_code} {response.reason}")
-            if response.status_code >= 400:
-                warnings.append(f"{url}: HTTP {response.status_code}")
+            if response.status in (401, 403):
+                raise AuthFailed(f"feed {url} answered HTTP {response.status}")
+            if response.status >= 400:
+                warnings.append(f"{url}: HTTP {response.status}")
                 continue
             parsed = feedparser.parse(response.content)
             if parsed.bozo and not parsed.entries:
-                warnings.append(f"{url}: not a feed ({parsed.get('bozo_exception')})")
+                # Not the parser's message: it can quote the body (what an internal service answered).
+                warnings.append(f"{url}: not an RSS or Atom feed")
                 continue
             state = feeds.get(url) or {}
             found = self._new_entries(query, url, parsed.entries, state)

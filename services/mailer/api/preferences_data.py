@@ -153,7 +153,8 @@ def renew():
     if not _csrf_cookie_ok():
         return _csrf_refused(lang)
     customer = prefcenter.find_customer(request.form.get("email"))
-    if customer is not None:
+    # Throttled per address as well as per client; the answer below is the same either way.
+    if customer is not None and prefcenter.mail_allowed(settings(), customer["email"]):
         clang = "en" if (customer.get("locale") or "es").startswith("en") else "es"
         url = mailer().links.public_url + url_for("preferences.center",
                                                   token=mailer().tokens.sign("preferences", {"c": str(customer["_id"])}))
@@ -191,6 +192,8 @@ def start_opt_in(email: str, topics: list[str], locale: str, ip: str | None, *, 
     for topic in topics:
         if states.get(("email", topic)) == "granted":
             continue
+        if not prefcenter.mail_allowed(s, customer["email"]):
+            break  # this address had its few mails this window, whatever the client; the answer does not say
         nonce = uuid.uuid4().hex
         entry = consents.record_change(customer_id, "email", topic, "pending", SOURCE, events=mailer().events,
                                        ip=ip, wording_version=s.wording_version, note="double opt-in requested",

@@ -11,6 +11,7 @@ from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from bson import json_util
 from flask import Response, stream_with_context
+from pymongo.errors import ExecutionTimeout
 
 from shared.audience import EXCLUDED, resolve
 from shared.http.auth import mask_personal, roles
@@ -177,7 +178,7 @@ def list_segments(query_data):
 @bp.post("/segments/preview")
 @bp.input(PreviewIn)
 @bp.output(PreviewOut)
-@bp.doc(responses={422: "invalid rule"})
+@bp.doc(responses={422: "invalid rule, or a rule that took longer than VINCULO_RULE_MAX_TIME_MS"})
 @roles("marketer", "analyst")
 def preview_segment(json_data):
     """Count and sample the customers a rule selects now, before saving it."""
@@ -185,8 +186,16 @@ def preview_segment(json_data):
     compiled, _ = _compile(json_data["rule"], personal=current_role() != "analyst")
     query = {"$and": [resolve(json_util.loads(compiled)), EXCLUDED]}
     collection = Customer._get_collection()
-    sample = list(collection.find(query).sort("_id", 1).limit(json_data["sample"])) if json_data["sample"] else []
-    return {"count": collection.count_documents(query), "sample": [serialize(doc) for doc in sample]}
+    limit = settings().rule_max_time_ms
+    try:
+        sample = (list(collection.find(query, max_time_ms=limit).sort("_id", 1).limit(json_data["sample"]))
+                  if json_data["sample"] else [])
+        count = collection.count_documents(query, maxTimeMS=limit)
+    except ExecutionTimeout:
+        raise ApiError(422, f"The rule took longer than {limit} ms to evaluate: simplify it (fewer near, "
+                            "purchases-over-days or contains conditions)", error="rule_too_slow",
+                       location="json", fields={"rule": [f"took longer than {limit} ms to evaluate"]}) from None
+    return {"count": count, "sample": [serialize(doc) for doc in sample]}
 
 
 @bp.get("/segments/<segment_id>")
