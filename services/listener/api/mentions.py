@@ -94,6 +94,7 @@ class MentionOut(Schema):
     label = String(allow_none=True)
     engine_sentiment = Float(allow_none=True)
     engine_label = String(allow_none=True)
+    model_version = String(allow_none=True, metadata={"description": "the sentiment model that scored it"})
     correction = Raw(allow_none=True, metadata={"description": "score, label, by, at, previous_score, "
                                                                 "previous_label, note"})
     posted_at = String()
@@ -127,7 +128,8 @@ def serialize(m: Mention) -> dict:
             "query_ids": [str(q) for q in m.query_ids], "url": m.url, "text": m.text,
             "author_handle": m.author_handle, "author_name": m.author_name, "lang": m.lang,
             "sentiment": m.sentiment, "label": m.label, "engine_sentiment": m.engine_sentiment,
-            "engine_label": m.engine_label, "correction": correction, "posted_at": iso(m.posted_at),
+            "engine_label": m.engine_label, "model_version": m.model_version, "correction": correction,
+            "posted_at": iso(m.posted_at),
             "fetched_at": iso(m.fetched_at), "customer_id": str(m.customer_id) if m.customer_id else None,
             "status": m.status, "assignee": m.assignee, "resolved_at": iso(m.resolved_at),
             "resolved_by": m.resolved_by, "history": [{**h, "at": iso(h.get("at"))} for h in m.history]}
