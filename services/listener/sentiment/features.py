@@ -79,6 +79,7 @@ _NEGATION = re.compile(r"\b(no|nunca|jamas|ni|sin|nadie|nada|not|never|no one|no
 _CAPS = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b")
 _REPEAT = re.compile(r"[!?]{2,}|\.{3,}|…")
 _WORD = re.compile(r"[a-zñ0-9']+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _compile(patterns):
@@ -127,11 +128,10 @@ def extract(text: str, lang: str, lexicon: dict, emoji: dict[str, float]) -> tup
     tokens = words(cleaned)
     neg_emoji = pos_emoji = 0
     if not text.isascii():
-        for ch in strip_emoji_noise(text):
-            if is_symbol(ch):
-                value = emoji.get(ch, 0.0)
-                neg_emoji += value < 0
-                pos_emoji += value > 0
+        for ch in _NON_ASCII.findall(text):  # the emoji table's entries are single characters
+            value = emoji.get(ch, 0.0)
+            neg_emoji += value < 0
+            pos_emoji += value > 0
     stripped = text.rstrip()
     while stripped and (is_symbol(stripped[-1]) or stripped[-1] in " \t\n"):
         stripped = stripped[:-1]

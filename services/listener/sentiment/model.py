@@ -48,6 +48,8 @@ class Model:
         self.dense: list[list[float]] = data["dense"]
         self.words: dict[int, list[float]] = {int(k): v for k, v in data["words"].items()}
         self.offsets: list[float] = data.get("offsets") or [0.0, 0.0, 0.0]
+        # Per feature, its three class weights: one pass over the features per post.
+        self._dense_by_feature = list(zip(*self.dense))
 
     @classmethod
     def load(cls, path: Path = SHIPPED) -> Model:
@@ -56,18 +58,22 @@ class Model:
     def probabilities(self, text: str, lang: str) -> list[float]:
         engine = analyzer()
         dense, words = extract(text, lang, engine.polarity(text, lang), engine.emoji)
-        logits = []
-        for c in range(3):
-            weights = self.dense[c]
-            logits.append(sum(w * x for w, x in zip(weights, dense)) + self.offsets[c])
+        neg, neu, pos = self.offsets
+        for x, (w0, w1, w2) in zip(dense, self._dense_by_feature):
+            if x:
+                neg += w0 * x
+                neu += w1 * x
+                pos += w2 * x
+        known = self.words
         for bucket, count in words.items():
-            weights = self.words.get(bucket)
+            weights = known.get(bucket)
             if weights:
-                for c in range(3):
-                    logits[c] += weights[c] * count
-        top = max(logits)
-        exps = [math.exp(v - top) for v in logits]
-        total = sum(exps)
+                neg += weights[0] * count
+                neu += weights[1] * count
+                pos += weights[2] * count
+        top = max(neg, neu, pos)
+        exps = [math.exp(neg - top), math.exp(neu - top), math.exp(pos - top)]
+        total = exps[0] + exps[1] + exps[2]
         return [e / total for e in exps]
 
     def score(self, text: str, lang: str) -> Sentiment:
