@@ -27,29 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from services.listener.sentiment import LABELS  # noqa: E402
+from services.listener.sentiment.metrics import accuracy, macro_f1, recall  # noqa: E402
 
 DEFAULT_SET = ROOT / "services/listener/sentiment/eval_set.jsonl"
-
-
-def macro_f1(pairs: list[tuple[str, str]]) -> float:
-    scores = []
-    for label in LABELS:
-        tp = sum(1 for gold, got in pairs if gold == label and got == label)
-        fp = sum(1 for gold, got in pairs if gold != label and got == label)
-        fn = sum(1 for gold, got in pairs if gold == label and got != label)
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
-    return sum(scores) / len(scores)
-
-
-def recall(pairs, label: str) -> float:
-    relevant = [got for gold, got in pairs if gold == label]
-    return sum(1 for got in relevant if got == label) / len(relevant) if relevant else 0.0
-
-
-def accuracy(pairs) -> float:
-    return sum(1 for gold, got in pairs if gold == got) / len(pairs) if pairs else 0.0
 
 
 def scorer(which: str | None = None):

@@ -23,6 +23,7 @@ from shared.store import utcnow
 
 from services.listener.models import DOCUMENTS, Mention
 from services.listener.sentiment import train
+from services.listener.sentiment.metrics import accuracy, macro_f1, recall
 from services.listener.sentiment.model import COLLECTION, Model, registry
 
 
@@ -39,8 +40,6 @@ def corrected_posts() -> list[dict]:
 
 def figures(model: Model, rows: list[dict]) -> dict:
     """Per language: n, accuracy, macro-F1, negative recall of ``model`` on ``rows``."""
-    from bench.listener.eval_sentiment import accuracy, macro_f1, recall
-
     out = {}
     for lang in ("es", "en"):
         pairs = [(r["label"], model.score(r["text"], lang).label) for r in rows if r["lang"] == lang]
