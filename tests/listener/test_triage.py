@@ -82,6 +82,27 @@ def test_filters_and_cursor_pagination(api, mentions):
     assert all(m["url"] is None for m in masked), "an X URL carries the handle"
 
 
+def test_pages_follow_the_stored_post_time_within_one_second(api, service_env, listener_settings):
+    """Posts a few milliseconds apart (a post without a date gets the fetch time): pages keep
+    the stored time's order, then the id, and the cursor neither repeats nor skips one."""
+    publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
+    query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
+    posts = [Post(source="x", post_id=str(i), text=f"Luna {i}", author_handle="ana",
+                  posted_at=DAY1 + datetime.timedelta(microseconds=(i % 3) * 1500)) for i in range(7)]
+    Pipeline(publisher).ingest(query, posts)
+    publisher.close()
+    seen, cursor = [], None
+    while True:
+        page = api("get", "/mentions?limit=2" + (f"&cursor={cursor}" if cursor else "")).json
+        seen += [m["post_id"] for m in page["items"]]
+        if not (cursor := page["next"]):
+            break
+    everything = [m["post_id"] for m in api("get", "/mentions").json["items"]]
+    assert seen == everything and sorted(seen) == [str(i) for i in range(7)], (seen, everything)
+    stored = {m.post_id: m.posted_at for m in Mention.objects}
+    assert [stored[p] for p in seen] == sorted(stored.values(), reverse=True)
+
+
 def test_assign_resolve_and_correct_with_who_and_when(api, mentions, service_env):
     brand, _ = mentions
     target = Mention.objects(post_id="1").first()

@@ -171,21 +171,22 @@ def mention_filter(args: dict) -> dict:
 
 
 def page_cursor(raw: str | None) -> tuple[datetime.datetime, ObjectId] | None:
-    """``<posted_at in epoch ms>.<id>`` of the last mention of the previous page. The order
-    (posted_at, id) is total, so a cursor stays valid whatever is stored meanwhile."""
+    """``<posted_at in epoch µs>.<id>`` of the last mention of the previous page (exactly the
+    stored time, whatever precision the store keeps). The order (posted_at, id) is total,
+    so a cursor stays valid whatever is stored meanwhile."""
     if not raw:
         return None
-    millis, _, raw_id = raw.partition(".")
+    micros, _, raw_id = raw.partition(".")
     try:
-        at = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=int(millis))
+        at = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=int(micros))
     except (ValueError, OverflowError):
         raise field_error("cursor", "not a cursor from a previous page", location="query") from None
     return at, cursor_id(raw_id)
 
 
 def cursor_for(row: dict) -> str:
-    millis = (row["posted_at"] - datetime.datetime(1970, 1, 1)) // datetime.timedelta(milliseconds=1)
-    return f"{millis}.{row['_id']}"
+    micros = (row["posted_at"] - datetime.datetime(1970, 1, 1)) // datetime.timedelta(microseconds=1)
+    return f"{micros}.{row['_id']}"
 
 
 @bp.get("/mentions")
