@@ -72,7 +72,7 @@ def test_filters_and_cursor_pagination(api, mentions):
     linked = api("get", f"/mentions?query_id={brand.id}&source=x&label=positive").json["items"]
     assert any(m["customer_id"] for m in linked)
     for query, field in [("label=bad", "label"), ("min_sentiment=0.5&max_sentiment=0", "min_sentiment"),
-                         ("since=yesterday", "since"), ("cursor=zzz", "cursor"), ("cursor=12.zz", "cursor"),
+                         ("since=yesterday", "since"), ("cursor=zzz", "cursor"), ("cursor=12.zz", "cursor"), ("cursor=12", "cursor"),
                          ("cursor=99999999999999999999.5f0000000000000000000000", "cursor"),
                          ("known=yes", "known"), ("limit=0", "limit")]:
         answer = api("get", f"/mentions?{query}")

@@ -181,6 +181,8 @@ def page_cursor(raw: str | None) -> tuple[datetime.datetime, ObjectId] | None:
         at = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=int(micros))
     except (ValueError, OverflowError):
         raise field_error("cursor", "not a cursor from a previous page", location="query") from None
+    if not raw_id:
+        raise field_error("cursor", "not a cursor from a previous page", location="query")
     return at, cursor_id(raw_id)
 
 
