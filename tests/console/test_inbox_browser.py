@@ -78,6 +78,9 @@ def test_inbox_order_customer_link_filter_and_chart_scales(inbox_stack, browser,
                  negative_share=0.5, baseline_share=0.1, webhook_status="none").save()
 
     page = sign_in(browser, stack.console, CM_KEY, "Carla")
+    # The dashboard's new negative mentions: Núria's links to her 360 view.
+    assert page.locator("a[data-customer]").count() == 1
+    assert str(customer.id) in page.locator("a[data-customer]").get_attribute("href")
     page.goto(f"{stack.console}/listening/mentions")
     order = [page.locator("li.mention").nth(i).get_attribute("data-id") for i in range(5)]
     texts = [page.locator("li.mention p.text").nth(i).inner_text() for i in range(5)]
