@@ -58,13 +58,17 @@ def retrain(extra: list[Path] | None = None, activate: bool = False, out=sys.std
     data = train.fit(rows, weights, base="cm", notes={"corrections": len(corrections),
                                                       "sources": ["eval_set.jsonl split dev",
                                                                   *map(str, extra or []), "corrections"]})
+    collection = store_collection()
+    base_version, n = data["version"], 1
+    while collection.find_one({"version": data["version"]}, {"_id": 1}):  # same data, same minute
+        n += 1
+        data["version"] = f"{base_version}-{n}"
     new = Model(data)
     registry.refresh()
     old = registry.current()
     held_out = train.own_rows("test")
     evaluation = {"held_out": {"previous": figures(old, held_out), "new": figures(new, held_out)},
                   "corrections": {"previous": figures(old, corrections), "new": figures(new, corrections)}}
-    collection = store_collection()
     now = utcnow()
     doc = {"version": new.version, "created_at": now, "active": False, "previous": old.version,
            "trained": data["trained"], "evaluation": evaluation, "model": data}

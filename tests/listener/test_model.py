@@ -94,6 +94,8 @@ def test_a_correction_changes_the_next_retrain_and_only_an_activation_changes_th
     assert stored["evaluation"]["corrections"]["new"]["es"]["accuracy"] == 1.0
     assert stored["evaluation"]["corrections"]["previous"]["es"]["accuracy"] == 0.0
 
+    assert retrain.retrain(out=io.StringIO())["version"] not in (new.version, shipped.version)  # a new one each time
+
     # Stored, not in use: nothing changes until someone activates it.
     registry.refresh()
     assert registry.current().version == shipped.version
