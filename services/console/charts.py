@@ -22,37 +22,49 @@ def _nice_max(value: float) -> float:
     return value
 
 
-def line_chart(labels: list[str], series: dict[str, list[float]], title: str, legend: dict[str, str]) -> Markup:
-    """One line per series over ``labels`` (x axis); ``legend`` maps series key to its label."""
+def _css(n: int, key: str, colours: dict[str, str] | None) -> str:
+    """A series' colour class: the caller's for its key (``negative`` is red), else ``s0``..``s5``."""
+    return (colours or {}).get(key) or f"s{n % 6}"
+
+
+def line_chart(labels: list[str], series: dict[str, list[float]], title: str, legend: dict[str, str],
+               low: float = 0, top: float | None = None, colours: dict[str, str] | None = None) -> Markup:
+    """One line per series over ``labels`` (x axis); ``legend`` maps series key to its label.
+    The y axis runs from ``low`` to ``top`` (default: a round number above the largest value);
+    a day without a value (None) is drawn at 0 when 0 is on the axis."""
     count = len(labels)
-    top = _nice_max(max((v for values in series.values() for v in values if v is not None), default=0))
+    if top is None:
+        top = _nice_max(max((v for values in series.values() for v in values if v is not None), default=0))
     plot_w, plot_h = WIDTH - PAD_L - PAD_R, HEIGHT - PAD_T - PAD_B
 
     def x(i):
         return PAD_L + (plot_w * i / (count - 1) if count > 1 else plot_w / 2)
 
     def y(v):
-        return PAD_T + plot_h - plot_h * (v or 0) / top
+        v = min(top, max(low, v or 0))
+        return PAD_T + plot_h - plot_h * (v - low) / (top - low)
 
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
              f"<title>{escape(title)}</title>"]
     for fraction in (0, 0.5, 1):
-        yy = y(top * fraction)
+        value = low + (top - low) * fraction
+        yy = y(value)
         parts.append(f'<line class="grid" x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{yy:.1f}" y2="{yy:.1f}"/>')
         parts.append(f'<text class="axis" x="{PAD_L - 6}" y="{yy + 4:.1f}" text-anchor="end">'
-                     f"{_short(top * fraction)}</text>")
+                     f"{_short(value)}</text>")
     every = max(1, count // 6)
     for i, label in enumerate(labels):
         if i % every == 0 or i == count - 1:
             parts.append(f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - PAD_B + 16}" text-anchor="middle">'
                          f"{escape(label)}</text>")
     for n, (key, values) in enumerate(series.items()):
+        css = _css(n, key, colours)
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
         if count == 1:
-            parts.append(f'<circle class="s{n % 6}" cx="{x(0):.1f}" cy="{y(values[0]):.1f}" r="4"/>')
+            parts.append(f'<circle class="{css}" cx="{x(0):.1f}" cy="{y(values[0]):.1f}" r="4"/>')
         else:
-            parts.append(f'<polyline class="line s{n % 6}" points="{points}"/>')
-        parts.append(f'<rect class="s{n % 6} fill" x="{PAD_L + n * 120}" y="{HEIGHT - 14}" width="10" height="10"/>'
+            parts.append(f'<polyline class="line {css}" points="{points}"/>')
+        parts.append(f'<rect class="{css} fill" x="{PAD_L + n * 120}" y="{HEIGHT - 14}" width="10" height="10"/>'
                      f'<text class="legend" x="{PAD_L + n * 120 + 14}" y="{HEIGHT - 5}">'
                      f"{escape(legend.get(key, key))}</text>")
     parts.append("</svg>")
@@ -60,7 +72,7 @@ def line_chart(labels: list[str], series: dict[str, list[float]], title: str, le
 
 
 def bar_chart(groups: list[str], series: dict[str, list[float]], title: str, legend: dict[str, str],
-              stacked: bool = False) -> Markup:
+              stacked: bool = False, colours: dict[str, str] | None = None) -> Markup:
     """Bars per group (x axis), one bar per series side by side, or stacked."""
     count = max(len(groups), 1)
     totals = ([sum((values[i] or 0) for values in series.values()) for i in range(len(groups))] if stacked
@@ -84,7 +96,8 @@ def bar_chart(groups: list[str], series: dict[str, list[float]], title: str, leg
             value = values[i] or 0
             h = plot_h * value / top
             xx = PAD_L + slot * i + slot * 0.1 + (0 if stacked else n * bar_w)
-            parts.append(f'<rect class="s{n % 6} fill" x="{xx:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" '
+            parts.append(f'<rect class="{_css(n, key, colours)} fill" x="{xx:.1f}" y="{base - h:.1f}" '
+                         f'width="{bar_w:.1f}" '
                          f'height="{h:.1f}"><title>{escape(group)} · {escape(legend.get(key, key))}: '
                          f"{_short(value)}</title></rect>")
             if stacked:
@@ -93,7 +106,7 @@ def bar_chart(groups: list[str], series: dict[str, list[float]], title: str, leg
             parts.append(f'<text class="axis" x="{PAD_L + slot * (i + 0.5):.1f}" y="{HEIGHT - PAD_B + 16}" '
                          f'text-anchor="middle">{escape(group)}</text>')
     for n, key in enumerate(series):
-        parts.append(f'<rect class="s{n % 6} fill" x="{PAD_L + n * 120}" y="{HEIGHT - 14}" width="10" height="10"/>'
+        parts.append(f'<rect class="{_css(n, key, colours)} fill" x="{PAD_L + n * 120}" y="{HEIGHT - 14}" width="10" height="10"/>'
                      f'<text class="legend" x="{PAD_L + n * 120 + 14}" y="{HEIGHT - 5}">'
                      f"{escape(legend.get(key, key))}</text>")
     parts.append("</svg>")

@@ -92,8 +92,13 @@ ES: dict[str, str] = {
     "RSS feeds": "Fuentes RSS", "Languages": "Idiomas", "Alert webhook URL": "URL del webhook de alertas",
     "Active": "Activa", "Pause": "Pausar", "Resume": "Reanudar", "Volume and sentiment per day": "Volumen y sentimiento por día",
     "Mentions per day": "Menciones por día", "Mean sentiment per day": "Sentimiento medio por día",
-    "Mean sentiment per day (0 = very negative, 2 = very positive)":
-        "Sentimiento medio por día (0 = muy negativo, 2 = muy positivo)", "Mean sentiment + 1": "Sentimiento medio + 1",
+    "Mean sentiment per day (-1 = very negative, 1 = very positive)":
+        "Sentimiento medio por día (-1 = muy negativo, 1 = muy positivo)", "Mean sentiment": "Sentimiento medio",
+    "Known customers only": "Solo clientes conocidos", "Opened at": "Abierta el", "Closed at": "Cerrada el",
+    "webhook_none": "sin webhook", "webhook_pending": "pendiente", "webhook_delivered": "entregado",
+    "webhook_failed": "fallido", "consent_changed": "cambio de consentimiento",
+    "message_sent": "mensaje enviado", "message_opened": "mensaje abierto", "message_clicked": "clic en mensaje",
+    "message_bounced": "mensaje rebotado",
     "No mentions yet.": "Aún no hay menciones.", "Alert episodes": "Episodios de alerta", "No alerts.": "No hay alertas.",
     "baseline": "referencia", "Baseline": "Referencia", "Closed": "Cerrada", "Share": "Proporción",
     # templates

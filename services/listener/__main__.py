@@ -1,4 +1,5 @@
-"""``python -m services.listener api|poller|stream``: run one part of the listener service."""
+"""``python -m services.listener api|poller|stream``: run one part of the listener service;
+``retrain`` and ``model list|activate VERSION``: the sentiment model's versions."""
 
 from shared.entry import main, run_api
 
@@ -23,5 +24,17 @@ def stream(settings, _argv):
     run_stream(settings)
 
 
+def retrain(settings, argv):
+    from services.listener.retrain import main as run_retrain
+
+    run_retrain(settings, argv)
+
+
+def model(settings, argv):
+    from services.listener.retrain import model_main
+
+    model_main(settings, argv)
+
+
 if __name__ == "__main__":
-    main("listener", load, {"api": api, "poller": poller, "stream": stream})
+    main("listener", load, {"api": api, "poller": poller, "stream": stream, "retrain": retrain, "model": model})

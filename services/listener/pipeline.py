@@ -153,6 +153,7 @@ class Pipeline:
                 "author_handle": normalize.handle(post.author_handle) or "", "author_name": post.author_name,
                 "lang": lang, "sentiment": sentiment.score, "label": sentiment.label,
                 "engine_sentiment": sentiment.score, "engine_label": sentiment.label,
+                "model_version": sentiment.model,
                 "posted_at": post.posted_at or now, "fetched_at": now, "customer_id": customers.get(key),
                 "status": "new", "history": []})
         # The same post twice in one batch (two hashtags) is one mention.

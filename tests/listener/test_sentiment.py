@@ -42,7 +42,10 @@ def test_english_key_phrases(text, label):
     assert score(text, "en").label == label, (text, score(text, "en"))
 
 
-def test_intensifiers_and_emphasis_raise_the_score():
+def test_intensifiers_and_emphasis_raise_the_lexicon_score():
+    """The lexicon engine's compound is one of the model's features."""
+    from services.listener.sentiment.engine import score
+
     assert score("muy bueno", "es").score > score("bueno", "es").score > 0
     assert score("MALÍSIMO", "es").score < score("malo", "es").score < 0
     assert -1 <= score("horrible horrible horrible 😡😡😡!!!", "es").score <= 1
@@ -72,10 +75,10 @@ def test_the_evaluation_set_meets_the_target_on_each_language():
     import json
 
     rows = [json.loads(line) for line in DEFAULT_SET.read_text(encoding="utf-8").splitlines() if line]
-    assert len(rows) >= 300 and sum(r["lang"] == "es" for r in rows) * 2 >= len(rows)
+    assert len(rows) >= 590 and sum(r["lang"] == "es" for r in rows) * 2 >= len(rows)
     results = evaluate(rows)
     for lang in ("es", "en"):
-        assert results[lang]["all"]["macro_f1"] >= 0.75, results
+        assert results[lang]["test"]["macro_f1"] >= 0.78, results  # held out: the model trains on "dev"
 
 
 @pytest.mark.parametrize("text, question", [

@@ -29,10 +29,11 @@ def mentions(service_env, listener_settings):
     other = ListeningQuery(name="otra", keywords=["sol"], sources=["x"]).save()
     posts = [("x", "1", "Me encanta Luna, excelente servicio", "ana", DAY1),
              ("x", "2", "Luna: pésima atención, nunca más", "bob", DAY1),
-             ("x", "3", "¿A qué hora abre Luna?", "carla", DAY1 + datetime.timedelta(hours=2)),
              ("rss", "4", "Luna is awful, worst coffee ever", "", DAY2),
              ("x", "5", "Luna, muy buena la tarta 😍", "dani", DAY2),
-             ("x", "6", "Terrible Luna, me cobraron dos veces", "eva", DAY2)]
+             ("x", "6", "Terrible Luna, me cobraron dos veces", "eva", DAY2),
+             # Stored last, posted before 4-6: the inbox orders by the post's time.
+             ("x", "3", "¿A qué hora abre Luna?", "carla", DAY1 + datetime.timedelta(hours=2))]
     pipeline.ingest(brand, [Post(source=s, post_id=i, text=t, author_handle=a, posted_at=at)
                             for s, i, t, a, at in posts])
     pipeline.ingest(other, [Post(source="x", post_id="7", text="Sol y playa", author_handle="f", posted_at=DAY2)])
@@ -52,11 +53,15 @@ def test_filters_and_cursor_pagination(api, mentions):
         if not cursor:
             break
     assert sorted(seen) == ["1", "2", "3", "4", "5", "6"]
+    # Newest post first; posts of the same minute (one poll's batch) newest stored first.
+    assert seen == ["6", "5", "4", "3", "2", "1"]
+    assert [m["post_id"] for m in everything["items"]] == seen
 
     def ids(query):
         return sorted(m["post_id"] for m in api("get", f"/mentions?query_id={brand.id}&{query}").json["items"])
 
     assert ids("label=negative") == ["2", "4", "6"]
+    assert ids("known=true") == ["1"] and ids("known=false") == ["2", "3", "4", "5", "6"]
     assert ids("source=rss") == ["4"] and ids("lang=en") == ["4"]
     assert ids("min_sentiment=0.2") == ["1", "5"]
     assert ids("max_sentiment=-0.2&min_sentiment=-1") == ["2", "4", "6"]
@@ -67,12 +72,35 @@ def test_filters_and_cursor_pagination(api, mentions):
     linked = api("get", f"/mentions?query_id={brand.id}&source=x&label=positive").json["items"]
     assert any(m["customer_id"] for m in linked)
     for query, field in [("label=bad", "label"), ("min_sentiment=0.5&max_sentiment=0", "min_sentiment"),
-                         ("since=yesterday", "since"), ("cursor=zzz", "cursor"), ("limit=0", "limit")]:
+                         ("since=yesterday", "since"), ("cursor=zzz", "cursor"), ("cursor=12.zz", "cursor"), ("cursor=12", "cursor"),
+                         ("cursor=99999999999999999999.5f0000000000000000000000", "cursor"),
+                         ("known=yes", "known"), ("limit=0", "limit")]:
         answer = api("get", f"/mentions?{query}")
         assert answer.status_code == 422 and field in answer.json["details"]["fields"], (query, answer.json)
     masked = api("get", f"/mentions?query_id={brand.id}&source=x", key=ANALYST_KEY).json["items"]
     assert all(m["author_handle"].endswith("***") for m in masked)
     assert all(m["url"] is None for m in masked), "an X URL carries the handle"
+
+
+def test_pages_follow_the_stored_post_time_within_one_second(api, service_env, listener_settings):
+    """Posts a few milliseconds apart (a post without a date gets the fetch time): pages keep
+    the stored time's order, then the id, and the cursor neither repeats nor skips one."""
+    publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
+    query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
+    posts = [Post(source="x", post_id=str(i), text=f"Luna {i}", author_handle="ana",
+                  posted_at=DAY1 + datetime.timedelta(microseconds=(i % 3) * 1500)) for i in range(7)]
+    Pipeline(publisher).ingest(query, posts)
+    publisher.close()
+    seen, cursor = [], None
+    while True:
+        page = api("get", "/mentions?limit=2" + (f"&cursor={cursor}" if cursor else "")).json
+        seen += [m["post_id"] for m in page["items"]]
+        if not (cursor := page["next"]):
+            break
+    everything = [m["post_id"] for m in api("get", "/mentions").json["items"]]
+    assert seen == everything and sorted(seen) == [str(i) for i in range(7)], (seen, everything)
+    stored = {m.post_id: m.posted_at for m in Mention.objects}
+    assert [stored[p] for p in seen] == sorted(stored.values(), reverse=True)
 
 
 def test_assign_resolve_and_correct_with_who_and_when(api, mentions, service_env):

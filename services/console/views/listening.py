@@ -16,12 +16,14 @@ SOURCES = ("x", "mastodon", "rss")
 LANGS = ("es", "en", "und")
 LABELS = ("negative", "neutral", "positive")
 STATUSES = ("new", "assigned", "resolved")
-FILTERS = ("label", "lang", "source", "status", "query_id")
+FILTERS = ("label", "lang", "source", "status", "query_id", "known")
+# Series keys -> CSS class: negative is red on every page (the chips, the inbox, the charts).
+LABEL_COLOURS = {"negative": "negative", "neutral": "neutral", "positive": "positive"}
 LIST_FIELDS = ("keywords", "hashtags", "handles", "exclusions", "feeds")
 
 
 def _filters() -> dict:
-    allowed = {"label": LABELS, "lang": LANGS, "source": SOURCES, "status": STATUSES}
+    allowed = {"label": LABELS, "lang": LANGS, "source": SOURCES, "status": STATUSES, "known": ("true",)}
     return {key: request.args[key] for key in FILTERS
             if request.args.get(key) and (key not in allowed or request.args[key] in allowed[key])}
 
@@ -32,9 +34,15 @@ def inbox():
     filters = _filters()
     page = api().listener.get("/mentions", limit=50, cursor=request.args.get("cursor"), **filters)
     queries = api().listener.get("/queries", limit=200)["items"]
-    newest = page["items"][0]["id"] if page["items"] else ""
+    newest = _newest(page["items"], "")
     return render_template("listening/inbox.html", page=page, filters=filters, queries=queries, newest=newest,
                            sources=SOURCES, langs=LANGS, labels=LABELS, statuses=STATUSES)
+
+
+def _newest(items: list[dict], default: str) -> str:
+    """The last stored mention on the page: the inbox is in the posts' order, and a poll
+    may store a post older than those shown, so "new since" compares ids, not places."""
+    return max((m["id"] for m in items), default=default)
 
 
 @bp.get("/mentions/rows")
@@ -47,7 +55,7 @@ def rows():
     fresh = [m for m in page["items"] if m["id"] > after] if after else []
     html = render_template("listening/_rows.html", items=page["items"], filters=filters, fresh={m["id"] for m in fresh})
     return {"html": html, "total": page["total"], "fresh": len(fresh),
-            "newest": page["items"][0]["id"] if page["items"] else after}
+            "newest": max(_newest(page["items"], after), after)}
 
 
 @bp.post("/mentions/<mention_id>/<action>")
@@ -153,10 +161,12 @@ def query(query_id):
     if days:
         labels = [d["day"][5:] for d in days]
         drawn["volume"] = charts.bar_chart(labels, {k: [d[k] for d in days] for k in LABELS},
-                                           _("Mentions per day"), {k: _(k) for k in LABELS}, stacked=True)
+                                           _("Mentions per day"), {k: _(k) for k in LABELS}, stacked=True,
+                                           colours=LABEL_COLOURS)
         drawn["sentiment"] = charts.line_chart(
-            labels, {"mean": [(d.get("mean_sentiment") or 0) + 1 for d in days]},
-            _("Mean sentiment per day (0 = very negative, 2 = very positive)"), {"mean": _("Mean sentiment + 1")})
+            labels, {"mean": [d.get("mean_sentiment") for d in days]},
+            _("Mean sentiment per day (-1 = very negative, 1 = very positive)"), {"mean": _("Mean sentiment")},
+            low=-1, top=1)
     return render_template("listening/query.html", q=q, days=days, charts=drawn, alerts=alerts)
 
 

@@ -3,9 +3,12 @@ daily figures per query for charts; alert episodes."""
 
 from __future__ import annotations
 
+import datetime
+
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import AwareDateTime, Float, Integer, List, Raw, String
 from apiflask.validators import Length, OneOf, Range
+from bson import ObjectId
 
 from shared.http.auth import current_role, mask_personal, mask_value, roles
 from shared.http.errors import ApiError, field_error, not_found
@@ -36,6 +39,8 @@ class MentionFilter(Schema):
     since = AwareDateTime(format="iso")
     until = AwareDateTime(format="iso")
     corrected = String(validate=OneOf(("true", "false")))
+    known = String(validate=OneOf(("true", "false")),
+                   metadata={"description": "true: only mentions linked to a customer; false: only the others"})
     limit = Integer(load_default=50, validate=Range(1, 500))
     cursor = String()
 
@@ -89,6 +94,7 @@ class MentionOut(Schema):
     label = String(allow_none=True)
     engine_sentiment = Float(allow_none=True)
     engine_label = String(allow_none=True)
+    model_version = String(allow_none=True, metadata={"description": "the sentiment model that scored it"})
     correction = Raw(allow_none=True, metadata={"description": "score, label, by, at, previous_score, "
                                                                 "previous_label, note"})
     posted_at = String()
@@ -122,7 +128,8 @@ def serialize(m: Mention) -> dict:
             "query_ids": [str(q) for q in m.query_ids], "url": m.url, "text": m.text,
             "author_handle": m.author_handle, "author_name": m.author_name, "lang": m.lang,
             "sentiment": m.sentiment, "label": m.label, "engine_sentiment": m.engine_sentiment,
-            "engine_label": m.engine_label, "correction": correction, "posted_at": iso(m.posted_at),
+            "engine_label": m.engine_label, "model_version": m.model_version, "correction": correction,
+            "posted_at": iso(m.posted_at),
             "fetched_at": iso(m.fetched_at), "customer_id": str(m.customer_id) if m.customer_id else None,
             "status": m.status, "assignee": m.assignee, "resolved_at": iso(m.resolved_at),
             "resolved_by": m.resolved_by, "history": [{**h, "at": iso(h.get("at"))} for h in m.history]}
@@ -156,7 +163,32 @@ def mention_filter(args: dict) -> dict:
         query["posted_at"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
     if args.get("corrected"):
         query["correction"] = {"$exists": args["corrected"] == "true"}
+    if args.get("known"):
+        if args.get("customer_id") and args["known"] == "false":
+            raise field_error("known", "a customer's mentions are all known", location="query")
+        query.setdefault("customer_id", {"$ne": None} if args["known"] == "true" else None)
     return query
+
+
+def page_cursor(raw: str | None) -> tuple[datetime.datetime, ObjectId] | None:
+    """``<posted_at in epoch µs>.<id>`` of the last mention of the previous page (exactly the
+    stored time, whatever precision the store keeps). The order (posted_at, id) is total,
+    so a cursor stays valid whatever is stored meanwhile."""
+    if not raw:
+        return None
+    micros, _, raw_id = raw.partition(".")
+    try:
+        at = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=int(micros))
+    except (ValueError, OverflowError):
+        raise field_error("cursor", "not a cursor from a previous page", location="query") from None
+    if not raw_id:
+        raise field_error("cursor", "not a cursor from a previous page", location="query")
+    return at, cursor_id(raw_id)
+
+
+def cursor_for(row: dict) -> str:
+    micros = (row["posted_at"] - datetime.datetime(1970, 1, 1)) // datetime.timedelta(microseconds=1)
+    return f"{micros}.{row['_id']}"
 
 
 @bp.get("/mentions")
@@ -164,20 +196,24 @@ def mention_filter(args: dict) -> dict:
 @bp.output(PageOut)
 @roles("community_manager", "marketer", "analyst")
 def index(args):
-    """Mentions, newest stored first, filtered; ``next`` is the cursor of the next page."""
+    """Mentions, newest post first (by the post's time, then the newest stored), filtered;
+    ``next`` is the cursor of the next page."""
     query = mention_filter(args)
     collection = Mention._get_collection()
     # Always inside $and: the store stand-in misses an ObjectId inside an array
     # ({"query_ids": id}) unless the filter is wrapped; MongoDB answers both the same.
     total = collection.count_documents({"$and": [query]} if query else {})
-    after = cursor_id(args.get("cursor"))
-    page_query = {"$and": [query, *([{"_id": {"$lt": after}}] if after else [])]}
-    rows = list(collection.find(page_query, {"_id": 1}).sort("_id", -1).limit(args["limit"]))
+    after = page_cursor(args.get("cursor"))
+    older = [{"$or": [{"posted_at": {"$lt": after[0]}},
+                      {"posted_at": after[0], "_id": {"$lt": after[1]}}]}] if after else []
+    page_query = {"$and": [query, *older]}
+    rows = list(collection.find(page_query, {"_id": 1, "posted_at": 1})
+                .sort([("posted_at", -1), ("_id", -1)]).limit(args["limit"]))
     ids = [row["_id"] for row in rows]
     by_id = {m.id: m for m in Mention.objects(id__in=ids)}
     items = [serialize(by_id[i]) for i in ids if i in by_id]
     return masked({"items": items, "total": total,
-                          "next": str(ids[-1]) if len(ids) == args["limit"] else None})
+                   "next": cursor_for(rows[-1]) if len(rows) == args["limit"] else None})
 
 
 @bp.get("/mentions/<mention_id>")

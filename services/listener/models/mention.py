@@ -39,6 +39,8 @@ class Mention(me.Document):
     label = me.StringField(choices=LABELS)
     engine_sentiment = me.FloatField()
     engine_label = me.StringField(choices=LABELS)
+    # The sentiment model's version that gave engine_sentiment/engine_label.
+    model_version = me.StringField(max_length=100)
     correction = me.EmbeddedDocumentField(Correction)
     posted_at = me.DateTimeField(required=True)
     fetched_at = me.DateTimeField(default=utcnow)

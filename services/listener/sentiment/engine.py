@@ -106,6 +106,7 @@ class Analyzer:
     def __init__(self):
         SentimentIntensityAnalyzer = _engine_class()
         emoji = read_lexicon(EMOJI)
+        self.emoji = emoji
         SentimentIntensityAnalyzer.fixed = {**emoji, **{e: v for e, v in read_lexicon(LEXICON_ES).items()
                                                         if e in EMOTICONS}}
         self.english = SentimentIntensityAnalyzer()
@@ -139,11 +140,15 @@ class Analyzer:
             words.append(word.lstrip("#"))
         return " ".join(join_phrases(words, self.english_phrases) + ([marks] if marks else []))
 
-    def score(self, text: str, lang: str) -> Sentiment:
+    def polarity(self, text: str, lang: str) -> dict:
+        """VADER's scores of the post: compound, pos, neu, neg."""
         if lang == "en":
-            value = self.english.polarity_scores(self.english_text(text))["compound"]
-        else:  # es, and undetermined posts (mostly emoji) use the Spanish side
-            value = self.spanish.polarity_scores(self.front.rewrite(text))["compound"]
+            return self.english.polarity_scores(self.english_text(text))
+        # es, and undetermined posts (mostly emoji) use the Spanish side
+        return self.spanish.polarity_scores(self.front.rewrite(text))
+
+    def score(self, text: str, lang: str) -> Sentiment:
+        value = self.polarity(text, lang)["compound"]
         if ends_with_question(text):
             value *= QUESTION_FACTOR
         value = round(max(-1.0, min(1.0, value)), 4)

@@ -1,0 +1,122 @@
+"""Fit the sentiment model (scikit-learn's logistic regression) and write it as the
+JSON table model.py reads.
+
+Training data: the training part (split "dev") of the project's own set
+(eval_set.jsonl, written for the project), community managers' corrections from the
+store, and optionally labelled JSONL files given by path at run time (text, lang,
+label: never committed, see bench/listener/README.md). The held-out part (split
+"test") is never trained on.
+
+    .venv/bin/python -m services.listener.sentiment.train [--extra PATH ...] [--out PATH]
+
+writes the shipped model (services/listener/sentiment/model.json); the command that
+also learns from corrections and stores a new version is ``python -m services.listener
+retrain``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from services.listener.sentiment.engine import LABELS, analyzer
+from services.listener.sentiment.features import DENSE, extract
+
+HERE = Path(__file__).resolve().parent
+OWN_SET = HERE / "eval_set.jsonl"
+# Regularisation (inverse) and how much a community manager's correction weighs
+# against one post of the shipped set: a correction is a real post of this brand.
+C = 0.3
+CORRECTION_WEIGHT = 4.0
+# Dense features are scaled up so the common L2 penalty bears mostly on the words.
+DENSE_SCALE = 10.0
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row.get("label") not in LABELS or row.get("lang") not in ("es", "en") or not row.get("text"):
+            raise ValueError(f"{path}:{number}: needs text, lang (es|en) and label {LABELS}")
+        rows.append(row)
+    return rows
+
+
+def own_rows(split: str, path: Path = OWN_SET) -> list[dict]:
+    return [r for r in read_jsonl(path) if r.get("split") == split]
+
+
+def _matrix(rows: list[dict]):
+    from scipy.sparse import csr_matrix
+
+    engine = analyzer()
+    columns: dict[int, int] = {}
+    data, indices, indptr = [], [], [0]
+    for row in rows:
+        dense, words = extract(row["text"], row["lang"], engine.polarity(row["text"], row["lang"]), engine.emoji)
+        for i, value in enumerate(dense):
+            if value:
+                data.append(value * DENSE_SCALE)
+                indices.append(i)
+        for bucket, count in sorted(words.items()):
+            column = columns.setdefault(bucket, len(DENSE) + len(columns))
+            data.append(count)
+            indices.append(column)
+        indptr.append(len(data))
+    return csr_matrix((data, indices, indptr), shape=(len(rows), len(DENSE) + len(columns))), columns
+
+
+def fit(rows: list[dict], weights: list[float] | None = None, base: str = "model", notes: dict | None = None) -> dict:
+    """A model (the JSON-ready dict) fitted on ``rows`` ({text, lang, label})."""
+    from sklearn.linear_model import LogisticRegression
+
+    matrix, columns = _matrix(rows)
+    target = [LABELS.index(r["label"]) for r in rows]
+    model = LogisticRegression(C=C, class_weight="balanced", fit_intercept=False, max_iter=5000)
+    model.fit(matrix, target, sample_weight=weights)
+    if list(model.classes_) != [0, 1, 2]:
+        raise ValueError("training data must hold every label: " + ", ".join(LABELS))
+    coef = model.coef_
+    dense = [[round(float(coef[c][i]) * DENSE_SCALE, 6) for i in range(len(DENSE))] for c in range(3)]
+    words = {str(bucket): [round(float(coef[c][column]), 6) for c in range(3)]
+             for bucket, column in sorted(columns.items())}
+    words = {k: v for k, v in words.items() if any(abs(w) >= 1e-4 for w in v)}
+    body = {"features": list(DENSE), "labels": list(LABELS), "dense": dense, "words": words,
+            "offsets": [0.0, 0.0, 0.0]}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M")
+    return {"version": f"{base}-{stamp}-{digest}", **body,
+            "trained": {"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                        "posts": len(rows), "by_lang": {lang: sum(1 for r in rows if r["lang"] == lang)
+                                                        for lang in ("es", "en")},
+                        "C": C, **(notes or {})}}
+
+
+def shipped_training(extra: list[Path] | None = None) -> list[dict]:
+    rows = own_rows("dev")
+    for path in extra or []:
+        rows += read_jsonl(path)
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--extra", action="append", type=Path, default=[],
+                        help="more labelled JSONL (text, lang, label) read at run time, never committed")
+    parser.add_argument("--out", type=Path, default=HERE / "model.json")
+    args = parser.parse_args(argv)
+    rows = shipped_training(args.extra)
+    model = fit(rows, base="ship", notes={"sources": ["eval_set.jsonl split dev", *map(str, args.extra)]})
+    args.out.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"{model['version']}: {len(rows)} posts, {len(model['words'])} word weights -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
