@@ -27,8 +27,10 @@ def fuzz(app, examples: int):
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
     problems: list[str] = []
     statuses: Counter = Counter()
+    calls: Counter = Counter()
     for result in schema.get_all_operations():
         operation = result.ok()
+        calls[f"{operation.method.upper()} {operation.path}"] += 0
         documented = {str(code) for code in operation.definition.raw.get("responses", {})}
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             seen: set[str] = set()
@@ -41,6 +43,7 @@ def fuzz(app, examples: int):
                 response = case.call()
                 code = response.status_code
                 statuses[code] += 1
+                calls[f"{operation.method.upper()} {operation.path}"] += 1
                 key = f"{operation.method.upper()} {operation.path} {code}"
                 if key in seen:
                     return
@@ -55,12 +58,30 @@ def fuzz(app, examples: int):
                 run()
             except Unsatisfiable:
                 pass
-    return problems, statuses
+    return problems, statuses, calls
 
 
 @pytest.mark.parametrize("service", ["segments", "campaigns", "mailer", "listener"])
 def test_no_5xx_and_every_status_documented(service, service_env):
     app = service_app(service, service_env, **({"smtp_port": 9} if service == "mailer" else {}))
-    problems, statuses = fuzz(app, EXAMPLES)
+    problems, statuses, calls = fuzz(app, EXAMPLES)
     print(service, dict(statuses))
     assert not problems, "\n".join(problems)
+    assert len(calls) >= 10 and all(calls.values()), calls  # every operation was called
+    assert sum(calls.values()) >= len(calls) * EXAMPLES // 2, (sum(calls.values()), len(calls))
+
+
+@pytest.mark.parametrize("service", ["segments", "campaigns", "mailer", "listener"])
+def test_every_operation_documents_the_errors_of_the_shared_layers(service, service_env):
+    spec = service_app(service, service_env).test_client().get("/openapi.json").get_json()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            documented = set(operation["responses"])
+            if operation.get("security") != []:
+                assert "401" in documented, (method, path)
+            if "requestBody" in operation and "application/json" in operation["requestBody"]["content"]:
+                assert {"400", "413", "415", "422"} <= documented, (method, path, documented)
+            if any(p["in"] == "query" for p in operation.get("parameters", [])):
+                assert "422" in documented, (method, path)
+            if any(p["in"] == "path" for p in operation.get("parameters", [])):
+                assert "404" in documented, (method, path)
