@@ -109,6 +109,9 @@ def parse_api_keys(raw: str) -> dict[str, str]:
             raise ValueError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
         if len(key) < 8:
             raise ValueError("each API key must be at least 8 characters long")
+        if "change-me" in key.lower():
+            raise ValueError(f"the {role} key is deploy/example.env's, published in the Vínculo repository; "
+                             "set your own")
         keys[key] = role
     if not keys:
         raise ValueError("must list at least one key:role")

@@ -33,6 +33,7 @@ EXAMPLE_ENV = dict(line.split("=", 1) for line in (ROOT / "deploy/example.env").
 # The example's secret is refused at start-up (tests/security/test_config.py): a deployment
 # sets its own, as the example's comment says.
 EXAMPLE_ENV["VINCULO_SECRET_KEY"] = secrets.token_urlsafe(32)
+EXAMPLE_ENV["VINCULO_API_KEYS"] = ",".join(f"{secrets.token_urlsafe(16)}:{role}" for role in ("admin", "marketer"))
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 

@@ -34,6 +34,13 @@ def test_the_example_secret_is_refused_naming_the_variable(service_env):
         load({**service_env.env(), "VINCULO_SECRET_KEY": EXAMPLE["VINCULO_SECRET_KEY"]})
 
 
+def test_the_example_api_keys_are_refused_naming_the_variable(service_env):
+    from services.segments.settings import load
+
+    with pytest.raises(ConfigError, match="VINCULO_API_KEYS .*admin key"):
+        load({**service_env.env(), "VINCULO_API_KEYS": EXAMPLE["VINCULO_API_KEYS"]})
+
+
 def test_every_secret_published_in_the_repository_is_refused():
     secrets = published_secrets()
     assert EXAMPLE["VINCULO_SECRET_KEY"] in secrets
