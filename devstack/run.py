@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -34,6 +35,16 @@ DEMO_KEYS = {"admin": "demo-admin-key", "marketer": "demo-marketer-key",
 
 def say(message: str) -> None:
     print(f"vinculo: {message}", flush=True)
+
+
+def local_secret(var: Path) -> str:
+    """This run folder's own secret (generated once, kept in var/secret so links survive a
+    restart): a secret written in the repository would be refused at start-up."""
+    path = var / "secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def main(argv=None) -> int:
@@ -79,7 +90,7 @@ def main(argv=None) -> int:
                "VINCULO_MONGO_URI": mongo_uri, "VINCULO_AMQP_URL": amqp_url,
                "VINCULO_API_KEYS": os.environ.get("VINCULO_API_KEYS", ",".join(
                    f"{key}:{role}" for role, key in DEMO_KEYS.items())),
-               "VINCULO_SECRET_KEY": os.environ.get("VINCULO_SECRET_KEY", "local-demo-secret-change-me"),
+               "VINCULO_SECRET_KEY": os.environ.get("VINCULO_SECRET_KEY") or local_secret(var),
                "VINCULO_WEB_WORKERS": "1",
                # local development: feeds and webhooks may point at servers on this machine
                # (off by default in a deployment; SECURITY.md, "Outbound requests")

@@ -76,9 +76,23 @@ def parse_url(*schemes: str) -> Callable[[str], str]:
     return parse
 
 
+# Secrets published in this repository (examples, old demo and test defaults): anyone can read
+# them, so links and tokens signed with them could be forged. Refused at start-up.
+PUBLISHED_SECRETS = frozenset({
+    "change-me-to-32-random-characters",  # deploy/example.env
+    "local-demo-secret-change-me",  # the local run's fixed secret before it generated one
+    "test-secret-key-0123456789",  # the tests' fixed secret before they generated one
+    "bench-secret-0123456789",
+})
+
+
 def parse_secret(raw: str) -> str:
     if len(raw) < 16:
         raise ValueError("must be at least 16 characters long")
+    if raw in PUBLISHED_SECRETS or "change-me" in raw.lower():
+        raise ValueError("is a secret published in the Vínculo repository (an example); "
+                         "set your own, e.g. the output of: python -c 'import secrets; "
+                         "print(secrets.token_urlsafe(32))'")
     return raw
 
 
@@ -95,6 +109,9 @@ def parse_api_keys(raw: str) -> dict[str, str]:
             raise ValueError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
         if len(key) < 8:
             raise ValueError("each API key must be at least 8 characters long")
+        if "change-me" in key.lower():
+            raise ValueError(f"the {role} key is deploy/example.env's, published in the Vínculo repository; "
+                             "set your own")
         keys[key] = role
     if not keys:
         raise ValueError("must list at least one key:role")
@@ -159,10 +176,12 @@ class CommonSettings:
     api_keys: dict = setting(parse=parse_api_keys, common=True,
                              doc="API keys and their roles: key:role,key:role")
     secret_key: str = setting(parse=parse_secret, common=True,
-                              doc="secret for signed links and tokens (16+ characters)")
+                              doc="secret for signed links and tokens (16+ characters, not one published in the repository)")
     broker_namespace: str = setting("", common=True,
                                     doc="prefix for exchange and queue names (isolates test runs)")
     log_level: str = setting("INFO", common=True, doc="logging level")
+    max_body_bytes: int = setting(1024 * 1024, parse=parse_positive_int, common=True,
+                                  doc="largest request body an api takes (imports have their own limit)")
     worker_max_attempts: int = setting(5, parse=parse_positive_int,
                                        doc="tries of a failing message before it is dead-lettered")
     worker_retry_delay: float = setting(0.5, parse=parse_float, doc="first retry delay in seconds (doubles)")

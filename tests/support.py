@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -21,7 +22,8 @@ MARKETER_KEY = "test-marketer-key"
 CM_KEY = "test-cm-key-123"
 ANALYST_KEY = "test-analyst-key"
 API_KEYS = f"{ADMIN_KEY}:admin,{MARKETER_KEY}:marketer,{CM_KEY}:community_manager,{ANALYST_KEY}:analyst"
-SECRET = "test-secret-key-0123456789"
+# Generated per test run: a secret written in the repository is refused at start-up.
+SECRET = secrets.token_urlsafe(32)
 
 
 def wait_until(condition, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):

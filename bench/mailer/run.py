@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -118,7 +119,7 @@ def main(argv=None) -> int:
 
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("VINCULO_")},
                "PYTHONPATH": str(ROOT), "VINCULO_MONGO_URI": mongo_uri, "VINCULO_AMQP_URL": amqp_url,
-               "VINCULO_API_KEYS": "bench-admin-key:admin", "VINCULO_SECRET_KEY": "bench-secret-0123456789",
+               "VINCULO_API_KEYS": "bench-admin-key:admin", "VINCULO_SECRET_KEY": secrets.token_urlsafe(32),
                "VINCULO_BROKER_NAMESPACE": namespace, "VINCULO_LOG_LEVEL": "WARNING",
                "VINCULO_MAILER_SMTP_PORT": str(smtp_port), "VINCULO_MAILER_QUIET_HOURS": "",
                "VINCULO_MAILER_RATE_EMAIL": "100000"}

@@ -17,8 +17,6 @@ def create_app(settings: Settings | None = None):
     from services.segments.api import customers, imports, segments
     from services.segments.models import SERVICE_DOCUMENTS
 
-    # Imports stream their upload to the store; the limit is the import's own.
-    app.config["MAX_CONTENT_LENGTH"] = settings.import_max_bytes
     store.prepare(settings.mongo_uri, *SERVICE_DOCUMENTS)
     for module in (customers, segments, imports):
         app.register_blueprint(module.bp)

@@ -31,6 +31,7 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
+from shared.http.inputs import MAX_DEPTH, too_deep
 from shared.messaging.contracts import CustomerCreated, CustomerUpdated
 from shared.models import Customer, SuppressedContact, contact_hash
 from shared.store import utcnow
@@ -169,10 +170,16 @@ def jsonl_rows(text) -> "iter[Row]":
         if "\ufffd" in raw:
             yield Row(line, errors=[("_row", "is not valid UTF-8 text")])
             continue
+        if too_deep(raw):
+            yield Row(line, errors=[("_row", f"nests deeper than {MAX_DEPTH} levels")])
+            continue
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             yield Row(line, errors=[("_row", f"is not valid JSON: {exc.msg} at column {exc.colno}")])
+            continue
+        except ValueError as exc:  # a number of too many digits
+            yield Row(line, errors=[("_row", f"is not valid JSON: {exc}")])
             continue
         if not isinstance(data, dict):
             yield Row(line, errors=[("_row", "must be a JSON object")])

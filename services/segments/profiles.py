@@ -10,6 +10,7 @@ as ``Customer.clean``) because an import writes them in bulk: building
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
 
@@ -21,6 +22,11 @@ from shared.store import utcnow
 SCALARS = ("external_id", "email", "phone", "first_name", "last_name", "locale", "time_zone",
            "country", "city", "stage")
 WRITABLE = SCALARS + ("tags", "attributes", "social", "location")
+# A customer is always reachable by one of these (an import row, a POST and a PATCH alike).
+IDENTIFIERS = ("external_id", "email", "phone")
+# One profile holds at most this many attributes, each at most this large as JSON.
+MAX_ATTRIBUTES = 100
+MAX_ATTRIBUTE_BYTES = 2048
 _LOCALE = re.compile(LOCALE_RE)
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _ZONES: set[str] | None = None
@@ -49,6 +55,16 @@ def normalise(data: dict, default_region: str = "ES") -> tuple[dict, dict[str, s
     return values, errors
 
 
+def identified(doc: dict) -> bool:
+    """Whether ``doc`` (a profile or the values of a new one) has an identifier."""
+    return any(doc.get(field) for field in IDENTIFIERS)
+
+
+def _text(raw) -> str | None:
+    """One line of a person's text: controls, unpaired surrogates and bidi overrides refused."""
+    return normalize.checked_text(raw)
+
+
 def _clean(field: str, raw, default_region: str):
     if field == "email":
         return normalize.email(raw)
@@ -56,30 +72,30 @@ def _clean(field: str, raw, default_region: str):
         return normalize.phone(raw, default_region)
     if field in ("external_id", "first_name", "last_name", "city"):
         # a CR/LF in a name becomes a mail header line; NUL and bidi overrides disguise text
-        value = normalize.checked_text(raw)
+        value = _text(raw)
         limit = 128 if field == "external_id" else 200
         if value is not None and len(value) > limit:
             raise ValueError(f"longer than {limit} characters")
         return value
     if field == "locale":
-        value = normalize.text(raw)
+        value = _text(raw)
         if value is not None and not _LOCALE.match(value):
             raise ValueError("not a locale like es or es-MX")
         return value
     if field == "time_zone":
-        value = normalize.text(raw)
+        value = _text(raw)
         if value is not None and value not in _zones():
             raise ValueError("not an IANA time zone like Europe/Madrid")
         return value
     if field == "country":
-        value = normalize.text(raw)
+        value = _text(raw)
         if value is not None:
             value = value.upper()
             if not re.fullmatch(r"[A-Z]{2}", value):
                 raise ValueError("not an ISO 3166 two-letter country code")
         return value
     if field == "stage":
-        value = normalize.text(raw)
+        value = _text(raw)
         if value is not None and value not in STAGES:
             raise ValueError(f"not one of {', '.join(STAGES)}")
         return value
@@ -92,7 +108,7 @@ def _clean(field: str, raw, default_region: str):
             raise ValueError("must be a list of strings")
         tags = []
         for tag in raw:
-            tag = normalize.checked_text(tag)
+            tag = _text(tag)
             if tag is None:
                 continue
             if len(tag) > 100:
@@ -105,15 +121,22 @@ def _clean(field: str, raw, default_region: str):
             return None
         if not isinstance(raw, dict):
             raise ValueError("must be an object")
-        for key in raw:
+        if len(raw) > MAX_ATTRIBUTES:
+            raise ValueError(f"more than {MAX_ATTRIBUTES} attributes")
+        for key, value in raw.items():
             if not _ATTRIBUTE_KEY.match(key):
                 raise ValueError(f"attribute name {key!r} must be letters, digits, _ or - (64 at most)")
-        return {key: (normalize.text(v) if isinstance(v, str) else v) for key, v in raw.items()}
+            if len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")) > MAX_ATTRIBUTE_BYTES:
+                raise ValueError(f"attribute {key} is larger than {MAX_ATTRIBUTE_BYTES} bytes")
+        return {key: (normalize.checked_text(v, multiline=True) if isinstance(v, str) else v)
+                for key, v in raw.items()}
     if field == "social":
         if raw is None:
             return None
         if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
             raise ValueError("must map a network to a handle")
+        for network, h in raw.items():
+            _text(network), _text(h)
         return {network.lower(): normalize.handle(h) for network, h in raw.items() if normalize.handle(h)}
     if field == "location":
         if raw is None:

@@ -13,7 +13,7 @@ from flask import g, jsonify, request
 from kombu import Connection
 
 from shared import store
-from shared.http import auth, errors, observe
+from shared.http import auth, errors, inputs, observe
 from shared.logs import new_id, reset_correlation_id, set_correlation_id
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,6 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
     app.config["VINCULO_SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["JSON_AS_ASCII"] = False
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     app.config["SPEC_FORMAT"] = "json"
     app.config["INFO"] = {"description": description or title}
     app.security_schemes = {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
@@ -41,17 +40,25 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
 
     @app.spec_processor
     def add_security(spec):
-        """Every operation needs the API key but the views marked public."""
+        """Every operation needs the API key but the views marked public; every operation
+        documents the errors the shared layers answer (auth, roles, input parsing)."""
         spec["security"] = [{"ApiKey": []}]
-        public_paths = set()
+        views = {}
         for rule in app.url_map.iter_rules():
-            if getattr(app.view_functions.get(rule.endpoint), "vinculo_public", False):
-                public_paths.add(re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule))
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+            for method in rule.methods or ():
+                views[(path, method.lower())] = app.view_functions.get(rule.endpoint)
         for path, operations in spec.get("paths", {}).items():
-            if path in public_paths:
-                for operation in operations.values():
-                    if isinstance(operation, dict):
-                        operation["security"] = []
+            for method, operation in operations.items():
+                if not isinstance(operation, dict):
+                    continue
+                view = views.get((path, method))
+                if getattr(view, "vinculo_public", False):
+                    operation["security"] = []
+                for status, description in inputs.answered(view, method, path):
+                    operation.setdefault("responses", {}).setdefault(str(status), {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}})
         return spec
 
     @app.before_request
@@ -61,6 +68,7 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
 
     errors.register(app)
     auth.init_app(app, settings.api_keys)
+    inputs.init_app(app, settings.max_body_bytes)  # 413, 415, 400, 422 before any view
     observe.init_app(app, service)  # /metrics, request metrics, the access log
 
     @app.after_request
@@ -91,7 +99,7 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
 
     @app.get("/readyz")
     @app.doc(summary="Readiness: store and broker reachable", tags=["health"],
-             responses={200: "ready", 503: "a dependency is down"})
+             responses={200: "ready", 503: "a dependency is down (the error shape; details.checks)"})
     @auth.public
     def readyz():
         """The store and the broker both answer."""
@@ -107,8 +115,10 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
             checks["broker"] = "ok"
         except Exception as exc:  # noqa: BLE001
             checks["broker"] = f"down: {type(exc).__name__}"
-        ready = all(value == "ok" for value in checks.values())
-        body = {"status": "ready" if ready else "unavailable", "service": service, "checks": checks}
-        return jsonify(body), (200 if ready else 503)
+        if all(value == "ok" for value in checks.values()):
+            return jsonify({"status": "ready", "service": service, "checks": checks}), 200
+        down = ", ".join(sorted(name for name, value in checks.items() if value != "ok"))
+        return jsonify(errors.error_body(503, f"Not ready: {down} unreachable", "unavailable",
+                                         {"service": service, "checks": checks})), 503
 
     return app

@@ -15,6 +15,7 @@ import dataclasses
 import importlib.metadata
 import importlib.util
 import re
+import secrets
 import sys
 
 import pytest
@@ -29,6 +30,10 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 CONTAINERS = COMPOSE["services"]
 EXAMPLE_ENV = dict(line.split("=", 1) for line in (ROOT / "deploy/example.env").read_text().splitlines()
                    if line.strip() and not line.lstrip().startswith("#"))
+# The example's secret is refused at start-up (tests/security/test_config.py): a deployment
+# sets its own, as the example's comment says.
+EXAMPLE_ENV["VINCULO_SECRET_KEY"] = secrets.token_urlsafe(32)
+EXAMPLE_ENV["VINCULO_API_KEYS"] = ",".join(f"{secrets.token_urlsafe(16)}:{role}" for role in ("admin", "marketer"))
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 

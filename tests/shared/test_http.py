@@ -124,5 +124,6 @@ def test_readiness_reports_a_broker_that_is_down(service_env):
                          settings=service_env.settings(load, amqp_url="amqp://guest:guest@127.0.0.1:1//"))
     ready = app.test_client().get("/readyz")
     assert ready.status_code == 503
-    assert ready.json["checks"]["store"] == "ok"
-    assert ready.json["checks"]["broker"].startswith("down")
+    assert set(ready.json) == {"error", "message", "details"} and ready.json["error"] == "unavailable"
+    assert ready.json["details"]["checks"]["store"] == "ok"
+    assert ready.json["details"]["checks"]["broker"].startswith("down")

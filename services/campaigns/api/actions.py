@@ -11,7 +11,7 @@ from shared.messaging.contracts import CampaignDue, SendRequested
 from shared.store import utcnow
 
 from services.campaigns.api.campaigns import READERS, WRITERS, load
-from services.campaigns.api.schemas import ActionOut, RunList
+from services.campaigns.api.schemas import ActionOut, RunList, RunsQuery
 from services.campaigns.content import is_marketing, template_for
 from services.campaigns.lifecycle import ACTIONS, move, transition
 from services.campaigns.models import facts, runs
@@ -124,9 +124,10 @@ def resend_failed(campaign_id):
 
 
 @bp.get("/<campaign_id>/runs")
+@bp.input(RunsQuery, location="query")
 @bp.output(RunList)
 @roles(*READERS)
-def list_runs(campaign_id):
+def list_runs(campaign_id, query_data):
     """The fires of a campaign, latest first, with their fan-out progress."""
     doc = load(campaign_id)
     items = [{"id": r["_id"], "state": r["state"], "phase": r.get("phase", "main"), "due_at": iso(r["due_at"]),
@@ -134,7 +135,7 @@ def list_runs(campaign_id):
               "checkpoint": {**(r.get("checkpoint") or {}), "last_id": str((r.get("checkpoint") or {})
                                                                             .get("last_id") or "") or None},
               "targeted": r.get("targeted") or {}, "ab": _ab_out(r.get("ab"))}
-             for r in runs().find({"campaign_id": doc["_id"]}).sort("due_at", -1).limit(100)]
+             for r in runs().find({"campaign_id": doc["_id"]}).sort("due_at", -1).limit(query_data["limit"])]
     return {"items": items, "total": len(items), "next": None}
 
 

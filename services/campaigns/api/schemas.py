@@ -79,6 +79,10 @@ class CampaignList(Schema):
     next = String(allow_none=True)
 
 
+class RunsQuery(Schema):
+    limit = Integer(load_default=100, validate=Range(min=1, max=100))
+
+
 class ListQuery(Schema):
     limit = Integer(load_default=50, validate=Range(min=1, max=200))
     cursor = String()

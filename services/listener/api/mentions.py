@@ -52,14 +52,14 @@ class AssignIn(Schema):
 
 class ResolveIn(Schema):
     by = String(required=True, validate=Length(min=1, max=200))
-    note = String(validate=Length(max=500))
+    note = String(validate=Length(max=500), metadata={"multiline": True})
 
 
 class CorrectIn(Schema):
     label = String(required=True, validate=OneOf(LABELS))
     score = Float(validate=Range(-1, 1), metadata={"description": "optional; must agree with the label"})
     by = String(required=True, validate=Length(min=1, max=200))
-    note = String(validate=Length(max=500))
+    note = String(validate=Length(max=500), metadata={"multiline": True})
 
 
 class StatsIn(Schema):
@@ -192,6 +192,7 @@ def cursor_for(row: dict) -> str:
 
 
 @bp.get("/mentions")
+@bp.doc(responses={404: "query_id names no query"})
 @bp.input(MentionFilter, location="query", arg_name="args")
 @bp.output(PageOut)
 @roles("community_manager", "marketer", "analyst")
@@ -306,6 +307,7 @@ def stats(query_id, args):
 
 
 @bp.get("/alerts")
+@bp.doc(responses={404: "query_id names no query"})
 @bp.input(AlertFilter, location="query", arg_name="args")
 @bp.output(PageOut)
 @roles("community_manager", "marketer", "analyst")

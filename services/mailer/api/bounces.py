@@ -20,7 +20,8 @@ bp = APIBlueprint("bounces", __name__, url_prefix="/bounces", tag="bounces")
 @bp.post("")
 @bp.doc(summary="Take a bounce report or complaint",
         description="The body is the raw report message (multipart/report; report-type=delivery-status "
-                    "or feedback-report), e.g. piped from the bounce mailbox.")
+                    "or feedback-report), e.g. piped from the bounce mailbox.",
+        responses={422: "empty, or not a bounce report"})
 @bp.output(BounceOut)
 @roles("admin")
 def take_report():
@@ -44,7 +45,8 @@ unsubscribes = APIBlueprint("unsubscribes", __name__, url_prefix="/unsubscribes"
 @unsubscribes.doc(summary="Take a mail sent to the List-Unsubscribe mailto: address",
         description="The body is the raw message, e.g. piped from the unsubscribe mailbox. Its subject "
                     "must hold the token the message's List-Unsubscribe mailto: put there "
-                    "(`unsubscribe <token>`); the consent it names is revoked once per message.")
+                    "(`unsubscribe <token>`); the consent it names is revoked once per message.",
+        responses={422: "empty, or no unsubscribe token"})
 @unsubscribes.output(MailUnsubscribeOut)
 @roles("admin")
 def take_unsubscribe_mail():

@@ -31,6 +31,7 @@ def delivery_out(d: Delivery) -> dict:
 
 
 @bp.get("")
+@bp.doc(responses={404: "customer_id names no customer"})
 @roles("marketer", "analyst")
 @bp.input(DeliveryQuery, location="query")
 @bp.output(DeliveryPage)

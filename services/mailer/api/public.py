@@ -13,6 +13,7 @@ from bson.errors import InvalidId
 from flask import Response, redirect, request
 
 from shared.http.auth import public
+from shared.normalize import unsafe_character
 
 from services.mailer import engagement
 from services.mailer import unsubscribe as unsubscribing
@@ -116,7 +117,8 @@ def click(token):
         delivery_id = ObjectId(delivery_id)
     except (TokenError, InvalidId, TypeError, ValueError):
         return page(_lang(None), f"<p>{html.escape(TEXT[_lang(None)]['bad'])}</p>", 404)
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+    # a URL with a control character (CR/LF) could never be a Location header: a bad link
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")) or unsafe_character(url):
         return page(_lang(None), f"<p>{html.escape(TEXT[_lang(None)]['bad'])}</p>", 404)
     engagement.record(mailer().events, delivery_id, "clicked", url=url)
     return redirect(url, code=302)

@@ -14,7 +14,7 @@ LOCALE = Regexp(r"^[a-z]{2}(-[A-Z]{2})?$", error="must look like es or es-MX")
 class TemplateIn(Schema):
     name = String(required=True, validate=Length(1, 200))
     channel = String(required=True, validate=OneOf(CHANNELS))
-    description = String(load_default="", validate=Length(0, 2000))
+    description = String(load_default="", validate=Length(0, 2000), metadata={"multiline": True})
     fallback_locale = String(load_default="es", validate=LOCALE)
     variants = Dict(required=True, metadata={"description": "locale -> {subject, text, html, from_name} "
                                                             "(email) or {text} (sms)"})
@@ -45,7 +45,7 @@ class VersionIn(Schema):
 
 class TemplatePatch(Schema):
     name = String(validate=Length(1, 200))
-    description = String(validate=Length(0, 2000))
+    description = String(validate=Length(0, 2000), metadata={"multiline": True})
     archived = Boolean()
     topic = String(validate=OneOf(TOPICS))
 
@@ -163,7 +163,7 @@ class ConsentIn(Schema):
                                                         "unsubscribe", "support", "double_opt_in")))
     wording_version = String(validate=Length(1, 50))
     ip = String(validate=Length(2, 45))
-    note = String(validate=Length(0, 500))
+    note = String(validate=Length(0, 500), metadata={"multiline": True})
     at = DateTime(metadata={"description": "when the customer gave or withdrew it (default now)"})
     idempotency_key = String(validate=Length(1, 200))
 

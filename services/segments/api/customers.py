@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import DateTime, Dict, Float, List, Nested, Raw, String
+from apiflask.fields import DateTime, Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range
-from flask import request
 
 from shared import normalize
 from shared.http.auth import current_role, mask_personal, roles
@@ -137,11 +136,19 @@ def _raise(exc: customers.WriteError):
     raise ApiError(exc.status, f"{exc.field}: {exc.message}", field=exc.field) from None
 
 
-def _load(customer_id: str) -> dict:
+def _load(customer_id: str, erased: bool = False) -> dict:
+    """The stored customer; an erased one is 404 (its tombstone only answers a repeated DELETE)."""
     doc = Customer._get_collection().find_one({"_id": object_id(customer_id, "customer")})
-    if doc is None:
+    if doc is None or (doc.get("erased") and not erased):
         raise not_found("customer", customer_id)
     return doc
+
+
+def _require_identifier(doc: dict) -> None:
+    if not profiles.identified(doc):
+        fields = {field: ["a customer needs an external_id, email or phone"] for field in profiles.IDENTIFIERS}
+        raise ApiError(422, "Invalid json: a customer needs an external_id, email or phone",
+                       error="validation_error", location="json", fields=fields)
 
 
 @bp.post("/customers")
@@ -151,8 +158,10 @@ def _load(customer_id: str) -> dict:
 @roles("marketer")
 def create_customer(json_data):
     """Create a customer (customer.created is published after the write)."""
+    values = _values(json_data)
+    _require_identifier(values)
     try:
-        return serialize(customers.create(settings(), _values(json_data)))
+        return serialize(customers.create(settings(), values))
     except customers.WriteError as exc:
         _raise(exc)
 
@@ -212,8 +221,10 @@ def get_customer(customer_id):
 def update_customer(customer_id, json_data):
     """Change the given fields (null clears one); customer.updated names what changed."""
     existing = _load(customer_id)
+    values = _values(json_data)
+    _require_identifier({**existing, **values})
     try:
-        doc, _ = customers.update(settings(), existing, _values(json_data))
+        doc, _ = customers.update(settings(), existing, values)
     except customers.WriteError as exc:
         _raise(exc)
     return serialize(doc)
@@ -224,7 +235,7 @@ def update_customer(customer_id, json_data):
 @roles("marketer")
 def delete_customer(customer_id):
     """Erase a customer: personal data removed, contacts suppressed, memberships ended."""
-    existing = _load(customer_id)
+    existing = _load(customer_id, erased=True)
     if not existing.get("erased"):
         customers.erase(settings(), existing)
     return ""
@@ -239,8 +250,6 @@ def delete_customer(customer_id):
 def record_purchase(customer_id, json_data):
     """Record a purchase once per order id (purchase.recorded is published)."""
     customer = _load(customer_id)
-    if customer.get("erased"):
-        raise ApiError(409, "this customer was erased", field="id")
     at = to_utc_naive(json_data["purchased_at"]) if json_data.get("purchased_at") else utcnow()
     try:
         recorded = customers.record_purchase(settings(), customer, json_data["order_id"], json_data["amount"],
@@ -252,13 +261,19 @@ def record_purchase(customer_id, json_data):
     return body, (201 if recorded else 200)
 
 
+class ViewIn(Schema):
+    interactions = Integer(load_default=20, validate=Range(min=1, max=200),
+                           metadata={"description": "how many of the latest interactions"})
+
+
 @bp.get("/customers/<customer_id>/view")
+@bp.input(ViewIn, location="query")
 @bp.output(ViewOut)
 @roles("marketer", "analyst", "community_manager")
-def customer_view(customer_id):
+def customer_view(customer_id, query_data):
     """The 360 view: profile, current consents, segments, latest interactions."""
     doc = _load(customer_id)
-    limit = min(max(request.args.get("interactions", 20, type=int), 1), 200)
+    limit = query_data["interactions"]
     consents = [{"channel": s.channel, "topic": s.topic, "status": s.status, "at": jsonable(s.at)}
                 for s in ConsentState.objects(customer_id=doc["_id"]).order_by("channel", "topic")]
     member_rows = list(SegmentMember.objects(customer_id=doc["_id"]))

@@ -3,7 +3,6 @@ the store, never whole in memory), progress, and the report of rejected rows."""
 
 from __future__ import annotations
 
-import csv
 import io
 
 from apiflask import APIBlueprint, Schema
@@ -11,8 +10,10 @@ from apiflask.fields import Boolean, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf
 from flask import Response, request, stream_with_context
 
+from shared import export
 from shared.http.auth import roles
 from shared.http.errors import ApiError, field_error, not_found
+from shared.http.inputs import body_limit
 
 from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
 from services.segments.importer import FileError, store_upload
@@ -96,6 +97,7 @@ def _load(job_id: str) -> ImportJob:
                     "the job at /imports/<id>.",
         responses={413: "file too large", 422: "no file or unknown format"})
 @roles("marketer")
+@body_limit("import_max_bytes")
 def create_import(query_data):
     """Upload a CSV or JSON Lines file of customers; it is imported by a job."""
     upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
@@ -178,7 +180,7 @@ def import_report(job_id):
 
     def generate():
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = export.writer(buffer)  # no cell a spreadsheet would read as a formula
         writer.writerow(["row", "field", "reason", "skipped"])
         after = None
         while True:

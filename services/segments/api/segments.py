@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from apiflask import APIBlueprint, Schema
@@ -14,6 +13,7 @@ from flask import Response, stream_with_context
 from pymongo.errors import ExecutionTimeout
 
 from shared.audience import EXCLUDED, resolve
+from shared import export
 from shared.http.auth import mask_personal, roles
 from shared.http.errors import ApiError, not_found
 from shared.models import Customer, Segment, SegmentMember
@@ -34,7 +34,7 @@ EXPORT_FIELDS = ("id", "external_id", "email", "phone", "first_name", "last_name
 
 class SegmentIn(Schema):
     name = String(required=True, validate=Length(min=1, max=200))
-    description = String(load_default=None, validate=Length(max=2000))
+    description = String(load_default=None, validate=Length(max=2000), metadata={"multiline": True})
     kind = String(load_default="dynamic", validate=OneOf(("dynamic", "static")))
     rule = Dict(load_default=None, metadata={"description": "the rule tree (dynamic segments); see README",
                                              "example": {"all": [{"field": "country", "op": "eq", "value": "ES"}]}})
@@ -42,7 +42,7 @@ class SegmentIn(Schema):
 
 class SegmentPatch(Schema):
     name = String(validate=Length(min=1, max=200))
-    description = String(allow_none=True, validate=Length(max=2000))
+    description = String(allow_none=True, validate=Length(max=2000), metadata={"multiline": True})
     rule = Dict()
 
 
@@ -127,9 +127,10 @@ def _out(segment: Segment) -> dict:
             "created_at": jsonable(segment.created_at), "updated_at": jsonable(segment.updated_at)}
 
 
-def _load(segment_id: str) -> Segment:
+def _load(segment_id: str, archived: bool = False) -> Segment:
+    """The segment; an archived one is 404 (only a repeated DELETE still finds it)."""
     segment = Segment.objects(id=object_id(segment_id, "segment")).first()
-    if segment is None:
+    if segment is None or (segment.archived and not archived):
         raise not_found("segment", segment_id)
     return segment
 
@@ -233,8 +234,8 @@ def update_segment(segment_id, json_data):
 @bp.output({}, status_code=204)
 @roles("marketer")
 def archive_segment(segment_id):
-    """Archive a segment: no longer listed nor kept fresh (campaigns using it keep its id)."""
-    segment = _load(segment_id)
+    """Archive a segment: no longer listed, fetched nor kept fresh (campaigns using it keep its id)."""
+    segment = _load(segment_id, archived=True)
     Segment.objects(id=segment.id).update_one(set__archived=True, set__updated_at=utcnow())
     return ""
 
@@ -277,7 +278,7 @@ def export_members(segment_id):
 
     def generate():
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = export.writer(buffer)  # no cell a spreadsheet would read as a formula
         writer.writerow(EXPORT_FIELDS)
         after = None
         while True:
