@@ -67,11 +67,15 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     i18n.init_app(app)
     security.init_app(app)
+    from services.console.views import oidc as single_sign_on
+
+    single_sign_on.init_app(app, settings)
+    app.jinja_env.globals["oidc_enabled"] = bool(settings.oidc_issuer)
 
     from services.console.views import (account, admin, auth, campaigns, customers, dashboard, imports, listening,
-                                        segments, templates)
+                                        oidc, segments, templates)
     for blueprint in (auth.bp, dashboard.bp, customers.bp, segments.bp, imports.bp, campaigns.bp, listening.bp,
-                      templates.bp, account.bp, admin.bp):
+                      templates.bp, account.bp, admin.bp, oidc.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

@@ -262,4 +262,11 @@ ES.update({
     "Or its address:": "O su dirección:", "Off: signing in asks only for your password.":
         "Desactivada: al entrar solo se pide tu contraseña.",
     "Set up two-factor": "Configurar la verificación en dos pasos", "Require it for these roles:": "Exigirla a estos roles:",
+    "Sign in with single sign-on": "Entrar con inicio de sesión único",
+    "Single sign-on did not work; try again or sign in with your password.":
+        "El inicio de sesión único no funcionó; inténtalo de nuevo o entra con tu contraseña.",
+    "Your identity provider has not verified your email.": "Tu proveedor de identidad no ha verificado tu correo.",
+    "Your identity provider sent no usable email.": "Tu proveedor de identidad no envió un correo utilizable.",
+    "There is no account for {email}. Ask an administrator to invite you.":
+        "No hay ninguna cuenta para {email}. Pide a un administrador que te invite.",
 })

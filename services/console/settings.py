@@ -47,6 +47,15 @@ class Settings(CommonSettings):
     public_url: str = setting("", parse=lambda value: value and parse_url("http", "https")(value),
                               doc="the console's address as people reach it, for links in mails "
                                   "(empty: http://<bind>)")
+    oidc_issuer: str = setting("", parse=lambda value: value and parse_url("http", "https")(value),
+                               doc="OpenID Connect issuer URL for single sign-on (empty: off)")
+    oidc_client_id: str = setting("", doc="the console's client id at the OpenID Connect provider")
+    oidc_client_secret: str = setting("", doc="the console's client secret at the OpenID Connect provider")
+    oidc_role_claim: str = setting("groups", doc="the id_token/userinfo claim whose values map to roles")
+    oidc_role_map: dict = setting({}, parse=lambda raw: parse_role_map(raw),
+                                  doc="claim value to role: value:role,value:role (the highest mapped role wins)")
+    oidc_create_users: bool = setting(False, parse=parse_bool,
+                                      doc="create an account at first single sign-on for a person with a mapped role")
     session_idle_minutes: int = setting(60, parse=parse_positive_int,
                                         doc="a session ends after this many minutes without a request")
     session_max_hours: int = setting(12, parse=parse_positive_int,
@@ -69,6 +78,19 @@ class Settings(CommonSettings):
                 "mailer": self.mailer_url, "listener": self.listener_url}
 
 
+def parse_role_map(raw: str) -> dict[str, str]:
+    """``value:role,value:role`` (a value may hold spaces, not commas)."""
+    from shared.http.auth import ROLES
+
+    mapping = {}
+    for pair in filter(None, (part.strip() for part in raw.split(","))):
+        value, _sep, role = pair.rpartition(":")
+        if not value or role not in ROLES:
+            raise ValueError(f"{pair!r} is not value:role with a role of {', '.join(ROLES)}")
+        mapping[value] = role
+    return mapping
+
+
 def load(environ=None, **overrides) -> Settings:
     settings = base.load(Settings, PREFIX, environ, **overrides)
     if not settings.secret_key:
@@ -77,4 +99,6 @@ def load(environ=None, **overrides) -> Settings:
     if not settings.mongo_uri:
         raise base.ConfigError("VINCULO_CONSOLE_MONGO_URI (or VINCULO_MONGO_URI) is required: "
                                "the console keeps people's accounts and sessions in the store")
+    if settings.oidc_issuer and not settings.oidc_client_id:
+        raise base.ConfigError("VINCULO_CONSOLE_OIDC_CLIENT_ID is required when VINCULO_CONSOLE_OIDC_ISSUER is set")
     return settings
