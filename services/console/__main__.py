@@ -20,9 +20,18 @@ def api(settings, _argv):
     run_api(create_app, settings)
 
 
-def users(settings, argv):
+def users(argv):
+    """An operator's command, not a part that runs (so no container: devstack.inventory
+    lists the parts from ``--help``)."""
     from shared import store
+    from shared.settings import ConfigError
     from services.console import accounts
+
+    try:
+        settings = load()
+    except ConfigError as exc:
+        print(f"vinculo-console: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
     parser = argparse.ArgumentParser(prog="python -m services.console users")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,4 +54,7 @@ def users(settings, argv):
 
 
 if __name__ == "__main__":
-    main("console", load, {"api": api, "users": users})
+    if sys.argv[1:2] == ["users"]:
+        users(sys.argv[2:])
+    else:
+        main("console", load, {"api": api})
