@@ -403,19 +403,13 @@ def send_mail(to: str, subject: str, text: str) -> None:
     from email.headerregistry import Address
     from email.message import EmailMessage
 
-    import idna
-
     settings = mailer_smtp()
-    local, _, domain = to.rpartition("@")
-    try:  # the domain as the DNS knows it (bücher.example -> xn--bcher-kva.example)
-        domain = idna.encode(domain, uts46=True).decode("ascii")
-    except idna.IDNAError:
-        pass
-    # A non-ASCII local part (ñandú@...) needs SMTPUTF8: smtplib asks for it, and a relay
-    # without it refuses (the caller reports the mail as not sent).
-    message = EmailMessage(policy=email.policy.default if local.isascii() else email.policy.SMTPUTF8)
+    # IDN domains as A-labels; a non-ASCII local part (ñandú@...) needs SMTPUTF8, which
+    # smtplib asks for and a relay without it refuses (the caller reports "not sent").
+    address, needs_smtputf8 = normalize.wire_email(to)
+    message = EmailMessage(policy=email.policy.SMTPUTF8 if needs_smtputf8 else email.policy.default)
     message["From"] = Address(normalize.header_text(settings["from_name"]), addr_spec=settings["from_address"])
-    message["To"] = f"{local}@{domain}"
+    message["To"] = address
     message["Subject"] = normalize.header_text(subject)
     message.set_content(text)
     with smtplib.SMTP(settings["host"], settings["port"], timeout=settings["timeout"]) as smtp:
