@@ -9,8 +9,10 @@ only as their SHA-256; a lookup answers the role and the person (user id and
 name, for the access log) and is cached for ``TOKEN_CACHE_SECONDS``, so a
 revoked token stops within that time. Failed keys are throttled per client
 address: after ``FAILURE_LIMIT`` failures in ``FAILURE_WINDOW`` seconds the
-client gets 429 (with Retry-After) until the window ends; the counter is in
-process (each gunicorn worker counts its own). Every endpoint needs a
+client gets 429 (with Retry-After) until the window ends, except with a live
+token or console session (random, so nothing to guess: the console's calls go on
+whatever others type at its sign-in); the counter is in process (each gunicorn
+worker counts its own). Every endpoint needs a
 key unless its view is marked ``@public``; ``@roles(...)`` narrows who may
 call it (admin may call anything). Analysts read personal data masked:
 ``mask_personal`` is applied by the views that return people.
@@ -174,15 +176,18 @@ def init_app(app: Flask, api_keys: dict[str, str]) -> None:
                 or getattr(view, "vinculo_public", False)):
             return None
         client = request.remote_addr or "?"
-        wait = _throttled(client)
+        key = _presented_key()
+        # A live token or console session (256 random bits: nothing to guess) passes even
+        # from a throttled address: the console's own calls, from one address for all its
+        # people, cannot be blocked by someone typing wrong keys at its sign-in page.
+        identity = lookup_token(key) if key and key[:4] in TOKEN_COLLECTIONS else None
+        wait = 0.0 if identity is not None else _throttled(client)
         if wait:
             error = ApiError(429, "Too many failed API keys from this address; try again later",
                              retry_after=int(wait) + 1)
             error.headers = {"Retry-After": str(int(wait) + 1)}
             raise error
-        key = _presented_key()
         role = authenticate(current_app.extensions["vinculo_api_keys"], key)
-        identity = None if role is not None or not key else lookup_token(key)
         if identity is not None:
             role = identity["role"]
             g.user_id, g.user_name = identity["user_id"], identity["user_name"]

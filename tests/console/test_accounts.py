@@ -150,31 +150,24 @@ def test_only_an_admin_opens_the_people_pages(console_app, people):
     assert store.db().users.find_one({"_id": people["analyst"]["_id"]})["role"] == "analyst"
 
 
-def test_an_invitation_is_mailed_single_use_and_expires(service_env, listener_url, people, smtp_server):
+def test_an_invitation_is_mailed_single_use_and_expires(service_env, listener_url, people, smtp_server,
+                                                        monkeypatch):
     from tests.console.conftest import in_process_console
-
-    import os
 
     # The console reads the mailer's SMTP settings from its environment (as a deployment's
     # one environment configures every container): here, this process's.
-    environment = {"VINCULO_MAILER_SMTP_PORT": str(smtp_server.port),
-                   "VINCULO_MAILER_FROM_ADDRESS": "equipo@tienda.example"}
-    saved = {key: os.environ.get(key) for key in environment}
-    os.environ.update(environment)
-    try:
-        app = in_process_console(service_env, listener_url=listener_url)
-        admin = sign_in_as(app, "ñandú@ejemplo.es", "una frase larga de admin 2026")
-        sent = admin.post("/admin/users", data={"csrf_token": csrf_of(admin, "/admin/users"),
-                                                "email": "Carla@Bücher.example", "name": "Carla Núñez",
-                                                "role": "community_manager"})
-        assert sent.status_code == 302 and sent.headers["Location"].endswith("sent=1")
-        # A non-ASCII local part goes out with SMTPUTF8 (the local server offers it).
-        again = admin.post("/admin/users", data={"csrf_token": csrf_of(admin, "/admin/users"),
-                                                 "email": "josé@ejemplo.es", "name": "José", "role": "analyst"})
-        assert again.headers["Location"].endswith("sent=1")
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    monkeypatch.setenv("VINCULO_MAILER_SMTP_PORT", str(smtp_server.port))
+    monkeypatch.setenv("VINCULO_MAILER_FROM_ADDRESS", "equipo@tienda.example")
+    app = in_process_console(service_env, listener_url=listener_url)
+    admin = sign_in_as(app, "ñandú@ejemplo.es", "una frase larga de admin 2026")
+    sent = admin.post("/admin/users", data={"csrf_token": csrf_of(admin, "/admin/users"),
+                                            "email": "Carla@Bücher.example", "name": "Carla Núñez",
+                                            "role": "community_manager"})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("sent=1")
+    # A non-ASCII local part goes out with SMTPUTF8 (the local server offers it).
+    again = admin.post("/admin/users", data={"csrf_token": csrf_of(admin, "/admin/users"),
+                                             "email": "josé@ejemplo.es", "name": "José", "role": "analyst"})
+    assert again.headers["Location"].endswith("sent=1")
     assert wait_until(lambda: smtp_server.mailbox.to("josé@ejemplo.es"), what="the mail to josé")
     mails = smtp_server.mailbox.to("carla@xn--bcher-kva.example")
     mail = mails[0].parsed()
@@ -218,3 +211,30 @@ def test_the_first_admin_is_created_from_the_command_line(service_env):
                             "jefa@ejemplo.es", "--role", "admin"], cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=60)
     assert again.returncode == 2 and "email refused: taken" in again.stderr
+
+
+def test_a_reset_link_goes_only_to_an_active_account_and_the_page_answers_the_same(service_env, listener_url,
+                                                                                    people, smtp_server,
+                                                                                    monkeypatch):
+    from tests.console.conftest import in_process_console
+
+    # The console reads the mailer's SMTP settings from its environment: here, this process's.
+    monkeypatch.setenv("VINCULO_MAILER_SMTP_PORT", str(smtp_server.port))
+    app = in_process_console(service_env, listener_url=listener_url)
+    client = app.test_client()
+    csrf = token(client)
+    known = client.post("/account/forgot", data={"csrf_token": csrf, "email": "Marta@Bücher.example"})
+    unknown = client.post("/account/forgot", data={"csrf_token": csrf, "email": "nadie@example.com"})
+    assert known.status_code == unknown.status_code == 200 and known.get_data() == unknown.get_data()
+    mail = wait_until(lambda: smtp_server.mailbox.to("marta@xn--bcher-kva.example"), what="the reset mail")[0]
+    link = re.search(r"http://\S+(/account/set-password/reset/[\w-]+)", mail.parsed().get_body(
+        ("plain",)).get_content()).group(1)
+    assert len(smtp_server.mailbox.snapshot()) == 1  # nothing for the unknown address
+    page = client.get(link).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post(link, data={"csrf_token": csrf, "password": "marta cambia su contraseña"}).status_code == 302
+    assert client.get(link).status_code == 410  # used
+    refused = app.test_client()
+    assert refused.post("/sign-in", data={"csrf_token": token(refused), "email": "marta@bücher.example",
+                                          "password": "una frase larga de marketer 2026"}).status_code == 401
+    sign_in_as(app, "marta@bücher.example", "marta cambia su contraseña")

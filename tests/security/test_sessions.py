@@ -123,6 +123,22 @@ def test_wrong_api_keys_on_an_api_are_throttled_per_client_address(listener_url)
     assert requests.get(f"{listener_url}/healthz", timeout=5).status_code == 200  # public pages still answer
 
 
+def test_a_throttled_address_keeps_its_live_sessions_and_tokens(console_app, listener_url):  # noqa: F811
+    """The console calls every API from one address for all its people: wrong keys typed at
+    its sign-in must not block the sessions of everyone else."""
+    from shared.http.auth import FAILURE_LIMIT
+
+    carla = signed_in(console_app, CM_KEY, name="Carla")
+    for n in range(FAILURE_LIMIT):
+        requests.get(f"{listener_url}/whoami", headers={"X-API-Key": f"guess-{n}"}, timeout=5)
+    assert requests.get(f"{listener_url}/whoami", headers={"X-API-Key": CM_KEY}, timeout=5).status_code == 429
+    assert requests.get(f"{listener_url}/whoami", headers={"X-API-Key": "vns_guess"}, timeout=5).status_code == 429
+    assert carla.get("/listening/mentions").status_code == 200  # through the console, with its session
+    keyed = console_app.test_client()
+    refused = keyed.post("/sign-in", data={"csrf_token": token(keyed), "api_key": CM_KEY})
+    assert refused.status_code == 429 and "Demasiados intentos" in refused.get_data(as_text=True)
+
+
 def test_no_key_password_or_hash_in_a_cookie_log_line_or_answer(console_app, service_env, listener_url,  # noqa: F811
                                                                 caplog):
     caplog.set_level(logging.DEBUG)

@@ -59,9 +59,13 @@ def sign_in():
                     role = ServiceClient(service, url, key, g.settings.api_timeout).get("/whoami")["role"]
                     break
                 except ApiFailure as exc:
-                    if exc.status in (401, 429):
+                    if exc.status == 401:
                         accounts.failed(account, client)
                         error, status = _("That API key is not valid."), 401
+                        break
+                    if exc.status == 429:  # the service throttles wrong keys from this console
+                        error, status = _("Too many attempts. Wait {minutes} minutes and try again.",
+                                          minutes=1), 429
                         break
                     error, status = _("No service answered; try again in a moment."), 503
             if role:
