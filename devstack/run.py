@@ -121,8 +121,10 @@ def main(argv=None) -> int:
         if not args.no_demo:
             from devstack import demo
             say(demo.seed(mongo_uri, urls, DEMO_KEYS["admin"]))
+            from services.console.accounts import demo_admin
+            say(demo_admin(mongo_uri))  # a person's account: sign in to the console with it
         say("ready:")
-        say(f"  console    {console}  (sign in with an API key below)")
+        say(f"  console    {console}  (sign in with the demo admin above, or an API key below)")
         for service, url in urls.items():
             say(f"  {service:<10} {url}  (API: {url}/openapi.json)")
         say(f"API keys: {', '.join(f'{role}={key}' for role, key in DEMO_KEYS.items())}")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 
-from flask import Flask, g, jsonify, render_template, request, session
+from flask import Flask, g, jsonify, render_template, request
 
 from shared.logs import new_id, reset_correlation_id, set_correlation_id
 from services.console import i18n, links, security
@@ -32,7 +31,7 @@ def api():
     """The services' clients, with the signed-in user's key (created once per request)."""
     if "api" not in g:
         settings: Settings = g.settings
-        g.api = Clients(settings.service_urls(), session.get("api_key"), settings.api_timeout)
+        g.api = Clients(settings.service_urls(), security.api_credential(), settings.api_timeout)
     return g.api
 
 
@@ -46,8 +45,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         VINCULO_SETTINGS=settings, SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="vinculo_console", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=12), MAX_CONTENT_LENGTH=FORM_MAX_BYTES,
+        PERMANENT_SESSION_LIFETIME=settings.session_max, MAX_CONTENT_LENGTH=FORM_MAX_BYTES,
     )
+    from shared import store
+    from services.console import accounts
+
+    store.connect(settings.mongo_uri)  # users, sessions, tokens (services/console/accounts.py)
+    accounts.ensure_indexes()
     app.jinja_env.autoescape = True
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     links.init_app(app)  # the link_target filter: every href the templates write from data
@@ -64,11 +68,15 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     i18n.init_app(app)
     security.init_app(app)
+    from services.console.views import oidc as single_sign_on
 
-    from services.console.views import (auth, builder, campaigns, customers, dashboard, imports, listening,
-                                        segments, templates)
+    single_sign_on.init_app(app, settings)
+    app.jinja_env.globals["oidc_enabled"] = bool(settings.oidc_issuer)
+
+    from services.console.views import (account, admin, auth, builder, campaigns, customers, dashboard, imports,
+                                        listening, oidc, segments, templates)
     for blueprint in (auth.bp, dashboard.bp, customers.bp, segments.bp, imports.bp, campaigns.bp, listening.bp,
-                      templates.bp, builder.bp):
+                      templates.bp, builder.bp, account.bp, admin.bp, oidc.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

@@ -247,3 +247,72 @@ ES.update({
     "gallery_welcome_about": "Bienvenida con los primeros pasos.",
     "gallery_event_about": "Invitación con cuándo, dónde y confirmación.",
 })
+
+# people's accounts: sign-in, one's own account, admin pages (services/console/views/account.py, admin.py)
+ES.update({
+    "Email": "Correo electrónico", "Password": "Contraseña", "With an API key": "Con una clave de API",
+    "Sign in with the key": "Entrar con la clave", "Forgot your password?": "¿Olvidaste tu contraseña?",
+    "Password saved. Sign in with it.": "Contraseña guardada. Entra con ella.",
+    "Too many attempts. Wait {minutes} minutes and try again.":
+        "Demasiados intentos. Espera {minutes} minutos y vuelve a intentarlo.",
+    "Wrong email or password.": "Correo o contraseña incorrectos.",
+    "Enter your email and password.": "Escribe tu correo y tu contraseña.",
+    "Your account": "Tu cuenta", "People": "Personas",
+    "You signed in with an API key: there is no account to manage.":
+        "Entraste con una clave de API: no hay cuenta que gestionar.",
+    "Your new token": "Tu nuevo token", "Copy it now: it is shown only once.": "Cópialo ahora: solo se muestra una vez.",
+    "Your sessions": "Tus sesiones", "Signed in": "Entrada", "Last activity": "Última actividad",
+    "Browser": "Navegador", "this one": "esta", "Sign out everywhere": "Salir en todas partes",
+    "Personal API tokens": "Tokens de API personales",
+    "A token calls the APIs as you, with the role you give it (at most yours).":
+        "Un token llama a las API en tu nombre, con el rol que le des (como mucho el tuyo).",
+    "Role": "Rol", "Expires": "Caduca", "Last used": "Último uso", "never": "nunca", "Revoke": "Revocar",
+    "No tokens.": "Ningún token.", "Expires after (days, empty: never)": "Caduca tras (días; vacío: nunca)",
+    "Create token": "Crear token", "Change your password": "Cambia tu contraseña",
+    "Current password": "Contraseña actual", "New password": "Contraseña nueva", "Change password": "Cambiar contraseña",
+    "Wrong password.": "Contraseña incorrecta.", "Choose your password": "Elige tu contraseña",
+    "This link has expired or was already used. Ask for a new one.":
+        "Este enlace caducó o ya se usó. Pide uno nuevo.",
+    "At least 12 characters; a phrase of several words is easy to remember and hard to guess.":
+        "Al menos 12 caracteres; una frase de varias palabras es fácil de recordar y difícil de adivinar.",
+    "Save password": "Guardar contraseña",
+    "If that email has an account, a link to choose a new password is on its way.":
+        "Si ese correo tiene cuenta, le llega un enlace para elegir una contraseña nueva.",
+    "Send me a link": "Envíame un enlace", "Change": "Cambiar", "Enable": "Activar", "Disable": "Desactivar",
+    "Invite someone": "Invitar a alguien", "Invite": "Invitar", "Invitation sent.": "Invitación enviada.",
+    "The account was created but the mail could not be sent.":
+        "La cuenta se creó, pero no se pudo enviar el correo.",
+    "invited": "invitada", "active": "activa", "disabled": "desactivada",
+    "At least 12 characters.": "Al menos 12 caracteres.", "Too long.": "Demasiado larga.",
+    "Contains a character that is not allowed.": "Contiene un carácter no permitido.",
+    "Too common or too easy to guess: choose another.": "Demasiado común o fácil de adivinar: elige otra.",
+    "Not a valid email address.": "No es un correo electrónico válido.", "Required.": "Obligatorio.",
+    "Someone already uses this email.": "Alguien ya usa este correo.", "Not a role.": "No es un rol.",
+    "A token may not have a higher role than yours.": "Un token no puede tener un rol superior al tuyo.",
+    "Between 1 and 3650 days.": "Entre 1 y 3650 días.", "Not a state.": "No es un estado.", "Not valid.": "No válido.",
+    "Two-factor code": "Código de doble factor", "Code": "Código", "Continue": "Continuar",
+    "Enter the 6-digit code from your authenticator app, or one of your recovery codes.":
+        "Escribe el código de 6 cifras de tu app de autenticación, o uno de tus códigos de recuperación.",
+    "That code is not valid.": "Ese código no es válido.",
+    "Two-factor authentication": "Verificación en dos pasos",
+    "Your role requires two-factor authentication: turn it on to continue.":
+        "Tu rol exige la verificación en dos pasos: actívala para continuar.",
+    "Two-factor authentication is on. Keep these recovery codes somewhere safe: each works once, and they are "
+    "shown only now.": "La verificación en dos pasos está activada. Guarda estos códigos de recuperación en un lugar "
+                       "seguro: cada uno sirve una vez y solo se muestran ahora.",
+    "On: signing in asks for a code from your authenticator app.":
+        "Activada: al entrar se pide un código de tu app de autenticación.",
+    "Turn off": "Desactivar", "Turn on": "Activar",
+    "Add this key to your authenticator app, then enter the code it shows.":
+        "Añade esta clave a tu app de autenticación y escribe el código que muestre.",
+    "Or its address:": "O su dirección:", "Off: signing in asks only for your password.":
+        "Desactivada: al entrar solo se pide tu contraseña.",
+    "Set up two-factor": "Configurar la verificación en dos pasos", "Require it for these roles:": "Exigirla a estos roles:",
+    "Sign in with single sign-on": "Entrar con inicio de sesión único",
+    "Single sign-on did not work; try again or sign in with your password.":
+        "El inicio de sesión único no funcionó; inténtalo de nuevo o entra con tu contraseña.",
+    "Your identity provider has not verified your email.": "Tu proveedor de identidad no ha verificado tu correo.",
+    "Your identity provider sent no usable email.": "Tu proveedor de identidad no envió un correo utilizable.",
+    "There is no account for {email}. Ask an administrator to invite you.":
+        "No hay ninguna cuenta para {email}. Pide a un administrador que te invite.",
+})

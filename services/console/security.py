@@ -1,9 +1,13 @@
-"""Sign-in with an API key, the session, CSRF and role checks for pages.
+"""The session, CSRF and role checks for pages.
 
-The key is checked by asking a service (``GET /whoami``, which answers the
-key's role); the console stores no keys of its own. The key and role live in
-Flask's signed session cookie (HttpOnly, SameSite=Lax, Secure behind HTTPS):
-the browser already knows the key its user typed, and no script can read it.
+Sessions are server-side (services/console/accounts.py, collection
+``console_sessions``): the cookie (Flask's signed cookie, HttpOnly, SameSite=Lax,
+Secure behind HTTPS) carries only a random session id, the CSRF token and the
+chosen language; never a key, a role or a name. Every request loads the session
+from the store, so signing out, signing out everywhere, a disabled account, the
+idle limit and the absolute limit end it at the next request. The console calls
+the services with ``vns_<session id>``, which they accept as the session's role
+and person (shared/http/auth.py).
 
 CSRF: a random token per session, put in every form as ``csrf_token`` (and
 accepted in the ``X-CSRF-Token`` header for the small scripts); every POST
@@ -17,6 +21,8 @@ import secrets
 from functools import wraps
 
 from flask import abort, g, redirect, request, session, url_for
+
+from services.console import accounts
 
 ROLES = ("admin", "marketer", "community_manager", "analyst")
 # What each role may open: (endpoint prefix, nav label). Admin opens everything.
@@ -39,6 +45,7 @@ AREAS = {
     "segments_preview": ("admin", "marketer", "analyst"),
     "segments_members": ("admin", "marketer", "analyst"),
     "segments_write": ("admin", "marketer"),
+    "admin": ("admin",),
 }
 
 
@@ -60,7 +67,18 @@ def check_csrf() -> None:
 
 
 def role() -> str | None:
-    return session.get("role")
+    account = g.get("account")
+    return account["role"] if account else None
+
+
+def person_name() -> str | None:
+    account = g.get("account")
+    return account["user_name"] if account else None
+
+
+def api_credential() -> str | None:
+    """What the console presents to the services for this session."""
+    return accounts.SESSION_PREFIX + session["sid"] if g.get("account") else None
 
 
 def may(area: str) -> bool:
@@ -72,7 +90,7 @@ def requires(area: str):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            if not session.get("api_key"):
+            if not g.get("account"):
                 return redirect(url_for("auth.sign_in", next=request.full_path))
             if not may(area):
                 abort(403)
@@ -81,16 +99,23 @@ def requires(area: str):
     return decorate
 
 
-def sign_in(api_key: str, role_name: str, name: str) -> None:
+def sign_in(role_name: str, name: str, user: dict | None = None) -> None:
+    """Open a server-side session (a new id and CSRF token: no fixation)."""
+    settings = g.settings
+    session_id = accounts.open_session(
+        role=role_name, user=user, name=name, client=request.remote_addr or "?",
+        agent=request.headers.get("User-Agent", ""), idle=settings.session_idle, absolute=settings.session_max)
     locale = session.get("locale")
     session.clear()
     session.permanent = True
-    session.update(api_key=api_key, role=role_name, user=name, csrf=secrets.token_urlsafe(32))
+    session.update(sid=session_id, csrf=secrets.token_urlsafe(32))
     if locale:
         session["locale"] = locale
 
 
 def sign_out() -> None:
+    accounts.end_session(session.get("sid"))
+    g.pop("account", None)
     locale = session.get("locale")
     session.clear()
     if locale:
@@ -99,8 +124,19 @@ def sign_out() -> None:
 
 def init_app(app) -> None:
     app.before_request(check_csrf)
-    app.jinja_env.globals.update(csrf_token=csrf_token, may=may, role=role)
+    app.jinja_env.globals.update(csrf_token=csrf_token, may=may, role=role, person_name=person_name)
 
     @app.before_request
     def who():
+        g.account = None
+        if session.get("sid") and request.endpoint != "static":
+            g.account = accounts.live_session(session["sid"], g.settings.session_idle)
+            if g.account is None:  # ended, expired or disabled: forget the id
+                session.pop("sid", None)
         g.role = role()
+        user = g.account.get("user") if g.account else None
+        if (user and not user.get("totp_secret") and request.endpoint
+                and not request.endpoint.startswith(("account.", "auth.", "static"))
+                and user["role"] in accounts.two_factor_roles()):
+            return redirect(url_for("account.index", enroll=1))  # the admin requires two-factor for this role
+        return None

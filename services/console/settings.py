@@ -3,11 +3,13 @@ once as ``VINCULO_*``).
 
 The console talks only to the four services' HTTP APIs. It keeps the common
 fields (store, broker, keys) so one environment configures every container,
-but it never connects to the store or the broker: they are optional here.
+and connects to the store only for its own collections: people's accounts,
+sessions and tokens (services/console/accounts.py). The broker is not used.
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from shared import settings as base
@@ -18,7 +20,7 @@ PREFIX = "CONSOLE"
 
 @dataclass(frozen=True)
 class Settings(CommonSettings):
-    mongo_uri: str = setting("", common=True, doc="not used by the console (it reads only the services' APIs)")
+    mongo_uri: str = setting("", common=True, doc="the store, for the console's users, sessions and tokens; required")
     amqp_url: str = setting("", common=True, doc="not used by the console")
     api_keys: dict = setting({}, parse=base.parse_api_keys, common=True,
                              doc="not used by the console: sign-in asks a service")
@@ -42,9 +44,51 @@ class Settings(CommonSettings):
                                     doc="largest import file the console passes on (keep it at the segments "
                                         "API's VINCULO_SEGMENTS_IMPORT_MAX_BYTES)")
 
+    public_url: str = setting("", parse=lambda value: value and parse_url("http", "https")(value),
+                              doc="the console's address as people reach it, for links in mails "
+                                  "(empty: http://<bind>)")
+    oidc_issuer: str = setting("", parse=lambda value: value and parse_url("http", "https")(value),
+                               doc="OpenID Connect issuer URL for single sign-on (empty: off)")
+    oidc_client_id: str = setting("", doc="the console's client id at the OpenID Connect provider")
+    oidc_client_secret: str = setting("", doc="the console's client secret at the OpenID Connect provider")
+    oidc_role_claim: str = setting("groups", doc="the id_token/userinfo claim whose values map to roles")
+    oidc_role_map: dict = setting({}, parse=lambda raw: parse_role_map(raw),
+                                  doc="claim value to role: value:role,value:role (the highest mapped role wins)")
+    oidc_create_users: bool = setting(False, parse=parse_bool,
+                                      doc="create an account at first single sign-on for a person with a mapped role")
+    session_idle_minutes: int = setting(60, parse=parse_positive_int,
+                                        doc="a session ends after this many minutes without a request")
+    session_max_hours: int = setting(12, parse=parse_positive_int,
+                                     doc="a session ends this many hours after sign-in, active or not")
+
+    @property
+    def link_base(self) -> str:
+        return (self.public_url or f"http://{self.bind}").rstrip("/")
+
+    @property
+    def session_idle(self) -> datetime.timedelta:
+        return datetime.timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def session_max(self) -> datetime.timedelta:
+        return datetime.timedelta(hours=self.session_max_hours)
+
     def service_urls(self) -> dict[str, str]:
         return {"segments": self.segments_url, "campaigns": self.campaigns_url,
                 "mailer": self.mailer_url, "listener": self.listener_url}
+
+
+def parse_role_map(raw: str) -> dict[str, str]:
+    """``value:role,value:role`` (a value may hold spaces, not commas)."""
+    from shared.http.auth import ROLES
+
+    mapping = {}
+    for pair in filter(None, (part.strip() for part in raw.split(","))):
+        value, _sep, role = pair.rpartition(":")
+        if not value or role not in ROLES:
+            raise ValueError(f"{pair!r} is not value:role with a role of {', '.join(ROLES)}")
+        mapping[value] = role
+    return mapping
 
 
 def load(environ=None, **overrides) -> Settings:
@@ -52,4 +96,9 @@ def load(environ=None, **overrides) -> Settings:
     if not settings.secret_key:
         raise base.ConfigError("VINCULO_CONSOLE_SECRET_KEY (or VINCULO_SECRET_KEY) is required: "
                                "signs the session cookie (16+ characters)")
+    if not settings.mongo_uri:
+        raise base.ConfigError("VINCULO_CONSOLE_MONGO_URI (or VINCULO_MONGO_URI) is required: "
+                               "the console keeps people's accounts and sessions in the store")
+    if settings.oidc_issuer and not settings.oidc_client_id:
+        raise base.ConfigError("VINCULO_CONSOLE_OIDC_CLIENT_ID is required when VINCULO_CONSOLE_OIDC_ISSUER is set")
     return settings

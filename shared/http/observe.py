@@ -1,8 +1,9 @@
 """Per-request metrics, the access log and /metrics for every API.
 
 One JSON line per request (logger ``vinculo.access``) with method, path,
-endpoint, status, duration and, through the log formatter, the correlation
-id. Health checks and scrapes (/healthz, /readyz, /metrics) are logged at
+endpoint, status, duration, the caller's role and, for a person (personal
+token or the console acting for them), their user id and name: the audit
+line of every write; through the log formatter, the correlation id. Health checks and scrapes (/healthz, /readyz, /metrics) are logged at
 DEBUG so the probes of an orchestrator do not drown the log.
 """
 
@@ -32,7 +33,8 @@ def init_app(app: Flask, service: str) -> None:
         level = logging.DEBUG if request.path in PROBES else logging.INFO
         event(access_log, f"{request.method} {request.path} {response.status_code}", level,
               method=request.method, path=request.path, endpoint=endpoint, status=response.status_code,
-              duration_ms=round(duration * 1000, 2), role=g.get("role"))
+              duration_ms=round(duration * 1000, 2), role=g.get("role"),
+              user_id=g.get("user_id"), user_name=g.get("user_name"))
         return response
 
     @app.get("/metrics")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, session, url_for
+from flask import Blueprint, g, redirect, render_template, url_for
 
 from services.console.app import api
 from services.console.client import ApiFailure
@@ -13,7 +13,7 @@ bp = Blueprint("dashboard", __name__)
 
 @bp.get("/")
 def root():
-    return redirect(url_for("dashboard.index") if session.get("api_key") else url_for("auth.sign_in"))
+    return redirect(url_for("dashboard.index") if g.get("account") else url_for("auth.sign_in"))
 
 
 @bp.get("/dashboard")

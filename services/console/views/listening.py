@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from services.console import charts
 from services.console.app import api
 from services.console.client import ApiFailure
 from services.console.i18n import gettext as _
-from services.console.security import requires
+from services.console.security import person_name, requires, role
 
 bp = Blueprint("listening", __name__, url_prefix="/listening")
 
@@ -61,7 +61,7 @@ def rows():
 @bp.post("/mentions/<mention_id>/<action>")
 @requires("listening_triage")
 def triage(mention_id, action):
-    who = session.get("user") or session.get("role")
+    who = person_name() or role()
     try:
         if action == "assign":
             api().listener.post(f"/mentions/{mention_id}/assign",
