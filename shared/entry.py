@@ -22,7 +22,21 @@ from shared.settings import ConfigError
 log = logging.getLogger(__name__)
 
 
-def main(service: str, load_settings: Callable, parts: dict[str, Callable], argv=None) -> None:
+def main(service: str, load_settings: Callable, parts: dict[str, Callable], argv=None,
+         commands: dict[str, Callable] | None = None) -> None:
+    """Run one part (a process a deployment keeps running: api, worker, ...) or, for
+    ``commands``, an operator's one-off command (``retrain``): those are not parts, so
+    ``--help`` (which devstack.inventory reads to find the parts) does not list them."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if commands and argv[:1] and argv[0] in commands:
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            print(f"vinculo-{service}: configuration error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        logs.configure(f"{service}.{argv[0]}", settings.log_level)
+        commands[argv[0]](settings, argv[1:])
+        return
     parser = argparse.ArgumentParser(prog=f"python -m services.{service}",
                                      description=f"Run one part of the Vínculo {service} service.")
     parser.add_argument("part", choices=sorted(parts))
