@@ -31,11 +31,11 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from shared.messaging.contracts import CustomerCreated, CustomerUpdated
+from shared.messaging.contracts import ConsentImported, CustomerCreated, CustomerUpdated
 from shared.models import Customer, SuppressedContact, contact_hash
 from shared.store import utcnow
 
-from services.segments import events, profiles
+from services.segments import events, import_consent, import_messages, profiles
 from services.segments.jobs import LeaseLost, Stopping, finish, renew
 from services.segments.models import ImportChunk, ImportJob, ImportRejection
 
@@ -105,6 +105,13 @@ class Row:
     line: int
     data: dict | None = None
     errors: list[tuple[str, str]] = field(default_factory=list)  # (field, reason)
+    consent: dict = field(default_factory=dict)  # consent.* columns (see import_consent)
+
+
+def _split_consent(data: dict) -> tuple[dict, dict]:
+    """(profile columns, consent columns) of one row."""
+    consent = {k: data.pop(k) for k in [k for k in data if import_consent.is_column(k)]}
+    return data, consent
 
 
 def _shape(data: dict) -> dict:
@@ -136,7 +143,7 @@ def csv_rows(text) -> "iter[Row]":
     except csv.Error as exc:
         raise FileError(f"the header cannot be read: {exc}") from None
     header = [h.strip().lower() if not PREFIXED.match(h.strip()) else h.strip() for h in header]
-    unknown = [h for h in header if h not in COLUMNS and not PREFIXED.match(h)]
+    unknown = [h for h in header if h not in COLUMNS and not PREFIXED.match(h) and not import_consent.is_column(h)]
     if unknown:
         raise FileError(f"unknown column(s) {', '.join(repr(h) for h in unknown)}; columns are "
                         f"{', '.join(sorted(COLUMNS))}, attributes.<name> and social.<network>")
@@ -159,7 +166,8 @@ def csv_rows(text) -> "iter[Row]":
         if any("\ufffd" in cell for cell in record):
             yield Row(line, errors=[("_row", "is not valid UTF-8 text")])
             continue
-        yield Row(line, _shape({h: (cell if cell.strip() else None) for h, cell in zip(header, record)}))
+        data, consent = _split_consent({h: (cell if cell.strip() else None) for h, cell in zip(header, record)})
+        yield Row(line, _shape(data), consent=consent)
 
 
 def jsonl_rows(text) -> "iter[Row]":
@@ -177,6 +185,10 @@ def jsonl_rows(text) -> "iter[Row]":
         if not isinstance(data, dict):
             yield Row(line, errors=[("_row", "must be a JSON object")])
             continue
+        data, consent = _split_consent(data)
+        if any(value is not None and not isinstance(value, str) for value in consent.values()):
+            yield Row(line, errors=[("consent", "consent.* values must be strings")])
+            continue
         unknown = [k for k in data if k not in JSON_KEYS and not PREFIXED.match(k)]
         if unknown:
             yield Row(line, errors=[(k, "is not a profile field") for k in unknown])
@@ -184,7 +196,7 @@ def jsonl_rows(text) -> "iter[Row]":
         if isinstance(data.get("location"), dict):
             loc = data.pop("location")
             data["lat"], data["lng"] = loc.get("lat"), loc.get("lng")
-        yield Row(line, _shape(data))
+        yield Row(line, _shape(data), consent={k: (v if v and v.strip() else None) for k, v in consent.items()})
 
 
 # --- merging a batch --------------------------------------------------------
@@ -196,6 +208,7 @@ class Outcome:
     unchanged: int = 0
     rejected: int = 0
     skipped: int = 0
+    consents: int = 0  # consent statements announced to the mailer
     rejections: list = field(default_factory=list)
     events: list = field(default_factory=list)
     touched: set = field(default_factory=set)  # profile fields changed ("*": people created)
@@ -212,6 +225,8 @@ class Batch:
         self.settings, self.job, self.rows = settings, job, rows
         self.outcome = Outcome()
         self.collection = Customer._get_collection()
+        self.statements: dict[int, list[dict]] = {}  # line -> consent statements of a valid row
+        self.person_of: dict[int, object] = {}  # line -> customer id (rows merged or created)
 
     def reject(self, row: Row, errors, skipped: bool = False) -> None:
         for name, reason in errors:
@@ -229,9 +244,15 @@ class Batch:
                 self.reject(row, row.errors)
                 continue
             values, errors = profiles.normalise(row.data, self.job.default_country)
+            statements, consent_errors = import_consent.parse(row.consent)
+            language = getattr(self.job, "language", None) or "en"
+            errors.update({name: import_messages.text(code, language, **params)
+                           for name, code, params in consent_errors})
             if errors:
                 self.reject(row, sorted(errors.items()))
                 continue
+            if statements:
+                self.statements[row.line] = statements
             if not any(values.get(k) for k in ("external_id", "email", "phone")):
                 self.reject(row, [("_row", "needs an external_id, email or phone to be merged")])
                 continue
@@ -302,6 +323,7 @@ class Batch:
                 if match.get("erased"):
                     self.reject(row, [("_row", "matches an erased customer: skipped")], skipped=True)
                     continue
+                self.person_of[row.line] = match["_id"]
                 update = profiles.merge_changes(match, values)
                 if not update:
                     self.outcome.unchanged += 1
@@ -320,6 +342,7 @@ class Batch:
                 doc = profiles.new_document(values)
                 doc["_id"] = ObjectId()
                 new_ids.add(doc["_id"])
+                self.person_of[row.line] = doc["_id"]
                 rows_of[doc["_id"]] = [row.line]
                 new_docs.append((doc, [row.line]))
                 remember(doc)
@@ -336,6 +359,15 @@ class Batch:
         for cid in updated:
             self.outcome.events.append(CustomerUpdated(customer_id=str(cid), source="import",
                                                        changed=sorted(changed_fields)))
+        # Consents are the mailer's: announce each statement of a row whose person is stored.
+        lost = ({doc["_id"] for doc, _ in new_docs} - set(created)) | (set(updates) - set(updated))
+        for line, statements in sorted(self.statements.items()):
+            cid = self.person_of.get(line)
+            if cid is None or cid in lost:
+                continue
+            for statement in statements:
+                self.outcome.events.append(import_consent.event(statement, cid, self.job.id, line))
+                self.outcome.consents += 1
 
     @staticmethod
     def _conflict(match: dict, values: dict, index: dict):
@@ -464,7 +496,7 @@ def recompute_touched(job: ImportJob, touched: set[str]) -> int:
     return queued
 
 
-COUNTERS = ("created", "updated", "unchanged", "rejected", "skipped")
+COUNTERS = ("created", "updated", "unchanged", "rejected", "skipped", "consents")
 
 
 def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
@@ -482,7 +514,8 @@ def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
     batch: list[Row] = []
     # A resumed job cannot know what the first attempt changed: re-check every segment.
     touched: set[str] = {"*"} if done_rows else set()
-    sender = EventSender(settings) if settings.import_events else None
+    # customer.created/updated may be turned off; consent statements always go (the mailer records them).
+    sender = EventSender(settings)
 
     def flush():
         nonlocal batch
@@ -490,8 +523,8 @@ def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
             return
         outcome = Batch(settings, job, batch).run()
         touched.update(outcome.touched)
-        if sender is not None:
-            sender.send(outcome.events)
+        sender.send(outcome.events if settings.import_events else
+                    [e for e in outcome.events if isinstance(e, ConsentImported)])
         if outcome.rejections:
             ImportRejection._get_collection().insert_many(outcome.rejections, ordered=False)
         for name in COUNTERS:
@@ -517,8 +550,7 @@ def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
         finish(ImportJob, job.id, owner, "failed", error=str(exc), **counts)
         return
     finally:
-        if sender is not None:
-            sender.close()
+        sender.close()
         recompute_touched(job, touched)
     finish(ImportJob, job.id, owner, "done", bytes_read=job.size, rows=rows_seen, **counts)
     # The upload is no longer needed once every row is in (the report stays).

@@ -42,6 +42,8 @@ class ImportJob(Job):
     unchanged = me.IntField(default=0)
     rejected = me.IntField(default=0)
     skipped = me.IntField(default=0)  # suppressed or erased people, never re-created
+    consents = me.IntField(default=0)  # consent statements announced to the mailer (consent.imported)
+    language = me.StringField(default="en", choices=("es", "en"))  # of the reasons in the report
 
     meta = {"collection": "segments_import_jobs", "indexes": [("status", "created_at")]}
 

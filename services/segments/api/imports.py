@@ -29,6 +29,8 @@ class ImportQuery(Schema):
     default_country = String(load_default=None, validate=Length(equal=2),
                              metadata={"description": "for phone numbers without +prefix; default ES"})
     filename = String(load_default=None, validate=Length(max=300))
+    lang = String(load_default="en", validate=OneOf(("es", "en")),
+                  metadata={"description": "language of the reasons in the report of rejected rows"})
 
 
 class ImportOut(Schema):
@@ -44,6 +46,8 @@ class ImportOut(Schema):
     unchanged = Integer()
     rejected = Integer()
     skipped = Integer(metadata={"description": "suppressed or erased people, skipped on purpose"})
+    consents = Integer(metadata={"description": "consent statements sent to the mailer, which records them"})
+    language = String()
     error = String(allow_none=True)
     created_at = String()
     started_at = String(allow_none=True)
@@ -75,6 +79,7 @@ def _out(job: ImportJob) -> dict:
     return {"id": str(job.id), "status": job.status, "filename": job.filename, "format": job.format,
             "size": job.size, "progress": round(progress, 4), "rows": job.rows, "created": job.created,
             "updated": job.updated, "unchanged": job.unchanged, "rejected": job.rejected, "skipped": job.skipped,
+            "consents": job.consents, "language": job.language,
             "error": job.error, "created_at": jsonable(job.created_at), "started_at": jsonable(job.started_at),
             "finished_at": jsonable(job.finished_at), "report": f"/imports/{job.id}/report.csv"}
 
@@ -92,7 +97,9 @@ def _load(job_id: str) -> ImportJob:
 @bp.doc(description="Send the file as multipart form field `file`, or as the raw request body "
                     "(text/csv or application/x-ndjson). Columns / keys: external_id, email, phone, "
                     "first_name, last_name, locale, time_zone, country, city, stage, tags (separated by ; "
-                    "or |), lat, lng, attributes.<name>, social.<network>. The worker processes it; follow "
+                    "or |), lat, lng, attributes.<name>, social.<network>, consent.<channel>.<topic> "
+                    "(granted, pending or revoked) with consent.source, consent.date and a proof "
+                    "(consent.wording, consent.ip or consent.form): the mailer records them. The worker processes it; follow "
                     "the job at /imports/<id>.",
         responses={413: "file too large", 422: "no file or unknown format"})
 @roles("marketer")
@@ -111,7 +118,8 @@ def create_import(query_data):
         raise field_error("format", "say csv or jsonl (or send a file named .csv or .jsonl)", location="query")
     country = (query_data.get("default_country") or settings().default_country).upper()
     # "uploading" is not runnable: no worker starts on a half-stored file.
-    job = ImportJob(filename=filename, format=fmt, default_country=country, status="uploading").save()
+    job = ImportJob(filename=filename, format=fmt, default_country=country, status="uploading",
+                    language=query_data["lang"]).save()
     stream = upload.stream if upload is not None else request.stream
     try:
         size = store_upload(job, stream, settings().import_chunk_bytes, settings().import_max_bytes)
