@@ -1,5 +1,5 @@
-"""Mailer worker: consumes send.requested and consent.imported (each import row
-consents, recorded in the ledger); its idle hook sweeps deferred and
+"""Mailer worker: consumes send.requested and consent.imported (the consents of
+import rows, recorded in the ledger); its idle hook sweeps deferred and
 abandoned deliveries and relays the outbox."""
 
 from __future__ import annotations
