@@ -200,4 +200,37 @@ ES: dict[str, str] = {
         "{n} de ellos están ahora en horas de silencio: lo recibirán cuando terminen.",
     "Nobody in this segment can receive it now: sending would reach no one.":
         "Nadie de este segmento puede recibirla ahora: el envío no llegaría a nadie.",
+    # consents in the console (a person's consents; double opt-in for a segment)
+    "Choose a channel.": "Elige un canal.", "Choose a topic.": "Elige un tema.",
+    "Choose grant or revoke.": "Elige conceder o revocar.",
+    "Say where the customer gave this consent.": "Indica dónde dio el cliente este consentimiento.",
+    "The date cannot be in the future.": "La fecha no puede ser futura.",
+    "Give the date the customer consented.": "Indica la fecha en que el cliente consintió.",
+    "Give a proof: the wording version accepted, or how they consented.":
+        "Da una prueba: la versión del texto aceptado, o cómo consintió.",
+    "At most {n} characters.": "Como máximo {n} caracteres.",
+    "Confirm that the customer gave this consent.": "Confirma que el cliente dio este consentimiento.",
+    "A form (web or paper)": "Un formulario (web o papel)",
+    "Customer service (phone, shop, e-mail)": "Atención al cliente (teléfono, tienda, correo)",
+    "Another system of ours": "Otro sistema nuestro", "Consent recorded.": "Consentimiento registrado.",
+    "Consent revoked.": "Consentimiento revocado.", "Revoke": "Revocar",
+    "Record a consent the customer gave": "Registrar un consentimiento que dio el cliente",
+    "Where it was given": "Dónde lo dio", "Date given": "Fecha en que lo dio",
+    "Wording version accepted": "Versión del texto aceptado", "How it was given (proof)": "Cómo lo dio (prueba)",
+    "The customer gave this consent; I can show the proof.": "El cliente dio este consentimiento; puedo mostrar la prueba.",
+    "Record consent": "Registrar consentimiento",
+    "already consented": "ya consintió", "already invited, not confirmed yet": "ya invitado, aún sin confirmar",
+    "said no before": "dijo que no antes", "no e-mail address": "sin dirección de correo",
+    "on the suppression list": "en la lista de exclusión",
+    "the message could not be sent": "no se pudo enviar el mensaje",
+    "Ask for consent (double opt-in)": "Pedir consentimiento (doble confirmación)",
+    "{n} people were sent the confirmation request.": "Se envió la solicitud de confirmación a {n} personas.",
+    "Not invited:": "No invitados:",
+    "Tick the box to confirm: every member without consent gets an e-mail.":
+        "Marca la casilla para confirmar: cada miembro sin consentimiento recibe un correo.",
+    "Members without consent get an e-mail asking them to confirm; nobody is subscribed until they do.":
+        "Los miembros sin consentimiento reciben un correo para confirmar; nadie queda suscrito hasta que lo hace.",
+    "Send the confirmation request to the members without consent":
+        "Enviar la solicitud de confirmación a los miembros sin consentimiento",
+    "Send the invitation": "Enviar la invitación",
 }
