@@ -127,6 +127,10 @@ def record_imported(event, *, events) -> ConsentEntry:
         customer_id = ObjectId(event.customer_id)
     except Exception:  # noqa: BLE001 - bson raises InvalidId or TypeError
         raise ConsentError("customer_id", "not an id") from None
+    state = ConsentState.objects(customer_id=customer_id, channel=event.channel, topic=event.topic).first()
+    if state is not None and state.status == event.status and state.entry_id:
+        # The file says what the ledger already says (a re-import): nothing to record.
+        return ConsentEntry.objects(id=state.entry_id).first()
     note = "; ".join(filter(None, (f"import {event.import_id} line {event.line}",
                                    event.origin and f"source: {event.origin}",
                                    event.form and f"form: {event.form}")))[:500]
