@@ -118,8 +118,11 @@ ES: dict[str, str] = {
     "denied": "denegado", "revoked": "revocado", "purchase": "compra", "message": "mensaje", "mention": "mención",
     # imports
     "Imports": "Importaciones", "Import": "Importación", "Import customers": "Importar clientes",
-    "A CSV file with a header row, or JSON Lines (one object per line). Columns: external_id, email, phone, first_name, last_name, locale, time_zone, country, city, stage, tags (separated by ; or |), lat, lng, attributes.<name>, social.<network>.":
-        "Un CSV con fila de cabecera, o JSON Lines (un objeto por línea). Columnas: external_id, email, phone, first_name, last_name, locale, time_zone, country, city, stage, tags (separadas por ; o |), lat, lng, attributes.<nombre>, social.<red>.",
+    "A CSV file with a header row (as Excel saves it: separated by ; or , in UTF-8 or Windows-1252; headers in Spanish or English), or JSON Lines. You check the columns before anything is imported. Consent columns: consent.<channel>.<topic> (granted, pending or revoked) with consent.source, consent.date and a proof (consent.wording, consent.ip or consent.form).":
+        "Un archivo CSV con fila de cabecera (como lo guarda Excel: separado por ; o , en UTF-8 o Windows-1252; "
+        "cabeceras en español o inglés), o JSON Lines. Revisas las columnas antes de importar nada. Columnas de "
+        "consentimiento: consent.<canal>.<tema> (concedido, pendiente o revocado) con consent.source, "
+        "consent.date y una prueba (consent.wording, consent.ip o consent.form).",
     "File": "Archivo", "Format": "Formato", "From the file name": "Según el nombre del archivo",
     "Country for phone numbers without a prefix": "País de los teléfonos sin prefijo",
     "Upload and import": "Subir e importar", "Past imports": "Importaciones anteriores",
@@ -233,4 +236,23 @@ ES: dict[str, str] = {
     "Send the confirmation request to the members without consent":
         "Enviar la solicitud de confirmación a los miembros sin consentimiento",
     "Send the invitation": "Enviar la invitación",
+    # imports: the mapping step
+    "External id (your customer code)": "Id externo (tu código de cliente)", "First name": "Nombre",
+    "Last name": "Apellidos", "Stage": "Etapa", "Consent: where it was given": "Consentimiento: dónde se dio",
+    "Consent: date": "Consentimiento: fecha", "Consent: wording version": "Consentimiento: versión del texto",
+    "Consent: IP": "Consentimiento: IP", "Consent: form": "Consentimiento: formulario",
+    "Another column is mapped to the same field.": "Otra columna va al mismo campo.",
+    "Map a column to the e-mail, the phone or the external id: rows are matched by them.":
+        "Asigna una columna al correo, al teléfono o al id externo: las filas se unen por ellos.",
+    "Choose a field from the list.": "Elige un campo de la lista.", "Check the columns": "Revisa las columnas",
+    "Read as {encoding}, columns separated by {delimiter}. Each column goes to the field chosen below; choose «Ignore» to leave it out.":
+        "Leído como {encoding}, columnas separadas por {delimiter}. Cada columna va al campo elegido debajo; "
+        "elige «Ignorar» para dejarla fuera.",
+    "semicolons": "punto y coma", "commas": "comas", "tabs": "tabuladores", "Ignore": "Ignorar",
+    "Remember this mapping for files with the same columns": "Recordar esta asignación para archivos con las mismas columnas",
+    "Time zones guessed": "Zonas horarias supuestas", "Consents sent to the ledger": "Consentimientos enviados al registro",
+    "imported, check it": "importada, revísala",
+    "The import stopped: {n} rows were imported before.": "La importación se detuvo: antes se importaron {n} filas.",
+    "Nothing was imported.": "No se importó nada.", "mapping": "revisar columnas",
+    "Import these rows": "Importar estas filas",
 }
