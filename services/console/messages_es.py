@@ -254,5 +254,5 @@ ES: dict[str, str] = {
     "imported, check it": "importada, revísala",
     "The import stopped: {n} rows were imported before.": "La importación se detuvo: antes se importaron {n} filas.",
     "Nothing was imported.": "No se importó nada.", "mapping": "revisar columnas",
-    "Import these rows": "Importar estas filas",
+    "Import these rows": "Importar estas filas", "Change zone": "Cambiar zona",
 }
