@@ -255,4 +255,11 @@ ES: dict[str, str] = {
     "The import stopped: {n} rows were imported before.": "La importación se detuvo: antes se importaron {n} filas.",
     "Nothing was imported.": "No se importó nada.", "mapping": "revisar columnas",
     "Import these rows": "Importar estas filas", "Change zone": "Cambiar zona",
+    # campaign form: pickers by name, weekly and monthly schedules
+    "name or id": "nombre o id", "Every week": "Cada semana", "Every month": "Cada mes",
+    "Repeating (cron, advanced)": "Repetición (cron, avanzado)", "Every week on": "Cada semana el",
+    "Day of the month (every month)": "Día del mes (cada mes)", "At (local time)": "A las (hora local)",
+    "Give the time as hours and minutes, like 10:00.": "Indica la hora con horas y minutos, como 10:00.",
+    "Choose at least one day.": "Elige al menos un día.",
+    "Choose a day from 1 to 28 (every month has it).": "Elige un día del 1 al 28 (todos los meses lo tienen).",
 }

@@ -65,8 +65,8 @@ def test_marketer_creates_schedules_and_watches_a_campaign(stack, browser, shots
 
     # A field error from the service shows next to its field.
     page.fill("input[name=name]", "Rebajas de invierno")
-    page.fill("input[name=segment_id]", segment_id)
-    page.fill("input[name=template_id]", template_id)
+    page.select_option("select[name=segment_id]", label="Clientes ES")  # by name
+    page.select_option("select[name=template_id]", label="Bienvenida")
     page.check("input[name=schedule_kind][value=cron]")
     page.fill("input[name=cron]", "0 9 * * 1")
     page.fill("input[name=time_zone]", "Europe/Nowhere")
