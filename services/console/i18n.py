@@ -34,6 +34,9 @@ EN.update({
     "field_created_at": "created", "field_updated_at": "updated", "field_purchases.last_at": "last purchase",
     "field_purchases.count": "number of purchases", "field_purchases.total": "total spent", "field_erased": "erased",
 })
+# A day in "every <day>" (English keeps the singular: "on Monday"; Spanish says "los domingos").
+EN.update({f"day_plural_{n}": day for n, day in enumerate(("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday",
+                                                              "Friday", "Saturday"))})
 CATALOGUES = {"es": ES, "en": EN}
 
 

@@ -261,5 +261,9 @@ ES: dict[str, str] = {
     "Day of the month (every month)": "Día del mes (cada mes)", "At (local time)": "A las (hora local)",
     "Give the time as hours and minutes, like 10:00.": "Indica la hora con horas y minutos, como 10:00.",
     "Choose at least one day.": "Elige al menos un día.",
+    "day_plural_0": "domingos", "day_plural_1": "lunes", "day_plural_2": "martes", "day_plural_3": "miércoles",
+    "day_plural_4": "jueves", "day_plural_5": "viernes", "day_plural_6": "sábados",
+    "at minute {minute} of every hour from {start} to {end}":
+        "en el minuto {minute} de cada hora, de {start} a {end}",
     "Choose a day from 1 to 28 (every month has it).": "Elige un día del 1 al 28 (todos los meses lo tienen).",
 }
