@@ -84,8 +84,7 @@ def invite(json_data):
                              create=False)
                 invited += 1
                 continue
-            except (TransientFailure, PermanentFailure, UnicodeError):
-                # UnicodeError: the SMTP message builder cannot write a non-ASCII address yet.
+            except (TransientFailure, PermanentFailure):
                 reason = "send_failed"
         skipped[reason] = skipped.get(reason, 0) + 1
     return {"segment_id": str(oid), "topic": topic, "members": len(ids), "invited": invited,
