@@ -115,13 +115,20 @@ _PROFILE_ES = [
 ]
 
 
-def reason(english: str, language: str) -> str:
+# Fields whose checks come from a library that words its own reasons (email-validator):
+# said in Spanish as a whole, the library's detail kept in brackets.
+_FIELD_ES = {"email": "no es una dirección de correo válida", "phone": "no es un número de teléfono válido"}
+
+
+def reason(english: str, language: str, field: str | None = None) -> str:
     """A reason worded in English by the profile checks, in ``language``."""
     if language != "es":
         return english
     for pattern, spanish in _PROFILE_ES:
         if re.fullmatch(pattern, english):
             return re.sub(pattern, spanish, english)
+    if field in _FIELD_ES:
+        return f"{_FIELD_ES[field]} ({english})"
     return english
 
 

@@ -296,7 +296,7 @@ class Batch:
                 self.reject(row, row.errors)
                 continue
             values, errors = profiles.normalise(row.data, self.job.default_country)
-            errors = {name: import_messages.reason(why, self.language) for name, why in errors.items()}
+            errors = {name: import_messages.reason(why, self.language, name) for name, why in errors.items()}
             statements, consent_errors = import_consent.parse(row.consent)
             errors.update({name: import_messages.text(code, self.language, **params)
                            for name, code, params in consent_errors})

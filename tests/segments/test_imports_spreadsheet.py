@@ -104,7 +104,7 @@ def test_duplicate_rows_for_one_person_are_reported_not_merged(api, settings):
 
 # Every class of rejected row, and the file errors, in both languages.
 ERROR_ROWS = [
-    ("crm-6,no-es-correo,,Ana,,,,,,", "email", "not a valid email address", "no es una dirección de correo válida"),
+    ("crm-6,no-es-correo,,Ana,,,,,,", "email", "must have an @-sign", "no es una dirección de correo válida"),
     ("crm-7,,12,Ana,,,,,,", "phone", "not a valid phone number", "no es un número de teléfono válido"),
     ("crm-7b,,teléfono,Ana,,,,,,", "phone", "not a phone number", "no es un número de teléfono"),
     ("crm-8,a8@example.com,,,,España,,,,", "country", "two-letter country code", "código de país ISO 3166"),
