@@ -3,11 +3,11 @@ Chromium against the real services: import what Excel in Spain saves (';',
 Windows-1252, Spanish headers, a consent column), fix one column of the
 mapping, see the consents recorded by the mailer, ask a segment to confirm
 (double opt-in), build a segment with tags and a place, and schedule the
-campaign weekly at 10:00 America/Mexico_City. Screenshots of each step at
+campaign weekly at 10:00 America/Mexico_City, send a test and send it. Screenshots of each step at
 1366 and 390 px go to test-artifacts/first-campaign/.
 
-Not covered yet (not built on this branch): the test send and who was
-reached (and why the others were not).
+The campaign is then switched to "now" to see who was reached and why the
+others were not (its weekly run would only come next Monday).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.console.conftest import Stack, seed_audience, start_backends
 from tests.support import MARKETER_KEY, wait_until
@@ -33,6 +34,7 @@ CSV = (
     "Lucía;García;lucia@ejemplo.es;;ES;Málaga;36,70;-4,40;feria;c-2;concedido;Web;2025-02-01;v2\r\n"
     "Íñigo;Ortiz;inigo@ejemplo.es;;ES;Bilbao;43,26;-2,93;feria;c-3;concedido;;;\r\n"
     "Zoë;O'Brien;zoe@example.co.uk;;GB;Londres;51,5;-0,12;;c-4;;;;\r\n"
+    "Pilar;Ruiz;pilar@ejemplo.es;;ES;Málaga;36,71;-4,41;feria;c-5;;;;\r\n"  # no consent: in the segment, not reached
 ).encode("cp1252")
 
 
@@ -94,7 +96,7 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     page.select_option("select[data-column='Referencia']", "external_id")
     page.click("#mapping-start")
     page.locator("#rejections").wait_for(timeout=60000)
-    assert page.inner_text('[data-k="created"]') == "3" and page.inner_text('[data-k="rejected"]') == "1"
+    assert page.inner_text('[data-k="created"]') == "4" and page.inner_text('[data-k="rejected"]') == "1"
     assert page.inner_text('[data-k="consents"]') == "2"
     rejected = " ".join(page.locator("#rejections tbody tr:not(.warning)").all_inner_texts())
     assert "sin decir dónde se obtuvo" in rejected  # Íñigo: consent claimed without its source
@@ -126,10 +128,10 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     segment_url = page.url
     assert re.search(r"/segments/[0-9a-f]{24}$", segment_url), segment_url
 
-    def two_members():
+    def three_members():
         page.reload()
-        return page.inner_text("#member-count") == "2"
-    wait_until(two_members, timeout=60, interval=0.5, what="José and Lucía in the segment")
+        return page.inner_text("#member-count") == "3"
+    wait_until(three_members, timeout=60, interval=0.5, what="José, Lucía and Pilar in the segment")
     pages[390].goto(segment_url)
     shoot(pages, "05-segmento")
     segment_id = segment_url.rsplit("/", 1)[1]
@@ -158,13 +160,50 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     page.goto(show_url)
     runs = page.locator("ol.runs li").all_inner_texts()
     assert runs and all("10:00:00" in run for run in runs), runs
+    assert page.inner_text(f"a[title='{segment_id}']") == "Feria de Málaga"  # picked by name, shown by name
+    assert page.inner_text(f"a[title='{template_id}']") == "Bienvenida"
+    # Who it will reach, before sending (the mailer's rules): Pilar has no consent.
+    audience = page.inner_text("#audience")
+    assert "3 en el segmento, 2 alcanzables" in audience, audience
+    assert page.locator('#audience [data-reason="no_consent"]').count() == 1
     with page.expect_navigation():
         page.click("button[value=schedule]")
     campaign_url = page.url
     pages[390].goto(campaign_url)
     shoot(pages, "07-campana")
-    assert template_id and segment_id
     for width, other in pages.items():
         # Usable at 390 px: nothing scrolls sideways on the campaign page.
         overflow = other.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert width == 1366 or overflow <= 1, f"the campaign page scrolls {overflow} px sideways at {width} px"
+
+    # 5. A test send of the template, from its page.
+    page.goto(f"{console}/templates/{template_id}")
+    page.fill("form[action$='/test-send'] input[name=to]", "marta@tienda.example")
+    page.click("form[action$='/test-send'] button")
+    wait_until(lambda: first_stack.smtp.mailbox.to("marta@tienda.example"), timeout=30, what="the test send")
+    shoot({1366: page}, "08-prueba")
+
+    # 6. Start it: the weekly run is next Monday, so the marketer sends this one now and sees who was reached.
+    with page.expect_navigation():
+        page.goto(campaign_url)
+    with page.expect_navigation():
+        page.click("button[value=unschedule]")
+    page.goto(campaign_url + "/edit")
+    page.check("input[name=schedule_kind][value=now]")
+    page.click("form#campaign-form button.primary")
+    page.wait_for_url(campaign_url)
+    with page.expect_navigation():
+        page.click("button[value=schedule]")
+
+    def reached():
+        try:
+            page.reload()
+            return page.inner_text('#progress [data-k="sent"]') == "2" and page.locator("#not-sent").count() == 1
+        except PlaywrightError:
+            return False
+    wait_until(reached, timeout=90, interval=0.5, what="José and Lucía reached, Pilar not and why")
+    assert page.locator('#not-sent [data-reason="no_consent"]').count() == 1
+    assert sorted(r for m in first_stack.smtp.mailbox.snapshot() for r in m.rcpt_tos
+                  if r != "marta@tienda.example") == ["jose@ejemplo.es", "lucia@ejemplo.es"]
+    pages[390].goto(campaign_url)
+    shoot(pages, "09-alcanzados")
