@@ -207,3 +207,14 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
                   if r != "marta@tienda.example") == ["jose@ejemplo.es", "lucia@ejemplo.es"]
     pages[390].goto(campaign_url)
     shoot(pages, "09-alcanzados")
+
+    # Every page of the campaign's path at 390 px: nothing scrolls sideways.
+    narrow = pages[390]
+    wide_pages = {}
+    for path in ("/dashboard", "/customers", "/imports", "/segments", "/segments/new", "/campaigns",
+                 "/campaigns/new", person_url.removeprefix(console), job_url.removeprefix(console)):
+        narrow.goto(f"{console}{path}")
+        overflow = narrow.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        if overflow > 1:
+            wide_pages[path] = overflow
+    assert wide_pages == {}, f"pages that scroll sideways at 390 px (px): {wide_pages}"
