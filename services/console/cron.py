@@ -94,6 +94,10 @@ def describe(expression: str) -> str:
             parts.append(_("every {n} minutes", n=int(minute[2:])))
         elif minute == "*" and hour == "*":
             parts.append(_("every minute"))
+        elif minute.isdigit() and "-" in hour and all(h.isdigit() for h in hour.split("-", 1)):
+            start, end = (int(h) for h in hour.split("-", 1))
+            parts.append(_("at minute {minute} of every hour from {start} to {end}", minute=int(minute),
+                           start=f"{start:02d}:00", end=f"{end:02d}:{int(minute):02d}"))
         elif minute.isdigit() and hour.startswith("*/"):
             parts.append(_("every {n} hours at minute {minute}", n=int(hour[2:]), minute=int(minute)))
         else:
@@ -108,7 +112,8 @@ def describe(expression: str) -> str:
             if days == [1, 2, 3, 4, 5]:
                 parts.append(_("Monday to Friday"))
             elif days is not None:
-                parts.append(_("on {days}", days=_list([_(DAY_WORDS[d]) for d in days])))
+                # "los domingos": the days as a repeating thing (plural in Spanish)
+                parts.append(_("on {days}", days=_list([_(f"day_plural_{d}") for d in days])))
             else:
                 parts.append(_("on {days}", days=dow))
         elif day == "*" and month == "*" and (hour.isdigit() or "," in hour):

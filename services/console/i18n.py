@@ -8,8 +8,9 @@ The language comes from the session (the switcher), else the setting.
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_timezone
 from babel.numbers import format_decimal, format_percent
 from flask import current_app, session
 
@@ -33,6 +34,9 @@ EN.update({
     "field_created_at": "created", "field_updated_at": "updated", "field_purchases.last_at": "last purchase",
     "field_purchases.count": "number of purchases", "field_purchases.total": "total spent", "field_erased": "erased",
 })
+# A day in "every <day>" (English keeps the singular: "on Monday"; Spanish says "los domingos").
+EN.update({f"day_plural_{n}": day for n, day in enumerate(("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday",
+                                                              "Friday", "Saturday"))})
 CATALOGUES = {"es": ES, "en": EN}
 
 
@@ -60,12 +64,39 @@ def parse_iso(value) -> datetime.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
+# Zones offered by the picker in the header (any IANA zone is accepted; these come first).
+ZONES = ("Europe/Madrid", "Atlantic/Canary", "Europe/London", "Europe/Lisbon", "America/Mexico_City",
+         "America/Bogota", "America/Lima", "America/Santiago", "America/Argentina/Buenos_Aires",
+         "America/Caracas", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "UTC")
+
+
+def viewer_zone() -> str:
+    """The time zone the viewer chose in the header (UTC until they choose)."""
+    chosen = session.get("zone")
+    return chosen if chosen in zoneinfo.available_timezones() or chosen == "UTC" else "UTC"
+
+
 def format_when(value, fmt: str = "medium", tz: str | None = None) -> str:
-    """An ISO 8601 string or datetime, in the user's language (and in ``tz`` when given)."""
+    """An ISO 8601 instant (naive means UTC) in the user's language, in ``tz`` or else the
+    viewer's zone, with the zone named (the "full" format names it itself)."""
     moment = parse_iso(value)
     if moment is None:
         return "—"
-    return format_datetime(moment, format=fmt, tzinfo=tz or moment.tzinfo, locale=locale())
+    zone = tz or viewer_zone()
+    text = format_datetime(moment, format=fmt, tzinfo=get_timezone(zone), locale=locale())
+    return text if fmt == "full" else f"{text} ({zone})"
+
+
+def set_zone():
+    """The viewer's time zone (header picker): every time is shown in it."""
+    from flask import redirect, request
+
+    from services.console.views.auth import _safe_next
+
+    chosen = (request.form.get("zone") or "").strip()
+    if chosen == "UTC" or chosen in zoneinfo.available_timezones():
+        session["zone"] = chosen
+    return redirect(_safe_next(request.form.get("next")))
 
 
 def format_number(value, digits: int = 0) -> str:
@@ -79,5 +110,6 @@ def format_rate(value) -> str:
 
 
 def init_app(app) -> None:
-    app.jinja_env.globals.update(_=gettext, locale=locale, LOCALES=LOCALES)
+    app.jinja_env.globals.update(_=gettext, locale=locale, LOCALES=LOCALES, viewer_zone=viewer_zone, ZONES=ZONES)
+    app.add_url_rule("/zone", "set_zone", set_zone, methods=["POST"])
     app.jinja_env.filters.update(when=format_when, number=format_number, rate=format_rate)

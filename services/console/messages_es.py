@@ -123,8 +123,11 @@ ES: dict[str, str] = {
     "denied": "denegado", "revoked": "revocado", "purchase": "compra", "message": "mensaje", "mention": "mención",
     # imports
     "Imports": "Importaciones", "Import": "Importación", "Import customers": "Importar clientes",
-    "A CSV file with a header row, or JSON Lines (one object per line). Columns: external_id, email, phone, first_name, last_name, locale, time_zone, country, city, stage, tags (separated by ; or |), lat, lng, attributes.<name>, social.<network>.":
-        "Un CSV con fila de cabecera, o JSON Lines (un objeto por línea). Columnas: external_id, email, phone, first_name, last_name, locale, time_zone, country, city, stage, tags (separadas por ; o |), lat, lng, attributes.<nombre>, social.<red>.",
+    "A CSV file with a header row (as Excel saves it: separated by ; or , in UTF-8 or Windows-1252; headers in Spanish or English), or JSON Lines. You check the columns before anything is imported. Consent columns: consent.<channel>.<topic> (granted, pending or revoked) with consent.source, consent.date and a proof (consent.wording, consent.ip or consent.form).":
+        "Un archivo CSV con fila de cabecera (como lo guarda Excel: separado por ; o , en UTF-8 o Windows-1252; "
+        "cabeceras en español o inglés), o JSON Lines. Revisas las columnas antes de importar nada. Columnas de "
+        "consentimiento: consent.<canal>.<tema> (concedido, pendiente o revocado) con consent.source, "
+        "consent.date y una prueba (consent.wording, consent.ip o consent.form).",
     "File": "Archivo", "Format": "Formato", "From the file name": "Según el nombre del archivo",
     "Country for phone numbers without a prefix": "País de los teléfonos sin prefijo",
     "Upload and import": "Subir e importar", "Past imports": "Importaciones anteriores",
@@ -205,6 +208,69 @@ ES: dict[str, str] = {
         "{n} de ellos están ahora en horas de silencio: lo recibirán cuando terminen.",
     "Nobody in this segment can receive it now: sending would reach no one.":
         "Nadie de este segmento puede recibirla ahora: el envío no llegaría a nadie.",
+    # consents in the console (a person's consents; double opt-in for a segment)
+    "Choose a channel.": "Elige un canal.", "Choose a topic.": "Elige un tema.",
+    "Choose grant or revoke.": "Elige conceder o revocar.",
+    "Say where the customer gave this consent.": "Indica dónde dio el cliente este consentimiento.",
+    "The date cannot be in the future.": "La fecha no puede ser futura.",
+    "Give the date the customer consented.": "Indica la fecha en que el cliente consintió.",
+    "Give a proof: the wording version accepted, or how they consented.":
+        "Da una prueba: la versión del texto aceptado, o cómo consintió.",
+    "At most {n} characters.": "Como máximo {n} caracteres.",
+    "Confirm that the customer gave this consent.": "Confirma que el cliente dio este consentimiento.",
+    "A form (web or paper)": "Un formulario (web o papel)",
+    "Customer service (phone, shop, e-mail)": "Atención al cliente (teléfono, tienda, correo)",
+    "Another system of ours": "Otro sistema nuestro", "Consent recorded.": "Consentimiento registrado.",
+    "Consent revoked.": "Consentimiento revocado.", "Revoke": "Revocar",
+    "Record a consent the customer gave": "Registrar un consentimiento que dio el cliente",
+    "Where it was given": "Dónde lo dio", "Date given": "Fecha en que lo dio",
+    "Wording version accepted": "Versión del texto aceptado", "How it was given (proof)": "Cómo lo dio (prueba)",
+    "The customer gave this consent; I can show the proof.": "El cliente dio este consentimiento; puedo mostrar la prueba.",
+    "Record consent": "Registrar consentimiento",
+    "already consented": "ya consintió", "already invited, not confirmed yet": "ya invitado, aún sin confirmar",
+    "said no before": "dijo que no antes", "no e-mail address": "sin dirección de correo",
+    "on the suppression list": "en la lista de exclusión",
+    "the message could not be sent": "no se pudo enviar el mensaje",
+    "Ask for consent (double opt-in)": "Pedir consentimiento (doble confirmación)",
+    "{n} people were sent the confirmation request.": "Se envió la solicitud de confirmación a {n} personas.",
+    "Not invited:": "No invitados:",
+    "Tick the box to confirm: every member without consent gets an e-mail.":
+        "Marca la casilla para confirmar: cada miembro sin consentimiento recibe un correo.",
+    "Members without consent get an e-mail asking them to confirm; nobody is subscribed until they do.":
+        "Los miembros sin consentimiento reciben un correo para confirmar; nadie queda suscrito hasta que lo hace.",
+    "Send the confirmation request to the members without consent":
+        "Enviar la solicitud de confirmación a los miembros sin consentimiento",
+    "Send the invitation": "Enviar la invitación",
+    # imports: the mapping step
+    "External id (your customer code)": "Id externo (tu código de cliente)", "First name": "Nombre",
+    "Last name": "Apellidos", "Stage": "Etapa", "Consent: where it was given": "Consentimiento: dónde se dio",
+    "Consent: date": "Consentimiento: fecha", "Consent: wording version": "Consentimiento: versión del texto",
+    "Consent: IP": "Consentimiento: IP", "Consent: form": "Consentimiento: formulario",
+    "Another column is mapped to the same field.": "Otra columna va al mismo campo.",
+    "Map a column to the e-mail, the phone or the external id: rows are matched by them.":
+        "Asigna una columna al correo, al teléfono o al id externo: las filas se unen por ellos.",
+    "Choose a field from the list.": "Elige un campo de la lista.", "Check the columns": "Revisa las columnas",
+    "Read as {encoding}, columns separated by {delimiter}. Each column goes to the field chosen below; choose «Ignore» to leave it out.":
+        "Leído como {encoding}, columnas separadas por {delimiter}. Cada columna va al campo elegido debajo; "
+        "elige «Ignorar» para dejarla fuera.",
+    "semicolons": "punto y coma", "commas": "comas", "tabs": "tabuladores", "Ignore": "Ignorar",
+    "Remember this mapping for files with the same columns": "Recordar esta asignación para archivos con las mismas columnas",
+    "Time zones guessed": "Zonas horarias supuestas", "Consents sent to the ledger": "Consentimientos enviados al registro",
+    "imported, check it": "importada, revísala",
+    "The import stopped: {n} rows were imported before.": "La importación se detuvo: antes se importaron {n} filas.",
+    "Nothing was imported.": "No se importó nada.", "mapping": "revisar columnas",
+    "Import these rows": "Importar estas filas", "Change zone": "Cambiar zona",
+    # campaign form: pickers by name, weekly and monthly schedules
+    "name or id": "nombre o id", "Every week": "Cada semana", "Every month": "Cada mes",
+    "Repeating (cron, advanced)": "Repetición (cron, avanzado)", "Every week on": "Cada semana el",
+    "Day of the month (every month)": "Día del mes (cada mes)", "At (local time)": "A las (hora local)",
+    "Give the time as hours and minutes, like 10:00.": "Indica la hora con horas y minutos, como 10:00.",
+    "Choose at least one day.": "Elige al menos un día.",
+    "day_plural_0": "domingos", "day_plural_1": "lunes", "day_plural_2": "martes", "day_plural_3": "miércoles",
+    "day_plural_4": "jueves", "day_plural_5": "viernes", "day_plural_6": "sábados",
+    "at minute {minute} of every hour from {start} to {end}":
+        "en el minuto {minute} de cada hora, de {start} a {end}",
+    "Choose a day from 1 to 28 (every month has it).": "Elige un día del 1 al 28 (todos los meses lo tienen).",
 }
 
 # the block editor and the gallery (views/builder.py)

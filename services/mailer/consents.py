@@ -101,3 +101,41 @@ def state_map(customer_ids, channel: str, topic: str) -> dict[ObjectId, str]:
         {"customer_id": {"$in": list(customer_ids)}, "channel": channel, "topic": topic},
         {"customer_id": 1, "status": 1, "expires_at": 1})
     return {doc["customer_id"]: doc["status"] for doc in cursor}
+
+
+IMPORTED_STATUSES = ("granted", "pending", "revoked")
+
+
+def record_imported(event, *, events) -> ConsentEntry:
+    """Record a ``consent.imported`` statement (an import row) in the ledger.
+
+    The segments service reads the file and announces each statement; the
+    ledger is written here only. A grant or a pending request without the
+    place it was collected is refused (nothing grants consent silently). The
+    idempotency key is the statement itself, so re-importing the same file, or
+    a redelivered message, records nothing new.
+    """
+    if event.status not in IMPORTED_STATUSES:
+        raise ConsentError("status", f"must be one of {', '.join(IMPORTED_STATUSES)}")
+    if event.status != "revoked" and not (event.origin or "").strip():
+        raise ConsentError("origin", "a granted or pending consent needs the place it was collected")
+    try:
+        at = datetime.datetime.fromisoformat(event.at)
+    except (TypeError, ValueError):
+        raise ConsentError("at", "not an ISO 8601 date") from None
+    try:
+        customer_id = ObjectId(event.customer_id)
+    except Exception:  # noqa: BLE001 - bson raises InvalidId or TypeError
+        raise ConsentError("customer_id", "not an id") from None
+    state = ConsentState.objects(customer_id=customer_id, channel=event.channel, topic=event.topic).first()
+    if state is not None and state.status == event.status and state.entry_id:
+        # The file says what the ledger already says (a re-import): nothing to record.
+        return ConsentEntry.objects(id=state.entry_id).first()
+    note = "; ".join(filter(None, (f"import {event.import_id} line {event.line}",
+                                   event.origin and f"source: {event.origin}",
+                                   event.form and f"form: {event.form}")))[:500]
+    key = f"import:{customer_id}:{event.channel}:{event.topic}:{event.status}:{at.isoformat()}"
+    return record_change(customer_id, event.channel, event.topic, event.status, "import", events=events,
+                         idempotency_key=key[:200], at=at, ip=event.ip,
+                         wording_version=(event.wording_version or None) and event.wording_version[:50],
+                         note=note)

@@ -1,11 +1,14 @@
-"""Mailer worker: consumes send.requested; its idle hook sweeps deferred and
+"""Mailer worker: consumes send.requested and consent.imported (the consents of
+import rows, recorded in the ledger); its idle hook sweeps deferred and
 abandoned deliveries and relays the outbox."""
 
 from __future__ import annotations
 
+from shared.messaging.consumer import Poison
 from shared.messaging.publisher import Publisher
 from shared.messaging.topology import Topology
 
+from services.mailer import consents
 from services.mailer.events import Events, batch_publisher
 from services.mailer.sender import Sender
 
@@ -17,4 +20,11 @@ def build_sender(settings, transports: dict | None = None) -> Sender:
 
 
 def handlers(sender: Sender) -> dict:
-    return {"mailer.send.requested": sender.on_send_requested}
+    def on_consent_imported(envelope) -> None:
+        """An import row's consent statement: recorded in the ledger (owned here), or dead-lettered."""
+        try:
+            consents.record_imported(envelope.event(), events=sender.events)
+        except consents.ConsentError as exc:
+            raise Poison(str(exc)) from None
+
+    return {"mailer.send.requested": sender.on_send_requested, "mailer.consent.imported": on_consent_imported}

@@ -59,7 +59,8 @@ def on_delivery(envelope: Envelope) -> str | None:
     fact = DELIVERY_FACTS.get(envelope.type)
     if fact is None:  # failed, bounced, skipped: the mailer keeps those (suppression, consent)
         return None
-    facts.add_campaign(customer_object_id(event.customer_id), fact, event.campaign_id)
+    at = to_utc_naive(datetime.datetime.fromisoformat(envelope.occurred_at))
+    facts.add_campaign(customer_object_id(event.customer_id), fact, event.campaign_id, at)
     return f"facts.{fact}"
 
 

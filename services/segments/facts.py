@@ -3,7 +3,8 @@ that segment rules read them with one customers filter (no join):
 
 * ``facts.received`` / ``opened`` / ``clicked``: campaign ids (delivery.sent,
   delivery.opened, delivery.clicked), one entry per campaign, kept for the
-  last ``CAMPAIGNS_KEPT`` campaigns;
+  last ``CAMPAIGNS_KEPT`` campaigns, and ``facts.<event>_at``: the same with
+  the time of the event (``{"campaign_id", "at"}``), for time windows;
 * ``facts.negative_mentions``: ``{"id", "at"}`` of the last ``MENTIONS_KEPT``
   negative mentions linked to the customer;
 * ``facts.purchases``: ``{"order_id", "at", "amount", "currency"}`` of the
@@ -59,12 +60,19 @@ def mutate(customer_id: ObjectId, change: Callable[[dict], dict | None],
     raise RuntimeError(f"facts of customer {customer_id} kept changing under us; retrying later")
 
 
-def add_campaign(customer_id: ObjectId, event: str, campaign_id: str) -> bool:
+def add_campaign(customer_id: ObjectId, event: str, campaign_id: str, at=None) -> bool:
+    """The campaign id in ``facts.<event>`` and, with its time, in ``facts.<event>_at``
+    (``{"campaign_id", "at"}``: what the campaign rule's ``within_days`` reads)."""
     def change(facts):
         current = list(facts.get(event) or [])
         if campaign_id in current:
             return None
-        return {event: (current + [campaign_id])[-CAMPAIGNS_KEPT:]}
+        new = {event: (current + [campaign_id])[-CAMPAIGNS_KEPT:]}
+        if at is not None:
+            timed = sorted(list(facts.get(f"{event}_at") or []) + [{"campaign_id": campaign_id, "at": at}],
+                           key=lambda entry: entry["at"])
+            new[f"{event}_at"] = timed[-CAMPAIGNS_KEPT:]
+        return new
     return mutate(customer_id, change)
 
 

@@ -21,6 +21,7 @@ streams it row by row, in batches:
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
@@ -32,11 +33,11 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from shared.http.inputs import MAX_DEPTH, too_deep
-from shared.messaging.contracts import CustomerCreated, CustomerUpdated
+from shared.messaging.contracts import ConsentImported, CustomerCreated, CustomerUpdated
 from shared.models import Customer, SuppressedContact, contact_hash
 from shared.store import utcnow
 
-from services.segments import events, profiles
+from services.segments import events, import_consent, import_messages, profiles
 from services.segments.jobs import LeaseLost, Stopping, finish, renew
 from services.segments.models import ImportChunk, ImportJob, ImportRejection
 
@@ -50,7 +51,15 @@ csv.field_size_limit(MAX_LINE)
 
 
 class FileError(Exception):
-    """The file as a whole cannot be read (e.g. an unknown CSV column)."""
+    """The file as a whole cannot be read (e.g. an unknown CSV column): a message code
+    of import_messages and its values, worded in the job's language when it fails."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(import_messages.text(code, "en", **params))
+        self.code, self.params = code, params
+
+    def worded(self, language: str) -> str:
+        return import_messages.text(self.code, language, **self.params)
 
 
 # --- storing and reading the upload -----------------------------------------
@@ -66,11 +75,15 @@ def store_upload(job: ImportJob, stream, chunk_bytes: int, max_bytes: int) -> in
         size += len(data)
         if size > max_bytes:
             collection.delete_many({"_id": {"$regex": f"^{job.id}:"}})
-            raise FileError(f"the file is larger than {max_bytes} bytes")
+            raise TooLarge(f"the file is larger than {max_bytes} bytes")
         collection.insert_one({"_id": f"{job.id}:{n:06d}", "data": data})
         n += 1
     ImportJob.objects(id=job.id).update_one(set__size=size, set__chunks=n)
     return size
+
+
+class TooLarge(Exception):
+    """The upload is over the size limit (the API answers 413)."""
 
 
 class ChunkReader(io.RawIOBase):
@@ -89,7 +102,7 @@ class ChunkReader(io.RawIOBase):
         while not self.buffer and self.n < self.chunks:
             doc = ImportChunk._get_collection().find_one({"_id": f"{self.job_id}:{self.n:06d}"})
             if doc is None:
-                raise FileError(f"chunk {self.n} of the upload is missing")
+                raise FileError("file_chunk", n=self.n)
             self.buffer = bytes(doc["data"])
             self.n += 1
         size = min(len(target), len(self.buffer))
@@ -106,6 +119,20 @@ class Row:
     line: int
     data: dict | None = None
     errors: list[tuple[str, str]] = field(default_factory=list)  # (field, reason)
+    consent: dict = field(default_factory=dict)  # consent.* columns (see import_consent)
+
+
+def _split_consent(data: dict) -> tuple[dict, dict]:
+    """(profile columns, consent columns) of one row."""
+    consent = {k: data.pop(k) for k in [k for k in data if import_consent.is_column(k)]}
+    return data, consent
+
+
+def _decimal(value):
+    """A coordinate as a spreadsheet in Spanish writes it ("36,72") or as it is."""
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+,\d+\s*", value):
+        return value.replace(",", ".")
+    return value
 
 
 def _shape(data: dict) -> dict:
@@ -122,27 +149,43 @@ def _shape(data: dict) -> dict:
         out["attributes"] = {k: v for k, v in attributes.items() if v not in (None, "")} or None
     if social:
         out["social"] = {k: v for k, v in social.items() if v not in (None, "")} or None
-    lat, lng = data.get("lat"), data.get("lng")
+    lat, lng = (_decimal(data.get(key)) for key in ("lat", "lng"))
     if lat not in (None, "") or lng not in (None, ""):
         out["location"] = [lng, lat]
     return out
 
 
-def csv_rows(text) -> "iter[Row]":
-    reader = csv.reader(text)
+def _header_names(raw: list[str], mapping: dict | None) -> list[str | None]:
+    """The profile field of each column (None: ignored), by the job's mapping or the names as they are."""
+    if len(set(raw)) != len(raw):
+        raise FileError("file_twice", column=next(h for h in raw if raw.count(h) > 1))
+    if mapping:
+        names = [mapping.get(h, h) or None for h in raw]
+    else:
+        names = [h.lower() if not PREFIXED.match(h) else h for h in raw]
+    unknown = [h for h in names if h is not None and h not in COLUMNS and not PREFIXED.match(h)
+               and not import_consent.is_column(h)]
+    if unknown:
+        raise FileError("file_unknown_columns", columns=", ".join(repr(h) for h in unknown),
+                        known=", ".join(sorted(COLUMNS)))
+    used = [h for h in names if h is not None]
+    if len(set(used)) != len(used):
+        raise FileError("file_twice", column=next(h for h in used if used.count(h) > 1))
+    return names
+
+
+def csv_rows(text, delimiter: str = ",", mapping: dict | None = None, language: str = "en",
+             encoding: str = "utf-8") -> "iter[Row]":
+    say = functools.partial(import_messages.text, language=language)
+    reader = csv.reader(text, delimiter=delimiter or ",")
     try:
         header = next(reader)
     except StopIteration:
         return
     except csv.Error as exc:
-        raise FileError(f"the header cannot be read: {exc}") from None
-    header = [h.strip().lower() if not PREFIXED.match(h.strip()) else h.strip() for h in header]
-    unknown = [h for h in header if h not in COLUMNS and not PREFIXED.match(h)]
-    if unknown:
-        raise FileError(f"unknown column(s) {', '.join(repr(h) for h in unknown)}; columns are "
-                        f"{', '.join(sorted(COLUMNS))}, attributes.<name> and social.<network>")
-    if len(set(header)) != len(header):
-        raise FileError("a column appears twice in the header")
+        raise FileError("file_header", error=str(exc)) from None
+    header = _header_names([h.strip() for h in header], mapping)
+    readable = "UTF-8" if encoding.startswith("utf-8") else {"cp1252": "Windows-1252"}.get(encoding, encoding)
     while True:
         line = reader.line_num + 1
         try:
@@ -150,25 +193,28 @@ def csv_rows(text) -> "iter[Row]":
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Row(line, errors=[("_row", f"cannot be read as CSV: {exc}")])
+            yield Row(line, errors=[("_row", say("row_csv", error=str(exc)))])
             continue
         if not record or not any(cell.strip() for cell in record):
             continue
         if len(record) != len(header):
-            yield Row(line, errors=[("_row", f"has {len(record)} columns; the header has {len(header)}")])
+            yield Row(line, errors=[("_row", say("row_columns", got=len(record), want=len(header)))])
             continue
         if any("\ufffd" in cell for cell in record):
-            yield Row(line, errors=[("_row", "is not valid UTF-8 text")])
+            yield Row(line, errors=[("_row", say("row_text", encoding=readable))])
             continue
-        yield Row(line, _shape({h: (cell if cell.strip() else None) for h, cell in zip(header, record)}))
+        data, consent = _split_consent({h: (cell if cell.strip() else None)
+                                        for h, cell in zip(header, record) if h is not None})
+        yield Row(line, _shape(data), consent=consent)
 
 
-def jsonl_rows(text) -> "iter[Row]":
+def jsonl_rows(text, language: str = "en") -> "iter[Row]":
+    say = functools.partial(import_messages.text, language=language)
     for line, raw in enumerate(text, 1):
         if not raw.strip():
             continue
         if "\ufffd" in raw:
-            yield Row(line, errors=[("_row", "is not valid UTF-8 text")])
+            yield Row(line, errors=[("_row", say("row_text", encoding="UTF-8"))])
             continue
         if too_deep(raw):
             yield Row(line, errors=[("_row", f"nests deeper than {MAX_DEPTH} levels")])
@@ -176,22 +222,27 @@ def jsonl_rows(text) -> "iter[Row]":
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
-            yield Row(line, errors=[("_row", f"is not valid JSON: {exc.msg} at column {exc.colno}")])
+            yield Row(line, errors=[("_row", say("row_json", error=exc.msg, column=exc.colno))])
             continue
         except ValueError as exc:  # a number of too many digits
             yield Row(line, errors=[("_row", f"is not valid JSON: {exc}")])
             continue
         if not isinstance(data, dict):
-            yield Row(line, errors=[("_row", "must be a JSON object")])
+            yield Row(line, errors=[("_row", say("row_object"))])
+            continue
+        data, consent = _split_consent(data)
+        if any(value is not None and not isinstance(value, str) for value in consent.values()):
+            yield Row(line, errors=[("consent", say("row_consent_strings"))])
             continue
         unknown = [k for k in data if k not in JSON_KEYS and not PREFIXED.match(k)]
         if unknown:
-            yield Row(line, errors=[(k, "is not a profile field") for k in unknown])
+            yield Row(line, errors=[(k, import_messages.reason("is not a profile field", language))
+                                    for k in unknown])
             continue
         if isinstance(data.get("location"), dict):
             loc = data.pop("location")
             data["lat"], data["lng"] = loc.get("lat"), loc.get("lng")
-        yield Row(line, _shape(data))
+        yield Row(line, _shape(data), consent={k: (v if v and v.strip() else None) for k, v in consent.items()})
 
 
 # --- merging a batch --------------------------------------------------------
@@ -203,6 +254,8 @@ class Outcome:
     unchanged: int = 0
     rejected: int = 0
     skipped: int = 0
+    consents: int = 0  # consent statements announced to the mailer
+    guessed: int = 0  # time zones guessed from a country with several
     rejections: list = field(default_factory=list)
     events: list = field(default_factory=list)
     touched: set = field(default_factory=set)  # profile fields changed ("*": people created)
@@ -215,10 +268,24 @@ def _apply(state: dict, update: dict) -> None:
 class Batch:
     """Merge one batch of rows into the store with a handful of round trips."""
 
-    def __init__(self, settings, job: ImportJob, rows: list[Row]):
+    def __init__(self, settings, job: ImportJob, rows: list[Row], seen: dict | None = None):
         self.settings, self.job, self.rows = settings, job, rows
+        # customer id -> the first line of this file about them: a later row is a duplicate
+        self.seen = {} if seen is None else seen
+        self.language = getattr(job, "language", None) or "en"
         self.outcome = Outcome()
         self.collection = Customer._get_collection()
+        self.statements: dict[int, list[dict]] = {}  # line -> consent statements of a valid row
+        self.person_of: dict[int, object] = {}  # line -> customer id (rows merged or created)
+
+    def say(self, code: str, **params) -> str:
+        return import_messages.text(code, self.language, **params)
+
+    def warn(self, row: Row, name: str, reason: str) -> None:
+        """Imported, but something was guessed: reported beside the rejections, not counted as one."""
+        self.outcome.rejections.append({"job_id": self.job.id, "row": row.line, "field": name, "reason": reason,
+                                        "skipped": False, "warning": True})
+        self.outcome.guessed += 1
 
     def reject(self, row: Row, errors, skipped: bool = False) -> None:
         for name, reason in errors:
@@ -236,12 +303,18 @@ class Batch:
                 self.reject(row, row.errors)
                 continue
             values, errors = profiles.normalise(row.data, self.job.default_country)
+            errors = {name: import_messages.reason(why, self.language, name) for name, why in errors.items()}
+            statements, consent_errors = import_consent.parse(row.consent)
+            errors.update({name: import_messages.text(code, self.language, **params)
+                           for name, code, params in consent_errors})
             if errors:
                 self.reject(row, sorted(errors.items()))
                 continue
             if not any(values.get(k) for k in ("external_id", "email", "phone")):
-                self.reject(row, [("_row", "needs an external_id, email or phone to be merged")])
+                self.reject(row, [("_row", self.say("row_no_key"))])
                 continue
+            if statements:
+                self.statements[row.line] = statements
             ready.append((row, values))
         ready = self._drop_suppressed(ready)
         self._merge(ready)
@@ -262,7 +335,7 @@ class Batch:
             hit = next(((kind, found[contact_hash(kind, values[kind])]) for kind in ("email", "phone")
                         if values.get(kind) and contact_hash(kind, values[kind]) in found), None)
             if hit:
-                self.reject(row, [(hit[0], f"suppressed contact ({hit[1]}): skipped, never re-created")],
+                self.reject(row, [(hit[0], self.say("suppressed", reason=hit[1]))],
                             skipped=True)
             else:
                 kept.append((row, values))
@@ -299,7 +372,7 @@ class Batch:
             match = None
             for key in ("external_id", "email", "phone"):
                 if values.get(key) and values[key] in index[key]:
-                    match = index[key][values[key]]
+                    match, how = index[key][values[key]], f"{key} {values[key]}"
                     break
             if match is not None:
                 conflict = self._conflict(match, values, index)
@@ -307,26 +380,36 @@ class Batch:
                     self.reject(row, [conflict])
                     continue
                 if match.get("erased"):
-                    self.reject(row, [("_row", "matches an erased customer: skipped")], skipped=True)
+                    self.reject(row, [("_row", self.say("erased"))], skipped=True)
                     continue
+                if match["_id"] in self.seen:  # two rows of this file about one person: said, not merged
+                    self.reject(row, [("_row", self.say("duplicate", line=self.seen[match["_id"]], key=how))])
+                    continue
+                self.seen[match["_id"]] = row.line
+                self.person_of[row.line] = match["_id"]
                 update = profiles.merge_changes(match, values)
                 if not update:
                     self.outcome.unchanged += 1
                     continue
                 _apply(match, update)
                 remember(match)
-                if match["_id"] in new_ids:  # a later row about a person this batch creates
-                    rows_of[match["_id"]].append(row.line)
-                    self.outcome.updated += 1
-                    continue
                 updates.setdefault(match["_id"], {}).update(update["$set"])
                 changed_fields.update(profiles.changed_fields(update))
                 rows_of.setdefault(match["_id"], []).append(row.line)
                 self.outcome.updated += 1
             else:
+                if not values.get("time_zone") and values.get("country"):
+                    zone, count = profiles.country_zone(values["country"])
+                    if zone:
+                        values["time_zone"] = zone
+                        if count > 1:
+                            self.warn(row, "time_zone", self.say("zone_guessed", zone=zone,
+                                                                 country=values["country"], count=count))
                 doc = profiles.new_document(values)
                 doc["_id"] = ObjectId()
+                self.seen[doc["_id"]] = row.line
                 new_ids.add(doc["_id"])
+                self.person_of[row.line] = doc["_id"]
                 rows_of[doc["_id"]] = [row.line]
                 new_docs.append((doc, [row.line]))
                 remember(doc)
@@ -343,17 +426,24 @@ class Batch:
         for cid in updated:
             self.outcome.events.append(CustomerUpdated(customer_id=str(cid), source="import",
                                                        changed=sorted(changed_fields)))
+        # Consents are the mailer's: announce each statement of a row whose person is stored.
+        lost = ({doc["_id"] for doc, _ in new_docs} - set(created)) | (set(updates) - set(updated))
+        for line, statements in sorted(self.statements.items()):
+            cid = self.person_of.get(line)
+            if cid is None or cid in lost:
+                continue
+            for statement in statements:
+                self.outcome.events.append(import_consent.event(statement, cid, self.job.id, line))
+                self.outcome.consents += 1
 
-    @staticmethod
-    def _conflict(match: dict, values: dict, index: dict):
+    def _conflict(self, match: dict, values: dict, index: dict):
         """A row that would join two different people, or relabel one: (field, reason)."""
         for key in ("external_id", "email"):
             other = index[key].get(values.get(key)) if values.get(key) else None
             if other is not None and other["_id"] != match["_id"]:
-                return key, f"belongs to another customer ({other['_id']}) than the one this row matched"
+                return key, self.say("conflict_other", other=other["_id"])
         if values.get("external_id") and match.get("external_id") and values["external_id"] != match["external_id"]:
-            return "external_id", (f"the customer matched by email or phone has external_id "
-                                   f"{match['external_id']!r}")
+            return "external_id", self.say("conflict_external", value=match["external_id"])
         return None
 
     def _insert(self, new_docs, rows_of) -> list:
@@ -375,7 +465,7 @@ class Batch:
             for line in rows_of[doc["_id"]]:
                 self.outcome.rejections.append({
                     "job_id": self.job.id, "row": line, "field": "_row",
-                    "reason": "another writer created this person meanwhile; run the import again to merge",
+                    "reason": self.say("race_created"),
                     "skipped": False})
         return [doc["_id"] for i, doc in enumerate(docs) if i not in failed]
 
@@ -399,7 +489,7 @@ class Batch:
             for line in rows_of[ids[i]]:
                 self.outcome.rejections.append({
                     "job_id": self.job.id, "row": line, "field": "email",
-                    "reason": "another customer took this email meanwhile", "skipped": False})
+                    "reason": self.say("race_email"), "skipped": False})
         return [cid for i, cid in enumerate(ids) if i not in failed]
 
 
@@ -471,7 +561,7 @@ def recompute_touched(job: ImportJob, touched: set[str]) -> int:
     return queued
 
 
-COUNTERS = ("created", "updated", "unchanged", "rejected", "skipped")
+COUNTERS = ("created", "updated", "unchanged", "rejected", "skipped", "consents", "guessed")
 
 
 def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
@@ -482,23 +572,29 @@ def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
     if not job.started_at:
         ImportJob.objects(id=job.id).update_one(set__started_at=utcnow())
     reader = ChunkReader(job)
-    text = io.TextIOWrapper(io.BufferedReader(reader, 256 * 1024), encoding="utf-8-sig", errors="replace",
+    encoding = job.encoding or "utf-8-sig"
+    text = io.TextIOWrapper(io.BufferedReader(reader, 256 * 1024), encoding=encoding, errors="replace",
                             newline="" if job.format == "csv" else None)
+    language = job.language or "en"
+    # Rows of this file about one person (customer id -> first line): a second one is reported.
+    # (A job resumed after a crash only knows the rows it reads after resuming.)
+    seen: dict = {}
     counts = {name: getattr(job, name) for name in COUNTERS}
     rows_seen = 0
     batch: list[Row] = []
     # A resumed job cannot know what the first attempt changed: re-check every segment.
     touched: set[str] = {"*"} if done_rows else set()
-    sender = EventSender(settings) if settings.import_events else None
+    # customer.created/updated may be turned off; consent statements always go (the mailer records them).
+    sender = EventSender(settings)
 
     def flush():
         nonlocal batch
         if not batch:
             return
-        outcome = Batch(settings, job, batch).run()
+        outcome = Batch(settings, job, batch, seen).run()
         touched.update(outcome.touched)
-        if sender is not None:
-            sender.send(outcome.events)
+        sender.send(outcome.events if settings.import_events else
+                    [e for e in outcome.events if isinstance(e, ConsentImported)])
         if outcome.rejections:
             ImportRejection._get_collection().insert_many(outcome.rejections, ordered=False)
         for name in COUNTERS:
@@ -511,7 +607,8 @@ def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
             raise Stopping()
 
     try:
-        rows = csv_rows(text) if job.format == "csv" else jsonl_rows(text)
+        rows = (csv_rows(text, job.delimiter, job.mapping or None, language, encoding) if job.format == "csv"
+                else jsonl_rows(text, language))
         for row in rows:
             rows_seen += 1
             if rows_seen <= done_rows:
@@ -521,11 +618,10 @@ def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
                 flush()
         flush()
     except FileError as exc:
-        finish(ImportJob, job.id, owner, "failed", error=str(exc), **counts)
+        finish(ImportJob, job.id, owner, "failed", error=exc.worded(language), **counts)
         return
     finally:
-        if sender is not None:
-            sender.close()
+        sender.close()
         recompute_touched(job, touched)
     finish(ImportJob, job.id, owner, "done", bytes_read=job.size, rows=rows_seen, **counts)
     # The upload is no longer needed once every row is in (the report stays).

@@ -8,7 +8,8 @@ import mongoengine as me
 
 from shared.store import utcnow
 
-JOB_STATUSES = ("uploading", "queued", "running", "done", "failed")
+# "mapping": uploaded, waiting for the user to confirm the column mapping (no worker takes it).
+JOB_STATUSES = ("uploading", "mapping", "queued", "running", "done", "failed")
 
 
 class Job(me.Document):
@@ -42,6 +43,15 @@ class ImportJob(Job):
     unchanged = me.IntField(default=0)
     rejected = me.IntField(default=0)
     skipped = me.IntField(default=0)  # suppressed or erased people, never re-created
+    consents = me.IntField(default=0)  # consent statements announced to the mailer (consent.imported)
+    language = me.StringField(default="en", choices=("es", "en"))  # of the reasons in the report
+    guessed = me.IntField(default=0)  # time zones guessed from a country with several (warnings)
+    # How the file is read (detected at upload; see import_format) and its columns -> profile fields.
+    encoding = me.StringField(default="utf-8-sig")
+    delimiter = me.StringField(default=",")
+    header = me.ListField(me.StringField())
+    sample = me.ListField(me.ListField(me.StringField()))
+    mapping = me.DictField()  # header name -> field ("" ignores the column); empty: the header as is
 
     meta = {"collection": "segments_import_jobs", "indexes": [("status", "created_at")]}
 
@@ -63,9 +73,20 @@ class ImportRejection(me.Document):
     field = me.StringField(required=True)
     reason = me.StringField(required=True)
     skipped = me.BooleanField(default=False)  # a suppressed person: skipped on purpose
+    warning = me.BooleanField(default=False)  # imported, but something was guessed (e.g. the time zone)
 
     meta = {"collection": "segments_import_rejections",
             "indexes": [("job_id", "row")]}
+
+
+class ImportMapping(me.Document):
+    """A column mapping a user confirmed, proposed again for a file with the same header."""
+
+    id = me.StringField(primary_key=True)  # import_format.signature(header)
+    mapping = me.DictField()
+    updated_at = me.DateTimeField(default=utcnow)
+
+    meta = {"collection": "segments_import_mappings"}
 
 
 class RecomputeJob(Job):
@@ -85,4 +106,4 @@ class RecomputeJob(Job):
                         "segment_id"]}
 
 
-SERVICE_DOCUMENTS = (ImportJob, ImportChunk, ImportRejection, RecomputeJob)
+SERVICE_DOCUMENTS = (ImportJob, ImportChunk, ImportRejection, ImportMapping, RecomputeJob)

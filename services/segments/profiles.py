@@ -39,6 +39,53 @@ def _zones() -> set[str]:
     return _ZONES
 
 
+def known_locale(value: str) -> bool:
+    """Whether Babel's locale data (CLDR) knows ``es``, ``es-MX``...: ``xx-ZZ`` is refused."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        parsed = Locale.parse(value, sep="-")
+    except (ValueError, UnknownLocaleError):
+        return False
+    language, _, territory = value.partition("-")
+    return parsed.language == language and (not territory or parsed.territory == territory)
+
+
+_COUNTRY_ZONES: dict[str, list[str]] | None = None
+
+
+def _zone_table() -> str:
+    """The tz database's zone.tab: the system's (zoneinfo.TZPATH), else the tzdata package's."""
+    import os
+    from importlib import resources
+
+    for folder in zoneinfo.TZPATH:
+        path = os.path.join(folder, "zone.tab")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+    return resources.files("tzdata").joinpath("zoneinfo/zone.tab").read_text(encoding="utf-8")
+
+
+def country_zone(country: str) -> tuple[str | None, int]:
+    """(the country's main time zone, how many it has), or (None, 0).
+
+    From the tz database's zone.tab, whose first zone for a country is its most
+    populous one where geography allows (Europe/Madrid for ES, America/Mexico_City
+    for MX, America/New_York for US); with several zones it is a guess."""
+    global _COUNTRY_ZONES
+    if _COUNTRY_ZONES is None:
+        table: dict[str, list[str]] = {}
+        for line in _zone_table().splitlines():
+            if line and not line.startswith("#"):
+                parts = line.split("\t")
+                if len(parts) >= 3 and parts[2] in _zones():
+                    table.setdefault(parts[0], []).append(parts[2])
+        _COUNTRY_ZONES = table
+    zones = _COUNTRY_ZONES.get(country.upper(), [])
+    return (zones[0] if zones else None), len(zones)
+
+
 def normalise(data: dict, default_region: str = "ES") -> tuple[dict, dict[str, str]]:
     """Clean the given fields; returns (values, {field: reason}) and never raises.
 
@@ -79,8 +126,8 @@ def _clean(field: str, raw, default_region: str):
         return value
     if field == "locale":
         value = _text(raw)
-        if value is not None and not _LOCALE.match(value):
-            raise ValueError("not a locale like es or es-MX")
+        if value is not None and not (_LOCALE.match(value) and known_locale(value)):
+            raise ValueError("not a known locale like es or es-MX")
         return value
     if field == "time_zone":
         value = _text(raw)

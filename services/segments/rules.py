@@ -6,7 +6,7 @@ Nodes (README, "The rule language", has examples)::
     {"all": [node, ...]}   {"any": [node, ...]}   {"not": node}
     {"field": "country", "op": "eq", "value": "ES"}
     {"near": {"lat": 40.41, "lng": -3.70, "km": 25}}
-    {"campaign": {"event": "opened", "campaign_id": "..."}}
+    {"campaign": {"event": "opened", "campaign_id": "...", "within_days": 30}}
     {"mention": {"sentiment": "negative", "days": 30}}
     {"purchases": {"days": 90, "count": {"gte": 2}, "total": {"gte": 100}}}
     {"consent": {"channel": "email", "topic": "newsletter"}}
@@ -335,20 +335,35 @@ def _near(body, path: str, ctx: _Ctx):
     return {"location": {"$geoWithin": {"$centerSphere": [[float(lng), float(lat)], km / EARTH_RADIUS_KM]}}}
 
 
+CAMPAIGN_KEYS = ("event", "campaign_id", "within_days")
+
+
 def _campaign(body, path: str, ctx: _Ctx):
     if not isinstance(body, dict):
-        return ctx.fail(path, "must be {event, campaign_id}")
+        return ctx.fail(path, "must be {event, campaign_id, within_days}")
+    extra = set(body) - set(CAMPAIGN_KEYS)
+    if extra:  # "days" or a typo would silently mean "ever"
+        return ctx.fail(path, f"unexpected keys {', '.join(sorted(extra))} (keys: {', '.join(CAMPAIGN_KEYS)})")
     event = body.get("event")
     if event not in CAMPAIGN_EVENTS:
         return ctx.fail(f"{path}.event", f"must be one of {', '.join(CAMPAIGN_EVENTS)}")
     campaign_id = body.get("campaign_id")
     ctx.depends_on.add(f"facts.{event}")
+    if campaign_id is not None and (not isinstance(campaign_id, str) or not campaign_id.strip()
+                                    or len(campaign_id) > 64):
+        return ctx.fail(f"{path}.campaign_id", "must be a campaign id")
+    if body.get("within_days") is not None:
+        seconds = _relative_seconds(body["within_days"], f"{path}.within_days", ctx)
+        if seconds is None:
+            return None
+        match = {"at": {"$gte": {"__now__": -seconds}}}
+        if campaign_id is not None:
+            match = {"campaign_id": campaign_id.strip(), **match}
+        return {f"facts.{event}_at": {"$elemMatch": match}}
     if campaign_id is None:
         # Any campaign: a non-empty list. ("facts.x.0": {"$exists": true} is the
         # usual shape, but the stand-in answers it wrongly on some documents.)
         return {f"facts.{event}": {"$exists": True, "$ne": []}}
-    if not isinstance(campaign_id, str) or not campaign_id.strip() or len(campaign_id) > 64:
-        return ctx.fail(f"{path}.campaign_id", "must be a campaign id")
     return {f"facts.{event}": campaign_id.strip()}
 
 

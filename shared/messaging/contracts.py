@@ -156,6 +156,25 @@ class SegmentLeft(Event):
     customer_id: str
 
 
+@dataclasses.dataclass(frozen=True)
+class ConsentImported(Event):
+    """A consent statement read from an import file. The mailer owns consents: it
+    records the statement in its ledger (or refuses it) when it consumes this."""
+
+    type: ClassVar[str] = "consent.imported"
+    customer_id: str
+    channel: str
+    topic: str
+    status: str  # granted, pending or revoked
+    at: str  # when the customer gave or withdrew it (ISO 8601, UTC)
+    import_id: str
+    line: int
+    origin: Optional[str] = None  # where the consent was collected, as the file says
+    wording_version: Optional[str] = None
+    ip: Optional[str] = None
+    form: Optional[str] = None
+
+
 # --- campaigns --------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)

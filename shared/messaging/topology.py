@@ -23,7 +23,7 @@ from kombu import Exchange, Queue
 PRODUCERS = {
     "customer.created": "segments", "customer.updated": "segments",
     "purchase.recorded": "segments",
-    "segment.entered": "segments", "segment.left": "segments",
+    "segment.entered": "segments", "segment.left": "segments", "consent.imported": "segments",
     "campaign.due": "campaigns", "send.requested": "campaigns",
     "delivery.sent": "mailer", "delivery.failed": "mailer", "delivery.skipped": "mailer", "delivery.bounced": "mailer",
     "delivery.opened": "mailer", "delivery.clicked": "mailer", "consent.changed": "mailer",
@@ -34,6 +34,7 @@ PRODUCERS = {
 QUEUES: dict[str, list[tuple[str, str]]] = {
     # mailer
     "mailer.send.requested": [("campaigns", "send.requested")],
+    "mailer.consent.imported": [("segments", "consent.imported")],
     # campaigns
     "campaigns.campaign.due": [("campaigns", "campaign.due")],
     "campaigns.delivery": [("mailer", "delivery.*")],

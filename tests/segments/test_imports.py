@@ -44,7 +44,7 @@ ROWS = [
     "crm-13,borrada@example.com,,,,,,,,,,,,",
     # 14: the external id is one person, the email another
     "crm-1,inigo@example.es,,,,,,,,,,,,",
-    # 15: same person as row 2 again (by email): merges, adds a tag
+    # 15: same person as row 2 again (by email): reported as a duplicate, not merged
     ",lucia@example.es,,,,,,,promo,,,,,",
     # 16: a tag longer than 100 characters
     "crm-16,a16@example.com,,,,,,," + "x" * 101 + ",,,,,",
@@ -86,21 +86,26 @@ def test_csv_import_reports_every_bad_row_merges_and_re_runs_without_changes(api
     done = finished(api, settings, job["id"])
     assert (done["status"], done["rows"]) == ("done", 15)
     assert (done["created"], done["updated"], done["unchanged"], done["rejected"], done["skipped"]) == \
-        (1, 4, 0, 9, 1), done
+        (1, 3, 0, 10, 1), done
     assert done["progress"] == 1.0
     report = list(csv.DictReader(io.StringIO(api.get(done["report"]).get_data(as_text=True))))
-    got = {(int(r["row"]), r["field"]) for r in report}
+    got = {(int(r["row"]), r["field"]) for r in report if r["warning"] == "no"}
     assert got == {(6, "email"), (7, "phone"), (7, "country"), (8, "stage"), (9, "time_zone"), (9, "locale"),
-                   (10, "location"), (11, "_row"), (12, "_row"), (13, "email"), (14, "email"), (16, "tags")}
+                   (10, "location"), (11, "_row"), (12, "_row"), (13, "email"), (14, "email"), (15, "_row"),
+                   (16, "tags")}
+    # Lucía (row 2) has no time zone: Spain's main one, flagged as a guess (Spain has three).
+    assert {(int(r["row"]), r["field"]) for r in report if r["warning"] == "yes"} == {(2, "time_zone")}
     reasons = {(int(r["row"]), r["field"]): r for r in report}
     assert "11 " not in reasons[(11, "_row")]["reason"] and "2 columns" in reasons[(11, "_row")]["reason"]
     assert reasons[(13, "email")]["skipped"] == "yes" and "suppressed" in reasons[(13, "email")]["reason"]
     assert "another customer" in reasons[(14, "email")]["reason"]
+    assert "the same person as line 2 of this file (email lucia@example.es)" in reasons[(15, "_row")]["reason"]
 
     lucia = Customer._get_collection().find_one({"external_id": "crm-1"})
     assert lucia["email"] == "lucia@example.es" and lucia["phone"] == "+34600111222"
     assert lucia["first_name"] == "Lucía" and lucia["city"] == "Málaga" and lucia["city_key"] == "malaga"
-    assert lucia["tags"] == ["vip", "newsletter", "promo"] and lucia["attributes"] == {"plan": "oro"}
+    assert lucia["tags"] == ["vip", "newsletter"] and lucia["attributes"] == {"plan": "oro"}
+    assert lucia["time_zone"] == "Europe/Madrid"
     assert lucia["location"]["coordinates"] == [-4.42, 36.72] and lucia["country"] == "ES"
     old = Customer._get_collection().find_one({"external_id": "crm-old"})
     assert old["city"] == "Sevilla" and old["email"] == "viejo@example.com"
@@ -114,7 +119,7 @@ def test_csv_import_reports_every_bad_row_merges_and_re_runs_without_changes(api
     before = {d["_id"]: d for d in Customer._get_collection().find()}
     again = finished(api, settings, upload(api, csv_file())["id"])
     assert (again["created"], again["updated"], again["unchanged"], again["rejected"], again["skipped"]) == \
-        (0, 0, 5, 9, 1), again
+        (0, 0, 4, 10, 1), again
     assert {d["_id"]: d for d in Customer._get_collection().find()} == before  # not even updated_at moved
 
 
@@ -129,13 +134,13 @@ def test_an_import_announces_each_created_and_changed_person_once_on_the_broker(
     existing_people()
     queue = customer_events(service_env)
     done = finished(api, settings, upload(api, csv_file())["id"])
-    assert (done["created"], done["updated"]) == (1, 4), done
+    assert (done["created"], done["updated"]) == (1, 3), done
     envelopes = [parse_envelope(m.body) for m in drain(service_env.amqp_url, queue, limit=1000)]
     lucia = Customer._get_collection().find_one({"external_id": "crm-1"})
     created = [e.event() for e in envelopes if e.type == "customer.created"]
     assert [(c.customer_id, c.source, c.external_id) for c in created] == [(str(lucia["_id"]), "import", "crm-1")]
     updated = [e.event() for e in envelopes if e.type == "customer.updated"]
-    # Lucía's second row (a tag) changes the person this batch creates: no event of its own.
+    # Lucía's second row is a duplicate of her first: reported, no event of its own.
     people = Customer._get_collection()
     changed = {str(people.find_one(query)["_id"]) for query in
                ({"external_id": "crm-old"}, {"external_id": "crm-2"}, {"phone": "+34611222333"})}
@@ -165,10 +170,14 @@ def test_json_lines_import_and_its_error_classes(api, settings):
     done = finished(api, settings, response.json["id"])
     assert (done["created"], done["rejected"]) == (2, 3), done
     rejections = api.get(f"/imports/{done['id']}/rejections").json
-    assert {(r["row"], r["field"]) for r in rejections["items"]} == {(2, "_row"), (3, "_row"), (4, "colour")}
+    assert {(r["row"], r["field"]) for r in rejections["items"] if not r["warning"]} == {
+        (2, "_row"), (3, "_row"), (4, "colour")}
+    # Sofía has no time zone: Mexico's main one, flagged as a guess (Mexico has several).
+    assert [(r["row"], r["field"]) for r in rejections["items"] if r["warning"]] == [(1, "time_zone")]
     sofia = Customer._get_collection().find_one({"email": "sofia@example.mx"})
     assert sofia["social"] == {"x": "sofial"} and sofia["social_keys"] == ["x:sofial"]
     assert sofia["attributes"] == {"puntos": 10} and sofia["location"]["coordinates"] == [-99.13, 19.43]
+    assert sofia["time_zone"] == "America/Mexico_City"
     assert Customer._get_collection().find_one({"email": "john@example.com"})["phone"] == "+12025550143"
 
 
@@ -180,12 +189,19 @@ def test_a_file_level_error_fails_the_job_and_bad_uploads_are_refused(api, setti
     assert response.status_code == 422 and "format" in response.json["details"]["fields"]
     response = api.post("/imports", query_string={"format": "csv"}, data=b"", content_type="text/csv")
     assert response.status_code == 422
-    invalid = b"email,first_name\nok@example.com,Jos\xe9\nbien@example.com,Jos\xc3\xa9\n"
-    done = finished(api, settings, upload(api, invalid)["id"])
-    assert (done["created"], done["rejected"]) == (1, 1)
+    # Not UTF-8 in its first part: read as Windows-1252, what Excel in Spain saves.
+    excel = "email,first_name\nok@example.com,José\nbien@example.com,Núñez €\n".encode("cp1252")
+    done = finished(api, settings, upload(api, excel)["id"])
+    assert (done["created"], done["rejected"], done["encoding"]) == (2, 0, "cp1252"), done
+    assert Customer.objects(email="bien@example.com").first().first_name == "Núñez €"
+    # UTF-8 whose later part is broken: the broken row is rejected, the others imported.
+    filler = "".join(f"p{i}@example.com,a\n" for i in range(4000)).encode()  # past the 64 KiB looked at
+    broken = b"email,first_name\nok2@example.com,Jos\xc3\xa9\n" + filler + b"mal@example.com,Jos\xe9\n"
+    done = finished(api, settings, upload(api, broken)["id"])
+    assert (done["encoding"], done["created"], done["rejected"]) == ("utf-8-sig", 4001, 1), done
     [rejection] = api.get(f"/imports/{done['id']}/rejections").json["items"]
-    assert rejection["row"] == 2 and "UTF-8" in rejection["reason"]
-    assert api.get("/imports").json["total"] == 2  # refused uploads leave no job
+    assert rejection["row"] == 4003 and "UTF-8" in rejection["reason"]
+    assert api.get("/imports").json["total"] == 3  # refused uploads leave no job
     assert ImportJob.objects(status="uploading").count() == 0
 
 
@@ -226,7 +242,9 @@ def test_a_stopping_worker_hands_the_job_back_and_another_resumes_it(api, servic
     assert other.run_once()
     done = api.get(f"/imports/{job['id']}").json
     assert (done["status"], done["rows"], done["created"], done["rejected"]) == ("done", 11, 10, 1)
-    assert len(api.get(f"/imports/{job['id']}/rejections").json["items"]) == 1
+    items = api.get(f"/imports/{job['id']}/rejections").json["items"]
+    assert len([r for r in items if not r["warning"]]) == 1
+    assert len([r for r in items if r["warning"]]) == 10  # each time zone guessed once, resumed or not
     assert Customer.objects.count() == 10
 
 

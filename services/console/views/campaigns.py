@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import zoneinfo
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
@@ -35,6 +37,47 @@ REASONS = {
     "template_error": "the template could not be rendered", "abandoned": "no outcome after every attempt",
     "unknown_customer": "customer not found", "not_transactional_topic": "not a transactional topic",
 }
+# Days as cron numbers (0 = Sunday), Monday first as a calendar in Spain shows them.
+WEEKDAYS = (("1", "Monday"), ("2", "Tuesday"), ("3", "Wednesday"), ("4", "Thursday"), ("5", "Friday"),
+            ("6", "Saturday"), ("0", "Sunday"))
+WEEKLY = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* ([0-6](?:,[0-6])*)$")
+MONTHLY = re.compile(r"^(\d{1,2}) (\d{1,2}) (\d{1,2}) \* \*$")
+
+
+def _clock(value: str):
+    """"10:00" -> (10, 0), or None."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", (value or "").strip())
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+def _repeating(form, kind: str, errors: dict) -> str:
+    """The cron expression of a weekly (days and time) or monthly (day and time) schedule."""
+    clock = _clock(form.get("repeat_time", ""))
+    if clock is None:
+        errors["schedule.repeat_time"] = [_("Give the time as hours and minutes, like 10:00.")]
+    if kind == "weekly":
+        days = [day for day, _name in WEEKDAYS if day in form.getlist("repeat_days")]
+        if not days:
+            errors["schedule.repeat_days"] = [_("Choose at least one day.")]
+        if clock is None or not days:
+            return ""
+        return f"{clock[1]} {clock[0]} * * {','.join(sorted(days, key=int))}"
+    day = form.get("repeat_day_of_month", "").strip()
+    if not day.isdigit() or not 1 <= int(day) <= 28:
+        errors["schedule.repeat_day_of_month"] = [_("Choose a day from 1 to 28 (every month has it).")]
+        return ""
+    return "" if clock is None else f"{clock[1]} {clock[0]} {int(day)} * *"
+
+
+def _named(value: str | None, items: list[dict]) -> str | None:
+    """An id as it is; a name typed instead of an id, as the id of the one item with that name."""
+    value = (value or "").strip()
+    if not value or re.fullmatch(r"[0-9a-f]{24}", value):
+        return value or None
+    found = [item["id"] for item in items if item.get("name", "").strip().lower() == value.lower()]
+    return found[0] if len(found) == 1 else value  # none or several: the service names the field
 
 
 def _float(value):
@@ -47,14 +90,19 @@ def _float(value):
 def body_from_form(form) -> tuple[dict, dict]:
     """The API's campaign body from the form; and console-side field errors (only JSON parsing)."""
     errors: dict[str, list[str]] = {}
+    picked = _choices() if any(v and not re.fullmatch(r"[0-9a-f]{24}", v) for k, v in form.items()
+                               if k.endswith("template_id") or k == "segment_id") else {"segments": [],
+                                                                                          "templates": []}
     body = {"name": form.get("name", "").strip(), "channel": form.get("channel"), "topic": form.get("topic"),
-            "segment_id": form.get("segment_id") or None, "template_id": form.get("template_id") or None,
+            "segment_id": _named(form.get("segment_id"), picked["segments"]),
+            "template_id": _named(form.get("template_id"), picked["templates"]),
             "cost": _float(form.get("cost")), "currency": (form.get("currency") or "EUR").upper()}
     variants = []
     for i in range(VARIANT_ROWS):
         name, template, split = (form.get(f"variant{i}_{k}", "").strip() for k in ("name", "template_id", "split"))
         if name or template or split:
-            variants.append({"name": name, "template_id": template, "split": _float(split)})
+            variants.append({"name": name, "template_id": _named(template, picked["templates"]) or "",
+                             "split": _float(split)})
     body["variants"] = variants
     if variants:
         body["ab_test"] = {"test_share": _float(form.get("ab_test_share")) or 20,
@@ -71,6 +119,8 @@ def body_from_form(form) -> tuple[dict, dict]:
         body["schedule"] = {"kind": "at", "at": form.get("at", ""), "time_zone": zone}
     elif kind == "cron":
         body["schedule"] = {"kind": "cron", "cron": form.get("cron", "").strip(), "time_zone": zone}
+    elif kind in ("weekly", "monthly"):
+        body["schedule"] = {"kind": "cron", "cron": _repeating(form, kind, errors), "time_zone": zone}
     elif kind == "trigger":
         schedule = {"kind": "trigger", "event": form.get("event", "").strip(),
                     "delay_seconds": _float(form.get("delay_seconds")) or 0}
@@ -105,6 +155,15 @@ def form_from_campaign(c: dict) -> dict:
     form["time_zone"] = schedule.get("time_zone") or "Europe/Madrid"
     form["at"] = (schedule.get("local") or schedule.get("at") or "")[:16]
     form["cron"] = schedule.get("cron", "")
+    weekly, monthly = WEEKLY.match(form["cron"]), MONTHLY.match(form["cron"])
+    if form["schedule_kind"] == "cron" and (weekly or monthly):
+        found = weekly or monthly
+        form["schedule_kind"] = "weekly" if weekly else "monthly"
+        form["repeat_time"] = f"{int(found.group(2)):02d}:{int(found.group(1)):02d}"
+        if weekly:
+            form["repeat_days"] = weekly.group(3).split(",")
+        else:
+            form["repeat_day_of_month"] = monthly.group(3)
     form["event"] = schedule.get("event", "")
     form["delay_seconds"] = schedule.get("delay_seconds", "")
     form["trigger_filter"] = json.dumps(schedule["filter"]) if schedule.get("filter") else ""
@@ -143,10 +202,11 @@ def index():
 
 def _edit_page(campaign, form, errors, message, status=200):
     return render_template("campaigns/form.html", campaign=campaign, form=form, errors=errors, message=message,
-                           topics=TOPICS, variant_rows=VARIANT_ROWS, choices=_choices(),
+                           topics=TOPICS, variant_rows=VARIANT_ROWS, choices=_choices(), weekdays=WEEKDAYS,
+                           zones=sorted(zoneinfo.available_timezones()),
                            cron_words=cron.describe(form.get("cron", "")) if form.get("cron") else "",
                            next_runs=cron.next_runs(form.get("cron", ""), form.get("time_zone") or "UTC")
-                           if form.get("schedule_kind") == "cron" else []), status
+                           if form.get("schedule_kind") in ("cron", "weekly", "monthly") else []), status
 
 
 @bp.route("/new", methods=["GET", "POST"])

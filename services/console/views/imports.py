@@ -9,11 +9,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from services.console.app import api
 from services.console.client import ApiFailure
 from services.console.i18n import gettext as _
+from services.console.i18n import locale
 from services.console.security import may, requires
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
-RUNNING = ("uploading", "queued", "running")
+RUNNING = ("uploading", "queued", "running")  # "mapping" waits for the user, not for a worker
 FORMATS = ("csv", "jsonl")
 
 
@@ -57,7 +58,9 @@ def upload():
                           _("Please correct the marked fields."), 422)
     params = {"format": form["format"] if form["format"] in FORMATS else None,
               "default_country": form["default_country"].strip().upper() or None,
-              "filename": upload_file.filename}
+              "filename": upload_file.filename, "lang": locale(),
+              # A CSV stops at the mapping step: the user sees the first rows and confirms the columns.
+              "review": "true"}
     try:
         # The file as the raw body (the API takes its name and format as parameters):
         # streamed from the spooled upload, not copied into a multipart body in memory.
@@ -79,11 +82,52 @@ def upload():
 def show(job_id):
     job = api().segments.get(f"/imports/{job_id}")
     rejections = None
-    if job["status"] not in RUNNING:
+    if job["status"] in ("done", "failed"):
         rejections = api().segments.get(f"/imports/{job_id}/rejections", limit=100,
                                         cursor=request.args.get("cursor"))
     return render_template("imports/show.html", job=job, rejections=rejections,
-                           refresh=job["status"] in RUNNING)
+                           refresh=job["status"] in RUNNING, errors={}, labels=field_labels())
+
+
+@bp.post("/<job_id>/start")
+@requires("imports_write")
+def start(job_id):
+    """The mapping the user confirmed (each column -> a field, or ignored); the import runs."""
+    job = api().segments.get(f"/imports/{job_id}")
+    mapping = {column: (request.form.get(f"map.{i}") or None) for i, column in enumerate(job.get("header") or [])}
+    try:
+        api().segments.post(f"/imports/{job_id}/start", {"mapping": mapping,
+                                                          "remember": request.form.get("remember") == "yes"})
+    except ApiFailure as exc:
+        if exc.status not in (409, 422):
+            raise
+        errors = {}
+        for name, messages in exc.fields.items():
+            column = name.removeprefix("mapping.")
+            errors[column if column in mapping else "mapping"] = [_mapping_error(m) for m in messages]
+        job["mapping"] = {column: target or "" for column, target in mapping.items()}
+        return render_template("imports/show.html", job=job, rejections=None, refresh=False,
+                               errors=errors or {"mapping": [exc.message]}, labels=field_labels()), exc.status
+    return redirect(url_for("imports.show", job_id=job_id))
+
+
+def _mapping_error(message: str) -> str:
+    if "another column" in message:
+        return _("Another column is mapped to the same field.")
+    if "email, phone or external_id" in message:
+        return _("Map a column to the e-mail, the phone or the external id: rows are matched by them.")
+    return _("Choose a field from the list.")
+
+
+def field_labels() -> dict:
+    """Profile fields in words, for the mapping step."""
+    return {"external_id": _("External id (your customer code)"), "email": _("E-mail"), "phone": _("Phone"),
+            "first_name": _("First name"), "last_name": _("Last name"), "locale": _("Language"),
+            "time_zone": _("Time zone"), "country": _("Country"), "city": _("City"), "stage": _("Stage"),
+            "tags": _("Tags"), "lat": _("Latitude"), "lng": _("Longitude"),
+            "consent.source": _("Consent: where it was given"), "consent.date": _("Consent: date"),
+            "consent.wording": _("Consent: wording version"), "consent.ip": _("Consent: IP"),
+            "consent.form": _("Consent: form")}
 
 
 @bp.get("/<job_id>/progress")
@@ -91,7 +135,7 @@ def show(job_id):
 def progress(job_id):
     """The job's figures as JSON, for the page's poll script."""
     job = api().segments.get(f"/imports/{job_id}")
-    keys = ("status", "progress", "rows", "created", "updated", "unchanged", "rejected", "skipped")
+    keys = ("status", "progress", "rows", "created", "updated", "unchanged", "rejected", "skipped", "guessed")
     return {key: job.get(key) for key in keys}
 
 

@@ -174,7 +174,8 @@ def show(segment_id):
     actions = ([a for a in ACTIONS if a != "recompute" or segment["kind"] == "dynamic"]
                if may("segments_write") and not segment["archived"] else [])
     return render_template("segments/show.html", s=segment, members=members, actions=actions,
-                           destructive={a for a, d in ACTIONS.items() if d}, describe=describe)
+                           destructive={a for a, d in ACTIONS.items() if d}, describe=describe,
+                           not_invited=invite_summary(request.args.get("not_invited")))
 
 
 @bp.route("/<segment_id>/edit", methods=["GET", "POST"])
@@ -210,6 +211,42 @@ def add_members(segment_id):
     people = _people(request.form.get("people", ""))
     people["remove"] = request.form.get("remove") == "yes"
     return _apply_people(segment_id, people)
+
+
+INVITE_REASONS = ("already_granted", "already_pending", "revoked", "no_email", "suppressed", "erased", "send_failed")
+
+
+@bp.post("/<segment_id>/invite")
+@requires("segments_write")
+def invite(segment_id):
+    """Double opt-in for the whole segment, through the mailer: nobody is granted until they confirm."""
+    topic = request.form.get("topic")
+    if request.form.get("confirmed") != "yes":  # every member gets an e-mail: asked, never by accident
+        return redirect(url_for("segments.show", segment_id=segment_id, invite="unconfirmed") + "#invite")
+    try:
+        answer = api().mailer.post("/opt-in-invitations", {"segment_id": segment_id, "topic": topic})
+    except ApiFailure as exc:
+        if exc.status not in (404, 422):
+            raise
+        return render_template("error.html", status=exc.status, failure=exc,
+                               back=url_for("segments.show", segment_id=segment_id)), exc.status
+    skipped = ",".join(f"{reason}:{count}" for reason, count in sorted(answer["not_invited"].items()))
+    return redirect(url_for("segments.show", segment_id=segment_id, invited=answer["invited"],
+                            not_invited=skipped or None))
+
+
+def invite_summary(text: str | None) -> list[tuple[str, int]]:
+    """"reason:count,..." from the redirect, in words."""
+    words = {"already_granted": _("already consented"), "already_pending": _("already invited, not confirmed yet"),
+             "revoked": _("said no before"), "no_email": _("no e-mail address"),
+             "suppressed": _("on the suppression list"), "erased": _("erased"),
+             "send_failed": _("the message could not be sent")}
+    out = []
+    for part in (text or "").split(","):
+        reason, _sep, count = part.partition(":")
+        if reason in words and count.isdigit():
+            out.append((words[reason], int(count)))
+    return out
 
 
 @bp.post("/<segment_id>/<action>")

@@ -1,0 +1,159 @@
+"""Imports as a spreadsheet user makes them: what Excel in Spain saves (';',
+Windows-1252, Spanish headers), a mapping step with the first rows and a
+proposal that is remembered, every reason in the uploader's language,
+duplicate rows reported, locales checked against CLDR, the time zone taken
+from the country (flagged when it is a guess), names without control
+characters."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from shared.models import Customer
+from tests.segments.test_imports import existing_people, finished, upload
+
+SPANISH_EXCEL = (
+    "Nombre;Apellidos;Correo electrónico;Móvil;País;Ciudad;Latitud;lon;Idioma;Etiquetas;Referencia\r\n"
+    "José;Núñez;jose@ejemplo.es;600 111 222;ES;Málaga;36,72;-4,42;es;vip|feria;c-1\r\n"
+    "Zoë;O'Brien;zoe@example.co.uk;;GB;Londres;;;en-GB;;c-2\r\n"
+    "Ana María;Pérez;ana@example.mx;;MX;Ciudad de México;;;es-MX;;c-3\r\n"
+).encode("cp1252")
+
+
+def test_a_semicolon_windows_1252_file_with_spanish_headers_is_reviewed_mapped_and_remembered(api, settings):
+    job = upload(api, SPANISH_EXCEL, review="true", lang="es")
+    assert (job["status"], job["encoding"], job["delimiter"]) == ("mapping", "cp1252", ";"), job
+    assert job["header"][2] == "Correo electrónico" and job["sample"][0][:3] == ["José", "Núñez", "jose@ejemplo.es"]
+    assert job["mapping"] == {"Nombre": "first_name", "Apellidos": "last_name", "Correo electrónico": "email",
+                              "Móvil": "phone", "País": "country", "Ciudad": "city", "Latitud": "lat", "lon": "lng",
+                              "Idioma": "locale", "Etiquetas": "tags", "Referencia": None}
+    # Waiting for the user: no worker takes it.
+    assert finished_or_waiting(api, settings, job["id"]) == "mapping"
+    # The user fixes one mapping (the reference is the external id) and ignores the language.
+    fixed = {**job["mapping"], "Referencia": "external_id", "Idioma": None}
+    bad = api.post(f"/imports/{job['id']}/start", json={"mapping": {**fixed, "Nombre": "nickname"}})
+    assert bad.status_code == 422 and "mapping.Nombre" in bad.json["details"]["fields"]
+    twice = api.post(f"/imports/{job['id']}/start", json={"mapping": {**fixed, "Apellidos": "first_name"}})
+    assert twice.status_code == 422 and "mapping.Apellidos" in twice.json["details"]["fields"]
+    started = api.post(f"/imports/{job['id']}/start", json={"mapping": fixed})
+    assert started.status_code == 202, started.json
+    assert api.post(f"/imports/{job['id']}/start", json={"mapping": fixed}).status_code == 409
+    done = finished(api, settings, job["id"])
+    assert (done["status"], done["created"], done["rejected"]) == ("done", 3, 0), done
+    jose = Customer._get_collection().find_one({"external_id": "c-1"})
+    assert (jose["first_name"], jose["last_name"], jose["city"], jose["phone"]) == ("José", "Núñez", "Málaga",
+                                                                                  "+34600111222")
+    assert jose["tags"] == ["vip", "feria"] and jose["location"]["coordinates"] == [-4.42, 36.72]  # decimal commas
+    assert Customer._get_collection().find_one({"external_id": "c-2"})["locale"] == "es"  # ignored: the default
+    # The next file with the same header gets the confirmed mapping proposed.
+    again = upload(api, SPANISH_EXCEL, review="true")
+    assert again["mapping"]["Referencia"] == "external_id" and again["mapping"]["Idioma"] == ""
+
+
+def finished_or_waiting(api, settings, job_id) -> str:
+    from tests.segments.test_segments_api import run_jobs
+
+    run_jobs(settings)
+    return api.get(f"/imports/{job_id}").json["status"]
+
+
+@pytest.mark.parametrize("data, encoding, delimiter", [
+    ("email\tnombre\r\nt@example.com\tTabulado\r\n".encode("utf-8"), "utf-8-sig", "\t"),
+    ("\ufeffemail,nombre\nb@example.com,Con BOM\n".encode("utf-8"), "utf-8-sig", ","),
+    ("email;nombre\nu16@example.com;Dieciséis\n".encode("utf-16"), "utf-16", ";"),
+])
+def test_delimiters_and_encodings_are_detected(api, settings, data, encoding, delimiter):
+    done = finished(api, settings, upload(api, data)["id"])
+    assert (done["encoding"], done["delimiter"], done["created"], done["rejected"]) == (encoding, delimiter, 1, 0)
+
+
+def test_time_zone_from_the_country_a_guess_when_it_has_several(api, settings):
+    rows = ("email,country,time_zone\n"
+            "co@example.com,CO,\n"        # one zone: no warning
+            "mx@example.com,MX,\n"        # several: the main one, flagged
+            "gb@example.com,GB,\n"
+            "dado@example.com,US,America/Chicago\n"
+            "nada@example.com,,\n")        # no country: the service default
+    done = finished(api, settings, upload(api, rows.encode(), lang="es")["id"])
+    assert (done["created"], done["guessed"]) == (5, 1), done
+    zones = {d["email"]: d["time_zone"] for d in Customer._get_collection().find()}
+    assert zones == {"co@example.com": "America/Bogota", "mx@example.com": "America/Mexico_City",
+                     "gb@example.com": "Europe/London", "dado@example.com": "America/Chicago",
+                     "nada@example.com": "Europe/Madrid"}
+    [warning] = api.get(f"/imports/{done['id']}/rejections").json["items"]
+    assert warning["row"] == 3 and warning["warning"] and "se supuso America/Mexico_City" in warning["reason"]
+
+
+def test_duplicate_rows_for_one_person_are_reported_not_merged(api, settings):
+    rows = ("external_id,email,first_name,phone\n"
+            "d-1,dup@example.com,Primera,600111222\n"
+            "d-2,otra@example.com,Otra,\n"
+            ",DUP@example.com,Segunda,\n"           # the same person by email
+            ",,Tercera,+34 600 111 222\n")           # the same person by phone
+    for _ in range(2):  # and again: the same answer, nothing overwritten
+        done = finished(api, settings, upload(api, rows.encode())["id"])
+        assert done["rejected"] == 2, done
+        report = {r["row"]: r["reason"] for r in api.get(f"/imports/{done['id']}/rejections").json["items"]}
+        assert "the same person as line 2 of this file (email dup@example.com)" in report[4]
+        assert "the same person as line 2 of this file (phone +34600111222)" in report[5]
+        assert Customer._get_collection().find_one({"external_id": "d-1"})["first_name"] == "Primera"
+
+
+# Every class of rejected row, and the file errors, in both languages.
+ERROR_ROWS = [
+    ("crm-6,no-es-correo,,Ana,,,,,,", "email", "must have an @-sign", "no es una dirección de correo válida"),
+    ("crm-7,,12,Ana,,,,,,", "phone", "not a valid phone number", "no es un número de teléfono válido"),
+    ("crm-7b,,teléfono,Ana,,,,,,", "phone", "not a phone number", "no es un número de teléfono"),
+    ("crm-8,a8@example.com,,,,España,,,,", "country", "two-letter country code", "código de país ISO 3166"),
+    ("crm-9,a9@example.com,,,,,vip,,,", "stage", "not one of", "no es uno de"),
+    ("crm-10,a10@example.com,,,,,,Mars/Base,,", "time_zone", "not an IANA time zone", "no es una zona horaria"),
+    ("crm-11,a11@example.com,,,,,,,xx-ZZ,", "locale", "not a known locale", "no es un idioma conocido"),
+    ('crm-12,a12@example.com,,"Ana\r\nBorrar",,,,,,', "first_name", "control character (U+000D)",
+     "carácter de control (U+000D)"),
+    ("crm-13,a13@example.com,,Ana\u202eevil,,,,,,", "first_name", "bidirectional control",
+     "control bidireccional"),
+    ("crm-14,a14@example.com,,,,,,,,norte", "location", "must be {lat, lng} numbers", "lat y lng deben ser números"),
+    ("crm-15,a15@example.com", "_row", "has 2 columns; the header has 10", "tiene 2 columnas; la cabecera tiene 10"),
+    (",,,Sin,,,,,,", "_row", "needs an external_id, email or phone", "necesita un external_id, correo o teléfono"),
+    ("crm-17,borrada@example.com,,,,,,,,", "email", "suppressed contact", "contacto excluido"),
+    ("crm-old,inigo@example.es,,,,,,,,", "email", "belongs to another customer", "pertenece a otro cliente"),
+    ("crm-19,viejo@example.com,,,,,,,,", "external_id", "has external_id 'crm-old'",
+     "tiene external_id «crm-old»"),
+    ("crm-20,a20@example.com,,,,,,,," + ",", "_row", "has 11 columns", "tiene 11 columnas"),
+]
+ERROR_HEADER = "external_id,email,phone,first_name,last_name,country,stage,time_zone,locale,lat"
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_every_import_error_class_is_worded_in_the_uploaders_language(api, settings, lang):
+    existing_people()
+    rows = [row for row, *_ in ERROR_ROWS] + ["crm-a,a22@example.com,,Ana,,,,,,", "crm-a,a23@example.com,,,,,,,,"]
+    data = ("\n".join([ERROR_HEADER, *rows]) + "\n").encode()
+    lines, line = [], 2  # where each row starts (a quoted line break spans two lines)
+    for row in rows:
+        lines.append(line)
+        line += 1 + row.count("\n")
+    done = finished(api, settings, upload(api, data, lang=lang)["id"])
+    report = list(csv.DictReader(io.StringIO(api.get(done["report"]).get_data(as_text=True))))
+    by_line = {(int(r["row"]), r["field"]): r["reason"] for r in report if r["warning"] == "no"}
+    for line, (_row, field, english, spanish) in zip(lines, ERROR_ROWS):
+        reason = by_line.get((line, field))
+        assert reason is not None, (line, field, by_line)
+        assert (english if lang == "en" else spanish) in reason, (line, reason)
+    duplicate = by_line[(lines[-1], "_row")]
+    assert ("the same person as line" if lang == "en" else "la misma persona que la línea") in duplicate
+    # File errors: an unknown column, a column twice.
+    failed = finished(api, settings, upload(api, b"email,colour\na@example.com,red\n", lang=lang)["id"])
+    assert failed["status"] == "failed" and failed["created"] == 0
+    assert ("unknown column(s) 'colour'" if lang == "en" else "columna(s) desconocida(s) 'colour'") in failed["error"]
+    twice = finished(api, settings, upload(api, b"email,correo\na@example.com,b@example.com\n", lang=lang)["id"])
+    assert twice["status"] == "failed"
+    assert ("appears twice" if lang == "en" else "aparece dos veces") in twice["error"]
+
+
+def test_locales_are_checked_against_cldr_in_the_api_too(api):
+    assert api.post("/customers", json={"email": "l1@example.com", "locale": "xx-ZZ"}).status_code == 422
+    assert api.post("/customers", json={"email": "l3@example.com", "locale": "pt-BR"}).status_code == 201
