@@ -28,6 +28,6 @@ COPY services/campaigns/ services/campaigns/
 USER vinculo
 EXPOSE 8002
 # The part's own check, chosen by the command the container runs (shared/healthcheck.py).
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-m", "shared.healthcheck", "campaigns"]
 CMD ["python", "-m", "services.campaigns", "api"]

@@ -26,6 +26,6 @@ COPY services/console/ services/console/
 USER vinculo
 EXPOSE 8000
 # The part's own check, chosen by the command the container runs (shared/healthcheck.py).
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-m", "shared.healthcheck", "console"]
 CMD ["python", "-m", "services.console", "api"]

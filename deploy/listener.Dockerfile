@@ -28,6 +28,6 @@ COPY services/listener/ services/listener/
 USER vinculo
 EXPOSE 8004
 # The part's own check, chosen by the command the container runs (shared/healthcheck.py).
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-m", "shared.healthcheck", "listener"]
 CMD ["python", "-m", "services.listener", "api"]

@@ -27,6 +27,6 @@ COPY services/mailer/ services/mailer/
 USER vinculo
 EXPOSE 8003
 # The part's own check, chosen by the command the container runs (shared/healthcheck.py).
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-m", "shared.healthcheck", "mailer"]
 CMD ["python", "-m", "services.mailer", "api"]

@@ -27,6 +27,6 @@ COPY services/segments/ services/segments/
 USER vinculo
 EXPOSE 8001
 # The part's own check, chosen by the command the container runs (shared/healthcheck.py).
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-m", "shared.healthcheck", "segments"]
 CMD ["python", "-m", "services.segments", "api"]
