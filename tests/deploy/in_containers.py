@@ -42,6 +42,10 @@ TAG = "test"
 PODMAN = "podman"
 RUN_ID = uuid.uuid4().hex[:8]
 STOP_GRACE = 30  # seconds podman waits after SIGTERM (compose: stop_grace_period)
+# Host network: every api and metrics server needs a port of its own. Taken from a base of
+# their own, below the ephemeral range the other tests' free ports come from (a free port
+# picked but not yet bound by a starting container can be handed out again).
+PORT_BASE = int(os.environ.get("VINCULO_CONTAINERS_PORT_BASE", "9150"))
 
 
 def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
@@ -71,7 +75,8 @@ def build(service: str, log_dir: Path, tag: str = TAG, *extra: str) -> str:
     log = log_dir / f"build-{service}-{tag}.log"
     with open(log, "w") as out:
         done = subprocess.run([PODMAN, "build", "--format", "docker", "--network=host", "--pull=never",
-                               f"--cgroup-parent={cgroup_parent()}", *extra,
+                               # a cgroup of its own: a build's container takes its parent's path as is
+                               f"--cgroup-parent={cgroup_parent()}/build-{RUN_ID}-{service}-{tag}", *extra,
                                "-f", f"deploy/{service}.Dockerfile", "-t", image(service, tag), "."],
                               cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, timeout=600)
     assert done.returncode == 0, (f"podman build of deploy/{service}.Dockerfile failed; last lines of {log}:\n"
@@ -96,8 +101,17 @@ class Deployment:
         self.env, self.smtp, self.x_base = env, smtp, x_base
         self.containers: dict[str, dict] = {}  # name -> {"service", "part", "image"}
         self.urls: dict[str, str] = {}
-        self.ports = {service: procs.free_port() for service in inventory.services()}
+        self.next_port = PORT_BASE
+        self.ports = {service: self.port() for service in inventory.services()}
         self.urls = {service: f"http://127.0.0.1:{port}" for service, port in self.ports.items()}
+
+    def port(self) -> int:
+        """The next port from PORT_BASE that nothing listens on."""
+        while True:
+            port, self.next_port = self.next_port, self.next_port + 1
+            assert port < PORT_BASE + 100, f"no free port in {PORT_BASE}-{PORT_BASE + 99}"
+            if not procs.port_open("127.0.0.1", port):
+                return port
 
     def environment(self, service: str, part: str) -> dict:
         prefix = f"VINCULO_{service.upper()}_"
@@ -106,7 +120,7 @@ class Deployment:
                "VINCULO_BROKER_NAMESPACE": self.env.namespace, "VINCULO_LOG_LEVEL": "INFO",
                f"{prefix}BIND": f"127.0.0.1:{self.ports[service]}", f"{prefix}WEB_WORKERS": "1",
                # host network: each part's metrics server on its own port
-               f"{prefix}METRICS_PORT": str(procs.free_port())}
+               f"{prefix}METRICS_PORT": str(self.port())}
         if service == "mailer":
             # a modest rate, so that a campaign of 50 takes several seconds; the production lease
             env.update({key: str(value) for key, value in mailer_env(self.smtp.port, rate=8).items()})
@@ -287,22 +301,20 @@ def test_a_rolling_upgrade_of_the_mailer_worker_sends_every_message_once(deploym
     more = {rcpt: n for rcpt, n in per_recipient.items() if n != 1}
     assert not more, f"sent more than once: {more}"
     assert_received_once(run)
-    sent_by_b = subprocess.run([PODMAN, "logs", new], capture_output=True, text=True, timeout=30)
     assert state(new)["status"] == "running", logs(new)
-    print(f"rolling upgrade: {arrived_at_stop} of {len(run.expected)} messages sent when version A "
-          f"stopped; B's log has {len(sent_by_b.stdout + sent_by_b.stderr)} characters")
+    print(f"rolling upgrade: {arrived_at_stop} of {len(run.expected)} messages sent when version A stopped")
 
 
 def test_every_part_stops_on_sigterm_with_exit_status_0(deployment):
     running = [name for name in deployment.containers if state(name)["status"] == "running"]
     assert len(running) >= len(inventory.all_parts())
     started = time.monotonic()
-    podman("stop", "-t", str(STOP_GRACE), *running, timeout=STOP_GRACE + 60)
+    podman("stop", "-t", str(STOP_GRACE), *running, timeout=STOP_GRACE + 120)
+    # exit 0, not 137: each stopped on SIGTERM, not on the kill after the grace period
     states = {name: state(name) for name in running}
     bad = {name: s for name, s in states.items() if s != {"status": "exited", "exit": 0}}
     assert not bad, f"{bad}\n" + "\n".join(logs(name) for name in bad)
-    # SIGTERM, not the kill after the grace period
-    assert time.monotonic() - started < STOP_GRACE, "a part ignored SIGTERM until podman killed it"
+    print(f"{len(running)} containers stopped in {time.monotonic() - started:.1f} s")
 
 
 def test_the_compose_file_is_valid_with_the_example_env(tmp_path):
