@@ -113,6 +113,7 @@ def _children(pid: int) -> dict:
     return found
 
 
+@pytest.mark.slow  # starts processes (not a `unit` test), if short ones
 def test_a_part_that_keeps_dying_stops_the_run_with_the_end_of_its_log(tmp_path):
     said = []
     supervisor = Supervisor(said.append, delay=0.05, max_restarts=2, window=60)
