@@ -1,6 +1,7 @@
 # The campaigns service: one image runs every part, chosen by the command:
 #   python -m services.campaigns api      (default: gunicorn on VINCULO_CAMPAIGNS_BIND)
-#   python -m services.campaigns worker   (RabbitMQ consumer; metrics on VINCULO_CAMPAIGNS_METRICS_PORT)
+#   python -m services.campaigns worker   (metrics on VINCULO_CAMPAIGNS_METRICS_PORT, default 9100)
+#   python -m services.campaigns scheduler (metrics on VINCULO_CAMPAIGNS_METRICS_PORT, default 9100)
 # Build from the repository root: docker build -f deploy/campaigns.Dockerfile .
 # Every *.Dockerfile here is this file with the service name and port changed;
 # tests/deploy/test_compose_consistency.py keeps them in step with the code.
@@ -15,6 +16,7 @@ FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    VINCULO_CAMPAIGNS_METRICS_PORT=9100 \
     VINCULO_CAMPAIGNS_BIND=0.0.0.0:8002
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin vinculo
 COPY --from=build /opt/venv /opt/venv
@@ -25,6 +27,7 @@ COPY services/__init__.py services/__init__.py
 COPY services/campaigns/ services/campaigns/
 USER vinculo
 EXPOSE 8002
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-m", "shared.healthcheck", "campaigns", "api"]
+# The part's own check, chosen by the command the container runs (shared/healthcheck.py).
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "shared.healthcheck", "campaigns"]
 CMD ["python", "-m", "services.campaigns", "api"]

@@ -1,6 +1,6 @@
 # The segments service: one image runs every part, chosen by the command:
 #   python -m services.segments api      (default: gunicorn on VINCULO_SEGMENTS_BIND)
-#   python -m services.segments worker   (RabbitMQ consumer; metrics on VINCULO_SEGMENTS_METRICS_PORT)
+#   python -m services.segments worker   (metrics on VINCULO_SEGMENTS_METRICS_PORT, default 9100)
 # Build from the repository root: docker build -f deploy/segments.Dockerfile .
 # Every *.Dockerfile here is this file with the service name and port changed;
 # tests/deploy/test_compose_consistency.py keeps them in step with the code.
@@ -15,6 +15,7 @@ FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    VINCULO_SEGMENTS_METRICS_PORT=9100 \
     VINCULO_SEGMENTS_BIND=0.0.0.0:8001
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin vinculo
 COPY --from=build /opt/venv /opt/venv
@@ -25,6 +26,7 @@ COPY services/__init__.py services/__init__.py
 COPY services/segments/ services/segments/
 USER vinculo
 EXPOSE 8001
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-m", "shared.healthcheck", "segments", "api"]
+# The part's own check, chosen by the command the container runs (shared/healthcheck.py).
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "shared.healthcheck", "segments"]
 CMD ["python", "-m", "services.segments", "api"]

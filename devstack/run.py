@@ -6,7 +6,11 @@ console on VINCULO_RUN_PORT_BASE + 0) unless
 VINCULO_MONGO_URI is set; uses RabbitMQ at VINCULO_AMQP_URL or 127.0.0.1:5672,
 starting it (or installing it, as root) when it is not running; then each
 service's api and worker as separate processes, seeds the demo data and
-prints the URLs. Ctrl-C stops everything it started.
+prints the URLs. A part that dies is restarted (devstack.supervise); one that
+keeps dying, or the store or a mail server dying, stops the run. Ctrl-C and
+SIGTERM stop everything it started. The broker namespace is ``run<port base>.``
+unless VINCULO_BROKER_NAMESPACE is set, so two runs on one machine (different
+port bases) never share a queue.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 import requests
 
 from devstack import procs
+from devstack.supervise import KeepsDying, Supervisor
 
 ROOT = procs.ROOT
 SERVICES = {"segments": 1, "campaigns": 2, "mailer": 3, "listener": 4}  # port = base + offset
@@ -57,9 +62,11 @@ def main(argv=None) -> int:
     var = Path(os.environ.get("VINCULO_RUN_DIR", ROOT / "var"))
     var.mkdir(parents=True, exist_ok=True)
     base_port = int(os.environ.get("VINCULO_RUN_PORT_BASE", "8000"))
-    started: list[subprocess.Popen] = []
+    started: list[subprocess.Popen] = []  # the store and the mail servers: not restarted
+    supervisor = Supervisor.from_environ(say)
 
     def stop_all(*_):
+        supervisor.stop_all(procs.stop)
         for proc in reversed(started):
             procs.stop(proc)
 
@@ -94,7 +101,10 @@ def main(argv=None) -> int:
                "VINCULO_WEB_WORKERS": "1",
                # local development: feeds and webhooks may point at servers on this machine
                # (off by default in a deployment; SECURITY.md, "Outbound requests")
-               "VINCULO_ALLOW_PRIVATE_URLS": os.environ.get("VINCULO_ALLOW_PRIVATE_URLS", "true")}
+               "VINCULO_ALLOW_PRIVATE_URLS": os.environ.get("VINCULO_ALLOW_PRIVATE_URLS", "true"),
+               "VINCULO_BROKER_NAMESPACE": os.environ.get("VINCULO_BROKER_NAMESPACE", f"run{base_port}.")}
+        os.environ["VINCULO_BROKER_NAMESPACE"] = env["VINCULO_BROKER_NAMESPACE"]  # the demo data's publisher
+        say(f"broker: {amqp_url.split('@')[-1]} (names prefixed {env['VINCULO_BROKER_NAMESPACE']!r})")
         busy = [base_port + offset for offset in (0, *SERVICES.values())
                 if procs.port_open("127.0.0.1", base_port + offset)]
         if busy:
@@ -111,13 +121,12 @@ def main(argv=None) -> int:
             service_env = {**env, f"VINCULO_{prefix}_BIND": f"127.0.0.1:{port}",
                            f"VINCULO_{prefix}_WEB_WORKERS": "1"}
             for part in ["api", *PARTS.get(service, [])]:
-                log = open(var / f"{service}-{part}.log", "ab")
-                started.append(subprocess.Popen([sys.executable, "-m", f"services.{service}", part],
-                                                cwd=ROOT, env=service_env, stdout=log, stderr=subprocess.STDOUT))
+                supervisor.add(f"{service}-{part}", [sys.executable, "-m", f"services.{service}", part],
+                               service_env, var / f"{service}-{part}.log", ROOT)
         urls = {service: f"http://127.0.0.1:{base_port + offset}" for service, offset in SERVICES.items()}
         for service, url in urls.items():
-            wait_ready(service, url, started)
-        console = start_console(env, urls, base_port, var, started)
+            wait_ready(service, url, [*started, *supervisor.processes])
+        console = start_console(env, urls, base_port, var, started, supervisor)
         if not args.no_demo:
             from devstack import demo
             say(demo.seed(mongo_uri, urls, DEMO_KEYS["admin"]))
@@ -128,13 +137,17 @@ def main(argv=None) -> int:
         for service, url in urls.items():
             say(f"  {service:<10} {url}  (API: {url}/openapi.json)")
         say(f"API keys: {', '.join(f'{role}={key}' for role, key in DEMO_KEYS.items())}")
-        say(f"logs in {var}/*.log; press Ctrl-C to stop")
+        say(f"logs in {var}/*.log; a part that dies is restarted; press Ctrl-C to stop")
         if args.check:
             return 0
         while all(proc.poll() is None for proc in started):
-            time.sleep(1)
+            supervisor.tick()
+            time.sleep(0.2)
         failed = [proc.args for proc in started if proc.poll() is not None]
         say(f"a process stopped: {failed}; stopping everything (see var/*.log)")
+        return 1
+    except KeepsDying as exc:
+        say(f"{exc}\nvinculo: stopping everything")
         return 1
     except KeyboardInterrupt:
         say("stopping")
@@ -143,15 +156,15 @@ def main(argv=None) -> int:
         stop_all()
 
 
-def start_console(env: dict, urls: dict, base_port: int, var: Path, started: list) -> str:
+def start_console(env: dict, urls: dict, base_port: int, var: Path, started: list,
+                  supervisor: Supervisor) -> str:
     """The web console on base+0, talking to the services' APIs; its URL once it answers."""
     console_env = {**env, "VINCULO_CONSOLE_BIND": f"127.0.0.1:{base_port}", "VINCULO_CONSOLE_WEB_WORKERS": "1",
                    **{f"VINCULO_CONSOLE_{service.upper()}_URL": url for service, url in urls.items()}}
-    log = open(var / "console-api.log", "ab")
-    started.append(subprocess.Popen([sys.executable, "-m", "services.console", "api"], cwd=ROOT,
-                                    env=console_env, stdout=log, stderr=subprocess.STDOUT))
+    supervisor.add("console-api", [sys.executable, "-m", "services.console", "api"], console_env,
+                   var / "console-api.log", ROOT)
     url = f"http://127.0.0.1:{base_port}"
-    wait_ready("console", url, started, path="/healthz")
+    wait_ready("console", url, [*started, *supervisor.processes])
     return url
 
 

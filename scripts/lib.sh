@@ -31,3 +31,19 @@ ensure_system_packages() {
       || die "apt-get install chromium failed"
   fi
 }
+
+# What the container step (scripts/test-containers) needs: Debian's podman and
+# friends (runc: crun refuses hybrid cgroups; debootstrap makes the base image).
+ensure_container_tools() {
+  local missing=()
+  for tool in podman buildah runc catatonit debootstrap; do
+    command -v "$tool" >/dev/null || [ -x "/usr/libexec/podman/$tool" ] || missing+=("$tool")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "the container step needs ${missing[*]}: run as root or apt-get install them"
+  echo "installing ${missing[*]} (for the container step) ..."
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null \
+    && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q \
+         --no-install-recommends podman buildah runc catatonit debootstrap >/dev/null \
+    || die "apt-get install podman buildah runc catatonit debootstrap failed"
+}

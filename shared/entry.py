@@ -85,6 +85,9 @@ def run_api(app_factory: Callable, settings) -> None:
         "timeout": 60,
         "graceful_timeout": 20,
         "child_exit": _mark_process_dead,
+        # gunicorn 25.1+ opens a control socket under $HOME (the images' user has none) or
+        # $XDG_RUNTIME_DIR, one path shared by every api on a machine; nothing here uses it.
+        "control_socket_disable": True,
     }
 
     class Server(BaseApplication):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+import requests
 from flask import Flask, g, jsonify, render_template, request
 
 from shared.logs import new_id, reset_correlation_id, set_correlation_id
@@ -23,7 +24,10 @@ OPENAPI = {  # the console is pages, not an API: only its health check is an ope
     "info": {"title": "Vínculo console", "version": "0.1.0",
              "description": "Server-rendered pages for people; the APIs are the four services'."},
     "paths": {"/healthz": {"get": {"summary": "Liveness: the process answers", "security": [],
-                                   "responses": {"200": {"description": "up"}}}}},
+                                   "responses": {"200": {"description": "up"}}}},
+              "/readyz": {"get": {"summary": "Readiness: the four services' APIs answer", "security": [],
+                                  "responses": {"200": {"description": "ready"},
+                                                "503": {"description": "a service is down"}}}}},
 }
 
 
@@ -82,6 +86,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/healthz")
     def healthz():
         return {"status": "ok", "service": "console"}
+
+    @app.get("/readyz")
+    def readyz():
+        """Ready when each service's API answers its /healthz (the console's only dependencies)."""
+        checks = {}
+        for service, url in settings.service_urls().items():
+            try:
+                answer = requests.get(f"{url.rstrip('/')}/healthz", timeout=2)
+                checks[service] = "ok" if answer.status_code == 200 else f"down: HTTP {answer.status_code}"
+            except requests.RequestException as exc:
+                checks[service] = f"down: {type(exc).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        body = {"status": "ready" if ready else "unavailable", "service": "console", "checks": checks}
+        return jsonify(body), (200 if ready else 503)
 
     @app.get("/openapi.json")
     def openapi():

@@ -139,3 +139,22 @@ def test_pages_carry_security_headers_and_serve_their_own_assets(console_app):
 @pytest.mark.parametrize("path", ["/healthz", "/openapi.json"])
 def test_health_and_openapi_answer_without_signing_in(console_app, path):
     assert console_app.test_client().get(path).status_code == 200
+
+
+def test_readyz_answers_whether_each_service_api_answers(service_env, listener_url):
+    """The console's readiness is its four APIs' (the same shape as theirs); public like /healthz."""
+    from tests.console.conftest import in_process_console
+
+    partly = in_process_console(service_env, listener_url=listener_url).test_client().get("/readyz")
+    assert partly.status_code == 503
+    body = partly.get_json()
+    assert body["status"] == "unavailable" and body["service"] == "console"
+    assert body["checks"]["listener"] == "ok"
+    assert all(body["checks"][name].startswith("down: ") for name in ("segments", "campaigns", "mailer"))
+    # every URL at a live API (the listener's): ready
+    whole = in_process_console(service_env, **{f"{name}_url": listener_url for name in
+                                               ("segments", "campaigns", "mailer", "listener")})
+    ready = whole.test_client().get("/readyz")
+    assert ready.status_code == 200 and ready.get_json() == {
+        "status": "ready", "service": "console",
+        "checks": {"segments": "ok", "campaigns": "ok", "mailer": "ok", "listener": "ok"}}

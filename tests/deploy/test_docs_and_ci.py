@@ -30,5 +30,7 @@ def test_the_ci_workflow_runs_the_test_command_against_real_mongodb_and_rabbitmq
     env = job["services"]["rabbitmq"]["env"]
     assert (env["RABBITMQ_DEFAULT_USER"], env["RABBITMQ_DEFAULT_PASS"]) == ("vinculo", "vinculo")
     assert "apt-get install" in script and "chromium" in script and "rabbitmq-server" in script
-    assert ".ci/run" in script and "./scripts/test" in (ROOT / ".ci/run").read_text()
+    ci_run = (ROOT / ".ci/run").read_text()
+    assert ".ci/run" in script and "./scripts/test " in ci_run and "./scripts/test-containers" in ci_run
+    assert "exec " not in ci_run, ".ci/run must run both steps and fail when either does"
     assert job["timeout-minutes"] <= 90

@@ -161,3 +161,23 @@ def test_declaring_the_topology_creates_every_queue_idempotently(service_env):
     missing = subprocess.run(command, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "VINCULO_AMQP_URL is required" in missing.stderr
+
+
+def test_the_image_health_check_finds_the_part_its_container_runs(tmp_path):
+    """One HEALTHCHECK per image (`python -m shared.healthcheck <service>`): the part is read
+    from the processes the container runs; none or several of the service's parts is unhealthy."""
+    from shared.healthcheck import running_parts
+
+    def process(pid, *argv):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "cmdline").write_bytes("\0".join(argv).encode() + b"\0")
+
+    process(1, "/usr/libexec/podman/catatonit", "--", "python", "-m", "services.mailer", "worker")
+    process(7, "python", "-m", "services.mailer", "worker")
+    process(9, "python", "-m", "shared.healthcheck", "mailer")
+    assert running_parts("mailer", tmp_path) == {"worker"}
+    assert running_parts("segments", tmp_path) == set()
+    process(12, "/opt/venv/bin/python", "-m", "services.mailer", "api")
+    assert running_parts("mailer", tmp_path) == {"worker", "api"}
+
+    # (the image's check run in each part's container: tests/deploy/in_containers.py)
