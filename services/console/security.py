@@ -123,7 +123,6 @@ def sign_out() -> None:
 
 
 def init_app(app) -> None:
-    app.before_request(check_csrf)
     app.jinja_env.globals.update(csrf_token=csrf_token, may=may, role=role, person_name=person_name)
 
     @app.before_request
@@ -140,3 +139,8 @@ def init_app(app) -> None:
                 and user["role"] in accounts.two_factor_roles()):
             return redirect(url_for("account.index", enroll=1))  # the admin requires two-factor for this role
         return None
+
+    # After who(): the CSRF check reads the form, and a body over the limit is refused
+    # there (413); its handler must already know who asks (the imports page shows the
+    # error at its field to a role that may import).
+    app.before_request(check_csrf)

@@ -8,10 +8,11 @@ from tests.segments.test_imports import finished, upload
 
 
 def test_the_api_refuses_a_name_that_would_add_a_mail_header(api):
-    answer = api.post("/customers", json={"email": "ana@example.com", "first_name": "Ana\r\nBcc: x@evil.example",
-                                          "last_name": "Ruiz\u202e", "city": "Sevilla\x00"})
-    assert answer.status_code == 422
-    assert set(answer.json["details"]["fields"]) == {"first_name", "last_name", "city"}
+    for field, value in (("first_name", "Ana\r\nBcc: x@evil.example"), ("last_name", "Ruiz\u202e"),
+                         ("city", "Sevilla\x00")):
+        answer = api.post("/customers", json={"email": "ana@example.com", field: value})
+        assert answer.status_code == 422, answer.json
+        assert list(answer.json["details"]["fields"]) == [field]
     assert Customer.objects.count() == 0
     created = api.post("/customers", json={"email": "ñandú@ejemplo.es", "first_name": "Íñigo 👍🏽",
                                            "last_name": "محمد"})
