@@ -53,13 +53,25 @@ def read(path) -> dict:
 
 
 # Connection upkeep, not work: left out of "commands per message".
-UPKEEP = {"hello", "ismaster", "isMaster", "ping", "endSessions", "buildinfo", "buildInfo", "createIndexes",
-          "listIndexes"}
+UPKEEP = {
+    "hello",
+    "ismaster",
+    "isMaster",
+    "ping",
+    "endSessions",
+    "buildinfo",
+    "buildInfo",
+    "createIndexes",
+    "listIndexes",
+}
 
 
 def work(before: dict, after: dict) -> dict:
-    return {name: after.get(name, 0) - before.get(name, 0) for name in sorted(set(after) | set(before))
-            if name not in UPKEEP and after.get(name, 0) - before.get(name, 0)}
+    return {
+        name: after.get(name, 0) - before.get(name, 0)
+        for name in sorted(set(after) | set(before))
+        if name not in UPKEEP and after.get(name, 0) - before.get(name, 0)
+    }
 
 
 def main() -> None:

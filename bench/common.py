@@ -15,9 +15,13 @@ def machine() -> str:
         with open("/proc/cpuinfo") as info:
             cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
         with open("/proc/meminfo") as info:
-            mem_gib = next((int(line.split()[1]) for line in info if line.startswith("MemTotal")), 0) / 1024 ** 2
+            mem_gib = (
+                next((int(line.split()[1]) for line in info if line.startswith("MemTotal")), 0) / 1024**2
+            )
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} CPUs ({cpu}), {mem_gib:.1f} GiB RAM, Python {platform.python_version()}, "
-            f"load average {load:.1f}")
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {mem_gib:.1f} GiB RAM, Python {platform.python_version()}, "
+        f"load average {load:.1f}"
+    )

@@ -28,8 +28,10 @@ from shared.messaging.topology import PRODUCERS, QUEUES, SERVICES
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "asyncapi.yaml"
 AMQP_BINDING = "0.3.0"
-HEADER = ("# GENERATED from shared/messaging/topology.py and contracts.py by\n"
-          "# `python -m devstack.asyncapi --write`: do not edit by hand.\n")
+HEADER = (
+    "# GENERATED from shared/messaging/topology.py and contracts.py by\n"
+    "# `python -m devstack.asyncapi --write`: do not edit by hand.\n"
+)
 
 
 def topic_matches(pattern: str, key: str) -> bool:
@@ -101,8 +103,11 @@ def envelope_schema() -> dict:
 
 
 def queue_events(plain: str) -> list[str]:
-    return [event for event, producer in PRODUCERS.items()
-            if any(service == producer and topic_matches(pattern, event) for service, pattern in QUEUES[plain])]
+    return [
+        event
+        for event, producer in PRODUCERS.items()
+        if any(service == producer and topic_matches(pattern, event) for service, pattern in QUEUES[plain])
+    ]
 
 
 def _ref(*path: str) -> dict:
@@ -122,32 +127,54 @@ def build() -> dict:
             "title": cls.__name__,
             "summary": f"{event} (schema version {cls.schema_version}), announced by {producer}",
             "contentType": "application/json",
-            "headers": {"type": "object", "properties": {
-                "correlation_id": {"type": "string", "description": "follows one fact across services"}}},
-            "payload": {"allOf": [
-                _ref("components", "schemas", "Envelope"),
-                {"type": "object", "properties": {
-                    "type": {"const": event},
-                    "schema_version": {"const": cls.schema_version},
-                    "producer": {"const": producer},
-                    "payload": _ref("components", "schemas", cls.__name__)}},
-            ]},
-            "bindings": {"amqp": {"contentEncoding": "utf-8", "messageType": event, "bindingVersion": AMQP_BINDING}},
+            "headers": {
+                "type": "object",
+                "properties": {
+                    "correlation_id": {"type": "string", "description": "follows one fact across services"}
+                },
+            },
+            "payload": {
+                "allOf": [
+                    _ref("components", "schemas", "Envelope"),
+                    {
+                        "type": "object",
+                        "properties": {
+                            "type": {"const": event},
+                            "schema_version": {"const": cls.schema_version},
+                            "producer": {"const": producer},
+                            "payload": _ref("components", "schemas", cls.__name__),
+                        },
+                    },
+                ]
+            },
+            "bindings": {
+                "amqp": {"contentEncoding": "utf-8", "messageType": event, "bindingVersion": AMQP_BINDING}
+            },
         }
         channels[event] = {
             "address": event,
             "title": f"{event} on {producer}.events",
             "description": f"Routing key `{event}` on the topic exchange `{producer}.events`.",
             "messages": {event: _ref("components", "messages", event)},
-            "bindings": {"amqp": {"is": "routingKey", "exchange": {
-                "name": f"{producer}.events", "type": "topic", "durable": True, "autoDelete": False,
-                "vhost": "/"}, "bindingVersion": AMQP_BINDING}},
+            "bindings": {
+                "amqp": {
+                    "is": "routingKey",
+                    "exchange": {
+                        "name": f"{producer}.events",
+                        "type": "topic",
+                        "durable": True,
+                        "autoDelete": False,
+                        "vhost": "/",
+                    },
+                    "bindingVersion": AMQP_BINDING,
+                }
+            },
         }
         operations[f"{producer}.send.{event}"] = {
             "action": "send",
             "title": f"{producer} publishes {event}",
             "description": "Published with publisher confirms after the store write it announces "
-                           "(through the outbox when the broker is down).",
+            "(through the outbox when the broker is down).",
             "channel": _ref("channels", event),
             "messages": [_ref("channels", event, "messages", event)],
         }
@@ -159,31 +186,52 @@ def build() -> dict:
         channels[f"queue.{plain}"] = {
             "address": plain,
             "title": f"queue {plain}",
-            "description": (f"Quorum queue of the {consumer} worker, bound to {bound}. A transient failure "
-                            f"waits in `{plain}.retry` (per-message TTL, doubling) and comes back; a malformed, "
-                            f"poison or exhausted message goes to `{plain}.dlq`."),
+            "description": (
+                f"Quorum queue of the {consumer} worker, bound to {bound}. A transient failure "
+                f"waits in `{plain}.retry` (per-message TTL, doubling) and comes back; a malformed, "
+                f"poison or exhausted message goes to `{plain}.dlq`."
+            ),
             "messages": {event: _ref("components", "messages", event) for event in events},
-            "bindings": {"amqp": {"is": "queue", "queue": {"name": plain, **queue_binding},
-                                  "bindingVersion": AMQP_BINDING}},
+            "bindings": {
+                "amqp": {
+                    "is": "queue",
+                    "queue": {"name": plain, **queue_binding},
+                    "bindingVersion": AMQP_BINDING,
+                }
+            },
         }
         channels[f"queue.{plain}.retry"] = {
             "address": f"{plain}.retry",
             "title": f"queue {plain}.retry",
-            "description": (f"Delayed retries of `{plain}`: published with an expiration and the "
-                            f"`x-vinculo-attempt` header; dead-letters back into `{plain}` when it expires."),
+            "description": (
+                f"Delayed retries of `{plain}`: published with an expiration and the "
+                f"`x-vinculo-attempt` header; dead-letters back into `{plain}` when it expires."
+            ),
             "messages": {event: _ref("components", "messages", event) for event in events},
-            "bindings": {"amqp": {"is": "queue", "queue": {"name": f"{plain}.retry", **queue_binding},
-                                  "bindingVersion": AMQP_BINDING}},
+            "bindings": {
+                "amqp": {
+                    "is": "queue",
+                    "queue": {"name": f"{plain}.retry", **queue_binding},
+                    "bindingVersion": AMQP_BINDING,
+                }
+            },
         }
         channels[f"queue.{plain}.dlq"] = {
             "address": f"{plain}.dlq",
             "title": f"queue {plain}.dlq",
-            "description": ("Dead letters, body kept as it came, with headers `x-vinculo-reason`, "
-                            "`x-vinculo-queue`, `x-vinculo-routing-key`, `x-vinculo-attempts` and "
-                            "`x-vinculo-failed-at`. Nothing consumes it: operators inspect and re-publish."),
+            "description": (
+                "Dead letters, body kept as it came, with headers `x-vinculo-reason`, "
+                "`x-vinculo-queue`, `x-vinculo-routing-key`, `x-vinculo-attempts` and "
+                "`x-vinculo-failed-at`. Nothing consumes it: operators inspect and re-publish."
+            ),
             "messages": {event: _ref("components", "messages", event) for event in events},
-            "bindings": {"amqp": {"is": "queue", "queue": {"name": f"{plain}.dlq", **queue_binding},
-                                  "bindingVersion": AMQP_BINDING}},
+            "bindings": {
+                "amqp": {
+                    "is": "queue",
+                    "queue": {"name": f"{plain}.dlq", **queue_binding},
+                    "bindingVersion": AMQP_BINDING,
+                }
+            },
         }
         operations[f"{consumer}.receive.{plain}"] = {
             "action": "receive",
@@ -197,14 +245,22 @@ def build() -> dict:
         "info": {
             "title": "Vínculo events",
             "version": "1.0.0",
-            "description": ("The events the Vínculo services exchange through RabbitMQ: one topic exchange "
-                            f"per producing service ({', '.join(f'`{s}.events`' for s in SERVICES)}), the "
-                            "event type as routing key, queues named `<consumer>.<event>`. "
-                            "`VINCULO_BROKER_NAMESPACE` prefixes every exchange and queue name."),
+            "description": (
+                "The events the Vínculo services exchange through RabbitMQ: one topic exchange "
+                f"per producing service ({', '.join(f'`{s}.events`' for s in SERVICES)}), the "
+                "event type as routing key, queues named `<consumer>.<event>`. "
+                "`VINCULO_BROKER_NAMESPACE` prefixes every exchange and queue name."
+            ),
         },
         "defaultContentType": "application/json",
-        "servers": {"rabbitmq": {"host": "rabbitmq:5672", "protocol": "amqp", "protocolVersion": "0.9.1",
-                                 "description": "The broker of docker-compose.yml (VINCULO_AMQP_URL)."}},
+        "servers": {
+            "rabbitmq": {
+                "host": "rabbitmq:5672",
+                "protocol": "amqp",
+                "protocolVersion": "0.9.1",
+                "description": "The broker of docker-compose.yml (VINCULO_AMQP_URL).",
+            }
+        },
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},

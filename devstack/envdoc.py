@@ -35,22 +35,35 @@ def _cell(text: str) -> str:
 
 def table() -> str:
     common = {field.name: field for field in dataclasses.fields(CommonSettings)}
-    lines = ["Every service reads these (`<SERVICE>` is `" + "`, `".join(s.upper() for s in inventory.services())
-             + "`); the ones marked *shared* are set once for all services, or per service as "
-             "`VINCULO_<SERVICE>_<NAME>`:",
-             "", "| variable | default | meaning |", "|---|---|---|"]
+    lines = [
+        "Every service reads these (`<SERVICE>` is `"
+        + "`, `".join(s.upper() for s in inventory.services())
+        + "`); the ones marked *shared* are set once for all services, or per service as "
+        "`VINCULO_<SERVICE>_<NAME>`:",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
     for name, default, doc in describe(CommonSettings, "<SERVICE>"):
-        field = common[name[len("VINCULO_<SERVICE>_"):].lower()]
+        field = common[name[len("VINCULO_<SERVICE>_") :].lower()]
         shown = f"`{name}`"
         if field.metadata.get("common"):
             shown = f"`VINCULO_{field.name.upper()}` (*shared*)"
         lines.append(f"| {shown} | {_default(default)} | {_cell(doc)} |")
     for service in inventory.services():
         module = inventory.settings_module(service)
-        own = [row for row in describe(module.Settings, module.PREFIX)
-               if row[0][len(f"VINCULO_{module.PREFIX}_"):].lower() not in common]
-        lines += ["", f"`{service}` ({', '.join(inventory.parts(service))}):", "",
-                  "| variable | default | meaning |", "|---|---|---|"]
+        own = [
+            row
+            for row in describe(module.Settings, module.PREFIX)
+            if row[0][len(f"VINCULO_{module.PREFIX}_") :].lower() not in common
+        ]
+        lines += [
+            "",
+            f"`{service}` ({', '.join(inventory.parts(service))}):",
+            "",
+            "| variable | default | meaning |",
+            "|---|---|---|",
+        ]
         lines += [f"| `{name}` | {_default(default)} | {_cell(doc)} |" for name, default, doc in own]
     return "\n".join(lines)
 
@@ -63,7 +76,7 @@ def current() -> str | None:
     text = README.read_text()
     if BEGIN not in text or END not in text:
         return None
-    return text[text.index(BEGIN):text.index(END) + len(END)]
+    return text[text.index(BEGIN) : text.index(END) + len(END)]
 
 
 def main(argv=None) -> int:

@@ -30,9 +30,14 @@ def services() -> list[str]:
 @functools.lru_cache(maxsize=None)
 def parts(service: str) -> tuple[str, ...]:
     """The parts ``python -m services.<service>`` accepts, e.g. ("api", "worker")."""
-    done = subprocess.run([sys.executable, "-m", f"services.{service}", "--help"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-m", f"services.{service}", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     if done.returncode != 0:
         raise RuntimeError(f"python -m services.{service} --help failed: {done.stderr[-1000:]}")
     match = re.search(r"\{([a-z_,]+)\}", done.stdout)

@@ -14,8 +14,12 @@ from devstack.mongo_standin import _STATEMENT_LISTS
 # --- exact matching: filters neosqlite gets wrong are narrowed to the _ids that match ---
 
 # command name -> key of the collection name, keys of the body that hold a filter
-_RESOLVED_FILTERS = {"find": ("filter",), "count": ("query",), "distinct": ("query",),
-                     "findandmodify": ("query",)}
+_RESOLVED_FILTERS = {
+    "find": ("filter",),
+    "count": ("query",),
+    "distinct": ("query",),
+    "findandmodify": ("query",),
+}
 
 
 def _collection_exists(db, name: str) -> bool:
@@ -57,8 +61,13 @@ def _first_by_id(resolved: dict, sort, skip, limit) -> dict:
     from neosqlite.objectid import ObjectId
 
     ids = resolved["_id"]["$in"]
-    if not limit or not isinstance(sort, dict) or list(sort) != ["_id"] or sort["_id"] not in (1, -1) \
-            or not all(isinstance(item, ObjectId) for item in ids):
+    if (
+        not limit
+        or not isinstance(sort, dict)
+        or list(sort) != ["_id"]
+        or sort["_id"] not in (1, -1)
+        or not all(isinstance(item, ObjectId) for item in ids)
+    ):
         return resolved
     wanted = (skip or 0) + abs(limit)
     if len(ids) <= wanted:
@@ -82,8 +91,11 @@ def _matching_ids(collection, query: dict) -> list:
     # such pre-filters (typically one _id) go through find(), the rest through raw SQL.
     # Datetimes too: the simple where-clause builder compares them as plain strings
     # against the stored {"$date": ...} objects and selects nothing.
-    built = None if _holds_object_id(safe) or _holds_datetime(safe) else (
-        collection.query_engine.helpers._build_simple_where_clause(safe) if safe else ("", [], []))
+    built = (
+        None
+        if _holds_object_id(safe) or _holds_datetime(safe)
+        else (collection.query_engine.helpers._build_simple_where_clause(safe) if safe else ("", [], []))
+    )
     if built is None or "data" not in _table_columns(collection):
         return [doc["_id"] for doc in collection.find(safe) if mongo_match.matches(doc, query)]
     exact = _exact_where(collection, query)
@@ -149,7 +161,7 @@ def _exact_where(collection, query: dict) -> tuple[str, list] | None:
             built = helpers._build_simple_where_clause({key: cond})
             if built is None or built[2] or not built[0].startswith("WHERE "):
                 return None
-            clauses.append(f"({built[0][len('WHERE '):]})")
+            clauses.append(f"({built[0][len('WHERE ') :]})")
             params.extend(built[1])
             continue
         negation = _not_equal_sql(key, cond)
@@ -169,15 +181,19 @@ def _text_condition(cond) -> bool:
     if isinstance(cond, dict) and len(cond) == 1:
         op, value = next(iter(cond.items()))
         return (op == "$eq" and isinstance(value, str)) or (
-            op == "$in" and isinstance(value, list) and all(isinstance(v, str) for v in value))
+            op == "$in" and isinstance(value, list) and all(isinstance(v, str) for v in value)
+        )
     return False
 
 
 def _conjuncts(query: dict, out: list) -> bool:
     for key, cond in query.items():
         if key == "$and":
-            if not isinstance(cond, list) or not cond or not all(isinstance(p, dict) and _conjuncts(p, out)
-                                                                  for p in cond):
+            if (
+                not isinstance(cond, list)
+                or not cond
+                or not all(isinstance(p, dict) and _conjuncts(p, out) for p in cond)
+            ):
                 return False
         elif key.startswith("$") and key != "$or":
             return False
@@ -202,8 +218,11 @@ def _not_equal_sql(field: str, cond) -> tuple[str, list] | None:
         same, params = "type = 'text' AND value = ?", [value]
     else:
         return None
-    return (f"NOT EXISTS (SELECT 1 FROM json_each(data, {path}) WHERE {same} "
-            f"AND (json_type(data, {path}) = 'array' OR key IS NULL))", params)
+    return (
+        f"NOT EXISTS (SELECT 1 FROM json_each(data, {path}) WHERE {same} "
+        f"AND (json_type(data, {path}) = 'array' OR key IS NULL))",
+        params,
+    )
 
 
 _FIELD_NAME = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -213,7 +232,11 @@ _REGEX_META = set(".^$*+?{}[]|()\\")
 def _literal_prefix(cond) -> str | None:
     """``p`` when ``cond`` is the regex ``^p`` with ``p`` literal (``re.escape`` output
     included) and no option but ``i`` (case) and ``s``; else None."""
-    if not isinstance(cond, dict) or set(cond) - {"$regex", "$options"} or not isinstance(cond.get("$regex"), str):
+    if (
+        not isinstance(cond, dict)
+        or set(cond) - {"$regex", "$options"}
+        or not isinstance(cond.get("$regex"), str)
+    ):
         return None
     if set(cond.get("$options") or "") - {"s", "i"}:
         return None
@@ -336,7 +359,11 @@ def _reference_arm(collection, field: str, cond) -> tuple[str, list] | None:
 
     from devstack import mongo_match
 
-    if not _FIELD_NAME.fullmatch(field) or field == "_id" or collection.query_engine.helpers.jsonb.json_function_prefix != "json":
+    if (
+        not _FIELD_NAME.fullmatch(field)
+        or field == "_id"
+        or collection.query_engine.helpers.jsonb.json_function_prefix != "json"
+    ):
         return None  # (with JSONB, json_extract returns a blob, not that text)
     if mongo_match._is_oid(cond):
         ids = [cond]
@@ -350,8 +377,11 @@ def _reference_arm(collection, field: str, cond) -> tuple[str, list] | None:
     path = parse_json_path(field)
     extract = f"{collection.query_engine.helpers.jsonb.json_function_prefix}_extract(data, '{path}')"
     marks = ", ".join("?" for _ in texts)
-    return (f"({extract} IN ({marks}) OR (json_type(data, '{path}') = 'array' AND EXISTS "
-            f"(SELECT 1 FROM json_each(data, '{path}') WHERE json_each.value IN ({marks}))))", [*texts, *texts])
+    return (
+        f"({extract} IN ({marks}) OR (json_type(data, '{path}') = 'array' AND EXISTS "
+        f"(SELECT 1 FROM json_each(data, '{path}') WHERE json_each.value IN ({marks}))))",
+        [*texts, *texts],
+    )
 
 
 def _hex_of(object_id) -> str:
@@ -372,14 +402,21 @@ def _prefix_conditions(collection, query: dict) -> tuple[str, list]:
                     if isinstance(sub, dict):
                         visit(sub)
             elif key == "$or" and isinstance(cond, list) and cond:
-                arms = [_prefix_arm(collection, *next(iter(arm.items())))
-                        if isinstance(arm, dict) and len(arm) == 1 else None for arm in cond]
+                arms = [
+                    _prefix_arm(collection, *next(iter(arm.items())))
+                    if isinstance(arm, dict) and len(arm) == 1
+                    else None
+                    for arm in cond
+                ]
                 if all(arms) and any(_literal_prefix(next(iter(arm.values()))) is not None for arm in cond):
                     clauses.append("(" + " OR ".join(sql for sql, _ in arms) + ")")
                     params.extend(value for _, values in arms for value in values)
             elif not key.startswith("$"):
-                arm = (_prefix_arm(collection, key, cond) if _literal_prefix(cond) is not None
-                       else _reference_arm(collection, key, cond))
+                arm = (
+                    _prefix_arm(collection, key, cond)
+                    if _literal_prefix(cond) is not None
+                    else _reference_arm(collection, key, cond)
+                )
                 if arm:
                     clauses.append(arm[0])
                     params.extend(arm[1])
@@ -461,11 +498,15 @@ def _exact_page(db, coll_name: str, body: dict) -> list | None:
         return None
     collection, where, params = decided
     name = collection.name
-    if collection.db.execute(f'SELECT 1 FROM "{name}" WHERE length(_id) != 24 OR _id IS NULL LIMIT 1').fetchone():
+    if collection.db.execute(
+        f'SELECT 1 FROM "{name}" WHERE length(_id) != 24 OR _id IS NULL LIMIT 1'
+    ).fetchone():
         return None
     order = "ASC" if sort["_id"] == 1 else "DESC"
-    rows = collection.db.execute(f'SELECT id, _id FROM "{name}" WHERE {where} ORDER BY _id {order} LIMIT ?',
-                                 [*params, (body.get("skip") or 0) + abs(limit)])
+    rows = collection.db.execute(
+        f'SELECT id, _id FROM "{name}" WHERE {where} ORDER BY _id {order} LIMIT ?',
+        [*params, (body.get("skip") or 0) + abs(limit)],
+    )
     return [collection._resolve_stored_id(stored, rowid) for rowid, stored in rows]
 
 
@@ -476,8 +517,13 @@ def _needs_narrowing(query) -> bool:
     # (neosqlite answers datetime conditions in its Python tier over every document,
     # comparing a $in list with each, and finds ObjectIds outside _id by scanning
     # json_each of every document: those filters are narrowed too)
-    return isinstance(query, dict) and mongo_match.supported(query) and not (
-        mongo_match.is_fast_safe(query) and not _holds_datetime(query) and not _holds_reference(query))
+    return (
+        isinstance(query, dict)
+        and mongo_match.supported(query)
+        and not (
+            mongo_match.is_fast_safe(query) and not _holds_datetime(query) and not _holds_reference(query)
+        )
+    )
 
 
 def _decided_by_sql(db, coll_name: str, query) -> tuple | None:
@@ -501,7 +547,9 @@ def _exact_count(db, coll_name: str, pipeline: list) -> int | None:
     if decided is None:
         return None
     collection, where, params = decided
-    return collection.db.execute(f'SELECT COUNT(id) FROM "{collection.name}" WHERE {where}', params).fetchone()[0]
+    return collection.db.execute(
+        f'SELECT COUNT(id) FROM "{collection.name}" WHERE {where}', params
+    ).fetchone()[0]
 
 
 def _holds_reference(query: dict) -> bool:
@@ -553,8 +601,13 @@ def _collect_safe(query: dict, flat: dict) -> None:
             for part in cond:
                 if isinstance(part, dict):
                     _collect_safe(part, flat)
-        elif not key.startswith("$") and key not in flat and mongo_match.is_fast_safe({key: cond}) \
-                and (key == "_id" or not _holds_object_id(cond)) and not _holds_datetime(cond):
+        elif (
+            not key.startswith("$")
+            and key not in flat
+            and mongo_match.is_fast_safe({key: cond})
+            and (key == "_id" or not _holds_object_id(cond))
+            and not _holds_datetime(cond)
+        ):
             # (neosqlite's SQL misses ObjectIds inside arrays and compares datetimes as
             # text: such conditions are pre-selected by _reference_arm or left to the exact test)
             flat[key] = cond
@@ -563,8 +616,12 @@ def _collect_safe(query: dict, flat: dict) -> None:
 def _resolve_statements(db, coll_name, statements):
     if not isinstance(statements, list):
         return statements
-    return [{**st, "q": _resolve_filter(db, coll_name, st.get("q"), bool(st.get("upsert")))}
-            if isinstance(st, dict) else st for st in statements]
+    return [
+        {**st, "q": _resolve_filter(db, coll_name, st.get("q"), bool(st.get("upsert")))}
+        if isinstance(st, dict)
+        else st
+        for st in statements
+    ]
 
 
 def resolve_sections(handler, sections):
@@ -589,28 +646,48 @@ def resolve_sections(handler, sections):
             if page is not None:
                 data["filter"] = {"_id": {"$in": page or [_NO_ID]}}
             elif name == "find" and data.get("filter") is not body.get("filter"):
-                data["filter"] = _first_by_id(data["filter"], data.get("sort"), data.get("skip"), data.get("limit"))
+                data["filter"] = _first_by_id(
+                    data["filter"], data.get("sort"), data.get("skip"), data.get("limit")
+                )
             for key in _STATEMENT_LISTS:
                 if key in data:
                     data[key] = _resolve_statements(db, coll_name, data[key])
             pipeline = data.get("pipeline")
-            if name == "aggregate" and isinstance(pipeline, list) and pipeline and isinstance(pipeline[0], dict) \
-                    and "$match" in pipeline[0]:
-                counted = _exact_count(db, coll_name, pipeline) if is_count_shape(pipeline, safe=False) else None
-                resolved = (pipeline[0]["$match"] if counted is not None
-                            else _resolve_filter(db, coll_name, pipeline[0]["$match"]))
+            if (
+                name == "aggregate"
+                and isinstance(pipeline, list)
+                and pipeline
+                and isinstance(pipeline[0], dict)
+                and "$match" in pipeline[0]
+            ):
+                counted = (
+                    _exact_count(db, coll_name, pipeline) if is_count_shape(pipeline, safe=False) else None
+                )
+                resolved = (
+                    pipeline[0]["$match"]
+                    if counted is not None
+                    else _resolve_filter(db, coll_name, pipeline[0]["$match"])
+                )
                 if counted is not None:
-                    data["pipeline"] = [{"$match": {"_id": {"$in": [_NO_ID]}}}, {COUNTED: counted}, *pipeline[1:]]
+                    data["pipeline"] = [
+                        {"$match": {"_id": {"$in": [_NO_ID]}}},
+                        {COUNTED: counted},
+                        *pipeline[1:],
+                    ]
                 elif resolved is not pipeline[0]["$match"] and is_count_shape(pipeline, safe=False):
                     # count_documents: the number is all it needs (see mongo_fixes_aggregate)
-                    data["pipeline"] = [{"$match": {"_id": {"$in": [_NO_ID]}}},
-                                        {COUNTED: len(resolved["_id"]["$in"]) if resolved["_id"]["$in"] != [_NO_ID]
-                                         else 0}, *pipeline[1:]]
+                    data["pipeline"] = [
+                        {"$match": {"_id": {"$in": [_NO_ID]}}},
+                        {COUNTED: len(resolved["_id"]["$in"]) if resolved["_id"]["$in"] != [_NO_ID] else 0},
+                        *pipeline[1:],
+                    ]
                 else:
                     data["pipeline"] = [{"$match": resolved}, *pipeline[1:]]
         elif kind == "payload" and isinstance(data, dict):
-            data = {key: (_resolve_statements(db, coll_name, docs) if key in _STATEMENT_LISTS else docs)
-                    for key, docs in data.items()}
+            data = {
+                key: (_resolve_statements(db, coll_name, docs) if key in _STATEMENT_LISTS else docs)
+                for key, docs in data.items()
+            }
         fixed.append((kind, data))
     return fixed
 
@@ -634,6 +711,7 @@ def install_exact_matching() -> None:
 
 
 # --- upserts: the inserted document keeps the filter's ObjectIds and $setOnInsert ---
+
 
 def fix_upserts() -> None:
     """neosqlite builds an upserted document from the filter *after* normalising it,
@@ -670,21 +748,33 @@ def fix_upserts() -> None:
                 return method(self, filter, *args, **kwargs)
             finally:
                 stash.filter = outer
+
         return wrapper
 
     for name in ("update_one", "update_many", "replace_one", "find_one_and_replace"):
         setattr(engine, name, keeping_filter(getattr(engine, name)))
     original_faup = engine.find_one_and_update
 
-    def find_one_and_update(self, filter, update, projection=None, sort=None, upsert=False,
-                            return_document=False, array_filters=None, session=None, **kwargs):
+    def find_one_and_update(
+        self,
+        filter,
+        update,
+        projection=None,
+        sort=None,
+        upsert=False,
+        return_document=False,
+        array_filters=None,
+        session=None,
+        **kwargs,
+    ):
         if upsert and self.find_one(copy.deepcopy(filter), session=session) is None:
             result = self.update_one(filter, update, upsert=True, session=session)
             if return_document and result.upserted_id is not None:
                 return self.find_one({"_id": result.upserted_id}, projection, session=session)
             return None
-        return original_faup(self, filter, update, projection, sort, upsert, return_document,
-                             array_filters, session, **kwargs)
+        return original_faup(
+            self, filter, update, projection, sort, upsert, return_document, array_filters, session, **kwargs
+        )
 
     engine.find_one_and_update = find_one_and_update
 
@@ -718,11 +808,18 @@ def fix_python_update_paths() -> None:
         for op, spec in update_spec.items():
             if op == "$setOnInsert" and not upsert:
                 continue
-            kept = {k: v for k, v in spec.items() if k not in dotted.get(op, {})} if isinstance(spec, dict) else spec
+            kept = (
+                {k: v for k, v in spec.items() if k not in dotted.get(op, {})}
+                if isinstance(spec, dict)
+                else spec
+            )
             if kept:
                 rest[op] = kept
-        doc = original(self, 0, rest, original_doc, array_filters, query_filter)[0] if rest \
+        doc = (
+            original(self, 0, rest, original_doc, array_filters, query_filter)[0]
+            if rest
             else copy.deepcopy(original_doc)
+        )
         for op, fields in dotted.items():
             if op == "$setOnInsert":
                 if not upsert:
@@ -749,7 +846,8 @@ def fix_python_update_paths() -> None:
         if not upsert:
             self.collection.db.execute(
                 f"UPDATE {quote_table_name(self.collection.name)} SET data = ? WHERE id = ?",
-                (neosqlite_json_dumps(doc), self._get_integer_id_for_oid(doc_id)))
+                (neosqlite_json_dumps(doc), self._get_integer_id_for_oid(doc_id)),
+            )
         return doc, doc != original_doc
 
     if "SET data = ? WHERE id = ?" not in inspect.getsource(original):
@@ -782,6 +880,7 @@ def fix_find_and_modify_errors() -> None:
             except Exception as exc:
                 _FAM_ERRORS.error = exc
                 raise
+
         return wrapper
 
     for name in ("find_one_and_update", "find_one_and_replace", "find_one_and_delete"):
@@ -796,5 +895,9 @@ def _find_and_modify_error(response):
     if error is None or not isinstance(response, dict) or response.get("value") is not None:
         return None
     detail = _bulk_write_error(error, 0)
-    return {"ok": 0, "errmsg": detail["errmsg"], "code": detail["code"],
-            "codeName": "DuplicateKey" if detail["code"] == 11000 else "InternalError"}
+    return {
+        "ok": 0,
+        "errmsg": detail["errmsg"],
+        "code": detail["code"],
+        "codeName": "DuplicateKey" if detail["code"] == 11000 else "InternalError",
+    }

@@ -15,6 +15,7 @@ COUNTED = "$vinculoStandinCounted"
 
 # --- aggregation: neosqlite's SQL tiers are wrong on common shapes; use its Python tier ---
 
+
 def is_count_shape(pipeline, safe: bool = True) -> bool:
     """``count_documents``' pipeline (on a filter neosqlite evaluates right when
     ``safe``: SQL is fast there)."""
@@ -24,10 +25,15 @@ def is_count_shape(pipeline, safe: bool = True) -> bool:
         return False
     first, *middle, last = pipeline
     group = last.get("$group")
-    return ("$match" in first and (not safe or mongo_match.is_fast_safe(first["$match"]))
-            and all(next(iter(stage)) in ("$skip", "$limit") for stage in middle)
-            and isinstance(group, dict) and len(group) == 2 and group.get("_id") in (1, None)
-            and any(value == {"$sum": 1} for key, value in group.items() if key != "_id"))
+    return (
+        "$match" in first
+        and (not safe or mongo_match.is_fast_safe(first["$match"]))
+        and all(next(iter(stage)) in ("$skip", "$limit") for stage in middle)
+        and isinstance(group, dict)
+        and len(group) == 2
+        and group.get("_id") in (1, None)
+        and any(value == {"$sum": 1} for key, value in group.items() if key != "_id")
+    )
 
 
 def _count(collection, match: dict) -> int:
@@ -38,7 +44,9 @@ def _count(collection, match: dict) -> int:
     if set(match) == {"_id"}:
         built = collection.query_engine.helpers._build_simple_where_clause(match)
         if built is not None and built[0]:
-            row = collection.db.execute(f'SELECT COUNT(id) FROM "{collection.name}" {built[0]}', built[1]).fetchone()
+            row = collection.db.execute(
+                f'SELECT COUNT(id) FROM "{collection.name}" {built[0]}', built[1]
+            ).fetchone()
             return row[0] if row else 0
     return collection.count_documents(match)
 
@@ -115,8 +123,9 @@ def _load_fields(query_engine, match: dict, rest: list):
 
     names = sorted(fields | {"_id"})
     docs = []
-    for row in collection.db.execute(f'SELECT id, _id, {field_columns(names)} FROM "{collection.name}" {built[0]}',
-                                     built[1]):
+    for row in collection.db.execute(
+        f'SELECT id, _id, {field_columns(names)} FROM "{collection.name}" {built[0]}', built[1]
+    ):
         doc = partial_document(names, row[2:], neosqlite_json_loads)
         if "_id" not in doc:
             doc["_id"] = collection._resolve_stored_id(row[1], row[0])
@@ -140,7 +149,9 @@ def fix_aggregation_loading() -> None:
 
     # Only the resolved {"_id": {"$in": [...]}}: other filters neosqlite's SQL gets wrong
     # on mixed types (ranges on arrays, a string range meeting an object) stay in Python.
-    module.__dict__["_standin_fast_safe"] = lambda match: set(match) == {"_id"} and mongo_match.is_fast_safe(match)
+    module.__dict__["_standin_fast_safe"] = lambda match: (
+        set(match) == {"_id"} and mongo_match.is_fast_safe(match)
+    )
     module.__dict__["_standin_load"] = _load_fields
     _patch_function(module, "execute_python_aggregation", (_LOAD_OLD, _LOAD_NEW), (_ROOT_OLD, _ROOT_NEW))
     from neosqlite.collection import query_engine  # imported the function by name
@@ -246,6 +257,7 @@ def fix_compound_group_keys() -> None:
 
 # --- projections on dotted paths ---
 
+
 def _include_path(source, target: dict, parts: list[str]) -> None:
     head, rest = parts[0], parts[1:]
     if not isinstance(source, dict) or head not in source:
@@ -282,8 +294,11 @@ def fix_dotted_projection() -> None:
     original = AggregationMixin._apply_projection
 
     def apply_projection(self, projection, document):
-        if not (isinstance(projection, dict) and any("." in key for key in projection)
-                and all(value in (0, 1) for value in projection.values())):
+        if not (
+            isinstance(projection, dict)
+            and any("." in key for key in projection)
+            and all(value in (0, 1) for value in projection.values())
+        ):
             return original(self, projection, document)
         include_id = projection.get("_id", 1) in (1, True)
         if any(value in (1, True) for key, value in projection.items() if key != "_id"):

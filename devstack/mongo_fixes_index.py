@@ -11,6 +11,7 @@ import inspect
 
 _COMPANIONS = ("vnull_", "vtype_")  # indexes the stand-in adds next to declared ones; never listed
 
+
 def fix_unique_missing_fields() -> None:
     """SQLite lets any number of rows hold NULL in a unique index, so a non-sparse
     unique index accepted many documents without the field (or, compound, without
@@ -24,10 +25,32 @@ def fix_unique_missing_fields() -> None:
     original_create = IndexManager.create_index
     original_drop = IndexManager.drop_index
 
-    def create_index(self, key, reindex=True, sparse=False, unique=False, fts=False, tokenizer=None,
-                     datetime_field=False, expireAfterSeconds=None, name=None, **kwargs):
-        created = original_create(self, key, reindex, sparse, unique, fts, tokenizer, datetime_field,
-                                  expireAfterSeconds, name, **kwargs)
+    def create_index(
+        self,
+        key,
+        reindex=True,
+        sparse=False,
+        unique=False,
+        fts=False,
+        tokenizer=None,
+        datetime_field=False,
+        expireAfterSeconds=None,
+        name=None,
+        **kwargs,
+    ):
+        created = original_create(
+            self,
+            key,
+            reindex,
+            sparse,
+            unique,
+            fts,
+            tokenizer,
+            datetime_field,
+            expireAfterSeconds,
+            name,
+            **kwargs,
+        )
         if fts or not isinstance(created, str):
             return created
         if isinstance(key, str):
@@ -39,11 +62,13 @@ def fix_unique_missing_fields() -> None:
         if not unique or sparse or kwargs.get("partialFilterExpression") or "_id" in fields:
             return created
         prefix = self.jsonb.json_function_prefix
-        columns = ", ".join(f"ifnull({prefix}_extract(data, '{parse_json_path(field)}'), X'00')"
-                            for field in fields)
+        columns = ", ".join(
+            f"ifnull({prefix}_extract(data, '{parse_json_path(field)}'), X'00')" for field in fields
+        )
         self.collection.db.execute(
             f"CREATE UNIQUE INDEX IF NOT EXISTS {quote_identifier('vnull_' + created)} "
-            f"ON {quote_table_name(self.collection.name)}({columns})")
+            f"ON {quote_table_name(self.collection.name)}({columns})"
+        )
         return created
 
     def drop_index(self, index):
@@ -58,20 +83,28 @@ def fix_unique_missing_fields() -> None:
 
     def _index_names(manager):
         rows = manager.collection.db.execute(
-            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=?", (manager.collection.name,))
+            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=?", (manager.collection.name,)
+        )
         return {row[0] for row in rows}
 
     original_information = IndexManager.index_information
     original_list = IndexManager.list_indexes
 
     def index_information(self):
-        return {name: info for name, info in original_information(self).items() if not name.startswith(_COMPANIONS)}
+        return {
+            name: info
+            for name, info in original_information(self).items()
+            if not name.startswith(_COMPANIONS)
+        }
 
     def list_indexes(self, as_keys=False):
         names = original_list(self, as_keys=False)
         if as_keys:
-            return [keys for name, keys in zip(names, original_list(self, as_keys=True))
-                    if not name.startswith(_COMPANIONS)]
+            return [
+                keys
+                for name, keys in zip(names, original_list(self, as_keys=True))
+                if not name.startswith(_COMPANIONS)
+            ]
         return [name for name in names if not name.startswith(_COMPANIONS)]
 
     IndexManager.create_index = create_index
@@ -149,10 +182,10 @@ def _replace_lines(source: str, old: str, new: str) -> str:
     lines = source.splitlines(keepends=True)
     old_lines = [line.strip() for line in old.splitlines()]
     for start in range(len(lines) - len(old_lines) + 1):
-        if [line.strip() for line in lines[start:start + len(old_lines)]] == old_lines:
-            indent = lines[start][:len(lines[start]) - len(lines[start].lstrip())]
+        if [line.strip() for line in lines[start : start + len(old_lines)]] == old_lines:
+            indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
             replacement = "".join(indent + line.rstrip() + "\n" for line in new.splitlines())
-            return "".join(lines[:start]) + replacement + "".join(lines[start + len(old_lines):])
+            return "".join(lines[:start]) + replacement + "".join(lines[start + len(old_lines) :])
     raise RuntimeError(f"neosqlite changed: a stand-in fix no longer applies (no line {old_lines[0]!r})")
 
 
@@ -210,12 +243,17 @@ def _create_type_indexes(manager, created: str, fields: list[str]) -> None:
     from neosqlite.collection.json_path_utils import parse_json_path
     from neosqlite.sql_utils import quote_identifier, quote_table_name
 
-    prefixes = {".".join(field.split(".")[:k]) for field in fields if field != "_id"
-                for k in range(1, len(field.split(".")) + 1)}
+    prefixes = {
+        ".".join(field.split(".")[:k])
+        for field in fields
+        if field != "_id"
+        for k in range(1, len(field.split(".")) + 1)
+    }
     for number, path in enumerate(sorted(prefixes)):
         manager.collection.db.execute(
             f"CREATE INDEX IF NOT EXISTS {quote_identifier(f'vtype_{created}_{number}')} "
-            f"ON {quote_table_name(manager.collection.name)}(json_type(data, '{parse_json_path(path)}'))")
+            f"ON {quote_table_name(manager.collection.name)}(json_type(data, '{parse_json_path(path)}'))"
+        )
 
 
 # --- TTL: purge like MongoDB's TTL monitor, not on every read ---
@@ -259,8 +297,9 @@ def throttle_ttl_purges() -> None:
 _COPY_OLD = "doc_to_insert = deepcopy(document)"
 _COPY_NEW = "doc_to_insert = dict(document)  # _convert_bytes_to_binary below rebuilds every container"
 _VALID_OLD = "if not self._validate_json_document(json_str):"
-_VALID_NEW = ('if ("NaN" in json_str or "Infinity" in json_str) '
-              'and not self._validate_json_document(json_str):')
+_VALID_NEW = (
+    'if ("NaN" in json_str or "Infinity" in json_str) and not self._validate_json_document(json_str):'
+)
 
 
 def fix_insert_overhead() -> None:

@@ -26,16 +26,60 @@ from bson import ObjectId as BsonObjectId
 from bson.regex import Regex
 
 # Operators :func:`matches` implements; a filter using anything else is left to neosqlite.
-SUPPORTED = frozenset({
-    "$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$all", "$size",
-    "$elemMatch", "$not", "$regex", "$options", "$type", "$mod", "$and", "$or", "$nor",
-})
+SUPPORTED = frozenset(
+    {
+        "$eq",
+        "$ne",
+        "$gt",
+        "$gte",
+        "$lt",
+        "$lte",
+        "$in",
+        "$nin",
+        "$exists",
+        "$all",
+        "$size",
+        "$elemMatch",
+        "$not",
+        "$regex",
+        "$options",
+        "$type",
+        "$mod",
+        "$and",
+        "$or",
+        "$nor",
+    }
+)
 _MISSING = object()
-_TYPE_NAMES = {"double": "number", "int": "number", "long": "number", "decimal": "number",
-               "number": "number", "string": "string", "object": "object", "array": "array",
-               "objectId": "objectId", "bool": "bool", "date": "date", "null": "null", "regex": "regex"}
-_TYPE_CODES = {1: "number", 2: "string", 3: "object", 4: "array", 7: "objectId", 8: "bool",
-               9: "date", 10: "null", 16: "number", 18: "number", 19: "number", 11: "regex"}
+_TYPE_NAMES = {
+    "double": "number",
+    "int": "number",
+    "long": "number",
+    "decimal": "number",
+    "number": "number",
+    "string": "string",
+    "object": "object",
+    "array": "array",
+    "objectId": "objectId",
+    "bool": "bool",
+    "date": "date",
+    "null": "null",
+    "regex": "regex",
+}
+_TYPE_CODES = {
+    1: "number",
+    2: "string",
+    3: "object",
+    4: "array",
+    7: "objectId",
+    8: "bool",
+    9: "date",
+    10: "null",
+    16: "number",
+    18: "number",
+    19: "number",
+    11: "regex",
+}
 
 
 def _is_oid(value) -> bool:
@@ -164,15 +208,21 @@ def _compare(op: str, values: list, arg) -> bool:
             if not (op in ("$gte", "$lte") and value is None and arg is None):
                 continue
             return True
-        if ((op == "$gt" and value > arg) or (op == "$gte" and value >= arg)
-                or (op == "$lt" and value < arg) or (op == "$lte" and value <= arg)):
+        if (
+            (op == "$gt" and value > arg)
+            or (op == "$gte" and value >= arg)
+            or (op == "$lt" and value < arg)
+            or (op == "$lte" and value <= arg)
+        ):
             return True
     return False
 
 
 def _type_matches(values: list, spec) -> bool:
-    wanted = {(_TYPE_CODES.get(s) if isinstance(s, int) else _TYPE_NAMES.get(s, s))
-              for s in (spec if isinstance(spec, list) else [spec])}
+    wanted = {
+        (_TYPE_CODES.get(s) if isinstance(s, int) else _TYPE_NAMES.get(s, s))
+        for s in (spec if isinstance(spec, list) else [spec])
+    }
     for value in values:
         if _bracket(value) in wanted:
             return True
@@ -235,8 +285,10 @@ def _operators_match(ops: dict, values: list) -> bool:
         elif op == "$all":
             ok = bool(arg) and all(
                 _operators_match({"$elemMatch": item["$elemMatch"]}, values)
-                if isinstance(item, dict) and "$elemMatch" in item else _value_matches(item, values)
-                for item in arg)
+                if isinstance(item, dict) and "$elemMatch" in item
+                else _value_matches(item, values)
+                for item in arg
+            )
         elif op == "$size":
             ok = any(isinstance(v, list) and len(v) == arg for v in values)
         elif op == "$elemMatch":
@@ -251,8 +303,10 @@ def _operators_match(ops: dict, values: list) -> bool:
             ok = _type_matches(values, arg)
         elif op == "$mod":
             divisor, remainder = arg
-            ok = any(_bracket(v) == "number" and int(v) % int(divisor) == int(remainder)
-                     for v in _candidates(values))
+            ok = any(
+                _bracket(v) == "number" and int(v) % int(divisor) == int(remainder)
+                for v in _candidates(values)
+            )
         else:
             raise ValueError(f"unsupported operator {op}")
         if not ok:
@@ -295,8 +349,9 @@ def matches(doc: dict, query: dict) -> bool:
 def supported(query) -> bool:
     """Whether every operator in ``query`` is one :func:`matches` implements."""
     if isinstance(query, dict):
-        return all((not key.startswith("$") or key in SUPPORTED) and supported(item)
-                   for key, item in query.items())
+        return all(
+            (not key.startswith("$") or key in SUPPORTED) and supported(item) for key, item in query.items()
+        )
     if isinstance(query, list):
         return all(supported(item) for item in query)
     return True
@@ -324,9 +379,14 @@ def _safe_condition(key: str, cond) -> bool:
         for op, arg in cond.items():
             if op == "$eq" and _safe_scalar(arg, key):
                 continue
-            if op == "$in" and isinstance(arg, list) and all(
+            if (
+                op == "$in"
+                and isinstance(arg, list)
+                and all(
                     (_safe_scalar(item, key) or _is_oid(item)) and not isinstance(item, datetime.datetime)
-                    for item in arg):
+                    for item in arg
+                )
+            ):
                 continue
             if op in _SAFE_RANGE and _safe_scalar(arg, key) and not _is_oid(arg):
                 continue

@@ -112,17 +112,22 @@ import re
 
 from bson.regex import Regex
 
-_FLAG_LETTERS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"),
-                 (re.VERBOSE, "x"))
+_FLAG_LETTERS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x"))
 
 
 def _regex_to_operator(value):
     if isinstance(value, Regex):
-        return {"$regex": value.pattern, "$options": value.flags if isinstance(value.flags, str)
-                else "".join(letter for flag, letter in _FLAG_LETTERS if value.flags & flag)}
+        return {
+            "$regex": value.pattern,
+            "$options": value.flags
+            if isinstance(value.flags, str)
+            else "".join(letter for flag, letter in _FLAG_LETTERS if value.flags & flag),
+        }
     if isinstance(value, re.Pattern):
-        return {"$regex": value.pattern,
-                "$options": "".join(letter for flag, letter in _FLAG_LETTERS if value.flags & flag)}
+        return {
+            "$regex": value.pattern,
+            "$options": "".join(letter for flag, letter in _FLAG_LETTERS if value.flags & flag),
+        }
     return None
 
 
@@ -197,10 +202,12 @@ def _fix_datetime_precision() -> None:
     from neosqlite.collection import sql_translator_unified as module
 
     source = textwrap.dedent(inspect.getsource(module.SQLOperatorTranslator.translate_operator))
-    patched = (source.replace('"datetime(?)"', f'"{_MS}?)"')
-               .replace('datetime(?)', f'{_MS}?)')
-               .replace('f"datetime({field_for_datetime})"', f'f"{_MS}{{field_for_datetime}})"')
-               .replace('datetime({field_access})', f'{_MS}{{field_access}})'))
+    patched = (
+        source.replace('"datetime(?)"', f'"{_MS}?)"')
+        .replace("datetime(?)", f"{_MS}?)")
+        .replace('f"datetime({field_for_datetime})"', f'f"{_MS}{{field_for_datetime}})"')
+        .replace("datetime({field_access})", f"{_MS}{{field_access}})")
+    )
     if patched == source or "datetime(?)" in patched:
         raise RuntimeError("neosqlite changed: the datetime precision fix no longer applies")
     namespace: dict = {}
@@ -280,8 +287,14 @@ def _fix_pipeline(pipeline):
 
 
 # command name -> the keys of its body that hold a filter
-_FILTER_KEYS = {"find": ("filter",), "count": ("query",), "distinct": ("query",),
-                "findandmodify": ("query",), "delete": (), "update": ()}
+_FILTER_KEYS = {
+    "find": ("filter",),
+    "count": ("query",),
+    "distinct": ("query",),
+    "findandmodify": ("query",),
+    "delete": (),
+    "update": (),
+}
 # sequences whose documents hold a filter under "q"
 _STATEMENT_LISTS = ("updates", "deletes")
 
@@ -308,8 +321,10 @@ def fix_command(sections):
             if command == "aggregate" and isinstance(data.get("pipeline"), list):
                 data["pipeline"] = convert_bson_to_neo_objectids(_fix_pipeline(data["pipeline"]))
         elif kind == "payload" and isinstance(data, dict):
-            data = {name: ([_fix_statement(st) for st in docs] if name in _STATEMENT_LISTS else docs)
-                    for name, docs in data.items()}
+            data = {
+                name: ([_fix_statement(st) for st in docs] if name in _STATEMENT_LISTS else docs)
+                for name, docs in data.items()
+            }
         fixed.append((kind, data))
     return fixed
 
@@ -379,8 +394,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=27017)
-    parser.add_argument("--data-dir", default="memory",
-                        help="folder for one SQLite file per database, or 'memory'")
+    parser.add_argument(
+        "--data-dir", default="memory", help="folder for one SQLite file per database, or 'memory'"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
@@ -403,8 +419,11 @@ _EARTH_RADIUS_KM = 6378.1  # the radius MongoDB's documentation uses for $center
 def _point_of(value):
     if isinstance(value, dict) and value.get("type") == "Point":
         value = value.get("coordinates")
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
         return float(value[0]), float(value[1])
     return None
 
@@ -416,14 +435,14 @@ def _geo_within(field, value, document) -> bool:
 
     if not isinstance(value, dict) or "$centerSphere" not in value:
         from neosqlite.exceptions import MalformedQueryException
+
         raise MalformedQueryException("the stand-in supports $geoWithin only with $centerSphere")
     (center, radians) = value["$centerSphere"]
     point, origin = _point_of(_get_nested_field(field, document)), _point_of(center)
     if point is None or origin is None:
         return False
     lng1, lat1, lng2, lat2 = map(math.radians, (*origin, *point))
-    h = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2)
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
     return 2 * math.asin(min(1.0, math.sqrt(h))) <= float(radians)
 
 

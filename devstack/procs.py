@@ -31,8 +31,9 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None,
-                  what: str = "service") -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float, proc: subprocess.Popen | None = None, what: str = "service"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_open(host, port):
@@ -43,14 +44,18 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen |
     raise StartError(f"{what} did not listen on {host}:{port} within {timeout:.0f} s")
 
 
-def start_mongo_standin(port: int | None = None, data_dir: str = "memory",
-                        log_path: str | os.PathLike | None = None) -> tuple[subprocess.Popen, int]:
+def start_mongo_standin(
+    port: int | None = None, data_dir: str = "memory", log_path: str | os.PathLike | None = None
+) -> tuple[subprocess.Popen, int]:
     """Start the patched wire-protocol server in its own process."""
     port = port or free_port()
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "devstack.mongo_standin", "--port", str(port), "--data-dir", str(data_dir)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     wait_for_port("127.0.0.1", port, 20, proc, "the MongoDB stand-in")
     return proc, port
@@ -78,21 +83,32 @@ def ensure_rabbitmq(host: str = "127.0.0.1", port: int = 5672, install: bool = F
         raise StartError(f"RabbitMQ is not reachable on {host}:{port}, and it is not local")
     if not shutil.which("rabbitmq-server"):
         if not install:
-            raise StartError("RabbitMQ is not running and rabbitmq-server is not installed "
-                             "(apt-get install -y rabbitmq-server)")
+            raise StartError(
+                "RabbitMQ is not running and rabbitmq-server is not installed "
+                "(apt-get install -y rabbitmq-server)"
+            )
         if os.geteuid() != 0:
             raise StartError("RabbitMQ is missing; install it as root: apt-get install -y rabbitmq-server")
         subprocess.run(["apt-get", "update", "-q"], check=False, stdout=subprocess.DEVNULL)
-        done = subprocess.run(["apt-get", "install", "-y", "-q", "rabbitmq-server"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            ["apt-get", "install", "-y", "-q", "rabbitmq-server"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         if done.returncode != 0:
             raise StartError(f"apt-get install rabbitmq-server failed: {done.stderr[-500:]}")
-    subprocess.run(["rabbitmq-server", "-detached"], check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["rabbitmq-server", "-detached"], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        pinged = subprocess.run(["rabbitmqctl", "-q", "ping"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL).returncode == 0
+        pinged = (
+            subprocess.run(
+                ["rabbitmqctl", "-q", "ping"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            ).returncode
+            == 0
+        )
         if pinged and port_open(host, port):
             return "RabbitMQ started"
         time.sleep(1)

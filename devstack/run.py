@@ -32,10 +32,18 @@ from devstack.supervise import KeepsDying, Supervisor
 ROOT = procs.ROOT
 SERVICES = {"segments": 1, "campaigns": 2, "mailer": 3, "listener": 4}  # port = base + offset
 # Parts each service runs besides its api (a service lists a part once it has it).
-PARTS = {"segments": ["worker"], "campaigns": ["worker", "scheduler"], "mailer": ["worker"],
-         "listener": ["poller"]}
-DEMO_KEYS = {"admin": "demo-admin-key", "marketer": "demo-marketer-key",
-             "community_manager": "demo-cm-key", "analyst": "demo-analyst-key"}
+PARTS = {
+    "segments": ["worker"],
+    "campaigns": ["worker", "scheduler"],
+    "mailer": ["worker"],
+    "listener": ["poller"],
+}
+DEMO_KEYS = {
+    "admin": "demo-admin-key",
+    "marketer": "demo-marketer-key",
+    "community_manager": "demo-cm-key",
+    "analyst": "demo-analyst-key",
+}
 
 
 def say(message: str) -> None:
@@ -55,8 +63,11 @@ def local_secret(var: Path) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Run Vínculo locally with demo data.")
     parser.add_argument("--no-demo", action="store_true", help="do not seed demo data")
-    parser.add_argument("--check", action="store_true",
-                        help="start, seed, verify every service is ready, then stop (for tests)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="start, seed, verify every service is ready, then stop (for tests)",
+    )
     args = parser.parse_args(argv)
 
     var = Path(os.environ.get("VINCULO_RUN_DIR", ROOT / "var"))
@@ -78,35 +89,47 @@ def main(argv=None) -> int:
             port = int(os.environ.get("VINCULO_STANDIN_PORT", "27017"))
             if procs.port_open("127.0.0.1", port):
                 port = procs.free_port()
-            proc, port = procs.start_mongo_standin(port, data_dir=str(var / "store"),
-                                                   log_path=var / "store.log")
+            proc, port = procs.start_mongo_standin(
+                port, data_dir=str(var / "store"), log_path=var / "store.log"
+            )
             started.append(proc)
             mongo_uri = f"mongodb://127.0.0.1:{port}/vinculo"
             say(f"store: MongoDB stand-in on 127.0.0.1:{port} (data in {var / 'store'})")
         amqp_url = os.environ.get("VINCULO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
         if "127.0.0.1" in amqp_url or "localhost" in amqp_url:
             if not procs.port_open("127.0.0.1", 5672):
-                say("RabbitMQ is not running on 127.0.0.1:5672: starting it "
-                    "(installing it first if needed; this can take a minute)")
+                say(
+                    "RabbitMQ is not running on 127.0.0.1:5672: starting it "
+                    "(installing it first if needed; this can take a minute)"
+                )
             try:
                 say(procs.ensure_rabbitmq(install=True))
             except procs.StartError as exc:
                 say(f"cannot run without RabbitMQ: {exc}")
                 return 1
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-               "VINCULO_MONGO_URI": mongo_uri, "VINCULO_AMQP_URL": amqp_url,
-               "VINCULO_API_KEYS": os.environ.get("VINCULO_API_KEYS", ",".join(
-                   f"{key}:{role}" for role, key in DEMO_KEYS.items())),
-               "VINCULO_SECRET_KEY": os.environ.get("VINCULO_SECRET_KEY") or local_secret(var),
-               "VINCULO_WEB_WORKERS": "1",
-               # local development: feeds and webhooks may point at servers on this machine
-               # (off by default in a deployment; SECURITY.md, "Outbound requests")
-               "VINCULO_ALLOW_PRIVATE_URLS": os.environ.get("VINCULO_ALLOW_PRIVATE_URLS", "true"),
-               "VINCULO_BROKER_NAMESPACE": os.environ.get("VINCULO_BROKER_NAMESPACE", f"run{base_port}.")}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "VINCULO_MONGO_URI": mongo_uri,
+            "VINCULO_AMQP_URL": amqp_url,
+            "VINCULO_API_KEYS": os.environ.get(
+                "VINCULO_API_KEYS", ",".join(f"{key}:{role}" for role, key in DEMO_KEYS.items())
+            ),
+            "VINCULO_SECRET_KEY": os.environ.get("VINCULO_SECRET_KEY") or local_secret(var),
+            "VINCULO_WEB_WORKERS": "1",
+            # local development: feeds and webhooks may point at servers on this machine
+            # (off by default in a deployment; SECURITY.md, "Outbound requests")
+            "VINCULO_ALLOW_PRIVATE_URLS": os.environ.get("VINCULO_ALLOW_PRIVATE_URLS", "true"),
+            "VINCULO_BROKER_NAMESPACE": os.environ.get("VINCULO_BROKER_NAMESPACE", f"run{base_port}."),
+        }
         os.environ["VINCULO_BROKER_NAMESPACE"] = env["VINCULO_BROKER_NAMESPACE"]  # the demo data's publisher
         say(f"broker: {amqp_url.split('@')[-1]} (names prefixed {env['VINCULO_BROKER_NAMESPACE']!r})")
-        busy = [base_port + offset for offset in (0, *SERVICES.values())
-                if procs.port_open("127.0.0.1", base_port + offset)]
+        busy = [
+            base_port + offset
+            for offset in (0, *SERVICES.values())
+            if procs.port_open("127.0.0.1", base_port + offset)
+        ]
         if busy:
             say(f"ports {busy} are in use (another run?): stop it or set VINCULO_RUN_PORT_BASE")
             return 1
@@ -118,19 +141,29 @@ def main(argv=None) -> int:
         for service, offset in SERVICES.items():
             port = base_port + offset
             prefix = service.upper()
-            service_env = {**env, f"VINCULO_{prefix}_BIND": f"127.0.0.1:{port}",
-                           f"VINCULO_{prefix}_WEB_WORKERS": "1"}
+            service_env = {
+                **env,
+                f"VINCULO_{prefix}_BIND": f"127.0.0.1:{port}",
+                f"VINCULO_{prefix}_WEB_WORKERS": "1",
+            }
             for part in ["api", *PARTS.get(service, [])]:
-                supervisor.add(f"{service}-{part}", [sys.executable, "-m", f"services.{service}", part],
-                               service_env, var / f"{service}-{part}.log", ROOT)
+                supervisor.add(
+                    f"{service}-{part}",
+                    [sys.executable, "-m", f"services.{service}", part],
+                    service_env,
+                    var / f"{service}-{part}.log",
+                    ROOT,
+                )
         urls = {service: f"http://127.0.0.1:{base_port + offset}" for service, offset in SERVICES.items()}
         for service, url in urls.items():
             wait_ready(service, url, [*started, *supervisor.processes])
         console = start_console(env, urls, base_port, var, started, supervisor)
         if not args.no_demo:
             from devstack import demo
+
             say(demo.seed(mongo_uri, urls, DEMO_KEYS["admin"]))
             from services.console.accounts import demo_admin
+
             say(demo_admin(mongo_uri))  # a person's account: sign in to the console with it
         say("ready:")
         say(f"  console    {console}  (sign in with the demo admin above, or an API key below)")
@@ -156,13 +189,23 @@ def main(argv=None) -> int:
         stop_all()
 
 
-def start_console(env: dict, urls: dict, base_port: int, var: Path, started: list,
-                  supervisor: Supervisor) -> str:
+def start_console(
+    env: dict, urls: dict, base_port: int, var: Path, started: list, supervisor: Supervisor
+) -> str:
     """The web console on base+0, talking to the services' APIs; its URL once it answers."""
-    console_env = {**env, "VINCULO_CONSOLE_BIND": f"127.0.0.1:{base_port}", "VINCULO_CONSOLE_WEB_WORKERS": "1",
-                   **{f"VINCULO_CONSOLE_{service.upper()}_URL": url for service, url in urls.items()}}
-    supervisor.add("console-api", [sys.executable, "-m", "services.console", "api"], console_env,
-                   var / "console-api.log", ROOT)
+    console_env = {
+        **env,
+        "VINCULO_CONSOLE_BIND": f"127.0.0.1:{base_port}",
+        "VINCULO_CONSOLE_WEB_WORKERS": "1",
+        **{f"VINCULO_CONSOLE_{service.upper()}_URL": url for service, url in urls.items()},
+    }
+    supervisor.add(
+        "console-api",
+        [sys.executable, "-m", "services.console", "api"],
+        console_env,
+        var / "console-api.log",
+        ROOT,
+    )
     url = f"http://127.0.0.1:{base_port}"
     wait_ready("console", url, [*started, *supervisor.processes])
     return url
@@ -171,15 +214,25 @@ def start_console(env: dict, urls: dict, base_port: int, var: Path, started: lis
 def start_mail_servers(var: Path, started: list) -> dict:
     """A local SMTP server (messages in var/mail/*.eml) and SMS API for the mailer to deliver to."""
     smtp_port, sms_port = procs.free_port(), procs.free_port()
-    for module, args, port in (("devstack.smtp", ["--folder", str(var / "mail")], smtp_port),
-                               ("devstack.sms", [], sms_port)):
+    for module, args, port in (
+        ("devstack.smtp", ["--folder", str(var / "mail")], smtp_port),
+        ("devstack.sms", [], sms_port),
+    ):
         log = open(var / f"{module.split('.')[1]}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", module, "--port", str(port), *args], cwd=ROOT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, "--port", str(port), *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         started.append(proc)
         procs.wait_for_port("127.0.0.1", port, 20, proc, module)
     say(f"mail: SMTP on 127.0.0.1:{smtp_port} (messages in {var / 'mail'}), SMS API on 127.0.0.1:{sms_port}")
-    return {"VINCULO_MAILER_SMTP_PORT": str(smtp_port), "VINCULO_MAILER_SMS_BASE_URL": f"http://127.0.0.1:{sms_port}"}
+    return {
+        "VINCULO_MAILER_SMTP_PORT": str(smtp_port),
+        "VINCULO_MAILER_SMS_BASE_URL": f"http://127.0.0.1:{sms_port}",
+    }
 
 
 def wait_ready(service: str, url: str, started: list, timeout: float = 60, path: str = "/readyz") -> None:
@@ -194,7 +247,9 @@ def wait_ready(service: str, url: str, started: list, timeout: float = 60, path:
         if dead:
             raise SystemExit(f"vinculo: {dead[0].args} exited; see var/*.log")
         time.sleep(0.2)
-    raise SystemExit(f"vinculo: {service} was not ready at {url} within {timeout:.0f} s; see var/{service}-api.log")
+    raise SystemExit(
+        f"vinculo: {service} was not ready at {url} within {timeout:.0f} s; see var/{service}-api.log"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,12 @@ from devstack.procs import free_port
 
 
 class SmsServer:
-    def __init__(self, port: int | None = None, account_sid: str = "AC00000000000000000000000000000000",
-                 auth_token: str = "local-token"):
+    def __init__(
+        self,
+        port: int | None = None,
+        account_sid: str = "AC00000000000000000000000000000000",
+        auth_token: str = "local-token",
+    ):
         self.port = port or free_port()
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -43,7 +47,9 @@ class SmsServer:
                 self.wfile.write(raw)
 
             def do_POST(self):
-                expected = "Basic " + base64.b64encode(f"{server.account_sid}:{server.auth_token}".encode()).decode()
+                expected = (
+                    "Basic " + base64.b64encode(f"{server.account_sid}:{server.auth_token}".encode()).decode()
+                )
                 if self.headers.get("Authorization") != expected:
                     return self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
                 if self.path != f"/2010-04-01/Accounts/{server.account_sid}/Messages.json":
@@ -55,10 +61,18 @@ class SmsServer:
                     status, code, message = rule
                     return self._answer(status, {"code": code, "message": message, "status": status})
                 sid = "SM" + uuid.uuid4().hex
-                resource = {"sid": sid, "account_sid": server.account_sid, "to": form.get("To"),
-                            "from": form.get("From"), "body": form.get("Body"), "status": "queued",
-                            "num_segments": "1", "direction": "outbound-api", "api_version": "2010-04-01",
-                            "uri": f"/2010-04-01/Accounts/{server.account_sid}/Messages/{sid}.json"}
+                resource = {
+                    "sid": sid,
+                    "account_sid": server.account_sid,
+                    "to": form.get("To"),
+                    "from": form.get("From"),
+                    "body": form.get("Body"),
+                    "status": "queued",
+                    "num_segments": "1",
+                    "direction": "outbound-api",
+                    "api_version": "2010-04-01",
+                    "uri": f"/2010-04-01/Accounts/{server.account_sid}/Messages/{sid}.json",
+                }
                 with server.lock:
                     server.messages.append(resource)
                 return self._answer(201, resource)

@@ -96,17 +96,31 @@ class Mailbox:
 class SmtpServer:
     """Start/stop an aiosmtpd server on 127.0.0.1; ``mailbox`` holds what arrived."""
 
-    def __init__(self, port: int | None = None, *, folder: str | Path | None = None, keep: bool = True,
-                 arrivals_path: str | Path | None = None, smtputf8: bool = True):
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        folder: str | Path | None = None,
+        keep: bool = True,
+        arrivals_path: str | Path | None = None,
+        smtputf8: bool = True,
+    ):
         self.port = port or free_port()
         folder = Path(folder) if folder else None
         if folder:
             folder.mkdir(parents=True, exist_ok=True)
-        self.mailbox = Mailbox(keep=keep, folder=folder, arrivals_path=Path(arrivals_path) if arrivals_path else None)
+        self.mailbox = Mailbox(
+            keep=keep, folder=folder, arrivals_path=Path(arrivals_path) if arrivals_path else None
+        )
         # SMTPUTF8 offered, as Postfix and every large mailbox provider do (RFC 6531:
         # ñandú@ejemplo.es); smtputf8=False plays an old relay without it.
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port,
-                                     data_size_limit=10 * 1024 * 1024, enable_SMTPUTF8=smtputf8)
+        self.controller = Controller(
+            self.mailbox,
+            hostname="127.0.0.1",
+            port=self.port,
+            data_size_limit=10 * 1024 * 1024,
+            enable_SMTPUTF8=smtputf8,
+        )
 
     def start(self) -> "SmtpServer":
         self.controller.start()
@@ -129,8 +143,13 @@ def main(argv=None) -> int:
     parser.add_argument("--no-smtputf8", action="store_true", help="do not offer SMTPUTF8 (an old relay)")
     parser.add_argument("--arrivals", help="append '<unix time> <recipients>' per message to this file")
     args = parser.parse_args(argv)
-    server = SmtpServer(args.port or None, folder=args.folder, keep=False, arrivals_path=args.arrivals,
-                        smtputf8=not args.no_smtputf8).start()
+    server = SmtpServer(
+        args.port or None,
+        folder=args.folder,
+        keep=False,
+        arrivals_path=args.arrivals,
+        smtputf8=not args.no_smtputf8,
+    ).start()
     print(f"smtp listening on 127.0.0.1:{server.port}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -25,9 +25,11 @@ class KeepsDying(RuntimeError):
 
     def __init__(self, part: "Part", restarts: int, window: float):
         self.part = part
-        super().__init__(f"{part.name} exited {restarts + 1} times within {window:.0f} s "
-                         f"(last exit code {part.proc.returncode}); last lines of {part.log_path}:\n"
-                         f"{tail(part.log_path)}")
+        super().__init__(
+            f"{part.name} exited {restarts + 1} times within {window:.0f} s "
+            f"(last exit code {part.proc.returncode}); last lines of {part.log_path}:\n"
+            f"{tail(part.log_path)}"
+        )
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -54,23 +56,28 @@ class Part:
 
     def start(self) -> subprocess.Popen:
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
         self.started_at = time.monotonic()
         return self.proc
 
 
 class Supervisor:
-    def __init__(self, say: Callable[[str], None], delay: float = 1.0, max_restarts: int = 5,
-                 window: float = 60.0):
+    def __init__(
+        self, say: Callable[[str], None], delay: float = 1.0, max_restarts: int = 5, window: float = 60.0
+    ):
         self.say, self.base_delay, self.max_restarts, self.window = say, delay, max_restarts, window
         self.parts: list[Part] = []
 
     @classmethod
     def from_environ(cls, say, environ=os.environ) -> "Supervisor":
         """``VINCULO_RUN_RESTART_DELAY`` (s, default 1) and ``VINCULO_RUN_MAX_RESTARTS`` (per minute, 5)."""
-        return cls(say, delay=float(environ.get("VINCULO_RUN_RESTART_DELAY", "1")),
-                   max_restarts=int(environ.get("VINCULO_RUN_MAX_RESTARTS", "5")))
+        return cls(
+            say,
+            delay=float(environ.get("VINCULO_RUN_RESTART_DELAY", "1")),
+            max_restarts=int(environ.get("VINCULO_RUN_MAX_RESTARTS", "5")),
+        )
 
     def add(self, name: str, argv: list, env: dict, log_path: Path, cwd: Path) -> Part:
         part = Part(name, list(argv), dict(env), Path(log_path), Path(cwd), delay=self.base_delay)
@@ -97,15 +104,19 @@ class Supervisor:
                 if now - part.started_at >= STABLE_AFTER:
                     part.delay = self.base_delay
                 part.due = now + part.delay
-                self.say(f"{part.name} exited with code {part.proc.returncode}; restarting it in "
-                         f"{part.delay:g} s (see {part.log_path})")
+                self.say(
+                    f"{part.name} exited with code {part.proc.returncode}; restarting it in "
+                    f"{part.delay:g} s (see {part.log_path})"
+                )
                 part.delay = min(part.delay * 2, MAX_DELAY)
             if part.due is not None and now >= part.due:
                 part.due = None
                 part.restarts += 1
                 proc = part.start()
-                self.say(f"{part.name} restarted (pid {proc.pid}; restart {part.restarts} of this part, "
-                         f"{self.restarts} in this run)")
+                self.say(
+                    f"{part.name} restarted (pid {proc.pid}; restart {part.restarts} of this part, "
+                    f"{self.restarts} in this run)"
+                )
 
     def stop_all(self, stop: Callable[[subprocess.Popen], None]) -> None:
         for part in reversed(self.parts):

@@ -46,9 +46,13 @@ def customer_filter(segment: Segment, now: datetime.datetime | None = None) -> d
     return {"$and": [resolve(json_util.loads(segment.compiled), now), EXCLUDED]}
 
 
-def iter_audience(segment: Segment, after: ObjectId | None = None, batch_size: int = 1000,
-                  now: datetime.datetime | None = None,
-                  max_time_ms: int = RULE_MAX_TIME_MS) -> Iterator[list[ObjectId]]:
+def iter_audience(
+    segment: Segment,
+    after: ObjectId | None = None,
+    batch_size: int = 1000,
+    now: datetime.datetime | None = None,
+    max_time_ms: int = RULE_MAX_TIME_MS,
+) -> Iterator[list[ObjectId]]:
     """Batches of customer ids in ascending order, starting after ``after``; each batch's query
     is stopped by the store past ``max_time_ms`` (pymongo's ExecutionTimeout)."""
     if segment.kind == "dynamic":
@@ -59,8 +63,9 @@ def iter_audience(segment: Segment, after: ObjectId | None = None, batch_size: i
         collection, id_field = SegmentMember._get_collection(), "customer_id"
     while True:
         query = dict(base) if after is None else {"$and": [base, {id_field: {"$gt": after}}]}
-        rows = list(collection.find(query, {id_field: 1}, max_time_ms=max_time_ms).sort(id_field, 1)
-                    .limit(batch_size))
+        rows = list(
+            collection.find(query, {id_field: 1}, max_time_ms=max_time_ms).sort(id_field, 1).limit(batch_size)
+        )
         if not rows:
             return
         ids = [row[id_field] for row in rows]

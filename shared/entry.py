@@ -22,8 +22,13 @@ from shared.settings import ConfigError
 log = logging.getLogger(__name__)
 
 
-def main(service: str, load_settings: Callable, parts: dict[str, Callable], argv=None,
-         commands: dict[str, Callable] | None = None) -> None:
+def main(
+    service: str,
+    load_settings: Callable,
+    parts: dict[str, Callable],
+    argv=None,
+    commands: dict[str, Callable] | None = None,
+) -> None:
     """Run one part (a process a deployment keeps running: api, worker, ...) or, for
     ``commands``, an operator's one-off command (``retrain``): those are not parts, so
     ``--help`` (which devstack.inventory reads to find the parts) does not list them."""
@@ -37,8 +42,9 @@ def main(service: str, load_settings: Callable, parts: dict[str, Callable], argv
         logs.configure(f"{service}.{argv[0]}", settings.log_level)
         commands[argv[0]](settings, argv[1:])
         return
-    parser = argparse.ArgumentParser(prog=f"python -m services.{service}",
-                                     description=f"Run one part of the Vínculo {service} service.")
+    parser = argparse.ArgumentParser(
+        prog=f"python -m services.{service}", description=f"Run one part of the Vínculo {service} service."
+    )
     parser.add_argument("part", choices=sorted(parts))
     args, rest = parser.parse_known_args(argv)
     try:
@@ -121,15 +127,32 @@ def run_worker(worker) -> None:
     worker.run()
 
 
-def build_worker(settings, handlers: dict, name: str, on_idle: Callable | None = None,
-                 batch_handlers: dict | None = None, batch_size: int = 100, batch_wait: float = 0.005):
+def build_worker(
+    settings,
+    handlers: dict,
+    name: str,
+    on_idle: Callable | None = None,
+    batch_handlers: dict | None = None,
+    batch_size: int = 100,
+    batch_wait: float = 0.005,
+):
     """A Worker for ``handlers`` with the retry policy from settings (``batch_*``: see Worker)."""
     from shared.messaging.consumer import Worker
     from shared.messaging.publisher import connect
     from shared.messaging.topology import Topology
 
-    return Worker(connect(settings.amqp_url), Topology(settings.broker_namespace), handlers, name=name,
-                  max_attempts=settings.worker_max_attempts, base_delay=settings.worker_retry_delay,
-                  max_delay=settings.worker_max_retry_delay, prefetch=settings.worker_prefetch,
-                  on_idle=on_idle, lag_every=settings.queue_lag_interval,
-                  batch_handlers=batch_handlers, batch_size=batch_size, batch_wait=batch_wait)
+    return Worker(
+        connect(settings.amqp_url),
+        Topology(settings.broker_namespace),
+        handlers,
+        name=name,
+        max_attempts=settings.worker_max_attempts,
+        base_delay=settings.worker_retry_delay,
+        max_delay=settings.worker_max_retry_delay,
+        prefetch=settings.worker_prefetch,
+        on_idle=on_idle,
+        lag_every=settings.queue_lag_interval,
+        batch_handlers=batch_handlers,
+        batch_size=batch_size,
+        batch_wait=batch_wait,
+    )

@@ -57,9 +57,12 @@ def main(argv=None) -> int:
         else:
             parts = running_parts(service)
             if len(parts) != 1:
-                print(f"unhealthy: {'no part' if not parts else 'several parts'} of {service} running "
-                      f"({', '.join(sorted(parts))}); name the part: python -m shared.healthcheck "
-                      f"{service} <part>", file=sys.stderr)
+                print(
+                    f"unhealthy: {'no part' if not parts else 'several parts'} of {service} running "
+                    f"({', '.join(sorted(parts))}); name the part: python -m shared.healthcheck "
+                    f"{service} <part>",
+                    file=sys.stderr,
+                )
                 return 1
             part = parts.pop()
         url = url_for(service, part)

@@ -23,8 +23,16 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
-                               generate_latest, start_http_server)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -42,10 +50,12 @@ def gauge(name: str, doc: str, labels=(), multiprocess_mode: str = "livesum") ->
 
 
 # HTTP
-HTTP_REQUESTS = counter("http_requests_total", "HTTP requests answered",
-                        ("service", "endpoint", "method", "status"))
-HTTP_LATENCY = histogram("http_request_duration_seconds", "Time to answer an HTTP request",
-                         ("service", "endpoint", "method"))
+HTTP_REQUESTS = counter(
+    "http_requests_total", "HTTP requests answered", ("service", "endpoint", "method", "status")
+)
+HTTP_LATENCY = histogram(
+    "http_request_duration_seconds", "Time to answer an HTTP request", ("service", "endpoint", "method")
+)
 
 # Messages
 CONSUMED = counter("messages_consumed_total", "Messages taken from a queue", ("queue",))
@@ -53,16 +63,19 @@ HANDLED = counter("messages_handled_total", "Messages whose handler succeeded (a
 DUPLICATES = counter("messages_duplicates_total", "Redelivered message ids acked without work", ("queue",))
 FAILED = counter("messages_failed_total", "Handler failures (transient or poison)", ("queue",))
 RETRIED = counter("messages_retried_total", "Messages sent to <queue>.retry for a delayed retry", ("queue",))
-DEAD_LETTERED = counter("messages_dead_lettered_total",
-                        "Messages moved to <queue>.dlq, by cause: malformed, poison or exhausted",
-                        ("queue", "cause"))
+DEAD_LETTERED = counter(
+    "messages_dead_lettered_total",
+    "Messages moved to <queue>.dlq, by cause: malformed, poison or exhausted",
+    ("queue", "cause"),
+)
 HANDLING = histogram("message_handling_seconds", "Time a handler takes per message", ("queue",))
 QUEUE_READY = gauge("queue_messages_ready", "Messages waiting in a consumed queue (the lag)", ("queue",))
 
 # Publishing
 PUBLISHED = counter("messages_published_total", "Events confirmed by the broker, by type", ("type",))
-OUTBOXED = counter("messages_outboxed_total", "Events kept in the outbox while the broker was down",
-                   ("type",))
+OUTBOXED = counter(
+    "messages_outboxed_total", "Events kept in the outbox while the broker was down", ("type",)
+)
 
 
 def dead_letter_cause(reason: str) -> str:

@@ -100,9 +100,18 @@ def literal_host_refusal(url: str) -> str | None:
 class Outbound:
     """A guarded client; one per process is enough (it holds no connections between requests)."""
 
-    def __init__(self, *, allow_private: bool = False, allow_addresses=(), timeout: float = 10.0,
-                 deadline: float = 30.0, max_bytes: int = DEFAULT_MAX_BYTES, max_redirects: int = 5,
-                 user_agent: str = USER_AGENT, ca_file: str | None = None):
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        allow_addresses=(),
+        timeout: float = 10.0,
+        deadline: float = 30.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_redirects: int = 5,
+        user_agent: str = USER_AGENT,
+        ca_file: str | None = None,
+    ):
         self.allow_private = allow_private
         # Exact internal addresses let through while the rest stay refused (one known
         # internal host, rather than every private address).
@@ -122,11 +131,23 @@ class Outbound:
 
     def post_json(self, url: str, payload, headers: dict | None = None) -> Response:
         body = json.dumps(payload, ensure_ascii=False).encode()
-        return self.request("POST", url, body=body, follow=False,
-                            headers={"Content-Type": "application/json", **(headers or {})})
+        return self.request(
+            "POST",
+            url,
+            body=body,
+            follow=False,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
 
-    def request(self, method: str, url: str, *, body: bytes | None = None, headers: dict | None = None,
-                follow: bool = True) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: dict | None = None,
+        follow: bool = True,
+    ) -> Response:
         ends_at = time.monotonic() + self.deadline
         hops = self.max_redirects if follow else 0
         for _ in range(hops + 1):
@@ -181,9 +202,16 @@ class Outbound:
     def _pool(self, scheme: str, host: str, address: str, port: int):
         timeout = urllib3.Timeout(connect=self.timeout, read=self.timeout)
         if scheme == "https":
-            return urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1,
-                                               ssl_context=self._tls, server_hostname=host,
-                                               assert_hostname=host)
+            return urllib3.HTTPSConnectionPool(
+                address,
+                port,
+                timeout=timeout,
+                retries=False,
+                maxsize=1,
+                ssl_context=self._tls,
+                server_hostname=host,
+                assert_hostname=host,
+            )
         return urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
 
     def _once(self, method: str, url: str, body, headers: dict, ends_at: float) -> Response:
@@ -193,12 +221,24 @@ class Outbound:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         default_port = 443 if scheme == "https" else 80
         host_header = f"[{host}]" if ":" in host else host
-        sent = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate",
-                "Host": host_header if port == default_port else f"{host_header}:{port}", **headers}
+        sent = {
+            "User-Agent": self.user_agent,
+            "Accept-Encoding": "gzip, deflate",
+            "Host": host_header if port == default_port else f"{host_header}:{port}",
+            **headers,
+        }
         pool = self._pool(scheme, host, address, port)
         try:
-            raw = pool.urlopen(method, path, body=body, headers=sent, redirect=False, retries=False,
-                               preload_content=False, assert_same_host=False)
+            raw = pool.urlopen(
+                method,
+                path,
+                body=body,
+                headers=sent,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                assert_same_host=False,
+            )
             try:
                 content = self._read(raw, ends_at)
                 return Response(raw.status, {k.lower(): v for k, v in raw.headers.items()}, content, url)

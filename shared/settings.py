@@ -23,8 +23,9 @@ class ConfigError(Exception):
 _MISSING = object()
 
 
-def setting(default: Any = _MISSING, *, parse: Callable[[str], Any] = str, common: bool = False,
-            doc: str = "") -> Any:
+def setting(
+    default: Any = _MISSING, *, parse: Callable[[str], Any] = str, common: bool = False, doc: str = ""
+) -> Any:
     """Declare a settings field: its parser, default and whether it is shared."""
     meta = {"parse": parse, "common": common, "doc": doc}
     if default is _MISSING:
@@ -35,6 +36,7 @@ def setting(default: Any = _MISSING, *, parse: Callable[[str], Any] = str, commo
 
 
 # Parsers: each raises ValueError with a short reason.
+
 
 def parse_int(raw: str) -> int:
     try:
@@ -70,29 +72,35 @@ def parse_url(*schemes: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         parts = urlsplit(raw)
         if parts.scheme not in schemes or not (parts.netloc or parts.path):
-            raise ValueError(f"must be a URL starting with {' or '.join(f'{s}://' for s in schemes)}, "
-                             f"got {raw!r}")
+            raise ValueError(
+                f"must be a URL starting with {' or '.join(f'{s}://' for s in schemes)}, got {raw!r}"
+            )
         return raw
+
     return parse
 
 
 # Secrets published in this repository (examples, old demo and test defaults): anyone can read
 # them, so links and tokens signed with them could be forged. Refused at start-up.
-PUBLISHED_SECRETS = frozenset({
-    "change-me-to-32-random-characters",  # deploy/example.env
-    "local-demo-secret-change-me",  # the local run's fixed secret before it generated one
-    "test-secret-key-0123456789",  # the tests' fixed secret before they generated one
-    "bench-secret-0123456789",
-})
+PUBLISHED_SECRETS = frozenset(
+    {
+        "change-me-to-32-random-characters",  # deploy/example.env
+        "local-demo-secret-change-me",  # the local run's fixed secret before it generated one
+        "test-secret-key-0123456789",  # the tests' fixed secret before they generated one
+        "bench-secret-0123456789",
+    }
+)
 
 
 def parse_secret(raw: str) -> str:
     if len(raw) < 16:
         raise ValueError("must be at least 16 characters long")
     if raw in PUBLISHED_SECRETS or "change-me" in raw.lower():
-        raise ValueError("is a secret published in the Vínculo repository (an example); "
-                         "set your own, e.g. the output of: python -c 'import secrets; "
-                         "print(secrets.token_urlsafe(32))'")
+        raise ValueError(
+            "is a secret published in the Vínculo repository (an example); "
+            "set your own, e.g. the output of: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'"
+        )
     return raw
 
 
@@ -110,8 +118,9 @@ def parse_api_keys(raw: str) -> dict[str, str]:
         if len(key) < 8:
             raise ValueError("each API key must be at least 8 characters long")
         if "change-me" in key.lower():
-            raise ValueError(f"the {role} key is deploy/example.env's, published in the Vínculo repository; "
-                             "set your own")
+            raise ValueError(
+                f"the {role} key is deploy/example.env's, published in the Vínculo repository; set your own"
+            )
         keys[key] = role
     if not keys:
         raise ValueError("must list at least one key:role")
@@ -169,31 +178,53 @@ def describe(cls, prefix: str) -> list[tuple[str, str, str]]:
 class CommonSettings:
     """What every service needs; services subclass it and add their own fields."""
 
-    mongo_uri: str = setting(parse=parse_url("mongodb", "mongodb+srv"), common=True,
-                             doc="MongoDB URI including the database name")
-    amqp_url: str = setting(parse=parse_url("amqp", "amqps"), common=True,
-                            doc="RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672//")
-    api_keys: dict = setting(parse=parse_api_keys, common=True,
-                             doc="API keys and their roles: key:role,key:role")
-    secret_key: str = setting(parse=parse_secret, common=True,
-                              doc="secret for signed links and tokens (16+ characters, not one published in the repository)")
-    broker_namespace: str = setting("", common=True,
-                                    doc="prefix for exchange and queue names (isolates test runs)")
+    mongo_uri: str = setting(
+        parse=parse_url("mongodb", "mongodb+srv"), common=True, doc="MongoDB URI including the database name"
+    )
+    amqp_url: str = setting(
+        parse=parse_url("amqp", "amqps"),
+        common=True,
+        doc="RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672//",
+    )
+    api_keys: dict = setting(
+        parse=parse_api_keys, common=True, doc="API keys and their roles: key:role,key:role"
+    )
+    secret_key: str = setting(
+        parse=parse_secret,
+        common=True,
+        doc="secret for signed links and tokens (16+ characters, not one published in the repository)",
+    )
+    broker_namespace: str = setting(
+        "", common=True, doc="prefix for exchange and queue names (isolates test runs)"
+    )
     log_level: str = setting("INFO", common=True, doc="logging level")
-    max_body_bytes: int = setting(1024 * 1024, parse=parse_positive_int, common=True,
-                                  doc="largest request body an api takes (imports have their own limit)")
-    worker_max_attempts: int = setting(5, parse=parse_positive_int,
-                                       doc="tries of a failing message before it is dead-lettered")
+    max_body_bytes: int = setting(
+        1024 * 1024,
+        parse=parse_positive_int,
+        common=True,
+        doc="largest request body an api takes (imports have their own limit)",
+    )
+    worker_max_attempts: int = setting(
+        5, parse=parse_positive_int, doc="tries of a failing message before it is dead-lettered"
+    )
     worker_retry_delay: float = setting(0.5, parse=parse_float, doc="first retry delay in seconds (doubles)")
     worker_max_retry_delay: float = setting(30.0, parse=parse_float, doc="longest retry delay in seconds")
     worker_prefetch: int = setting(20, parse=parse_positive_int, doc="unacked messages per consumer")
     web_workers: int = setting(2, parse=parse_positive_int, doc="gunicorn worker processes for the api")
     web_threads: int = setting(8, parse=parse_positive_int, doc="threads per api worker process")
-    metrics_port: int = setting(0, parse=parse_int,
-                                doc="port of the Prometheus /metrics server of a worker, scheduler or "
-                                    "poller (0: none); the api serves /metrics itself")
-    queue_lag_interval: float = setting(15.0, parse=parse_float,
-                                        doc="seconds between samples of the queue-lag metric in workers")
-    rule_max_time_ms: int = setting(10_000, parse=parse_positive_int, common=True,
-                                    doc="server-side time limit (maxTimeMS) of every store query built from a "
-                                        "segment rule: preview, membership, audience")
+    metrics_port: int = setting(
+        0,
+        parse=parse_int,
+        doc="port of the Prometheus /metrics server of a worker, scheduler or "
+        "poller (0: none); the api serves /metrics itself",
+    )
+    queue_lag_interval: float = setting(
+        15.0, parse=parse_float, doc="seconds between samples of the queue-lag metric in workers"
+    )
+    rule_max_time_ms: int = setting(
+        10_000,
+        parse=parse_positive_int,
+        common=True,
+        doc="server-side time limit (maxTimeMS) of every store query built from a "
+        "segment rule: preview, membership, audience",
+    )

@@ -26,8 +26,12 @@ def connect(uri: str, *, server_selection_timeout_ms: int = 5000):
     """(Re)connect the default alias to ``uri`` and return the pymongo database."""
     mongoengine.disconnect(alias=ALIAS)
     mongoengine.connect(
-        host=uri, db=database_name(uri), alias=ALIAS, uuidRepresentation="standard",
-        serverSelectionTimeoutMS=server_selection_timeout_ms, tz_aware=False,
+        host=uri,
+        db=database_name(uri),
+        alias=ALIAS,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=server_selection_timeout_ms,
+        tz_aware=False,
     )
     return get_db(ALIAS)
 

@@ -30,7 +30,8 @@ def store_base_uri(tmp_path_factory):
         return
     try:
         proc, port = procs.start_mongo_standin(
-            data_dir="memory", log_path=tmp_path_factory.mktemp("store") / "standin.log")
+            data_dir="memory", log_path=tmp_path_factory.mktemp("store") / "standin.log"
+        )
     except procs.StartError as exc:
         pytest.exit(f"the store server could not start: {exc}", returncode=3)
     yield f"mongodb://127.0.0.1:{port}"
@@ -46,8 +47,10 @@ def amqp_url():
         with Connection(url, connect_timeout=5) as conn:
             conn.ensure_connection(max_retries=2)
     except Exception as exc:  # noqa: BLE001
-        pytest.exit(f"RabbitMQ is not reachable at {url}: {exc}. The test command starts it; "
-                    "see README.", returncode=3)
+        pytest.exit(
+            f"RabbitMQ is not reachable at {url}: {exc}. The test command starts it; see README.",
+            returncode=3,
+        )
     return url
 
 
@@ -81,7 +84,9 @@ INFRASTRUCTURE = {"store_base_uri", "mongo_uri", "amqp_url", "namespace", "servi
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if not INFRASTRUCTURE & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("slow"):
+        if not INFRASTRUCTURE & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker(
+            "slow"
+        ):
             item.add_marker(pytest.mark.unit)
 
 

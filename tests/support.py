@@ -49,8 +49,12 @@ def bound_queue(service_env, service: str, routing_key: str, name: str) -> str:
 
     queue_name = service_env.topology.name(f"test.{name}")
     with Connection(service_env.amqp_url) as conn, conn.channel() as channel:
-        Queue(queue_name, exchange=service_env.topology.exchange(service), routing_key=routing_key,
-              queue_arguments={"x-expires": 60000})(channel).declare()
+        Queue(
+            queue_name,
+            exchange=service_env.topology.exchange(service),
+            routing_key=routing_key,
+            queue_arguments={"x-expires": 60000},
+        )(channel).declare()
     return queue_name
 
 
@@ -58,8 +62,13 @@ def broker_cleanup(amqp_url: str, namespace: str) -> None:
     topology = Topology(namespace)
     with Connection(amqp_url) as conn:
         from shared.messaging.topology import QUEUES, SERVICES
+
         for plain in QUEUES:
-            for queue in (topology.queue(plain), topology.retry_queue(plain), topology.dead_letter_queue(plain)):
+            for queue in (
+                topology.queue(plain),
+                topology.retry_queue(plain),
+                topology.dead_letter_queue(plain),
+            ):
                 try:
                     with conn.channel() as channel:
                         queue(channel).delete()
@@ -98,8 +107,9 @@ def consumers_on(amqp_url: str, queue_name: str) -> int:
 
 def wait_consuming(amqp_url: str, queue_name: str, timeout: float = 30) -> None:
     """Wait until a worker consumes ``queue_name`` (so its bindings exist too)."""
-    wait_until(lambda: consumers_on(amqp_url, queue_name) > 0, timeout=timeout,
-               what=f"a consumer on {queue_name}")
+    wait_until(
+        lambda: consumers_on(amqp_url, queue_name) > 0, timeout=timeout, what=f"a consumer on {queue_name}"
+    )
 
 
 def queue_depth(amqp_url: str, queue_name: str) -> int:
@@ -122,13 +132,20 @@ class ServiceEnv:
 
     def env(self, **extra) -> dict:
         env = {key: value for key, value in os.environ.items() if not key.startswith("VINCULO_")}
-        env.update({
-            "VINCULO_MONGO_URI": self.mongo_uri, "VINCULO_AMQP_URL": self.amqp_url,
-            "VINCULO_API_KEYS": API_KEYS, "VINCULO_SECRET_KEY": SECRET,
-            "VINCULO_BROKER_NAMESPACE": self.namespace, "VINCULO_LOG_LEVEL": "INFO",
-            "VINCULO_WORKER_RETRY_DELAY": "0.05", "VINCULO_WORKER_MAX_RETRY_DELAY": "0.5",
-            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "VINCULO_MONGO_URI": self.mongo_uri,
+                "VINCULO_AMQP_URL": self.amqp_url,
+                "VINCULO_API_KEYS": API_KEYS,
+                "VINCULO_SECRET_KEY": SECRET,
+                "VINCULO_BROKER_NAMESPACE": self.namespace,
+                "VINCULO_LOG_LEVEL": "INFO",
+                "VINCULO_WORKER_RETRY_DELAY": "0.05",
+                "VINCULO_WORKER_MAX_RETRY_DELAY": "0.5",
+                "PYTHONPATH": str(ROOT),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update({key: str(value) for key, value in extra.items()})
         return env
 
@@ -140,8 +157,13 @@ class ServiceEnv:
         """Start ``python -m services.<service> <part>``; its log goes to tmp_path."""
         log_path = self.tmp_path / f"{service}-{part}-{len(self.processes)}.log"
         log = open(log_path, "wb")
-        proc = subprocess.Popen([sys.executable, "-m", f"services.{service}", part, *args],
-                                cwd=ROOT, env=self.env(**extra_env), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}", part, *args],
+            cwd=ROOT,
+            env=self.env(**extra_env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         proc.log_path = log_path
         self.processes.append(proc)
         return proc
@@ -150,8 +172,15 @@ class ServiceEnv:
         """Start a service's api on a free port and wait until /healthz answers; its base URL."""
         port = procs.free_port()
         prefix = service.upper()
-        proc = self.start(service, "api", **{f"VINCULO_{prefix}_BIND": f"127.0.0.1:{port}",
-                                             f"VINCULO_{prefix}_WEB_WORKERS": "1", **extra_env})
+        proc = self.start(
+            service,
+            "api",
+            **{
+                f"VINCULO_{prefix}_BIND": f"127.0.0.1:{port}",
+                f"VINCULO_{prefix}_WEB_WORKERS": "1",
+                **extra_env,
+            },
+        )
         base = f"http://127.0.0.1:{port}"
 
         def up():

@@ -18,10 +18,15 @@ from tests.support import ROOT, broker_cleanup, wait_until
 
 def test_run_command_starts_every_service_seeds_demo_data_and_stops(tmp_path, amqp_url):
     base = _free_base()
-    env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(ROOT),
-           "VINCULO_RUN_DIR": str(tmp_path), "VINCULO_RUN_PORT_BASE": str(base),
-           "VINCULO_STANDIN_PORT": str(procs.free_port()), "VINCULO_AMQP_URL": amqp_url,
-           "VINCULO_BROKER_NAMESPACE": f"run{base}."}
+    env = {
+        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+        "PYTHONPATH": str(ROOT),
+        "VINCULO_RUN_DIR": str(tmp_path),
+        "VINCULO_RUN_PORT_BASE": str(base),
+        "VINCULO_STANDIN_PORT": str(procs.free_port()),
+        "VINCULO_AMQP_URL": amqp_url,
+        "VINCULO_BROKER_NAMESPACE": f"run{base}.",
+    }
     try:
         _run_twice(env, tmp_path)
     finally:
@@ -47,12 +52,18 @@ def _free_base() -> int:
 
 def _run_twice(env, tmp_path):
     for _ in range(2):  # twice: the demo data is seeded once
-        done = subprocess.run([sys.executable, "-m", "devstack.run", "--check"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "devstack.run", "--check"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         for service in ("segments", "campaigns", "mailer", "listener"):
             assert f"{service}" in done.stdout
-        ready = done.stdout[done.stdout.index("vinculo: ready:"):].splitlines()
+        ready = done.stdout[done.stdout.index("vinculo: ready:") :].splitlines()
         assert ready[1].split()[1:3] == ["console", f"http://127.0.0.1:{env['VINCULO_RUN_PORT_BASE']}"], ready
     assert "demo data: 0 customers added" in done.stdout
     assert (tmp_path / "store").is_dir()
@@ -62,18 +73,32 @@ def test_a_part_that_dies_is_restarted_counted_and_sigterm_still_stops_everythin
     """kill -9 of the mailer worker: restarted with its restart logged and counted, the other
     parts untouched; the broker namespace follows the port base; SIGTERM stops every part."""
     base = _free_base()
-    env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(ROOT),
-           "VINCULO_RUN_DIR": str(tmp_path), "VINCULO_RUN_PORT_BASE": str(base),
-           "VINCULO_STANDIN_PORT": str(procs.free_port()), "VINCULO_AMQP_URL": amqp_url,
-           "VINCULO_RUN_RESTART_DELAY": "0.2"}
+    env = {
+        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+        "PYTHONPATH": str(ROOT),
+        "VINCULO_RUN_DIR": str(tmp_path),
+        "VINCULO_RUN_PORT_BASE": str(base),
+        "VINCULO_STANDIN_PORT": str(procs.free_port()),
+        "VINCULO_AMQP_URL": amqp_url,
+        "VINCULO_RUN_RESTART_DELAY": "0.2",
+    }
     out_path = tmp_path / "run.out"
     with open(out_path, "wb") as out:
-        run = subprocess.Popen([sys.executable, "-m", "devstack.run", "--no-demo"], cwd=ROOT, env=env,
-                               stdout=out, stderr=subprocess.STDOUT)
+        run = subprocess.Popen(
+            [sys.executable, "-m", "devstack.run", "--no-demo"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     output = out_path.read_text
     try:
-        wait_until(lambda: "vinculo: ready:" in output() or run.poll() is not None, timeout=240,
-                   interval=0.2, what="the run to be ready")
+        wait_until(
+            lambda: "vinculo: ready:" in output() or run.poll() is not None,
+            timeout=240,
+            interval=0.2,
+            what="the run to be ready",
+        )
         assert run.poll() is None, output()
         assert f"(names prefixed 'run{base}.')" in output()
         before = _children(run.pid)
@@ -85,12 +110,17 @@ def test_a_part_that_dies_is_restarted_counted_and_sigterm_still_stops_everythin
         after = _children(run.pid)
         assert after[("services.mailer", "worker")] != worker
         assert {k: v for k, v in after.items() if k != ("services.mailer", "worker")} == {
-            k: v for k, v in before.items() if k != ("services.mailer", "worker")}, "only the dead part restarts"
+            k: v for k, v in before.items() if k != ("services.mailer", "worker")
+        }, "only the dead part restarts"
         assert run.poll() is None
         run.send_signal(signal.SIGTERM)
         assert run.wait(timeout=120) == 0, output()
-        alive = [pid for pid in after.values() if Path(f"/proc/{pid}").exists()
-                 and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
+        alive = [
+            pid
+            for pid in after.values()
+            if Path(f"/proc/{pid}").exists()
+            and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+        ]
         assert not alive, f"still running after SIGTERM: {alive}"
     finally:
         if run.poll() is None:
@@ -118,10 +148,20 @@ def test_a_part_that_keeps_dying_stops_the_run_with_the_end_of_its_log(tmp_path)
     said = []
     supervisor = Supervisor(said.append, delay=0.05, max_restarts=2, window=60)
     crash = "import sys; print('línea', 1); print('configuration error: ñandú'); sys.exit(3)"
-    supervisor.add("mailer-worker", [sys.executable, "-c", crash], {"PATH": "/usr/bin:/bin"},
-                   tmp_path / "mailer-worker.log", ROOT)
-    supervisor.add("sleeper", [sys.executable, "-c", "import time; time.sleep(120)"], {"PATH": "/usr/bin:/bin"},
-                   tmp_path / "sleeper.log", ROOT)
+    supervisor.add(
+        "mailer-worker",
+        [sys.executable, "-c", crash],
+        {"PATH": "/usr/bin:/bin"},
+        tmp_path / "mailer-worker.log",
+        ROOT,
+    )
+    supervisor.add(
+        "sleeper",
+        [sys.executable, "-c", "import time; time.sleep(120)"],
+        {"PATH": "/usr/bin:/bin"},
+        tmp_path / "sleeper.log",
+        ROOT,
+    )
     deadline = time.monotonic() + 60
     try:
         with pytest.raises(KeepsDying) as dying:
@@ -134,6 +174,7 @@ def test_a_part_that_keeps_dying_stops_the_run_with_the_end_of_its_log(tmp_path)
     assert message.startswith("mailer-worker exited 3 times within 60 s (last exit code 3)"), message
     assert message.endswith("configuration error: ñandú"), message
     assert supervisor.restarts == 2 and [s for s in said if "restarted" in s][-1].endswith(
-        "restart 2 of this part, 2 in this run)")
+        "restart 2 of this part, 2 in this run)"
+    )
     assert "restarting it in 0.05 s" in said[0] and "restarting it in 0.1 s" in said[2], said  # back-off
     assert all(part.proc.poll() is not None for part in supervisor.parts), "stop_all stopped the sleeper"

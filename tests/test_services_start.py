@@ -18,4 +18,6 @@ def test_service_api_starts_alone_and_is_ready(service_env, service):
     assert ready.json()["checks"] == {"store": "ok", "broker": "ok"}
     spec = requests.get(f"{base}/openapi.json", timeout=5).json()
     assert spec["openapi"].startswith("3.")
-    assert requests.get(f"{base}/openapi.json", timeout=5).headers["Content-Type"].startswith("application/json")
+    assert (
+        requests.get(f"{base}/openapi.json", timeout=5).headers["Content-Type"].startswith("application/json")
+    )

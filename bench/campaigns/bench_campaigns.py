@@ -79,13 +79,19 @@ def main() -> int:
     else:
         store_kind = f"MongoDB at {base_uri}"
     namespace = f"bench{uuid.uuid4().hex[:6]}."
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("VINCULO_")},
-           "VINCULO_MONGO_URI": base_uri, "VINCULO_AMQP_URL": AMQP, "VINCULO_API_KEYS": API_KEYS,
-           "VINCULO_SECRET_KEY": SECRET, "VINCULO_BROKER_NAMESPACE": namespace, "PYTHONPATH": str(ROOT),
-           "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": str(args.batch),
-           "VINCULO_CAMPAIGNS_FANOUT_READ_SIZE": str(args.read),
-           "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.2",
-           "VINCULO_LOG_LEVEL": "WARNING"}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VINCULO_")},
+        "VINCULO_MONGO_URI": base_uri,
+        "VINCULO_AMQP_URL": AMQP,
+        "VINCULO_API_KEYS": API_KEYS,
+        "VINCULO_SECRET_KEY": SECRET,
+        "VINCULO_BROKER_NAMESPACE": namespace,
+        "PYTHONPATH": str(ROOT),
+        "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": str(args.batch),
+        "VINCULO_CAMPAIGNS_FANOUT_READ_SIZE": str(args.read),
+        "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.2",
+        "VINCULO_LOG_LEVEL": "WARNING",
+    }
     os.environ.update({k: v for k, v in env.items() if k.startswith("VINCULO_")})
     print(f"machine: {machine()}")
     print(f"store: {store_kind}; broker: RabbitMQ on loopback")
@@ -99,8 +105,13 @@ def main() -> int:
         db = store.db()
         t0 = time.perf_counter()
         for start in range(0, args.customers, 10_000):
-            db.customers.insert_many([{"email": f"b{i}@example.com", "locale": "es", "erased": False}
-                                      for i in range(start, min(start + 10_000, args.customers))], ordered=False)
+            db.customers.insert_many(
+                [
+                    {"email": f"b{i}@example.com", "locale": "es", "erased": False}
+                    for i in range(start, min(start + 10_000, args.customers))
+                ],
+                ordered=False,
+            )
         print(f"seeded {args.customers} customers in {time.perf_counter() - t0:.1f} s")
         segment = Segment(name="bench", kind="dynamic", compiled=json_util.dumps({"locale": "es"})).save()
         template = ObjectId()
@@ -110,14 +121,25 @@ def main() -> int:
         with Connection(AMQP) as conn:
             channel = conn.channel()
             Topology(namespace).declare(channel, ["campaigns.campaign.due"])
-            Queue(queue_name, exchange=Topology(namespace).exchange("campaigns"),
-                  routing_key="send.requested")(channel).declare()
+            Queue(
+                queue_name, exchange=Topology(namespace).exchange("campaigns"), routing_key="send.requested"
+            )(channel).declare()
 
         logs = [open(tmp / f"{part}.log", "wb") for part in ("worker", "scheduler")]
-        worker = subprocess.Popen([sys.executable, "-m", "services.campaigns", "worker"], cwd=ROOT, env=env,
-                                  stdout=logs[0], stderr=subprocess.STDOUT)
-        scheduler = subprocess.Popen([sys.executable, "-m", "services.campaigns", "scheduler"], cwd=ROOT, env=env,
-                                     stdout=logs[1], stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "services.campaigns", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=logs[0],
+            stderr=subprocess.STDOUT,
+        )
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "services.campaigns", "scheduler"],
+            cwd=ROOT,
+            env=env,
+            stdout=logs[1],
+            stderr=subprocess.STDOUT,
+        )
         started += [worker, scheduler]
         # Measure from the due time, not from process start-up: wait until the scheduler holds its
         # lease and the worker consumes.
@@ -125,13 +147,21 @@ def main() -> int:
         from tests.support import consumers_on
 
         for _ in range(600):
-            if leases().find_one({"_id": "campaigns"}) and consumers_on(AMQP, f"{namespace}campaigns.campaign.due"):
+            if leases().find_one({"_id": "campaigns"}) and consumers_on(
+                AMQP, f"{namespace}campaigns.campaign.due"
+            ):
                 break
             time.sleep(0.1)
 
         # 1. Fan-out to every customer.
-        body = {"name": "bench", "channel": "email", "topic": "promotions", "segment_id": str(segment.id),
-                "template_id": str(template), "schedule": {"kind": "now"}}
+        body = {
+            "name": "bench",
+            "channel": "email",
+            "topic": "promotions",
+            "segment_id": str(segment.id),
+            "template_id": str(template),
+            "schedule": {"kind": "now"},
+        }
         cid = client.post("/campaigns", json=body, headers=headers).get_json()["id"]
         client.post(f"/campaigns/{cid}/schedule", headers=headers)
         first = last = None
@@ -153,13 +183,17 @@ def main() -> int:
         run = runs().find_one({"campaign_id": ObjectId(cid)})
         due = run["due_at"]
         spread = (last - first).total_seconds()
-        print(f"fan-out: {recipients} recipients in {messages} send.requested "
-              f"(batch {args.batch}, read {args.read} per query)")
+        print(
+            f"fan-out: {recipients} recipients in {messages} send.requested "
+            f"(batch {args.batch}, read {args.read} per query)"
+        )
         print(f"  due -> campaign.due published: {run.get('lateness', float('nan')):.2f} s")
         print(f"  due -> first send.requested: {(first - due).total_seconds():.2f} s")
-        print(f"  due -> last send.requested:  {(last - due).total_seconds():.2f} s "
-              f"({recipients / max((last - due).total_seconds(), 1e-9):,.0f} recipients/s overall, "
-              f"{recipients / max(spread, 1e-9):,.0f}/s first to last)")
+        print(
+            f"  due -> last send.requested:  {(last - due).total_seconds():.2f} s "
+            f"({recipients / max((last - due).total_seconds(), 1e-9):,.0f} recipients/s overall, "
+            f"{recipients / max(spread, 1e-9):,.0f}/s first to last)"
+        )
         print(f"  worker peak RSS: {peak_rss_mb(worker.pid):.0f} MB")
         ok = recipients == args.customers
         # wait for the fan-out to end before the lateness part (no mailer runs here, so the
@@ -177,22 +211,35 @@ def main() -> int:
         ids = []
         for i in range(args.campaigns):
             at = begin + datetime.timedelta(milliseconds=100 * i)
-            body = {"name": f"late{i}", "channel": "email", "topic": "promotions", "segment_id": str(tiny.id),
-                    "template_id": str(template), "schedule": {"kind": "at", "at": at.isoformat()}}
+            body = {
+                "name": f"late{i}",
+                "channel": "email",
+                "topic": "promotions",
+                "segment_id": str(tiny.id),
+                "template_id": str(template),
+                "schedule": {"kind": "at", "at": at.isoformat()},
+            }
             cid = client.post("/campaigns", json=body, headers=headers).get_json()["id"]
             assert client.post(f"/campaigns/{cid}/schedule", headers=headers).status_code == 200
             ids.append(ObjectId(cid))
         end = time.monotonic() + 120
         while time.monotonic() < end:
-            fired = [r for r in runs().find({"campaign_id": {"$in": ids}}, {"lateness": 1}) if "lateness" in r]
+            fired = [
+                r for r in runs().find({"campaign_id": {"$in": ids}}, {"lateness": 1}) if "lateness" in r
+            ]
             if len(fired) == len(ids):
                 break
             time.sleep(0.5)
-        lateness = [r["lateness"] for r in runs().find({"campaign_id": {"$in": ids}}, {"lateness": 1})
-                    if "lateness" in r]
-        print(f"scheduler lateness over {len(lateness)}/{len(ids)} campaigns due 100 ms apart "
-              f"(poll 0.2 s): p50 {pct(lateness, 50):.2f} s, p95 {pct(lateness, 95):.2f} s, "
-              f"max {max(lateness):.2f} s, mean {statistics.mean(lateness):.2f} s")
+        lateness = [
+            r["lateness"]
+            for r in runs().find({"campaign_id": {"$in": ids}}, {"lateness": 1})
+            if "lateness" in r
+        ]
+        print(
+            f"scheduler lateness over {len(lateness)}/{len(ids)} campaigns due 100 ms apart "
+            f"(poll 0.2 s): p50 {pct(lateness, 50):.2f} s, p95 {pct(lateness, 95):.2f} s, "
+            f"max {max(lateness):.2f} s, mean {statistics.mean(lateness):.2f} s"
+        )
         app.extensions["campaigns_announcer"].close()
         return 0 if ok and len(lateness) == len(ids) else 1
     finally:

@@ -51,25 +51,40 @@ def main(argv=None) -> int:
     from tests.listener.fakes import start
     from tests.support import broker_cleanup
 
-    rows = [json.loads(line) for line in (ROOT / "services/listener/sentiment/eval_set.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (ROOT / "services/listener/sentiment/eval_set.jsonl").read_text().splitlines()
+    ]
     proc = None
     uri = os.environ.get("VINCULO_MONGO_URI")
     if not uri:
-        proc, port = procs.start_mongo_standin(data_dir="memory", log_path=Path("/tmp/vinculo-bench-store.log"))
+        proc, port = procs.start_mongo_standin(
+            data_dir="memory", log_path=Path("/tmp/vinculo-bench-store.log")
+        )
         uri = f"mongodb://127.0.0.1:{port}/bench_listener"
         store_name = "MongoDB stand-in (nx-27017, in memory)"
     else:
         store_name = "MongoDB at VINCULO_MONGO_URI"
     amqp = os.environ.get("VINCULO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
     topology = Topology(f"bench{uuid.uuid4().hex[:8]}.")
-    queue = Queue(topology.name("bench.mentions"),
-                  bindings=[binding(topology.exchange("listener"), routing_key="mention.received")])
+    queue = Queue(
+        topology.name("bench.mentions"),
+        bindings=[binding(topology.exchange("listener"), routing_key="mention.received")],
+    )
     server, base, state = start()
     try:
         store.prepare(uri, *DOCUMENTS)
         Customer._get_collection().insert_many(
-            [{"email": f"c{i}@example.com", "social": {"x": f"user{i}"}, "social_keys": [f"x:user{i}"],
-              "erased": False} for i in range(args.customers)])
+            [
+                {
+                    "email": f"c{i}@example.com",
+                    "social": {"x": f"user{i}"},
+                    "social_keys": [f"x:user{i}"],
+                    "erased": False,
+                }
+                for i in range(args.customers)
+            ]
+        )
         with Connection(amqp) as conn, conn.channel() as channel:
             topology.exchange("listener")(channel).declare()
             queue(channel).declare()
@@ -101,14 +116,22 @@ def main(argv=None) -> int:
         fetch_s, pipe_s = t1 - t0, t2 - t1
         print(f"machine: {machine()}")
         print(f"store: {store_name}; broker: RabbitMQ at {amqp.split('@')[-1]}")
-        print(f"posts served: {args.posts} (pages of 100 over HTTP, tweepy {__import__('tweepy').__version__}); "
-              f"customers: {args.customers}; batch: {args.batch}")
+        print(
+            f"posts served: {args.posts} (pages of 100 over HTTP, tweepy {__import__('tweepy').__version__}); "
+            f"customers: {args.customers}; batch: {args.batch}"
+        )
         print(f"fetch alone: {fetched} in {fetch_s:.2f} s ({fetched / fetch_s:,.0f}/s)")
-        print(f"whole (fetch, detect, score, link, store, timeline, publish): {len(ingested.new)} new in "
-              f"{pipe_s:.2f} s (**{len(ingested.new) / pipe_s:,.0f} mentions/s**)")
-        print(f"stored: {stored}; linked to customers: {linked}; mention.received in the bound queue: {published}")
-        print(f"peak memory: process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB "
-              f"(the fetch-alone pass holds all {args.posts} posts at once; the whole holds a few batches)")
+        print(
+            f"whole (fetch, detect, score, link, store, timeline, publish): {len(ingested.new)} new in "
+            f"{pipe_s:.2f} s (**{len(ingested.new) / pipe_s:,.0f} mentions/s**)"
+        )
+        print(
+            f"stored: {stored}; linked to customers: {linked}; mention.received in the bound queue: {published}"
+        )
+        print(
+            f"peak memory: process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB "
+            f"(the fetch-alone pass holds all {args.posts} posts at once; the whole holds a few batches)"
+        )
         print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         assert stored == args.posts == published, "every post stored and announced once"
     finally:

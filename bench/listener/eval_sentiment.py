@@ -49,8 +49,12 @@ def scorer(which: str | None = None):
 
 
 def figures(pairs) -> dict:
-    return {"n": len(pairs), "accuracy": round(accuracy(pairs), 3), "macro_f1": round(macro_f1(pairs), 3),
-            **{f"recall_{label}": round(recall(pairs, label), 3) for label in LABELS}}
+    return {
+        "n": len(pairs),
+        "accuracy": round(accuracy(pairs), 3),
+        "macro_f1": round(macro_f1(pairs), 3),
+        **{f"recall_{label}": round(recall(pairs, label), 3) for label in LABELS},
+    }
 
 
 def evaluate(rows: list[dict], score=None, splits=("dev", "test", "all")) -> dict:
@@ -62,8 +66,11 @@ def evaluate(rows: list[dict], score=None, splits=("dev", "test", "all")) -> dic
     for lang in sorted({row["lang"] for row in rows}):
         results[lang] = {}
         for split in splits:
-            pairs = [(r["label"], r["got"]) for r in rows
-                     if r["lang"] == lang and (split == "all" or r.get("split") == split)]
+            pairs = [
+                (r["label"], r["got"])
+                for r in rows
+                if r["lang"] == lang and (split == "all" or r.get("split") == split)
+            ]
             results[lang][split] = figures(pairs)
     return results
 
@@ -90,8 +97,13 @@ def read_public(spec: str) -> tuple[str, list[dict]]:
         elif fmt == "vader":
             _, mean, body = line.split("\t", 2)
             value = float(mean)
-            rows.append({"text": body, "lang": lang or "en",
-                         "label": "positive" if value >= 0.5 else "negative" if value <= -0.5 else "neutral"})
+            rows.append(
+                {
+                    "text": body,
+                    "lang": lang or "en",
+                    "label": "positive" if value >= 0.5 else "negative" if value <= -0.5 else "neutral",
+                }
+            )
         else:
             raise SystemExit(f"unknown format {fmt!r}: jsonl, tsv or vader")
     bad = [r for r in rows if r["label"] not in LABELS or r["lang"] not in ("es", "en")]
@@ -102,11 +114,15 @@ def read_public(spec: str) -> tuple[str, list[dict]]:
 
 def print_table(results: dict, heading: str) -> None:
     print(heading)
-    print(f"{'lang':<5}{'split':<6}{'n':>6}{'accuracy':>10}{'macro-F1':>10}{'rec-neg':>9}{'rec-neu':>9}{'rec-pos':>9}")
+    print(
+        f"{'lang':<5}{'split':<6}{'n':>6}{'accuracy':>10}{'macro-F1':>10}{'rec-neg':>9}{'rec-neu':>9}{'rec-pos':>9}"
+    )
     for lang, splits in results.items():
         for split, f in splits.items():
-            print(f"{lang:<5}{split:<6}{f['n']:>6}{f['accuracy']:>10.3f}{f['macro_f1']:>10.3f}"
-                  f"{f['recall_negative']:>9.3f}{f['recall_neutral']:>9.3f}{f['recall_positive']:>9.3f}")
+            print(
+                f"{lang:<5}{split:<6}{f['n']:>6}{f['accuracy']:>10.3f}{f['macro_f1']:>10.3f}"
+                f"{f['recall_negative']:>9.3f}{f['recall_neutral']:>9.3f}{f['recall_positive']:>9.3f}"
+            )
 
 
 def corrections(store_uri: str) -> dict:
@@ -119,8 +135,7 @@ def corrections(store_uri: str) -> dict:
     try:
         mentions = client[database_name(store_uri)]["mentions"]
         out: dict = {"total": 0, "by_lang": {}, "changes": Counter(), "engine_agreed": 0}
-        for doc in mentions.find({"correction": {"$exists": True}},
-                                 {"lang": 1, "label": 1, "correction": 1}):
+        for doc in mentions.find({"correction": {"$exists": True}}, {"lang": 1, "label": 1, "correction": 1}):
             correction = doc["correction"]
             out["total"] += 1
             out["by_lang"][doc.get("lang", "und")] = out["by_lang"].get(doc.get("lang", "und"), 0) + 1
@@ -140,15 +155,22 @@ def main(argv=None) -> int:
     parser.add_argument("--store-uri", help="MongoDB URI with database: also count stored corrections")
     parser.add_argument("--errors", choices=("dev", "test", "all"), help="print the misclassified posts")
     parser.add_argument("--model", help="a model JSON file, or 'lexicon' (default: the model in use)")
-    parser.add_argument("--public", action="append", default=[], metavar="PATH[:FORMAT[:LANG]]",
-                        help="a public labelled set read at run time (repeatable)")
+    parser.add_argument(
+        "--public",
+        action="append",
+        default=[],
+        metavar="PATH[:FORMAT[:LANG]]",
+        help="a public labelled set read at run time (repeatable)",
+    )
     args = parser.parse_args(argv)
     score = scorer(args.model)
     if not args.model:
         from services.listener.sentiment.model import registry
 
         args.model = registry.current().version
-    rows = [json.loads(line) for line in Path(args.set).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in Path(args.set).read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     results = evaluate(rows, score)
     print(f"model: {args.model}; python {platform.python_version()}")
     print_table(results, f"own set: {args.set} ({len(rows)} posts; the model trains on split dev)")
@@ -161,8 +183,10 @@ def main(argv=None) -> int:
                 print(f"  [{row['lang']} {row['label']}->{row['got']}] {row['text']}")
     if args.store_uri:
         found = corrections(args.store_uri)
-        print(f"corrections in the store: {found['total']} (by language {found['by_lang']}); "
-              f"label changes {found['changes']}; engine already agreed on {found['engine_agreed']}")
+        print(
+            f"corrections in the store: {found['total']} (by language {found['by_lang']}); "
+            f"label changes {found['changes']}; engine already agreed on {found['engine_agreed']}"
+        )
     return 0
 
 

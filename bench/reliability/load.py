@@ -58,12 +58,16 @@ class Figures:
         everything = [v for values in self.latencies.values() for v in values]
         for name, values in sorted(self.latencies.items()) + [("all", everything)]:
             if values:
-                lines.append(f"{name:<28} {len(values):>7} {pct(values, .5):>8.1f} {pct(values, .95):>8.1f} "
-                             f"{pct(values, .99):>8.1f}")
+                lines.append(
+                    f"{name:<28} {len(values):>7} {pct(values, 0.5):>8.1f} {pct(values, 0.95):>8.1f} "
+                    f"{pct(values, 0.99):>8.1f}"
+                )
         rate = self.requests / self.elapsed if self.elapsed else 0
-        lines.append(f"requests {self.requests} in {self.elapsed:.1f} s ({rate:.0f}/s), "
-                     f"errors {len(self.errors)} (rate {self.error_rate():.4%}), "
-                     f"customers written {len(self.written)}")
+        lines.append(
+            f"requests {self.requests} in {self.elapsed:.1f} s ({rate:.0f}/s), "
+            f"errors {len(self.errors)} (rate {self.error_rate():.4%}), "
+            f"customers written {len(self.written)}"
+        )
         if self.errors:
             lines.append(f"first errors: {self.errors[:5]}")
         return "\n".join(lines)
@@ -83,13 +87,18 @@ class _Budget:
 
 def preference_step(session, mailer: str, customer_id: str, status: str, timed) -> None:
     """A customer's preference change. HOOK: the preference center pages go here once they exist."""
-    timed("mailer POST consents", session.post, f"{mailer}/customers/{customer_id}/consents",
-          json={"channel": "email", "topic": "newsletter", "status": status, "source": "api"})
+    timed(
+        "mailer POST consents",
+        session.post,
+        f"{mailer}/customers/{customer_id}/consents",
+        json={"channel": "email", "topic": "newsletter", "status": status, "source": "api"},
+    )
     timed("mailer GET consents", session.get, f"{mailer}/customers/{customer_id}/consents")
 
 
-def run_load(segments: str, mailer: str, *, threads: int = 16, seconds: float = 20,
-             max_requests: int = 5000) -> Figures:
+def run_load(
+    segments: str, mailer: str, *, threads: int = 16, seconds: float = 20, max_requests: int = 5000
+) -> Figures:
     figures, lock, budget = Figures(), threading.Lock(), _Budget(max_requests, seconds)
     tag = uuid.uuid4().hex[:8]
     steps = 5  # requests per loop below
@@ -116,15 +125,26 @@ def run_load(segments: str, mailer: str, *, threads: int = 16, seconds: float = 
         i = 0
         while budget.take(steps):
             i += 1
-            created = timed("segments POST customers", session.post, f"{segments}/customers",
-                            json={"email": f"load{n}-{i}-{tag}@example.com", "first_name": "Ana"})
+            created = timed(
+                "segments POST customers",
+                session.post,
+                f"{segments}/customers",
+                json={"email": f"load{n}-{i}-{tag}@example.com", "first_name": "Ana"},
+            )
             if created is None:
                 continue
             cid = created.json()["id"]
             timed("segments GET customer", session.get, f"{segments}/customers/{cid}")
             name, status = f"Ana {n}-{i}", STATUSES[i % 2]
-            if timed("segments PATCH customer", session.patch, f"{segments}/customers/{cid}",
-                     json={"first_name": name}) is None:
+            if (
+                timed(
+                    "segments PATCH customer",
+                    session.patch,
+                    f"{segments}/customers/{cid}",
+                    json={"first_name": name},
+                )
+                is None
+            ):
                 name = "Ana"
             preference_step(session, mailer, cid, status, timed)
             with lock:
@@ -155,10 +175,13 @@ def verify(segments: str, mailer: str, figures: Figures) -> list:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor())
-    mem = next((int(line.split()[1]) // 1024 for line in open("/proc/meminfo")
-                if line.startswith("MemTotal")), 0)
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+        platform.processor(),
+    )
+    mem = next(
+        (int(line.split()[1]) // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0
+    )
     load = os.getloadavg()
     return f"nproc {os.cpu_count()}, {cpu}, {mem} MiB, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
 
@@ -169,8 +192,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--requests", type=int, default=50000)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--amqp", default=os.environ.get("VINCULO_TEST_AMQP_URL",
-                                                         "amqp://guest:guest@127.0.0.1:5672//"))
+    parser.add_argument(
+        "--amqp", default=os.environ.get("VINCULO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    )
     args = parser.parse_args()
 
     from devstack import procs
@@ -180,17 +204,21 @@ def main() -> None:
     port = procs.free_port()
     standin, _ = procs.start_mongo_standin(port, data_dir=str(tmp / "data"), log_path=tmp / "standin.log")
     namespace = f"load{uuid.uuid4().hex[:8]}."
-    env = ServiceEnv(mongo_uri=f"mongodb://127.0.0.1:{port}/load", amqp_url=args.amqp, namespace=namespace,
-                     tmp_path=tmp)
+    env = ServiceEnv(
+        mongo_uri=f"mongodb://127.0.0.1:{port}/load", amqp_url=args.amqp, namespace=namespace, tmp_path=tmp
+    )
     try:
         segments = env.start_api("segments", VINCULO_SEGMENTS_WEB_WORKERS=args.web_workers)
         mailer = env.start_api("mailer", VINCULO_MAILER_WEB_WORKERS=args.web_workers)
         env.start("segments", "worker")
         print(f"machine: {machine()}")
-        print(f"store: the stand-in (devstack/mongo_standin.py); {args.threads} threads, {args.web_workers} "
-              f"web workers per api, bounds {args.seconds:.0f} s / {args.requests} requests")
-        figures = run_load(segments, mailer, threads=args.threads, seconds=args.seconds,
-                           max_requests=args.requests)
+        print(
+            f"store: the stand-in (devstack/mongo_standin.py); {args.threads} threads, {args.web_workers} "
+            f"web workers per api, bounds {args.seconds:.0f} s / {args.requests} requests"
+        )
+        figures = run_load(
+            segments, mailer, threads=args.threads, seconds=args.seconds, max_requests=args.requests
+        )
         print(figures.report())
         wrong = verify(segments, mailer, figures)
         print(f"read back: {len(figures.written) - len(wrong)}/{len(figures.written)} writes as written")

@@ -34,10 +34,17 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def customer(i: int) -> dict:
-    return {"email": f"user{i}@example.com", "first_name": f"Name{i % 997}", "plan": PLANS[i % 3],
-            "tags": ["vip"] if i % 10 == 0 else ["news"], "attributes": {"city": f"c{i % 50}", "seats": i % 20},
-            "created_at": T0 + datetime.timedelta(seconds=i), "state": "ready" if i % 100 == 0 else "done",
-            "score": i % 1000, "erased": False}
+    return {
+        "email": f"user{i}@example.com",
+        "first_name": f"Name{i % 997}",
+        "plan": PLANS[i % 3],
+        "tags": ["vip"] if i % 10 == 0 else ["news"],
+        "attributes": {"city": f"c{i % 50}", "seats": i % 20},
+        "created_at": T0 + datetime.timedelta(seconds=i),
+        "state": "ready" if i % 100 == 0 else "done",
+        "score": i % 1000,
+        "erased": False,
+    }
 
 
 def rate(count: int, seconds: float) -> str:
@@ -73,7 +80,9 @@ def main() -> None:
         data_dir = folder.name
     proc, port = procs.start_mongo_standin(data_dir=data_dir)
     rows = Rows()
-    print(f"Store stand-in (nx-27017 + neosqlite, fixes of devstack/mongo_standin.py), data dir: {args.data_dir}")
+    print(
+        f"Store stand-in (nx-27017 + neosqlite, fixes of devstack/mongo_standin.py), data dir: {args.data_dir}"
+    )
     print(f"machine: {machine()}", flush=True)
     try:
         client = MongoClient(f"mongodb://127.0.0.1:{port}")
@@ -97,18 +106,40 @@ def main() -> None:
 
         ids = [doc["_id"] for doc in coll.find({}, {"_id": 1}).limit(5000)]
         some = rnd.sample(ids, 1000)
-        rows.append(("find by _id $in of 1,000 ids", timed_ms(lambda: len(list(coll.find({"_id": {"$in": some}}))))))
-        rows.append(('count_documents({"plan": "pro"}) (indexed field)',
-                     timed_ms(lambda: coll.count_documents({"plan": "pro"}))))
-        rows.append(('count_documents({"score": {"$gte": 500}}) (unindexed)',
-                     timed_ms(lambda: coll.count_documents({"score": {"$gte": 500}}), 3)))
-        rows.append(('count_documents({"plan": {"$ne": "pro"}}) (exact-matching path)',
-                     timed_ms(lambda: coll.count_documents({"plan": {"$ne": "pro"}}), 3)))
-        rows.append(("sort created_at desc, limit 20 (indexed datetime)",
-                     timed_ms(lambda: list(coll.find({}).sort("created_at", DESCENDING).limit(20)))))
+        rows.append(
+            ("find by _id $in of 1,000 ids", timed_ms(lambda: len(list(coll.find({"_id": {"$in": some}})))))
+        )
+        rows.append(
+            (
+                'count_documents({"plan": "pro"}) (indexed field)',
+                timed_ms(lambda: coll.count_documents({"plan": "pro"})),
+            )
+        )
+        rows.append(
+            (
+                'count_documents({"score": {"$gte": 500}}) (unindexed)',
+                timed_ms(lambda: coll.count_documents({"score": {"$gte": 500}}), 3),
+            )
+        )
+        rows.append(
+            (
+                'count_documents({"plan": {"$ne": "pro"}}) (exact-matching path)',
+                timed_ms(lambda: coll.count_documents({"plan": {"$ne": "pro"}}), 3),
+            )
+        )
+        rows.append(
+            (
+                "sort created_at desc, limit 20 (indexed datetime)",
+                timed_ms(lambda: list(coll.find({}).sort("created_at", DESCENDING).limit(20))),
+            )
+        )
         since = T0 + datetime.timedelta(seconds=n - 100)
-        rows.append(("find created_at >= t (last 100 docs, indexed datetime range)",
-                     timed_ms(lambda: list(coll.find({"created_at": {"$gte": since}})), 3)))
+        rows.append(
+            (
+                "find created_at >= t (last 100 docs, indexed datetime range)",
+                timed_ms(lambda: list(coll.find({"created_at": {"$gte": since}})), 3),
+            )
+        )
 
         start = time.perf_counter()
         for _id in ids[:1000]:
@@ -117,12 +148,15 @@ def main() -> None:
         start = time.perf_counter()
         for _id in ids[1000:1500]:
             coll.update_one({"_id": _id}, {"$set": {"seen_at": T0, "erased": True}})
-        rows.append(("update_one by _id ($set of a datetime and a bool)", rate(500, time.perf_counter() - start)))
+        rows.append(
+            ("update_one by _id ($set of a datetime and a bool)", rate(500, time.perf_counter() - start))
+        )
 
         claims = 0
         start = time.perf_counter()
-        while claims < 500 and coll.find_one_and_update({"state": "ready"}, {"$set": {"state": "taken"}},
-                                                        return_document=ReturnDocument.AFTER):
+        while claims < 500 and coll.find_one_and_update(
+            {"state": "ready"}, {"$set": {"state": "taken"}}, return_document=ReturnDocument.AFTER
+        ):
             claims += 1
         rows.append(("find_one_and_update claim on indexed state", rate(claims, time.perf_counter() - start)))
         rows.append(("server peak memory (VmHWM)", f"{peak_rss_mb(proc.pid):,.0f} MB"))

@@ -20,7 +20,9 @@ def worker(settings, _argv):
 
     store.prepare(settings.mongo_uri, *DOCUMENTS)
     announcer = Announcer(settings.amqp_url, settings.broker_namespace)
-    run_worker(build_worker(settings, handlers(settings, announcer), name="campaigns", on_idle=announcer.relay))
+    run_worker(
+        build_worker(settings, handlers(settings, announcer), name="campaigns", on_idle=announcer.relay)
+    )
 
 
 def scheduler(settings, _argv):

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 def variant_stats(campaign: dict) -> dict[str, dict]:
     cid = str(campaign["_id"])
     stats = {v["name"]: {"sent": 0, "bounced": 0, "opened": 0, "clicked": 0} for v in campaign["variants"]}
-    for group in facts().aggregate([{"$match": {"campaign_id": cid}},
-                                    {"$group": {"_id": "$bucket", "n": {"$sum": 1}}}]):
+    for group in facts().aggregate(
+        [{"$match": {"campaign_id": cid}}, {"$group": {"_id": "$bucket", "n": {"$sum": 1}}}]
+    ):
         variant, _, kind = group["_id"].rpartition("|")
         if variant in stats and kind in stats[variant]:
             stats[variant][kind] += group["n"]
@@ -63,16 +64,35 @@ def decide_due(scheduler, now) -> None:
     for run in list(runs().find({"state": "waiting_winner", "ab.decide_at": {"$lte": now}}).limit(50)):
         campaign = campaigns().find_one({"_id": run["campaign_id"]})
         if campaign is None or campaign["state"] == "cancelled":
-            runs().update_one({"_id": run["_id"], "state": "waiting_winner"}, {"$set": {"state": "cancelled"}})
+            runs().update_one(
+                {"_id": run["_id"], "state": "waiting_winner"}, {"$set": {"state": "cancelled"}}
+            )
             continue
         if campaign["state"] != "sending":
             continue  # paused: decide after resume
         winner, reason, stats = choose_winner(campaign, variant_stats(campaign))
-        claimed = runs().update_one({"_id": run["_id"], "state": "waiting_winner"}, {"$set": {
-            "state": "sending", "phase": "rest", "checkpoint": {"last_id": None, "batch": 0},
-            "worker": NO_WORKER, "worker_until": EPOCH, "touched_at": now, "ab.winner": winner, "ab.reason": reason,
-            "ab.stats": stats, "ab.decided_at": now}})
+        claimed = runs().update_one(
+            {"_id": run["_id"], "state": "waiting_winner"},
+            {
+                "$set": {
+                    "state": "sending",
+                    "phase": "rest",
+                    "checkpoint": {"last_id": None, "batch": 0},
+                    "worker": NO_WORKER,
+                    "worker_until": EPOCH,
+                    "touched_at": now,
+                    "ab.winner": winner,
+                    "ab.reason": reason,
+                    "ab.stats": stats,
+                    "ab.decided_at": now,
+                }
+            },
+        )
         if claimed.modified_count:
             log_event(log, "A/B winner chosen", fire_id=run["_id"], winner=winner, reason=reason)
-            scheduler.announcer.publish(CampaignDue(campaign_id=str(run["campaign_id"]), fire_id=run["_id"],
-                                                    due_at=iso(run["due_at"])), message_id=f"due:{run['_id']}:rest")
+            scheduler.announcer.publish(
+                CampaignDue(
+                    campaign_id=str(run["campaign_id"]), fire_id=run["_id"], due_at=iso(run["due_at"])
+                ),
+                message_id=f"due:{run['_id']}:rest",
+            )

@@ -10,7 +10,7 @@ import hashlib
 def share(campaign_id: str, customer_id: str, salt: str) -> float:
     """A stable number in [0, 100) for this customer in this campaign."""
     digest = hashlib.sha256(f"{campaign_id}:{salt}:{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2 ** 64 * 100
+    return int.from_bytes(digest[:8], "big") / 2**64 * 100
 
 
 def assign(campaign: dict, customer_id: str) -> tuple[str, str | None]:

@@ -55,15 +55,26 @@ class FanOut:
     def claim(self, run_id: str) -> bool:
         now = utcnow()
         result = runs().update_one(
-            {"_id": run_id, "state": {"$in": ACTIVE},
-             "$or": [{"worker": {"$in": [NO_WORKER, self.me]}}, {"worker_until": {"$lt": now}}]},
-            {"$set": {"worker": self.me, "worker_until": now + self.lease(), "state": "sending",
-                      "touched_at": now}})
+            {
+                "_id": run_id,
+                "state": {"$in": ACTIVE},
+                "$or": [{"worker": {"$in": [NO_WORKER, self.me]}}, {"worker_until": {"$lt": now}}],
+            },
+            {
+                "$set": {
+                    "worker": self.me,
+                    "worker_until": now + self.lease(),
+                    "state": "sending",
+                    "touched_at": now,
+                }
+            },
+        )
         return result.modified_count == 1
 
     def release(self, run_id: str, **sets) -> None:
-        runs().update_one({"_id": run_id, "worker": self.me},
-                          {"$set": {"worker": NO_WORKER, "worker_until": EPOCH, **sets}})
+        runs().update_one(
+            {"_id": run_id, "worker": self.me}, {"$set": {"worker": NO_WORKER, "worker_until": EPOCH, **sets}}
+        )
 
     def on_due(self, envelope: Envelope) -> None:
         """campaigns.campaign.due: fan the run out from its checkpoint."""
@@ -89,10 +100,16 @@ class FanOut:
         if campaign is None:
             self.release(run_id, state="cancelled")
             return
-        segment = Segment.objects(id=campaign.get("segment_id")).first() if campaign.get("segment_id") else None
+        segment = (
+            Segment.objects(id=campaign.get("segment_id")).first() if campaign.get("segment_id") else None
+        )
         if segment is None:
             self.release(run_id, state="failed")
-            move(campaign["_id"], ("sending",), {"state": "failed", "failure_reason": "the segment no longer exists"})
+            move(
+                campaign["_id"],
+                ("sending",),
+                {"state": "failed", "failure_reason": "the segment no longer exists"},
+            )
             return
         winner = (run.get("ab") or {}).get("winner")
         checkpoint = run.get("checkpoint") or {}
@@ -118,20 +135,37 @@ class FanOut:
                     variant = winner
                 by_variant.setdefault(variant, []).append(customer)
             for variant, people in sorted(by_variant.items(), key=lambda item: item[0] or ""):
-                self.announcer.publish(SendRequested(
-                    campaign_id=cid, channel=campaign["channel"], topic=campaign["topic"],
-                    template_id=template_for(campaign, "main", variant), customer_ids=people, step=step,
-                    variant=variant, marketing=is_marketing(campaign), batch=batch_no),
-                    message_id=f"{run_id}:{phase}:{batch_no}:{variant or '-'}")
+                self.announcer.publish(
+                    SendRequested(
+                        campaign_id=cid,
+                        channel=campaign["channel"],
+                        topic=campaign["topic"],
+                        template_id=template_for(campaign, "main", variant),
+                        customer_ids=people,
+                        step=step,
+                        variant=variant,
+                        marketing=is_marketing(campaign),
+                        batch=batch_no,
+                    ),
+                    message_id=f"{run_id}:{phase}:{batch_no}:{variant or '-'}",
+                )
             now = utcnow()
             for variant, people in by_variant.items():
                 targeted[variant or "-"] = targeted.get(variant or "-", 0) + len(people)
             # The whole counter map is set (not $inc'ed): the update is conditional on the batch number
             # and our claim, so the counts move exactly with the checkpoint. ($inc on a nested field
             # in an update that also sets a datetime is broken in the store stand-in.)
-            update = {"$set": {"checkpoint": {"last_id": ids[-1], "batch": batch_no + 1}, "targeted": targeted,
-                               "worker_until": now + self.lease(), "touched_at": now}}
-            moved = runs().update_one({"_id": run_id, "worker": self.me, "checkpoint.batch": batch_no}, update)
+            update = {
+                "$set": {
+                    "checkpoint": {"last_id": ids[-1], "batch": batch_no + 1},
+                    "targeted": targeted,
+                    "worker_until": now + self.lease(),
+                    "touched_at": now,
+                }
+            }
+            moved = runs().update_one(
+                {"_id": run_id, "worker": self.me, "checkpoint.batch": batch_no}, update
+            )
             if moved.modified_count != 1:
                 log_event(log, "fan-out claim lost", logging.WARNING, fire_id=run_id, batch=batch_no)
                 return
@@ -145,10 +179,14 @@ class FanOut:
         scan (the stand-in); the checkpoint still moves per message.
         """
         size = self.settings.fanout_batch_size
-        for page in iter_audience(segment, after=after, batch_size=max(self.settings.fanout_read_size, size),
-                                  max_time_ms=self.settings.rule_max_time_ms):
+        for page in iter_audience(
+            segment,
+            after=after,
+            batch_size=max(self.settings.fanout_read_size, size),
+            max_time_ms=self.settings.rule_max_time_ms,
+        ):
             for start in range(0, len(page), size):
-                yield page[start:start + size]
+                yield page[start : start + size]
 
     def finish(self, run: dict, campaign: dict) -> None:
         now = utcnow()
@@ -160,6 +198,10 @@ class FanOut:
         # Every batch is published; the run is sent once every delivery is terminal (completion.py).
         self.release(run["_id"], state="done", finished_at=now, outcome="sending")
         if campaign["schedule"]["kind"] == "cron":
-            move(campaign["_id"], ("sending",), {"state": "scheduled", "last_sent_at": now},
-                 extra={"current_run": run["_id"]})
+            move(
+                campaign["_id"],
+                ("sending",),
+                {"state": "scheduled", "last_sent_at": now},
+                extra={"current_run": run["_id"]},
+            )
         log_event(log, "fan-out finished", fire_id=run["_id"])

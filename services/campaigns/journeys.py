@@ -66,9 +66,15 @@ def in_segment(campaign: dict, customer: ObjectId, max_time_ms: int = RULE_MAX_T
     if segment is None:
         return False
     if segment.kind == "static":
-        return SegmentMember.objects(segment_id=segment.id, customer_id=customer).only("id").first() is not None
-    return Customer._get_collection().find_one({"$and": [customer_filter(segment), {"_id": customer}]},
-                                               {"_id": 1}, max_time_ms=max_time_ms) is not None
+        return (
+            SegmentMember.objects(segment_id=segment.id, customer_id=customer).only("id").first() is not None
+        )
+    return (
+        Customer._get_collection().find_one(
+            {"$and": [customer_filter(segment), {"_id": customer}]}, {"_id": 1}, max_time_ms=max_time_ms
+        )
+        is not None
+    )
 
 
 def on_trigger(envelope: Envelope, settings, announcer) -> None:
@@ -85,10 +91,12 @@ def on_trigger(envelope: Envelope, settings, announcer) -> None:
     except InvalidId:
         return
     now = utcnow()
-    for campaign in campaigns().find({"state": "scheduled", "schedule.kind": "trigger",
-                                      "schedule.event": envelope.type}):
+    for campaign in campaigns().find(
+        {"state": "scheduled", "schedule.kind": "trigger", "schedule.event": envelope.type}
+    ):
         if not matches(campaign["schedule"].get("filter"), payload) or not in_segment(
-                campaign, customer, getattr(settings, "rule_max_time_ms", RULE_MAX_TIME_MS)):
+            campaign, customer, getattr(settings, "rule_max_time_ms", RULE_MAX_TIME_MS)
+        ):
             continue
         enrollment = enroll(campaign, customer_id, envelope.message_id, now)
         if enrollment and campaign["schedule"].get("delay_seconds", 0) == 0:
@@ -97,18 +105,28 @@ def on_trigger(envelope: Envelope, settings, announcer) -> None:
 
 def enroll(campaign: dict, customer_id: str, trigger: str, now: datetime.datetime) -> dict | None:
     cid = str(campaign["_id"])
-    previous = list(enrollments().find({"campaign_id": cid, "customer_id": customer_id},
-                                       {"status": 1, "trigger": 1}))
+    previous = list(
+        enrollments().find({"campaign_id": cid, "customer_id": customer_id}, {"status": 1, "trigger": 1})
+    )
     if any(p.get("trigger") == trigger for p in previous):
         return None
     reentry = (campaign.get("journey") or {}).get("reentry", "never")
     if previous and (reentry == "never" or any(p["status"] != "done" for p in previous)):
         return None
     entry = len(previous) + 1
-    doc = {"_id": f"{cid}:{customer_id}:{entry}", "campaign_id": cid, "customer_id": customer_id, "entry": entry,
-           "trigger": trigger, "status": "waiting", "step": 0, "history": [], "entered_at": now,
-           "wake_at": now + datetime.timedelta(seconds=campaign["schedule"].get("delay_seconds", 0)),
-           "claimed_until": EPOCH}
+    doc = {
+        "_id": f"{cid}:{customer_id}:{entry}",
+        "campaign_id": cid,
+        "customer_id": customer_id,
+        "entry": entry,
+        "trigger": trigger,
+        "status": "waiting",
+        "step": 0,
+        "history": [],
+        "entered_at": now,
+        "wake_at": now + datetime.timedelta(seconds=campaign["schedule"].get("delay_seconds", 0)),
+        "claimed_until": EPOCH,
+    }
     try:
         enrollments().insert_one(doc)  # the _id makes two concurrent entries of the same number one
     except DuplicateKeyError:
@@ -120,16 +138,28 @@ def enroll(campaign: dict, customer_id: str, trigger: str, now: datetime.datetim
 def advance_due(scheduler, now: datetime.datetime) -> None:
     """Scheduler: run the enrollments whose wait is over (and any whose runner died)."""
     cache: dict = {}
-    due = enrollments().find({"$or": [{"status": "waiting", "wake_at": {"$lte": now}},
-                                      {"status": "running", "claimed_until": {"$lt": now}}]}).limit(500)
+    due = (
+        enrollments()
+        .find(
+            {
+                "$or": [
+                    {"status": "waiting", "wake_at": {"$lte": now}},
+                    {"status": "running", "claimed_until": {"$lt": now}},
+                ]
+            }
+        )
+        .limit(500)
+    )
     for enrollment in list(due):
         cid = enrollment["campaign_id"]
         if cid not in cache:
             cache[cid] = campaigns().find_one({"_id": ObjectId(cid)})
         campaign = cache[cid]
         if campaign is None or campaign["state"] == "cancelled":
-            enrollments().update_one({"_id": enrollment["_id"], "status": enrollment["status"]},
-                                     {"$set": {"status": "done", "finished_at": now, "exit": "cancelled"}})
+            enrollments().update_one(
+                {"_id": enrollment["_id"], "status": enrollment["status"]},
+                {"$set": {"status": "done", "finished_at": now, "exit": "cancelled"}},
+            )
             continue
         if campaign["state"] != "scheduled":
             continue  # paused: the enrollment waits
@@ -145,9 +175,15 @@ def jump(target: str | None, index: int, ids: list[str]) -> int:
 
 def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetime) -> None:
     claimed = enrollments().find_one_and_update(
-        {"_id": enrollment_id, "$or": [{"status": "waiting", "wake_at": {"$lte": now}},
-                                       {"status": "running", "claimed_until": {"$lt": now}}]},
-        {"$set": {"status": "running", "claimed_until": now + CLAIM}})
+        {
+            "_id": enrollment_id,
+            "$or": [
+                {"status": "waiting", "wake_at": {"$lte": now}},
+                {"status": "running", "claimed_until": {"$lt": now}},
+            ],
+        },
+        {"$set": {"status": "running", "claimed_until": now + CLAIM}},
+    )
     if claimed is None:
         return  # another replica (or the worker) has it
     steps = steps_of(campaign)
@@ -158,31 +194,66 @@ def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetim
         step = steps[index]
         if step["type"] == "send":
             name = step_name(step["id"], entry)
-            announcer.publish(SendRequested(
-                campaign_id=str(campaign["_id"]), channel=campaign["channel"], topic=campaign["topic"],
-                template_id=step["template_id"], customer_ids=[customer], step=name, variant=None,
-                marketing=is_marketing(campaign)), message_id=f"journey:{enrollment_id}:{index}")
+            announcer.publish(
+                SendRequested(
+                    campaign_id=str(campaign["_id"]),
+                    channel=campaign["channel"],
+                    topic=campaign["topic"],
+                    template_id=step["template_id"],
+                    customer_ids=[customer],
+                    step=name,
+                    variant=None,
+                    marketing=is_marketing(campaign),
+                ),
+                message_id=f"journey:{enrollment_id}:{index}",
+            )
             following = jump(step.get("next"), index, ids)
             moved = enrollments().update_one(
                 {"_id": enrollment_id, "step": index, "status": "running"},
-                {"$set": {"step": following}, "$push": {"history": {"step": name, "sent_at": utcnow()}}})
+                {"$set": {"step": following}, "$push": {"history": {"step": name, "sent_at": utcnow()}}},
+            )
             if moved.modified_count:
                 campaigns().update_one({"_id": campaign["_id"]}, {"$inc": {"journey_sent": 1}})
             index = following
         elif step["type"] == "wait":
-            enrollments().update_one({"_id": enrollment_id, "step": index}, {"$set": {
-                "step": index + 1, "status": "waiting", "claimed_until": EPOCH,
-                "wake_at": now + datetime.timedelta(seconds=step["seconds"])}})
+            enrollments().update_one(
+                {"_id": enrollment_id, "step": index},
+                {
+                    "$set": {
+                        "step": index + 1,
+                        "status": "waiting",
+                        "claimed_until": EPOCH,
+                        "wake_at": now + datetime.timedelta(seconds=step["seconds"]),
+                    }
+                },
+            )
             return
         else:
             kind = step["if"].replace("not_", "")
-            seen = facts().find_one({"campaign_id": str(campaign["_id"]), "customer_id": customer,
-                                     "step": step_name(step["of"], entry), "type": kind}, {"_id": 1}) is not None
+            seen = (
+                facts().find_one(
+                    {
+                        "campaign_id": str(campaign["_id"]),
+                        "customer_id": customer,
+                        "step": step_name(step["of"], entry),
+                        "type": kind,
+                    },
+                    {"_id": 1},
+                )
+                is not None
+            )
             passed = seen if not step["if"].startswith("not_") else not seen
             target = step["then"] if passed else step["else"]
-            enrollments().update_one({"_id": enrollment_id}, {"$push": {"history": {
-                "step": step["id"], "if": step["if"], "result": passed, "at": utcnow()}}})
+            enrollments().update_one(
+                {"_id": enrollment_id},
+                {
+                    "$push": {
+                        "history": {"step": step["id"], "if": step["if"], "result": passed, "at": utcnow()}
+                    }
+                },
+            )
             index = jump(target, index, ids)
             enrollments().update_one({"_id": enrollment_id}, {"$set": {"step": index}})
-    enrollments().update_one({"_id": enrollment_id}, {"$set": {"status": "done", "finished_at": utcnow(),
-                                                               "claimed_until": EPOCH}})
+    enrollments().update_one(
+        {"_id": enrollment_id}, {"$set": {"status": "done", "finished_at": utcnow(), "claimed_until": EPOCH}}
+    )

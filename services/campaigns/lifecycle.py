@@ -34,21 +34,31 @@ ACTIONS = {
 EDITABLE = ("draft", "scheduled", "paused")
 
 
-def transition(campaign_id: ObjectId, action: str, sets: dict, extra: dict | None = None,
-               allowed: tuple[str, ...] | None = None) -> dict:
+def transition(
+    campaign_id: ObjectId,
+    action: str,
+    sets: dict,
+    extra: dict | None = None,
+    allowed: tuple[str, ...] | None = None,
+) -> dict:
     """Apply ``sets`` if the campaign is in a state ``action`` starts from; the updated document."""
     allowed = allowed or ACTIONS[action]
     query = {"_id": campaign_id, "state": {"$in": list(allowed)}, **(extra or {})}
     from pymongo import ReturnDocument
 
-    updated = campaigns().find_one_and_update(query, {"$set": {**sets, "updated_at": utcnow()}},
-                                              return_document=ReturnDocument.AFTER)
+    updated = campaigns().find_one_and_update(
+        query, {"$set": {**sets, "updated_at": utcnow()}}, return_document=ReturnDocument.AFTER
+    )
     if updated is None:
         current = campaigns().find_one({"_id": campaign_id}, {"state": 1})
         if current is None:
             raise not_found("campaign", campaign_id)
-        raise conflict(f"cannot {action.replace('_', ' ')} a campaign that is {current['state']}",
-                       current=current["state"], action=action, allowed_from=list(allowed))
+        raise conflict(
+            f"cannot {action.replace('_', ' ')} a campaign that is {current['state']}",
+            current=current["state"],
+            action=action,
+            allowed_from=list(allowed),
+        )
     return updated
 
 

@@ -49,8 +49,11 @@ class Campaign(me.Document):
     created_at = me.DateTimeField(default=utcnow)
     updated_at = me.DateTimeField(default=utcnow)
 
-    meta = {"collection": "campaigns", "strict": False,
-            "indexes": [("state", "next_fire_at"), ("state", "schedule.kind", "schedule.event"), "name"]}
+    meta = {
+        "collection": "campaigns",
+        "strict": False,
+        "indexes": [("state", "next_fire_at"), ("state", "schedule.kind", "schedule.event"), "name"],
+    }
 
 
 class CampaignRun(me.Document):
@@ -73,8 +76,11 @@ class CampaignRun(me.Document):
     outcome = me.StringField()  # after the fan-out: sending -> sent once every delivery is terminal
     completed_at = me.DateTimeField()
 
-    meta = {"collection": "campaign_runs", "strict": False,
-            "indexes": [("campaign_id", "due_at"), ("state", "touched_at"), ("state", "ab.decide_at")]}
+    meta = {
+        "collection": "campaign_runs",
+        "strict": False,
+        "indexes": [("campaign_id", "due_at"), ("state", "touched_at"), ("state", "ab.decide_at")],
+    }
 
 
 class SchedulerLease(me.Document):
@@ -99,9 +105,16 @@ class DeliveryFact(me.Document):
     reason = me.StringField()
     code = me.StringField()  # the short reason a failed or skipped delivery was not sent
 
-    meta = {"collection": "campaign_delivery_facts", "strict": False,
-            "indexes": [("campaign_id", "bucket"), ("campaign_id", "type", "step", "customer_id"),
-                        ("customer_id", "type", "at"), ("campaign_id", "at")]}
+    meta = {
+        "collection": "campaign_delivery_facts",
+        "strict": False,
+        "indexes": [
+            ("campaign_id", "bucket"),
+            ("campaign_id", "type", "step", "customer_id"),
+            ("customer_id", "type", "at"),
+            ("campaign_id", "at"),
+        ],
+    }
 
 
 class Conversion(me.Document):
@@ -131,8 +144,15 @@ class Enrollment(me.Document):
     entered_at = me.DateTimeField(default=utcnow)
     finished_at = me.DateTimeField()
 
-    meta = {"collection": "campaign_enrollments", "strict": False,
-            "indexes": [("status", "wake_at"), ("status", "claimed_until"), ("campaign_id", "customer_id", "entry")]}
+    meta = {
+        "collection": "campaign_enrollments",
+        "strict": False,
+        "indexes": [
+            ("status", "wake_at"),
+            ("status", "claimed_until"),
+            ("campaign_id", "customer_id", "entry"),
+        ],
+    }
 
 
 # "Nobody holds it": an empty string and the epoch rather than null, because the

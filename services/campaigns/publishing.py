@@ -31,10 +31,13 @@ class Announcer:
         try:
             self.publisher.publish_envelope(envelope)
         except Exception as exc:  # noqa: BLE001 - any broker failure: keep it for the relay
-            log.warning("broker unavailable, %s %s kept in outbox: %s", envelope.type, envelope.message_id, exc)
+            log.warning(
+                "broker unavailable, %s %s kept in outbox: %s", envelope.type, envelope.message_id, exc
+            )
             try:
-                OutboxMessage(envelope=envelope.to_json(), message_id=envelope.message_id,
-                              last_error=str(exc)[:500]).save()
+                OutboxMessage(
+                    envelope=envelope.to_json(), message_id=envelope.message_id, last_error=str(exc)[:500]
+                ).save()
             except (DuplicateKeyError, me.NotUniqueError):
                 pass  # already kept by an earlier attempt
         return envelope

@@ -31,8 +31,14 @@ from shared.store import to_utc_naive, utcnow
 
 from services.campaigns.models import campaigns, conversions, facts, runs
 
-DELIVERY_TYPES = {"delivery.sent": "sent", "delivery.failed": "failed", "delivery.bounced": "bounced",
-                  "delivery.opened": "opened", "delivery.clicked": "clicked", "delivery.skipped": "skipped"}
+DELIVERY_TYPES = {
+    "delivery.sent": "sent",
+    "delivery.failed": "failed",
+    "delivery.bounced": "bounced",
+    "delivery.opened": "opened",
+    "delivery.clicked": "clicked",
+    "delivery.skipped": "skipped",
+}
 COUNTED = ("sent", "failed", "skipped", "bounced", "opened", "clicked", "unsubscribed")
 NOT_SENT = ("failed", "skipped")
 LOOKBACK = datetime.timedelta(days=31)
@@ -71,11 +77,22 @@ def on_delivery(envelope: Envelope) -> None:
     if not known_campaign(event.campaign_id):
         # A forged or stray event must not become a result: it goes to the DLQ with this reason.
         raise Poison(f"{envelope.type} for unknown campaign {event.campaign_id[:64]!r}")
-    record_fact({"_id": f"{event.delivery_id}:{kind}", "campaign_id": event.campaign_id,
-                 "customer_id": event.customer_id, "delivery_id": event.delivery_id, "type": kind,
-                 "step": event.step, "variant": event.variant, "bucket": f"{event.variant or '-'}|{kind}",
-                 "at": parse_time(envelope.occurred_at), "reason": event.reason, "url": event.url,
-                 "code": event.code or (event.reason if kind == "skipped" else None)})
+    record_fact(
+        {
+            "_id": f"{event.delivery_id}:{kind}",
+            "campaign_id": event.campaign_id,
+            "customer_id": event.customer_id,
+            "delivery_id": event.delivery_id,
+            "type": kind,
+            "step": event.step,
+            "variant": event.variant,
+            "bucket": f"{event.variant or '-'}|{kind}",
+            "at": parse_time(envelope.occurred_at),
+            "reason": event.reason,
+            "url": event.url,
+            "code": event.code or (event.reason if kind == "skipped" else None),
+        }
+    )
 
 
 def on_consent(envelope: Envelope) -> None:
@@ -83,22 +100,34 @@ def on_consent(envelope: Envelope) -> None:
     event: ConsentChanged = envelope.event()
     if event.source != "unsubscribe" or event.status not in ("revoked", "denied") or not event.campaign_id:
         return
-    sent = facts().find_one({"campaign_id": event.campaign_id, "customer_id": event.customer_id, "type": "sent"},
-                            {"variant": 1, "delivery_id": 1, "step": 1})
+    sent = facts().find_one(
+        {"campaign_id": event.campaign_id, "customer_id": event.customer_id, "type": "sent"},
+        {"variant": 1, "delivery_id": 1, "step": 1},
+    )
     variant = sent.get("variant") if sent else None
-    record_fact({"_id": f"unsubscribe:{event.campaign_id}:{event.customer_id}", "campaign_id": event.campaign_id,
-                 "customer_id": event.customer_id, "delivery_id": sent["delivery_id"] if sent else "",
-                 "type": "unsubscribed", "step": sent.get("step") if sent else None, "variant": variant,
-                 "bucket": f"{variant or '-'}|unsubscribed", "at": parse_time(envelope.occurred_at)})
+    record_fact(
+        {
+            "_id": f"unsubscribe:{event.campaign_id}:{event.customer_id}",
+            "campaign_id": event.campaign_id,
+            "customer_id": event.customer_id,
+            "delivery_id": sent["delivery_id"] if sent else "",
+            "type": "unsubscribed",
+            "step": sent.get("step") if sent else None,
+            "variant": variant,
+            "bucket": f"{variant or '-'}|unsubscribed",
+            "at": parse_time(envelope.occurred_at),
+        }
+    )
 
 
 def record_conversion(event: PurchaseRecorded) -> int:
     """Attribute a purchase to every campaign sent to the buyer within its window; returns how many."""
     bought = parse_time(event.purchased_at)
     latest: dict[str, dict] = {}
-    for fact in facts().find({"customer_id": event.customer_id, "type": "sent",
-                              "at": {"$gte": bought - LOOKBACK, "$lte": bought}},
-                             {"campaign_id": 1, "variant": 1, "at": 1}):
+    for fact in facts().find(
+        {"customer_id": event.customer_id, "type": "sent", "at": {"$gte": bought - LOOKBACK, "$lte": bought}},
+        {"campaign_id": 1, "variant": 1, "at": 1},
+    ):
         if fact["campaign_id"] not in latest or fact["at"] > latest[fact["campaign_id"]]["at"]:
             latest[fact["campaign_id"]] = fact
     credited = 0
@@ -113,10 +142,18 @@ def record_conversion(event: PurchaseRecorded) -> int:
         if bought - fact["at"] > window:
             continue
         try:
-            conversions().insert_one({"_id": f"{campaign_id}:{event.order_id}", "campaign_id": campaign_id,
-                                      "customer_id": event.customer_id, "order_id": event.order_id,
-                                      "variant": fact.get("variant"), "amount": float(event.amount),
-                                      "currency": event.currency.upper(), "at": bought})
+            conversions().insert_one(
+                {
+                    "_id": f"{campaign_id}:{event.order_id}",
+                    "campaign_id": campaign_id,
+                    "customer_id": event.customer_id,
+                    "order_id": event.order_id,
+                    "variant": fact.get("variant"),
+                    "amount": float(event.amount),
+                    "currency": event.currency.upper(),
+                    "at": bought,
+                }
+            )
             credited += 1
         except DuplicateKeyError:
             pass
@@ -124,8 +161,14 @@ def record_conversion(event: PurchaseRecorded) -> int:
 
 
 def _empty() -> dict:
-    return {"targeted": 0, **{kind: 0 for kind in COUNTED}, "delivered": 0, "conversions": 0, "revenue": 0.0,
-            "revenue_other_currencies": 0}
+    return {
+        "targeted": 0,
+        **{kind: 0 for kind in COUNTED},
+        "delivered": 0,
+        "conversions": 0,
+        "revenue": 0.0,
+        "revenue_other_currencies": 0,
+    }
 
 
 def compute(campaign: dict) -> dict:
@@ -141,19 +184,31 @@ def compute(campaign: dict) -> dict:
             row(variant)["targeted"] += n
     if campaign.get("journey_sent"):
         row("-")["targeted"] += campaign["journey_sent"]
-    for group in facts().aggregate([{"$match": {"campaign_id": cid}},
-                                    {"$group": {"_id": "$bucket", "n": {"$sum": 1}}}]):
+    for group in facts().aggregate(
+        [{"$match": {"campaign_id": cid}}, {"$group": {"_id": "$bucket", "n": {"$sum": 1}}}]
+    ):
         variant, _, kind = group["_id"].rpartition("|")
         row(variant)[kind] += group["n"]
     not_sent: dict[str, int] = {}
-    for group in facts().aggregate([{"$match": {"campaign_id": cid, "type": "skipped"}},
-                                    {"$group": {"_id": "$code", "n": {"$sum": 1}}}]):
+    for group in facts().aggregate(
+        [{"$match": {"campaign_id": cid, "type": "skipped"}}, {"$group": {"_id": "$code", "n": {"$sum": 1}}}]
+    ):
         not_sent[group["_id"] or "other"] = not_sent.get(group["_id"] or "other", 0) + group["n"]
-    failed = list(facts().find({"campaign_id": cid, "type": "failed"}, {"delivery_id": 1, "variant": 1, "code": 1}))
+    failed = list(
+        facts().find({"campaign_id": cid, "type": "failed"}, {"delivery_id": 1, "variant": 1, "code": 1})
+    )
     if failed:
-        recovered = {f["delivery_id"] for f in facts().find(
-            {"campaign_id": cid, "type": "sent", "delivery_id": {"$in": [f["delivery_id"] for f in failed]}},
-            {"delivery_id": 1})}
+        recovered = {
+            f["delivery_id"]
+            for f in facts().find(
+                {
+                    "campaign_id": cid,
+                    "type": "sent",
+                    "delivery_id": {"$in": [f["delivery_id"] for f in failed]},
+                },
+                {"delivery_id": 1},
+            )
+        }
         for fact in failed:
             if fact["delivery_id"] in recovered:
                 row(fact.get("variant") or "-")["failed"] -= 1
@@ -181,16 +236,27 @@ def compute(campaign: dict) -> dict:
     cost = campaign.get("cost")
     roi = round((total["revenue"] - cost) / cost, 4) if cost else None
     total["pending"] = max(total["targeted"] - total["sent"] - total["failed"] - total["skipped"], 0)
-    return {"campaign_id": cid, "state": campaign["state"], "currency": currency, **total, **rates(total),
-            "cost": cost, "roi": roi, "variants": variants, "not_sent": dict(sorted(not_sent.items())),
-            "computed_at": utcnow().isoformat() + "+00:00"}
+    return {
+        "campaign_id": cid,
+        "state": campaign["state"],
+        "currency": currency,
+        **total,
+        **rates(total),
+        "cost": cost,
+        "roi": roi,
+        "variants": variants,
+        "not_sent": dict(sorted(not_sent.items())),
+        "computed_at": utcnow().isoformat() + "+00:00",
+    }
 
 
 def rates(r: dict) -> dict:
     base = r["delivered"] or r["sent"]
-    return {"open_rate": round(r["opened"] / base, 4) if base else None,
-            "click_rate": round(r["clicked"] / base, 4) if base else None,
-            "conversion_rate": round(r["conversions"] / base, 4) if base else None}
+    return {
+        "open_rate": round(r["opened"] / base, 4) if base else None,
+        "click_rate": round(r["clicked"] / base, 4) if base else None,
+        "conversion_rate": round(r["conversions"] / base, 4) if base else None,
+    }
 
 
 def timeline(campaign: dict, bucket: str = "hour", tz_name: str = "UTC") -> list[dict]:
@@ -207,11 +273,14 @@ def timeline(campaign: dict, bucket: str = "hour", tz_name: str = "UTC") -> list
         return local
 
     for fact in facts().find({"campaign_id": cid}, {"type": 1, "at": 1}):
-        point = points.setdefault(key(fact["at"]), {**{kind: 0 for kind in COUNTED}, "conversions": 0, "revenue": 0.0})
+        point = points.setdefault(
+            key(fact["at"]), {**{kind: 0 for kind in COUNTED}, "conversions": 0, "revenue": 0.0}
+        )
         point[fact["type"]] += 1
     for conversion in conversions().find({"campaign_id": cid}, {"amount": 1, "at": 1, "currency": 1}):
-        point = points.setdefault(key(conversion["at"]), {**{kind: 0 for kind in COUNTED}, "conversions": 0,
-                                                          "revenue": 0.0})
+        point = points.setdefault(
+            key(conversion["at"]), {**{kind: 0 for kind in COUNTED}, "conversions": 0, "revenue": 0.0}
+        )
         point["conversions"] += 1
         if conversion["currency"] == (campaign.get("currency") or "EUR"):
             point["revenue"] = round(point["revenue"] + conversion["amount"], 2)

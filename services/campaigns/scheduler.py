@@ -68,7 +68,9 @@ class Scheduler:
         try:
             result = leases().update_one(
                 {"_id": LEASE, "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}]},
-                {"$set": {"holder": self.holder, "expires_at": until}}, upsert=True)
+                {"$set": {"holder": self.holder, "expires_at": until}},
+                upsert=True,
+            )
         except DuplicateKeyError:
             return False  # someone else holds it (the upsert met their document)
         return bool(result.matched_count or result.upserted_id)
@@ -95,8 +97,14 @@ class Scheduler:
 
     def fire_due(self, now: datetime.datetime) -> int:
         fired = 0
-        due = campaigns().find({"state": "scheduled", "next_fire_at": {"$lte": now},
-                                "schedule.kind": {"$in": FIRED_KINDS}}).sort("next_fire_at", 1).limit(500)
+        due = (
+            campaigns()
+            .find(
+                {"state": "scheduled", "next_fire_at": {"$lte": now}, "schedule.kind": {"$in": FIRED_KINDS}}
+            )
+            .sort("next_fire_at", 1)
+            .limit(500)
+        )
         for campaign in list(due):
             fired += self.fire(campaign, now)
         return fired
@@ -111,28 +119,53 @@ class Scheduler:
             while upcoming is not None and upcoming <= now:
                 latest, skipped, upcoming = upcoming, skipped + 1, next_cron_fire(schedule, upcoming)
             if now - latest > grace:
-                campaigns().update_one(same, {"$set": {"next_fire_at": upcoming, "updated_at": now},
-                                              "$inc": {"missed_runs": skipped + 1}})
-                log_event(log, "recurring campaign missed its runs", logging.WARNING, campaign_id=str(cid),
-                          missed=skipped + 1, next_fire_at=iso(upcoming))
+                campaigns().update_one(
+                    same,
+                    {
+                        "$set": {"next_fire_at": upcoming, "updated_at": now},
+                        "$inc": {"missed_runs": skipped + 1},
+                    },
+                )
+                log_event(
+                    log,
+                    "recurring campaign missed its runs",
+                    logging.WARNING,
+                    campaign_id=str(cid),
+                    missed=skipped + 1,
+                    next_fire_at=iso(upcoming),
+                )
                 return 0
             at, after = latest, {"state": "sending", "next_fire_at": upcoming}
             inc = {"missed_runs": skipped}
         else:
             if now - due > grace:
-                reason = (f"missed: due at {iso(due)}, the scheduler found it {(now - due).total_seconds():.0f} s "
-                          f"later (grace {grace.total_seconds():.0f} s)")
-                campaigns().update_one(same, {"$set": {"state": "failed", "failure_reason": reason,
-                                                       "updated_at": now}})
+                reason = (
+                    f"missed: due at {iso(due)}, the scheduler found it {(now - due).total_seconds():.0f} s "
+                    f"later (grace {grace.total_seconds():.0f} s)"
+                )
+                campaigns().update_one(
+                    same, {"$set": {"state": "failed", "failure_reason": reason, "updated_at": now}}
+                )
                 log_event(log, "campaign missed", logging.WARNING, campaign_id=str(cid), reason=reason)
                 return 0
             at, after, inc = due, {"state": "sending", "next_fire_at": None}, {}
         run_id = fire_id(cid, at)
         try:
-            runs().insert_one({"_id": run_id, "campaign_id": cid, "due_at": at, "state": "pending",
-                               "phase": "test" if campaign.get("ab_test") else "main",
-                               "checkpoint": {"last_id": None, "batch": 0}, "targeted": {},
-                               "worker": NO_WORKER, "worker_until": EPOCH, "fired_at": now, "touched_at": now})
+            runs().insert_one(
+                {
+                    "_id": run_id,
+                    "campaign_id": cid,
+                    "due_at": at,
+                    "state": "pending",
+                    "phase": "test" if campaign.get("ab_test") else "main",
+                    "checkpoint": {"last_id": None, "batch": 0},
+                    "targeted": {},
+                    "worker": NO_WORKER,
+                    "worker_until": EPOCH,
+                    "fired_at": now,
+                    "touched_at": now,
+                }
+            )
         except DuplicateKeyError:
             pass  # created earlier (by a replica, or by us before a crash): the campaign update decides
         update = {"$set": {**after, "current_run": run_id, "last_fired_at": now, "updated_at": now}}
@@ -140,30 +173,52 @@ class Scheduler:
             update["$inc"] = inc
         if campaigns().update_one(same, update).modified_count != 1:
             return 0  # another replica fired it
-        self.announcer.publish(CampaignDue(campaign_id=str(cid), fire_id=run_id, due_at=iso(at)),
-                               message_id=f"due:{run_id}")
+        self.announcer.publish(
+            CampaignDue(campaign_id=str(cid), fire_id=run_id, due_at=iso(at)), message_id=f"due:{run_id}"
+        )
         published = utcnow()
-        runs().update_one({"_id": run_id}, {"$set": {"announced_at": published,
-                                                    "lateness": (published - at).total_seconds()}})
-        log_event(log, "campaign fired", campaign_id=str(cid), fire_id=run_id,
-                  lateness=(published - at).total_seconds())
+        runs().update_one(
+            {"_id": run_id},
+            {"$set": {"announced_at": published, "lateness": (published - at).total_seconds()}},
+        )
+        log_event(
+            log,
+            "campaign fired",
+            campaign_id=str(cid),
+            fire_id=run_id,
+            lateness=(published - at).total_seconds(),
+        )
         return 1
 
     def sweep_stalled(self, now: datetime.datetime) -> None:
         """Re-announce runs that nobody works on (a lost campaign.due); the worker's claim keeps it single."""
         stale = now - datetime.timedelta(seconds=self.settings.stalled_after_seconds)
-        for run in runs().find({"state": {"$in": ["pending", "sending"]}, "touched_at": {"$lt": stale}},
-                               {"campaign_id": 1, "due_at": 1, "touched_at": 1, "worker_until": 1}).limit(100):
+        for run in (
+            runs()
+            .find(
+                {"state": {"$in": ["pending", "sending"]}, "touched_at": {"$lt": stale}},
+                {"campaign_id": 1, "due_at": 1, "touched_at": 1, "worker_until": 1},
+            )
+            .limit(100)
+        ):
             if run.get("worker_until", EPOCH) > now:
                 continue
             campaign = campaigns().find_one({"_id": run["campaign_id"]}, {"state": 1})
             if not campaign or campaign["state"] != "sending":
                 continue
-            if runs().update_one({"_id": run["_id"], "touched_at": run["touched_at"]},
-                                 {"$set": {"touched_at": now}}).modified_count:
+            if (
+                runs()
+                .update_one(
+                    {"_id": run["_id"], "touched_at": run["touched_at"]}, {"$set": {"touched_at": now}}
+                )
+                .modified_count
+            ):
                 log_event(log, "stalled run re-announced", logging.WARNING, fire_id=run["_id"])
-                self.announcer.publish(CampaignDue(campaign_id=str(run["campaign_id"]), fire_id=run["_id"],
-                                                   due_at=iso(run["due_at"])))
+                self.announcer.publish(
+                    CampaignDue(
+                        campaign_id=str(run["campaign_id"]), fire_id=run["_id"], due_at=iso(run["due_at"])
+                    )
+                )
 
 
 def run_forever(settings) -> None:
@@ -190,8 +245,15 @@ def run_forever(settings) -> None:
         except Exception:  # noqa: BLE001 - a failed round must not stop the scheduler
             log.exception("scheduler round failed")
 
-    runner.add_job(tick, "interval", seconds=settings.scheduler_poll_seconds, id="tick",
-                   max_instances=1, coalesce=True, next_run_time=datetime.datetime.now(datetime.timezone.utc))
+    runner.add_job(
+        tick,
+        "interval",
+        seconds=settings.scheduler_poll_seconds,
+        id="tick",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.datetime.now(datetime.timezone.utc),
+    )
 
     def stop(_signum, _frame):
         runner.shutdown(wait=False)

@@ -88,8 +88,9 @@ def make_trigger(expression: str, tz: ZoneInfo) -> CronTrigger:
     if len(fields) != 5:
         raise ValueError(f"Wrong number of fields; got {len(fields)}, expected 5")
     minute, hour, day, month, day_of_week = fields
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=_crontab_days(day_of_week), timezone=tz)
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=_crontab_days(day_of_week), timezone=tz
+    )
 
 
 def cron_trigger(expression, tz: ZoneInfo) -> CronTrigger:
@@ -118,8 +119,7 @@ def next_cron_fire(schedule: dict, after: datetime.datetime) -> datetime.datetim
             probe += datetime.timedelta(minutes=1)
             continue
         local = candidate.astimezone(tz)
-        if local.fold == 1 and not every_hour and \
-                local.replace(fold=0).utcoffset() != local.utcoffset():
+        if local.fold == 1 and not every_hour and local.replace(fold=0).utcoffset() != local.utcoffset():
             probe = candidate + datetime.timedelta(microseconds=1)  # the repeated wall time
             continue
         return candidate.replace(tzinfo=None)
@@ -184,7 +184,9 @@ def _parse_trigger(data: dict) -> dict:
         if isinstance(cond, dict):
             bad = [op for op in cond if op not in FILTER_OPS]
             if bad:
-                raise field_error(f"schedule.filter.{key}", f"unknown operator {bad[0]} (use {', '.join(FILTER_OPS)})")
+                raise field_error(
+                    f"schedule.filter.{key}", f"unknown operator {bad[0]} (use {', '.join(FILTER_OPS)})"
+                )
     delay = data.get("delay_seconds", 0)
     if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
         raise field_error("schedule.delay_seconds", "must be a whole number of seconds, 0 or more")
@@ -198,12 +200,15 @@ def matches(flt: dict, payload: dict) -> bool:
         conds = cond if isinstance(cond, dict) else {"$eq": cond}
         for op, expected in conds.items():
             try:
-                ok = {"$eq": lambda: value == expected, "$ne": lambda: value != expected,
-                      "$lt": lambda: value is not None and value < expected,
-                      "$lte": lambda: value is not None and value <= expected,
-                      "$gt": lambda: value is not None and value > expected,
-                      "$gte": lambda: value is not None and value >= expected,
-                      "$in": lambda: value in (expected or [])}[op]()
+                ok = {
+                    "$eq": lambda: value == expected,
+                    "$ne": lambda: value != expected,
+                    "$lt": lambda: value is not None and value < expected,
+                    "$lte": lambda: value is not None and value <= expected,
+                    "$gt": lambda: value is not None and value > expected,
+                    "$gte": lambda: value is not None and value >= expected,
+                    "$in": lambda: value in (expected or []),
+                }[op]()
             except TypeError:
                 ok = False
             if not ok:

@@ -14,23 +14,33 @@ PREFIX = "CAMPAIGNS"
 @dataclass(frozen=True)
 class Settings(CommonSettings):
     bind: str = setting("127.0.0.1:8002", doc="host:port the api listens on")
-    scheduler_poll_seconds: float = setting(0.5, parse=parse_float,
-                                            doc="how often the scheduler looks for due work")
-    scheduler_lease_seconds: float = setting(10.0, parse=parse_float,
-                                             doc="how long the scheduler lease lasts without renewal")
-    misfire_grace_seconds: float = setting(300.0, parse=parse_float,
-                                           doc="a one-shot campaign found later than this after its time "
-                                               "is marked missed instead of sent")
-    fanout_batch_size: int = setting(1000, parse=parse_positive_int,
-                                     doc="recipients per send.requested message")
-    fanout_read_size: int = setting(50000, parse=parse_positive_int,
-                                    doc="audience ids read from the store per query during a fan-out")
-    fanout_lease_seconds: float = setting(15.0, parse=parse_float,
-                                          doc="a fan-out whose worker stopped renewing for this long is "
-                                              "taken over by another worker")
-    stalled_after_seconds: float = setting(30.0, parse=parse_float,
-                                           doc="the scheduler re-announces a run nobody has worked on for "
-                                               "this long (a lost campaign.due)")
+    scheduler_poll_seconds: float = setting(
+        0.5, parse=parse_float, doc="how often the scheduler looks for due work"
+    )
+    scheduler_lease_seconds: float = setting(
+        10.0, parse=parse_float, doc="how long the scheduler lease lasts without renewal"
+    )
+    misfire_grace_seconds: float = setting(
+        300.0,
+        parse=parse_float,
+        doc="a one-shot campaign found later than this after its time is marked missed instead of sent",
+    )
+    fanout_batch_size: int = setting(
+        1000, parse=parse_positive_int, doc="recipients per send.requested message"
+    )
+    fanout_read_size: int = setting(
+        50000, parse=parse_positive_int, doc="audience ids read from the store per query during a fan-out"
+    )
+    fanout_lease_seconds: float = setting(
+        15.0,
+        parse=parse_float,
+        doc="a fan-out whose worker stopped renewing for this long is taken over by another worker",
+    )
+    stalled_after_seconds: float = setting(
+        30.0,
+        parse=parse_float,
+        doc="the scheduler re-announces a run nobody has worked on for this long (a lost campaign.due)",
+    )
 
 
 def load(environ=None, **overrides) -> Settings:

@@ -46,7 +46,9 @@ def check_template(raw, channel: str, field: str) -> str:
     if template is None:
         raise field_error(field, f"unknown template {raw}")
     if template.get("channel") != channel:
-        raise field_error(field, f"template {raw} is for {template.get('channel')}, the campaign is {channel}")
+        raise field_error(
+            field, f"template {raw} is for {template.get('channel')}, the campaign is {channel}"
+        )
     if template.get("archived"):
         raise field_error(field, f"template {raw} is archived")
     return str(oid)
@@ -117,9 +119,14 @@ def _variants(variants: list, channel: str) -> list:
         raise field_error("variants", "variant names must be different")
     if round(sum(v["split"] for v in variants), 6) != 100:
         raise field_error("variants", "splits must add up to 100")
-    return [{"name": v["name"], "split": v["split"],
-             "template_id": check_template(v["template_id"], channel, f"variants.{i}.template_id")}
-            for i, v in enumerate(variants)]
+    return [
+        {
+            "name": v["name"],
+            "split": v["split"],
+            "template_id": check_template(v["template_id"], channel, f"variants.{i}.template_id"),
+        }
+        for i, v in enumerate(variants)
+    ]
 
 
 def _ab_test(ab: dict | None, variants: list) -> dict | None:
@@ -127,8 +134,12 @@ def _ab_test(ab: dict | None, variants: list) -> dict | None:
         return None
     if not variants:
         raise field_error("ab_test", "needs variants")
-    return {"test_share": ab.get("test_share", 20), "metric": ab.get("metric", "open"),
-            "window_hours": ab.get("window_hours", 4), "min_sample": ab.get("min_sample", 100)}
+    return {
+        "test_share": ab.get("test_share", 20),
+        "metric": ab.get("metric", "open"),
+        "window_hours": ab.get("window_hours", 4),
+        "min_sample": ab.get("min_sample", 100),
+    }
 
 
 def _journey(journey, channel: str) -> dict:
@@ -149,8 +160,13 @@ def _journey(journey, channel: str) -> dict:
         ids.append(sid)
         kind = raw.get("type")
         if kind == "send":
-            steps.append({"id": sid, "type": "send",
-                          "template_id": check_template(raw.get("template_id"), channel, f"{where}.template_id")})
+            steps.append(
+                {
+                    "id": sid,
+                    "type": "send",
+                    "template_id": check_template(raw.get("template_id"), channel, f"{where}.template_id"),
+                }
+            )
             last_send = sid
         elif kind == "wait":
             hours = raw.get("hours", 0) + 24 * raw.get("days", 0) + raw.get("minutes", 0) / 60
@@ -164,8 +180,16 @@ def _journey(journey, channel: str) -> dict:
             of = raw.get("of", last_send)
             if of is None:
                 raise field_error(f"{where}.of", "a branch needs an earlier send step")
-            steps.append({"id": sid, "type": "branch", "if": cond, "of": of,
-                          "then": raw.get("then"), "else": raw.get("else")})
+            steps.append(
+                {
+                    "id": sid,
+                    "type": "branch",
+                    "if": cond,
+                    "of": of,
+                    "then": raw.get("then"),
+                    "else": raw.get("else"),
+                }
+            )
         else:
             raise field_error(f"{where}.type", "must be send, wait or branch")
     for i, (raw, step) in enumerate(zip(raw_steps, steps)):

@@ -14,6 +14,7 @@ from shared.entry import main, run_api
 
 from services.console.settings import load
 
+
 def api(settings, _argv):
     from services.console.app import create_app
 
@@ -44,7 +45,9 @@ def users(argv):
     accounts.ensure_indexes()
     password = os.environ.get("VINCULO_NEW_PASSWORD") or "-".join(secrets.token_urlsafe(6) for _ in range(3))
     try:
-        user = accounts.create_user(args.email, args.name or args.email.partition("@")[0], args.role, password)
+        user = accounts.create_user(
+            args.email, args.name or args.email.partition("@")[0], args.role, password
+        )
     except accounts.Refused as exc:
         print(f"vinculo-console: {exc.field} refused: {exc.code}", file=sys.stderr)
         raise SystemExit(2) from None

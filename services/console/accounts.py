@@ -44,8 +44,12 @@ from shared.http.auth import forget_token, token_hash
 ROLES = ("admin", "marketer", "community_manager", "analyst")
 # What a role may hand to a token it creates: its own role or one that sees and does less.
 RANK = {"admin": 3, "marketer": 2, "community_manager": 1, "analyst": 0}
-GRANTS = {"admin": ROLES, "marketer": ("marketer", "analyst"),
-          "community_manager": ("community_manager",), "analyst": ("analyst",)}
+GRANTS = {
+    "admin": ROLES,
+    "marketer": ("marketer", "analyst"),
+    "community_manager": ("community_manager",),
+    "analyst": ("analyst",),
+}
 STATES = ("invited", "active", "disabled")
 PASSWORD_MIN, PASSWORD_MAX = 12, 128
 SESSION_PREFIX, TOKEN_PREFIX = "vns_", "vnt_"
@@ -76,6 +80,7 @@ def ensure_indexes() -> None:
 
 # --- passwords -------------------------------------------------------------------
 
+
 @functools.lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:
     with gzip.open(Path(__file__).with_name("common-passwords.txt.gz"), "rt", encoding="utf-8") as lines:
@@ -92,8 +97,11 @@ def check_password(password: str, *, email: str = "", name: str = "") -> str:
     if normalize.unsafe_character(password):
         raise Refused("password", "bad_character")
     folded = password.casefold()
-    if folded in common_passwords() or folded in {email.casefold(), (name or "").casefold(),
-                                                  email.partition("@")[0].casefold()}:
+    if folded in common_passwords() or folded in {
+        email.casefold(),
+        (name or "").casefold(),
+        email.partition("@")[0].casefold(),
+    }:
         raise Refused("password", "common")
     return password
 
@@ -110,6 +118,7 @@ def password_matches(stored_hash: str | None, password: str) -> bool:
 
 
 # --- users -------------------------------------------------------------------------
+
 
 def checked_email(value: str) -> str:
     try:
@@ -139,13 +148,21 @@ def checked_role(value: str) -> str:
     return value
 
 
-def create_user(email: str, name: str, role: str, password: str | None = None, *,
-                state: str | None = None) -> dict:
+def create_user(
+    email: str, name: str, role: str, password: str | None = None, *, state: str | None = None
+) -> dict:
     """A new user (``active`` with a password, else ``invited``); Refused on a bad field
     or an email already taken."""
     email, name, role = checked_email(email), checked_name(name), checked_role(role)
-    doc = {"email": email, "name": name, "role": role, "created_at": store.utcnow(),
-           "last_sign_in_at": None, "last_seen_at": None, "password_hash": None}
+    doc = {
+        "email": email,
+        "name": name,
+        "role": role,
+        "created_at": store.utcnow(),
+        "last_sign_in_at": None,
+        "last_seen_at": None,
+        "password_hash": None,
+    }
     if password is not None:
         doc["password_hash"] = hash_password(check_password(password, email=email, name=name))
     doc["state"] = state or ("active" if password is not None else "invited")
@@ -176,9 +193,15 @@ def list_users() -> list[dict]:
 
 def set_password(user: dict, password: str) -> None:
     password = check_password(password, email=user["email"], name=user.get("name") or "")
-    db().users.update_one({"_id": user["_id"]}, {"$set": {"password_hash": hash_password(password),
-                                                          "state": "active" if user["state"] == "invited"
-                                                          else user["state"]}})
+    db().users.update_one(
+        {"_id": user["_id"]},
+        {
+            "$set": {
+                "password_hash": hash_password(password),
+                "state": "active" if user["state"] == "invited" else user["state"],
+            }
+        },
+    )
 
 
 def set_role(user: dict, role: str) -> None:
@@ -198,7 +221,9 @@ def set_state(user: dict, state: str) -> None:
 def end_everything(user_id) -> None:
     """End every session and token of a person at once."""
     now = store.utcnow()
-    db().console_sessions.update_many({"user_id": str(user_id), "revoked_at": None}, {"$set": {"revoked_at": now}})
+    db().console_sessions.update_many(
+        {"user_id": str(user_id), "revoked_at": None}, {"$set": {"revoked_at": now}}
+    )
     db().api_tokens.update_many({"user_id": str(user_id), "revoked_at": None}, {"$set": {"revoked_at": now}})
     db().account_tokens.update_many({"user_id": str(user_id), "used_at": None}, {"$set": {"used_at": now}})
 
@@ -213,6 +238,7 @@ def public_user(user: dict) -> dict:
 
 # --- the sign-in throttle -------------------------------------------------------------
 
+
 def _throttle_key(kind: str, value: str) -> str:
     return f"{kind}:{token_hash(value.casefold())}"
 
@@ -220,8 +246,10 @@ def _throttle_key(kind: str, value: str) -> str:
 def throttled(email: str, client: str) -> int:
     """Minutes to wait before another try (0: may try)."""
     now = store.utcnow()
-    for key, limit in ((_throttle_key("account", email), ACCOUNT_FAILURES),
-                       (_throttle_key("client", client), CLIENT_FAILURES)):
+    for key, limit in (
+        (_throttle_key("account", email), ACCOUNT_FAILURES),
+        (_throttle_key("client", client), CLIENT_FAILURES),
+    ):
         doc = db().console_throttle.find_one({"_id": key})
         if doc and doc["count"] >= limit and doc["start"] + THROTTLE_WINDOW > now:
             return max(1, int((doc["start"] + THROTTLE_WINDOW - now).total_seconds() // 60) + 1)
@@ -233,7 +261,9 @@ def failed(email: str, client: str) -> None:
     for key in (_throttle_key("account", email), _throttle_key("client", client)):
         doc = db().console_throttle.find_one({"_id": key})
         if doc is None or doc["start"] + THROTTLE_WINDOW <= now:
-            db().console_throttle.replace_one({"_id": key}, {"_id": key, "start": now, "count": 1}, upsert=True)
+            db().console_throttle.replace_one(
+                {"_id": key}, {"_id": key, "start": now, "count": 1}, upsert=True
+            )
         else:
             db().console_throttle.update_one({"_id": key}, {"$inc": {"count": 1}})
 
@@ -254,17 +284,35 @@ def authenticate(email: str, password: str) -> dict | None:
 
 # --- sessions ----------------------------------------------------------------------
 
-def open_session(*, role: str, user: dict | None, name: str, client: str, agent: str,
-                 idle: datetime.timedelta, absolute: datetime.timedelta) -> str:
+
+def open_session(
+    *,
+    role: str,
+    user: dict | None,
+    name: str,
+    client: str,
+    agent: str,
+    idle: datetime.timedelta,
+    absolute: datetime.timedelta,
+) -> str:
     """A new server-side session; its id (for the cookie), never stored as such."""
     session_id = secrets.token_urlsafe(32)
     now = store.utcnow()
-    db().console_sessions.insert_one({
-        "_id": token_hash(session_id), "role": role, "user_id": str(user["_id"]) if user else None,
-        "user_name": name, "created_at": now, "last_seen_at": now, "expires_at": now + absolute,
-        "idle_expires_at": now + idle, "revoked_at": None, "client": client[:64],
-        "agent": (normalize.header_text(agent) or "")[:200],
-    })
+    db().console_sessions.insert_one(
+        {
+            "_id": token_hash(session_id),
+            "role": role,
+            "user_id": str(user["_id"]) if user else None,
+            "user_name": name,
+            "created_at": now,
+            "last_seen_at": now,
+            "expires_at": now + absolute,
+            "idle_expires_at": now + idle,
+            "revoked_at": None,
+            "client": client[:64],
+            "agent": (normalize.header_text(agent) or "")[:200],
+        }
+    )
     if user:
         db().users.update_one({"_id": user["_id"]}, {"$set": {"last_sign_in_at": now, "last_seen_at": now}})
     return session_id
@@ -284,8 +332,10 @@ def live_session(session_id: str | None, idle: datetime.timedelta) -> dict | Non
             return None
         doc["user"] = user
     if (now - doc["last_seen_at"]).total_seconds() >= 30:  # one write a half-minute, not per page
-        db().console_sessions.update_one({"_id": doc["_id"]}, {"$set": {
-            "last_seen_at": now, "idle_expires_at": min(now + idle, doc["expires_at"])}})
+        db().console_sessions.update_one(
+            {"_id": doc["_id"]},
+            {"$set": {"last_seen_at": now, "idle_expires_at": min(now + idle, doc["expires_at"])}},
+        )
         if doc.get("user_id"):
             db().users.update_one({"_id": doc["user"]["_id"]}, {"$set": {"last_seen_at": now}})
     return doc
@@ -293,27 +343,37 @@ def live_session(session_id: str | None, idle: datetime.timedelta) -> dict | Non
 
 def end_session(session_id: str | None) -> None:
     if session_id:
-        db().console_sessions.update_one({"_id": token_hash(session_id)}, {"$set": {"revoked_at": store.utcnow()}})
+        db().console_sessions.update_one(
+            {"_id": token_hash(session_id)}, {"$set": {"revoked_at": store.utcnow()}}
+        )
         forget_token(SESSION_PREFIX + session_id)
 
 
 def sessions_of(user_id) -> list[dict]:
     now = store.utcnow()
-    return [doc for doc in db().console_sessions.find({"user_id": str(user_id), "revoked_at": None})
-            .sort("created_at", -1) if doc["expires_at"] > now and doc["idle_expires_at"] > now]
+    return [
+        doc
+        for doc in db()
+        .console_sessions.find({"user_id": str(user_id), "revoked_at": None})
+        .sort("created_at", -1)
+        if doc["expires_at"] > now and doc["idle_expires_at"] > now
+    ]
 
 
 def end_session_of(user_id, digest: str) -> None:
-    db().console_sessions.update_one({"_id": digest, "user_id": str(user_id)},
-                                     {"$set": {"revoked_at": store.utcnow()}})
+    db().console_sessions.update_one(
+        {"_id": digest, "user_id": str(user_id)}, {"$set": {"revoked_at": store.utcnow()}}
+    )
 
 
 def end_sessions_of(user_id) -> None:
-    db().console_sessions.update_many({"user_id": str(user_id), "revoked_at": None},
-                                      {"$set": {"revoked_at": store.utcnow()}})
+    db().console_sessions.update_many(
+        {"user_id": str(user_id), "revoked_at": None}, {"$set": {"revoked_at": store.utcnow()}}
+    )
 
 
 # --- personal API tokens -------------------------------------------------------------
+
 
 def create_token(user: dict, name: str, role: str, days: int | None = None) -> str:
     """A new personal token (returned once, stored as its hash); Refused when the role is
@@ -325,11 +385,20 @@ def create_token(user: dict, name: str, role: str, days: int | None = None) -> s
         raise Refused("days", "bad_days")
     token = secrets.token_urlsafe(32)
     now = store.utcnow()
-    db().api_tokens.insert_one({
-        "_id": token_hash(token), "user_id": str(user["_id"]), "user_name": user["name"], "name": name,
-        "role": role, "created_at": now, "expires_at": now + datetime.timedelta(days=days) if days else None,
-        "last_used_at": None, "revoked_at": None, "hint": token[-4:],
-    })
+    db().api_tokens.insert_one(
+        {
+            "_id": token_hash(token),
+            "user_id": str(user["_id"]),
+            "user_name": user["name"],
+            "name": name,
+            "role": role,
+            "created_at": now,
+            "expires_at": now + datetime.timedelta(days=days) if days else None,
+            "last_used_at": None,
+            "revoked_at": None,
+            "hint": token[-4:],
+        }
+    )
     return TOKEN_PREFIX + token
 
 
@@ -338,7 +407,9 @@ def tokens_of(user_id) -> list[dict]:
 
 
 def revoke_token(user_id, digest: str) -> None:
-    db().api_tokens.update_one({"_id": digest, "user_id": str(user_id)}, {"$set": {"revoked_at": store.utcnow()}})
+    db().api_tokens.update_one(
+        {"_id": digest, "user_id": str(user_id)}, {"$set": {"revoked_at": store.utcnow()}}
+    )
 
 
 # --- invitations and password resets ---------------------------------------------------
@@ -351,10 +422,19 @@ def issue_link_token(user: dict, purpose: str) -> str:
     tokens of the same purpose for this person stop working."""
     token = secrets.token_urlsafe(32)
     now = store.utcnow()
-    db().account_tokens.update_many({"user_id": str(user["_id"]), "purpose": purpose, "used_at": None},
-                                    {"$set": {"used_at": now}})
-    db().account_tokens.insert_one({"_id": token_hash(token), "user_id": str(user["_id"]), "purpose": purpose,
-                                    "created_at": now, "expires_at": now + LINK_LIFETIME[purpose], "used_at": None})
+    db().account_tokens.update_many(
+        {"user_id": str(user["_id"]), "purpose": purpose, "used_at": None}, {"$set": {"used_at": now}}
+    )
+    db().account_tokens.insert_one(
+        {
+            "_id": token_hash(token),
+            "user_id": str(user["_id"]),
+            "purpose": purpose,
+            "created_at": now,
+            "expires_at": now + LINK_LIFETIME[purpose],
+            "used_at": None,
+        }
+    )
     return token
 
 
@@ -373,8 +453,9 @@ def peek_link_token(token: str, purpose: str) -> dict | None:
 
 def use_link_token(token: str, purpose: str) -> bool:
     """Mark the token used; False when it was already used (only one caller wins)."""
-    answer = db().account_tokens.update_one({"_id": token_hash(token), "purpose": purpose, "used_at": None},
-                                            {"$set": {"used_at": store.utcnow()}})
+    answer = db().account_tokens.update_one(
+        {"_id": token_hash(token), "purpose": purpose, "used_at": None}, {"$set": {"used_at": store.utcnow()}}
+    )
     return answer.modified_count == 1
 
 
@@ -388,11 +469,17 @@ def mailer_smtp(environ=None) -> dict:
 
     def get(name, default):
         return env.get(f"VINCULO_MAILER_{name}", default)
-    return {"host": get("SMTP_HOST", "127.0.0.1"), "port": int(get("SMTP_PORT", "25")),
-            "starttls": get("SMTP_STARTTLS", "false").lower() in ("1", "true", "yes", "on"),
-            "user": get("SMTP_USER", ""), "password": get("SMTP_PASSWORD", ""),
-            "timeout": float(get("SMTP_TIMEOUT", "30")), "from_address": get("FROM_ADDRESS", "hola@vinculo.example"),
-            "from_name": get("FROM_NAME", "Vínculo")}
+
+    return {
+        "host": get("SMTP_HOST", "127.0.0.1"),
+        "port": int(get("SMTP_PORT", "25")),
+        "starttls": get("SMTP_STARTTLS", "false").lower() in ("1", "true", "yes", "on"),
+        "user": get("SMTP_USER", ""),
+        "password": get("SMTP_PASSWORD", ""),
+        "timeout": float(get("SMTP_TIMEOUT", "30")),
+        "from_address": get("FROM_ADDRESS", "hola@vinculo.example"),
+        "from_name": get("FROM_NAME", "Vínculo"),
+    }
 
 
 def send_mail(to: str, subject: str, text: str) -> None:
@@ -408,7 +495,9 @@ def send_mail(to: str, subject: str, text: str) -> None:
     # smtplib asks for and a relay without it refuses (the caller reports "not sent").
     address, needs_smtputf8 = normalize.wire_email(to)
     message = EmailMessage(policy=email.policy.SMTPUTF8 if needs_smtputf8 else email.policy.default)
-    message["From"] = Address(normalize.header_text(settings["from_name"]), addr_spec=settings["from_address"])
+    message["From"] = Address(
+        normalize.header_text(settings["from_name"]), addr_spec=settings["from_address"]
+    )
     message["To"] = address
     message["Subject"] = normalize.header_text(subject)
     message.set_content(text)
@@ -468,15 +557,25 @@ def confirm_totp(user: dict, code: str) -> list[str] | None:
     if step is None:
         return None
     codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODES)]
-    db().users.update_one({"_id": user["_id"]}, {"$set": {
-        "totp_secret": secret, "totp_last_step": step, "recovery_codes": [token_hash(c) for c in codes]},
-        "$unset": {"totp_pending": ""}})
+    db().users.update_one(
+        {"_id": user["_id"]},
+        {
+            "$set": {
+                "totp_secret": secret,
+                "totp_last_step": step,
+                "recovery_codes": [token_hash(c) for c in codes],
+            },
+            "$unset": {"totp_pending": ""},
+        },
+    )
     return codes
 
 
 def disable_totp(user: dict) -> None:
-    db().users.update_one({"_id": user["_id"]}, {"$unset": {"totp_secret": "", "totp_pending": "",
-                                                            "totp_last_step": "", "recovery_codes": ""}})
+    db().users.update_one(
+        {"_id": user["_id"]},
+        {"$unset": {"totp_secret": "", "totp_pending": "", "totp_last_step": "", "recovery_codes": ""}},
+    )
 
 
 def second_factor_ok(user: dict, code: str) -> bool:
@@ -484,13 +583,16 @@ def second_factor_ok(user: dict, code: str) -> bool:
     code = (code or "").strip().lower()
     step = _totp_step(user["totp_secret"], code, user.get("totp_last_step"))
     if step is not None:
-        answer = db().users.update_one({"_id": user["_id"], "totp_last_step": user.get("totp_last_step")},
-                                       {"$set": {"totp_last_step": step}})
+        answer = db().users.update_one(
+            {"_id": user["_id"], "totp_last_step": user.get("totp_last_step")},
+            {"$set": {"totp_last_step": step}},
+        )
         return answer.modified_count == 1
     digest = token_hash(code)
     if digest in (user.get("recovery_codes") or []):
-        answer = db().users.update_one({"_id": user["_id"], "recovery_codes": digest},
-                                       {"$pull": {"recovery_codes": digest}})
+        answer = db().users.update_one(
+            {"_id": user["_id"], "recovery_codes": digest}, {"$pull": {"recovery_codes": digest}}
+        )
         return answer.modified_count == 1
     return False
 
@@ -499,8 +601,14 @@ def start_pending(user: dict) -> str:
     """Password accepted, second factor owed: a short-lived pending sign-in (its id goes in
     the cookie; the store keeps its hash)."""
     pending = secrets.token_urlsafe(32)
-    db().console_pending.insert_one({"_id": token_hash(pending), "user_id": str(user["_id"]), "tries": 0,
-                                     "expires_at": store.utcnow() + PENDING_LIFETIME})
+    db().console_pending.insert_one(
+        {
+            "_id": token_hash(pending),
+            "user_id": str(user["_id"]),
+            "tries": 0,
+            "expires_at": store.utcnow() + PENDING_LIFETIME,
+        }
+    )
     return pending
 
 
@@ -527,9 +635,11 @@ def two_factor_roles() -> list[str]:
 
 
 def require_two_factor(roles: list[str]) -> None:
-    db().console_settings.replace_one({"_id": "two_factor_roles"},
-                                      {"_id": "two_factor_roles", "roles": [r for r in roles if r in ROLES]},
-                                      upsert=True)
+    db().console_settings.replace_one(
+        {"_id": "two_factor_roles"},
+        {"_id": "two_factor_roles", "roles": [r for r in roles if r in ROLES]},
+        upsert=True,
+    )
 
 
 # --- the local run's demo admin ------------------------------------------------------

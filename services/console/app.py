@@ -16,18 +16,34 @@ from services.console.settings import Settings, load
 log = logging.getLogger(__name__)
 
 # Every asset is served by the console itself: no CDN, no inline event handlers.
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'self'")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
 
 OPENAPI = {  # the console is pages, not an API: only its health check is an operation
     "openapi": "3.0.3",
-    "info": {"title": "Vínculo console", "version": "0.1.0",
-             "description": "Server-rendered pages for people; the APIs are the four services'."},
-    "paths": {"/healthz": {"get": {"summary": "Liveness: the process answers", "security": [],
-                                   "responses": {"200": {"description": "up"}}}},
-              "/readyz": {"get": {"summary": "Readiness: the four services' APIs answer", "security": [],
-                                  "responses": {"200": {"description": "ready"},
-                                                "503": {"description": "a service is down"}}}}},
+    "info": {
+        "title": "Vínculo console",
+        "version": "0.1.0",
+        "description": "Server-rendered pages for people; the APIs are the four services'.",
+    },
+    "paths": {
+        "/healthz": {
+            "get": {
+                "summary": "Liveness: the process answers",
+                "security": [],
+                "responses": {"200": {"description": "up"}},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness: the four services' APIs answer",
+                "security": [],
+                "responses": {"200": {"description": "ready"}, "503": {"description": "a service is down"}},
+            }
+        },
+    },
 }
 
 
@@ -46,10 +62,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load()
     app = Flask(__name__)
     app.config.update(
-        VINCULO_SETTINGS=settings, SECRET_KEY=settings.secret_key,
-        SESSION_COOKIE_NAME="vinculo_console", SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=settings.session_max, MAX_CONTENT_LENGTH=FORM_MAX_BYTES,
+        VINCULO_SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="vinculo_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=settings.session_max,
+        MAX_CONTENT_LENGTH=FORM_MAX_BYTES,
     )
     from shared import store
     from services.console import accounts
@@ -77,10 +97,35 @@ def create_app(settings: Settings | None = None) -> Flask:
     single_sign_on.init_app(app, settings)
     app.jinja_env.globals["oidc_enabled"] = bool(settings.oidc_issuer)
 
-    from services.console.views import (account, admin, auth, builder, campaigns, customers, dashboard, imports,
-                                        listening, oidc, segments, templates)
-    for blueprint in (auth.bp, dashboard.bp, customers.bp, segments.bp, imports.bp, campaigns.bp, listening.bp,
-                      templates.bp, builder.bp, account.bp, admin.bp, oidc.bp):
+    from services.console.views import (
+        account,
+        admin,
+        auth,
+        builder,
+        campaigns,
+        customers,
+        dashboard,
+        imports,
+        listening,
+        oidc,
+        segments,
+        templates,
+    )
+
+    for blueprint in (
+        auth.bp,
+        dashboard.bp,
+        customers.bp,
+        segments.bp,
+        imports.bp,
+        campaigns.bp,
+        listening.bp,
+        templates.bp,
+        builder.bp,
+        account.bp,
+        admin.bp,
+        oidc.bp,
+    ):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")
@@ -137,7 +182,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         return render_template("error.html", status=500, failure=None), 500
 
     for status in (400, 403, 404, 405, 413):
-        app.register_error_handler(status, lambda exc, status=status: (
-            render_template("error.html", status=status, failure=None,
-                            csrf=getattr(exc, "description", "") == "csrf"), status))
+        app.register_error_handler(
+            status,
+            lambda exc, status=status: (
+                render_template(
+                    "error.html", status=status, failure=None, csrf=getattr(exc, "description", "") == "csrf"
+                ),
+                status,
+            ),
+        )
     return app

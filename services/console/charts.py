@@ -15,8 +15,29 @@ WIDTH, HEIGHT, PAD_L, PAD_R, PAD_T, PAD_B = 640, 240, 48, 12, 16, 40
 def _nice_max(value: float) -> float:
     if value <= 0:
         return 1
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000,
-                 100000, 200000, 500000, 1000000):
+    for step in (
+        1,
+        2,
+        5,
+        10,
+        20,
+        25,
+        50,
+        100,
+        200,
+        250,
+        500,
+        1000,
+        2000,
+        5000,
+        10000,
+        20000,
+        50000,
+        100000,
+        200000,
+        500000,
+        1000000,
+    ):
         if value <= step:
             return step
     return value
@@ -27,8 +48,15 @@ def _css(n: int, key: str, colours: dict[str, str] | None) -> str:
     return (colours or {}).get(key) or f"s{n % 6}"
 
 
-def line_chart(labels: list[str], series: dict[str, list[float]], title: str, legend: dict[str, str],
-               low: float = 0, top: float | None = None, colours: dict[str, str] | None = None) -> Markup:
+def line_chart(
+    labels: list[str],
+    series: dict[str, list[float]],
+    title: str,
+    legend: dict[str, str],
+    low: float = 0,
+    top: float | None = None,
+    colours: dict[str, str] | None = None,
+) -> Markup:
     """One line per series over ``labels`` (x axis); ``legend`` maps series key to its label.
     The y axis runs from ``low`` to ``top`` (default: a round number above the largest value);
     a day without a value (None) is drawn at 0 when 0 is on the axis."""
@@ -44,19 +72,24 @@ def line_chart(labels: list[str], series: dict[str, list[float]], title: str, le
         v = min(top, max(low, v or 0))
         return PAD_T + plot_h - plot_h * (v - low) / (top - low)
 
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
-             f"<title>{escape(title)}</title>"]
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
     for fraction in (0, 0.5, 1):
         value = low + (top - low) * fraction
         yy = y(value)
         parts.append(f'<line class="grid" x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{yy:.1f}" y2="{yy:.1f}"/>')
-        parts.append(f'<text class="axis" x="{PAD_L - 6}" y="{yy + 4:.1f}" text-anchor="end">'
-                     f"{_short(value)}</text>")
+        parts.append(
+            f'<text class="axis" x="{PAD_L - 6}" y="{yy + 4:.1f}" text-anchor="end">{_short(value)}</text>'
+        )
     every = max(1, count // 6)
     for i, label in enumerate(labels):
         if i % every == 0 or i == count - 1:
-            parts.append(f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - PAD_B + 16}" text-anchor="middle">'
-                         f"{escape(label)}</text>")
+            parts.append(
+                f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - PAD_B + 16}" text-anchor="middle">'
+                f"{escape(label)}</text>"
+            )
     for n, (key, values) in enumerate(series.items()):
         css = _css(n, key, colours)
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
@@ -64,31 +97,46 @@ def line_chart(labels: list[str], series: dict[str, list[float]], title: str, le
             parts.append(f'<circle class="{css}" cx="{x(0):.1f}" cy="{y(values[0]):.1f}" r="4"/>')
         else:
             parts.append(f'<polyline class="line {css}" points="{points}"/>')
-        parts.append(f'<rect class="{css} fill" x="{PAD_L + n * 120}" y="{HEIGHT - 14}" width="10" height="10"/>'
-                     f'<text class="legend" x="{PAD_L + n * 120 + 14}" y="{HEIGHT - 5}">'
-                     f"{escape(legend.get(key, key))}</text>")
+        parts.append(
+            f'<rect class="{css} fill" x="{PAD_L + n * 120}" y="{HEIGHT - 14}" width="10" height="10"/>'
+            f'<text class="legend" x="{PAD_L + n * 120 + 14}" y="{HEIGHT - 5}">'
+            f"{escape(legend.get(key, key))}</text>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def bar_chart(groups: list[str], series: dict[str, list[float]], title: str, legend: dict[str, str],
-              stacked: bool = False, colours: dict[str, str] | None = None) -> Markup:
+def bar_chart(
+    groups: list[str],
+    series: dict[str, list[float]],
+    title: str,
+    legend: dict[str, str],
+    stacked: bool = False,
+    colours: dict[str, str] | None = None,
+) -> Markup:
     """Bars per group (x axis), one bar per series side by side, or stacked."""
     count = max(len(groups), 1)
-    totals = ([sum((values[i] or 0) for values in series.values()) for i in range(len(groups))] if stacked
-              else [v or 0 for values in series.values() for v in values])
+    totals = (
+        [sum((values[i] or 0) for values in series.values()) for i in range(len(groups))]
+        if stacked
+        else [v or 0 for values in series.values() for v in values]
+    )
     top = _nice_max(max(totals, default=0))
     plot_w, plot_h = WIDTH - PAD_L - PAD_R, HEIGHT - PAD_T - PAD_B
     slot = plot_w / count
     bars = 1 if stacked else max(len(series), 1)
     bar_w = max(2.0, slot * 0.8 / bars)
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
-             f"<title>{escape(title)}</title>"]
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
     for fraction in (0, 0.5, 1):
         yy = PAD_T + plot_h - plot_h * fraction
         parts.append(f'<line class="grid" x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{yy:.1f}" y2="{yy:.1f}"/>')
-        parts.append(f'<text class="axis" x="{PAD_L - 6}" y="{yy + 4:.1f}" text-anchor="end">'
-                     f"{_short(top * fraction)}</text>")
+        parts.append(
+            f'<text class="axis" x="{PAD_L - 6}" y="{yy + 4:.1f}" text-anchor="end">'
+            f"{_short(top * fraction)}</text>"
+        )
     every = max(1, count // 8)
     for i, group in enumerate(groups):
         base = PAD_T + plot_h
@@ -96,19 +144,25 @@ def bar_chart(groups: list[str], series: dict[str, list[float]], title: str, leg
             value = values[i] or 0
             h = plot_h * value / top
             xx = PAD_L + slot * i + slot * 0.1 + (0 if stacked else n * bar_w)
-            parts.append(f'<rect class="{_css(n, key, colours)} fill" x="{xx:.1f}" y="{base - h:.1f}" '
-                         f'width="{bar_w:.1f}" '
-                         f'height="{h:.1f}"><title>{escape(group)} · {escape(legend.get(key, key))}: '
-                         f"{_short(value)}</title></rect>")
+            parts.append(
+                f'<rect class="{_css(n, key, colours)} fill" x="{xx:.1f}" y="{base - h:.1f}" '
+                f'width="{bar_w:.1f}" '
+                f'height="{h:.1f}"><title>{escape(group)} · {escape(legend.get(key, key))}: '
+                f"{_short(value)}</title></rect>"
+            )
             if stacked:
                 base -= h
         if i % every == 0:
-            parts.append(f'<text class="axis" x="{PAD_L + slot * (i + 0.5):.1f}" y="{HEIGHT - PAD_B + 16}" '
-                         f'text-anchor="middle">{escape(group)}</text>')
+            parts.append(
+                f'<text class="axis" x="{PAD_L + slot * (i + 0.5):.1f}" y="{HEIGHT - PAD_B + 16}" '
+                f'text-anchor="middle">{escape(group)}</text>'
+            )
     for n, key in enumerate(series):
-        parts.append(f'<rect class="{_css(n, key, colours)} fill" x="{PAD_L + n * 120}" y="{HEIGHT - 14}" width="10" height="10"/>'
-                     f'<text class="legend" x="{PAD_L + n * 120 + 14}" y="{HEIGHT - 5}">'
-                     f"{escape(legend.get(key, key))}</text>")
+        parts.append(
+            f'<rect class="{_css(n, key, colours)} fill" x="{PAD_L + n * 120}" y="{HEIGHT - 14}" width="10" height="10"/>'
+            f'<text class="legend" x="{PAD_L + n * 120 + 14}" y="{HEIGHT - 5}">'
+            f"{escape(legend.get(key, key))}</text>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 

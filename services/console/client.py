@@ -53,10 +53,25 @@ class ServiceClient:
     """The API of one service, called with one API key."""
 
     def __init__(self, service: str, base_url: str, api_key: str | None, timeout: float = 10.0):
-        self.service, self.base_url, self.api_key, self.timeout = service, base_url.rstrip("/"), api_key, timeout
+        self.service, self.base_url, self.api_key, self.timeout = (
+            service,
+            base_url.rstrip("/"),
+            api_key,
+            timeout,
+        )
 
-    def request(self, method: str, path: str, *, params=None, json=None, files=None, data=None,
-                raw: bool = False, stream: bool = False):
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params=None,
+        json=None,
+        files=None,
+        data=None,
+        raw: bool = False,
+        stream: bool = False,
+    ):
         headers = {"Accept": "application/json"}
         if self.api_key:
             headers["X-API-Key"] = self.api_key
@@ -67,8 +82,16 @@ class ServiceClient:
             params = {key: value for key, value in params.items() if value not in (None, "")}
         try:
             response = _session(self.service).request(
-                method, f"{self.base_url}{path}", params=params, json=json, files=files, data=data,
-                headers=headers, timeout=self.timeout, stream=stream)
+                method,
+                f"{self.base_url}{path}",
+                params=params,
+                json=json,
+                files=files,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+                stream=stream,
+            )
         except requests.RequestException as exc:
             raise ServiceUnavailable(self.service, type(exc).__name__) from None
         if response.status_code >= 400:

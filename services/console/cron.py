@@ -16,8 +16,20 @@ from services.console.i18n import gettext as _
 
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 DAY_WORDS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-MONTH_WORDS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-               "October", "November", "December")
+MONTH_WORDS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def _days(field: str) -> list[int] | None:
@@ -43,14 +55,19 @@ def trigger(expression: str, time_zone: str) -> CronTrigger:
     if len(fields) != 5:
         raise ValueError(f"expected 5 fields, got {len(fields)}")
     minute, hour, day, month, dow = fields
-    days = dow if any(c.isalpha() for c in dow) else (
-        "*" if dow == "*" else ",".join(DAY_NAMES[d] for d in _days(dow)))
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=days,
-                       timezone=ZoneInfo(time_zone))
+    days = (
+        dow
+        if any(c.isalpha() for c in dow)
+        else ("*" if dow == "*" else ",".join(DAY_NAMES[d] for d in _days(dow)))
+    )
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=days, timezone=ZoneInfo(time_zone)
+    )
 
 
-def next_runs(expression: str, time_zone: str, count: int = 5,
-              after: datetime.datetime | None = None) -> list[datetime.datetime]:
+def next_runs(
+    expression: str, time_zone: str, count: int = 5, after: datetime.datetime | None = None
+) -> list[datetime.datetime]:
     """The next ``count`` fire times (aware, in ``time_zone``); [] when the expression is invalid."""
     try:
         trig = trigger(expression, time_zone)
@@ -87,7 +104,9 @@ def describe(expression: str) -> str:
         if minute.isdigit() and hour.isdigit():
             parts.append(_("at {time}", time=f"{int(hour):02d}:{int(minute):02d}"))
         elif minute.isdigit() and "," in hour and all(h.isdigit() for h in hour.split(",")):
-            parts.append(_("at {time}", time=_list([f"{int(h):02d}:{int(minute):02d}" for h in hour.split(",")])))
+            parts.append(
+                _("at {time}", time=_list([f"{int(h):02d}:{int(minute):02d}" for h in hour.split(",")]))
+            )
         elif minute.isdigit() and hour == "*":
             parts.append(_("every hour at minute {minute}", minute=int(minute)))
         elif minute.startswith("*/") and hour == "*":
@@ -96,8 +115,14 @@ def describe(expression: str) -> str:
             parts.append(_("every minute"))
         elif minute.isdigit() and "-" in hour and all(h.isdigit() for h in hour.split("-", 1)):
             start, end = (int(h) for h in hour.split("-", 1))
-            parts.append(_("at minute {minute} of every hour from {start} to {end}", minute=int(minute),
-                           start=f"{start:02d}:00", end=f"{end:02d}:{int(minute):02d}"))
+            parts.append(
+                _(
+                    "at minute {minute} of every hour from {start} to {end}",
+                    minute=int(minute),
+                    start=f"{start:02d}:00",
+                    end=f"{end:02d}:{int(minute):02d}",
+                )
+            )
         elif minute.isdigit() and hour.startswith("*/"):
             parts.append(_("every {n} hours at minute {minute}", n=int(hour[2:]), minute=int(minute)))
         else:

@@ -18,25 +18,64 @@ from services.console.messages_es import ES
 
 LOCALES = ("es", "en")
 # English is the key; the English catalogue only names what is a code.
-EN = {"community_manager": "community manager", "lang_es": "Spanish", "lang_en": "English",
-      "lang_und": "undetermined", "resend-failed": "resend to failed"}
+EN = {
+    "community_manager": "community manager",
+    "lang_es": "Spanish",
+    "lang_en": "English",
+    "lang_und": "undetermined",
+    "resend-failed": "resend to failed",
+}
 # Codes the segment pages show in words (operators, fields, kinds of condition).
-EN.update({
-    "kind_field": "a profile field", "kind_near": "near a place", "kind_campaign": "a campaign",
-    "kind_mention": "a negative mention", "kind_purchases": "purchases", "kind_consent": "consent",
-    "op_eq": "is", "op_ne": "is not", "op_in": "is one of", "op_nin": "is none of", "op_gt": "> (after)",
-    "op_gte": "≥", "op_lt": "< (before)", "op_lte": "≤", "op_between": "between", "op_exists": "is set",
-    "op_contains": "contains", "op_starts_with": "starts with", "op_within_last": "within the last",
-    "op_more_than_ago": "more than … ago",
-    "field_country": "country", "field_city": "city", "field_locale": "language", "field_time_zone": "time zone",
-    "field_stage": "stage", "field_email": "e-mail", "field_phone": "phone", "field_first_name": "first name",
-    "field_last_name": "last name", "field_external_id": "external id", "field_tags": "tags",
-    "field_created_at": "created", "field_updated_at": "updated", "field_purchases.last_at": "last purchase",
-    "field_purchases.count": "number of purchases", "field_purchases.total": "total spent", "field_erased": "erased",
-})
+EN.update(
+    {
+        "kind_field": "a profile field",
+        "kind_near": "near a place",
+        "kind_campaign": "a campaign",
+        "kind_mention": "a negative mention",
+        "kind_purchases": "purchases",
+        "kind_consent": "consent",
+        "op_eq": "is",
+        "op_ne": "is not",
+        "op_in": "is one of",
+        "op_nin": "is none of",
+        "op_gt": "> (after)",
+        "op_gte": "≥",
+        "op_lt": "< (before)",
+        "op_lte": "≤",
+        "op_between": "between",
+        "op_exists": "is set",
+        "op_contains": "contains",
+        "op_starts_with": "starts with",
+        "op_within_last": "within the last",
+        "op_more_than_ago": "more than … ago",
+        "field_country": "country",
+        "field_city": "city",
+        "field_locale": "language",
+        "field_time_zone": "time zone",
+        "field_stage": "stage",
+        "field_email": "e-mail",
+        "field_phone": "phone",
+        "field_first_name": "first name",
+        "field_last_name": "last name",
+        "field_external_id": "external id",
+        "field_tags": "tags",
+        "field_created_at": "created",
+        "field_updated_at": "updated",
+        "field_purchases.last_at": "last purchase",
+        "field_purchases.count": "number of purchases",
+        "field_purchases.total": "total spent",
+        "field_erased": "erased",
+    }
+)
 # A day in "every <day>" (English keeps the singular: "on Monday"; Spanish says "los domingos").
-EN.update({f"day_plural_{n}": day for n, day in enumerate(("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday",
-                                                              "Friday", "Saturday"))})
+EN.update(
+    {
+        f"day_plural_{n}": day
+        for n, day in enumerate(
+            ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+        )
+    }
+)
 CATALOGUES = {"es": ES, "en": EN}
 
 
@@ -65,9 +104,23 @@ def parse_iso(value) -> datetime.datetime | None:
 
 
 # Zones offered by the picker in the header (any IANA zone is accepted; these come first).
-ZONES = ("Europe/Madrid", "Atlantic/Canary", "Europe/London", "Europe/Lisbon", "America/Mexico_City",
-         "America/Bogota", "America/Lima", "America/Santiago", "America/Argentina/Buenos_Aires",
-         "America/Caracas", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "UTC")
+ZONES = (
+    "Europe/Madrid",
+    "Atlantic/Canary",
+    "Europe/London",
+    "Europe/Lisbon",
+    "America/Mexico_City",
+    "America/Bogota",
+    "America/Lima",
+    "America/Santiago",
+    "America/Argentina/Buenos_Aires",
+    "America/Caracas",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "UTC",
+)
 
 
 def viewer_zone() -> str:
@@ -110,6 +163,8 @@ def format_rate(value) -> str:
 
 
 def init_app(app) -> None:
-    app.jinja_env.globals.update(_=gettext, locale=locale, LOCALES=LOCALES, viewer_zone=viewer_zone, ZONES=ZONES)
+    app.jinja_env.globals.update(
+        _=gettext, locale=locale, LOCALES=LOCALES, viewer_zone=viewer_zone, ZONES=ZONES
+    )
     app.add_url_rule("/zone", "set_zone", set_zone, methods=["POST"])
     app.jinja_env.filters.update(when=format_when, number=format_number, rate=format_rate)

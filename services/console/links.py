@@ -20,7 +20,7 @@ def link_target(value, local_only: bool = False) -> str | None:
     ``local_only``: console paths only (a "Back" or "Cancel" link)."""
     if not isinstance(value, str) or not value or len(value) > MAX_LENGTH:
         return None
-    if any(ord(ch) < 0x21 or 0x7f <= ord(ch) <= 0x9f or ch == "\\" for ch in value):
+    if any(ord(ch) < 0x21 or 0x7F <= ord(ch) <= 0x9F or ch == "\\" for ch in value):
         return None  # browsers drop or reinterpret these ("java\tscript:", "/\\evil.example")
     if value.startswith("/") and not value.startswith("//"):
         return value

@@ -14,8 +14,18 @@ from services.console.i18n import gettext as _
 
 # The rule language's fields and operators (services/segments/rules.py; README "The rule language").
 FIELDS = {
-    "text": ("country", "city", "locale", "time_zone", "stage", "email", "phone", "first_name", "last_name",
-             "external_id"),
+    "text": (
+        "country",
+        "city",
+        "locale",
+        "time_zone",
+        "stage",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "external_id",
+    ),
     "list": ("tags",),
     "date": ("created_at", "updated_at", "purchases.last_at"),
     "number": ("purchases.count", "purchases.total"),
@@ -27,8 +37,22 @@ OPS = {
     "date": ("within_last", "more_than_ago", "gt", "gte", "lt", "lte", "between", "eq", "exists"),
     "number": ("eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "nin", "exists"),
     "bool": ("eq", "exists"),
-    "attribute": ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "between", "contains", "starts_with",
-                  "exists", "within_last", "more_than_ago"),
+    "attribute": (
+        "eq",
+        "ne",
+        "in",
+        "nin",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "between",
+        "contains",
+        "starts_with",
+        "exists",
+        "within_last",
+        "more_than_ago",
+    ),
 }
 UNITS = ("days", "weeks", "hours", "minutes")
 CAMPAIGN_EVENTS = ("received", "opened", "clicked")
@@ -41,21 +65,59 @@ def builder_spec() -> dict:
     labels = {op: _(f"op_{op}") for ops in OPS.values() for op in ops}
     labels.update({k: _(k) for k in (*UNITS, *CAMPAIGN_EVENTS, *CHANNELS, *TOPICS, "negative")})
     labels.update({k: _(f"kind_{k}") for k in KINDS})
-    texts = {key: _(text) for key, text in (
-        ("all_of", "All of these"), ("any_of", "Any of these"), ("none_of", "Not this"),
-        ("add_condition", "Add a condition"), ("add_group", "Add a group"), ("remove", "Remove"),
-        ("negate", "Negate"), ("field", "Field"), ("operator", "Operator"), ("value", "Value"),
-        ("date", "Date"), ("ago", "ago"), ("on_date", "on a date"), ("relative", "time ago"),
-        ("attribute_name", "Attribute name"), ("kind", "Condition"), ("lat", "Latitude"), ("lng", "Longitude"),
-        ("km", "km"), ("event", "Event"), ("campaign_id", "Campaign id (empty: any)"),
-        ("days", "In the last (days)"), ("count", "Number of purchases"), ("total", "Total spent"),
-        ("channel", "Channel"), ("topic", "Topic"), ("raw", "JSON of this node"), ("yes", "yes"), ("no", "no"),
-        ("invalid_json", "Not valid JSON: {error}"), ("list_hint", "separated by commas"),
-        ("counting", "Counting…"), ("people", "people"), ("attribute", "attributes.…"))}
-    return {"fields": FIELDS, "ops": OPS, "units": UNITS, "events": CAMPAIGN_EVENTS, "kinds": KINDS,
-            "channels": CHANNELS, "topics": TOPICS, "stages": STAGES, "thresholds": THRESHOLDS,
-            "labels": labels, "texts": texts,
-            "field_labels": {f: _(f"field_{f}") for names in FIELDS.values() for f in names}}
+    texts = {
+        key: _(text)
+        for key, text in (
+            ("all_of", "All of these"),
+            ("any_of", "Any of these"),
+            ("none_of", "Not this"),
+            ("add_condition", "Add a condition"),
+            ("add_group", "Add a group"),
+            ("remove", "Remove"),
+            ("negate", "Negate"),
+            ("field", "Field"),
+            ("operator", "Operator"),
+            ("value", "Value"),
+            ("date", "Date"),
+            ("ago", "ago"),
+            ("on_date", "on a date"),
+            ("relative", "time ago"),
+            ("attribute_name", "Attribute name"),
+            ("kind", "Condition"),
+            ("lat", "Latitude"),
+            ("lng", "Longitude"),
+            ("km", "km"),
+            ("event", "Event"),
+            ("campaign_id", "Campaign id (empty: any)"),
+            ("days", "In the last (days)"),
+            ("count", "Number of purchases"),
+            ("total", "Total spent"),
+            ("channel", "Channel"),
+            ("topic", "Topic"),
+            ("raw", "JSON of this node"),
+            ("yes", "yes"),
+            ("no", "no"),
+            ("invalid_json", "Not valid JSON: {error}"),
+            ("list_hint", "separated by commas"),
+            ("counting", "Counting…"),
+            ("people", "people"),
+            ("attribute", "attributes.…"),
+        )
+    }
+    return {
+        "fields": FIELDS,
+        "ops": OPS,
+        "units": UNITS,
+        "events": CAMPAIGN_EVENTS,
+        "kinds": KINDS,
+        "channels": CHANNELS,
+        "topics": TOPICS,
+        "stages": STAGES,
+        "thresholds": THRESHOLDS,
+        "labels": labels,
+        "texts": texts,
+        "field_labels": {f: _(f"field_{f}") for names in FIELDS.values() for f in names},
+    }
 
 
 def node_errors(rule, errors: dict) -> dict[str, list[str]]:
@@ -82,7 +144,7 @@ def node_errors(rule, errors: dict) -> dict[str, list[str]]:
         if not name.startswith("rule"):
             continue
         home = max((p for p in paths if name == p or name.startswith(p + ".")), key=len, default="rule")
-        rest = name[len(home) + 1:]
+        rest = name[len(home) + 1 :]
         placed.setdefault(home, []).extend(f"{rest}: {m}" if rest else m for m in messages)
     return placed
 

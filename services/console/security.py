@@ -87,6 +87,7 @@ def may(area: str) -> bool:
 
 def requires(area: str):
     """The page needs a signed-in user whose role may open ``area`` (else sign-in or 403)."""
+
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
@@ -95,7 +96,9 @@ def requires(area: str):
             if not may(area):
                 abort(403)
             return view(*args, **kwargs)
+
         return wrapper
+
     return decorate
 
 
@@ -103,8 +106,14 @@ def sign_in(role_name: str, name: str, user: dict | None = None) -> None:
     """Open a server-side session (a new id and CSRF token: no fixation)."""
     settings = g.settings
     session_id = accounts.open_session(
-        role=role_name, user=user, name=name, client=request.remote_addr or "?",
-        agent=request.headers.get("User-Agent", ""), idle=settings.session_idle, absolute=settings.session_max)
+        role=role_name,
+        user=user,
+        name=name,
+        client=request.remote_addr or "?",
+        agent=request.headers.get("User-Agent", ""),
+        idle=settings.session_idle,
+        absolute=settings.session_max,
+    )
     locale = session.get("locale")
     session.clear()
     session.permanent = True
@@ -134,9 +143,13 @@ def init_app(app) -> None:
                 session.pop("sid", None)
         g.role = role()
         user = g.account.get("user") if g.account else None
-        if (user and not user.get("totp_secret") and request.endpoint
-                and not request.endpoint.startswith(("account.", "auth.", "static"))
-                and user["role"] in accounts.two_factor_roles()):
+        if (
+            user
+            and not user.get("totp_secret")
+            and request.endpoint
+            and not request.endpoint.startswith(("account.", "auth.", "static"))
+            and user["role"] in accounts.two_factor_roles()
+        ):
             return redirect(url_for("account.index", enroll=1))  # the admin requires two-factor for this role
         return None
 

@@ -20,46 +20,71 @@ PREFIX = "CONSOLE"
 
 @dataclass(frozen=True)
 class Settings(CommonSettings):
-    mongo_uri: str = setting("", common=True, doc="the store, for the console's users, sessions and tokens; required")
+    mongo_uri: str = setting(
+        "", common=True, doc="the store, for the console's users, sessions and tokens; required"
+    )
     amqp_url: str = setting("", common=True, doc="not used by the console")
-    api_keys: dict = setting({}, parse=base.parse_api_keys, common=True,
-                             doc="not used by the console: sign-in asks a service")
+    api_keys: dict = setting(
+        {}, parse=base.parse_api_keys, common=True, doc="not used by the console: sign-in asks a service"
+    )
     # Required (checked in load): a default only keeps the dataclass field order valid.
-    secret_key: str = setting("", parse=base.parse_secret, common=True,
-                              doc="signs the session cookie (16+ characters); required")
+    secret_key: str = setting(
+        "", parse=base.parse_secret, common=True, doc="signs the session cookie (16+ characters); required"
+    )
     bind: str = setting("127.0.0.1:8000", doc="host:port the console listens on")
-    segments_url: str = setting("http://127.0.0.1:8001", parse=parse_url("http", "https"),
-                                doc="base URL of the segments API")
-    campaigns_url: str = setting("http://127.0.0.1:8002", parse=parse_url("http", "https"),
-                                 doc="base URL of the campaigns API")
-    mailer_url: str = setting("http://127.0.0.1:8003", parse=parse_url("http", "https"),
-                              doc="base URL of the mailer API")
-    listener_url: str = setting("http://127.0.0.1:8004", parse=parse_url("http", "https"),
-                                doc="base URL of the listener API")
+    segments_url: str = setting(
+        "http://127.0.0.1:8001", parse=parse_url("http", "https"), doc="base URL of the segments API"
+    )
+    campaigns_url: str = setting(
+        "http://127.0.0.1:8002", parse=parse_url("http", "https"), doc="base URL of the campaigns API"
+    )
+    mailer_url: str = setting(
+        "http://127.0.0.1:8003", parse=parse_url("http", "https"), doc="base URL of the mailer API"
+    )
+    listener_url: str = setting(
+        "http://127.0.0.1:8004", parse=parse_url("http", "https"), doc="base URL of the listener API"
+    )
     api_timeout: float = setting(10.0, parse=parse_float, doc="seconds the console waits for a service")
-    secure_cookies: bool = setting(False, parse=parse_bool,
-                                   doc="mark the session cookie Secure (set it behind HTTPS)")
+    secure_cookies: bool = setting(
+        False, parse=parse_bool, doc="mark the session cookie Secure (set it behind HTTPS)"
+    )
     default_locale: str = setting("es", doc="language before the user picks one: es or en")
-    upload_max_bytes: int = setting(512 * 1024 * 1024, parse=parse_positive_int,
-                                    doc="largest import file the console passes on (keep it at the segments "
-                                        "API's VINCULO_SEGMENTS_IMPORT_MAX_BYTES)")
+    upload_max_bytes: int = setting(
+        512 * 1024 * 1024,
+        parse=parse_positive_int,
+        doc="largest import file the console passes on (keep it at the segments "
+        "API's VINCULO_SEGMENTS_IMPORT_MAX_BYTES)",
+    )
 
-    public_url: str = setting("", parse=lambda value: value and parse_url("http", "https")(value),
-                              doc="the console's address as people reach it, for links in mails "
-                                  "(empty: http://<bind>)")
-    oidc_issuer: str = setting("", parse=lambda value: value and parse_url("http", "https")(value),
-                               doc="OpenID Connect issuer URL for single sign-on (empty: off)")
+    public_url: str = setting(
+        "",
+        parse=lambda value: value and parse_url("http", "https")(value),
+        doc="the console's address as people reach it, for links in mails (empty: http://<bind>)",
+    )
+    oidc_issuer: str = setting(
+        "",
+        parse=lambda value: value and parse_url("http", "https")(value),
+        doc="OpenID Connect issuer URL for single sign-on (empty: off)",
+    )
     oidc_client_id: str = setting("", doc="the console's client id at the OpenID Connect provider")
     oidc_client_secret: str = setting("", doc="the console's client secret at the OpenID Connect provider")
     oidc_role_claim: str = setting("groups", doc="the id_token/userinfo claim whose values map to roles")
-    oidc_role_map: dict = setting({}, parse=lambda raw: parse_role_map(raw),
-                                  doc="claim value to role: value:role,value:role (the highest mapped role wins)")
-    oidc_create_users: bool = setting(False, parse=parse_bool,
-                                      doc="create an account at first single sign-on for a person with a mapped role")
-    session_idle_minutes: int = setting(60, parse=parse_positive_int,
-                                        doc="a session ends after this many minutes without a request")
-    session_max_hours: int = setting(12, parse=parse_positive_int,
-                                     doc="a session ends this many hours after sign-in, active or not")
+    oidc_role_map: dict = setting(
+        {},
+        parse=lambda raw: parse_role_map(raw),
+        doc="claim value to role: value:role,value:role (the highest mapped role wins)",
+    )
+    oidc_create_users: bool = setting(
+        False,
+        parse=parse_bool,
+        doc="create an account at first single sign-on for a person with a mapped role",
+    )
+    session_idle_minutes: int = setting(
+        60, parse=parse_positive_int, doc="a session ends after this many minutes without a request"
+    )
+    session_max_hours: int = setting(
+        12, parse=parse_positive_int, doc="a session ends this many hours after sign-in, active or not"
+    )
 
     @property
     def link_base(self) -> str:
@@ -74,8 +99,12 @@ class Settings(CommonSettings):
         return datetime.timedelta(hours=self.session_max_hours)
 
     def service_urls(self) -> dict[str, str]:
-        return {"segments": self.segments_url, "campaigns": self.campaigns_url,
-                "mailer": self.mailer_url, "listener": self.listener_url}
+        return {
+            "segments": self.segments_url,
+            "campaigns": self.campaigns_url,
+            "mailer": self.mailer_url,
+            "listener": self.listener_url,
+        }
 
 
 def parse_role_map(raw: str) -> dict[str, str]:
@@ -94,11 +123,17 @@ def parse_role_map(raw: str) -> dict[str, str]:
 def load(environ=None, **overrides) -> Settings:
     settings = base.load(Settings, PREFIX, environ, **overrides)
     if not settings.secret_key:
-        raise base.ConfigError("VINCULO_CONSOLE_SECRET_KEY (or VINCULO_SECRET_KEY) is required: "
-                               "signs the session cookie (16+ characters)")
+        raise base.ConfigError(
+            "VINCULO_CONSOLE_SECRET_KEY (or VINCULO_SECRET_KEY) is required: "
+            "signs the session cookie (16+ characters)"
+        )
     if not settings.mongo_uri:
-        raise base.ConfigError("VINCULO_CONSOLE_MONGO_URI (or VINCULO_MONGO_URI) is required: "
-                               "the console keeps people's accounts and sessions in the store")
+        raise base.ConfigError(
+            "VINCULO_CONSOLE_MONGO_URI (or VINCULO_MONGO_URI) is required: "
+            "the console keeps people's accounts and sessions in the store"
+        )
     if settings.oidc_issuer and not settings.oidc_client_id:
-        raise base.ConfigError("VINCULO_CONSOLE_OIDC_CLIENT_ID is required when VINCULO_CONSOLE_OIDC_ISSUER is set")
+        raise base.ConfigError(
+            "VINCULO_CONSOLE_OIDC_CLIENT_ID is required when VINCULO_CONSOLE_OIDC_ISSUER is set"
+        )
     return settings

@@ -37,5 +37,9 @@ def model(settings, argv):
 
 
 if __name__ == "__main__":
-    main("listener", load, {"api": api, "poller": poller, "stream": stream},
-         commands={"retrain": retrain, "model": model})
+    main(
+        "listener",
+        load,
+        {"api": api, "poller": poller, "stream": stream},
+        commands={"retrain": retrain, "model": model},
+    )

@@ -53,9 +53,14 @@ class Rule:
 
     @classmethod
     def from_settings(cls, settings) -> "Rule":
-        return cls(datetime.timedelta(minutes=settings.alert_window_minutes),
-                   datetime.timedelta(hours=settings.alert_baseline_hours), settings.alert_min_negative,
-                   settings.alert_share_ratio, settings.alert_min_share_increase, settings.alert_count_ratio)
+        return cls(
+            datetime.timedelta(minutes=settings.alert_window_minutes),
+            datetime.timedelta(hours=settings.alert_baseline_hours),
+            settings.alert_min_negative,
+            settings.alert_share_ratio,
+            settings.alert_min_share_increase,
+            settings.alert_count_ratio,
+        )
 
 
 @dataclass(frozen=True)
@@ -87,15 +92,23 @@ def figures(query_id, rule: Rule, now: datetime.datetime) -> Figures:
             match["label"] = "negative"
         return collection.count_documents({"$and": [match]})  # wrapped: see api/mentions.py
 
-    return Figures(start, now, count(start, now, True), count(start, now, False),
-                   count(base_start, start, True), count(base_start, start, False))
+    return Figures(
+        start,
+        now,
+        count(start, now, True),
+        count(start, now, False),
+        count(base_start, start, True),
+        count(base_start, start, False),
+    )
 
 
 def spiking(f: Figures, rule: Rule) -> bool:
     if f.negative < rule.min_negative:
         return False
-    share_spike = (f.share >= rule.share_ratio * f.baseline_share
-                   and f.share - f.baseline_share >= rule.min_share_increase)
+    share_spike = (
+        f.share >= rule.share_ratio * f.baseline_share
+        and f.share - f.baseline_share >= rule.min_share_increase
+    )
     expected = f.baseline_negative * (rule.window / rule.baseline)  # the baseline's rate over W
     count_spike = expected > 0 and f.negative >= rule.count_ratio * expected
     return share_spike or count_spike
@@ -106,8 +119,15 @@ def calmed(f: Figures, rule: Rule) -> bool:
 
 
 class Alerts:
-    def __init__(self, publisher: BatchPublisher, rule: Rule, webhook_timeout: float = 5.0,
-                 webhook_attempts: int = 3, retry_delay: float = 1.0, outbound: Outbound | None = None):
+    def __init__(
+        self,
+        publisher: BatchPublisher,
+        rule: Rule,
+        webhook_timeout: float = 5.0,
+        webhook_attempts: int = 3,
+        retry_delay: float = 1.0,
+        outbound: Outbound | None = None,
+    ):
         self.publisher = publisher
         self.outbound = outbound or Outbound(timeout=webhook_timeout, deadline=webhook_timeout * 2)
         self.rule = rule
@@ -125,24 +145,38 @@ class Alerts:
         if current is not None:
             if calmed(f, self.rule):
                 AlertEpisode.objects(id=current.id, status="open").update_one(
-                    set__status="closed", set__closed_at=now, unset__open_for=True)
+                    set__status="closed", set__closed_at=now, unset__open_for=True
+                )
             elif f.negative > (current.peak_negative_count or 0):
                 AlertEpisode.objects(id=current.id).update_one(set__peak_negative_count=f.negative)
             return None
         if not spiking(f, self.rule):
             return None
-        episode = AlertEpisode(query_id=query.id, open_for=query.id, opened_at=now, negative_count=f.negative,
-                               negative_share=round(f.share, 4), baseline_share=round(f.baseline_share, 4),
-                               window_start=f.window_start, window_end=f.window_end,
-                               peak_negative_count=f.negative,
-                               webhook_status="pending" if query.webhook_url else "none")
+        episode = AlertEpisode(
+            query_id=query.id,
+            open_for=query.id,
+            opened_at=now,
+            negative_count=f.negative,
+            negative_share=round(f.share, 4),
+            baseline_share=round(f.baseline_share, 4),
+            window_start=f.window_start,
+            window_end=f.window_end,
+            peak_negative_count=f.negative,
+            webhook_status="pending" if query.webhook_url else "none",
+        )
         try:
             episode.save(force_insert=True)
         except (me.NotUniqueError, DuplicateKeyError):
             return None  # another replica opened it first: it raises the alert
-        event = AlertRaised(alert_id=str(episode.id), query_id=str(query.id), negative_count=f.negative,
-                            negative_share=round(f.share, 4), baseline_share=round(f.baseline_share, 4),
-                            window_start=_iso(f.window_start), window_end=_iso(f.window_end))
+        event = AlertRaised(
+            alert_id=str(episode.id),
+            query_id=str(query.id),
+            negative_count=f.negative,
+            negative_share=round(f.share, 4),
+            baseline_share=round(f.baseline_share, 4),
+            window_start=_iso(f.window_start),
+            window_end=_iso(f.window_end),
+        )
         self.publisher.publish(event, message_id_for("alert.raised", str(episode.id)))
         if query.webhook_url:
             self.hooks.submit(self.call_webhook, episode.id, query.id, query.webhook_url, event.to_dict())
@@ -161,8 +195,15 @@ class Alerts:
                     error = f"HTTP {status}"
             except OutboundError as exc:
                 ok, error = False, str(exc)[:1000]
-            WebhookCall(episode_id=episode_id, query_id=query_id, url=url, attempt=attempt, status_code=status,
-                        error=error, ok=ok).save()
+            WebhookCall(
+                episode_id=episode_id,
+                query_id=query_id,
+                url=url,
+                attempt=attempt,
+                status_code=status,
+                error=error,
+                ok=ok,
+            ).save()
             if ok:
                 AlertEpisode.objects(id=episode_id).update_one(set__webhook_status="delivered")
                 return True

@@ -14,8 +14,13 @@ def create_app(settings: Settings | None = None):
     from services.listener.models import DOCUMENTS
 
     settings = settings or load()
-    app = create_api_app(__name__, service="listener", title="Vínculo listener API", settings=settings,
-                         description="Listening queries, mentions with sentiment, triage and alerts.")
+    app = create_api_app(
+        __name__,
+        service="listener",
+        title="Vínculo listener API",
+        settings=settings,
+        description="Listening queries, mentions with sentiment, triage and alerts.",
+    )
     store.prepare(settings.mongo_uri, *DOCUMENTS)
     app.register_blueprint(queries.bp)
     app.register_blueprint(mentions.bp)

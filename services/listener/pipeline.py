@@ -69,8 +69,11 @@ def link(keys: set[str]) -> dict[str, ObjectId]:
     if not keys:
         return {}
     found: dict[str, ObjectId] = {}
-    rows = Customer._get_collection().find({"social_keys": {"$in": sorted(keys)}, "erased": {"$ne": True}},
-                                           {"social_keys": 1}).sort("_id", 1)
+    rows = (
+        Customer._get_collection()
+        .find({"social_keys": {"$in": sorted(keys)}, "erased": {"$ne": True}}, {"social_keys": 1})
+        .sort("_id", 1)
+    )
     for row in rows:
         for key in row.get("social_keys") or []:
             if key in keys:
@@ -80,10 +83,17 @@ def link(keys: set[str]) -> dict[str, ObjectId]:
 
 def event_for(doc: dict) -> MentionReceived:
     return MentionReceived(
-        mention_id=str(doc["_id"]), query_id=str(doc["query_id"]), source=doc["source"],
-        post_id=doc["post_id"], author_handle=doc.get("author_handle") or "", lang=doc["lang"],
-        sentiment=doc["sentiment"], label=doc["label"], posted_at=iso(doc["posted_at"]),
-        customer_id=str(doc["customer_id"]) if doc.get("customer_id") else None)
+        mention_id=str(doc["_id"]),
+        query_id=str(doc["query_id"]),
+        source=doc["source"],
+        post_id=doc["post_id"],
+        author_handle=doc.get("author_handle") or "",
+        lang=doc["lang"],
+        sentiment=doc["sentiment"],
+        label=doc["label"],
+        posted_at=iso(doc["posted_at"]),
+        customer_id=str(doc["customer_id"]) if doc.get("customer_id") else None,
+    )
 
 
 class Pipeline:
@@ -105,8 +115,10 @@ class Pipeline:
                 docs = self._understand(query, first, server_matched, result)
                 self._announce_stored(self._store_batch(query, docs, result), result)
             return result
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-store") as storer, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-announce") as announcer:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-store") as storer,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="mention-announce") as announcer,
+        ):
             stored = None  # the last batch handed to the store stage
             announced: list = []  # the last two handed to the announce stage
             try:
@@ -147,23 +159,42 @@ class Pipeline:
         for post, lang in rows:
             sentiment = score(post.text, lang)
             key = social_key(post.source, post.author_handle)
-            docs.append({
-                "_id": ObjectId(), "source": post.source, "post_id": post.post_id, "query_id": query.id,
-                "query_ids": [query.id], "url": post.url, "text": post.text,
-                "author_handle": normalize.handle(post.author_handle) or "", "author_name": post.author_name,
-                "lang": lang, "sentiment": sentiment.score, "label": sentiment.label,
-                "engine_sentiment": sentiment.score, "engine_label": sentiment.label,
-                "model_version": sentiment.model,
-                "posted_at": post.posted_at or now, "fetched_at": now, "customer_id": customers.get(key),
-                "status": "new", "history": []})
+            docs.append(
+                {
+                    "_id": ObjectId(),
+                    "source": post.source,
+                    "post_id": post.post_id,
+                    "query_id": query.id,
+                    "query_ids": [query.id],
+                    "url": post.url,
+                    "text": post.text,
+                    "author_handle": normalize.handle(post.author_handle) or "",
+                    "author_name": post.author_name,
+                    "lang": lang,
+                    "sentiment": sentiment.score,
+                    "label": sentiment.label,
+                    "engine_sentiment": sentiment.score,
+                    "engine_label": sentiment.label,
+                    "model_version": sentiment.model,
+                    "posted_at": post.posted_at or now,
+                    "fetched_at": now,
+                    "customer_id": customers.get(key),
+                    "status": "new",
+                    "history": [],
+                }
+            )
         # The same post twice in one batch (two hashtags) is one mention.
         return list({(d["source"], d["post_id"]): d for d in docs}.values())
 
-    def _store_batch(self, query, docs: list[dict], result: IngestResult) -> tuple[ObjectId | None, list[dict]]:
+    def _store_batch(
+        self, query, docs: list[dict], result: IngestResult
+    ) -> tuple[ObjectId | None, list[dict]]:
         """Record the batch as pending, store it once, add timeline entries: (pending id, new docs)."""
         if not docs:
             return None, []
-        pending = pending_collection().insert_one({"ids": [d["_id"] for d in docs], "at": utcnow()}).inserted_id
+        pending = (
+            pending_collection().insert_one({"ids": [d["_id"] for d in docs], "at": utcnow()}).inserted_id
+        )
         new = self._store(query, docs, result)
         self._timeline(new)
         return pending, new
@@ -198,17 +229,30 @@ class Pipeline:
             result.duplicates += len(duplicates)
             # Already stored (an earlier poll, or another query): remember this query found it too.
             for source in {d["source"] for d in duplicates}:
-                collection.update_many({"source": source,
-                                        "post_id": {"$in": [d["post_id"] for d in duplicates if d["source"] == source]}},
-                                       {"$addToSet": {"query_ids": query.id}})
+                collection.update_many(
+                    {
+                        "source": source,
+                        "post_id": {"$in": [d["post_id"] for d in duplicates if d["source"] == source]},
+                    },
+                    {"$addToSet": {"query_ids": query.id}},
+                )
         return [d for i, d in enumerate(docs) if i not in failed]
 
     def _timeline(self, docs: list[dict]) -> None:
-        entries = [{"customer_id": d["customer_id"], "kind": "mention", "at": d["posted_at"],
-                    "key": f"mention:{d['source']}:{d['post_id']}", "channel": d["source"],
-                    "sentiment": d["sentiment"], "summary": (d["text"] or "")[:500],
-                    "data": {"mention_id": str(d["_id"]), "url": d["url"], "label": d["label"]}}
-                   for d in docs if d.get("customer_id")]
+        entries = [
+            {
+                "customer_id": d["customer_id"],
+                "kind": "mention",
+                "at": d["posted_at"],
+                "key": f"mention:{d['source']}:{d['post_id']}",
+                "channel": d["source"],
+                "sentiment": d["sentiment"],
+                "summary": (d["text"] or "")[:500],
+                "data": {"mention_id": str(d["_id"]), "url": d["url"], "label": d["label"]},
+            }
+            for d in docs
+            if d.get("customer_id")
+        ]
         if not entries:
             return
         try:
@@ -221,8 +265,9 @@ class Pipeline:
         if not docs:
             return
         # Published, or kept in the outbox: announced either way.
-        self.publisher.publish_events([(event_for(d), message_id_for("mention.received", str(d["_id"])), None)
-                                       for d in docs])
+        self.publisher.publish_events(
+            [(event_for(d), message_id_for("mention.received", str(d["_id"])), None) for d in docs]
+        )
 
     def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
         """Announce the batches a crash left unannounced (same message ids: consumers drop copies)."""

@@ -41,8 +41,13 @@ class Poller:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.publisher = BatchPublisher(settings.amqp_url, Topology(settings.broker_namespace))
         self.pipeline = Pipeline(self.publisher)
-        self.alerts = Alerts(self.publisher, Rule.from_settings(settings), settings.webhook_timeout,
-                             settings.webhook_attempts, outbound=settings.outbound(settings.webhook_timeout))
+        self.alerts = Alerts(
+            self.publisher,
+            Rule.from_settings(settings),
+            settings.webhook_timeout,
+            settings.webhook_attempts,
+            outbound=settings.outbound(settings.webhook_timeout),
+        )
         self.stopping = threading.Event()
         self._last_housekeeping = 0.0
 
@@ -51,15 +56,27 @@ class Poller:
     def ensure_cursors(self) -> list:
         """A cursor for every (active query, source) pair; returns the active queries."""
         queries = list(ListeningQuery.objects(active=True))
-        existing = {(c["query_id"], c["source"]) for c in SourceCursor._get_collection().find(
-            {"query_id": {"$in": [q.id for q in queries]}}, {"query_id": 1, "source": 1})}
+        existing = {
+            (c["query_id"], c["source"])
+            for c in SourceCursor._get_collection().find(
+                {"query_id": {"$in": [q.id for q in queries]}}, {"query_id": 1, "source": 1}
+            )
+        }
         for query in queries:
             for source in query.sources:
                 if (query.id, source) not in existing:
                     try:
                         SourceCursor._get_collection().insert_one(
-                            {"query_id": query.id, "source": source, "cursor": {}, "status": "pending",
-                             "next_poll_at": utcnow(), "fetched": 0, "updated_at": utcnow()})
+                            {
+                                "query_id": query.id,
+                                "source": source,
+                                "cursor": {},
+                                "status": "pending",
+                                "next_poll_at": utcnow(),
+                                "fetched": 0,
+                                "updated_at": utcnow(),
+                            }
+                        )
                     except DuplicateKeyError:
                         pass  # another replica made it
         return queries
@@ -67,12 +84,24 @@ class Poller:
     def claim(self, query_ids: list, skip: list | None = None) -> dict | None:
         now = utcnow()
         return SourceCursor._get_collection().find_one_and_update(
-            {"query_id": {"$in": query_ids}, "status": {"$ne": "auth_failed"}, "_id": {"$nin": skip or []},
-             "$and": [{"$or": [{"next_poll_at": None}, {"next_poll_at": {"$lte": now}}]},
-                      {"$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}]}]},
-            {"$set": {"lease_owner": self.owner,
-                      "lease_until": now + datetime.timedelta(seconds=self.settings.lease_seconds)}},
-            sort=[("next_poll_at", 1)], return_document=ReturnDocument.AFTER)
+            {
+                "query_id": {"$in": query_ids},
+                "status": {"$ne": "auth_failed"},
+                "_id": {"$nin": skip or []},
+                "$and": [
+                    {"$or": [{"next_poll_at": None}, {"next_poll_at": {"$lte": now}}]},
+                    {"$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}]},
+                ],
+            },
+            {
+                "$set": {
+                    "lease_owner": self.owner,
+                    "lease_until": now + datetime.timedelta(seconds=self.settings.lease_seconds),
+                }
+            },
+            sort=[("next_poll_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )
 
     def release(self, claimed: dict, **changes) -> bool:
         """Store the poll's outcome and give the lease back (only if we still hold it).
@@ -84,13 +113,16 @@ class Poller:
         now = utcnow()
         values = {"updated_at": now, "last_polled_at": now, **changes}
         fetched = values.pop("fetched", 0)
-        update: dict = {"$set": {k: v for k, v in values.items() if v is not None},
-                        "$unset": {k: "" for k, v in values.items() if v is None}}
+        update: dict = {
+            "$set": {k: v for k, v in values.items() if v is not None},
+            "$unset": {k: "" for k, v in values.items() if v is None},
+        }
         update["$unset"].update({"lease_until": "", "lease_owner": ""})
         if fetched:
             update["$inc"] = {"fetched": fetched}
         done = SourceCursor._get_collection().update_one(
-            {"_id": claimed["_id"], "lease_owner": self.owner}, update)
+            {"_id": claimed["_id"], "lease_owner": self.owner}, update
+        )
         return done.modified_count == 1
 
     # polling ------------------------------------------------------------------
@@ -100,8 +132,12 @@ class Poller:
         source = self.sources.get(source_name)
         interval = datetime.timedelta(seconds=self.settings.poll_interval)
         if query is None or source is None:
-            self.release(claimed, next_poll_at=utcnow() + interval, status="error",
-                         message=f"no source {source_name!r} configured")
+            self.release(
+                claimed,
+                next_poll_at=utcnow() + interval,
+                status="error",
+                message=f"no source {source_name!r} configured",
+            )
             return
         fetch = Fetch(source.pages(query, claimed.get("cursor") or {}))
         # Pages are understood and stored as they arrive; a source failure ends the posts early.
@@ -121,30 +157,72 @@ class Poller:
             status = "ok"
             message = "; ".join(result.warnings)[:1000] if result.warnings else None
             next_at = utcnow() + interval
-        if not self.release(claimed, cursor=result.cursor, status=status, message=message, next_poll_at=next_at,
-                            fetched=len(ingested.new)):
-            log.warning("lease on %s/%s was lost during the poll; its posts are stored, the cursor is "
-                        "left to the new holder", query.id, source_name)
-        log_event(log, "polled", query_id=str(query.id), source=source_name, fetched=fetch.count,
-                  new=len(ingested.new), duplicates=ingested.duplicates, status=status)
+        if not self.release(
+            claimed,
+            cursor=result.cursor,
+            status=status,
+            message=message,
+            next_poll_at=next_at,
+            fetched=len(ingested.new),
+        ):
+            log.warning(
+                "lease on %s/%s was lost during the poll; its posts are stored, the cursor is "
+                "left to the new holder",
+                query.id,
+                source_name,
+            )
+        log_event(
+            log,
+            "polled",
+            query_id=str(query.id),
+            source=source_name,
+            fetched=fetch.count,
+            new=len(ingested.new),
+            duplicates=ingested.duplicates,
+            status=status,
+        )
         if ingested.new or fetch.count:
             self.alerts.evaluate(query)
 
     def _failed(self, claimed: dict, query, source_name: str, exc: Exception, interval, kept: int) -> None:
         """A poll the source broke off: what came before is stored, the cursor stays where it was."""
         if isinstance(exc, AuthFailed):
-            log_event(log, "source stopped: auth failed", logging.WARNING, query_id=str(query.id),
-                      source=source_name, reason=str(exc))
-            self.release(claimed, status="auth_failed", message=str(exc)[:1000], next_poll_at=None, fetched=kept)
+            log_event(
+                log,
+                "source stopped: auth failed",
+                logging.WARNING,
+                query_id=str(query.id),
+                source=source_name,
+                reason=str(exc),
+            )
+            self.release(
+                claimed, status="auth_failed", message=str(exc)[:1000], next_poll_at=None, fetched=kept
+            )
         elif isinstance(exc, SourceError):
-            log_event(log, "poll failed", logging.WARNING, query_id=str(query.id), source=source_name,
-                      reason=str(exc))
-            self.release(claimed, status="error", message=str(exc)[:1000], next_poll_at=utcnow() + interval,
-                         fetched=kept)
+            log_event(
+                log,
+                "poll failed",
+                logging.WARNING,
+                query_id=str(query.id),
+                source=source_name,
+                reason=str(exc),
+            )
+            self.release(
+                claimed,
+                status="error",
+                message=str(exc)[:1000],
+                next_poll_at=utcnow() + interval,
+                fetched=kept,
+            )
         else:  # a client library surprise: show it, retry next interval
             log.error("poll of %s/%s failed unexpectedly", query.id, source_name, exc_info=exc)
-            self.release(claimed, status="error", message=f"{type(exc).__name__}: {exc}"[:1000],
-                         next_poll_at=utcnow() + interval, fetched=kept)
+            self.release(
+                claimed,
+                status="error",
+                message=f"{type(exc).__name__}: {exc}"[:1000],
+                next_poll_at=utcnow() + interval,
+                fetched=kept,
+            )
 
     def run_once(self) -> int:
         """Poll every due pair once; returns how many polls ran."""

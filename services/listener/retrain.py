@@ -30,11 +30,14 @@ from services.listener.sentiment.model import COLLECTION, Model, registry
 def corrected_posts() -> list[dict]:
     """Corrected mentions in es/en with their text: {text, lang, label, mention_id}."""
     rows = []
-    for doc in Mention._get_collection().find({"correction": {"$exists": True}},
-                                              {"text": 1, "lang": 1, "correction.label": 1}):
+    for doc in Mention._get_collection().find(
+        {"correction": {"$exists": True}}, {"text": 1, "lang": 1, "correction.label": 1}
+    ):
         label = (doc.get("correction") or {}).get("label")
         if doc.get("text") and doc.get("lang") in ("es", "en") and label in train.LABELS:
-            rows.append({"text": doc["text"], "lang": doc["lang"], "label": label, "mention_id": str(doc["_id"])})
+            rows.append(
+                {"text": doc["text"], "lang": doc["lang"], "label": label, "mention_id": str(doc["_id"])}
+            )
     return rows
 
 
@@ -44,8 +47,12 @@ def figures(model: Model, rows: list[dict]) -> dict:
     for lang in ("es", "en"):
         pairs = [(r["label"], model.score(r["text"], lang).label) for r in rows if r["lang"] == lang]
         if pairs:
-            out[lang] = {"n": len(pairs), "accuracy": round(accuracy(pairs), 3),
-                         "macro_f1": round(macro_f1(pairs), 3), "negative_recall": round(recall(pairs, "negative"), 3)}
+            out[lang] = {
+                "n": len(pairs),
+                "accuracy": round(accuracy(pairs), 3),
+                "macro_f1": round(macro_f1(pairs), 3),
+                "negative_recall": round(recall(pairs, "negative"), 3),
+            }
     return out
 
 
@@ -55,9 +62,15 @@ def retrain(extra: list[Path] | None = None, activate: bool = False, out=sys.std
     corrections = corrected_posts()
     rows = base + corrections
     weights = [1.0] * len(base) + [train.CORRECTION_WEIGHT] * len(corrections)
-    data = train.fit(rows, weights, base="cm", notes={"corrections": len(corrections),
-                                                      "sources": ["eval_set.jsonl split dev",
-                                                                  *map(str, extra or []), "corrections"]})
+    data = train.fit(
+        rows,
+        weights,
+        base="cm",
+        notes={
+            "corrections": len(corrections),
+            "sources": ["eval_set.jsonl split dev", *map(str, extra or []), "corrections"],
+        },
+    )
     collection = store_collection()
     base_version, n = data["version"], 1
     while collection.find_one({"version": data["version"]}, {"_id": 1}):  # same data, same minute
@@ -67,19 +80,34 @@ def retrain(extra: list[Path] | None = None, activate: bool = False, out=sys.std
     registry.refresh()
     old = registry.current()
     held_out = train.own_rows("test")
-    evaluation = {"held_out": {"previous": figures(old, held_out), "new": figures(new, held_out)},
-                  "corrections": {"previous": figures(old, corrections), "new": figures(new, corrections)}}
+    evaluation = {
+        "held_out": {"previous": figures(old, held_out), "new": figures(new, held_out)},
+        "corrections": {"previous": figures(old, corrections), "new": figures(new, corrections)},
+    }
     now = utcnow()
-    doc = {"version": new.version, "created_at": now, "active": False, "previous": old.version,
-           "trained": data["trained"], "evaluation": evaluation, "model": data}
+    doc = {
+        "version": new.version,
+        "created_at": now,
+        "active": False,
+        "previous": old.version,
+        "trained": data["trained"],
+        "evaluation": evaluation,
+        "model": data,
+    }
     collection.insert_one(doc)
-    print(f"model {new.version}: {len(base)} shipped posts + {len(corrections)} corrections "
-          f"(previous {old.version})", file=out)
+    print(
+        f"model {new.version}: {len(base)} shipped posts + {len(corrections)} corrections "
+        f"(previous {old.version})",
+        file=out,
+    )
     for part, results in evaluation.items():
         for which in ("previous", "new"):
             for lang, f in results[which].items():
-                print(f"  {part:<12}{which:<9}{lang}  n={f['n']:<4} accuracy {f['accuracy']:.3f}  "
-                      f"macro-F1 {f['macro_f1']:.3f}  negative recall {f['negative_recall']:.3f}", file=out)
+                print(
+                    f"  {part:<12}{which:<9}{lang}  n={f['n']:<4} accuracy {f['accuracy']:.3f}  "
+                    f"macro-F1 {f['macro_f1']:.3f}  negative recall {f['negative_recall']:.3f}",
+                    file=out,
+                )
     if activate:
         activate_version(new.version, out=out)
         doc["active"] = True
@@ -102,8 +130,11 @@ def activate_version(version: str, out=sys.stdout) -> None:
         collection.update_many({"active": True, "version": {"$ne": version}}, {"$set": {"active": False}})
         collection.update_one({"version": version}, {"$set": {"active": True, "activated_at": utcnow()}})
     registry.refresh()
-    print(f"sentiment model in use: {registry.current().version} (running listeners switch within "
-          f"30 s; each mention records the version that scored it)", file=out)
+    print(
+        f"sentiment model in use: {registry.current().version} (running listeners switch within "
+        f"30 s; each mention records the version that scored it)",
+        file=out,
+    )
 
 
 def list_versions(out=sys.stdout) -> None:
@@ -111,15 +142,23 @@ def list_versions(out=sys.stdout) -> None:
     for doc in store_collection().find({}, {"model": 0}).sort("created_at", -1):
         held = doc.get("evaluation", {}).get("held_out", {}).get("new", {})
         summary = ", ".join(f"{lang} macro-F1 {f['macro_f1']:.3f}" for lang, f in held.items())
-        print(f"{'*' if doc.get('active') else ' '} {doc['version']}  {doc['created_at']:%Y-%m-%d %H:%M}  "
-              f"corrections {doc.get('trained', {}).get('corrections', 0)}  {summary}", file=out)
+        print(
+            f"{'*' if doc.get('active') else ' '} {doc['version']}  {doc['created_at']:%Y-%m-%d %H:%M}  "
+            f"corrections {doc.get('trained', {}).get('corrections', 0)}  {summary}",
+            file=out,
+        )
 
 
 def main(settings, argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.listener retrain")
     parser.add_argument("--activate", action="store_true", help="use the new model at once")
-    parser.add_argument("--extra", action="append", type=Path, default=[],
-                        help="more labelled JSONL (text, lang, label), read at run time")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        type=Path,
+        default=[],
+        help="more labelled JSONL (text, lang, label), read at run time",
+    )
     args = parser.parse_args(argv)
     store.prepare(settings.mongo_uri, *DOCUMENTS)
     retrain(args.extra, args.activate)

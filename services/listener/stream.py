@@ -65,10 +65,16 @@ class MentionStream(tweepy.StreamingClient):
         user = users.get(str(tweet.author_id))
         handle = user.username if user else str(tweet.author_id or "")
         created = tweet.created_at
-        post = Post(source="x", post_id=str(tweet.id), text=tweet.text or "",
-                    posted_at=created.astimezone(datetime.timezone.utc).replace(tzinfo=None) if created else utcnow(),
-                    author_handle=handle, author_name=user.name if user else "",
-                    url=f"https://x.com/{handle}/status/{tweet.id}", lang_hint=tweet.lang)
+        post = Post(
+            source="x",
+            post_id=str(tweet.id),
+            text=tweet.text or "",
+            posted_at=created.astimezone(datetime.timezone.utc).replace(tzinfo=None) if created else utcnow(),
+            author_handle=handle,
+            author_name=user.name if user else "",
+            url=f"https://x.com/{handle}/status/{tweet.id}",
+            lang_hint=tweet.lang,
+        )
         for rule in response.matching_rules or []:
             query = self.queries.get(str(rule.tag))
             if query is not None:
@@ -83,10 +89,14 @@ class MentionStream(tweepy.StreamingClient):
             collection = SourceCursor._get_collection()
             for query in self.queries.values():
                 change = {"status": "auth_failed", "message": message, "updated_at": utcnow()}
-                if collection.update_one({"query_id": query.id, "source": "x"}, {"$set": change}).matched_count:
+                if collection.update_one(
+                    {"query_id": query.id, "source": "x"}, {"$set": change}
+                ).matched_count:
                     continue
                 try:  # no poller has made this pair's cursor yet
-                    collection.insert_one({"query_id": query.id, "source": "x", "cursor": {}, "fetched": 0, **change})
+                    collection.insert_one(
+                        {"query_id": query.id, "source": "x", "cursor": {}, "fetched": 0, **change}
+                    )
                 except DuplicateKeyError:
                     collection.update_one({"query_id": query.id, "source": "x"}, {"$set": change})
             log.warning(message)
@@ -100,8 +110,9 @@ class MentionStream(tweepy.StreamingClient):
 
     def run(self, **params):
         """Connect and consume until disconnect() (blocking)."""
-        self.filter(expansions=["author_id"], tweet_fields=TWEET_FIELDS, user_fields=["username", "name"],
-                    **params)
+        self.filter(
+            expansions=["author_id"], tweet_fields=TWEET_FIELDS, user_fields=["username", "name"], **params
+        )
 
 
 def streamed_queries():
@@ -128,8 +139,9 @@ def main(settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     stream.sync_rules(streamed_queries())
-    thread = stream.filter(threaded=True, expansions=["author_id"], tweet_fields=TWEET_FIELDS,
-                           user_fields=["username", "name"])
+    thread = stream.filter(
+        threaded=True, expansions=["author_id"], tweet_fields=TWEET_FIELDS, user_fields=["username", "name"]
+    )
     while not stopping.wait(settings.poll_interval):
         if not thread.is_alive():
             break

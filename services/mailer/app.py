@@ -29,17 +29,24 @@ def create_app(settings: Settings | None = None):
     from services.mailer.api import BLUEPRINTS
 
     settings = settings or load()
-    app = create_api_app(__name__, service="mailer", title="Vínculo mailer API", settings=settings,
-                         description="Templates, consent-respecting email and SMS delivery, unsubscribe, "
-                                     "tracking, bounces, consents.")
+    app = create_api_app(
+        __name__,
+        service="mailer",
+        title="Vínculo mailer API",
+        settings=settings,
+        description="Templates, consent-respecting email and SMS delivery, unsubscribe, "
+        "tracking, bounces, consents.",
+    )
     store.prepare(settings.mongo_uri, *DOCUMENTS)
     rendering.configure(rendering.RenderBudget.from_settings(settings))
     # The publisher connects on first publish, not here.
     publisher = Publisher(settings.amqp_url, Topology(settings.broker_namespace), "mailer")
     tokens = from_settings(settings)
     app.extensions["vinculo_mailer"] = MailerParts(
-        events=Events(publisher), tokens=tokens,
-        links=Links(tokens, settings.public_url, settings.unsubscribe_mailto))
+        events=Events(publisher),
+        tokens=tokens,
+        links=Links(tokens, settings.public_url, settings.unsubscribe_mailto),
+    )
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app

@@ -51,24 +51,47 @@ MERGE_FIELDS = {
     "country": ("customer.country", "país", "country"),
 }
 TYPES = {  # type -> (Spanish, English) names, for messages
-    "heading": ("título", "heading"), "text": ("texto", "text"), "image": ("imagen", "image"),
-    "button": ("botón", "button"), "columns": ("columnas", "columns"), "divider": ("separador", "divider"),
-    "spacer": ("espacio", "spacer"), "social": ("redes sociales", "social links"),
-    "html": ("HTML propio", "custom HTML"), "footer": ("pie", "footer"),
+    "heading": ("título", "heading"),
+    "text": ("texto", "text"),
+    "image": ("imagen", "image"),
+    "button": ("botón", "button"),
+    "columns": ("columnas", "columns"),
+    "divider": ("separador", "divider"),
+    "spacer": ("espacio", "spacer"),
+    "social": ("redes sociales", "social links"),
+    "html": ("HTML propio", "custom HTML"),
+    "footer": ("pie", "footer"),
 }
 FIELDS = {
-    "heading": {"text", "level", "align"}, "text": {"text", "align"},
-    "image": {"src", "alt", "href", "width"}, "button": {"text", "url", "align"},
-    "columns": {"columns"}, "divider": set(), "spacer": {"height"}, "social": {"links"},
-    "html": {"html"}, "footer": {"text"},
+    "heading": {"text", "level", "align"},
+    "text": {"text", "align"},
+    "image": {"src", "alt", "href", "width"},
+    "button": {"text", "url", "align"},
+    "columns": {"columns"},
+    "divider": set(),
+    "spacer": {"height"},
+    "social": {"links"},
+    "html": {"html"},
+    "footer": {"text"},
 }
 IN_COLUMN = ("heading", "text", "image", "button", "divider", "spacer")
-NETWORKS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "linkedin": "LinkedIn",
-            "youtube": "YouTube", "tiktok": "TikTok", "mastodon": "Mastodon", "web": "Web"}
+NETWORKS = {
+    "x": "X",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "linkedin": "LinkedIn",
+    "youtube": "YouTube",
+    "tiktok": "TikTok",
+    "mastodon": "Mastodon",
+    "web": "Web",
+}
 MAX_BLOCKS = 100
 MAX_TEXT = 5000
 MAX_HTML = 50_000
-FOOTER_LINKS = {"es": ("Darse de baja", "Preferencias de correo"), "en": ("Unsubscribe", "E-mail preferences")}
+FOOTER_LINKS = {
+    "es": ("Darse de baja", "Preferencias de correo"),
+    "en": ("Unsubscribe", "E-mail preferences"),
+}
 
 # Colours: every text has its own background set (a dark-mode client that inverts one never
 # leaves dark text on its own dark background); clients that honour prefers-color-scheme get
@@ -76,13 +99,15 @@ FOOTER_LINKS = {"es": ("Darse de baja", "Preferencias de correo"), "en": ("Unsub
 INK, MUTED, PAPER, CANVAS, ACCENT, RULE = "#1f2933", "#52606d", "#ffffff", "#f2f4f7", "#1d4ed8", "#d0d5dd"
 CONTENT_WIDTH = 600
 SIDE = 25  # px of padding either side of a block
-DARK_CSS = (":root { color-scheme: light dark; supported-color-schemes: light dark; }"
-            "@media (prefers-color-scheme: dark) {"
-            " .vb-canvas, .vb-canvas > div { background-color: #111418 !important; }"
-            " .vb-paper, .vb-paper > table, .vb-paper td { background-color: #1b1f24 !important; }"
-            " .vb-paper div, .vb-paper h1, .vb-paper h2, .vb-paper h3, .vb-paper p { color: #e6e8eb !important; }"
-            " .vb-paper a { color: #8fb3ff !important; }"
-            " .vb-paper .vb-button a, .vb-paper .vb-button p { color: #ffffff !important; } }")
+DARK_CSS = (
+    ":root { color-scheme: light dark; supported-color-schemes: light dark; }"
+    "@media (prefers-color-scheme: dark) {"
+    " .vb-canvas, .vb-canvas > div { background-color: #111418 !important; }"
+    " .vb-paper, .vb-paper > table, .vb-paper td { background-color: #1b1f24 !important; }"
+    " .vb-paper div, .vb-paper h1, .vb-paper h2, .vb-paper h3, .vb-paper p { color: #e6e8eb !important; }"
+    " .vb-paper a { color: #8fb3ff !important; }"
+    " .vb-paper .vb-button a, .vb-paper .vb-button p { color: #ffffff !important; } }"
+)
 MERGE_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 URL_RE = re.compile(r"^https?://[^\s<>\"'`{}|\\^]+$", re.IGNORECASE)
 
@@ -115,6 +140,7 @@ def _lang(locale: str) -> str:
 
 # --- checking ---------------------------------------------------------------------------------
 
+
 class _Checker:
     def __init__(self, locale: str, sample: dict | None):
         self.locale = locale
@@ -140,9 +166,12 @@ class _Checker:
         self.problems.append(BlockProblem(field, name_es, name_en, es, en))
 
     def text(self, value, field, path, key, *, required=True, limit=MAX_TEXT) -> None:
-        label_es, label_en = {"text": ("el texto", "the text"), "alt": ("el texto alternativo", "the alt text"),
-                              "html": ("el HTML", "the HTML"),
-                              "preheader": ("la línea de vista previa", "the preview line")}.get(key, (key, key))
+        label_es, label_en = {
+            "text": ("el texto", "the text"),
+            "alt": ("el texto alternativo", "the alt text"),
+            "html": ("el HTML", "the HTML"),
+            "preheader": ("la línea de vista previa", "the preview line"),
+        }.get(key, (key, key))
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 self.problem(f"{field}.{key}", path, f"falta {label_es}", f"{label_en} is required")
@@ -151,26 +180,39 @@ class _Checker:
             self.problem(f"{field}.{key}", path, f"{label_es} debe ser texto", f"{label_en} must be a string")
             return
         if len(value) > limit:
-            self.problem(f"{field}.{key}", path, f"{label_es} pasa de {limit} caracteres",
-                         f"{label_en} is longer than {limit} characters")
+            self.problem(
+                f"{field}.{key}",
+                path,
+                f"{label_es} pasa de {limit} caracteres",
+                f"{label_en} is longer than {limit} characters",
+            )
             return
         bad = unsafe_character(value, multiline=True)
         if bad:
             code = re.search(r"U\+[0-9A-F]{4,6}", bad)
-            self.problem(f"{field}.{key}", path,
-                         f"{label_es} tiene un carácter no permitido{f' ({code.group(0)})' if code else ''}",
-                         f"{label_en} has a character that is not allowed ({bad})")
+            self.problem(
+                f"{field}.{key}",
+                path,
+                f"{label_es} tiene un carácter no permitido{f' ({code.group(0)})' if code else ''}",
+                f"{label_en} has a character that is not allowed ({bad})",
+            )
             return
         if key != "html":
             for name in MERGE_RE.findall(value):
                 if name not in MERGE_FIELDS:
-                    self.problem(f"{field}.{key}", path,
-                                 f"«{name}» no es un campo de la lista ({', '.join(MERGE_FIELDS)})",
-                                 f"'{name}' is not a merge field from the list ({', '.join(MERGE_FIELDS)})")
+                    self.problem(
+                        f"{field}.{key}",
+                        path,
+                        f"«{name}» no es un campo de la lista ({', '.join(MERGE_FIELDS)})",
+                        f"'{name}' is not a merge field from the list ({', '.join(MERGE_FIELDS)})",
+                    )
 
     def url(self, value, field, path, key, *, required=True) -> None:
-        label_es, label_en = {"src": ("la dirección de la imagen", "the image address"),
-                              "href": ("el enlace", "the link"), "url": ("la URL", "the URL")}[key]
+        label_es, label_en = {
+            "src": ("la dirección de la imagen", "the image address"),
+            "href": ("el enlace", "the link"),
+            "url": ("la URL", "the URL"),
+        }[key]
         if value in (None, ""):
             if required:
                 self.problem(f"{field}.{key}", path, f"falta {label_es}", f"{label_en} is required")
@@ -180,12 +222,20 @@ class _Checker:
             return
         for name in MERGE_RE.findall(value):
             if name not in MERGE_FIELDS:
-                self.problem(f"{field}.{key}", path, f"«{name}» no es un campo de la lista",
-                             f"'{name}' is not a merge field from the list")
+                self.problem(
+                    f"{field}.{key}",
+                    path,
+                    f"«{name}» no es un campo de la lista",
+                    f"'{name}' is not a merge field from the list",
+                )
                 return
         if not URL_RE.match(MERGE_RE.sub("x", value)):
-            self.problem(f"{field}.{key}", path, f"{label_es} debe empezar por http:// o https://",
-                         f"{label_en} must start with http:// or https://")
+            self.problem(
+                f"{field}.{key}",
+                path,
+                f"{label_es} debe empezar por http:// o https://",
+                f"{label_en} must start with http:// or https://",
+            )
 
     def block(self, block, field: str, path: list, allowed: tuple[str, ...]) -> None:
         kind = block.get("type") if isinstance(block, dict) else None
@@ -193,17 +243,29 @@ class _Checker:
             shown = kind if isinstance(kind, str) else "?"
             path = path[:-1] + [(path[-1][0], shown)]
             names = ", ".join(allowed)
-            self.problem(f"{field}.type", path, f"tipo de bloque desconocido aquí (se admite: {names})",
-                         f"unknown block type here (allowed: {names})")
+            self.problem(
+                f"{field}.type",
+                path,
+                f"tipo de bloque desconocido aquí (se admite: {names})",
+                f"unknown block type here (allowed: {names})",
+            )
             return
         path = path[:-1] + [(path[-1][0], kind)]
         unknown = sorted(set(block) - FIELDS[kind] - {"type", "id"})
         if unknown:
-            self.problem(f"{field}.{unknown[0]}", path, f"campo desconocido «{unknown[0]}»",
-                         f"unknown field '{unknown[0]}'")
+            self.problem(
+                f"{field}.{unknown[0]}",
+                path,
+                f"campo desconocido «{unknown[0]}»",
+                f"unknown field '{unknown[0]}'",
+            )
         if "align" in block and block["align"] not in ("left", "center", "right"):
-            self.problem(f"{field}.align", path, "la alineación es left, center o right",
-                         "align is left, center or right")
+            self.problem(
+                f"{field}.align",
+                path,
+                "la alineación es left, center o right",
+                "align is left, center or right",
+            )
         if kind == "heading":
             self.text(block.get("text"), field, path, "text", limit=300)
             if block.get("level", 1) not in (1, 2, 3):
@@ -215,18 +277,27 @@ class _Checker:
             self.text(block.get("alt"), field, path, "alt", limit=300)
             self.url(block.get("href"), field, path, "href", required=False)
             width = block.get("width")
-            if width is not None and (not isinstance(width, int) or isinstance(width, bool)
-                                      or not 16 <= width <= CONTENT_WIDTH):
-                self.problem(f"{field}.width", path, f"el ancho es un número de 16 a {CONTENT_WIDTH} píxeles",
-                             f"width is a number of pixels from 16 to {CONTENT_WIDTH}")
+            if width is not None and (
+                not isinstance(width, int) or isinstance(width, bool) or not 16 <= width <= CONTENT_WIDTH
+            ):
+                self.problem(
+                    f"{field}.width",
+                    path,
+                    f"el ancho es un número de 16 a {CONTENT_WIDTH} píxeles",
+                    f"width is a number of pixels from 16 to {CONTENT_WIDTH}",
+                )
         elif kind == "button":
             self.text(block.get("text"), field, path, "text", limit=200)
             self.url(block.get("url"), field, path, "url")
         elif kind == "spacer":
             height = block.get("height", 24)
             if not isinstance(height, int) or isinstance(height, bool) or not 4 <= height <= 120:
-                self.problem(f"{field}.height", path, "la altura es un número de 4 a 120 píxeles",
-                             "height is a number of pixels from 4 to 120")
+                self.problem(
+                    f"{field}.height",
+                    path,
+                    "la altura es un número de 4 a 120 píxeles",
+                    "height is a number of pixels from 4 to 120",
+                )
         elif kind == "social":
             links = block.get("links")
             if not isinstance(links, list) or not links:
@@ -235,15 +306,22 @@ class _Checker:
             for i, link in enumerate(links[:20]):
                 where = f"{field}.links.{i}"
                 if not isinstance(link, dict) or link.get("network") not in NETWORKS:
-                    self.problem(f"{where}.network", path, f"red desconocida (se admite: {', '.join(NETWORKS)})",
-                                 f"unknown network (allowed: {', '.join(NETWORKS)})")
+                    self.problem(
+                        f"{where}.network",
+                        path,
+                        f"red desconocida (se admite: {', '.join(NETWORKS)})",
+                        f"unknown network (allowed: {', '.join(NETWORKS)})",
+                    )
                     continue
                 self.url(link.get("url"), where, path, "url")
         elif kind == "html":
             self.text(block.get("html"), field, path, "html", limit=MAX_HTML)
             source = block.get("html")
-            if isinstance(source, str) and source.strip() and not any(p.field.startswith(field)
-                                                                      for p in self.problems):
+            if (
+                isinstance(source, str)
+                and source.strip()
+                and not any(p.field.startswith(field) for p in self.problems)
+            ):
                 self.custom_html(source, field, path)
         elif kind == "footer":
             self.text(block.get("text"), field, path, "text", required=False, limit=1000)
@@ -254,25 +332,39 @@ class _Checker:
                 return
             for c, column in enumerate(columns):
                 if not isinstance(column, list):
-                    self.problem(f"{field}.columns.{c}", path + [(c, "_column")], "una columna es una lista de bloques",
-                                 "a column is a list of blocks")
+                    self.problem(
+                        f"{field}.columns.{c}",
+                        path + [(c, "_column")],
+                        "una columna es una lista de bloques",
+                        "a column is a list of blocks",
+                    )
                     continue
                 for i, inner in enumerate(column[:MAX_BLOCKS]):
-                    self.block(inner, f"{field}.columns.{c}.{i}", path + [(c, "_column"), (i, "?")], IN_COLUMN)
+                    self.block(
+                        inner, f"{field}.columns.{c}.{i}", path + [(c, "_column"), (i, "?")], IN_COLUMN
+                    )
 
     def custom_html(self, source: str, field: str, path) -> None:
         try:
             HTML_ENV.from_string(source).render(sample_context(self.sample, self.locale))
         except Exception as exc:  # noqa: BLE001 - syntax, undefined, sandbox: each named below
             message = getattr(exc, "message", None) or str(exc)
-            self.problem(f"{field}.html", path, f"la plantilla no se puede mostrar: {message}",
-                         f"the template does not render: {message}")
+            self.problem(
+                f"{field}.html",
+                path,
+                f"la plantilla no se puede mostrar: {message}",
+                f"the template does not render: {message}",
+            )
             return
         try:
             mjml.mjml2html(_document([_section(f"<mj-text>{source}</mj-text>")], "", self.locale))
         except Exception as exc:  # noqa: BLE001 - the compiler's parse error
-            self.problem(f"{field}.html", path, f"el HTML no está bien formado ({exc})",
-                         f"the HTML is not well formed ({exc})")
+            self.problem(
+                f"{field}.html",
+                path,
+                f"el HTML no está bien formado ({exc})",
+                f"the HTML is not well formed ({exc})",
+            )
 
 
 def check(locale: str, variant: dict, sample: dict | None, prefix: str) -> list[BlockProblem]:
@@ -280,12 +372,22 @@ def check(locale: str, variant: dict, sample: dict | None, prefix: str) -> list[
     checker = _Checker(locale, sample)
     blocks = variant.get("blocks")
     if not isinstance(blocks, list) or not blocks:
-        checker.problems.append(BlockProblem(f"{prefix}.blocks", "bloques", "blocks", "añade al menos un bloque",
-                                             "add at least one block"))
+        checker.problems.append(
+            BlockProblem(
+                f"{prefix}.blocks", "bloques", "blocks", "añade al menos un bloque", "add at least one block"
+            )
+        )
         return checker.problems
     if len(blocks) > MAX_BLOCKS:
-        checker.problems.append(BlockProblem(f"{prefix}.blocks", "bloques", "blocks",
-                                             f"como mucho {MAX_BLOCKS} bloques", f"at most {MAX_BLOCKS} blocks"))
+        checker.problems.append(
+            BlockProblem(
+                f"{prefix}.blocks",
+                "bloques",
+                "blocks",
+                f"como mucho {MAX_BLOCKS} bloques",
+                f"at most {MAX_BLOCKS} blocks",
+            )
+        )
         return checker.problems
     for index, block in enumerate(blocks):
         checker.block(block, f"{prefix}.blocks.{index}", [(index, "?")], tuple(TYPES))
@@ -301,6 +403,7 @@ def missing_footer(variant: dict) -> bool:
 
 # --- compiling --------------------------------------------------------------------------------
 
+
 def _literal(text: str) -> str:
     """User text as HTML that Jinja leaves alone."""
     return htmllib.escape(text, quote=True).replace("{", "&#123;").replace("}", "&#125;")
@@ -309,7 +412,7 @@ def _literal(text: str) -> str:
 def _merged_html(text: str) -> str:
     out, last = [], 0
     for match in MERGE_RE.finditer(text):
-        out.append(_literal(text[last:match.start()]))
+        out.append(_literal(text[last : match.start()]))
         out.append("{{ %s }}" % MERGE_FIELDS[match.group(1)][0])
         last = match.end()
     out.append(_literal(text[last:]))
@@ -319,7 +422,7 @@ def _merged_html(text: str) -> str:
 def _merged_text(text: str) -> str:
     out, last = [], 0
     for match in MERGE_RE.finditer(text):
-        out.append(text[last:match.start()].replace("{", "{{ '{' }}"))
+        out.append(text[last : match.start()].replace("{", "{{ '{' }}"))
         out.append("{{ %s }}" % MERGE_FIELDS[match.group(1)][0])
         last = match.end()
     out.append(text[last:].replace("{", "{{ '{' }}"))
@@ -329,7 +432,7 @@ def _merged_text(text: str) -> str:
 def _url_html(url: str) -> str:
     out, last = [], 0
     for match in MERGE_RE.finditer(url):
-        out.append(_literal(url[last:match.start()]))
+        out.append(_literal(url[last : match.start()]))
         out.append("{{ %s|urlencode }}" % MERGE_FIELDS[match.group(1)][0])
         last = match.end()
     out.append(_literal(url[last:]))
@@ -339,7 +442,7 @@ def _url_html(url: str) -> str:
 def _url_text(url: str) -> str:
     out, last = [], 0
     for match in MERGE_RE.finditer(url):
-        out.append(url[last:match.start()].replace("{", "%7B"))
+        out.append(url[last : match.start()].replace("{", "%7B"))
         out.append("{{ %s|urlencode }}" % MERGE_FIELDS[match.group(1)][0])
         last = match.end()
     out.append(url[last:].replace("{", "%7B"))
@@ -353,8 +456,7 @@ def _paragraphs(text: str) -> list[str]:
 def _section(columns_mjml: str | list[str], css: str = "vb-paper") -> str:
     columns = [columns_mjml] if isinstance(columns_mjml, str) else columns_mjml
     inner = "".join(f'<mj-column padding="0px">{c}</mj-column>' for c in columns)
-    return (f'<mj-section background-color="{PAPER}" padding="6px 0px" css-class="{css}">'
-            f"{inner}</mj-section>")
+    return f'<mj-section background-color="{PAPER}" padding="6px 0px" css-class="{css}">{inner}</mj-section>'
 
 
 def _block_mjml(block: dict, width: int, lang: str) -> str:
@@ -363,53 +465,67 @@ def _block_mjml(block: dict, width: int, lang: str) -> str:
     if kind == "heading":
         level = block.get("level", 1)
         size = {1: 28, 2: 22, 3: 18}[level]
-        return (f'<mj-text align="{align}" color="{INK}" font-size="{size}px" line-height="1.3">'
-                f'<h{level} style="margin:0;font-size:{size}px;font-weight:700;color:{INK};">'
-                f"{_merged_html(block['text'])}</h{level}></mj-text>")
+        return (
+            f'<mj-text align="{align}" color="{INK}" font-size="{size}px" line-height="1.3">'
+            f'<h{level} style="margin:0;font-size:{size}px;font-weight:700;color:{INK};">'
+            f"{_merged_html(block['text'])}</h{level}></mj-text>"
+        )
     if kind == "text":
-        body = "".join(f'<p style="margin:0 0 12px 0;">{_merged_html(p).replace(chr(10), "<br>")}</p>'
-                       for p in _paragraphs(block["text"]))
+        body = "".join(
+            f'<p style="margin:0 0 12px 0;">{_merged_html(p).replace(chr(10), "<br>")}</p>'
+            for p in _paragraphs(block["text"])
+        )
         return f'<mj-text align="{align}" color="{INK}" font-size="16px" line-height="1.5">{body}</mj-text>'
     if kind == "image":
         shown = min(block.get("width") or width, width)
         href = f' href="{_url_html(block["href"])}"' if block.get("href") else ""
-        return (f'<mj-image src="{_url_html(block["src"])}" alt="{_literal(block["alt"])}" width="{shown}px"'
-                f'{href} />')
+        return (
+            f'<mj-image src="{_url_html(block["src"])}" alt="{_literal(block["alt"])}" width="{shown}px"'
+            f"{href} />"
+        )
     if kind == "button":
-        return (f'<mj-button href="{_url_html(block["url"])}" align="{block.get("align") or "center"}" '
-                f'background-color="{ACCENT}" color="#ffffff" font-size="16px" font-weight="700" '
-                f'inner-padding="12px 24px" border-radius="6px" css-class="vb-button">'
-                f'{_merged_html(block["text"])}</mj-button>')
+        return (
+            f'<mj-button href="{_url_html(block["url"])}" align="{block.get("align") or "center"}" '
+            f'background-color="{ACCENT}" color="#ffffff" font-size="16px" font-weight="700" '
+            f'inner-padding="12px 24px" border-radius="6px" css-class="vb-button">'
+            f"{_merged_html(block['text'])}</mj-button>"
+        )
     if kind == "divider":
         return f'<mj-divider border-color="{RULE}" border-width="1px" />'
     if kind == "spacer":
         return f'<mj-spacer height="{block.get("height", 24)}px" />'
     if kind == "social":
-        links = " · ".join(f'<a href="{_url_html(link["url"])}" style="color:{ACCENT};">'
-                           f'{NETWORKS[link["network"]]}</a>' for link in block["links"])
+        links = " · ".join(
+            f'<a href="{_url_html(link["url"])}" style="color:{ACCENT};">{NETWORKS[link["network"]]}</a>'
+            for link in block["links"]
+        )
         return f'<mj-text align="center" color="{INK}" font-size="15px">{links}</mj-text>'
     if kind == "html":
         return f'<mj-text color="{INK}" font-size="16px" line-height="1.5">{block["html"]}</mj-text>'
     if kind == "footer":
         unsubscribe, preferences = FOOTER_LINKS[lang]
         who = f"{_merged_html(block['text']).replace(chr(10), '<br>')}<br>" if block.get("text") else ""
-        return (f'<mj-text align="center" color="{MUTED}" font-size="12px" line-height="1.6">{who}'
-                f'<a href="{{{{ unsubscribe_url }}}}" style="color:{MUTED};">{unsubscribe}</a> · '
-                f'<a href="{{{{ preferences_url }}}}" style="color:{MUTED};">{preferences}</a></mj-text>')
+        return (
+            f'<mj-text align="center" color="{MUTED}" font-size="12px" line-height="1.6">{who}'
+            f'<a href="{{{{ unsubscribe_url }}}}" style="color:{MUTED};">{unsubscribe}</a> · '
+            f'<a href="{{{{ preferences_url }}}}" style="color:{MUTED};">{preferences}</a></mj-text>'
+        )
     raise ValueError(kind)
 
 
 def _document(sections: list[str], preheader: str, locale: str) -> str:
     preview = f"<mj-preview>{_merged_html(preheader)}</mj-preview>" if preheader else ""
-    return (f'<mjml lang="{locale}"><mj-head>{preview}'
-            '<mj-raw><meta name="color-scheme" content="light dark">'
-            '<meta name="supported-color-schemes" content="light dark"></mj-raw>'
-            '<mj-attributes><mj-all font-family="Helvetica, Arial, sans-serif" />'
-            f'<mj-text padding="8px {SIDE}px" /><mj-image padding="8px {SIDE}px" />'
-            f'<mj-button padding="12px {SIDE}px" /><mj-divider padding="12px {SIDE}px" /></mj-attributes>'
-            f"<mj-style>{DARK_CSS}</mj-style></mj-head>"
-            f'<mj-body background-color="{CANVAS}" width="{CONTENT_WIDTH}px" css-class="vb-canvas">'
-            f'{"".join(sections)}</mj-body></mjml>')
+    return (
+        f'<mjml lang="{locale}"><mj-head>{preview}'
+        '<mj-raw><meta name="color-scheme" content="light dark">'
+        '<meta name="supported-color-schemes" content="light dark"></mj-raw>'
+        '<mj-attributes><mj-all font-family="Helvetica, Arial, sans-serif" />'
+        f'<mj-text padding="8px {SIDE}px" /><mj-image padding="8px {SIDE}px" />'
+        f'<mj-button padding="12px {SIDE}px" /><mj-divider padding="12px {SIDE}px" /></mj-attributes>'
+        f"<mj-style>{DARK_CSS}</mj-style></mj-head>"
+        f'<mj-body background-color="{CANVAS}" width="{CONTENT_WIDTH}px" css-class="vb-canvas">'
+        f"{''.join(sections)}</mj-body></mjml>"
+    )
 
 
 def to_mjml(variant: dict, locale: str) -> str:
@@ -419,7 +535,9 @@ def to_mjml(variant: dict, locale: str) -> str:
         if block["type"] == "columns":
             columns = block["columns"]
             width = CONTENT_WIDTH // len(columns) - 2 * SIDE
-            sections.append(_section(["".join(_block_mjml(b, width, lang) for b in column) for column in columns]))
+            sections.append(
+                _section(["".join(_block_mjml(b, width, lang) for b in column) for column in columns])
+            )
         else:
             css = "vb-paper vb-footer" if block["type"] == "footer" else "vb-paper"
             sections.append(_section(_block_mjml(block, CONTENT_WIDTH - 2 * SIDE, lang), css))
@@ -464,7 +582,9 @@ def _block_text(block: dict, lang: str) -> list[str]:
     if kind == "text":
         return [_merged_text(p) for p in _paragraphs(block["text"])]
     if kind == "image":
-        return [f"[{_merged_text(block['alt'])}]" + (f" {_url_text(block['href'])}" if block.get("href") else "")]
+        return [
+            f"[{_merged_text(block['alt'])}]" + (f" {_url_text(block['href'])}" if block.get("href") else "")
+        ]
     if kind == "button":
         return [f"{_merged_text(block['text'])}: {_url_text(block['url'])}"]
     if kind == "divider":
@@ -472,7 +592,9 @@ def _block_text(block: dict, lang: str) -> list[str]:
     if kind == "spacer":
         return []
     if kind == "social":
-        return ["\n".join(f"{NETWORKS[link['network']]}: {_url_text(link['url'])}" for link in block["links"])]
+        return [
+            "\n".join(f"{NETWORKS[link['network']]}: {_url_text(link['url'])}" for link in block["links"])
+        ]
     if kind == "html":
         parser = _TextOf()
         parser.feed(block["html"])
@@ -505,5 +627,16 @@ def compile_variant(locale: str, variant: dict) -> dict:
     return out
 
 
-__all__ = ["BlockProblem", "BlocksInvalid", "MARKETING_TOPICS", "MERGE_FIELDS", "TYPES", "check",
-           "compile_variant", "missing_footer", "to_mjml", "to_text", "uses_blocks"]
+__all__ = [
+    "BlockProblem",
+    "BlocksInvalid",
+    "MARKETING_TOPICS",
+    "MERGE_FIELDS",
+    "TYPES",
+    "check",
+    "compile_variant",
+    "missing_footer",
+    "to_mjml",
+    "to_text",
+    "uses_blocks",
+]

@@ -91,7 +91,9 @@ def parse(raw: bytes) -> Report:
         address = address or _addr(original.get("To"))
         return Report("complaint", delivery_id, address, None, "complaint (ARF feedback report)")
     if report_type != "delivery-status":
-        raise NotAReport(f"report-type {report_type or '(none)'} is neither delivery-status nor feedback-report")
+        raise NotAReport(
+            f"report-type {report_type or '(none)'} is neither delivery-status nor feedback-report"
+        )
     for part in msg.walk():
         if part.get_content_type() != "message/delivery-status":
             continue
@@ -118,33 +120,52 @@ def apply(report: Report, events) -> dict:
         customer = Customer._get_collection().find_one({"email": report.address}, {"email": 1})
     address = report.address or (customer or {}).get("email") or (delivery or {}).get("address")
     reason = f"{report.kind}: {report.status or ''} {report.diagnostic or ''}".strip()[:500]
-    out = {"kind": report.kind, "delivery_id": str(report.delivery_id) if delivery else None,
-           "address": address, "suppressed": False, "status": report.status}
+    out = {
+        "kind": report.kind,
+        "delivery_id": str(report.delivery_id) if delivery else None,
+        "address": address,
+        "suppressed": False,
+        "status": report.status,
+    }
     if report.kind == "soft":
         if delivery is not None:
             Delivery._get_collection().update_one({"_id": delivery["_id"]}, {"$set": {"reason": reason}})
         return out
     if delivery is not None:
-        engagement.record(events, delivery["_id"], "bounced", reason=reason,
-                          extra_set={"status": "bounced", "reason": reason})
+        engagement.record(
+            events,
+            delivery["_id"],
+            "bounced",
+            reason=reason,
+            extra_set={"status": "bounced", "reason": reason},
+        )
     now = utcnow()
     flag = "bounced" if report.kind == "hard" else "complained"
     if customer is not None:
         # The one exception to "segments owns Customer": only suppression.* is written here.
         Customer._get_collection().update_one(
             {"_id": customer["_id"]},
-            {"$set": {f"suppression.{flag}": True, "suppression.reason": reason, "suppression.at": now}})
+            {"$set": {f"suppression.{flag}": True, "suppression.reason": reason, "suppression.at": now}},
+        )
     if address:
         try:
-            SuppressedContact(hash=contact_hash("email", address.lower()), kind="email",
-                              reason=flag, at=now).save(force_insert=True)
+            SuppressedContact(
+                hash=contact_hash("email", address.lower()), kind="email", reason=flag, at=now
+            ).save(force_insert=True)
         except (me.NotUniqueError, DuplicateKeyError):
             pass
     out["suppressed"] = True
     if report.kind == "complaint" and delivery is not None:
-        consents.record_change(delivery["customer_id"], delivery["channel"], delivery["topic"], "revoked",
-                               "complaint", events=events, idempotency_key=f"complaint:{delivery['_id']}",
-                               note="spam complaint")
+        consents.record_change(
+            delivery["customer_id"],
+            delivery["channel"],
+            delivery["topic"],
+            "revoked",
+            "complaint",
+            events=events,
+            idempotency_key=f"complaint:{delivery['_id']}",
+            note="spam complaint",
+        )
     return out
 
 

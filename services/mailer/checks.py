@@ -14,19 +14,38 @@ from services.mailer import consents, policy
 from services.mailer.models import Delivery
 from services.mailer.prefs_models import FREQUENCY_CAPS, Preference
 
-CUSTOMER_FIELDS = {"email": 1, "phone": 1, "first_name": 1, "last_name": 1, "locale": 1, "time_zone": 1,
-                   "suppression": 1, "erased": 1, "attributes": 1, "purchases": 1, "city": 1,
-                   "country": 1, "tags": 1}
+CUSTOMER_FIELDS = {
+    "email": 1,
+    "phone": 1,
+    "first_name": 1,
+    "last_name": 1,
+    "locale": 1,
+    "time_zone": 1,
+    "suppression": 1,
+    "erased": 1,
+    "attributes": 1,
+    "purchases": 1,
+    "city": 1,
+    "country": 1,
+    "tags": 1,
+}
 
 
 class BatchContext:
     """Everything the send-time checks need for a set of customers, read in bulk."""
 
     def __init__(self, ids, channel: str, topic: str, marketing: bool, settings, now):
-        self.channel, self.topic, self.marketing, self.settings, self.now = channel, topic, marketing, settings, now
+        self.channel, self.topic, self.marketing, self.settings, self.now = (
+            channel,
+            topic,
+            marketing,
+            settings,
+            now,
+        )
         ids = list(ids)
-        self.customers = {doc["_id"]: doc for doc in Customer._get_collection().find(
-            {"_id": {"$in": ids}}, CUSTOMER_FIELDS)}
+        self.customers = {
+            doc["_id"]: doc for doc in Customer._get_collection().find({"_id": {"$in": ids}}, CUSTOMER_FIELDS)
+        }
         self.consent = consents.state_map(ids, channel, topic)
         kind = "email" if channel == "email" else "phone"
         hashes = {}
@@ -34,8 +53,16 @@ class BatchContext:
             address = policy.address_of(doc, channel)
             if address:
                 hashes[cid] = contact_hash(kind, address)
-        found = {doc["hash"] for doc in SuppressedContact._get_collection().find(
-            {"hash": {"$in": list(hashes.values())}}, {"hash": 1})} if hashes else set()
+        found = (
+            {
+                doc["hash"]
+                for doc in SuppressedContact._get_collection().find(
+                    {"hash": {"$in": list(hashes.values())}}, {"hash": 1}
+                )
+            }
+            if hashes
+            else set()
+        )
         self.suppressed = {cid for cid, h in hashes.items() if h in found}
         self.recent = collections.Counter()
         self.paused: dict = {}
@@ -43,7 +70,8 @@ class BatchContext:
         frequency: dict = {}
         if marketing:
             for doc in Preference._get_collection().find(
-                    {"customer_id": {"$in": ids}}, {"customer_id": 1, "paused_until": 1, "frequency": 1}):
+                {"customer_id": {"$in": ids}}, {"customer_id": 1, "paused_until": 1, "frequency": 1}
+            ):
                 if doc.get("paused_until"):
                     self.paused[doc["customer_id"]] = doc["paused_until"]
                 if doc.get("frequency") in FREQUENCY_CAPS:
@@ -53,9 +81,13 @@ class BatchContext:
             global_since = now - datetime.timedelta(days=settings.frequency_window_days)
             sent: dict = collections.defaultdict(list)
             for doc in Delivery._get_collection().find(
-                    {"customer_id": {"$in": ids}, "marketing": True,
-                     "sent_at": {"$gte": now - datetime.timedelta(days=days)}},
-                    {"customer_id": 1, "sent_at": 1}):
+                {
+                    "customer_id": {"$in": ids},
+                    "marketing": True,
+                    "sent_at": {"$gte": now - datetime.timedelta(days=days)},
+                },
+                {"customer_id": 1, "sent_at": 1},
+            ):
                 sent[doc["customer_id"]].append(doc["sent_at"])
                 if doc["sent_at"] >= global_since:
                     self.recent[doc["customer_id"]] += 1
@@ -65,8 +97,17 @@ class BatchContext:
                     self.personal_capped.add(cid)
 
     def decide(self, cid) -> policy.Decision:
-        return policy.decide(customer=self.customers.get(cid), channel=self.channel, topic=self.topic,
-                             marketing=self.marketing, consent=self.consent.get(cid),
-                             suppressed_hash=cid in self.suppressed, recent_marketing=self.recent[cid],
-                             cap=self.settings.frequency_cap, quiet=self.settings.quiet_hours, now=self.now,
-                             paused_until=self.paused.get(cid), personal_capped=cid in self.personal_capped)
+        return policy.decide(
+            customer=self.customers.get(cid),
+            channel=self.channel,
+            topic=self.topic,
+            marketing=self.marketing,
+            consent=self.consent.get(cid),
+            suppressed_hash=cid in self.suppressed,
+            recent_marketing=self.recent[cid],
+            cap=self.settings.frequency_cap,
+            quiet=self.settings.quiet_hours,
+            now=self.now,
+            paused_until=self.paused.get(cid),
+            personal_capped=cid in self.personal_capped,
+        )

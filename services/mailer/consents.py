@@ -38,10 +38,21 @@ def _insert_ignoring_duplicate(document: me.Document) -> bool:
         return False
 
 
-def record_change(customer_id, channel: str, topic: str, status: str, source: str, *, events,
-                  idempotency_key: str | None = None, at: datetime.datetime | None = None,
-                  ip: str | None = None, wording_version: str | None = None,
-                  note: str | None = None, campaign_id: str | None = None) -> ConsentEntry:
+def record_change(
+    customer_id,
+    channel: str,
+    topic: str,
+    status: str,
+    source: str,
+    *,
+    events,
+    idempotency_key: str | None = None,
+    at: datetime.datetime | None = None,
+    ip: str | None = None,
+    wording_version: str | None = None,
+    note: str | None = None,
+    campaign_id: str | None = None,
+) -> ConsentEntry:
     """Record one consent change (see module docstring); returns the ledger entry."""
     if channel not in CHANNELS:
         raise ConsentError("channel", f"must be one of {', '.join(CHANNELS)}")
@@ -54,32 +65,67 @@ def record_change(customer_id, channel: str, topic: str, status: str, source: st
     # mongo keeps milliseconds: compare what is stored, not what we hold
     at = at.replace(microsecond=at.microsecond // 1000 * 1000)
     key = idempotency_key or f"auto:{uuid.uuid4().hex}"
-    entry = ConsentEntry(customer_id=customer_id, channel=channel, topic=topic, status=status,
-                         source=source, at=at, ip=ip, wording_version=wording_version, note=note,
-                         idempotency_key=key)
+    entry = ConsentEntry(
+        customer_id=customer_id,
+        channel=channel,
+        topic=topic,
+        status=status,
+        source=source,
+        at=at,
+        ip=ip,
+        wording_version=wording_version,
+        note=note,
+        idempotency_key=key,
+    )
     if not _insert_ignoring_duplicate(entry):
         entry = ConsentEntry.objects(idempotency_key=key).first()
     # Forward only: a change older than the state's is kept in the ledger but does not win.
     try:
         ConsentState._get_collection().update_one(
-            {"customer_id": entry.customer_id, "channel": entry.channel, "topic": entry.topic,
-             "at": {"$lte": entry.at}},
+            {
+                "customer_id": entry.customer_id,
+                "channel": entry.channel,
+                "topic": entry.topic,
+                "at": {"$lte": entry.at},
+            },
             # customer_id again in $setOnInsert: the stand-in drops ObjectId equality fields
             # from an upserted document (real MongoDB copies them; repeating it is harmless).
-            {"$set": {"status": entry.status, "at": entry.at, "entry_id": entry.id},
-             "$setOnInsert": {"customer_id": entry.customer_id}},
-            upsert=True)
+            {
+                "$set": {"status": entry.status, "at": entry.at, "entry_id": entry.id},
+                "$setOnInsert": {"customer_id": entry.customer_id},
+            },
+            upsert=True,
+        )
     except DuplicateKeyError:
         pass  # a newer state exists: the upsert found no older one to replace
-    _insert_ignoring_duplicate(Interaction(
-        customer_id=entry.customer_id, kind="consent_changed", at=entry.at, key=f"consent:{entry.id}",
-        channel=entry.channel, summary=f"{entry.channel}/{entry.topic}: {entry.status} ({entry.source})",
-        data={"topic": entry.topic, "status": entry.status, "source": entry.source,
-              "entry_id": str(entry.id)}))
-    events.publish(ConsentChanged(customer_id=str(entry.customer_id), channel=entry.channel,
-                                  topic=entry.topic, status=entry.status, source=entry.source,
-                                  campaign_id=campaign_id),
-                   message_id=f"consent-{entry.id}", occurred_at=entry.at)
+    _insert_ignoring_duplicate(
+        Interaction(
+            customer_id=entry.customer_id,
+            kind="consent_changed",
+            at=entry.at,
+            key=f"consent:{entry.id}",
+            channel=entry.channel,
+            summary=f"{entry.channel}/{entry.topic}: {entry.status} ({entry.source})",
+            data={
+                "topic": entry.topic,
+                "status": entry.status,
+                "source": entry.source,
+                "entry_id": str(entry.id),
+            },
+        )
+    )
+    events.publish(
+        ConsentChanged(
+            customer_id=str(entry.customer_id),
+            channel=entry.channel,
+            topic=entry.topic,
+            status=entry.status,
+            source=entry.source,
+            campaign_id=campaign_id,
+        ),
+        message_id=f"consent-{entry.id}",
+        occurred_at=entry.at,
+    )
     return entry
 
 
@@ -99,7 +145,8 @@ def state_map(customer_ids, channel: str, topic: str) -> dict[ObjectId, str]:
     """customer id -> current status for one channel and topic (one query for a batch)."""
     cursor = ConsentState._get_collection().find(
         {"customer_id": {"$in": list(customer_ids)}, "channel": channel, "topic": topic},
-        {"customer_id": 1, "status": 1, "expires_at": 1})
+        {"customer_id": 1, "status": 1, "expires_at": 1},
+    )
     return {doc["customer_id"]: doc["status"] for doc in cursor}
 
 
@@ -131,11 +178,27 @@ def record_imported(event, *, events) -> ConsentEntry:
     if state is not None and state.status == event.status and state.entry_id:
         # The file says what the ledger already says (a re-import): nothing to record.
         return ConsentEntry.objects(id=state.entry_id).first()
-    note = "; ".join(filter(None, (f"import {event.import_id} line {event.line}",
-                                   event.origin and f"source: {event.origin}",
-                                   event.form and f"form: {event.form}")))[:500]
+    note = "; ".join(
+        filter(
+            None,
+            (
+                f"import {event.import_id} line {event.line}",
+                event.origin and f"source: {event.origin}",
+                event.form and f"form: {event.form}",
+            ),
+        )
+    )[:500]
     key = f"import:{customer_id}:{event.channel}:{event.topic}:{event.status}:{at.isoformat()}"
-    return record_change(customer_id, event.channel, event.topic, event.status, "import", events=events,
-                         idempotency_key=key[:200], at=at, ip=event.ip,
-                         wording_version=(event.wording_version or None) and event.wording_version[:50],
-                         note=note)
+    return record_change(
+        customer_id,
+        event.channel,
+        event.topic,
+        event.status,
+        "import",
+        events=events,
+        idempotency_key=key[:200],
+        at=at,
+        ip=event.ip,
+        wording_version=(event.wording_version or None) and event.wording_version[:50],
+        note=note,
+    )

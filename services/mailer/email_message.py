@@ -36,8 +36,17 @@ from services.mailer.transport import PermanentFailure, TransientFailure
 
 SMTPUTF8_UNSUPPORTED = "smtputf8_unsupported"
 
-DKIM_HEADERS = [b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version", b"Content-Type",
-                b"List-Unsubscribe", b"List-Unsubscribe-Post"]
+DKIM_HEADERS = [
+    b"From",
+    b"To",
+    b"Subject",
+    b"Date",
+    b"Message-ID",
+    b"MIME-Version",
+    b"Content-Type",
+    b"List-Unsubscribe",
+    b"List-Unsubscribe-Post",
+]
 
 
 def _crlf(data: bytes) -> bytes:
@@ -75,9 +84,20 @@ def _qp(text: str) -> bytes:
     return _crlf(binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True))
 
 
-def build(*, from_name: str, from_address: str, to_name: str, to_address: str, subject: str,
-          text: str | None, html: str | None, message_id: str, unsubscribe_url: str | None = None,
-          unsubscribe_mailto: str | None = None, extra_headers: dict | None = None) -> bytes:
+def build(
+    *,
+    from_name: str,
+    from_address: str,
+    to_name: str,
+    to_address: str,
+    subject: str,
+    text: str | None,
+    html: str | None,
+    message_id: str,
+    unsubscribe_url: str | None = None,
+    unsubscribe_mailto: str | None = None,
+    extra_headers: dict | None = None,
+) -> bytes:
     """The message as bytes with CRLF line ends, ready for DKIM and SMTP.
 
     Written directly with the stdlib's encoders (formataddr, Header, b2a_qp)
@@ -91,23 +111,45 @@ def build(*, from_name: str, from_address: str, to_name: str, to_address: str, s
             targets.append(f"<mailto:{unsubscribe_mailto}>")
         headers.append(f"List-Unsubscribe: {', '.join(targets)}")
         headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
-    headers += [f"From: {_address(from_name, from_address)}", f"To: {_address(to_name, to_address)}",
-                f"Subject: {_unstructured('Subject', subject)}", f"Date: {email.utils.formatdate(usegmt=True)}",
-                f"Message-ID: {message_id}", "MIME-Version: 1.0"]
+    headers += [
+        f"From: {_address(from_name, from_address)}",
+        f"To: {_address(to_name, to_address)}",
+        f"Subject: {_unstructured('Subject', subject)}",
+        f"Date: {email.utils.formatdate(usegmt=True)}",
+        f"Message-ID: {message_id}",
+        "MIME-Version: 1.0",
+    ]
     for name, value in (extra_headers or {}).items():
         headers.append(f"{header_text(name)}: {_unstructured(name, str(value))}")
-    text_part = (b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
-                 b"\r\n\r\n" + _qp(text or ""))
+    text_part = (
+        b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
+        b"\r\n\r\n" + _qp(text or "")
+    )
     if html is None:
         return "\r\n".join(headers).encode("utf-8") + b"\r\n" + text_part + b"\r\n"
     boundary = f"=_{uuid.uuid4().hex}"
     headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
-    html_part = (b'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
-                 b"\r\n\r\n" + _qp(html))
+    html_part = (
+        b'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
+        b"\r\n\r\n" + _qp(html)
+    )
     sep = f"--{boundary}".encode("ascii")
-    return b"".join([
-        "\r\n".join(headers).encode("utf-8"), b"\r\n\r\n",
-        sep, b"\r\n", text_part, b"\r\n", sep, b"\r\n", html_part, b"\r\n", sep, b"--\r\n"])
+    return b"".join(
+        [
+            "\r\n".join(headers).encode("utf-8"),
+            b"\r\n\r\n",
+            sep,
+            b"\r\n",
+            text_part,
+            b"\r\n",
+            sep,
+            b"\r\n",
+            html_part,
+            b"\r\n",
+            sep,
+            b"--\r\n",
+        ]
+    )
 
 
 class DkimSigner:
@@ -136,8 +178,11 @@ class SmtpTransport:
         self.user = settings.smtp_user
         self.password = settings.smtp_password
         self.timeout = settings.smtp_timeout
-        self.signer = (DkimSigner(settings.dkim_domain, settings.dkim_selector, settings.dkim_key_path)
-                       if settings.dkim_domain and settings.dkim_key_path else None)
+        self.signer = (
+            DkimSigner(settings.dkim_domain, settings.dkim_selector, settings.dkim_key_path)
+            if settings.dkim_domain and settings.dkim_key_path
+            else None
+        )
         self._smtp: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
@@ -176,17 +221,20 @@ class SmtpTransport:
                 self._smtp.sendmail(envelope_from, [rcpt], raw, mail_options=options)
                 return
             except smtplib.SMTPNotSupportedError:
-                raise PermanentFailure(f"the relay does not offer SMTPUTF8, needed for {to}",
-                                       SMTPUTF8_UNSUPPORTED) from None
+                raise PermanentFailure(
+                    f"the relay does not offer SMTPUTF8, needed for {to}", SMTPUTF8_UNSUPPORTED
+                ) from None
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = next(iter(exc.recipients.values()))
                 self._reset_transaction()
                 raise (PermanentFailure if code >= 500 else TransientFailure)(
-                    f"SMTP {code} {reply.decode(errors='replace')}") from None
+                    f"SMTP {code} {reply.decode(errors='replace')}"
+                ) from None
             except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
                 self._reset_transaction()
                 raise (PermanentFailure if exc.smtp_code >= 500 else TransientFailure)(
-                    f"SMTP {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}") from None
+                    f"SMTP {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+                ) from None
             except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
                 # A reused connection the server closed: reconnect once, then give up for now.
                 self.close()

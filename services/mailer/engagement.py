@@ -12,13 +12,22 @@ from shared.store import utcnow
 
 from services.mailer.models import Delivery
 
-KINDS = {"opened": ("opened_at", "message_opened", DeliveryOpened),
-         "clicked": ("clicked_at", "message_clicked", DeliveryClicked),
-         "bounced": ("bounced_at", "message_bounced", DeliveryBounced)}
+KINDS = {
+    "opened": ("opened_at", "message_opened", DeliveryOpened),
+    "clicked": ("clicked_at", "message_clicked", DeliveryClicked),
+    "bounced": ("bounced_at", "message_bounced", DeliveryBounced),
+}
 
 
-def record(events, delivery_id, what: str, *, url: str | None = None, reason: str | None = None,
-           extra_set: dict | None = None) -> bool:
+def record(
+    events,
+    delivery_id,
+    what: str,
+    *,
+    url: str | None = None,
+    reason: str | None = None,
+    extra_set: dict | None = None,
+) -> bool:
     """Record the first ``what`` of a delivery; False when it was already recorded."""
     field, kind, event_cls = KINDS[what]
     now = utcnow()
@@ -26,19 +35,38 @@ def record(events, delivery_id, what: str, *, url: str | None = None, reason: st
     if what == "bounced":
         query["status"] = "sent"
     doc = Delivery._get_collection().find_one_and_update(
-        query, {"$set": {field: now, **(extra_set or {})}},
-        projection={"campaign_id": 1, "customer_id": 1, "channel": 1, "step": 1, "variant": 1})
+        query,
+        {"$set": {field: now, **(extra_set or {})}},
+        projection={"campaign_id": 1, "customer_id": 1, "channel": 1, "step": 1, "variant": 1},
+    )
     if doc is None:
         return False
     try:
-        Interaction(customer_id=doc["customer_id"], kind=kind, at=now, key=f"delivery:{delivery_id}:{what}",
-                    channel=doc["channel"], campaign_id=doc["campaign_id"],
-                    data={k: v for k, v in (("delivery_id", str(delivery_id)), ("url", url),
-                                            ("reason", reason)) if v}).save(force_insert=True)
+        Interaction(
+            customer_id=doc["customer_id"],
+            kind=kind,
+            at=now,
+            key=f"delivery:{delivery_id}:{what}",
+            channel=doc["channel"],
+            campaign_id=doc["campaign_id"],
+            data={
+                k: v for k, v in (("delivery_id", str(delivery_id)), ("url", url), ("reason", reason)) if v
+            },
+        ).save(force_insert=True)
     except (me.NotUniqueError, DuplicateKeyError):
         pass
-    events.publish(event_cls(delivery_id=str(delivery_id), campaign_id=doc["campaign_id"],
-                             customer_id=str(doc["customer_id"]), channel=doc["channel"], step=doc["step"],
-                             variant=doc.get("variant"), url=url, reason=reason),
-                   message_id=f"delivery-{delivery_id}-{what}", occurred_at=now)
+    events.publish(
+        event_cls(
+            delivery_id=str(delivery_id),
+            campaign_id=doc["campaign_id"],
+            customer_id=str(doc["customer_id"]),
+            channel=doc["channel"],
+            step=doc["step"],
+            variant=doc.get("variant"),
+            url=url,
+            reason=reason,
+        ),
+        message_id=f"delivery-{delivery_id}-{what}",
+        occurred_at=now,
+    )
     return True

@@ -22,8 +22,9 @@ class Events:
         self.outbox = Outbox(publisher)
 
     def publish(self, event: Event, message_id: str, occurred_at: datetime.datetime | None = None) -> None:
-        envelope = envelope_for(event, "mailer", get_correlation_id(), message_id=message_id,
-                                occurred_at=occurred_at)
+        envelope = envelope_for(
+            event, "mailer", get_correlation_id(), message_id=message_id, occurred_at=occurred_at
+        )
         try:
             self.publisher.publish_envelope(envelope)
         except Exception as exc:  # noqa: BLE001 - any broker failure: keep it for the relay

@@ -55,8 +55,10 @@ class TemplateVersion(me.Document):
     published_at = me.DateTimeField()
     created_at = me.DateTimeField(default=utcnow)
 
-    meta = {"collection": "template_versions",
-            "indexes": [{"fields": ["template_id", "number"], "unique": True}]}
+    meta = {
+        "collection": "template_versions",
+        "indexes": [{"fields": ["template_id", "number"], "unique": True}],
+    }
 
 
 class Delivery(me.Document):
@@ -116,9 +118,13 @@ class RateWindow(me.Document):
     count = me.IntField(default=0)
     expires_at = me.DateTimeField()
 
-    meta = {"collection": "rate_windows",
-            "indexes": [{"fields": ["provider", "second"], "unique": True},
-                        {"fields": ["expires_at"], "expireAfterSeconds": 0}]}
+    meta = {
+        "collection": "rate_windows",
+        "indexes": [
+            {"fields": ["provider", "second"], "unique": True},
+            {"fields": ["expires_at"], "expireAfterSeconds": 0},
+        ],
+    }
 
 
 from services.mailer.prefs_models import DOCUMENTS as _PREFS  # noqa: E402 - the preference center's collections

@@ -49,8 +49,9 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(DEFAULT_TZ)
 
 
-def quiet_until(now_utc: datetime.datetime, time_zone: str | None,
-                quiet: tuple[datetime.time, datetime.time] | None) -> datetime.datetime | None:
+def quiet_until(
+    now_utc: datetime.datetime, time_zone: str | None, quiet: tuple[datetime.time, datetime.time] | None
+) -> datetime.datetime | None:
     """If ``now_utc`` (naive UTC) is inside the quiet hours where the recipient
     lives, the naive UTC time they end; else None."""
     if not quiet:
@@ -75,9 +76,21 @@ def address_of(customer: dict, channel: str) -> str | None:
     return customer.get("email") if channel == "email" else customer.get("phone")
 
 
-def decide(*, customer: dict | None, channel: str, topic: str, marketing: bool, consent: str | None,
-           suppressed_hash: bool, recent_marketing: int, cap: int, quiet, now: datetime.datetime,
-           paused_until: datetime.datetime | None = None, personal_capped: bool = False) -> Decision:
+def decide(
+    *,
+    customer: dict | None,
+    channel: str,
+    topic: str,
+    marketing: bool,
+    consent: str | None,
+    suppressed_hash: bool,
+    recent_marketing: int,
+    cap: int,
+    quiet,
+    now: datetime.datetime,
+    paused_until: datetime.datetime | None = None,
+    personal_capped: bool = False,
+) -> Decision:
     if customer is None:
         return Decision("skip", "unknown_customer")
     if customer.get("erased"):

@@ -63,8 +63,11 @@ def hit(key: str, limit: int, window_seconds: int, now: datetime.datetime | None
     for _ in range(2):  # a concurrent first upsert loses on the unique key: retry as an update
         try:
             doc = collection.find_one_and_update(
-                {"key": key, "window": window}, {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": expires}},
-                upsert=True, return_document=ReturnDocument.AFTER)
+                {"key": key, "window": window},
+                {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": expires}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
             return doc["count"] <= limit
         except DuplicateKeyError:
             continue
@@ -82,8 +85,9 @@ def mail_allowed(settings, address: str, now: datetime.datetime | None = None) -
 
 
 def audit(customer_id, action: str, ip: str | None, **detail) -> None:
-    AuditEntry(customer_id=ObjectId(customer_id) if customer_id else None, action=action,
-               detail=detail, ip=ip).save()
+    AuditEntry(
+        customer_id=ObjectId(customer_id) if customer_id else None, action=action, detail=detail, ip=ip
+    ).save()
 
 
 def find_customer(email: str | None) -> dict | None:
@@ -112,7 +116,9 @@ class Segments:
 
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:
         try:
-            response = requests.request(method, f"{self.base}{path}", headers=self.headers, timeout=10, **kwargs)
+            response = requests.request(
+                method, f"{self.base}{path}", headers=self.headers, timeout=10, **kwargs
+            )
         except requests.RequestException as exc:
             raise SegmentsError(f"segments unreachable: {exc}") from None
         if response.status_code >= 400:
@@ -132,9 +138,16 @@ class Segments:
 def send_email(settings, *, to: str, subject: str, text: str) -> None:
     """One plain message through the mailer's SMTP transport (raises its Transient/PermanentFailure)."""
     domain = settings.from_address.partition("@")[2] or "vinculo.invalid"
-    raw = email_message.build(from_name=settings.from_name, from_address=settings.from_address, to_name="",
-                              to_address=normalize.wire_email(to)[0], subject=subject, text=text, html=None,
-                              message_id=f"<prefs-{uuid.uuid4().hex}@{domain}>")
+    raw = email_message.build(
+        from_name=settings.from_name,
+        from_address=settings.from_address,
+        to_name="",
+        to_address=normalize.wire_email(to)[0],
+        subject=subject,
+        text=text,
+        html=None,
+        message_id=f"<prefs-{uuid.uuid4().hex}@{domain}>",
+    )
     transport = email_message.SmtpTransport(settings)
     try:
         transport.send(settings.from_address, to, transport.finish(raw))

@@ -45,9 +45,13 @@ class PublicHit(me.Document):
     count = me.IntField(default=0)
     expires_at = me.DateTimeField()
 
-    meta = {"collection": "public_hits",
-            "indexes": [{"fields": ["key", "window"], "unique": True},
-                        {"fields": ["expires_at"], "expireAfterSeconds": 0}]}
+    meta = {
+        "collection": "public_hits",
+        "indexes": [
+            {"fields": ["key", "window"], "unique": True},
+            {"fields": ["expires_at"], "expireAfterSeconds": 0},
+        ],
+    }
 
 
 DOCUMENTS = (Preference, AuditEntry, PublicHit)

@@ -37,9 +37,14 @@ class RateLimiter:
                 try:
                     doc = collection.find_one_and_update(
                         {"provider": self.provider, "second": second},
-                        {"$inc": {"count": wanted},
-                         "$setOnInsert": {"expires_at": datetime.datetime.utcfromtimestamp(second + 60)}},
-                        upsert=True, return_document=ReturnDocument.AFTER, projection={"count": 1})
+                        {
+                            "$inc": {"count": wanted},
+                            "$setOnInsert": {"expires_at": datetime.datetime.utcfromtimestamp(second + 60)},
+                        },
+                        upsert=True,
+                        return_document=ReturnDocument.AFTER,
+                        projection={"count": 1},
+                    )
                     break
                 except DuplicateKeyError:
                     continue

@@ -45,5 +45,12 @@ def reachability(segment_id, channel: str, topic: str, marketing: bool, settings
                 deferred[decision.code] += 1
             else:
                 not_reachable[decision.code] += 1
-    return {"segment_id": str(segment.id), "channel": channel, "topic": topic, "in_segment": total,
-            "reachable": reachable, "deferred": dict(deferred), "not_reachable": dict(not_reachable)}
+    return {
+        "segment_id": str(segment.id),
+        "channel": channel,
+        "topic": topic,
+        "in_segment": total,
+        "reachable": reachable,
+        "deferred": dict(deferred),
+        "not_reachable": dict(not_reachable),
+    }

@@ -70,8 +70,9 @@ def f_date(ctx, value, format: str = "long"):
 
 @pass_context
 def f_datetime(ctx, value, format: str = "medium"):
-    return format_datetime(_as_datetime(value), format=format, locale=_babel_locale(ctx),
-                           tzinfo=ctx.get("time_zone") or None)
+    return format_datetime(
+        _as_datetime(value), format=format, locale=_babel_locale(ctx), tzinfo=ctx.get("time_zone") or None
+    )
 
 
 @pass_context
@@ -91,9 +92,9 @@ def f_number(ctx, value):
 class RenderBudget:
     """Limits of one render of one field (``VINCULO_MAILER_RENDER_*``, SECURITY.md)."""
 
-    max_bytes: int = 256 * 1024      # characters of output of one field (Gmail clips mail past ~100 KB)
-    max_iterations: int = 10_000     # loop iterations over the whole field, nested loops multiplied
-    max_seconds: float = 2.0         # CPU of the render, checked at every iteration, call and output
+    max_bytes: int = 256 * 1024  # characters of output of one field (Gmail clips mail past ~100 KB)
+    max_iterations: int = 10_000  # loop iterations over the whole field, nested loops multiplied
+    max_seconds: float = 2.0  # CPU of the render, checked at every iteration, call and output
 
     @classmethod
     def from_settings(cls, settings) -> "RenderBudget":
@@ -134,8 +135,10 @@ class _Spending:
     def size(self, value) -> None:
         """Refuse a value larger than the output may be (a string or list about to be made or used)."""
         if isinstance(value, (str, bytes, list, tuple)) and len(value) > self.budget.max_bytes:
-            raise BudgetExceeded(f"a value of {len(value)} characters is more than the output may hold "
-                                 f"({self.budget.max_bytes})")
+            raise BudgetExceeded(
+                f"a value of {len(value)} characters is more than the output may hold "
+                f"({self.budget.max_bytes})"
+            )
 
 
 def _spending() -> _Spending:
@@ -166,8 +169,9 @@ class BudgetedEnvironment(SandboxedEnvironment):
         for loop in tree.find_all(nodes.For):
             # environment.budget_iter(...) around every loop's iterable: it cannot be shadowed by a
             # template variable, and it also covers loops over strings, lists and ``range``.
-            loop.iter = nodes.Call(nodes.EnvironmentAttribute("budget_iter"), [loop.iter], [], None, None,
-                                   lineno=loop.lineno)
+            loop.iter = nodes.Call(
+                nodes.EnvironmentAttribute("budget_iter"), [loop.iter], [], None, None, lineno=loop.lineno
+            )
         for parent in list(tree.find_all(nodes.Node)):
             # Every ``a ~ b`` is sized as soon as it is made (``call`` sizes results), so a string
             # doubled in a loop is stopped at twice the budget, not at a gigabyte.
@@ -176,12 +180,16 @@ class BudgetedEnvironment(SandboxedEnvironment):
                 if isinstance(value, nodes.Concat):
                     setattr(parent, field, self._sized(value))
                 elif isinstance(value, list):
-                    setattr(parent, field, [self._sized(v) if isinstance(v, nodes.Concat) else v for v in value])
+                    setattr(
+                        parent, field, [self._sized(v) if isinstance(v, nodes.Concat) else v for v in value]
+                    )
         return tree
 
     @staticmethod
     def _sized(node: nodes.Expr) -> nodes.Call:
-        return nodes.Call(nodes.EnvironmentAttribute("budget_sized"), [node], [], None, None, lineno=node.lineno)
+        return nodes.Call(
+            nodes.EnvironmentAttribute("budget_sized"), [node], [], None, None, lineno=node.lineno
+        )
 
     @staticmethod
     def budget_sized(value):
@@ -193,30 +201,41 @@ class BudgetedEnvironment(SandboxedEnvironment):
             spending.tick()
             yield item
 
-
     def call_binop(self, context, op, left, right):
         spending = _spending()
         if op == "*":
             size = _product_size(left, right)
             if size is not None and size > spending.budget.max_bytes:
-                raise BudgetExceeded(f"'*' would make {size} characters, more than the output may hold "
-                                     f"({spending.budget.max_bytes})")
+                raise BudgetExceeded(
+                    f"'*' would make {size} characters, more than the output may hold "
+                    f"({spending.budget.max_bytes})"
+                )
         elif op == "+":
-            if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) and (
-                    len(left) + len(right) > spending.budget.max_bytes):
-                raise BudgetExceeded(f"'+' would make {len(left) + len(right)} items, more than the output "
-                                     f"may hold ({spending.budget.max_bytes})")
+            if (
+                isinstance(left, (str, list, tuple))
+                and isinstance(right, (str, list, tuple))
+                and (len(left) + len(right) > spending.budget.max_bytes)
+            ):
+                raise BudgetExceeded(
+                    f"'+' would make {len(left) + len(right)} items, more than the output "
+                    f"may hold ({spending.budget.max_bytes})"
+                )
         elif op == "**":
-            if isinstance(right, (int, float)) and abs(right) > 64 and not (
-                    isinstance(left, (int, float)) and abs(left) <= 1):
+            if (
+                isinstance(right, (int, float))
+                and abs(right) > 64
+                and not (isinstance(left, (int, float)) and abs(left) <= 1)
+            ):
                 raise BudgetExceeded("'**' with an exponent above 64 is not allowed")
         return super().call_binop(context, op, left, right)
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's own signature
         spending = _spending()
         spending.clock()
-        if (isinstance(getattr(__obj, "__self__", None), str)
-                and getattr(__obj, "__name__", "") in __self.padding_methods):
+        if (
+            isinstance(getattr(__obj, "__self__", None), str)
+            and getattr(__obj, "__name__", "") in __self.padding_methods
+        ):
             # "x".ljust(10**9), zfill, center, expandtabs: refuse widths past the output.
             for value in list(args) + list(kwargs.values()):
                 if isinstance(value, int) and value > spending.budget.max_bytes:
@@ -228,6 +247,7 @@ class BudgetedEnvironment(SandboxedEnvironment):
 
 def _sized_filter(name: str, original, widths: bool):
     """A built-in filter whose result (and width argument, for padding filters) is sized."""
+
     def sized(*args, **kwargs):
         spending = _spending()
         for value in (list(args[1:]) + list(kwargs.values())) if widths else ():
@@ -236,6 +256,7 @@ def _sized_filter(name: str, original, widths: bool):
         result = original(*args, **kwargs)
         spending.size(result)
         return result
+
     for attribute in ("jinja_pass_arg",):
         if hasattr(original, attribute):
             setattr(sized, attribute, getattr(original, attribute))
@@ -263,7 +284,9 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
     env = BudgetedEnvironment(undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=False)
     env.filters.update(date=f_date, datetime=f_datetime, money=f_money, number=f_number)
     for name in ("center", "indent", "wordwrap", "format", "join", "replace", "list", "batch", "slice"):
-        env.filters[name] = _sized_filter(name, env.filters[name], widths=name in ("center", "indent", "wordwrap"))
+        env.filters[name] = _sized_filter(
+            name, env.filters[name], widths=name in ("center", "indent", "wordwrap")
+        )
     return env
 
 
@@ -341,7 +364,9 @@ class Compiled:
             try:
                 out[field] = render_budgeted(template, context)
             except BudgetExceeded as exc:
-                raise RenderError(field, f"over the render budget: {exc}", _line_of(exc), self.locale) from None
+                raise RenderError(
+                    field, f"over the render budget: {exc}", _line_of(exc), self.locale
+                ) from None
             except UndefinedError as exc:
                 raise RenderError(field, str(exc), _line_of(exc), self.locale) from None
             except SecurityError as exc:
@@ -388,29 +413,54 @@ def customer_context(customer: dict, extra: dict | None = None) -> dict:
     name = " ".join(filter(None, (first, last))) or (customer.get("email") or "")
     purchases = customer.get("purchases") or {}
     profile = {
-        "id": str(customer.get("_id", "")), "first_name": first, "last_name": last, "name": name,
-        "email": customer.get("email") or "", "phone": customer.get("phone") or "",
-        "city": customer.get("city") or "", "country": customer.get("country") or "",
-        "locale": customer.get("locale") or "es", "tags": list(customer.get("tags") or []),
+        "id": str(customer.get("_id", "")),
+        "first_name": first,
+        "last_name": last,
+        "name": name,
+        "email": customer.get("email") or "",
+        "phone": customer.get("phone") or "",
+        "city": customer.get("city") or "",
+        "country": customer.get("country") or "",
+        "locale": customer.get("locale") or "es",
+        "tags": list(customer.get("tags") or []),
         "attributes": dict(customer.get("attributes") or {}),
-        "purchases": {"count": purchases.get("count", 0),
-                      "total": purchases.get("total", 0), "currency": purchases.get("currency", "EUR"),
-                      "last_at": purchases.get("last_at")},
+        "purchases": {
+            "count": purchases.get("count", 0),
+            "total": purchases.get("total", 0),
+            "currency": purchases.get("currency", "EUR"),
+            "last_at": purchases.get("last_at"),
+        },
     }
-    context = {"customer": profile, "first_name": first, "last_name": last, "name": name,
-               "attributes": profile["attributes"], "locale": profile["locale"],
-               "time_zone": customer.get("time_zone") or "Europe/Madrid"}
+    context = {
+        "customer": profile,
+        "first_name": first,
+        "last_name": last,
+        "name": name,
+        "attributes": profile["attributes"],
+        "locale": profile["locale"],
+        "time_zone": customer.get("time_zone") or "Europe/Madrid",
+    }
     context.update(extra or {})
     return context
 
 
-SAMPLE_CUSTOMER = {"first_name": "Lucía", "last_name": "García", "email": "lucia@example.com",
-                   "phone": "+34600111222", "city": "Madrid", "country": "ES", "locale": "es",
-                   "time_zone": "Europe/Madrid", "attributes": {},
-                   "purchases": {"count": 3, "total": 149.9, "currency": "EUR"}}
+SAMPLE_CUSTOMER = {
+    "first_name": "Lucía",
+    "last_name": "García",
+    "email": "lucia@example.com",
+    "phone": "+34600111222",
+    "city": "Madrid",
+    "country": "ES",
+    "locale": "es",
+    "time_zone": "Europe/Madrid",
+    "attributes": {},
+    "purchases": {"count": 3, "total": 149.9, "currency": "EUR"},
+}
 
-LINK_VARIABLES = {"unsubscribe_url": "https://example.invalid/u/sample",
-                  "preferences_url": "https://example.invalid/p/sample"}
+LINK_VARIABLES = {
+    "unsubscribe_url": "https://example.invalid/u/sample",
+    "preferences_url": "https://example.invalid/p/sample",
+}
 
 
 def sample_customer(sample: dict | None, locale: str | None = None) -> tuple[dict, dict]:

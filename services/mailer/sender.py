@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 ANNOUNCE_EVERY = 200  # recorded sends published (delivery.sent) and written to the timeline together
 
+
 class Sender:
     def __init__(self, settings, events, transports: dict | None = None, batch_publisher=None):
         self.settings = settings
@@ -74,8 +75,10 @@ class Sender:
         self._made_lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._unannounced: list[dict] = []
-        self.limiters = {"email": RateLimiter("email", settings.rate_email),
-                         "sms": RateLimiter("sms", settings.rate_sms)}
+        self.limiters = {
+            "email": RateLimiter("email", settings.rate_email),
+            "sms": RateLimiter("sms", settings.rate_sms),
+        }
 
     def transport(self, channel: str):
         """This thread's transport: an SMTP session is not shared between threads."""
@@ -89,6 +92,7 @@ class Sender:
                 transports[channel] = SmtpTransport(self.settings)
             else:
                 from services.mailer.sms import SmsTransport
+
                 transports[channel] = SmsTransport(self.settings)
             with self._made_lock:
                 self._made.append(transports[channel])
@@ -129,10 +133,24 @@ class Sender:
             raise Poison(f"template {event.template_id} has no published version")
         now = utcnow()
         collection = Delivery._get_collection()
-        existing = {doc["customer_id"]: doc for doc in collection.find(
-            {"campaign_id": event.campaign_id, "step": event.step, "customer_id": {"$in": ids}},
-            {"customer_id": 1, "status": 1, "claimed_at": 1, "campaign_id": 1, "channel": 1, "step": 1,
-             "variant": 1, "sent_at": 1, "reason": 1, "code": 1})}
+        existing = {
+            doc["customer_id"]: doc
+            for doc in collection.find(
+                {"campaign_id": event.campaign_id, "step": event.step, "customer_id": {"$in": ids}},
+                {
+                    "customer_id": 1,
+                    "status": 1,
+                    "claimed_at": 1,
+                    "campaign_id": 1,
+                    "channel": 1,
+                    "step": 1,
+                    "variant": 1,
+                    "sent_at": 1,
+                    "reason": 1,
+                    "code": 1,
+                },
+            )
+        }
         fresh = [cid for cid in ids if cid not in existing]
         claimed: list[dict] = []
         customers: dict = {}
@@ -142,21 +160,40 @@ class Sender:
             docs = []
             for cid in fresh:
                 decision = context.decide(cid)
-                doc = {"_id": ObjectId(), "campaign_id": event.campaign_id, "customer_id": cid,
-                       "step": event.step, "variant": event.variant, "channel": event.channel,
-                       "topic": event.topic, "marketing": event.marketing, "template_id": template_id,
-                       "template_version": number, "attempts": 0, "recovered": False, "created_at": now}
+                doc = {
+                    "_id": ObjectId(),
+                    "campaign_id": event.campaign_id,
+                    "customer_id": cid,
+                    "step": event.step,
+                    "variant": event.variant,
+                    "channel": event.channel,
+                    "topic": event.topic,
+                    "marketing": event.marketing,
+                    "template_id": template_id,
+                    "template_version": number,
+                    "attempts": 0,
+                    "recovered": False,
+                    "created_at": now,
+                }
                 if decision.action == "send":
-                    doc.update(status="sending", claim=self.worker_id, claimed_at=now,
-                               address=policy.address_of(context.customers[cid], event.channel))
+                    doc.update(
+                        status="sending",
+                        claim=self.worker_id,
+                        claimed_at=now,
+                        address=policy.address_of(context.customers[cid], event.channel),
+                    )
                 elif decision.action == "defer":
-                    doc.update(status="deferred", reason=decision.reason, code=decision.code, due_at=decision.due_at)
+                    doc.update(
+                        status="deferred", reason=decision.reason, code=decision.code, due_at=decision.due_at
+                    )
                 else:
                     doc.update(status="skipped", reason=decision.reason, code=decision.code)
                 docs.append(doc)
             lost = self._insert(docs)
             claimed += [doc for doc in docs if doc["status"] == "sending" and doc["_id"] not in lost]
-            self._announce_skipped([doc for doc in docs if doc["status"] == "skipped" and doc["_id"] not in lost])
+            self._announce_skipped(
+                [doc for doc in docs if doc["status"] == "skipped" and doc["_id"] not in lost]
+            )
         # Deliveries this batch already has: failed ones on "resend to failed", and
         # claims abandoned by a dead worker; everything else is done or waiting.
         reclaimed = []
@@ -202,15 +239,20 @@ class Sender:
         if recovered:
             update["$set"]["recovered"] = True
             update["$inc"] = {"attempts": 1}
-        return Delivery._get_collection().find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+        return Delivery._get_collection().find_one_and_update(
+            query, update, return_document=ReturnDocument.AFTER
+        )
 
     def _give_up_abandoned(self, docs: list[dict]) -> list[dict]:
         """The taken-over deliveries still worth a try; the others end failed (``abandoned``)."""
         alive = []
         for doc in docs:
             if doc.get("recovered") and doc.get("attempts", 0) >= self.settings.worker_max_attempts:
-                self._fail(doc, f"no outcome after {doc['attempts']} attempts (the worker stopped each time)",
-                           "abandoned")
+                self._fail(
+                    doc,
+                    f"no outcome after {doc['attempts']} attempts (the worker stopped each time)",
+                    "abandoned",
+                )
             else:
                 alive.append(doc)
         return alive
@@ -224,7 +266,9 @@ class Sender:
             groups[(doc["channel"], doc["topic"], doc["marketing"])].append(doc)
         collection = Delivery._get_collection()
         for (channel, topic, marketing), group in groups.items():
-            context = BatchContext([d["customer_id"] for d in group], channel, topic, marketing, self.settings, now)
+            context = BatchContext(
+                [d["customer_id"] for d in group], channel, topic, marketing, self.settings, now
+            )
             customers.update(context.customers)
             for doc in group:
                 decision = context.decide(doc["customer_id"])
@@ -232,13 +276,22 @@ class Sender:
                     doc["address"] = policy.address_of(context.customers[doc["customer_id"]], channel)
                     ready.append(doc)
                 elif decision.action == "defer":
-                    collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
-                                          {"$set": {"status": "deferred", "reason": decision.reason,
-                                                    "code": decision.code, "due_at": decision.due_at}})
+                    collection.update_one(
+                        {"_id": doc["_id"], "claim": self.worker_id},
+                        {
+                            "$set": {
+                                "status": "deferred",
+                                "reason": decision.reason,
+                                "code": decision.code,
+                                "due_at": decision.due_at,
+                            }
+                        },
+                    )
                 else:
-                    moved = collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
-                                                  {"$set": {"status": "skipped", "reason": decision.reason,
-                                                            "code": decision.code}})
+                    moved = collection.update_one(
+                        {"_id": doc["_id"], "claim": self.worker_id},
+                        {"$set": {"status": "skipped", "reason": decision.reason, "code": decision.code}},
+                    )
                     if moved.modified_count:
                         skipped.append({**doc, "code": decision.code})
         self._announce_skipped(skipped)
@@ -249,8 +302,14 @@ class Sender:
         as done (not sent, and why) rather than waiting for it."""
         if not docs:
             return
-        items = [(self._event(DeliverySkipped, doc, doc.get("reason"), doc.get("code")),
-                  f"delivery-{doc['_id']}-skipped", None) for doc in docs]
+        items = [
+            (
+                self._event(DeliverySkipped, doc, doc.get("reason"), doc.get("code")),
+                f"delivery-{doc['_id']}-skipped",
+                None,
+            )
+            for doc in docs
+        ]
         if self.batch_publisher is not None:
             self.batch_publisher.publish_events(items)
         else:
@@ -334,14 +393,16 @@ class Sender:
         try:
             Delivery._get_collection().update_many(
                 {"_id": {"$in": [doc["_id"] for doc in docs]}, "claim": self.worker_id, "status": "sending"},
-                {"$set": {"claimed_at": utcnow()}})
+                {"$set": {"claimed_at": utcnow()}},
+            )
         except ConnectionFailure as exc:
             log.warning("claims not renewed, the store is unavailable: %s", exc)
 
     def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
         if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(self.settings.smtp_connections,
-                                                                   thread_name_prefix="smtp")
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                self.settings.smtp_connections, thread_name_prefix="smtp"
+            )
         return self._executor
 
     def _deliver(self, doc: dict, customer: dict) -> str:
@@ -351,13 +412,22 @@ class Sender:
         delivery_id = str(doc["_id"])
         customer_id = str(doc["customer_id"])
         if doc["channel"] == "email":
-            raw = compose.email_bytes(self.settings, pack, customer, self.links, to=doc["address"],
-                                      customer_id=customer_id, topic=doc["topic"], delivery_id=delivery_id)
+            raw = compose.email_bytes(
+                self.settings,
+                pack,
+                customer,
+                self.links,
+                to=doc["address"],
+                customer_id=customer_id,
+                topic=doc["topic"],
+                delivery_id=delivery_id,
+            )
             transport = self.transport("email")
             transport.send(compose.verp(self.settings, delivery_id), doc["address"], transport.finish(raw))
             return compose.message_id(self.settings, delivery_id)
-        text = compose.sms_text(pack, customer, self.links, customer_id=customer_id, topic=doc["topic"],
-                                delivery_id=delivery_id)
+        text = compose.sms_text(
+            pack, customer, self.links, customer_id=customer_id, topic=doc["topic"], delivery_id=delivery_id
+        )
         return self.transport("sms").send(doc["address"], text)
 
     def _finalize(self, pending: list[tuple[dict, str]]) -> None:
@@ -369,12 +439,16 @@ class Sender:
 
         def write():
             if all(doc["channel"] == "email" for doc, _ in pending):
-                collection.update_many({"_id": {"$in": [doc["_id"] for doc, _ in pending]},
-                                        "claim": self.worker_id}, {"$set": {"status": "sent", "sent_at": now}})
+                collection.update_many(
+                    {"_id": {"$in": [doc["_id"] for doc, _ in pending]}, "claim": self.worker_id},
+                    {"$set": {"status": "sent", "sent_at": now}},
+                )
             else:
                 for doc, provider_id in pending:
-                    collection.update_one({"_id": doc["_id"], "claim": self.worker_id},
-                                          {"$set": {"status": "sent", "sent_at": now, "provider_id": provider_id}})
+                    collection.update_one(
+                        {"_id": doc["_id"], "claim": self.worker_id},
+                        {"$set": {"status": "sent", "sent_at": now, "provider_id": provider_id}},
+                    )
 
         self._record_accepted(write)
         for doc, _ in pending:
@@ -421,10 +495,18 @@ class Sender:
         else:
             for event, message_id in items:
                 self.events.publish(event, message_id=message_id)
-        interactions = [{"customer_id": doc["customer_id"], "kind": "message_sent",
-                         "at": doc.get("sent_at") or utcnow(), "key": f"delivery:{doc['_id']}:sent",
-                         "channel": doc["channel"], "campaign_id": doc["campaign_id"],
-                         "data": {"delivery_id": str(doc["_id"]), "step": doc["step"]}} for doc in docs]
+        interactions = [
+            {
+                "customer_id": doc["customer_id"],
+                "kind": "message_sent",
+                "at": doc.get("sent_at") or utcnow(),
+                "key": f"delivery:{doc['_id']}:sent",
+                "channel": doc["channel"],
+                "campaign_id": doc["campaign_id"],
+                "data": {"delivery_id": str(doc["_id"]), "step": doc["step"]},
+            }
+            for doc in docs
+        ]
         try:
             Interaction._get_collection().insert_many(interactions, ordered=False)
         except BulkWriteError as exc:
@@ -436,24 +518,36 @@ class Sender:
         if not sent:
             return
         keys = {f"delivery:{doc['_id']}:sent": doc for doc in sent}
-        written = {doc["key"] for doc in Interaction._get_collection().find(
-            {"key": {"$in": list(keys)}}, {"key": 1})}
+        written = {
+            doc["key"] for doc in Interaction._get_collection().find({"key": {"$in": list(keys)}}, {"key": 1})
+        }
         self._unannounced.extend(doc for key, doc in keys.items() if key not in written)
         self._announce_sent()
 
     @staticmethod
     def _event(cls, doc: dict, reason: str | None = None, code: str | None = None):
-        return cls(delivery_id=str(doc["_id"]), campaign_id=doc["campaign_id"], customer_id=str(doc["customer_id"]),
-                   channel=doc["channel"], step=doc["step"], variant=doc.get("variant"), reason=reason, code=code)
+        return cls(
+            delivery_id=str(doc["_id"]),
+            campaign_id=doc["campaign_id"],
+            customer_id=str(doc["customer_id"]),
+            channel=doc["channel"],
+            step=doc["step"],
+            variant=doc.get("variant"),
+            reason=reason,
+            code=code,
+        )
 
-    def _announce(self, cls, doc: dict, what: str, reason: str | None = None, code: str | None = None) -> None:
+    def _announce(
+        self, cls, doc: dict, what: str, reason: str | None = None, code: str | None = None
+    ) -> None:
         self.events.publish(self._event(cls, doc, reason, code), message_id=f"delivery-{doc['_id']}-{what}")
 
     def _fail(self, doc: dict, reason: str, code: str = "provider_rejected") -> None:
         log.info("delivery %s failed (%s): %s", doc["_id"], code, reason)
-        Delivery._get_collection().update_one({"_id": doc["_id"], "claim": self.worker_id},
-                                              {"$set": {"status": "failed", "reason": reason[:500], "code": code},
-                                               "$inc": {"attempts": 1}})
+        Delivery._get_collection().update_one(
+            {"_id": doc["_id"], "claim": self.worker_id},
+            {"$set": {"status": "failed", "reason": reason[:500], "code": code}, "$inc": {"attempts": 1}},
+        )
         self._announce(DeliveryFailed, doc, f"failed-{doc.get('attempts', 0)}", reason[:500], code)
 
     def _retry_later(self, doc: dict, reason: str, code: str = "provider_unavailable") -> None:
@@ -461,11 +555,21 @@ class Sender:
         if attempts >= self.settings.worker_max_attempts:
             self._fail(doc, f"gave up after {attempts} attempts; last: {reason}", code)
             return
-        delay = min(self.settings.worker_max_retry_delay, self.settings.worker_retry_delay * 2 ** (attempts - 1))
+        delay = min(
+            self.settings.worker_max_retry_delay, self.settings.worker_retry_delay * 2 ** (attempts - 1)
+        )
         Delivery._get_collection().update_one(
             {"_id": doc["_id"], "claim": self.worker_id},
-            {"$set": {"status": "deferred", "reason": f"transient: {reason}"[:500], "code": code,
-                      "due_at": utcnow() + datetime.timedelta(seconds=delay), "attempts": attempts}})
+            {
+                "$set": {
+                    "status": "deferred",
+                    "reason": f"transient: {reason}"[:500],
+                    "code": code,
+                    "due_at": utcnow() + datetime.timedelta(seconds=delay),
+                    "attempts": attempts,
+                }
+            },
+        )
 
     # --- the sweep (worker idle hook) ---------------------------------------------
 
@@ -475,8 +579,10 @@ class Sender:
         now = utcnow()
         taken = []
         stale_before = now - datetime.timedelta(seconds=self.settings.claim_lease)
-        for query, recovered in (({"status": "deferred", "due_at": {"$lte": now}}, False),
-                                 ({"status": "sending", "claimed_at": {"$lt": stale_before}}, True)):
+        for query, recovered in (
+            ({"status": "deferred", "due_at": {"$lte": now}}, False),
+            ({"status": "sending", "claimed_at": {"$lt": stale_before}}, True),
+        ):
             while len(taken) < limit:
                 doc = self._claim(query, now, recovered)
                 if doc is None:

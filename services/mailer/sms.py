@@ -10,7 +10,8 @@ from services.mailer.transport import PermanentFailure, TransientFailure
 
 GSM7_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
 GSM7_EXTENSION = set("^{}\\[~]|€\f")
 
 
@@ -51,7 +52,7 @@ def rebased_http_client(base_url: str, **kwargs):
     class RebasedHttpClient(TwilioHttpClient):
         def request(self, method, url, *args, **kw):
             if url.startswith(TWILIO):
-                url = base_url.rstrip("/") + url[len(TWILIO):]
+                url = base_url.rstrip("/") + url[len(TWILIO) :]
             return super().request(method, url, *args, **kw)
 
     return RebasedHttpClient(**kwargs)
@@ -64,8 +65,11 @@ class SmsTransport:
         from twilio.rest import Client
 
         self.sender = settings.sms_from
-        http = None if settings.sms_base_url.rstrip("/") == TWILIO else \
-            rebased_http_client(settings.sms_base_url, timeout=30)
+        http = (
+            None
+            if settings.sms_base_url.rstrip("/") == TWILIO
+            else rebased_http_client(settings.sms_base_url, timeout=30)
+        )
         self.client = Client(settings.sms_account_sid, settings.sms_auth_token, http_client=http)
 
     def send(self, to: str, body: str) -> str:

@@ -70,7 +70,8 @@ def validate(channel: str, variants: dict, fallback_locale: str, sample: dict | 
         for key, value in variant.items():
             if key not in allowed:
                 fields.setdefault(f"variants.{locale}.{key}", []).append(
-                    f"unknown field for {channel} (allowed: {', '.join(sorted(allowed))})")
+                    f"unknown field for {channel} (allowed: {', '.join(sorted(allowed))})"
+                )
             elif key != "blocks" and not isinstance(value, str):
                 fields.setdefault(f"variants.{locale}.{key}", []).append("must be a string")
         for key in required:
@@ -89,8 +90,11 @@ def validate(channel: str, variants: dict, fallback_locale: str, sample: dict | 
         raise TemplateInvalid(fields, problems)
     compiled = {}
     try:
-        compiled = {locale: blk.compile_variant(locale, variant) for locale, variant in variants.items()
-                    if channel == "email" and blk.uses_blocks(variant)}
+        compiled = {
+            locale: blk.compile_variant(locale, variant)
+            for locale, variant in variants.items()
+            if channel == "email" and blk.uses_blocks(variant)
+        }
     except RenderError as exc:
         raise TemplateInvalid({f"variants.{exc.locale}.blocks": [exc.message]}) from None
     rendered = check_variants(channel, {**variants, **compiled}, sample)
@@ -98,7 +102,9 @@ def validate(channel: str, variants: dict, fallback_locale: str, sample: dict | 
         out: dict[str, list[str]] = {}
         for problem in rendered:
             where = f"line {problem.line}: " if problem.line else ""
-            field = problem.field if problem.locale not in compiled or problem.field == "subject" else "blocks"
+            field = (
+                problem.field if problem.locale not in compiled or problem.field == "subject" else "blocks"
+            )
             out.setdefault(f"variants.{problem.locale}.{field}", []).append(where + problem.message)
         raise TemplateInvalid(out)
     return compiled
@@ -110,18 +116,36 @@ def check_publishable(template: Template, variants: dict, topic: str | None = No
     topic = topic or template.topic
     if template.channel != "email" or topic not in (*blk.MARKETING_TOPICS, None):
         return
-    missing = [locale for locale, variant in variants.items() if blk.uses_blocks(variant) and blk.missing_footer(variant)]
+    missing = [
+        locale
+        for locale, variant in variants.items()
+        if blk.uses_blocks(variant) and blk.missing_footer(variant)
+    ]
     if missing:
         raise FooterMissing(missing, topic or "marketing")
 
 
-def create(*, name: str, channel: str, variants: dict, fallback_locale: str = "es", description: str = "",
-           sample: dict | None = None, publish: bool = True, topic: str | None = None,
-           draft: bool = False) -> tuple[Template, TemplateVersion | None]:
+def create(
+    *,
+    name: str,
+    channel: str,
+    variants: dict,
+    fallback_locale: str = "es",
+    description: str = "",
+    sample: dict | None = None,
+    publish: bool = True,
+    topic: str | None = None,
+    draft: bool = False,
+) -> tuple[Template, TemplateVersion | None]:
     """A new template with its first version, or (``draft``) with only a draft to edit."""
     compiled = validate(channel, variants, fallback_locale, sample)
-    template = Template(name=name, channel=channel, description=description, fallback_locale=fallback_locale,
-                        topic=topic or None)
+    template = Template(
+        name=name,
+        channel=channel,
+        description=description,
+        fallback_locale=fallback_locale,
+        topic=topic or None,
+    )
     if publish and not draft:
         check_publishable(template, variants)
     if draft:
@@ -129,14 +153,27 @@ def create(*, name: str, channel: str, variants: dict, fallback_locale: str = "e
         template.save()
         return template, None
     template.save()
-    version = add_version(template, variants=variants, fallback_locale=fallback_locale, sample=sample,
-                          publish=publish, compiled=compiled)
+    version = add_version(
+        template,
+        variants=variants,
+        fallback_locale=fallback_locale,
+        sample=sample,
+        publish=publish,
+        compiled=compiled,
+    )
     template.reload()
     return template, version
 
 
-def add_version(template: Template, *, variants: dict, fallback_locale: str | None = None,
-                sample: dict | None = None, publish: bool = False, compiled: dict | None = None) -> TemplateVersion:
+def add_version(
+    template: Template,
+    *,
+    variants: dict,
+    fallback_locale: str | None = None,
+    sample: dict | None = None,
+    publish: bool = False,
+    compiled: dict | None = None,
+) -> TemplateVersion:
     """Save a new immutable version (``compiled`` given: already validated)."""
     fallback_locale = fallback_locale or template.fallback_locale
     if compiled is None:
@@ -144,10 +181,19 @@ def add_version(template: Template, *, variants: dict, fallback_locale: str | No
     if publish:
         check_publishable(template, variants)
     bumped = Template._get_collection().find_one_and_update(
-        {"_id": template.id}, {"$inc": {"latest_version": 1}, "$set": {"updated_at": utcnow()}},
-        return_document=ReturnDocument.AFTER, projection={"latest_version": 1})
-    version = TemplateVersion(template_id=template.id, number=bumped["latest_version"], variants=variants,
-                              compiled=compiled or {}, fallback_locale=fallback_locale, sample=sample or {})
+        {"_id": template.id},
+        {"$inc": {"latest_version": 1}, "$set": {"updated_at": utcnow()}},
+        return_document=ReturnDocument.AFTER,
+        projection={"latest_version": 1},
+    )
+    version = TemplateVersion(
+        template_id=template.id,
+        number=bumped["latest_version"],
+        variants=variants,
+        compiled=compiled or {},
+        fallback_locale=fallback_locale,
+        sample=sample or {},
+    )
     version.save(force_insert=True)
     if publish:
         publish_version(template, version.number)
@@ -163,7 +209,8 @@ def publish_version(template: Template, number: int) -> TemplateVersion | None:
     check_publishable(template, version.variants)
     now = utcnow()
     updated = TemplateVersion.objects(template_id=template.id, number=number).update_one(
-        set__published=True, set__published_at=now)
+        set__published=True, set__published_at=now
+    )
     if not updated:
         return None
     Template.objects(id=template.id).update_one(set__published_version=number, set__updated_at=now)
@@ -171,12 +218,18 @@ def publish_version(template: Template, number: int) -> TemplateVersion | None:
 
 
 def _draft_doc(variants: dict, fallback_locale: str, sample: dict | None, compiled: dict) -> dict:
-    return {"variants": variants, "fallback_locale": fallback_locale, "sample": sample or {},
-            "compiled": compiled, "saved_at": utcnow()}
+    return {
+        "variants": variants,
+        "fallback_locale": fallback_locale,
+        "sample": sample or {},
+        "compiled": compiled,
+        "saved_at": utcnow(),
+    }
 
 
-def save_draft(template: Template, *, variants: dict, fallback_locale: str | None = None,
-               sample: dict | None = None) -> dict:
+def save_draft(
+    template: Template, *, variants: dict, fallback_locale: str | None = None, sample: dict | None = None
+) -> dict:
     """Check and compile the edits and keep them as the draft (what sends use is unchanged)."""
     fallback_locale = fallback_locale or template.fallback_locale
     compiled = validate(template.channel, variants, fallback_locale, sample)
@@ -193,8 +246,13 @@ def start_draft(template: Template) -> dict:
     version = version_of(template)
     if version is None:
         return {}
-    return {"variants": version.variants, "fallback_locale": version.fallback_locale,
-            "sample": version.sample or {}, "compiled": version.compiled or {}, "from_version": version.number}
+    return {
+        "variants": version.variants,
+        "fallback_locale": version.fallback_locale,
+        "sample": version.sample or {},
+        "compiled": version.compiled or {},
+        "from_version": version.number,
+    }
 
 
 def publish_draft(template: Template, topic: str | None = None) -> TemplateVersion | None:
@@ -207,8 +265,14 @@ def publish_draft(template: Template, topic: str | None = None) -> TemplateVersi
         Template.objects(id=template.id).update_one(set__topic=topic)
         template.topic = topic
     check_publishable(template, draft["variants"])
-    version = add_version(template, variants=draft["variants"], fallback_locale=draft["fallback_locale"],
-                          sample=draft.get("sample"), publish=True, compiled=draft.get("compiled") or {})
+    version = add_version(
+        template,
+        variants=draft["variants"],
+        fallback_locale=draft["fallback_locale"],
+        sample=draft.get("sample"),
+        publish=True,
+        compiled=draft.get("compiled") or {},
+    )
     Template.objects(id=template.id, draft__saved_at=draft["saved_at"]).update_one(unset__draft=True)
     template.reload()
     return version
@@ -218,7 +282,9 @@ def draft_pack(template: Template) -> Pack:
     """The draft compiled for previews and test sends (never cached: it changes)."""
     draft = start_draft(template)
     source = {**draft["variants"], **(draft.get("compiled") or {})}
-    compiled = {locale: compile_variant(template.channel, locale, variant) for locale, variant in source.items()}
+    compiled = {
+        locale: compile_variant(template.channel, locale, variant) for locale, variant in source.items()
+    }
     return Pack(template.id, 0, template.channel, draft["fallback_locale"], compiled)
 
 
@@ -234,8 +300,8 @@ def version_for_send(template: Template, campaign_id: str, step: str) -> int | N
     if known is not None:
         return known
     earlier = Delivery._get_collection().find_one(
-        {"campaign_id": campaign_id, "step": step, "template_id": template.id},
-        {"template_version": 1})
+        {"campaign_id": campaign_id, "step": step, "template_id": template.id}, {"template_version": 1}
+    )
     number = (earlier or {}).get("template_version") or template.published_version
     if number and earlier:
         with _lock:
@@ -284,6 +350,21 @@ def pack(template_id: ObjectId, number: int, channel: str) -> Pack | None:
     return found
 
 
-__all__ = ["FooterMissing", "Pack", "RenderError", "TemplateInvalid", "add_version", "check_publishable", "create",
-           "draft_pack", "pack", "publish_draft", "publish_version", "save_draft", "start_draft", "validate",
-           "version_for_send", "version_of"]
+__all__ = [
+    "FooterMissing",
+    "Pack",
+    "RenderError",
+    "TemplateInvalid",
+    "add_version",
+    "check_publishable",
+    "create",
+    "draft_pack",
+    "pack",
+    "publish_draft",
+    "publish_version",
+    "save_draft",
+    "start_draft",
+    "validate",
+    "version_for_send",
+    "version_of",
+]

@@ -37,7 +37,8 @@ class Tokens:
         serializer = self._serializers.get(purpose)
         if serializer is None:
             serializer = self._serializers[purpose] = URLSafeTimedSerializer(
-                self.secret, salt=f"vinculo.mailer.{purpose}")
+                self.secret, salt=f"vinculo.mailer.{purpose}"
+            )
         return serializer
 
     def sign(self, purpose: str, data: Any) -> str:
@@ -45,7 +46,9 @@ class Tokens:
 
     def verify(self, token: str, purpose: str, max_age: float | None = None) -> Any:
         try:
-            return self._serializer(purpose).loads(token, max_age=self.max_age if max_age is None else max_age)
+            return self._serializer(purpose).loads(
+                token, max_age=self.max_age if max_age is None else max_age
+            )
         except SignatureExpired:
             raise TokenError("the link has expired", expired=True) from None
         except BadSignature:

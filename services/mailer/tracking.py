@@ -20,8 +20,8 @@ import re
 
 from services.mailer.tokens import Tokens
 
-HREF_RE = re.compile(r'''(href\s*=\s*)(["'])(https?://[^"']+)\2''', re.IGNORECASE)
-TEXT_URL_RE = re.compile(r'''https?://[^\s<>"')\]]+''')
+HREF_RE = re.compile(r"""(href\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
+TEXT_URL_RE = re.compile(r"""https?://[^\s<>"')\]]+""")
 # scheme://authority: what decides where a link goes
 ORIGIN_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\]*")
 
@@ -44,8 +44,9 @@ class Links:
         self.unsubscribe_mailto = unsubscribe_mailto
 
     def unsubscribe_token(self, customer_id: str, channel: str, topic: str, delivery_id: str | None) -> str:
-        return self.tokens.sign("unsubscribe", {"c": customer_id, "ch": channel, "t": topic,
-                                                "d": delivery_id})
+        return self.tokens.sign(
+            "unsubscribe", {"c": customer_id, "ch": channel, "t": topic, "d": delivery_id}
+        )
 
     def unsubscribe_url(self, token: str) -> str:
         return f"{self.public_url}/u/{token}"

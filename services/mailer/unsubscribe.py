@@ -53,7 +53,9 @@ def verify(tokens, token: str) -> Unsubscribed:
         customer_id, channel, topic = ObjectId(data["c"]), data["ch"], data["t"]
     except (InvalidId, KeyError, TypeError) as exc:
         raise TokenError(f"malformed unsubscribe token ({exc})") from None
-    customer = Customer._get_collection().find_one({"_id": customer_id}, {"email": 1, "phone": 1, "locale": 1})
+    customer = Customer._get_collection().find_one(
+        {"_id": customer_id}, {"email": 1, "phone": 1, "locale": 1}
+    )
     return Unsubscribed(customer_id, channel, topic, data.get("d"), customer)
 
 
@@ -62,9 +64,18 @@ def revoke(tokens, token: str, *, events, note: str, ip: str | None = None) -> U
     found = verify(tokens, token)
     if found.customer is not None:
         key = f"unsubscribe:{found.delivery_id or hashlib.sha256(token.encode()).hexdigest()[:32]}"
-        consents.record_change(found.customer_id, found.channel, found.topic, "revoked", "unsubscribe",
-                               events=events, idempotency_key=key, ip=ip, note=note,
-                               campaign_id=campaign_of(found.delivery_id))
+        consents.record_change(
+            found.customer_id,
+            found.channel,
+            found.topic,
+            "revoked",
+            "unsubscribe",
+            events=events,
+            idempotency_key=key,
+            ip=ip,
+            note=note,
+            campaign_id=campaign_of(found.delivery_id),
+        )
     return found
 
 

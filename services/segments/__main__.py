@@ -32,9 +32,17 @@ def worker(settings, _argv):
 
     try:
         batched = batch_handlers(settings) if settings.worker_batch_size > 1 else None
-        run_worker(build_worker(settings, handlers(settings), name="segments", on_idle=idle, batch_handlers=batched,
-                                batch_size=settings.worker_batch_size,
-                                batch_wait=settings.worker_batch_wait))
+        run_worker(
+            build_worker(
+                settings,
+                handlers(settings),
+                name="segments",
+                on_idle=idle,
+                batch_handlers=batched,
+                batch_size=settings.worker_batch_size,
+                batch_wait=settings.worker_batch_wait,
+            )
+        )
     finally:
         runner.stop()
         runner.join(timeout=30)

@@ -11,9 +11,13 @@ from services.segments.settings import Settings, load
 def create_app(settings: Settings | None = None):
     """Build the segments API: connect the store, declare indexes, add blueprints."""
     settings = settings or load()
-    app = create_api_app(__name__, service="segments", title="Vínculo audience API: customer profiles, imports and segments",
-                         settings=settings,
-                         description="Customer profiles, imports and segments, kept fresh as events arrive.")
+    app = create_api_app(
+        __name__,
+        service="segments",
+        title="Vínculo audience API: customer profiles, imports and segments",
+        settings=settings,
+        description="Customer profiles, imports and segments, kept fresh as events arrive.",
+    )
     from services.segments.api import customers, imports, segments
     from services.segments.models import SERVICE_DOCUMENTS
 

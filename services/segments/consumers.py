@@ -15,8 +15,13 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from shared.messaging.consumer import Poison
-from shared.messaging.contracts import (ConsentChanged, CustomerUpdated, DeliveryEvent, Envelope,
-                                        MentionReceived)
+from shared.messaging.contracts import (
+    ConsentChanged,
+    CustomerUpdated,
+    DeliveryEvent,
+    Envelope,
+    MentionReceived,
+)
 from shared.models import Customer
 from shared.store import to_utc_naive
 
@@ -41,8 +46,13 @@ def on_consent_changed(envelope: Envelope) -> None:
     at = to_utc_naive(datetime.datetime.fromisoformat(envelope.occurred_at))
     path = f"{event.channel}.{event.topic}"
     updated = Customer._get_collection().update_one(
-        {"_id": customer_id, "$or": [{f"facts.consent_at.{path}": {"$lt": at}},
-                                     {f"facts.consent_at.{path}": {"$exists": False}}]},
+        {
+            "_id": customer_id,
+            "$or": [
+                {f"facts.consent_at.{path}": {"$lt": at}},
+                {f"facts.consent_at.{path}": {"$exists": False}},
+            ],
+        },
         {"$set": {f"consent.{path}": event.status, f"facts.consent_at.{path}": at}},
     )
     if updated.matched_count == 0 and not Customer.objects(id=customer_id).only("id").first():
@@ -84,23 +94,39 @@ def _consent(envelope: Envelope) -> str | None:
 
 DELIVERY_FACTS = {"delivery.sent": "received", "delivery.opened": "opened", "delivery.clicked": "clicked"}
 # event type -> handler storing the fact and returning the field it is about (None: not a fact for rules)
-FACT_HANDLERS = {"consent.changed": _consent, "mention.received": on_mention,
-                 **{kind: on_delivery for kind in ("delivery.sent", "delivery.opened", "delivery.clicked",
-                                                   "delivery.failed", "delivery.bounced", "delivery.skipped")}}
+FACT_HANDLERS = {
+    "consent.changed": _consent,
+    "mention.received": on_mention,
+    **{
+        kind: on_delivery
+        for kind in (
+            "delivery.sent",
+            "delivery.opened",
+            "delivery.clicked",
+            "delivery.failed",
+            "delivery.bounced",
+            "delivery.skipped",
+        )
+    },
+}
 
 
 def handlers(settings=None) -> dict:
     membership = Membership(settings) if settings is not None else None
 
-    return {"segments.facts": lambda envelope: evaluate(membership, [envelope], fact_change),
-            "segments.membership": lambda envelope: evaluate(membership, [envelope], membership_change)}
+    return {
+        "segments.facts": lambda envelope: evaluate(membership, [envelope], fact_change),
+        "segments.membership": lambda envelope: evaluate(membership, [envelope], membership_change),
+    }
 
 
 def batch_handlers(settings=None) -> dict:
     """The micro-batch handlers of the segments worker; ``handlers`` stays the per-message path."""
     membership = Membership(settings) if settings is not None else None
-    return {"segments.facts": lambda envelopes: evaluate(membership, envelopes, fact_change),
-            "segments.membership": lambda envelopes: evaluate(membership, envelopes, membership_change)}
+    return {
+        "segments.facts": lambda envelopes: evaluate(membership, envelopes, fact_change),
+        "segments.membership": lambda envelopes: evaluate(membership, envelopes, membership_change),
+    }
 
 
 def fact_change(envelope: Envelope) -> tuple[ObjectId, list[str]] | None:

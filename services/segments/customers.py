@@ -51,8 +51,10 @@ def create(settings, values: dict, source: str = "api") -> dict:
     except DuplicateKeyError:
         field = _duplicate_field(values)
         raise WriteError(409, field, f"another customer already has this {field}") from None
-    events.publish(settings, CustomerCreated(customer_id=str(doc["_id"]), external_id=doc.get("external_id"),
-                                             source=source))
+    events.publish(
+        settings,
+        CustomerCreated(customer_id=str(doc["_id"]), external_id=doc.get("external_id"), source=source),
+    )
     return doc
 
 
@@ -72,12 +74,27 @@ def update(settings, existing: dict, values: dict, source: str = "api") -> tuple
         field = _duplicate_field(values, existing["_id"])
         raise WriteError(409, field, f"another customer already has this {field}") from None
     changed = profiles.changed_fields(change)
-    events.publish(settings, CustomerUpdated(customer_id=str(existing["_id"]), changed=changed, source=source))
+    events.publish(
+        settings, CustomerUpdated(customer_id=str(existing["_id"]), changed=changed, source=source)
+    )
     return collection.find_one({"_id": existing["_id"]}), changed
 
 
-PERSONAL = ("external_id", "email", "phone", "first_name", "last_name", "name_key", "last_name_key",
-            "city", "city_key", "location", "social", "social_keys", "attributes")
+PERSONAL = (
+    "external_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "name_key",
+    "last_name_key",
+    "city",
+    "city_key",
+    "location",
+    "social",
+    "social_keys",
+    "attributes",
+)
 
 
 def erase(settings, existing: dict) -> None:
@@ -91,24 +108,52 @@ def erase(settings, existing: dict) -> None:
             except Exception:  # noqa: BLE001 - already suppressed (unique hash): nothing to add
                 pass
     collection = Customer._get_collection()
-    collection.update_one({"_id": existing["_id"]},
-                          {"$set": {"erased": True, "updated_at": utcnow(), "tags": [], "facts": {}},
-                           "$unset": {field: "" for field in PERSONAL}})
+    collection.update_one(
+        {"_id": existing["_id"]},
+        {
+            "$set": {"erased": True, "updated_at": utcnow(), "tags": [], "facts": {}},
+            "$unset": {field: "" for field in PERSONAL},
+        },
+    )
     from services.segments.membership import Membership
+
     membership = Membership(settings)
-    membership.apply([(row["segment_id"], existing["_id"], "left") for row in
-                      SegmentMember._get_collection().find({"customer_id": existing["_id"]}, {"segment_id": 1})])
-    events.publish(settings, CustomerUpdated(customer_id=str(existing["_id"]), changed=["erased"], source="api"))
+    membership.apply(
+        [
+            (row["segment_id"], existing["_id"], "left")
+            for row in SegmentMember._get_collection().find(
+                {"customer_id": existing["_id"]}, {"segment_id": 1}
+            )
+        ]
+    )
+    events.publish(
+        settings, CustomerUpdated(customer_id=str(existing["_id"]), changed=["erased"], source="api")
+    )
 
 
-def record_purchase(settings, customer: dict, order_id: str, amount: float, currency: str,
-                    at: datetime.datetime, summary: str | None = None) -> bool:
+def record_purchase(
+    settings,
+    customer: dict,
+    order_id: str,
+    amount: float,
+    currency: str,
+    at: datetime.datetime,
+    summary: str | None = None,
+) -> bool:
     """Interaction + summary + facts, once per order id; True when it was new."""
     key = f"purchase:{order_id}"
     try:
-        Interaction(customer_id=customer["_id"], kind="purchase", key=key, at=at, amount=amount,
-                    currency=currency, summary=summary, channel="store",
-                    data={"order_id": order_id}).save()
+        Interaction(
+            customer_id=customer["_id"],
+            kind="purchase",
+            key=key,
+            at=at,
+            amount=amount,
+            currency=currency,
+            summary=summary,
+            channel="store",
+            data={"order_id": order_id},
+        ).save()
     except Exception as exc:  # noqa: BLE001 - NotUniqueError: a replay, or another customer's order
         existing = Interaction.objects(key=key).first()
         if existing is None:
@@ -118,7 +163,14 @@ def record_purchase(settings, customer: dict, order_id: str, amount: float, curr
     # Applied once even when the interaction was stored by an earlier, interrupted try.
     if not facts.add_purchase(customer["_id"], order_id, at, float(amount), currency):
         return False
-    events.publish(settings, PurchaseRecorded(customer_id=str(customer["_id"]), order_id=order_id,
-                                              amount=float(amount), currency=currency,
-                                              purchased_at=at.replace(tzinfo=datetime.timezone.utc).isoformat()))
+    events.publish(
+        settings,
+        PurchaseRecorded(
+            customer_id=str(customer["_id"]),
+            order_id=order_id,
+            amount=float(amount),
+            currency=currency,
+            purchased_at=at.replace(tzinfo=datetime.timezone.utc).isoformat(),
+        ),
+    )
     return True

@@ -33,8 +33,9 @@ CAMPAIGNS_KEPT = 500
 _ATTEMPTS = 20
 
 
-def mutate(customer_id: ObjectId, change: Callable[[dict], dict | None],
-           extra: Callable[[dict], dict] | None = None) -> bool:
+def mutate(
+    customer_id: ObjectId, change: Callable[[dict], dict | None], extra: Callable[[dict], dict] | None = None
+) -> bool:
     """Apply ``change(facts) -> {fact: new value}`` atomically; False when it changes nothing.
 
     ``extra(document) -> {"$inc": ..., "$set": ...}`` is merged into the same
@@ -52,7 +53,9 @@ def mutate(customer_id: ObjectId, change: Callable[[dict], dict | None],
             return False
         version = facts.get("v")
         guard = {"facts.v": version} if version is not None else {"facts.v": {"$exists": False}}
-        update = {"$set": {**{f"facts.{key}": value for key, value in new.items()}, "facts.v": (version or 0) + 1}}
+        update = {
+            "$set": {**{f"facts.{key}": value for key, value in new.items()}, "facts.v": (version or 0) + 1}
+        }
         for op, fields in (extra(doc) if extra else {}).items():
             update.setdefault(op, {}).update(fields)
         if collection.update_one({"$and": [{"_id": customer_id}, guard]}, update).matched_count:
@@ -63,16 +66,20 @@ def mutate(customer_id: ObjectId, change: Callable[[dict], dict | None],
 def add_campaign(customer_id: ObjectId, event: str, campaign_id: str, at=None) -> bool:
     """The campaign id in ``facts.<event>`` and, with its time, in ``facts.<event>_at``
     (``{"campaign_id", "at"}``: what the campaign rule's ``within_days`` reads)."""
+
     def change(facts):
         current = list(facts.get(event) or [])
         if campaign_id in current:
             return None
         new = {event: (current + [campaign_id])[-CAMPAIGNS_KEPT:]}
         if at is not None:
-            timed = sorted(list(facts.get(f"{event}_at") or []) + [{"campaign_id": campaign_id, "at": at}],
-                           key=lambda entry: entry["at"])
+            timed = sorted(
+                list(facts.get(f"{event}_at") or []) + [{"campaign_id": campaign_id, "at": at}],
+                key=lambda entry: entry["at"],
+            )
             new[f"{event}_at"] = timed[-CAMPAIGNS_KEPT:]
         return new
+
     return mutate(customer_id, change)
 
 
@@ -83,25 +90,35 @@ def add_negative_mention(customer_id: ObjectId, mention_id: str, at) -> bool:
             return None
         kept = sorted(current + [{"id": mention_id, "at": at}], key=lambda m: m["at"])
         return {"negative_mentions": kept[-MENTIONS_KEPT:]}
+
     return mutate(customer_id, change)
 
 
 def add_purchase(customer_id: ObjectId, order_id: str, at, amount: float, currency: str) -> bool:
     """Record the purchase in facts and the summary, once per order id."""
+
     def change(facts):
         current = list(facts.get("purchases") or [])
         if any(p.get("order_id") == order_id for p in current):
             return None
-        kept = sorted(current + [{"order_id": order_id, "at": at, "amount": amount, "currency": currency}],
-                      key=lambda p: p["at"])
+        kept = sorted(
+            current + [{"order_id": order_id, "at": at, "amount": amount, "currency": currency}],
+            key=lambda p: p["at"],
+        )
         return {"purchases": kept[-PURCHASES_KEPT:]}
+
     def summary(doc):
         # Absolute values, not $inc: the facts version guard already makes this
         # a compare-and-set, and $inc on a dotted path beside a datetime $set
         # writes a stray top-level key on the store stand-in.
         current = doc.get("purchases") or {}
         last = current.get("last_at")
-        return {"$set": {"purchases.count": int(current.get("count") or 0) + 1,
-                         "purchases.total": round(float(current.get("total") or 0) + amount, 2),
-                         "purchases.last_at": at if last is None or at > last else last}}
+        return {
+            "$set": {
+                "purchases.count": int(current.get("count") or 0) + 1,
+                "purchases.total": round(float(current.get("total") or 0) + amount, 2),
+                "purchases.last_at": at if last is None or at > last else last,
+            }
+        }
+
     return mutate(customer_id, change, summary)

@@ -25,9 +25,15 @@ STATEMENT = re.compile(rf"^consent\.({'|'.join(CHANNELS)})\.({'|'.join(TOPICS)})
 ANY_CONSENT = re.compile(r"^consent\.")
 META = ("consent.source", "consent.date", "consent.wording", "consent.ip", "consent.form")
 STATUS_WORDS = {
-    "granted": "granted", "concedido": "granted", "otorgado": "granted", "dado": "granted",
-    "pending": "pending", "pendiente": "pending",
-    "revoked": "revoked", "revocado": "revoked", "retirado": "revoked",
+    "granted": "granted",
+    "concedido": "granted",
+    "otorgado": "granted",
+    "dado": "granted",
+    "pending": "pending",
+    "pendiente": "pending",
+    "revoked": "revoked",
+    "revocado": "revoked",
+    "retirado": "revoked",
 }
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M")
 
@@ -111,8 +117,13 @@ def parse(cells: dict) -> tuple[list[dict], list[tuple[str, str, dict]]]:
         return [], errors
     at = at or datetime.datetime.utcnow().replace(microsecond=0)
     for statement in statements:
-        statement.update(at=at.replace(tzinfo=datetime.timezone.utc).isoformat(), origin=source,
-                         wording_version=wording, ip=ip, form=form)
+        statement.update(
+            at=at.replace(tzinfo=datetime.timezone.utc).isoformat(),
+            origin=source,
+            wording_version=wording,
+            ip=ip,
+            form=form,
+        )
     return statements, []
 
 

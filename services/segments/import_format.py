@@ -22,8 +22,24 @@ SAMPLE_ROWS = 5
 # Header names (folded: lower case, no accents, spaces for - and _) -> profile field.
 ALIASES: dict[str, str] = {}
 for field, names in {
-    "external_id": ("external id", "id externo", "id", "codigo", "codigo cliente", "customer id", "id cliente"),
-    "email": ("email", "e mail", "mail", "correo", "correo electronico", "email address", "direccion de correo"),
+    "external_id": (
+        "external id",
+        "id externo",
+        "id",
+        "codigo",
+        "codigo cliente",
+        "customer id",
+        "id cliente",
+    ),
+    "email": (
+        "email",
+        "e mail",
+        "mail",
+        "correo",
+        "correo electronico",
+        "email address",
+        "direccion de correo",
+    ),
     "phone": ("phone", "telefono", "movil", "celular", "mobile", "tel", "telefono movil", "phone number"),
     "first_name": ("first name", "firstname", "name", "nombre", "given name", "nombre de pila"),
     "last_name": ("last name", "lastname", "surname", "family name", "apellidos", "apellido"),
@@ -35,10 +51,20 @@ for field, names in {
     "tags": ("tags", "tag", "etiquetas", "etiqueta", "labels"),
     "lat": ("lat", "latitude", "latitud"),
     "lng": ("lng", "lon", "long", "longitude", "longitud"),
-    "consent.source": ("consent source", "consentimiento fuente", "consentimiento origen", "origen consentimiento",
-                       "fuente consentimiento"),
+    "consent.source": (
+        "consent source",
+        "consentimiento fuente",
+        "consentimiento origen",
+        "origen consentimiento",
+        "fuente consentimiento",
+    ),
     "consent.date": ("consent date", "consentimiento fecha", "fecha consentimiento"),
-    "consent.wording": ("consent wording", "consentimiento texto", "consentimiento version", "texto consentimiento"),
+    "consent.wording": (
+        "consent wording",
+        "consentimiento texto",
+        "consentimiento version",
+        "texto consentimiento",
+    ),
     "consent.ip": ("consent ip", "consentimiento ip", "ip consentimiento"),
     "consent.form": ("consent form", "consentimiento formulario", "formulario consentimiento"),
 }.items():
@@ -96,7 +122,7 @@ def detect_delimiter(text: str) -> str:
         widths = [len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)]
         if not widths or widths[0] < 2:
             continue
-        consistent = all(width == widths[0] for width in widths[:len(lines) - 1])  # the last may be cut
+        consistent = all(width == widths[0] for width in widths[: len(lines) - 1])  # the last may be cut
         if consistent and widths[0] > best_columns:
             best, best_columns = delimiter, widths[0]
     return best
@@ -110,6 +136,11 @@ def preview(sample: bytes, fmt: str) -> dict:
         return {"encoding": encoding, "delimiter": None, "header": None, "sample": []}
     delimiter = detect_delimiter(text)
     lines = _first_lines(text, SAMPLE_ROWS + 2)
-    rows = list(csv.reader(io.StringIO("\n".join(lines[:SAMPLE_ROWS + 1])), delimiter=delimiter))
+    rows = list(csv.reader(io.StringIO("\n".join(lines[: SAMPLE_ROWS + 1])), delimiter=delimiter))
     header = [h.strip() for h in rows[0]] if rows else []
-    return {"encoding": encoding, "delimiter": delimiter, "header": header, "sample": rows[1:SAMPLE_ROWS + 1]}
+    return {
+        "encoding": encoding,
+        "delimiter": delimiter,
+        "header": header,
+        "sample": rows[1 : SAMPLE_ROWS + 1],
+    }

@@ -64,6 +64,7 @@ class FileError(Exception):
 
 # --- storing and reading the upload -----------------------------------------
 
+
 def store_upload(job: ImportJob, stream, chunk_bytes: int, max_bytes: int) -> int:
     """Copy ``stream`` into chunks of ``chunk_bytes``; returns the size."""
     size = n = 0
@@ -114,6 +115,7 @@ class ChunkReader(io.RawIOBase):
 
 # --- rows -------------------------------------------------------------------
 
+
 @dataclass
 class Row:
     line: int
@@ -163,19 +165,26 @@ def _header_names(raw: list[str], mapping: dict | None) -> list[str | None]:
         names = [mapping.get(h, h) or None for h in raw]
     else:
         names = [h.lower() if not PREFIXED.match(h) else h for h in raw]
-    unknown = [h for h in names if h is not None and h not in COLUMNS and not PREFIXED.match(h)
-               and not import_consent.is_column(h)]
+    unknown = [
+        h
+        for h in names
+        if h is not None and h not in COLUMNS and not PREFIXED.match(h) and not import_consent.is_column(h)
+    ]
     if unknown:
-        raise FileError("file_unknown_columns", columns=", ".join(repr(h) for h in unknown),
-                        known=", ".join(sorted(COLUMNS)))
+        raise FileError(
+            "file_unknown_columns",
+            columns=", ".join(repr(h) for h in unknown),
+            known=", ".join(sorted(COLUMNS)),
+        )
     used = [h for h in names if h is not None]
     if len(set(used)) != len(used):
         raise FileError("file_twice", column=next(h for h in used if used.count(h) > 1))
     return names
 
 
-def csv_rows(text, delimiter: str = ",", mapping: dict | None = None, language: str = "en",
-             encoding: str = "utf-8") -> "iter[Row]":
+def csv_rows(
+    text, delimiter: str = ",", mapping: dict | None = None, language: str = "en", encoding: str = "utf-8"
+) -> "iter[Row]":
     say = functools.partial(import_messages.text, language=language)
     reader = csv.reader(text, delimiter=delimiter or ",")
     try:
@@ -203,8 +212,9 @@ def csv_rows(text, delimiter: str = ",", mapping: dict | None = None, language: 
         if any("\ufffd" in cell for cell in record):
             yield Row(line, errors=[("_row", say("row_text", encoding=readable))])
             continue
-        data, consent = _split_consent({h: (cell if cell.strip() else None)
-                                        for h, cell in zip(header, record) if h is not None})
+        data, consent = _split_consent(
+            {h: (cell if cell.strip() else None) for h, cell in zip(header, record) if h is not None}
+        )
         yield Row(line, _shape(data), consent=consent)
 
 
@@ -236,16 +246,21 @@ def jsonl_rows(text, language: str = "en") -> "iter[Row]":
             continue
         unknown = [k for k in data if k not in JSON_KEYS and not PREFIXED.match(k)]
         if unknown:
-            yield Row(line, errors=[(k, import_messages.reason("is not a profile field", language))
-                                    for k in unknown])
+            yield Row(
+                line,
+                errors=[(k, import_messages.reason("is not a profile field", language)) for k in unknown],
+            )
             continue
         if isinstance(data.get("location"), dict):
             loc = data.pop("location")
             data["lat"], data["lng"] = loc.get("lat"), loc.get("lng")
-        yield Row(line, _shape(data), consent={k: (v if v and v.strip() else None) for k, v in consent.items()})
+        yield Row(
+            line, _shape(data), consent={k: (v if v and v.strip() else None) for k, v in consent.items()}
+        )
 
 
 # --- merging a batch --------------------------------------------------------
+
 
 @dataclass
 class Outcome:
@@ -283,14 +298,23 @@ class Batch:
 
     def warn(self, row: Row, name: str, reason: str) -> None:
         """Imported, but something was guessed: reported beside the rejections, not counted as one."""
-        self.outcome.rejections.append({"job_id": self.job.id, "row": row.line, "field": name, "reason": reason,
-                                        "skipped": False, "warning": True})
+        self.outcome.rejections.append(
+            {
+                "job_id": self.job.id,
+                "row": row.line,
+                "field": name,
+                "reason": reason,
+                "skipped": False,
+                "warning": True,
+            }
+        )
         self.outcome.guessed += 1
 
     def reject(self, row: Row, errors, skipped: bool = False) -> None:
         for name, reason in errors:
-            self.outcome.rejections.append({"job_id": self.job.id, "row": row.line, "field": name,
-                                            "reason": reason, "skipped": skipped})
+            self.outcome.rejections.append(
+                {"job_id": self.job.id, "row": row.line, "field": name, "reason": reason, "skipped": skipped}
+            )
         if skipped:
             self.outcome.skipped += 1
         else:
@@ -305,8 +329,12 @@ class Batch:
             values, errors = profiles.normalise(row.data, self.job.default_country)
             errors = {name: import_messages.reason(why, self.language, name) for name, why in errors.items()}
             statements, consent_errors = import_consent.parse(row.consent)
-            errors.update({name: import_messages.text(code, self.language, **params)
-                           for name, code, params in consent_errors})
+            errors.update(
+                {
+                    name: import_messages.text(code, self.language, **params)
+                    for name, code, params in consent_errors
+                }
+            )
             if errors:
                 self.reject(row, sorted(errors.items()))
                 continue
@@ -328,15 +356,24 @@ class Batch:
                     hashes[contact_hash(kind, values[kind])] = kind
         if not hashes:
             return ready
-        found = {d["hash"]: d["reason"] for d in SuppressedContact._get_collection().find(
-            {"hash": {"$in": list(hashes)}}, {"hash": 1, "reason": 1})}
+        found = {
+            d["hash"]: d["reason"]
+            for d in SuppressedContact._get_collection().find(
+                {"hash": {"$in": list(hashes)}}, {"hash": 1, "reason": 1}
+            )
+        }
         kept = []
         for row, values in ready:
-            hit = next(((kind, found[contact_hash(kind, values[kind])]) for kind in ("email", "phone")
-                        if values.get(kind) and contact_hash(kind, values[kind]) in found), None)
+            hit = next(
+                (
+                    (kind, found[contact_hash(kind, values[kind])])
+                    for kind in ("email", "phone")
+                    if values.get(kind) and contact_hash(kind, values[kind]) in found
+                ),
+                None,
+            )
             if hit:
-                self.reject(row, [(hit[0], self.say("suppressed", reason=hit[1]))],
-                            skipped=True)
+                self.reject(row, [(hit[0], self.say("suppressed", reason=hit[1]))], skipped=True)
             else:
                 kept.append((row, values))
         return kept
@@ -403,8 +440,11 @@ class Batch:
                     if zone:
                         values["time_zone"] = zone
                         if count > 1:
-                            self.warn(row, "time_zone", self.say("zone_guessed", zone=zone,
-                                                                 country=values["country"], count=count))
+                            self.warn(
+                                row,
+                                "time_zone",
+                                self.say("zone_guessed", zone=zone, country=values["country"], count=count),
+                            )
                 doc = profiles.new_document(values)
                 doc["_id"] = ObjectId()
                 self.seen[doc["_id"]] = row.line
@@ -421,11 +461,15 @@ class Batch:
             self.outcome.touched.add("*")
         self.outcome.touched.update(changed_fields)
         for cid in created:
-            self.outcome.events.append(CustomerCreated(customer_id=str(cid), source="import",
-                                                       external_id=by_id[cid].get("external_id")))
+            self.outcome.events.append(
+                CustomerCreated(
+                    customer_id=str(cid), source="import", external_id=by_id[cid].get("external_id")
+                )
+            )
         for cid in updated:
-            self.outcome.events.append(CustomerUpdated(customer_id=str(cid), source="import",
-                                                       changed=sorted(changed_fields)))
+            self.outcome.events.append(
+                CustomerUpdated(customer_id=str(cid), source="import", changed=sorted(changed_fields))
+            )
         # Consents are the mailer's: announce each statement of a row whose person is stored.
         lost = ({doc["_id"] for doc, _ in new_docs} - set(created)) | (set(updates) - set(updated))
         for line, statements in sorted(self.statements.items()):
@@ -442,7 +486,11 @@ class Batch:
             other = index[key].get(values.get(key)) if values.get(key) else None
             if other is not None and other["_id"] != match["_id"]:
                 return key, self.say("conflict_other", other=other["_id"])
-        if values.get("external_id") and match.get("external_id") and values["external_id"] != match["external_id"]:
+        if (
+            values.get("external_id")
+            and match.get("external_id")
+            and values["external_id"] != match["external_id"]
+        ):
             return "external_id", self.say("conflict_external", value=match["external_id"])
         return None
 
@@ -463,10 +511,15 @@ class Batch:
             self.outcome.created -= 1
             self.outcome.rejected += 1
             for line in rows_of[doc["_id"]]:
-                self.outcome.rejections.append({
-                    "job_id": self.job.id, "row": line, "field": "_row",
-                    "reason": self.say("race_created"),
-                    "skipped": False})
+                self.outcome.rejections.append(
+                    {
+                        "job_id": self.job.id,
+                        "row": line,
+                        "field": "_row",
+                        "reason": self.say("race_created"),
+                        "skipped": False,
+                    }
+                )
         return [doc["_id"] for i, doc in enumerate(docs) if i not in failed]
 
     def _update(self, updates: dict, rows_of) -> list:
@@ -487,13 +540,20 @@ class Batch:
             self.outcome.updated -= len(rows_of[ids[i]])
             self.outcome.rejected += len(rows_of[ids[i]])
             for line in rows_of[ids[i]]:
-                self.outcome.rejections.append({
-                    "job_id": self.job.id, "row": line, "field": "email",
-                    "reason": self.say("race_email"), "skipped": False})
+                self.outcome.rejections.append(
+                    {
+                        "job_id": self.job.id,
+                        "row": line,
+                        "field": "email",
+                        "reason": self.say("race_email"),
+                        "skipped": False,
+                    }
+                )
         return [cid for i, cid in enumerate(ids) if i not in failed]
 
 
 # --- the job ----------------------------------------------------------------
+
 
 class EventSender:
     """Publishes a job's customer.created/updated from a thread, so the broker's
@@ -573,8 +633,12 @@ def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
         ImportJob.objects(id=job.id).update_one(set__started_at=utcnow())
     reader = ChunkReader(job)
     encoding = job.encoding or "utf-8-sig"
-    text = io.TextIOWrapper(io.BufferedReader(reader, 256 * 1024), encoding=encoding, errors="replace",
-                            newline="" if job.format == "csv" else None)
+    text = io.TextIOWrapper(
+        io.BufferedReader(reader, 256 * 1024),
+        encoding=encoding,
+        errors="replace",
+        newline="" if job.format == "csv" else None,
+    )
     language = job.language or "en"
     # Rows of this file about one person (customer id -> first line): a second one is reported.
     # (A job resumed after a crash only knows the rows it reads after resuming.)
@@ -593,22 +657,36 @@ def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
             return
         outcome = Batch(settings, job, batch, seen).run()
         touched.update(outcome.touched)
-        sender.send(outcome.events if settings.import_events else
-                    [e for e in outcome.events if isinstance(e, ConsentImported)])
+        sender.send(
+            outcome.events
+            if settings.import_events
+            else [e for e in outcome.events if isinstance(e, ConsentImported)]
+        )
         if outcome.rejections:
             ImportRejection._get_collection().insert_many(outcome.rejections, ordered=False)
         for name in COUNTERS:
             counts[name] += getattr(outcome, name)
-        if not renew(ImportJob, job.id, owner, settings.job_lease_seconds, rows=rows_seen, line=batch[-1].line,
-                     bytes_read=reader.position, **counts):
+        if not renew(
+            ImportJob,
+            job.id,
+            owner,
+            settings.job_lease_seconds,
+            rows=rows_seen,
+            line=batch[-1].line,
+            bytes_read=reader.position,
+            **counts,
+        ):
             raise LeaseLost()
         batch = []
         if stopping is not None and stopping.is_set():
             raise Stopping()
 
     try:
-        rows = (csv_rows(text, job.delimiter, job.mapping or None, language, encoding) if job.format == "csv"
-                else jsonl_rows(text, language))
+        rows = (
+            csv_rows(text, job.delimiter, job.mapping or None, language, encoding)
+            if job.format == "csv"
+            else jsonl_rows(text, language)
+        )
         for row in rows:
             rows_seen += 1
             if rows_seen <= done_rows:

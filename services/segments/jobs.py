@@ -39,10 +39,17 @@ def claim(document, owner: str, lease_seconds: float):
     now = utcnow()
     raw = document._get_collection().find_one_and_update(
         {"$or": [{"status": "queued"}, {"status": "running", "lease_until": {"$lt": now}}]},
-        {"$set": {"status": "running", "owner": owner,
-                  "lease_until": now + datetime.timedelta(seconds=lease_seconds)},
-         "$inc": {"attempts": 1}},
-        sort=[("created_at", 1)], return_document=ReturnDocument.AFTER)
+        {
+            "$set": {
+                "status": "running",
+                "owner": owner,
+                "lease_until": now + datetime.timedelta(seconds=lease_seconds),
+            },
+            "$inc": {"attempts": 1},
+        },
+        sort=[("created_at", 1)],
+        return_document=ReturnDocument.AFTER,
+    )
     return None if raw is None else document._from_son(raw)
 
 
@@ -55,7 +62,8 @@ def renew(document, job_id, owner: str, lease_seconds: float, **progress) -> boo
 def finish(document, job_id, owner: str, status: str, **fields) -> None:
     document._get_collection().update_one(
         {"_id": job_id, "owner": owner},
-        {"$set": {"status": status, "finished_at": utcnow(), **fields}, "$unset": {"lease_until": ""}})
+        {"$set": {"status": status, "finished_at": utcnow(), **fields}, "$unset": {"lease_until": ""}},
+    )
 
 
 class LeaseLost(Exception):
@@ -68,9 +76,10 @@ class Stopping(Exception):
 
 def release(document, job_id, owner: str) -> None:
     """Make a job runnable again by anyone (it resumes from its checkpoint)."""
-    document._get_collection().update_one({"_id": job_id, "owner": owner},
-                                          {"$set": {"status": "queued"}, "$unset": {"owner": "", "lease_until": ""},
-                                           "$inc": {"attempts": -1}})
+    document._get_collection().update_one(
+        {"_id": job_id, "owner": owner},
+        {"$set": {"status": "queued"}, "$unset": {"owner": "", "lease_until": ""}, "$inc": {"attempts": -1}},
+    )
 
 
 def run_recompute(settings, job: RecomputeJob, owner: str, stopping: threading.Event | None = None) -> None:
@@ -143,8 +152,13 @@ class JobRunner(threading.Thread):
             if job is None:
                 continue
             if job.attempts > MAX_ATTEMPTS:
-                finish(document, job.id, self.owner, "failed",
-                       error=f"gave up after {MAX_ATTEMPTS} attempts; last error: {job.error or 'worker lost'}")
+                finish(
+                    document,
+                    job.id,
+                    self.owner,
+                    "failed",
+                    error=f"gave up after {MAX_ATTEMPTS} attempts; last error: {job.error or 'worker lost'}",
+                )
                 return True
             try:
                 runner(self.settings, job, self.owner, self.stopping)
@@ -157,6 +171,7 @@ class JobRunner(threading.Thread):
                 log.exception("%s %s failed", document.__name__, job.id)
                 document._get_collection().update_one(
                     {"_id": job.id, "owner": self.owner},
-                    {"$set": {"status": "queued", "error": f"{type(exc).__name__}: {exc}"[:1000]}})
+                    {"$set": {"status": "queued", "error": f"{type(exc).__name__}: {exc}"[:1000]}},
+                )
             return True
         return False

@@ -62,7 +62,11 @@ def dependencies(segment: Segment) -> tuple[set[str], bool]:
 
 
 def active_dynamic() -> list[Segment]:
-    return list(Segment.objects(kind="dynamic", archived__ne=True).only("id", "kind", "rule", "compiled", "updated_at"))
+    return list(
+        Segment.objects(kind="dynamic", archived__ne=True).only(
+            "id", "kind", "rule", "compiled", "updated_at"
+        )
+    )
 
 
 class Membership:
@@ -76,12 +80,16 @@ class Membership:
         # Queries built from a rule stop in the store past this (ExecutionTimeout: retried, then DLQ).
         self.max_time_ms = getattr(settings, "rule_max_time_ms", RULE_MAX_TIME_MS)
 
-    def _enter(self, segment_id: ObjectId, customer_ids: list[ObjectId], via: ObjectId | None) -> list[ObjectId]:
+    def _enter(
+        self, segment_id: ObjectId, customer_ids: list[ObjectId], via: ObjectId | None
+    ) -> list[ObjectId]:
         """Insert member rows; the customers whose row this insert wrote."""
         if not customer_ids:
             return []
         now = utcnow()
-        docs = [{"segment_id": segment_id, "customer_id": cid, "since": now, "via": via} for cid in customer_ids]
+        docs = [
+            {"segment_id": segment_id, "customer_id": cid, "since": now, "via": via} for cid in customer_ids
+        ]
         failed: set[int] = set()
         try:
             self.members.insert_many(docs, ordered=False)
@@ -94,11 +102,17 @@ class Membership:
 
     def _leave(self, segment_id: ObjectId, customer_ids: Iterable[ObjectId]) -> list[ObjectId]:
         """Delete member rows; the customers whose row this delete removed."""
-        return [cid for cid in customer_ids
-                if self.members.delete_one({"segment_id": segment_id, "customer_id": cid}).deleted_count]
+        return [
+            cid
+            for cid in customer_ids
+            if self.members.delete_one({"segment_id": segment_id, "customer_id": cid}).deleted_count
+        ]
 
-    def apply(self, changes: list[tuple[ObjectId, ObjectId, str]],
-              correlation_ids: dict[ObjectId, str] | None = None) -> dict[str, int]:
+    def apply(
+        self,
+        changes: list[tuple[ObjectId, ObjectId, str]],
+        correlation_ids: dict[ObjectId, str] | None = None,
+    ) -> dict[str, int]:
         """Write (segment, customer, "entered" | "left") changes, then announce those that happened.
 
         The announcements go out together at the end (one wait for the
@@ -111,15 +125,25 @@ class Membership:
             return done
         record = ObjectId()
         if self.announce:
-            pending_collection().insert_one({"_id": record, "at": utcnow(), "changes": [
-                {"segment_id": segment, "customer_id": cid, "kind": kind} for segment, cid, kind in changes]})
+            pending_collection().insert_one(
+                {
+                    "_id": record,
+                    "at": utcnow(),
+                    "changes": [
+                        {"segment_id": segment, "customer_id": cid, "kind": kind}
+                        for segment, cid, kind in changes
+                    ],
+                }
+            )
         grouped: dict = collections.defaultdict(list)
         for segment, cid, kind in changes:
             grouped[(segment, kind)].append(cid)
         happened: list[tuple[ObjectId, ObjectId, str]] = []
         try:
             for (segment, kind), cids in grouped.items():
-                written = self._enter(segment, cids, record) if kind == "entered" else self._leave(segment, cids)
+                written = (
+                    self._enter(segment, cids, record) if kind == "entered" else self._leave(segment, cids)
+                )
                 happened += [(segment, cid, kind) for cid in written]
                 done[kind] += len(written)
         except BaseException:
@@ -132,10 +156,20 @@ class Membership:
             self._publish(record, happened, correlation_ids or {})
         return done
 
-    def _publish(self, record: ObjectId, happened: list, correlation_ids: dict, finished: bool = True) -> None:
-        events.publish_many(self.settings, [
-            (EVENTS[kind](segment_id=str(segment), customer_id=str(cid)), message_id_for(record, segment, cid, kind),
-             correlation_ids.get(cid)) for segment, cid, kind in happened])
+    def _publish(
+        self, record: ObjectId, happened: list, correlation_ids: dict, finished: bool = True
+    ) -> None:
+        events.publish_many(
+            self.settings,
+            [
+                (
+                    EVENTS[kind](segment_id=str(segment), customer_id=str(cid)),
+                    message_id_for(record, segment, cid, kind),
+                    correlation_ids.get(cid),
+                )
+                for segment, cid, kind in happened
+            ],
+        )
         if finished:
             pending_collection().delete_one({"_id": record})
 
@@ -148,8 +182,9 @@ class Membership:
         announced = 0
         for _ in range(limit):
             cutoff = utcnow() - datetime.timedelta(seconds=older_than)
-            pending = pending_collection().find_one_and_update({"at": {"$lt": cutoff}},
-                                                               {"$set": {"at": utcnow()}})
+            pending = pending_collection().find_one_and_update(
+                {"at": {"$lt": cutoff}}, {"$set": {"at": utcnow()}}
+            )
             if pending is None:
                 break
             by_segment: dict = collections.defaultdict(list)
@@ -157,23 +192,33 @@ class Membership:
                 by_segment[change["segment_id"]].append(change)
             happened = []
             for segment, changes in by_segment.items():
-                via = {row["customer_id"]: row.get("via") for row in self.members.find(
-                    {"segment_id": segment, "customer_id": {"$in": [c["customer_id"] for c in changes]}},
-                    {"customer_id": 1, "via": 1})}
+                via = {
+                    row["customer_id"]: row.get("via")
+                    for row in self.members.find(
+                        {"segment_id": segment, "customer_id": {"$in": [c["customer_id"] for c in changes]}},
+                        {"customer_id": 1, "via": 1},
+                    )
+                }
                 for change in changes:
                     cid, kind = change["customer_id"], change["kind"]
                     # An entry whose row this record wrote; a departure whose row is gone.
                     if (via.get(cid) == pending["_id"]) if kind == "entered" else cid not in via:
                         happened.append((segment, cid, kind))
             if happened:
-                log.warning("announcing %d membership changes a stopped worker left unannounced", len(happened))
+                log.warning(
+                    "announcing %d membership changes a stopped worker left unannounced", len(happened)
+                )
             self._publish(pending["_id"], happened, {})
             announced += len(happened)
         return announced
 
-    def evaluate(self, customer_ids: list[ObjectId], changed: Iterable[str] = ("*",),
-                 segments: list[Segment] | None = None,
-                 correlation_ids: dict[ObjectId, str] | None = None) -> dict[str, int]:
+    def evaluate(
+        self,
+        customer_ids: list[ObjectId],
+        changed: Iterable[str] = ("*",),
+        segments: list[Segment] | None = None,
+        correlation_ids: dict[ObjectId, str] | None = None,
+    ) -> dict[str, int]:
         """Re-evaluate the dynamic segments ``changed`` can affect, for these customers only.
 
         The segment.entered/left it causes go out together at the end (one
@@ -189,9 +234,15 @@ class Membership:
             if not affected(depends_on, changed):
                 continue
             query = {"$and": [customer_filter(segment), {"_id": {"$in": customer_ids}}]}
-            matching = {row["_id"] for row in self.customers.find(query, {"_id": 1}, max_time_ms=self.max_time_ms)}
-            current = {row["customer_id"] for row in self.members.find(
-                {"segment_id": segment.id, "customer_id": {"$in": customer_ids}}, {"customer_id": 1})}
+            matching = {
+                row["_id"] for row in self.customers.find(query, {"_id": 1}, max_time_ms=self.max_time_ms)
+            }
+            current = {
+                row["customer_id"]
+                for row in self.members.find(
+                    {"segment_id": segment.id, "customer_id": {"$in": customer_ids}}, {"customer_id": 1}
+                )
+            }
             plan += [(segment.id, cid, "entered") for cid in sorted(matching - current)]
             plan += [(segment.id, cid, "left") for cid in sorted(current - matching)]
         return self.apply(plan, correlation_ids)
@@ -210,13 +261,23 @@ class Membership:
         after = None
         while True:
             query = base if after is None else {"$and": [base, {"_id": {"$gt": after}}]}
-            batch = [row["_id"] for row in self.customers.find(query, {"_id": 1}, max_time_ms=self.max_time_ms)
-                     .sort("_id", 1).limit(batch_size)]
+            batch = [
+                row["_id"]
+                for row in self.customers.find(query, {"_id": 1}, max_time_ms=self.max_time_ms)
+                .sort("_id", 1)
+                .limit(batch_size)
+            ]
             if not batch:
                 break
-            current = {row["customer_id"] for row in self.members.find(
-                {"segment_id": segment.id, "customer_id": {"$in": batch}}, {"customer_id": 1})}
-            stats["entered"] += self.apply([(segment.id, cid, "entered") for cid in sorted(set(batch) - current)])["entered"]
+            current = {
+                row["customer_id"]
+                for row in self.members.find(
+                    {"segment_id": segment.id, "customer_id": {"$in": batch}}, {"customer_id": 1}
+                )
+            }
+            stats["entered"] += self.apply(
+                [(segment.id, cid, "entered") for cid in sorted(set(batch) - current)]
+            )["entered"]
             stats["evaluated"] += len(batch)
             if progress is not None:
                 progress(stats)
@@ -230,9 +291,15 @@ class Membership:
             if not rows:
                 break
             ids = [row["customer_id"] for row in rows]
-            matching = {row["_id"] for row in self.customers.find(
-                {"$and": [base, {"_id": {"$in": ids}}]}, {"_id": 1}, max_time_ms=self.max_time_ms)}
-            stats["left"] += self.apply([(segment.id, cid, "left") for cid in sorted(set(ids) - matching)])["left"]
+            matching = {
+                row["_id"]
+                for row in self.customers.find(
+                    {"$and": [base, {"_id": {"$in": ids}}]}, {"_id": 1}, max_time_ms=self.max_time_ms
+                )
+            }
+            stats["left"] += self.apply([(segment.id, cid, "left") for cid in sorted(set(ids) - matching)])[
+                "left"
+            ]
             if progress is not None:
                 progress(stats)
             after = rows[-1]["_id"]

@@ -75,8 +75,7 @@ class ImportRejection(me.Document):
     skipped = me.BooleanField(default=False)  # a suppressed person: skipped on purpose
     warning = me.BooleanField(default=False)  # imported, but something was guessed (e.g. the time zone)
 
-    meta = {"collection": "segments_import_rejections",
-            "indexes": [("job_id", "row")]}
+    meta = {"collection": "segments_import_rejections", "indexes": [("job_id", "row")]}
 
 
 class ImportMapping(me.Document):
@@ -101,9 +100,14 @@ class RecomputeJob(Job):
     left = me.IntField(default=0)
     members = me.IntField(default=0)
 
-    meta = {"collection": "segments_recompute_jobs",
-            "indexes": [("status", "created_at"), {"fields": ["key"], "unique": True, "sparse": True},
-                        "segment_id"]}
+    meta = {
+        "collection": "segments_recompute_jobs",
+        "indexes": [
+            ("status", "created_at"),
+            {"fields": ["key"], "unique": True, "sparse": True},
+            "segment_id",
+        ],
+    }
 
 
 SERVICE_DOCUMENTS = (ImportJob, ImportChunk, ImportRejection, ImportMapping, RecomputeJob)

@@ -19,8 +19,18 @@ from shared.models.customer import LOCALE_RE, STAGES
 from shared.store import utcnow
 
 # Fields a caller may set (the API schema and the import columns use these names).
-SCALARS = ("external_id", "email", "phone", "first_name", "last_name", "locale", "time_zone",
-           "country", "city", "stage")
+SCALARS = (
+    "external_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "locale",
+    "time_zone",
+    "country",
+    "city",
+    "stage",
+)
 WRITABLE = SCALARS + ("tags", "attributes", "social", "location")
 # A customer is always reachable by one of these (an import row, a POST and a PATCH alike).
 IDENTIFIERS = ("external_id", "email", "phone")
@@ -173,10 +183,15 @@ def _clean(field: str, raw, default_region: str):
         for key, value in raw.items():
             if not _ATTRIBUTE_KEY.match(key):
                 raise ValueError(f"attribute name {key!r} must be letters, digits, _ or - (64 at most)")
-            if len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")) > MAX_ATTRIBUTE_BYTES:
+            if (
+                len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+                > MAX_ATTRIBUTE_BYTES
+            ):
                 raise ValueError(f"attribute {key} is larger than {MAX_ATTRIBUTE_BYTES} bytes")
-        return {key: (normalize.checked_text(v, multiline=True) if isinstance(v, str) else v)
-                for key, v in raw.items()}
+        return {
+            key: (normalize.checked_text(v, multiline=True) if isinstance(v, str) else v)
+            for key, v in raw.items()
+        }
     if field == "social":
         if raw is None:
             return None
@@ -216,10 +231,19 @@ def new_document(values: dict) -> dict:
     """A customers document for ``values`` (already normalised), with every default."""
     now = utcnow()
     doc = {
-        "locale": "es", "time_zone": "Europe/Madrid", "social": {}, "stage": "lead", "tags": [],
-        "attributes": {}, "purchases": {"count": 0, "total": 0.0, "currency": "EUR"},
+        "locale": "es",
+        "time_zone": "Europe/Madrid",
+        "social": {},
+        "stage": "lead",
+        "tags": [],
+        "attributes": {},
+        "purchases": {"count": 0, "total": 0.0, "currency": "EUR"},
         "suppression": {"bounced": False, "complained": False, "do_not_contact": False},
-        "consent": {}, "facts": {}, "erased": False, "created_at": now, "updated_at": now,
+        "consent": {},
+        "facts": {},
+        "erased": False,
+        "created_at": now,
+        "updated_at": now,
     }
     doc.update({key: value for key, value in values.items() if value is not None})
     doc.update(derived(doc))

@@ -40,14 +40,35 @@ MAX_NODES = 200
 # 200k customers. Each node kind has a cost; a rule's sum must stay within MAX_COST.
 MAX_NEAR = 5
 MAX_COST = 250
-COSTS = {"field": 1, "pattern": 4, "near": 25, "campaign": 1, "mention": 5, "purchases": 1,
-         "purchases_days": 15, "consent": 1, "all": 0, "any": 0, "not": 0}
+COSTS = {
+    "field": 1,
+    "pattern": 4,
+    "near": 25,
+    "campaign": 1,
+    "mention": 5,
+    "purchases": 1,
+    "purchases_days": 15,
+    "consent": 1,
+    "all": 0,
+    "any": 0,
+    "not": 0,
+}
 # How many recent purchases and negative mentions the worker keeps on the profile.
 PURCHASES_KEPT = 200
 MENTIONS_KEPT = 100
 
-TEXT_FIELDS = ("external_id", "email", "phone", "first_name", "last_name", "locale", "time_zone",
-               "country", "city", "stage")
+TEXT_FIELDS = (
+    "external_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "locale",
+    "time_zone",
+    "country",
+    "city",
+    "stage",
+)
 LIST_FIELDS = ("tags",)
 DATE_FIELDS = ("created_at", "updated_at", "purchases.last_at")
 NUMBER_FIELDS = ("purchases.count", "purchases.total")
@@ -55,8 +76,20 @@ BOOL_FIELDS = ("erased",)
 # Text fields matched on their folded key (accents and case ignored: "Malaga" finds "Málaga").
 FOLDED = {"city": "city_key", "last_name": "last_name_key"}
 
-COMPARISONS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "between", "exists", "contains",
-               "starts_with")
+COMPARISONS = (
+    "eq",
+    "ne",
+    "in",
+    "nin",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "between",
+    "exists",
+    "contains",
+    "starts_with",
+)
 RELATIVE_OPS = ("within_last", "more_than_ago")
 OPS = COMPARISONS + RELATIVE_OPS
 NODE_KINDS = ("all", "any", "not", "field", "near", "campaign", "mention", "purchases", "consent")
@@ -107,9 +140,12 @@ def compile_rule(rule, path: str = "rule", cost_limits: bool = True, *, personal
     ctx = _Ctx(personal=personal, cost_limits=cost_limits)
     compiled = _node(rule, path, ctx, 0)
     if ctx.cost_limits and ctx.cost > MAX_COST and not ctx.errors:
-        ctx.fail(path, f"the rule is too costly to evaluate: it costs {ctx.cost}, at most {MAX_COST} "
-                       f"(each near {COSTS['near']}, purchases over days {COSTS['purchases_days']}, mention "
-                       f"{COSTS['mention']}, contains/starts_with {COSTS['pattern']}, other conditions 1)")
+        ctx.fail(
+            path,
+            f"the rule is too costly to evaluate: it costs {ctx.cost}, at most {MAX_COST} "
+            f"(each near {COSTS['near']}, purchases over days {COSTS['purchases_days']}, mention "
+            f"{COSTS['mention']}, contains/starts_with {COSTS['pattern']}, other conditions 1)",
+        )
     if ctx.errors:
         raise RuleError(ctx.errors)
     return Compiled(compiled, ctx.depends_on, ctx.relative)
@@ -131,8 +167,9 @@ def _node(node, path: str, ctx: _Ctx, depth: int):
     kind = kinds[0]
     body = node[kind]
     sub = f"{path}.{kind}"
-    ctx.cost += COSTS["purchases_days" if kind == "purchases" and isinstance(body, dict) and "days" in body
-                      else kind]
+    ctx.cost += COSTS[
+        "purchases_days" if kind == "purchases" and isinstance(body, dict) and "days" in body else kind
+    ]
     if kind == "near":
         ctx.near += 1
         if ctx.cost_limits and ctx.near > MAX_NEAR:
@@ -150,14 +187,19 @@ def _node(node, path: str, ctx: _Ctx, depth: int):
 
 # --- values -----------------------------------------------------------------
 
+
 def _relative_seconds(value, path: str, ctx: _Ctx):
     """{"days": 30} -> 30 days in seconds (positive)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = {"days": value}
     if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in UNITS:
-        return ctx.fail(path, f"must be like {{\"days\": 30}} (units: {', '.join(UNITS)})")
+        return ctx.fail(path, f'must be like {{"days": 30}} (units: {", ".join(UNITS)})')
     unit, amount = next(iter(value.items()))
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 < amount <= 36500 * 86400 / UNITS[unit]:
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, (int, float))
+        or not 0 < amount <= 36500 * 86400 / UNITS[unit]
+    ):
         return ctx.fail(path, "must be a positive number no longer than 100 years")
     ctx.relative = True
     return float(amount) * UNITS[unit]
@@ -172,9 +214,9 @@ def _date(value, path: str, ctx: _Ctx):
         try:
             parsed = datetime.datetime.fromisoformat(value)
         except ValueError:
-            return ctx.fail(path, "must be an ISO 8601 date like 2026-01-31 or {\"ago\": {\"days\": 30}}")
+            return ctx.fail(path, 'must be an ISO 8601 date like 2026-01-31 or {"ago": {"days": 30}}')
         return to_utc_naive(parsed)
-    return ctx.fail(path, "must be an ISO 8601 date like 2026-01-31 or {\"ago\": {\"days\": 30}}")
+    return ctx.fail(path, 'must be an ISO 8601 date like 2026-01-31 or {"ago": {"days": 30}}')
 
 
 def _number(value, path: str, ctx: _Ctx):
@@ -220,8 +262,16 @@ def _scalar(field_name: str, value, path: str, ctx: _Ctx):
     return normalize.text(value)
 
 
-ACCENTED = {"a": "aáàâäãå", "e": "eéèêë", "i": "iíìîï", "o": "oóòôöõ", "u": "uúùûü", "n": "nñ", "c": "cç",
-            "y": "yýÿ"}
+ACCENTED = {
+    "a": "aáàâäãå",
+    "e": "eéèêë",
+    "i": "iíìîï",
+    "o": "oóòôöõ",
+    "u": "uúùûü",
+    "n": "nñ",
+    "c": "cç",
+    "y": "yýÿ",
+}
 
 
 def accent_tolerant(folded: str) -> str:
@@ -239,13 +289,16 @@ def _root(field_name: str) -> str:
 
 # --- comparisons ------------------------------------------------------------
 
+
 def _comparison(node: dict, path: str, ctx: _Ctx):
     extra = set(node) - {"field", "op", "value"}
     if extra:
         return ctx.fail(path, f"unexpected keys {', '.join(sorted(extra))}")
     name = node.get("field")
     known = TEXT_FIELDS + LIST_FIELDS + DATE_FIELDS + NUMBER_FIELDS + BOOL_FIELDS
-    if not isinstance(name, str) or not (name in known or re.fullmatch(r"attributes\.[A-Za-z0-9_\-]{1,64}", name)):
+    if not isinstance(name, str) or not (
+        name in known or re.fullmatch(r"attributes\.[A-Za-z0-9_\-]{1,64}", name)
+    ):
         return ctx.fail(f"{path}.field", f"must be a profile field ({', '.join(known)}) or attributes.<name>")
     if not ctx.personal and is_personal(name):
         return ctx.fail(f"{path}.field", f"{name} is personal data: your role may not filter or count on it")
@@ -263,8 +316,9 @@ def _comparison(node: dict, path: str, ctx: _Ctx):
             value = True
         if not isinstance(value, bool):
             return ctx.fail(vpath, "must be true or false")
-        return {stored: {"$exists": value}} if value else {"$or": [{stored: {"$exists": False}},
-                                                                    {stored: None}]}
+        return (
+            {stored: {"$exists": value}} if value else {"$or": [{stored: {"$exists": False}}, {stored: None}]}
+        )
     if op in RELATIVE_OPS:
         if name not in DATE_FIELDS and not name.startswith("attributes."):
             return ctx.fail(f"{path}.op", f"{op} applies to dates ({', '.join(DATE_FIELDS)})")
@@ -305,8 +359,13 @@ def _comparison(node: dict, path: str, ctx: _Ctx):
             return ctx.fail(vpath, "must be a list of two values [low, high]")
         low = _scalar(name, value[0], f"{vpath}.0", ctx)
         high = _scalar(name, value[1], f"{vpath}.1", ctx)
-        if (low is not None and high is not None and type(low) is type(high)
-                and not isinstance(low, dict) and low > high):
+        if (
+            low is not None
+            and high is not None
+            and type(low) is type(high)
+            and not isinstance(low, dict)
+            and low > high
+        ):
             return ctx.fail(vpath, "low must not be greater than high")
         return {stored: {"$gte": low, "$lte": high}}
     if name in LIST_FIELDS and op in ("gt", "gte", "lt", "lte"):
@@ -318,6 +377,7 @@ def _comparison(node: dict, path: str, ctx: _Ctx):
 
 
 # --- location and behaviour ------------------------------------------------
+
 
 def _near(body, path: str, ctx: _Ctx):
     if not isinstance(body, dict):
@@ -343,14 +403,17 @@ def _campaign(body, path: str, ctx: _Ctx):
         return ctx.fail(path, "must be {event, campaign_id, within_days}")
     extra = set(body) - set(CAMPAIGN_KEYS)
     if extra:  # "days" or a typo would silently mean "ever"
-        return ctx.fail(path, f"unexpected keys {', '.join(sorted(extra))} (keys: {', '.join(CAMPAIGN_KEYS)})")
+        return ctx.fail(
+            path, f"unexpected keys {', '.join(sorted(extra))} (keys: {', '.join(CAMPAIGN_KEYS)})"
+        )
     event = body.get("event")
     if event not in CAMPAIGN_EVENTS:
         return ctx.fail(f"{path}.event", f"must be one of {', '.join(CAMPAIGN_EVENTS)}")
     campaign_id = body.get("campaign_id")
     ctx.depends_on.add(f"facts.{event}")
-    if campaign_id is not None and (not isinstance(campaign_id, str) or not campaign_id.strip()
-                                    or len(campaign_id) > 64):
+    if campaign_id is not None and (
+        not isinstance(campaign_id, str) or not campaign_id.strip() or len(campaign_id) > 64
+    ):
         return ctx.fail(f"{path}.campaign_id", "must be a campaign id")
     if body.get("within_days") is not None:
         seconds = _relative_seconds(body["within_days"], f"{path}.within_days", ctx)
@@ -381,7 +444,7 @@ def _mention(body, path: str, ctx: _Ctx):
 
 def _threshold(spec, path: str, ctx: _Ctx):
     if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in MONGO_OPS:
-        return ctx.fail(path, "must be like {\"gte\": 2} (eq, ne, gt, gte, lt, lte)")
+        return ctx.fail(path, 'must be like {"gte": 2} (eq, ne, gt, gte, lt, lte)')
     op, value = next(iter(spec.items()))
     if _number(value, f"{path}.{op}", ctx) is None:
         return None
@@ -404,12 +467,20 @@ def _purchases(body, path: str, ctx: _Ctx):
     seconds = _relative_seconds(body["days"], f"{path}.days", ctx)
     if seconds is None or any(v is None for v in checks.values()):
         return None
-    recent = {"$filter": {"input": {"$ifNull": ["$facts.purchases", []]}, "as": "p",
-                          "cond": {"$gte": ["$$p.at", {"__now__": -seconds}]}}}
+    recent = {
+        "$filter": {
+            "input": {"$ifNull": ["$facts.purchases", []]},
+            "as": "p",
+            "cond": {"$gte": ["$$p.at", {"__now__": -seconds}]},
+        }
+    }
     exprs = []
     for key, (op, value) in checks.items():
-        measured = {"$size": recent} if key == "count" else {"$sum": {"$map": {"input": recent, "as": "p",
-                                                                                "in": "$$p.amount"}}}
+        measured = (
+            {"$size": recent}
+            if key == "count"
+            else {"$sum": {"$map": {"input": recent, "as": "p", "in": "$$p.amount"}}}
+        )
         exprs.append({op: [measured, value]})
     return {"$expr": exprs[0] if len(exprs) == 1 else {"$and": exprs}}
 
@@ -428,8 +499,13 @@ def _consent(body, path: str, ctx: _Ctx):
     return {f"consent.{channel}.{topic}": "granted"}
 
 
-BEHAVIOUR = {"near": _near, "campaign": _campaign, "mention": _mention, "purchases": _purchases,
-             "consent": _consent}
+BEHAVIOUR = {
+    "near": _near,
+    "campaign": _campaign,
+    "mention": _mention,
+    "purchases": _purchases,
+    "consent": _consent,
+}
 
 
 def affected(depends_on, changed) -> bool:

@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
-def create_api_app(import_name: str, *, service: str, title: str, settings,
-                   description: str = "") -> APIFlask:
+def create_api_app(
+    import_name: str, *, service: str, title: str, settings, description: str = ""
+) -> APIFlask:
     """A configured APIFlask app; the service adds its blueprints and returns it."""
     app = APIFlask(import_name, title=title, version=VERSION, docs_path=None, spec_path="/openapi.json")
     app.config["VINCULO_SERVICE"] = service
@@ -56,9 +57,15 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
                 if getattr(view, "vinculo_public", False):
                     operation["security"] = []
                 for status, description in inputs.answered(view, method, path):
-                    operation.setdefault("responses", {}).setdefault(str(status), {
-                        "description": description,
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}})
+                    operation.setdefault("responses", {}).setdefault(
+                        str(status),
+                        {
+                            "description": description,
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}
+                            },
+                        },
+                    )
         return spec
 
     @app.before_request
@@ -74,6 +81,7 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
     @app.after_request
     def add_headers(response):
         from shared.logs import get_correlation_id
+
         response.headers["X-Correlation-ID"] = get_correlation_id() or ""
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
@@ -98,8 +106,11 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
         return {"role": g.role}
 
     @app.get("/readyz")
-    @app.doc(summary="Readiness: store and broker reachable", tags=["health"],
-             responses={200: "ready", 503: "a dependency is down (the error shape; details.checks)"})
+    @app.doc(
+        summary="Readiness: store and broker reachable",
+        tags=["health"],
+        responses={200: "ready", 503: "a dependency is down (the error shape; details.checks)"},
+    )
     @auth.public
     def readyz():
         """The store and the broker both answer."""
@@ -118,7 +129,10 @@ def create_api_app(import_name: str, *, service: str, title: str, settings,
         if all(value == "ok" for value in checks.values()):
             return jsonify({"status": "ready", "service": service, "checks": checks}), 200
         down = ", ".join(sorted(name for name, value in checks.items() if value != "ok"))
-        return jsonify(errors.error_body(503, f"Not ready: {down} unreachable", "unavailable",
-                                         {"service": service, "checks": checks})), 503
+        return jsonify(
+            errors.error_body(
+                503, f"Not ready: {down} unreachable", "unavailable", {"service": service, "checks": checks}
+            )
+        ), 503
 
     return app

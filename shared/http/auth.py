@@ -33,8 +33,17 @@ from shared.http.errors import ApiError
 from shared import personal
 from shared.personal import PERSONAL_FIELDS
 
-__all__ = ["PERSONAL_FIELDS", "ROLES", "authenticate", "current_role", "init_app", "mask_personal", "mask_value",
-           "public", "roles"]
+__all__ = [
+    "PERSONAL_FIELDS",
+    "ROLES",
+    "authenticate",
+    "current_role",
+    "init_app",
+    "mask_personal",
+    "mask_value",
+    "public",
+    "roles",
+]
 
 ROLES = ("admin", "marketer", "community_manager", "analyst")
 # Served without a key: the OpenAPI document and static files.
@@ -60,8 +69,10 @@ def roles(*allowed: str):
             if role != "admin" and role not in allowed:
                 raise ApiError(403, f"The {role} role may not do this", required=sorted(allowed))
             return view(*args, **kwargs)
+
         wrapper.vinculo_roles = allowed
         return wrapper
+
     return decorate
 
 
@@ -104,6 +115,7 @@ def token_hash(token: str) -> str:
 
 def _utcnow():
     import datetime
+
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
@@ -120,17 +132,29 @@ def lookup_token(key: str) -> dict | None:
     if cached and cached[0] > now_mono:
         return cached[1]
     from shared import store
+
     try:
         doc = store.db()[collection].find_one({"_id": digest})
     except Exception:  # noqa: BLE001 - the store is down: not the caller's fault
         raise ApiError(503, "The store does not answer; try again", error="unavailable") from None
     now = _utcnow()
     identity = None
-    if (doc and not doc.get("revoked_at") and doc.get("role") in ROLES
-            and all(not doc.get(limit) or doc[limit] > now for limit in ("expires_at", "idle_expires_at"))):
-        identity = {"role": doc["role"], "user_id": doc.get("user_id"), "user_name": doc.get("user_name"),
-                    "kind": "token" if collection == "api_tokens" else "session"}
-        if collection == "api_tokens" and now_mono - _last_used.get(digest, -LAST_USED_EVERY) >= LAST_USED_EVERY:
+    if (
+        doc
+        and not doc.get("revoked_at")
+        and doc.get("role") in ROLES
+        and all(not doc.get(limit) or doc[limit] > now for limit in ("expires_at", "idle_expires_at"))
+    ):
+        identity = {
+            "role": doc["role"],
+            "user_id": doc.get("user_id"),
+            "user_name": doc.get("user_name"),
+            "kind": "token" if collection == "api_tokens" else "session",
+        }
+        if (
+            collection == "api_tokens"
+            and now_mono - _last_used.get(digest, -LAST_USED_EVERY) >= LAST_USED_EVERY
+        ):
             _last_used[digest] = now_mono
             try:
                 store.db()[collection].update_one({"_id": digest}, {"$set": {"last_used_at": now}})
@@ -177,8 +201,12 @@ def init_app(app: Flask, api_keys: dict[str, str]) -> None:
     @app.before_request
     def require_key():
         view = app.view_functions.get(request.endpoint or "")
-        if (view is None or request.endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS"
-                or getattr(view, "vinculo_public", False)):
+        if (
+            view is None
+            or request.endpoint in PUBLIC_ENDPOINTS
+            or request.method == "OPTIONS"
+            or getattr(view, "vinculo_public", False)
+        ):
             return None
         client = request.remote_addr or "?"
         key = _presented_key()
@@ -188,8 +216,9 @@ def init_app(app: Flask, api_keys: dict[str, str]) -> None:
         identity = lookup_token(key) if key and key[:4] in TOKEN_COLLECTIONS else None
         wait = 0.0 if identity is not None else _throttled(client)
         if wait:
-            error = ApiError(429, "Too many failed API keys from this address; try again later",
-                             retry_after=int(wait) + 1)
+            error = ApiError(
+                429, "Too many failed API keys from this address; try again later", retry_after=int(wait) + 1
+            )
             error.headers = {"Retry-After": str(int(wait) + 1)}
             raise error
         role = authenticate(current_app.extensions["vinculo_api_keys"], key)

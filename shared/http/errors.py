@@ -18,10 +18,20 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 410: "gone",
-    413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
-    429: "rate_limited", 500: "internal_error", 503: "unavailable",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
 }
 
 
@@ -31,10 +41,17 @@ ERROR_SCHEMA = {
     "properties": {
         "error": {"type": "string", "description": "machine-readable code, e.g. validation_error"},
         "message": {"type": "string", "description": "one sentence for people"},
-        "details": {"type": "object", "description": "for validation errors: location and fields",
-                    "properties": {"location": {"type": "string"},
-                                   "fields": {"type": "object", "additionalProperties": {
-                                       "type": "array", "items": {"type": "string"}}}}},
+        "details": {
+            "type": "object",
+            "description": "for validation errors: location and fields",
+            "properties": {
+                "location": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
     },
 }
 
@@ -53,8 +70,13 @@ def not_found(what: str, ident) -> ApiError:
 
 def field_error(field: str, message: str, status: int = 422, location: str = "json") -> ApiError:
     """A validation error found by our own code, in the same shape as schema errors."""
-    return ApiError(status, f"Invalid {field}: {message}", error="validation_error",
-                    fields={field: [message]}, location=location)
+    return ApiError(
+        status,
+        f"Invalid {field}: {message}",
+        error="validation_error",
+        fields={field: [message]},
+        location=location,
+    )
 
 
 def conflict(message: str, **details) -> ApiError:

@@ -31,7 +31,7 @@ from shared.http.errors import ApiError
 from shared.normalize import unsafe_character
 
 MAX_DEPTH = 32
-INT_LIMIT = 2 ** 63
+INT_LIMIT = 2**63
 # One token per match: a whole string (an unterminated one runs to the end, so a match
 # never fails after it started: linear time) or a bracket.
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.S)
@@ -40,9 +40,11 @@ _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
 
 def body_limit(setting_name: str):
     """Let this view take bodies up to the service setting ``setting_name`` (bytes)."""
+
     def decorate(view):
         view.vinculo_body_limit = setting_name
         return view
+
     return decorate
 
 
@@ -71,8 +73,12 @@ def parse_json(raw: bytes):
     except UnicodeDecodeError:
         raise ApiError(400, "The body is not UTF-8 encoded JSON", error="bad_request") from None
     if too_deep(text):
-        raise ApiError(400, f"The JSON body nests deeper than {MAX_DEPTH} levels", error="bad_request",
-                       max_depth=MAX_DEPTH)
+        raise ApiError(
+            400,
+            f"The JSON body nests deeper than {MAX_DEPTH} levels",
+            error="bad_request",
+            max_depth=MAX_DEPTH,
+        )
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except ValueError as exc:  # JSONDecodeError, NaN/Infinity, an integer of too many digits
@@ -80,8 +86,13 @@ def parse_json(raw: bytes):
 
 
 def _invalid(location: str, field: str, message: str) -> ApiError:
-    return ApiError(422, f"Invalid {location}: {field}", error="validation_error", location=location,
-                    fields={field: [message]})
+    return ApiError(
+        422,
+        f"Invalid {location}: {field}",
+        error="validation_error",
+        location=location,
+        fields={field: [message]},
+    )
 
 
 def _schema_fields(schema) -> dict:
@@ -142,8 +153,13 @@ def _check_query(queries) -> None:
         known.update(_schema_fields(schema))
     unknown = sorted(name for name in request.args if name not in known)
     if unknown:
-        raise ApiError(422, f"Invalid query: unknown parameter {', '.join(unknown)}", error="validation_error",
-                       location="query", fields={name: ["Unknown parameter."] for name in unknown})
+        raise ApiError(
+            422,
+            f"Invalid query: unknown parameter {', '.join(unknown)}",
+            error="validation_error",
+            location="query",
+            fields={name: ["Unknown parameter."] for name in unknown},
+        )
     for name, values in request.args.lists():
         for value in values:
             problem = unsafe_character(value)
@@ -156,8 +172,12 @@ def _check_query(queries) -> None:
 def _check_json_body(schema) -> None:
     mimetype = request.mimetype
     if mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise ApiError(415, "The body must be JSON (Content-Type: application/json)",
-                       error="unsupported_media_type", content_type=request.content_type or "")
+        raise ApiError(
+            415,
+            "The body must be JSON (Content-Type: application/json)",
+            error="unsupported_media_type",
+            content_type=request.content_type or "",
+        )
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "The body is empty; this request needs a JSON body", error="bad_request")
@@ -178,8 +198,12 @@ def init_app(app: Flask, max_body_bytes: int) -> None:
             request.max_content_length = getattr(current_app.config["VINCULO_SETTINGS"], setting_name)
         limit = request.max_content_length
         if limit is not None and request.content_length is not None and request.content_length > limit:
-            raise ApiError(413, f"The body is larger than this endpoint takes ({limit} bytes)",
-                           error="payload_too_large", max_bytes=limit)
+            raise ApiError(
+                413,
+                f"The body is larger than this endpoint takes ({limit} bytes)",
+                error="payload_too_large",
+                max_bytes=limit,
+            )
         for name, value in (request.view_args or {}).items():
             if isinstance(value, int) and abs(value) >= INT_LIMIT:
                 raise ApiError(404, f"{name} {value} does not exist", what=name, id=str(value))
@@ -187,10 +211,13 @@ def init_app(app: Flask, max_body_bytes: int) -> None:
             return None  # public pages (forms, links) read their own parameters
         body, content_type, queries = _declared(view)
         _check_query(queries)
-        if body is not None and content_type == "application/json" and request.method in ("POST", "PUT", "PATCH"):
+        if (
+            body is not None
+            and content_type == "application/json"
+            and request.method in ("POST", "PUT", "PATCH")
+        ):
             _check_json_body(body)
         return None
-
 
 
 def answered(view, method: str, path: str) -> list[tuple[int, str]]:
@@ -216,6 +243,9 @@ def answered(view, method: str, path: str) -> list[tuple[int, str]]:
     if queries:
         out.append((422, "invalid or unknown query parameter"))
     if body is not None and content_type == "application/json" and method in ("post", "put", "patch"):
-        out += [(400, "empty body, malformed JSON or JSON nested too deep"),
-                (415, "the body is not JSON"), (422, "invalid field")]
+        out += [
+            (400, "empty body, malformed JSON or JSON nested too deep"),
+            (415, "the body is not JSON"),
+            (422, "invalid field"),
+        ]
     return out

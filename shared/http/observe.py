@@ -31,10 +31,19 @@ def init_app(app: Flask, service: str) -> None:
         metrics.HTTP_REQUESTS.labels(service, endpoint, request.method, str(response.status_code)).inc()
         metrics.HTTP_LATENCY.labels(service, endpoint, request.method).observe(duration)
         level = logging.DEBUG if request.path in PROBES else logging.INFO
-        event(access_log, f"{request.method} {request.path} {response.status_code}", level,
-              method=request.method, path=request.path, endpoint=endpoint, status=response.status_code,
-              duration_ms=round(duration * 1000, 2), role=g.get("role"),
-              user_id=g.get("user_id"), user_name=g.get("user_name"))
+        event(
+            access_log,
+            f"{request.method} {request.path} {response.status_code}",
+            level,
+            method=request.method,
+            path=request.path,
+            endpoint=endpoint,
+            status=response.status_code,
+            duration_ms=round(duration * 1000, 2),
+            role=g.get("role"),
+            user_id=g.get("user_id"),
+            user_name=g.get("user_name"),
+        )
         return response
 
     @app.get("/metrics")

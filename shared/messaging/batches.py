@@ -55,8 +55,9 @@ class Batching:
         flush counts as an iteration (a ``yield``), like a message does.
         """
         if not self.batch_handlers:
-            yield from super().consume(limit=limit, timeout=timeout, safety_interval=safety_interval,
-                                       **kwargs)
+            yield from super().consume(
+                limit=limit, timeout=timeout, safety_interval=safety_interval, **kwargs
+            )
             return
         elapsed = 0
         with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
@@ -120,8 +121,12 @@ class Batching:
         started = time.perf_counter()
         try:
             ids = list({envelope.message_id for _, envelope in batch})
-            done = {row["message_id"] for row in self.processed().find(
-                {"consumer": consumer, "message_id": {"$in": ids}}, {"message_id": 1})}
+            done = {
+                row["message_id"]
+                for row in self.processed().find(
+                    {"consumer": consumer, "message_id": {"$in": ids}}, {"message_id": 1}
+                )
+            }
             fresh: dict[str, Envelope] = {}
             for _, envelope in batch:
                 if envelope.message_id not in done:
@@ -132,8 +137,13 @@ class Batching:
                 # changes nothing again (an import's own customer.created events, say).
                 self._record(consumer, [mid for mid in fresh if mid not in ignored])
         except Exception as exc:  # noqa: BLE001 - each message then gets the single-message path
-            log.warning("batch of %d on %s failed (%s: %s); handling its messages one by one",
-                        len(batch), plain, type(exc).__name__, exc)
+            log.warning(
+                "batch of %d on %s failed (%s: %s); handling its messages one by one",
+                len(batch),
+                plain,
+                type(exc).__name__,
+                exc,
+            )
             for message, envelope in batch:
                 self.process(plain, message, envelope)
             return
@@ -145,13 +155,24 @@ class Batching:
                     self.stats.handled += 1
                     metrics.HANDLED.labels(plain).inc()
                     metrics.HANDLING.labels(plain).observe(per_message)
-                    log_event(log, "message handled", queue=consumer, type=envelope.type,
-                              message_id=envelope.message_id)
+                    log_event(
+                        log,
+                        "message handled",
+                        queue=consumer,
+                        type=envelope.type,
+                        message_id=envelope.message_id,
+                    )
                 else:
                     self.stats.duplicates += 1
                     metrics.DUPLICATES.labels(plain).inc()
-                    log_event(log, "duplicate message skipped", logging.DEBUG, queue=consumer,
-                              type=envelope.type, message_id=envelope.message_id)
+                    log_event(
+                        log,
+                        "duplicate message skipped",
+                        logging.DEBUG,
+                        queue=consumer,
+                        type=envelope.type,
+                        message_id=envelope.message_id,
+                    )
                 message.ack()
             finally:
                 reset_correlation_id(token)
@@ -163,7 +184,8 @@ class Batching:
         now = utcnow()
         try:
             self.processed().insert_many(
-                [{"consumer": consumer, "message_id": mid, "at": now} for mid in message_ids], ordered=False)
+                [{"consumer": consumer, "message_id": mid, "at": now} for mid in message_ids], ordered=False
+            )
         except BulkWriteError as exc:
             if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
                 raise

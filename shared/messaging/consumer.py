@@ -53,9 +53,13 @@ class ProcessedMessage(me.Document):
     message_id = me.StringField(required=True)
     at = me.DateTimeField(default=utcnow)
 
-    meta = {"collection": "processed_messages",
-            "indexes": [{"fields": ["consumer", "message_id"], "unique": True},
-                        {"fields": ["at"], "expireAfterSeconds": 14 * 24 * 3600}]}
+    meta = {
+        "collection": "processed_messages",
+        "indexes": [
+            {"fields": ["consumer", "message_id"], "unique": True},
+            {"fields": ["at"], "expireAfterSeconds": 14 * 24 * 3600},
+        ],
+    }
 
 
 @dataclass
@@ -75,12 +79,24 @@ class Worker(Batching, ConsumerMixin):
     a failed batch falls back to.
     """
 
-    def __init__(self, connection, topology: Topology, handlers: dict[str, Handler], *,
-                 name: str, max_attempts: int = 5, base_delay: float = 0.5, max_delay: float = 30.0,
-                 prefetch: int = 20, on_idle: Callable[[], None] | None = None,
-                 idle_every: float = 5.0, lag_every: float = 15.0,
-                 batch_handlers: dict[str, BatchHandler] | None = None, batch_size: int = 100,
-                 batch_wait: float = 0.005):
+    def __init__(
+        self,
+        connection,
+        topology: Topology,
+        handlers: dict[str, Handler],
+        *,
+        name: str,
+        max_attempts: int = 5,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        prefetch: int = 20,
+        on_idle: Callable[[], None] | None = None,
+        idle_every: float = 5.0,
+        lag_every: float = 15.0,
+        batch_handlers: dict[str, BatchHandler] | None = None,
+        batch_size: int = 100,
+        batch_wait: float = 0.005,
+    ):
         self.connection = connection
         self.topology = topology
         self.handlers = handlers
@@ -118,9 +134,11 @@ class Worker(Batching, ConsumerMixin):
         for plain in self.handlers:
             # A batch can only fill up if the broker lets that many messages out unacked.
             prefetch = max(self.prefetch, self.batch_size) if plain in self.batch_handlers else self.prefetch
-            consumer = Consumer(queues=[self.topology.queue(plain)],
-                                on_message=lambda message, plain=plain: self.on_message(plain, message),
-                                prefetch_count=prefetch)
+            consumer = Consumer(
+                queues=[self.topology.queue(plain)],
+                on_message=lambda message, plain=plain: self.on_message(plain, message),
+                prefetch_count=prefetch,
+            )
             consumers.append(consumer)
         return consumers
 
@@ -211,8 +229,9 @@ class Worker(Batching, ConsumerMixin):
             token = set_correlation_id(envelope.correlation_id)
             try:
                 metrics.FAILED.labels(plain).inc()
-                self.dead_letter(plain, message, f"unexpected type: {envelope.type} is not handled by {plain}",
-                                 attempt)
+                self.dead_letter(
+                    plain, message, f"unexpected type: {envelope.type} is not handled by {plain}", attempt
+                )
             finally:
                 reset_correlation_id(token)
             return
@@ -239,8 +258,12 @@ class Worker(Batching, ConsumerMixin):
         except Exception as exc:  # noqa: BLE001 - anything else may pass: retry, bounded
             metrics.FAILED.labels(plain).inc()
             if attempt + 1 >= self.max_attempts:
-                self.dead_letter(plain, message, f"failed {attempt + 1} times; last error: "
-                                 f"{type(exc).__name__}: {exc}", attempt)
+                self.dead_letter(
+                    plain,
+                    message,
+                    f"failed {attempt + 1} times; last error: {type(exc).__name__}: {exc}",
+                    attempt,
+                )
             else:
                 log.warning("%s on %s failed (attempt %d): %s", envelope.type, plain, attempt + 1, exc)
                 self.retry(plain, message, attempt + 1)
@@ -256,8 +279,14 @@ class Worker(Batching, ConsumerMixin):
         if ProcessedMessage.objects(consumer=consumer, message_id=envelope.message_id).only("id").first():
             self.stats.duplicates += 1
             metrics.DUPLICATES.labels(plain).inc()
-            log_event(log, "duplicate message skipped", logging.DEBUG, queue=consumer,
-                      type=envelope.type, message_id=envelope.message_id)
+            log_event(
+                log,
+                "duplicate message skipped",
+                logging.DEBUG,
+                queue=consumer,
+                type=envelope.type,
+                message_id=envelope.message_id,
+            )
             return
         self.handlers[plain](envelope)
         try:
@@ -272,18 +301,31 @@ class Worker(Batching, ConsumerMixin):
         return min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
 
     def _republish(self, message, routing_key: str, headers: dict, expiration: float | None = None):
-        properties = {"content_type": message.content_type or "application/json",
-                      "content_encoding": message.content_encoding or "utf-8"}
+        properties = {
+            "content_type": message.content_type or "application/json",
+            "content_encoding": message.content_encoding or "utf-8",
+        }
         message_id = message.properties.get("message_id")
         if message_id:
             properties["message_id"] = message_id
-        self.producer().publish(message.body, exchange="", routing_key=routing_key, delivery_mode=2,
-                               headers={**(message.headers or {}), **headers},
-                               expiration=expiration, retry=True, **properties)
+        self.producer().publish(
+            message.body,
+            exchange="",
+            routing_key=routing_key,
+            delivery_mode=2,
+            headers={**(message.headers or {}), **headers},
+            expiration=expiration,
+            retry=True,
+            **properties,
+        )
 
     def retry(self, plain: str, message, attempt: int) -> None:
-        self._republish(message, f"{self.topology.name(plain)}.retry",
-                        {"x-vinculo-attempt": attempt}, expiration=self.delay_for(attempt))
+        self._republish(
+            message,
+            f"{self.topology.name(plain)}.retry",
+            {"x-vinculo-attempt": attempt},
+            expiration=self.delay_for(attempt),
+        )
         message.ack()
         self.stats.retried += 1
         metrics.RETRIED.labels(plain).inc()
@@ -291,11 +333,17 @@ class Worker(Batching, ConsumerMixin):
     def dead_letter(self, plain: str, message, reason: str, attempt: int) -> None:
         queue = self.topology.name(plain)
         log_event(log, "message dead-lettered", logging.WARNING, queue=queue, reason=reason)
-        self._republish(message, f"{queue}.dlq", {
-            "x-vinculo-reason": reason[:1000], "x-vinculo-queue": queue,
-            "x-vinculo-routing-key": (message.delivery_info or {}).get("routing_key", ""),
-            "x-vinculo-attempts": attempt + 1, "x-vinculo-failed-at": utcnow().isoformat(),
-        })
+        self._republish(
+            message,
+            f"{queue}.dlq",
+            {
+                "x-vinculo-reason": reason[:1000],
+                "x-vinculo-queue": queue,
+                "x-vinculo-routing-key": (message.delivery_info or {}).get("routing_key", ""),
+                "x-vinculo-attempts": attempt + 1,
+                "x-vinculo-failed-at": utcnow().isoformat(),
+            },
+        )
         message.ack()
         self.stats.dead_lettered += 1
         metrics.DEAD_LETTERED.labels(plain, metrics.dead_letter_cause(reason)).inc()

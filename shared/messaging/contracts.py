@@ -116,6 +116,7 @@ class Event:
 
 # --- segments ---------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class CustomerCreated(Event):
     type: ClassVar[str] = "customer.created"
@@ -177,6 +178,7 @@ class ConsentImported(Event):
 
 # --- campaigns --------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class CampaignDue(Event):
     type: ClassVar[str] = "campaign.due"
@@ -204,6 +206,7 @@ class SendRequested(Event):
 
 
 # --- mailer -----------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class DeliveryEvent(Event):
@@ -268,6 +271,7 @@ class ConsentChanged(Event):
 
 # --- listener ---------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class MentionReceived(Event):
     type: ClassVar[str] = "mention.received"
@@ -297,6 +301,7 @@ class AlertRaised(Event):
 
 # --- envelope ---------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class Envelope:
     message_id: str
@@ -312,12 +317,20 @@ class Envelope:
 
     def to_json(self) -> str:
         # json.dumps only reads: no copy of the payload first (dataclasses.asdict would deep-copy it).
-        return json.dumps({f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
-                          ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            {f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
 
-def envelope_for(event: Event, producer: str, correlation_id: str | None = None,
-                 message_id: str | None = None, occurred_at: datetime.datetime | None = None) -> Envelope:
+def envelope_for(
+    event: Event,
+    producer: str,
+    correlation_id: str | None = None,
+    message_id: str | None = None,
+    occurred_at: datetime.datetime | None = None,
+) -> Envelope:
     """``occurred_at``: when the fact happened (naive means UTC), else now."""
     at = occurred_at or datetime.datetime.now(datetime.timezone.utc)
     if at.tzinfo is None:
@@ -347,8 +360,13 @@ def parse_envelope(body: bytes | str | dict) -> Envelope:
             raise ContractError(f"body is not JSON: {exc.msg} at position {exc.pos}") from None
     if not isinstance(body, dict):
         raise ContractError("body must be a JSON object")
-    for name, kind in (("message_id", str), ("type", str), ("schema_version", int),
-                       ("occurred_at", str), ("payload", dict)):
+    for name, kind in (
+        ("message_id", str),
+        ("type", str),
+        ("schema_version", int),
+        ("occurred_at", str),
+        ("payload", dict),
+    ):
         if name not in body:
             raise ContractError(f"{name} is required")
         if not isinstance(body[name], kind) or isinstance(body[name], bool):
@@ -357,15 +375,21 @@ def parse_envelope(body: bytes | str | dict) -> Envelope:
     if event_cls is None:
         raise ContractError(f"type {body['type']!r} is not a known message type")
     if body["schema_version"] != event_cls.schema_version:
-        raise ContractError(f"schema_version {body['schema_version']} of {body['type']} is not supported "
-                            f"(expected {event_cls.schema_version})")
+        raise ContractError(
+            f"schema_version {body['schema_version']} of {body['type']} is not supported "
+            f"(expected {event_cls.schema_version})"
+        )
     try:
         datetime.datetime.fromisoformat(body["occurred_at"])
     except ValueError:
         raise ContractError("occurred_at is not an ISO 8601 time") from None
     event_cls.from_dict(body["payload"])
     return Envelope(
-        message_id=body["message_id"], type=body["type"], schema_version=body["schema_version"],
-        occurred_at=body["occurred_at"], producer=str(body.get("producer", "")),
-        payload=body["payload"], correlation_id=body.get("correlation_id"),
+        message_id=body["message_id"],
+        type=body["type"],
+        schema_version=body["schema_version"],
+        occurred_at=body["occurred_at"],
+        producer=str(body.get("producer", "")),
+        payload=body["payload"],
+        correlation_id=body.get("correlation_id"),
     )

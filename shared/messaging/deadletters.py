@@ -29,8 +29,15 @@ import pika
 
 from shared.messaging.topology import QUEUES, Topology
 
-REASON_HEADERS = ("x-vinculo-reason", "x-vinculo-queue", "x-vinculo-routing-key", "x-vinculo-attempts",
-                  "x-vinculo-failed-at", "x-vinculo-attempt", "x-death")
+REASON_HEADERS = (
+    "x-vinculo-reason",
+    "x-vinculo-queue",
+    "x-vinculo-routing-key",
+    "x-vinculo-attempts",
+    "x-vinculo-failed-at",
+    "x-vinculo-attempt",
+    "x-death",
+)
 
 
 @dataclass
@@ -45,8 +52,14 @@ class DeadLetter:
     properties: pika.BasicProperties
 
     def summary(self) -> dict:
-        return {"message_id": self.message_id, "type": self.type, "reason": self.reason,
-                "attempts": self.attempts, "failed_at": self.failed_at, "size": len(self.body)}
+        return {
+            "message_id": self.message_id,
+            "type": self.type,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "failed_at": self.failed_at,
+            "size": len(self.body),
+        }
 
 
 class DeadLetters:
@@ -70,8 +83,9 @@ class DeadLetters:
         out = {}
         for plain in sorted(QUEUES):
             try:
-                out[plain] = self.channel.queue_declare(self.topology.name(f"{plain}.dlq"),
-                                                        passive=True).method.message_count
+                out[plain] = self.channel.queue_declare(
+                    self.topology.name(f"{plain}.dlq"), passive=True
+                ).method.message_count
             except pika.exceptions.ChannelClosedByBroker:
                 self.channel = self.connection.channel()
                 self.channel.confirm_delivery()
@@ -91,11 +105,16 @@ class DeadLetters:
                 break
             headers = properties.headers or {}
             envelope = _envelope_of(body)
-            letter = DeadLetter(method.delivery_tag, properties.message_id or envelope.get("message_id"),
-                                envelope.get("type"),
-                                str(headers.get("x-vinculo-reason", "(no reason recorded)")),
-                                headers.get("x-vinculo-attempts"), headers.get("x-vinculo-failed-at"), body,
-                                properties)
+            letter = DeadLetter(
+                method.delivery_tag,
+                properties.message_id or envelope.get("message_id"),
+                envelope.get("type"),
+                str(headers.get("x-vinculo-reason", "(no reason recorded)")),
+                headers.get("x-vinculo-attempts"),
+                headers.get("x-vinculo-failed-at"),
+                body,
+                properties,
+            )
             if message_id is None or letter.message_id == message_id:
                 wanted.append(letter)
             else:
@@ -118,8 +137,12 @@ class DeadLetters:
         for letter in letters:
             headers = {k: v for k, v in (letter.properties.headers or {}).items() if k not in REASON_HEADERS}
             properties = pika.BasicProperties(
-                content_type=letter.properties.content_type, content_encoding=letter.properties.content_encoding,
-                message_id=letter.message_id, delivery_mode=2, headers=headers or None)
+                content_type=letter.properties.content_type,
+                content_encoding=letter.properties.content_encoding,
+                message_id=letter.message_id,
+                delivery_mode=2,
+                headers=headers or None,
+            )
             self.channel.basic_publish("", target, letter.body, properties, mandatory=True)
             self.channel.basic_ack(letter.delivery_tag)
         self._give_back(others)
@@ -139,9 +162,11 @@ def parameters(amqp_url: str) -> pika.ConnectionParameters:
 
     parts = parse_url(amqp_url)
     return pika.ConnectionParameters(
-        host=parts.get("hostname") or "localhost", port=parts.get("port") or 5672,
+        host=parts.get("hostname") or "localhost",
+        port=parts.get("port") or 5672,
         virtual_host=parts.get("virtual_host") or "/",
-        credentials=pika.PlainCredentials(parts.get("userid") or "guest", parts.get("password") or "guest"))
+        credentials=pika.PlainCredentials(parts.get("userid") or "guest", parts.get("password") or "guest"),
+    )
 
 
 def _envelope_of(body: bytes) -> dict:
@@ -154,16 +179,22 @@ def _envelope_of(body: bytes) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.messaging.deadletters",
-                                     description="List, inspect, replay or drop dead-lettered messages.")
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.messaging.deadletters",
+        description="List, inspect, replay or drop dead-lettered messages.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="messages waiting in each queue's dead-letter queue")
     for name in ("show", "replay", "drop"):
         command = sub.add_parser(name)
         command.add_argument("queue", help="a queue as named in shared/messaging/topology.py")
         command.add_argument("--id", dest="message_id", help="only the message with this message id")
-        command.add_argument("--limit", type=int, default=20 if name == "show" else 1,
-                             help="at most this many messages (default: 20 shown, 1 replayed or dropped)")
+        command.add_argument(
+            "--limit",
+            type=int,
+            default=20 if name == "show" else 1,
+            help="at most this many messages (default: 20 shown, 1 replayed or dropped)",
+        )
         if name == "drop":
             command.add_argument("--yes", action="store_true", help="really drop them")
     args = parser.parse_args(argv)

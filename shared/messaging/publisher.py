@@ -35,8 +35,7 @@ RETRY_POLICY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "
 
 def connect(amqp_url: str) -> Connection:
     """A broker connection whose channels wait for publisher confirms."""
-    return Connection(amqp_url, transport_options={"confirm_publish": True},
-                      connect_timeout=5)
+    return Connection(amqp_url, transport_options={"confirm_publish": True}, connect_timeout=5)
 
 
 def release_quietly(connection: Connection | None) -> None:
@@ -64,8 +63,9 @@ class Publisher:
         if self._producer is None:
             self._connection = connect(self.amqp_url)
             # Fail fast: a caller with an Outbox keeps the event and carries on.
-            self._connection.ensure_connection(max_retries=1, interval_start=0.2, interval_step=0.3,
-                                               interval_max=0.5)
+            self._connection.ensure_connection(
+                max_retries=1, interval_start=0.2, interval_step=0.3, interval_max=0.5
+            )
             channel = self._connection.channel()
             for service in ("segments", "campaigns", "mailer", "listener"):
                 self.topology.exchange(service)(channel).declare()
@@ -85,10 +85,17 @@ class Publisher:
                 try:
                     producer = self._ensure()
                     producer.publish(
-                        envelope.to_json().encode(), exchange=exchange, routing_key=envelope.type,
-                        content_type="application/json", content_encoding="utf-8",
-                        delivery_mode=2, message_id=envelope.message_id, type=envelope.type,
-                        headers=headers, retry=True, retry_policy=RETRY_POLICY,
+                        envelope.to_json().encode(),
+                        exchange=exchange,
+                        routing_key=envelope.type,
+                        content_type="application/json",
+                        content_encoding="utf-8",
+                        delivery_mode=2,
+                        message_id=envelope.message_id,
+                        type=envelope.type,
+                        headers=headers,
+                        retry=True,
+                        retry_policy=RETRY_POLICY,
                     )
                     metrics.PUBLISHED.labels(envelope.type).inc()
                     return
@@ -124,13 +131,13 @@ class Outbox:
         self.publisher = publisher
 
     def publish(self, event: Event, correlation_id: str | None = None) -> Envelope:
-        envelope = envelope_for(event, self.publisher.producer_name,
-                                correlation_id or get_correlation_id())
+        envelope = envelope_for(event, self.publisher.producer_name, correlation_id or get_correlation_id())
         try:
             self.publisher.publish_envelope(envelope)
         except Exception as exc:  # noqa: BLE001 - any broker failure: keep it for the relay
-            log.warning("broker unavailable, %s %s kept in outbox: %s", envelope.type,
-                        envelope.message_id, exc)
+            log.warning(
+                "broker unavailable, %s %s kept in outbox: %s", envelope.type, envelope.message_id, exc
+            )
             keep_in_outbox([envelope], exc)
         return envelope
 
@@ -143,7 +150,9 @@ class Outbox:
             try:
                 self.publisher.publish_envelope(parse_envelope(stored.envelope))
             except Exception as exc:  # noqa: BLE001 - still down: try next time
-                OutboxMessage.objects(id=stored.id).update_one(inc__attempts=1, set__last_error=str(exc)[:500])
+                OutboxMessage.objects(id=stored.id).update_one(
+                    inc__attempts=1, set__last_error=str(exc)[:500]
+                )
                 break
             stored.delete()
             sent += 1
@@ -154,8 +163,9 @@ def keep_in_outbox(envelopes: list[Envelope], error: Exception) -> None:
     """Store envelopes for ``Outbox.relay``; one already stored (same id) is fine."""
     for envelope in envelopes:
         try:
-            OutboxMessage(envelope=envelope.to_json(), message_id=envelope.message_id,
-                          last_error=str(error)[:500]).save(force_insert=True)
+            OutboxMessage(
+                envelope=envelope.to_json(), message_id=envelope.message_id, last_error=str(error)[:500]
+            ).save(force_insert=True)
         except (me.NotUniqueError, DuplicateKeyError):
             continue
         metrics.OUTBOXED.labels(envelope.type).inc()
@@ -236,8 +246,9 @@ class BatchPublisher:
         if self._raw is None:
             # No confirm_publish here: kombu would wait per message; we wait ourselves.
             self._connection = Connection(self.amqp_url, connect_timeout=5)
-            self._connection.ensure_connection(max_retries=1, interval_start=0.2, interval_step=0.3,
-                                               interval_max=0.5)
+            self._connection.ensure_connection(
+                max_retries=1, interval_start=0.2, interval_step=0.3, interval_max=0.5
+            )
             channel = self._connection.default_channel
             for service in SERVICES:
                 self.topology.exchange(service)(channel).declare()
@@ -266,9 +277,12 @@ class BatchPublisher:
         """``items``: (event, message id or None for a new one, correlation id or None for the
         current one), sent as this producer's envelopes (see publish_envelopes)."""
         current = get_correlation_id()
-        return self.publish_envelopes([envelope_for(event, self.producer_name, correlation_id or current,
-                                                    message_id=message_id)
-                                       for event, message_id, correlation_id in items])
+        return self.publish_envelopes(
+            [
+                envelope_for(event, self.producer_name, correlation_id or current, message_id=message_id)
+                for event, message_id, correlation_id in items
+            ]
+        )
 
     def publish_envelopes(self, envelopes: list[Envelope]) -> bool:
         """Returns once the broker has confirmed them all (True), or they are in the outbox (False).
@@ -288,7 +302,9 @@ class BatchPublisher:
                     self._reset()
                     if attempt == 1 and not isinstance(exc, (TimeoutError, Nacked)):
                         continue
-                    log.warning("batch publish failed (%s); %d events kept in the outbox", exc, len(envelopes))
+                    log.warning(
+                        "batch publish failed (%s); %d events kept in the outbox", exc, len(envelopes)
+                    )
                     keep_in_outbox(envelopes, exc)
                     return False
         return False
@@ -300,14 +316,22 @@ class BatchPublisher:
         self._nacked = False
         with fewer_writes(raw.connection.transport):
             for envelope in envelopes:
-                message = amqp.Message(envelope.to_json().encode(), content_type="application/json",
-                                       content_encoding="utf-8", delivery_mode=2,
-                                       message_id=envelope.message_id, type=envelope.type,
-                                       application_headers={"correlation_id": envelope.correlation_id or ""})
+                message = amqp.Message(
+                    envelope.to_json().encode(),
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    delivery_mode=2,
+                    message_id=envelope.message_id,
+                    type=envelope.type,
+                    application_headers={"correlation_id": envelope.correlation_id or ""},
+                )
                 self._unconfirmed.add(self._next_tag)
                 self._next_tag += 1
-                raw.basic_publish(message, exchange=self.topology.exchange_for(envelope.type).name,
-                                  routing_key=envelope.type)
+                raw.basic_publish(
+                    message,
+                    exchange=self.topology.exchange_for(envelope.type).name,
+                    routing_key=envelope.type,
+                )
         deadline = time.monotonic() + self.confirm_timeout
         while self._unconfirmed and not self._nacked:
             left = deadline - time.monotonic()

@@ -21,13 +21,23 @@ from kombu import Exchange, Queue
 
 # event type -> producing service
 PRODUCERS = {
-    "customer.created": "segments", "customer.updated": "segments",
+    "customer.created": "segments",
+    "customer.updated": "segments",
     "purchase.recorded": "segments",
-    "segment.entered": "segments", "segment.left": "segments", "consent.imported": "segments",
-    "campaign.due": "campaigns", "send.requested": "campaigns",
-    "delivery.sent": "mailer", "delivery.failed": "mailer", "delivery.skipped": "mailer", "delivery.bounced": "mailer",
-    "delivery.opened": "mailer", "delivery.clicked": "mailer", "consent.changed": "mailer",
-    "mention.received": "listener", "alert.raised": "listener",
+    "segment.entered": "segments",
+    "segment.left": "segments",
+    "consent.imported": "segments",
+    "campaign.due": "campaigns",
+    "send.requested": "campaigns",
+    "delivery.sent": "mailer",
+    "delivery.failed": "mailer",
+    "delivery.skipped": "mailer",
+    "delivery.bounced": "mailer",
+    "delivery.opened": "mailer",
+    "delivery.clicked": "mailer",
+    "consent.changed": "mailer",
+    "mention.received": "listener",
+    "alert.raised": "listener",
 }
 
 # queue -> [(producing service, routing key pattern)]
@@ -38,14 +48,24 @@ QUEUES: dict[str, list[tuple[str, str]]] = {
     # campaigns
     "campaigns.campaign.due": [("campaigns", "campaign.due")],
     "campaigns.delivery": [("mailer", "delivery.*")],
-    "campaigns.triggers": [("segments", "customer.created"), ("segments", "segment.entered"),
-                           ("segments", "purchase.recorded"), ("listener", "mention.received")],
+    "campaigns.triggers": [
+        ("segments", "customer.created"),
+        ("segments", "segment.entered"),
+        ("segments", "purchase.recorded"),
+        ("listener", "mention.received"),
+    ],
     "campaigns.consent": [("mailer", "consent.changed")],
     # segments: keep profile facts and memberships fresh
-    "segments.facts": [("listener", "mention.received"), ("mailer", "delivery.*"),
-                       ("mailer", "consent.changed")],
-    "segments.membership": [("segments", "customer.created"), ("segments", "customer.updated"),
-                            ("segments", "purchase.recorded")],
+    "segments.facts": [
+        ("listener", "mention.received"),
+        ("mailer", "delivery.*"),
+        ("mailer", "consent.changed"),
+    ],
+    "segments.membership": [
+        ("segments", "customer.created"),
+        ("segments", "customer.updated"),
+        ("segments", "purchase.recorded"),
+    ],
 }
 
 SERVICES = ("segments", "campaigns", "mailer", "listener")
@@ -53,19 +73,23 @@ SERVICES = ("segments", "campaigns", "mailer", "listener")
 
 def _topic_matches(pattern: str, key: str) -> bool:
     """AMQP topic matching: ``*`` is one word, ``#`` zero or more."""
+
     def match(p: list[str], k: list[str]) -> bool:
         if not p:
             return not k
         if p[0] == "#":
             return any(match(p[1:], k[i:]) for i in range(len(k) + 1))
         return bool(k) and (p[0] == "*" or p[0] == k[0]) and match(p[1:], k[1:])
+
     return match(pattern.split("."), key.split("."))
 
 
 def accepts(plain: str, event_type: str) -> bool:
     """Whether queue ``plain`` is bound to receive events of ``event_type`` (from their producer)."""
     producer = PRODUCERS.get(event_type)
-    return any(service == producer and _topic_matches(key, event_type) for service, key in QUEUES.get(plain, []))
+    return any(
+        service == producer and _topic_matches(key, event_type) for service, key in QUEUES.get(plain, [])
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,7 @@ class Topology:
         bindings = QUEUES[plain]
         name = self.name(plain)
         from kombu import binding
+
         return Queue(
             name,
             bindings=[binding(self.exchange(service), routing_key=key) for service, key in bindings],
@@ -102,8 +127,11 @@ class Topology:
 
     def retry_queue(self, plain: str) -> Queue:
         name = self.name(plain)
-        return Queue(f"{name}.retry", durable=True, queue_arguments={
-            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": name})
+        return Queue(
+            f"{name}.retry",
+            durable=True,
+            queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+        )
 
     def dead_letter_queue(self, plain: str) -> Queue:
         return Queue(f"{self.name(plain)}.dlq", durable=True)
@@ -112,7 +140,7 @@ class Topology:
         """Declare exchanges and the given queues (all by default), idempotently."""
         for service in SERVICES:
             self.exchange(service)(channel).declare()
-        for plain in (QUEUES if queues is None else queues):
+        for plain in QUEUES if queues is None else queues:
             for queue in (self.queue(plain), self.retry_queue(plain), self.dead_letter_queue(plain)):
                 queue(channel).declare()
 

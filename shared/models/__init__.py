@@ -5,18 +5,29 @@ ConsentEntry, ConsentState and SuppressedContact; each service writes the
 Interaction entries for the facts it owns.
 """
 
-from shared.models.consent import (CHANNELS, CONSENT_STATUSES, TOPICS, ConsentEntry,
-                                   ConsentState)
+from shared.models.consent import CHANNELS, CONSENT_STATUSES, TOPICS, ConsentEntry, ConsentState
 from shared.models.customer import STAGES, Customer, PurchaseSummary, Suppression
 from shared.models.interaction import INTERACTION_KINDS, Interaction
 from shared.models.segment import Segment, SegmentMember
 from shared.models.suppression import SuppressedContact, contact_hash
 
-ALL_DOCUMENTS = (Customer, ConsentEntry, ConsentState, Interaction, SuppressedContact, Segment,
-                 SegmentMember)
+ALL_DOCUMENTS = (Customer, ConsentEntry, ConsentState, Interaction, SuppressedContact, Segment, SegmentMember)
 
 __all__ = [
-    "ALL_DOCUMENTS", "CHANNELS", "CONSENT_STATUSES", "INTERACTION_KINDS", "STAGES", "TOPICS",
-    "ConsentEntry", "ConsentState", "Customer", "Interaction", "PurchaseSummary",
-    "Segment", "SegmentMember", "SuppressedContact", "Suppression", "contact_hash",
+    "ALL_DOCUMENTS",
+    "CHANNELS",
+    "CONSENT_STATUSES",
+    "INTERACTION_KINDS",
+    "STAGES",
+    "TOPICS",
+    "ConsentEntry",
+    "ConsentState",
+    "Customer",
+    "Interaction",
+    "PurchaseSummary",
+    "Segment",
+    "SegmentMember",
+    "SuppressedContact",
+    "Suppression",
+    "contact_hash",
 ]

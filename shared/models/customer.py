@@ -90,8 +90,11 @@ class Customer(me.Document):
         self.name_key = normalize.fold(" ".join(filter(None, (self.first_name, self.last_name)))) or None
         self.last_name_key = normalize.fold(self.last_name) or None
         self.city_key = normalize.fold(self.city) or None
-        self.social = {network.lower(): normalize.handle(h) for network, h in (self.social or {}).items()
-                       if normalize.handle(h)}
+        self.social = {
+            network.lower(): normalize.handle(h)
+            for network, h in (self.social or {}).items()
+            if normalize.handle(h)
+        }
         self.social_keys = sorted(f"{network}:{h}" for network, h in self.social.items())
         if self.country:
             self.country = self.country.upper()

@@ -9,8 +9,13 @@ import mongoengine as me
 from shared.store import utcnow
 
 INTERACTION_KINDS = (
-    "message_sent", "message_opened", "message_clicked", "message_bounced",
-    "mention", "purchase", "consent_changed",
+    "message_sent",
+    "message_opened",
+    "message_clicked",
+    "message_bounced",
+    "mention",
+    "purchase",
+    "consent_changed",
 )
 
 

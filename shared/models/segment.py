@@ -34,5 +34,7 @@ class SegmentMember(me.Document):
     # the membership change that wrote the row (its announcement record; see segments.membership)
     via = me.ObjectIdField()
 
-    meta = {"collection": "segment_members",
-            "indexes": [{"fields": ["segment_id", "customer_id"], "unique": True}, "customer_id"]}
+    meta = {
+        "collection": "segment_members",
+        "indexes": [{"fields": ["segment_id", "customer_id"], "unique": True}, "customer_id"],
+    }

@@ -23,8 +23,7 @@ class SuppressedContact(me.Document):
     reason = me.StringField(required=True, choices=("erased", "bounced", "complained", "do_not_contact"))
     at = me.DateTimeField(default=utcnow)
 
-    meta = {"collection": "suppressed_contacts",
-            "indexes": [{"fields": ["hash"], "unique": True}]}
+    meta = {"collection": "suppressed_contacts", "indexes": [{"fields": ["hash"], "unique": True}]}
 
     @classmethod
     def is_suppressed(cls, kind: str, value: str | None) -> bool:

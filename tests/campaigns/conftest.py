@@ -21,6 +21,7 @@ class Api:
     def __getattr__(self, method):
         def call(path, **kwargs):
             return getattr(self.client, method)(path, headers=self.headers, **kwargs)
+
         return call
 
 
@@ -28,8 +29,9 @@ class Api:
 def settings(service_env):
     from services.campaigns.settings import load
 
-    return service_env.settings(load, scheduler_poll_seconds=0.2, fanout_batch_size=100,
-                                fanout_lease_seconds=3.0)
+    return service_env.settings(
+        load, scheduler_poll_seconds=0.2, fanout_batch_size=100, fanout_lease_seconds=3.0
+    )
 
 
 @pytest.fixture
@@ -53,8 +55,13 @@ def make_template(channel="email", archived=False, name="t") -> str:
 
 
 def make_segment(query=None, kind="dynamic", name="seg") -> Segment:
-    return Segment(name=name, kind=kind, compiled=json_util.dumps(query if query is not None else {"locale": "es"})
-                   if kind == "dynamic" else None).save()
+    return Segment(
+        name=name,
+        kind=kind,
+        compiled=json_util.dumps(query if query is not None else {"locale": "es"})
+        if kind == "dynamic"
+        else None,
+    ).save()
 
 
 def make_customers(n, locale="es", prefix="c") -> list[ObjectId]:
@@ -113,8 +120,15 @@ def _delete_test_queues():
 
 
 def schedule_campaign(api, segment, template, schedule=None, **extra) -> str:
-    body = {"name": "c", "channel": "email", "topic": "promotions", "segment_id": str(segment.id),
-            "template_id": template, "schedule": schedule or {"kind": "now"}, **extra}
+    body = {
+        "name": "c",
+        "channel": "email",
+        "topic": "promotions",
+        "segment_id": str(segment.id),
+        "template_id": template,
+        "schedule": schedule or {"kind": "now"},
+        **extra,
+    }
     created = api.post("/campaigns", json=body)
     assert created.status_code == 201, created.get_json()
     cid = created.get_json()["id"]

@@ -15,20 +15,34 @@ from services.campaigns.scheduler import Scheduler
 from shared.messaging.contracts import DeliveryOpened, DeliverySent
 from shared.messaging.publisher import Publisher
 from shared.store import utcnow
-from tests.campaigns.conftest import fanned_out, bind_queue, make_customers, make_template, schedule_campaign, take
+from tests.campaigns.conftest import (
+    fanned_out,
+    bind_queue,
+    make_customers,
+    make_template,
+    schedule_campaign,
+    take,
+)
 from tests.support import wait_consuming, wait_until
 
-CAMPAIGN = {"variants": [{"name": "A", "split": 50}, {"name": "B", "split": 50}, {"name": "C", "split": 0.5}],
-            "ab_test": {"metric": "open", "min_sample": 100}}
+CAMPAIGN = {
+    "variants": [{"name": "A", "split": 50}, {"name": "B", "split": 50}, {"name": "C", "split": 0.5}],
+    "ab_test": {"metric": "open", "min_sample": 100},
+}
 
 
 def stats(*rows):
-    return {name: {"sent": sent, "bounced": 0, "opened": opened, "clicked": 0, "delivered": sent}
-            for name, sent, opened in rows}
+    return {
+        name: {"sent": sent, "bounced": 0, "opened": opened, "clicked": 0, "delivered": sent}
+        for name, sent, opened in rows
+    }
 
 
 def test_the_best_rate_wins():
-    assert choose_winner(CAMPAIGN, stats(("A", 200, 20), ("B", 200, 50), ("C", 150, 30)))[:2] == ("B", "best_rate")
+    assert choose_winner(CAMPAIGN, stats(("A", 200, 20), ("B", 200, 50), ("C", 150, 30)))[:2] == (
+        "B",
+        "best_rate",
+    )
 
 
 def test_a_tie_goes_to_the_first_listed_of_the_tied():
@@ -36,7 +50,10 @@ def test_a_tie_goes_to_the_first_listed_of_the_tied():
 
 
 def test_a_small_sample_keeps_the_first_variant():
-    assert choose_winner(CAMPAIGN, stats(("A", 200, 2), ("B", 99, 90), ("C", 300, 200)))[:2] == ("A", "small_sample")
+    assert choose_winner(CAMPAIGN, stats(("A", 200, 2), ("B", 99, 90), ("C", 300, 200)))[:2] == (
+        "A",
+        "small_sample",
+    )
 
 
 def test_click_metric_counts_clicks():
@@ -47,8 +64,11 @@ def test_click_metric_counts_clicks():
 
 
 def test_assignment_is_deterministic_and_follows_the_shares():
-    campaign = {"_id": ObjectId(), "variants": [{"name": "A", "split": 50}, {"name": "B", "split": 50}],
-                "ab_test": {"test_share": 20}}
+    campaign = {
+        "_id": ObjectId(),
+        "variants": [{"name": "A", "split": 50}, {"name": "B", "split": 50}],
+        "ab_test": {"test_share": 20},
+    }
     people = [str(ObjectId()) for _ in range(4000)]
     first = [assign(campaign, p) for p in people]
     assert first == [assign(campaign, p) for p in people]
@@ -64,14 +84,22 @@ def test_the_test_share_gets_the_variants_and_the_rest_gets_the_winner(api, sett
     service_env.start("campaigns", "worker", VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE="50")
     for queue in ("campaigns.campaign.due", "campaigns.delivery"):
         wait_consuming(service_env.amqp_url, service_env.topology.name(queue))
-    cid = schedule_campaign(api, segment, None, variants=[{"name": "A", "template_id": a, "split": 50},
-                                                          {"name": "B", "template_id": b, "split": 50}],
-                            ab_test={"test_share": 50, "metric": "open", "window_hours": 1, "min_sample": 10})
+    cid = schedule_campaign(
+        api,
+        segment,
+        None,
+        variants=[{"name": "A", "template_id": a, "split": 50}, {"name": "B", "template_id": b, "split": 50}],
+        ab_test={"test_share": 50, "metric": "open", "window_hours": 1, "min_sample": 10},
+    )
     clock = [utcnow()]
-    scheduler = Scheduler(settings, Announcer(settings.amqp_url, settings.broker_namespace), clock=lambda: clock[0])
+    scheduler = Scheduler(
+        settings, Announcer(settings.amqp_url, settings.broker_namespace), clock=lambda: clock[0]
+    )
     assert scheduler.tick() == 1
     run_id = campaigns().find_one({"_id": ObjectId(cid)})["current_run"]
-    wait_until(lambda: runs().find_one({"_id": run_id})["state"] == "waiting_winner", what="the test share sent")
+    wait_until(
+        lambda: runs().find_one({"_id": run_id})["state"] == "waiting_winner", what="the test share sent"
+    )
     test = {c: e.variant for e in (x.event() for x in take(service_env, send_queue)) for c in e.customer_ids}
     assert 60 < len(test) < 140 and set(test.values()) == {"A", "B"}
     assert api.get(f"/campaigns/{cid}").get_json()["state"] == "sending"
@@ -80,11 +108,25 @@ def test_the_test_share_gets_the_variants_and_the_rest_gets_the_winner(api, sett
     got = {"A": [c for c in test if test[c] == "A"], "B": [c for c in test if test[c] == "B"]}
     for name, share_opened in (("A", 0.2), ("B", 0.6)):
         for i, customer in enumerate(got[name]):
-            mailer.publish(DeliverySent(delivery_id=f"d{customer}", campaign_id=cid, customer_id=customer,
-                                        channel="email", variant=name))
+            mailer.publish(
+                DeliverySent(
+                    delivery_id=f"d{customer}",
+                    campaign_id=cid,
+                    customer_id=customer,
+                    channel="email",
+                    variant=name,
+                )
+            )
             if i < len(got[name]) * share_opened:
-                mailer.publish(DeliveryOpened(delivery_id=f"d{customer}", campaign_id=cid, customer_id=customer,
-                                              channel="email", variant=name))
+                mailer.publish(
+                    DeliveryOpened(
+                        delivery_id=f"d{customer}",
+                        campaign_id=cid,
+                        customer_id=customer,
+                        channel="email",
+                        variant=name,
+                    )
+                )
     wait_until(lambda: api.get(f"/campaigns/{cid}/results").get_json()["sent"] == len(test), what="facts")
 
     clock[0] = utcnow() + datetime.timedelta(minutes=30)

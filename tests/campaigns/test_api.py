@@ -19,10 +19,17 @@ def future(days=3):
 
 
 def body(segment, template, **extra):
-    return {"name": "Rebajas de invierno", "channel": "email", "topic": "promotions",
-            "segment_id": str(segment.id), "template_id": template,
-            "schedule": {"kind": "at", "at": future(), "time_zone": "Europe/Madrid"},
-            "cost": 100.0, "goal": {"window_hours": 48}, **extra}
+    return {
+        "name": "Rebajas de invierno",
+        "channel": "email",
+        "topic": "promotions",
+        "segment_id": str(segment.id),
+        "template_id": template,
+        "schedule": {"kind": "at", "at": future(), "time_zone": "Europe/Madrid"},
+        "cost": 100.0,
+        "goal": {"window_hours": 48},
+        **extra,
+    }
 
 
 def fields(response):
@@ -47,26 +54,33 @@ def test_create_read_list_edit_delete(api, segment, template):
     assert api.get(f"/campaigns/{campaign['id']}").status_code == 404
     # analysts read, do not write
     from tests.campaigns.conftest import Api
+
     analyst = Api(api.client, ANALYST_KEY)
     assert analyst.get(f"/campaigns/{second['id']}").status_code == 200
     assert analyst.post("/campaigns", json=body(segment, template)).status_code == 403
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"segment_id": str(ObjectId())}, "segment_id"),
-    ({"segment_id": "nope"}, "segment_id"),
-    ({"template_id": str(ObjectId())}, "template_id"),
-    ({"schedule": {"kind": "at", "at": "2020-01-01T09:00", "time_zone": "Europe/Madrid"}}, "schedule.at"),
-    ({"schedule": {"kind": "at", "at": future(), "time_zone": "Europe/Atlantis"}}, "schedule.time_zone"),
-    ({"schedule": {"kind": "at", "at": future()}}, "schedule.time_zone"),
-    ({"schedule": {"kind": "cron", "cron": "61 9 * * *", "time_zone": "Europe/Madrid"}}, "schedule.cron"),
-    ({"schedule": {"kind": "cron", "cron": "0 9 * *", "time_zone": "Europe/Madrid"}}, "schedule.cron"),
-    ({"schedule": {"kind": "cron", "cron": "0 9 * * *", "time_zone": "Mars/Olympus"}}, "schedule.time_zone"),
-    ({"schedule": {"kind": "weekly"}}, "schedule.kind"),
-    ({"schedule": {"kind": "trigger", "event": "order.shipped"}}, "schedule.event"),
-    ({"topic": "gossip"}, "topic"),
-    ({"cost": -1}, "cost"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"segment_id": str(ObjectId())}, "segment_id"),
+        ({"segment_id": "nope"}, "segment_id"),
+        ({"template_id": str(ObjectId())}, "template_id"),
+        ({"schedule": {"kind": "at", "at": "2020-01-01T09:00", "time_zone": "Europe/Madrid"}}, "schedule.at"),
+        ({"schedule": {"kind": "at", "at": future(), "time_zone": "Europe/Atlantis"}}, "schedule.time_zone"),
+        ({"schedule": {"kind": "at", "at": future()}}, "schedule.time_zone"),
+        ({"schedule": {"kind": "cron", "cron": "61 9 * * *", "time_zone": "Europe/Madrid"}}, "schedule.cron"),
+        ({"schedule": {"kind": "cron", "cron": "0 9 * *", "time_zone": "Europe/Madrid"}}, "schedule.cron"),
+        (
+            {"schedule": {"kind": "cron", "cron": "0 9 * * *", "time_zone": "Mars/Olympus"}},
+            "schedule.time_zone",
+        ),
+        ({"schedule": {"kind": "weekly"}}, "schedule.kind"),
+        ({"schedule": {"kind": "trigger", "event": "order.shipped"}}, "schedule.event"),
+        ({"topic": "gossip"}, "topic"),
+        ({"cost": -1}, "cost"),
+    ],
+)
 def test_invalid_campaigns_answer_422_naming_the_field(api, segment, template, change, field):
     assert field in fields(api.post("/campaigns", json={**body(segment, template), **change}))
 
@@ -77,8 +91,13 @@ def test_templates_must_exist_on_the_channel_and_not_be_archived(api, segment):
     assert "template_id" in fields(api.post("/campaigns", json=body(segment, sms)))
     assert "template_id" in fields(api.post("/campaigns", json=body(segment, archived)))
     good = make_template()
-    variants = [{"name": "A", "template_id": good, "split": 50}, {"name": "B", "template_id": sms, "split": 50}]
-    assert "variants.1.template_id" in fields(api.post("/campaigns", json=body(segment, None, variants=variants)))
+    variants = [
+        {"name": "A", "template_id": good, "split": 50},
+        {"name": "B", "template_id": sms, "split": 50},
+    ]
+    assert "variants.1.template_id" in fields(
+        api.post("/campaigns", json=body(segment, None, variants=variants))
+    )
     variants[1]["template_id"] = good
     variants[1]["split"] = 40
     assert "variants" in fields(api.post("/campaigns", json=body(segment, None, variants=variants)))
@@ -88,12 +107,17 @@ def test_editing_a_scheduled_campaign_is_validated_like_creating(api, segment, t
     campaign = api.post("/campaigns", json=body(segment, template)).get_json()
     assert api.post(f"/campaigns/{campaign['id']}/schedule").status_code == 200
     url = f"/campaigns/{campaign['id']}"
-    assert "schedule.at" in fields(api.patch(url, json={"schedule": {
-        "kind": "at", "at": "2021-05-01T10:00", "time_zone": "Europe/Madrid"}}))
+    assert "schedule.at" in fields(
+        api.patch(
+            url, json={"schedule": {"kind": "at", "at": "2021-05-01T10:00", "time_zone": "Europe/Madrid"}}
+        )
+    )
     assert "schedule.cron" in fields(api.patch(url, json={"schedule": {"kind": "cron", "cron": "bad"}}))
     assert "segment_id" in fields(api.patch(url, json={"segment_id": str(ObjectId())}))
     assert "template_id" in fields(api.patch(url, json={"template_id": str(ObjectId())}))
-    moved = api.patch(url, json={"schedule": {"kind": "cron", "cron": "0 9 * * 1", "time_zone": "America/New_York"}})
+    moved = api.patch(
+        url, json={"schedule": {"kind": "cron", "cron": "0 9 * * 1", "time_zone": "America/New_York"}}
+    )
     assert moved.status_code == 200, moved.get_json()
     assert moved.get_json()["state"] == "scheduled" and moved.get_json()["next_fire_at"]
     assert api.get(url).get_json()["schedule"]["cron"] == "0 9 * * 1"
@@ -152,30 +176,72 @@ def test_resend_to_failed_requests_only_recipients_still_failed(api, app, segmen
     campaigns().update_one({"_id": ObjectId(cid)}, {"$set": {"state": "sent"}})
     people = [str(ObjectId()) for _ in range(3)]
     now = utcnow()
-    rows = [("d0", people[0], "failed"), ("d1", people[1], "failed"), ("d1", people[1], "sent"),
-            ("d2", people[2], "sent")]
-    facts().insert_many([{"_id": f"{d}:{t}", "campaign_id": cid, "customer_id": c, "delivery_id": d,
-                          "type": t, "step": "main", "variant": None, "bucket": f"-|{t}", "at": now}
-                         for d, c, t in rows])
+    rows = [
+        ("d0", people[0], "failed"),
+        ("d1", people[1], "failed"),
+        ("d1", people[1], "sent"),
+        ("d2", people[2], "sent"),
+    ]
+    facts().insert_many(
+        [
+            {
+                "_id": f"{d}:{t}",
+                "campaign_id": cid,
+                "customer_id": c,
+                "delivery_id": d,
+                "type": t,
+                "step": "main",
+                "variant": None,
+                "bucket": f"-|{t}",
+                "at": now,
+            }
+            for d, c, t in rows
+        ]
+    )
     queue_name = f"{service_env.namespace}test.send"
     with Connection(service_env.amqp_url) as conn:
         # x-expires: the broker drops it after the test (broker_cleanup knows only the topology's queues)
-        Queue(queue_name, exchange=service_env.topology.exchange("campaigns"), routing_key="send.requested",
-              queue_arguments={"x-expires": 60000})(conn.channel()).declare()
+        Queue(
+            queue_name,
+            exchange=service_env.topology.exchange("campaigns"),
+            routing_key="send.requested",
+            queue_arguments={"x-expires": 60000},
+        )(conn.channel()).declare()
     assert api.post(f"/campaigns/{cid}/resend-failed").get_json()["requested"] == 1
     messages = [parse_envelope(m.body).event() for m in drain(service_env.amqp_url, queue_name)]
-    assert [(m.customer_ids, m.retry_failed, m.template_id) for m in messages] == [([people[0]], True, template)]
+    assert [(m.customer_ids, m.retry_failed, m.template_id) for m in messages] == [
+        ([people[0]], True, template)
+    ]
 
 
 def test_a_campaign_paused_mid_send_can_fix_its_template_despite_its_past_time(api, segment, template):
     cid = api.post("/campaigns", json=body(segment, template)).get_json()["id"]
-    campaigns().update_one({"_id": ObjectId(cid)}, {"$set": {
-        "state": "paused", "paused_from": "sending",
-        "schedule": {"kind": "at", "at": datetime.datetime(2020, 1, 1, 8), "local": "2020-01-01T09:00",
-                     "time_zone": "Europe/Madrid", "adjusted": None}}})
+    campaigns().update_one(
+        {"_id": ObjectId(cid)},
+        {
+            "$set": {
+                "state": "paused",
+                "paused_from": "sending",
+                "schedule": {
+                    "kind": "at",
+                    "at": datetime.datetime(2020, 1, 1, 8),
+                    "local": "2020-01-01T09:00",
+                    "time_zone": "Europe/Madrid",
+                    "adjusted": None,
+                },
+            }
+        },
+    )
     fixed = make_template(name="fixed")
     edited = api.patch(f"/campaigns/{cid}", json={"template_id": fixed})
     assert edited.status_code == 200, edited.get_json()
-    assert edited.get_json()["template_id"] == fixed and edited.get_json()["schedule"]["at"] == "2020-01-01T09:00"
-    assert "schedule.at" in fields(api.patch(f"/campaigns/{cid}", json={"schedule": {
-        "kind": "at", "at": "2020-02-01T09:00", "time_zone": "Europe/Madrid"}}))
+    assert (
+        edited.get_json()["template_id"] == fixed
+        and edited.get_json()["schedule"]["at"] == "2020-01-01T09:00"
+    )
+    assert "schedule.at" in fields(
+        api.patch(
+            f"/campaigns/{cid}",
+            json={"schedule": {"kind": "at", "at": "2020-02-01T09:00", "time_zone": "Europe/Madrid"}},
+        )
+    )

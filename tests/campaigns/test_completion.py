@@ -19,7 +19,9 @@ def start(service_env):
         wait_consuming(service_env.amqp_url, service_env.topology.name(queue))
 
 
-def test_a_campaign_with_a_delivery_still_pending_is_sending_until_it_ends(api, segment, template, service_env):
+def test_a_campaign_with_a_delivery_still_pending_is_sending_until_it_ends(
+    api, segment, template, service_env
+):
     send_queue = bind_queue(service_env, "send.requested")
     people = [str(c) for c in make_customers(5)]
     start(service_env)
@@ -30,15 +32,20 @@ def test_a_campaign_with_a_delivery_still_pending_is_sending_until_it_ends(api, 
     mailer = Publisher(service_env.amqp_url, service_env.topology, "mailer")
 
     def event(kind, customer, **extra):
-        mailer.publish(kind(delivery_id=f"d-{customer}", campaign_id=cid, customer_id=customer, channel="email",
-                            **extra))
+        mailer.publish(
+            kind(delivery_id=f"d-{customer}", campaign_id=cid, customer_id=customer, channel="email", **extra)
+        )
 
     event(DeliverySent, people[0])
     event(DeliverySent, people[1])
     event(DeliverySkipped, people[2], reason="no_consent", code="consent_pending")
     event(DeliveryFailed, people[3], reason="the relay does not offer SMTPUTF8", code="smtputf8_unsupported")
-    results = wait_until(lambda: (lambda r: r if r["skipped"] == 1 and r["failed"] == 1 else None)(
-        api.get(f"/campaigns/{cid}/results").get_json()), what="the facts counted")
+    results = wait_until(
+        lambda: (lambda r: r if r["skipped"] == 1 and r["failed"] == 1 else None)(
+            api.get(f"/campaigns/{cid}/results").get_json()
+        ),
+        what="the facts counted",
+    )
     assert (results["targeted"], results["sent"], results["pending"]) == (5, 2, 1)
     assert results["not_sent"] == {"consent_pending": 1, "smtputf8_unsupported": 1}
     # one delivery is still in the mailer's hands (stuck, deferred, ...): not "sent"
@@ -46,8 +53,11 @@ def test_a_campaign_with_a_delivery_still_pending_is_sending_until_it_ends(api, 
     event(DeliverySkipped, people[4], reason="suppressed", code="suppressed")
     wait_until(lambda: api.get(f"/campaigns/{cid}").get_json()["state"] == "sent", what="the campaign sent")
     final = api.get(f"/campaigns/{cid}/results").get_json()
-    assert final["pending"] == 0 and final["not_sent"] == {"consent_pending": 1, "smtputf8_unsupported": 1,
-                                                          "suppressed": 1}
+    assert final["pending"] == 0 and final["not_sent"] == {
+        "consent_pending": 1,
+        "smtputf8_unsupported": 1,
+        "suppressed": 1,
+    }
 
 
 def test_each_run_of_a_recurring_campaign_is_its_own_step(api, segment, template, service_env):
@@ -60,8 +70,9 @@ def test_each_run_of_a_recurring_campaign_is_its_own_step(api, segment, template
     send_queue = bind_queue(service_env, "send.requested")
     make_customers(3)
     start(service_env)
-    cid = schedule_campaign(api, segment, template, schedule={"kind": "cron", "cron": "* * * * *",
-                                                              "time_zone": "UTC"})
+    cid = schedule_campaign(
+        api, segment, template, schedule={"kind": "cron", "cron": "* * * * *", "time_zone": "UTC"}
+    )
     # due now rather than at the next minute
     campaigns().update_one({"_id": ObjectId(cid)}, {"$set": {"next_fire_at": datetime.datetime.utcnow()}})
     [first] = wait_until(lambda: take(service_env, send_queue, limit=1), what="the first run's request")

@@ -16,8 +16,12 @@ from tests.support import queue_depth, wait_consuming, wait_until
 
 # One store query per 20-recipient message, so that a fan-out of 1,000 lasts long enough (seconds)
 # for a pause or a kill to land part-way.
-FAST = {"VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.1", "VINCULO_CAMPAIGNS_FANOUT_LEASE_SECONDS": "2",
-        "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "20", "VINCULO_CAMPAIGNS_FANOUT_READ_SIZE": "20"}
+FAST = {
+    "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.1",
+    "VINCULO_CAMPAIGNS_FANOUT_LEASE_SECONDS": "2",
+    "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "20",
+    "VINCULO_CAMPAIGNS_FANOUT_READ_SIZE": "20",
+}
 
 
 def state(cid):
@@ -37,8 +41,11 @@ def test_every_recipient_gets_exactly_one_request(api, segment, template, servic
     send_queue = bind_queue(service_env, "send.requested")
     audience = make_customers(450)
     make_customers(20, locale="en", prefix="en")
-    service_env.start("campaigns", "worker", **{**FAST, "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "100",
-                                                "VINCULO_CAMPAIGNS_FANOUT_READ_SIZE": "250"})
+    service_env.start(
+        "campaigns",
+        "worker",
+        **{**FAST, "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "100", "VINCULO_CAMPAIGNS_FANOUT_READ_SIZE": "250"},
+    )
     service_env.start("campaigns", "scheduler", **FAST)
     wait_consuming(service_env.amqp_url, service_env.topology.name("campaigns.campaign.due"))
     cid = schedule_campaign(api, segment, template)
@@ -46,8 +53,13 @@ def test_every_recipient_gets_exactly_one_request(api, segment, template, servic
     envelopes = take(service_env, send_queue)
     assert [e.event().batch for e in envelopes] == [0, 1, 2, 3, 4]
     first = envelopes[0].event()
-    assert (first.campaign_id, first.template_id, first.topic, first.step, first.marketing) == \
-        (cid, template, "promotions", "main", True)
+    assert (first.campaign_id, first.template_id, first.topic, first.step, first.marketing) == (
+        cid,
+        template,
+        "promotions",
+        "main",
+        True,
+    )
     carried = recipients_by_message(envelopes)
     assert sorted(carried) == sorted(str(c) for c in audience)
     assert all(len(ids) == 1 for ids in carried.values())
@@ -55,7 +67,9 @@ def test_every_recipient_gets_exactly_one_request(api, segment, template, servic
     assert run["state"] == "done" and run["checkpoint"]["batch"] == 5 and run["targeted"] == {"-": 450}
 
 
-def test_pause_stops_the_fan_out_and_resume_continues_from_the_checkpoint(api, segment, template, service_env):
+def test_pause_stops_the_fan_out_and_resume_continues_from_the_checkpoint(
+    api, segment, template, service_env
+):
     send_queue = bind_queue(service_env, "send.requested")
     audience = make_customers(1000)
     service_env.start("campaigns", "worker", **FAST)
@@ -65,8 +79,11 @@ def test_pause_stops_the_fan_out_and_resume_continues_from_the_checkpoint(api, s
     wait_until(lambda: queue_depth(service_env.amqp_url, send_queue) >= 3, timeout=60, what="a few batches")
     assert api.post(f"/campaigns/{cid}/pause").get_json()["campaign"]["paused_from"] == "sending"
     run_id = campaigns().find_one({"_id": ObjectId(cid)})["current_run"]
-    wait_until(lambda: runs().find_one({"_id": run_id})["state"] == "paused", timeout=30,
-               what="the worker to stop the fan-out")
+    wait_until(
+        lambda: runs().find_one({"_id": run_id})["state"] == "paused",
+        timeout=30,
+        what="the worker to stop the fan-out",
+    )
     stopped_at = runs().find_one({"_id": run_id})["checkpoint"]["batch"]
     before = take(service_env, send_queue)
     assert 3 <= len(before) == stopped_at < 50, "stopped part-way, nothing published past the checkpoint"
@@ -78,8 +95,9 @@ def test_pause_stops_the_fan_out_and_resume_continues_from_the_checkpoint(api, s
     assert all(len(ids) == 1 for ids in carried.values())
 
 
-def test_a_worker_killed_mid_fan_out_is_resumed_with_no_recipient_skipped_or_repeated(api, segment, template,
-                                                                                       service_env):
+def test_a_worker_killed_mid_fan_out_is_resumed_with_no_recipient_skipped_or_repeated(
+    api, segment, template, service_env
+):
     send_queue = bind_queue(service_env, "send.requested")
     audience = make_customers(1000)
     worker = service_env.start("campaigns", "worker", **FAST)

@@ -6,10 +6,25 @@ from __future__ import annotations
 
 import datetime
 
-from shared.messaging.contracts import (CampaignDue, ConsentChanged, DeliveryBounced, DeliveryClicked, DeliveryFailed,
-                                        DeliveryOpened, DeliverySent, PurchaseRecorded)
+from shared.messaging.contracts import (
+    CampaignDue,
+    ConsentChanged,
+    DeliveryBounced,
+    DeliveryClicked,
+    DeliveryFailed,
+    DeliveryOpened,
+    DeliverySent,
+    PurchaseRecorded,
+)
 from shared.messaging.publisher import Publisher
-from tests.campaigns.conftest import fanned_out, bind_queue, make_customers, make_template, schedule_campaign, take
+from tests.campaigns.conftest import (
+    fanned_out,
+    bind_queue,
+    make_customers,
+    make_template,
+    schedule_campaign,
+    take,
+)
 from tests.support import drain, wait_consuming, wait_until
 
 FAST = {"VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.1"}
@@ -23,9 +38,14 @@ def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api
     service_env.start("campaigns", "scheduler", **FAST)
     for queue in ("campaigns.campaign.due", "campaigns.delivery", "campaigns.triggers", "campaigns.consent"):
         wait_consuming(service_env.amqp_url, service_env.topology.name(queue))
-    cid = schedule_campaign(api, segment, None, cost=50.0, goal={"window_hours": 48},
-                            variants=[{"name": "A", "template_id": a, "split": 50},
-                                      {"name": "B", "template_id": b, "split": 50}])
+    cid = schedule_campaign(
+        api,
+        segment,
+        None,
+        cost=50.0,
+        goal={"window_hours": 48},
+        variants=[{"name": "A", "template_id": a, "split": 50}, {"name": "B", "template_id": b, "split": 50}],
+    )
     wait_until(lambda: fanned_out(cid), what="the campaign fanned out")
     variant_of = {}
     for envelope in take(service_env, send_queue):
@@ -38,8 +58,16 @@ def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api
     segments = Publisher(service_env.amqp_url, service_env.topology, "segments")
 
     def delivery(kind, customer, **extra):
-        mailer.publish(kind(delivery_id=f"d-{customer}", campaign_id=cid, customer_id=customer, channel="email",
-                            variant=variant_of[customer], **extra))
+        mailer.publish(
+            kind(
+                delivery_id=f"d-{customer}",
+                campaign_id=cid,
+                customer_id=customer,
+                channel="email",
+                variant=variant_of[customer],
+                **extra,
+            )
+        )
 
     failed, ok = people[:2], people[2:]
     for customer in failed:
@@ -53,23 +81,62 @@ def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api
     delivery(DeliveryOpened, ok[2])  # a second open of the same message: unique opens
     for customer in ok[2:4]:
         delivery(DeliveryClicked, customer, url="https://example.com/rebajas")
-    mailer.publish(ConsentChanged(customer_id=ok[3], channel="email", topic="promotions", status="revoked",
-                                  source="unsubscribe", campaign_id=cid))
+    mailer.publish(
+        ConsentChanged(
+            customer_id=ok[3],
+            channel="email",
+            topic="promotions",
+            status="revoked",
+            source="unsubscribe",
+            campaign_id=cid,
+        )
+    )
     now = datetime.datetime.now(datetime.timezone.utc)
     buyer, late_buyer = ok[2], ok[4]
-    purchase = PurchaseRecorded(customer_id=buyer, order_id="o-1", amount=120.0, currency="EUR",
-                                purchased_at=(now + datetime.timedelta(hours=1)).isoformat())
+    purchase = PurchaseRecorded(
+        customer_id=buyer,
+        order_id="o-1",
+        amount=120.0,
+        currency="EUR",
+        purchased_at=(now + datetime.timedelta(hours=1)).isoformat(),
+    )
     segments.publish(purchase)
     segments.publish(purchase)  # redelivered with a new message id: one conversion
-    segments.publish(PurchaseRecorded(customer_id=late_buyer, order_id="o-2", amount=80.0, currency="EUR",
-                                      purchased_at=(now + datetime.timedelta(hours=60)).isoformat()))
-    segments.publish(PurchaseRecorded(customer_id=people[0], order_id="o-3", amount=30.0, currency="EUR",
-                                      purchased_at=(now + datetime.timedelta(hours=1)).isoformat()))
+    segments.publish(
+        PurchaseRecorded(
+            customer_id=late_buyer,
+            order_id="o-2",
+            amount=80.0,
+            currency="EUR",
+            purchased_at=(now + datetime.timedelta(hours=60)).isoformat(),
+        )
+    )
+    segments.publish(
+        PurchaseRecorded(
+            customer_id=people[0],
+            order_id="o-3",
+            amount=30.0,
+            currency="EUR",
+            purchased_at=(now + datetime.timedelta(hours=1)).isoformat(),
+        )
+    )
 
     def results():
         body = api.get(f"/campaigns/{cid}/results").get_json()
-        return body if (body["sent"], body["failed"], body["opened"], body["clicked"], body["unsubscribed"],
-                        body["bounced"], body["conversions"]) == (8, 2, 4, 2, 1, 1, 1) else None
+        return (
+            body
+            if (
+                body["sent"],
+                body["failed"],
+                body["opened"],
+                body["clicked"],
+                body["unsubscribed"],
+                body["bounced"],
+                body["conversions"],
+            )
+            == (8, 2, 4, 2, 1, 1, 1)
+            else None
+        )
 
     totals = wait_until(results, timeout=30, what="every event counted")
     assert totals["targeted"] == 10 and totals["delivered"] == 7
@@ -98,14 +165,19 @@ def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api
     assert sorted(c for e in retried for c in e.customer_ids) == sorted(failed)
     assert all(e.retry_failed and e.template_id == {"A": a, "B": b}[e.variant] for e in retried)
     delivery(DeliverySent, failed[0])
-    wait_until(lambda: api.get(f"/campaigns/{cid}/results").get_json()["failed"] == 1, what="a recovered delivery")
+    wait_until(
+        lambda: api.get(f"/campaigns/{cid}/results").get_json()["failed"] == 1, what="a recovered delivery"
+    )
 
     # A campaign.due for a run that does not exist is dead-lettered with the reason; the worker goes on.
     Publisher(service_env.amqp_url, service_env.topology, "campaigns").publish(
-        CampaignDue(campaign_id=cid, fire_id="no-such-run", due_at=now.isoformat()))
+        CampaignDue(campaign_id=cid, fire_id="no-such-run", due_at=now.isoformat())
+    )
     letters = []
     dlq = service_env.topology.name("campaigns.campaign.due.dlq")
     wait_until(lambda: letters.extend(drain(service_env.amqp_url, dlq)) or letters, what="the dead letter")
     assert letters[0].headers["x-vinculo-reason"] == "poison: unknown run no-such-run"
     delivery(DeliveryOpened, ok[6])
-    wait_until(lambda: api.get(f"/campaigns/{cid}/results").get_json()["opened"] == 5, what="the worker going on")
+    wait_until(
+        lambda: api.get(f"/campaigns/{cid}/results").get_json()["opened"] == 5, what="the worker going on"
+    )

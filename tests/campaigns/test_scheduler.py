@@ -18,8 +18,9 @@ from tests.support import wait_until
 
 
 def scheduler(settings, holder, at):
-    return Scheduler(settings, Announcer(settings.amqp_url, settings.broker_namespace), holder=holder,
-                     clock=lambda: at[0])
+    return Scheduler(
+        settings, Announcer(settings.amqp_url, settings.broker_namespace), holder=holder, clock=lambda: at[0]
+    )
 
 
 def state(cid):
@@ -46,8 +47,9 @@ def test_a_one_shot_fires_once_and_announces_campaign_due(api, settings, segment
     assert runs().find_one({"_id": event.fire_id})["state"] == "pending"
 
 
-def test_the_lease_lets_one_replica_fire_and_passes_on_when_it_expires(api, settings, segment, template,
-                                                                      service_env):
+def test_the_lease_lets_one_replica_fire_and_passes_on_when_it_expires(
+    api, settings, segment, template, service_env
+):
     clock = [utcnow()]
     a, b = scheduler(settings, "a", clock), scheduler(settings, "b", clock)
     assert a.acquire_lease(clock[0]) and not b.acquire_lease(clock[0])
@@ -71,12 +73,16 @@ def test_two_replicas_firing_the_same_due_time_publish_once(api, settings, segme
     assert runs().count_documents({"campaign_id": ObjectId(cid)}) == 1
 
 
-def test_missed_one_shot_fires_within_grace_else_is_marked_missed(api, settings, segment, template, service_env):
+def test_missed_one_shot_fires_within_grace_else_is_marked_missed(
+    api, settings, segment, template, service_env
+):
     late = schedule_campaign(api, segment, template, {"kind": "at", "at": in_an_hour()})
     missed = schedule_campaign(api, segment, template, {"kind": "at", "at": in_an_hour()})
     due = state(late)["next_fire_at"]
-    campaigns().update_one({"_id": ObjectId(missed)},
-                           {"$set": {"next_fire_at": due - datetime.timedelta(seconds=settings.misfire_grace_seconds)}})
+    campaigns().update_one(
+        {"_id": ObjectId(missed)},
+        {"$set": {"next_fire_at": due - datetime.timedelta(seconds=settings.misfire_grace_seconds)}},
+    )
     clock = [due + datetime.timedelta(seconds=settings.misfire_grace_seconds - 10)]
     assert scheduler(settings, "s", clock).tick() == 1
     assert state(late)["state"] == "sending"
@@ -85,7 +91,9 @@ def test_missed_one_shot_fires_within_grace_else_is_marked_missed(api, settings,
 
 def test_missed_recurring_runs_coalesce_into_one(api, settings, segment, template, service_env):
     due_queue = bind_queue(service_env, "campaign.due")
-    cid = schedule_campaign(api, segment, template, {"kind": "cron", "cron": "*/10 * * * *", "time_zone": "UTC"})
+    cid = schedule_campaign(
+        api, segment, template, {"kind": "cron", "cron": "*/10 * * * *", "time_zone": "UTC"}
+    )
     first = state(cid)["next_fire_at"]
     clock = [first + datetime.timedelta(minutes=35)]  # four times passed: +0, +10, +20, +30
     assert scheduler(settings, "s", clock).tick() == 1
@@ -105,17 +113,25 @@ def test_missed_recurring_runs_coalesce_into_one(api, settings, segment, templat
 
 def test_two_scheduler_processes_fire_every_campaign_exactly_once(api, segment, template, service_env):
     due_queue = bind_queue(service_env, "campaign.due")
-    env = {"VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.1", "VINCULO_CAMPAIGNS_SCHEDULER_LEASE_SECONDS": "1.5"}
+    env = {
+        "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.1",
+        "VINCULO_CAMPAIGNS_SCHEDULER_LEASE_SECONDS": "1.5",
+    }
     replicas = [service_env.start("campaigns", "scheduler", **env) for _ in range(2)]
     first = [schedule_campaign(api, segment, template) for _ in range(8)]
-    wait_until(lambda: all(state(c)["state"] == "sending" for c in first), timeout=30, what="first campaigns fired")
+    wait_until(
+        lambda: all(state(c)["state"] == "sending" for c in first), timeout=30, what="first campaigns fired"
+    )
     holder = leases().find_one({"_id": "campaigns"})["holder"]
     leader = next(p for p in replicas if f":{p.pid}:" in holder)
     os.kill(leader.pid, signal.SIGKILL)
     leader.wait()
     second = [schedule_campaign(api, segment, template) for _ in range(6)]
-    wait_until(lambda: all(state(c)["state"] == "sending" for c in second), timeout=30,
-               what="the surviving replica to take the lease and fire")
+    wait_until(
+        lambda: all(state(c)["state"] == "sending" for c in second),
+        timeout=30,
+        what="the surviving replica to take the lease and fire",
+    )
     assert leases().find_one({"_id": "campaigns"})["holder"] != holder
     fire_ids = [e.event().fire_id for e in take(service_env, due_queue)]
     assert len(fire_ids) == len(set(fire_ids)) == 14
@@ -128,8 +144,9 @@ def test_a_fire_during_a_broker_outage_is_kept_and_relayed(api, settings, segmen
 
     due_queue = bind_queue(service_env, "campaign.due")
     cid = schedule_campaign(api, segment, template)
-    down = Scheduler(settings, Announcer("amqp://guest:guest@127.0.0.1:1//", settings.broker_namespace),
-                     holder="down")
+    down = Scheduler(
+        settings, Announcer("amqp://guest:guest@127.0.0.1:1//", settings.broker_namespace), holder="down"
+    )
     assert down.tick() == 1 and state(cid)["state"] == "sending"
     assert OutboxMessage.objects.count() == 1 and take(service_env, due_queue) == []
     up = Scheduler(settings, Announcer(settings.amqp_url, settings.broker_namespace), holder="down")

@@ -23,8 +23,9 @@ def test_a_local_time_is_stored_as_utc_with_the_zone_offset_of_that_date():
     winter, _ = parse_schedule({"kind": "at", "at": "2026-03-28T09:00", "time_zone": "Europe/Madrid"}, NOW)
     summer, _ = parse_schedule({"kind": "at", "at": "2026-03-30T09:00", "time_zone": "Europe/Madrid"}, NOW)
     assert winter["at"] == dt(2026, 3, 28, 8, 0) and summer["at"] == dt(2026, 3, 30, 7, 0)
-    mexico, first = parse_schedule({"kind": "at", "at": "2026-03-30T09:00", "time_zone": "America/Mexico_City"},
-                                   NOW)
+    mexico, first = parse_schedule(
+        {"kind": "at", "at": "2026-03-30T09:00", "time_zone": "America/Mexico_City"}, NOW
+    )
     assert mexico["at"] == first == dt(2026, 3, 30, 15, 0)
     offset, _ = parse_schedule({"kind": "at", "at": "2026-10-25T02:30+01:00"}, NOW)
     assert offset["at"] == dt(2026, 10, 25, 1, 30), "an explicit offset wins"
@@ -65,19 +66,26 @@ def test_cron_in_the_fall_back_overlap_fires_once_and_in_the_gap_at_the_jump():
     assert fires == [dt(2026, 10, 24, 0, 30), dt(2026, 10, 25, 0, 30), dt(2026, 10, 26, 1, 30)]
     assert next_cron_fire(night, dt(2026, 3, 28, 12, 0)) == dt(2026, 3, 29, 1, 30)  # 03:30 CEST
     hourly = {"kind": "cron", "cron": "0 * * * *", "time_zone": "Europe/Madrid"}
-    assert next_cron_fire(hourly, dt(2026, 10, 25, 0, 30)) == dt(2026, 10, 25, 1, 0), "both 02:00s fire hourly"
+    assert next_cron_fire(hourly, dt(2026, 10, 25, 0, 30)) == dt(2026, 10, 25, 1, 0), (
+        "both 02:00s fire hourly"
+    )
 
 
-@pytest.mark.parametrize("schedule, field", [
-    ({"kind": "at", "at": "2026-02-01T09:00", "time_zone": "Europe/Madrid"}, "schedule.at"),
-    ({"kind": "at", "at": "mañana", "time_zone": "Europe/Madrid"}, "schedule.at"),
-    ({"kind": "at", "at": "2026-05-01T09:00", "time_zone": "Europe/Nowhere"}, "schedule.time_zone"),
-    ({"kind": "cron", "cron": "0 25 * * *", "time_zone": "UTC"}, "schedule.cron"),
-    ({"kind": "cron", "cron": "0 9 * * *", "time_zone": "Etc/Nope"}, "schedule.time_zone"),
-    ({"kind": "trigger", "event": "customer.created", "delay_seconds": -5}, "schedule.delay_seconds"),
-    ({"kind": "trigger", "event": "mention.received", "filter": {"sentiment": {"$regex": "x"}}},
-     "schedule.filter.sentiment"),
-])
+@pytest.mark.parametrize(
+    "schedule, field",
+    [
+        ({"kind": "at", "at": "2026-02-01T09:00", "time_zone": "Europe/Madrid"}, "schedule.at"),
+        ({"kind": "at", "at": "mañana", "time_zone": "Europe/Madrid"}, "schedule.at"),
+        ({"kind": "at", "at": "2026-05-01T09:00", "time_zone": "Europe/Nowhere"}, "schedule.time_zone"),
+        ({"kind": "cron", "cron": "0 25 * * *", "time_zone": "UTC"}, "schedule.cron"),
+        ({"kind": "cron", "cron": "0 9 * * *", "time_zone": "Etc/Nope"}, "schedule.time_zone"),
+        ({"kind": "trigger", "event": "customer.created", "delay_seconds": -5}, "schedule.delay_seconds"),
+        (
+            {"kind": "trigger", "event": "mention.received", "filter": {"sentiment": {"$regex": "x"}}},
+            "schedule.filter.sentiment",
+        ),
+    ],
+)
 def test_bad_schedules_name_the_field(schedule, field):
     with pytest.raises(ApiError) as raised:
         parse_schedule(schedule, NOW)
@@ -86,14 +94,22 @@ def test_bad_schedules_name_the_field(schedule, field):
 
 def test_now_and_trigger_schedules():
     assert parse_schedule({"kind": "now"}, NOW) == ({"kind": "now"}, NOW)
-    stored, first = parse_schedule({"kind": "trigger", "event": "mention.received",
-                                    "filter": {"label": "negative", "sentiment": {"$lt": -0.3}},
-                                    "delay_seconds": 600}, NOW)
+    stored, first = parse_schedule(
+        {
+            "kind": "trigger",
+            "event": "mention.received",
+            "filter": {"label": "negative", "sentiment": {"$lt": -0.3}},
+            "delay_seconds": 600,
+        },
+        NOW,
+    )
     assert first is None and stored["delay_seconds"] == 600
     assert matches(stored["filter"], {"label": "negative", "sentiment": -0.6})
     assert not matches(stored["filter"], {"label": "negative", "sentiment": -0.1})
     assert not matches(stored["filter"], {"label": "positive", "sentiment": -0.9})
-    assert matches({"amount": {"$gte": 50}, "currency": {"$in": ["EUR"]}}, {"amount": 80.0, "currency": "EUR"})
+    assert matches(
+        {"amount": {"$gte": 50}, "currency": {"$in": ["EUR"]}}, {"amount": 80.0, "currency": "EUR"}
+    )
     # The README's welcome journey that does not greet imported contacts.
     not_imported = {"source": {"$ne": "import"}}
     assert matches(not_imported, {"customer_id": "c1", "source": "web_form"})

@@ -15,8 +15,14 @@ from shared import store
 from tests.support import ServiceEnv
 
 CHROMIUM = os.environ.get("VINCULO_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 BACKENDS = [name for name in ("segments", "campaigns", "mailer", "listener") if name in inventory.services()]
 SCREENSHOTS_FOR_README = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -32,11 +38,14 @@ class Stack:
         return self.urls["console"]
 
     def console_env(self) -> dict:
-        return {f"VINCULO_CONSOLE_{name.upper()}_URL": url for name, url in self.urls.items() if name != "console"}
+        return {
+            f"VINCULO_CONSOLE_{name.upper()}_URL": url for name, url in self.urls.items() if name != "console"
+        }
 
 
-def start_backends(service_env: ServiceEnv, parts: dict[str, list[str]] | None = None,
-                   **extra_env) -> dict[str, str]:
+def start_backends(
+    service_env: ServiceEnv, parts: dict[str, list[str]] | None = None, **extra_env
+) -> dict[str, str]:
     urls = {name: service_env.start_api(name, **extra_env) for name in BACKENDS}
     for name, names in (parts or {}).items():
         for part in names:
@@ -57,10 +66,14 @@ def stack(service_env, smtp_server) -> Stack:
     """Every service's api, the campaigns worker and scheduler, the mailer worker
     (delivering to a local SMTP server), and the console."""
     parts = {"campaigns": ["worker", "scheduler"], "mailer": ["worker"]}
-    urls = start_backends(service_env, {name: p for name, p in parts.items() if name in BACKENDS},
-                          VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS="0.3",
-                          VINCULO_MAILER_SMTP_PORT=smtp_server.port, VINCULO_MAILER_QUIET_HOURS="",
-                          VINCULO_MAILER_FROM_ADDRESS="ofertas@tienda.example")
+    urls = start_backends(
+        service_env,
+        {name: p for name, p in parts.items() if name in BACKENDS},
+        VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS="0.3",
+        VINCULO_MAILER_SMTP_PORT=smtp_server.port,
+        VINCULO_MAILER_QUIET_HOURS="",
+        VINCULO_MAILER_FROM_ADDRESS="ofertas@tienda.example",
+    )
     stack = Stack(service_env, urls)
     stack.smtp = smtp_server
     urls["console"] = service_env.start_api("console", **stack.console_env())
@@ -150,6 +163,7 @@ def shots(tmp_path):
             SCREENSHOTS_FOR_README.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, SCREENSHOTS_FOR_README / path.name)
         return path
+
     take.folder = folder
     return take
 
@@ -166,18 +180,45 @@ def seed_audience(stack: Stack, count: int = 30, locale: str = "es") -> tuple[st
     store.connect(stack.env.mongo_uri)
     from shared.models import Customer
 
-    ids = Customer._get_collection().insert_many([{"email": f"cliente{i}@example.com", "first_name": f"Ana{i}",
-                                                   "locale": locale, "erased": False}
-                                                  for i in range(count)]).inserted_ids
+    ids = (
+        Customer._get_collection()
+        .insert_many(
+            [
+                {
+                    "email": f"cliente{i}@example.com",
+                    "first_name": f"Ana{i}",
+                    "locale": locale,
+                    "erased": False,
+                }
+                for i in range(count)
+            ]
+        )
+        .inserted_ids
+    )
     for customer_id in ids:  # consent through the mailer's ledger, so the sends really go out
-        granted = requests.post(f"{stack.urls['mailer']}/customers/{customer_id}/consents",
-                                headers={"X-API-Key": MARKETER_KEY}, timeout=10,
-                                json={"channel": "email", "topic": "newsletter", "status": "granted"})
+        granted = requests.post(
+            f"{stack.urls['mailer']}/customers/{customer_id}/consents",
+            headers={"X-API-Key": MARKETER_KEY},
+            timeout=10,
+            json={"channel": "email", "topic": "newsletter", "status": "granted"},
+        )
         assert granted.status_code in (200, 201), granted.text
     segment = Segment(name="Clientes ES", kind="dynamic", compiled=json_util.dumps({"locale": locale})).save()
-    answer = requests.post(f"{stack.urls['mailer']}/templates", headers={"X-API-Key": MARKETER_KEY}, json={
-        "name": "Bienvenida", "channel": "email", "variants": {"es": {
-            "subject": "Hola {{ first_name }}", "text": "Hola {{ first_name }}, bienvenida.",
-            "html": "<p>Hola {{ first_name }}, bienvenida.</p>"}}}, timeout=10)
+    answer = requests.post(
+        f"{stack.urls['mailer']}/templates",
+        headers={"X-API-Key": MARKETER_KEY},
+        json={
+            "name": "Bienvenida",
+            "channel": "email",
+            "variants": {
+                "es": {
+                    "subject": "Hola {{ first_name }}",
+                    "text": "Hola {{ first_name }}, bienvenida.",
+                    "html": "<p>Hola {{ first_name }}, bienvenida.</p>",
+                }
+            },
+        },
+        timeout=10,
+    )
     assert answer.status_code == 201, answer.text
     return str(segment.id), answer.json()["id"]

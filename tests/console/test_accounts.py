@@ -33,16 +33,23 @@ def sign_in_as(app, email, password, locale="en"):
 def people(console_app):
     """An admin, a marketer and an analyst, active with passwords (in the test's store)."""
     made = {}
-    for role, email, name in (("admin", "ñandú@ejemplo.es", "Núñez Ñandú"),
-                              ("marketer", "marta@bücher.example", "Marta 🚀"),
-                              ("analyst", "ana@example.com", NAME_RTL)):
+    for role, email, name in (
+        ("admin", "ñandú@ejemplo.es", "Núñez Ñandú"),
+        ("marketer", "marta@bücher.example", "Marta 🚀"),
+        ("analyst", "ana@example.com", NAME_RTL),
+    ):
         made[role] = accounts.create_user(email, name, role, f"una frase larga de {role} 2026")
     return made
 
 
 def test_the_password_policy_is_length_and_a_common_list_not_composition():
-    for weak, why in (("short1!", "too_short"), ("x" * 129, "too_long"), ("QWERTY123456", "common"),
-                      ("ana@example.com", "common"), ("abc\u202edef12345", "bad_character")):
+    for weak, why in (
+        ("short1!", "too_short"),
+        ("x" * 129, "too_long"),
+        ("QWERTY123456", "common"),
+        ("ana@example.com", "common"),
+        ("abc\u202edef12345", "bad_character"),
+    ):
         with pytest.raises(accounts.Refused) as refused:
             accounts.check_password(weak, email="ana@example.com", name="Ana")
         assert refused.value.code == why, weak
@@ -62,11 +69,13 @@ def test_users_take_international_addresses_and_refuse_bad_names(mongo_uri):
     assert user["password_hash"].startswith("$argon2id$")
     rtl = accounts.create_user("user@bücher.example", NAME_RTL, "analyst")
     assert rtl["state"] == "invited" and rtl["password_hash"] is None
-    for email, name, role, field in (("ñandú@ejemplo.es", "Otra", "analyst", "email"),
-                                     ("not-an-address", "Otra", "analyst", "email"),
-                                     ("otra@example.com", "bad\u202ename", "analyst", "name"),
-                                     ("otra@example.com", "Nul\x00", "analyst", "name"),
-                                     ("otra@example.com", "Otra", "superuser", "role")):
+    for email, name, role, field in (
+        ("ñandú@ejemplo.es", "Otra", "analyst", "email"),
+        ("not-an-address", "Otra", "analyst", "email"),
+        ("otra@example.com", "bad\u202ename", "analyst", "name"),
+        ("otra@example.com", "Nul\x00", "analyst", "name"),
+        ("otra@example.com", "Otra", "superuser", "role"),
+    ):
         with pytest.raises(accounts.Refused) as refused:
             accounts.create_user(email, name, role)
         assert refused.value.field == field
@@ -77,9 +86,12 @@ def test_a_person_signs_in_and_an_unknown_email_reads_like_a_wrong_password(cons
     client = console_app.test_client()
     csrf = token(client)
     client.post("/locale", data={"csrf_token": csrf, "locale": "en", "next": "/sign-in"})
-    unknown = client.post("/sign-in", data={"csrf_token": csrf, "email": "nadie@example.com", "password": "x" * 14})
-    wrong = client.post("/sign-in", data={"csrf_token": csrf, "email": "marta@bücher.example",
-                                          "password": "x" * 14})
+    unknown = client.post(
+        "/sign-in", data={"csrf_token": csrf, "email": "nadie@example.com", "password": "x" * 14}
+    )
+    wrong = client.post(
+        "/sign-in", data={"csrf_token": csrf, "email": "marta@bücher.example", "password": "x" * 14}
+    )
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.get_data() == wrong.get_data()
     signed = sign_in_as(console_app, "MARTA@bücher.example", "una frase larga de marketer 2026")
@@ -91,24 +103,35 @@ def test_a_person_signs_in_and_an_unknown_email_reads_like_a_wrong_password(cons
 def test_an_analyst_cannot_create_a_token_with_a_higher_role(console_app, people):
     analyst = sign_in_as(console_app, "ana@example.com", "una frase larga de analyst 2026")
     for role in ("marketer", "admin", "community_manager"):
-        refused = analyst.post("/account/tokens", data={"csrf_token": csrf_of(analyst, "/account"),
-                                                        "name": "mío", "role": role})
+        refused = analyst.post(
+            "/account/tokens", data={"csrf_token": csrf_of(analyst, "/account"), "name": "mío", "role": role}
+        )
         assert refused.status_code == 422
         assert "higher role" in refused.get_data(as_text=True)
     assert store.db().api_tokens.count_documents({}) == 0
-    made = analyst.post("/account/tokens", data={"csrf_token": csrf_of(analyst, "/account"),
-                                                 "name": "informes", "role": "analyst", "days": "30"})
+    made = analyst.post(
+        "/account/tokens",
+        data={
+            "csrf_token": csrf_of(analyst, "/account"),
+            "name": "informes",
+            "role": "analyst",
+            "days": "30",
+        },
+    )
     assert made.status_code == 200 and re.search(r"vnt_[\w-]{40,}", made.get_data(as_text=True))
     stored = store.db().api_tokens.find_one({})
     assert stored["role"] == "analyst" and stored["user_name"] == NAME_RTL
     assert stored["expires_at"] - stored["created_at"] == datetime.timedelta(days=30)
 
 
-def test_a_personal_token_works_on_the_api_records_the_person_and_stops_when_revoked(console_app, people,
-                                                                                       listener_url):
+def test_a_personal_token_works_on_the_api_records_the_person_and_stops_when_revoked(
+    console_app, people, listener_url
+):
     marketer = sign_in_as(console_app, "marta@bücher.example", "una frase larga de marketer 2026")
-    made = marketer.post("/account/tokens", data={"csrf_token": csrf_of(marketer, "/account"),
-                                                  "name": "script", "role": "marketer"})
+    made = marketer.post(
+        "/account/tokens",
+        data={"csrf_token": csrf_of(marketer, "/account"), "name": "script", "role": "marketer"},
+    )
     secret = re.search(r"vnt_[\w-]+", made.get_data(as_text=True)).group(0)
     assert secret not in marketer.get("/account").get_data(as_text=True)  # shown once
     assert store.db().api_tokens.find_one({"_id": secret}) is None  # stored hashed
@@ -117,41 +140,73 @@ def test_a_personal_token_works_on_the_api_records_the_person_and_stops_when_rev
     assert store.db().api_tokens.find_one({})["last_used_at"] is not None
     digest = store.db().api_tokens.find_one({})["_id"]
     marketer.post(f"/account/tokens/{digest}/revoke", data={"csrf_token": csrf_of(marketer, "/account")})
-    wait_until(lambda: requests.get(f"{listener_url}/whoami", headers={"X-API-Key": secret},
-                                    timeout=5).status_code == 401, what="the revoked token to be refused")
+    wait_until(
+        lambda: (
+            requests.get(f"{listener_url}/whoami", headers={"X-API-Key": secret}, timeout=5).status_code
+            == 401
+        ),
+        what="the revoked token to be refused",
+    )
 
 
 def test_disabling_a_person_ends_their_open_session_and_tokens(console_app, people, listener_url):
     marketer = sign_in_as(console_app, "marta@bücher.example", "una frase larga de marketer 2026")
-    made = marketer.post("/account/tokens", data={"csrf_token": csrf_of(marketer, "/account"),
-                                                  "name": "script", "role": "analyst"})
+    made = marketer.post(
+        "/account/tokens",
+        data={"csrf_token": csrf_of(marketer, "/account"), "name": "script", "role": "analyst"},
+    )
     secret = re.search(r"vnt_[\w-]+", made.get_data(as_text=True)).group(0)
     assert marketer.get("/dashboard").status_code == 200
     admin = sign_in_as(console_app, "ñandú@ejemplo.es", "una frase larga de admin 2026")
     listing = admin.get("/admin/users").get_data(as_text=True)
     assert "marta@bücher.example" in listing and "$argon2" not in listing
     user_id = str(people["marketer"]["_id"])
-    assert admin.post(f"/admin/users/{user_id}/state", data={"csrf_token": csrf_of(admin, "/admin/users"),
-                                                             "state": "disabled"}).status_code == 302
+    assert (
+        admin.post(
+            f"/admin/users/{user_id}/state",
+            data={"csrf_token": csrf_of(admin, "/admin/users"), "state": "disabled"},
+        ).status_code
+        == 302
+    )
     assert marketer.get("/dashboard").headers["Location"].startswith("/sign-in")  # its next request
-    wait_until(lambda: requests.get(f"{listener_url}/whoami", headers={"X-API-Key": secret},
-                                    timeout=5).status_code == 401, what="the disabled person's token refused")
+    wait_until(
+        lambda: (
+            requests.get(f"{listener_url}/whoami", headers={"X-API-Key": secret}, timeout=5).status_code
+            == 401
+        ),
+        what="the disabled person's token refused",
+    )
     again = console_app.test_client()
     csrf = token(again)
-    assert again.post("/sign-in", data={"csrf_token": csrf, "email": "marta@bücher.example",
-                                        "password": "una frase larga de marketer 2026"}).status_code == 401
+    assert (
+        again.post(
+            "/sign-in",
+            data={
+                "csrf_token": csrf,
+                "email": "marta@bücher.example",
+                "password": "una frase larga de marketer 2026",
+            },
+        ).status_code
+        == 401
+    )
 
 
 def test_only_an_admin_opens_the_people_pages(console_app, people):
     marketer = sign_in_as(console_app, "marta@bücher.example", "una frase larga de marketer 2026")
     assert marketer.get("/admin/users").status_code == 403
-    assert marketer.post(f"/admin/users/{people['analyst']['_id']}/role",
-                         data={"csrf_token": csrf_of(marketer), "role": "admin"}).status_code == 403
+    assert (
+        marketer.post(
+            f"/admin/users/{people['analyst']['_id']}/role",
+            data={"csrf_token": csrf_of(marketer), "role": "admin"},
+        ).status_code
+        == 403
+    )
     assert store.db().users.find_one({"_id": people["analyst"]["_id"]})["role"] == "analyst"
 
 
-def test_an_invitation_is_mailed_single_use_and_expires(service_env, listener_url, people, smtp_server,
-                                                        monkeypatch):
+def test_an_invitation_is_mailed_single_use_and_expires(
+    service_env, listener_url, people, smtp_server, monkeypatch
+):
     from tests.console.conftest import in_process_console
 
     # The console reads the mailer's SMTP settings from its environment (as a deployment's
@@ -160,13 +215,26 @@ def test_an_invitation_is_mailed_single_use_and_expires(service_env, listener_ur
     monkeypatch.setenv("VINCULO_MAILER_FROM_ADDRESS", "equipo@tienda.example")
     app = in_process_console(service_env, listener_url=listener_url)
     admin = sign_in_as(app, "ñandú@ejemplo.es", "una frase larga de admin 2026")
-    sent = admin.post("/admin/users", data={"csrf_token": csrf_of(admin, "/admin/users"),
-                                            "email": "Carla@Bücher.example", "name": "Carla Núñez",
-                                            "role": "community_manager"})
+    sent = admin.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf_of(admin, "/admin/users"),
+            "email": "Carla@Bücher.example",
+            "name": "Carla Núñez",
+            "role": "community_manager",
+        },
+    )
     assert sent.status_code == 302 and sent.headers["Location"].endswith("sent=1")
     # A non-ASCII local part goes out with SMTPUTF8 (the local server offers it).
-    again = admin.post("/admin/users", data={"csrf_token": csrf_of(admin, "/admin/users"),
-                                             "email": "josé@ejemplo.es", "name": "José", "role": "analyst"})
+    again = admin.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf_of(admin, "/admin/users"),
+            "email": "josé@ejemplo.es",
+            "name": "José",
+            "role": "analyst",
+        },
+    )
     assert again.headers["Location"].endswith("sent=1")
     assert wait_until(lambda: smtp_server.mailbox.to("josé@ejemplo.es"), what="the mail to josé")
     mails = smtp_server.mailbox.to("carla@xn--bcher-kva.example")
@@ -183,7 +251,10 @@ def test_an_invitation_is_mailed_single_use_and_expires(service_env, listener_ur
     assert weak.status_code == 422  # refused, and the link still works
     done = visitor.post(link, data={"csrf_token": csrf, "password": "carla cuida la comunidad"})
     assert done.status_code == 302
-    assert visitor.post(link, data={"csrf_token": csrf, "password": "otra frase larga distinta"}).status_code == 410
+    assert (
+        visitor.post(link, data={"csrf_token": csrf, "password": "otra frase larga distinta"}).status_code
+        == 410
+    )
     assert visitor.get(link).status_code == 410  # single use
     sign_in_as(app, "carla@bücher.example", "carla cuida la comunidad")
     # A reset link expires: the stored expiry in the past makes it refused.
@@ -191,31 +262,65 @@ def test_an_invitation_is_mailed_single_use_and_expires(service_env, listener_ur
     reset = accounts.issue_link_token(user, "reset")
     assert visitor.get(f"/account/set-password/reset/{reset}").status_code == 200
     assert visitor.get(f"/account/set-password/invite/{reset}").status_code == 410  # purpose-bound
-    store.db().account_tokens.update_one({"_id": accounts.token_hash(reset)},
-                                         {"$set": {"expires_at": store.utcnow() - datetime.timedelta(seconds=1)}})
+    store.db().account_tokens.update_one(
+        {"_id": accounts.token_hash(reset)},
+        {"$set": {"expires_at": store.utcnow() - datetime.timedelta(seconds=1)}},
+    )
     assert visitor.get(f"/account/set-password/reset/{reset}").status_code == 410
 
 
 def test_the_first_admin_is_created_from_the_command_line(service_env):
     env = service_env.env()
-    made = subprocess.run([sys.executable, "-m", "services.console", "users", "create", "--email",
-                           "jefa@ejemplo.es", "--role", "admin", "--name", "Jefa"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.console",
+            "users",
+            "create",
+            "--email",
+            "jefa@ejemplo.es",
+            "--role",
+            "admin",
+            "--name",
+            "Jefa",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert made.returncode == 0, made.stderr
     password = re.search(r"password: (\S+)", made.stdout).group(1)
     store.connect(service_env.mongo_uri)
     user = accounts.find_user("jefa@ejemplo.es")
     assert user["role"] == "admin" and user["state"] == "active"
     assert accounts.password_matches(user["password_hash"], password)
-    again = subprocess.run([sys.executable, "-m", "services.console", "users", "create", "--email",
-                            "jefa@ejemplo.es", "--role", "admin"], cwd=ROOT, env=env, capture_output=True,
-                           text=True, timeout=60)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.console",
+            "users",
+            "create",
+            "--email",
+            "jefa@ejemplo.es",
+            "--role",
+            "admin",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 2 and "email refused: taken" in again.stderr
 
 
-def test_a_reset_link_goes_only_to_an_active_account_and_the_page_answers_the_same(service_env, listener_url,
-                                                                                    people, smtp_server,
-                                                                                    monkeypatch):
+def test_a_reset_link_goes_only_to_an_active_account_and_the_page_answers_the_same(
+    service_env, listener_url, people, smtp_server, monkeypatch
+):
     from tests.console.conftest import in_process_console
 
     # The console reads the mailer's SMTP settings from its environment: here, this process's.
@@ -227,14 +332,27 @@ def test_a_reset_link_goes_only_to_an_active_account_and_the_page_answers_the_sa
     unknown = client.post("/account/forgot", data={"csrf_token": csrf, "email": "nadie@example.com"})
     assert known.status_code == unknown.status_code == 200 and known.get_data() == unknown.get_data()
     mail = wait_until(lambda: smtp_server.mailbox.to("marta@xn--bcher-kva.example"), what="the reset mail")[0]
-    link = re.search(r"http://\S+(/account/set-password/reset/[\w-]+)", mail.parsed().get_body(
-        ("plain",)).get_content()).group(1)
+    link = re.search(
+        r"http://\S+(/account/set-password/reset/[\w-]+)", mail.parsed().get_body(("plain",)).get_content()
+    ).group(1)
     assert len(smtp_server.mailbox.snapshot()) == 1  # nothing for the unknown address
     page = client.get(link).get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post(link, data={"csrf_token": csrf, "password": "marta cambia su contraseña"}).status_code == 302
+    assert (
+        client.post(link, data={"csrf_token": csrf, "password": "marta cambia su contraseña"}).status_code
+        == 302
+    )
     assert client.get(link).status_code == 410  # used
     refused = app.test_client()
-    assert refused.post("/sign-in", data={"csrf_token": token(refused), "email": "marta@bücher.example",
-                                          "password": "una frase larga de marketer 2026"}).status_code == 401
+    assert (
+        refused.post(
+            "/sign-in",
+            data={
+                "csrf_token": token(refused),
+                "email": "marta@bücher.example",
+                "password": "una frase larga de marketer 2026",
+            },
+        ).status_code
+        == 401
+    )
     sign_in_as(app, "marta@bücher.example", "marta cambia su contraseña")

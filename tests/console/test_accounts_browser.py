@@ -33,9 +33,12 @@ def accounts_stack(service_env, segments_url, smtp_server) -> Stack:
     closed = f"http://127.0.0.1:{procs.free_port()}"
     urls = {"segments": segments_url, "campaigns": closed, "mailer": closed, "listener": closed}
     stack = Stack(service_env, urls)
-    urls["console"] = service_env.start_api("console", **stack.console_env(),
-                                            VINCULO_MAILER_SMTP_PORT=smtp_server.port,
-                                            VINCULO_MAILER_FROM_ADDRESS="equipo@tienda.example")
+    urls["console"] = service_env.start_api(
+        "console",
+        **stack.console_env(),
+        VINCULO_MAILER_SMTP_PORT=smtp_server.port,
+        VINCULO_MAILER_FROM_ADDRESS="equipo@tienda.example",
+    )
     stack.smtp = smtp_server
     store.connect(service_env.mongo_uri)
     accounts.ensure_indexes()
@@ -70,8 +73,9 @@ def test_invite_password_two_factor_token_and_disable(browser, accounts_stack, s
     shots(admin, "admin-people")
 
     # The invitation arrives; its link opens the password page (a phone, 390 px wide).
-    mail = wait_until(lambda: accounts_stack.smtp.mailbox.to("marta@xn--bcher-kva.example"),
-                      what="the invitation mail")[0].parsed()
+    mail = wait_until(
+        lambda: accounts_stack.smtp.mailbox.to("marta@xn--bcher-kva.example"), what="the invitation mail"
+    )[0].parsed()
     body = mail.get_body(("plain",)).get_content()
     link = re.search(r"http://\S+/account/set-password/invite/[\w-]+", body).group(0)
     assert link.startswith(console)
@@ -124,8 +128,12 @@ def test_invite_password_two_factor_token_and_disable(browser, accounts_stack, s
     marta.goto(f"{console}/account")
     assert token not in marta.content()  # shown once
     marta.click("tr.token form button")
-    wait_until(lambda: requests.get(f"{segments}/customers", headers={"X-API-Key": token},
-                                    timeout=10).status_code == 401, what="the revoked token refused")
+    wait_until(
+        lambda: (
+            requests.get(f"{segments}/customers", headers={"X-API-Key": token}, timeout=10).status_code == 401
+        ),
+        what="the revoked token refused",
+    )
 
     # The admin disables her: her open session ends at its next request.
     admin.goto(f"{console}/admin/users")

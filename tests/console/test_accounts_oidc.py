@@ -40,12 +40,19 @@ class Provider:
 
         @app.get("/.well-known/openid-configuration")
         def metadata():
-            return jsonify({
-                "issuer": self.base, "authorization_endpoint": f"{self.base}/authorize",
-                "token_endpoint": f"{self.base}/token", "jwks_uri": f"{self.base}/jwks",
-                "response_types_supported": ["code"], "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["RS256"], "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"]})
+            return jsonify(
+                {
+                    "issuer": self.base,
+                    "authorization_endpoint": f"{self.base}/authorize",
+                    "token_endpoint": f"{self.base}/token",
+                    "jwks_uri": f"{self.base}/jwks",
+                    "response_types_supported": ["code"],
+                    "subject_types_supported": ["public"],
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                    "code_challenge_methods_supported": ["S256"],
+                    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                }
+            )
 
         @app.get("/jwks")
         def jwks():
@@ -54,38 +61,67 @@ class Provider:
         @app.get("/authorize")
         def authorize():
             args = request.args
-            if (args.get("client_id") != CLIENT_ID or args.get("response_type") != "code"
-                    or args.get("code_challenge_method") != "S256" or not args.get("code_challenge")
-                    or "openid" not in args.get("scope", "").split()):
+            if (
+                args.get("client_id") != CLIENT_ID
+                or args.get("response_type") != "code"
+                or args.get("code_challenge_method") != "S256"
+                or not args.get("code_challenge")
+                or "openid" not in args.get("scope", "").split()
+            ):
                 abort(400)
             code = secrets.token_urlsafe(16)
-            self.codes[code] = {"challenge": args["code_challenge"], "nonce": args.get("nonce"),
-                                "redirect_uri": args["redirect_uri"], "person": dict(self.person)}
+            self.codes[code] = {
+                "challenge": args["code_challenge"],
+                "nonce": args.get("nonce"),
+                "redirect_uri": args["redirect_uri"],
+                "person": dict(self.person),
+            }
             return redirect(f"{args['redirect_uri']}?{urlencode({'code': code, 'state': args['state']})}")
 
         @app.post("/token")
         def token():
             form = request.form
             client = request.authorization
-            client_id, secret = (client.username, client.password) if client else (
-                form.get("client_id"), form.get("client_secret"))
+            client_id, secret = (
+                (client.username, client.password)
+                if client
+                else (form.get("client_id"), form.get("client_secret"))
+            )
             grant = self.codes.pop(form.get("code", ""), None)  # a code works once
             if (client_id, secret) != (CLIENT_ID, CLIENT_SECRET):
                 return jsonify({"error": "invalid_client"}), 401
-            if grant is None or form.get("grant_type") != "authorization_code" \
-                    or form.get("redirect_uri") != grant["redirect_uri"]:
+            if (
+                grant is None
+                or form.get("grant_type") != "authorization_code"
+                or form.get("redirect_uri") != grant["redirect_uri"]
+            ):
                 return jsonify({"error": "invalid_grant"}), 400
             verifier = form.get("code_verifier", "")
-            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            challenge = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            )
             if challenge != grant["challenge"]:
                 return jsonify({"error": "invalid_grant", "error_description": "PKCE"}), 400
             self.pkce_checked += 1
             now = int(time.time())
-            claims = {"iss": self.base, "aud": CLIENT_ID, "iat": now, "exp": now + 300, "nonce": grant["nonce"],
-                      "sub": grant["person"]["email"], **grant["person"]}
+            claims = {
+                "iss": self.base,
+                "aud": CLIENT_ID,
+                "iat": now,
+                "exp": now + 300,
+                "nonce": grant["nonce"],
+                "sub": grant["person"]["email"],
+                **grant["person"],
+            }
             id_token = jwt.encode({"alg": "RS256", "kid": "test-key"}, claims, self.key)
-            return jsonify({"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 300,
-                            "id_token": id_token})
+            return jsonify(
+                {
+                    "access_token": secrets.token_urlsafe(16),
+                    "token_type": "Bearer",
+                    "expires_in": 300,
+                    "id_token": id_token,
+                }
+            )
 
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -103,10 +139,15 @@ def provider():
 
 def console_with_sso(service_env, listener_url, provider, create: bool):
     return in_process_console(
-        service_env, listener_url=listener_url, oidc_issuer=provider.base, oidc_client_id=CLIENT_ID,
-        oidc_client_secret=CLIENT_SECRET, oidc_role_claim="groups",
+        service_env,
+        listener_url=listener_url,
+        oidc_issuer=provider.base,
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret=CLIENT_SECRET,
+        oidc_role_claim="groups",
         oidc_role_map={"Marketing España": "marketer", "it-admins": "admin", "lectores": "analyst"},
-        oidc_create_users=create)
+        oidc_create_users=create,
+    )
 
 
 def single_sign_on(client, provider):
@@ -120,17 +161,24 @@ def single_sign_on(client, provider):
     back = requests.get(authorize, allow_redirects=False, timeout=10)
     callback = back.headers["Location"]
     assert callback.startswith(f"{CONSOLE}/sign-in/oidc/callback")
-    return client.get(callback[len(CONSOLE):]), callback[len(CONSOLE):]
+    return client.get(callback[len(CONSOLE) :]), callback[len(CONSOLE) :]
 
 
-def test_single_sign_on_creates_a_mapped_person_and_refuses_a_replayed_callback(service_env, listener_url,
-                                                                                 provider):
+def test_single_sign_on_creates_a_mapped_person_and_refuses_a_replayed_callback(
+    service_env, listener_url, provider
+):
     app = console_with_sso(service_env, listener_url, provider, create=True)
-    provider.person = {"email": "Lucía@Bücher.example", "email_verified": True, "name": "Lucía Ñúñez",
-                       "groups": ["Marketing España", "otra"]}
+    provider.person = {
+        "email": "Lucía@Bücher.example",
+        "email_verified": True,
+        "name": "Lucía Ñúñez",
+        "groups": ["Marketing España", "otra"],
+    }
     client = app.test_client()
     answer, callback = single_sign_on(client, provider)
-    assert answer.status_code == 302 and answer.headers["Location"] == "/dashboard", answer.get_data(as_text=True)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/dashboard", answer.get_data(
+        as_text=True
+    )
     assert provider.pkce_checked == 1
     user = accounts.find_user("lucía@bücher.example")
     assert user["role"] == "marketer" and user["name"] == "Lucía Ñúñez" and user["state"] == "active"
@@ -144,17 +192,27 @@ def test_single_sign_on_creates_a_mapped_person_and_refuses_a_replayed_callback(
 
 
 def test_the_mapping_sets_an_existing_person_s_role_and_unknown_people_wait_for_an_invitation(
-        service_env, listener_url, provider):
+    service_env, listener_url, provider
+):
     app = console_with_sso(service_env, listener_url, provider, create=False)
     accounts.create_user("ana@example.com", "Ana", "analyst")  # invited, never chose a password
-    provider.person = {"email": "ana@example.com", "email_verified": True, "name": "Ana", "groups": ["it-admins"]}
+    provider.person = {
+        "email": "ana@example.com",
+        "email_verified": True,
+        "name": "Ana",
+        "groups": ["it-admins"],
+    }
     answer, _ = single_sign_on(app.test_client(), provider)
     assert answer.status_code == 302
     ana = accounts.find_user("ana@example.com")
     assert ana["role"] == "admin" and ana["state"] == "active"
 
-    provider.person = {"email": "nuevo@example.com", "email_verified": True, "name": "Nuevo",
-                       "groups": ["Marketing España"]}
+    provider.person = {
+        "email": "nuevo@example.com",
+        "email_verified": True,
+        "name": "Nuevo",
+        "groups": ["Marketing España"],
+    }
     refused, _ = single_sign_on(app.test_client(), provider)
     assert refused.status_code == 403 and "No hay ninguna cuenta" in refused.get_data(as_text=True)
     assert accounts.find_user("nuevo@example.com") is None

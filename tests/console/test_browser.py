@@ -35,8 +35,12 @@ def sign_in(browser, console: str, key: str, name: str, locale: str = "en", view
 
 
 # What Chromium says when a reload loses the race with a navigation the page started itself.
-NAVIGATION_RACES = ("Not attached to an active page", "interrupted by another navigation",
-                    "Execution context was destroyed", "net::ERR_ABORTED")
+NAVIGATION_RACES = (
+    "Not attached to an active page",
+    "interrupted by another navigation",
+    "Execution context was destroyed",
+    "net::ERR_ABORTED",
+)
 
 
 def text_after_reload(page, selector: str) -> str | None:
@@ -95,11 +99,19 @@ def test_marketer_creates_schedules_and_watches_a_campaign(stack, browser, shots
     page.wait_for_url(campaign_url)
     with page.expect_navigation():
         page.click("button[value=schedule]")
-    wait_until(lambda: text_after_reload(page, "#state") == "sent", timeout=60, interval=0.5,
-               what="the campaign to be sent")
+    wait_until(
+        lambda: text_after_reload(page, "#state") == "sent",
+        timeout=60,
+        interval=0.5,
+        what="the campaign to be sent",
+    )
     # The mailer's worker delivers to the local SMTP server; the page shows it as it goes.
-    wait_until(lambda: text_after_reload(page, '#progress [data-k="sent"]') == "40", timeout=90, interval=0.5,
-               what="the 40 e-mails to be sent")
+    wait_until(
+        lambda: text_after_reload(page, '#progress [data-k="sent"]') == "40",
+        timeout=90,
+        interval=0.5,
+        what="the 40 e-mails to be sent",
+    )
     assert len(stack.smtp.mailbox.snapshot()) == 40
     chart = page.locator("svg.chart").first  # sends / opens / clicks over time
     assert "50" in chart.locator("text.axis").all_text_contents()  # the scale holds the 40 sends
@@ -113,9 +125,18 @@ def test_marketer_creates_schedules_and_watches_a_campaign(stack, browser, shots
 
 def test_a_destructive_action_asks_first(stack, browser, mongo_uri):
     segment_id, template_id = seed_audience(stack, count=1)
-    created = requests.post(f"{stack.urls['campaigns']}/campaigns", headers={"X-API-Key": MARKETER_KEY}, json={
-        "name": "Para cancelar", "channel": "email", "topic": "newsletter", "segment_id": segment_id,
-        "template_id": template_id}, timeout=10).json()
+    created = requests.post(
+        f"{stack.urls['campaigns']}/campaigns",
+        headers={"X-API-Key": MARKETER_KEY},
+        json={
+            "name": "Para cancelar",
+            "channel": "email",
+            "topic": "newsletter",
+            "segment_id": segment_id,
+            "template_id": template_id,
+        },
+        timeout=10,
+    ).json()
     page = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
     page.goto(f"{stack.console}/campaigns/{created['id']}")
     page.once("dialog", lambda dialog: dialog.dismiss())
@@ -143,16 +164,31 @@ def ingest(service_env, query_id: str, post_id: str, text: str, handle: str):
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     try:
-        Pipeline(publisher).ingest(query, [Post(source="x", post_id=post_id, text=text, author_handle=handle,
-                                               posted_at=now, url=f"https://x.com/{handle}/status/{post_id}")],
-                                   server_matched=False)
+        Pipeline(publisher).ingest(
+            query,
+            [
+                Post(
+                    source="x",
+                    post_id=post_id,
+                    text=text,
+                    author_handle=handle,
+                    posted_at=now,
+                    url=f"https://x.com/{handle}/status/{post_id}",
+                )
+            ],
+            server_matched=False,
+        )
     finally:
         publisher.close()
 
 
 def make_query(stack) -> str:
-    answer = requests.post(f"{stack.urls['listener']}/queries", headers={"X-API-Key": CM_KEY}, json={
-        "name": "Café Luna", "keywords": ["cafeluna", "café luna"], "sources": ["x"]}, timeout=10)
+    answer = requests.post(
+        f"{stack.urls['listener']}/queries",
+        headers={"X-API-Key": CM_KEY},
+        json={"name": "Café Luna", "keywords": ["cafeluna", "café luna"], "sources": ["x"]},
+        timeout=10,
+    )
     assert answer.status_code == 201, answer.text
     return answer.json()["id"]
 
@@ -165,8 +201,13 @@ def test_community_manager_sees_a_negative_mention_arrive_corrects_and_resolves_
     assert page.locator("li.mention").count() == 1
 
     # A negative mention arrives while the page is open: it appears without a reload.
-    ingest(stack.env, query_id, "101", "Café Luna was awful today. Terrible service, rude staff, never again.",
-           "angry_bob")
+    ingest(
+        stack.env,
+        query_id,
+        "101",
+        "Café Luna was awful today. Terrible service, rude staff, never again.",
+        "angry_bob",
+    )
     arrived = page.locator('li.mention.negative:has-text("Terrible service")')
     arrived.wait_for(timeout=30000)
     assert page.locator("li.mention").count() == 2 and "1 new" in page.inner_text("#fresh")
@@ -178,10 +219,18 @@ def test_community_manager_sees_a_negative_mention_arrive_corrects_and_resolves_
     wait_until(lambda: "corrected by Carla" in corrected.inner_text(), what="the correction to show")
     assert "neutral" in corrected.locator("[data-label]").inner_text()
     corrected.locator("text=Resolve").click()
-    wait_until(lambda: "resolved" in page.locator('li.mention:has-text("Terrible service") [data-status]').inner_text(),
-               what="the mention to be resolved")
-    mention = requests.get(f"{stack.urls['listener']}/mentions", headers={"X-API-Key": CM_KEY},
-                           params={"status": "resolved"}, timeout=10).json()["items"]
+    wait_until(
+        lambda: (
+            "resolved" in page.locator('li.mention:has-text("Terrible service") [data-status]').inner_text()
+        ),
+        what="the mention to be resolved",
+    )
+    mention = requests.get(
+        f"{stack.urls['listener']}/mentions",
+        headers={"X-API-Key": CM_KEY},
+        params={"status": "resolved"},
+        timeout=10,
+    ).json()["items"]
     assert [m["post_id"] for m in mention] == ["101"]
     assert mention[0]["correction"]["label"] == "neutral" and mention[0]["resolved_by"] == "Carla"
 
@@ -218,7 +267,7 @@ def test_marketer_writes_a_spanish_template_sees_the_error_at_its_line_and_previ
     page.click("#template-form button.primary")
     error = page.locator('.field-error[data-field="variants.es.text"]')
     assert "line 2" in error.inner_text() and "codigo_secreto" in error.inner_text()
-    assert page.locator('ol.source li.bad').get_attribute("data-line") == "2"
+    assert page.locator("ol.source li.bad").get_attribute("data-line") == "2"
     shots(page, "template-error")
 
     page.fill("textarea[name=es_text]", "Hola {{ first_name }}:\nBienvenida a la tienda.")
@@ -231,8 +280,11 @@ def test_marketer_writes_a_spanish_template_sees_the_error_at_its_line_and_previ
     from shared.models import Customer
 
     store.connect(store_customer.mongo_uri)
-    customer_id = Customer._get_collection().insert_one(
-        {"email": "lucia@example.com", "first_name": "Lucía", "locale": "es", "erased": False}).inserted_id
+    customer_id = (
+        Customer._get_collection()
+        .insert_one({"email": "lucia@example.com", "first_name": "Lucía", "locale": "es", "erased": False})
+        .inserted_id
+    )
     page.fill("input[name=customer_id]", str(customer_id))
     page.click("form[data-autosubmit] button")
     assert page.inner_text("#preview-subject") == "Hola Lucía"
@@ -266,15 +318,24 @@ def test_the_sms_editor_counts_segments_as_you_type(stack, browser):
 
 def test_an_analyst_sees_masked_email_addresses_in_customers_and_the_360_view(stack, browser, shots):
     created = []
-    for email, first, last in (("lucia.garcia@example.com", "Lucía", "García"),
-                               ("lucas.nunez@example.com", "Lucas", "Núñez")):
-        answer = requests.post(f"{stack.urls['segments']}/customers", headers={"X-API-Key": MARKETER_KEY},
-                               json={"email": email, "first_name": first, "last_name": last, "locale": "es",
-                                     "country": "ES"}, timeout=10)
+    for email, first, last in (
+        ("lucia.garcia@example.com", "Lucía", "García"),
+        ("lucas.nunez@example.com", "Lucas", "Núñez"),
+    ):
+        answer = requests.post(
+            f"{stack.urls['segments']}/customers",
+            headers={"X-API-Key": MARKETER_KEY},
+            json={"email": email, "first_name": first, "last_name": last, "locale": "es", "country": "ES"},
+            timeout=10,
+        )
         assert answer.status_code == 201, answer.text
         created.append(answer.json()["id"])
-    requests.post(f"{stack.urls['mailer']}/customers/{created[0]}/consents", headers={"X-API-Key": MARKETER_KEY},
-                  json={"channel": "email", "topic": "newsletter", "status": "granted"}, timeout=10)
+    requests.post(
+        f"{stack.urls['mailer']}/customers/{created[0]}/consents",
+        headers={"X-API-Key": MARKETER_KEY},
+        json={"channel": "email", "topic": "newsletter", "status": "granted"},
+        timeout=10,
+    )
 
     marketer = sign_in(browser, stack.console, MARKETER_KEY, "Marta")
     marketer.goto(f"{stack.console}/customers?name=luc")
@@ -297,8 +358,11 @@ def test_a_marketer_imports_a_file_and_sees_the_report(segments_stack, browser, 
     from tests.console.test_imports_segments import CSV
 
     path = tmp_path / "clientes.csv"
-    path.write_text(CSV + "".join(f"persona{i}@example.com,P{i},X,ES,Madrid\n" for i in range(20))
-                    + "otra@example.com,Otra,Y,ESP,Madrid\n")  # line 26: a three-letter country
+    path.write_text(
+        CSV
+        + "".join(f"persona{i}@example.com,P{i},X,ES,Madrid\n" for i in range(20))
+        + "otra@example.com,Otra,Y,ESP,Madrid\n"
+    )  # line 26: a three-letter country
     page = sign_in(browser, segments_stack.console, MARKETER_KEY, "Marta")
     page.click("nav.main >> text=Imports")
     page.set_input_files("input[name=file]", str(path))
@@ -323,9 +387,16 @@ def test_a_marketer_imports_a_file_and_sees_the_report(segments_stack, browser, 
 def test_a_marketer_builds_a_segment_and_sees_its_count_change(segments_stack, browser, shots):
     from tests.console.test_imports_segments import add_customers
 
-    add_customers(segments_stack.urls["segments"], [
-        ("ana@example.com", "Ana", "ES"), ("bea@example.com", "Bea", "ES"), ("carlos@example.com", "Carlos", "ES"),
-        ("dora@example.com", "Dora", "PT"), ("caro@example.com", "Carolina", "PT")])
+    add_customers(
+        segments_stack.urls["segments"],
+        [
+            ("ana@example.com", "Ana", "ES"),
+            ("bea@example.com", "Bea", "ES"),
+            ("carlos@example.com", "Carlos", "ES"),
+            ("dora@example.com", "Dora", "PT"),
+            ("caro@example.com", "Carolina", "PT"),
+        ],
+    )
     page = sign_in(browser, segments_stack.console, MARKETER_KEY, "Marta")
     page.click("nav.main >> text=Segments")
     page.click("text=New segment")
@@ -364,8 +435,12 @@ def test_a_marketer_builds_a_segment_and_sees_its_count_change(segments_stack, b
     page.fill("input[name=name]", "Iberia")
     page.click("button[value=save]")
     page.wait_for_url(re.compile(r".*/segments/[0-9a-f]{24}$"))
-    wait_until(lambda: text_after_reload(page, "#member-count") == "5", timeout=60, interval=0.5,
-               what="the segment to be filled")
+    wait_until(
+        lambda: text_after_reload(page, "#member-count") == "5",
+        timeout=60,
+        interval=0.5,
+        what="the segment to be filled",
+    )
     shots(page, "segment-detail")
 
 
@@ -383,13 +458,23 @@ def test_every_kind_of_condition_the_builder_makes_is_a_rule_the_api_accepts(seg
 
     def accepted(expected: str | None = None):
         """The API counted the rule (no error at any node)."""
-        wait_until(lambda: count.inner_text() not in ("—", "Counting…") and (
-            expected is None or count.inner_text() == expected), what="a count")
+        wait_until(
+            lambda: (
+                count.inner_text() not in ("—", "Counting…")
+                and (expected is None or count.inner_text() == expected)
+            ),
+            what="a count",
+        )
         assert page.locator(".rule-node .field-error").count() == 0, page.inner_text("#rule-builder")
         return json.loads(page.input_value("#rule-json"))["all"][0]
 
-    for kind, shape in (("near", "near"), ("campaign", "campaign"), ("mention", "mention"),
-                        ("purchases", "purchases"), ("consent", "consent")):
+    for kind, shape in (
+        ("near", "near"),
+        ("campaign", "campaign"),
+        ("mention", "mention"),
+        ("purchases", "purchases"),
+        ("consent", "consent"),
+    ):
         page.select_option(f"{node} select[data-role=kind]", kind)
         assert shape in accepted("0")
     page.select_option(f"{node} select[data-role=kind]", "field")
@@ -422,7 +507,8 @@ def test_every_kind_of_condition_the_builder_makes_is_a_rule_the_api_accepts(seg
     page.fill('.rule-node[data-path="rule.all.1.any.0"] input[data-role=value]', "es")
     assert accepted("1")
     assert json.loads(page.input_value("#rule-json"))["all"][1] == {
-        "any": [{"field": "country", "op": "eq", "value": "es"}]}
+        "any": [{"field": "country", "op": "eq", "value": "es"}]
+    }
     assert not errors, errors
 
 
@@ -432,9 +518,11 @@ def test_a_rule_the_controls_cannot_show_is_kept_as_written_while_others_are_edi
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{segments_stack.console}/segments/new")
-    kept = [{"field": "last_name", "op": "gte", "value": "M"},
-            {"mention": {"sentiment": "negative", "days": {"weeks": 2}}},
-            {"field": "created_at", "op": "gt", "value": "2026-01-01T10:30:00"}]
+    kept = [
+        {"field": "last_name", "op": "gte", "value": "M"},
+        {"mention": {"sentiment": "negative", "days": {"weeks": 2}}},
+        {"field": "created_at", "op": "gt", "value": "2026-01-01T10:30:00"},
+    ]
     page.fill("#rule-json", json.dumps({"all": kept}))
     for i in range(3):
         assert page.get_attribute(f'.rule-node[data-path="rule.all.{i}"]', "data-kind") == "raw"

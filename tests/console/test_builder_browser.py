@@ -26,13 +26,29 @@ def audience(stack, names: list[str]) -> str:
     from shared.models import Customer, Segment
 
     store.connect(stack.env.mongo_uri)
-    ids = Customer._get_collection().insert_many([
-        {"email": f"cliente{i}@ejemplo.es", "first_name": name, "city": "Logroño", "locale": "es",
-         "erased": False} for i, name in enumerate(names)]).inserted_ids
+    ids = (
+        Customer._get_collection()
+        .insert_many(
+            [
+                {
+                    "email": f"cliente{i}@ejemplo.es",
+                    "first_name": name,
+                    "city": "Logroño",
+                    "locale": "es",
+                    "erased": False,
+                }
+                for i, name in enumerate(names)
+            ]
+        )
+        .inserted_ids
+    )
     for customer_id in ids:
-        granted = requests.post(f"{stack.urls['mailer']}/customers/{customer_id}/consents",
-                                headers={"X-API-Key": MARKETER_KEY}, timeout=10,
-                                json={"channel": "email", "topic": "newsletter", "status": "granted"})
+        granted = requests.post(
+            f"{stack.urls['mailer']}/customers/{customer_id}/consents",
+            headers={"X-API-Key": MARKETER_KEY},
+            timeout=10,
+            json={"channel": "email", "topic": "newsletter", "status": "granted"},
+        )
         assert granted.status_code in (200, 201), granted.text
     segment = Segment(name="Logroño", kind="dynamic", compiled=json_util.dumps({"city": "Logroño"})).save()
     return str(segment.id)
@@ -57,7 +73,8 @@ def no_horizontal_scroll(page) -> bool:
 
 
 def test_a_marketer_composes_in_spanish_on_a_phone_previews_tests_publishes_and_a_campaign_sends_it(
-        stack, browser, shots):
+    stack, browser, shots
+):
     segment_id = audience(stack, ["Begoña", "Íñigo"])
     page = sign_in(browser, stack.console, MARKETER_KEY, "Marta", locale="es", viewport=PHONE)
     page.goto(f"{stack.console}/templates")
@@ -74,7 +91,9 @@ def test_a_marketer_composes_in_spanish_on_a_phone_previews_tests_publishes_and_
     page.fill("input[name=subject]", "Novedades de otoño")
     page.fill('input[name="b.0.text"]', "¡Hola!")
     page.fill('textarea[name="b.1.text"]', "Te esperamos en la tienda, ")
-    page.locator('textarea[name="b.1.text"]').evaluate("t => t.setSelectionRange(t.value.length, t.value.length)")
+    page.locator('textarea[name="b.1.text"]').evaluate(
+        "t => t.setSelectionRange(t.value.length, t.value.length)"
+    )
     page.select_option('select[data-merge-into="b.1.text"]', "{{first_name}}")
     assert page.input_value('textarea[name="b.1.text"]') == "Te esperamos en la tienda, {{first_name}}"
     page.select_option('select[data-merge-into="b.0.text"]', "{{first_name}}")  # at the cursor: the end
@@ -90,7 +109,10 @@ def test_a_marketer_composes_in_spanish_on_a_phone_previews_tests_publishes_and_
     page.fill(f'input[name="b.{image}.alt"]', "Hojas de otoño")
     page.click("#save-draft")
     error = page.locator(f'.field-error[data-block="{image}"]')
-    assert error.inner_text() == "bloque 3 (imagen): la dirección de la imagen debe empezar por http:// o https://"
+    assert (
+        error.inner_text()
+        == "bloque 3 (imagen): la dirección de la imagen debe empezar por http:// o https://"
+    )
     assert page.input_value(f'input[name="b.{image}.alt"]') == "Hojas de otoño"  # what was typed is kept
     shots(page, "builder-error")
     page.fill(f'input[name="b.{image}.src"]', IMAGE)
@@ -110,7 +132,9 @@ def test_a_marketer_composes_in_spanish_on_a_phone_previews_tests_publishes_and_
     assert page.locator("fieldset.block.block-button").count() == 2
     with page.expect_navigation():
         page.click(f'button[value="del:{int(button) + 1}"]')
-    kinds = page.eval_on_selector_all("form#blocks-form > .blocks > fieldset.block", "els => els.map(e => e.dataset.type)")
+    kinds = page.eval_on_selector_all(
+        "form#blocks-form > .blocks > fieldset.block", "els => els.map(e => e.dataset.type)"
+    )
     assert kinds == ["heading", "text", "image", "button", "columns", "footer"]
     # the columns' texts were saved with the duplicate click
     assert page.input_value(f'textarea[name="b.{columns}.c1.0.text"]') == "Botas desde 39 €"
@@ -145,14 +169,29 @@ def test_a_marketer_composes_in_spanish_on_a_phone_previews_tests_publishes_and_
     template_id = page.url.split("/templates/")[1].split("/")[0]
     campaigns = stack.urls["campaigns"]
     headers = {"X-API-Key": MARKETER_KEY}
-    campaign = requests.post(f"{campaigns}/campaigns", headers=headers, timeout=10, json={
-        "name": "Otoño", "channel": "email", "topic": "newsletter", "segment_id": segment_id,
-        "template_id": template_id, "schedule": {"kind": "now"}})
+    campaign = requests.post(
+        f"{campaigns}/campaigns",
+        headers=headers,
+        timeout=10,
+        json={
+            "name": "Otoño",
+            "channel": "email",
+            "topic": "newsletter",
+            "segment_id": segment_id,
+            "template_id": template_id,
+            "schedule": {"kind": "now"},
+        },
+    )
     assert campaign.status_code == 201, campaign.text
-    scheduled = requests.post(f"{campaigns}/campaigns/{campaign.json()['id']}/schedule", headers=headers, timeout=10)
+    scheduled = requests.post(
+        f"{campaigns}/campaigns/{campaign.json()['id']}/schedule", headers=headers, timeout=10
+    )
     assert scheduled.status_code == 200, scheduled.text
-    wait_until(lambda: stack.smtp.mailbox.to("cliente0@ejemplo.es") and stack.smtp.mailbox.to("cliente1@ejemplo.es"),
-               timeout=90, what="the campaign's two e-mails")
+    wait_until(
+        lambda: stack.smtp.mailbox.to("cliente0@ejemplo.es") and stack.smtp.mailbox.to("cliente1@ejemplo.es"),
+        timeout=90,
+        what="the campaign's two e-mails",
+    )
 
     # The received message, rendered by Chromium at 390 px: no horizontal scroll, the name with its accents.
     for address, name in (("cliente0@ejemplo.es", "Begoña"), ("cliente1@ejemplo.es", "Íñigo")):

@@ -13,9 +13,12 @@ from services.mailer.blocks import MERGE_FIELDS, TYPES
 
 
 def test_every_block_field_view_and_gallery_template_has_words_in_spanish_and_english():
-    keys = [*(f"block_{k}" for k in builder.KINDS), *(f"merge_{f}" for f in builder.MERGE_FIELDS),
-            *(f"view_{v}" for v in builder.VIEWS),
-            *(f"gallery_{k}{end}" for k in blocks_gallery.GALLERY for end in ("", "_about"))]
+    keys = [
+        *(f"block_{k}" for k in builder.KINDS),
+        *(f"merge_{f}" for f in builder.MERGE_FIELDS),
+        *(f"view_{v}" for v in builder.VIEWS),
+        *(f"gallery_{k}{end}" for k in blocks_gallery.GALLERY for end in ("", "_about")),
+    ]
     assert [k for k in keys if k not in ES or k not in EN] == []
     # the editor offers what the mailer accepts
     assert set(builder.KINDS) == set(TYPES) and set(builder.MERGE_FIELDS) == set(MERGE_FIELDS)
@@ -26,27 +29,48 @@ def form(**fields) -> MultiDict:
 
 
 def test_blocks_read_back_from_the_form_in_order_with_columns():
-    data = form(**{
-        "b.1.type": "button", "b.1.text": "Ir", "b.1.url": " https://tienda.example/ ",
-        "b.0.type": "heading", "b.0.text": "¡Hola, {{first_name}}!", "b.0.level": "2",
-        "b.2.type": "columns", "b.2.count": "2",
-        "b.2.c0.0.type": "image", "b.2.c0.0.src": "https://x.example/a.png", "b.2.c0.0.alt": "Á", "b.2.c0.0.width": "",
-        "b.2.c1.1.type": "spacer", "b.2.c1.1.height": "abc", "b.2.c1.0.type": "text", "b.2.c1.0.text": "Zoë",
-        "b.10.type": "social", "b.10.links": "instagram https://instagram.com/t\n\nX https://x.com/t",
-    })
+    data = form(
+        **{
+            "b.1.type": "button",
+            "b.1.text": "Ir",
+            "b.1.url": " https://tienda.example/ ",
+            "b.0.type": "heading",
+            "b.0.text": "¡Hola, {{first_name}}!",
+            "b.0.level": "2",
+            "b.2.type": "columns",
+            "b.2.count": "2",
+            "b.2.c0.0.type": "image",
+            "b.2.c0.0.src": "https://x.example/a.png",
+            "b.2.c0.0.alt": "Á",
+            "b.2.c0.0.width": "",
+            "b.2.c1.1.type": "spacer",
+            "b.2.c1.1.height": "abc",
+            "b.2.c1.0.type": "text",
+            "b.2.c1.0.text": "Zoë",
+            "b.10.type": "social",
+            "b.10.links": "instagram https://instagram.com/t\n\nX https://x.com/t",
+        }
+    )
     blocks = builder.read_blocks(data)
     assert [b["type"] for b in blocks] == ["heading", "button", "columns", "social"]
     assert blocks[0] == {"type": "heading", "text": "¡Hola, {{first_name}}!", "level": 2}
     assert blocks[1]["url"] == "https://tienda.example/"
-    assert blocks[2]["columns"] == [[{"type": "image", "src": "https://x.example/a.png", "alt": "Á"}],
-                                    [{"type": "text", "text": "Zoë"}, {"type": "spacer", "height": "abc"}]]
-    assert blocks[3]["links"] == [{"network": "instagram", "url": "https://instagram.com/t"},
-                                  {"network": "x", "url": "https://x.com/t"}]
+    assert blocks[2]["columns"] == [
+        [{"type": "image", "src": "https://x.example/a.png", "alt": "Á"}],
+        [{"type": "text", "text": "Zoë"}, {"type": "spacer", "height": "abc"}],
+    ]
+    assert blocks[3]["links"] == [
+        {"network": "instagram", "url": "https://instagram.com/t"},
+        {"network": "x", "url": "https://x.com/t"},
+    ]
 
 
 def test_actions_add_move_duplicate_remove_and_ignore_stale_paths():
-    blocks = [{"type": "heading", "text": "a"}, {"type": "text", "text": "b"},
-              {"type": "columns", "columns": [[{"type": "text", "text": "c"}], [{"type": "text", "text": "d"}]]}]
+    blocks = [
+        {"type": "heading", "text": "a"},
+        {"type": "text", "text": "b"},
+        {"type": "columns", "columns": [[{"type": "text", "text": "c"}], [{"type": "text", "text": "d"}]]},
+    ]
     builder.apply(blocks, "up:1", form(), "es")
     assert [b.get("text") for b in blocks[:2]] == ["b", "a"]
     builder.apply(blocks, "dup:2.c1.0", form(), "es")

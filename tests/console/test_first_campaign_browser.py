@@ -27,26 +27,32 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "first-camp
 WIDTHS = (1366, 390)
 
 CSV = (
-    "Nombre;Apellidos;Correo electrónico;Móvil;País;Ciudad;Latitud;Longitud;Etiquetas;Referencia;"
-    "consentimiento.email.newsletter;Origen consentimiento;Fecha consentimiento;Texto consentimiento\r\n"
-    "José;Núñez;jose@ejemplo.es;600111222;ES;Málaga;36,72;-4,42;feria|vip;c-1;concedido;Feria de Málaga;"
-    "15/03/2025;v2\r\n"
-    "Lucía;García;lucia@ejemplo.es;;ES;Málaga;36,70;-4,40;feria;c-2;concedido;Web;2025-02-01;v2\r\n"
-    "Íñigo;Ortiz;inigo@ejemplo.es;;ES;Bilbao;43,26;-2,93;feria;c-3;concedido;;;\r\n"
-    "Zoë;O'Brien;zoe@example.co.uk;;GB;Londres;51,5;-0,12;;c-4;;;;\r\n"
-    "Pilar;Ruiz;pilar@ejemplo.es;;ES;Málaga;36,71;-4,41;feria;c-5;;;;\r\n"  # no consent: in the segment, not reached
-).encode("cp1252")
+    (
+        "Nombre;Apellidos;Correo electrónico;Móvil;País;Ciudad;Latitud;Longitud;Etiquetas;Referencia;"
+        "consentimiento.email.newsletter;Origen consentimiento;Fecha consentimiento;Texto consentimiento\r\n"
+        "José;Núñez;jose@ejemplo.es;600111222;ES;Málaga;36,72;-4,42;feria|vip;c-1;concedido;Feria de Málaga;"
+        "15/03/2025;v2\r\n"
+        "Lucía;García;lucia@ejemplo.es;;ES;Málaga;36,70;-4,40;feria;c-2;concedido;Web;2025-02-01;v2\r\n"
+        "Íñigo;Ortiz;inigo@ejemplo.es;;ES;Bilbao;43,26;-2,93;feria;c-3;concedido;;;\r\n"
+        "Zoë;O'Brien;zoe@example.co.uk;;GB;Londres;51,5;-0,12;;c-4;;;;\r\n"
+        "Pilar;Ruiz;pilar@ejemplo.es;;ES;Málaga;36,71;-4,41;feria;c-5;;;;\r\n"  # no consent: in the segment, not reached
+    ).encode("cp1252")
+)
 
 
 @pytest.fixture
 def first_stack(service_env, smtp_server) -> Stack:
     """Every api, the segments worker (imports), the mailer worker (consents, mail), the
     campaigns worker and scheduler, and the console as a process."""
-    urls = start_backends(service_env, {"segments": ["worker"], "mailer": ["worker"],
-                                        "campaigns": ["worker", "scheduler"]},
-                          VINCULO_SEGMENTS_JOB_POLL_SECONDS="0.2", VINCULO_MAILER_SMTP_PORT=smtp_server.port,
-                          VINCULO_MAILER_QUIET_HOURS="", VINCULO_MAILER_FROM_ADDRESS="ofertas@tienda.example",
-                          VINCULO_MAILER_PUBLIC_URL="https://m.example")
+    urls = start_backends(
+        service_env,
+        {"segments": ["worker"], "mailer": ["worker"], "campaigns": ["worker", "scheduler"]},
+        VINCULO_SEGMENTS_JOB_POLL_SECONDS="0.2",
+        VINCULO_MAILER_SMTP_PORT=smtp_server.port,
+        VINCULO_MAILER_QUIET_HOURS="",
+        VINCULO_MAILER_FROM_ADDRESS="ofertas@tienda.example",
+        VINCULO_MAILER_PUBLIC_URL="https://m.example",
+    )
     stack = Stack(service_env, urls)
     stack.smtp = smtp_server
     urls["console"] = service_env.start_api("console", **stack.console_env())
@@ -88,7 +94,10 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     hint = page.inner_text("#mapping")
     assert "Windows-1252" in hint and "punto y coma" in hint
     assert page.input_value("select[data-column='Correo electrónico']") == "email"
-    assert page.input_value("select[data-column='consentimiento.email.newsletter']") == "consent.email.newsletter"
+    assert (
+        page.input_value("select[data-column='consentimiento.email.newsletter']")
+        == "consent.email.newsletter"
+    )
     assert page.input_value("select[data-column='Referencia']") == ""  # unknown: the marketer says what it is
     assert "José" in page.inner_text("#mapping-table") and "Núñez" in page.inner_text("#mapping-table")
     pages[390].goto(job_url)
@@ -111,14 +120,19 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     def granted():
         page.reload()
         return "concedido" in page.inner_text("#consents")
+
     wait_until(granted, timeout=60, interval=0.5, what="the mailer to record José's consent")
     assert "import" in page.inner_text("#consents") and "v2" in page.inner_text("#consents")
     pages[390].goto(person_url)
     shoot(pages, "04-consentimientos")
 
     # 3. The segment: tags and a place (the rule as JSON: the builder's tag and place pickers are not built yet).
-    rule = {"all": [{"field": "tags", "op": "contains", "value": "feria"},
-                    {"near": {"lat": 36.72, "lng": -4.42, "km": 30}}]}
+    rule = {
+        "all": [
+            {"field": "tags", "op": "contains", "value": "feria"},
+            {"near": {"lat": 36.72, "lng": -4.42, "km": 30}},
+        ]
+    }
     page.goto(f"{console}/segments/new")
     page.fill("input[name=name]", "Feria de Málaga")
     page.fill("#rule-json", json.dumps(rule))
@@ -131,6 +145,7 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     def three_members():
         page.reload()
         return page.inner_text("#member-count") == "3"
+
     wait_until(three_members, timeout=60, interval=0.5, what="José, Lucía and Pilar in the segment")
     pages[390].goto(segment_url)
     shoot(pages, "05-segmento")
@@ -156,7 +171,10 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     show_url = page.url
     page.goto(show_url + "/edit")  # the weekly schedule reads back as days and a time, not cron
     assert page.is_checked("input[name=schedule_kind][value=weekly]")
-    assert page.is_checked("input[name=repeat_days][value='1']") and page.input_value("input[name=repeat_time]") == "10:00"
+    assert (
+        page.is_checked("input[name=repeat_days][value='1']")
+        and page.input_value("input[name=repeat_time]") == "10:00"
+    )
     page.goto(show_url)
     runs = page.locator("ol.runs li").all_inner_texts()
     assert runs and all("10:00:00" in run for run in runs), runs
@@ -173,8 +191,12 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     shoot(pages, "07-campana")
     for width, other in pages.items():
         # Usable at 390 px: nothing scrolls sideways on the campaign page.
-        overflow = other.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert width == 1366 or overflow <= 1, f"the campaign page scrolls {overflow} px sideways at {width} px"
+        overflow = other.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert width == 1366 or overflow <= 1, (
+            f"the campaign page scrolls {overflow} px sideways at {width} px"
+        )
 
     # 5. A test send of the template, from its page.
     page.goto(f"{console}/templates/{template_id}")
@@ -198,23 +220,38 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     def reached():
         try:
             page.reload()
-            return page.inner_text('#progress [data-k="sent"]') == "2" and page.locator("#not-sent").count() == 1
+            return (
+                page.inner_text('#progress [data-k="sent"]') == "2" and page.locator("#not-sent").count() == 1
+            )
         except PlaywrightError:
             return False
+
     wait_until(reached, timeout=90, interval=0.5, what="José and Lucía reached, Pilar not and why")
     assert page.locator('#not-sent [data-reason="no_consent"]').count() == 1
-    assert sorted(r for m in first_stack.smtp.mailbox.snapshot() for r in m.rcpt_tos
-                  if r != "marta@tienda.example") == ["jose@ejemplo.es", "lucia@ejemplo.es"]
+    assert sorted(
+        r for m in first_stack.smtp.mailbox.snapshot() for r in m.rcpt_tos if r != "marta@tienda.example"
+    ) == ["jose@ejemplo.es", "lucia@ejemplo.es"]
     pages[390].goto(campaign_url)
     shoot(pages, "09-alcanzados")
 
     # Every page of the campaign's path at 390 px: nothing scrolls sideways.
     narrow = pages[390]
     wide_pages = {}
-    for path in ("/dashboard", "/customers", "/imports", "/segments", "/segments/new", "/campaigns",
-                 "/campaigns/new", person_url.removeprefix(console), job_url.removeprefix(console)):
+    for path in (
+        "/dashboard",
+        "/customers",
+        "/imports",
+        "/segments",
+        "/segments/new",
+        "/campaigns",
+        "/campaigns/new",
+        person_url.removeprefix(console),
+        job_url.removeprefix(console),
+    ):
         narrow.goto(f"{console}{path}")
-        overflow = narrow.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        overflow = narrow.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
         if overflow > 1:
             wide_pages[path] = overflow
     assert wide_pages == {}, f"pages that scroll sideways at 390 px (px): {wide_pages}"

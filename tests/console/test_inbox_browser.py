@@ -25,8 +25,12 @@ def inbox_stack(service_env, segments_url) -> Stack:
     from devstack import procs
 
     closed = f"http://127.0.0.1:{procs.free_port()}"
-    urls = {"segments": segments_url, "campaigns": closed, "mailer": closed,
-            "listener": service_env.start_api("listener")}
+    urls = {
+        "segments": segments_url,
+        "campaigns": closed,
+        "mailer": closed,
+        "listener": service_env.start_api("listener"),
+    }
     stack = Stack(service_env, urls)
     urls["console"] = service_env.start_api("console", **stack.console_env())
     yield stack
@@ -46,9 +50,21 @@ def poll(service_env, query_id: str, posts: list[tuple[str, str, str, datetime.d
     query = ListeningQuery.objects(id=query_id).first()
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     try:
-        Pipeline(publisher).ingest(query, [Post(source="x", post_id=pid, text=text, author_handle=handle,
-                                                posted_at=at, url=f"https://x.com/{handle}/status/{pid}")
-                                           for pid, text, handle, at in posts], server_matched=False)
+        Pipeline(publisher).ingest(
+            query,
+            [
+                Post(
+                    source="x",
+                    post_id=pid,
+                    text=text,
+                    author_handle=handle,
+                    posted_at=at,
+                    url=f"https://x.com/{handle}/status/{pid}",
+                )
+                for pid, text, handle, at in posts
+            ],
+            server_matched=False,
+        )
     finally:
         publisher.close()
 
@@ -58,24 +74,55 @@ def test_inbox_order_customer_link_filter_and_chart_scales(inbox_stack, browser,
     from shared.models import Customer, Interaction
 
     stack = inbox_stack
-    customer = Customer(email="núria@ejemplo.es", first_name="Núria", last_name="Ibáñez",
-                        social={"x": "nuria_ib"}).save()
-    Interaction(customer_id=customer.id, kind="consent_changed", at=datetime.datetime(2026, 11, 2, 10, 0),
-                key="consent:test", channel="email", summary="newsletter").save()
-    answer = requests.post(f"{stack.urls['listener']}/queries", headers={"X-API-Key": CM_KEY}, json={
-        "name": "Café Luna", "keywords": ["cafeluna", "café luna"], "sources": ["x"]}, timeout=10)
+    customer = Customer(
+        email="núria@ejemplo.es", first_name="Núria", last_name="Ibáñez", social={"x": "nuria_ib"}
+    ).save()
+    Interaction(
+        customer_id=customer.id,
+        kind="consent_changed",
+        at=datetime.datetime(2026, 11, 2, 10, 0),
+        key="consent:test",
+        channel="email",
+        summary="newsletter",
+    ).save()
+    answer = requests.post(
+        f"{stack.urls['listener']}/queries",
+        headers={"X-API-Key": CM_KEY},
+        json={"name": "Café Luna", "keywords": ["cafeluna", "café luna"], "sources": ["x"]},
+        timeout=10,
+    )
     assert answer.status_code == 201, answer.text
     query_id = answer.json()["id"]
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
     hours = [now - datetime.timedelta(hours=h) for h in range(6)]
     # A source answers oldest first; the second poll brings a post older than the first poll's newest.
-    poll(stack.env, query_id, [("1", "Café Luna abre a las 8, ¿verdad?", "pepe", hours[5]),
-                               ("2", "Café Luna: me cobraron dos veces y nadie contesta", "nuria_ib", hours[3])])
-    poll(stack.env, query_id, [("3", "Café Luna, el mejor cortado del barrio 😍", "lola", hours[4]),
-                               ("4", "Café Luna perdió mi pedido OTRA VEZ", "bea", hours[1]),
-                               ("5", "Lovely brunch at Café Luna, great staff!", "sam", hours[0])])
-    AlertEpisode(query_id=query_id, status="closed", opened_at=hours[2], closed_at=hours[1], negative_count=5,
-                 negative_share=0.5, baseline_share=0.1, webhook_status="none").save()
+    poll(
+        stack.env,
+        query_id,
+        [
+            ("1", "Café Luna abre a las 8, ¿verdad?", "pepe", hours[5]),
+            ("2", "Café Luna: me cobraron dos veces y nadie contesta", "nuria_ib", hours[3]),
+        ],
+    )
+    poll(
+        stack.env,
+        query_id,
+        [
+            ("3", "Café Luna, el mejor cortado del barrio 😍", "lola", hours[4]),
+            ("4", "Café Luna perdió mi pedido OTRA VEZ", "bea", hours[1]),
+            ("5", "Lovely brunch at Café Luna, great staff!", "sam", hours[0]),
+        ],
+    )
+    AlertEpisode(
+        query_id=query_id,
+        status="closed",
+        opened_at=hours[2],
+        closed_at=hours[1],
+        negative_count=5,
+        negative_share=0.5,
+        baseline_share=0.1,
+        webhook_status="none",
+    ).save()
 
     page = sign_in(browser, stack.console, CM_KEY, "Carla")
     # The dashboard's new negative mentions: Núria's links to her 360 view.
@@ -85,7 +132,9 @@ def test_inbox_order_customer_link_filter_and_chart_scales(inbox_stack, browser,
     order = [page.locator("li.mention").nth(i).get_attribute("data-id") for i in range(5)]
     texts = [page.locator("li.mention p.text").nth(i).inner_text() for i in range(5)]
     assert [t.split()[0] for t in texts] == ["Lovely", "Café", "Café", "Café", "Café"]
-    assert "OTRA VEZ" in texts[1] and "cobraron" in texts[2] and "cortado" in texts[3] and "8" in texts[4], texts
+    assert "OTRA VEZ" in texts[1] and "cobraron" in texts[2] and "cortado" in texts[3] and "8" in texts[4], (
+        texts
+    )
     assert len(set(order)) == 5
 
     # Only Núria is a known customer: her mention links to her 360 view, the others do not.
@@ -110,12 +159,16 @@ def test_inbox_order_customer_link_filter_and_chart_scales(inbox_stack, browser,
     axis = [t.strip() for t in mean.locator("text.axis[text-anchor=end]").all_text_contents()]
     assert axis == ["-1", "0", "1"], axis
     # Two negatives, one neutral question, two positives today: the point sits where its mean is.
-    day = requests.get(f"{stack.urls['listener']}/queries/{query_id}/stats", headers={"X-API-Key": CM_KEY},
-                       timeout=10).json()["days"]
+    day = requests.get(
+        f"{stack.urls['listener']}/queries/{query_id}/stats", headers={"X-API-Key": CM_KEY}, timeout=10
+    ).json()["days"]
     grid = [float(mean.locator("line.grid").nth(i).get_attribute("y1")) for i in range(3)]  # y of -1, 0, 1
     point = mean.locator("circle, polyline").first
-    y = float(point.get_attribute("cy") if point.evaluate("e => e.tagName") == "circle"
-              else point.get_attribute("points").split()[-1].split(",")[1])
+    y = float(
+        point.get_attribute("cy")
+        if point.evaluate("e => e.tagName") == "circle"
+        else point.get_attribute("points").split()[-1].split(",")[1]
+    )
     expected = grid[0] + (grid[2] - grid[0]) * (day[-1]["mean_sentiment"] + 1) / 2
     assert abs(y - expected) < 0.2, (y, expected, grid)
     shots(page, "query-charts")

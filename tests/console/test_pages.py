@@ -24,7 +24,9 @@ def signed_in(app, key, name="Tester", locale="en"):
     csrf = token(client)
     client.post("/locale", data={"csrf_token": csrf, "locale": locale, "next": "/sign-in"})
     answer = client.post("/sign-in", data={"csrf_token": csrf, "api_key": key, "name": name})
-    assert answer.status_code == 302 and answer.headers["Location"] == "/dashboard", answer.get_data(as_text=True)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/dashboard", answer.get_data(
+        as_text=True
+    )
     return client
 
 
@@ -47,8 +49,9 @@ def test_sign_in_asks_a_service_for_the_role_and_refuses_a_wrong_key(console_app
 
 def test_sign_in_redirects_only_inside_the_console(console_app):
     client = console_app.test_client()
-    answer = client.post("/sign-in", data={"csrf_token": token(client), "api_key": CM_KEY,
-                                           "next": "//evil.example/phish"})
+    answer = client.post(
+        "/sign-in", data={"csrf_token": token(client), "api_key": CM_KEY, "next": "//evil.example/phish"}
+    )
     assert answer.headers["Location"] == "/dashboard"
 
 
@@ -58,7 +61,9 @@ def test_a_post_without_the_session_csrf_token_is_refused(console_app):
         refused = client.post("/listening/queries/new", data={**data, "name": "x", "source_rss": "on"})
         assert refused.status_code == 400
         assert "security token" in refused.get_data(as_text=True)
-    assert client.get("/listening/queries").get_data(as_text=True).count('href="/listening/queries/') == 1  # only "new"
+    assert (
+        client.get("/listening/queries").get_data(as_text=True).count('href="/listening/queries/') == 1
+    )  # only "new"
     fresh = console_app.test_client()
     assert fresh.post("/sign-in", data={"api_key": CM_KEY}).status_code == 400  # sign-in too
 
@@ -74,15 +79,26 @@ def test_navigation_follows_the_role(console_app):
     assert cm.get("/campaigns").status_code == 403
     analyst = signed_in(console_app, ANALYST_KEY)
     assert analyst.get("/listening/queries/new").status_code == 403
-    assert analyst.post("/listening/mentions/0123456789abcdef01234567/resolve",
-                        data={"csrf_token": csrf_of(analyst)}).status_code == 403
+    assert (
+        analyst.post(
+            "/listening/mentions/0123456789abcdef01234567/resolve", data={"csrf_token": csrf_of(analyst)}
+        ).status_code
+        == 403
+    )
 
 
 def test_a_field_error_from_the_service_is_shown_next_to_its_field(console_app):
     client = signed_in(console_app, CM_KEY)
-    answer = client.post("/listening/queries/new", data={
-        "csrf_token": csrf_of(client), "name": "Café", "keywords": "café", "source_rss": "on",
-        "feeds": "not a url"})
+    answer = client.post(
+        "/listening/queries/new",
+        data={
+            "csrf_token": csrf_of(client),
+            "name": "Café",
+            "keywords": "café",
+            "source_rss": "on",
+            "feeds": "not a url",
+        },
+    )
     assert answer.status_code == 422
     page = answer.get_data(as_text=True)
     assert re.search(r'class="field-error" role="alert" data-field="feeds\.0">[^<]+<', page)
@@ -106,19 +122,77 @@ def test_every_text_the_pages_use_has_a_spanish_translation():
         used |= set(re.findall(r'''\b_\(\s*"((?:[^"\\]|\\.)+)"''', text))
     used -= {"English text", "lang_", "webhook_"}  # the docstring's example; prefixes completed at run time
     # texts chosen at run time: states, actions, labels, roles...
-    used |= {"draft", "scheduled", "sending", "paused", "sent", "cancelled", "failed", "schedule", "unschedule",
-             "pause", "resume", "cancel", "resend-failed", "negative", "neutral", "positive", "new", "assigned",
-             "resolved", "open", "closed", "admin", "marketer", "community_manager", "analyst", "email", "sms",
-             "newsletter", "promotions", "service", "lang_es", "lang_en", "lang_und", "Delivered", "Opened",
-             "Clicked", "Sent", "Monday", "Sunday", "January",
-             # the timeline's kinds, the alerts' webhook states
-             "message_sent", "message_opened", "message_clicked", "message_bounced", "mention", "purchase",
-             "consent_changed", "webhook_none", "webhook_pending", "webhook_delivered", "webhook_failed"}
+    used |= {
+        "draft",
+        "scheduled",
+        "sending",
+        "paused",
+        "sent",
+        "cancelled",
+        "failed",
+        "schedule",
+        "unschedule",
+        "pause",
+        "resume",
+        "cancel",
+        "resend-failed",
+        "negative",
+        "neutral",
+        "positive",
+        "new",
+        "assigned",
+        "resolved",
+        "open",
+        "closed",
+        "admin",
+        "marketer",
+        "community_manager",
+        "analyst",
+        "email",
+        "sms",
+        "newsletter",
+        "promotions",
+        "service",
+        "lang_es",
+        "lang_en",
+        "lang_und",
+        "Delivered",
+        "Opened",
+        "Clicked",
+        "Sent",
+        "Monday",
+        "Sunday",
+        "January",
+        # the timeline's kinds, the alerts' webhook states
+        "message_sent",
+        "message_opened",
+        "message_clicked",
+        "message_bounced",
+        "mention",
+        "purchase",
+        "consent_changed",
+        "webhook_none",
+        "webhook_pending",
+        "webhook_delivered",
+        "webhook_failed",
+    }
     from services.console import rules as segments  # operators, fields and kinds of condition, in words
-    used |= {"uploading", "queued", "running", "done", "dynamic", "static", "recompute", "archive",
-             *segments.UNITS, *segments.CAMPAIGN_EVENTS, *(f"kind_{k}" for k in segments.KINDS),
-             *(f"op_{op}" for ops in segments.OPS.values() for op in ops),
-             *(f"field_{f}" for names in segments.FIELDS.values() for f in names)}
+
+    used |= {
+        "uploading",
+        "queued",
+        "running",
+        "done",
+        "dynamic",
+        "static",
+        "recompute",
+        "archive",
+        *segments.UNITS,
+        *segments.CAMPAIGN_EVENTS,
+        *(f"kind_{k}" for k in segments.KINDS),
+        *(f"op_{op}" for ops in segments.OPS.values() for op in ops),
+        *(f"field_{f}" for names in segments.FIELDS.values() for f in names),
+    }
     missing = sorted(text for text in used if text not in ES)
     assert not missing, f"no Spanish for: {missing}"
 
@@ -152,9 +226,13 @@ def test_readyz_answers_whether_each_service_api_answers(service_env, listener_u
     assert body["checks"]["listener"] == "ok"
     assert all(body["checks"][name].startswith("down: ") for name in ("segments", "campaigns", "mailer"))
     # every URL at a live API (the listener's): ready
-    whole = in_process_console(service_env, **{f"{name}_url": listener_url for name in
-                                               ("segments", "campaigns", "mailer", "listener")})
+    whole = in_process_console(
+        service_env,
+        **{f"{name}_url": listener_url for name in ("segments", "campaigns", "mailer", "listener")},
+    )
     ready = whole.test_client().get("/readyz")
     assert ready.status_code == 200 and ready.get_json() == {
-        "status": "ready", "service": "console",
-        "checks": {"segments": "ok", "campaigns": "ok", "mailer": "ok", "listener": "ok"}}
+        "status": "ready",
+        "service": "console",
+        "checks": {"segments": "ok", "campaigns": "ok", "mailer": "ok", "listener": "ok"},
+    }

@@ -51,8 +51,10 @@ PORT_BASE = int(os.environ.get("VINCULO_CONTAINERS_PORT_BASE", "9150"))
 def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run([PODMAN, *args], capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:
-        raise AssertionError(f"podman {' '.join(args[:3])} ... failed ({done.returncode}):\n"
-                             f"{done.stderr[-3000:]}{done.stdout[-1000:]}")
+        raise AssertionError(
+            f"podman {' '.join(args[:3])} ... failed ({done.returncode}):\n"
+            f"{done.stderr[-3000:]}{done.stdout[-1000:]}"
+        )
     return done
 
 
@@ -74,13 +76,32 @@ def image(service: str, tag: str = TAG) -> str:
 def build(service: str, log_dir: Path, tag: str = TAG, *extra: str) -> str:
     log = log_dir / f"build-{service}-{tag}.log"
     with open(log, "w") as out:
-        done = subprocess.run([PODMAN, "build", "--format", "docker", "--network=host", "--pull=never",
-                               # a cgroup of its own: a build's container takes its parent's path as is
-                               f"--cgroup-parent={cgroup_parent()}/build-{RUN_ID}-{service}-{tag}", *extra,
-                               "-f", f"deploy/{service}.Dockerfile", "-t", image(service, tag), "."],
-                              cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, timeout=600)
-    assert done.returncode == 0, (f"podman build of deploy/{service}.Dockerfile failed; last lines of {log}:\n"
-                                  + log.read_text()[-4000:])
+        done = subprocess.run(
+            [
+                PODMAN,
+                "build",
+                "--format",
+                "docker",
+                "--network=host",
+                "--pull=never",
+                # a cgroup of its own: a build's container takes its parent's path as is
+                f"--cgroup-parent={cgroup_parent()}/build-{RUN_ID}-{service}-{tag}",
+                *extra,
+                "-f",
+                f"deploy/{service}.Dockerfile",
+                "-t",
+                image(service, tag),
+                ".",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=600,
+        )
+    assert done.returncode == 0, (
+        f"podman build of deploy/{service}.Dockerfile failed; last lines of {log}:\n"
+        + log.read_text()[-4000:]
+    )
     return image(service, tag)
 
 
@@ -90,7 +111,9 @@ def logs(name: str, tail: int = 40) -> str:
 
 
 def state(name: str) -> dict:
-    out = podman("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name, timeout=30).stdout.split()
+    out = podman(
+        "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name, timeout=30
+    ).stdout.split()
     return {"status": out[0], "exit": int(out[1])}
 
 
@@ -115,31 +138,59 @@ class Deployment:
 
     def environment(self, service: str, part: str) -> dict:
         prefix = f"VINCULO_{service.upper()}_"
-        env = {"VINCULO_MONGO_URI": self.env.mongo_uri, "VINCULO_AMQP_URL": self.env.amqp_url,
-               "VINCULO_API_KEYS": API_KEYS, "VINCULO_SECRET_KEY": SECRET,
-               "VINCULO_BROKER_NAMESPACE": self.env.namespace, "VINCULO_LOG_LEVEL": "INFO",
-               f"{prefix}BIND": f"127.0.0.1:{self.ports[service]}", f"{prefix}WEB_WORKERS": "1",
-               # host network: each part's metrics server on its own port
-               f"{prefix}METRICS_PORT": str(self.port())}
+        env = {
+            "VINCULO_MONGO_URI": self.env.mongo_uri,
+            "VINCULO_AMQP_URL": self.env.amqp_url,
+            "VINCULO_API_KEYS": API_KEYS,
+            "VINCULO_SECRET_KEY": SECRET,
+            "VINCULO_BROKER_NAMESPACE": self.env.namespace,
+            "VINCULO_LOG_LEVEL": "INFO",
+            f"{prefix}BIND": f"127.0.0.1:{self.ports[service]}",
+            f"{prefix}WEB_WORKERS": "1",
+            # host network: each part's metrics server on its own port
+            f"{prefix}METRICS_PORT": str(self.port()),
+        }
         if service == "mailer":
             # a modest rate, so that a campaign of 50 takes several seconds; the production lease
             env.update({key: str(value) for key, value in mailer_env(self.smtp.port, rate=8).items()})
             env.update({"VINCULO_MAILER_FREQUENCY_CAP": "0", "VINCULO_MAILER_CLAIM_LEASE": "120"})
         if service == "campaigns":
-            env.update({"VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "10",
-                        "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.3"})
+            env.update(
+                {
+                    "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "10",
+                    "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.3",
+                }
+            )
         if service == "listener":
-            env.update({"VINCULO_LISTENER_X_API_BASE": self.x_base, "VINCULO_LISTENER_X_BEARER_TOKEN": "t-bearer",
-                        "VINCULO_LISTENER_MASTODON_BASE_URL": self.x_base})
+            env.update(
+                {
+                    "VINCULO_LISTENER_X_API_BASE": self.x_base,
+                    "VINCULO_LISTENER_X_BEARER_TOKEN": "t-bearer",
+                    "VINCULO_LISTENER_MASTODON_BASE_URL": self.x_base,
+                }
+            )
         if service == "console":
-            env.update({f"VINCULO_CONSOLE_{other.upper()}_URL": url
-                        for other, url in self.urls.items() if other != "console"})
+            env.update(
+                {
+                    f"VINCULO_CONSOLE_{other.upper()}_URL": url
+                    for other, url in self.urls.items()
+                    if other != "console"
+                }
+            )
         return env
 
     def start(self, service: str, part: str, tag: str = TAG, name: str | None = None) -> str:
         name = name or f"vinculo-{RUN_ID}-{service}-{part}"
-        args = ["run", "-d", "--init", "--network=host", f"--cgroup-parent={cgroup_parent()}",
-                f"--stop-timeout={STOP_GRACE}", "--name", name]
+        args = [
+            "run",
+            "-d",
+            "--init",
+            "--network=host",
+            f"--cgroup-parent={cgroup_parent()}",
+            f"--stop-timeout={STOP_GRACE}",
+            "--name",
+            name,
+        ]
         for key, value in self.environment(service, part).items():
             args += ["-e", f"{key}={value}"]
         self.containers[name] = {"service": service, "part": part, "image": image(service, tag)}
@@ -156,14 +207,20 @@ class Deployment:
 
     def wait_healthy(self, name: str, timeout: float = 90) -> None:
         try:
-            wait_until(lambda: self.healthy(name), timeout=timeout, interval=0.5,
-                       what=f"podman healthcheck run {name} to pass")
+            wait_until(
+                lambda: self.healthy(name),
+                timeout=timeout,
+                interval=0.5,
+                what=f"podman healthcheck run {name} to pass",
+            )
         except AssertionError as exc:
             service = self.containers[name]["service"]
             why = podman("exec", name, "python", "-m", "shared.healthcheck", service, check=False, timeout=60)
             health = podman("inspect", "--format", "{{json .State.Health}}", name, check=False).stdout
-            raise AssertionError(f"{exc}: {health[-2000:]}\nrun again: exit {why.returncode} {why.stdout}"
-                                 f"{why.stderr}\n{logs(name)}") from None
+            raise AssertionError(
+                f"{exc}: {health[-2000:]}\nrun again: exit {why.returncode} {why.stdout}"
+                f"{why.stderr}\n{logs(name)}"
+            ) from None
 
     def stop(self, name: str) -> dict:
         podman("stop", "-t", str(STOP_GRACE), name, timeout=STOP_GRACE + 30)
@@ -177,8 +234,10 @@ class Deployment:
 @pytest.fixture(scope="module")
 def work_dir(tmp_path_factory) -> Path:
     if not os.environ.get("CONTAINERS_CONF"):
-        pytest.fail("run this through ./scripts/test-containers (it writes this machine's CONTAINERS_CONF, "
-                    "installs podman and makes the base image)")
+        pytest.fail(
+            "run this through ./scripts/test-containers (it writes this machine's CONTAINERS_CONF, "
+            "installs podman and makes the base image)"
+        )
     return tmp_path_factory.mktemp("containers")
 
 
@@ -201,18 +260,32 @@ def deployment(images, store_base_uri, amqp_url, work_dir):
         deployed = Deployment(env, smtp, x_base)
         try:
             # the topology first, from an image, as docker-compose.yml's rabbitmq-topology does
-            declare = ["run", "--rm", "--network=host", f"--cgroup-parent={cgroup_parent()}",
-                       *[arg for key, value in deployed.environment("segments", "declare").items()
-                         for arg in ("-e", f"{key}={value}")],
-                       images["segments"], "python", "-m", "shared.messaging.declare"]
+            declare = [
+                "run",
+                "--rm",
+                "--network=host",
+                f"--cgroup-parent={cgroup_parent()}",
+                *[
+                    arg
+                    for key, value in deployed.environment("segments", "declare").items()
+                    for arg in ("-e", f"{key}={value}")
+                ],
+                images["segments"],
+                "python",
+                "-m",
+                "shared.messaging.declare",
+            ]
             podman(*declare)
             for service, part in inventory.all_parts():
                 deployed.start(service, part)
             yield deployed
         finally:
-            failed = [name for name in deployed.containers
-                      if podman("inspect", "--format", "{{.State.ExitCode}}", name, check=False).stdout.strip()
-                      not in ("0", "")]
+            failed = [
+                name
+                for name in deployed.containers
+                if podman("inspect", "--format", "{{.State.ExitCode}}", name, check=False).stdout.strip()
+                not in ("0", "")
+            ]
             for name in failed:
                 print(logs(name, 80))
             deployed.remove_all()
@@ -223,10 +296,12 @@ def deployment(images, store_base_uri, amqp_url, work_dir):
 
 # --- the tests, in order ------------------------------------------------------------------------
 
+
 def test_every_image_builds_with_its_health_check_and_a_non_root_user(images):
     for service, name in images.items():
-        config = podman("image", "inspect", "--format",
-                        "{{json .Config.Healthcheck.Test}} {{.Config.User}}", name).stdout.strip()
+        config = podman(
+            "image", "inspect", "--format", "{{json .Config.Healthcheck.Test}} {{.Config.User}}", name
+        ).stdout.strip()
         assert f'"shared.healthcheck","{service}"]' in config.replace(", ", ","), (service, config)
         assert config.endswith(" vinculo"), (service, config)
 
@@ -235,11 +310,13 @@ def test_every_part_answers_and_passes_its_own_health_check(deployment):
     for service, url in deployment.urls.items():
         name = deployment.named(service, "api")[0]
         for path in ("/healthz", "/readyz"):
+
             def answers(path=path):
                 try:
                     return requests.get(f"{url}{path}", timeout=5).status_code == 200
                 except requests.RequestException:
                     return False
+
             try:
                 wait_until(answers, timeout=90, interval=0.5, what=f"{name} to answer {path}")
             except AssertionError as exc:
@@ -272,8 +349,10 @@ def test_a_rolling_upgrade_of_the_mailer_worker_sends_every_message_once(deploym
     """Version A runs; B (a rebuilt image) starts beside it; A gets SIGTERM mid-campaign."""
     env, smtp = deployment.env, deployment.smtp
     upgraded = build("mailer", work_dir, "next", "--label", f"org.opencontainers.image.version=next-{RUN_ID}")
-    ids = {tag: podman("image", "inspect", "--format", "{{.Id}}", name).stdout.strip()
-           for tag, name in (("a", images["mailer"]), ("b", upgraded))}
+    ids = {
+        tag: podman("image", "inspect", "--format", "{{.Id}}", name).stdout.strip()
+        for tag, name in (("a", images["mailer"]), ("b", upgraded))
+    }
     assert ids["a"] != ids["b"], f"the rebuilt image is the same image: {ids}"
     old = deployment.named("mailer", "worker")[0]
     new = deployment.start("mailer", "worker", tag="next", name=f"vinculo-{RUN_ID}-mailer-worker-next")
@@ -285,8 +364,12 @@ def test_a_rolling_upgrade_of_the_mailer_worker_sends_every_message_once(deploym
     run = CampaignRun(env, smtp, urls=dict(deployment.urls))
     run.make_audience(60)
     run.send_now()
-    wait_until(lambda: len(smtp.mailbox.snapshot()) >= len(run.expected) // 4, timeout=120, interval=0.05,
-               what="a quarter of the campaign to arrive")
+    wait_until(
+        lambda: len(smtp.mailbox.snapshot()) >= len(run.expected) // 4,
+        timeout=120,
+        interval=0.05,
+        what="a quarter of the campaign to arrive",
+    )
     arrived_at_stop = len(smtp.mailbox.snapshot())
     stopped = deployment.stop(old)
     assert stopped == {"status": "exited", "exit": 0}, f"{stopped}\n{logs(old)}"
@@ -324,13 +407,25 @@ def test_the_compose_file_is_valid_with_the_example_env(tmp_path):
     project.mkdir()
     (project / "docker-compose.yml").write_text((ROOT / "docker-compose.yml").read_text())
     (project / ".env").write_text((ROOT / "deploy" / "example.env").read_text())
-    done = subprocess.run([str(compose), "-f", "docker-compose.yml", "config"], cwd=project,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(compose), "-f", "docker-compose.yml", "config"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "segments-worker" in done.stdout and "mailer-api" in done.stdout
     # a required secret missing from .env is named
     env = (project / ".env").read_text().splitlines()
-    (project / ".env").write_text("\n".join(line for line in env if not line.startswith("VINCULO_SECRET_KEY=")))
-    missing = subprocess.run([str(compose), "-f", "docker-compose.yml", "config"], cwd=project,
-                             capture_output=True, text=True, timeout=120)
+    (project / ".env").write_text(
+        "\n".join(line for line in env if not line.startswith("VINCULO_SECRET_KEY="))
+    )
+    missing = subprocess.run(
+        [str(compose), "-f", "docker-compose.yml", "config"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode != 0 and "VINCULO_SECRET_KEY" in missing.stdout + missing.stderr

@@ -17,7 +17,8 @@ DOC = yaml.safe_load(asyncapi.OUTPUT.read_text())
 
 def test_the_committed_document_is_the_generated_one():
     assert asyncapi.OUTPUT.read_text() == asyncapi.render(), (
-        "docs/asyncapi.yaml is out of date with shared/messaging: run `python -m devstack.asyncapi --write`")
+        "docs/asyncapi.yaml is out of date with shared/messaging: run `python -m devstack.asyncapi --write`"
+    )
 
 
 def _refs(node):
@@ -49,14 +50,14 @@ def test_every_reference_resolves_and_every_queue_and_event_is_described():
 def _example(schema: dict):
     kind = schema.get("type")
     kind = kind[0] if isinstance(kind, list) else kind
-    return {"string": "x", "integer": 1, "number": 1.5, "boolean": True, "array": [],
-            "object": {}}[kind]
+    return {"string": "x", "integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}}[kind]
 
 
 @pytest.mark.parametrize("event", sorted(EVENTS))
 def test_the_payload_schema_accepts_and_rejects_what_the_contract_does(event):
-    validator = jsonschema_rs.validator_for({"$ref": f"#/components/messages/{event}/payload",
-                                             "components": DOC["components"]})
+    validator = jsonschema_rs.validator_for(
+        {"$ref": f"#/components/messages/{event}/payload", "components": DOC["components"]}
+    )
     schema = DOC["components"]["schemas"][EVENTS[event].__name__]
     payload = {name: _example(schema["properties"][name]) for name in schema.get("required", [])}
     envelope = json.loads(envelope_for(EVENTS[event].from_dict(payload), PRODUCERS[event]).to_json())

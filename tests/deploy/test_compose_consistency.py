@@ -28,25 +28,34 @@ from shared.settings import ConfigError
 ROOT = inventory.ROOT
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 CONTAINERS = COMPOSE["services"]
-EXAMPLE_ENV = dict(line.split("=", 1) for line in (ROOT / "deploy/example.env").read_text().splitlines()
-                   if line.strip() and not line.lstrip().startswith("#"))
+EXAMPLE_ENV = dict(
+    line.split("=", 1)
+    for line in (ROOT / "deploy/example.env").read_text().splitlines()
+    if line.strip() and not line.lstrip().startswith("#")
+)
 # The example's secret is refused at start-up (tests/security/test_config.py): a deployment
 # sets its own, as the example's comment says.
 EXAMPLE_ENV["VINCULO_SECRET_KEY"] = secrets.token_urlsafe(32)
-EXAMPLE_ENV["VINCULO_API_KEYS"] = ",".join(f"{secrets.token_urlsafe(16)}:{role}" for role in ("admin", "marketer"))
+EXAMPLE_ENV["VINCULO_API_KEYS"] = ",".join(
+    f"{secrets.token_urlsafe(16)}:{role}" for role in ("admin", "marketer")
+)
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
 def interpolate(value: str, env: dict) -> str:
     """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}, from .env (the example)."""
+
     def one(match):
         name, op, arg = match.groups()
         if name in env and (env[name] or not (op or "").startswith(":")):
             return env[name]
         if op and op.endswith("?"):
-            raise AssertionError(f"${{{name}}} is required by docker-compose.yml but deploy/example.env "
-                                 f"does not set it ({arg})")
+            raise AssertionError(
+                f"${{{name}}} is required by docker-compose.yml but deploy/example.env "
+                f"does not set it ({arg})"
+            )
         return arg or ""
+
     return VARIABLE.sub(one, value)
 
 
@@ -61,7 +70,9 @@ SERVICE_CONTAINERS = {name: service_part(c) for name, c in CONTAINERS.items() if
 
 
 def container_env(container: dict) -> dict:
-    return {key: interpolate(str(value), EXAMPLE_ENV) for key, value in container.get("environment", {}).items()}
+    return {
+        key: interpolate(str(value), EXAMPLE_ENV) for key, value in container.get("environment", {}).items()
+    }
 
 
 def dockerfile(service: str) -> str:
@@ -70,20 +81,26 @@ def dockerfile(service: str) -> str:
 
 def instructions(text: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    joined = re.sub(r"\\\n\s*", " ", "\n".join(line for line in text.splitlines()
-                                              if not line.lstrip().startswith("#")))
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line.strip() else "")
-            for line in joined.splitlines() if line.strip()]
+    joined = re.sub(
+        r"\\\n\s*", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    )
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line.strip() else "")
+        for line in joined.splitlines()
+        if line.strip()
+    ]
 
 
 # --- the parts -----------------------------------------------------------------
+
 
 def test_every_container_command_is_a_real_entry_point():
     assert SERVICE_CONTAINERS, "no service containers found in docker-compose.yml"
     for name, (service, part) in SERVICE_CONTAINERS.items():
         assert service in inventory.services(), f"{name}: there is no services/{service}/__main__.py"
         assert part in inventory.parts(service), (
-            f"{name}: python -m services.{service} accepts {inventory.parts(service)}, not {part!r}")
+            f"{name}: python -m services.{service} accepts {inventory.parts(service)}, not {part!r}"
+        )
         assert name == f"{service}-{part}", f"{name}: name it {service}-{part}"
     for name, container in CONTAINERS.items():
         command = container.get("command") or []
@@ -93,12 +110,17 @@ def test_every_container_command_is_a_real_entry_point():
 
 def test_every_part_of_the_code_has_a_container():
     deployed = set(SERVICE_CONTAINERS.values())
-    missing = [f"{service}-{part}" for service, part in inventory.all_parts() if (service, part) not in deployed]
-    assert not missing, (f"parts without a container in docker-compose.yml: {missing}; add for each "
-                         "a block `<<: *<service>` and its command")
+    missing = [
+        f"{service}-{part}" for service, part in inventory.all_parts() if (service, part) not in deployed
+    ]
+    assert not missing, (
+        f"parts without a container in docker-compose.yml: {missing}; add for each "
+        "a block `<<: *<service>` and its command"
+    )
 
 
 # --- configuration ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(SERVICE_CONTAINERS))
 def test_the_container_environment_configures_the_service(name):
@@ -108,14 +130,21 @@ def test_the_container_environment_configures_the_service(name):
     try:
         settings = module.load(env)  # every required field set, every value valid
     except ConfigError as exc:
-        pytest.fail(f"{name}: {exc}. Set it under x-{service}: environment in docker-compose.yml "
-                    "(a secret as ${VAR:?...} from .env, listed in deploy/example.env)")
+        pytest.fail(
+            f"{name}: {exc}. Set it under x-{service}: environment in docker-compose.yml "
+            "(a secret as ${VAR:?...} from .env, listed in deploy/example.env)"
+        )
     fields = {f.name for f in dataclasses.fields(module.Settings)}
     prefix = f"VINCULO_{module.PREFIX}_"
-    unknown = [key for key in env if key.startswith(prefix) and key[len(prefix):].lower() not in fields]
+    unknown = [key for key in env if key.startswith(prefix) and key[len(prefix) :].lower() not in fields]
     assert not unknown, f"{name}: {unknown} are not settings of {service}"
-    foreign = [key for key in env if key.startswith("VINCULO_") and not key.startswith(prefix)
-               and key[len("VINCULO_"):].lower() not in fields]
+    foreign = [
+        key
+        for key in env
+        if key.startswith("VINCULO_")
+        and not key.startswith(prefix)
+        and key[len("VINCULO_") :].lower() not in fields
+    ]
     assert not foreign, f"{name}: {foreign} are not settings of {service}"
     assert "mongo:27017" in settings.mongo_uri and "replicaSet=rs0" in settings.mongo_uri
     assert "@rabbitmq:5672" in settings.amqp_url
@@ -128,7 +157,9 @@ def test_the_container_environment_configures_the_service(name):
         published = [str(p).rsplit(":", 1)[-1] for p in CONTAINERS[name].get("ports", [])]
         assert published == [port], f"{name} publishes {published}, its bind port is {port}"
     else:
-        assert settings.metrics_port > 0, f"{name}: set VINCULO_{module.PREFIX}_METRICS_PORT for its health check"
+        assert settings.metrics_port > 0, (
+            f"{name}: set VINCULO_{module.PREFIX}_METRICS_PORT for its health check"
+        )
 
 
 def test_store_and_broker_are_configured_for_transactions_and_persistence():
@@ -170,6 +201,7 @@ def test_containers_start_in_order_and_workers_scale(name):
 
 # --- the images --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("service", inventory.services())
 def test_each_service_has_a_small_non_root_image_with_a_health_check(service):
     steps = instructions(dockerfile(service))
@@ -177,10 +209,13 @@ def test_each_service_has_a_small_non_root_image_with_a_health_check(service):
     assert froms and all(args.split()[0] == "python:3.11-slim" for args in froms)
     runs = " ".join(args for op, args in steps if op == "RUN")
     assert "pip install --no-cache-dir -r /tmp/requirements.txt" in runs
-    final = steps[max(i for i, (op, _) in enumerate(steps) if op == "FROM"):]
+    final = steps[max(i for i, (op, _) in enumerate(steps) if op == "FROM") :]
     copies = [args for op, args in final if op == "COPY"]
-    for needed in ("shared/ shared/", "services/__init__.py services/__init__.py",
-                   f"services/{service}/ services/{service}/"):
+    for needed in (
+        "shared/ shared/",
+        "services/__init__.py services/__init__.py",
+        f"services/{service}/ services/{service}/",
+    ):
         assert needed in copies, f"deploy/{service}.Dockerfile must COPY {needed}"
     assert any("requirements.txt" in args for op, args in steps if op == "COPY")
     users = [args for op, args in final if op == "USER"]
@@ -207,10 +242,15 @@ def _imports(paths) -> set[str]:
 
 def _required_distributions() -> set[str]:
     """requirements.txt and everything those pull in, by normalised name."""
+
     def norm(name):
         return re.sub(r"[-_.]+", "-", name).lower()
-    todo = [line.split("==")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
+
+    todo = [
+        line.split("==")[0].strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     seen = set()
     while todo:
         name = norm(todo.pop())

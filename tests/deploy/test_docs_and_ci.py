@@ -12,7 +12,8 @@ ROOT = inventory.ROOT
 
 def test_the_readme_settings_table_is_generated_from_the_settings_dataclasses():
     assert envdoc.current() == envdoc.block(), (
-        "README.md's settings table is out of date: run `python -m devstack.envdoc --write`")
+        "README.md's settings table is out of date: run `python -m devstack.envdoc --write`"
+    )
     for service in inventory.services():
         module = inventory.settings_module(service)
         assert f"`VINCULO_{module.PREFIX}_BIND`" in envdoc.current()

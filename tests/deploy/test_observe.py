@@ -61,15 +61,21 @@ def test_api_metrics_sum_every_gunicorn_process_and_requests_are_logged(service_
     requests_total = samples(scraped.text, "vinculo_http_requests_total")
     labels = (("endpoint", "/readyz"), ("method", "GET"), ("service", "segments"), ("status", "200"))
     assert requests_total[labels] == 12
-    assert requests_total[(("endpoint", "<unmatched>"), ("method", "GET"), ("service", "segments"),
-                           ("status", "404"))] == 1
+    assert (
+        requests_total[
+            (("endpoint", "<unmatched>"), ("method", "GET"), ("service", "segments"), ("status", "404"))
+        ]
+        == 1
+    )
     latency = samples(scraped.text, "vinculo_http_request_duration_seconds_count")
     assert latency[(("endpoint", "/readyz"), ("method", "GET"), ("service", "segments"))] == 12
     assert "/metrics" not in requests.get(f"{base}/openapi.json", timeout=5).json()["paths"]
 
     proc = service_env.processes[-1]
-    access = wait_until(lambda: [line for line in log_lines(proc) if line.get("path") == "/no/such/thing"],
-                        what="the access log line")
+    access = wait_until(
+        lambda: [line for line in log_lines(proc) if line.get("path") == "/no/such/thing"],
+        what="the access log line",
+    )
     assert access[0]["logger"] == "vinculo.access"
     assert access[0]["status"] == 404 and access[0]["method"] == "GET"
     assert access[0]["correlation_id"] == "corr-access-1"
@@ -79,37 +85,59 @@ def test_api_metrics_sum_every_gunicorn_process_and_requests_are_logged(service_
 def test_worker_metrics_and_logs_carry_queue_outcomes_and_correlation_ids(service_env):
     customer = Customer(email="rosa@example.com", first_name="Rosa").save()
     port = procs.free_port()
-    worker = service_env.start("segments", "worker", VINCULO_SEGMENTS_METRICS_PORT=str(port),
-                               VINCULO_SEGMENTS_QUEUE_LAG_INTERVAL="0.2")
+    worker = service_env.start(
+        "segments",
+        "worker",
+        VINCULO_SEGMENTS_METRICS_PORT=str(port),
+        VINCULO_SEGMENTS_QUEUE_LAG_INTERVAL="0.2",
+    )
     queue = service_env.topology.name("segments.facts")
     wait_consuming(service_env.amqp_url, queue)
     Publisher(service_env.amqp_url, service_env.topology, "mailer").publish(
-        ConsentChanged(customer_id=str(customer.id), channel="email", topic="news", status="granted",
-                       source="api"), correlation_id="corr-worker-1")
+        ConsentChanged(
+            customer_id=str(customer.id), channel="email", topic="news", status="granted", source="api"
+        ),
+        correlation_id="corr-worker-1",
+    )
     with Connection(service_env.amqp_url, transport_options={"confirm_publish": True}) as conn:
-        Producer(conn.channel()).publish(b"not json", exchange=service_env.topology.exchange("mailer"),
-                                         routing_key="consent.changed", headers={"correlation_id": "corr-bad-2"})
+        Producer(conn.channel()).publish(
+            b"not json",
+            exchange=service_env.topology.exchange("mailer"),
+            routing_key="consent.changed",
+            headers={"correlation_id": "corr-bad-2"},
+        )
 
     def scrape():
         """The text once both messages are through (counted when taken, and again when done)."""
         text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        done = sum(samples(text, "vinculo_messages_handled_total").values()) + \
-            sum(samples(text, "vinculo_messages_dead_lettered_total").values())
+        done = sum(samples(text, "vinculo_messages_handled_total").values()) + sum(
+            samples(text, "vinculo_messages_dead_lettered_total").values()
+        )
         return text if done == 2 else None
 
     text = wait_until(scrape, what="two messages counted")
     assert samples(text, "vinculo_messages_consumed_total") == {(("queue", "segments.facts"),): 2}
     assert samples(text, "vinculo_messages_handled_total") == {(("queue", "segments.facts"),): 1}
     assert samples(text, "vinculo_messages_dead_lettered_total") == {
-        (("cause", "malformed"), ("queue", "segments.facts")): 1}
+        (("cause", "malformed"), ("queue", "segments.facts")): 1
+    }
     assert samples(text, "vinculo_message_handling_seconds_count") == {(("queue", "segments.facts"),): 1}
-    wait_until(lambda: samples(requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text,
-                               "vinculo_queue_messages_ready").get((("queue", "segments.facts"),)) == 0,
-               what="the queue-lag gauge")
+    wait_until(
+        lambda: (
+            samples(
+                requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text,
+                "vinculo_queue_messages_ready",
+            ).get((("queue", "segments.facts"),))
+            == 0
+        ),
+        what="the queue-lag gauge",
+    )
 
     lines = wait_until(lambda: logged(worker, "message handled"), what="the handled message in the log")
     handled = [line for line in lines if line["message"] == "message handled"]
-    assert [(line["correlation_id"], line["type"]) for line in handled] == [("corr-worker-1", "consent.changed")]
+    assert [(line["correlation_id"], line["type"]) for line in handled] == [
+        ("corr-worker-1", "consent.changed")
+    ]
     dead = [line for line in lines if line["message"] == "message dead-lettered"]
     assert dead[0]["correlation_id"] == "corr-bad-2" and dead[0]["reason"].startswith("malformed")
 
@@ -126,14 +154,21 @@ def test_the_queue_lag_gauge_counts_ready_messages(amqp_url, namespace, mongo_ur
     with worker.connection:
         publisher.topology.declare(worker.connection.channel(), ["segments.facts"])
         for _ in range(3):
-            publisher.publish(ConsentChanged(customer_id=str(ObjectId()), channel="email", topic="news",
-                                             status="granted", source="api"))
+            publisher.publish(
+                ConsentChanged(
+                    customer_id=str(ObjectId()), channel="email", topic="news", status="granted", source="api"
+                )
+            )
         worker.sample_lag()
         worker._close_lag_connection()
     assert REGISTRY.get_sample_value("vinculo_queue_messages_ready", {"queue": "segments.facts"}) == 3
 
-    away = Worker(connect("amqp://guest:guest@127.0.0.1:1//"), publisher.topology,
-                  {"segments.facts": lambda env: None}, name="lag")
+    away = Worker(
+        connect("amqp://guest:guest@127.0.0.1:1//"),
+        publisher.topology,
+        {"segments.facts": lambda env: None},
+        name="lag",
+    )
     away.sample_lag()  # no broker: returns at once, leaves the gauge as it was
     assert away._lag_connection is None
     assert REGISTRY.get_sample_value("vinculo_queue_messages_ready", {"queue": "segments.facts"}) == 3
@@ -158,8 +193,13 @@ def test_declaring_the_topology_creates_every_queue_idempotently(service_env):
         for suffix in ("", ".retry", ".dlq"):
             assert queue_depth(service_env.amqp_url, service_env.topology.name(plain + suffix)) == 0
             assert consumers_on(service_env.amqp_url, service_env.topology.name(plain + suffix)) == 0
-    missing = subprocess.run(command, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-                             capture_output=True, text=True)
+    missing = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2 and "VINCULO_AMQP_URL is required" in missing.stderr
 
 

@@ -53,9 +53,20 @@ def poller_settings(service_env, fake):
 
     base, _ = fake
     # The fake servers listen on 127.0.0.1: let feeds and webhooks reach them (off by default).
-    return service_env.settings(load, poll_interval=0.0, poll_idle=0.05, lease_seconds=30.0, allow_private_urls=True,
-                                x_bearer_token="test-bearer", x_api_base=base, mastodon_base_url=base,
-                                http_timeout=5.0, max_rate_limit_wait=5.0, first_poll_pages=10, max_pages=10)
+    return service_env.settings(
+        load,
+        poll_interval=0.0,
+        poll_idle=0.05,
+        lease_seconds=30.0,
+        allow_private_urls=True,
+        x_bearer_token="test-bearer",
+        x_api_base=base,
+        mastodon_base_url=base,
+        http_timeout=5.0,
+        max_rate_limit_wait=5.0,
+        first_poll_pages=10,
+        max_pages=10,
+    )
 
 
 @pytest.fixture
@@ -68,6 +79,7 @@ def make_poller(poller_settings):
         settings = poller_settings
         if overrides:
             import dataclasses
+
             settings = dataclasses.replace(poller_settings, **overrides)
         poller = Poller(settings)
         made.append(poller)

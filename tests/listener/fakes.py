@@ -24,15 +24,15 @@ class FakeSocial:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.tweets: list[dict] = []      # {"id", "text", "author", "name", "lang", "at"}, oldest first
-        self.tweet_ids: list[int] = []    # their ids, ascending (a page is a bisect, not a sort)
+        self.tweets: list[dict] = []  # {"id", "text", "author", "name", "lang", "at"}, oldest first
+        self.tweet_ids: list[int] = []  # their ids, ascending (a page is a bisect, not a sort)
         self.statuses: dict[str, list[dict]] = {}  # tag -> statuses
         self.feed_items: list[dict] = []  # {"guid", "title", "summary", "at", "author"}
         self.fail: dict[str, list[int]] = {"x": [], "mastodon": [], "rss": [], "hook": [], "stream": []}
         self.requests: list[tuple[str, str]] = []
         self.hooks: list[dict] = []
         self.x_page_size = 2
-        self.rules: dict[str, dict] = {}          # X filtered stream rules by id
+        self.rules: dict[str, dict] = {}  # X filtered stream rules by id
         self.stream_batches: list[list[dict]] = []  # what each stream connection delivers, then closes
         self.stream_connections = 0
         self.reset_in = 1  # seconds until a 429's reset
@@ -41,8 +41,16 @@ class FakeSocial:
     def add_tweet(self, text, author="someone", name="Some One", lang="es", at=None):
         with self.lock:
             tweet_id = str(1_860_000_000_000_000_000 + len(self.tweets) + 1)
-            self.tweets.append({"id": tweet_id, "text": text, "author": author, "name": name, "lang": lang,
-                                "at": at or datetime.datetime.now(datetime.timezone.utc)})
+            self.tweets.append(
+                {
+                    "id": tweet_id,
+                    "text": text,
+                    "author": author,
+                    "name": name,
+                    "lang": lang,
+                    "at": at or datetime.datetime.now(datetime.timezone.utc),
+                }
+            )
             self.tweet_ids.append(int(tweet_id))
             return tweet_id
 
@@ -50,15 +58,29 @@ class FakeSocial:
         with self.lock:
             statuses = self.statuses.setdefault(tag.lower(), [])
             status_id = str(113_000_000_000_000_000 + sum(len(s) for s in self.statuses.values()) + 1)
-            statuses.append({"id": status_id, "text": text, "acct": acct, "lang": lang,
-                             "at": at or datetime.datetime.now(datetime.timezone.utc)})
+            statuses.append(
+                {
+                    "id": status_id,
+                    "text": text,
+                    "acct": acct,
+                    "lang": lang,
+                    "at": at or datetime.datetime.now(datetime.timezone.utc),
+                }
+            )
             return status_id
 
     def add_item(self, title, summary="", guid=None, at=None, author=""):
         with self.lock:
             guid = guid or f"https://blog.example.com/p/{len(self.feed_items) + 1}"
-            self.feed_items.append({"guid": guid, "title": title, "summary": summary, "author": author,
-                                    "at": at or datetime.datetime.now(datetime.timezone.utc)})
+            self.feed_items.append(
+                {
+                    "guid": guid,
+                    "title": title,
+                    "summary": summary,
+                    "author": author,
+                    "at": at or datetime.datetime.now(datetime.timezone.utc),
+                }
+            )
             return guid
 
     # --- responses ------------------------------------------------------------
@@ -68,18 +90,33 @@ class FakeSocial:
         with self.lock:  # newest first: the page is counted back from the end
             first = bisect.bisect_right(self.tweet_ids, since)
             end = len(self.tweets) - offset
-            page = self.tweets[max(first, end - self.x_page_size):max(first, end)][::-1]
+            page = self.tweets[max(first, end - self.x_page_size) : max(first, end)][::-1]
             matching = len(self.tweets) - first
         if not page:
             return {"meta": {"result_count": 0}}
         meta = {"newest_id": page[0]["id"], "oldest_id": page[-1]["id"], "result_count": len(page)}
         if offset + self.x_page_size < matching:
             meta["next_token"] = str(offset + self.x_page_size)
-        users = {t["author"]: {"id": str(abs(hash(t["author"])) % 10**12), "username": t["author"], "name": t["name"]}
-                 for t in page}
-        data = [{"id": t["id"], "text": t["text"], "edit_history_tweet_ids": [t["id"]],
-                 "author_id": users[t["author"]]["id"], "created_at": iso_z(t["at"]), "lang": t["lang"],
-                 "conversation_id": t["id"]} for t in page]
+        users = {
+            t["author"]: {
+                "id": str(abs(hash(t["author"])) % 10**12),
+                "username": t["author"],
+                "name": t["name"],
+            }
+            for t in page
+        }
+        data = [
+            {
+                "id": t["id"],
+                "text": t["text"],
+                "edit_history_tweet_ids": [t["id"]],
+                "author_id": users[t["author"]]["id"],
+                "created_at": iso_z(t["at"]),
+                "lang": t["lang"],
+                "conversation_id": t["id"],
+            }
+            for t in page
+        ]
         return {"data": data, "includes": {"users": list(users.values())}, "meta": meta}
 
     def stream_line(self, text, author, tag, lang="es"):
@@ -87,10 +124,18 @@ class FakeSocial:
         tweet_id = self.add_tweet(text, author=author, lang=lang)
         tweet = self.tweets[-1]
         rule_id = next((rid for rid, rule in self.rules.items() if rule["tag"] == tag), "0")
-        return {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id], "author_id": "42",
-                         "created_at": iso_z(tweet["at"]), "lang": lang},
-                "includes": {"users": [{"id": "42", "username": author, "name": author.title()}]},
-                "matching_rules": [{"id": rule_id, "tag": tag}]}
+        return {
+            "data": {
+                "id": tweet_id,
+                "text": text,
+                "edit_history_tweet_ids": [tweet_id],
+                "author_id": "42",
+                "created_at": iso_z(tweet["at"]),
+                "lang": lang,
+            },
+            "includes": {"users": [{"id": "42", "username": author, "name": author.title()}]},
+            "matching_rules": [{"id": rule_id, "tag": tag}],
+        }
 
     def rules_post(self, body):
         with self.lock:
@@ -101,14 +146,27 @@ class FakeSocial:
                     created.append({"id": rule_id, "value": rule["value"], "tag": rule.get("tag")})
                 for rule in created:
                     self.rules[rule["id"]] = rule
-                return {"data": created, "meta": {"sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
-                                                  "summary": {"created": len(created), "not_created": 0,
-                                                              "valid": len(created), "invalid": 0}}}
+                return {
+                    "data": created,
+                    "meta": {
+                        "sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
+                        "summary": {
+                            "created": len(created),
+                            "not_created": 0,
+                            "valid": len(created),
+                            "invalid": 0,
+                        },
+                    },
+                }
             ids = body.get("delete", {}).get("ids", [])
             for rule_id in ids:
                 self.rules.pop(rule_id, None)
-            return {"meta": {"sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
-                             "summary": {"deleted": len(ids), "not_deleted": 0}}}
+            return {
+                "meta": {
+                    "sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
+                    "summary": {"deleted": len(ids), "not_deleted": 0},
+                }
+            }
 
     def mastodon_tag(self, tag, params, host):
         limit = int(params.get("limit", ["20"])[0])
@@ -119,31 +177,66 @@ class FakeSocial:
             chosen = [s for s in statuses if int(s["id"]) > int(min_id)][:limit]
         else:
             chosen = statuses[-limit:]
-        return [{"id": s["id"], "created_at": iso_z(s["at"]), "in_reply_to_id": None, "sensitive": False,
-                 "spoiler_text": "", "visibility": "public", "language": s["lang"],
-                 "uri": f"http://{host}/users/{s['acct']}/statuses/{s['id']}",
-                 "url": f"http://{host}/@{s['acct']}/{s['id']}", "replies_count": 0, "reblogs_count": 0,
-                 "favourites_count": 0, "content": f"<p>{escape(s['text'])}</p>", "reblog": None,
-                 "account": {"id": str(abs(hash(s["acct"])) % 10**9), "username": s["acct"].split("@")[0],
-                             "acct": s["acct"], "display_name": s["acct"].title(), "locked": False, "bot": False,
-                             "url": f"http://{host}/@{s['acct']}", "avatar": "", "header": "",
-                             "followers_count": 1, "following_count": 1, "statuses_count": 1,
-                             "created_at": "2024-01-01T00:00:00.000Z", "note": "", "emojis": [], "fields": []},
-                 "media_attachments": [], "mentions": [], "tags": [{"name": tag, "url": ""}], "emojis": [],
-                 "card": None, "poll": None} for s in reversed(chosen)]
+        return [
+            {
+                "id": s["id"],
+                "created_at": iso_z(s["at"]),
+                "in_reply_to_id": None,
+                "sensitive": False,
+                "spoiler_text": "",
+                "visibility": "public",
+                "language": s["lang"],
+                "uri": f"http://{host}/users/{s['acct']}/statuses/{s['id']}",
+                "url": f"http://{host}/@{s['acct']}/{s['id']}",
+                "replies_count": 0,
+                "reblogs_count": 0,
+                "favourites_count": 0,
+                "content": f"<p>{escape(s['text'])}</p>",
+                "reblog": None,
+                "account": {
+                    "id": str(abs(hash(s["acct"])) % 10**9),
+                    "username": s["acct"].split("@")[0],
+                    "acct": s["acct"],
+                    "display_name": s["acct"].title(),
+                    "locked": False,
+                    "bot": False,
+                    "url": f"http://{host}/@{s['acct']}",
+                    "avatar": "",
+                    "header": "",
+                    "followers_count": 1,
+                    "following_count": 1,
+                    "statuses_count": 1,
+                    "created_at": "2024-01-01T00:00:00.000Z",
+                    "note": "",
+                    "emojis": [],
+                    "fields": [],
+                },
+                "media_attachments": [],
+                "mentions": [],
+                "tags": [{"name": tag, "url": ""}],
+                "emojis": [],
+                "card": None,
+                "poll": None,
+            }
+            for s in reversed(chosen)
+        ]
 
     def rss(self):
         with self.lock:
             items = sorted(self.feed_items, key=lambda i: i["at"], reverse=True)
         body = "".join(
             f"<item><title>{escape(i['title'])}</title><link>{escape(i['guid'])}</link>"
-            f"<guid isPermaLink=\"true\">{escape(i['guid'])}</guid>"
+            f'<guid isPermaLink="true">{escape(i["guid"])}</guid>'
             f"<pubDate>{format_datetime(i['at'].astimezone(datetime.timezone.utc), usegmt=True)}</pubDate>"
             f"<author>{escape(i['author'])}</author>"
-            f"<description>{escape(i['summary'])}</description></item>" for i in items)
-        return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>"
-                "<title>Blog</title><link>https://blog.example.com/</link><description>d</description>"
-                f"{body}</channel></rss>").encode()
+            f"<description>{escape(i['summary'])}</description></item>"
+            for i in items
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            "<title>Blog</title><link>https://blog.example.com/</link><description>d</description>"
+            f"{body}</channel></rss>"
+        ).encode()
 
 
 def start(state: FakeSocial | None = None):
@@ -176,16 +269,27 @@ def start(state: FakeSocial | None = None):
             if parts.path == "/2/tweets/search/stream/rules":
                 with state.lock:
                     rules = list(state.rules.values())
-                body = {"meta": {"sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
-                                 "result_count": len(rules)}}
+                body = {
+                    "meta": {
+                        "sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
+                        "result_count": len(rules),
+                    }
+                }
                 if rules:
                     body["data"] = rules
                 return self.send(200, body)
             if parts.path == "/2/tweets/search/stream":
                 code = self.failure("stream")
                 if code:
-                    return self.send(code, {"title": "Unauthorized", "type": "about:blank", "status": code,
-                                            "detail": "Unauthorized"})
+                    return self.send(
+                        code,
+                        {
+                            "title": "Unauthorized",
+                            "type": "about:blank",
+                            "status": code,
+                            "detail": "Unauthorized",
+                        },
+                    )
                 with state.lock:
                     state.stream_connections += 1
                     batch = state.stream_batches.pop(0) if state.stream_batches else []
@@ -201,27 +305,63 @@ def start(state: FakeSocial | None = None):
             if parts.path == "/2/tweets/search/recent":
                 code = self.failure("x")
                 if code == 429:
-                    return self.send(429, {"title": "Too Many Requests", "detail": "Too Many Requests",
-                                           "type": "about:blank", "status": 429},
-                                     headers={"x-rate-limit-limit": "450", "x-rate-limit-remaining": "0",
-                                              "x-rate-limit-reset": str(int(reset.timestamp()))})
+                    return self.send(
+                        429,
+                        {
+                            "title": "Too Many Requests",
+                            "detail": "Too Many Requests",
+                            "type": "about:blank",
+                            "status": 429,
+                        },
+                        headers={
+                            "x-rate-limit-limit": "450",
+                            "x-rate-limit-remaining": "0",
+                            "x-rate-limit-reset": str(int(reset.timestamp())),
+                        },
+                    )
                 if code in (401, 403):
-                    return self.send(code, {"title": "Unauthorized" if code == 401 else "Forbidden",
-                                            "type": "about:blank", "status": code,
-                                            "detail": "Unauthorized" if code == 401 else "Forbidden"})
+                    return self.send(
+                        code,
+                        {
+                            "title": "Unauthorized" if code == 401 else "Forbidden",
+                            "type": "about:blank",
+                            "status": code,
+                            "detail": "Unauthorized" if code == 401 else "Forbidden",
+                        },
+                    )
                 if code and code >= 500:
-                    return self.send(code, {"title": "Service Unavailable", "type": "about:blank", "status": code,
-                                            "detail": "Service Unavailable"})
+                    return self.send(
+                        code,
+                        {
+                            "title": "Service Unavailable",
+                            "type": "about:blank",
+                            "status": code,
+                            "detail": "Service Unavailable",
+                        },
+                    )
                 if self.headers.get("Authorization") != "Bearer test-bearer":
-                    return self.send(401, {"title": "Unauthorized", "type": "about:blank", "status": 401,
-                                           "detail": "Unauthorized"})
+                    return self.send(
+                        401,
+                        {
+                            "title": "Unauthorized",
+                            "type": "about:blank",
+                            "status": 401,
+                            "detail": "Unauthorized",
+                        },
+                    )
                 return self.send(200, state.x_search(params))
             if parts.path.startswith("/api/v1/timelines/tag/"):
                 code = self.failure("mastodon")
                 if code == 429:
-                    return self.send(429, {"error": "Too many requests"},
-                                     headers={"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
-                                              "X-RateLimit-Reset": reset.isoformat()})
+                    return self.send(
+                        429,
+                        {"error": "Too many requests"},
+                        headers={
+                            "X-RateLimit-Limit": "300",
+                            "X-RateLimit-Remaining": "0",
+                            "X-RateLimit-Reset": reset.isoformat(),
+                        },
+                    )
                 if code in (401, 403):
                     return self.send(code, {"error": "The access token is invalid"})
                 tag = parts.path.rsplit("/", 1)[1]

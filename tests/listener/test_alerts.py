@@ -22,16 +22,25 @@ from tests.support import drain, wait_until
 def add(query, count, label, minutes_ago):
     now = utcnow()
     for i in range(count):
-        Mention(source="x", post_id=f"{label}-{minutes_ago}-{i}-{Mention.objects.count()}", query_id=query.id,
-                query_ids=[query.id], text="t", lang="es", label=label,
-                sentiment={"negative": -0.6, "neutral": 0.0, "positive": 0.6}[label],
-                posted_at=now - datetime.timedelta(minutes=minutes_ago)).save()
+        Mention(
+            source="x",
+            post_id=f"{label}-{minutes_ago}-{i}-{Mention.objects.count()}",
+            query_id=query.id,
+            query_ids=[query.id],
+            text="t",
+            lang="es",
+            label=label,
+            sentiment={"negative": -0.6, "neutral": 0.0, "positive": 0.6}[label],
+            posted_at=now - datetime.timedelta(minutes=minutes_ago),
+        ).save()
 
 
 @pytest.fixture
 def alert_queue(service_env):
     name = service_env.topology.name("test.alert.raised")
-    queue = Queue(name, bindings=[binding(service_env.topology.exchange("listener"), routing_key="alert.raised")])
+    queue = Queue(
+        name, bindings=[binding(service_env.topology.exchange("listener"), routing_key="alert.raised")]
+    )
     with Connection(service_env.amqp_url) as conn, conn.channel() as channel:
         service_env.topology.exchange("listener")(channel).declare()
         queue(channel).declare()
@@ -43,17 +52,23 @@ def alert_queue(service_env):
 def test_a_spike_raises_one_alert_per_episode_and_calls_the_webhook(service_env, fake, alert_queue):
     base, state = fake
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
-    alerts = Alerts(publisher, Rule(), webhook_timeout=2, webhook_attempts=3, retry_delay=0.05,
-                    outbound=Outbound(allow_private=True, timeout=2))  # the fake webhook is on 127.0.0.1
+    alerts = Alerts(
+        publisher,
+        Rule(),
+        webhook_timeout=2,
+        webhook_attempts=3,
+        retry_delay=0.05,
+        outbound=Outbound(allow_private=True, timeout=2),
+    )  # the fake webhook is on 127.0.0.1
     query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"], webhook_url=f"{base}/hook").save()
-    add(query, 18, "neutral", 600)   # baseline: 2 negatives in 20 (10 %)
+    add(query, 18, "neutral", 600)  # baseline: 2 negatives in 20 (10 %)
     add(query, 2, "negative", 300)
-    add(query, 3, "negative", 30)    # window: 3 of 4 negative, but fewer than the minimum count
+    add(query, 3, "negative", 30)  # window: 3 of 4 negative, but fewer than the minimum count
     add(query, 1, "positive", 20)
     assert alerts.evaluate(query) is None
 
-    state.fail["hook"] = [500]       # the first webhook call fails, the retry succeeds
-    add(query, 4, "negative", 10)    # now 7 of 8 negative in the last hour
+    state.fail["hook"] = [500]  # the first webhook call fails, the retry succeeds
+    add(query, 4, "negative", 10)  # now 7 of 8 negative in the last hour
     episode = alerts.evaluate(query)
     assert episode is not None and episode.negative_count == 7
     assert episode.negative_share == pytest.approx(7 / 8) and episode.baseline_share == pytest.approx(0.1)
@@ -62,8 +77,10 @@ def test_a_spike_raises_one_alert_per_episode_and_calls_the_webhook(service_env,
     assert AlertEpisode.objects.count() == 1
     assert AlertEpisode.objects.first().peak_negative_count == 10
 
-    raised = [parse_envelope(m.body) for m in wait_until(lambda: drain(service_env.amqp_url, alert_queue),
-                                                        what="alert.raised")]
+    raised = [
+        parse_envelope(m.body)
+        for m in wait_until(lambda: drain(service_env.amqp_url, alert_queue), what="alert.raised")
+    ]
     assert len(raised) == 1 and raised[0].type == "alert.raised"
     event = raised[0].event()
     assert event.alert_id == str(episode.id) and event.query_id == str(query.id) and event.negative_count == 7
@@ -111,15 +128,24 @@ def test_two_evaluators_at_once_raise_it_once(service_env, alert_queue):
 
 
 def test_a_dead_webhook_is_recorded_as_failed(service_env):
-    query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"],
-                           webhook_url="http://127.0.0.1:9/hook").save()
+    query = ListeningQuery(
+        name="marca", keywords=["luna"], sources=["x"], webhook_url="http://127.0.0.1:9/hook"
+    ).save()
     add(query, 6, "negative", 5)
-    alerts = Alerts(BatchPublisher(service_env.amqp_url, service_env.topology), Rule(), webhook_timeout=1,
-                    webhook_attempts=2, retry_delay=0.01, outbound=Outbound(allow_private=True, timeout=1))
+    alerts = Alerts(
+        BatchPublisher(service_env.amqp_url, service_env.topology),
+        Rule(),
+        webhook_timeout=1,
+        webhook_attempts=2,
+        retry_delay=0.01,
+        outbound=Outbound(allow_private=True, timeout=1),
+    )
     episode = alerts.evaluate(query)
     assert episode is not None  # with no baseline, a share of 100 % over the minimum count is a spike
     wait_until(lambda: AlertEpisode.objects(id=episode.id).first().webhook_status == "failed", what="failure")
     assert WebhookCall.objects(episode_id=episode.id).count() == 2
-    assert all(c.error == "could not connect to 127.0.0.1:9" for c in WebhookCall.objects(episode_id=episode.id))
+    assert all(
+        c.error == "could not connect to 127.0.0.1:9" for c in WebhookCall.objects(episode_id=episode.id)
+    )
     alerts.close()
     alerts.publisher.close()

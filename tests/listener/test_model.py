@@ -39,21 +39,25 @@ print(result.label, result.model)
 
 def test_the_model_loads_and_scores_with_no_network():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HTTP", "HTTPS", "HF_", "VINCULO_MONGO"))}
-    done = subprocess.run([sys.executable, "-c", NO_NETWORK], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", NO_NETWORK], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     label, version = done.stdout.split()
     assert label == "negative" and version == Model.load().version
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("Iberia perdió mi maleta", "es"),
-    ("NUNCA NUNCA NUNCA pidáis el café de Ryanair. Bueno, nada que vendan a bordo.", "es"),
-    ("Tercera vez que llamo y me cuelgan", "es"),
-    ("sigo esperando el reembolso", "es"),
-    ("Charged twice and still no refund", "en"),
-    ("lost my bag. Again.", "en"),
-])
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("Iberia perdió mi maleta", "es"),
+        ("NUNCA NUNCA NUNCA pidáis el café de Ryanair. Bueno, nada que vendan a bordo.", "es"),
+        ("Tercera vez que llamo y me cuelgan", "es"),
+        ("sigo esperando el reembolso", "es"),
+        ("Charged twice and still no refund", "en"),
+        ("lost my bag. Again.", "en"),
+    ],
+)
 def test_complaints_without_sentiment_words_are_negative(text, lang):
     assert score(text, lang).label == "negative", score(text, lang)
 
@@ -61,16 +65,19 @@ def test_complaints_without_sentiment_words_are_negative(text, lang):
 def ingest(service_env, query, post_id: str, text: str):
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     try:
-        Pipeline(publisher).ingest(query, [Post(source="x", post_id=post_id, text=text, author_handle="ana",
-                                                     posted_at=None)],
-                                   server_matched=False)
+        Pipeline(publisher).ingest(
+            query,
+            [Post(source="x", post_id=post_id, text=text, author_handle="ana", posted_at=None)],
+            server_matched=False,
+        )
     finally:
         publisher.close()
     return Mention.objects(post_id=post_id).first()
 
 
 def test_a_correction_changes_the_next_retrain_and_only_an_activation_changes_the_model(
-        api, service_env, listener_settings):
+    api, service_env, listener_settings
+):
     from services.listener import retrain
 
     shipped = Model.load()
@@ -94,7 +101,10 @@ def test_a_correction_changes_the_next_retrain_and_only_an_activation_changes_th
     assert stored["evaluation"]["corrections"]["new"]["es"]["accuracy"] == 1.0
     assert stored["evaluation"]["corrections"]["previous"]["es"]["accuracy"] == 0.0
 
-    assert retrain.retrain(out=io.StringIO())["version"] not in (new.version, shipped.version)  # a new one each time
+    assert retrain.retrain(out=io.StringIO())["version"] not in (
+        new.version,
+        shipped.version,
+    )  # a new one each time
 
     # Stored, not in use: nothing changes until someone activates it.
     registry.refresh()

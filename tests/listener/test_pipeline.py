@@ -22,8 +22,10 @@ def declare_facts_queue(service_env) -> str:
 
 def events(service_env, queue: str, expected: int) -> list:
     taken: list = []
-    wait_until(lambda: taken.extend(drain(service_env.amqp_url, queue)) or len(taken) >= expected,
-               what=f"{expected} events on {queue}")
+    wait_until(
+        lambda: taken.extend(drain(service_env.amqp_url, queue)) or len(taken) >= expected,
+        what=f"{expected} events on {queue}",
+    )
     return [parse_envelope(message.body) for message in taken]
 
 
@@ -45,6 +47,7 @@ def test_each_post_is_stored_once_linked_and_announced(service_env, make_poller,
     assert stored.customer_id == lucia.id and stored.label == "negative" and stored.lang == "es"
     assert stored.author_handle == "luciagarcia"
     from services.listener.pipeline import pending_collection
+
     assert pending_collection().count_documents({}) == 0  # every batch announced
     assert Mention.objects(text__contains="latte").first().lang == "en"
     timeline = Interaction.objects(customer_id=lucia.id)
@@ -52,13 +55,16 @@ def test_each_post_is_stored_once_linked_and_announced(service_env, make_poller,
     assert timeline[0].sentiment == stored.sentiment < 0 and "No me gusta" in timeline[0].summary
 
     envelopes = events(service_env, queue, 5)
-    assert len({e.message_id for e in envelopes}) == 5 and all(e.type == "mention.received" for e in envelopes)
+    assert len({e.message_id for e in envelopes}) == 5 and all(
+        e.type == "mention.received" for e in envelopes
+    )
     by_post = {e.payload["post_id"]: e.event() for e in envelopes}
     assert by_post[linked_id].customer_id == str(lucia.id)
     assert by_post[linked_id].label == "negative" and by_post[linked_id].mention_id == str(stored.id)
 
     # Fetched again (a cursor lost, say): nothing new is stored or announced.
     from services.listener.models import SourceCursor
+
     SourceCursor.objects.update(set__cursor={})
     make_poller().run_once()
     assert Mention.objects.count() == 5 and Interaction.objects.count() == 1
@@ -69,13 +75,20 @@ def test_two_poller_replicas_store_and_announce_each_post_once(service_env, fake
     base, state = fake
     queue = declare_facts_queue(service_env)
     for i in range(3):
-        ListeningQuery(name=f"q{i}", keywords=[f"marca{i}"], hashtags=["Vinculo"], sources=["x", "mastodon"]).save()
+        ListeningQuery(
+            name=f"q{i}", keywords=[f"marca{i}"], hashtags=["Vinculo"], sources=["x", "mastodon"]
+        ).save()
     for i in range(10):
         state.add_tweet(f"Post {i} sobre #Vinculo, muy bueno", author=f"user{i}")
         state.add_status("vinculo", f"Toot {i} sobre #Vinculo", acct=f"user{i}@social.example")
-    env = {"VINCULO_LISTENER_X_BEARER_TOKEN": "test-bearer", "VINCULO_LISTENER_X_API_BASE": base,
-           "VINCULO_LISTENER_MASTODON_BASE_URL": base, "VINCULO_LISTENER_POLL_INTERVAL": "0.3",
-           "VINCULO_LISTENER_POLL_IDLE": "0.1", "VINCULO_LISTENER_FIRST_POLL_PAGES": "20"}
+    env = {
+        "VINCULO_LISTENER_X_BEARER_TOKEN": "test-bearer",
+        "VINCULO_LISTENER_X_API_BASE": base,
+        "VINCULO_LISTENER_MASTODON_BASE_URL": base,
+        "VINCULO_LISTENER_POLL_INTERVAL": "0.3",
+        "VINCULO_LISTENER_POLL_IDLE": "0.1",
+        "VINCULO_LISTENER_FIRST_POLL_PAGES": "20",
+    }
     replicas = [service_env.start("listener", "poller", **env) for _ in range(2)]
     wait_until(lambda: Mention.objects.count() == 20, timeout=60, what="20 mentions")
     for i in range(10, 15):
@@ -83,8 +96,11 @@ def test_two_poller_replicas_store_and_announce_each_post_once(service_env, fake
     wait_until(lambda: Mention.objects.count() == 25, timeout=60, what="25 mentions")
     envelopes = events(service_env, queue, 25)
     assert sorted(e.payload["post_id"] for e in envelopes) == sorted(m.post_id for m in Mention.objects)
-    wait_until(lambda: all(len(m.query_ids) == 3 for m in Mention.objects), timeout=60,
-               what="every query to have found every post")
+    wait_until(
+        lambda: all(len(m.query_ids) == 3 for m in Mention.objects),
+        timeout=60,
+        what="every query to have found every post",
+    )
     assert Mention.objects.count() == 25 and drain(service_env.amqp_url, queue) == []
     assert all(proc.poll() is None for proc in replicas), [p.log_path.read_text()[-2000:] for p in replicas]
     logs = "".join(p.log_path.read_text() for p in replicas)
@@ -104,12 +120,15 @@ def test_a_batch_left_unannounced_by_a_crash_is_announced_by_the_sweep(service_e
     query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     pipeline = Pipeline(publisher)
-    pipeline.ingest(query, [Post(source="x", post_id="1", text="Luna me encanta",
-                                 posted_at=datetime.datetime(2026, 11, 20))])
+    pipeline.ingest(
+        query,
+        [Post(source="x", post_id="1", text="Luna me encanta", posted_at=datetime.datetime(2026, 11, 20))],
+    )
     first = events(service_env, queue, 1)
     # As if the process had died after storing the batch and before publishing it.
-    pending_collection().insert_one({"ids": [Mention.objects.first().id],
-                                     "at": datetime.datetime(2026, 1, 1)})
+    pending_collection().insert_one(
+        {"ids": [Mention.objects.first().id], "at": datetime.datetime(2026, 1, 1)}
+    )
     assert pipeline.sweep(older_than=60) == 1
     again = events(service_env, queue, 1)
     assert again[0].message_id == first[0].message_id  # the same id: consumers drop the copy
@@ -128,9 +147,16 @@ def test_many_batches_are_stored_and_announced_once_each_in_order(service_env):
     queue = declare_facts_queue(service_env)
     ana = Customer(email="ana@example.com", social={"x": "ana"}).save()
     query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
-    posts = [Post(source="x", post_id=str(i), text=f"Luna {'me encanta' if i % 2 else 'no me gusta'} {i}",
-                  author_handle="ana" if i % 5 == 0 else f"u{i}", posted_at=datetime.datetime(2026, 11, 20))
-             for i in range(23)]
+    posts = [
+        Post(
+            source="x",
+            post_id=str(i),
+            text=f"Luna {'me encanta' if i % 2 else 'no me gusta'} {i}",
+            author_handle="ana" if i % 5 == 0 else f"u{i}",
+            posted_at=datetime.datetime(2026, 11, 20),
+        )
+        for i in range(23)
+    ]
     posts.insert(10, posts[3])  # found twice (another page): one mention
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     result = Pipeline(publisher, batch_size=4).ingest(query, posts)
@@ -156,8 +182,10 @@ def test_a_batch_the_store_refuses_stops_the_ingest_and_keeps_the_batches_before
 
     queue = declare_facts_queue(service_env)
     query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
-    posts = [Post(source="x", post_id=str(i), text=f"Luna {i}", posted_at=datetime.datetime(2026, 11, 20))
-             for i in range(10)]
+    posts = [
+        Post(source="x", post_id=str(i), text=f"Luna {i}", posted_at=datetime.datetime(2026, 11, 20))
+        for i in range(10)
+    ]
     posts[5].posted_at = object()  # the third batch (posts 4 and 5) cannot be encoded for the store
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     with pytest.raises(InvalidDocument):

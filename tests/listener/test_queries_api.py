@@ -6,9 +6,16 @@ from __future__ import annotations
 from services.listener.models import SourceCursor
 from tests.support import ANALYST_KEY, MARKETER_KEY
 
-QUERY = {"name": "Marca", "keywords": ["CaféLuna", "cafe luna"], "hashtags": ["#CafeLuna"],
-         "handles": ["@CafeLuna"], "exclusions": ["sorteo"], "languages": ["es", "en"],
-         "sources": ["x", "mastodon", "rss"], "feeds": ["https://blog.example.com/feed.xml"]}
+QUERY = {
+    "name": "Marca",
+    "keywords": ["CaféLuna", "cafe luna"],
+    "hashtags": ["#CafeLuna"],
+    "handles": ["@CafeLuna"],
+    "exclusions": ["sorteo"],
+    "languages": ["es", "en"],
+    "sources": ["x", "mastodon", "rss"],
+    "feeds": ["https://blog.example.com/feed.xml"],
+}
 
 
 def test_create_list_pause_and_show_a_query(api):
@@ -56,11 +63,19 @@ def test_a_source_stopped_by_an_auth_error_shows_on_the_query_and_restarts_on_ed
     created = api("post", "/queries", json=QUERY).json
     from bson import ObjectId
 
-    SourceCursor(query_id=ObjectId(created["id"]), source="x", status="auth_failed",
-                 message="X answered 401 Unauthorized: check the bearer token").save()
+    SourceCursor(
+        query_id=ObjectId(created["id"]),
+        source="x",
+        status="auth_failed",
+        message="X answered 401 Unauthorized: check the bearer token",
+    ).save()
     shown = api("get", f"/queries/{created['id']}").json
-    assert shown["source_status"]["x"] == {"status": "auth_failed", "fetched": 0, "last_polled_at": None,
-                                           "message": "X answered 401 Unauthorized: check the bearer token"}
+    assert shown["source_status"]["x"] == {
+        "status": "auth_failed",
+        "fetched": 0,
+        "last_polled_at": None,
+        "message": "X answered 401 Unauthorized: check the bearer token",
+    }
     api("patch", f"/queries/{created['id']}", json={"name": "Marca 2"})
     assert api("get", f"/queries/{created['id']}").json["source_status"]["x"]["status"] == "pending"
     assert api("delete", f"/queries/{created['id']}").status_code == 204

@@ -8,36 +8,42 @@ from bench.listener.eval_sentiment import DEFAULT_SET, evaluate
 from services.listener.sentiment import detect, detect_many, score
 
 
-@pytest.mark.parametrize("text, label", [
-    ("Me encanta, el servicio es excelente", "positive"),
-    ("me gusta", "positive"),
-    ("no me gusta", "negative"),
-    ("no me gusta nada", "negative"),
-    ("Terrible atención, nunca más", "negative"),
-    ("nunca más compro aquí", "negative"),
-    ("muuuy buena la pizza", "positive"),
-    ("q asco de servicio, xq nadie contesta??", "negative"),
-    ("Súper contenta con la compra 😍", "positive"),
-    ("jajaja me encanta", "positive"),
-    ("¿A qué hora abre la tienda de Gran Vía?", "neutral"),
-    ("no funciona la app 😡", "negative"),
-    ("el diseño no es nada bueno", "negative"),
-    ("buenísimo el café", "positive"),
-    ("la atención fue pésima", "negative"),
-    ("año nuevo, tienda nueva en el centro", "neutral"),
-])
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("Me encanta, el servicio es excelente", "positive"),
+        ("me gusta", "positive"),
+        ("no me gusta", "negative"),
+        ("no me gusta nada", "negative"),
+        ("Terrible atención, nunca más", "negative"),
+        ("nunca más compro aquí", "negative"),
+        ("muuuy buena la pizza", "positive"),
+        ("q asco de servicio, xq nadie contesta??", "negative"),
+        ("Súper contenta con la compra 😍", "positive"),
+        ("jajaja me encanta", "positive"),
+        ("¿A qué hora abre la tienda de Gran Vía?", "neutral"),
+        ("no funciona la app 😡", "negative"),
+        ("el diseño no es nada bueno", "negative"),
+        ("buenísimo el café", "positive"),
+        ("la atención fue pésima", "negative"),
+        ("año nuevo, tienda nueva en el centro", "neutral"),
+    ],
+)
 def test_spanish_key_phrases(text, label):
     assert score(text, "es").label == label, (text, score(text, "es"))
 
 
-@pytest.mark.parametrize("text, label", [
-    ("I love it, great service", "positive"),
-    ("I don't like the new design", "negative"),
-    ("Never ordering again, package arrived broken", "negative"),
-    ("sooo good 😍", "positive"),
-    ("What time does the store open?", "neutral"),
-    ("Unacceptable, still no refund 😡", "negative"),
-])
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("I love it, great service", "positive"),
+        ("I don't like the new design", "negative"),
+        ("Never ordering again, package arrived broken", "negative"),
+        ("sooo good 😍", "positive"),
+        ("What time does the store open?", "neutral"),
+        ("Unacceptable, still no refund 😡", "negative"),
+    ],
+)
 def test_english_key_phrases(text, label):
     assert score(text, "en").label == label, (text, score(text, "en"))
 
@@ -56,11 +62,18 @@ def test_accents_and_informal_spelling_score_the_same():
     assert score("muuuy bueno", "es").score == score("muy bueno", "es").score
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("ok gracias", "es"), ("no me gusta", "es"), ("muuuy buena la pizza de @ComidaYa", "es"),
-    ("q tal", "es"), ("thanks a lot", "en"), ("I don't like it", "en"),
-    ("https://x.com/a 😍😍", "und"),
-])
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("ok gracias", "es"),
+        ("no me gusta", "es"),
+        ("muuuy buena la pizza de @ComidaYa", "es"),
+        ("q tal", "es"),
+        ("thanks a lot", "en"),
+        ("I don't like it", "en"),
+        ("https://x.com/a 😍😍", "und"),
+    ],
+)
 def test_language_of_short_posts(text, lang):
     assert detect(text) == lang
     assert detect_many([text]) == [lang]
@@ -81,9 +94,18 @@ def test_the_evaluation_set_meets_the_target_on_each_language():
         assert results[lang]["test"]["macro_f1"] >= 0.78, results  # held out: the model trains on "dev"
 
 
-@pytest.mark.parametrize("text, question", [
-    ("¿Alguien sabe si abren hoy? 🤔", True), ("¿Qué?👍🏽 \n", True), ("What time?", True),
-    ("Genial 😍", False), ("¿De verdad? No lo creo.", False), ("😀", False), ("", False)])
+@pytest.mark.parametrize(
+    "text, question",
+    [
+        ("¿Alguien sabe si abren hoy? 🤔", True),
+        ("¿Qué?👍🏽 \n", True),
+        ("What time?", True),
+        ("Genial 😍", False),
+        ("¿De verdad? No lo creo.", False),
+        ("😀", False),
+        ("", False),
+    ],
+)
 def test_a_question_is_read_at_the_end_past_emoji_and_spaces(text, question):
     from services.listener.sentiment.engine import ends_with_question
 

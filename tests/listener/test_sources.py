@@ -57,8 +57,11 @@ def test_x_recent_search_pages_resumes_after_restart_waits_on_429_and_stops_on_4
     assert limited.status == "rate_limited" and "429" in limited.message
     assert limited.cursor["next_token"] and limited.next_poll_at is not None
     assert Mention.objects(source="x").count() == 8
-    wait_until(lambda: poller.run_once() and cursor_of(query, "x").status == "ok", timeout=30,
-               what="the poll to resume after the reset")
+    wait_until(
+        lambda: poller.run_once() and cursor_of(query, "x").status == "ok",
+        timeout=30,
+        what="the poll to resume after the reset",
+    )
     assert Mention.objects(source="x").count() == 9
     assert "next_token" not in cursor_of(query, "x").cursor
 
@@ -73,7 +76,8 @@ def test_x_recent_search_pages_resumes_after_restart_waits_on_429_and_stops_on_4
 
 
 def test_pages_are_stored_as_they_arrive_and_a_failed_page_keeps_them_without_moving_the_cursor(
-        make_poller, fake):
+    make_poller, fake
+):
     _, state = fake
     query = make_query()
     for i in range(5):
@@ -122,8 +126,11 @@ def test_mastodon_hashtag_timeline_reads_forward_with_min_id(make_poller, fake):
     poller = make_poller()
     poller.run_once()
     assert cursor_of(query, "mastodon").status == "rate_limited"
-    wait_until(lambda: poller.run_once() and cursor_of(query, "mastodon").status == "ok", timeout=30,
-               what="mastodon to resume after the reset")
+    wait_until(
+        lambda: poller.run_once() and cursor_of(query, "mastodon").status == "ok",
+        timeout=30,
+        what="mastodon to resume after the reset",
+    )
     assert Mention.objects(source="mastodon").count() == 86
 
     state.fail["mastodon"] = [401]
@@ -134,8 +141,13 @@ def test_mastodon_hashtag_timeline_reads_forward_with_min_id(make_poller, fake):
 
 def test_rss_matches_locally_dedupes_by_entry_and_keeps_its_place(make_poller, fake):
     base, state = fake
-    query = make_query(sources=["rss"], feeds=[f"{base}/feed.xml"], keywords=["Café Luna"], hashtags=[],
-                       exclusions=["patrocinado"])
+    query = make_query(
+        sources=["rss"],
+        feeds=[f"{base}/feed.xml"],
+        keywords=["Café Luna"],
+        hashtags=[],
+        exclusions=["patrocinado"],
+    )
     same_second = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.timezone.utc)
     earlier = same_second - datetime.timedelta(hours=3)
     state.add_item("Reseña: Café Luna, el mejor café de Madrid", "Excelente atención", at=same_second)
@@ -160,8 +172,11 @@ def test_rss_matches_locally_dedupes_by_entry_and_keeps_its_place(make_poller, f
     poller = make_poller()
     poller.run_once()
     assert cursor_of(query, "rss").status == "rate_limited"
-    wait_until(lambda: poller.run_once() and cursor_of(query, "rss").status == "ok", timeout=30,
-               what="the feed to be read after Retry-After")
+    wait_until(
+        lambda: poller.run_once() and cursor_of(query, "rss").status == "ok",
+        timeout=30,
+        what="the feed to be read after Retry-After",
+    )
     assert Mention.objects(source="rss").count() == 5
     state.fail["rss"] = [401]
     poller.run_once()

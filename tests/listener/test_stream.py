@@ -24,9 +24,13 @@ def test_stream_rules_tweets_reconnect_and_401(service_env, poller_settings, fak
     assert stream.sync_rules([query, other]) == {"added": 1, "deleted": 1}
 
     # Two connections: the server closes the first after two tweets; tweepy reconnects.
-    state.stream_batches = [[state.stream_line("Me encanta cafeluna", "ana", str(query.id)),
-                             state.stream_line("Fatal cafeluna hoy", "bob", str(query.id))],
-                            [state.stream_line("Sol y #Playa", "eva", str(other.id))]]
+    state.stream_batches = [
+        [
+            state.stream_line("Me encanta cafeluna", "ana", str(query.id)),
+            state.stream_line("Fatal cafeluna hoy", "bob", str(query.id)),
+        ],
+        [state.stream_line("Sol y #Playa", "eva", str(other.id))],
+    ]
     stream.stop_after = 3
     stream.run()
     assert state.stream_connections == 2

@@ -27,16 +27,21 @@ def mentions(service_env, listener_settings):
     Customer(email="ana@example.com", social={"x": "ana"}).save()
     brand = ListeningQuery(name="marca", keywords=["luna"], sources=["x", "rss"]).save()
     other = ListeningQuery(name="otra", keywords=["sol"], sources=["x"]).save()
-    posts = [("x", "1", "Me encanta Luna, excelente servicio", "ana", DAY1),
-             ("x", "2", "Luna: pésima atención, nunca más", "bob", DAY1),
-             ("rss", "4", "Luna is awful, worst coffee ever", "", DAY2),
-             ("x", "5", "Luna, muy buena la tarta 😍", "dani", DAY2),
-             ("x", "6", "Terrible Luna, me cobraron dos veces", "eva", DAY2),
-             # Stored last, posted before 4-6: the inbox orders by the post's time.
-             ("x", "3", "¿A qué hora abre Luna?", "carla", DAY1 + datetime.timedelta(hours=2))]
-    pipeline.ingest(brand, [Post(source=s, post_id=i, text=t, author_handle=a, posted_at=at)
-                            for s, i, t, a, at in posts])
-    pipeline.ingest(other, [Post(source="x", post_id="7", text="Sol y playa", author_handle="f", posted_at=DAY2)])
+    posts = [
+        ("x", "1", "Me encanta Luna, excelente servicio", "ana", DAY1),
+        ("x", "2", "Luna: pésima atención, nunca más", "bob", DAY1),
+        ("rss", "4", "Luna is awful, worst coffee ever", "", DAY2),
+        ("x", "5", "Luna, muy buena la tarta 😍", "dani", DAY2),
+        ("x", "6", "Terrible Luna, me cobraron dos veces", "eva", DAY2),
+        # Stored last, posted before 4-6: the inbox orders by the post's time.
+        ("x", "3", "¿A qué hora abre Luna?", "carla", DAY1 + datetime.timedelta(hours=2)),
+    ]
+    pipeline.ingest(
+        brand, [Post(source=s, post_id=i, text=t, author_handle=a, posted_at=at) for s, i, t, a, at in posts]
+    )
+    pipeline.ingest(
+        other, [Post(source="x", post_id="7", text="Sol y playa", author_handle="f", posted_at=DAY2)]
+    )
     publisher.close()
     return brand, other
 
@@ -47,7 +52,9 @@ def test_filters_and_cursor_pagination(api, mentions):
     assert everything["total"] == 6 and everything["next"] is None
     seen, cursor = [], None
     while True:
-        page = api("get", f"/mentions?query_id={brand.id}&limit=4" + (f"&cursor={cursor}" if cursor else "")).json
+        page = api(
+            "get", f"/mentions?query_id={brand.id}&limit=4" + (f"&cursor={cursor}" if cursor else "")
+        ).json
         seen += [m["post_id"] for m in page["items"]]
         cursor = page["next"]
         if not cursor:
@@ -58,7 +65,9 @@ def test_filters_and_cursor_pagination(api, mentions):
     assert [m["post_id"] for m in everything["items"]] == seen
 
     def ids(query):
-        return sorted(m["post_id"] for m in api("get", f"/mentions?query_id={brand.id}&{query}").json["items"])
+        return sorted(
+            m["post_id"] for m in api("get", f"/mentions?query_id={brand.id}&{query}").json["items"]
+        )
 
     assert ids("label=negative") == ["2", "4", "6"]
     assert ids("known=true") == ["1"] and ids("known=false") == ["2", "3", "4", "5", "6"]
@@ -71,10 +80,17 @@ def test_filters_and_cursor_pagination(api, mentions):
     assert api("get", f"/mentions?query_id={other.id}").json["total"] == 1
     linked = api("get", f"/mentions?query_id={brand.id}&source=x&label=positive").json["items"]
     assert any(m["customer_id"] for m in linked)
-    for query, field in [("label=bad", "label"), ("min_sentiment=0.5&max_sentiment=0", "min_sentiment"),
-                         ("since=yesterday", "since"), ("cursor=zzz", "cursor"), ("cursor=12.zz", "cursor"), ("cursor=12", "cursor"),
-                         ("cursor=99999999999999999999.5f0000000000000000000000", "cursor"),
-                         ("known=yes", "known"), ("limit=0", "limit")]:
+    for query, field in [
+        ("label=bad", "label"),
+        ("min_sentiment=0.5&max_sentiment=0", "min_sentiment"),
+        ("since=yesterday", "since"),
+        ("cursor=zzz", "cursor"),
+        ("cursor=12.zz", "cursor"),
+        ("cursor=12", "cursor"),
+        ("cursor=99999999999999999999.5f0000000000000000000000", "cursor"),
+        ("known=yes", "known"),
+        ("limit=0", "limit"),
+    ]:
         answer = api("get", f"/mentions?{query}")
         assert answer.status_code == 422 and field in answer.json["details"]["fields"], (query, answer.json)
     masked = api("get", f"/mentions?query_id={brand.id}&source=x", key=ANALYST_KEY).json["items"]
@@ -87,8 +103,16 @@ def test_pages_follow_the_stored_post_time_within_one_second(api, service_env, l
     the stored time's order, then the id, and the cursor neither repeats nor skips one."""
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
-    posts = [Post(source="x", post_id=str(i), text=f"Luna {i}", author_handle="ana",
-                  posted_at=DAY1 + datetime.timedelta(microseconds=(i % 3) * 1500)) for i in range(7)]
+    posts = [
+        Post(
+            source="x",
+            post_id=str(i),
+            text=f"Luna {i}",
+            author_handle="ana",
+            posted_at=DAY1 + datetime.timedelta(microseconds=(i % 3) * 1500),
+        )
+        for i in range(7)
+    ]
     Pipeline(publisher).ingest(query, posts)
     publisher.close()
     seen, cursor = [], None
@@ -109,18 +133,27 @@ def test_assign_resolve_and_correct_with_who_and_when(api, mentions, service_env
     assigned = api("post", f"/mentions/{target.id}/assign", json={"assignee": "marta", "by": "jefa"})
     assert assigned.status_code == 200 and assigned.json["status"] == "assigned"
     assert api("get", "/mentions?assignee=marta").json["total"] == 1
-    resolved = api("post", f"/mentions/{target.id}/resolve", json={"by": "marta", "note": "respondido por DM"})
+    resolved = api(
+        "post", f"/mentions/{target.id}/resolve", json={"by": "marta", "note": "respondido por DM"}
+    )
     assert resolved.json["status"] == "resolved" and resolved.json["resolved_by"] == "marta"
     assert api("post", f"/mentions/{target.id}/resolve", json={"by": "marta"}).status_code == 409
     assert api("post", f"/mentions/{target.id}/resolve", json={}).status_code == 422
 
-    bad = api("post", f"/mentions/{target.id}/sentiment", json={"label": "negative", "score": 0.7, "by": "marta"})
+    bad = api(
+        "post", f"/mentions/{target.id}/sentiment", json={"label": "negative", "score": 0.7, "by": "marta"}
+    )
     assert bad.status_code == 422 and "score" in bad.json["details"]["fields"]
-    corrected = api("post", f"/mentions/{target.id}/sentiment",
-                    json={"label": "negative", "score": -0.5, "by": "marta", "note": "sarcasmo"}).json
+    corrected = api(
+        "post",
+        f"/mentions/{target.id}/sentiment",
+        json={"label": "negative", "score": -0.5, "by": "marta", "note": "sarcasmo"},
+    ).json
     assert corrected["label"] == "negative" and corrected["sentiment"] == -0.5
     assert corrected["engine_label"] == "positive"
-    assert corrected["correction"]["by"] == "marta" and corrected["correction"]["previous_label"] == "positive"
+    assert (
+        corrected["correction"]["by"] == "marta" and corrected["correction"]["previous_label"] == "positive"
+    )
     assert corrected["correction"]["at"].endswith("+00:00")
     assert [h["action"] for h in corrected["history"]] == ["assigned", "resolved", "sentiment_corrected"]
     assert Interaction.objects(key="mention:x:1").first().sentiment == -0.5

@@ -32,15 +32,21 @@ def sms_server():
 @pytest.fixture
 def mailer_env(service_env, smtp_server, sms_server):
     """Extra environment for mailer processes: providers on loopback, no quiet hours."""
-    return {"VINCULO_MAILER_SMTP_PORT": smtp_server.port, "VINCULO_MAILER_SMS_BASE_URL": sms_server.base_url,
-            "VINCULO_MAILER_QUIET_HOURS": "", "VINCULO_MAILER_PUBLIC_URL": "https://mailer.example",
-            "VINCULO_MAILER_FROM_ADDRESS": "ofertas@tienda.example", "VINCULO_MAILER_FROM_NAME": "Tienda"}
+    return {
+        "VINCULO_MAILER_SMTP_PORT": smtp_server.port,
+        "VINCULO_MAILER_SMS_BASE_URL": sms_server.base_url,
+        "VINCULO_MAILER_QUIET_HOURS": "",
+        "VINCULO_MAILER_PUBLIC_URL": "https://mailer.example",
+        "VINCULO_MAILER_FROM_ADDRESS": "ofertas@tienda.example",
+        "VINCULO_MAILER_FROM_NAME": "Tienda",
+    }
 
 
 @pytest.fixture
 def settings_for(service_env, mailer_env):
     def build(**overrides):
         return load(service_env.env(**mailer_env), **overrides)
+
     return build
 
 
@@ -63,8 +69,10 @@ class Api:
 
     def __getattr__(self, method):
         def call(path, **kwargs):
-            return getattr(self.client, method)(path, headers={**self.headers, **kwargs.pop("headers", {})},
-                                                **kwargs)
+            return getattr(self.client, method)(
+                path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs
+            )
+
         return call
 
 
@@ -97,6 +105,7 @@ def sender_for(settings_for):
         sender = build_sender(settings_for(**overrides))
         made.append(sender)
         return sender
+
     yield build
     for sender in made:
         sender.close()
@@ -105,7 +114,13 @@ def sender_for(settings_for):
 
 def make_customer(consent: dict | None = None, events=None, **fields) -> Customer:
     """A customer, with consents recorded through the mailer's own consent module."""
-    data = {"first_name": "Íñigo", "last_name": "Núñez", "locale": "es", "time_zone": "Europe/Madrid", **fields}
+    data = {
+        "first_name": "Íñigo",
+        "last_name": "Núñez",
+        "locale": "es",
+        "time_zone": "Europe/Madrid",
+        **fields,
+    }
     customer = Customer(**data).save()
     for (channel, topic), status in (consent or {}).items():
         consents.record_change(customer.id, channel, topic, status, "api", events=events)
@@ -114,16 +129,24 @@ def make_customer(consent: dict | None = None, events=None, **fields) -> Custome
 
 def create_template(api, **overrides) -> dict:
     body = {
-        "name": "Ofertas", "channel": "email", "fallback_locale": "es",
+        "name": "Ofertas",
+        "channel": "email",
+        "fallback_locale": "es",
         "variants": {
-            "es": {"subject": "¡Últimas ofertas para ti, {{ first_name }}!", "from_name": "Sofía Núñez",
-                   "text": "Hola {{ first_name }},\nMira https://tienda.example/ofertas?x=1&y=2\n"
-                           "Baja: {{ unsubscribe_url }}\n",
-                   "html": "<html><body><p>Hola {{ first_name }}, tienes {{ 25|money }}.</p>"
-                           '<a href="https://tienda.example/ofertas?x=1&amp;y=2">Ver</a> '
-                           '<a href="{{ unsubscribe_url }}">Baja</a></body></html>'},
-            "en": {"subject": "Latest offers for you, {{ first_name }}!",
-                   "text": "Hi {{ first_name }}, https://shop.example/offers", "html": "<p>Hi {{ first_name }}</p>"},
+            "es": {
+                "subject": "¡Últimas ofertas para ti, {{ first_name }}!",
+                "from_name": "Sofía Núñez",
+                "text": "Hola {{ first_name }},\nMira https://tienda.example/ofertas?x=1&y=2\n"
+                "Baja: {{ unsubscribe_url }}\n",
+                "html": "<html><body><p>Hola {{ first_name }}, tienes {{ 25|money }}.</p>"
+                '<a href="https://tienda.example/ofertas?x=1&amp;y=2">Ver</a> '
+                '<a href="{{ unsubscribe_url }}">Baja</a></body></html>',
+            },
+            "en": {
+                "subject": "Latest offers for you, {{ first_name }}!",
+                "text": "Hi {{ first_name }}, https://shop.example/offers",
+                "html": "<p>Hi {{ first_name }}</p>",
+            },
         },
     }
     body.update(overrides)
@@ -132,10 +155,24 @@ def create_template(api, **overrides) -> dict:
     return response.get_json()
 
 
-def send_requested(template_id, customer_ids, *, campaign_id="camp-1", channel="email", topic="newsletter",
-                   message_id=None, **fields):
-    event = SendRequested(campaign_id=campaign_id, channel=channel, topic=topic, template_id=str(template_id),
-                          customer_ids=[str(c) for c in customer_ids], **fields)
+def send_requested(
+    template_id,
+    customer_ids,
+    *,
+    campaign_id="camp-1",
+    channel="email",
+    topic="newsletter",
+    message_id=None,
+    **fields,
+):
+    event = SendRequested(
+        campaign_id=campaign_id,
+        channel=channel,
+        topic=topic,
+        template_id=str(template_id),
+        customer_ids=[str(c) for c in customer_ids],
+        **fields,
+    )
     return envelope_for(event, "campaigns", message_id=message_id)
 
 
@@ -143,9 +180,14 @@ def publish_raw(amqp_url, topology, envelope) -> None:
     from kombu import Producer
 
     with Connection(amqp_url, transport_options={"confirm_publish": True}) as conn:
-        Producer(conn.channel()).publish(envelope.to_json().encode(), exchange=topology.exchange("campaigns"),
-                                         routing_key=envelope.type, content_type="application/json",
-                                         message_id=envelope.message_id, delivery_mode=2)
+        Producer(conn.channel()).publish(
+            envelope.to_json().encode(),
+            exchange=topology.exchange("campaigns"),
+            routing_key=envelope.type,
+            content_type="application/json",
+            message_id=envelope.message_id,
+            delivery_mode=2,
+        )
 
 
 __all__ = ["Api", "ObjectId", "create_template", "make_customer", "publish_raw", "send_requested"]

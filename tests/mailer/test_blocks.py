@@ -19,12 +19,25 @@ def es_variant(*extra, footer=True, heading="¡Hola, {{first_name}}!") -> dict:
     blocks = [
         {"type": "heading", "text": heading},
         {"type": "text", "text": "Tenemos novedades en {{city}} para ti.\n\nMira nuestras ofertas & más."},
-        {"type": "image", "src": "https://tienda.example/cabecera.png", "alt": "Ofertas de otoño", "width": 600},
+        {
+            "type": "image",
+            "src": "https://tienda.example/cabecera.png",
+            "alt": "Ofertas de otoño",
+            "width": 600,
+        },
         {"type": "button", "text": "Ver ofertas", "url": "https://tienda.example/o?n={{first_name}}&x=1"},
-        {"type": "columns", "columns": [
-            [{"type": "heading", "level": 3, "text": "Zapatos"}, {"type": "text", "text": "Desde 30 €"}],
-            [{"type": "heading", "level": 3, "text": "Bolsos"}, {"type": "text", "text": "Desde 45 € {llaves}"}]]},
-        {"type": "divider"}, {"type": "spacer", "height": 16},
+        {
+            "type": "columns",
+            "columns": [
+                [{"type": "heading", "level": 3, "text": "Zapatos"}, {"type": "text", "text": "Desde 30 €"}],
+                [
+                    {"type": "heading", "level": 3, "text": "Bolsos"},
+                    {"type": "text", "text": "Desde 45 € {llaves}"},
+                ],
+            ],
+        },
+        {"type": "divider"},
+        {"type": "spacer", "height": 16},
         {"type": "social", "links": [{"network": "instagram", "url": "https://instagram.com/tienda"}]},
         *extra,
     ]
@@ -34,8 +47,13 @@ def es_variant(*extra, footer=True, heading="¡Hola, {{first_name}}!") -> dict:
 
 
 def create_built(api, variant=None, **overrides):
-    body = {"name": "Bloques", "channel": "email", "topic": "newsletter",
-            "variants": {"es": variant or es_variant()}, **overrides}
+    body = {
+        "name": "Bloques",
+        "channel": "email",
+        "topic": "newsletter",
+        "variants": {"es": variant or es_variant()},
+        **overrides,
+    }
     return api.post("/templates", json=body)
 
 
@@ -82,8 +100,10 @@ def test_blocks_compile_to_responsive_html_with_merge_fields_intact(api):
     assert ".vb-paper .vb-button a" in html
     # user text is literal: escaped, and a brace never becomes Jinja
     assert "ofertas &amp; más" in html and "&#123;llaves&#125;" in html
-    preview = api.post(f"/templates/{created.get_json()['id']}/preview",
-                       json={"sample": {"first_name": "Íñigo", "city": "Logroño"}}).get_json()
+    preview = api.post(
+        f"/templates/{created.get_json()['id']}/preview",
+        json={"sample": {"first_name": "Íñigo", "city": "Logroño"}},
+    ).get_json()
     assert "¡Hola, Íñigo!" in preview["html"] and "novedades en Logroño" in preview["html"]
     assert "n=%C3%8D%C3%B1igo&amp;x=1" in preview["html"] and "{llaves}" in preview["text"]
     assert preview["subject"] == "Novedades para Íñigo"
@@ -91,7 +111,9 @@ def test_blocks_compile_to_responsive_html_with_merge_fields_intact(api):
 
 def test_text_part_matches_the_html_content(api):
     tid = create_built(api).get_json()["id"]
-    preview = api.post(f"/templates/{tid}/preview", json={"sample": {"first_name": "Zoë", "city": "Cádiz"}}).get_json()
+    preview = api.post(
+        f"/templates/{tid}/preview", json={"sample": {"first_name": "Zoë", "city": "Cádiz"}}
+    ).get_json()
     html_words = words_of_html(preview["html"])
     text = preview["text"]
     # the text part without what only a text part has: URLs, image alt in brackets, rules
@@ -111,24 +133,38 @@ def test_bad_block_input_names_the_block_in_spanish_and_english(api):
     assert response.status_code == 422
     body = response.get_json()
     fields = body["details"]["fields"]
-    assert fields["variants.es.blocks.3.url"] == ["block 4 (button): the URL must start with http:// or https://"]
+    assert fields["variants.es.blocks.3.url"] == [
+        "block 4 (button): the URL must start with http:// or https://"
+    ]
     assert fields["variants.es.blocks.2.alt"] == ["block 3 (image): the alt text is required"]
     assert "variants.es.blocks.4.columns.1.0.type" in fields
     spanish = {p["field"]: p["es"] for p in body["details"]["blocks"]}
-    assert spanish["variants.es.blocks.3.url"] == "bloque 4 (botón): la URL debe empezar por http:// o https://"
+    assert (
+        spanish["variants.es.blocks.3.url"] == "bloque 4 (botón): la URL debe empezar por http:// o https://"
+    )
     assert spanish["variants.es.blocks.2.alt"] == "bloque 3 (imagen): falta el texto alternativo"
     assert spanish["variants.es.blocks.4.columns.1.0.type"].startswith(
-        "bloque 5 (columnas), columna 2, bloque 1 (video): tipo de bloque desconocido")
+        "bloque 5 (columnas), columna 2, bloque 1 (video): tipo de bloque desconocido"
+    )
     assert body["message"].startswith("block 3 (image)") or body["message"].startswith("block 4")
     assert Template.objects.count() == 0  # nothing half-written
     # an unknown merge field, a bidi override, custom HTML that does not parse or render
     for block, field, needle in (
-            ({"type": "text", "text": "Hola {{codigo}}"}, "variants.es.blocks.8.text", "'codigo' is not a merge field"),
-            # (refused by the shared input layer before the blocks are read: the field path names the block)
-            ({"type": "heading", "text": "Hola\u202e"}, "variants.es.blocks.8.text", "U+202E"),
-            ({"type": "html", "html": "<p>sin cerrar"}, "variants.es.blocks.8.html", "not well formed"),
-            ({"type": "html", "html": "<p>{{ codigo }}</p>"}, "variants.es.blocks.8.html", "'codigo' is undefined"),
-            ({"type": "spacer", "height": 999}, "variants.es.blocks.8.height", "4 to 120")):
+        (
+            {"type": "text", "text": "Hola {{codigo}}"},
+            "variants.es.blocks.8.text",
+            "'codigo' is not a merge field",
+        ),
+        # (refused by the shared input layer before the blocks are read: the field path names the block)
+        ({"type": "heading", "text": "Hola\u202e"}, "variants.es.blocks.8.text", "U+202E"),
+        ({"type": "html", "html": "<p>sin cerrar"}, "variants.es.blocks.8.html", "not well formed"),
+        (
+            {"type": "html", "html": "<p>{{ codigo }}</p>"},
+            "variants.es.blocks.8.html",
+            "'codigo' is undefined",
+        ),
+        ({"type": "spacer", "height": 999}, "variants.es.blocks.8.height", "4 to 120"),
+    ):
         response = create_built(api, es_variant(block))
         assert response.status_code == 422, block
         found = response.get_json()["details"]["fields"]
@@ -141,7 +177,9 @@ def test_bad_block_input_names_the_block_in_spanish_and_english(api):
 
 
 def test_custom_html_block_stays_sandboxed(api):
-    ok = create_built(api, es_variant({"type": "html", "html": "<p style=\"color:#333\">Hola {{ first_name }}</p>"}))
+    ok = create_built(
+        api, es_variant({"type": "html", "html": '<p style="color:#333">Hola {{ first_name }}</p>'})
+    )
     assert ok.status_code == 201, ok.get_json()
     escape = create_built(api, es_variant({"type": "html", "html": "<p>{{ ''.__class__.__mro__ }}</p>"}))
     assert escape.status_code == 422
@@ -158,7 +196,9 @@ def test_no_footer_cannot_be_published_for_a_marketing_topic(api):
     assert "falta el bloque pie" in body["details"]["blocks"][0]["es"]
     assert Template.objects.count() == 0
     # a template whose topic is not said counts as marketing
-    unsaid = api.post("/templates", json={"name": "Sin tema", "channel": "email", "variants": {"es": variant}})
+    unsaid = api.post(
+        "/templates", json={"name": "Sin tema", "channel": "email", "variants": {"es": variant}}
+    )
     assert unsaid.status_code == 422 and unsaid.get_json()["error"] == "footer_missing"
     # a service message may go without it; a draft may be saved without it
     assert create_built(api, variant, topic="service", name="Servicio").status_code == 201
@@ -177,9 +217,15 @@ def test_no_footer_cannot_be_published_for_a_marketing_topic(api):
 def test_draft_edit_never_changes_what_a_running_campaign_sends(api, events, sender_for, smtp_server):
     created = create_built(api).get_json()
     tid = created["id"]
-    people = [make_customer(email=f"cliente{i}@ejemplo.es", first_name=name,
-                            consent={("email", "newsletter"): "granted"}, events=events)
-              for i, name in enumerate(("Begoña", "Ñandú", "Zoë"))]
+    people = [
+        make_customer(
+            email=f"cliente{i}@ejemplo.es",
+            first_name=name,
+            consent={("email", "newsletter"): "granted"},
+            events=events,
+        )
+        for i, name in enumerate(("Begoña", "Ñandú", "Zoë"))
+    ]
     sender = sender_for()
     sender.on_send_requested(send_requested(tid, [people[0].id], campaign_id="otoño", batch=0))
     # the marketer edits the draft and even publishes it while the campaign runs
@@ -218,7 +264,9 @@ def test_gallery_templates_copy_into_drafts_in_spanish_and_english(api):
         assert copied.status_code == 201, copied.get_json()
         body = copied.get_json()
         assert body["published_version"] is None and body["draft"]["compiled"]["en"]["html"]
-        es = api.post(f"/templates/{body['id']}/preview", json={"draft": True, "sample": {"first_name": "Álvaro"}})
+        es = api.post(
+            f"/templates/{body['id']}/preview", json={"draft": True, "sample": {"first_name": "Álvaro"}}
+        )
         assert es.status_code == 200 and "Álvaro" in es.get_json()["subject"]
         assert api.post(f"/templates/{body['id']}/draft/publish", json={}).status_code == 200
     assert api.post("/templates/gallery/nope", json={}).status_code == 404
@@ -244,12 +292,17 @@ def test_only_a_marketer_edits_drafts_publishes_or_copies_from_the_gallery(app, 
 
 def test_emoji_and_right_to_left_text_survive_the_compiler(api):
     variant = es_variant(heading="🎉 مرحبا {{first_name}} שלום")
-    created = create_built(api, {**variant, "subject": "🎉 {{ first_name }}"}, fallback_locale="ar",
-                           variants={"ar": {**variant, "subject": "🎉 {{ first_name }}"}})
+    created = create_built(
+        api,
+        {**variant, "subject": "🎉 {{ first_name }}"},
+        fallback_locale="ar",
+        variants={"ar": {**variant, "subject": "🎉 {{ first_name }}"}},
+    )
     assert created.status_code == 201, created.get_json()
     html = created.get_json()["version"]["compiled"]["ar"]["html"]
     assert 'lang="ar"' in html and 'dir="auto"' in html
-    preview = api.post(f"/templates/{created.get_json()['id']}/preview",
-                       json={"sample": {"first_name": "Zoë 😀"}}).get_json()
+    preview = api.post(
+        f"/templates/{created.get_json()['id']}/preview", json={"sample": {"first_name": "Zoë 😀"}}
+    ).get_json()
     assert "🎉 مرحبا Zoë 😀 שלום" in preview["html"] and "🎉 مرحبا Zoë 😀 שלום" in preview["text"]
     assert "Unsubscribe: https://" in preview["text"]  # not Spanish: the footer speaks English outside es

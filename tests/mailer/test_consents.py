@@ -25,18 +25,45 @@ def test_record_change_is_idempotent_forward_only_and_announced(service_env, eve
     queue = declare_facts_queue(service_env)
     customer = make_customer(email="marta@example.com")
     t0 = datetime.datetime(2026, 1, 1, 10, 0)
-    first = consents.record_change(customer.id, "email", "newsletter", "granted", "form", events=events,
-                                   idempotency_key="form-1", at=t0, ip="203.0.113.9", wording_version="v3")
-    again = consents.record_change(customer.id, "email", "newsletter", "granted", "form", events=events,
-                                   idempotency_key="form-1", at=t0)
+    first = consents.record_change(
+        customer.id,
+        "email",
+        "newsletter",
+        "granted",
+        "form",
+        events=events,
+        idempotency_key="form-1",
+        at=t0,
+        ip="203.0.113.9",
+        wording_version="v3",
+    )
+    again = consents.record_change(
+        customer.id, "email", "newsletter", "granted", "form", events=events, idempotency_key="form-1", at=t0
+    )
     assert again.id == first.id and ConsentEntry.objects.count() == 1
     # an older change arriving later is kept in the ledger but does not win
-    consents.record_change(customer.id, "email", "newsletter", "revoked", "import", events=events,
-                           idempotency_key="old", at=t0 - datetime.timedelta(days=1))
+    consents.record_change(
+        customer.id,
+        "email",
+        "newsletter",
+        "revoked",
+        "import",
+        events=events,
+        idempotency_key="old",
+        at=t0 - datetime.timedelta(days=1),
+    )
     state = ConsentState.objects.get(customer_id=customer.id, channel="email", topic="newsletter")
     assert state.status == "granted" and state.entry_id == first.id
-    consents.record_change(customer.id, "email", "newsletter", "revoked", "unsubscribe", events=events,
-                           idempotency_key="new", at=t0 + datetime.timedelta(days=1))
+    consents.record_change(
+        customer.id,
+        "email",
+        "newsletter",
+        "revoked",
+        "unsubscribe",
+        events=events,
+        idempotency_key="new",
+        at=t0 + datetime.timedelta(days=1),
+    )
     assert ConsentState.objects.get(customer_id=customer.id).status == "revoked"
     assert ConsentEntry.objects.count() == 3
     assert Interaction.objects(kind="consent_changed", customer_id=customer.id).count() == 3
@@ -51,18 +78,39 @@ def test_record_change_is_idempotent_forward_only_and_announced(service_env, eve
 def test_consents_api(api, events):
     customer = make_customer(email="luis@example.com")
     url = f"/customers/{customer.id}/consents"
-    created = api.post(url, json={"channel": "email", "topic": "promotions", "status": "granted",
-                                  "source": "import", "wording_version": "2026-01", "ip": "198.51.100.7",
-                                  "idempotency_key": "import-7"})
+    created = api.post(
+        url,
+        json={
+            "channel": "email",
+            "topic": "promotions",
+            "status": "granted",
+            "source": "import",
+            "wording_version": "2026-01",
+            "ip": "198.51.100.7",
+            "idempotency_key": "import-7",
+        },
+    )
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["at"].endswith("+00:00")
-    assert api.post(url, json={"channel": "email", "topic": "promotions", "status": "granted",
-                               "source": "import", "idempotency_key": "import-7"}).get_json()["id"] == \
-        created.get_json()["id"]
+    assert (
+        api.post(
+            url,
+            json={
+                "channel": "email",
+                "topic": "promotions",
+                "status": "granted",
+                "source": "import",
+                "idempotency_key": "import-7",
+            },
+        ).get_json()["id"]
+        == created.get_json()["id"]
+    )
     api.post(url, json={"channel": "sms", "topic": "promotions", "status": "denied"})
     current = api.get(url).get_json()
     assert {(i["channel"], i["topic"], i["status"]) for i in current["items"]} == {
-        ("email", "promotions", "granted"), ("sms", "promotions", "denied")}
+        ("email", "promotions", "granted"),
+        ("sms", "promotions", "denied"),
+    }
     history = api.get(f"{url}/history?limit=1").get_json()
     assert history["total"] == 2 and len(history["items"]) == 1 and history["next"]
     rest = api.get(f"{url}/history?limit=1&after={history['next']}").get_json()

@@ -20,21 +20,43 @@ def test_unconfirmed_batch_goes_to_the_outbox_and_is_relayed(service_env):
         topology.declare(conn.channel(), ["campaigns.delivery"])
     good = Events(Publisher(service_env.amqp_url, topology, "mailer"))
     down = batch_publisher("amqp://guest:guest@127.0.0.1:1//", topology)  # nothing listens there
-    items = [(DeliverySent(delivery_id=f"d{n}", campaign_id="c", customer_id="x", channel="email"), f"delivery-d{n}-sent")
-             for n in range(3)]
+    items = [
+        (
+            DeliverySent(delivery_id=f"d{n}", campaign_id="c", customer_id="x", channel="email"),
+            f"delivery-d{n}-sent",
+        )
+        for n in range(3)
+    ]
     down.publish_events([(event, message_id, None) for event, message_id in items])
-    assert sorted(m.message_id for m in OutboxMessage.objects) == ["delivery-d0-sent", "delivery-d1-sent",
-                                                                   "delivery-d2-sent"]
+    assert sorted(m.message_id for m in OutboxMessage.objects) == [
+        "delivery-d0-sent",
+        "delivery-d1-sent",
+        "delivery-d2-sent",
+    ]
     assert good.relay() == 3 and OutboxMessage.objects.count() == 0
     # and through a working broker, one confirm wait for the whole batch
     up = batch_publisher(service_env.amqp_url, topology)
-    up.publish_events([(DeliverySent(delivery_id="d9", campaign_id="c", customer_id="x", channel="email"),
-                        "delivery-d9-sent", None)])
+    up.publish_events(
+        [
+            (
+                DeliverySent(delivery_id="d9", campaign_id="c", customer_id="x", channel="email"),
+                "delivery-d9-sent",
+                None,
+            )
+        ]
+    )
     up.close()
     good.publisher.close()
-    received = [json.loads(m.body)["message_id"] for m in drain(service_env.amqp_url,
-                                                                   topology.name("campaigns.delivery"))]
-    assert sorted(received) == ["delivery-d0-sent", "delivery-d1-sent", "delivery-d2-sent", "delivery-d9-sent"]
+    received = [
+        json.loads(m.body)["message_id"]
+        for m in drain(service_env.amqp_url, topology.name("campaigns.delivery"))
+    ]
+    assert sorted(received) == [
+        "delivery-d0-sent",
+        "delivery-d1-sent",
+        "delivery-d2-sent",
+        "delivery-d9-sent",
+    ]
 
 
 def test_an_event_the_broker_cannot_take_now_is_kept_once_with_when_it_happened(service_env):

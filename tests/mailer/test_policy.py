@@ -11,9 +11,18 @@ CUSTOMER = {"email": "a@example.com", "time_zone": "Europe/Madrid"}
 
 
 def check(**kw):
-    args = dict(customer=CUSTOMER, channel="email", topic="newsletter", marketing=True, consent="granted",
-                suppressed_hash=False, recent_marketing=0, cap=3, quiet=QUIET,
-                now=datetime.datetime(2026, 6, 1, 10, 0))
+    args = dict(
+        customer=CUSTOMER,
+        channel="email",
+        topic="newsletter",
+        marketing=True,
+        consent="granted",
+        suppressed_hash=False,
+        recent_marketing=0,
+        cap=3,
+        quiet=QUIET,
+        now=datetime.datetime(2026, 6, 1, 10, 0),
+    )
     args.update(kw)
     return decide(**args)
 
@@ -31,7 +40,9 @@ def test_consent_and_suppression():
 
 def test_transactional_needs_service_topic_and_ignores_cap_and_quiet_hours():
     night = datetime.datetime(2026, 6, 1, 23, 0)
-    assert check(marketing=False, topic="service", consent=None, recent_marketing=9, now=night).action == "send"
+    assert (
+        check(marketing=False, topic="service", consent=None, recent_marketing=9, now=night).action == "send"
+    )
     assert check(marketing=False, topic="service", consent="revoked").reason == "no_consent"
     assert check(marketing=False, topic="promotions").reason == "not_transactional_topic"
     assert check(marketing=False, topic="service", suppressed_hash=True).reason == "suppressed"
@@ -49,7 +60,9 @@ def test_quiet_hours_in_the_recipients_time_zone():
     assert quiet_until(now, "Europe/Madrid", QUIET) == datetime.datetime(2026, 6, 2, 7, 0)
     assert quiet_until(now, "America/New_York", QUIET) is None
     # 02:00 Madrid: ends the same local day
-    assert quiet_until(datetime.datetime(2026, 6, 2, 0, 0), "Europe/Madrid", QUIET) == datetime.datetime(2026, 6, 2, 7, 0)
+    assert quiet_until(datetime.datetime(2026, 6, 2, 0, 0), "Europe/Madrid", QUIET) == datetime.datetime(
+        2026, 6, 2, 7, 0
+    )
     decision = check(now=now)
     assert decision.action == "defer" and decision.due_at == datetime.datetime(2026, 6, 2, 7, 0)
     assert quiet_until(now, "Europe/Madrid", (datetime.time(13, 0), datetime.time(14, 0))) is None

@@ -38,7 +38,9 @@ def consents_of(customer_id) -> dict:
 
 
 def test_page_in_spanish_saves_consents_pause_frequency_with_audit_and_headers(app, events):
-    customer = make_customer(email="ana@example.com", consent={("email", "newsletter"): "granted"}, events=events)
+    customer = make_customer(
+        email="ana@example.com", consent={("email", "newsletter"): "granted"}, events=events
+    )
     token = link(app, customer.id)
     browser = app.test_client()
     page = browser.get(f"/p/{token}")
@@ -52,14 +54,27 @@ def test_page_in_spanish_saves_consents_pause_frequency_with_audit_and_headers(a
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     english = browser.get(f"/p/{token}?lang=en")
     assert "Your preferences" in english.get_data(as_text=True)
-    saved = browser.post(f"/p/{token}", data={"csrf": csrf_of(page), "consent": ["email:promotions"],
-                                              "pause": "30", "frequency": "weekly", "language": "es"},
-                         environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    saved = browser.post(
+        f"/p/{token}",
+        data={
+            "csrf": csrf_of(page),
+            "consent": ["email:promotions"],
+            "pause": "30",
+            "frequency": "weekly",
+            "language": "es",
+        },
+        environ_base={"REMOTE_ADDR": "203.0.113.7"},
+    )
     assert saved.status_code == 200 and "Cambios guardados" in saved.get_data(as_text=True)
-    assert consents_of(customer.id) == {("email", "newsletter"): "revoked", ("email", "promotions"): "granted"}
+    assert consents_of(customer.id) == {
+        ("email", "newsletter"): "revoked",
+        ("email", "promotions"): "granted",
+    }
     entries = ConsentEntry.objects(customer_id=customer.id, source="preference_center")
-    assert {(e.topic, e.status, e.ip) for e in entries} == {("newsletter", "revoked", "203.0.113.7"),
-                                                             ("promotions", "granted", "203.0.113.7")}
+    assert {(e.topic, e.status, e.ip) for e in entries} == {
+        ("newsletter", "revoked", "203.0.113.7"),
+        ("promotions", "granted", "203.0.113.7"),
+    }
     assert all(e.wording_version == app.config["VINCULO_SETTINGS"].wording_version for e in entries)
     pref = Preference.objects.get(customer_id=customer.id)
     assert pref.frequency == "weekly" and pref.paused_until is not None
@@ -70,19 +85,36 @@ def test_page_in_spanish_saves_consents_pause_frequency_with_audit_and_headers(a
 
 def test_next_send_respects_pause_frequency_and_revocation(app, api, events, sender_for, smtp_server):
     template = create_template(api)
-    customer = make_customer(email="leo@example.com", consent={("email", "newsletter"): "granted",
-                                                              ("email", "promotions"): "granted"}, events=events)
+    customer = make_customer(
+        email="leo@example.com",
+        consent={("email", "newsletter"): "granted", ("email", "promotions"): "granted"},
+        events=events,
+    )
     token = link(app, customer.id)
     browser = app.test_client()
     csrf = csrf_of(browser.get(f"/p/{token}"))
-    browser.post(f"/p/{token}", data={"csrf": csrf, "consent": ["email:newsletter", "email:promotions"],
-                                      "pause": "90", "frequency": "any"})
+    browser.post(
+        f"/p/{token}",
+        data={
+            "csrf": csrf,
+            "consent": ["email:newsletter", "email:promotions"],
+            "pause": "90",
+            "frequency": "any",
+        },
+    )
     sender = sender_for(frequency_cap=0)
     sender.on_send_requested(send_requested(template["id"], [customer.id], campaign_id="c-paused"))
     assert Delivery.objects.get(campaign_id="c-paused").reason == "paused" and not smtp_server.mailbox.count
     # resume, choose at most one a month: one goes out, the next is capped
-    browser.post(f"/p/{token}", data={"csrf": csrf, "consent": ["email:newsletter", "email:promotions"],
-                                      "pause": "resume", "frequency": "monthly"})
+    browser.post(
+        f"/p/{token}",
+        data={
+            "csrf": csrf,
+            "consent": ["email:newsletter", "email:promotions"],
+            "pause": "resume",
+            "frequency": "monthly",
+        },
+    )
     sender.on_send_requested(send_requested(template["id"], [customer.id], campaign_id="c-1"))
     sender.on_send_requested(send_requested(template["id"], [customer.id], campaign_id="c-2"))
     assert Delivery.objects.get(campaign_id="c-1").status == "sent"
@@ -96,11 +128,17 @@ def test_next_send_respects_pause_frequency_and_revocation(app, api, events, sen
 
 
 def test_tokens_forged_expired_and_wrong_purpose_are_refused(app, events):
-    customer = make_customer(email="eva@example.com", consent={("email", "newsletter"): "granted"}, events=events)
+    customer = make_customer(
+        email="eva@example.com", consent={("email", "newsletter"): "granted"}, events=events
+    )
     browser = app.test_client()
     good = link(app, customer.id)
-    forged = URLSafeTimedSerializer("not-our-secret", salt="vinculo.mailer.preferences").dumps({"c": str(customer.id)})
-    unsubscribe = link(app, customer.id, "unsubscribe", {"c": str(customer.id), "ch": "email", "t": "newsletter"})
+    forged = URLSafeTimedSerializer("not-our-secret", salt="vinculo.mailer.preferences").dumps(
+        {"c": str(customer.id)}
+    )
+    unsubscribe = link(
+        app, customer.id, "unsubscribe", {"c": str(customer.id), "ch": "email", "t": "newsletter"}
+    )
     opened = link(app, customer.id, "open", str(customer.id))
     csrf = csrf_of(browser.get(f"/p/{good}"))
     for bad in (forged, unsubscribe, opened, good[:-4] + "AAAA"):
@@ -109,8 +147,9 @@ def test_tokens_forged_expired_and_wrong_purpose_are_refused(app, events):
         assert browser.post(f"/p/{bad}/erase", data={"csrf": csrf}).status_code == 400
         assert browser.post(f"/p/{bad}", data={"csrf": csrf}).status_code == 400
     # expired: signed 40 days ago with our own secret (links last 30 days by default)
-    expired = URLSafeTimedSerializer(SECRET, salt="vinculo.mailer.preferences",
-                                     signer=FortyDaysAgo).dumps({"c": str(customer.id)})
+    expired = URLSafeTimedSerializer(SECRET, salt="vinculo.mailer.preferences", signer=FortyDaysAgo).dumps(
+        {"c": str(customer.id)}
+    )
     page = browser.get(f"/p/{expired}")
     assert page.status_code == 410 and "/p/renew" in page.get_data(as_text=True)
     assert consents_of(customer.id) == {("email", "newsletter"): "granted"}
@@ -118,7 +157,9 @@ def test_tokens_forged_expired_and_wrong_purpose_are_refused(app, events):
 
 
 def test_csrf_refused_on_every_form(app, events):
-    customer = make_customer(email="rui@example.com", consent={("email", "newsletter"): "granted"}, events=events)
+    customer = make_customer(
+        email="rui@example.com", consent={("email", "newsletter"): "granted"}, events=events
+    )
     token = link(app, customer.id)
     other = link(app, make_customer(email="otra@example.com").id)
     browser = app.test_client()
@@ -128,9 +169,16 @@ def test_csrf_refused_on_every_form(app, events):
         assert browser.post(f"/p/{token}/erase", data=data).status_code == 403
         assert browser.post(f"/p/{token}/profile", data={**data, "first_name": "X"}).status_code == 403
         fresh = app.test_client()  # no cookie
-        assert fresh.post("/subscribe", data={**data, "email": "a@example.com", "topic": "newsletter"}).status_code == 403
+        assert (
+            fresh.post(
+                "/subscribe", data={**data, "email": "a@example.com", "topic": "newsletter"}
+            ).status_code
+            == 403
+        )
         assert fresh.post("/p/renew", data={**data, "email": "rui@example.com"}).status_code == 403
-    confirm = link(app, customer.id, "confirm", {"c": str(customer.id), "ch": "email", "t": "promotions", "k": "n1"})
+    confirm = link(
+        app, customer.id, "confirm", {"c": str(customer.id), "ch": "email", "t": "promotions", "k": "n1"}
+    )
     assert browser.post(f"/c/{confirm}", data={}).status_code == 403
     assert consents_of(customer.id) == {("email", "newsletter"): "granted"}
     assert Preference.objects.count() == 0
@@ -204,20 +252,27 @@ def test_invalid_form_values_are_refused(app, events):
 
 
 def test_name_and_language_corrected_through_segments_and_next_message_in_english(
-        service_env, settings_for, api, events, sender_for, smtp_server):
+    service_env, settings_for, api, events, sender_for, smtp_server
+):
     from services.mailer.app import create_app
     from tests.support import MARKETER_KEY
 
     segments = service_env.start_api("segments")
     app = create_app(settings_for(segments_url=segments, segments_api_key=MARKETER_KEY))
     template = create_template(api)
-    customer = make_customer(email="tom@example.com", consent={("email", "newsletter"): "granted"}, events=events)
+    customer = make_customer(
+        email="tom@example.com", consent={("email", "newsletter"): "granted"}, events=events
+    )
     token = link(app, customer.id)
     browser = app.test_client()
     csrf = csrf_of(browser.get(f"/p/{token}"))
-    answer = browser.post(f"/p/{token}/profile", data={"csrf": csrf, "first_name": "Tomás", "last_name": "Ruiz"})
+    answer = browser.post(
+        f"/p/{token}/profile", data={"csrf": csrf, "first_name": "Tomás", "last_name": "Ruiz"}
+    )
     assert answer.status_code == 200
-    answer = browser.post(f"/p/{token}", data={"csrf": csrf, "consent": ["email:newsletter"], "language": "en"})
+    answer = browser.post(
+        f"/p/{token}", data={"csrf": csrf, "consent": ["email:newsletter"], "language": "en"}
+    )
     assert answer.status_code == 200 and "Changes saved" in answer.get_data(as_text=True)
     stored = Customer.objects.get(id=customer.id)
     assert (stored.first_name, stored.last_name, stored.locale) == ("Tomás", "Ruiz", "en")
@@ -227,26 +282,35 @@ def test_name_and_language_corrected_through_segments_and_next_message_in_englis
     assert received.parsed()["Subject"] == "Latest offers for you, Tomás!"
 
 
-def test_erasure_with_segments_down_still_suppresses_and_revokes(settings_for, api, events, sender_for,
-                                                                  smtp_server):
+def test_erasure_with_segments_down_still_suppresses_and_revokes(
+    settings_for, api, events, sender_for, smtp_server
+):
     from devstack.procs import free_port
     from services.mailer.app import create_app
 
     app = create_app(settings_for(segments_url=f"http://127.0.0.1:{free_port()}"))
     template = create_template(api)
-    customer = make_customer(email="zoe@example.com", phone="+34600111222",
-                             consent={("email", "newsletter"): "granted"}, events=events)
+    customer = make_customer(
+        email="zoe@example.com",
+        phone="+34600111222",
+        consent={("email", "newsletter"): "granted"},
+        events=events,
+    )
     token = link(app, customer.id)
     browser = app.test_client()
     csrf = csrf_of(browser.get(f"/p/{token}/erase"))
     answer = browser.post(f"/p/{token}/erase", data={"csrf": csrf})
     assert answer.status_code == 503 and "Inténtalo de nuevo" in answer.get_data(as_text=True)
     hashes = {s.hash: s.reason for s in SuppressedContact.objects}
-    assert hashes == {contact_hash("email", "zoe@example.com"): "erased",
-                      contact_hash("phone", "+34600111222"): "erased"}
+    assert hashes == {
+        contact_hash("email", "zoe@example.com"): "erased",
+        contact_hash("phone", "+34600111222"): "erased",
+    }
     assert consents_of(customer.id) == {("email", "newsletter"): "revoked"}
     sender_for().on_send_requested(send_requested(template["id"], [customer.id]))
-    assert smtp_server.mailbox.count == 0 and Delivery.objects.get(customer_id=customer.id).status == "skipped"
+    assert (
+        smtp_server.mailbox.count == 0 and Delivery.objects.get(customer_id=customer.id).status == "skipped"
+    )
     # asking again completes it later; the revocation is recorded once
     browser.post(f"/p/{token}/erase", data={"csrf": csrf})
     assert ConsentEntry.objects(customer_id=customer.id, status="revoked").count() == 1
@@ -255,17 +319,22 @@ def test_erasure_with_segments_down_still_suppresses_and_revokes(settings_for, a
 def test_expired_confirmation_grants_nothing_and_is_never_mailed(app, api, events, sender_for, smtp_server):
     template = create_template(api)
     customer = make_customer(email="ada@example.com", events=events)
-    assert api.post("/subscriptions", json={"email": "ada@example.com", "topic": "promotions"}).status_code == 202
+    assert (
+        api.post("/subscriptions", json={"email": "ada@example.com", "topic": "promotions"}).status_code
+        == 202
+    )
     # our secret and the confirm salt, signed 40 days ago (confirmations last 48 hours)
     late = URLSafeTimedSerializer(SECRET, salt="vinculo.mailer.confirm", signer=FortyDaysAgo).dumps(
-        {"c": str(customer.id), "ch": "email", "t": "promotions", "k": "late"})
+        {"c": str(customer.id), "ch": "email", "t": "promotions", "k": "late"}
+    )
     assert app.test_client().get(f"/c/{late}").status_code == 410
     answer = app.test_client().post(f"/c/{late}", data={"csrf": "x"})
     assert answer.status_code == 410 and "caducado" in answer.get_data(as_text=True)
     assert ConsentState.objects.get(customer_id=customer.id).status == "pending"
     smtp_server.mailbox.messages.clear()
-    sender_for(frequency_cap=0).on_send_requested(send_requested(template["id"], [customer.id],
-                                                                 topic="promotions"))
+    sender_for(frequency_cap=0).on_send_requested(
+        send_requested(template["id"], [customer.id], topic="promotions")
+    )
     assert Delivery.objects.get(customer_id=customer.id).reason == "no_consent"
     assert not smtp_server.mailbox.to("ada@example.com")
 

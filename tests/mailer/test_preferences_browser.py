@@ -23,8 +23,14 @@ from services.mailer.models import Delivery
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PUBLIC = "https://mailer.example"
 
 
@@ -43,8 +49,12 @@ def browser():
 @pytest.fixture
 def apis(service_env, mailer_env):
     segments = service_env.start_api("segments")
-    mailer = service_env.start_api("mailer", **mailer_env, VINCULO_MAILER_SEGMENTS_URL=segments,
-                                   VINCULO_MAILER_SEGMENTS_API_KEY=MARKETER_KEY)
+    mailer = service_env.start_api(
+        "mailer",
+        **mailer_env,
+        VINCULO_MAILER_SEGMENTS_URL=segments,
+        VINCULO_MAILER_SEGMENTS_API_KEY=MARKETER_KEY,
+    )
     return mailer, segments
 
 
@@ -54,12 +64,21 @@ def link_in(received, prefix: str) -> str:
 
 
 def test_customer_manages_preferences_opt_in_data_and_erasure_in_chromium(
-        apis, browser, api, events, sender_for, smtp_server, tmp_path):
+    apis, browser, api, events, sender_for, smtp_server, tmp_path
+):
     mailer, _ = apis
-    template = create_template(api, variants={"es": {
-        "subject": "Novedades, {{ first_name }}",
-        "text": "Hola {{ first_name }}\nTus preferencias: {{ preferences_url }}\nBaja: {{ unsubscribe_url }}\n"}})
-    customer = make_customer(email="lucia@example.com", consent={("email", "newsletter"): "granted"}, events=events)
+    template = create_template(
+        api,
+        variants={
+            "es": {
+                "subject": "Novedades, {{ first_name }}",
+                "text": "Hola {{ first_name }}\nTus preferencias: {{ preferences_url }}\nBaja: {{ unsubscribe_url }}\n",
+            }
+        },
+    )
+    customer = make_customer(
+        email="lucia@example.com", consent={("email", "newsletter"): "granted"}, events=events
+    )
     sender = sender_for(frequency_cap=0)
     sender.on_send_requested(send_requested(template["id"], [customer.id], campaign_id="first"))
     [received] = smtp_server.mailbox.to("lucia@example.com")
@@ -105,7 +124,9 @@ def test_customer_manages_preferences_opt_in_data_and_erasure_in_chromium(
     data = json.loads(saved.read_text())
     assert data["profile"]["email"] == "lucia@example.com"
     assert {(e["topic"], e["status"], e["source"]) for e in data["consent_history"]} >= {
-        ("newsletter", "granted", "api"), ("newsletter", "revoked", "preference_center")}
+        ("newsletter", "granted", "api"),
+        ("newsletter", "revoked", "preference_center"),
+    }
     assert any(i["kind"] == "consent_changed" for i in data["interactions"])
     assert data["mentions"] == []
 
@@ -122,7 +143,8 @@ def test_customer_manages_preferences_opt_in_data_and_erasure_in_chromium(
     assert "no es válido" in page.locator("main").inner_text()
 
     # the next send skips that person
-    sender.on_send_requested(send_requested(template["id"], [customer.id], campaign_id="after-erase",
-                                            topic="promotions"))
+    sender.on_send_requested(
+        send_requested(template["id"], [customer.id], campaign_id="after-erase", topic="promotions")
+    )
     assert Delivery.objects.get(campaign_id="after-erase").status == "skipped"
     assert len(smtp_server.mailbox.to("lucia@example.com")) == 1

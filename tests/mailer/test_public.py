@@ -17,7 +17,9 @@ from services.mailer.models import Delivery
 
 def sent_message(api, sender_for, smtp_server, events, address="pia@example.com", **fields):
     template = create_template(api)
-    customer = make_customer(email=address, consent={("email", "newsletter"): "granted"}, events=events, **fields)
+    customer = make_customer(
+        email=address, consent={("email", "newsletter"): "granted"}, events=events, **fields
+    )
     sender_for().on_send_requested(send_requested(template["id"], [customer.id]))
     [received] = smtp_server.mailbox.to(address)
     return customer, Delivery.objects.get(customer_id=customer.id), received.parsed()
@@ -29,8 +31,9 @@ def mailer_events(service_env):
     return service_env.topology.name("segments.facts")
 
 
-def test_one_click_unsubscribe_get_changes_nothing_post_revokes_once(service_env, app, api, sender_for,
-                                                                     smtp_server, events):
+def test_one_click_unsubscribe_get_changes_nothing_post_revokes_once(
+    service_env, app, api, sender_for, smtp_server, events
+):
     queue = mailer_events(service_env)
     customer, delivery, msg = sent_message(api, sender_for, smtp_server, events)
     drain(service_env.amqp_url, queue)
@@ -40,7 +43,9 @@ def test_one_click_unsubscribe_get_changes_nothing_post_revokes_once(service_env
     page = browser.get(path)
     assert page.status_code == 200 and "Darme de baja" in page.get_data(as_text=True)
     assert 'method="post"' in page.get_data(as_text=True)
-    assert ConsentState.objects.get(customer_id=customer.id).status == "granted"  # a scanner's GET did nothing
+    assert (
+        ConsentState.objects.get(customer_id=customer.id).status == "granted"
+    )  # a scanner's GET did nothing
     assert ConsentEntry.objects(customer_id=customer.id).count() == 1
     # RFC 8058: the mail client POSTs List-Unsubscribe=One-Click
     for _ in range(2):
@@ -52,21 +57,31 @@ def test_one_click_unsubscribe_get_changes_nothing_post_revokes_once(service_env
     changed = [json.loads(m.body) for m in drain(service_env.amqp_url, queue) if m.headers]
     changed = [c for c in changed if c["type"] == "consent.changed"]
     assert len({c["message_id"] for c in changed}) == 1
-    assert changed[0]["payload"] == {"customer_id": str(customer.id), "channel": "email", "topic": "newsletter",
-                                     "status": "revoked", "source": "unsubscribe",
-                                     "campaign_id": delivery.campaign_id}
+    assert changed[0]["payload"] == {
+        "customer_id": str(customer.id),
+        "channel": "email",
+        "topic": "newsletter",
+        "status": "revoked",
+        "source": "unsubscribe",
+        "campaign_id": delivery.campaign_id,
+    }
     # a token for another purpose, or tampered with, is refused
-    click = re.search(r'href="https://mailer.example(/t/c/[^"]+)"', msg.get_body(("html",)).get_content()).group(1)
+    click = re.search(
+        r'href="https://mailer.example(/t/c/[^"]+)"', msg.get_body(("html",)).get_content()
+    ).group(1)
     assert browser.post("/u/" + click.rsplit("/", 1)[1]).status_code == 400
     assert browser.post(path[:-3] + "abc").status_code == 400
     # the next send respects it
     smtp_server.mailbox.messages.clear()
     sender_for().on_send_requested(send_requested(delivery.template_id, [customer.id], campaign_id="camp-2"))
-    assert smtp_server.mailbox.count == 1 and Delivery.objects.get(campaign_id="camp-2").reason == "no_consent"
+    assert (
+        smtp_server.mailbox.count == 1 and Delivery.objects.get(campaign_id="camp-2").reason == "no_consent"
+    )
 
 
 def test_a_reply_to_the_mailto_unsubscribe_revokes_once_and_a_mail_without_its_token_is_refused(
-        service_env, admin_api, api, sender_for, smtp_server, events):
+    service_env, admin_api, api, sender_for, smtp_server, events
+):
     import urllib.parse
     from email.message import EmailMessage
 
@@ -87,15 +102,20 @@ def test_a_reply_to_the_mailto_unsubscribe_revokes_once_and_a_mail_without_its_t
     for _ in range(2):  # sent twice: one ledger entry
         answer = admin_api.post("/unsubscribes/mail", data=reply(subject), content_type="message/rfc822")
         assert answer.status_code == 200, answer.json
-        assert answer.json == {"customer_id": str(customer.id), "channel": "email", "topic": "newsletter",
-                               "revoked": True}
+        assert answer.json == {
+            "customer_id": str(customer.id),
+            "channel": "email",
+            "topic": "newsletter",
+            "revoked": True,
+        }
     assert ConsentState.objects.get(customer_id=customer.id).status == "revoked"
     [entry] = ConsentEntry.objects(customer_id=customer.id, source="unsubscribe")
     assert entry.note == "mailto unsubscribe"
     changed = [json.loads(m.body) for m in drain(service_env.amqp_url, queue)]
     assert len({c["message_id"] for c in changed}) == 1  # a repeat announces the same change (same id)
     assert {(c["type"], c["payload"]["status"], c["payload"]["campaign_id"]) for c in changed} == {
-        ("consent.changed", "revoked", delivery.campaign_id)}
+        ("consent.changed", "revoked", delivery.campaign_id)
+    }
 
     for bad in (reply("unsubscribe"), reply("Re: baja"), reply(subject[:-4] + "abcd")):
         refused = admin_api.post("/unsubscribes/mail", data=bad, content_type="message/rfc822")
@@ -103,7 +123,9 @@ def test_a_reply_to_the_mailto_unsubscribe_revokes_once_and_a_mail_without_its_t
     assert api.post("/unsubscribes/mail", data=reply(subject)).status_code == 403  # marketers may not
 
 
-def test_open_and_click_recorded_once_and_no_open_redirect(service_env, app, api, sender_for, smtp_server, events):
+def test_open_and_click_recorded_once_and_no_open_redirect(
+    service_env, app, api, sender_for, smtp_server, events
+):
     queue = mailer_events(service_env)
     customer, delivery, msg = sent_message(api, sender_for, smtp_server, events)
     html = msg.get_body(("html",)).get_content()
@@ -194,8 +216,9 @@ hola
 """
 
 
-def test_hard_bounce_suppresses_soft_does_not_and_complaint_revokes(service_env, admin_api, api, sender_for,
-                                                                     smtp_server, events):
+def test_hard_bounce_suppresses_soft_does_not_and_complaint_revokes(
+    service_env, admin_api, api, sender_for, smtp_server, events
+):
     queue = mailer_events(service_env)
     customer, delivery, _ = sent_message(api, sender_for, smtp_server, events, address="hard@example.com")
     post = lambda body: admin_api.post("/bounces", data=body.encode(), content_type="message/rfc822")  # noqa: E731
@@ -204,12 +227,20 @@ def test_hard_bounce_suppresses_soft_does_not_and_complaint_revokes(service_env,
     assert Delivery.objects.get(id=delivery.id).status == "sent"
     hard = post(DSN.format(delivery=delivery.id, address="hard@example.com", status="5.1.1", code="550"))
     assert hard.status_code == 200, hard.get_json()
-    assert hard.get_json() == {"kind": "hard", "delivery_id": str(delivery.id), "address": "hard@example.com",
-                               "suppressed": True, "status": "5.1.1"}
+    assert hard.get_json() == {
+        "kind": "hard",
+        "delivery_id": str(delivery.id),
+        "address": "hard@example.com",
+        "suppressed": True,
+        "status": "5.1.1",
+    }
     assert Delivery.objects.get(id=delivery.id).status == "bounced"
     stored = Customer.objects.get(id=customer.id)
     assert stored.suppression.bounced and stored.suppression.any and stored.first_name == "Íñigo"
-    assert SuppressedContact.objects(hash=contact_hash("email", "hard@example.com"), reason="bounced").count() == 1
+    assert (
+        SuppressedContact.objects(hash=contact_hash("email", "hard@example.com"), reason="bounced").count()
+        == 1
+    )
     assert Interaction.objects(kind="message_bounced", customer_id=customer.id).count() == 1
     post(DSN.format(delivery=delivery.id, address="hard@example.com", status="5.1.1", code="550"))  # again
     assert Interaction.objects(kind="message_bounced", customer_id=customer.id).count() == 1

@@ -26,7 +26,8 @@ def test_recording_an_accepted_message_rides_out_a_store_restart(settings_for, t
         back = threading.Timer(2.0, private.start)  # the store comes back while the worker retries
         back.start()
         Sender(settings_for(claim_lease=60.0), events=None)._record_accepted(
-            lambda: collection.update_one({"_id": 1}, {"$set": {"status": "sent"}}))
+            lambda: collection.update_one({"_id": 1}, {"$set": {"status": "sent"}})
+        )
         back.join()
         assert collection.find_one({"_id": 1})["status"] == "sent"
     finally:
@@ -41,7 +42,8 @@ def test_past_the_claim_lease_the_worker_gives_up_and_a_recovery_takes_over(sett
         private.stop()
         with pytest.raises(ConnectionFailure):
             Sender(settings_for(claim_lease=1.0), events=None)._record_accepted(
-                lambda: client["outage"]["deliveries"].update_one({"_id": 1}, {"$set": {"status": "sent"}}))
+                lambda: client["outage"]["deliveries"].update_one({"_id": 1}, {"$set": {"status": "sent"}})
+            )
     finally:
         client.close()
         private.stop()

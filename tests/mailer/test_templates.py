@@ -22,29 +22,49 @@ def test_create_list_and_the_collection_other_services_read(api):
 
 
 def test_undefined_variable_is_refused_at_save_naming_variable_and_line(api):
-    response = api.post("/templates", json={
-        "name": "Roto", "channel": "email",
-        "variants": {"es": {"subject": "Hola", "text": "Hola {{ first_name }}\nTu código: {{ codigo }}\n"}}})
+    response = api.post(
+        "/templates",
+        json={
+            "name": "Roto",
+            "channel": "email",
+            "variants": {
+                "es": {"subject": "Hola", "text": "Hola {{ first_name }}\nTu código: {{ codigo }}\n"}
+            },
+        },
+    )
     assert response.status_code == 422
     body = response.get_json()
     assert body["error"] == "validation_error"
     assert body["details"]["fields"]["variants.es.text"] == ["line 2: 'codigo' is undefined"]
     # a profile attribute given in the sample is fine
-    ok = api.post("/templates", json={
-        "name": "Plan", "channel": "email", "sample": {"attributes": {"plan": "oro"}},
-        "variants": {"es": {"subject": "Plan {{ attributes.plan }}", "text": "x"}}})
+    ok = api.post(
+        "/templates",
+        json={
+            "name": "Plan",
+            "channel": "email",
+            "sample": {"attributes": {"plan": "oro"}},
+            "variants": {"es": {"subject": "Plan {{ attributes.plan }}", "text": "x"}},
+        },
+    )
     assert ok.status_code == 201, ok.get_json()
 
 
 def test_versions_publish_and_preview_with_customer_and_sample(api, events):
     created = create_template(api)
     tid = created["id"]
-    v2 = api.post(f"/templates/{tid}/versions", json={"variants": {
-        "es": {"subject": "v2 {{ first_name }}", "html": "<p>{{ attributes.nota }}</p>"}},
-        "sample": {"attributes": {"nota": "<b>"}}})
+    v2 = api.post(
+        f"/templates/{tid}/versions",
+        json={
+            "variants": {"es": {"subject": "v2 {{ first_name }}", "html": "<p>{{ attributes.nota }}</p>"}},
+            "sample": {"attributes": {"nota": "<b>"}},
+        },
+    )
     assert v2.status_code == 201, v2.get_json()
     assert v2.get_json()["published_version"] == 1  # saved, not published
-    assert api.post(f"/templates/{tid}/preview", json={}).get_json()["subject"] == "¡Últimas ofertas para ti, Lucía!"
+    assert (
+        api.post(f"/templates/{tid}/preview", json={}).get_json()["subject"]
+        == "¡Últimas ofertas para ti, Lucía!"
+    )
     assert api.post(f"/templates/{tid}/versions/2/publish").status_code == 200
     preview = api.post(f"/templates/{tid}/preview", json={}).get_json()
     assert preview["version"] == 2 and preview["html"] == "<p>&lt;b&gt;</p>"  # autoescaped
@@ -67,12 +87,22 @@ def test_versions_publish_and_preview_with_customer_and_sample(api, events):
 
 
 def test_sms_preview_counts_segments(api):
-    created = api.post("/templates", json={"name": "SMS", "channel": "sms", "variants": {
-        "es": {"text": "Hola {{ first_name }}, 20% en tienda.example"},
-        "en": {"text": "Hi {{ first_name }}! " + "x" * 155}}}).get_json()
+    created = api.post(
+        "/templates",
+        json={
+            "name": "SMS",
+            "channel": "sms",
+            "variants": {
+                "es": {"text": "Hola {{ first_name }}, 20% en tienda.example"},
+                "en": {"text": "Hi {{ first_name }}! " + "x" * 155},
+            },
+        },
+    ).get_json()
     es = api.post(f"/templates/{created['id']}/preview", json={"sample": {"first_name": "Sofía"}}).get_json()
     assert es["sms"] == {"encoding": "UCS-2", "units": 33, "segments": 1, "per_segment": 70}
-    en = api.post(f"/templates/{created['id']}/preview", json={"locale": "en", "sample": {"first_name": "Emma"}}).get_json()
+    en = api.post(
+        f"/templates/{created['id']}/preview", json={"locale": "en", "sample": {"first_name": "Emma"}}
+    ).get_json()
     assert en["sms"]["encoding"] == "GSM-7" and en["sms"]["segments"] == 2
     bad = api.post("/templates", json={"name": "x", "channel": "sms", "variants": {"es": {"subject": "no"}}})
     assert bad.status_code == 422 and "variants.es.subject" in bad.get_json()["details"]["fields"]
@@ -103,9 +133,17 @@ def test_roles_and_archiving(api, app):
 def test_openapi_documents_every_mailer_endpoint(app):
     spec = app.test_client().get("/openapi.json").get_json()
     paths = spec["paths"]
-    for path in ("/templates", "/templates/{template_id}/preview", "/templates/{template_id}/test-send",
-                 "/customers/{customer_id}/consents", "/deliveries", "/bounces", "/unsubscribes/mail", "/u/{token}",
-                 "/t/c/{token}"):
+    for path in (
+        "/templates",
+        "/templates/{template_id}/preview",
+        "/templates/{template_id}/test-send",
+        "/customers/{customer_id}/consents",
+        "/deliveries",
+        "/bounces",
+        "/unsubscribes/mail",
+        "/u/{token}",
+        "/t/c/{token}",
+    ):
         assert path in paths, path
     assert "requestBody" in paths["/templates"]["post"]
     assert paths["/u/{token}"]["post"]["security"] == []  # public: no key

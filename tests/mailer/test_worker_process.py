@@ -23,12 +23,15 @@ from tests.support import wait_consuming, wait_until
 from services.mailer.models import Delivery
 
 
-def test_kill_a_worker_mid_batch_and_restart_every_recipient_gets_one_message(service_env, mailer_env, api,
-                                                                             smtp_server, events):
+def test_kill_a_worker_mid_batch_and_restart_every_recipient_gets_one_message(
+    service_env, mailer_env, api, smtp_server, events
+):
     template = create_template(api)
     grant = {("email", "newsletter"): "granted"}
-    consenting = [make_customer(email=f"c{n}@example.com", first_name=f"C{n}", consent=grant, events=events)
-                  for n in range(150)]
+    consenting = [
+        make_customer(email=f"c{n}@example.com", first_name=f"C{n}", consent=grant, events=events)
+        for n in range(150)
+    ]
     refusing = [make_customer(email=f"r{n}@example.com", events=events) for n in range(10)]
     everyone = consenting + refusing
     env = {**mailer_env, "VINCULO_MAILER_CLAIM_LEASE": "2", "VINCULO_MAILER_IDLE_EVERY": "0.3"}
@@ -36,8 +39,10 @@ def test_kill_a_worker_mid_batch_and_restart_every_recipient_gets_one_message(se
     worker = service_env.start("mailer", "worker", **env)
     queue = service_env.topology.name("mailer.send.requested")
     wait_consuming(service_env.amqp_url, queue)
-    batches = [everyone[i:i + 40] for i in range(0, len(everyone), 40)]
-    envelopes = [send_requested(template["id"], [c.id for c in batch], batch=n) for n, batch in enumerate(batches)]
+    batches = [everyone[i : i + 40] for i in range(0, len(everyone), 40)]
+    envelopes = [
+        send_requested(template["id"], [c.id for c in batch], batch=n) for n, batch in enumerate(batches)
+    ]
     for envelope in envelopes:
         publish_raw(service_env.amqp_url, service_env.topology, envelope)
     wait_until(lambda: smtp_server.mailbox.count >= 30, timeout=60, what="the worker to be sending")
@@ -53,10 +58,14 @@ def test_kill_a_worker_mid_batch_and_restart_every_recipient_gets_one_message(se
     # duplicates upstream after the fact: the same messages again, and the same batch under a new id
     for envelope in envelopes:
         publish_raw(service_env.amqp_url, service_env.topology, envelope)
-    publish_raw(service_env.amqp_url, service_env.topology,
-                send_requested(template["id"], [c.id for c in batches[0]]))
-    wait_until(lambda: ProcessedMessage.objects.count() >= len(envelopes) + 1, timeout=60,
-               what="the duplicates to be handled")
+    publish_raw(
+        service_env.amqp_url, service_env.topology, send_requested(template["id"], [c.id for c in batches[0]])
+    )
+    wait_until(
+        lambda: ProcessedMessage.objects.count() >= len(envelopes) + 1,
+        timeout=60,
+        what="the duplicates to be handled",
+    )
 
     copies = collections.defaultdict(list)
     for message in smtp_server.mailbox.snapshot():

@@ -40,7 +40,9 @@ def parse(received):
 
 
 def world_customers(events):
-    return [make_customer(email=typed, first_name="Íñigo", consent=GRANT, events=events) for typed, _, _ in WORLD]
+    return [
+        make_customer(email=typed, first_name="Íñigo", consent=GRANT, events=events) for typed, _, _ in WORLD
+    ]
 
 
 def test_the_stored_form_of_an_address_is_one_normalisation():
@@ -50,8 +52,9 @@ def test_the_stored_form_of_an_address_is_one_normalisation():
         assert customer.email == stored
 
 
-def test_a_campaign_reaches_non_ascii_idn_quoted_and_plain_addresses_each_once(api, sender_for, smtp_server,
-                                                                                events):
+def test_a_campaign_reaches_non_ascii_idn_quoted_and_plain_addresses_each_once(
+    api, sender_for, smtp_server, events
+):
     template = create_template(api)
     people = world_customers(events)
     sender = sender_for()
@@ -97,17 +100,27 @@ def test_dkim_verifies_a_message_to_a_non_ascii_address(tmp_path, api, sender_fo
     [received] = smtp_server.mailbox.to("ñandú@ejemplo.es")
     signed = received.data.split(b"\r\n", 1)[1]
     assert "ñandú@ejemplo.es".encode() in signed.split(b"\r\n\r\n", 1)[0]
-    assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record if name == b"s1._domainkey.tienda.example." else None)
+    assert dkim.verify(
+        signed, dnsfunc=lambda name, timeout=5: record if name == b"s1._domainkey.tienda.example." else None
+    )
 
 
-def test_a_name_with_cr_lf_stored_before_the_edges_refused_it_cannot_add_a_header(api, sender_for, smtp_server,
-                                                                                   events):
-    template = create_template(api, variants={"es": {"subject": "Hola {{ first_name }}",
-                                                    "text": "Hola {{ first_name }}"}})
+def test_a_name_with_cr_lf_stored_before_the_edges_refused_it_cannot_add_a_header(
+    api, sender_for, smtp_server, events
+):
+    template = create_template(
+        api, variants={"es": {"subject": "Hola {{ first_name }}", "text": "Hola {{ first_name }}"}}
+    )
     customer = make_customer(email="victima@example.com", consent=GRANT, events=events)
     Customer._get_collection().update_one(  # as stored by an older version, or by hand
-        {"_id": customer.id}, {"$set": {"first_name": "Ana\r\nBcc: ladron@evil.example\r\nX-Evil: 1",
-                                        "last_name": "Ruiz\nReply-To: ladron@evil.example"}})
+        {"_id": customer.id},
+        {
+            "$set": {
+                "first_name": "Ana\r\nBcc: ladron@evil.example\r\nX-Evil: 1",
+                "last_name": "Ruiz\nReply-To: ladron@evil.example",
+            }
+        },
+    )
     sender_for().on_send_requested(send_requested(template["id"], [customer.id]))
     [received] = smtp_server.mailbox.snapshot()
     assert received.rcpt_tos == ["victima@example.com"]
@@ -118,7 +131,8 @@ def test_a_name_with_cr_lf_stored_before_the_edges_refused_it_cannot_add_a_heade
 
 
 def test_a_recipient_whose_message_cannot_be_built_fails_alone_after_the_configured_attempts(
-        api, sender_for, smtp_server, events):
+    api, sender_for, smtp_server, events
+):
     template = create_template(api)
     good = [make_customer(email=f"bien{i}@example.com", consent=GRANT, events=events) for i in range(4)]
     broken = make_customer(email="roto@example.com", consent=GRANT, events=events)
@@ -130,7 +144,8 @@ def test_a_recipient_whose_message_cannot_be_built_fails_alone_after_the_configu
     sender = sender_for(worker_max_attempts=3, worker_retry_delay=0.0, worker_max_retry_delay=0.0)
     sender.on_send_requested(send_requested(template["id"], order))
     assert sorted(r for m in smtp_server.mailbox.snapshot() for r in m.rcpt_tos) == sorted(
-        c.email for c in good)
+        c.email for c in good
+    )
     first = Delivery.objects.get(customer_id=broken.id)
     assert (first.status, first.code, first.attempts) == ("deferred", "build_error", 1)
     assert Delivery.objects.get(customer_id=bad_domain.id).code == "invalid_address"
@@ -144,13 +159,25 @@ def test_a_recipient_whose_message_cannot_be_built_fails_alone_after_the_configu
 
 @pytest.mark.parametrize("attempts_before, expected", [(0, "sent"), (2, "failed")])
 def test_an_abandoned_claim_counts_as_an_attempt_and_is_never_retried_forever(
-        api, sender_for, smtp_server, events, attempts_before, expected):
+    api, sender_for, smtp_server, events, attempts_before, expected
+):
     template = create_template(api)
     customer = make_customer(email="abandonado@example.com", consent=GRANT, events=events)
     long_ago = utcnow() - datetime.timedelta(hours=1)
-    Delivery(campaign_id="camp-1", customer_id=customer.id, step="main", channel="email", topic="newsletter",
-             template_id=template["id"], template_version=1, status="sending", claim="dead-worker",
-             claimed_at=long_ago, attempts=attempts_before, address=customer.email).save()
+    Delivery(
+        campaign_id="camp-1",
+        customer_id=customer.id,
+        step="main",
+        channel="email",
+        topic="newsletter",
+        template_id=template["id"],
+        template_version=1,
+        status="sending",
+        claim="dead-worker",
+        claimed_at=long_ago,
+        attempts=attempts_before,
+        address=customer.email,
+    ).save()
     sender_for(worker_max_attempts=3, claim_lease=60).sweep()
     delivery = Delivery.objects.get(customer_id=customer.id)
     assert delivery.status == expected
@@ -170,7 +197,12 @@ def test_double_opt_in_and_test_send_reach_a_non_ascii_address(api, events, smtp
     [confirmation] = smtp_server.mailbox.to("ñandú@ejemplo.es")
     assert parse(confirmation)["To"].addresses[0].addr_spec == "ñandú@ejemplo.es"
     quoted = make_customer(email='"ana maría"@example.com', events=events)
-    assert api.post("/subscriptions", json={"email": '"Ana María"@example.com', "topic": "newsletter"}).status_code == 202
+    assert (
+        api.post(
+            "/subscriptions", json={"email": '"Ana María"@example.com', "topic": "newsletter"}
+        ).status_code
+        == 202
+    )
     assert ConsentState.objects.get(customer_id=quoted.id).status == "pending"
     refused = api.post("/subscriptions", json={"email": "ana@@example.com", "topic": "newsletter"})
     assert refused.status_code == 422 and "email" in refused.get_json()["details"]["fields"]
@@ -188,8 +220,10 @@ def test_the_preference_center_refuses_a_name_with_a_line_break(app, events):
     token = link(app, customer.id)
     browser = app.test_client()
     csrf = csrf_of(browser.get(f"/p/{token}"))
-    answer = browser.post(f"/p/{token}/profile", data={"csrf": csrf, "first_name": "Lía\r\nBcc: x@evil.example",
-                                                        "last_name": ""})
+    answer = browser.post(
+        f"/p/{token}/profile",
+        data={"csrf": csrf, "first_name": "Lía\r\nBcc: x@evil.example", "last_name": ""},
+    )
     assert answer.status_code == 422
     assert Customer.objects.get(id=customer.id).first_name == "Lía"
 
@@ -198,38 +232,72 @@ def test_reachability_counts_a_segment_by_the_send_time_rules_before_sending(api
     from shared.models import Segment, SegmentMember, SuppressedContact, contact_hash
 
     granted = [make_customer(email=f"si{i}@example.com", consent=GRANT, events=events) for i in range(2)]
-    pending = make_customer(email="pend@example.com", consent={("email", "newsletter"): "pending"}, events=events)
-    revoked = make_customer(email="rev@example.com", consent={("email", "newsletter"): "revoked"}, events=events)
+    pending = make_customer(
+        email="pend@example.com", consent={("email", "newsletter"): "pending"}, events=events
+    )
+    revoked = make_customer(
+        email="rev@example.com", consent={("email", "newsletter"): "revoked"}, events=events
+    )
     never = [make_customer(email=f"no{i}@example.com", events=events) for i in range(3)]
     bounced = make_customer(email="bounced@example.com", consent=GRANT, events=events)
-    SuppressedContact(hash=contact_hash("email", "bounced@example.com"), kind="email", reason="bounced").save()
+    SuppressedContact(
+        hash=contact_hash("email", "bounced@example.com"), kind="email", reason="bounced"
+    ).save()
     segment = Segment(name="Madrid", kind="static").save()
     for person in [*granted, pending, revoked, *never, bounced]:
         SegmentMember(segment_id=segment.id, customer_id=person.id).save()
-    answer = api.post("/reachability", json={"segment_id": str(segment.id), "channel": "email",
-                                             "topic": "newsletter"})
+    answer = api.post(
+        "/reachability", json={"segment_id": str(segment.id), "channel": "email", "topic": "newsletter"}
+    )
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
     assert (body["in_segment"], body["reachable"]) == (8, 2)
-    assert body["not_reachable"] == {"no_consent": 3, "consent_pending": 1, "consent_revoked": 1, "suppressed": 1}
+    assert body["not_reachable"] == {
+        "no_consent": 3,
+        "consent_pending": 1,
+        "consent_revoked": 1,
+        "suppressed": 1,
+    }
     assert not smtp_server.mailbox.snapshot()
-    assert api.post("/reachability", json={"segment_id": "0" * 24, "channel": "email",
-                                           "topic": "newsletter"}).status_code == 404
-    assert api.post("/reachability", json={"segment_id": str(segment.id), "channel": "fax",
-                                           "topic": "newsletter"}).status_code == 422
+    assert (
+        api.post(
+            "/reachability", json={"segment_id": "0" * 24, "channel": "email", "topic": "newsletter"}
+        ).status_code
+        == 404
+    )
+    assert (
+        api.post(
+            "/reachability", json={"segment_id": str(segment.id), "channel": "fax", "topic": "newsletter"}
+        ).status_code
+        == 422
+    )
 
 
-def test_the_deliveries_api_lists_who_was_not_sent_for_a_reason_and_shows_a_stuck_claim(api, sender_for, events):
+def test_the_deliveries_api_lists_who_was_not_sent_for_a_reason_and_shows_a_stuck_claim(
+    api, sender_for, events
+):
     template = create_template(api)
-    pending = make_customer(email="pend@example.com", consent={("email", "newsletter"): "pending"}, events=events)
+    pending = make_customer(
+        email="pend@example.com", consent={("email", "newsletter"): "pending"}, events=events
+    )
     never = make_customer(email="nunca@example.com", events=events)
     sender_for().on_send_requested(send_requested(template["id"], [pending.id, never.id]))
-    listed = api.get("/deliveries", query_string={"campaign_id": "camp-1", "code": "consent_pending"}).get_json()
+    listed = api.get(
+        "/deliveries", query_string={"campaign_id": "camp-1", "code": "consent_pending"}
+    ).get_json()
     assert [d["customer_id"] for d in listed["items"]] == [str(pending.id)]
     assert listed["items"][0]["status"] == "skipped" and listed["items"][0]["stuck"] is False
     stuck = make_customer(email="atascado@example.com", consent=GRANT, events=events)
-    Delivery(campaign_id="camp-2", customer_id=stuck.id, step="main", channel="email", topic="newsletter",
-             template_id=template["id"], status="sending", claim="gone",
-             claimed_at=utcnow() - datetime.timedelta(hours=2)).save()
+    Delivery(
+        campaign_id="camp-2",
+        customer_id=stuck.id,
+        step="main",
+        channel="email",
+        topic="newsletter",
+        template_id=template["id"],
+        status="sending",
+        claim="gone",
+        claimed_at=utcnow() - datetime.timedelta(hours=2),
+    ).save()
     [item] = api.get("/deliveries", query_string={"campaign_id": "camp-2"}).get_json()["items"]
     assert item["status"] == "sending" and item["stuck"] is True

@@ -42,8 +42,14 @@ class Recorder:
 def batch_worker(amqp_url, namespace, recorder, **kwargs):
     kwargs.setdefault("base_delay", 0.05)
     kwargs.setdefault("max_delay", 0.2)
-    return Worker(connect(amqp_url), Topology(namespace), {QUEUE: recorder.single}, name="test",
-                  batch_handlers={QUEUE: recorder.batch}, **kwargs)
+    return Worker(
+        connect(amqp_url),
+        Topology(namespace),
+        {QUEUE: recorder.single},
+        name="test",
+        batch_handlers={QUEUE: recorder.batch},
+        **kwargs,
+    )
 
 
 def publish(amqp_url, namespace, envelopes):
@@ -72,7 +78,9 @@ def test_a_batch_drops_duplicates_by_message_id(amqp_url, namespace, mongo_uri):
     assert queue_depth(amqp_url, f"{namespace}{QUEUE}") == 0
 
 
-def test_messages_a_batch_handler_ignores_are_acked_without_a_processed_record(amqp_url, namespace, mongo_uri):
+def test_messages_a_batch_handler_ignores_are_acked_without_a_processed_record(
+    amqp_url, namespace, mongo_uri
+):
     envelopes = [envelope_for(consent(f"c{i}"), "mailer") for i in range(4)]
     publish(amqp_url, namespace, envelopes)
     recorder = Recorder()
@@ -82,8 +90,14 @@ def test_messages_a_batch_handler_ignores_are_acked_without_a_processed_record(a
         recorder.batch(batch_envelopes)
         return [env.message_id for env in batch_envelopes if env.message_id in ignored]
 
-    worker = Worker(connect(amqp_url), Topology(namespace), {QUEUE: recorder.single}, name="test",
-                    batch_handlers={QUEUE: batch}, batch_wait=1.0)
+    worker = Worker(
+        connect(amqp_url),
+        Topology(namespace),
+        {QUEUE: recorder.single},
+        name="test",
+        batch_handlers={QUEUE: batch},
+        batch_wait=1.0,
+    )
     run_until(worker, lambda: worker.stats.handled == 4)
     records = {row.message_id for row in ProcessedMessage.objects(consumer=f"{namespace}{QUEUE}")}
     assert records == {envelopes[0].message_id, envelopes[2].message_id}
@@ -169,8 +183,9 @@ def test_a_batch_cut_off_by_a_lost_connection_is_redelivered_and_handled_once(am
     assert queue_depth(amqp_url, f"{namespace}{QUEUE}") == 0
 
 
-def test_a_batch_publisher_waits_for_all_confirms_or_keeps_the_events_in_the_outbox(amqp_url, namespace,
-                                                                                   mongo_uri):
+def test_a_batch_publisher_waits_for_all_confirms_or_keeps_the_events_in_the_outbox(
+    amqp_url, namespace, mongo_uri
+):
     from shared.messaging.publisher import BatchPublisher, OutboxMessage
 
     envelopes = [envelope_for(consent(f"c{i}"), "mailer") for i in range(3)]

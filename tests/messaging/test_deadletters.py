@@ -22,6 +22,7 @@ def dead_letter_two(amqp_url, namespace):
     def handler(envelope):
         if failing["on"]:
             from shared.messaging.consumer import Poison
+
             raise Poison("customer c7 does not exist yet")
         seen.append(envelope.event())
 
@@ -41,7 +42,10 @@ def test_list_show_replay_and_drop(amqp_url, namespace, mongo_uri):
         assert tool.counts()[QUEUE] == 2
         shown = tool.show(QUEUE)
         reasons = sorted(s["reason"] for s in shown)
-        assert reasons[0].startswith("malformed message") and reasons[1] == "poison: customer c7 does not exist yet"
+        assert (
+            reasons[0].startswith("malformed message")
+            and reasons[1] == "poison: customer c7 does not exist yet"
+        )
         assert {s["type"] for s in shown} == {None, "consent.changed"}
         assert tool.counts()[QUEUE] == 2, "show takes nothing"
         # the cause is fixed: replay the refused one by its id; it is handled this time
@@ -63,8 +67,13 @@ def test_the_command_line(amqp_url, namespace, mongo_uri):
     env = {"VINCULO_AMQP_URL": amqp_url, "VINCULO_BROKER_NAMESPACE": namespace, "PATH": "/usr/bin:/bin"}
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "shared.messaging.deadletters", *args], env=env,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "shared.messaging.deadletters", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     listed = run("list")
     assert listed.returncode == 0 and f"       2  {QUEUE}" in listed.stdout.splitlines()

@@ -17,8 +17,9 @@ QUEUE = "segments.facts"
 
 
 def consent(customer_id="c1", status="granted"):
-    return ConsentChanged(customer_id=customer_id, channel="email", topic="newsletter", status=status,
-                          source="api")
+    return ConsentChanged(
+        customer_id=customer_id, channel="email", topic="newsletter", status=status, source="api"
+    )
 
 
 def make_worker(amqp_url, namespace, handler, **kwargs):
@@ -40,8 +41,12 @@ def publish_raw(amqp_url, namespace, body: bytes, routing_key="consent.changed")
     with Connection(amqp_url, transport_options={"confirm_publish": True}) as conn:
         channel = conn.channel()
         topology.declare(channel, [QUEUE])
-        Producer(channel).publish(body, exchange=topology.exchange("mailer"), routing_key=routing_key,
-                                  content_type="application/json")
+        Producer(channel).publish(
+            body,
+            exchange=topology.exchange("mailer"),
+            routing_key=routing_key,
+            content_type="application/json",
+        )
 
 
 def dead_letters(amqp_url, namespace):
@@ -60,8 +65,9 @@ def test_a_published_event_is_handled_and_acked(amqp_url, namespace, mongo_uri):
     assert ProcessedMessage.objects(consumer=f"{namespace}{QUEUE}").count() == 1
 
 
-def test_malformed_messages_are_dead_lettered_with_the_reason_and_consuming_goes_on(amqp_url, namespace,
-                                                                                  mongo_uri):
+def test_malformed_messages_are_dead_lettered_with_the_reason_and_consuming_goes_on(
+    amqp_url, namespace, mongo_uri
+):
     seen = []
     worker = make_worker(amqp_url, namespace, lambda env: seen.append(env.event()))
     good = envelope_for(consent(), "mailer")
@@ -74,7 +80,9 @@ def test_malformed_messages_are_dead_lettered_with_the_reason_and_consuming_goes
     letters = dead_letters(amqp_url, namespace)
     reasons = sorted(m.headers["x-vinculo-reason"] for m in letters)
     assert reasons[0].startswith("malformed message: body is not JSON")
-    assert reasons[1] == "malformed message: schema_version 99 of consent.changed is not supported (expected 1)"
+    assert (
+        reasons[1] == "malformed message: schema_version 99 of consent.changed is not supported (expected 1)"
+    )
     assert b"{this is not json" in {m.body for m in letters}, "the body is kept as it came"
     assert {m.headers["x-vinculo-queue"] for m in letters} == {f"{namespace}{QUEUE}"}
     assert seen == [consent()]
@@ -112,8 +120,10 @@ def test_exhausted_and_poison_messages_go_to_the_dead_letter_queue(amqp_url, nam
         publisher.publish(consent("c2"))
         run_until(worker, lambda: worker.stats.dead_lettered == 2)
     reasons = sorted(m.headers["x-vinculo-reason"] for m in dead_letters(amqp_url, namespace))
-    assert reasons == ["failed 3 times; last error: TimeoutError: provider down",
-                       "poison: unknown customer unknown"]
+    assert reasons == [
+        "failed 3 times; last error: TimeoutError: provider down",
+        "poison: unknown customer unknown",
+    ]
 
 
 def test_a_redelivered_message_id_is_handled_once(amqp_url, namespace, mongo_uri):

@@ -59,17 +59,23 @@ Diagnostic-Code: smtp; 550 mailbox unavailable
 
 def call(method: str, url: str, expect: int | tuple = (200, 201), **kwargs) -> dict:
     expect = (expect,) if isinstance(expect, int) else expect
-    response = requests.request(method, url, headers={**HEADERS, **kwargs.pop("headers", {})}, timeout=60,
-                                **kwargs)
+    response = requests.request(
+        method, url, headers={**HEADERS, **kwargs.pop("headers", {})}, timeout=60, **kwargs
+    )
     assert response.status_code in expect, (method, url, response.status_code, response.text[:500])
     return response.json() if response.content else {}
 
 
 def mailer_env(smtp_port: int, rate: int) -> dict:
-    return {"VINCULO_MAILER_SMTP_PORT": smtp_port, "VINCULO_MAILER_QUIET_HOURS": "",
-            "VINCULO_MAILER_FREQUENCY_CAP": "0", "VINCULO_MAILER_RATE_EMAIL": rate,
-            "VINCULO_MAILER_CLAIM_LEASE": "3", "VINCULO_MAILER_IDLE_EVERY": "0.5",
-            "VINCULO_MAILER_PUBLIC_URL": "https://mailer.example"}
+    return {
+        "VINCULO_MAILER_SMTP_PORT": smtp_port,
+        "VINCULO_MAILER_QUIET_HOURS": "",
+        "VINCULO_MAILER_FREQUENCY_CAP": "0",
+        "VINCULO_MAILER_RATE_EMAIL": rate,
+        "VINCULO_MAILER_CLAIM_LEASE": "3",
+        "VINCULO_MAILER_IDLE_EVERY": "0.5",
+        "VINCULO_MAILER_PUBLIC_URL": "https://mailer.example",
+    }
 
 
 @dataclass
@@ -85,8 +91,16 @@ class CampaignRun:
     mailer_extra: dict = field(default_factory=dict)
 
     @classmethod
-    def start(cls, env, smtp, *, customers: int = 150, rate: int = 40, worker_env: dict | None = None,
-              batch: int = 25) -> "CampaignRun":
+    def start(
+        cls,
+        env,
+        smtp,
+        *,
+        customers: int = 150,
+        rate: int = 40,
+        worker_env: dict | None = None,
+        batch: int = 25,
+    ) -> "CampaignRun":
         run = cls(env, smtp, mailer_extra={**mailer_env(smtp.port, rate), **(worker_env or {})})
         extra = worker_env or {}
         run.urls["segments"] = env.start_api("segments", **extra)
@@ -94,9 +108,12 @@ class CampaignRun:
         run.urls["campaigns"] = env.start_api("campaigns", **extra)
         run.workers["segments"] = env.start("segments", "worker", **extra)
         run.workers["mailer"] = [run.start_mailer_worker(), run.start_mailer_worker()]
-        campaigns_env = {"VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": batch,
-                         "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.3",
-                         "VINCULO_CAMPAIGNS_FANOUT_LEASE_SECONDS": "5", **extra}
+        campaigns_env = {
+            "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": batch,
+            "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.3",
+            "VINCULO_CAMPAIGNS_FANOUT_LEASE_SECONDS": "5",
+            **extra,
+        }
         run.workers["campaigns"] = env.start("campaigns", "worker", **campaigns_env)
         run.workers["scheduler"] = env.start("campaigns", "scheduler", **campaigns_env)
         for queue in ("mailer.send.requested", "campaigns.campaign.due"):
@@ -113,14 +130,20 @@ class CampaignRun:
         ids = []
         for i in range(n):
             email = f"r{i}-{tag}@example.com"
-            created = call("POST", f"{seg}/customers", json={"email": email, "first_name": f"Cliente {i}",
-                                                             "locale": "es" if i % 2 else "en"})
+            created = call(
+                "POST",
+                f"{seg}/customers",
+                json={"email": email, "first_name": f"Cliente {i}", "locale": "es" if i % 2 else "en"},
+            )
             ids.append(created["id"])
             if i % 10 == 3:
                 self.refused.append(email)  # no consent at all
                 continue
-            call("POST", f"{mail}/customers/{created['id']}/consents",
-                 json={"channel": "email", "topic": TOPIC, "status": "granted", "source": "api"})
+            call(
+                "POST",
+                f"{mail}/customers/{created['id']}/consents",
+                json={"channel": "email", "topic": TOPIC, "status": "granted", "source": "api"},
+            )
             if i % 40 == 7:
                 self.suppressed.append(email)  # consenting, but the address hard-bounced
                 body = DSN.format(address=email).replace("\n", "\r\n").encode()
@@ -128,17 +151,34 @@ class CampaignRun:
                 assert out["suppressed"], out
             else:
                 self.expected.append(email)
-        template = call("POST", f"{mail}/templates", json={
-            "name": f"Oferta {tag}", "channel": "email", "fallback_locale": "es",
-            "variants": {
-                "es": {"subject": "Hola {{ first_name }}", "text": "¡Ofertas para ti, {{ first_name }}!"},
-                "en": {"subject": "Hi {{ first_name }}", "text": "Deals for you, {{ first_name }}!"}}})
+        template = call(
+            "POST",
+            f"{mail}/templates",
+            json={
+                "name": f"Oferta {tag}",
+                "channel": "email",
+                "fallback_locale": "es",
+                "variants": {
+                    "es": {"subject": "Hola {{ first_name }}", "text": "¡Ofertas para ti, {{ first_name }}!"},
+                    "en": {"subject": "Hi {{ first_name }}", "text": "Deals for you, {{ first_name }}!"},
+                },
+            },
+        )
         segment = call("POST", f"{seg}/segments", json={"name": f"Todos {tag}", "kind": "static"})
         added = call("POST", f"{seg}/segments/{segment['id']}/members", json={"customer_ids": ids})
         assert not added.get("not_found"), added
-        campaign = call("POST", f"{self.urls['campaigns']}/campaigns", json={
-            "name": f"Reliability {tag}", "channel": "email", "topic": TOPIC, "segment_id": segment["id"],
-            "template_id": template["id"], "schedule": {"kind": "now"}})
+        campaign = call(
+            "POST",
+            f"{self.urls['campaigns']}/campaigns",
+            json={
+                "name": f"Reliability {tag}",
+                "channel": "email",
+                "topic": TOPIC,
+                "segment_id": segment["id"],
+                "template_id": template["id"],
+                "schedule": {"kind": "now"},
+            },
+        )
         self.campaign_id = campaign["id"]
 
     def send_now(self) -> None:
@@ -150,12 +190,19 @@ class CampaignRun:
         return self.smtp.mailbox.count
 
     def wait_for_a_third(self) -> None:
-        wait_until(lambda: self.arrived() >= len(self.expected) // 3, timeout=180, interval=0.02,
-                   what="a third of the campaign to arrive")
+        wait_until(
+            lambda: self.arrived() >= len(self.expected) // 3,
+            timeout=180,
+            interval=0.02,
+            what="a third of the campaign to arrive",
+        )
 
     def deliveries(self, status: str) -> int:
-        page = call("GET", f"{self.urls['mailer']}/deliveries",
-                    params={"campaign_id": self.campaign_id, "status": status, "limit": 1})
+        page = call(
+            "GET",
+            f"{self.urls['mailer']}/deliveries",
+            params={"campaign_id": self.campaign_id, "status": status, "limit": 1},
+        )
         return page["total"]
 
     def finished(self) -> bool:
@@ -196,8 +243,10 @@ def assert_received_once(run: CampaignRun, killed_workers: int = 0) -> None:
     for message in run.smtp.mailbox.snapshot():
         for rcpt in message.rcpt_tos:
             copies[rcpt.lower()].append(message.parsed()["Message-ID"])
-    assert set(copies) == set(run.expected), {"missing": sorted(set(run.expected) - set(copies)),
-                                              "unexpected": sorted(set(copies) - set(run.expected))}
+    assert set(copies) == set(run.expected), {
+        "missing": sorted(set(run.expected) - set(copies)),
+        "unexpected": sorted(set(copies) - set(run.expected)),
+    }
     recovered = run.recovered()
     extra = 0
     for address in run.expected:

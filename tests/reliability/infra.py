@@ -36,8 +36,10 @@ class PrivateRabbit:
 
     def __init__(self, base: Path, name: str = "vreliab"):
         if not (RABBIT_BIN / "rabbitmq-server").exists():
-            raise RuntimeError("rabbitmq-server is not installed (apt-get install rabbitmq-server): the "
-                               "broker-restart scenario runs its own node")
+            raise RuntimeError(
+                "rabbitmq-server is not installed (apt-get install rabbitmq-server): the "
+                "broker-restart scenario runs its own node"
+            )
         self.base = Path(base)
         self.port = procs.free_port()
         self.node = f"{name}{self.port}@localhost"
@@ -45,32 +47,51 @@ class PrivateRabbit:
         self.proc: subprocess.Popen | None = None
         self.base.mkdir(parents=True, exist_ok=True)
         (self.base / "rabbitmq.conf").write_text(
-            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n")
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
+        )
         (self.base / "plugins").write_text("[].\n")
         (self.base / "env.conf").write_text("")
 
     def env(self) -> dict:
-        return {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(self.base), "LANG": "C.UTF-8",
-                "RABBITMQ_CONF_ENV_FILE": str(self.base / "env.conf"),
-                "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq"),
-                "RABBITMQ_NODENAME": self.node, "RABBITMQ_DIST_PORT": str(procs.free_port()),
-                "ERL_EPMD_ADDRESS": "127.0.0.1",
-                "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"), "RABBITMQ_LOG_BASE": str(self.base / "log"),
-                "RABBITMQ_PID_FILE": str(self.base / "pid"),
-                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "plugins")}
+        return {
+            "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+            "HOME": str(self.base),
+            "LANG": "C.UTF-8",
+            "RABBITMQ_CONF_ENV_FILE": str(self.base / "env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq"),
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_DIST_PORT": str(procs.free_port()),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.base / "log"),
+            "RABBITMQ_PID_FILE": str(self.base / "pid"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "plugins"),
+        }
 
     def start(self, timeout: float = 180) -> "PrivateRabbit":
         log = open(self.base / "server.log", "ab")
-        self.proc = subprocess.Popen([str(RABBIT_BIN / "rabbitmq-server")], env=self.env(), stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(RABBIT_BIN / "rabbitmq-server")],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         procs.wait_for_port("127.0.0.1", self.port, timeout, self.proc, f"the private RabbitMQ {self.node}")
         return self
 
     def ctl(self, *args: str, timeout: float = 120) -> None:
-        done = subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), "-n", self.node, *args], env=self.env(),
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.node, *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if done.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stdout[-500:]} {done.stderr[-500:]}")
+            raise RuntimeError(
+                f"rabbitmqctl {' '.join(args)} failed: {done.stdout[-500:]} {done.stderr[-500:]}"
+            )
 
     def stop_app(self) -> None:
         """The broker goes away: connections drop, the port closes."""
@@ -117,8 +138,9 @@ class PrivateStore:
         return f"mongodb://127.0.0.1:{self.port}/{database}"
 
     def start(self) -> "PrivateStore":
-        self.proc, _ = procs.start_mongo_standin(self.port, data_dir=str(self.base / "data"),
-                                                 log_path=self.base / "standin.log")
+        self.proc, _ = procs.start_mongo_standin(
+            self.port, data_dir=str(self.base / "data"), log_path=self.base / "standin.log"
+        )
         return self
 
     def stop(self) -> None:
@@ -144,8 +166,9 @@ class SmtpSink:
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
-                message = email.message_from_bytes(envelope.original_content or envelope.content,
-                                                   policy=email.policy.default)
+                message = email.message_from_bytes(
+                    envelope.original_content or envelope.content, policy=email.policy.default
+                )
                 with sink._lock:
                     sink.messages.append(message)
                     sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))

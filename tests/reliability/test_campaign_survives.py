@@ -33,10 +33,15 @@ def test_kill9_a_mailer_worker_mid_campaign_every_consenting_recipient_gets_one_
         assert all(p.poll() is None for p in alive), [p.args for p in alive if p.poll() is not None]
 
 
-def test_a_rabbitmq_restart_mid_campaign_loses_nothing_and_sends_nothing_twice(private_rabbit, mongo_uri,
-                                                                               tmp_path):
-    env = ServiceEnv(mongo_uri=mongo_uri, amqp_url=private_rabbit.url, namespace=f"c{uuid.uuid4().hex[:8]}.",
-                     tmp_path=tmp_path)
+def test_a_rabbitmq_restart_mid_campaign_loses_nothing_and_sends_nothing_twice(
+    private_rabbit, mongo_uri, tmp_path
+):
+    env = ServiceEnv(
+        mongo_uri=mongo_uri,
+        amqp_url=private_rabbit.url,
+        namespace=f"c{uuid.uuid4().hex[:8]}.",
+        tmp_path=tmp_path,
+    )
     try:
         with SmtpServer() as smtp:
             # No worker dies here, so nothing waits for a lease to expire; the 3-second
@@ -61,16 +66,20 @@ def test_a_rabbitmq_restart_mid_campaign_loses_nothing_and_sends_nothing_twice(p
         env.stop_all()
 
 
-def test_a_store_restart_mid_campaign_loses_nothing_and_the_apis_are_ready_again(amqp_url, namespace,
-                                                                                 tmp_path):
+def test_a_store_restart_mid_campaign_loses_nothing_and_the_apis_are_ready_again(
+    amqp_url, namespace, tmp_path
+):
     private = PrivateStore(tmp_path / "store").start()
     uri = private.uri("reliability")
     store.prepare(uri)
     env = ServiceEnv(mongo_uri=uri, amqp_url=amqp_url, namespace=namespace, tmp_path=tmp_path)
     # a claim lease longer than the outage, as in production (120 s): a live worker that had a message
     # accepted by the relay records it when the store is back, and nobody sends it again
-    patient = {"VINCULO_WORKER_MAX_ATTEMPTS": "50", "VINCULO_WORKER_MAX_RETRY_DELAY": "1",
-               "VINCULO_MAILER_CLAIM_LEASE": "60"}
+    patient = {
+        "VINCULO_WORKER_MAX_ATTEMPTS": "50",
+        "VINCULO_WORKER_MAX_RETRY_DELAY": "1",
+        "VINCULO_MAILER_CLAIM_LEASE": "60",
+    }
     try:
         with SmtpServer() as smtp:
             run = CampaignRun.start(env, smtp, worker_env=patient)
@@ -82,15 +91,21 @@ def test_a_store_restart_mid_campaign_loses_nothing_and_the_apis_are_ready_again
             # (a message's attempt, or the recording of messages the relay accepted). Not longer:
             # an outage past the claim lease lets another worker resend what was sent but not recorded.
             failing = ("failed (attempt", "recording accepted messages failed, retrying")
-            wait_until(lambda: any(sign in p.log_path.read_text() for p in env.processes for sign in failing),
-                       timeout=90, what="a worker to fail on the store outage")
+            wait_until(
+                lambda: any(sign in p.log_path.read_text() for p in env.processes for sign in failing),
+                timeout=90,
+                what="a worker to fail on the store outage",
+            )
             assert requests.get(f"{run.urls['mailer']}/readyz", timeout=30).status_code == 503
             private.start()  # same port, same data
             run.wait_finished()
             assert_received_once(run, killed_workers=0)
             for name, base in run.urls.items():
-                wait_until(lambda: requests.get(f"{base}/readyz", timeout=30).status_code == 200, timeout=60,
-                           what=f"{name} api to be ready again")
+                wait_until(
+                    lambda: requests.get(f"{base}/readyz", timeout=30).status_code == 200,
+                    timeout=60,
+                    what=f"{name} api to be ready again",
+                )
             assert all(p.poll() is None for p in env.processes), "every process reconnected by itself"
     except BaseException:
         env.print_logs()

@@ -49,9 +49,16 @@ def test_the_api_survives_fuzzing_and_answers_errors_in_one_shape(service_env, s
     assert operations, f"{service} documents no operation"
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             def fuzz(case):
                 response = case.call(base_url=base, headers={"X-API-Key": ADMIN_KEY}, timeout=30)
                 check_response(case, response)

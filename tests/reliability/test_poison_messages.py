@@ -35,18 +35,36 @@ class PoisonTarget:
 
 
 TARGETS = [
-    PoisonTarget("segments", "segments.facts",
-                 lambda: ConsentChanged(customer_id=str(ObjectId()), channel="email", topic="newsletter",
-                                        status="granted", source="api"),
-                 "poison: unknown customer"),
-    PoisonTarget("campaigns", "campaigns.campaign.due",
-                 lambda: CampaignDue(campaign_id=str(ObjectId()), fire_id=f"{ObjectId()}:2026-01-01T09:00:00Z",
-                                     due_at="2026-01-01T09:00:00+00:00"),
-                 "poison: unknown run"),
-    PoisonTarget("mailer", "mailer.send.requested",
-                 lambda: SendRequested(campaign_id=str(ObjectId()), channel="email", topic="newsletter",
-                                       template_id=str(ObjectId()), customer_ids=[str(ObjectId())]),
-                 "poison: template"),
+    PoisonTarget(
+        "segments",
+        "segments.facts",
+        lambda: ConsentChanged(
+            customer_id=str(ObjectId()), channel="email", topic="newsletter", status="granted", source="api"
+        ),
+        "poison: unknown customer",
+    ),
+    PoisonTarget(
+        "campaigns",
+        "campaigns.campaign.due",
+        lambda: CampaignDue(
+            campaign_id=str(ObjectId()),
+            fire_id=f"{ObjectId()}:2026-01-01T09:00:00Z",
+            due_at="2026-01-01T09:00:00+00:00",
+        ),
+        "poison: unknown run",
+    ),
+    PoisonTarget(
+        "mailer",
+        "mailer.send.requested",
+        lambda: SendRequested(
+            campaign_id=str(ObjectId()),
+            channel="email",
+            topic="newsletter",
+            template_id=str(ObjectId()),
+            customer_ids=[str(ObjectId())],
+        ),
+        "poison: template",
+    ),
 ]
 
 
@@ -59,9 +77,14 @@ def test_every_worker_has_a_poison_target():
 def publish_raw(service_env, event_type: str, body: bytes) -> None:
     topology = service_env.topology
     with Connection(service_env.amqp_url, transport_options={"confirm_publish": True}) as conn:
-        Producer(conn.channel()).publish(body, exchange=topology.exchange_for(event_type), routing_key=event_type,
-                                         content_type="application/json", delivery_mode=2,
-                                         headers={"correlation_id": "poison-test"})
+        Producer(conn.channel()).publish(
+            body,
+            exchange=topology.exchange_for(event_type),
+            routing_key=event_type,
+            content_type="application/json",
+            delivery_mode=2,
+            headers={"correlation_id": "poison-test"},
+        )
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=str)
@@ -87,7 +110,9 @@ def test_poison_is_dead_lettered_with_the_reason_and_the_worker_keeps_consuming(
     try:
         wait_until(lambda: collected(3), timeout=60, what=f"three dead letters in {queue}.dlq")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}; got {[letter.headers.get('x-vinculo-reason') for letter in letters]}") from None
+        raise AssertionError(
+            f"{exc}; got {[letter.headers.get('x-vinculo-reason') for letter in letters]}"
+        ) from None
     reasons = sorted(letter.headers["x-vinculo-reason"] for letter in letters)
     assert reasons[0].startswith("malformed message: body is not JSON"), reasons
     assert reasons[1].startswith(f"malformed message: schema_version {poison.schema_version + 98} "), reasons
@@ -116,8 +141,11 @@ def publish_burst(service_env, event_type: str, bodies: list[bytes]) -> None:
         confirmed = [0]
         raw.events["basic_ack"].add(lambda tag, multiple: confirmed.__setitem__(0, max(confirmed[0], tag)))
         for body in bodies:
-            raw.basic_publish(amqp.Message(body, content_type="application/json", delivery_mode=2),
-                              exchange=service_env.topology.exchange_for(event_type).name, routing_key=event_type)
+            raw.basic_publish(
+                amqp.Message(body, content_type="application/json", delivery_mode=2),
+                exchange=service_env.topology.exchange_for(event_type).name,
+                routing_key=event_type,
+            )
 
         def all_confirmed():
             try:
@@ -125,6 +153,7 @@ def publish_burst(service_env, event_type: str, bodies: list[bytes]) -> None:
             except socket.timeout:
                 pass
             return confirmed[0] >= len(bodies)
+
         wait_until(all_confirmed, timeout=30, what="the broker's confirms")
 
 
@@ -137,8 +166,9 @@ def test_a_burst_of_malformed_messages_is_dead_lettered_in_full(service_env, tar
     queue = service_env.topology.name(target.queue)
     wait_consuming(service_env.amqp_url, queue)
     kind = target.never_succeeds().type
-    publish_burst(service_env, kind, [b'{"type": "' + kind.encode() + b'", oops ' + str(i).encode()
-                                      for i in range(300)])
+    publish_burst(
+        service_env, kind, [b'{"type": "' + kind.encode() + b'", oops ' + str(i).encode() for i in range(300)]
+    )
     letters = []
 
     def collected():

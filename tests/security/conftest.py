@@ -41,6 +41,7 @@ def apps(service_env):
         if service not in built:
             built[service] = Api(service_app(service, service_env, **overrides))
         return built[service]
+
     return get
 
 

@@ -19,8 +19,10 @@ SERVICES = ("segments", "campaigns", "mailer", "listener")
 WRITES = {
     "segments": ("/customers", {"email": "lucia@example.es", "first_name": "Lucía"}),
     "campaigns": ("/campaigns", {"name": "Rebajas", "channel": "email", "topic": "marketing"}),
-    "mailer": ("/templates", {"name": "Bienvenida", "channel": "email",
-                              "variants": {"es": {"subject": "Hola", "text": "Hola"}}}),
+    "mailer": (
+        "/templates",
+        {"name": "Bienvenida", "channel": "email", "variants": {"es": {"subject": "Hola", "text": "Hola"}}},
+    ),
     "listener": ("/queries", {"name": "Marca", "keywords": ["vínculo"]}),
 }
 
@@ -37,11 +39,17 @@ def fields(response) -> set[str]:
 
 
 def raw_json(api, path, text: str, method="POST", content_type="application/json"):
-    return api(method, path, key=ADMIN_KEY, data=text.encode("utf-8", "surrogatepass"),
-               headers={"Content-Type": content_type})
+    return api(
+        method,
+        path,
+        key=ADMIN_KEY,
+        data=text.encode("utf-8", "surrogatepass"),
+        headers={"Content-Type": content_type},
+    )
 
 
 # --- finding 13: deep JSON and lone surrogates, on all four APIs ------------------------------
+
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_json_nested_ten_thousand_deep_is_a_400(apps, service):
@@ -69,12 +77,15 @@ def test_a_template_variant_with_a_lone_surrogate_writes_nothing(mailer):
 
     _, good = WRITES["mailer"]
     text = json.dumps({**good, "variants": {"es": {"subject": "Hola", "text": "x\\ud800"}}}).replace(
-        "\\\\ud800", "\\ud800")
+        "\\\\ud800", "\\ud800"
+    )
     assert "variants.es.text" in fields(raw_json(mailer, "/templates", text))
     assert Template.objects.count() == 0
     created = mailer("POST", "/templates", json=good).get_json()
     before = Template.objects(id=created["id"]).first().to_mongo().to_dict()
-    patch = json.dumps({"variants": {"es": {"subject": "Hola \\udfff", "text": "x"}}}).replace("\\\\udfff", "\\udfff")
+    patch = json.dumps({"variants": {"es": {"subject": "Hola \\udfff", "text": "x"}}}).replace(
+        "\\\\udfff", "\\udfff"
+    )
     assert fields(raw_json(mailer, f"/templates/{created['id']}/versions", patch))
     after = Template.objects(id=created["id"]).first().to_mongo().to_dict()
     assert after == before  # no version added, the version counter untouched
@@ -82,6 +93,7 @@ def test_a_template_variant_with_a_lone_surrogate_writes_nothing(mailer):
 
 
 # --- finding 14: content type, empty body, a customer's identifier ----------------------------
+
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_wrong_or_missing_content_type_is_415_and_empty_body_400(apps, service):
@@ -99,12 +111,18 @@ def test_post_customers_never_creates_an_empty_customer(segments):
     shape(segments("POST", "/customers", data=""), 415)
     shape(raw_json(segments, "/customers", ""), 400)
     assert fields(segments("POST", "/customers", json={})) == {"external_id", "email", "phone"}
-    assert fields(segments("POST", "/customers", json={"first_name": "Íñigo"})) == {"external_id", "email", "phone"}
+    assert fields(segments("POST", "/customers", json={"first_name": "Íñigo"})) == {
+        "external_id",
+        "email",
+        "phone",
+    }
     assert Customer.objects.count() == 0
 
 
 def test_a_customer_always_keeps_an_identifier(segments):
-    created = segments("POST", "/customers", json={"email": "ñandú@ejemplo.es", "first_name": "Íñigo"}).get_json()
+    created = segments(
+        "POST", "/customers", json={"email": "ñandú@ejemplo.es", "first_name": "Íñigo"}
+    ).get_json()
     assert fields(segments("PATCH", f"/customers/{created['id']}", json={"email": None})) >= {"email"}
     assert Customer.objects(id=created["id"]).first().email == "ñandú@ejemplo.es"
     # with a phone as well, the email may go
@@ -114,6 +132,7 @@ def test_a_customer_always_keeps_an_identifier(segments):
 
 
 # --- finding 11: body size and attribute limits -----------------------------------------------
+
 
 def test_bodies_over_a_mebibyte_are_413_but_imports_take_more(segments, service_env):
     big = json.dumps({"email": "ana@example.es", "first_name": "x" * (1024 * 1024 + 10)})
@@ -128,15 +147,23 @@ def test_bodies_over_a_mebibyte_are_413_but_imports_take_more(segments, service_
 
 def test_attribute_count_and_size_are_limited(segments):
     many = {f"a{i}": i for i in range(101)}
-    assert fields(segments("POST", "/customers", json={"email": "a@example.es", "attributes": many})) == {"attributes"}
+    assert fields(segments("POST", "/customers", json={"email": "a@example.es", "attributes": many})) == {
+        "attributes"
+    }
     huge = {"notes": "ñ" * 3000}
-    assert fields(segments("POST", "/customers", json={"email": "a@example.es", "attributes": huge})) == {"attributes"}
-    fine = segments("POST", "/customers", json={"email": "a@example.es",
-                                                "attributes": {f"a{i}": "ñandú" for i in range(100)}})
+    assert fields(segments("POST", "/customers", json={"email": "a@example.es", "attributes": huge})) == {
+        "attributes"
+    }
+    fine = segments(
+        "POST",
+        "/customers",
+        json={"email": "a@example.es", "attributes": {f"a{i}": "ñandú" for i in range(100)}},
+    )
     assert fine.status_code == 201 and len(fine.get_json()["attributes"]) == 100
 
 
 # --- finding 15: the 500s ---------------------------------------------------------------------
+
 
 def test_a_control_character_in_a_query_is_a_422(segments):
     assert fields(segments("GET", "/customers?email=%1C")) == {"email"}
@@ -147,8 +174,9 @@ def test_a_preview_version_out_of_range_is_a_422(mailer):
     created = mailer("POST", "/templates", json=WRITES["mailer"][1]).get_json()
     response = raw_json(mailer, f"/templates/{created['id']}/preview", '{"version": 5e21}')
     assert fields(response) == {"version"}
-    assert fields(raw_json(mailer, f"/templates/{created['id']}/preview",
-                           '{"version": 5000000000000000000000}')) == {"version"}
+    assert fields(
+        raw_json(mailer, f"/templates/{created['id']}/preview", '{"version": 5000000000000000000000}')
+    ) == {"version"}
 
 
 def test_a_signed_click_link_with_cr_lf_is_a_bad_link_page(mailer):
@@ -163,11 +191,17 @@ def test_a_signed_click_link_with_cr_lf_is_a_bad_link_page(mailer):
 def test_a_deeply_nested_json_lines_row_is_rejected_alone(segments, service_env):
     from services.segments.settings import load
 
-    lines = [json.dumps({"email": "ana@example.es", "first_name": "Ana"}),
-             '{"email": "deep@example.es", "attributes": {"x": ' + "[" * 5000 + "]" * 5000 + "}}",
-             json.dumps({"email": "ñandú@ejemplo.es", "first_name": "Íñigo"})]
-    accepted = segments("POST", "/imports?format=jsonl", data="\n".join(lines).encode(),
-                        headers={"Content-Type": "application/x-ndjson"})
+    lines = [
+        json.dumps({"email": "ana@example.es", "first_name": "Ana"}),
+        '{"email": "deep@example.es", "attributes": {"x": ' + "[" * 5000 + "]" * 5000 + "}}",
+        json.dumps({"email": "ñandú@ejemplo.es", "first_name": "Íñigo"}),
+    ]
+    accepted = segments(
+        "POST",
+        "/imports?format=jsonl",
+        data="\n".join(lines).encode(),
+        headers={"Content-Type": "application/x-ndjson"},
+    )
     assert accepted.status_code == 202
     run_jobs(service_env.settings(load))
     job = segments("GET", f"/imports/{accepted.get_json()['id']}").get_json()
@@ -178,45 +212,72 @@ def test_a_deeply_nested_json_lines_row_is_rejected_alone(segments, service_env)
 
 # --- finding 16: characters in names, formulas in exports --------------------------------------
 
+
 @pytest.mark.parametrize("name", ["Ana\x00", "Ana\r\nBcc: x@evil.example", "\u202eanA", "Ana\x1b[31m"])
 def test_names_with_controls_or_bidi_overrides_are_refused(segments, name):
     assert fields(segments("POST", "/customers", json={"email": "ana@example.es", "first_name": name})) == {
-        "first_name"}
+        "first_name"
+    }
     assert Customer.objects.count() == 0
 
 
 def test_right_to_left_and_accented_names_are_kept(segments):
-    created = segments("POST", "/customers", json={"email": "user@bücher.example", "first_name": "مريم",
-                                                   "last_name": "Núñez 🌵"})
+    created = segments(
+        "POST",
+        "/customers",
+        json={"email": "user@bücher.example", "first_name": "مريم", "last_name": "Núñez 🌵"},
+    )
     assert created.status_code == 201 and created.get_json()["first_name"] == "مريم"
 
 
 def test_csv_exports_neutralise_formulas(segments, service_env):
     from services.segments.settings import load
 
-    hostile = ["=HYPERLINK(\"https://evil.example\",\"x\")", "+cmd", "-2+3", "@SUM(A1)"]
+    hostile = ['=HYPERLINK("https://evil.example","x")', "+cmd", "-2+3", "@SUM(A1)"]
     for i, name in enumerate(hostile):
-        assert segments("POST", "/customers", json={"email": f"f{i}@example.es", "first_name": name,
-                                                    "country": "ES"}).status_code == 201
+        assert (
+            segments(
+                "POST", "/customers", json={"email": f"f{i}@example.es", "first_name": name, "country": "ES"}
+            ).status_code
+            == 201
+        )
     rule = {"all": [{"field": "country", "op": "eq", "value": "ES"}]}
-    segment = segments("POST", "/segments", json={"name": "España", "kind": "dynamic", "rule": rule}).get_json()
+    segment = segments(
+        "POST", "/segments", json={"name": "España", "kind": "dynamic", "rule": rule}
+    ).get_json()
     run_jobs(service_env.settings(load))
     exported = segments("GET", f"/segments/{segment['id']}/export.csv").get_data(as_text=True)
     names = sorted(row["first_name"] for row in csv.DictReader(io.StringIO(exported)))
     assert names == sorted("'" + name for name in hostile)
     # the import report names a rejected row's fields, as the file wrote them
     upload = json.dumps({"email": "g@example.es", '=HYPERLINK("https://evil.example")': 1}).encode()
-    job = segments("POST", "/imports?format=jsonl", data=upload,
-                   headers={"Content-Type": "application/x-ndjson"}).get_json()
+    job = segments(
+        "POST", "/imports?format=jsonl", data=upload, headers={"Content-Type": "application/x-ndjson"}
+    ).get_json()
     run_jobs(service_env.settings(load))
-    report = list(csv.DictReader(io.StringIO(segments("GET", f"/imports/{job['id']}/report.csv")
-                                             .get_data(as_text=True))))
+    report = list(
+        csv.DictReader(
+            io.StringIO(segments("GET", f"/imports/{job['id']}/report.csv").get_data(as_text=True))
+        )
+    )
     assert [row["field"] for row in report] == ['\'=HYPERLINK("https://evil.example")']
 
 
-@pytest.mark.parametrize("cell, written", [("=1+1", "'=1+1"), ("+34600111222", "'+34600111222"), ("-x", "'-x"),
-                                           ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("Ana", "Ana"),
-                                           ("ñandú=1", "ñandú=1"), (7, 7), (None, None)])
+@pytest.mark.parametrize(
+    "cell, written",
+    [
+        ("=1+1", "'=1+1"),
+        ("+34600111222", "'+34600111222"),
+        ("-x", "'-x"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("Ana", "Ana"),
+        ("ñandú=1", "ñandú=1"),
+        (7, 7),
+        (None, None),
+    ],
+)
 def test_every_formula_start_gets_an_apostrophe(cell, written):
     from shared.export import safe_cell
 
@@ -224,6 +285,7 @@ def test_every_formula_start_gets_an_apostrophe(cell, written):
 
 
 # --- finding 17: unknown query parameters, erased and archived ---------------------------------
+
 
 def test_unknown_query_parameters_are_refused_by_name(segments, apps):
     segments("POST", "/customers", json={"email": "ana@example.es"})
@@ -240,13 +302,18 @@ def test_erased_customers_and_archived_segments_are_404(segments):
     assert segments("DELETE", f"/customers/{created['id']}").status_code == 204
     for method, path in (("GET", ""), ("GET", "/view"), ("PATCH", ""), ("POST", "/purchases")):
         body = {"first_name": "Ana"} if method == "PATCH" else {"order_id": "o-1", "amount": 5}
-        response = segments(method, f"/customers/{created['id']}{path}", **({"json": body} if method != "GET" else {}))
+        response = segments(
+            method, f"/customers/{created['id']}{path}", **({"json": body} if method != "GET" else {})
+        )
         assert shape(response, 404)["error"] == "not_found", path
     assert segments("DELETE", f"/customers/{created['id']}").status_code == 204  # erasing again: idempotent
     segment = segments("POST", "/segments", json={"name": "Lista", "kind": "static"}).get_json()
     assert segments("DELETE", f"/segments/{segment['id']}").status_code == 204
     for method, path in (("GET", ""), ("GET", "/members"), ("GET", "/export.csv"), ("PATCH", "")):
-        response = segments(method, f"/segments/{segment['id']}{path}", **({"json": {"name": "x"}}
-                                                                           if method == "PATCH" else {}))
+        response = segments(
+            method,
+            f"/segments/{segment['id']}{path}",
+            **({"json": {"name": "x"}} if method == "PATCH" else {}),
+        )
         shape(response, 404)
     assert Segment.objects(id=segment["id"]).first().archived is True

@@ -20,8 +20,15 @@ def campaigns_worker(amqp_url, namespace):
     """The campaigns worker's real handler for the delivery queue, with the default 5 tries."""
     from services.campaigns import results
 
-    return Worker(connect(amqp_url), Topology(namespace), {QUEUE: results.on_delivery}, name="campaigns",
-                  max_attempts=5, base_delay=0.05, max_delay=0.2)
+    return Worker(
+        connect(amqp_url),
+        Topology(namespace),
+        {QUEUE: results.on_delivery},
+        name="campaigns",
+        max_attempts=5,
+        base_delay=0.05,
+        max_delay=0.2,
+    )
 
 
 def consume_until(worker, condition, limit=20):
@@ -32,8 +39,9 @@ def consume_until(worker, condition, limit=20):
 
 
 def sent(campaign_id: str, delivery_id: str = "d1") -> DeliverySent:
-    return DeliverySent(delivery_id=delivery_id, campaign_id=campaign_id, customer_id=str(ObjectId()),
-                        channel="email")
+    return DeliverySent(
+        delivery_id=delivery_id, campaign_id=campaign_id, customer_id=str(ObjectId()), channel="email"
+    )
 
 
 def test_topic_bindings_decide_what_a_queue_accepts():
@@ -42,8 +50,9 @@ def test_topic_bindings_decide_what_a_queue_accepts():
     assert accepts("segments.facts", "consent.changed") and not accepts("segments.facts", "campaign.due")
 
 
-def test_an_envelope_of_an_unexpected_type_is_dead_lettered_at_once_with_the_reason(amqp_url, namespace,
-                                                                                    mongo_uri):
+def test_an_envelope_of_an_unexpected_type_is_dead_lettered_at_once_with_the_reason(
+    amqp_url, namespace, mongo_uri
+):
     worker = campaigns_worker(amqp_url, namespace)
     stray = envelope_for(CustomerCreated(customer_id=str(ObjectId()), external_id="ñandú-7"), "segments")
     with worker.connection:
@@ -51,8 +60,12 @@ def test_an_envelope_of_an_unexpected_type_is_dead_lettered_at_once_with_the_rea
         worker.topology.declare(channel, [QUEUE])
         # Valid in every way but its type: put straight into the queue (default exchange).
         with Connection(amqp_url, transport_options={"confirm_publish": True}) as conn:
-            Producer(conn.channel()).publish(stray.to_json().encode(), exchange="",
-                                             routing_key=f"{namespace}{QUEUE}", content_type="application/json")
+            Producer(conn.channel()).publish(
+                stray.to_json().encode(),
+                exchange="",
+                routing_key=f"{namespace}{QUEUE}",
+                content_type="application/json",
+            )
         consume_until(worker, lambda: worker.stats.dead_lettered == 1)
     assert worker.stats.retried == 0, "a type the queue does not handle is never retried"
     letters = drain(amqp_url, f"{namespace}{QUEUE}.dlq")
@@ -65,7 +78,9 @@ def test_an_envelope_of_an_unexpected_type_is_dead_lettered_at_once_with_the_rea
 def test_a_forged_delivery_for_an_unknown_campaign_is_not_a_result(amqp_url, namespace, mongo_uri):
     from services.campaigns.models import campaigns, facts
 
-    real = campaigns().insert_one({"state": "sent", "name": "Rebajas de enero", "channel": "email"}).inserted_id
+    real = (
+        campaigns().insert_one({"state": "sent", "name": "Rebajas de enero", "channel": "email"}).inserted_id
+    )
     worker = campaigns_worker(amqp_url, namespace)
     publisher = Publisher(amqp_url, Topology(namespace), "mailer")
     forged_id = str(ObjectId())
@@ -79,5 +94,9 @@ def test_a_forged_delivery_for_an_unknown_campaign_is_not_a_result(amqp_url, nam
     assert worker.stats.retried == 0
     assert [f["_id"] for f in facts().find({})] == ["real-1:sent"]
     reasons = sorted(m.headers["x-vinculo-reason"] for m in drain(amqp_url, f"{namespace}{QUEUE}.dlq"))
-    assert reasons == sorted(["poison: delivery.sent for unknown campaign 'not-an-id'",
-                              f"poison: delivery.sent for unknown campaign '{forged_id}'"])
+    assert reasons == sorted(
+        [
+            "poison: delivery.sent for unknown campaign 'not-an-id'",
+            f"poison: delivery.sent for unknown campaign '{forged_id}'",
+        ]
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: F401, F811 - fixtures imported from another conftest to be used here
 """Public forms that send mail are throttled per destination address as
 well as per client (issue 15, finding 12): /subscribe and /p/renew sent 16
 mails to one address in seconds from a handful of clients. The answer is
@@ -7,8 +8,15 @@ from __future__ import annotations
 
 import re
 
-from tests.mailer.conftest import (events, make_customer, mailer_env, settings, settings_for,  # noqa: F401
-                                   sms_server, smtp_server)
+from tests.mailer.conftest import (
+    events,
+    make_customer,
+    mailer_env,
+    settings,
+    settings_for,  # noqa: F401
+    sms_server,
+    smtp_server,
+)
 
 
 def csrf_of(page) -> str:
@@ -25,7 +33,8 @@ def post_form(app, path: str, client_ip: str, **form):
 
 
 def test_renew_and_subscribe_mail_one_address_at_most_a_few_times_whatever_the_client(  # noqa: F811
-        settings_for, events, smtp_server):  # noqa: F811
+    settings_for, events, smtp_server
+):  # noqa: F811
     from services.mailer.app import create_app
 
     app = create_app(settings_for(public_address_limit=3))
@@ -33,8 +42,12 @@ def test_renew_and_subscribe_mail_one_address_at_most_a_few_times_whatever_the_c
     make_customer(email="otra@ejemplo.es", events=events)
 
     renewals = [post_form(app, "/p/renew", f"203.0.113.{i}", email="ñandú@ejemplo.es") for i in range(8)]
-    subscriptions = [post_form(app, "/subscribe", f"198.51.100.{i}", email="Ñandú@Ejemplo.es",
-                               topic=["newsletter", "promotions"]) for i in range(8)]
+    subscriptions = [
+        post_form(
+            app, "/subscribe", f"198.51.100.{i}", email="Ñandú@Ejemplo.es", topic=["newsletter", "promotions"]
+        )
+        for i in range(8)
+    ]
     assert len(smtp_server.mailbox.to("ñandú@ejemplo.es")) == 3, "three mails in the window, from 16 clients"
 
     # Throttled, mailed and unknown addresses all get the same answer.

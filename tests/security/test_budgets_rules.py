@@ -25,8 +25,13 @@ class Commands(monitoring.CommandListener):
 
     def started(self, event):
         if self.active and event.command_name in ("find", "aggregate", "count"):
-            self.seen.append({"name": event.command_name, "collection": event.command.get(event.command_name),
-                              "maxTimeMS": event.command.get("maxTimeMS")})
+            self.seen.append(
+                {
+                    "name": event.command_name,
+                    "collection": event.command.get(event.command_name),
+                    "maxTimeMS": event.command.get("maxTimeMS"),
+                }
+            )
 
     def succeeded(self, event):
         pass
@@ -50,6 +55,7 @@ def client(service_env):
 
     def call(method, path, key=ANALYST_KEY, **kwargs):
         return test_client.open(path, method=method, headers={"X-API-Key": key}, **kwargs)
+
     return call
 
 
@@ -61,8 +67,10 @@ def test_fifty_near_conditions_are_refused_at_validation_naming_the_node(client)
     from shared.models import Segment
 
     rule = {"any": [near(i) for i in range(50)]}  # 51 nodes: under the 200-node limit
-    for method, path, key, body in (("POST", "/segments/preview", ANALYST_KEY, {"rule": rule}),
-                                    ("POST", "/segments", MARKETER_KEY, {"name": "Cerca de Madrid", "rule": rule})):
+    for method, path, key, body in (
+        ("POST", "/segments/preview", ANALYST_KEY, {"rule": rule}),
+        ("POST", "/segments", MARKETER_KEY, {"name": "Cerca de Madrid", "rule": rule}),
+    ):
         answer = client(method, path, key=key, json=body)
         assert answer.status_code == 422, answer.get_json()
         fields = answer.get_json()["details"]["fields"]
@@ -83,9 +91,13 @@ def test_a_reasonable_rule_within_the_limits_is_previewed(client):
     from shared.models import Customer
 
     Customer(first_name="Íñigo", email="inigo@ejemplo.es", city="Málaga", country="ES").save()
-    rule = {"all": [{"any": [near(i) for i in range(5)] + [{"field": "country", "op": "eq", "value": "ES"}]},
-                    {"purchases": {"days": 90, "count": {"gte": 0}}},
-                    {"field": "city", "op": "contains", "value": "malaga"}]}
+    rule = {
+        "all": [
+            {"any": [near(i) for i in range(5)] + [{"field": "country", "op": "eq", "value": "ES"}]},
+            {"purchases": {"days": 90, "count": {"gte": 0}}},
+            {"field": "city", "op": "contains", "value": "malaga"},
+        ]
+    }
     answer = client("POST", "/segments/preview", json={"rule": rule, "sample": 5})
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["count"] == 1
@@ -112,8 +124,9 @@ def test_every_query_built_from_a_rule_carries_max_time_ms(client, service_env):
 
     rule = {"field": "country", "op": "eq", "value": "ES"}
     customer = Customer(first_name="Zoë", email="zoe@ejemplo.es", country="ES").save()
-    segment = Segment(name="España", kind="dynamic", rule=rule,
-                      compiled=json_util.dumps(compile_rule(rule).filter)).save()
+    segment = Segment(
+        name="España", kind="dynamic", rule=rule, compiled=json_util.dumps(compile_rule(rule).filter)
+    ).save()
 
     preview = rule_queries(lambda: client("POST", "/segments/preview", json={"rule": rule, "sample": 2}))
     assert preview and all(q["maxTimeMS"] == 1500 for q in preview), preview
@@ -135,5 +148,7 @@ def test_a_segment_stored_before_the_limits_keeps_its_dependencies(service_env):
 
     rule = {"any": [near(i) for i in range(8)]}
     compiled = compile_rule(rule, cost_limits=False)
-    segment = Segment(name="Antiguo", kind="dynamic", rule=rule, compiled=json_util.dumps(compiled.filter)).save()
+    segment = Segment(
+        name="Antiguo", kind="dynamic", rule=rule, compiled=json_util.dumps(compiled.filter)
+    ).save()
     assert dependencies(segment) == ({"location"}, False), "not re-evaluated on every change ('*')"

@@ -12,17 +12,25 @@ import pytest
 from shared.settings import ConfigError, parse_secret
 from tests.support import ROOT
 
-EXAMPLE = dict(line.split("=", 1) for line in (ROOT / "deploy/example.env").read_text().splitlines()
-               if line.strip() and not line.lstrip().startswith("#"))
+EXAMPLE = dict(
+    line.split("=", 1)
+    for line in (ROOT / "deploy/example.env").read_text().splitlines()
+    if line.strip() and not line.lstrip().startswith("#")
+)
 
 
 def published_secrets() -> set[str]:
     """Every literal the repository gives VINCULO_SECRET_KEY (examples, defaults, docs)."""
     found = {EXAMPLE["VINCULO_SECRET_KEY"]}
-    pattern = re.compile(r"""VINCULO_SECRET_KEY["']?\s*[:=,]\s*(?:os\.environ\.get\([^,]+,\s*)?["']([^"'$\s]{16,})["']""")
+    pattern = re.compile(
+        r"""VINCULO_SECRET_KEY["']?\s*[:=,]\s*(?:os\.environ\.get\([^,]+,\s*)?["']([^"'$\s]{16,})["']"""
+    )
     for path in ROOT.rglob("*"):
-        if (path.suffix in {".py", ".yml", ".yaml", ".env", ".md", ".toml", ".sh"} and path.is_file()
-                and not {".venv", "var", ".git"} & set(path.relative_to(ROOT).parts)):
+        if (
+            path.suffix in {".py", ".yml", ".yaml", ".env", ".md", ".toml", ".sh"}
+            and path.is_file()
+            and not {".venv", "var", ".git"} & set(path.relative_to(ROOT).parts)
+        ):
             found.update(pattern.findall(path.read_text(errors="replace")))
     return {value for value in found if not re.fullmatch(r"[A-Z0-9_]+", value)}  # not a variable's name
 
@@ -52,8 +60,14 @@ def test_every_secret_published_in_the_repository_is_refused():
 
 def test_a_service_started_with_the_example_secret_stops_with_the_variable_named(service_env):
     env = service_env.env(VINCULO_SECRET_KEY=EXAMPLE["VINCULO_SECRET_KEY"])
-    done = subprocess.run([sys.executable, "-m", "services.segments", "api"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.segments", "api"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert "VINCULO_SECRET_KEY" in done.stderr + done.stdout
 

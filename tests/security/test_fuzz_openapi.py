@@ -35,8 +35,13 @@ def fuzz(app, examples: int):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             seen: set[str] = set()
 
-            @hsettings(max_examples=examples // 2, deadline=None, database=None, derandomize=True,
-                       suppress_health_check=list(HealthCheck))
+            @hsettings(
+                max_examples=examples // 2,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def run(case):
                 case.headers = {**(case.headers or {}), "X-API-Key": ADMIN_KEY}

@@ -17,9 +17,18 @@ from tests.support import CM_KEY
 
 from services.console.links import link_target
 
-HOSTILE = ["javascript:alert(document.cookie)", "JaVaScRiPt:alert(1)", "java\tscript:alert(1)",
-           " javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)",
-           "//evil.example/x", "/\\evil.example", "https:evil.example", "mailto:ana@example.com"]
+HOSTILE = [
+    "javascript:alert(document.cookie)",
+    "JaVaScRiPt:alert(1)",
+    "java\tscript:alert(1)",
+    " javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "//evil.example/x",
+    "/\\evil.example",
+    "https:evil.example",
+    "mailto:ana@example.com",
+]
 
 
 def ingest(service_env, query_id: str, post_id: str, text: str, url: str):
@@ -36,15 +45,22 @@ def ingest(service_env, query_id: str, post_id: str, text: str, url: str):
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     try:
-        Pipeline(publisher).ingest(query, [Post(source="rss", post_id=post_id, text=text, author_handle=None,
-                                               posted_at=now, url=url)], server_matched=False)
+        Pipeline(publisher).ingest(
+            query,
+            [Post(source="rss", post_id=post_id, text=text, author_handle=None, posted_at=now, url=url)],
+            server_matched=False,
+        )
     finally:
         publisher.close()
 
 
 def test_a_feed_items_javascript_link_is_never_a_link(service_env, listener_url):  # noqa: F811
-    answer = requests.post(f"{listener_url}/queries", headers={"X-API-Key": CM_KEY}, timeout=10,
-                           json={"name": "Café Luna", "keywords": ["café luna"], "sources": ["x"]})
+    answer = requests.post(
+        f"{listener_url}/queries",
+        headers={"X-API-Key": CM_KEY},
+        timeout=10,
+        json={"name": "Café Luna", "keywords": ["café luna"], "sources": ["x"]},
+    )
     assert answer.status_code == 201, answer.text
     query_id = answer.json()["id"]
     for n, url in enumerate(HOSTILE):

@@ -13,35 +13,51 @@ from __future__ import annotations
 import re
 
 from tests.mailer.conftest import create_template, make_customer, send_requested
-from tests.mailer.conftest import (Api, app, events, mailer_env, sender_for, settings, settings_for,
-                                   sms_server, smtp_server)
+from tests.mailer.conftest import (
+    Api,
+    app,
+    events,
+    mailer_env,
+    sender_for,
+    settings,
+    settings_for,
+    sms_server,
+    smtp_server,
+)
 from tests.support import MARKETER_KEY
 
 from services.mailer.models import Delivery
 from services.mailer.tokens import from_settings
 
 EVIL = "https://evil.example/phish"
-HTML = ('<html><body><p>Hola {{ first_name }}, {{ attributes.web }}</p>'
-        '<a href="{{ attributes.web }}">tu web</a> '
-        '<a href="https://tienda.example/ofertas?x=1&amp;y=2">Ver</a> '
-        '<a href="https://tienda.example/c/{{ attributes.code }}">Tu cupón</a> '
-        '<a href="https://tienda.example{{ attributes.host_tail }}/x">Otra</a> '
-        '<a href="{{ unsubscribe_url }}">Baja</a></body></html>')
-TEXT = ("Hola {{ first_name }}\nTu web: {{ attributes.web }}\nMira https://tienda.example/ofertas?x=1&y=2\n"
-        "Cupón: https://tienda.example/c/{{ attributes.code }}\nBaja: {{ unsubscribe_url }}\n")
+HTML = (
+    "<html><body><p>Hola {{ first_name }}, {{ attributes.web }}</p>"
+    '<a href="{{ attributes.web }}">tu web</a> '
+    '<a href="https://tienda.example/ofertas?x=1&amp;y=2">Ver</a> '
+    '<a href="https://tienda.example/c/{{ attributes.code }}">Tu cupón</a> '
+    '<a href="https://tienda.example{{ attributes.host_tail }}/x">Otra</a> '
+    '<a href="{{ unsubscribe_url }}">Baja</a></body></html>'
+)
+TEXT = (
+    "Hola {{ first_name }}\nTu web: {{ attributes.web }}\nMira https://tienda.example/ofertas?x=1&y=2\n"
+    "Cupón: https://tienda.example/c/{{ attributes.code }}\nBaja: {{ unsubscribe_url }}\n"
+)
 
 
-def test_a_url_a_merge_field_printed_is_never_a_tracked_link(app, settings, sender_for, smtp_server,
-                                                            events):
+def test_a_url_a_merge_field_printed_is_never_a_tracked_link(app, settings, sender_for, smtp_server, events):
     api = Api(app.test_client(), MARKETER_KEY)
-    template = create_template(api, variants={"es": {"subject": "Hola {{ first_name }}", "html": HTML,
-                                                     "text": TEXT}},
-                               sample={"attributes": {"web": "https://ejemplo.es", "code": "A1",
-                                                      "host_tail": ""}})
-    customer = make_customer(email="ñandú@ejemplo.es", first_name=EVIL, events=events,
-                             attributes={"web": "https://evil.example/w", "code": "ÑU-25",
-                                         "host_tail": ".evil.example"},
-                             consent={("email", "newsletter"): "granted"})
+    template = create_template(
+        api,
+        variants={"es": {"subject": "Hola {{ first_name }}", "html": HTML, "text": TEXT}},
+        sample={"attributes": {"web": "https://ejemplo.es", "code": "A1", "host_tail": ""}},
+    )
+    customer = make_customer(
+        email="ñandú@ejemplo.es",
+        first_name=EVIL,
+        events=events,
+        attributes={"web": "https://evil.example/w", "code": "ÑU-25", "host_tail": ".evil.example"},
+        consent={("email", "newsletter"): "granted"},
+    )
     sender_for().on_send_requested(send_requested(template["id"], [customer.id]))
     [received] = smtp_server.mailbox.to("ñandú@ejemplo.es")
     message = received.parsed()
@@ -71,10 +87,16 @@ def test_data_cannot_pass_for_template_text(settings):  # noqa: F811
     from services.mailer.rendering import compile_variant, customer_context
     from services.mailer.tracking import Links
 
-    variant = {"subject": "x", "text": "{{ first_name }} {{ attributes.a|safe }}",
-               "html": '{% macro l(u) %}<a href="{{ u }}">x</a>{% endmacro %}<p>{{ l(attributes.a) }}</p>'
-                       '<a href="{{ first_name }}">y</a><a href="https://tienda.example/">z</a>'}
-    customer = {"first_name": "\ue001https://evil.example/a\ue000", "attributes": {"a": "https://evil.example/b"}}
+    variant = {
+        "subject": "x",
+        "text": "{{ first_name }} {{ attributes.a|safe }}",
+        "html": '{% macro l(u) %}<a href="{{ u }}">x</a>{% endmacro %}<p>{{ l(attributes.a) }}</p>'
+        '<a href="{{ first_name }}">y</a><a href="https://tienda.example/">z</a>',
+    }
+    customer = {
+        "first_name": "\ue001https://evil.example/a\ue000",
+        "attributes": {"a": "https://evil.example/b"},
+    }
     rendered = compile_variant("email", "es", variant).render(customer_context(customer))
     assert "\ue000" not in rendered["html"] + rendered["text"] and "\ue001" not in rendered["text"]
     links = Links(from_settings(settings), "https://mailer.example", "mailto:baja@tienda.example")

@@ -21,9 +21,11 @@ from shared.outbound import Outbound, OutboundError, OutboundRefused
 from tests.support import CM_KEY
 
 SECRET = "INTERNAL-ADMIN-TOKEN-7f3a"
-FEED = ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Blog</title>"
-        "<item><guid>https://blog.example.com/p/1</guid><title>Café Luna abre en Cádiz</title>"
-        "<pubDate>Fri, 20 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>")
+FEED = (
+    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Blog</title>"
+    "<item><guid>https://blog.example.com/p/1</guid><title>Café Luna abre en Cádiz</title>"
+    "<pubDate>Fri, 20 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>"
+)
 
 
 class Local:
@@ -54,7 +56,9 @@ class Local:
                 if self.path == "/feed.xml":
                     self.reply(200, FEED.encode(), {"Content-Type": "application/rss+xml"})
                 elif self.path == "/internal":
-                    self.reply(200, f'{{"admin_token": "{SECRET}"}}'.encode(), {"Content-Type": "application/json"})
+                    self.reply(
+                        200, f'{{"admin_token": "{SECRET}"}}'.encode(), {"Content-Type": "application/json"}
+                    )
                 elif self.path == "/forbidden":
                     self.send_response(403, f"Forbidden {SECRET}")
                     self.send_header("Content-Length", "0")
@@ -96,19 +100,42 @@ def local():
     server.close()
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/", "http://127.9.9.9:8080/x", "http://169.254.169.254/latest/meta-data/",
-    "http://10.0.0.8/", "http://192.168.1.1/", "http://172.16.0.1/", "http://100.64.0.1/", "http://0.0.0.0/",
-    "http://224.0.0.1/", "http://240.0.0.1/", "http://[::1]/", "http://[fe80::1]/", "http://[fc00::1]/",
-    "http://[::ffff:127.0.0.1]/", "http://[ff02::1]/", "http://localhost/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://127.9.9.9:8080/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.8/",
+        "http://192.168.1.1/",
+        "http://172.16.0.1/",
+        "http://100.64.0.1/",
+        "http://0.0.0.0/",
+        "http://224.0.0.1/",
+        "http://240.0.0.1/",
+        "http://[::1]/",
+        "http://[fe80::1]/",
+        "http://[fc00::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[ff02::1]/",
+        "http://localhost/",
+    ],
+)
 def test_internal_addresses_are_refused_before_connecting(url):
     with pytest.raises(OutboundRefused):
         Outbound().get(url)
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://127.0.0.1:25/", "ftp://example.com/",
-                                 "javascript:alert(1)", "http:///nohost"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:25/",
+        "ftp://example.com/",
+        "javascript:alert(1)",
+        "http:///nohost",
+    ],
+)
 def test_only_http_and_https_urls_are_taken(url):
     with pytest.raises(OutboundRefused):
         Outbound(allow_private=True).get(url)
@@ -130,7 +157,9 @@ def test_every_redirect_is_checked_again(local):
             client.get(f"{local.base}/redirect?to={target}")
     assert client.get(f"{local.base}/redirect?to=/feed.xml").content == FEED.encode()
     with pytest.raises(OutboundError, match="redirects"):
-        Outbound(allow_addresses={"127.0.0.1"}, max_redirects=2).get(f"{local.base}/redirect?to=/redirect?to=/redirect?to=/feed.xml")
+        Outbound(allow_addresses={"127.0.0.1"}, max_redirects=2).get(
+            f"{local.base}/redirect?to=/redirect?to=/redirect?to=/feed.xml"
+        )
 
 
 def test_the_name_is_resolved_once_per_hop_and_the_checked_address_is_the_one_connected(local, monkeypatch):
@@ -203,6 +232,7 @@ def test_a_huge_answer_is_cut_while_streaming(local):
 
 # --- the listener: poller, alerts, API edge -------------------------------------------------------
 
+
 def poll_rss(service_env, url: str, **overrides):
     from services.listener.models import ListeningQuery, SourceCursor
     from services.listener.poller import Poller
@@ -238,7 +268,9 @@ def test_the_poller_refuses_an_internal_feed_and_never_echoes_its_answer(service
 
 
 def test_a_300_mb_feed_is_stopped_at_the_size_limit(service_env, local):
-    cursor = poll_rss(service_env, f"{local.base}/huge", allow_private_urls=True, outbound_max_bytes=1024 * 1024)
+    cursor = poll_rss(
+        service_env, f"{local.base}/huge", allow_private_urls=True, outbound_max_bytes=1024 * 1024
+    )
     assert cursor.status == "error" and "larger than 1048576 bytes" in cursor.message
     assert local.sent < 64 * 1024 * 1024
 
@@ -250,9 +282,15 @@ def test_an_alert_webhook_to_a_local_port_is_refused(service_env, local):
     from services.listener.settings import load
 
     settings = service_env.settings(load)
-    alerts = Alerts(BatchPublisher(service_env.amqp_url, service_env.topology), Rule(), webhook_attempts=1,
-                    outbound=settings.outbound(settings.webhook_timeout))
-    query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"], webhook_url=f"{local.base}/hook").save()
+    alerts = Alerts(
+        BatchPublisher(service_env.amqp_url, service_env.topology),
+        Rule(),
+        webhook_attempts=1,
+        outbound=settings.outbound(settings.webhook_timeout),
+    )
+    query = ListeningQuery(
+        name="marca", keywords=["luna"], sources=["x"], webhook_url=f"{local.base}/hook"
+    ).save()
     try:
         assert alerts.call_webhook(ObjectId(), query.id, query.webhook_url, {"alert_id": "a1"}) is False
     finally:
@@ -274,28 +312,50 @@ def listener_api(service_env):
     return lambda method, path, **kw: client.open(path, method=method, headers={"X-API-Key": CM_KEY}, **kw)
 
 
-@pytest.mark.parametrize("field,body", [
-    ("feeds.1", {"feeds": ["https://blog.example.com/feed.xml", "http://169.254.169.254/latest/meta-data/"]}),
-    ("feeds.0", {"feeds": ["http://[::1]:8080/feed"]}),
-    ("feeds.0", {"feeds": ["http://localhost:9000/feed"]}),
-    ("webhook_url", {"feeds": ["https://blog.example.com/feed.xml"], "webhook_url": "http://127.0.0.1:8080/hook"}),
-    ("webhook_url", {"feeds": ["https://blog.example.com/feed.xml"], "webhook_url": "http://10.1.2.3/hook"}),
-])
+@pytest.mark.parametrize(
+    "field,body",
+    [
+        (
+            "feeds.1",
+            {"feeds": ["https://blog.example.com/feed.xml", "http://169.254.169.254/latest/meta-data/"]},
+        ),
+        ("feeds.0", {"feeds": ["http://[::1]:8080/feed"]}),
+        ("feeds.0", {"feeds": ["http://localhost:9000/feed"]}),
+        (
+            "webhook_url",
+            {"feeds": ["https://blog.example.com/feed.xml"], "webhook_url": "http://127.0.0.1:8080/hook"},
+        ),
+        (
+            "webhook_url",
+            {"feeds": ["https://blog.example.com/feed.xml"], "webhook_url": "http://10.1.2.3/hook"},
+        ),
+    ],
+)
 def test_the_api_refuses_literal_internal_hosts_naming_the_field(listener_api, field, body):
     from services.listener.models import ListeningQuery
 
-    answer = listener_api("POST", "/queries", json={"name": "Ñandú", "keywords": ["ñandú"], "sources": ["rss"],
-                                                    **body})
+    answer = listener_api(
+        "POST", "/queries", json={"name": "Ñandú", "keywords": ["ñandú"], "sources": ["rss"], **body}
+    )
     assert answer.status_code == 422, answer.get_json()
     assert list(answer.get_json()["details"]["fields"]) == [field]
     assert ListeningQuery.objects.count() == 0
 
 
 def test_the_api_takes_public_and_idn_hosts(listener_api):
-    created = listener_api("POST", "/queries", json={
-        "name": "Libros", "keywords": ["bücher"], "sources": ["rss"],
-        "feeds": ["https://bücher.example/feed.xml"], "webhook_url": "https://hooks.example.com/vinculo"})
+    created = listener_api(
+        "POST",
+        "/queries",
+        json={
+            "name": "Libros",
+            "keywords": ["bücher"],
+            "sources": ["rss"],
+            "feeds": ["https://bücher.example/feed.xml"],
+            "webhook_url": "https://hooks.example.com/vinculo",
+        },
+    )
     assert created.status_code == 201, created.get_json()
-    patched = listener_api("PATCH", f"/queries/{created.get_json()['id']}",
-                           json={"webhook_url": "http://169.254.169.254/"})
+    patched = listener_api(
+        "PATCH", f"/queries/{created.get_json()['id']}", json={"webhook_url": "http://169.254.169.254/"}
+    )
     assert patched.status_code == 422 and "webhook_url" in patched.get_json()["details"]["fields"]

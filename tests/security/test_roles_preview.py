@@ -17,30 +17,41 @@ import pytest
 
 from shared.models import ConsentEntry, ConsentState
 from tests.mailer.conftest import Api, create_template, make_customer
-from tests.mailer.conftest import (app, events, mailer_env, settings, settings_for,
-                                   sms_server, smtp_server)
+from tests.mailer.conftest import app, events, mailer_env, settings, settings_for, sms_server, smtp_server
 from tests.support import ANALYST_KEY, MARKETER_KEY, SECRET
 
 from services.mailer.tokens import PURPOSES, TokenError, from_settings
 
-HTML = ('<html><body><p>Hola {{ name }} ({{ customer.email }}, {{ customer.phone }}, {{ last_name }})</p>'
-        '<a href="https://tienda.example/ofertas">Ver</a> <a href="{{ unsubscribe_url }}">Baja</a> '
-        '<a href="{{ preferences_url }}">Preferencias</a></body></html>')
-TEXT = "Hola {{ first_name }} {{ last_name }}: https://tienda.example/ofertas\nBaja: {{ unsubscribe_url }}\n" \
-       "Preferencias: {{ preferences_url }}\n"
+HTML = (
+    "<html><body><p>Hola {{ name }} ({{ customer.email }}, {{ customer.phone }}, {{ last_name }})</p>"
+    '<a href="https://tienda.example/ofertas">Ver</a> <a href="{{ unsubscribe_url }}">Baja</a> '
+    '<a href="{{ preferences_url }}">Preferencias</a></body></html>'
+)
+TEXT = (
+    "Hola {{ first_name }} {{ last_name }}: https://tienda.example/ofertas\nBaja: {{ unsubscribe_url }}\n"
+    "Preferencias: {{ preferences_url }}\n"
+)
 LINK = re.compile(r"/(u|p|t/c|t/o|c)/([A-Za-z0-9_.\-]+)")
 
 
 @pytest.fixture
 def customer(app, events):
-    return make_customer(email="ñandú@ejemplo.es", phone="+34600999887", first_name="Íñigo", last_name="Núñez",
-                         consent={("email", "newsletter"): "granted"}, events=events)
+    return make_customer(
+        email="ñandú@ejemplo.es",
+        phone="+34600999887",
+        first_name="Íñigo",
+        last_name="Núñez",
+        consent={("email", "newsletter"): "granted"},
+        events=events,
+    )
 
 
 @pytest.fixture
 def template(app):
-    return create_template(Api(app.test_client(), MARKETER_KEY), variants={
-        "es": {"subject": "Hola {{ first_name }} {{ last_name }}", "text": TEXT, "html": HTML}})
+    return create_template(
+        Api(app.test_client(), MARKETER_KEY),
+        variants={"es": {"subject": "Hola {{ first_name }} {{ last_name }}", "text": TEXT, "html": HTML}},
+    )
 
 
 def tokens_in(*bodies) -> list[tuple[str, str]]:
@@ -48,10 +59,12 @@ def tokens_in(*bodies) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("key", [ANALYST_KEY, MARKETER_KEY])
-def test_a_preview_with_a_customer_id_holds_no_token_any_public_page_accepts(app, settings, customer,
-                                                                            template, key):
-    preview = Api(app.test_client(), key).post(f"/templates/{template['id']}/preview",
-                                               json={"customer_id": str(customer.id)})
+def test_a_preview_with_a_customer_id_holds_no_token_any_public_page_accepts(
+    app, settings, customer, template, key
+):
+    preview = Api(app.test_client(), key).post(
+        f"/templates/{template['id']}/preview", json={"customer_id": str(customer.id)}
+    )
     assert preview.status_code == 200, preview.json
     html, text = preview.json["html"], preview.json["text"]
     found = tokens_in(html, text)
@@ -68,7 +81,9 @@ def test_a_preview_with_a_customer_id_holds_no_token_any_public_page_accepts(app
         assert browser.get(f"/t/c/{token}").status_code == 404
     # the tracked-looking link of the template is shown as written, not signed
     assert 'href="https://tienda.example/ofertas"' in html
-    assert all(host == "example.invalid" for host in re.findall(r"https?://([^/\"'\s]+)/(?:u|p)/", html + text))
+    assert all(
+        host == "example.invalid" for host in re.findall(r"https?://([^/\"'\s]+)/(?:u|p)/", html + text)
+    )
     # nothing happened to the customer
     assert ConsentState.objects.get(customer_id=customer.id).status == "granted"
     assert ConsentEntry.objects(customer_id=customer.id).count() == 1
@@ -76,7 +91,9 @@ def test_a_preview_with_a_customer_id_holds_no_token_any_public_page_accepts(app
 
 def test_an_analyst_previews_a_customer_masked_as_everywhere_else(app, customer, template):
     analyst = Api(app.test_client(), ANALYST_KEY)
-    preview = analyst.post(f"/templates/{template['id']}/preview", json={"customer_id": str(customer.id)}).json
+    preview = analyst.post(
+        f"/templates/{template['id']}/preview", json={"customer_id": str(customer.id)}
+    ).json
     shown = " ".join(preview[k] for k in ("subject", "text", "html"))
     for personal in ("ñandú@ejemplo.es", "+34600999887", "Núñez", "N&uacute;&ntilde;ez", "N&#250;"):
         assert personal not in shown, personal
@@ -97,13 +114,24 @@ def test_the_consoles_preview_frame_is_inert_and_masked_for_an_analyst(service_e
     from services.mailer.tokens import Tokens
 
     mailer_url = service_env.start_api("mailer", VINCULO_MAILER_PUBLIC_URL="https://mailer.example")
-    answer = requests.post(f"{mailer_url}/templates", headers={"X-API-Key": MARKETER_KEY}, timeout=10, json={
-        "name": "Ofertas", "channel": "email", "fallback_locale": "es",
-        "variants": {"es": {"subject": "Hola {{ first_name }} {{ last_name }}", "text": TEXT, "html": HTML}}})
+    answer = requests.post(
+        f"{mailer_url}/templates",
+        headers={"X-API-Key": MARKETER_KEY},
+        timeout=10,
+        json={
+            "name": "Ofertas",
+            "channel": "email",
+            "fallback_locale": "es",
+            "variants": {
+                "es": {"subject": "Hola {{ first_name }} {{ last_name }}", "text": TEXT, "html": HTML}
+            },
+        },
+    )
     assert answer.status_code == 201, answer.text
     template_id = answer.json()["id"]
-    customer = make_customer(email="ñandú@ejemplo.es", phone="+34600999887", first_name="Íñigo",
-                             last_name="Núñez")
+    customer = make_customer(
+        email="ñandú@ejemplo.es", phone="+34600999887", first_name="Íñigo", last_name="Núñez"
+    )
     console = signed_in(in_process_console(service_env, mailer_url=mailer_url), ANALYST_KEY, "Ana", "es")
     frame = console.get(f"/templates/{template_id}/frame", query_string={"customer_id": str(customer.id)})
     editor = console.get(f"/templates/{template_id}", query_string={"customer_id": str(customer.id)})
@@ -119,5 +147,9 @@ def test_the_consoles_preview_frame_is_inert_and_masked_for_an_analyst(service_e
         for purpose in PURPOSES:
             with pytest.raises(TokenError):
                 tokens.verify(token, purpose)
-        assert requests.post(f"{mailer_url}/u/{token}", data={"List-Unsubscribe": "One-Click"},
-                             timeout=10).status_code == 400
+        assert (
+            requests.post(
+                f"{mailer_url}/u/{token}", data={"List-Unsubscribe": "One-Click"}, timeout=10
+            ).status_code
+            == 400
+        )

@@ -24,11 +24,24 @@ PHONE = "+34600999887"
 @pytest.fixture
 def people(api):  # noqa: F811
     created = {}
-    for body in ({"email": "lucia.garcia@ejemplo.es", "phone": PHONE, "first_name": "Lucía", "last_name": "García",
-                  "attributes": {"email": "otra@ejemplo.es", "plan": "oro"}, "social": {"x": "lucia_gz"}},
-                 {"email": "ñandú@bücher.example", "phone": "+34611222333", "first_name": "Íñigo",
-                  "last_name": "Núñez", "attributes": {"plan": "plata"}},
-                 {"email": "amal@ejemplo.es", "first_name": "أمل", "last_name": "حداد", "attributes": {"plan": "oro"}}):
+    for body in (
+        {
+            "email": "lucia.garcia@ejemplo.es",
+            "phone": PHONE,
+            "first_name": "Lucía",
+            "last_name": "García",
+            "attributes": {"email": "otra@ejemplo.es", "plan": "oro"},
+            "social": {"x": "lucia_gz"},
+        },
+        {
+            "email": "ñandú@bücher.example",
+            "phone": "+34611222333",
+            "first_name": "Íñigo",
+            "last_name": "Núñez",
+            "attributes": {"plan": "plata"},
+        },
+        {"email": "amal@ejemplo.es", "first_name": "أمل", "last_name": "حداد", "attributes": {"plan": "oro"}},
+    ):
         answer = api.post("/customers", json=body)
         assert answer.status_code == 201, answer.json
         created[body["first_name"]] = answer.json["id"]
@@ -47,7 +60,8 @@ def test_an_analyst_cannot_count_digit_by_digit_on_a_personal_field(api, analyst
             answer = count(analyst, {"field": "phone", "op": "starts_with", "value": recovered + digit})
             assert answer.status_code == 422, answer.json
             assert answer.json["details"]["fields"] == {
-                "rule.field": ["phone is personal data: your role may not filter or count on it"]}
+                "rule.field": ["phone is personal data: your role may not filter or count on it"]
+            }
             if answer.json.get("count") == 1:
                 recovered += digit
                 break
@@ -55,18 +69,28 @@ def test_an_analyst_cannot_count_digit_by_digit_on_a_personal_field(api, analyst
             break
     assert recovered == "+34"
     # every personal field the rules know, nested anywhere, attributes included, any operator
-    for field, op, value in (("email", "contains", "garcia"), ("last_name", "starts_with", "Gar"),
-                             ("phone", "exists", True), ("email", "eq", "lucia.garcia@ejemplo.es"),
-                             ("attributes.email", "eq", "otra@ejemplo.es")):
-        rule = {"all": [{"field": "country", "op": "exists", "value": False},
-                        {"not": {"field": field, "op": op, "value": value}}]}
+    for field, op, value in (
+        ("email", "contains", "garcia"),
+        ("last_name", "starts_with", "Gar"),
+        ("phone", "exists", True),
+        ("email", "eq", "lucia.garcia@ejemplo.es"),
+        ("attributes.email", "eq", "otra@ejemplo.es"),
+    ):
+        rule = {
+            "all": [
+                {"field": "country", "op": "exists", "value": False},
+                {"not": {"field": field, "op": op, "value": value}},
+            ]
+        }
         answer = count(analyst, rule)
         assert answer.status_code == 422 and "count" not in answer.json
         assert list(answer.json["details"]["fields"]) == ["rule.all.1.not.field"], answer.json
         assert field in answer.json["message"] or field in json.dumps(answer.json["details"])
     # a first name cannot reach into the last name (name_key holds both)
     assert count(api, {"field": "first_name", "op": "starts_with", "value": "lucia gar"}).json["count"] == 1
-    assert count(analyst, {"field": "first_name", "op": "starts_with", "value": "lucia gar"}).json["count"] == 0
+    assert (
+        count(analyst, {"field": "first_name", "op": "starts_with", "value": "lucia gar"}).json["count"] == 0
+    )
     assert count(analyst, {"field": "first_name", "op": "contains", "value": "garcia"}).json["count"] == 0
     assert count(analyst, {"field": "first_name", "op": "starts_with", "value": "LUCIA"}).json["count"] == 1
     assert count(analyst, {"field": "first_name", "op": "eq", "value": "أمل"}).json["count"] == 1
@@ -78,7 +102,9 @@ def test_an_analyst_cannot_count_digit_by_digit_on_a_personal_field(api, analyst
 def test_an_analyst_cannot_search_customers_on_a_personal_field(api, analyst, people):  # noqa: F811
     for query in ({"email": "lucia.garcia@ejemplo.es"}, {"phone": PHONE}):
         answer = analyst.get("/customers", query_string=query)
-        assert answer.status_code == 422 and list(answer.json["details"]["fields"]) == list(query), answer.json
+        assert answer.status_code == 422 and list(answer.json["details"]["fields"]) == list(query), (
+            answer.json
+        )
         assert "items" not in answer.json
     # the name search reaches first names only: a last name prefix finds nobody
     assert analyst.get("/customers", query_string={"name": "garc"}).json["total"] == 0
@@ -92,15 +118,31 @@ def test_an_analyst_cannot_search_customers_on_a_personal_field(api, analyst, pe
 def test_the_360_view_masks_every_interaction_payload_for_analysts(api, analyst, people):  # noqa: F811
     cid = people["Lucía"]
     oid = Customer.objects.get(first_name="Lucía").id
-    Interaction(customer_id=oid, kind="mention", key="mention:x:1", channel="x", sentiment=-0.4,
-                summary="Pésimo servicio", data={"mention_id": "m1", "label": "negative",
-                                                 "url": "https://x.com/lucia_gz/status/1790000000"}).save()
-    Interaction(customer_id=oid, kind="message_clicked", key="delivery:d1:clicked", channel="email",
-                campaign_id="c1", data={"delivery_id": "d1",
-                                        "url": "https://tienda.example/cuenta?email=lucia.garcia%40ejemplo.es"}).save()
-    Interaction(customer_id=oid, kind="message_bounced", key="delivery:d2:bounced", channel="email",
-                campaign_id="c1", data={"delivery_id": "d2",
-                                        "reason": "550 5.1.1 <lucia.garcia@ejemplo.es>: user unknown"}).save()
+    Interaction(
+        customer_id=oid,
+        kind="mention",
+        key="mention:x:1",
+        channel="x",
+        sentiment=-0.4,
+        summary="Pésimo servicio",
+        data={"mention_id": "m1", "label": "negative", "url": "https://x.com/lucia_gz/status/1790000000"},
+    ).save()
+    Interaction(
+        customer_id=oid,
+        kind="message_clicked",
+        key="delivery:d1:clicked",
+        channel="email",
+        campaign_id="c1",
+        data={"delivery_id": "d1", "url": "https://tienda.example/cuenta?email=lucia.garcia%40ejemplo.es"},
+    ).save()
+    Interaction(
+        customer_id=oid,
+        kind="message_bounced",
+        key="delivery:d2:bounced",
+        channel="email",
+        campaign_id="c1",
+        data={"delivery_id": "d2", "reason": "550 5.1.1 <lucia.garcia@ejemplo.es>: user unknown"},
+    ).save()
     full = json.dumps(api.get(f"/customers/{cid}/view").json, ensure_ascii=False)
     assert "lucia_gz/status" in full and "lucia.garcia%40ejemplo.es" in full
     view = analyst.get(f"/customers/{cid}/view").json

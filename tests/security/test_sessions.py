@@ -54,13 +54,19 @@ def test_a_cookie_replayed_after_sign_out_opens_nothing(console_app, listener_ur
     raw, payload = cookie_payload(console_app, client)
     credential = accounts.SESSION_PREFIX + payload["sid"]
     assert requests.get(f"{listener_url}/whoami", headers={"X-API-Key": credential}, timeout=5).json() == {
-        "role": "community_manager"}  # what the console presents for this session
+        "role": "community_manager"
+    }  # what the console presents for this session
     assert client.post("/sign-out", data={"csrf_token": csrf_of(client)}).status_code == 302
     replay = console_app.test_client()
     replay.set_cookie("vinculo_console", raw)
     assert replay.get("/listening/mentions").headers["Location"].startswith("/sign-in")
-    wait_until(lambda: requests.get(f"{listener_url}/whoami", headers={"X-API-Key": credential},
-                                    timeout=5).status_code == 401, what="the ended session refused by the api")
+    wait_until(
+        lambda: (
+            requests.get(f"{listener_url}/whoami", headers={"X-API-Key": credential}, timeout=5).status_code
+            == 401
+        ),
+        what="the ended session refused by the api",
+    )
 
 
 @pytest.mark.parametrize("limit", ["idle_expires_at", "expires_at"])
@@ -68,8 +74,10 @@ def test_a_session_ends_when_idle_and_at_its_absolute_limit(console_app, limit):
     client = signed_in(console_app, CM_KEY)
     _, payload = cookie_payload(console_app, client)
     assert client.get("/dashboard").status_code == 200
-    store.db().console_sessions.update_one({"_id": accounts.token_hash(payload["sid"])}, {
-        "$set": {limit: store.utcnow() - datetime.timedelta(seconds=1)}})
+    store.db().console_sessions.update_one(
+        {"_id": accounts.token_hash(payload["sid"])},
+        {"$set": {limit: store.utcnow() - datetime.timedelta(seconds=1)}},
+    )
     assert client.get("/dashboard").headers["Location"].startswith("/sign-in")
 
 
@@ -81,8 +89,10 @@ def test_the_idle_limit_moves_with_activity_but_never_past_the_absolute_one(cons
     assert session["expires_at"] - session["created_at"] == datetime.timedelta(hours=12)
     assert session["idle_expires_at"] - session["created_at"] == datetime.timedelta(minutes=60)
     soon = (store.utcnow() + datetime.timedelta(minutes=5)).replace(microsecond=0)  # BSON keeps milliseconds
-    store.db().console_sessions.update_one({"_id": digest}, {"$set": {
-        "last_seen_at": store.utcnow() - datetime.timedelta(minutes=50), "expires_at": soon}})
+    store.db().console_sessions.update_one(
+        {"_id": digest},
+        {"$set": {"last_seen_at": store.utcnow() - datetime.timedelta(minutes=50), "expires_at": soon}},
+    )
     assert client.get("/dashboard").status_code == 200
     assert store.db().console_sessions.find_one({"_id": digest})["idle_expires_at"] == soon
 
@@ -108,7 +118,10 @@ def test_sign_in_is_throttled_per_account_then_per_client(console_app):
 def test_wrong_api_keys_at_sign_in_are_throttled_per_client(console_app):
     client = console_app.test_client()
     for n in range(accounts.CLIENT_FAILURES):
-        assert client.post("/sign-in", data={"csrf_token": token(client), "api_key": f"guess-{n}"}).status_code == 401
+        assert (
+            client.post("/sign-in", data={"csrf_token": token(client), "api_key": f"guess-{n}"}).status_code
+            == 401
+        )
     assert client.post("/sign-in", data={"csrf_token": token(client), "api_key": CM_KEY}).status_code == 429
 
 
@@ -116,10 +129,17 @@ def test_wrong_api_keys_on_an_api_are_throttled_per_client_address(listener_url)
     from shared.http.auth import FAILURE_LIMIT
 
     for n in range(FAILURE_LIMIT):
-        assert requests.get(f"{listener_url}/whoami", headers={"X-API-Key": f"guess-{n}"}, timeout=5).status_code == 401
+        assert (
+            requests.get(f"{listener_url}/whoami", headers={"X-API-Key": f"guess-{n}"}, timeout=5).status_code
+            == 401
+        )
     refused = requests.get(f"{listener_url}/whoami", headers={"X-API-Key": CM_KEY}, timeout=5)
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-    assert refused.json()["error"] == "rate_limited" and set(refused.json()) == {"error", "message", "details"}
+    assert refused.json()["error"] == "rate_limited" and set(refused.json()) == {
+        "error",
+        "message",
+        "details",
+    }
     assert requests.get(f"{listener_url}/healthz", timeout=5).status_code == 200  # public pages still answer
 
 
@@ -132,15 +152,22 @@ def test_a_throttled_address_keeps_its_live_sessions_and_tokens(console_app, lis
     for n in range(FAILURE_LIMIT):
         requests.get(f"{listener_url}/whoami", headers={"X-API-Key": f"guess-{n}"}, timeout=5)
     assert requests.get(f"{listener_url}/whoami", headers={"X-API-Key": CM_KEY}, timeout=5).status_code == 429
-    assert requests.get(f"{listener_url}/whoami", headers={"X-API-Key": "vns_guess"}, timeout=5).status_code == 429
+    assert (
+        requests.get(f"{listener_url}/whoami", headers={"X-API-Key": "vns_guess"}, timeout=5).status_code
+        == 429
+    )
     assert carla.get("/listening/mentions").status_code == 200  # through the console, with its session
     keyed = console_app.test_client()
     refused = keyed.post("/sign-in", data={"csrf_token": token(keyed), "api_key": CM_KEY})
     assert refused.status_code == 429 and "Demasiados intentos" in refused.get_data(as_text=True)
 
 
-def test_no_key_password_or_hash_in_a_cookie_log_line_or_answer(console_app, service_env, listener_url,  # noqa: F811
-                                                                caplog):
+def test_no_key_password_or_hash_in_a_cookie_log_line_or_answer(
+    console_app,
+    service_env,
+    listener_url,  # noqa: F811
+    caplog,
+):
     caplog.set_level(logging.DEBUG)
     # As shared.logs.configure sets it in every process: the driver's command log (every
     # document written, at DEBUG) stays off.
@@ -148,21 +175,32 @@ def test_no_key_password_or_hash_in_a_cookie_log_line_or_answer(console_app, ser
     admin = accounts.create_user("jefa@ejemplo.es", "Jefa", "admin", PASSWORD)
     person, answer = sign_in_person(console_app, "jefa@ejemplo.es", PASSWORD)
     assert answer.status_code == 302
-    made = person.post("/account/tokens", data={"csrf_token": csrf_of(person, "/account"), "name": "t",
-                                                 "role": "analyst"})
+    made = person.post(
+        "/account/tokens", data={"csrf_token": csrf_of(person, "/account"), "name": "t", "role": "analyst"}
+    )
     secret = re.search(r"vnt_[\w-]+", made.get_data(as_text=True)).group(0)
-    assert requests.get(f"{listener_url}/mentions", headers={"X-API-Key": secret}, timeout=5).status_code == 200
+    assert (
+        requests.get(f"{listener_url}/mentions", headers={"X-API-Key": secret}, timeout=5).status_code == 200
+    )
     keyed = signed_in(console_app, CM_KEY, name="Carla")
-    pages = "".join(client.get(path).get_data(as_text=True)
-                    for client in (person, keyed) for path in ("/dashboard", "/account", "/admin/users"))
+    pages = "".join(
+        client.get(path).get_data(as_text=True)
+        for client in (person, keyed)
+        for path in ("/dashboard", "/account", "/admin/users")
+    )
     cookies = "".join(cookie_payload(console_app, client)[0] for client in (person, keyed))
     answers = requests.get(f"{listener_url}/whoami", headers={"X-API-Key": secret}, timeout=5).text
     service_logs = "".join(path.read_text(errors="replace") for path in service_env.tmp_path.glob("*.log"))
     assert "jefa@ejemplo.es" in pages and '"user_name": "Jefa"' in service_logs  # the person is recorded
     assert str(admin["_id"]) in service_logs
     hash_prefix = admin["password_hash"][:30]
-    for where, text in (("page", pages), ("cookie", cookies), ("answer", answers), ("service log", service_logs),
-                        ("console log", caplog.text)):
+    for where, text in (
+        ("page", pages),
+        ("cookie", cookies),
+        ("answer", answers),
+        ("service log", service_logs),
+        ("console log", caplog.text),
+    ):
         for secret_text in (PASSWORD, hash_prefix, "$argon2id$", CM_KEY, secret):
             if where == "page" and secret_text == secret:
                 continue  # shown once, on the page that created it (checked in test_accounts)

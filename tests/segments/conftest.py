@@ -34,6 +34,7 @@ class Client:
         def request(*args, **kwargs):
             kwargs.setdefault("headers", {})["X-API-Key"] = self.key
             return call(*args, **kwargs)
+
         return request
 
 

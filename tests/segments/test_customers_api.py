@@ -24,10 +24,20 @@ def events_in(service_env, queue) -> list[dict]:
 
 def test_create_normalises_and_publishes_customer_created(api, service_env):
     queue = declare_membership_queue(service_env)
-    response = api.post("/customers", json={
-        "email": "  Lucia.Garcia@Example.COM ", "phone": "600 111 222", "first_name": "Luci\u0301a",
-        "last_name": "García", "country": "es", "city": "Málaga", "tags": ["vip", "vip", "newsletter"],
-        "location": {"lat": 36.72, "lng": -4.42}, "attributes": {"plan": "oro"}})
+    response = api.post(
+        "/customers",
+        json={
+            "email": "  Lucia.Garcia@Example.COM ",
+            "phone": "600 111 222",
+            "first_name": "Luci\u0301a",
+            "last_name": "García",
+            "country": "es",
+            "city": "Málaga",
+            "tags": ["vip", "vip", "newsletter"],
+            "location": {"lat": 36.72, "lng": -4.42},
+            "attributes": {"plan": "oro"},
+        },
+    )
     assert response.status_code == 201, response.json
     body = response.json
     assert body["email"] == "lucia.garcia@example.com"
@@ -42,8 +52,16 @@ def test_create_normalises_and_publishes_customer_created(api, service_env):
 
 
 def test_invalid_fields_are_422_naming_each_field(api):
-    response = api.post("/customers", json={"email": "no-es-un-correo", "phone": "12", "time_zone": "Mars/Base",
-                                            "locale": "spanish", "country": "España"})
+    response = api.post(
+        "/customers",
+        json={
+            "email": "no-es-un-correo",
+            "phone": "12",
+            "time_zone": "Mars/Base",
+            "locale": "spanish",
+            "country": "España",
+        },
+    )
     assert response.status_code == 422
     assert response.json["error"] == "validation_error"
     assert set(response.json["details"]["fields"]) == {"email", "phone", "time_zone", "locale", "country"}
@@ -52,7 +70,9 @@ def test_invalid_fields_are_422_naming_each_field(api):
 
 
 def test_duplicates_and_suppressed_contacts_are_409(api):
-    assert api.post("/customers", json={"email": "ana@example.com", "external_id": "crm-1"}).status_code == 201
+    assert (
+        api.post("/customers", json={"email": "ana@example.com", "external_id": "crm-1"}).status_code == 201
+    )
     response = api.post("/customers", json={"email": "ANA@example.com"})
     assert response.status_code == 409 and response.json["details"]["field"] == "email"
     response = api.post("/customers", json={"external_id": "crm-1", "email": "otra@example.com"})
@@ -60,10 +80,24 @@ def test_duplicates_and_suppressed_contacts_are_409(api):
 
 
 def test_search_by_name_prefix_ignores_accents_and_enye_and_pages_with_a_cursor(api):
-    people = [("Íñigo", "Núñez"), ("Iñaki", "Ibáñez"), ("Emma", "Smith"), ("Inés", "Nuño"), ("Ignacio", "Peña")]
+    people = [
+        ("Íñigo", "Núñez"),
+        ("Iñaki", "Ibáñez"),
+        ("Emma", "Smith"),
+        ("Inés", "Nuño"),
+        ("Ignacio", "Peña"),
+    ]
     for i, (first, last) in enumerate(people):
-        api.post("/customers", json={"first_name": first, "last_name": last, "email": f"p{i}@example.com",
-                                     "tags": ["es"] if i != 2 else ["en"], "stage": "customer" if i < 2 else "lead"})
+        api.post(
+            "/customers",
+            json={
+                "first_name": first,
+                "last_name": last,
+                "email": f"p{i}@example.com",
+                "tags": ["es"] if i != 2 else ["en"],
+                "stage": "customer" if i < 2 else "lead",
+            },
+        )
 
     def names(**query):
         return sorted(c["first_name"] for c in api.get("/customers", query_string=query).json["items"])
@@ -89,7 +123,9 @@ def test_search_by_name_prefix_ignores_accents_and_enye_and_pages_with_a_cursor(
 
 
 def test_update_publishes_what_changed_and_a_no_op_publishes_nothing(api, service_env):
-    created = api.post("/customers", json={"email": "marta@example.com", "city": "Sevilla", "tags": ["a"]}).json
+    created = api.post(
+        "/customers", json={"email": "marta@example.com", "city": "Sevilla", "tags": ["a"]}
+    ).json
     queue = declare_membership_queue(service_env)
     response = api.patch(f"/customers/{created['id']}", json={"city": "Córdoba", "tags": None})
     assert response.status_code == 200 and response.json["city"] == "Córdoba" and response.json["tags"] == []
@@ -102,8 +138,9 @@ def test_update_publishes_what_changed_and_a_no_op_publishes_nothing(api, servic
 
 
 def test_erasure_removes_personal_data_and_the_person_cannot_come_back(api):
-    created = api.post("/customers", json={"email": "borrar@example.com", "phone": "+34611222333",
-                                           "first_name": "Pepa"}).json
+    created = api.post(
+        "/customers", json={"email": "borrar@example.com", "phone": "+34611222333", "first_name": "Pepa"}
+    ).json
     segment = Segment(name="s", kind="static").save()
     SegmentMember(segment_id=segment.id, customer_id=Customer.objects.first().id).save()
     assert api.delete(f"/customers/{created['id']}").status_code == 204
@@ -120,7 +157,12 @@ def test_purchases_are_recorded_once_per_order(api, service_env):
     created = api.post("/customers", json={"email": "compra@example.com"}).json
     queue = declare_membership_queue(service_env)
     drain(service_env.amqp_url, queue)
-    order = {"order_id": "A-1", "amount": 49.9, "currency": "eur", "purchased_at": "2026-11-20T10:00:00+01:00"}
+    order = {
+        "order_id": "A-1",
+        "amount": 49.9,
+        "currency": "eur",
+        "purchased_at": "2026-11-20T10:00:00+01:00",
+    }
     first = api.post(f"/customers/{created['id']}/purchases", json=order)
     assert first.status_code == 201 and first.json["recorded"] is True
     again = api.post(f"/customers/{created['id']}/purchases", json=order)
@@ -131,24 +173,42 @@ def test_purchases_are_recorded_once_per_order(api, service_env):
     assert Interaction.objects(kind="purchase").count() == 1
     kinds = [e["type"] for e in events_in(service_env, queue)]
     assert kinds.count("purchase.recorded") == 1
-    assert api.post(f"/customers/{created['id']}/purchases", json={"order_id": "B", "amount": -1}).status_code == 422
+    assert (
+        api.post(f"/customers/{created['id']}/purchases", json={"order_id": "B", "amount": -1}).status_code
+        == 422
+    )
 
 
 def test_the_360_view_in_one_call_and_masked_for_analysts(api, analyst):
-    created = api.post("/customers", json={"email": "vista@example.com", "phone": "+34622333444",
-                                           "first_name": "Rocío", "last_name": "Durán"}).json
+    created = api.post(
+        "/customers",
+        json={
+            "email": "vista@example.com",
+            "phone": "+34622333444",
+            "first_name": "Rocío",
+            "last_name": "Durán",
+        },
+    ).json
     cid = Customer.objects.first().id
     ConsentState(customer_id=cid, channel="email", topic="newsletter", status="granted", at=utcnow()).save()
     segment = Segment(name="Clientes VIP", kind="static").save()
     SegmentMember(segment_id=segment.id, customer_id=cid).save()
-    Interaction(customer_id=cid, kind="mention", key="mention:x:1", sentiment=-0.6, channel="x",
-                summary="Pésima atención", data={"author_handle": "rociod"}).save()
+    Interaction(
+        customer_id=cid,
+        kind="mention",
+        key="mention:x:1",
+        sentiment=-0.6,
+        channel="x",
+        summary="Pésima atención",
+        data={"author_handle": "rociod"},
+    ).save()
     Interaction(customer_id=cid, kind="message_opened", key="delivery:1:opened", campaign_id="c1").save()
     api.post(f"/customers/{created['id']}/purchases", json={"order_id": "V-1", "amount": 10})
     view = api.get(f"/customers/{created['id']}/view").json
     assert view["profile"]["email"] == "vista@example.com"
-    assert view["consents"] == [{"channel": "email", "topic": "newsletter", "status": "granted",
-                                 "at": view["consents"][0]["at"]}]
+    assert view["consents"] == [
+        {"channel": "email", "topic": "newsletter", "status": "granted", "at": view["consents"][0]["at"]}
+    ]
     assert [s["name"] for s in view["segments"]] == ["Clientes VIP"]
     kinds = {i["kind"]: i for i in view["interactions"]}
     assert kinds["mention"]["sentiment"] == -0.6 and kinds["purchase"]["amount"] == 10.0
@@ -158,6 +218,10 @@ def test_the_360_view_in_one_call_and_masked_for_analysts(api, analyst):
     assert masked["profile"]["last_name"] == "D***" and masked["profile"]["phone"].startswith("+34")
     assert "622333" not in masked["profile"]["phone"]
     assert masked["interactions"][-1]["data"]["author_handle"] == "r***" or any(
-        i.get("data", {}).get("author_handle") == "r***" for i in masked["interactions"])
-    assert analyst.get("/customers", query_string={"name": "roc"}).json["items"][0]["email"] == "v***@example.com"
+        i.get("data", {}).get("author_handle") == "r***" for i in masked["interactions"]
+    )
+    assert (
+        analyst.get("/customers", query_string={"name": "roc"}).json["items"][0]["email"]
+        == "v***@example.com"
+    )
     assert analyst.post("/customers", json={"email": "x@example.com"}).status_code == 403

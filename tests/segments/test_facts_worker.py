@@ -22,20 +22,39 @@ def test_consent_changes_reach_the_profile_and_poison_is_dead_lettered(service_e
     # Once the worker consumes (its bindings exist), send poison first.
     wait_consuming(service_env.amqp_url, topology.name("segments.facts"))
     with Connection(service_env.amqp_url, transport_options={"confirm_publish": True}) as conn:
-        Producer(conn.channel()).publish(b'{"type": "consent.changed", "garbage"', exchange=topology.exchange("mailer"),
-                                         routing_key="consent.changed", content_type="application/json")
-    publisher.publish(ConsentChanged(customer_id=str(ObjectId()), channel="email", topic="newsletter",
-                                     status="granted", source="api"))
-    publisher.publish(ConsentChanged(customer_id=str(customer.id), channel="email", topic="newsletter",
-                                     status="granted", source="preference_center"))
+        Producer(conn.channel()).publish(
+            b'{"type": "consent.changed", "garbage"',
+            exchange=topology.exchange("mailer"),
+            routing_key="consent.changed",
+            content_type="application/json",
+        )
+    publisher.publish(
+        ConsentChanged(
+            customer_id=str(ObjectId()), channel="email", topic="newsletter", status="granted", source="api"
+        )
+    )
+    publisher.publish(
+        ConsentChanged(
+            customer_id=str(customer.id),
+            channel="email",
+            topic="newsletter",
+            status="granted",
+            source="preference_center",
+        )
+    )
 
     def consent_mirrored():
         return Customer.objects(id=customer.id).first().consent.get("email", {}).get("newsletter")
 
     assert wait_until(consent_mirrored, what="the consent to reach the profile") == "granted"
     letters = []
-    wait_until(lambda: letters.extend(drain(service_env.amqp_url, topology.name("segments.facts.dlq")))
-               or len(letters) >= 2, what="two dead letters")
+    wait_until(
+        lambda: (
+            letters.extend(drain(service_env.amqp_url, topology.name("segments.facts.dlq")))
+            or len(letters) >= 2
+        ),
+        what="two dead letters",
+    )
     reasons = sorted(m.headers["x-vinculo-reason"] for m in letters)
     assert len(reasons) == 2, reasons
     assert reasons[0].startswith("malformed message: body is not JSON")
@@ -43,6 +62,13 @@ def test_consent_changes_reach_the_profile_and_poison_is_dead_lettered(service_e
     assert worker.poll() is None, "the worker is still running"
 
     # A later, older change does not overwrite the newer one.
-    publisher.publish(ConsentChanged(customer_id=str(customer.id), channel="email", topic="newsletter",
-                                     status="revoked", source="unsubscribe"))
+    publisher.publish(
+        ConsentChanged(
+            customer_id=str(customer.id),
+            channel="email",
+            topic="newsletter",
+            status="revoked",
+            source="unsubscribe",
+        )
+    )
     wait_until(lambda: consent_mirrored() == "revoked", what="the revocation")

@@ -56,8 +56,12 @@ def csv_file(rows=ROWS, header=HEADER) -> bytes:
 
 
 def upload(api, data: bytes, name="clientes.csv", **query):
-    response = api.post("/imports", query_string={**query},
-                        data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+    response = api.post(
+        "/imports",
+        query_string={**query},
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 202, response.json
     return response.json
 
@@ -71,10 +75,13 @@ def finished(api, settings, job_id) -> dict:
 
 def existing_people():
     from services.segments import profiles
+
     collection = Customer._get_collection()
-    for values in (dict(external_id="crm-old", email="viejo@example.com", city="Cádiz"),
-                   dict(email="inigo@example.es", first_name="Iñigo"),
-                   dict(phone="+34611222333", first_name="Emma")):
+    for values in (
+        dict(external_id="crm-old", email="viejo@example.com", city="Cádiz"),
+        dict(email="inigo@example.es", first_name="Iñigo"),
+        dict(phone="+34611222333", first_name="Emma"),
+    ):
         collection.insert_one(profiles.new_document(values))
     SuppressedContact(hash=contact_hash("email", "borrada@example.com"), kind="email", reason="erased").save()
 
@@ -85,21 +92,40 @@ def test_csv_import_reports_every_bad_row_merges_and_re_runs_without_changes(api
     assert job["status"] == "queued" and job["format"] == "csv"
     done = finished(api, settings, job["id"])
     assert (done["status"], done["rows"]) == ("done", 15)
-    assert (done["created"], done["updated"], done["unchanged"], done["rejected"], done["skipped"]) == \
-        (1, 3, 0, 10, 1), done
+    assert (done["created"], done["updated"], done["unchanged"], done["rejected"], done["skipped"]) == (
+        1,
+        3,
+        0,
+        10,
+        1,
+    ), done
     assert done["progress"] == 1.0
     report = list(csv.DictReader(io.StringIO(api.get(done["report"]).get_data(as_text=True))))
     got = {(int(r["row"]), r["field"]) for r in report if r["warning"] == "no"}
-    assert got == {(6, "email"), (7, "phone"), (7, "country"), (8, "stage"), (9, "time_zone"), (9, "locale"),
-                   (10, "location"), (11, "_row"), (12, "_row"), (13, "email"), (14, "email"), (15, "_row"),
-                   (16, "tags")}
+    assert got == {
+        (6, "email"),
+        (7, "phone"),
+        (7, "country"),
+        (8, "stage"),
+        (9, "time_zone"),
+        (9, "locale"),
+        (10, "location"),
+        (11, "_row"),
+        (12, "_row"),
+        (13, "email"),
+        (14, "email"),
+        (15, "_row"),
+        (16, "tags"),
+    }
     # Lucía (row 2) has no time zone: Spain's main one, flagged as a guess (Spain has three).
     assert {(int(r["row"]), r["field"]) for r in report if r["warning"] == "yes"} == {(2, "time_zone")}
     reasons = {(int(r["row"]), r["field"]): r for r in report}
     assert "11 " not in reasons[(11, "_row")]["reason"] and "2 columns" in reasons[(11, "_row")]["reason"]
     assert reasons[(13, "email")]["skipped"] == "yes" and "suppressed" in reasons[(13, "email")]["reason"]
     assert "another customer" in reasons[(14, "email")]["reason"]
-    assert "the same person as line 2 of this file (email lucia@example.es)" in reasons[(15, "_row")]["reason"]
+    assert (
+        "the same person as line 2 of this file (email lucia@example.es)" in reasons[(15, "_row")]["reason"]
+    )
 
     lucia = Customer._get_collection().find_one({"external_id": "crm-1"})
     assert lucia["email"] == "lucia@example.es" and lucia["phone"] == "+34600111222"
@@ -118,8 +144,13 @@ def test_csv_import_reports_every_bad_row_merges_and_re_runs_without_changes(api
 
     before = {d["_id"]: d for d in Customer._get_collection().find()}
     again = finished(api, settings, upload(api, csv_file())["id"])
-    assert (again["created"], again["updated"], again["unchanged"], again["rejected"], again["skipped"]) == \
-        (0, 0, 4, 10, 1), again
+    assert (again["created"], again["updated"], again["unchanged"], again["rejected"], again["skipped"]) == (
+        0,
+        0,
+        4,
+        10,
+        1,
+    ), again
     assert {d["_id"]: d for d in Customer._get_collection().find()} == before  # not even updated_at moved
 
 
@@ -138,12 +169,16 @@ def test_an_import_announces_each_created_and_changed_person_once_on_the_broker(
     envelopes = [parse_envelope(m.body) for m in drain(service_env.amqp_url, queue, limit=1000)]
     lucia = Customer._get_collection().find_one({"external_id": "crm-1"})
     created = [e.event() for e in envelopes if e.type == "customer.created"]
-    assert [(c.customer_id, c.source, c.external_id) for c in created] == [(str(lucia["_id"]), "import", "crm-1")]
+    assert [(c.customer_id, c.source, c.external_id) for c in created] == [
+        (str(lucia["_id"]), "import", "crm-1")
+    ]
     updated = [e.event() for e in envelopes if e.type == "customer.updated"]
     # Lucía's second row is a duplicate of her first: reported, no event of its own.
     people = Customer._get_collection()
-    changed = {str(people.find_one(query)["_id"]) for query in
-               ({"external_id": "crm-old"}, {"external_id": "crm-2"}, {"phone": "+34611222333"})}
+    changed = {
+        str(people.find_one(query)["_id"])
+        for query in ({"external_id": "crm-old"}, {"external_id": "crm-2"}, {"phone": "+34611222333"})
+    }
     assert sorted(u.customer_id for u in updated) == sorted(changed)
     assert all(u.source == "import" for u in updated)
     assert len({e.message_id for e in envelopes}) == len(envelopes)
@@ -154,9 +189,19 @@ def test_an_import_announces_each_created_and_changed_person_once_on_the_broker(
 
 def test_json_lines_import_and_its_error_classes(api, settings):
     lines = [
-        json.dumps({"email": "sofia@example.mx", "first_name": "Sofía", "country": "MX", "city": "Ciudad de México",
-                    "location": {"lat": 19.43, "lng": -99.13}, "tags": ["vip"], "attributes": {"puntos": 10},
-                    "social": {"x": "@SofiaL"}}, ensure_ascii=False),
+        json.dumps(
+            {
+                "email": "sofia@example.mx",
+                "first_name": "Sofía",
+                "country": "MX",
+                "city": "Ciudad de México",
+                "location": {"lat": 19.43, "lng": -99.13},
+                "tags": ["vip"],
+                "attributes": {"puntos": 10},
+                "social": {"x": "@SofiaL"},
+            },
+            ensure_ascii=False,
+        ),
         "{not json",
         "[1, 2]",
         json.dumps({"email": "x@example.com", "colour": "red"}),
@@ -164,14 +209,21 @@ def test_json_lines_import_and_its_error_classes(api, settings):
         json.dumps({"email": "john@example.com", "phone": "(202) 555-0143", "locale": "en-US"}),
     ]
     data = ("\n".join(lines) + "\n").encode()
-    response = api.post("/imports", query_string={"format": "jsonl", "default_country": "US"}, data=data,
-                        content_type="application/x-ndjson")
+    response = api.post(
+        "/imports",
+        query_string={"format": "jsonl", "default_country": "US"},
+        data=data,
+        content_type="application/x-ndjson",
+    )
     assert response.status_code == 202
     done = finished(api, settings, response.json["id"])
     assert (done["created"], done["rejected"]) == (2, 3), done
     rejections = api.get(f"/imports/{done['id']}/rejections").json
     assert {(r["row"], r["field"]) for r in rejections["items"] if not r["warning"]} == {
-        (2, "_row"), (3, "_row"), (4, "colour")}
+        (2, "_row"),
+        (3, "_row"),
+        (4, "colour"),
+    }
     # Sofía has no time zone: Mexico's main one, flagged as a guess (Mexico has several).
     assert [(r["row"], r["field"]) for r in rejections["items"] if r["warning"]] == [(1, "time_zone")]
     sofia = Customer._get_collection().find_one({"email": "sofia@example.mx"})
@@ -214,8 +266,10 @@ def test_imports_are_listed_newest_first_across_pages(api):
 
 
 def test_imported_people_enter_dynamic_segments(api, settings):
-    segment = api.post("/segments", json={"name": "Clientes en España",
-                                          "rule": {"field": "country", "op": "eq", "value": "ES"}}).json
+    segment = api.post(
+        "/segments",
+        json={"name": "Clientes en España", "rule": {"field": "country", "op": "eq", "value": "ES"}},
+    ).json
     run_jobs(settings)
     rows = [f"imp-{i},p{i}@example.com,,,,{'ES' if i % 2 else 'MX'},,,,,,,," for i in range(10)]
     done = finished(api, settings, upload(api, csv_file(rows))["id"])
@@ -237,7 +291,12 @@ def test_a_stopping_worker_hands_the_job_back_and_another_resumes_it(api, servic
     stopping_runner.stopping.set()  # shutting down: stops after its first checkpoint
     assert stopping_runner.run_once()
     handed_back = ImportJob.objects(id=job["id"]).first()
-    assert (handed_back.status, handed_back.rows, handed_back.created, handed_back.owner) == ("queued", 3, 3, None)
+    assert (handed_back.status, handed_back.rows, handed_back.created, handed_back.owner) == (
+        "queued",
+        3,
+        3,
+        None,
+    )
     other = JobRunner(small_batches)
     assert other.run_once()
     done = api.get(f"/imports/{job['id']}").json
@@ -250,6 +309,7 @@ def test_a_stopping_worker_hands_the_job_back_and_another_resumes_it(api, servic
 
 def test_an_upload_cut_off_mid_way_leaves_no_job_behind(api, settings):
     """The client goes away (or the proxy times out) while the file streams in."""
+
     class CutOff(io.RawIOBase):
         sent = False
 
@@ -273,12 +333,18 @@ def test_an_upload_cut_off_mid_way_leaves_no_job_behind(api, settings):
                 raise ConnectionResetError("connection reset by peer")
             self.sent = True
             data = b"email\n" + b"a@example.com\n" * 1000
-            buffer[:len(data)] = data
+            buffer[: len(data)] = data
             return len(data)
 
-    response = api.post("/imports", query_string={"format": "csv"}, input_stream=CutOff(),
-                        content_type="text/csv", content_length=10**7)
+    response = api.post(
+        "/imports",
+        query_string={"format": "csv"},
+        input_stream=CutOff(),
+        content_type="text/csv",
+        content_length=10**7,
+    )
     assert response.status_code == 400  # werkzeug answers a client gone mid-body with 400
     assert api.get("/imports").json["total"] == 0
     from services.segments.models import ImportChunk
+
     assert ImportChunk.objects.count() == 0

@@ -13,8 +13,10 @@ from shared.models import ConsentEntry, ConsentState, Customer
 from tests.segments.test_imports import finished, upload
 from tests.support import drain
 
-HEADER = ("email;first_name;consent.email.newsletter;consent.sms.promotions;consent.source;consent.date;"
-          "consent.wording;consent.ip;consent.form")
+HEADER = (
+    "email;first_name;consent.email.newsletter;consent.sms.promotions;consent.source;consent.date;"
+    "consent.wording;consent.ip;consent.form"
+)
 ROWS = [
     # 2: granted with everything: recorded
     "ñandú@ejemplo.es;Ñandú;concedido;;Feria de Sevilla;31/03/2025;v3;2001:db8::1;",
@@ -62,8 +64,13 @@ def mailer_handler(service_env):
     from services.mailer.settings import load
 
     with SmtpServer() as smtp, SmsServer() as sms:
-        settings = load(service_env.env(VINCULO_MAILER_SMTP_PORT=smtp.port, VINCULO_MAILER_SMS_BASE_URL=sms.base_url,
-                                        VINCULO_MAILER_PUBLIC_URL="https://mailer.example"))
+        settings = load(
+            service_env.env(
+                VINCULO_MAILER_SMTP_PORT=smtp.port,
+                VINCULO_MAILER_SMS_BASE_URL=sms.base_url,
+                VINCULO_MAILER_PUBLIC_URL="https://mailer.example",
+            )
+        )
         sender = build_sender(settings)
         try:
             yield handlers(sender)["mailer.consent.imported"]
@@ -72,14 +79,24 @@ def mailer_handler(service_env):
             sender.events.publisher.close()
 
 
-def test_consent_columns_are_checked_announced_and_recorded_by_the_mailer(api, settings, service_env,
-                                                                          consent_queue, mailer_handler):
+def test_consent_columns_are_checked_announced_and_recorded_by_the_mailer(
+    api, settings, service_env, consent_queue, mailer_handler
+):
     done = finished(api, settings, upload_csv(api, consent_file())["id"])
     assert done["status"] == "done", done
     assert (done["created"], done["rejected"], done["consents"]) == (4, 5, 4), done
-    report = {(r["row"], r["field"]): r["reason"] for r in api.get(f"/imports/{done['id']}/rejections").json["items"]}
-    assert set(report) == {(3, "consent.source"), (4, "consent.source"), (6, "consent.email.newsletter"),
-                           (7, "consent.wording"), (8, "consent.date"), (8, "consent.ip")}, report
+    report = {
+        (r["row"], r["field"]): r["reason"]
+        for r in api.get(f"/imports/{done['id']}/rejections").json["items"]
+    }
+    assert set(report) == {
+        (3, "consent.source"),
+        (4, "consent.source"),
+        (6, "consent.email.newsletter"),
+        (7, "consent.wording"),
+        (8, "consent.date"),
+        (8, "consent.ip"),
+    }, report
     assert "where it was collected" in report[(3, "consent.source")]
     assert "'yes' is not a consent status" in report[(6, "consent.email.newsletter")]
     assert "proof" in report[(7, "consent.wording")]
@@ -89,14 +106,24 @@ def test_consent_columns_are_checked_announced_and_recorded_by_the_mailer(api, s
     assert ConsentEntry.objects.count() == 0 and ConsentState.objects.count() == 0
 
     envelopes = [parse_envelope(m.body) for m in drain(service_env.amqp_url, consent_queue)]
-    assert sorted((e.event().line, e.event().channel, e.event().topic, e.event().status) for e in envelopes) == [
-        (2, "email", "newsletter", "granted"), (5, "email", "newsletter", "revoked"),
-        (5, "sms", "promotions", "revoked"), (9, "sms", "promotions", "pending")]
+    assert sorted(
+        (e.event().line, e.event().channel, e.event().topic, e.event().status) for e in envelopes
+    ) == [
+        (2, "email", "newsletter", "granted"),
+        (5, "email", "newsletter", "revoked"),
+        (5, "sms", "promotions", "revoked"),
+        (9, "sms", "promotions", "pending"),
+    ]
     for envelope in envelopes:
         mailer_handler(envelope)
     nandu = Customer.objects(email="ñandú@ejemplo.es").first()
     [entry] = ConsentEntry.objects(customer_id=nandu.id)
-    assert (entry.channel, entry.topic, entry.status, entry.source) == ("email", "newsletter", "granted", "import")
+    assert (entry.channel, entry.topic, entry.status, entry.source) == (
+        "email",
+        "newsletter",
+        "granted",
+        "import",
+    )
     assert entry.ip == "2001:db8::1" and entry.wording_version == "v3" and "Feria de Sevilla" in entry.note
     assert entry.at.date().isoformat() == "2025-03-31"
     form = ConsentEntry.objects(customer_id=Customer.objects(email="form@example.com").first().id).first()
@@ -114,7 +141,10 @@ def test_consent_columns_are_checked_announced_and_recorded_by_the_mailer(api, s
 def test_consent_reasons_are_in_the_uploaders_language(api, settings):
     done = finished(api, settings, upload_csv(api, consent_file(ROWS[:2] + ROWS[4:5]), lang="es")["id"])
     assert done["language"] == "es"
-    report = {(r["row"], r["field"]): r["reason"] for r in api.get(f"/imports/{done['id']}/rejections").json["items"]}
+    report = {
+        (r["row"], r["field"]): r["reason"]
+        for r in api.get(f"/imports/{done['id']}/rejections").json["items"]
+    }
     assert "sin decir dónde se obtuvo" in report[(3, "consent.source")]
     assert "«yes» no es un estado de consentimiento" in report[(4, "consent.email.newsletter")]
 

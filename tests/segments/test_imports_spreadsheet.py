@@ -26,10 +26,24 @@ SPANISH_EXCEL = (
 def test_a_semicolon_windows_1252_file_with_spanish_headers_is_reviewed_mapped_and_remembered(api, settings):
     job = upload(api, SPANISH_EXCEL, review="true", lang="es")
     assert (job["status"], job["encoding"], job["delimiter"]) == ("mapping", "cp1252", ";"), job
-    assert job["header"][2] == "Correo electrónico" and job["sample"][0][:3] == ["José", "Núñez", "jose@ejemplo.es"]
-    assert job["mapping"] == {"Nombre": "first_name", "Apellidos": "last_name", "Correo electrónico": "email",
-                              "Móvil": "phone", "País": "country", "Ciudad": "city", "Latitud": "lat", "lon": "lng",
-                              "Idioma": "locale", "Etiquetas": "tags", "Referencia": None}
+    assert job["header"][2] == "Correo electrónico" and job["sample"][0][:3] == [
+        "José",
+        "Núñez",
+        "jose@ejemplo.es",
+    ]
+    assert job["mapping"] == {
+        "Nombre": "first_name",
+        "Apellidos": "last_name",
+        "Correo electrónico": "email",
+        "Móvil": "phone",
+        "País": "country",
+        "Ciudad": "city",
+        "Latitud": "lat",
+        "lon": "lng",
+        "Idioma": "locale",
+        "Etiquetas": "tags",
+        "Referencia": None,
+    }
     # Waiting for the user: no worker takes it.
     assert finished_or_waiting(api, settings, job["id"]) == "mapping"
     # The user fixes one mapping (the reference is the external id) and ignores the language.
@@ -44,10 +58,19 @@ def test_a_semicolon_windows_1252_file_with_spanish_headers_is_reviewed_mapped_a
     done = finished(api, settings, job["id"])
     assert (done["status"], done["created"], done["rejected"]) == ("done", 3, 0), done
     jose = Customer._get_collection().find_one({"external_id": "c-1"})
-    assert (jose["first_name"], jose["last_name"], jose["city"], jose["phone"]) == ("José", "Núñez", "Málaga",
-                                                                                  "+34600111222")
-    assert jose["tags"] == ["vip", "feria"] and jose["location"]["coordinates"] == [-4.42, 36.72]  # decimal commas
-    assert Customer._get_collection().find_one({"external_id": "c-2"})["locale"] == "es"  # ignored: the default
+    assert (jose["first_name"], jose["last_name"], jose["city"], jose["phone"]) == (
+        "José",
+        "Núñez",
+        "Málaga",
+        "+34600111222",
+    )
+    assert jose["tags"] == ["vip", "feria"] and jose["location"]["coordinates"] == [
+        -4.42,
+        36.72,
+    ]  # decimal commas
+    assert (
+        Customer._get_collection().find_one({"external_id": "c-2"})["locale"] == "es"
+    )  # ignored: the default
     # The next file with the same header gets the confirmed mapping proposed.
     again = upload(api, SPANISH_EXCEL, review="true")
     assert again["mapping"]["Referencia"] == "external_id" and again["mapping"]["Idioma"] == ""
@@ -60,39 +83,55 @@ def finished_or_waiting(api, settings, job_id) -> str:
     return api.get(f"/imports/{job_id}").json["status"]
 
 
-@pytest.mark.parametrize("data, encoding, delimiter", [
-    ("email\tnombre\r\nt@example.com\tTabulado\r\n".encode("utf-8"), "utf-8-sig", "\t"),
-    ("\ufeffemail,nombre\nb@example.com,Con BOM\n".encode("utf-8"), "utf-8-sig", ","),
-    ("email;nombre\nu16@example.com;Dieciséis\n".encode("utf-16"), "utf-16", ";"),
-])
+@pytest.mark.parametrize(
+    "data, encoding, delimiter",
+    [
+        ("email\tnombre\r\nt@example.com\tTabulado\r\n".encode("utf-8"), "utf-8-sig", "\t"),
+        ("\ufeffemail,nombre\nb@example.com,Con BOM\n".encode("utf-8"), "utf-8-sig", ","),
+        ("email;nombre\nu16@example.com;Dieciséis\n".encode("utf-16"), "utf-16", ";"),
+    ],
+)
 def test_delimiters_and_encodings_are_detected(api, settings, data, encoding, delimiter):
     done = finished(api, settings, upload(api, data)["id"])
-    assert (done["encoding"], done["delimiter"], done["created"], done["rejected"]) == (encoding, delimiter, 1, 0)
+    assert (done["encoding"], done["delimiter"], done["created"], done["rejected"]) == (
+        encoding,
+        delimiter,
+        1,
+        0,
+    )
 
 
 def test_time_zone_from_the_country_a_guess_when_it_has_several(api, settings):
-    rows = ("email,country,time_zone\n"
-            "co@example.com,CO,\n"        # one zone: no warning
-            "mx@example.com,MX,\n"        # several: the main one, flagged
-            "gb@example.com,GB,\n"
-            "dado@example.com,US,America/Chicago\n"
-            "nada@example.com,,\n")        # no country: the service default
+    rows = (
+        "email,country,time_zone\n"
+        "co@example.com,CO,\n"  # one zone: no warning
+        "mx@example.com,MX,\n"  # several: the main one, flagged
+        "gb@example.com,GB,\n"
+        "dado@example.com,US,America/Chicago\n"
+        "nada@example.com,,\n"
+    )  # no country: the service default
     done = finished(api, settings, upload(api, rows.encode(), lang="es")["id"])
     assert (done["created"], done["guessed"]) == (5, 1), done
     zones = {d["email"]: d["time_zone"] for d in Customer._get_collection().find()}
-    assert zones == {"co@example.com": "America/Bogota", "mx@example.com": "America/Mexico_City",
-                     "gb@example.com": "Europe/London", "dado@example.com": "America/Chicago",
-                     "nada@example.com": "Europe/Madrid"}
+    assert zones == {
+        "co@example.com": "America/Bogota",
+        "mx@example.com": "America/Mexico_City",
+        "gb@example.com": "Europe/London",
+        "dado@example.com": "America/Chicago",
+        "nada@example.com": "Europe/Madrid",
+    }
     [warning] = api.get(f"/imports/{done['id']}/rejections").json["items"]
     assert warning["row"] == 3 and warning["warning"] and "se supuso America/Mexico_City" in warning["reason"]
 
 
 def test_duplicate_rows_for_one_person_are_reported_not_merged(api, settings):
-    rows = ("external_id,email,first_name,phone\n"
-            "d-1,dup@example.com,Primera,600111222\n"
-            "d-2,otra@example.com,Otra,\n"
-            ",DUP@example.com,Segunda,\n"           # the same person by email
-            ",,Tercera,+34 600 111 222\n")           # the same person by phone
+    rows = (
+        "external_id,email,first_name,phone\n"
+        "d-1,dup@example.com,Primera,600111222\n"
+        "d-2,otra@example.com,Otra,\n"
+        ",DUP@example.com,Segunda,\n"  # the same person by email
+        ",,Tercera,+34 600 111 222\n"
+    )  # the same person by phone
     for _ in range(2):  # and again: the same answer, nothing overwritten
         done = finished(api, settings, upload(api, rows.encode())["id"])
         assert done["rejected"] == 2, done
@@ -109,19 +148,51 @@ ERROR_ROWS = [
     ("crm-7b,,teléfono,Ana,,,,,,", "phone", "not a phone number", "no es un número de teléfono"),
     ("crm-8,a8@example.com,,,,España,,,,", "country", "two-letter country code", "código de país ISO 3166"),
     ("crm-9,a9@example.com,,,,,vip,,,", "stage", "not one of", "no es uno de"),
-    ("crm-10,a10@example.com,,,,,,Mars/Base,,", "time_zone", "not an IANA time zone", "no es una zona horaria"),
+    (
+        "crm-10,a10@example.com,,,,,,Mars/Base,,",
+        "time_zone",
+        "not an IANA time zone",
+        "no es una zona horaria",
+    ),
     ("crm-11,a11@example.com,,,,,,,xx-ZZ,", "locale", "not a known locale", "no es un idioma conocido"),
-    ('crm-12,a12@example.com,,"Ana\r\nBorrar",,,,,,', "first_name", "control character (U+000D)",
-     "carácter de control (U+000D)"),
-    ("crm-13,a13@example.com,,Ana\u202eevil,,,,,,", "first_name", "bidirectional control",
-     "control bidireccional"),
-    ("crm-14,a14@example.com,,,,,,,,norte", "location", "must be {lat, lng} numbers", "lat y lng deben ser números"),
-    ("crm-15,a15@example.com", "_row", "has 2 columns; the header has 10", "tiene 2 columnas; la cabecera tiene 10"),
-    (",,,Sin,,,,,,", "_row", "needs an external_id, email or phone", "necesita un external_id, correo o teléfono"),
+    (
+        'crm-12,a12@example.com,,"Ana\r\nBorrar",,,,,,',
+        "first_name",
+        "control character (U+000D)",
+        "carácter de control (U+000D)",
+    ),
+    (
+        "crm-13,a13@example.com,,Ana\u202eevil,,,,,,",
+        "first_name",
+        "bidirectional control",
+        "control bidireccional",
+    ),
+    (
+        "crm-14,a14@example.com,,,,,,,,norte",
+        "location",
+        "must be {lat, lng} numbers",
+        "lat y lng deben ser números",
+    ),
+    (
+        "crm-15,a15@example.com",
+        "_row",
+        "has 2 columns; the header has 10",
+        "tiene 2 columnas; la cabecera tiene 10",
+    ),
+    (
+        ",,,Sin,,,,,,",
+        "_row",
+        "needs an external_id, email or phone",
+        "necesita un external_id, correo o teléfono",
+    ),
     ("crm-17,borrada@example.com,,,,,,,,", "email", "suppressed contact", "contacto excluido"),
     ("crm-old,inigo@example.es,,,,,,,,", "email", "belongs to another customer", "pertenece a otro cliente"),
-    ("crm-19,viejo@example.com,,,,,,,,", "external_id", "has external_id 'crm-old'",
-     "tiene external_id «crm-old»"),
+    (
+        "crm-19,viejo@example.com,,,,,,,,",
+        "external_id",
+        "has external_id 'crm-old'",
+        "tiene external_id «crm-old»",
+    ),
     ("crm-20,a20@example.com,,,,,,,," + ",", "_row", "has 11 columns", "tiene 11 columnas"),
 ]
 ERROR_HEADER = "external_id,email,phone,first_name,last_name,country,stage,time_zone,locale,lat"
@@ -130,7 +201,10 @@ ERROR_HEADER = "external_id,email,phone,first_name,last_name,country,stage,time_
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_every_import_error_class_is_worded_in_the_uploaders_language(api, settings, lang):
     existing_people()
-    rows = [row for row, *_ in ERROR_ROWS] + ["crm-a,a22@example.com,,Ana,,,,,,", "crm-a,a23@example.com,,,,,,,,"]
+    rows = [row for row, *_ in ERROR_ROWS] + [
+        "crm-a,a22@example.com,,Ana,,,,,,",
+        "crm-a,a23@example.com,,,,,,,,",
+    ]
     data = ("\n".join([ERROR_HEADER, *rows]) + "\n").encode()
     lines, line = [], 2  # where each row starts (a quoted line break spans two lines)
     for row in rows:
@@ -148,8 +222,12 @@ def test_every_import_error_class_is_worded_in_the_uploaders_language(api, setti
     # File errors: an unknown column, a column twice.
     failed = finished(api, settings, upload(api, b"email,colour\na@example.com,red\n", lang=lang)["id"])
     assert failed["status"] == "failed" and failed["created"] == 0
-    assert ("unknown column(s) 'colour'" if lang == "en" else "columna(s) desconocida(s) 'colour'") in failed["error"]
-    twice = finished(api, settings, upload(api, b"email,correo\na@example.com,b@example.com\n", lang=lang)["id"])
+    assert ("unknown column(s) 'colour'" if lang == "en" else "columna(s) desconocida(s) 'colour'") in failed[
+        "error"
+    ]
+    twice = finished(
+        api, settings, upload(api, b"email,correo\na@example.com,b@example.com\n", lang=lang)["id"]
+    )
     assert twice["status"] == "failed"
     assert ("appears twice" if lang == "en" else "aparece dos veces") in twice["error"]
 

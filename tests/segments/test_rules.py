@@ -20,31 +20,99 @@ def days_ago(n: float) -> datetime.datetime:
 
 
 PEOPLE = [
-    dict(values=dict(email="lucia@example.es", first_name="Lucía", last_name="García", locale="es", country="ES",
-                     city="Málaga", location={"type": "Point", "coordinates": [-4.4214, 36.7213]}, stage="customer",
-                     tags=["vip", "newsletter"], attributes={"plan": "oro", "puntos": 120, "activa": True},
-                     phone="+34600111222"),
-         created=10, consent={"email": {"newsletter": "granted"}},
-         facts={"received": ["c1"], "opened": ["c1"], "negative_mentions": [{"id": "m1", "at": 3}],
-                "purchases": [{"order_id": "A", "at": 5, "amount": 30.0}, {"order_id": "B", "at": 60, "amount": 100.0}]},
-         purchases={"count": 2, "total": 130.0, "last_at": 5}),
-    dict(values=dict(email="inigo@example.es", first_name="Íñigo", last_name="Núñez", locale="es", country="ES",
-                     city="Bilbao", location={"type": "Point", "coordinates": [-2.935, 43.263]}, stage="prospect",
-                     tags=["newsletter"], attributes={"plan": "plata", "puntos": 40}),
-         created=100, facts={"received": ["c1"], "negative_mentions": [{"id": "m2", "at": 40}]}),
-    dict(values=dict(email="sofia@example.mx", first_name="Sofía", last_name="López", locale="es-MX", country="MX",
-                     city="Ciudad de México", location={"type": "Point", "coordinates": [-99.1332, 19.4326]},
-                     stage="lead", attributes={"puntos": 0}),
-         created=200, consent={"sms": {"promotions": "granted"}, "email": {"newsletter": "revoked"}}),
-    dict(values=dict(email="emma@example.co.uk", first_name="Emma", last_name="Smith", locale="en", country="GB",
-                     city="London", location={"type": "Point", "coordinates": [-0.1276, 51.5072]},
-                     stage="customer", tags=["vip"], attributes={"plan": "gold"}),
-         created=1, facts={"received": ["c2"], "opened": ["c2"], "clicked": ["c2"],
-                           "purchases": [{"order_id": "C", "at": 1, "amount": 500.0}]},
-         purchases={"count": 1, "total": 500.0, "last_at": 1}),
-    dict(values=dict(email="john@example.com", first_name="John", last_name="Doe", locale="en-US", country="US",
-                     city="New York", stage="churned", phone="+12025550143"),
-         created=400),
+    dict(
+        values=dict(
+            email="lucia@example.es",
+            first_name="Lucía",
+            last_name="García",
+            locale="es",
+            country="ES",
+            city="Málaga",
+            location={"type": "Point", "coordinates": [-4.4214, 36.7213]},
+            stage="customer",
+            tags=["vip", "newsletter"],
+            attributes={"plan": "oro", "puntos": 120, "activa": True},
+            phone="+34600111222",
+        ),
+        created=10,
+        consent={"email": {"newsletter": "granted"}},
+        facts={
+            "received": ["c1"],
+            "opened": ["c1"],
+            "negative_mentions": [{"id": "m1", "at": 3}],
+            "purchases": [
+                {"order_id": "A", "at": 5, "amount": 30.0},
+                {"order_id": "B", "at": 60, "amount": 100.0},
+            ],
+        },
+        purchases={"count": 2, "total": 130.0, "last_at": 5},
+    ),
+    dict(
+        values=dict(
+            email="inigo@example.es",
+            first_name="Íñigo",
+            last_name="Núñez",
+            locale="es",
+            country="ES",
+            city="Bilbao",
+            location={"type": "Point", "coordinates": [-2.935, 43.263]},
+            stage="prospect",
+            tags=["newsletter"],
+            attributes={"plan": "plata", "puntos": 40},
+        ),
+        created=100,
+        facts={"received": ["c1"], "negative_mentions": [{"id": "m2", "at": 40}]},
+    ),
+    dict(
+        values=dict(
+            email="sofia@example.mx",
+            first_name="Sofía",
+            last_name="López",
+            locale="es-MX",
+            country="MX",
+            city="Ciudad de México",
+            location={"type": "Point", "coordinates": [-99.1332, 19.4326]},
+            stage="lead",
+            attributes={"puntos": 0},
+        ),
+        created=200,
+        consent={"sms": {"promotions": "granted"}, "email": {"newsletter": "revoked"}},
+    ),
+    dict(
+        values=dict(
+            email="emma@example.co.uk",
+            first_name="Emma",
+            last_name="Smith",
+            locale="en",
+            country="GB",
+            city="London",
+            location={"type": "Point", "coordinates": [-0.1276, 51.5072]},
+            stage="customer",
+            tags=["vip"],
+            attributes={"plan": "gold"},
+        ),
+        created=1,
+        facts={
+            "received": ["c2"],
+            "opened": ["c2"],
+            "clicked": ["c2"],
+            "purchases": [{"order_id": "C", "at": 1, "amount": 500.0}],
+        },
+        purchases={"count": 1, "total": 500.0, "last_at": 1},
+    ),
+    dict(
+        values=dict(
+            email="john@example.com",
+            first_name="John",
+            last_name="Doe",
+            locale="en-US",
+            country="US",
+            city="New York",
+            stage="churned",
+            phone="+12025550143",
+        ),
+        created=400,
+    ),
 ]
 
 
@@ -151,8 +219,15 @@ CASES = [
     ({"all": [f("locale", "starts_with", "es"), f("stage", "ne", "lead")]}, ["Lucía", "Íñigo"]),
     ({"any": [f("country", "eq", "MX"), f("country", "eq", "US")]}, ["John", "Sofía"]),
     ({"not": f("country", "eq", "ES")}, ["Emma", "John", "Sofía"]),
-    ({"all": [{"any": [f("tags", "eq", "vip"), {"mention": {"days": 60}}]},
-              {"not": {"campaign": {"event": "clicked", "campaign_id": "c2"}}}]}, ["Lucía", "Íñigo"]),
+    (
+        {
+            "all": [
+                {"any": [f("tags", "eq", "vip"), {"mention": {"days": 60}}]},
+                {"not": {"campaign": {"event": "clicked", "campaign_id": "c2"}}},
+            ]
+        },
+        ["Lucía", "Íñigo"],
+    ),
 ]
 
 
@@ -162,30 +237,65 @@ def test_each_operator_selects_the_right_people(api, people, rule, expected):
 
 
 def test_invalid_rules_point_at_the_offending_node(api):
-    rule = {"all": [f("country", "eq", "ES"), {"any": [f("stage", "eq", "vip")]}, f("country", "eq", 5),
-                    f("nope", "eq", 1), f("city", "like", "x"), {"near": {"lat": 100, "lng": 0, "km": 0}},
-                    {"mention": {"days": -1}}, {"purchases": {"days": 30}}, {"consent": {"channel": "fax",
-                                                                                          "topic": "newsletter"}},
-                    {"campaign": {"event": "bought"}}, f("created_at", "gte", "ayer"), {"all": []},
-                    {"foo": 1}, f("attributes.puntos", "between", [10, 1])]}
+    rule = {
+        "all": [
+            f("country", "eq", "ES"),
+            {"any": [f("stage", "eq", "vip")]},
+            f("country", "eq", 5),
+            f("nope", "eq", 1),
+            f("city", "like", "x"),
+            {"near": {"lat": 100, "lng": 0, "km": 0}},
+            {"mention": {"days": -1}},
+            {"purchases": {"days": 30}},
+            {"consent": {"channel": "fax", "topic": "newsletter"}},
+            {"campaign": {"event": "bought"}},
+            f("created_at", "gte", "ayer"),
+            {"all": []},
+            {"foo": 1},
+            f("attributes.puntos", "between", [10, 1]),
+        ]
+    }
     response = api.post("/segments", json={"name": "Mala", "rule": rule})
     assert response.status_code == 422
     assert response.json["error"] == "validation_error"
     fields = response.json["details"]["fields"]
     assert set(fields) == {
-        "rule.all.1.any.0.value", "rule.all.2.value", "rule.all.3.field", "rule.all.4.op",
-        "rule.all.5.near.lat", "rule.all.5.near.km", "rule.all.6.mention.days", "rule.all.7.purchases",
-        "rule.all.8.consent.channel", "rule.all.9.campaign.event", "rule.all.10.value", "rule.all.11.all",
-        "rule.all.12", "rule.all.13.value"}, fields
+        "rule.all.1.any.0.value",
+        "rule.all.2.value",
+        "rule.all.3.field",
+        "rule.all.4.op",
+        "rule.all.5.near.lat",
+        "rule.all.5.near.km",
+        "rule.all.6.mention.days",
+        "rule.all.7.purchases",
+        "rule.all.8.consent.channel",
+        "rule.all.9.campaign.event",
+        "rule.all.10.value",
+        "rule.all.11.all",
+        "rule.all.12",
+        "rule.all.13.value",
+    }, fields
     assert api.post("/segments/preview", json={"rule": {"not": 3}}).json["details"]["fields"] == {
-        "rule.not": ["must be an object"]}
+        "rule.not": ["must be an object"]
+    }
 
 
 def test_the_compiled_filter_is_one_customers_query_with_relative_placeholders():
-    compiled = compile_rule({"all": [f("country", "eq", "ES"), f("created_at", "within_last", {"days": 30}),
-                                     {"near": {"lat": 40.0, "lng": -3.0, "km": 10}}]})
-    assert compiled.filter == {"$and": [
-        {"country": "ES"}, {"created_at": {"$gte": {"__now__": -30 * 86400}}},
-        {"location": {"$geoWithin": {"$centerSphere": [[-3.0, 40.0], 10 / 6378.1]}}}]}
+    compiled = compile_rule(
+        {
+            "all": [
+                f("country", "eq", "ES"),
+                f("created_at", "within_last", {"days": 30}),
+                {"near": {"lat": 40.0, "lng": -3.0, "km": 10}},
+            ]
+        }
+    )
+    assert compiled.filter == {
+        "$and": [
+            {"country": "ES"},
+            {"created_at": {"$gte": {"__now__": -30 * 86400}}},
+            {"location": {"$geoWithin": {"$centerSphere": [[-3.0, 40.0], 10 / 6378.1]}}},
+        ]
+    }
     assert compiled.relative and compiled.depends_on == {"country", "created_at", "location"}
     assert not compile_rule(f("country", "eq", "ES")).relative

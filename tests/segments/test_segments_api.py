@@ -9,7 +9,7 @@ import json
 
 from kombu import Connection
 
-from shared.messaging.contracts import (ConsentChanged, DeliveryOpened, MentionReceived, envelope_for)
+from shared.messaging.contracts import ConsentChanged, DeliveryOpened, MentionReceived, envelope_for
 from shared.models import Customer, SegmentMember
 from shared.store import utcnow
 from tests.support import drain
@@ -50,11 +50,15 @@ def add(api, **values) -> str:
 
 
 def test_dynamic_segment_fills_by_job_lists_members_with_a_cursor_and_exports_csv(api, analyst, settings):
-    ids = [add(api, email=f"es{i}@example.es", first_name=f"Ana{i}", last_name="Pérez", country="ES")
-           for i in range(5)]
+    ids = [
+        add(api, email=f"es{i}@example.es", first_name=f"Ana{i}", last_name="Pérez", country="ES")
+        for i in range(5)
+    ]
     add(api, email="en@example.com", country="GB")
-    response = api.post("/segments", json={"name": "Clientes en España",
-                                           "rule": {"field": "country", "op": "eq", "value": "ES"}})
+    response = api.post(
+        "/segments",
+        json={"name": "Clientes en España", "rule": {"field": "country", "op": "eq", "value": "ES"}},
+    )
     assert response.status_code == 201, response.json
     segment = response.json
     assert segment["depends_on"] == ["country"] and segment["relative_time"] is False
@@ -76,8 +80,11 @@ def test_dynamic_segment_fills_by_job_lists_members_with_a_cursor_and_exports_cs
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
     assert sorted(r["email"] for r in rows) == sorted(f"es{i}@example.es" for i in range(5))
     assert rows[0]["last_name"] == "Pérez"
-    masked = list(csv.DictReader(io.StringIO(analyst.get(f"/segments/{segment['id']}/export.csv")
-                                             .get_data(as_text=True))))
+    masked = list(
+        csv.DictReader(
+            io.StringIO(analyst.get(f"/segments/{segment['id']}/export.csv").get_data(as_text=True))
+        )
+    )
     assert masked[0]["email"].startswith("e***@") and masked[0]["last_name"] == "P***"
     assert analyst.get(f"/segments/{segment['id']}/members").json["items"][0]["email"].startswith("e***@")
     listed = api.get("/segments").json
@@ -89,33 +96,48 @@ def test_static_segments_take_a_list_and_report_who_was_not_found(api, service_e
     a = add(api, email="a@example.com", external_id="crm-a")
     b = add(api, email="b@example.com")
     segment = api.post("/segments", json={"name": "Lista feria", "kind": "static"}).json
-    body = api.post(f"/segments/{segment['id']}/members",
-                    json={"customer_ids": [a], "emails": ["B@example.com", "nadie@example.com"],
-                          "external_ids": ["crm-a"]}).json
+    body = api.post(
+        f"/segments/{segment['id']}/members",
+        json={
+            "customer_ids": [a],
+            "emails": ["B@example.com", "nadie@example.com"],
+            "external_ids": ["crm-a"],
+        },
+    ).json
     assert body == {"added": 2, "removed": 0, "not_found": ["nadie@example.com"]}
     again = api.post(f"/segments/{segment['id']}/members", json={"customer_ids": [a, b]}).json
     assert again["added"] == 0
     removed = api.post(f"/segments/{segment['id']}/members", json={"customer_ids": [b], "remove": True}).json
     assert removed["removed"] == 1
-    assert taken(service_env, queue) == sorted([("segment.entered", segment["id"], a),
-                                                ("segment.entered", segment["id"], b),
-                                                ("segment.left", segment["id"], b)])
+    assert taken(service_env, queue) == sorted(
+        [
+            ("segment.entered", segment["id"], a),
+            ("segment.entered", segment["id"], b),
+            ("segment.left", segment["id"], b),
+        ]
+    )
     assert api.post(f"/segments/{segment['id']}/recompute").status_code == 409
-    response = api.post("/segments", json={"name": "x", "kind": "static", "rule": {"field": "country", "op": "eq",
-                                                                                  "value": "ES"}})
+    response = api.post(
+        "/segments",
+        json={"name": "x", "kind": "static", "rule": {"field": "country", "op": "eq", "value": "ES"}},
+    )
     assert response.status_code == 422 and "rule" in response.json["details"]["fields"]
 
 
 def test_preview_and_rule_changes(api, settings):
     add(api, email="m@example.mx", country="MX", city="Monterrey")
     add(api, email="e@example.es", country="ES", city="Málaga")
-    preview = api.post("/segments/preview", json={"rule": {"field": "city", "op": "eq", "value": "MALAGA"},
-                                                  "sample": 5}).json
+    preview = api.post(
+        "/segments/preview", json={"rule": {"field": "city", "op": "eq", "value": "MALAGA"}, "sample": 5}
+    ).json
     assert preview["count"] == 1 and preview["sample"][0]["email"] == "e@example.es"
-    segment = api.post("/segments", json={"name": "MX", "rule": {"field": "country", "op": "eq", "value": "MX"}}).json
+    segment = api.post(
+        "/segments", json={"name": "MX", "rule": {"field": "country", "op": "eq", "value": "MX"}}
+    ).json
     run_jobs(settings)
-    changed = api.patch(f"/segments/{segment['id']}", json={"rule": {"field": "country", "op": "in",
-                                                                      "value": ["MX", "ES"]}})
+    changed = api.patch(
+        f"/segments/{segment['id']}", json={"rule": {"field": "country", "op": "in", "value": ["MX", "ES"]}}
+    )
     assert changed.status_code == 200
     run_jobs(settings)
     assert api.get(f"/segments/{segment['id']}").json["members"] == 2
@@ -128,18 +150,31 @@ def test_preview_and_rule_changes(api, settings):
 
 def test_incremental_membership_agrees_with_a_full_recompute(api, settings, service_env):
     queue = segment_events(service_env)
-    people = [add(api, email=f"p{i}@example.com", country="ES" if i % 2 else "MX",
-                  tags=["vip"] if i % 3 == 0 else []) for i in range(12)]
+    people = [
+        add(
+            api,
+            email=f"p{i}@example.com",
+            country="ES" if i % 2 else "MX",
+            tags=["vip"] if i % 3 == 0 else [],
+        )
+        for i in range(12)
+    ]
     rules = {
-        "vip_es": {"all": [{"field": "country", "op": "eq", "value": "ES"}, {"field": "tags", "op": "eq",
-                                                                             "value": "vip"}]},
+        "vip_es": {
+            "all": [
+                {"field": "country", "op": "eq", "value": "ES"},
+                {"field": "tags", "op": "eq", "value": "vip"},
+            ]
+        },
         "compra": {"purchases": {"days": 30, "count": {"gte": 1}}},
         "abrio": {"campaign": {"event": "opened", "campaign_id": "camp-1"}},
         "enfadado": {"mention": {"days": 7}},
         "sin_boletin": {"not": {"consent": {"channel": "email", "topic": "newsletter"}}},
     }
-    segments = {name: api.post("/segments", json={"name": name, "rule": rule}).json["id"]
-                for name, rule in rules.items()}
+    segments = {
+        name: api.post("/segments", json={"name": name, "rule": rule}).json["id"]
+        for name, rule in rules.items()
+    }
     run_jobs(settings)  # the silent first filling
     drain(service_env.amqp_url, queue, limit=1000)
     work = handlers(settings)
@@ -158,21 +193,58 @@ def test_incremental_membership_agrees_with_a_full_recompute(api, settings, serv
     api.patch(f"/customers/{people[3]}", json={"country": "MX"})  # leaves vip_es
     for i in (2, 5):
         api.post(f"/customers/{people[i]}/purchases", json={"order_id": f"o{i}", "amount": 20})
-    api.post(f"/customers/{people[6]}/purchases", json={"order_id": "old", "amount": 20,
-                                                         "purchased_at": "2020-01-01T00:00:00Z"})
+    api.post(
+        f"/customers/{people[6]}/purchases",
+        json={"order_id": "old", "amount": 20, "purchased_at": "2020-01-01T00:00:00Z"},
+    )
     from shared.messaging.contracts import parse_envelope
+
     for message in drain(service_env.amqp_url, membership_queue, limit=1000):
         work["segments.membership"](parse_envelope(message.body))
-    deliver(DeliveryOpened(delivery_id="d1", campaign_id="camp-1", customer_id=people[0], channel="email"), "mailer")
-    deliver(DeliveryOpened(delivery_id="d1", campaign_id="camp-1", customer_id=people[0], channel="email"), "mailer")
-    deliver(MentionReceived(mention_id="m1", query_id="q", source="x", post_id="1", author_handle="h", lang="es",
-                            sentiment=-0.7, label="negative", posted_at=utcnow().isoformat() + "+00:00",
-                            customer_id=people[8]), "listener")
-    deliver(MentionReceived(mention_id="m2", query_id="q", source="x", post_id="2", author_handle="h", lang="en",
-                            sentiment=0.8, label="positive", posted_at=utcnow().isoformat() + "+00:00",
-                            customer_id=people[9]), "listener")
-    deliver(ConsentChanged(customer_id=people[10], channel="email", topic="newsletter", status="granted",
-                           source="api"), "mailer")
+    deliver(
+        DeliveryOpened(delivery_id="d1", campaign_id="camp-1", customer_id=people[0], channel="email"),
+        "mailer",
+    )
+    deliver(
+        DeliveryOpened(delivery_id="d1", campaign_id="camp-1", customer_id=people[0], channel="email"),
+        "mailer",
+    )
+    deliver(
+        MentionReceived(
+            mention_id="m1",
+            query_id="q",
+            source="x",
+            post_id="1",
+            author_handle="h",
+            lang="es",
+            sentiment=-0.7,
+            label="negative",
+            posted_at=utcnow().isoformat() + "+00:00",
+            customer_id=people[8],
+        ),
+        "listener",
+    )
+    deliver(
+        MentionReceived(
+            mention_id="m2",
+            query_id="q",
+            source="x",
+            post_id="2",
+            author_handle="h",
+            lang="en",
+            sentiment=0.8,
+            label="positive",
+            posted_at=utcnow().isoformat() + "+00:00",
+            customer_id=people[9],
+        ),
+        "listener",
+    )
+    deliver(
+        ConsentChanged(
+            customer_id=people[10], channel="email", topic="newsletter", status="granted", source="api"
+        ),
+        "mailer",
+    )
 
     events = taken(service_env, queue)
     expected = sorted(
@@ -181,12 +253,15 @@ def test_incremental_membership_agrees_with_a_full_recompute(api, settings, serv
         + [("segment.entered", segments["compra"], people[i]) for i in (2, 5)]
         + [("segment.entered", segments["abrio"], people[0])]
         + [("segment.entered", segments["enfadado"], people[8])]
-        + [("segment.left", segments["sin_boletin"], people[10])])
+        + [("segment.left", segments["sin_boletin"], people[10])]
+    )
     assert events == expected  # once per real change: the repeated open entered once
 
     def snapshot():
-        return {name: sorted(str(m.customer_id) for m in SegmentMember.objects(segment_id=sid))
-                for name, sid in segments.items()}
+        return {
+            name: sorted(str(m.customer_id) for m in SegmentMember.objects(segment_id=sid))
+            for name, sid in segments.items()
+        }
 
     incremental = snapshot()
     for sid in segments.values():

@@ -13,16 +13,22 @@ from shared.models import Customer, Segment, SegmentMember
 def test_relative_time_placeholders_resolve_against_now():
     now = datetime.datetime(2026, 11, 22, 12, 0)
     compiled = {"created_at": {"$gte": {"__now__": -86400}}, "tags": ["a"]}
-    assert resolve(compiled, now) == {"created_at": {"$gte": datetime.datetime(2026, 11, 21, 12, 0)},
-                                      "tags": ["a"]}
+    assert resolve(compiled, now) == {
+        "created_at": {"$gte": datetime.datetime(2026, 11, 21, 12, 0)},
+        "tags": ["a"],
+    }
 
 
 def test_dynamic_audience_in_batches_resumes_after_a_checkpoint(mongo_uri):
     spanish = [Customer(email=f"es{i}@example.com", locale="es").save() for i in range(7)]
     Customer(email="en@example.com", locale="en").save()
     Customer(email="gone@example.com", locale="es", erased=True).save()
-    segment = Segment(name="Hispanohablantes", kind="dynamic", rule={"field": "locale", "op": "eq", "value": "es"},
-                      compiled=json_util.dumps({"locale": "es"})).save()
+    segment = Segment(
+        name="Hispanohablantes",
+        kind="dynamic",
+        rule={"field": "locale", "op": "eq", "value": "es"},
+        compiled=json_util.dumps({"locale": "es"}),
+    ).save()
     batches = list(iter_audience(segment, batch_size=3))
     assert [len(b) for b in batches] == [3, 3, 1]
     assert [i for b in batches for i in b] == sorted(c.id for c in spanish)

@@ -39,8 +39,14 @@ def make_app(service_env):
             raise ApiError(409, "Person 7 is busy", current="busy")
         if n == 9:
             raise RuntimeError("boom")
-        return mask_personal({"email": "lucia.garcia@example.com", "phone": "+34600111222",
-                              "social": {"x": "luciag"}, "name": "Lucía"})
+        return mask_personal(
+            {
+                "email": "lucia.garcia@example.com",
+                "phone": "+34600111222",
+                "social": {"x": "luciag"},
+                "name": "Lucía",
+            }
+        )
 
     app.register_blueprint(bp)
     return app
@@ -60,13 +66,16 @@ def test_roles_are_enforced_and_admin_may_do_anything(service_env):
     body = {"email": "x@example.com"}
     assert client.post("/people", json=body, headers={"X-API-Key": ANALYST_KEY}).status_code == 403
     assert client.post("/people", json=body, headers={"X-API-Key": MARKETER_KEY}).status_code == 201
-    assert client.post("/people", json=body, headers={"Authorization": f"Bearer {ADMIN_KEY}"}).status_code == 201
+    assert (
+        client.post("/people", json=body, headers={"Authorization": f"Bearer {ADMIN_KEY}"}).status_code == 201
+    )
 
 
 def test_validation_errors_name_the_field(service_env):
     client = make_app(service_env).test_client()
-    response = client.post("/people", json={"email": "not-an-email", "age": -1},
-                           headers={"X-API-Key": MARKETER_KEY})
+    response = client.post(
+        "/people", json={"email": "not-an-email", "age": -1}, headers={"X-API-Key": MARKETER_KEY}
+    )
     assert response.status_code == 422
     body = response.json
     assert body["error"] == "validation_error"
@@ -75,23 +84,33 @@ def test_validation_errors_name_the_field(service_env):
     assert "email" in body["message"] and "age" in body["message"]
     missing = client.post("/people", json={}, headers={"X-API-Key": MARKETER_KEY})
     assert missing.json["details"]["fields"] == {"email": ["Missing data for required field."]}
-    not_json = client.post("/people", data="{oops", headers={"X-API-Key": MARKETER_KEY,
-                                                             "Content-Type": "application/json"})
-    assert not_json.status_code in (400, 422) and not_json.json["error"] in ("bad_request", "validation_error")
+    not_json = client.post(
+        "/people", data="{oops", headers={"X-API-Key": MARKETER_KEY, "Content-Type": "application/json"}
+    )
+    assert not_json.status_code in (400, 422) and not_json.json["error"] in (
+        "bad_request",
+        "validation_error",
+    )
 
 
 def test_conflicts_not_found_and_bugs_keep_the_shape(service_env):
     client = make_app(service_env).test_client()
     headers = {"X-API-Key": MARKETER_KEY}
     conflict = client.get("/people/7", headers=headers)
-    assert (conflict.status_code, conflict.json["error"], conflict.json["details"]) == (409, "conflict",
-                                                                                      {"current": "busy"})
+    assert (conflict.status_code, conflict.json["error"], conflict.json["details"]) == (
+        409,
+        "conflict",
+        {"current": "busy"},
+    )
     missing = client.get("/nowhere", headers=headers)
     assert (missing.status_code, missing.json["error"]) == (404, "not_found")
     bug = client.get("/people/9", headers=headers)
     assert bug.status_code == 500
-    assert bug.json == {"error": "internal_error", "message": "An internal error occurred; it has been logged.",
-                        "details": {}}
+    assert bug.json == {
+        "error": "internal_error",
+        "message": "An internal error occurred; it has been logged.",
+        "details": {},
+    }
     wrong_method = client.delete("/people/1", headers=headers)
     assert (wrong_method.status_code, wrong_method.json["error"]) == (405, "method_not_allowed")
 
@@ -120,8 +139,12 @@ def test_health_readiness_and_openapi_are_public(service_env):
 
 
 def test_readiness_reports_a_broker_that_is_down(service_env):
-    app = create_api_app(__name__, service="test", title="test",
-                         settings=service_env.settings(load, amqp_url="amqp://guest:guest@127.0.0.1:1//"))
+    app = create_api_app(
+        __name__,
+        service="test",
+        title="test",
+        settings=service_env.settings(load, amqp_url="amqp://guest:guest@127.0.0.1:1//"),
+    )
     ready = app.test_client().get("/readyz")
     assert ready.status_code == 503
     assert set(ready.json) == {"error", "message", "details"} and ready.json["error"] == "unavailable"

@@ -11,16 +11,19 @@ def test_text_from_the_world_passes(value):
     assert normalize.checked_text(f"  {value} ") == value
 
 
-@pytest.mark.parametrize("value, problem", [
-    ("Ana\r\nBcc: x@evil.example", "U+000D"),
-    ("Ana\nBcc: x@evil.example", "U+000A"),
-    ("Ana\x00", "U+0000"),
-    ("Ana\x85", "U+0085"),
-    ("evil\u202etxt.exe", "U+202E"),
-    ("a\u2066b", "U+2066"),
-    ("a\u2028b", "U+2028"),
-    ("a\ud800b", "surrogate"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("Ana\r\nBcc: x@evil.example", "U+000D"),
+        ("Ana\nBcc: x@evil.example", "U+000A"),
+        ("Ana\x00", "U+0000"),
+        ("Ana\x85", "U+0085"),
+        ("evil\u202etxt.exe", "U+202E"),
+        ("a\u2066b", "U+2066"),
+        ("a\u2028b", "U+2028"),
+        ("a\ud800b", "surrogate"),
+    ],
+)
 def test_controls_surrogates_and_overrides_are_refused(value, problem):
     assert problem in normalize.unsafe_character(value)
     with pytest.raises(ValueError, match=problem.replace("+", r"\+")):

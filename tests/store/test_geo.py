@@ -23,7 +23,9 @@ def test_center_sphere_matches_points_inside_the_radius_only(mongo_uri):
     assert collection.count_documents(within(10)) == 0
     assert collection.count_documents(within(100)) == 2
     # Combined with other conditions and an _id, as incremental membership asks.
-    assert collection.count_documents({"$and": [within(15), {"_id": getafe.id}, {"erased": {"$ne": True}}]}) == 1
+    assert (
+        collection.count_documents({"$and": [within(15), {"_id": getafe.id}, {"erased": {"$ne": True}}]}) == 1
+    )
     # Across the antimeridian, the distance is the short way round.
     fiji = Customer(email="fiji@example.com", location=[179.9, -17.0]).save()
     assert [d["_id"] for d in collection.find(within(50, [-179.9, -17.0]))] == [fiji.id]

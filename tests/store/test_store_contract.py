@@ -62,14 +62,22 @@ def test_regex_queries_as_mongoengine_sends_them(mongo_uri):
 
 def test_aggregation_stages_used(mongo_uri):
     coll = ContractJob._get_collection()
-    coll.insert_many([{"n": i, "state": "ready" if i % 3 else "done", "owner": f"o{i % 2}"} for i in range(30)])
-    rows = list(coll.aggregate([
-        {"$match": {"n": {"$gte": 0}}},
-        {"$group": {"_id": "$state", "count": {"$sum": 1}, "total": {"$sum": "$n"}}},
-        {"$sort": {"_id": 1}},
-    ]))
-    assert rows == [{"_id": "done", "count": 10, "total": sum(range(0, 30, 3))},
-                    {"_id": "ready", "count": 20, "total": sum(i for i in range(30) if i % 3)}]
+    coll.insert_many(
+        [{"n": i, "state": "ready" if i % 3 else "done", "owner": f"o{i % 2}"} for i in range(30)]
+    )
+    rows = list(
+        coll.aggregate(
+            [
+                {"$match": {"n": {"$gte": 0}}},
+                {"$group": {"_id": "$state", "count": {"$sum": 1}, "total": {"$sum": "$n"}}},
+                {"$sort": {"_id": 1}},
+            ]
+        )
+    )
+    assert rows == [
+        {"_id": "done", "count": 10, "total": sum(range(0, 30, 3))},
+        {"_id": "ready", "count": 20, "total": sum(i for i in range(30) if i % 3)},
+    ]
     assert list(coll.aggregate([{"$match": {"state": "done"}}, {"$count": "n"}])) == [{"n": 10}]
 
 
@@ -80,8 +88,11 @@ def _claim_all(uri: str, owner: str, queue) -> None:
     coll = client[store.database_name(uri)]["contract_jobs"]
     claimed = []
     while True:
-        doc = coll.find_one_and_update({"state": "ready"}, {"$set": {"state": "taken", "owner": owner}},
-                                       return_document=ReturnDocument.AFTER)
+        doc = coll.find_one_and_update(
+            {"state": "ready"},
+            {"$set": {"state": "taken", "owner": owner}},
+            return_document=ReturnDocument.AFTER,
+        )
         if doc is None:
             break
         claimed.append(doc["n"])
@@ -105,18 +116,24 @@ def test_conditional_update_claims_are_atomic_across_processes(mongo_uri):
 
 def test_update_one_with_condition_reports_matched_count(mongo_uri):
     job = ContractJob(n=1, state="scheduled").save()
-    first = ContractJob._get_collection().update_one({"_id": job.id, "state": "scheduled"}, {"$set": {"state": "sending"}})
-    second = ContractJob._get_collection().update_one({"_id": job.id, "state": "scheduled"}, {"$set": {"state": "sending"}})
+    first = ContractJob._get_collection().update_one(
+        {"_id": job.id, "state": "scheduled"}, {"$set": {"state": "sending"}}
+    )
+    second = ContractJob._get_collection().update_one(
+        {"_id": job.id, "state": "scheduled"}, {"$set": {"state": "sending"}}
+    )
     assert (first.modified_count, second.matched_count) == (1, 0)
 
 
 def test_a_conditional_update_mixing_fields_and_or_touches_only_matching_documents(mongo_uri):
     coll = ContractJob._get_collection()
     coll.insert_many([{"n": 1, "state": "a"}, {"n": 2, "state": "b"}])
-    missed = coll.update_one({"n": 3, "$or": [{"state": "b"}, {"owner": {"$exists": False}}]},
-                             {"$set": {"owner": "x"}})
-    hit = coll.update_one({"n": 2, "$or": [{"state": "z"}, {"owner": {"$exists": False}}]},
-                          {"$set": {"owner": "y"}})
+    missed = coll.update_one(
+        {"n": 3, "$or": [{"state": "b"}, {"owner": {"$exists": False}}]}, {"$set": {"owner": "x"}}
+    )
+    hit = coll.update_one(
+        {"n": 2, "$or": [{"state": "z"}, {"owner": {"$exists": False}}]}, {"$set": {"owner": "y"}}
+    )
     assert (missed.matched_count, hit.matched_count) == (0, 1)
     assert sorted((d["n"], d.get("owner")) for d in coll.find()) == [(1, None), (2, "y")]
     assert coll.delete_many({"n": 1, "$or": [{"state": "b"}]}).deleted_count == 0

@@ -44,9 +44,15 @@ def test_unique_index_on_upsert(mongo_uri):
 def test_compound_unique_with_object_ids_and_dates(mongo_uri):
     coll = store.db()["contract_compound"]
     coll.create_index([("cid", 1), ("day", 1), ("ch", 1)], unique=True)
-    assert _tries(coll, [{"cid": REF[1], "day": T0, "ch": "email"}, {"cid": REF[1], "day": T0, "ch": "email"},
-                         {"cid": REF[2], "day": T0, "ch": "email"}, {"cid": REF[1], "day": T0, "ch": "sms"}]) == \
-        ["ok", "dup", "ok", "ok"]
+    assert _tries(
+        coll,
+        [
+            {"cid": REF[1], "day": T0, "ch": "email"},
+            {"cid": REF[1], "day": T0, "ch": "email"},
+            {"cid": REF[2], "day": T0, "ch": "email"},
+            {"cid": REF[1], "day": T0, "ch": "sms"},
+        ],
+    ) == ["ok", "dup", "ok", "ok"]
 
 
 def test_sparse_unique_allows_many_missing(mongo_uri):
@@ -85,8 +91,13 @@ def test_non_sparse_unique_counts_missing_as_null(mongo_uri):
     assert _tries(single, [{"n": 1}, {"n": 2}, {"k": None}, {"k": "a"}]) == ["ok", "dup", "dup", "ok"]
     compound = store.db()["contract_compound_missing"]
     compound.create_index([("a", 1), ("b", 1)], unique=True)
-    assert _tries(compound, [{"a": 1, "b": 1}, {"a": 1}, {"a": 1}, {"a": 1, "b": None}, {"b": 5}]) == \
-        ["ok", "ok", "dup", "dup", "ok"]
+    assert _tries(compound, [{"a": 1, "b": 1}, {"a": 1}, {"a": 1}, {"a": 1, "b": None}, {"b": 5}]) == [
+        "ok",
+        "ok",
+        "dup",
+        "dup",
+        "ok",
+    ]
 
 
 def test_equality_on_indexed_fields_still_matches_array_elements(coll):

@@ -25,9 +25,16 @@ class Person(me.Document):
 
 def _people():
     Person.ensure_indexes()
-    return [Person(email=f"p{i}@example.com", plan="pro" if i % 2 else "free", tags=["vip"] if i < 3 else [],
-                   attributes={"plan": "pro" if i % 2 else "free", "seats": i}, at=T0.replace(hour=i)).save()
-            for i in range(6)]
+    return [
+        Person(
+            email=f"p{i}@example.com",
+            plan="pro" if i % 2 else "free",
+            tags=["vip"] if i < 3 else [],
+            attributes={"plan": "pro" if i % 2 else "free", "seats": i},
+            at=T0.replace(hour=i),
+        ).save()
+        for i in range(6)
+    ]
 
 
 def test_save_of_changed_embedded_documents_and_dict_keys(mongo_uri):
@@ -59,8 +66,9 @@ def test_queryset_filters(mongo_uri):
 
 def test_update_with_several_operators_and_modify(mongo_uri):
     people = _people()
-    updated = Person.objects(plan="pro").update(set__attributes__tier="gold", inc__stats__total=2.5,
-                                                push__tags="new", set__at=T0)
+    updated = Person.objects(plan="pro").update(
+        set__attributes__tier="gold", inc__stats__total=2.5, push__tags="new", set__at=T0
+    )
     assert updated == 3
     assert Person.objects(attributes__tier="gold", stats__total=2.5, tags="new", at=T0).count() == 3
     person = Person.objects(id=people[0].id).modify(new=True, set__plan="pro", add_to_set__tags="vip")
@@ -70,6 +78,9 @@ def test_update_with_several_operators_and_modify(mongo_uri):
 
 def test_aggregate_through_mongoengine(mongo_uri):
     _people()
-    rows = list(Person.objects(tags="vip").aggregate([{"$group": {"_id": "$plan", "n": {"$sum": 1}}},
-                                                      {"$sort": {"_id": 1}}]))
+    rows = list(
+        Person.objects(tags="vip").aggregate(
+            [{"$group": {"_id": "$plan", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
+        )
+    )
     assert rows == [{"_id": "free", "n": 2}, {"_id": "pro", "n": 1}]

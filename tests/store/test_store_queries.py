@@ -113,8 +113,17 @@ def test_sort_skip_limit_projection_distinct(coll):
     assert order(sort=[("d", 1), ("n", 1)]) == [5, 3, 1, 4, 2, 6]
     assert order(sort=[("b", -1), ("i", -1)]) == [6, 1, 3, 2, 4, 5]
     assert coll.find_one({"n": 1}, {"s": 1, "_id": 0}) == {"s": "apple"}
-    assert sorted(coll.find_one({"n": 3}, {"emb": 0, "arr": 0, "_id": 0})) == ["attrs", "b", "d", "f", "i",
-                                                                             "n", "ref", "s", "tags"]
+    assert sorted(coll.find_one({"n": 3}, {"emb": 0, "arr": 0, "_id": 0})) == [
+        "attrs",
+        "b",
+        "d",
+        "f",
+        "i",
+        "n",
+        "ref",
+        "s",
+        "tags",
+    ]
     assert sorted(coll.distinct("tags")) == ["a", "b", "c", "vip", "x", "y"]
     assert sorted(coll.distinct("s", {"i": {"$gt": 5}})) == ["Banana", "apple pie", "date"]
     assert coll.count_documents({}, skip=1, limit=3) == 3
@@ -173,12 +182,13 @@ def test_non_ascii_dict_keys_and_dates_in_lists(coll):
 
 
 def test_projection_of_dotted_paths(coll):
-    assert coll.find_one({"n": 1}, {"emb.x": 1, "attrs.plan": 1, "_id": 0}) == {"emb": {"x": 1},
-                                                                             "attrs": {"plan": "pro"}}
+    assert coll.find_one({"n": 1}, {"emb.x": 1, "attrs.plan": 1, "_id": 0}) == {
+        "emb": {"x": 1},
+        "attrs": {"plan": "pro"},
+    }
     doc = coll.find_one({"n": 1}, {"emb.y": 0, "attrs": 0, "arr": 0, "_id": 0})
     assert doc["emb"] == {"x": 1} and "attrs" not in doc
     assert coll.find_one({"n": 1}, {"arr.k": 1, "_id": 0}) == {"arr": [{"k": "a"}, {"k": "b"}]}
-
 
 
 def test_an_object_id_inside_an_array_is_found_through_and(coll):

@@ -18,8 +18,12 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from devstack import procs
 from tests.support import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(os.environ.get("VINCULO_TEST_MONGO_URI")),
-                                reason="restarts the stand-in process")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get("VINCULO_TEST_MONGO_URI")), reason="restarts the stand-in process"
+    ),
+]
 
 
 def _answers(coll) -> bool:
@@ -58,14 +62,17 @@ def test_acknowledged_writes_survive_a_restart_and_clients_reconnect(tmp_path, h
         proc.wait(30)
         stop.set()
         writer.join(60)
-        proc, _ = procs.start_mongo_standin(port=port, data_dir=str(tmp_path), log_path=tmp_path / "store.log")
+        proc, _ = procs.start_mongo_standin(
+            port=port, data_dir=str(tmp_path), log_path=tmp_path / "store.log"
+        )
         # the same client, created before the restart, reads and writes again on its own
         wait_until(lambda: _answers(coll), timeout=30, what="the client to reconnect")
         kept = {doc["n"] for doc in coll.find({}, {"n": 1}) if "n" in doc}
         assert set(acked) <= kept, f"{len(set(acked) - kept)} acknowledged writes lost"
         assert coll.find_one({"_id": "counter"})["value"] >= len(acked)
-        after = coll.find_one_and_update({"_id": "counter"}, {"$inc": {"value": 1}},
-                                         return_document=ReturnDocument.AFTER)
+        after = coll.find_one_and_update(
+            {"_id": "counter"}, {"$inc": {"value": 1}}, return_document=ReturnDocument.AFTER
+        )
         assert after["value"] >= len(acked) + 1
         with pytest.raises(DuplicateKeyError):
             coll.insert_one({"n": acked[0]})

@@ -18,12 +18,24 @@ def _one(coll, n):
 
 
 def test_set_unset_inc_min_max(coll):
-    coll.update_one({"n": 1}, {"$set": {"emb.x": 42, "attrs.new key": 1, "when": T0, "ok": False},
-                               "$unset": {"s": ""}, "$inc": {"i": 2, "f": 0.25, "cnt": 1},
-                               "$min": {"d": T0 - datetime.timedelta(days=9)}, "$max": {"top": 3}})
+    coll.update_one(
+        {"n": 1},
+        {
+            "$set": {"emb.x": 42, "attrs.new key": 1, "when": T0, "ok": False},
+            "$unset": {"s": ""},
+            "$inc": {"i": 2, "f": 0.25, "cnt": 1},
+            "$min": {"d": T0 - datetime.timedelta(days=9)},
+            "$max": {"top": 3},
+        },
+    )
     doc = _one(coll, 1)
     assert "s" not in doc
-    assert (doc["emb"], doc["attrs"]["new key"], doc["when"], doc["ok"]) == ({"x": 42, "y": "p"}, 1, T0, False)
+    assert (doc["emb"], doc["attrs"]["new key"], doc["when"], doc["ok"]) == (
+        {"x": 42, "y": "p"},
+        1,
+        T0,
+        False,
+    )
     assert (doc["i"], doc["f"], doc["cnt"], doc["top"]) == (7, 1.75, 1, 3)
     assert doc["d"] == T0 - datetime.timedelta(days=9)
     assert coll.update_one({"n": 1}, {"$max": {"top": 2}}).modified_count == 0
@@ -46,13 +58,17 @@ def test_currentdate(coll):
     coll.update_one({"n": 1}, {"$currentDate": {"at": True}})
     at = coll.find_one({"n": 1})["at"]
     assert isinstance(at, datetime.datetime)
-    assert abs(at - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)) < datetime.timedelta(hours=1)
+    assert abs(at - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)) < datetime.timedelta(
+        hours=1
+    )
 
 
 def test_upserts_build_the_document_from_the_filter(coll):
     key = {"customer_id": REF[7], "day": "2026-01-01"}
     first = coll.update_one(key, {"$inc": {"count": 1}, "$setOnInsert": {"at": T0}}, upsert=True)
-    second = coll.update_one(key, {"$inc": {"count": 1}, "$setOnInsert": {"at": T0.replace(day=2)}}, upsert=True)
+    second = coll.update_one(
+        key, {"$inc": {"count": 1}, "$setOnInsert": {"at": T0.replace(day=2)}}, upsert=True
+    )
     assert first.upserted_id is not None and second.upserted_id is None and second.matched_count == 1
     docs = list(coll.find({"customer_id": REF[7]}, {"_id": 0}))
     assert docs == [{"customer_id": REF[7], "day": "2026-01-01", "count": 2, "at": T0}]
@@ -64,11 +80,19 @@ def test_find_one_and_update_before_after_and_upsert(coll):
     before = coll.find_one_and_update({"n": 1}, {"$inc": {"i": 1}})
     after = coll.find_one_and_update({"n": 1}, {"$inc": {"i": 1}}, return_document=ReturnDocument.AFTER)
     assert (before["i"], after["i"]) == (5, 7)
-    claimed = coll.find_one_and_update({"b": True, "claimed": {"$exists": False}}, {"$set": {"claimed": True}},
-                                       sort=[("d", 1)], return_document=ReturnDocument.AFTER)
+    claimed = coll.find_one_and_update(
+        {"b": True, "claimed": {"$exists": False}},
+        {"$set": {"claimed": True}},
+        sort=[("d", 1)],
+        return_document=ReturnDocument.AFTER,
+    )
     assert claimed["n"] == 3
-    made = coll.find_one_and_update({"key": "k1"}, {"$set": {"v": 1}, "$setOnInsert": {"created": T0}},
-                                    upsert=True, return_document=ReturnDocument.AFTER)
+    made = coll.find_one_and_update(
+        {"key": "k1"},
+        {"$set": {"v": 1}, "$setOnInsert": {"created": T0}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
     assert {k: v for k, v in made.items() if k != "_id"} == {"key": "k1", "v": 1, "created": T0}
     assert coll.find_one_and_update({"key": "k2"}, {"$set": {"v": 1}}, upsert=True) is None
     assert coll.count_documents({"key": "k2"}) == 1
@@ -99,10 +123,14 @@ def test_insert_many_unordered_keeps_the_good_documents(coll):
 
 def test_bulk_write_mixes_upserts_and_inserts(coll):
     coll.create_index("n", unique=True)
-    result = coll.bulk_write([UpdateOne({"n": 50}, {"$set": {"s": "u"}, "$setOnInsert": {"c": 1}}, upsert=True),
-                              InsertOne({"n": 51}),
-                              UpdateOne({"n": 1}, {"$set": {"s": "u1"}}, upsert=True),
-                              UpdateOne({"n": 50}, {"$inc": {"c": 1}}, upsert=True)])
+    result = coll.bulk_write(
+        [
+            UpdateOne({"n": 50}, {"$set": {"s": "u"}, "$setOnInsert": {"c": 1}}, upsert=True),
+            InsertOne({"n": 51}),
+            UpdateOne({"n": 1}, {"$set": {"s": "u1"}}, upsert=True),
+            UpdateOne({"n": 50}, {"$inc": {"c": 1}}, upsert=True),
+        ]
+    )
     assert (result.inserted_count, result.upserted_count, result.matched_count) == (1, 1, 2)
     assert coll.find_one({"n": 50})["c"] == 2 and coll.find_one({"n": 1})["s"] == "u1"
 
@@ -110,12 +138,25 @@ def test_bulk_write_mixes_upserts_and_inserts(coll):
 def test_conditional_update_by_id_with_or_and_exists(coll):
     """What segments' consent mirror sends: newer-or-missing guard on a dotted path."""
     target = coll.find_one({"n": 3})["_id"]
-    guard = lambda at: {"_id": target, "$or": [{"facts.at.email": {"$lt": at}},  # noqa: E731
-                                               {"facts.at.email": {"$exists": False}}]}
-    assert coll.update_one(guard(T0), {"$set": {"consent.email": "granted", "facts.at.email": T0}}).matched_count == 1
+    guard = lambda at: {  # noqa: E731
+        "_id": target,
+        "$or": [
+            {"facts.at.email": {"$lt": at}},
+            {"facts.at.email": {"$exists": False}},
+        ],
+    }
+    assert (
+        coll.update_one(guard(T0), {"$set": {"consent.email": "granted", "facts.at.email": T0}}).matched_count
+        == 1
+    )
     assert coll.update_one(guard(T0), {"$set": {"consent.email": "revoked"}}).matched_count == 0
     later = T0 + datetime.timedelta(seconds=1)
-    assert coll.update_one(guard(later), {"$set": {"consent.email": "revoked", "facts.at.email": later}}).matched_count == 1
+    assert (
+        coll.update_one(
+            guard(later), {"$set": {"consent.email": "revoked", "facts.at.email": later}}
+        ).matched_count
+        == 1
+    )
     assert coll.find_one({"n": 3})["consent"] == {"email": "revoked"}
 
 
@@ -128,8 +169,11 @@ def test_an_upsert_filtering_on_a_reference_and_a_time_range_updates_the_match(c
     ref = ObjectId()
 
     def record(status, at):
-        coll.update_one({"ref": ref, "topic": "news", "at": {"$lte": at}},
-                        {"$set": {"status": status, "at": at}}, upsert=True)
+        coll.update_one(
+            {"ref": ref, "topic": "news", "at": {"$lte": at}},
+            {"$set": {"status": status, "at": at}},
+            upsert=True,
+        )
 
     record("granted", T0)
     record("revoked", T0 + datetime.timedelta(days=1))

@@ -32,13 +32,25 @@ def schedule(campaign_id):
     """Draft -> scheduled; the whole campaign is validated again (segment, templates, time)."""
     doc = load(campaign_id)
     if doc["state"] not in ACTIONS["schedule"]:
-        raise conflict(f"cannot schedule a campaign that is {doc['state']}", current=doc["state"],
-                       action="schedule", allowed_from=list(ACTIONS["schedule"]))
+        raise conflict(
+            f"cannot schedule a campaign that is {doc['state']}",
+            current=doc["state"],
+            action="schedule",
+            allowed_from=list(ACTIONS["schedule"]),
+        )
     stored = validate(input_form(doc), utcnow())
     ready_to_schedule(stored)
-    updated = transition(doc["_id"], "schedule", {
-        "state": "scheduled", "schedule": stored["schedule"], "next_fire_at": stored["next_fire_at"],
-        "failure_reason": None, "paused_from": None})
+    updated = transition(
+        doc["_id"],
+        "schedule",
+        {
+            "state": "scheduled",
+            "schedule": stored["schedule"],
+            "next_fire_at": stored["next_fire_at"],
+            "failure_reason": None,
+            "paused_from": None,
+        },
+    )
     return {"campaign": campaign_out(updated)}
 
 
@@ -48,8 +60,11 @@ def schedule(campaign_id):
 def unschedule(campaign_id):
     """Scheduled -> draft (it will not fire)."""
     doc = load(campaign_id)
-    return {"campaign": campaign_out(transition(doc["_id"], "unschedule",
-                                                {"state": "draft", "next_fire_at": None}))}
+    return {
+        "campaign": campaign_out(
+            transition(doc["_id"], "unschedule", {"state": "draft", "next_fire_at": None})
+        )
+    }
 
 
 @bp.post("/<campaign_id>/pause")
@@ -62,8 +77,12 @@ def pause(campaign_id):
         if move(doc["_id"], (state,), {"state": "paused", "paused_from": state}):
             return {"campaign": campaign_out(load(campaign_id))}
     current = load(campaign_id)["state"]
-    raise conflict(f"cannot pause a campaign that is {current}", current=current, action="pause",
-                   allowed_from=list(ACTIONS["pause"]))
+    raise conflict(
+        f"cannot pause a campaign that is {current}",
+        current=current,
+        action="pause",
+        allowed_from=list(ACTIONS["pause"]),
+    )
 
 
 @bp.post("/<campaign_id>/resume")
@@ -73,11 +92,14 @@ def resume(campaign_id):
     """Paused -> the state it was paused in; a fan-out continues from its checkpoint."""
     doc = load(campaign_id)
     back = doc.get("paused_from") or "scheduled"
-    updated = transition(doc["_id"], "resume", {"state": back, "paused_from": None},
-                         extra={"paused_from": back})
+    updated = transition(
+        doc["_id"], "resume", {"state": back, "paused_from": None}, extra={"paused_from": back}
+    )
     run_id = updated.get("current_run")
     if back == "sending" and run_id:
-        runs().update_one({"_id": run_id, "state": "paused"}, {"$set": {"state": "sending", "touched_at": utcnow()}})
+        runs().update_one(
+            {"_id": run_id, "state": "paused"}, {"$set": {"state": "sending", "touched_at": utcnow()}}
+        )
         run = runs().find_one({"_id": run_id}, {"due_at": 1})
         announcer().publish(CampaignDue(campaign_id=campaign_id, fire_id=run_id, due_at=iso(run["due_at"])))
     return {"campaign": campaign_out(updated)}
@@ -89,8 +111,11 @@ def resume(campaign_id):
 def cancel(campaign_id):
     """Draft, scheduled, sending or paused -> cancelled; nothing more is sent."""
     doc = load(campaign_id)
-    return {"campaign": campaign_out(transition(doc["_id"], "cancel",
-                                                {"state": "cancelled", "next_fire_at": None}))}
+    return {
+        "campaign": campaign_out(
+            transition(doc["_id"], "cancel", {"state": "cancelled", "next_fire_at": None})
+        )
+    }
 
 
 @bp.post("/<campaign_id>/resend-failed")
@@ -101,24 +126,44 @@ def resend_failed(campaign_id):
     doc = load(campaign_id)
     updated = transition(doc["_id"], "resend_failed", {"last_resend_at": utcnow()})
     cid = str(doc["_id"])
-    failed = list(facts().find({"campaign_id": cid, "type": "failed"},
-                               {"delivery_id": 1, "customer_id": 1, "step": 1, "variant": 1}))
-    recovered = {f["delivery_id"] for f in facts().find(
-        {"campaign_id": cid, "type": "sent", "delivery_id": {"$in": [f["delivery_id"] for f in failed]}},
-        {"delivery_id": 1})}
+    failed = list(
+        facts().find(
+            {"campaign_id": cid, "type": "failed"},
+            {"delivery_id": 1, "customer_id": 1, "step": 1, "variant": 1},
+        )
+    )
+    recovered = {
+        f["delivery_id"]
+        for f in facts().find(
+            {"campaign_id": cid, "type": "sent", "delivery_id": {"$in": [f["delivery_id"] for f in failed]}},
+            {"delivery_id": 1},
+        )
+    }
     groups: dict[tuple, list[str]] = {}
     for fact in failed:
         if fact["delivery_id"] not in recovered:
-            groups.setdefault((fact.get("step") or "main", fact.get("variant")), []).append(fact["customer_id"])
+            groups.setdefault((fact.get("step") or "main", fact.get("variant")), []).append(
+                fact["customer_id"]
+            )
     requested = 0
     for (step, variant), people in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):
         template = template_for(updated, step, variant)
         for start in range(0, len(people), 1000):
-            batch = sorted(set(people))[start:start + 1000]
-            announcer().publish(SendRequested(
-                campaign_id=cid, channel=updated["channel"], topic=updated["topic"], template_id=template,
-                customer_ids=batch, step=step, variant=variant, marketing=is_marketing(updated),
-                batch=start // 1000, retry_failed=True))
+            batch = sorted(set(people))[start : start + 1000]
+            announcer().publish(
+                SendRequested(
+                    campaign_id=cid,
+                    channel=updated["channel"],
+                    topic=updated["topic"],
+                    template_id=template,
+                    customer_ids=batch,
+                    step=step,
+                    variant=variant,
+                    marketing=is_marketing(updated),
+                    batch=start // 1000,
+                    retry_failed=True,
+                )
+            )
             requested += len(batch)
     return {"campaign": campaign_out(updated), "requested": requested}
 
@@ -130,12 +175,23 @@ def resend_failed(campaign_id):
 def list_runs(campaign_id, query_data):
     """The fires of a campaign, latest first, with their fan-out progress."""
     doc = load(campaign_id)
-    items = [{"id": r["_id"], "state": r["state"], "phase": r.get("phase", "main"), "due_at": iso(r["due_at"]),
-              "fired_at": iso(r.get("fired_at")), "finished_at": iso(r.get("finished_at")),
-              "checkpoint": {**(r.get("checkpoint") or {}), "last_id": str((r.get("checkpoint") or {})
-                                                                            .get("last_id") or "") or None},
-              "targeted": r.get("targeted") or {}, "ab": _ab_out(r.get("ab"))}
-             for r in runs().find({"campaign_id": doc["_id"]}).sort("due_at", -1).limit(query_data["limit"])]
+    items = [
+        {
+            "id": r["_id"],
+            "state": r["state"],
+            "phase": r.get("phase", "main"),
+            "due_at": iso(r["due_at"]),
+            "fired_at": iso(r.get("fired_at")),
+            "finished_at": iso(r.get("finished_at")),
+            "checkpoint": {
+                **(r.get("checkpoint") or {}),
+                "last_id": str((r.get("checkpoint") or {}).get("last_id") or "") or None,
+            },
+            "targeted": r.get("targeted") or {},
+            "ab": _ab_out(r.get("ab")),
+        }
+        for r in runs().find({"campaign_id": doc["_id"]}).sort("due_at", -1).limit(query_data["limit"])
+    ]
     return {"items": items, "total": len(items), "next": None}
 
 

@@ -61,12 +61,16 @@ def list_campaigns(query):
             page["_id"] = {"$lt": ObjectId(query["cursor"])}
         except InvalidId:
             from shared.http.errors import field_error
+
             raise field_error("cursor", "not a cursor from this list", location="query") from None
     docs = list(campaigns().find(page).sort("_id", -1).limit(query["limit"] + 1))
     more = len(docs) > query["limit"]
-    docs = docs[:query["limit"]]
-    return {"items": [campaign_out(d) for d in docs], "total": campaigns().count_documents(base),
-            "next": str(docs[-1]["_id"]) if more else None}
+    docs = docs[: query["limit"]]
+    return {
+        "items": [campaign_out(d) for d in docs],
+        "total": campaigns().count_documents(base),
+        "next": str(docs[-1]["_id"]) if more else None,
+    }
 
 
 @bp.get("/<campaign_id>")
@@ -85,12 +89,15 @@ def edit_campaign(campaign_id, data):
     """Edit a draft, scheduled or paused campaign; the result is validated as a whole."""
     doc = load(campaign_id)
     if doc["state"] not in EDITABLE:
-        raise conflict(f"a {doc['state']} campaign cannot be edited", current=doc["state"],
-                       allowed_from=list(EDITABLE))
+        raise conflict(
+            f"a {doc['state']} campaign cannot be edited", current=doc["state"], allowed_from=list(EDITABLE)
+        )
     merged = {**input_form(doc), **data}
     # A fan-out paused part-way keeps its (past) schedule unless the edit changes it: fixing a
     # template typo mid-send must not fail on "schedule.at is in the past".
-    keep_schedule = doc["state"] == "paused" and doc.get("paused_from") == "sending" and "schedule" not in data
+    keep_schedule = (
+        doc["state"] == "paused" and doc.get("paused_from") == "sending" and "schedule" not in data
+    )
     if keep_schedule:
         merged["schedule"] = None
     now = utcnow()
@@ -104,12 +111,15 @@ def edit_campaign(campaign_id, data):
     stored["updated_at"] = now
     # Conditional on the version read: a concurrent edit or a fire in between answers 409.
     updated = campaigns().find_one_and_update(
-        {"_id": doc["_id"], "state": doc["state"], "updated_at": doc["updated_at"]}, {"$set": stored},
-        return_document=ReturnDocument.AFTER)
+        {"_id": doc["_id"], "state": doc["state"], "updated_at": doc["updated_at"]},
+        {"$set": stored},
+        return_document=ReturnDocument.AFTER,
+    )
     if updated is None:
         current = campaigns().find_one({"_id": doc["_id"]}, {"state": 1}) or {"state": "deleted"}
-        raise conflict("the campaign changed while it was being edited; read it again",
-                       current=current["state"])
+        raise conflict(
+            "the campaign changed while it was being edited; read it again", current=current["state"]
+        )
     return campaign_out(updated)
 
 
@@ -122,6 +132,9 @@ def delete_campaign(campaign_id):
     deleted = campaigns().delete_one({"_id": doc["_id"], "state": {"$in": ["draft", "cancelled"]}})
     if deleted.deleted_count == 0:
         current = campaigns().find_one({"_id": doc["_id"]}, {"state": 1}) or {"state": "deleted"}
-        raise conflict(f"a {current['state']} campaign cannot be deleted (cancel it first)",
-                       current=current["state"], allowed_from=["draft", "cancelled"])
+        raise conflict(
+            f"a {current['state']} campaign cannot be deleted (cancel it first)",
+            current=current["state"],
+            allowed_from=["draft", "cancelled"],
+        )
     return ""

@@ -44,11 +44,18 @@ class ResultsOut(Figures):
     cost = Float(allow_none=True)
     roi = Float(allow_none=True, metadata={"description": "(revenue - cost) / cost; null without a cost"})
     variants = List(Nested(VariantFigures))
-    pending = Integer(metadata={"description": "targeted but not yet sent, skipped or failed (sending, deferred)"})
-    not_sent = Dict(keys=String(), values=Integer(), metadata={
-        "description": "who was not sent, per reason: no_consent, consent_pending, consent_revoked, suppressed, "
-                       "erased, no_address, invalid_address, smtputf8_unsupported, capped, paused, "
-                       "provider_rejected, build_error, abandoned, ..."})
+    pending = Integer(
+        metadata={"description": "targeted but not yet sent, skipped or failed (sending, deferred)"}
+    )
+    not_sent = Dict(
+        keys=String(),
+        values=Integer(),
+        metadata={
+            "description": "who was not sent, per reason: no_consent, consent_pending, consent_revoked, suppressed, "
+            "erased, no_address, invalid_address, smtputf8_unsupported, capped, paused, "
+            "provider_rejected, build_error, abandoned, ..."
+        },
+    )
     computed_at = String()
 
 
@@ -78,5 +85,8 @@ def get_results(campaign_id):
 def get_timeline(campaign_id, query):
     """Delivery events and conversions per hour or day, in a time zone."""
     zone(query["time_zone"], field="time_zone")
-    return {"bucket": query["bucket"], "time_zone": query["time_zone"],
-            "points": results.timeline(load(campaign_id), query["bucket"], query["time_zone"])}
+    return {
+        "bucket": query["bucket"],
+        "time_zone": query["time_zone"],
+        "points": results.timeline(load(campaign_id), query["bucket"], query["time_zone"]),
+    }

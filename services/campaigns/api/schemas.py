@@ -16,12 +16,18 @@ class VariantIn(Schema):
 
 
 class AbTestIn(Schema):
-    test_share = Float(load_default=20, validate=Range(min=0, max=100, min_inclusive=False),
-                       metadata={"description": "percent of the audience that gets the variants"})
+    test_share = Float(
+        load_default=20,
+        validate=Range(min=0, max=100, min_inclusive=False),
+        metadata={"description": "percent of the audience that gets the variants"},
+    )
     metric = String(load_default="open", validate=OneOf(("open", "click")))
     window_hours = Float(load_default=4, validate=Range(min=0, min_inclusive=False))
-    min_sample = Integer(load_default=100, validate=Range(min=1),
-                         metadata={"description": "sends per variant below which the first variant wins"})
+    min_sample = Integer(
+        load_default=100,
+        validate=Range(min=1),
+        metadata={"description": "sends per variant below which the first variant wins"},
+    )
 
 
 class GoalIn(Schema):
@@ -37,16 +43,28 @@ class CampaignIn(Schema):
     template_id = String(allow_none=True)
     variants = List(Nested(VariantIn), load_default=list)
     ab_test = Nested(AbTestIn, allow_none=True)
-    schedule = Dict(allow_none=True, metadata={"description": (
-        "{kind: now} | {kind: at, at: '2026-12-01T09:00', time_zone: 'Europe/Madrid'} | "
-        "{kind: cron, cron: '0 9 * * 1', time_zone} | "
-        "{kind: trigger, event, filter: {field: value | {$op: value}}, delay_seconds}")})
+    schedule = Dict(
+        allow_none=True,
+        metadata={
+            "description": (
+                "{kind: now} | {kind: at, at: '2026-12-01T09:00', time_zone: 'Europe/Madrid'} | "
+                "{kind: cron, cron: '0 9 * * 1', time_zone} | "
+                "{kind: trigger, event, filter: {field: value | {$op: value}}, delay_seconds}"
+            )
+        },
+    )
     cost = Float(allow_none=True, validate=Range(min=0))
     currency = String(validate=Length(3, 3))
     goal = Nested(GoalIn, allow_none=True)
-    journey = Dict(allow_none=True, metadata={"description": (
-        "{reentry: never|after_exit, steps: [{id, type: send, template_id} | {type: wait, hours|days|minutes}"
-        " | {type: branch, if: opened|clicked|not_opened|not_clicked, of: <send step>, then, else}]}")})
+    journey = Dict(
+        allow_none=True,
+        metadata={
+            "description": (
+                "{reentry: never|after_exit, steps: [{id, type: send, template_id} | {type: wait, hours|days|minutes}"
+                " | {type: branch, if: opened|clicked|not_opened|not_clicked, of: <send step>, then, else}]}"
+            )
+        },
+    )
 
 
 class CampaignOut(Schema):

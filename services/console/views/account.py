@@ -11,12 +11,17 @@ from services.console.i18n import gettext as _
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 MESSAGES = {  # accounts.Refused codes -> what the person reads
-    "too_short": "At least 12 characters.", "too_long": "Too long.",
+    "too_short": "At least 12 characters.",
+    "too_long": "Too long.",
     "bad_character": "Contains a character that is not allowed.",
     "common": "Too common or too easy to guess: choose another.",
-    "bad_email": "Not a valid email address.", "required": "Required.", "taken": "Someone already uses this email.",
-    "bad_role": "Not a role.", "role_too_high": "A token may not have a higher role than yours.",
-    "bad_days": "Between 1 and 3650 days.", "bad_state": "Not a state.",
+    "bad_email": "Not a valid email address.",
+    "required": "Required.",
+    "taken": "Someone already uses this email.",
+    "bad_role": "Not a role.",
+    "role_too_high": "A token may not have a higher role than yours.",
+    "bad_days": "Between 1 and 3650 days.",
+    "bad_state": "Not a state.",
 }
 
 
@@ -34,12 +39,19 @@ def _page(errors=None, new_token=None, status=200, totp=None, recovery=None):
     user = _signed_in_user()
     current = accounts.token_hash(session["sid"])
     return render_template(
-        "account/index.html", user=user, errors=errors or {}, new_token=new_token, current=current,
-        totp=totp, recovery=recovery, required_roles=accounts.two_factor_roles(), enroll=bool(user and not user.get("totp_secret")
-                                                  and user["role"] in accounts.two_factor_roles()),
+        "account/index.html",
+        user=user,
+        errors=errors or {},
+        new_token=new_token,
+        current=current,
+        totp=totp,
+        recovery=recovery,
+        required_roles=accounts.two_factor_roles(),
+        enroll=bool(user and not user.get("totp_secret") and user["role"] in accounts.two_factor_roles()),
         sessions=accounts.sessions_of(user["_id"]) if user else [],
         tokens=accounts.tokens_of(user["_id"]) if user else [],
-        grantable=accounts.GRANTS[user["role"]] if user else ()), status
+        grantable=accounts.GRANTS[user["role"]] if user else (),
+    ), status
 
 
 @bp.get("")
@@ -79,8 +91,9 @@ def create_token():
     try:
         if days and not days.isdigit():
             raise accounts.Refused("days", "bad_days")
-        token = accounts.create_token(user, request.form.get("name", ""), request.form.get("role", ""),
-                                      int(days) if days else None)
+        token = accounts.create_token(
+            user, request.form.get("name", ""), request.form.get("role", ""), int(days) if days else None
+        )
     except accounts.Refused as exc:
         return _page({exc.field: [refused_message(exc)]}, status=422)
     return _page(new_token=token)
@@ -108,8 +121,11 @@ def totp_confirm():
     codes = accounts.confirm_totp(user, request.form.get("code", ""))
     if codes is None:
         secret = user.get("totp_pending")
-        return _page({"code": [_("That code is not valid.")]}, status=422,
-                     totp={"secret": secret, "uri": accounts.totp_uri(user, secret)} if secret else None)
+        return _page(
+            {"code": [_("That code is not valid.")]},
+            status=422,
+            totp={"secret": secret, "uri": accounts.totp_uri(user, secret)} if secret else None,
+        )
     g.account["user"] = accounts.get_user(user["_id"])
     return _page(recovery=codes)
 
@@ -153,8 +169,9 @@ def set_password(purpose, token):
     errors = {}
     if request.method == "POST":
         try:
-            password = accounts.check_password(request.form.get("password", ""), email=user["email"],
-                                               name=user.get("name") or "")
+            password = accounts.check_password(
+                request.form.get("password", ""), email=user["email"], name=user.get("name") or ""
+            )
         except accounts.Refused as exc:
             errors[exc.field] = [refused_message(exc)]
         else:
@@ -163,8 +180,9 @@ def set_password(purpose, token):
             accounts.set_password(user, password)
             accounts.end_sessions_of(user["_id"])
             return redirect(url_for("auth.sign_in", done="password"))
-    return render_template("account/link.html", expired=False, user=user, errors=errors,
-                           purpose=purpose), (422 if errors else 200)
+    return render_template("account/link.html", expired=False, user=user, errors=errors, purpose=purpose), (
+        422 if errors else 200
+    )
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
@@ -192,19 +210,25 @@ def _mail_link(user: dict, purpose: str) -> bool:
     link = g.settings.link_base + url_for("account.set_password", purpose=purpose, token=token)
     if purpose == "invite":
         subject = "Te han invitado a Vínculo / You are invited to Vínculo"
-        text = (f"Hola {user['name']}:\n\nTe han dado acceso a Vínculo. Elige tu contraseña aquí (válido 3 días):\n"
-                f"{link}\n\nHello {user['name']},\n\nYou have been given access to Vínculo. Choose your password "
-                f"here (valid for 3 days):\n{link}\n")
+        text = (
+            f"Hola {user['name']}:\n\nTe han dado acceso a Vínculo. Elige tu contraseña aquí (válido 3 días):\n"
+            f"{link}\n\nHello {user['name']},\n\nYou have been given access to Vínculo. Choose your password "
+            f"here (valid for 3 days):\n{link}\n"
+        )
     else:
         subject = "Cambia tu contraseña de Vínculo / Reset your Vínculo password"
-        text = (f"Hola {user['name']}:\n\nPara elegir una contraseña nueva (válido 1 hora):\n{link}\n"
-                f"Si no lo pediste, ignora este mensaje.\n\nHello {user['name']},\n\nTo choose a new password "
-                f"(valid for 1 hour):\n{link}\nIf you did not ask for it, ignore this message.\n")
+        text = (
+            f"Hola {user['name']}:\n\nPara elegir una contraseña nueva (válido 1 hora):\n{link}\n"
+            f"Si no lo pediste, ignora este mensaje.\n\nHello {user['name']},\n\nTo choose a new password "
+            f"(valid for 1 hour):\n{link}\nIf you did not ask for it, ignore this message.\n"
+        )
     try:
         accounts.send_mail(user["email"], subject, text)
     except Exception as exc:  # noqa: BLE001 - reported to the admin, never as a 500
         import logging
-        logging.getLogger(__name__).warning("could not mail the %s link to user %s: %s", purpose, user["_id"],
-                                            type(exc).__name__)
+
+        logging.getLogger(__name__).warning(
+            "could not mail the %s link to user %s: %s", purpose, user["_id"], type(exc).__name__
+        )
         return False
     return True

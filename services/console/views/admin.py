@@ -14,16 +14,25 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _page(errors=None, form=None, message=None, status=200):
-    return render_template("admin/users.html", users=accounts.list_users(), roles=accounts.ROLES,
-                           errors=errors or {}, form=form or {}, message=message,
-                           required=accounts.two_factor_roles()), status
+    return render_template(
+        "admin/users.html",
+        users=accounts.list_users(),
+        roles=accounts.ROLES,
+        errors=errors or {},
+        form=form or {},
+        message=message,
+        required=accounts.two_factor_roles(),
+    ), status
 
 
 @bp.get("/users")
 @requires("admin")
 def users():
     sent = request.args.get("sent")
-    message = {"1": _("Invitation sent."), "0": _("The account was created but the mail could not be sent.")}.get(sent)
+    message = {
+        "1": _("Invitation sent."),
+        "0": _("The account was created but the mail could not be sent."),
+    }.get(sent)
     return _page(message=message)
 
 

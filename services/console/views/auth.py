@@ -64,8 +64,10 @@ def sign_in():
                         error, status = _("That API key is not valid."), 401
                         break
                     if exc.status == 429:  # the service throttles wrong keys from this console
-                        error, status = _("Too many attempts. Wait {minutes} minutes and try again.",
-                                          minutes=1), 429
+                        error, status = (
+                            _("Too many attempts. Wait {minutes} minutes and try again.", minutes=1),
+                            429,
+                        )
                         break
                     error, status = _("No service answered; try again in a moment."), 503
             if role:

@@ -32,18 +32,37 @@ MERGE_FIELDS = ("first_name", "last_name", "name", "email", "city", "country")
 NETWORKS = ("x", "facebook", "instagram", "linkedin", "youtube", "tiktok", "mastodon", "web")
 VIEWS = ("desktop", "phone", "text")
 # English for the codes the editor shows in words (Spanish in messages_es)
-EN.update({"block_heading": "heading", "block_text": "text", "block_image": "image", "block_button": "button",
-           "block_columns": "columns", "block_divider": "divider", "block_spacer": "spacer",
-           "block_social": "social links", "block_html": "custom HTML", "block_footer": "footer",
-           "merge_first_name": "first name", "merge_last_name": "last name", "merge_name": "full name",
-           "merge_email": "e-mail", "merge_city": "city", "merge_country": "country",
-           "view_desktop": "Desktop", "view_phone": "Phone", "view_text": "Plain text",
-           "gallery_newsletter": "Newsletter", "gallery_offer": "Offer", "gallery_welcome": "Welcome",
-           "gallery_event": "Event invitation",
-           "gallery_newsletter_about": "A monthly newsletter with two stories in columns.",
-           "gallery_offer_about": "An offer with a discount code and a button.",
-           "gallery_welcome_about": "A welcome with the first steps.",
-           "gallery_event_about": "An invitation with when, where and a reply button."})
+EN.update(
+    {
+        "block_heading": "heading",
+        "block_text": "text",
+        "block_image": "image",
+        "block_button": "button",
+        "block_columns": "columns",
+        "block_divider": "divider",
+        "block_spacer": "spacer",
+        "block_social": "social links",
+        "block_html": "custom HTML",
+        "block_footer": "footer",
+        "merge_first_name": "first name",
+        "merge_last_name": "last name",
+        "merge_name": "full name",
+        "merge_email": "e-mail",
+        "merge_city": "city",
+        "merge_country": "country",
+        "view_desktop": "Desktop",
+        "view_phone": "Phone",
+        "view_text": "Plain text",
+        "gallery_newsletter": "Newsletter",
+        "gallery_offer": "Offer",
+        "gallery_welcome": "Welcome",
+        "gallery_event": "Event invitation",
+        "gallery_newsletter_about": "A monthly newsletter with two stories in columns.",
+        "gallery_offer_about": "An offer with a discount code and a button.",
+        "gallery_welcome_about": "A welcome with the first steps.",
+        "gallery_event_about": "An invitation with when, where and a reply button.",
+    }
+)
 
 
 def new_block(kind: str, lang: str) -> dict:
@@ -52,12 +71,19 @@ def new_block(kind: str, lang: str) -> dict:
     examples = {
         "heading": {"text": "Un título" if es else "A heading", "level": 1},
         "text": {"text": "Hola, {{first_name}}." if es else "Hello, {{first_name}}."},
-        "image": {"src": "https://www.example.com/imagen.png", "alt": "Describe la imagen" if es else
-                  "Describe the image"},
+        "image": {
+            "src": "https://www.example.com/imagen.png",
+            "alt": "Describe la imagen" if es else "Describe the image",
+        },
         "button": {"text": "Ver más" if es else "See more", "url": "https://www.example.com/"},
-        "columns": {"columns": [[{"type": "text", "text": "Columna 1" if es else "Column 1"}],
-                                [{"type": "text", "text": "Columna 2" if es else "Column 2"}]]},
-        "divider": {}, "spacer": {"height": 24},
+        "columns": {
+            "columns": [
+                [{"type": "text", "text": "Columna 1" if es else "Column 1"}],
+                [{"type": "text", "text": "Columna 2" if es else "Column 2"}],
+            ]
+        },
+        "divider": {},
+        "spacer": {"height": 24},
         "social": {"links": [{"network": "instagram", "url": "https://www.instagram.com/"}]},
         "html": {"html": "<p>HTML</p>"},
         "footer": {"text": ""},
@@ -75,9 +101,16 @@ def _int(value, default=None):
 def read_blocks(form, prefix: str = "b.") -> list[dict]:
     """The blocks a form holds: fields ``b.<path>.<name>`` (path ``3`` or ``4.c1.0``)."""
     depth = prefix.count(".")
-    indexes = sorted({int(key.split(".")[depth]) for key in form
-                      if key.startswith(prefix) and key.endswith(".type") and key.count(".") == depth + 1
-                      and key.split(".")[depth].isdigit()})
+    indexes = sorted(
+        {
+            int(key.split(".")[depth])
+            for key in form
+            if key.startswith(prefix)
+            and key.endswith(".type")
+            and key.count(".") == depth + 1
+            and key.split(".")[depth].isdigit()
+        }
+    )
     blocks = []
     for index in indexes:
         at = f"{prefix}{index}."
@@ -177,7 +210,7 @@ def block_errors(failure: ApiFailure | None, lang: str) -> tuple[dict[str, list[
     messages += [(field, m) for field, ms in failure.fields.items() if field not in seen for m in ms]
     for field, message in messages:
         if field.startswith(prefix):
-            tokens = field[len(prefix):].split(".")
+            tokens = field[len(prefix) :].split(".")
             path, i = [tokens[0]], 1
             while i + 2 < len(tokens) and tokens[i] == "columns" and tokens[i + 2].isdigit():
                 path += [f"c{tokens[i + 1]}", tokens[i + 2]]
@@ -194,8 +227,9 @@ def _template(template_id: str) -> dict:
     return api().mailer.get(f"/templates/{template_id}")
 
 
-def _page(template: dict, lang: str, variants: dict, *, errors=None, other=None, status=200, sent=None,
-          problem=None):
+def _page(
+    template: dict, lang: str, variants: dict, *, errors=None, other=None, status=200, sent=None, problem=None
+):
     variant = variants.get(lang) or {}
     view = request.args.get("view") if request.args.get("view") in VIEWS else "phone"
     customer_id = (request.values.get("customer_id") or "").strip()
@@ -203,18 +237,35 @@ def _page(template: dict, lang: str, variants: dict, *, errors=None, other=None,
     if template.get("draft") and (status == 200 or sent):
         try:
             chosen = {"customer_id": customer_id} if customer_id else {}
-            preview = api().mailer.post(f"/templates/{template['id']}/preview",
-                                        {"draft": True, "locale": lang, **chosen})
+            preview = api().mailer.post(
+                f"/templates/{template['id']}/preview", {"draft": True, "locale": lang, **chosen}
+            )
         except ApiFailure as exc:
             if exc.status not in (404, 422):
                 raise
             problem = problem or exc
     return render_template(
-        "templates/builder.html", template=template, lang=lang, langs=LANGS, variant=variant,
-        blocks=variant.get("blocks") or [], has_lang={code: code in variants for code in LANGS},
-        errors=errors or {}, other=other or [], kinds=KINDS, in_column=IN_COLUMN, merge_fields=MERGE_FIELDS,
-        networks=NETWORKS, topics=TOPICS, view=view, views=VIEWS, preview=preview, sent=sent,
-        problem=problem, customer_id=customer_id), status
+        "templates/builder.html",
+        template=template,
+        lang=lang,
+        langs=LANGS,
+        variant=variant,
+        blocks=variant.get("blocks") or [],
+        has_lang={code: code in variants for code in LANGS},
+        errors=errors or {},
+        other=other or [],
+        kinds=KINDS,
+        in_column=IN_COLUMN,
+        merge_fields=MERGE_FIELDS,
+        networks=NETWORKS,
+        topics=TOPICS,
+        view=view,
+        views=VIEWS,
+        preview=preview,
+        sent=sent,
+        problem=problem,
+        customer_id=customer_id,
+    ), status
 
 
 def _draft_variants(template: dict) -> dict:
@@ -243,15 +294,20 @@ def save(template_id):
             variants[target] = copy.deepcopy(variants[lang])
         lang = target if target in LANGS else lang
     else:
-        variant = {"subject": request.form.get("subject", ""),
-                   "blocks": apply(read_blocks(request.form), action, request.form, lang)}
+        variant = {
+            "subject": request.form.get("subject", ""),
+            "blocks": apply(read_blocks(request.form), action, request.form, lang),
+        }
         for key in ("preheader", "from_name"):
             if request.form.get(key, "").strip():
                 variant[key] = request.form[key].strip()
         variants[lang] = variant
     draft = template.get("draft") or {}
-    body = {"variants": variants, "fallback_locale": draft.get("fallback_locale") or "es",
-            "sample": draft.get("sample") or {}}
+    body = {
+        "variants": variants,
+        "fallback_locale": draft.get("fallback_locale") or "es",
+        "sample": draft.get("sample") or {},
+    }
     try:
         template = api().mailer.request("PUT", f"/templates/{template_id}/draft", json=body)
     except ApiFailure as exc:
@@ -271,8 +327,10 @@ def save(template_id):
             return _page(template, lang, variants, errors=errors, other=other, status=422)
         return redirect(url_for("builder.editor", template_id=template_id, lang=lang, published=1))
     anchor = action.partition(":")[2] if action.startswith(("up:", "down:", "dup:", "add")) else ""
-    return redirect(url_for("builder.editor", template_id=template_id, lang=lang,
-                            view=request.form.get("view") or None) + (f"#block-{anchor}" if anchor else ""))
+    return redirect(
+        url_for("builder.editor", template_id=template_id, lang=lang, view=request.form.get("view") or None)
+        + (f"#block-{anchor}" if anchor else "")
+    )
 
 
 @bp.post("/<template_id>/blocks/test-send")
@@ -281,9 +339,15 @@ def test_send(template_id):
     template = _template(template_id)
     lang = request.form.get("lang") if request.form.get("lang") in LANGS else "es"
     try:
-        chosen = {"customer_id": request.form["customer_id"].strip()} if request.form.get("customer_id", "").strip() else {}
-        sent = api().mailer.post(f"/templates/{template_id}/test-send",
-                                 {"to": request.form.get("to", ""), "draft": True, "locale": lang, **chosen})
+        chosen = (
+            {"customer_id": request.form["customer_id"].strip()}
+            if request.form.get("customer_id", "").strip()
+            else {}
+        )
+        sent = api().mailer.post(
+            f"/templates/{template_id}/test-send",
+            {"to": request.form.get("to", ""), "draft": True, "locale": lang, **chosen},
+        )
     except ApiFailure as exc:
         if exc.status not in (404, 422, 502, 503):
             raise
@@ -301,20 +365,37 @@ def gallery():
         try:
             if key == "blank":
                 lang = ui_locale()
-                created = api().mailer.post("/templates", {
-                    "name": name or _("New e-mail"), "channel": "email", "draft": True,
-                    "topic": request.form.get("topic") if request.form.get("topic") in TOPICS else "newsletter",
-                    "fallback_locale": lang, "variants": {lang: {
-                        "subject": _("Hello, {{ first_name }}"),
-                        "blocks": [new_block("heading", lang), new_block("text", lang), new_block("footer", lang)]}}})
+                created = api().mailer.post(
+                    "/templates",
+                    {
+                        "name": name or _("New e-mail"),
+                        "channel": "email",
+                        "draft": True,
+                        "topic": request.form.get("topic")
+                        if request.form.get("topic") in TOPICS
+                        else "newsletter",
+                        "fallback_locale": lang,
+                        "variants": {
+                            lang: {
+                                "subject": _("Hello, {{ first_name }}"),
+                                "blocks": [
+                                    new_block("heading", lang),
+                                    new_block("text", lang),
+                                    new_block("footer", lang),
+                                ],
+                            }
+                        },
+                    },
+                )
             else:
                 created = api().mailer.post(f"/templates/gallery/{key}", {"name": name} if name else {})
         except ApiFailure as exc:
             if exc.status not in (404, 422):
                 raise
             items = api().mailer.get("/templates/gallery")["items"]
-            return render_template("templates/gallery.html", items=items, topics=TOPICS,
-                                   message=exc.message), exc.status
+            return render_template(
+                "templates/gallery.html", items=items, topics=TOPICS, message=exc.message
+            ), exc.status
         lang = created.get("fallback_locale") if created.get("fallback_locale") in LANGS else "es"
         return redirect(url_for("builder.editor", template_id=created["id"], lang=lang))
     items = api().mailer.get("/templates/gallery")["items"]

@@ -20,32 +20,52 @@ bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
 STATES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled", "failed")
 # action -> (states it applies to, destructive: asks to confirm)
-ACTIONS = {"schedule": (("draft",), False), "unschedule": (("scheduled",), False),
-           "pause": (("scheduled", "sending"), False), "resume": (("paused",), False),
-           "cancel": (("draft", "scheduled", "sending", "paused"), True),
-           "resend-failed": (("sent", "sending", "paused"), True)}
+ACTIONS = {
+    "schedule": (("draft",), False),
+    "unschedule": (("scheduled",), False),
+    "pause": (("scheduled", "sending"), False),
+    "resume": (("paused",), False),
+    "cancel": (("draft", "scheduled", "sending", "paused"), True),
+    "resend-failed": (("sent", "sending", "paused"), True),
+}
 VARIANT_ROWS = 3
 # Why a delivery was not (yet) sent, as the mailer records it: code -> what a marketer reads.
 REASONS = {
-    "no_consent": "no consent for this topic", "consent_pending": "double opt-in not confirmed yet",
-    "consent_revoked": "consent revoked", "suppressed": "suppressed (bounce, complaint or do-not-contact)",
-    "erased": "erased", "no_address": "no address for this channel", "invalid_address": "invalid address",
+    "no_consent": "no consent for this topic",
+    "consent_pending": "double opt-in not confirmed yet",
+    "consent_revoked": "consent revoked",
+    "suppressed": "suppressed (bounce, complaint or do-not-contact)",
+    "erased": "erased",
+    "no_address": "no address for this channel",
+    "invalid_address": "invalid address",
     "smtputf8_unsupported": "the mail relay cannot send to an international address",
-    "quiet_hours": "in quiet hours (sent when they end)", "capped": "frequency cap reached",
-    "paused": "paused their marketing mail", "provider_rejected": "rejected by the provider",
-    "provider_unavailable": "the provider did not answer", "build_error": "the message could not be built",
-    "template_error": "the template could not be rendered", "abandoned": "no outcome after every attempt",
-    "unknown_customer": "customer not found", "not_transactional_topic": "not a transactional topic",
+    "quiet_hours": "in quiet hours (sent when they end)",
+    "capped": "frequency cap reached",
+    "paused": "paused their marketing mail",
+    "provider_rejected": "rejected by the provider",
+    "provider_unavailable": "the provider did not answer",
+    "build_error": "the message could not be built",
+    "template_error": "the template could not be rendered",
+    "abandoned": "no outcome after every attempt",
+    "unknown_customer": "customer not found",
+    "not_transactional_topic": "not a transactional topic",
 }
 # Days as cron numbers (0 = Sunday), Monday first as a calendar in Spain shows them.
-WEEKDAYS = (("1", "Monday"), ("2", "Tuesday"), ("3", "Wednesday"), ("4", "Thursday"), ("5", "Friday"),
-            ("6", "Saturday"), ("0", "Sunday"))
+WEEKDAYS = (
+    ("1", "Monday"),
+    ("2", "Tuesday"),
+    ("3", "Wednesday"),
+    ("4", "Thursday"),
+    ("5", "Friday"),
+    ("6", "Saturday"),
+    ("0", "Sunday"),
+)
 WEEKLY = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* ([0-6](?:,[0-6])*)$")
 MONTHLY = re.compile(r"^(\d{1,2}) (\d{1,2}) (\d{1,2}) \* \*$")
 
 
 def _clock(value: str):
-    """"10:00" -> (10, 0), or None."""
+    """ "10:00" -> (10, 0), or None."""
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", (value or "").strip())
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         return None
@@ -90,25 +110,45 @@ def _float(value):
 def body_from_form(form) -> tuple[dict, dict]:
     """The API's campaign body from the form; and console-side field errors (only JSON parsing)."""
     errors: dict[str, list[str]] = {}
-    picked = _choices() if any(v and not re.fullmatch(r"[0-9a-f]{24}", v) for k, v in form.items()
-                               if k.endswith("template_id") or k == "segment_id") else {"segments": [],
-                                                                                          "templates": []}
-    body = {"name": form.get("name", "").strip(), "channel": form.get("channel"), "topic": form.get("topic"),
-            "segment_id": _named(form.get("segment_id"), picked["segments"]),
-            "template_id": _named(form.get("template_id"), picked["templates"]),
-            "cost": _float(form.get("cost")), "currency": (form.get("currency") or "EUR").upper()}
+    picked = (
+        _choices()
+        if any(
+            v and not re.fullmatch(r"[0-9a-f]{24}", v)
+            for k, v in form.items()
+            if k.endswith("template_id") or k == "segment_id"
+        )
+        else {"segments": [], "templates": []}
+    )
+    body = {
+        "name": form.get("name", "").strip(),
+        "channel": form.get("channel"),
+        "topic": form.get("topic"),
+        "segment_id": _named(form.get("segment_id"), picked["segments"]),
+        "template_id": _named(form.get("template_id"), picked["templates"]),
+        "cost": _float(form.get("cost")),
+        "currency": (form.get("currency") or "EUR").upper(),
+    }
     variants = []
     for i in range(VARIANT_ROWS):
-        name, template, split = (form.get(f"variant{i}_{k}", "").strip() for k in ("name", "template_id", "split"))
+        name, template, split = (
+            form.get(f"variant{i}_{k}", "").strip() for k in ("name", "template_id", "split")
+        )
         if name or template or split:
-            variants.append({"name": name, "template_id": _named(template, picked["templates"]) or "",
-                             "split": _float(split)})
+            variants.append(
+                {
+                    "name": name,
+                    "template_id": _named(template, picked["templates"]) or "",
+                    "split": _float(split),
+                }
+            )
     body["variants"] = variants
     if variants:
-        body["ab_test"] = {"test_share": _float(form.get("ab_test_share")) or 20,
-                           "metric": form.get("ab_metric") or "open",
-                           "window_hours": _float(form.get("ab_window_hours")) or 4,
-                           "min_sample": int(form.get("ab_min_sample") or 100)}
+        body["ab_test"] = {
+            "test_share": _float(form.get("ab_test_share")) or 20,
+            "metric": form.get("ab_metric") or "open",
+            "window_hours": _float(form.get("ab_window_hours")) or 4,
+            "min_sample": int(form.get("ab_min_sample") or 100),
+        }
     else:
         body["ab_test"] = None
     kind = form.get("schedule_kind") or ""
@@ -122,8 +162,11 @@ def body_from_form(form) -> tuple[dict, dict]:
     elif kind in ("weekly", "monthly"):
         body["schedule"] = {"kind": "cron", "cron": _repeating(form, kind, errors), "time_zone": zone}
     elif kind == "trigger":
-        schedule = {"kind": "trigger", "event": form.get("event", "").strip(),
-                    "delay_seconds": _float(form.get("delay_seconds")) or 0}
+        schedule = {
+            "kind": "trigger",
+            "event": form.get("event", "").strip(),
+            "delay_seconds": _float(form.get("delay_seconds")) or 0,
+        }
         if form.get("trigger_filter", "").strip():
             schedule["filter"] = json_field(form["trigger_filter"], "schedule.filter", errors)
         body["schedule"] = schedule
@@ -140,16 +183,31 @@ def body_from_form(form) -> tuple[dict, dict]:
 
 def form_from_campaign(c: dict) -> dict:
     """The form's values for an existing campaign."""
-    form = {"name": c["name"], "channel": c["channel"], "topic": c["topic"], "segment_id": c.get("segment_id") or "",
-            "template_id": c.get("template_id") or "", "cost": c.get("cost") if c.get("cost") is not None else "",
-            "currency": c.get("currency") or "EUR"}
+    form = {
+        "name": c["name"],
+        "channel": c["channel"],
+        "topic": c["topic"],
+        "segment_id": c.get("segment_id") or "",
+        "template_id": c.get("template_id") or "",
+        "cost": c.get("cost") if c.get("cost") is not None else "",
+        "currency": c.get("currency") or "EUR",
+    }
     for i, variant in enumerate((c.get("variants") or [])[:VARIANT_ROWS]):
-        form.update({f"variant{i}_name": variant["name"], f"variant{i}_template_id": variant["template_id"],
-                     f"variant{i}_split": variant["split"]})
+        form.update(
+            {
+                f"variant{i}_name": variant["name"],
+                f"variant{i}_template_id": variant["template_id"],
+                f"variant{i}_split": variant["split"],
+            }
+        )
     if c.get("ab_test"):
         ab = c["ab_test"]
-        form.update(ab_test_share=ab.get("test_share"), ab_metric=ab.get("metric"),
-                    ab_window_hours=ab.get("window_hours"), ab_min_sample=ab.get("min_sample"))
+        form.update(
+            ab_test_share=ab.get("test_share"),
+            ab_metric=ab.get("metric"),
+            ab_window_hours=ab.get("window_hours"),
+            ab_min_sample=ab.get("min_sample"),
+        )
     schedule = c.get("schedule") or {}
     form["schedule_kind"] = schedule.get("kind", "")
     form["time_zone"] = schedule.get("time_zone") or "Europe/Madrid"
@@ -196,25 +254,40 @@ def index():
             except ApiFailure:
                 pass
     refresh = any(c["state"] == "sending" for c in page["items"])
-    return render_template("campaigns/index.html", page=page, state=state, states=STATES,
-                           figures=progress, refresh=refresh)
+    return render_template(
+        "campaigns/index.html", page=page, state=state, states=STATES, figures=progress, refresh=refresh
+    )
 
 
 def _edit_page(campaign, form, errors, message, status=200):
-    return render_template("campaigns/form.html", campaign=campaign, form=form, errors=errors, message=message,
-                           topics=TOPICS, variant_rows=VARIANT_ROWS, choices=_choices(), weekdays=WEEKDAYS,
-                           zones=sorted(zoneinfo.available_timezones()),
-                           cron_words=cron.describe(form.get("cron", "")) if form.get("cron") else "",
-                           next_runs=cron.next_runs(form.get("cron", ""), form.get("time_zone") or "UTC")
-                           if form.get("schedule_kind") in ("cron", "weekly", "monthly") else []), status
+    return render_template(
+        "campaigns/form.html",
+        campaign=campaign,
+        form=form,
+        errors=errors,
+        message=message,
+        topics=TOPICS,
+        variant_rows=VARIANT_ROWS,
+        choices=_choices(),
+        weekdays=WEEKDAYS,
+        zones=sorted(zoneinfo.available_timezones()),
+        cron_words=cron.describe(form.get("cron", "")) if form.get("cron") else "",
+        next_runs=cron.next_runs(form.get("cron", ""), form.get("time_zone") or "UTC")
+        if form.get("schedule_kind") in ("cron", "weekly", "monthly")
+        else [],
+    ), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @requires("campaigns_write")
 def create():
     if request.method == "GET":
-        return _edit_page(None, {"channel": "email", "topic": "newsletter", "currency": "EUR",
-                                 "time_zone": "Europe/Madrid"}, {}, None)
+        return _edit_page(
+            None,
+            {"channel": "email", "topic": "newsletter", "currency": "EUR", "time_zone": "Europe/Madrid"},
+            {},
+            None,
+        )
     body, errors = body_from_form(request.form)
     if not errors:
         try:
@@ -252,18 +325,28 @@ def _charts(results: dict, timeline: dict) -> dict:
     if points:
         labels = [p.get("at", p.get("bucket", ""))[5:16].replace("T", " ") for p in points]
         keys = ("sent", "opened", "clicked")  # the timeline counts sends, not deliveries
-        out["timeline"] = charts.line_chart(labels, {k: [p.get(k, 0) for p in points] for k in keys},
-                                            _("Over time"), {k: _(k.capitalize()) for k in keys})
+        out["timeline"] = charts.line_chart(
+            labels,
+            {k: [p.get(k, 0) for p in points] for k in keys},
+            _("Over time"),
+            {k: _(k.capitalize()) for k in keys},
+        )
     variants = results.get("variants") or []
     if variants:
         keys = ("sent", "opened", "clicked")
-        out["variants"] = charts.bar_chart([v["variant"] for v in variants],
-                                           {k: [v.get(k, 0) for v in variants] for k in keys},
-                                           _("Per variant"), {k: _(k.capitalize()) for k in keys})
+        out["variants"] = charts.bar_chart(
+            [v["variant"] for v in variants],
+            {k: [v.get(k, 0) for v in variants] for k in keys},
+            _("Per variant"),
+            {k: _(k.capitalize()) for k in keys},
+        )
     if results.get("cost") is not None or results.get("revenue"):
-        out["money"] = charts.bar_chart([_("Revenue"), _("Cost")],
-                                        {"amount": [results.get("revenue") or 0, results.get("cost") or 0]},
-                                        _("Revenue and cost"), {"amount": results.get("currency") or ""})
+        out["money"] = charts.bar_chart(
+            [_("Revenue"), _("Cost")],
+            {"amount": [results.get("revenue") or 0, results.get("cost") or 0]},
+            _("Revenue and cost"),
+            {"amount": results.get("currency") or ""},
+        )
     return out
 
 
@@ -274,17 +357,35 @@ def show(campaign_id):
     results = api().campaigns.get(f"/campaigns/{campaign_id}/results")
     schedule = campaign.get("schedule") or {}
     zone = schedule.get("time_zone") or "UTC"
-    timeline = api().campaigns.get(f"/campaigns/{campaign_id}/results/timeline", bucket="hour", time_zone=zone)
+    timeline = api().campaigns.get(
+        f"/campaigns/{campaign_id}/results/timeline", bucket="hour", time_zone=zone
+    )
     runs = api().campaigns.get(f"/campaigns/{campaign_id}/runs", limit=10)
-    actions = [name for name, (states, _destructive) in ACTIONS.items() if campaign["state"] in states
-               and (name != "resend-failed" or results.get("failed", 0) > 0)] if may("campaigns_write") else []
+    actions = (
+        [
+            name
+            for name, (states, _destructive) in ACTIONS.items()
+            if campaign["state"] in states and (name != "resend-failed" or results.get("failed", 0) > 0)
+        ]
+        if may("campaigns_write")
+        else []
+    )
     return render_template(
-        "campaigns/show.html", c=campaign, results=results, runs=runs, actions=actions, zone=zone,
-        audience=_audience(campaign), reasons=REASONS,
-        destructive={name for name, (_s, d) in ACTIONS.items() if d}, charts=_charts(results, timeline),
+        "campaigns/show.html",
+        c=campaign,
+        results=results,
+        runs=runs,
+        actions=actions,
+        zone=zone,
+        audience=_audience(campaign),
+        reasons=REASONS,
+        destructive={name for name, (_s, d) in ACTIONS.items() if d},
+        charts=_charts(results, timeline),
         cron_words=cron.describe(schedule.get("cron", "")) if schedule.get("kind") == "cron" else "",
         next_runs=cron.next_runs(schedule["cron"], zone) if schedule.get("kind") == "cron" else [],
-        refresh=campaign["state"] == "sending", names=_names(campaign))
+        refresh=campaign["state"] == "sending",
+        names=_names(campaign),
+    )
 
 
 def _audience(campaign: dict) -> dict | None:
@@ -293,8 +394,14 @@ def _audience(campaign: dict) -> dict | None:
     if campaign["state"] not in ("draft", "scheduled", "paused") or not campaign.get("segment_id"):
         return None
     try:
-        return api().mailer.post("/reachability", json={
-            "segment_id": campaign["segment_id"], "channel": campaign["channel"], "topic": campaign["topic"]})
+        return api().mailer.post(
+            "/reachability",
+            json={
+                "segment_id": campaign["segment_id"],
+                "channel": campaign["channel"],
+                "topic": campaign["topic"],
+            },
+        )
     except (ApiFailure, ServiceUnavailable):
         return None
 
@@ -306,8 +413,13 @@ def _names(campaign: dict) -> dict[str, str]:
     stays out: the page then shows the id itself.
     """
     wanted = [("segments", "segments", campaign.get("segment_id"))]
-    wanted += [("mailer", "templates", template_id) for template_id in
-               {campaign.get("template_id"), *(v.get("template_id") for v in campaign.get("variants") or [])}]
+    wanted += [
+        ("mailer", "templates", template_id)
+        for template_id in {
+            campaign.get("template_id"),
+            *(v.get("template_id") for v in campaign.get("variants") or []),
+        }
+    ]
     names = {}
     silent: set[str] = set()  # a service that did not answer is not asked again for this page
     for service, path, ref in wanted:
@@ -328,9 +440,15 @@ def progress(campaign_id):
     """The progress figures as JSON, for the page's small poll script."""
     campaign = api().campaigns.get(f"/campaigns/{campaign_id}")
     results = api().campaigns.get(f"/campaigns/{campaign_id}/results")
-    return {"state": campaign["state"], "targeted": results.get("targeted", 0), "sent": results.get("sent", 0),
-            "delivered": results.get("delivered", 0), "failed": results.get("failed", 0),
-            "skipped": results.get("skipped", 0), "pending": results.get("pending", 0)}
+    return {
+        "state": campaign["state"],
+        "targeted": results.get("targeted", 0),
+        "sent": results.get("sent", 0),
+        "delivered": results.get("delivered", 0),
+        "failed": results.get("failed", 0),
+        "skipped": results.get("skipped", 0),
+        "pending": results.get("pending", 0),
+    }
 
 
 @bp.post("/<campaign_id>/<action>")
@@ -340,17 +458,25 @@ def act(campaign_id, action):
         abort(404)
     if ACTIONS[action][1] and request.form.get("confirmed") != "yes":
         campaign = api().campaigns.get(f"/campaigns/{campaign_id}")
-        return render_template("confirm.html", what=campaign["name"], action=action,
-                               target=url_for("campaigns.act", campaign_id=campaign_id, action=action),
-                               back=url_for("campaigns.show", campaign_id=campaign_id))
+        return render_template(
+            "confirm.html",
+            what=campaign["name"],
+            action=action,
+            target=url_for("campaigns.act", campaign_id=campaign_id, action=action),
+            back=url_for("campaigns.show", campaign_id=campaign_id),
+        )
     try:
         api().campaigns.post(f"/campaigns/{campaign_id}/{action}")
     except ApiFailure as exc:
         if exc.status not in (409, 422):
             raise
         campaign = api().campaigns.get(f"/campaigns/{campaign_id}")
-        return render_template("error.html", status=exc.status, failure=exc,
-                               back=url_for("campaigns.show", campaign_id=campaign["id"])), exc.status
+        return render_template(
+            "error.html",
+            status=exc.status,
+            failure=exc,
+            back=url_for("campaigns.show", campaign_id=campaign["id"]),
+        ), exc.status
     return redirect(url_for("campaigns.show", campaign_id=campaign_id))
 
 
@@ -363,12 +489,18 @@ def journey_steps(journey):
         if kind == "send":
             text = _("Send template {template}", template=step.get("template_id"))
         elif kind == "wait":
-            seconds = step.get("seconds") or (step.get("minutes", 0) * 60 + step.get("hours", 0) * 3600
-                                               + step.get("days", 0) * 86400)
+            seconds = step.get("seconds") or (
+                step.get("minutes", 0) * 60 + step.get("hours", 0) * 3600 + step.get("days", 0) * 86400
+            )
             text = _("Wait {hours} h", hours=round(seconds / 3600, 1))
         elif kind == "branch":
-            text = _("If {condition} of {step}: go to {then}, else {other}", condition=_(step.get("if", "")),
-                     step=step.get("of"), then=step.get("then") or _("end"), other=step.get("else") or _("end"))
+            text = _(
+                "If {condition} of {step}: go to {then}, else {other}",
+                condition=_(step.get("if", "")),
+                step=step.get("of"),
+                then=step.get("then") or _("end"),
+                other=step.get("else") or _("end"),
+            )
         else:
             text = kind or "?"
         steps.append({"id": step.get("id"), "type": kind, "text": text})

@@ -26,7 +26,9 @@ def index():
         if exc.status != 422:
             raise
         errors, message = exc.fields, exc.message
-    return render_template("customers/index.html", page=page, criteria=criteria, errors=errors, message=message)
+    return render_template(
+        "customers/index.html", page=page, criteria=criteria, errors=errors, message=message
+    )
 
 
 CHANNELS = ("email", "sms")
@@ -36,8 +38,11 @@ SOURCES = ("form", "support", "api")
 
 
 def _source_labels() -> dict:
-    return {"form": _("A form (web or paper)"), "support": _("Customer service (phone, shop, e-mail)"),
-            "api": _("Another system of ours")}
+    return {
+        "form": _("A form (web or paper)"),
+        "support": _("Customer service (phone, shop, e-mail)"),
+        "api": _("Another system of ours"),
+    }
 
 
 @bp.get("/<customer_id>")
@@ -82,7 +87,9 @@ def _consent_form(form: dict) -> tuple[dict | None, dict]:
         errors["confirmed"] = [_("Confirm that the customer gave this consent.")]
     if errors:
         return None, errors
-    body.update(source=source, at=f"{date}T12:00:00+00:00", wording_version=wording or None, note=note or None)
+    body.update(
+        source=source, at=f"{date}T12:00:00+00:00", wording_version=wording or None, note=note or None
+    )
     return {k: v for k, v in body.items() if v}, {}
 
 
@@ -101,7 +108,9 @@ def change_consent(customer_id):
             errors = exc.fields or {"status": [exc.message]}
     if errors:
         return _show(customer_id, form=form, errors=errors, status=422)
-    return redirect(url_for("customers.show", customer_id=customer_id, consent=form.get("status")) + "#consents")
+    return redirect(
+        url_for("customers.show", customer_id=customer_id, consent=form.get("status")) + "#consents"
+    )
 
 
 def _show(customer_id, form: dict | None = None, errors: dict | None = None, status: int = 200):
@@ -113,6 +122,16 @@ def _show(customer_id, form: dict | None = None, errors: dict | None = None, sta
         except ApiFailure as exc:
             if exc.status not in (403, 404, 503):
                 raise
-    return render_template("customers/show.html", view=view, p=view["profile"], history=history,
-                           form=form or {}, errors=errors or {}, channels=CHANNELS, topics=TOPICS,
-                           sources=SOURCES, source_labels=_source_labels(), today=datetime.date.today().isoformat()), status
+    return render_template(
+        "customers/show.html",
+        view=view,
+        p=view["profile"],
+        history=history,
+        form=form or {},
+        errors=errors or {},
+        channels=CHANNELS,
+        topics=TOPICS,
+        sources=SOURCES,
+        source_labels=_source_labels(),
+        today=datetime.date.today().isoformat(),
+    ), status

@@ -25,7 +25,9 @@ def index():
             panels["sending"] = api().campaigns.get("/campaigns", state="sending", limit=10)
             panels["scheduled"] = api().campaigns.get("/campaigns", state="scheduled", limit=10)
             sent = api().campaigns.get("/campaigns", state="sent", limit=5)
-            panels["last"] = [(c, api().campaigns.get(f"/campaigns/{c['id']}/results")) for c in sent["items"]]
+            panels["last"] = [
+                (c, api().campaigns.get(f"/campaigns/{c['id']}/results")) for c in sent["items"]
+            ]
         except ApiFailure:
             panels["unavailable"].append("campaigns")
     try:

@@ -23,8 +23,16 @@ def _list_page(form=None, errors=None, message=None, status=200):
     reloading the answer to a refused upload would post the file again."""
     page = api().segments.get("/imports", limit=50, cursor=request.args.get("cursor"))
     follow = request.method == "GET" and any(job["status"] in RUNNING for job in page["items"])
-    return render_template("imports/index.html", page=page, form=form or {}, errors=errors or {},
-                           message=message, formats=FORMATS, running=RUNNING, follow=follow), status
+    return render_template(
+        "imports/index.html",
+        page=page,
+        form=form or {},
+        errors=errors or {},
+        message=message,
+        formats=FORMATS,
+        running=RUNNING,
+        follow=follow,
+    ), status
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -38,8 +46,12 @@ def too_large(_exc):
     if not may("imports"):
         return render_template("error.html", status=413, failure=None, csrf=False), 413
     limit = g.settings.upload_max_bytes // (1024 * 1024)
-    return _list_page({}, {"file": [_("The file is larger than {limit} MB.", limit=limit)]},
-                      _("Please correct the marked fields."), 413)
+    return _list_page(
+        {},
+        {"file": [_("The file is larger than {limit} MB.", limit=limit)]},
+        _("Please correct the marked fields."),
+        413,
+    )
 
 
 @bp.get("")
@@ -52,15 +64,25 @@ def index():
 @requires("imports_write")
 def upload():
     upload_file = request.files.get("file")
-    form = {"format": request.form.get("format", ""), "default_country": request.form.get("default_country", "")}
+    form = {
+        "format": request.form.get("format", ""),
+        "default_country": request.form.get("default_country", ""),
+    }
     if upload_file is None or not upload_file.filename:
-        return _list_page(form, {"file": [_("Choose a CSV or JSON Lines file.")]},
-                          _("Please correct the marked fields."), 422)
-    params = {"format": form["format"] if form["format"] in FORMATS else None,
-              "default_country": form["default_country"].strip().upper() or None,
-              "filename": upload_file.filename, "lang": locale(),
-              # A CSV stops at the mapping step: the user sees the first rows and confirms the columns.
-              "review": "true"}
+        return _list_page(
+            form,
+            {"file": [_("Choose a CSV or JSON Lines file.")]},
+            _("Please correct the marked fields."),
+            422,
+        )
+    params = {
+        "format": form["format"] if form["format"] in FORMATS else None,
+        "default_country": form["default_country"].strip().upper() or None,
+        "filename": upload_file.filename,
+        "lang": locale(),
+        # A CSV stops at the mapping step: the user sees the first rows and confirms the columns.
+        "review": "true",
+    }
     try:
         # The file as the raw body (the API takes its name and format as parameters):
         # streamed from the spooled upload, not copied into a multipart body in memory.
@@ -83,10 +105,17 @@ def show(job_id):
     job = api().segments.get(f"/imports/{job_id}")
     rejections = None
     if job["status"] in ("done", "failed"):
-        rejections = api().segments.get(f"/imports/{job_id}/rejections", limit=100,
-                                        cursor=request.args.get("cursor"))
-    return render_template("imports/show.html", job=job, rejections=rejections,
-                           refresh=job["status"] in RUNNING, errors={}, labels=field_labels())
+        rejections = api().segments.get(
+            f"/imports/{job_id}/rejections", limit=100, cursor=request.args.get("cursor")
+        )
+    return render_template(
+        "imports/show.html",
+        job=job,
+        rejections=rejections,
+        refresh=job["status"] in RUNNING,
+        errors={},
+        labels=field_labels(),
+    )
 
 
 @bp.post("/<job_id>/start")
@@ -94,10 +123,14 @@ def show(job_id):
 def start(job_id):
     """The mapping the user confirmed (each column -> a field, or ignored); the import runs."""
     job = api().segments.get(f"/imports/{job_id}")
-    mapping = {column: (request.form.get(f"map.{i}") or None) for i, column in enumerate(job.get("header") or [])}
+    mapping = {
+        column: (request.form.get(f"map.{i}") or None) for i, column in enumerate(job.get("header") or [])
+    }
     try:
-        api().segments.post(f"/imports/{job_id}/start", {"mapping": mapping,
-                                                          "remember": request.form.get("remember") == "yes"})
+        api().segments.post(
+            f"/imports/{job_id}/start",
+            {"mapping": mapping, "remember": request.form.get("remember") == "yes"},
+        )
     except ApiFailure as exc:
         if exc.status not in (409, 422):
             raise
@@ -106,8 +139,14 @@ def start(job_id):
             column = name.removeprefix("mapping.")
             errors[column if column in mapping else "mapping"] = [_mapping_error(m) for m in messages]
         job["mapping"] = {column: target or "" for column, target in mapping.items()}
-        return render_template("imports/show.html", job=job, rejections=None, refresh=False,
-                               errors=errors or {"mapping": [exc.message]}, labels=field_labels()), exc.status
+        return render_template(
+            "imports/show.html",
+            job=job,
+            rejections=None,
+            refresh=False,
+            errors=errors or {"mapping": [exc.message]},
+            labels=field_labels(),
+        ), exc.status
     return redirect(url_for("imports.show", job_id=job_id))
 
 
@@ -121,13 +160,26 @@ def _mapping_error(message: str) -> str:
 
 def field_labels() -> dict:
     """Profile fields in words, for the mapping step."""
-    return {"external_id": _("External id (your customer code)"), "email": _("E-mail"), "phone": _("Phone"),
-            "first_name": _("First name"), "last_name": _("Last name"), "locale": _("Language"),
-            "time_zone": _("Time zone"), "country": _("Country"), "city": _("City"), "stage": _("Stage"),
-            "tags": _("Tags"), "lat": _("Latitude"), "lng": _("Longitude"),
-            "consent.source": _("Consent: where it was given"), "consent.date": _("Consent: date"),
-            "consent.wording": _("Consent: wording version"), "consent.ip": _("Consent: IP"),
-            "consent.form": _("Consent: form")}
+    return {
+        "external_id": _("External id (your customer code)"),
+        "email": _("E-mail"),
+        "phone": _("Phone"),
+        "first_name": _("First name"),
+        "last_name": _("Last name"),
+        "locale": _("Language"),
+        "time_zone": _("Time zone"),
+        "country": _("Country"),
+        "city": _("City"),
+        "stage": _("Stage"),
+        "tags": _("Tags"),
+        "lat": _("Latitude"),
+        "lng": _("Longitude"),
+        "consent.source": _("Consent: where it was given"),
+        "consent.date": _("Consent: date"),
+        "consent.wording": _("Consent: wording version"),
+        "consent.ip": _("Consent: IP"),
+        "consent.form": _("Consent: form"),
+    }
 
 
 @bp.get("/<job_id>/progress")
@@ -150,8 +202,9 @@ def proxy_csv(path: str, filename: str) -> Response:
         finally:
             answer.close()
 
-    return Response(stream_with_context(body()), mimetype="text/csv",
-                    headers={"Content-Disposition": disposition})
+    return Response(
+        stream_with_context(body()), mimetype="text/csv", headers={"Content-Disposition": disposition}
+    )
 
 
 @bp.get("/<job_id>/report.csv")

@@ -24,8 +24,11 @@ LIST_FIELDS = ("keywords", "hashtags", "handles", "exclusions", "feeds")
 
 def _filters() -> dict:
     allowed = {"label": LABELS, "lang": LANGS, "source": SOURCES, "status": STATUSES, "known": ("true",)}
-    return {key: request.args[key] for key in FILTERS
-            if request.args.get(key) and (key not in allowed or request.args[key] in allowed[key])}
+    return {
+        key: request.args[key]
+        for key in FILTERS
+        if request.args.get(key) and (key not in allowed or request.args[key] in allowed[key])
+    }
 
 
 @bp.get("/mentions")
@@ -35,8 +38,17 @@ def inbox():
     page = api().listener.get("/mentions", limit=50, cursor=request.args.get("cursor"), **filters)
     queries = api().listener.get("/queries", limit=200)["items"]
     newest = _newest(page["items"], "")
-    return render_template("listening/inbox.html", page=page, filters=filters, queries=queries, newest=newest,
-                           sources=SOURCES, langs=LANGS, labels=LABELS, statuses=STATUSES)
+    return render_template(
+        "listening/inbox.html",
+        page=page,
+        filters=filters,
+        queries=queries,
+        newest=newest,
+        sources=SOURCES,
+        langs=LANGS,
+        labels=LABELS,
+        statuses=STATUSES,
+    )
 
 
 def _newest(items: list[dict], default: str) -> str:
@@ -53,9 +65,15 @@ def rows():
     page = api().listener.get("/mentions", limit=50, **filters)
     after = request.args.get("after") or ""
     fresh = [m for m in page["items"] if m["id"] > after] if after else []
-    html = render_template("listening/_rows.html", items=page["items"], filters=filters, fresh={m["id"] for m in fresh})
-    return {"html": html, "total": page["total"], "fresh": len(fresh),
-            "newest": max(_newest(page["items"], after), after)}
+    html = render_template(
+        "listening/_rows.html", items=page["items"], filters=filters, fresh={m["id"] for m in fresh}
+    )
+    return {
+        "html": html,
+        "total": page["total"],
+        "fresh": len(fresh),
+        "newest": max(_newest(page["items"], after), after),
+    }
 
 
 @bp.post("/mentions/<mention_id>/<action>")
@@ -64,20 +82,26 @@ def triage(mention_id, action):
     who = person_name() or role()
     try:
         if action == "assign":
-            api().listener.post(f"/mentions/{mention_id}/assign",
-                                {"assignee": request.form.get("assignee") or who, "by": who})
+            api().listener.post(
+                f"/mentions/{mention_id}/assign", {"assignee": request.form.get("assignee") or who, "by": who}
+            )
         elif action == "resolve":
             api().listener.post(f"/mentions/{mention_id}/resolve", {"by": who})
         elif action == "sentiment":
-            api().listener.post(f"/mentions/{mention_id}/sentiment",
-                                {"label": request.form.get("label"), "by": who})
+            api().listener.post(
+                f"/mentions/{mention_id}/sentiment", {"label": request.form.get("label"), "by": who}
+            )
         else:
             return render_template("error.html", status=404, failure=None), 404
     except ApiFailure as exc:
         if exc.status not in (409, 422):
             raise
-        return render_template("error.html", status=exc.status, failure=exc,
-                               back=request.form.get("back") or url_for("listening.inbox")), exc.status
+        return render_template(
+            "error.html",
+            status=exc.status,
+            failure=exc,
+            back=request.form.get("back") or url_for("listening.inbox"),
+        ), exc.status
     back = request.form.get("back") or ""
     return redirect(back if back.startswith("/listening/") else url_for("listening.inbox"))
 
@@ -90,13 +114,17 @@ def queries():
 
 
 def _query_body(form) -> dict:
-    body = {"name": form.get("name", "").strip(),
-            "languages": [lang for lang in ("es", "en") if form.get(f"lang_{lang}")],
-            "sources": [source for source in SOURCES if form.get(f"source_{source}")],
-            "active": form.get("active") == "on",
-            "webhook_url": form.get("webhook_url", "").strip() or None}
+    body = {
+        "name": form.get("name", "").strip(),
+        "languages": [lang for lang in ("es", "en") if form.get(f"lang_{lang}")],
+        "sources": [source for source in SOURCES if form.get(f"source_{source}")],
+        "active": form.get("active") == "on",
+        "webhook_url": form.get("webhook_url", "").strip() or None,
+    }
     for name in LIST_FIELDS:
-        body[name] = [item.strip() for item in form.get(name, "").replace("\n", ",").split(",") if item.strip()]
+        body[name] = [
+            item.strip() for item in form.get(name, "").replace("\n", ",").split(",") if item.strip()
+        ]
     return body
 
 
@@ -120,9 +148,13 @@ def new_query():
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        return render_template("listening/query_form.html", query=None, form={**body, **{
-            name: request.form.get(name, "") for name in LIST_FIELDS}}, errors=exc.fields,
-            message=exc.message), 422
+        return render_template(
+            "listening/query_form.html",
+            query=None,
+            form={**body, **{name: request.form.get(name, "") for name in LIST_FIELDS}},
+            errors=exc.fields,
+            message=exc.message,
+        ), 422
     return redirect(url_for("listening.query", query_id=created["id"]))
 
 
@@ -138,9 +170,13 @@ def edit_query(query_id):
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        return render_template("listening/query_form.html", query=query, form={**body, **{
-            name: request.form.get(name, "") for name in LIST_FIELDS}}, errors=exc.fields,
-            message=exc.message), 422
+        return render_template(
+            "listening/query_form.html",
+            query=query,
+            form={**body, **{name: request.form.get(name, "") for name in LIST_FIELDS}},
+            errors=exc.fields,
+            message=exc.message,
+        ), 422
     return redirect(url_for("listening.query", query_id=query_id))
 
 
@@ -160,20 +196,30 @@ def query(query_id):
     drawn = {}
     if days:
         labels = [d["day"][5:] for d in days]
-        drawn["volume"] = charts.bar_chart(labels, {k: [d[k] for d in days] for k in LABELS},
-                                           _("Mentions per day"), {k: _(k) for k in LABELS}, stacked=True,
-                                           colours=LABEL_COLOURS)
+        drawn["volume"] = charts.bar_chart(
+            labels,
+            {k: [d[k] for d in days] for k in LABELS},
+            _("Mentions per day"),
+            {k: _(k) for k in LABELS},
+            stacked=True,
+            colours=LABEL_COLOURS,
+        )
         drawn["sentiment"] = charts.line_chart(
-            labels, {"mean": [d.get("mean_sentiment") for d in days]},
-            _("Mean sentiment per day (-1 = very negative, 1 = very positive)"), {"mean": _("Mean sentiment")},
-            low=-1, top=1)
+            labels,
+            {"mean": [d.get("mean_sentiment") for d in days]},
+            _("Mean sentiment per day (-1 = very negative, 1 = very positive)"),
+            {"mean": _("Mean sentiment")},
+            low=-1,
+            top=1,
+        )
     return render_template("listening/query.html", q=q, days=days, charts=drawn, alerts=alerts)
 
 
 @bp.get("/alerts")
 @requires("listening")
 def alerts():
-    page = api().listener.get("/alerts", limit=50, status=request.args.get("status") or None,
-                              cursor=request.args.get("cursor"))
+    page = api().listener.get(
+        "/alerts", limit=50, status=request.args.get("status") or None, cursor=request.args.get("cursor")
+    )
     names = {q["id"]: q["name"] for q in api().listener.get("/queries", limit=200)["items"]}
     return render_template("listening/alerts.html", page=page, names=names)

@@ -40,8 +40,13 @@ class StoreCache:
         ident = "oidc:" + accounts.token_hash(key)
         store.db().console_pending.replace_one(
             {"_id": ident},
-            {"_id": ident, "value": value, "expires_at": store.utcnow() + datetime.timedelta(seconds=STATE_LIFETIME)},
-            upsert=True)
+            {
+                "_id": ident,
+                "value": value,
+                "expires_at": store.utcnow() + datetime.timedelta(seconds=STATE_LIFETIME),
+            },
+            upsert=True,
+        )
 
     def delete(self, key):
         store.db().console_pending.delete_one({"_id": "oidc:" + accounts.token_hash(key)})
@@ -52,10 +57,16 @@ def init_app(app, settings) -> None:
         return
     oauth = OAuth(app, cache=StoreCache())
     oauth.register(
-        "oidc", client_id=settings.oidc_client_id, client_secret=settings.oidc_client_secret,
+        "oidc",
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
         server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
-        client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256",
-                       "timeout": settings.api_timeout})
+        client_kwargs={
+            "scope": "openid email profile",
+            "code_challenge_method": "S256",
+            "timeout": settings.api_timeout,
+        },
+    )
     app.extensions["vinculo_oidc"] = oauth
 
 
@@ -83,7 +94,9 @@ def _role_from(claims: dict) -> str | None:
         values = [values]
     if not isinstance(values, list):
         return None
-    roles = [g.settings.oidc_role_map[v] for v in values if isinstance(v, str) and v in g.settings.oidc_role_map]
+    roles = [
+        g.settings.oidc_role_map[v] for v in values if isinstance(v, str) and v in g.settings.oidc_role_map
+    ]
     return max(roles, key=accounts.RANK.get) if roles else None
 
 
@@ -107,7 +120,9 @@ def callback():
     if user is None:
         if not g.settings.oidc_create_users or role is None:
             log.info("single sign-on: no account for this person and none created")
-            return _refused(_("There is no account for {email}. Ask an administrator to invite you.", email=email))
+            return _refused(
+                _("There is no account for {email}. Ask an administrator to invite you.", email=email)
+            )
         name = claims.get("name") or email.partition("@")[0]
         try:
             user = accounts.create_user(email, name, role, state="active")

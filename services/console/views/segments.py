@@ -56,16 +56,27 @@ def _preview(rule, sample: int = 10):
 
 def _form_page(segment, form, errors=None, message=None, preview=None, status=200):
     rule = form.get("parsed")
-    return render_template("segments/form.html", segment=segment, form=form, errors=errors or {},
-                           message=message, preview=preview, spec=builder_spec(),
-                           placed=node_errors(rule, errors or {}) if rule is not None else {},
-                           rule=rule, describe_node=describe), status
+    return render_template(
+        "segments/form.html",
+        segment=segment,
+        form=form,
+        errors=errors or {},
+        message=message,
+        preview=preview,
+        spec=builder_spec(),
+        placed=node_errors(rule, errors or {}) if rule is not None else {},
+        rule=rule,
+        describe_node=describe,
+    ), status
 
 
 def _form_from_request() -> dict:
-    form = {"name": request.form.get("name", "").strip(), "description": request.form.get("description", "").strip(),
-            "kind": "static" if request.form.get("kind") == "static" else "dynamic",
-            "rule": request.form.get("rule", "")}
+    form = {
+        "name": request.form.get("name", "").strip(),
+        "description": request.form.get("description", "").strip(),
+        "kind": "static" if request.form.get("kind") == "static" else "dynamic",
+        "rule": request.form.get("rule", ""),
+    }
     return form
 
 
@@ -120,8 +131,9 @@ def _people(text: str) -> dict:
 def _save_static(form):
     form["parsed"] = None
     try:
-        created = api().segments.post("/segments", {"name": form["name"], "kind": "static",
-                                                   "description": form["description"] or None})
+        created = api().segments.post(
+            "/segments", {"name": form["name"], "kind": "static", "description": form["description"] or None}
+        )
     except ApiFailure as exc:
         if exc.status != 422:
             raise
@@ -141,10 +153,13 @@ def _apply_people(segment_id: str, people: dict):
     except ApiFailure as exc:
         if exc.status not in (409, 422):
             raise
-        return render_template("error.html", status=exc.status, failure=exc,
-                               back=url_for("segments.show", segment_id=segment_id)), exc.status
+        return render_template(
+            "error.html", status=exc.status, failure=exc, back=url_for("segments.show", segment_id=segment_id)
+        ), exc.status
     missing = answer.get("not_found") or []
-    return redirect(url_for("segments.show", segment_id=segment_id, not_found=", ".join(missing[:50]) or None))
+    return redirect(
+        url_for("segments.show", segment_id=segment_id, not_found=", ".join(missing[:50]) or None)
+    )
 
 
 @bp.post("/preview")
@@ -157,9 +172,16 @@ def preview():
     answer, errors, message = _preview(body["rule"])
     if errors:
         return {"message": message, "fields": errors, "placed": node_errors(body["rule"], errors)}, 422
-    sample = [{"id": c["id"], "name": " ".join(filter(None, (c.get("first_name"), c.get("last_name")))),
-               "email": c.get("email"), "country": c.get("country"), "city": c.get("city")}
-              for c in answer["sample"]]
+    sample = [
+        {
+            "id": c["id"],
+            "name": " ".join(filter(None, (c.get("first_name"), c.get("last_name")))),
+            "email": c.get("email"),
+            "country": c.get("country"),
+            "city": c.get("city"),
+        }
+        for c in answer["sample"]
+    ]
     return {"count": answer["count"], "sample": sample}
 
 
@@ -169,13 +191,23 @@ def show(segment_id):
     segment = api().segments.get(f"/segments/{segment_id}")
     members = None
     if may("segments_members"):
-        members = api().segments.get(f"/segments/{segment_id}/members", limit=50,
-                                     cursor=request.args.get("cursor"))
-    actions = ([a for a in ACTIONS if a != "recompute" or segment["kind"] == "dynamic"]
-               if may("segments_write") and not segment["archived"] else [])
-    return render_template("segments/show.html", s=segment, members=members, actions=actions,
-                           destructive={a for a, d in ACTIONS.items() if d}, describe=describe,
-                           not_invited=invite_summary(request.args.get("not_invited")))
+        members = api().segments.get(
+            f"/segments/{segment_id}/members", limit=50, cursor=request.args.get("cursor")
+        )
+    actions = (
+        [a for a in ACTIONS if a != "recompute" or segment["kind"] == "dynamic"]
+        if may("segments_write") and not segment["archived"]
+        else []
+    )
+    return render_template(
+        "segments/show.html",
+        s=segment,
+        members=members,
+        actions=actions,
+        destructive={a for a, d in ACTIONS.items() if d},
+        describe=describe,
+        not_invited=invite_summary(request.args.get("not_invited")),
+    )
 
 
 @bp.route("/<segment_id>/edit", methods=["GET", "POST"])
@@ -183,9 +215,16 @@ def show(segment_id):
 def edit(segment_id):
     segment = api().segments.get(f"/segments/{segment_id}")
     if request.method == "GET":
-        return _form_page(segment, {"name": segment["name"], "description": segment.get("description") or "",
-                                    "kind": segment["kind"], "parsed": segment.get("rule") or None,
-                                    "rule": json.dumps(segment.get("rule") or {}, indent=2, ensure_ascii=False)})
+        return _form_page(
+            segment,
+            {
+                "name": segment["name"],
+                "description": segment.get("description") or "",
+                "kind": segment["kind"],
+                "parsed": segment.get("rule") or None,
+                "rule": json.dumps(segment.get("rule") or {}, indent=2, ensure_ascii=False),
+            },
+        )
     form = _form_from_request()
     form["kind"] = segment["kind"]
     action = request.form.get("action") or "preview"
@@ -213,7 +252,15 @@ def add_members(segment_id):
     return _apply_people(segment_id, people)
 
 
-INVITE_REASONS = ("already_granted", "already_pending", "revoked", "no_email", "suppressed", "erased", "send_failed")
+INVITE_REASONS = (
+    "already_granted",
+    "already_pending",
+    "revoked",
+    "no_email",
+    "suppressed",
+    "erased",
+    "send_failed",
+)
 
 
 @bp.post("/<segment_id>/invite")
@@ -228,19 +275,28 @@ def invite(segment_id):
     except ApiFailure as exc:
         if exc.status not in (404, 422):
             raise
-        return render_template("error.html", status=exc.status, failure=exc,
-                               back=url_for("segments.show", segment_id=segment_id)), exc.status
+        return render_template(
+            "error.html", status=exc.status, failure=exc, back=url_for("segments.show", segment_id=segment_id)
+        ), exc.status
     skipped = ",".join(f"{reason}:{count}" for reason, count in sorted(answer["not_invited"].items()))
-    return redirect(url_for("segments.show", segment_id=segment_id, invited=answer["invited"],
-                            not_invited=skipped or None))
+    return redirect(
+        url_for(
+            "segments.show", segment_id=segment_id, invited=answer["invited"], not_invited=skipped or None
+        )
+    )
 
 
 def invite_summary(text: str | None) -> list[tuple[str, int]]:
-    """"reason:count,..." from the redirect, in words."""
-    words = {"already_granted": _("already consented"), "already_pending": _("already invited, not confirmed yet"),
-             "revoked": _("said no before"), "no_email": _("no e-mail address"),
-             "suppressed": _("on the suppression list"), "erased": _("erased"),
-             "send_failed": _("the message could not be sent")}
+    """ "reason:count,..." from the redirect, in words."""
+    words = {
+        "already_granted": _("already consented"),
+        "already_pending": _("already invited, not confirmed yet"),
+        "revoked": _("said no before"),
+        "no_email": _("no e-mail address"),
+        "suppressed": _("on the suppression list"),
+        "erased": _("erased"),
+        "send_failed": _("the message could not be sent"),
+    }
     out = []
     for part in (text or "").split(","):
         reason, _sep, count = part.partition(":")
@@ -256,9 +312,13 @@ def act(segment_id, action):
         abort(404)
     if ACTIONS[action] and request.form.get("confirmed") != "yes":
         segment = api().segments.get(f"/segments/{segment_id}")
-        return render_template("confirm.html", what=segment["name"], action=action,
-                               target=url_for("segments.act", segment_id=segment_id, action=action),
-                               back=url_for("segments.show", segment_id=segment_id))
+        return render_template(
+            "confirm.html",
+            what=segment["name"],
+            action=action,
+            target=url_for("segments.act", segment_id=segment_id, action=action),
+            back=url_for("segments.show", segment_id=segment_id),
+        )
     try:
         if action == "archive":
             api().segments.delete(f"/segments/{segment_id}")
@@ -267,8 +327,9 @@ def act(segment_id, action):
     except ApiFailure as exc:
         if exc.status not in (409, 422):
             raise
-        return render_template("error.html", status=exc.status, failure=exc,
-                               back=url_for("segments.show", segment_id=segment_id)), exc.status
+        return render_template(
+            "error.html", status=exc.status, failure=exc, back=url_for("segments.show", segment_id=segment_id)
+        ), exc.status
     return redirect(url_for("segments.show", segment_id=segment_id, recomputing=1))
 
 

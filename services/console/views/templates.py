@@ -33,7 +33,9 @@ def variants_from_form(form, channel: str) -> dict:
     for locale in LOCALES:
         values = {name: form.get(f"{locale}_{name}", "") for name in fields_of(channel)}
         if any(value.strip() for value in values.values()):
-            variants[locale] = {name: value for name, value in values.items() if value.strip() or name == "text"}
+            variants[locale] = {
+                name: value for name, value in values.items() if value.strip() or name == "text"
+            }
     return variants
 
 
@@ -59,21 +61,43 @@ def index():
 
 def _form_page(template, form, errors, message=None, status=200, preview=None, preview_error=None, sent=None):
     channel = (template or {}).get("channel") or form.get("channel") or "email"
-    return render_template("templates/edit.html", template=template, form=form, errors=errors, message=message,
-                           channel=channel, fields=fields_of(channel), locales=LOCALES, lines=error_lines(errors),
-                           preview=preview, preview_error=preview_error, sent=sent), status
+    return render_template(
+        "templates/edit.html",
+        template=template,
+        form=form,
+        errors=errors,
+        message=message,
+        channel=channel,
+        fields=fields_of(channel),
+        locales=LOCALES,
+        lines=error_lines(errors),
+        preview=preview,
+        preview_error=preview_error,
+        sent=sent,
+    ), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @requires("templates")
 def create():
     if request.method == "GET":
-        return _form_page(None, {"channel": request.args.get("channel", "email"), "fallback_locale": "es",
-                                 "sample": '{"first_name": "Ana"}'}, {})
+        return _form_page(
+            None,
+            {
+                "channel": request.args.get("channel", "email"),
+                "fallback_locale": "es",
+                "sample": '{"first_name": "Ana"}',
+            },
+            {},
+        )
     channel = request.form.get("channel", "email")
-    body = {"name": request.form.get("name", "").strip(), "channel": channel,
-            "fallback_locale": request.form.get("fallback_locale") or "es",
-            "variants": variants_from_form(request.form, channel), "publish": True}
+    body = {
+        "name": request.form.get("name", "").strip(),
+        "channel": channel,
+        "fallback_locale": request.form.get("fallback_locale") or "es",
+        "variants": variants_from_form(request.form, channel),
+        "publish": True,
+    }
     errors = {}
     body["sample"] = json_field(request.form.get("sample") or "{}", "sample", errors)
     if not errors:
@@ -89,9 +113,12 @@ def create():
 
 def _form_of(template: dict) -> dict:
     version = template.get("version") or {}
-    form = {"name": template["name"], "channel": template["channel"],
-            "fallback_locale": version.get("fallback_locale") or template.get("fallback_locale"),
-            "sample": json.dumps(version.get("sample") or {}, ensure_ascii=False)}
+    form = {
+        "name": template["name"],
+        "channel": template["channel"],
+        "fallback_locale": version.get("fallback_locale") or template.get("fallback_locale"),
+        "sample": json.dumps(version.get("sample") or {}, ensure_ascii=False),
+    }
     for locale, variant in (version.get("variants") or {}).items():
         for name, value in variant.items():
             form[f"{locale}_{name}"] = value or ""
@@ -121,15 +148,22 @@ def edit(template_id):
         if not may("templates"):
             return render_template("error.html", status=403, failure=None), 403
         errors = {}
-        body = {"variants": variants_from_form(request.form, template["channel"]),
-                "fallback_locale": request.form.get("fallback_locale") or template["fallback_locale"],
-                "publish": request.form.get("publish") == "on"}
+        body = {
+            "variants": variants_from_form(request.form, template["channel"]),
+            "fallback_locale": request.form.get("fallback_locale") or template["fallback_locale"],
+            "publish": request.form.get("publish") == "on",
+        }
         body["sample"] = json_field(request.form.get("sample") or "{}", "sample", errors)
         if not errors:
             try:
                 api().mailer.post(f"/templates/{template_id}/versions", body)
-                return redirect(url_for("templates.edit", template_id=template_id,
-                                        locale=request.form.get("preview_locale") or None))
+                return redirect(
+                    url_for(
+                        "templates.edit",
+                        template_id=template_id,
+                        locale=request.form.get("preview_locale") or None,
+                    )
+                )
             except ApiFailure as exc:
                 if exc.status not in (409, 422):
                     raise

@@ -39,8 +39,10 @@ class MentionFilter(Schema):
     since = AwareDateTime(format="iso")
     until = AwareDateTime(format="iso")
     corrected = String(validate=OneOf(("true", "false")))
-    known = String(validate=OneOf(("true", "false")),
-                   metadata={"description": "true: only mentions linked to a customer; false: only the others"})
+    known = String(
+        validate=OneOf(("true", "false")),
+        metadata={"description": "true: only mentions linked to a customer; false: only the others"},
+    )
     limit = Integer(load_default=50, validate=Range(1, 500))
     cursor = String()
 
@@ -69,7 +71,9 @@ class StatsIn(Schema):
 
 class StatsOut(Schema):
     query_id = String()
-    days = List(Raw(), metadata={"description": "[{day, count, negative, neutral, positive, mean_sentiment}]"})
+    days = List(
+        Raw(), metadata={"description": "[{day, count, negative, neutral, positive, mean_sentiment}]"}
+    )
 
 
 class AlertFilter(Schema):
@@ -95,8 +99,10 @@ class MentionOut(Schema):
     engine_sentiment = Float(allow_none=True)
     engine_label = String(allow_none=True)
     model_version = String(allow_none=True, metadata={"description": "the sentiment model that scored it"})
-    correction = Raw(allow_none=True, metadata={"description": "score, label, by, at, previous_score, "
-                                                                "previous_label, note"})
+    correction = Raw(
+        allow_none=True,
+        metadata={"description": "score, label, by, at, previous_score, previous_label, note"},
+    )
     posted_at = String()
     fetched_at = String(allow_none=True)
     customer_id = String(allow_none=True)
@@ -122,17 +128,41 @@ def serialize(m: Mention) -> dict:
     correction = None
     if m.correction:
         c = m.correction
-        correction = {"score": c.score, "label": c.label, "by": c.by, "at": iso(c.at),
-                      "previous_score": c.previous_score, "previous_label": c.previous_label, "note": c.note}
-    return {"id": str(m.id), "source": m.source, "post_id": m.post_id, "query_id": str(m.query_id),
-            "query_ids": [str(q) for q in m.query_ids], "url": m.url, "text": m.text,
-            "author_handle": m.author_handle, "author_name": m.author_name, "lang": m.lang,
-            "sentiment": m.sentiment, "label": m.label, "engine_sentiment": m.engine_sentiment,
-            "engine_label": m.engine_label, "model_version": m.model_version, "correction": correction,
-            "posted_at": iso(m.posted_at),
-            "fetched_at": iso(m.fetched_at), "customer_id": str(m.customer_id) if m.customer_id else None,
-            "status": m.status, "assignee": m.assignee, "resolved_at": iso(m.resolved_at),
-            "resolved_by": m.resolved_by, "history": [{**h, "at": iso(h.get("at"))} for h in m.history]}
+        correction = {
+            "score": c.score,
+            "label": c.label,
+            "by": c.by,
+            "at": iso(c.at),
+            "previous_score": c.previous_score,
+            "previous_label": c.previous_label,
+            "note": c.note,
+        }
+    return {
+        "id": str(m.id),
+        "source": m.source,
+        "post_id": m.post_id,
+        "query_id": str(m.query_id),
+        "query_ids": [str(q) for q in m.query_ids],
+        "url": m.url,
+        "text": m.text,
+        "author_handle": m.author_handle,
+        "author_name": m.author_name,
+        "lang": m.lang,
+        "sentiment": m.sentiment,
+        "label": m.label,
+        "engine_sentiment": m.engine_sentiment,
+        "engine_label": m.engine_label,
+        "model_version": m.model_version,
+        "correction": correction,
+        "posted_at": iso(m.posted_at),
+        "fetched_at": iso(m.fetched_at),
+        "customer_id": str(m.customer_id) if m.customer_id else None,
+        "status": m.status,
+        "assignee": m.assignee,
+        "resolved_at": iso(m.resolved_at),
+        "resolved_by": m.resolved_by,
+        "history": [{**h, "at": iso(h.get("at"))} for h in m.history],
+    }
 
 
 def get_mention(mention_id: str) -> Mention:
@@ -205,16 +235,23 @@ def index(args):
     # ({"query_ids": id}) unless the filter is wrapped; MongoDB answers both the same.
     total = collection.count_documents({"$and": [query]} if query else {})
     after = page_cursor(args.get("cursor"))
-    older = [{"$or": [{"posted_at": {"$lt": after[0]}},
-                      {"posted_at": after[0], "_id": {"$lt": after[1]}}]}] if after else []
+    older = (
+        [{"$or": [{"posted_at": {"$lt": after[0]}}, {"posted_at": after[0], "_id": {"$lt": after[1]}}]}]
+        if after
+        else []
+    )
     page_query = {"$and": [query, *older]}
-    rows = list(collection.find(page_query, {"_id": 1, "posted_at": 1})
-                .sort([("posted_at", -1), ("_id", -1)]).limit(args["limit"]))
+    rows = list(
+        collection.find(page_query, {"_id": 1, "posted_at": 1})
+        .sort([("posted_at", -1), ("_id", -1)])
+        .limit(args["limit"])
+    )
     ids = [row["_id"] for row in rows]
     by_id = {m.id: m for m in Mention.objects(id__in=ids)}
     items = [serialize(by_id[i]) for i in ids if i in by_id]
-    return masked({"items": items, "total": total,
-                   "next": cursor_for(rows[-1]) if len(rows) == args["limit"] else None})
+    return masked(
+        {"items": items, "total": total, "next": cursor_for(rows[-1]) if len(rows) == args["limit"] else None}
+    )
 
 
 @bp.get("/mentions/<mention_id>")
@@ -230,7 +267,9 @@ def _act(mention: Mention, conditions: dict, updates: dict, entry: dict) -> Ment
     entry["at"] = utcnow()
     done = Mention.objects(id=mention.id, **conditions).update_one(**updates, push__history=entry)
     if not done:
-        raise ApiError(409, "The mention changed meanwhile; reload it", current=get_mention(str(mention.id)).status)
+        raise ApiError(
+            409, "The mention changed meanwhile; reload it", current=get_mention(str(mention.id)).status
+        )
     return get_mention(str(mention.id))
 
 
@@ -241,10 +280,17 @@ def _act(mention: Mention, conditions: dict, updates: dict, entry: dict) -> Ment
 def assign(mention_id, data):
     """Assign a mention to a community manager (reopens a resolved one)."""
     mention = get_mention(mention_id)
-    changed = _act(mention, {"status": mention.status},
-                   {"set__status": "assigned", "set__assignee": data["assignee"], "unset__resolved_at": True,
-                    "unset__resolved_by": True},
-                   {"action": "assigned", "assignee": data["assignee"], "by": data.get("by")})
+    changed = _act(
+        mention,
+        {"status": mention.status},
+        {
+            "set__status": "assigned",
+            "set__assignee": data["assignee"],
+            "unset__resolved_at": True,
+            "unset__resolved_by": True,
+        },
+        {"action": "assigned", "assignee": data["assignee"], "by": data.get("by")},
+    )
     return serialize(changed)
 
 
@@ -258,9 +304,12 @@ def resolve(mention_id, data):
     if mention.status == "resolved":
         raise ApiError(409, "The mention is already resolved", current="resolved")
     now = utcnow()
-    changed = _act(mention, {"status": mention.status},
-                   {"set__status": "resolved", "set__resolved_at": now, "set__resolved_by": data["by"]},
-                   {"action": "resolved", "by": data["by"], "note": data.get("note")})
+    changed = _act(
+        mention,
+        {"status": mention.status},
+        {"set__status": "resolved", "set__resolved_at": now, "set__resolved_by": data["by"]},
+        {"action": "resolved", "by": data["by"], "note": data.get("note")},
+    )
     return serialize(changed)
 
 
@@ -277,15 +326,29 @@ def correct(mention_id, data):
     elif label_for(score) != data["label"]:
         raise field_error("score", f"{score} reads as {label_for(score)}, not {data['label']}")
     now = utcnow()
-    correction = {"score": score, "label": data["label"], "by": data["by"], "at": now,
-                  "previous_score": mention.sentiment, "previous_label": mention.label, "note": data.get("note")}
+    correction = {
+        "score": score,
+        "label": data["label"],
+        "by": data["by"],
+        "at": now,
+        "previous_score": mention.sentiment,
+        "previous_label": mention.label,
+        "note": data.get("note"),
+    }
     from services.listener.models import Correction
 
-    changed = _act(mention, {"sentiment": mention.sentiment, "label": mention.label},
-                   {"set__correction": Correction(**correction), "set__sentiment": score,
-                    "set__label": data["label"]},
-                   {"action": "sentiment_corrected", "by": data["by"], "label": data["label"], "score": score,
-                    "previous_label": mention.label})
+    changed = _act(
+        mention,
+        {"sentiment": mention.sentiment, "label": mention.label},
+        {"set__correction": Correction(**correction), "set__sentiment": score, "set__label": data["label"]},
+        {
+            "action": "sentiment_corrected",
+            "by": data["by"],
+            "label": data["label"],
+            "score": score,
+            "previous_label": mention.label,
+        },
+    )
     if mention.customer_id:
         Interaction.objects(key=f"mention:{mention.source}:{mention.post_id}").update(set__sentiment=score)
     return serialize(changed)
@@ -323,10 +386,21 @@ def alerts(args):
     if after:
         objects = objects(id__lt=after)
     page = list(objects.order_by("-id").limit(args["limit"]))
-    items = [{"id": str(e.id), "query_id": str(e.query_id), "status": e.status, "opened_at": iso(e.opened_at),
-              "closed_at": iso(e.closed_at), "negative_count": e.negative_count,
-              "negative_share": e.negative_share, "baseline_share": e.baseline_share,
-              "window_start": iso(e.window_start), "window_end": iso(e.window_end),
-              "peak_negative_count": e.peak_negative_count, "webhook_status": e.webhook_status}
-             for e in page]
+    items = [
+        {
+            "id": str(e.id),
+            "query_id": str(e.query_id),
+            "status": e.status,
+            "opened_at": iso(e.opened_at),
+            "closed_at": iso(e.closed_at),
+            "negative_count": e.negative_count,
+            "negative_share": e.negative_share,
+            "baseline_share": e.baseline_share,
+            "window_start": iso(e.window_start),
+            "window_end": iso(e.window_end),
+            "peak_negative_count": e.peak_negative_count,
+            "webhook_status": e.webhook_status,
+        }
+        for e in page
+    ]
     return {"items": items, "total": total, "next": str(page[-1].id) if len(page) == args["limit"] else None}

@@ -19,7 +19,6 @@ from services.listener.models import LANGUAGES, SOURCES, ListeningQuery, SourceC
 bp = APIBlueprint("queries", __name__, url_prefix="/queries", tag="queries")
 
 
-
 class QueryIn(Schema):
     name = String(required=True, validate=Length(min=1, max=200))
     keywords = List(String(validate=Length(min=1, max=100)), load_default=list)
@@ -57,7 +56,9 @@ class QueryList(Schema):
 def clean_terms(data: dict) -> dict:
     """Normalise terms: hashtags without '#', handles without '@' and lower case, no duplicates."""
     if "hashtags" in data:
-        data["hashtags"] = list(dict.fromkeys(t.strip().lstrip("#") for t in data["hashtags"] if t.strip("# ")))
+        data["hashtags"] = list(
+            dict.fromkeys(t.strip().lstrip("#") for t in data["hashtags"] if t.strip("# "))
+        )
     if "handles" in data:
         data["handles"] = list(dict.fromkeys(filter(None, (normalize.handle(h) for h in data["handles"]))))
     for name in ("keywords", "exclusions", "languages", "sources", "feeds"):
@@ -74,9 +75,12 @@ def check(query: dict) -> None:
     if "rss" in sources and not query.get("feeds"):
         raise field_error("feeds", "the rss source needs at least one feed URL")
     if "mastodon" in sources and not mastodon_tags(query):
-        raise field_error("hashtags", "the mastodon source reads hashtag timelines: give a hashtag "
-                                      "or a one-word keyword")
-    overlap = {t.lower() for t in query.get("exclusions") or []} & {t.lower() for t in query.get("keywords") or []}
+        raise field_error(
+            "hashtags", "the mastodon source reads hashtag timelines: give a hashtag or a one-word keyword"
+        )
+    overlap = {t.lower() for t in query.get("exclusions") or []} & {
+        t.lower() for t in query.get("keywords") or []
+    }
     if overlap:
         raise field_error("exclusions", f"also listed as keywords: {', '.join(sorted(overlap))}")
     check_urls(query)
@@ -110,15 +114,28 @@ def serialize(query: ListeningQuery, cursors: list[SourceCursor] | None = None) 
     status = {}
     for source in query.sources:
         cursor = by_source.get(source)
-        status[source] = {"status": cursor.status if cursor else "pending",
-                          "message": cursor.message if cursor else None,
-                          "last_polled_at": iso(cursor.last_polled_at) if cursor else None,
-                          "fetched": cursor.fetched if cursor else 0}
-    return {"id": str(query.id), "name": query.name, "keywords": query.keywords, "hashtags": query.hashtags,
-            "handles": query.handles, "exclusions": query.exclusions, "languages": query.languages,
-            "sources": query.sources, "feeds": query.feeds, "active": query.active,
-            "webhook_url": query.webhook_url, "source_status": status,
-            "created_at": iso(query.created_at), "updated_at": iso(query.updated_at)}
+        status[source] = {
+            "status": cursor.status if cursor else "pending",
+            "message": cursor.message if cursor else None,
+            "last_polled_at": iso(cursor.last_polled_at) if cursor else None,
+            "fetched": cursor.fetched if cursor else 0,
+        }
+    return {
+        "id": str(query.id),
+        "name": query.name,
+        "keywords": query.keywords,
+        "hashtags": query.hashtags,
+        "handles": query.handles,
+        "exclusions": query.exclusions,
+        "languages": query.languages,
+        "sources": query.sources,
+        "feeds": query.feeds,
+        "active": query.active,
+        "webhook_url": query.webhook_url,
+        "source_status": status,
+        "created_at": iso(query.created_at),
+        "updated_at": iso(query.updated_at),
+    }
 
 
 class QueryOut(Schema):
@@ -133,8 +150,12 @@ class QueryOut(Schema):
     feeds = List(String())
     active = Boolean()
     webhook_url = String(allow_none=True)
-    source_status = Dict(metadata={"description": "per source: status (pending, ok, rate_limited, "
-                                                  "auth_failed, error), message, last_polled_at, fetched"})
+    source_status = Dict(
+        metadata={
+            "description": "per source: status (pending, ok, rate_limited, "
+            "auth_failed, error), message, last_polled_at, fetched"
+        }
+    )
     created_at = String()
     updated_at = String()
 
@@ -175,8 +196,7 @@ def index(args):
     for cursor in SourceCursor.objects(query_id__in=[q.id for q in page]):
         cursors.setdefault(cursor.query_id, []).append(cursor)
     items = [serialize(q, cursors.get(q.id, [])) for q in page]
-    return {"items": items, "total": total,
-            "next": str(page[-1].id) if len(page) == args["limit"] else None}
+    return {"items": items, "total": total, "next": str(page[-1].id) if len(page) == args["limit"] else None}
 
 
 @bp.get("/<query_id>")
@@ -200,7 +220,8 @@ def update(query_id, data):
     data["updated_at"] = utcnow()
     ListeningQuery.objects(id=query.id).update_one(**{f"set__{k}": v for k, v in data.items()})
     SourceCursor.objects(query_id=query.id, status="auth_failed").update(
-        set__status="pending", set__message="restarted after the query was edited", set__next_poll_at=utcnow())
+        set__status="pending", set__message="restarted after the query was edited", set__next_poll_at=utcnow()
+    )
     return serialize(get_query(query_id))
 
 

@@ -7,5 +7,14 @@ from services.listener.models.query import LANGUAGES, SOURCES, ListeningQuery, S
 
 DOCUMENTS = (ListeningQuery, SourceCursor, Mention, AlertEpisode, WebhookCall)
 
-__all__ = ["AlertEpisode", "Correction", "DOCUMENTS", "LANGUAGES", "ListeningQuery", "Mention",
-           "SOURCES", "SourceCursor", "WebhookCall"]
+__all__ = [
+    "AlertEpisode",
+    "Correction",
+    "DOCUMENTS",
+    "LANGUAGES",
+    "ListeningQuery",
+    "Mention",
+    "SOURCES",
+    "SourceCursor",
+    "WebhookCall",
+]

@@ -23,8 +23,10 @@ class AlertEpisode(me.Document):
     peak_negative_count = me.IntField()
     webhook_status = me.StringField(choices=("none", "pending", "delivered", "failed"), default="none")
 
-    meta = {"collection": "alert_episodes",
-            "indexes": [{"fields": ["open_for"], "unique": True, "sparse": True}, ("query_id", "-opened_at")]}
+    meta = {
+        "collection": "alert_episodes",
+        "indexes": [{"fields": ["open_for"], "unique": True, "sparse": True}, ("query_id", "-opened_at")],
+    }
 
 
 class WebhookCall(me.Document):

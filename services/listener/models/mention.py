@@ -51,7 +51,13 @@ class Mention(me.Document):
     resolved_by = me.StringField(max_length=200)
     history = me.ListField(me.DictField())  # triage actions: {"action", "by", "at", ...}
 
-    meta = {"collection": "mentions",
-            "indexes": [{"fields": ["source", "post_id"], "unique": True},
-                        ("query_ids", "-posted_at"), ("query_ids", "label", "posted_at"),
-                        ("status", "-posted_at"), "customer_id"]}
+    meta = {
+        "collection": "mentions",
+        "indexes": [
+            {"fields": ["source", "post_id"], "unique": True},
+            ("query_ids", "-posted_at"),
+            ("query_ids", "label", "posted_at"),
+            ("status", "-posted_at"),
+            "customer_id",
+        ],
+    }

@@ -18,7 +18,7 @@ class ListeningQuery(me.Document):
     name = me.StringField(required=True, max_length=200)
     keywords = me.ListField(me.StringField(max_length=100))
     hashtags = me.ListField(me.StringField(max_length=100))  # without '#'
-    handles = me.ListField(me.StringField(max_length=100))   # normalised, without '@'
+    handles = me.ListField(me.StringField(max_length=100))  # normalised, without '@'
     exclusions = me.ListField(me.StringField(max_length=100))
     languages = me.ListField(me.StringField(choices=LANGUAGES))  # empty: any
     sources = me.ListField(me.StringField(choices=SOURCES))
@@ -54,5 +54,7 @@ class SourceCursor(me.Document):
     fetched = me.IntField(default=0)
     updated_at = me.DateTimeField(default=utcnow)
 
-    meta = {"collection": "source_cursors",
-            "indexes": [{"fields": ["query_id", "source"], "unique": True}, "next_poll_at"]}
+    meta = {
+        "collection": "source_cursors",
+        "indexes": [{"fields": ["query_id", "source"], "unique": True}, "next_poll_at"],
+    }

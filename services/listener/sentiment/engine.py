@@ -15,8 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.listener.sentiment.spanish import SpanishFrontEnd
-from services.listener.sentiment.text import (EMOTICONS, LAUGH_EN, URL_RE, is_symbol, separate_symbols,
-                                              squeeze, strip_emoji_noise)
+from services.listener.sentiment.text import (
+    EMOTICONS,
+    LAUGH_EN,
+    URL_RE,
+    is_symbol,
+    separate_symbols,
+    squeeze,
+    strip_emoji_noise,
+)
 
 HERE = Path(__file__).resolve().parent
 LEXICON_ES = HERE / "lexicon_es.txt"
@@ -65,7 +72,7 @@ def join_phrases(words: list[str], phrases: dict[tuple[str, ...], str]) -> list[
     out, i = [], 0
     while i < len(words):
         for size in range(min(longest, len(words) - i), 1, -1):
-            key = tuple(w.lower().strip(".,;:!?") for w in words[i:i + size])
+            key = tuple(w.lower().strip(".,;:!?") for w in words[i : i + size])
             if key in phrases:
                 out.append(phrases[key])
                 i += size
@@ -107,16 +114,19 @@ class Analyzer:
         SentimentIntensityAnalyzer = _engine_class()
         emoji = read_lexicon(EMOJI)
         self.emoji = emoji
-        SentimentIntensityAnalyzer.fixed = {**emoji, **{e: v for e, v in read_lexicon(LEXICON_ES).items()
-                                                        if e in EMOTICONS}}
+        SentimentIntensityAnalyzer.fixed = {
+            **emoji,
+            **{e: v for e, v in read_lexicon(LEXICON_ES).items() if e in EMOTICONS},
+        }
         self.english = SentimentIntensityAnalyzer()
         english_extra = read_lexicon(LEXICON_EN_EXTRA)
         self.english.lexicon.update(english_extra)
         self.english.lexicon.update(emoji)
         self.english_phrases = {tuple(t.split("_")): t for t in english_extra if "_" in t}
         # Our emoji table wins over VADER's English descriptions of the same emoji.
-        self.english.emojis = {k: v for k, v in self.english.emojis.items()
-                               if strip_emoji_noise(k) not in emoji}
+        self.english.emojis = {
+            k: v for k, v in self.english.emojis.items() if strip_emoji_noise(k) not in emoji
+        }
         spanish_lexicon = read_lexicon(LEXICON_ES)
         self.spanish = SentimentIntensityAnalyzer()
         self.spanish.lexicon = {**spanish_lexicon, **emoji}

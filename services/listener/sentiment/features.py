@@ -56,22 +56,33 @@ _EN_COMPLAINTS = [
     r"\bwhere is my\b|\bwhere'?s my\b",
 ]
 _ES_SARCASM = [
-    r"\bgracias por nada\b", r"\b(genial|estupendo|perfecto|fenomenal|maravilloso|que bien),? (otra vez|de nuevo)\b",
-    r"\bmuchas gracias\b.{0,40}\b(nada|nunca|otra vez|sin)\b", r"\b(me encanta|encanta) (esperar|que me)\b",
-    r"\bbravo\b.{0,30}\b(otra vez|nunca|sin)\b", r"\bsi,? claro\b", r"\bclaro que si\b.{0,20}\bnunca\b",
+    r"\bgracias por nada\b",
+    r"\b(genial|estupendo|perfecto|fenomenal|maravilloso|que bien),? (otra vez|de nuevo)\b",
+    r"\bmuchas gracias\b.{0,40}\b(nada|nunca|otra vez|sin)\b",
+    r"\b(me encanta|encanta) (esperar|que me)\b",
+    r"\bbravo\b.{0,30}\b(otra vez|nunca|sin)\b",
+    r"\bsi,? claro\b",
+    r"\bclaro que si\b.{0,20}\bnunca\b",
 ]
 _EN_SARCASM = [
-    r"\bthanks? for nothing\b", r"\b(great|perfect|wonderful|fantastic|awesome|nice),? (another|again|now)\b",
-    r"\b(love|loving) (waiting|being|how|it when)\b", r"\bjust what i needed\b",
-    r"\bthanks? a lot\b.{0,30}\b(not|never|again|no)\b", r"\byeah,? right\b", r"\bwell done\b.{0,30}\b(again|not)\b",
+    r"\bthanks? for nothing\b",
+    r"\b(great|perfect|wonderful|fantastic|awesome|nice),? (another|again|now)\b",
+    r"\b(love|loving) (waiting|being|how|it when)\b",
+    r"\bjust what i needed\b",
+    r"\bthanks? a lot\b.{0,30}\b(not|never|again|no)\b",
+    r"\byeah,? right\b",
+    r"\bwell done\b.{0,30}\b(again|not)\b",
 ]
 _ES_PRAISE = [
-    r"\b(gracias|graciass+|muchas gracias) (por|a)\b", r"\b(lo|os|les) recomiendo\b|\brecomendad\w*\b",
-    r"\b(volvere|repetiremos|repetire|repito)\b", r"\b(rapidisim\w*|a tiempo|en perfecto estado|de diez|un 10)\b",
+    r"\b(gracias|graciass+|muchas gracias) (por|a)\b",
+    r"\b(lo|os|les) recomiendo\b|\brecomendad\w*\b",
+    r"\b(volvere|repetiremos|repetire|repito)\b",
+    r"\b(rapidisim\w*|a tiempo|en perfecto estado|de diez|un 10)\b",
     r"\b(me (han )?solucionado|resuelto|solucionado)\b",
 ]
 _EN_PRAISE = [
-    r"\bthanks? (so much|for|to)\b|\bthank you\b", r"\bhighly recommend\w*\b|\brecommend\w*\b",
+    r"\bthanks? (so much|for|to)\b|\bthank you\b",
+    r"\bhighly recommend\w*\b|\brecommend\w*\b",
     r"\b(will|would) (definitely )?(come back|order again|buy again)\b",
     r"\b(on time|arrived early|perfect condition|spot on|sorted it|fixed it|resolved)\b",
 ]
@@ -86,14 +97,40 @@ def _compile(patterns):
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-PATTERNS = {"es": {"complaint": _compile(_ES_COMPLAINTS), "sarcasm": _compile(_ES_SARCASM),
-                   "praise": _compile(_ES_PRAISE)},
-            "en": {"complaint": _compile(_EN_COMPLAINTS), "sarcasm": _compile(_EN_SARCASM),
-                   "praise": _compile(_EN_PRAISE)}}
+PATTERNS = {
+    "es": {
+        "complaint": _compile(_ES_COMPLAINTS),
+        "sarcasm": _compile(_ES_SARCASM),
+        "praise": _compile(_ES_PRAISE),
+    },
+    "en": {
+        "complaint": _compile(_EN_COMPLAINTS),
+        "sarcasm": _compile(_EN_SARCASM),
+        "praise": _compile(_EN_PRAISE),
+    },
+}
 
-DENSE = ("bias", "lex_compound", "lex_pos", "lex_neg", "lex_negative", "lex_positive", "lang_en",
-         "complaint", "complaint_any", "sarcasm", "praise", "negations", "caps", "repeated_marks",
-         "exclamations", "question", "emoji_neg", "emoji_pos", "length")
+DENSE = (
+    "bias",
+    "lex_compound",
+    "lex_pos",
+    "lex_neg",
+    "lex_negative",
+    "lex_positive",
+    "lang_en",
+    "complaint",
+    "complaint_any",
+    "sarcasm",
+    "praise",
+    "negations",
+    "caps",
+    "repeated_marks",
+    "exclamations",
+    "question",
+    "emoji_neg",
+    "emoji_pos",
+    "length",
+)
 
 
 def clean(text: str) -> str:
@@ -116,7 +153,9 @@ def hashed(tokens: list[str]) -> dict[int, float]:
     return out
 
 
-def extract(text: str, lang: str, lexicon: dict, emoji: dict[str, float]) -> tuple[list[float], dict[int, float]]:
+def extract(
+    text: str, lang: str, lexicon: dict, emoji: dict[str, float]
+) -> tuple[list[float], dict[int, float]]:
     """(dense features in DENSE order, hashed words) of a post. ``lexicon`` is the
     engine's polarity_scores of the post; ``emoji`` the emoji table."""
     side = "en" if lang == "en" else "es"
@@ -136,11 +175,26 @@ def extract(text: str, lang: str, lexicon: dict, emoji: dict[str, float]) -> tup
     while stripped and (is_symbol(stripped[-1]) or stripped[-1] in " \t\n"):
         stripped = stripped[:-1]
     compound = lexicon["compound"]
-    dense = [1.0, compound, lexicon["pos"], lexicon["neg"], float(compound <= -0.15), float(compound >= 0.15),
-             float(side == "en"), min(complaints, 3) / 3, float(complaints > 0), float(sarcasm > 0),
-             min(praise, 2) / 2, min(len(_NEGATION.findall(cleaned)), 3) / 3,
-             min(len(_CAPS.findall(text)), 3) / 3, float(bool(_REPEAT.search(text))),
-             min(text.count("!"), 3) / 3, float(stripped.endswith("?")), min(neg_emoji, 2) / 2,
-             min(pos_emoji, 2) / 2, min(math.log1p(len(tokens)) / 4, 1.0)]
+    dense = [
+        1.0,
+        compound,
+        lexicon["pos"],
+        lexicon["neg"],
+        float(compound <= -0.15),
+        float(compound >= 0.15),
+        float(side == "en"),
+        min(complaints, 3) / 3,
+        float(complaints > 0),
+        float(sarcasm > 0),
+        min(praise, 2) / 2,
+        min(len(_NEGATION.findall(cleaned)), 3) / 3,
+        min(len(_CAPS.findall(text)), 3) / 3,
+        float(bool(_REPEAT.search(text))),
+        min(text.count("!"), 3) / 3,
+        float(stripped.endswith("?")),
+        min(neg_emoji, 2) / 2,
+        min(pos_emoji, 2) / 2,
+        min(math.log1p(len(tokens)) / 4, 1.0),
+    ]
     prefix = "e:" if side == "en" else "s:"
     return dense, hashed([prefix + t for t in tokens])

@@ -20,10 +20,12 @@ from services.listener.sentiment.text import for_detection
 # Words that are common in one language and (nearly) never words of the other.
 SPANISH_WORDS = frozenset(
     "que qué de la el los las del por para con una es está están muy pero mi mis nos lo se su sus al "
-    "más cómo hay son gracias hola y ya tan también porque cuando nunca nada todo esta este esto".split())
+    "más cómo hay son gracias hola y ya tan también porque cuando nunca nada todo esta este esto".split()
+)
 ENGLISH_WORDS = frozenset(
     "the and is are was were you your my to of it it's this that for with at not just i i'm don't "
-    "can't have has what how why be will thanks love from they we our their been would should".split())
+    "can't have has what how why be will thanks love from they we our their been would should".split()
+)
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _SPANISH_CHARS = re.compile(r"[ñáéíóúü¿¡]", re.IGNORECASE)
 

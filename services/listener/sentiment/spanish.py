@@ -17,26 +17,102 @@ from __future__ import annotations
 
 import re
 
-from services.listener.sentiment.text import (EMOTICONS, URL_RE, fold, separate_symbols,
-                                              squeeze, strip_emoji_noise, strip_punct)
+from services.listener.sentiment.text import (
+    EMOTICONS,
+    URL_RE,
+    fold,
+    separate_symbols,
+    squeeze,
+    strip_emoji_noise,
+    strip_punct,
+)
 
-NEGATORS = {"no": "not", "nunca": "never", "jamas": "never", "ni": "nor", "sin": "without",
-            "tampoco": "neither", "nadie": "nothing", "nada": "nothing", "ningun": "none",
-            "ninguno": "none", "ninguna": "none", "ya_no": "not"}
-BOOSTERS = {"muy", "super", "re", "requete", "mega", "ultra", "tan", "tanto", "demasiado", "realmente",
-            "totalmente", "sumamente", "extremadamente", "increiblemente", "absolutamente",
-            "completamente", "verdaderamente", "mas", "mucho", "muchisimo", "bastante", "sin_duda",
-            "tremendo", "tremendamente", "especialmente", "enormemente", "altamente", "terriblemente"}
+NEGATORS = {
+    "no": "not",
+    "nunca": "never",
+    "jamas": "never",
+    "ni": "nor",
+    "sin": "without",
+    "tampoco": "neither",
+    "nadie": "nothing",
+    "nada": "nothing",
+    "ningun": "none",
+    "ninguno": "none",
+    "ninguna": "none",
+    "ya_no": "not",
+}
+BOOSTERS = {
+    "muy",
+    "super",
+    "re",
+    "requete",
+    "mega",
+    "ultra",
+    "tan",
+    "tanto",
+    "demasiado",
+    "realmente",
+    "totalmente",
+    "sumamente",
+    "extremadamente",
+    "increiblemente",
+    "absolutamente",
+    "completamente",
+    "verdaderamente",
+    "mas",
+    "mucho",
+    "muchisimo",
+    "bastante",
+    "sin_duda",
+    "tremendo",
+    "tremendamente",
+    "especialmente",
+    "enormemente",
+    "altamente",
+    "terriblemente",
+}
 DAMPENERS = {"poco", "algo", "casi", "medio", "menos", "apenas", "un_poco", "ligeramente"}
 CONTRAST = {"pero": "but"}
 # Chat spelling -> standard form (after folding and lower-casing).
-SLANG = {"q": "que", "k": "que", "ke": "que", "qe": "que", "xq": "porque", "pq": "porque",
-         "porq": "porque", "xk": "porque", "tb": "tambien", "tmb": "tambien", "tbn": "tambien",
-         "x": "por", "d": "de", "bn": "bien", "mxo": "mucho", "mcho": "mucho", "nd": "nada",
-         "xfa": "por favor", "porfa": "por favor", "pf": "por favor", "grax": "gracias",
-         "grasias": "gracias", "grcs": "gracias", "gracis": "gracias", "toy": "estoy", "ta": "esta",
-         "sta": "esta", "pa": "para", "wapo": "guapo", "mu": "muy", "tqm": "tqm", "msj": "mensaje",
-         "aki": "aqui", "salu2": "saludos", "bno": "bueno", "bna": "buena", "mjr": "mejor"}
+SLANG = {
+    "q": "que",
+    "k": "que",
+    "ke": "que",
+    "qe": "que",
+    "xq": "porque",
+    "pq": "porque",
+    "porq": "porque",
+    "xk": "porque",
+    "tb": "tambien",
+    "tmb": "tambien",
+    "tbn": "tambien",
+    "x": "por",
+    "d": "de",
+    "bn": "bien",
+    "mxo": "mucho",
+    "mcho": "mucho",
+    "nd": "nada",
+    "xfa": "por favor",
+    "porfa": "por favor",
+    "pf": "por favor",
+    "grax": "gracias",
+    "grasias": "gracias",
+    "grcs": "gracias",
+    "gracis": "gracias",
+    "toy": "estoy",
+    "ta": "esta",
+    "sta": "esta",
+    "pa": "para",
+    "wapo": "guapo",
+    "mu": "muy",
+    "tqm": "tqm",
+    "msj": "mensaje",
+    "aki": "aqui",
+    "salu2": "saludos",
+    "bno": "bueno",
+    "bna": "buena",
+    "mjr": "mejor",
+}
 LAUGH_RE = re.compile(r"^(?:(?:j+[aeiou]+)+j*|(?:[jh]a){2,}h?|(?:js)+j?|x+d+|lo+l)$")
 SUPERLATIVE_RE = re.compile(r"^(.+?)isim[oa]s?$")
 FUNCTION_PHRASES = {("ya", "no"): "ya_no", ("sin", "duda"): "sin_duda", ("un", "poco"): "un_poco"}
@@ -60,8 +136,14 @@ class SpanishFrontEnd:
         match = SUPERLATIVE_RE.match(low)
         if match:
             stem = match.group(1)
-            for candidate in (stem + "o", stem + "e", stem, re.sub("qu$", "c", stem) + "o",
-                              re.sub("gu$", "g", stem) + "o", re.sub("c$", "z", stem)):
+            for candidate in (
+                stem + "o",
+                stem + "e",
+                stem,
+                re.sub("qu$", "c", stem) + "o",
+                re.sub("gu$", "g", stem) + "o",
+                re.sub("c$", "z", stem),
+            ):
                 if candidate in self.lexicon:
                     return candidate, True
         candidates = []
@@ -110,9 +192,9 @@ class SpanishFrontEnd:
         i = 0
         while i < len(words):
             for size in range(min(self.max_phrase, len(words) - i), 1, -1):
-                key = tuple(w for w, _ in words[i:i + size])
+                key = tuple(w for w, _ in words[i : i + size])
                 if key in self.phrases:
-                    joined.append((self.phrases[key], any(c for _, c in words[i:i + size])))
+                    joined.append((self.phrases[key], any(c for _, c in words[i : i + size])))
                     i += size
                     break
             else:

@@ -9,7 +9,7 @@ import string
 import unicodedata
 
 # Variation selectors, skin tones and joiners carry no sentiment of their own.
-_EMOJI_NOISE = re.compile("[\ufe0e\ufe0f\u200d\U0001F3FB-\U0001F3FF]")
+_EMOJI_NOISE = re.compile("[\ufe0e\ufe0f\u200d\U0001f3fb-\U0001f3ff]")
 URL_RE = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 HANDLE_RE = re.compile(r"(?<!\w)@\w+")
 PUNCT = string.punctuation + "¿¡«»“”‘’…–—·"
@@ -78,5 +78,6 @@ def for_detection(text: str) -> str:
     text = HANDLE_RE.sub(" ", text)
     text = _NON_ASCII.sub(lambda m: " " if is_symbol(m.group(0)) else m.group(0), strip_emoji_noise(text))
     return text.replace("#", " ").strip()
+
 
 LAUGH_EN = re.compile(r"^(?:(?:ha)+h?|(?:he){2,}|lo+l|lmao+|rofl)$")

@@ -59,7 +59,9 @@ def _matrix(rows: list[dict]):
     columns: dict[int, int] = {}
     data, indices, indptr = [], [], [0]
     for row in rows:
-        dense, words = extract(row["text"], row["lang"], engine.polarity(row["text"], row["lang"]), engine.emoji)
+        dense, words = extract(
+            row["text"], row["lang"], engine.polarity(row["text"], row["lang"]), engine.emoji
+        )
         for i, value in enumerate(dense):
             if value:
                 data.append(value * DENSE_SCALE)
@@ -72,7 +74,9 @@ def _matrix(rows: list[dict]):
     return csr_matrix((data, indices, indptr), shape=(len(rows), len(DENSE) + len(columns))), columns
 
 
-def fit(rows: list[dict], weights: list[float] | None = None, base: str = "model", notes: dict | None = None) -> dict:
+def fit(
+    rows: list[dict], weights: list[float] | None = None, base: str = "model", notes: dict | None = None
+) -> dict:
     """A model (the JSON-ready dict) fitted on ``rows`` ({text, lang, label})."""
     from sklearn.linear_model import LogisticRegression
 
@@ -84,18 +88,31 @@ def fit(rows: list[dict], weights: list[float] | None = None, base: str = "model
         raise ValueError("training data must hold every label: " + ", ".join(LABELS))
     coef = model.coef_
     dense = [[round(float(coef[c][i]) * DENSE_SCALE, 6) for i in range(len(DENSE))] for c in range(3)]
-    words = {str(bucket): [round(float(coef[c][column]), 6) for c in range(3)]
-             for bucket, column in sorted(columns.items())}
+    words = {
+        str(bucket): [round(float(coef[c][column]), 6) for c in range(3)]
+        for bucket, column in sorted(columns.items())
+    }
     words = {k: v for k, v in words.items() if any(abs(w) >= 1e-4 for w in v)}
-    body = {"features": list(DENSE), "labels": list(LABELS), "dense": dense, "words": words,
-            "offsets": [0.0, 0.0, 0.0]}
+    body = {
+        "features": list(DENSE),
+        "labels": list(LABELS),
+        "dense": dense,
+        "words": words,
+        "offsets": [0.0, 0.0, 0.0],
+    }
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M")
-    return {"version": f"{base}-{stamp}-{digest}", **body,
-            "trained": {"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                        "posts": len(rows), "by_lang": {lang: sum(1 for r in rows if r["lang"] == lang)
-                                                        for lang in ("es", "en")},
-                        "C": C, **(notes or {})}}
+    return {
+        "version": f"{base}-{stamp}-{digest}",
+        **body,
+        "trained": {
+            "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "posts": len(rows),
+            "by_lang": {lang: sum(1 for r in rows if r["lang"] == lang) for lang in ("es", "en")},
+            "C": C,
+            **(notes or {}),
+        },
+    }
 
 
 def shipped_training(extra: list[Path] | None = None) -> list[dict]:
@@ -107,8 +124,13 @@ def shipped_training(extra: list[Path] | None = None) -> list[dict]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--extra", action="append", type=Path, default=[],
-                        help="more labelled JSONL (text, lang, label) read at run time, never committed")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        type=Path,
+        default=[],
+        help="more labelled JSONL (text, lang, label) read at run time, never committed",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "model.json")
     args = parser.parse_args(argv)
     rows = shipped_training(args.extra)

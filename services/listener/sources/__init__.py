@@ -12,12 +12,26 @@ def build(settings) -> dict[str, Source]:
     from services.listener.sources.x import XSource
 
     return {
-        "x": XSource(settings.x_bearer_token, settings.x_api_base, settings.http_timeout,
-                     settings.first_poll_pages, settings.max_pages, settings.max_rate_limit_wait),
-        "mastodon": MastodonSource(settings.mastodon_base_url, settings.mastodon_access_token,
-                                   settings.http_timeout, settings.max_pages, settings.max_rate_limit_wait),
-        "rss": RssSource(settings.http_timeout, settings.max_rate_limit_wait,
-                         outbound=settings.outbound(settings.http_timeout)),
+        "x": XSource(
+            settings.x_bearer_token,
+            settings.x_api_base,
+            settings.http_timeout,
+            settings.first_poll_pages,
+            settings.max_pages,
+            settings.max_rate_limit_wait,
+        ),
+        "mastodon": MastodonSource(
+            settings.mastodon_base_url,
+            settings.mastodon_access_token,
+            settings.http_timeout,
+            settings.max_pages,
+            settings.max_rate_limit_wait,
+        ),
+        "rss": RssSource(
+            settings.http_timeout,
+            settings.max_rate_limit_wait,
+            outbound=settings.outbound(settings.http_timeout),
+        ),
     }
 
 

@@ -12,11 +12,24 @@ import datetime
 from urllib.parse import urlsplit
 
 from mastodon import Mastodon
-from mastodon.errors import (MastodonAPIError, MastodonError, MastodonNetworkError, MastodonRatelimitError,
-                             MastodonUnauthorizedError)
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonRatelimitError,
+    MastodonUnauthorizedError,
+)
 
-from services.listener.sources.base import (AuthFailed, FetchResult, Pages, PagedSource, Post, SourceError,
-                                            html_text, wait_until)
+from services.listener.sources.base import (
+    AuthFailed,
+    FetchResult,
+    Pages,
+    PagedSource,
+    Post,
+    SourceError,
+    html_text,
+    wait_until,
+)
 
 PAGE = 40
 
@@ -38,12 +51,23 @@ def _naive(value) -> datetime.datetime | None:
 class MastodonSource(PagedSource):
     name = "mastodon"
 
-    def __init__(self, base_url: str, access_token: str = "", timeout: float = 10.0, max_pages: int = 20,
-                 max_wait: float = 900.0):
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str = "",
+        timeout: float = 10.0,
+        max_pages: int = 20,
+        max_wait: float = 900.0,
+    ):
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).hostname or ""
-        self.client = Mastodon(api_base_url=self.base_url, access_token=access_token or None,
-                               version_check_mode="none", ratelimit_method="throw", request_timeout=timeout)
+        self.client = Mastodon(
+            api_base_url=self.base_url,
+            access_token=access_token or None,
+            version_check_mode="none",
+            ratelimit_method="throw",
+            request_timeout=timeout,
+        )
         self.max_pages = max_pages
         self.max_wait = max_wait
 
@@ -59,10 +83,16 @@ class MastodonSource(PagedSource):
         acct = account.get("acct") or account.get("username") or ""
         if acct and "@" not in acct:
             acct = f"{acct}@{self.host}"  # local accounts: make the handle global
-        return Post(source="mastodon", post_id=str(status["id"]), text=html_text(status.get("content")),
-                    posted_at=_naive(status.get("created_at")), author_handle=acct,
-                    author_name=account.get("display_name") or "", url=status.get("url") or "",
-                    lang_hint=status.get("language"))
+        return Post(
+            source="mastodon",
+            post_id=str(status["id"]),
+            text=html_text(status.get("content")),
+            posted_at=_naive(status.get("created_at")),
+            author_handle=acct,
+            author_name=account.get("display_name") or "",
+            url=status.get("url") or "",
+            lang_hint=status.get("language"),
+        )
 
     def pages(self, query, cursor: dict) -> Pages:
         positions = dict(cursor.get("tags") or {})
@@ -83,10 +113,16 @@ class MastodonSource(PagedSource):
                         break
             except MastodonRatelimitError:
                 retry_at = wait_until(self._reset_at(), 60.0, self.max_wait)
-                return FetchResult([], {"tags": positions}, retry_at=retry_at,
-                                   message=f"Mastodon rate limit (429); resuming at {retry_at.isoformat()}Z")
+                return FetchResult(
+                    [],
+                    {"tags": positions},
+                    retry_at=retry_at,
+                    message=f"Mastodon rate limit (429); resuming at {retry_at.isoformat()}Z",
+                )
             except MastodonUnauthorizedError as exc:
-                raise AuthFailed(f"Mastodon answered 401 Unauthorized: {exc.args[-1] if exc.args else exc}") from exc
+                raise AuthFailed(
+                    f"Mastodon answered 401 Unauthorized: {exc.args[-1] if exc.args else exc}"
+                ) from exc
             except MastodonAPIError as exc:
                 status = exc.args[1] if len(exc.args) > 1 else None
                 if status == 403:

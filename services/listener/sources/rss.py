@@ -21,8 +21,18 @@ import email.utils
 
 import feedparser
 
-from services.listener.sources.base import (AuthFailed, FetchResult, Pages, PagedSource, Post, SourceError,
-                                            html_text, matches, post_key, wait_until)
+from services.listener.sources.base import (
+    AuthFailed,
+    FetchResult,
+    Pages,
+    PagedSource,
+    Post,
+    SourceError,
+    html_text,
+    matches,
+    post_key,
+    wait_until,
+)
 from shared.outbound import Outbound, OutboundError
 from shared.store import utcnow
 
@@ -34,7 +44,9 @@ def _published(entry) -> datetime.datetime | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
-    return datetime.datetime.fromtimestamp(calendar.timegm(parsed), datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.fromtimestamp(calendar.timegm(parsed), datetime.timezone.utc).replace(
+        tzinfo=None
+    )
 
 
 def _retry_after(response) -> datetime.datetime | None:
@@ -61,14 +73,20 @@ class RssSource(PagedSource):
         warnings: list[str] = []
         for url in query.feeds or []:
             try:
-                response = self.outbound.get(url, headers={"User-Agent": "vinculo-listener/0.1 (+feedparser)"})
+                response = self.outbound.get(
+                    url, headers={"User-Agent": "vinculo-listener/0.1 (+feedparser)"}
+                )
             except OutboundError as exc:
                 warnings.append(f"{url}: {exc}")
                 continue
             if response.status == 429:
                 retry_at = wait_until(_retry_after(response), 60.0, self.max_wait)
-                return FetchResult([], {"feeds": feeds}, retry_at=retry_at,
-                                   message=f"feed {url} rate limited (429); resuming at {retry_at.isoformat()}Z")
+                return FetchResult(
+                    [],
+                    {"feeds": feeds},
+                    retry_at=retry_at,
+                    message=f"feed {url} rate limited (429); resuming at {retry_at.isoformat()}Z",
+                )
             if response.status in (401, 403):
                 raise AuthFailed(f"feed {url} answered HTTP {response.status}")
             if response.status >= 400:
@@ -110,9 +128,18 @@ class RssSource(PagedSource):
             author = entry.get("author") or ""
             if not matches(query, text, author):
                 continue
-            found.append(Post(source="rss", post_id=post_key(raw_id), text=text[:5000],
-                              posted_at=published or utcnow(), author_handle="", author_name=author[:300],
-                              url=entry.get("link") or url, lang_hint=(entry.get("language") or "")[:2] or None))
+            found.append(
+                Post(
+                    source="rss",
+                    post_id=post_key(raw_id),
+                    text=text[:5000],
+                    posted_at=published or utcnow(),
+                    author_handle="",
+                    author_name=author[:300],
+                    url=entry.get("link") or url,
+                    lang_hint=(entry.get("language") or "")[:2] or None,
+                )
+            )
         state["published"] = newest.isoformat() if newest else None
         state["recent"] = recent[-RECENT_IDS:]
         return found

@@ -16,8 +16,15 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from services.listener.sources.base import (AuthFailed, FetchResult, Pages, PagedSource, Post, SourceError,
-                                            wait_until)
+from services.listener.sources.base import (
+    AuthFailed,
+    FetchResult,
+    Pages,
+    PagedSource,
+    Post,
+    SourceError,
+    wait_until,
+)
 from shared.store import utcnow
 
 X_HOST = "https://api.twitter.com"
@@ -34,7 +41,7 @@ class RewriteAdapter(HTTPAdapter):
 
     def send(self, request, **kwargs):
         if request.url.startswith(X_HOST):
-            request.url = self.base + request.url[len(X_HOST):]
+            request.url = self.base + request.url[len(X_HOST) :]
         kwargs["timeout"] = kwargs.get("timeout") or self.timeout
         return super().send(request, **kwargs)
 
@@ -66,8 +73,15 @@ def _reset_at(response) -> datetime.datetime | None:
 class XSource(PagedSource):
     name = "x"
 
-    def __init__(self, bearer_token: str, api_base: str = X_HOST, timeout: float = 10.0,
-                 first_pages: int = 1, max_pages: int = 20, max_wait: float = 900.0):
+    def __init__(
+        self,
+        bearer_token: str,
+        api_base: str = X_HOST,
+        timeout: float = 10.0,
+        first_pages: int = 1,
+        max_pages: int = 20,
+        max_wait: float = 900.0,
+    ):
         self.bearer_token = bearer_token
         self.client = tweepy.Client(bearer_token=bearer_token or None, wait_on_rate_limit=False)
         self.client.session.mount(X_HOST, RewriteAdapter(api_base if api_base else X_HOST, timeout))
@@ -87,15 +101,27 @@ class XSource(PagedSource):
         for _page in range(limit):
             try:
                 response = self.client.search_recent_tweets(
-                    search, since_id=since_id, next_token=next_token, max_results=100,
-                    tweet_fields=TWEET_FIELDS, expansions=["author_id"], user_fields=["username", "name"])
+                    search,
+                    since_id=since_id,
+                    next_token=next_token,
+                    max_results=100,
+                    tweet_fields=TWEET_FIELDS,
+                    expansions=["author_id"],
+                    user_fields=["username", "name"],
+                )
             except tweepy.TooManyRequests as exc:
                 retry_at = wait_until(_reset_at(exc.response), 60.0, self.max_wait)
-                return FetchResult([], {"since_id": since_id, "next_token": next_token, "newest_id": newest},
-                                   retry_at=retry_at, message=f"X rate limit (429); resuming at {retry_at.isoformat()}Z")
+                return FetchResult(
+                    [],
+                    {"since_id": since_id, "next_token": next_token, "newest_id": newest},
+                    retry_at=retry_at,
+                    message=f"X rate limit (429); resuming at {retry_at.isoformat()}Z",
+                )
             except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
-                raise AuthFailed(f"X answered {exc.response.status_code} "
-                                 f"{getattr(exc.response, 'reason', '')}: {'; '.join(exc.api_messages) or exc}") from exc
+                raise AuthFailed(
+                    f"X answered {exc.response.status_code} "
+                    f"{getattr(exc.response, 'reason', '')}: {'; '.join(exc.api_messages) or exc}"
+                ) from exc
             except (tweepy.TweepyException, requests.RequestException) as exc:
                 raise SourceError(f"X search failed: {exc}") from exc
             meta = response.meta or {}
@@ -107,11 +133,20 @@ class XSource(PagedSource):
                 user = users.get(str(tweet.author_id))
                 handle = user.username if user else str(tweet.author_id or "")
                 created = tweet.created_at
-                posts.append(Post(
-                    source="x", post_id=str(tweet.id), text=tweet.text or "",
-                    posted_at=created.astimezone(datetime.timezone.utc).replace(tzinfo=None) if created else utcnow(),
-                    author_handle=handle, author_name=user.name if user else "",
-                    url=f"https://x.com/{handle}/status/{tweet.id}", lang_hint=tweet.lang))
+                posts.append(
+                    Post(
+                        source="x",
+                        post_id=str(tweet.id),
+                        text=tweet.text or "",
+                        posted_at=created.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                        if created
+                        else utcnow(),
+                        author_handle=handle,
+                        author_name=user.name if user else "",
+                        url=f"https://x.com/{handle}/status/{tweet.id}",
+                        lang_hint=tweet.lang,
+                    )
+                )
             if posts:
                 yield posts
             next_token = meta.get("next_token")

@@ -30,10 +30,17 @@ class ReachabilityOut(Schema):
     topic = String()
     in_segment = Integer()
     reachable = Integer(metadata={"description": "would be sent now or after quiet hours"})
-    deferred = Dict(keys=String(), values=Integer(), metadata={"description": "reachable, later: quiet_hours"})
-    not_reachable = Dict(keys=String(), values=Integer(), metadata={
-        "description": "per reason: no_consent, consent_pending, consent_revoked, suppressed, no_address, "
-                       "capped, paused, not_transactional_topic, unknown_customer"})
+    deferred = Dict(
+        keys=String(), values=Integer(), metadata={"description": "reachable, later: quiet_hours"}
+    )
+    not_reachable = Dict(
+        keys=String(),
+        values=Integer(),
+        metadata={
+            "description": "per reason: no_consent, consent_pending, consent_revoked, suppressed, no_address, "
+            "capped, paused, not_transactional_topic, unknown_customer"
+        },
+    )
 
 
 @bp.post("")

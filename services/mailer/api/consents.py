@@ -11,7 +11,13 @@ from shared.models import Customer
 
 from services.mailer import consents
 from services.mailer.api.common import aware, cursor_id, mailer, object_id
-from services.mailer.api.schemas import ConsentEntryOut, ConsentHistoryOut, ConsentIn, ConsentsOut, HistoryQuery
+from services.mailer.api.schemas import (
+    ConsentEntryOut,
+    ConsentHistoryOut,
+    ConsentIn,
+    ConsentsOut,
+    HistoryQuery,
+)
 
 bp = APIBlueprint("consents", __name__, url_prefix="/customers", tag="consents")
 
@@ -24,9 +30,17 @@ def _customer(customer_id):
 
 
 def entry_out(entry):
-    return {"id": str(entry.id), "channel": entry.channel, "topic": entry.topic, "status": entry.status,
-            "source": entry.source, "at": aware(entry.at), "ip": entry.ip,
-            "wording_version": entry.wording_version, "note": entry.note}
+    return {
+        "id": str(entry.id),
+        "channel": entry.channel,
+        "topic": entry.topic,
+        "status": entry.status,
+        "source": entry.source,
+        "at": aware(entry.at),
+        "ip": entry.ip,
+        "wording_version": entry.wording_version,
+        "note": entry.note,
+    }
 
 
 @bp.get("/<customer_id>/consents")
@@ -35,8 +49,16 @@ def entry_out(entry):
 def current(customer_id):
     """The current consent per channel and topic."""
     oid = _customer(customer_id)
-    items = [{"channel": s.channel, "topic": s.topic, "status": s.status, "at": aware(s.at),
-              "entry_id": str(s.entry_id) if s.entry_id else None} for s in consents.current(oid)]
+    items = [
+        {
+            "channel": s.channel,
+            "topic": s.topic,
+            "status": s.status,
+            "at": aware(s.at),
+            "entry_id": str(s.entry_id) if s.entry_id else None,
+        }
+        for s in consents.current(oid)
+    ]
     return {"customer_id": str(oid), "items": items}
 
 
@@ -61,10 +83,18 @@ def change(customer_id, json_data):
     oid = _customer(customer_id)
     try:
         entry = consents.record_change(
-            oid, json_data["channel"], json_data["topic"], json_data["status"], json_data["source"],
-            events=mailer().events, idempotency_key=json_data.get("idempotency_key"), at=json_data.get("at"),
-            ip=json_data.get("ip") or request.remote_addr, wording_version=json_data.get("wording_version"),
-            note=json_data.get("note"))
+            oid,
+            json_data["channel"],
+            json_data["topic"],
+            json_data["status"],
+            json_data["source"],
+            events=mailer().events,
+            idempotency_key=json_data.get("idempotency_key"),
+            at=json_data.get("at"),
+            ip=json_data.get("ip") or request.remote_addr,
+            wording_version=json_data.get("wording_version"),
+            note=json_data.get("note"),
+        )
     except consents.ConsentError as exc:
         raise field_error(exc.field, exc.message) from None
     return entry_out(entry)

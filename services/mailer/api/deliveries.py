@@ -17,16 +17,35 @@ from services.mailer.models import Delivery
 
 bp = APIBlueprint("deliveries", __name__, url_prefix="/deliveries", tag="deliveries")
 
-FIELDS = ("campaign_id", "step", "variant", "channel", "topic", "marketing", "status", "reason", "code", "attempts",
-          "recovered", "address")
+FIELDS = (
+    "campaign_id",
+    "step",
+    "variant",
+    "channel",
+    "topic",
+    "marketing",
+    "status",
+    "reason",
+    "code",
+    "attempts",
+    "recovered",
+    "address",
+)
 
 
 def delivery_out(d: Delivery) -> dict:
     out = {name: getattr(d, name) for name in FIELDS}
     lease = datetime.timedelta(seconds=settings().claim_lease)
     out.update(stuck=d.status == "sending" and bool(d.claimed_at) and d.claimed_at < utcnow() - lease)
-    out.update(id=str(d.id), customer_id=str(d.customer_id), due_at=aware(d.due_at), sent_at=aware(d.sent_at),
-               opened_at=aware(d.opened_at), clicked_at=aware(d.clicked_at), bounced_at=aware(d.bounced_at))
+    out.update(
+        id=str(d.id),
+        customer_id=str(d.customer_id),
+        due_at=aware(d.due_at),
+        sent_at=aware(d.sent_at),
+        opened_at=aware(d.opened_at),
+        clicked_at=aware(d.clicked_at),
+        bounced_at=aware(d.bounced_at),
+    )
     return out
 
 

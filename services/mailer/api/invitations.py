@@ -33,9 +33,14 @@ class InvitationOut(Schema):
     topic = String()
     members = Integer()
     invited = Integer()
-    not_invited = Dict(keys=String(), values=Integer(), metadata={
-        "description": "reason -> count: already_granted, already_pending, revoked, no_email, suppressed, erased, "
-                       "send_failed"})
+    not_invited = Dict(
+        keys=String(),
+        values=Integer(),
+        metadata={
+            "description": "reason -> count: already_granted, already_pending, revoked, no_email, suppressed, erased, "
+            "send_failed"
+        },
+    )
 
 
 @bp.post("/opt-in-invitations")
@@ -50,16 +55,26 @@ def invite(json_data):
     if not Segment.objects(id=oid).only("id").first():
         raise not_found("segment", json_data["segment_id"])
     topic = json_data["topic"]
-    ids = [doc["customer_id"] for doc in SegmentMember._get_collection().find({"segment_id": oid},
-                                                                              {"customer_id": 1})]
+    ids = [
+        doc["customer_id"]
+        for doc in SegmentMember._get_collection().find({"segment_id": oid}, {"customer_id": 1})
+    ]
     if len(ids) > MAX_MEMBERS:
-        raise field_error("segment_id", f"the segment has {len(ids)} members; invite at most {MAX_MEMBERS} at once")
+        raise field_error(
+            "segment_id", f"the segment has {len(ids)} members; invite at most {MAX_MEMBERS} at once"
+        )
     now = utcnow()
-    states = {doc["customer_id"]: ("expired" if doc["status"] == "pending" and doc.get("expires_at")
-                                   and doc["expires_at"] < now else doc["status"])
-              for doc in ConsentState._get_collection().find(
-                  {"customer_id": {"$in": ids}, "channel": "email", "topic": topic},
-                  {"customer_id": 1, "status": 1, "expires_at": 1})}
+    states = {
+        doc["customer_id"]: (
+            "expired"
+            if doc["status"] == "pending" and doc.get("expires_at") and doc["expires_at"] < now
+            else doc["status"]
+        )
+        for doc in ConsentState._get_collection().find(
+            {"customer_id": {"$in": ids}, "channel": "email", "topic": topic},
+            {"customer_id": 1, "status": 1, "expires_at": 1},
+        )
+    }
     people = Customer._get_collection().find({"_id": {"$in": ids}}, {"email": 1, "locale": 1, "erased": 1})
     skipped: dict[str, int] = {}
     invited = 0
@@ -80,12 +95,18 @@ def invite(json_data):
             reason = "suppressed"
         if reason is None:
             try:
-                start_opt_in(person["email"], [topic], person.get("locale") or "es", request.remote_addr,
-                             create=False)
+                start_opt_in(
+                    person["email"], [topic], person.get("locale") or "es", request.remote_addr, create=False
+                )
                 invited += 1
                 continue
             except (TransientFailure, PermanentFailure):
                 reason = "send_failed"
         skipped[reason] = skipped.get(reason, 0) + 1
-    return {"segment_id": str(oid), "topic": topic, "members": len(ids), "invited": invited,
-            "not_invited": skipped}
+    return {
+        "segment_id": str(oid),
+        "topic": topic,
+        "members": len(ids),
+        "invited": invited,
+        "not_invited": skipped,
+    }

@@ -35,8 +35,10 @@ bp = APIBlueprint("preferences", __name__, tag="preferences", template_folder=".
 SOURCE = "preference_center"
 MARKETING_TOPICS = ("newsletter", "promotions")
 STYLE = (Path(__file__).resolve().parent.parent / "templates" / "preferences" / "style.css").read_text()
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 @bp.after_app_request
@@ -60,7 +62,9 @@ def rate_limit():
     if request.endpoint == "preferences.stylesheet" or request.endpoint == "preferences.subscribe_api":
         return None
     s = settings()
-    if not prefcenter.hit(f"{request.remote_addr}|{request.endpoint}", s.public_rate_limit, s.public_rate_window):
+    if not prefcenter.hit(
+        f"{request.remote_addr}|{request.endpoint}", s.public_rate_limit, s.public_rate_window
+    ):
         lang = _lang(None)
         response = _message(lang, TEXT[lang]["slow"], 429)
         response.headers["Retry-After"] = str(s.public_rate_window)
@@ -69,6 +73,7 @@ def rate_limit():
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
 
 def _lang(customer: dict | None) -> str:
     wanted = request.args.get("lang")
@@ -89,8 +94,9 @@ def _switch_url(lang: str) -> str | None:
 
 
 def _render(template: str, lang: str, status: int = 200, **context) -> Response:
-    html = render_template(f"preferences/{template}", lang=lang, t=TEXT[lang],
-                           switch_url=_switch_url(lang), **context)
+    html = render_template(
+        f"preferences/{template}", lang=lang, t=TEXT[lang], switch_url=_switch_url(lang), **context
+    )
     return Response(html, status=status, mimetype="text/html")
 
 
@@ -115,12 +121,13 @@ def _customer_from(token: str, purpose: str = "preferences") -> tuple[ObjectId, 
 def _bad_link(exc: TokenError) -> Response:
     lang = _lang(None)
     t = TEXT[lang]
-    return _message(lang, t["expired"] if exc.expired else t["bad"], 410 if exc.expired else 400,
-                    renew=True)
+    return _message(lang, t["expired"] if exc.expired else t["bad"], 410 if exc.expired else 400, renew=True)
 
 
 def _csrf_token_ok(token: str) -> bool:
-    return prefcenter.csrf_ok(prefcenter.csrf_for_token(settings().secret_key, token), request.form.get("csrf"))
+    return prefcenter.csrf_ok(
+        prefcenter.csrf_for_token(settings().secret_key, token), request.form.get("csrf")
+    )
 
 
 def _csrf_refused(lang: str) -> Response:
@@ -131,6 +138,7 @@ def link_view(form: bool):
     """The opening every page reached by a signed link shares: the link's customer (a
     bad or expired link gets its page), their language and, for a form (``form``),
     the CSRF check. The view is called as ``view(token, customer_id, customer, lang)``."""
+
     def decorate(view):
         @functools.wraps(view)
         def opened(token):
@@ -142,24 +150,29 @@ def link_view(form: bool):
             if form and not _csrf_token_ok(token):
                 return _csrf_refused(lang)
             return view(token, customer_id, customer, lang)
+
         return opened
+
     return decorate
 
 
 def _cookie_form(template: str, lang: str, status: int = 200, **context) -> Response:
     """A form without a link: set the double-submit cookie and put its HMAC in the form."""
     nonce = request.cookies.get(prefcenter.CSRF_COOKIE) or prefcenter.new_nonce()
-    response = _render(template, lang, status, csrf=prefcenter.csrf_for_nonce(settings().secret_key, nonce),
-                       **context)
-    response.set_cookie(prefcenter.CSRF_COOKIE, nonce, httponly=True, samesite="Strict",
-                        secure=request.is_secure, path="/")
+    response = _render(
+        template, lang, status, csrf=prefcenter.csrf_for_nonce(settings().secret_key, nonce), **context
+    )
+    response.set_cookie(
+        prefcenter.CSRF_COOKIE, nonce, httponly=True, samesite="Strict", secure=request.is_secure, path="/"
+    )
     return response
 
 
 def _csrf_cookie_ok() -> bool:
     nonce = request.cookies.get(prefcenter.CSRF_COOKIE)
-    return bool(nonce) and prefcenter.csrf_ok(prefcenter.csrf_for_nonce(settings().secret_key, nonce),
-                                              request.form.get("csrf"))
+    return bool(nonce) and prefcenter.csrf_ok(
+        prefcenter.csrf_for_nonce(settings().secret_key, nonce), request.form.get("csrf")
+    )
 
 
 def _granted(customer_id) -> set:
@@ -171,12 +184,22 @@ def _preference(customer_id) -> dict:
 
 
 def _change(customer_id, channel, topic, status, *, note=None, key=None):
-    return consents.record_change(customer_id, channel, topic, status, SOURCE, events=mailer().events,
-                                  ip=request.remote_addr, wording_version=settings().wording_version,
-                                  note=note, idempotency_key=key)
+    return consents.record_change(
+        customer_id,
+        channel,
+        topic,
+        status,
+        SOURCE,
+        events=mailer().events,
+        ip=request.remote_addr,
+        wording_version=settings().wording_version,
+        note=note,
+        idempotency_key=key,
+    )
 
 
 # --- the center ---------------------------------------------------------------------------------------
+
 
 @bp.get("/p/style.css")
 @public
@@ -191,12 +214,24 @@ def _center(token: str, customer_id, customer: dict, lang: str, notice: str | No
     paused = pref.get("paused_until")
     paused_text = paused.strftime("%Y-%m-%d") if paused and paused > utcnow() else None
     locale = customer.get("locale") or "es"
-    return _render("center.html", lang, status, token=token, notice=notice,
-                   csrf=prefcenter.csrf_for_token(settings().secret_key, token),
-                   channels=CHANNELS, topics=TOPICS, granted=_granted(customer_id), pause_days=PAUSE_DAYS,
-                   paused_until=paused_text, frequencies=FREQUENCIES, frequency=pref.get("frequency") or "any",
-                   customer_lang="en" if locale.startswith("en") else "es",
-                   first_name=customer.get("first_name"), last_name=customer.get("last_name"))
+    return _render(
+        "center.html",
+        lang,
+        status,
+        token=token,
+        notice=notice,
+        csrf=prefcenter.csrf_for_token(settings().secret_key, token),
+        channels=CHANNELS,
+        topics=TOPICS,
+        granted=_granted(customer_id),
+        pause_days=PAUSE_DAYS,
+        paused_until=paused_text,
+        frequencies=FREQUENCIES,
+        frequency=pref.get("frequency") or "any",
+        customer_lang="en" if locale.startswith("en") else "es",
+        first_name=customer.get("first_name"),
+        last_name=customer.get("last_name"),
+    )
 
 
 @bp.get("/p/<token>")
@@ -222,8 +257,11 @@ def save(token, customer_id, customer, lang):
             return _center(token, customer_id, customer, lang, TEXT[lang]["invalid"], 422)
         wanted.add((channel, topic))
     pause, frequency, language = form.get("pause", ""), form.get("frequency", "any"), form.get("language")
-    if (pause not in ("", "resume", *map(str, PAUSE_DAYS)) or frequency not in FREQUENCIES
-            or (language and language not in TEXT)):
+    if (
+        pause not in ("", "resume", *map(str, PAUSE_DAYS))
+        or frequency not in FREQUENCIES
+        or (language and language not in TEXT)
+    ):
         return _center(token, customer_id, customer, lang, TEXT[lang]["invalid"], 422)
     ip = request.remote_addr
     states = {(s.channel, s.topic): s.status for s in consents.current(customer_id)}
@@ -246,10 +284,16 @@ def save(token, customer_id, customer, lang):
         update["frequency"] = frequency
     if update:
         Preference._get_collection().update_one(
-            {"customer_id": customer_id}, {"$set": {**update, "updated_at": utcnow()},
-                                           "$setOnInsert": {"customer_id": customer_id}}, upsert=True)
-        prefcenter.audit(customer_id, "preferences", ip,
-                         **{k: (v.isoformat() if isinstance(v, datetime.datetime) else v) for k, v in update.items()})
+            {"customer_id": customer_id},
+            {"$set": {**update, "updated_at": utcnow()}, "$setOnInsert": {"customer_id": customer_id}},
+            upsert=True,
+        )
+        prefcenter.audit(
+            customer_id,
+            "preferences",
+            ip,
+            **{k: (v.isoformat() if isinstance(v, datetime.datetime) else v) for k, v in update.items()},
+        )
     current_locale = customer.get("locale") or "es"
     if language and not current_locale.startswith(language):
         try:

@@ -22,9 +22,22 @@ from shared.store import utcnow
 
 from services.mailer import consents, prefcenter
 from services.mailer.api.common import mailer, settings
-from services.mailer.api.preferences import (MARKETING_TOPICS, SOURCE, TEXT, _center, _change, _cookie_form,
-                                             _csrf_cookie_ok, _csrf_refused, _csrf_token_ok, _lang, _message,
-                                             _render, bp, link_view)
+from services.mailer.api.preferences import (
+    MARKETING_TOPICS,
+    SOURCE,
+    TEXT,
+    _center,
+    _change,
+    _cookie_form,
+    _csrf_cookie_ok,
+    _csrf_refused,
+    _csrf_token_ok,
+    _lang,
+    _message,
+    _render,
+    bp,
+    link_view,
+)
 from services.mailer.prefcenter import csrf_for_token
 from services.mailer.prefs_models import Preference
 from services.mailer.tokens import TokenError
@@ -45,6 +58,7 @@ def _plain(value):
 
 # --- my data -------------------------------------------------------------------------------------------
 
+
 @bp.get("/p/<token>/data")
 @public
 @bp.doc(summary="Download everything held about the link's customer, as JSON")
@@ -56,17 +70,24 @@ def download(token, customer_id, customer, lang):
         "exported_at": _plain(utcnow()),
         "profile": _plain(customer),
         "consents": _plain(list(ConsentState._get_collection().find({"customer_id": customer_id}))),
-        "consent_history": _plain(list(ConsentEntry._get_collection().find({"customer_id": customer_id})
-                                       .sort("_id", 1))),
-        "interactions": _plain(list(Interaction._get_collection().find({"customer_id": customer_id})
-                                    .sort("at", 1))),
+        "consent_history": _plain(
+            list(ConsentEntry._get_collection().find({"customer_id": customer_id}).sort("_id", 1))
+        ),
+        "interactions": _plain(
+            list(Interaction._get_collection().find({"customer_id": customer_id}).sort("at", 1))
+        ),
         # the listener's collection, read directly: it is in the same store and this is read-only
         "mentions": _plain(list(db["mentions"].find({"customer_id": customer_id}))),
-        "preferences": _plain(Preference._get_collection().find_one({"customer_id": customer_id}, {"_id": 0})),
+        "preferences": _plain(
+            Preference._get_collection().find_one({"customer_id": customer_id}, {"_id": 0})
+        ),
     }
     prefcenter.audit(customer_id, "download", request.remote_addr)
-    return Response(json.dumps(data, ensure_ascii=False, indent=1), mimetype="application/json",
-                    headers={"Content-Disposition": 'attachment; filename="my-data.json"'})
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=1),
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-data.json"'},
+    )
 
 
 @bp.post("/p/<token>/profile")
@@ -99,9 +120,16 @@ def profile(token, customer_id, customer, lang):
 def erase_page(token, _customer_id, customer, lang):
     """A confirmation page with a button that POSTs."""
     t = TEXT[lang]
-    return _render("form.html", lang, heading=t["erase"], question=t["erase_ask"], button=t["erase_button"],
-                   danger=True, csrf=csrf_for_token(settings().secret_key, token),
-                   action=url_for("preferences.erase", token=token, lang=lang))
+    return _render(
+        "form.html",
+        lang,
+        heading=t["erase"],
+        question=t["erase_ask"],
+        button=t["erase_button"],
+        danger=True,
+        csrf=csrf_for_token(settings().secret_key, token),
+        action=url_for("preferences.erase", token=token, lang=lang),
+    )
 
 
 @bp.post("/p/<token>/erase")
@@ -116,11 +144,19 @@ def erase(token, customer_id, customer, lang):
         if customer.get(kind):
             SuppressedContact._get_collection().update_one(
                 {"hash": contact_hash(kind, customer[kind])},
-                {"$setOnInsert": {"kind": kind, "reason": "erased", "at": utcnow()}}, upsert=True)
+                {"$setOnInsert": {"kind": kind, "reason": "erased", "at": utcnow()}},
+                upsert=True,
+            )
     for state in consents.current(customer_id):
         if state.status in ("granted", "pending"):
-            _change(customer_id, state.channel, state.topic, "revoked", note="erasure",
-                    key=f"erase:{customer_id}:{state.channel}:{state.topic}")
+            _change(
+                customer_id,
+                state.channel,
+                state.topic,
+                "revoked",
+                note="erasure",
+                key=f"erase:{customer_id}:{state.channel}:{state.topic}",
+            )
     Preference._get_collection().delete_one({"customer_id": customer_id})
     prefcenter.audit(customer_id, "erase", request.remote_addr)
     try:
@@ -132,6 +168,7 @@ def erase(token, customer_id, customer, lang):
 
 # --- a fresh link ----------------------------------------------------------------------------------------
 
+
 @bp.get("/p/renew")
 @public
 @bp.doc(summary="Ask for a fresh preference-center link")
@@ -139,8 +176,15 @@ def renew_page():
     """A form asking for an email address (posted, never in the URL)."""
     lang = _lang(None)
     t = TEXT[lang]
-    return _cookie_form("form.html", lang, heading=t["renew_title"], question=t["renew_ask"], button=t["send"],
-                        ask_email=True, action=url_for("preferences.renew", lang=lang))
+    return _cookie_form(
+        "form.html",
+        lang,
+        heading=t["renew_title"],
+        question=t["renew_ask"],
+        button=t["send"],
+        ask_email=True,
+        action=url_for("preferences.renew", lang=lang),
+    )
 
 
 @bp.post("/p/renew")
@@ -156,11 +200,16 @@ def renew():
     # Throttled per address as well as per client; the answer below is the same either way.
     if customer is not None and prefcenter.mail_allowed(settings(), customer["email"]):
         clang = "en" if (customer.get("locale") or "es").startswith("en") else "es"
-        url = mailer().links.public_url + url_for("preferences.center",
-                                                  token=mailer().tokens.sign("preferences", {"c": str(customer["_id"])}))
+        url = mailer().links.public_url + url_for(
+            "preferences.center", token=mailer().tokens.sign("preferences", {"c": str(customer["_id"])})
+        )
         try:
-            prefcenter.send_email(settings(), to=customer["email"], subject=TEXT[clang]["renew_subject"],
-                                  text=TEXT[clang]["renew_body"].format(url=url))
+            prefcenter.send_email(
+                settings(),
+                to=customer["email"],
+                subject=TEXT[clang]["renew_subject"],
+                text=TEXT[clang]["renew_body"].format(url=url),
+            )
         except (TransientFailure, PermanentFailure):
             pass  # the answer must not differ; the customer can ask again
         prefcenter.audit(customer["_id"], "renew_link", request.remote_addr)
@@ -168,6 +217,7 @@ def renew():
 
 
 # --- double opt-in ------------------------------------------------------------------------------------------
+
 
 def start_opt_in(email: str, topics: list[str], locale: str, ip: str | None, *, create: bool = True) -> bool:
     """Pending consent(s) with an expiry and one confirmation message per topic.
@@ -183,8 +233,11 @@ def start_opt_in(email: str, topics: list[str], locale: str, ip: str | None, *, 
         if SuppressedContact.is_suppressed("email", email):
             return True  # erased or suppressed: never re-created, and the answer does not tell
         customer_id = ObjectId(prefcenter.Segments(s).create(email, locale))
-        customer = Customer._get_collection().find_one({"_id": customer_id}) or {"_id": customer_id,
-                                                                                 "email": email, "locale": locale}
+        customer = Customer._get_collection().find_one({"_id": customer_id}) or {
+            "_id": customer_id,
+            "email": email,
+            "locale": locale,
+        }
     customer_id = customer["_id"]
     clang = "en" if (customer.get("locale") or locale).startswith("en") else "es"
     states = {(st.channel, st.topic): st.status for st in consents.current(customer_id)}
@@ -195,18 +248,34 @@ def start_opt_in(email: str, topics: list[str], locale: str, ip: str | None, *, 
         if not prefcenter.mail_allowed(s, customer["email"]):
             break  # this address had its few mails this window, whatever the client; the answer does not say
         nonce = uuid.uuid4().hex
-        entry = consents.record_change(customer_id, "email", topic, "pending", SOURCE, events=mailer().events,
-                                       ip=ip, wording_version=s.wording_version, note="double opt-in requested",
-                                       idempotency_key=f"optin:{nonce}")
+        entry = consents.record_change(
+            customer_id,
+            "email",
+            topic,
+            "pending",
+            SOURCE,
+            events=mailer().events,
+            ip=ip,
+            wording_version=s.wording_version,
+            note="double opt-in requested",
+            idempotency_key=f"optin:{nonce}",
+        )
         ConsentState._get_collection().update_one(
             {"customer_id": customer_id, "channel": "email", "topic": topic, "entry_id": entry.id},
-            {"$set": {"expires_at": expires}})
+            {"$set": {"expires_at": expires}},
+        )
         prefcenter.audit(customer_id, "opt_in_requested", ip, topic=topic)
-        token = mailer().tokens.sign("confirm", {"c": str(customer_id), "ch": "email", "t": topic, "k": nonce})
+        token = mailer().tokens.sign(
+            "confirm", {"c": str(customer_id), "ch": "email", "t": topic, "k": nonce}
+        )
         url = mailer().links.public_url + url_for("preferences.confirm_page", token=token)
         t = TEXT[clang]
-        prefcenter.send_email(s, to=customer["email"], subject=t["confirm_subject"],
-                              text=t["confirm_body"].format(topic=t["topics"][topic], url=url))
+        prefcenter.send_email(
+            s,
+            to=customer["email"],
+            subject=t["confirm_subject"],
+            text=t["confirm_body"].format(topic=t["topics"][topic], url=url),
+        )
     return True
 
 
@@ -217,9 +286,16 @@ def subscribe_page():
     """Email and topics; nothing is granted until the emailed link is confirmed."""
     lang = _lang(None)
     t = TEXT[lang]
-    return _cookie_form("form.html", lang, heading=t["subscribe_title"], button=t["subscribe_button"],
-                        ask_email=True, ask_topic=True, topics=MARKETING_TOPICS,
-                        action=url_for("preferences.subscribe", lang=lang))
+    return _cookie_form(
+        "form.html",
+        lang,
+        heading=t["subscribe_title"],
+        button=t["subscribe_button"],
+        ask_email=True,
+        ask_topic=True,
+        topics=MARKETING_TOPICS,
+        action=url_for("preferences.subscribe", lang=lang),
+    )
 
 
 @bp.post("/subscribe")
@@ -237,9 +313,18 @@ def subscribe():
     except ValueError:
         email = None
     if not email or not topics or any(topic not in MARKETING_TOPICS for topic in topics):
-        return _cookie_form("form.html", lang, 422, heading=t["subscribe_title"], notice=t["invalid"],
-                            button=t["subscribe_button"], ask_email=True, ask_topic=True,
-                            topics=MARKETING_TOPICS, action=url_for("preferences.subscribe", lang=lang))
+        return _cookie_form(
+            "form.html",
+            lang,
+            422,
+            heading=t["subscribe_title"],
+            notice=t["invalid"],
+            button=t["subscribe_button"],
+            ask_email=True,
+            ask_topic=True,
+            topics=MARKETING_TOPICS,
+            action=url_for("preferences.subscribe", lang=lang),
+        )
     try:
         start_opt_in(email, topics, lang, request.remote_addr)
     except (prefcenter.SegmentsError, TransientFailure, PermanentFailure):
@@ -273,8 +358,13 @@ class SubscriptionOut(Schema):
 def subscribe_api(json_data):
     """Start a double opt-in for a known customer's address (create the customer in segments first)."""
     try:
-        started = start_opt_in(normalize.email(json_data["email"]), [json_data["topic"]], json_data["locale"],
-                               request.remote_addr, create=False)
+        started = start_opt_in(
+            normalize.email(json_data["email"]),
+            [json_data["topic"]],
+            json_data["locale"],
+            request.remote_addr,
+            create=False,
+        )
     except (TransientFailure, PermanentFailure):
         raise ApiError(503, "the confirmation message could not be sent; try again") from None
     if not started:
@@ -304,8 +394,9 @@ def _customer_from_confirm(data):
 def _bad_confirm_link(exc: TokenError):
     """An expired confirmation says so (410, ask again); any other bad link is a 400."""
     lang = _lang(None)
-    return _message(lang, TEXT[lang]["confirm_late"] if exc.expired else TEXT[lang]["bad"],
-                    410 if exc.expired else 400)
+    return _message(
+        lang, TEXT[lang]["confirm_late"] if exc.expired else TEXT[lang]["bad"], 410 if exc.expired else 400
+    )
 
 
 @bp.get("/c/<token>")
@@ -319,10 +410,15 @@ def confirm_page(token):
         return _bad_confirm_link(exc)
     lang = _lang(customer)
     t = TEXT[lang]
-    return _render("form.html", lang, heading=t["confirm_title"],
-                   question=t["confirm_ask"].format(topic=t["topics"][data["t"]]), button=t["confirm_button"],
-                   csrf=csrf_for_token(settings().secret_key, token),
-                   action=url_for("preferences.confirm", token=token, lang=lang))
+    return _render(
+        "form.html",
+        lang,
+        heading=t["confirm_title"],
+        question=t["confirm_ask"].format(topic=t["topics"][data["t"]]),
+        button=t["confirm_button"],
+        csrf=csrf_for_token(settings().secret_key, token),
+        action=url_for("preferences.confirm", token=token, lang=lang),
+    )
 
 
 @bp.post("/c/<token>")
@@ -337,7 +433,13 @@ def confirm(token):
     lang = _lang(customer)
     if not _csrf_token_ok(token):
         return _csrf_refused(lang)
-    _change(customer_id, "email", data["t"], "granted", note="double opt-in confirmed",
-            key=f"optin-confirm:{data['k']}")
+    _change(
+        customer_id,
+        "email",
+        data["t"],
+        "granted",
+        note="double opt-in confirmed",
+        key=f"optin-confirm:{data['k']}",
+    )
     prefcenter.audit(customer_id, "opt_in_confirmed", request.remote_addr, topic=data["t"])
     return _message(lang, TEXT[lang]["confirmed"], heading=TEXT[lang]["confirm_title"])

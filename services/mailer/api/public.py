@@ -25,30 +25,44 @@ bp = APIBlueprint("public", __name__, tag="public")
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 TEXT = {
-    "es": {"title": "Darse de baja", "ask": "¿Dejar de recibir los mensajes de «{topic}» por {channel} en {address}?",
-           "button": "Darme de baja", "done": "Listo: no volverás a recibir mensajes de «{topic}» por {channel}.",
-           "bad": "Este enlace no es válido o ha caducado.",
-           "topics": {"newsletter": "boletín", "promotions": "promociones", "service": "avisos del servicio"},
-           "channels": {"email": "correo", "sms": "SMS"}},
-    "en": {"title": "Unsubscribe", "ask": "Stop receiving “{topic}” messages by {channel} at {address}?",
-           "button": "Unsubscribe", "done": "Done: you will no longer receive “{topic}” messages by {channel}.",
-           "bad": "This link is not valid or has expired.",
-           "topics": {"newsletter": "newsletter", "promotions": "promotions", "service": "service notices"},
-           "channels": {"email": "email", "sms": "SMS"}},
+    "es": {
+        "title": "Darse de baja",
+        "ask": "¿Dejar de recibir los mensajes de «{topic}» por {channel} en {address}?",
+        "button": "Darme de baja",
+        "done": "Listo: no volverás a recibir mensajes de «{topic}» por {channel}.",
+        "bad": "Este enlace no es válido o ha caducado.",
+        "topics": {"newsletter": "boletín", "promotions": "promociones", "service": "avisos del servicio"},
+        "channels": {"email": "correo", "sms": "SMS"},
+    },
+    "en": {
+        "title": "Unsubscribe",
+        "ask": "Stop receiving “{topic}” messages by {channel} at {address}?",
+        "button": "Unsubscribe",
+        "done": "Done: you will no longer receive “{topic}” messages by {channel}.",
+        "bad": "This link is not valid or has expired.",
+        "topics": {"newsletter": "newsletter", "promotions": "promotions", "service": "service notices"},
+        "channels": {"email": "email", "sms": "SMS"},
+    },
 }
 
 
 def page(lang: str, body: str, status: int = 200) -> Response:
     t = TEXT[lang]
-    doc = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-           f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-           f"<title>{html.escape(t['title'])}</title></head><body><main>{body}</main></body></html>")
-    return Response(doc, status=status, mimetype="text/html",
-                    headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    doc = (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(t['title'])}</title></head><body><main>{body}</main></body></html>"
+    )
+    return Response(
+        doc,
+        status=status,
+        mimetype="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
 
 
 def _lang(customer: dict | None) -> str:
-    locale = ((customer or {}).get("locale") or request.accept_languages.best_match(["es", "en"]) or "es")
+    locale = (customer or {}).get("locale") or request.accept_languages.best_match(["es", "en"]) or "es"
     return "en" if locale.startswith("en") else "es"
 
 
@@ -69,11 +83,17 @@ def unsubscribe_page(token):
     lang = _lang(found.customer)
     t = TEXT[lang]
     address = (found.customer or {}).get("email" if found.channel == "email" else "phone") or ""
-    question = t["ask"].format(topic=t["topics"].get(found.topic, found.topic),
-                               channel=t["channels"].get(found.channel, found.channel), address=address)
-    return page(lang, f"<h1>{html.escape(t['title'])}</h1><p>{html.escape(question)}</p>"
-                      f'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
-                      f'<button type="submit">{html.escape(t["button"])}</button></form>')
+    question = t["ask"].format(
+        topic=t["topics"].get(found.topic, found.topic),
+        channel=t["channels"].get(found.channel, found.channel),
+        address=address,
+    )
+    return page(
+        lang,
+        f"<h1>{html.escape(t['title'])}</h1><p>{html.escape(question)}</p>"
+        f'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
+        f'<button type="submit">{html.escape(t["button"])}</button></form>',
+    )
 
 
 @bp.post("/u/<token>")
@@ -83,14 +103,21 @@ def unsubscribe(token):
     """Revoke the consent the link names; repeating it changes nothing more."""
     try:
         # One ledger entry per link, however many times it is posted.
-        found = unsubscribing.revoke(mailer().tokens, token, events=mailer().events, note="one-click unsubscribe",
-                                     ip=request.remote_addr)
+        found = unsubscribing.revoke(
+            mailer().tokens,
+            token,
+            events=mailer().events,
+            note="one-click unsubscribe",
+            ip=request.remote_addr,
+        )
     except TokenError:
         return _bad_unsubscribe_link()
     lang = _lang(found.customer)
     t = TEXT[lang]
-    done = t["done"].format(topic=t["topics"].get(found.topic, found.topic),
-                            channel=t["channels"].get(found.channel, found.channel))
+    done = t["done"].format(
+        topic=t["topics"].get(found.topic, found.topic),
+        channel=t["channels"].get(found.channel, found.channel),
+    )
     return page(lang, f"<h1>{html.escape(t['title'])}</h1><p>{html.escape(done)}</p>")
 
 

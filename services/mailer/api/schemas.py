@@ -16,18 +16,31 @@ class TemplateIn(Schema):
     channel = String(required=True, validate=OneOf(CHANNELS))
     description = String(load_default="", validate=Length(0, 2000), metadata={"multiline": True})
     fallback_locale = String(load_default="es", validate=LOCALE)
-    variants = Dict(required=True, metadata={"description": "locale -> {subject, text, html, from_name} "
-                                                            "(email) or {text} (sms)"})
+    variants = Dict(
+        required=True,
+        metadata={"description": "locale -> {subject, text, html, from_name} (email) or {text} (sms)"},
+    )
     sample = Dict(load_default=dict, metadata={"description": "sample values for previews and checks"})
     publish = Boolean(load_default=True)
-    topic = String(validate=OneOf(TOPICS), metadata={"description": "a marketing topic (newsletter, promotions) "
-                                                                     "needs the footer block to publish"})
-    draft = Boolean(load_default=False, metadata={"description": "keep the content as a draft, no version yet"})
+    topic = String(
+        validate=OneOf(TOPICS),
+        metadata={
+            "description": "a marketing topic (newsletter, promotions) needs the footer block to publish"
+        },
+    )
+    draft = Boolean(
+        load_default=False, metadata={"description": "keep the content as a draft, no version yet"}
+    )
 
 
 class DraftIn(Schema):
-    variants = Dict(required=True, metadata={"description": "as a version's; e-mail variants may be built from "
-                                                            "blocks: {subject, from_name, preheader, blocks}"})
+    variants = Dict(
+        required=True,
+        metadata={
+            "description": "as a version's; e-mail variants may be built from "
+            "blocks: {subject, from_name, preheader, blocks}"
+        },
+    )
     fallback_locale = String(validate=LOCALE)
     sample = Dict(load_default=dict)
 
@@ -146,7 +159,9 @@ class PreviewOut(Schema):
 
 
 class TestSendIn(PreviewIn):
-    to = String(required=True, validate=Length(3, 254), metadata={"description": "email address or +E.164 phone"})
+    to = String(
+        required=True, validate=Length(3, 254), metadata={"description": "email address or +E.164 phone"}
+    )
 
 
 class TestSendOut(Schema):
@@ -159,8 +174,12 @@ class ConsentIn(Schema):
     channel = String(required=True, validate=OneOf(CHANNELS))
     topic = String(required=True, validate=OneOf(TOPICS))
     status = String(required=True, validate=OneOf(CONSENT_STATUSES))
-    source = String(load_default="api", validate=OneOf(("api", "import", "form", "preference_center",
-                                                        "unsubscribe", "support", "double_opt_in")))
+    source = String(
+        load_default="api",
+        validate=OneOf(
+            ("api", "import", "form", "preference_center", "unsubscribe", "support", "double_opt_in")
+        ),
+    )
     wording_version = String(validate=Length(1, 50))
     ip = String(validate=Length(2, 45))
     note = String(validate=Length(0, 500), metadata={"multiline": True})
@@ -215,9 +234,16 @@ class DeliveryOut(Schema):
     marketing = Boolean()
     status = String()
     reason = String(allow_none=True)
-    code = String(allow_none=True, metadata={"description": "why not (yet) sent, as counted in results: "
-                                                           "consent_pending, smtputf8_unsupported, ..."})
-    stuck = Boolean(metadata={"description": "sending, and its claim older than the lease: no worker holds it"})
+    code = String(
+        allow_none=True,
+        metadata={
+            "description": "why not (yet) sent, as counted in results: "
+            "consent_pending, smtputf8_unsupported, ..."
+        },
+    )
+    stuck = Boolean(
+        metadata={"description": "sending, and its claim older than the lease: no worker holds it"}
+    )
     attempts = Integer()
     recovered = Boolean()
     due_at = DateTime(format="iso", allow_none=True)

@@ -14,9 +14,23 @@ from services.mailer import compose
 from services.mailer import templates as tpl
 from services.mailer.api.common import aware, cursor_id, mailer, object_id, settings
 from services.mailer import blocks_gallery
-from services.mailer.api.schemas import (DraftIn, GalleryCopyIn, GalleryOut, ListQuery, PreviewIn, PreviewOut,
-                                         PublishIn, TemplateIn, TemplateOut, TemplatePage, TemplatePatch,
-                                         TestSendIn, TestSendOut, VersionIn, VersionPage)
+from services.mailer.api.schemas import (
+    DraftIn,
+    GalleryCopyIn,
+    GalleryOut,
+    ListQuery,
+    PreviewIn,
+    PreviewOut,
+    PublishIn,
+    TemplateIn,
+    TemplateOut,
+    TemplatePage,
+    TemplatePatch,
+    TestSendIn,
+    TestSendOut,
+    VersionIn,
+    VersionPage,
+)
 from services.mailer.models import Template, TemplateVersion
 from services.mailer.rendering import LINK_VARIABLES, RenderError, sample_customer
 from services.mailer.email_message import SmtpTransport
@@ -30,10 +44,16 @@ bp = APIBlueprint("templates", __name__, url_prefix="/templates", tag="templates
 def version_out(version: TemplateVersion | None):
     if version is None:
         return None
-    return {"number": version.number, "variants": version.variants, "compiled": version.compiled or {},
-            "fallback_locale": version.fallback_locale,
-            "sample": version.sample, "published": version.published,
-            "published_at": aware(version.published_at), "created_at": aware(version.created_at)}
+    return {
+        "number": version.number,
+        "variants": version.variants,
+        "compiled": version.compiled or {},
+        "fallback_locale": version.fallback_locale,
+        "sample": version.sample,
+        "published": version.published,
+        "published_at": aware(version.published_at),
+        "created_at": aware(version.created_at),
+    }
 
 
 def draft_out(draft: dict | None):
@@ -43,13 +63,21 @@ def draft_out(draft: dict | None):
 
 
 def template_out(template: Template, version: TemplateVersion | None = None, draft: bool = False):
-    return {"id": str(template.id), "name": template.name, "channel": template.channel,
-            "description": template.description or "", "archived": template.archived,
-            "fallback_locale": template.fallback_locale, "latest_version": template.latest_version,
-            "published_version": template.published_version, "topic": template.topic,
-            "created_at": aware(template.created_at),
-            "updated_at": aware(template.updated_at), "version": version_out(version),
-            "draft": draft_out(tpl.start_draft(template)) if draft else None}
+    return {
+        "id": str(template.id),
+        "name": template.name,
+        "channel": template.channel,
+        "description": template.description or "",
+        "archived": template.archived,
+        "fallback_locale": template.fallback_locale,
+        "latest_version": template.latest_version,
+        "published_version": template.published_version,
+        "topic": template.topic,
+        "created_at": aware(template.created_at),
+        "updated_at": aware(template.updated_at),
+        "version": version_out(version),
+        "draft": draft_out(tpl.start_draft(template)) if draft else None,
+    }
 
 
 def load_template(template_id) -> Template:
@@ -64,21 +92,40 @@ def invalid(exc: tpl.TemplateInvalid) -> ApiError:
     named = ", ".join(sorted(exc.fields))
     if exc.blocks:
         first = exc.blocks[0]
-        return ApiError(422, f"{first.en} / {first.es}", error="validation_error", location="json",
-                        fields=exc.fields, blocks=[p.as_detail() for p in exc.blocks])
-    return ApiError(422, f"Invalid json: {named}", error="validation_error", location="json", fields=exc.fields)
+        return ApiError(
+            422,
+            f"{first.en} / {first.es}",
+            error="validation_error",
+            location="json",
+            fields=exc.fields,
+            blocks=[p.as_detail() for p in exc.blocks],
+        )
+    return ApiError(
+        422, f"Invalid json: {named}", error="validation_error", location="json", fields=exc.fields
+    )
 
 
 def footer_missing(exc: tpl.FooterMissing) -> ApiError:
     """422 naming the block that is missing, per locale, in Spanish and English."""
-    problems = [{"field": f"variants.{locale}.blocks",
-                 "es": f"falta el bloque pie (con los enlaces de baja y de preferencias) en «{locale}»: "
-                       f"una plantilla de {exc.topic} no se puede publicar sin él",
-                 "en": f"the footer block (with the unsubscribe and preference-center links) is missing in "
-                       f"'{locale}': a {exc.topic} template cannot be published without it"}
-                for locale in exc.locales]
-    return ApiError(422, f"{problems[0]['en']} / {problems[0]['es']}", error="footer_missing", location="json",
-                    fields={p["field"]: [p["en"]] for p in problems}, blocks=problems, missing_block="footer")
+    problems = [
+        {
+            "field": f"variants.{locale}.blocks",
+            "es": f"falta el bloque pie (con los enlaces de baja y de preferencias) en «{locale}»: "
+            f"una plantilla de {exc.topic} no se puede publicar sin él",
+            "en": f"the footer block (with the unsubscribe and preference-center links) is missing in "
+            f"'{locale}': a {exc.topic} template cannot be published without it",
+        }
+        for locale in exc.locales
+    ]
+    return ApiError(
+        422,
+        f"{problems[0]['en']} / {problems[0]['es']}",
+        error="footer_missing",
+        location="json",
+        fields={p["field"]: [p["en"]] for p in problems},
+        blocks=problems,
+        missing_block="footer",
+    )
 
 
 @bp.post("")
@@ -101,8 +148,17 @@ def create_template(json_data):
 @bp.output(GalleryOut)
 def gallery():
     """Starting templates (newsletter, offer, welcome, event invitation) in Spanish and English."""
-    return {"items": [{"key": key, "name": item["name"], "description": item["description"],
-                       "locales": sorted(item["variants"])} for key, item in blocks_gallery.GALLERY.items()]}
+    return {
+        "items": [
+            {
+                "key": key,
+                "name": item["name"],
+                "description": item["description"],
+                "locales": sorted(item["variants"]),
+            }
+            for key, item in blocks_gallery.GALLERY.items()
+        ]
+    }
 
 
 @bp.post("/gallery/<key>")
@@ -115,9 +171,15 @@ def copy_from_gallery(key, json_data):
     if item is None:
         raise not_found("gallery template", key)
     try:
-        template, _ = tpl.create(name=json_data.get("name") or item["name"], channel="email",
-                                 variants=blocks_gallery.variants(key), fallback_locale="es",
-                                 description=item["description"], topic=item["topic"], draft=True)
+        template, _ = tpl.create(
+            name=json_data.get("name") or item["name"],
+            channel="email",
+            variants=blocks_gallery.variants(key),
+            fallback_locale="es",
+            description=item["description"],
+            topic=item["topic"],
+            draft=True,
+        )
     except tpl.TemplateInvalid as exc:  # pragma: no cover - the gallery is checked by its tests
         raise invalid(exc) from None
     return template_out(template, None, draft=True)
@@ -214,6 +276,7 @@ def update_template(template_id, json_data):
         except tpl.FooterMissing as exc:
             raise footer_missing(exc) from None
     from shared.store import utcnow
+
     template.updated_at = utcnow()
     template.save()
     return template_out(template, tpl.version_of(template))
@@ -286,7 +349,9 @@ def _render(template: Template, data: dict):
             pack = tpl.draft_pack(template)
         except RenderError as exc:
             raise _render_error(exc) from None
-        version = TemplateVersion(number=0, sample=draft.get("sample") or {}, fallback_locale=draft["fallback_locale"])
+        version = TemplateVersion(
+            number=0, sample=draft.get("sample") or {}, fallback_locale=draft["fallback_locale"]
+        )
     else:
         version = tpl.version_of(template, data.get("version"))
         if version is None:
@@ -308,9 +373,14 @@ def _render(template: Template, data: dict):
 def _render_error(exc: RenderError) -> ApiError:
     where = f"line {exc.line}: " if exc.line else ""
     field = f"variants.{exc.locale}.{exc.field}"
-    return ApiError(422, f"The template does not render: {field}: {where}{exc.message}",
-                    error="validation_error", location="template", fields={field: [where + exc.message]},
-                    line=exc.line)
+    return ApiError(
+        422,
+        f"The template does not render: {field}: {where}{exc.message}",
+        error="validation_error",
+        location="template",
+        fields={field: [where + exc.message]},
+        line=exc.line,
+    )
 
 
 @bp.post("/<template_id>/preview")
@@ -327,14 +397,27 @@ def preview(template_id, json_data):
     version, pack, customer, extra = _render(template, json_data)
     customer = mask_personal(customer, current_role())
     try:
-        locale, rendered, _ = compose.render_for(pack, customer, PreviewLinks(), customer_id="sample",
-                                                 channel=template.channel, topic="newsletter", delivery_id=None,
-                                                 extra={**extra, **LINK_VARIABLES})
+        locale, rendered, _ = compose.render_for(
+            pack,
+            customer,
+            PreviewLinks(),
+            customer_id="sample",
+            channel=template.channel,
+            topic="newsletter",
+            delivery_id=None,
+            extra={**extra, **LINK_VARIABLES},
+        )
     except RenderError as exc:
         raise _render_error(exc) from None
-    out = {"locale": locale, "version": version.number, "subject": rendered.get("subject", ""),
-           "text": rendered.get("text"), "html": rendered.get("html"),
-           "from_name": pack.variants[locale].from_name or settings().from_name, "sms": None}
+    out = {
+        "locale": locale,
+        "version": version.number,
+        "subject": rendered.get("subject", ""),
+        "text": rendered.get("text"),
+        "html": rendered.get("html"),
+        "from_name": pack.variants[locale].from_name or settings().from_name,
+        "sms": None,
+    }
     if template.channel == "sms":
         out["sms"] = segments(rendered["text"]).__dict__
     return out
@@ -355,10 +438,19 @@ def test_send(template_id, json_data):
         if template.channel == "email":
             if "@" not in to:
                 raise field_error("to", "must be an email address for an email template")
-            raw = compose.email_bytes(settings(), pack, customer, links, to=to,
-                                      customer_id=str(customer.get("_id", "preview")), topic="newsletter",
-                                      delivery_id=test_id, track=False, extra_headers={"X-Vinculo-Test": "1"},
-                                      extra=extra)
+            raw = compose.email_bytes(
+                settings(),
+                pack,
+                customer,
+                links,
+                to=to,
+                customer_id=str(customer.get("_id", "preview")),
+                topic="newsletter",
+                delivery_id=test_id,
+                track=False,
+                extra_headers={"X-Vinculo-Test": "1"},
+                extra=extra,
+            )
             # a connection per test send: API threads must not share one SMTP session
             transport = SmtpTransport(settings())
             try:
@@ -369,8 +461,15 @@ def test_send(template_id, json_data):
         else:
             if not to.startswith("+"):
                 raise field_error("to", "must be a phone number in +E.164 form for an SMS template")
-            text = compose.sms_text(pack, customer, links, customer_id=str(customer.get("_id", "preview")),
-                                    topic="newsletter", delivery_id=None, extra=extra)
+            text = compose.sms_text(
+                pack,
+                customer,
+                links,
+                customer_id=str(customer.get("_id", "preview")),
+                topic="newsletter",
+                delivery_id=None,
+                extra=extra,
+            )
             message_id = SmsTransport(settings()).send(to, text)
     except RenderError as exc:
         raise _render_error(exc) from None

@@ -37,8 +37,13 @@ def cursor_id(raw: str | None) -> ObjectId | None:
     try:
         return ObjectId(raw)
     except (InvalidId, TypeError):
-        raise ApiError(422, "Invalid query: cursor", error="validation_error", location="query",
-                       fields={"cursor": ["Not a cursor returned by this list."]}) from None
+        raise ApiError(
+            422,
+            "Invalid query: cursor",
+            error="validation_error",
+            location="query",
+            fields={"cursor": ["Not a cursor returned by this list."]},
+        ) from None
 
 
 def iso(value: datetime.datetime | None) -> str | None:
@@ -64,7 +69,9 @@ def jsonable(value):
     return value
 
 
-def page(collection, query: dict, limit: int, after: ObjectId | None, project=None, newest_first: bool = False):
+def page(
+    collection, query: dict, limit: int, after: ObjectId | None, project=None, newest_first: bool = False
+):
     """One page in ``_id`` order (ascending, or descending when ``newest_first``):
     (rows, total, next cursor)."""
     total = collection.count_documents(query)

@@ -81,8 +81,10 @@ class CustomerPage(Schema):
 class SearchIn(PageIn):
     email = String(metadata={"description": "exact address (normalised)"})
     phone = String(metadata={"description": "exact number (normalised to E.164)"})
-    name = String(validate=Length(min=1, max=100),
-                  metadata={"description": "prefix of first or last name; accents, ñ and case ignored"})
+    name = String(
+        validate=Length(min=1, max=100),
+        metadata={"description": "prefix of first or last name; accents, ñ and case ignored"},
+    )
     tag = String()
     stage = String(validate=OneOf(STAGES))
 
@@ -127,8 +129,13 @@ def _values(json_data: dict) -> dict:
         data["location"] = [data["location"]["lng"], data["location"]["lat"]]
     values, errors = profiles.normalise(data, settings().default_country)
     if errors:
-        raise ApiError(422, f"Invalid json: {', '.join(sorted(errors))}", error="validation_error",
-                       location="json", fields={field: [reason] for field, reason in errors.items()})
+        raise ApiError(
+            422,
+            f"Invalid json: {', '.join(sorted(errors))}",
+            error="validation_error",
+            location="json",
+            fields={field: [reason] for field, reason in errors.items()},
+        )
     return values
 
 
@@ -146,9 +153,16 @@ def _load(customer_id: str, erased: bool = False) -> dict:
 
 def _require_identifier(doc: dict) -> None:
     if not profiles.identified(doc):
-        fields = {field: ["a customer needs an external_id, email or phone"] for field in profiles.IDENTIFIERS}
-        raise ApiError(422, "Invalid json: a customer needs an external_id, email or phone",
-                       error="validation_error", location="json", fields=fields)
+        fields = {
+            field: ["a customer needs an external_id, email or phone"] for field in profiles.IDENTIFIERS
+        }
+        raise ApiError(
+            422,
+            "Invalid json: a customer needs an external_id, email or phone",
+            error="validation_error",
+            location="json",
+            fields=fields,
+        )
 
 
 @bp.post("/customers")
@@ -176,19 +190,32 @@ def search_customers(query_data):
     analyst = current_role() == "analyst"
     if analyst:
         # a search is a count: on a personal field it would unmask what the answer masks
-        refused = {name: ["is personal data: your role may not search on it"]
-                   for name in ("email", "phone") if query_data.get(name) and is_personal(name)}
+        refused = {
+            name: ["is personal data: your role may not search on it"]
+            for name in ("email", "phone")
+            if query_data.get(name) and is_personal(name)
+        }
         if refused:
-            raise ApiError(422, f"Invalid query: {', '.join(sorted(refused))}", error="validation_error",
-                           location="query", fields=refused)
+            raise ApiError(
+                422,
+                f"Invalid query: {', '.join(sorted(refused))}",
+                error="validation_error",
+                location="query",
+                fields=refused,
+            )
     if query_data.get("email"):
         conditions.append({"email": normalize.text(query_data["email"]).lower()})
     if query_data.get("phone"):
         try:
             conditions.append({"phone": normalize.phone(query_data["phone"], settings().default_country)})
         except ValueError as exc:
-            raise ApiError(422, "Invalid query: phone", error="validation_error", location="query",
-                           fields={"phone": [str(exc)]}) from None
+            raise ApiError(
+                422,
+                "Invalid query: phone",
+                error="validation_error",
+                location="query",
+                fields={"phone": [str(exc)]},
+            ) from None
     if query_data.get("name") and analyst:
         # first names only: name_key and last_name_key hold the (personal) last name
         prefix = "^" + accent_tolerant(normalize.fold(normalize.text(query_data["name"])))
@@ -200,8 +227,12 @@ def search_customers(query_data):
         conditions.append({"tags": query_data["tag"]})
     if query_data.get("stage"):
         conditions.append({"stage": query_data["stage"]})
-    rows, total, following = page(Customer._get_collection(), {"$and": conditions}, query_data["limit"],
-                                  cursor_id(query_data.get("cursor")))
+    rows, total, following = page(
+        Customer._get_collection(),
+        {"$and": conditions},
+        query_data["limit"],
+        cursor_id(query_data.get("cursor")),
+    )
     return {"items": [serialize(row) for row in rows], "total": total, "next": following}
 
 
@@ -244,16 +275,27 @@ def delete_customer(customer_id):
 @bp.post("/customers/<customer_id>/purchases")
 @bp.input(PurchaseIn)
 @bp.output(PurchaseOut, status_code=201)
-@bp.doc(responses={200: "this order id was already recorded (nothing changed)",
-                   409: "the order id belongs to another customer"})
+@bp.doc(
+    responses={
+        200: "this order id was already recorded (nothing changed)",
+        409: "the order id belongs to another customer",
+    }
+)
 @roles("marketer")
 def record_purchase(customer_id, json_data):
     """Record a purchase once per order id (purchase.recorded is published)."""
     customer = _load(customer_id)
     at = to_utc_naive(json_data["purchased_at"]) if json_data.get("purchased_at") else utcnow()
     try:
-        recorded = customers.record_purchase(settings(), customer, json_data["order_id"], json_data["amount"],
-                                             json_data["currency"].upper(), at, json_data.get("summary"))
+        recorded = customers.record_purchase(
+            settings(),
+            customer,
+            json_data["order_id"],
+            json_data["amount"],
+            json_data["currency"].upper(),
+            at,
+            json_data.get("summary"),
+        )
     except customers.WriteError as exc:
         _raise(exc)
     summary = Customer._get_collection().find_one({"_id": customer["_id"]}, {"purchases": 1})["purchases"]
@@ -262,8 +304,11 @@ def record_purchase(customer_id, json_data):
 
 
 class ViewIn(Schema):
-    interactions = Integer(load_default=20, validate=Range(min=1, max=200),
-                           metadata={"description": "how many of the latest interactions"})
+    interactions = Integer(
+        load_default=20,
+        validate=Range(min=1, max=200),
+        metadata={"description": "how many of the latest interactions"},
+    )
 
 
 @bp.get("/customers/<customer_id>/view")
@@ -274,16 +319,31 @@ def customer_view(customer_id, query_data):
     """The 360 view: profile, current consents, segments, latest interactions."""
     doc = _load(customer_id)
     limit = query_data["interactions"]
-    consents = [{"channel": s.channel, "topic": s.topic, "status": s.status, "at": jsonable(s.at)}
-                for s in ConsentState.objects(customer_id=doc["_id"]).order_by("channel", "topic")]
+    consents = [
+        {"channel": s.channel, "topic": s.topic, "status": s.status, "at": jsonable(s.at)}
+        for s in ConsentState.objects(customer_id=doc["_id"]).order_by("channel", "topic")
+    ]
     member_rows = list(SegmentMember.objects(customer_id=doc["_id"]))
     names = {s.id: s for s in Segment.objects(id__in=[m.segment_id for m in member_rows])}
-    segments = [{"id": str(m.segment_id), "name": names[m.segment_id].name, "kind": names[m.segment_id].kind,
-                 "since": jsonable(m.since)} for m in member_rows if m.segment_id in names]
+    segments = [
+        {
+            "id": str(m.segment_id),
+            "name": names[m.segment_id].name,
+            "kind": names[m.segment_id].kind,
+            "since": jsonable(m.since),
+        }
+        for m in member_rows
+        if m.segment_id in names
+    ]
     interactions = []
     for item in Interaction.objects(customer_id=doc["_id"]).order_by("-at").limit(limit):
-        entry = {"kind": item.kind, "at": jsonable(item.at), "channel": item.channel,
-                 "campaign_id": item.campaign_id, "summary": item.summary}
+        entry = {
+            "kind": item.kind,
+            "at": jsonable(item.at),
+            "channel": item.channel,
+            "campaign_id": item.campaign_id,
+            "summary": item.summary,
+        }
         if item.sentiment is not None:
             entry["sentiment"] = item.sentiment
         if item.amount is not None:
@@ -291,5 +351,9 @@ def customer_view(customer_id, query_data):
         if item.data:
             entry["data"] = jsonable(item.data)
         interactions.append({k: v for k, v in entry.items() if v is not None})
-    return {"profile": serialize(doc), "consents": consents, "segments": segments,
-            "interactions": mask_personal(interactions)}
+    return {
+        "profile": serialize(doc),
+        "consents": consents,
+        "segments": segments,
+        "interactions": mask_personal(interactions),
+    }

@@ -27,16 +27,29 @@ FORMATS = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
 
 
 class ImportQuery(Schema):
-    format = String(load_default=None, validate=OneOf(("csv", "jsonl")),
-                    metadata={"description": "csv or jsonl; default from the file name"})
-    default_country = String(load_default=None, validate=Length(equal=2),
-                             metadata={"description": "for phone numbers without +prefix; default ES"})
+    format = String(
+        load_default=None,
+        validate=OneOf(("csv", "jsonl")),
+        metadata={"description": "csv or jsonl; default from the file name"},
+    )
+    default_country = String(
+        load_default=None,
+        validate=Length(equal=2),
+        metadata={"description": "for phone numbers without +prefix; default ES"},
+    )
     filename = String(load_default=None, validate=Length(max=300))
-    lang = String(load_default="en", validate=OneOf(("es", "en")),
-                  metadata={"description": "language of the reasons in the report of rejected rows"})
-    review = Boolean(load_default=False, metadata={
-        "description": "CSV only: stop after the upload with the detected encoding, delimiter, the first rows "
-                       "and a proposed mapping (status `mapping`); POST /imports/<id>/start runs it"})
+    lang = String(
+        load_default="en",
+        validate=OneOf(("es", "en")),
+        metadata={"description": "language of the reasons in the report of rejected rows"},
+    )
+    review = Boolean(
+        load_default=False,
+        metadata={
+            "description": "CSV only: stop after the upload with the detected encoding, delimiter, the first rows "
+            "and a proposed mapping (status `mapping`); POST /imports/<id>/start runs it"
+        },
+    )
 
 
 class ImportOut(Schema):
@@ -59,9 +72,14 @@ class ImportOut(Schema):
     delimiter = String(allow_none=True)
     header = List(String())
     sample = List(List(String()), metadata={"description": "the first rows, as read"})
-    mapping = Dict(keys=String(), values=String(allow_none=True), metadata={
-        "description": "column -> profile field (null or empty: ignored); proposed from the header's names in "
-                       "Spanish or English, or the mapping saved for the same header"})
+    mapping = Dict(
+        keys=String(),
+        values=String(allow_none=True),
+        metadata={
+            "description": "column -> profile field (null or empty: ignored); proposed from the header's names in "
+            "Spanish or English, or the mapping saved for the same header"
+        },
+    )
     fields = List(String(), metadata={"description": "the fields a column may be mapped to"})
     error = String(allow_none=True)
     created_at = String()
@@ -85,13 +103,26 @@ class RejectionOut(Schema):
 
 
 class StartIn(Schema):
-    mapping = Dict(keys=String(), values=String(allow_none=True), required=True,
-                   metadata={"description": "every column of the header -> a field, or null/empty to ignore it"})
-    remember = Boolean(load_default=True, metadata={"description": "propose this mapping for the same header"})
+    mapping = Dict(
+        keys=String(),
+        values=String(allow_none=True),
+        required=True,
+        metadata={"description": "every column of the header -> a field, or null/empty to ignore it"},
+    )
+    remember = Boolean(
+        load_default=True, metadata={"description": "propose this mapping for the same header"}
+    )
 
 
-FIELDS = sorted(COLUMNS) + ["consent.source", "consent.date", "consent.wording", "consent.ip", "consent.form"] + [
-    f"consent.{channel}.{topic}" for channel in ("email", "sms") for topic in ("newsletter", "promotions", "service")]
+FIELDS = (
+    sorted(COLUMNS)
+    + ["consent.source", "consent.date", "consent.wording", "consent.ip", "consent.form"]
+    + [
+        f"consent.{channel}.{topic}"
+        for channel in ("email", "sms")
+        for topic in ("newsletter", "promotions", "service")
+    ]
+)
 
 
 def _valid_target(name: str) -> bool:
@@ -115,14 +146,34 @@ class RejectionPage(Schema):
 
 def _out(job: ImportJob) -> dict:
     progress = 1.0 if job.status == "done" else (min(job.bytes_read / job.size, 1.0) if job.size else 0.0)
-    return {"id": str(job.id), "status": job.status, "filename": job.filename, "format": job.format,
-            "size": job.size, "progress": round(progress, 4), "rows": job.rows, "created": job.created,
-            "updated": job.updated, "unchanged": job.unchanged, "rejected": job.rejected, "skipped": job.skipped,
-            "consents": job.consents, "language": job.language, "guessed": job.guessed,
-            "encoding": job.encoding, "delimiter": job.delimiter, "header": job.header or [],
-            "sample": job.sample or [], "mapping": job.mapping or {}, "fields": FIELDS,
-            "error": job.error, "created_at": jsonable(job.created_at), "started_at": jsonable(job.started_at),
-            "finished_at": jsonable(job.finished_at), "report": f"/imports/{job.id}/report.csv"}
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "filename": job.filename,
+        "format": job.format,
+        "size": job.size,
+        "progress": round(progress, 4),
+        "rows": job.rows,
+        "created": job.created,
+        "updated": job.updated,
+        "unchanged": job.unchanged,
+        "rejected": job.rejected,
+        "skipped": job.skipped,
+        "consents": job.consents,
+        "language": job.language,
+        "guessed": job.guessed,
+        "encoding": job.encoding,
+        "delimiter": job.delimiter,
+        "header": job.header or [],
+        "sample": job.sample or [],
+        "mapping": job.mapping or {},
+        "fields": FIELDS,
+        "error": job.error,
+        "created_at": jsonable(job.created_at),
+        "started_at": jsonable(job.started_at),
+        "finished_at": jsonable(job.finished_at),
+        "report": f"/imports/{job.id}/report.csv",
+    }
 
 
 def _load(job_id: str) -> ImportJob:
@@ -135,14 +186,16 @@ def _load(job_id: str) -> ImportJob:
 @bp.post("/imports")
 @bp.input(ImportQuery, location="query")
 @bp.output(ImportOut, status_code=202)
-@bp.doc(description="Send the file as multipart form field `file`, or as the raw request body "
-                    "(text/csv or application/x-ndjson). Columns / keys: external_id, email, phone, "
-                    "first_name, last_name, locale, time_zone, country, city, stage, tags (separated by ; "
-                    "or |), lat, lng, attributes.<name>, social.<network>, consent.<channel>.<topic> "
-                    "(granted, pending or revoked) with consent.source, consent.date and a proof "
-                    "(consent.wording, consent.ip or consent.form): the mailer records them. The worker processes it; follow "
-                    "the job at /imports/<id>.",
-        responses={413: "file too large", 422: "no file or unknown format"})
+@bp.doc(
+    description="Send the file as multipart form field `file`, or as the raw request body "
+    "(text/csv or application/x-ndjson). Columns / keys: external_id, email, phone, "
+    "first_name, last_name, locale, time_zone, country, city, stage, tags (separated by ; "
+    "or |), lat, lng, attributes.<name>, social.<network>, consent.<channel>.<topic> "
+    "(granted, pending or revoked) with consent.source, consent.date and a proof "
+    "(consent.wording, consent.ip or consent.form): the mailer records them. The worker processes it; follow "
+    "the job at /imports/<id>.",
+    responses={413: "file too large", 422: "no file or unknown format"},
+)
 @roles("marketer")
 @body_limit("import_max_bytes")
 def create_import(query_data):
@@ -157,11 +210,18 @@ def create_import(query_data):
     if fmt is None and ("ndjson" in (request.mimetype or "") or "jsonl" in (request.mimetype or "")):
         fmt = "jsonl"
     if fmt is None:
-        raise field_error("format", "say csv or jsonl (or send a file named .csv or .jsonl)", location="query")
+        raise field_error(
+            "format", "say csv or jsonl (or send a file named .csv or .jsonl)", location="query"
+        )
     country = (query_data.get("default_country") or settings().default_country).upper()
     # "uploading" is not runnable: no worker starts on a half-stored file.
-    job = ImportJob(filename=filename, format=fmt, default_country=country, status="uploading",
-                    language=query_data["lang"]).save()
+    job = ImportJob(
+        filename=filename,
+        format=fmt,
+        default_country=country,
+        status="uploading",
+        language=query_data["lang"],
+    ).save()
     review = query_data["review"] and fmt == "csv"
     stream = upload.stream if upload is not None else request.stream
     try:
@@ -176,9 +236,14 @@ def create_import(query_data):
         _discard(job)
         raise field_error("file", "the file is empty", location="files" if upload else "body")
     first = ImportChunk._get_collection().find_one({"_id": f"{job.id}:000000"})
-    seen = import_format.preview(bytes(first["data"])[:64 * 1024], fmt)
-    fields = {"encoding": seen["encoding"], "delimiter": seen["delimiter"] or ",", "header": seen["header"] or [],
-              "sample": seen["sample"], "status": "mapping" if review else "queued"}
+    seen = import_format.preview(bytes(first["data"])[: 64 * 1024], fmt)
+    fields = {
+        "encoding": seen["encoding"],
+        "delimiter": seen["delimiter"] or ",",
+        "header": seen["header"] or [],
+        "sample": seen["sample"],
+        "status": "mapping" if review else "queued",
+    }
     if fmt == "csv" and seen["header"] and len(set(seen["header"])) == len(seen["header"]):
         fields["mapping"] = _proposal(seen["header"], review)
     ImportJob._get_collection().update_one({"_id": job.id}, {"$set": fields})
@@ -214,17 +279,25 @@ def start_import(job_id, json_data):
     if not errors and not {"email", "phone", "external_id"} & set(targets):
         errors["mapping"] = ["map a column to email, phone or external_id: rows are merged by them"]
     if errors:
-        raise ApiError(422, "Invalid mapping: " + "; ".join(f"{k}: {v[0]}" for k, v in sorted(errors.items())),
-                       error="validation_error", location="json", fields=errors)
+        raise ApiError(
+            422,
+            "Invalid mapping: " + "; ".join(f"{k}: {v[0]}" for k, v in sorted(errors.items())),
+            error="validation_error",
+            location="json",
+            fields=errors,
+        )
     stored = {column: (target or "") for column, target in mapping.items()}
-    claimed = ImportJob._get_collection().update_one({"_id": job.id, "status": "mapping"},
-                                                     {"$set": {"mapping": stored, "status": "queued"}})
+    claimed = ImportJob._get_collection().update_one(
+        {"_id": job.id, "status": "mapping"}, {"$set": {"mapping": stored, "status": "queued"}}
+    )
     if claimed.matched_count != 1:
         raise ApiError(409, "the import was started meanwhile", error="conflict")
     if json_data["remember"]:
         ImportMapping._get_collection().update_one(
             {"_id": import_format.signature(job.header)},
-            {"$set": {"mapping": stored, "updated_at": utcnow()}}, upsert=True)
+            {"$set": {"mapping": stored, "updated_at": utcnow()}},
+            upsert=True,
+        )
     job.reload()
     return _out(job)
 
@@ -241,10 +314,20 @@ def _discard(job: ImportJob) -> None:
 @roles("marketer", "analyst")
 def list_imports(query_data):
     """Import jobs, newest first (the one just uploaded heads the list)."""
-    rows, total, following = page(ImportJob._get_collection(), {}, query_data["limit"],
-                                  cursor_id(query_data.get("cursor")), {"_id": 1}, newest_first=True)
+    rows, total, following = page(
+        ImportJob._get_collection(),
+        {},
+        query_data["limit"],
+        cursor_id(query_data.get("cursor")),
+        {"_id": 1},
+        newest_first=True,
+    )
     jobs = {j.id: j for j in ImportJob.objects(id__in=[r["_id"] for r in rows])}
-    return {"items": [_out(jobs[r["_id"]]) for r in rows if r["_id"] in jobs], "total": total, "next": following}
+    return {
+        "items": [_out(jobs[r["_id"]]) for r in rows if r["_id"] in jobs],
+        "total": total,
+        "next": following,
+    }
 
 
 @bp.get("/imports/<job_id>")
@@ -262,11 +345,26 @@ def get_import(job_id):
 def list_rejections(job_id, query_data):
     """Rejected and skipped rows: line number, field, reason."""
     job = _load(job_id)
-    rows, total, following = page(ImportRejection._get_collection(), {"job_id": job.id}, query_data["limit"],
-                                  cursor_id(query_data.get("cursor")))
-    return {"items": [{"row": r["row"], "field": r["field"], "reason": r["reason"],
-                       "skipped": r.get("skipped", False), "warning": r.get("warning", False)} for r in rows],
-            "total": total, "next": following}
+    rows, total, following = page(
+        ImportRejection._get_collection(),
+        {"job_id": job.id},
+        query_data["limit"],
+        cursor_id(query_data.get("cursor")),
+    )
+    return {
+        "items": [
+            {
+                "row": r["row"],
+                "field": r["field"],
+                "reason": r["reason"],
+                "skipped": r.get("skipped", False),
+                "warning": r.get("warning", False),
+            }
+            for r in rows
+        ],
+        "total": total,
+        "next": following,
+    }
 
 
 @bp.get("/imports/<job_id>/report.csv")
@@ -283,18 +381,32 @@ def import_report(job_id):
         writer.writerow(["row", "field", "reason", "skipped", "warning"])
         after = None
         while True:
-            query = {"job_id": job.id} if after is None else {"$and": [{"job_id": job.id}, {"_id": {"$gt": after}}]}
+            query = (
+                {"job_id": job.id}
+                if after is None
+                else {"$and": [{"job_id": job.id}, {"_id": {"$gt": after}}]}
+            )
             rows = list(collection.find(query).sort("_id", 1).limit(1000))
             if not rows:
                 break
             after = rows[-1]["_id"]
             for r in sorted(rows, key=lambda r: r["row"]):
-                writer.writerow([r["row"], r["field"], r["reason"], "yes" if r.get("skipped") else "no",
-                                 "yes" if r.get("warning") else "no"])
+                writer.writerow(
+                    [
+                        r["row"],
+                        r["field"],
+                        r["reason"],
+                        "yes" if r.get("skipped") else "no",
+                        "yes" if r.get("warning") else "no",
+                    ]
+                )
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
         yield buffer.getvalue()
 
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="import-{job.id}-report.csv"'})
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="import-{job.id}-report.csv"'},
+    )

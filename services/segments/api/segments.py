@@ -28,16 +28,31 @@ from services.segments.rules import RuleError, compile_rule
 
 bp = APIBlueprint("segments", __name__, tag="segments")
 
-EXPORT_FIELDS = ("id", "external_id", "email", "phone", "first_name", "last_name", "locale", "country",
-                 "city", "stage")
+EXPORT_FIELDS = (
+    "id",
+    "external_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "locale",
+    "country",
+    "city",
+    "stage",
+)
 
 
 class SegmentIn(Schema):
     name = String(required=True, validate=Length(min=1, max=200))
     description = String(load_default=None, validate=Length(max=2000), metadata={"multiline": True})
     kind = String(load_default="dynamic", validate=OneOf(("dynamic", "static")))
-    rule = Dict(load_default=None, metadata={"description": "the rule tree (dynamic segments); see README",
-                                             "example": {"all": [{"field": "country", "op": "eq", "value": "ES"}]}})
+    rule = Dict(
+        load_default=None,
+        metadata={
+            "description": "the rule tree (dynamic segments); see README",
+            "example": {"all": [{"field": "country", "op": "eq", "value": "ES"}]},
+        },
+    )
 
 
 class SegmentPatch(Schema):
@@ -53,7 +68,9 @@ class SegmentOut(Schema):
     kind = String()
     rule = Dict()
     depends_on = List(String())
-    relative_time = Boolean(metadata={"description": "true: membership drifts with time; recomputed periodically"})
+    relative_time = Boolean(
+        metadata={"description": "true: membership drifts with time; recomputed periodically"}
+    )
     members = Integer()
     archived = Boolean()
     created_at = String()
@@ -113,18 +130,31 @@ def _compile(rule, personal: bool = True) -> tuple[str, object]:
     try:
         compiled = compile_rule(rule, personal=personal)
     except RuleError as exc:
-        raise ApiError(422, f"Invalid rule: {', '.join(sorted(exc.fields))}", error="validation_error",
-                       location="json", fields=exc.fields) from None
+        raise ApiError(
+            422,
+            f"Invalid rule: {', '.join(sorted(exc.fields))}",
+            error="validation_error",
+            location="json",
+            fields=exc.fields,
+        ) from None
     return json_util.dumps(compiled.filter), compiled
 
 
 def _out(segment: Segment) -> dict:
     depends_on, relative = dependencies(segment) if segment.kind == "dynamic" else (set(), False)
-    return {"id": str(segment.id), "name": segment.name, "description": segment.description,
-            "kind": segment.kind, "rule": segment.rule or {}, "depends_on": sorted(depends_on),
-            "relative_time": relative, "archived": segment.archived,
-            "members": SegmentMember.objects(segment_id=segment.id).count(),
-            "created_at": jsonable(segment.created_at), "updated_at": jsonable(segment.updated_at)}
+    return {
+        "id": str(segment.id),
+        "name": segment.name,
+        "description": segment.description,
+        "kind": segment.kind,
+        "rule": segment.rule or {},
+        "depends_on": sorted(depends_on),
+        "relative_time": relative,
+        "archived": segment.archived,
+        "members": SegmentMember.objects(segment_id=segment.id).count(),
+        "created_at": jsonable(segment.created_at),
+        "updated_at": jsonable(segment.updated_at),
+    }
 
 
 def _load(segment_id: str, archived: bool = False) -> Segment:
@@ -136,9 +166,19 @@ def _load(segment_id: str, archived: bool = False) -> Segment:
 
 
 def _job_out(job: RecomputeJob) -> dict:
-    return {"id": str(job.id), "segment_id": str(job.segment_id), "status": job.status, "reason": job.reason,
-            "evaluated": job.evaluated, "entered": job.entered, "left": job.left, "members": job.members,
-            "error": job.error, "created_at": jsonable(job.created_at), "finished_at": jsonable(job.finished_at)}
+    return {
+        "id": str(job.id),
+        "segment_id": str(job.segment_id),
+        "status": job.status,
+        "reason": job.reason,
+        "evaluated": job.evaluated,
+        "entered": job.entered,
+        "left": job.left,
+        "members": job.members,
+        "error": job.error,
+        "created_at": jsonable(job.created_at),
+        "finished_at": jsonable(job.finished_at),
+    }
 
 
 @bp.post("/segments")
@@ -148,16 +188,28 @@ def _job_out(job: RecomputeJob) -> dict:
 @roles("marketer")
 def create_segment(json_data):
     """Create a segment; a dynamic one is filled by a recompute job right away."""
-    segment = Segment(name=json_data["name"], description=json_data.get("description"), kind=json_data["kind"])
+    segment = Segment(
+        name=json_data["name"], description=json_data.get("description"), kind=json_data["kind"]
+    )
     if segment.kind == "dynamic":
         if json_data.get("rule") is None:
-            raise ApiError(422, "Invalid json: rule", error="validation_error", location="json",
-                           fields={"rule": ["A dynamic segment needs a rule."]})
+            raise ApiError(
+                422,
+                "Invalid json: rule",
+                error="validation_error",
+                location="json",
+                fields={"rule": ["A dynamic segment needs a rule."]},
+            )
         segment.rule = json_data["rule"]
         segment.compiled, _ = _compile(json_data["rule"])
     elif json_data.get("rule") is not None:
-        raise ApiError(422, "Invalid json: rule", error="validation_error", location="json",
-                       fields={"rule": ["A static segment lists its members; it has no rule."]})
+        raise ApiError(
+            422,
+            "Invalid json: rule",
+            error="validation_error",
+            location="json",
+            fields={"rule": ["A static segment lists its members; it has no rule."]},
+        )
     segment.save()
     if segment.kind == "dynamic":
         queue_recompute(segment.id, "created")
@@ -170,8 +222,13 @@ def create_segment(json_data):
 @roles("marketer", "analyst", "community_manager")
 def list_segments(query_data):
     """Segments not archived, oldest first."""
-    rows, total, following = page(Segment._get_collection(), {"archived": {"$ne": True}}, query_data["limit"],
-                                  cursor_id(query_data.get("cursor")), {"_id": 1})
+    rows, total, following = page(
+        Segment._get_collection(),
+        {"archived": {"$ne": True}},
+        query_data["limit"],
+        cursor_id(query_data.get("cursor")),
+        {"_id": 1},
+    )
     by_id = {s.id: s for s in Segment.objects(id__in=[r["_id"] for r in rows])}
     return {"items": [_out(by_id[r["_id"]]) for r in rows], "total": total, "next": following}
 
@@ -183,19 +240,30 @@ def list_segments(query_data):
 @roles("marketer", "analyst")
 def preview_segment(json_data):
     """Count and sample the customers a rule selects now, before saving it."""
-    from shared.http.auth import current_role  # analysts may not count on personal fields: it would unmask them
+    from shared.http.auth import (
+        current_role,
+    )  # analysts may not count on personal fields: it would unmask them
+
     compiled, _ = _compile(json_data["rule"], personal=current_role() != "analyst")
     query = {"$and": [resolve(json_util.loads(compiled)), EXCLUDED]}
     collection = Customer._get_collection()
     limit = settings().rule_max_time_ms
     try:
-        sample = (list(collection.find(query, max_time_ms=limit).sort("_id", 1).limit(json_data["sample"]))
-                  if json_data["sample"] else [])
+        sample = (
+            list(collection.find(query, max_time_ms=limit).sort("_id", 1).limit(json_data["sample"]))
+            if json_data["sample"]
+            else []
+        )
         count = collection.count_documents(query, maxTimeMS=limit)
     except ExecutionTimeout:
-        raise ApiError(422, f"The rule took longer than {limit} ms to evaluate: simplify it (fewer near, "
-                            "purchases-over-days or contains conditions)", error="rule_too_slow",
-                       location="json", fields={"rule": [f"took longer than {limit} ms to evaluate"]}) from None
+        raise ApiError(
+            422,
+            f"The rule took longer than {limit} ms to evaluate: simplify it (fewer near, "
+            "purchases-over-days or contains conditions)",
+            error="rule_too_slow",
+            location="json",
+            fields={"rule": [f"took longer than {limit} ms to evaluate"]},
+        ) from None
     return {"count": count, "sample": [serialize(doc) for doc in sample]}
 
 
@@ -216,8 +284,13 @@ def update_segment(segment_id, json_data):
     segment = _load(segment_id)
     if "rule" in json_data:
         if segment.kind != "dynamic":
-            raise ApiError(422, "Invalid json: rule", error="validation_error", location="json",
-                           fields={"rule": ["A static segment has no rule."]})
+            raise ApiError(
+                422,
+                "Invalid json: rule",
+                error="validation_error",
+                location="json",
+                fields={"rule": ["A static segment has no rule."]},
+            )
         segment.rule = json_data["rule"]
         segment.compiled, _ = _compile(json_data["rule"])
     for field in ("name", "description"):
@@ -263,8 +336,11 @@ def list_members(segment_id, query_data):
     ids = [r["customer_id"] for r in rows[:limit]]
     docs = {d["_id"]: d for d in Customer._get_collection().find({"_id": {"$in": ids}})}
     items = [serialize(docs[i]) for i in ids if i in docs and not docs[i].get("erased")]
-    return {"items": items, "total": SegmentMember.objects(segment_id=segment.id).count(),
-            "next": str(rows[limit - 1]["_id"]) if more else None}
+    return {
+        "items": items,
+        "total": SegmentMember.objects(segment_id=segment.id).count(),
+        "next": str(rows[limit - 1]["_id"]) if more else None,
+    }
 
 
 @bp.get("/segments/<segment_id>/export.csv")
@@ -274,6 +350,7 @@ def export_members(segment_id):
     """Every member as CSV, streamed (personal data masked for analysts)."""
     segment = _load(segment_id)
     from shared.http.auth import current_role
+
     role = current_role()
 
     def generate():
@@ -300,8 +377,11 @@ def export_members(segment_id):
         yield buffer.getvalue()
 
     filename = f"segment-{segment.id}.csv"
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @bp.post("/segments/<segment_id>/members")
@@ -315,21 +395,40 @@ def change_static_members(segment_id, json_data):
         raise ApiError(409, "a dynamic segment's members follow its rule", kind=segment.kind)
     wanted = json_data["customer_ids"] + json_data["emails"] + json_data["external_ids"]
     if len(wanted) > 10000:
-        raise ApiError(422, "Invalid json: at most 10,000 people per call", error="validation_error",
-                       location="json", fields={"customer_ids": ["At most 10,000 people per call."]})
+        raise ApiError(
+            422,
+            "Invalid json: at most 10,000 people per call",
+            error="validation_error",
+            location="json",
+            fields={"customer_ids": ["At most 10,000 people per call."]},
+        )
     from bson import ObjectId
     from bson.errors import InvalidId
+
     ids = []
     for raw in json_data["customer_ids"]:
         try:
             ids.append(ObjectId(raw))
         except (InvalidId, TypeError):
             pass
-    query = {"$and": [EXCLUDED, {"$or": [{"_id": {"$in": ids}},
-                                         {"email": {"$in": [e.strip().lower() for e in json_data["emails"]]}},
-                                         {"external_id": {"$in": json_data["external_ids"]}}]}]}
+    query = {
+        "$and": [
+            EXCLUDED,
+            {
+                "$or": [
+                    {"_id": {"$in": ids}},
+                    {"email": {"$in": [e.strip().lower() for e in json_data["emails"]]}},
+                    {"external_id": {"$in": json_data["external_ids"]}},
+                ]
+            },
+        ]
+    }
     found = list(Customer._get_collection().find(query, {"email": 1, "external_id": 1}))
-    known = {str(d["_id"]) for d in found} | {d.get("email") for d in found} | {d.get("external_id") for d in found}
+    known = (
+        {str(d["_id"]) for d in found}
+        | {d.get("email") for d in found}
+        | {d.get("external_id") for d in found}
+    )
     missing = [w for w in wanted if w not in known and w.strip().lower() not in known]
     membership = Membership(settings())
     customer_ids = sorted(d["_id"] for d in found)
