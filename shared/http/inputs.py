@@ -228,6 +228,7 @@ def answered(view, method: str, path: str) -> list[tuple[int, str]]:
     public = getattr(view, "vinculo_public", False)
     if not public:
         out.append((401, "no valid API key"))
+        out.append((429, "too many failed API keys from this address (shared/http/auth.py)"))
         if getattr(view, "vinculo_roles", None):
             out.append((403, "the caller's role may not do this"))
     if method in ("post", "put", "patch"):

@@ -84,6 +84,7 @@ def test_every_operation_documents_the_errors_of_the_shared_layers(service, serv
             documented = set(operation["responses"])
             if operation.get("security") != []:
                 assert "401" in documented, (method, path)
+                assert "429" in documented, (method, path)  # failed keys are throttled per address
             if "requestBody" in operation and "application/json" in operation["requestBody"]["content"]:
                 assert {"400", "413", "415", "422"} <= documented, (method, path, documented)
             if any(p["in"] == "query" for p in operation.get("parameters", [])):
