@@ -177,7 +177,7 @@ def seed_listener(url: str, admin_key: str) -> str:
     query = ListeningQuery.objects(id=query_id).first()
     feed = feedparser.parse(str(Path(__file__).with_name("demo_feed.xml")))
     posts = RssSource()._new_entries(query, LISTENING_QUERY["feeds"][0], feed.entries, {})
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     posts += [
         Post(
             source="x",

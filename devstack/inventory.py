@@ -27,7 +27,7 @@ def services() -> list[str]:
     return sorted(path.parent.name for path in SERVICES_DIR.glob("*/__main__.py"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def parts(service: str) -> tuple[str, ...]:
     """The parts ``python -m services.<service>`` accepts, e.g. ("api", "worker")."""
     done = subprocess.run(

@@ -119,7 +119,7 @@ def _load_fields(query_engine, match: dict, rest: list):
     built = query_engine.helpers._build_simple_where_clause(match)
     if built is None or built[2]:
         return None
-    from devstack.mongo_fixes import partial_document, field_columns
+    from devstack.mongo_fixes import field_columns, partial_document
 
     names = sorted(fields | {"_id"})
     docs = []

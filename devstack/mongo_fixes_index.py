@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import inspect
 
-
 # --- unique indexes: a missing field counts as null, as in MongoDB ---
 
 _COMPANIONS = ("vnull_", "vtype_")  # indexes the stand-in adds next to declared ones; never listed

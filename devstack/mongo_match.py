@@ -95,7 +95,7 @@ def _canon(value):
     if _is_oid(value):
         return ("$oid", bytes(value.binary))
     if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-        return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(datetime.UTC).replace(tzinfo=None)
     if isinstance(value, dict):
         if value.get("__neosqlite_objectid__") is True and isinstance(value.get("id"), str):
             return ("$oid", bytes.fromhex(value["id"]))

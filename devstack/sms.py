@@ -84,7 +84,7 @@ class SmsServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "SmsServer":
+    def start(self) -> SmsServer:
         self.thread.start()
         return self
 

@@ -122,7 +122,7 @@ class SmtpServer:
             enable_SMTPUTF8=smtputf8,
         )
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         self.controller.start()
         return self
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 MAX_DELAY = 30.0
 STABLE_AFTER = 60.0  # seconds up after which the back-off starts again from ``delay``
@@ -23,7 +23,7 @@ STABLE_AFTER = 60.0  # seconds up after which the back-off starts again from ``d
 class KeepsDying(RuntimeError):
     """A part died too often: the run stops, showing the end of its log."""
 
-    def __init__(self, part: "Part", restarts: int, window: float):
+    def __init__(self, part: Part, restarts: int, window: float):
         self.part = part
         super().__init__(
             f"{part.name} exited {restarts + 1} times within {window:.0f} s "
@@ -71,7 +71,7 @@ class Supervisor:
         self.parts: list[Part] = []
 
     @classmethod
-    def from_environ(cls, say, environ=os.environ) -> "Supervisor":
+    def from_environ(cls, say, environ=os.environ) -> Supervisor:
         """``VINCULO_RUN_RESTART_DELAY`` (s, default 1) and ``VINCULO_RUN_MAX_RESTARTS`` (per minute, 5)."""
         return cls(
             say,

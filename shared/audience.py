@@ -10,7 +10,7 @@ can stop anywhere and resume with nothing skipped or repeated.
 from __future__ import annotations
 
 import datetime
-from typing import Iterator
+from collections.abc import Iterator
 
 from bson import ObjectId, json_util
 

@@ -14,7 +14,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
 from shared import logs
 from shared.settings import ConfigError

@@ -39,7 +39,8 @@ from urllib.parse import urljoin, urlsplit
 import certifi
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import MaxRetryError, NewConnectionError, SSLError, TimeoutError as Urllib3Timeout
+from urllib3.exceptions import MaxRetryError, NewConnectionError, SSLError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 SCHEMES = ("http", "https")
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -248,7 +249,7 @@ class Outbound:
             raise
         except (NewConnectionError, MaxRetryError, ConnectionError):  # NewConnectionError is also a timeout
             raise OutboundError(f"could not connect to {host}:{port}") from None
-        except (Urllib3Timeout, socket.timeout):
+        except (TimeoutError, Urllib3Timeout):
             raise OutboundError(f"{host} did not answer within {self.timeout:g} s") from None
         except SSLError:
             raise OutboundError(f"TLS with {host} failed") from None

@@ -57,13 +57,13 @@ def ensure_indexes(*documents) -> None:
 
 def utcnow() -> datetime.datetime:
     """Now, as the naive UTC datetime the store keeps."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def to_utc_naive(value: datetime.datetime) -> datetime.datetime:
     if value.tzinfo is None:
         return value
-    return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return value.astimezone(datetime.UTC).replace(tzinfo=None)
 
 
 def prepare(uri: str, *documents) -> None:

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from devstack import procs
-from tests.support import broker_cleanup, ServiceEnv
+from tests.support import ServiceEnv, broker_cleanup
 
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672//"
 

@@ -30,13 +30,13 @@ from kombu import Connection, Queue
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import machine  # noqa: E402
 from devstack import procs  # noqa: E402
 from shared import store  # noqa: E402
 from shared.messaging.contracts import parse_envelope  # noqa: E402
 from shared.messaging.topology import Topology  # noqa: E402
 from shared.models import Segment, SegmentMember  # noqa: E402
-from tests.support import API_KEYS, ADMIN_KEY, SECRET, broker_cleanup  # noqa: E402
-from bench.common import machine  # noqa: E402
+from tests.support import ADMIN_KEY, API_KEYS, SECRET, broker_cleanup  # noqa: E402
 
 AMQP = os.environ.get("VINCULO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
@@ -57,7 +57,7 @@ def pct(values, p):
 
 
 def utc(raw: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(raw).astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.fromisoformat(raw).astimezone(datetime.UTC).replace(tzinfo=None)
 
 
 def main() -> int:
@@ -207,7 +207,7 @@ def main() -> int:
         # 2. Scheduler lateness over many campaigns due within a few seconds of each other.
         tiny = Segment(name="one", kind="static").save()
         SegmentMember(segment_id=tiny.id, customer_id=db.customers.find_one()["_id"]).save()
-        begin = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=15)
+        begin = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=15)
         ids = []
         for i in range(args.campaigns):
             at = begin + datetime.timedelta(milliseconds=100 * i)

@@ -93,7 +93,7 @@ def seed_mentions(n: int, query_id: str) -> None:
 
     store.ensure_indexes(*DOCUMENTS)
     collection = Mention._get_collection()
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     rng = random.Random(7)
     batch = []
     for i in range(n):

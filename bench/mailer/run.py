@@ -29,17 +29,16 @@ from kombu import Connection, Producer
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench import commands  # noqa: E402
+from bench.common import machine  # noqa: E402
 from devstack import procs  # noqa: E402
+from services.mailer import templates  # noqa: E402
+from services.mailer.models import DOCUMENTS  # noqa: E402
 from shared import store  # noqa: E402
 from shared.messaging.contracts import SendRequested, envelope_for  # noqa: E402
 from shared.messaging.topology import Topology  # noqa: E402
 from shared.models import ConsentState, Customer  # noqa: E402
 from tests.support import broker_cleanup, queue_depth  # noqa: E402
-
-from services.mailer import templates  # noqa: E402
-from services.mailer.models import DOCUMENTS  # noqa: E402
-from bench import commands  # noqa: E402
-from bench.common import machine  # noqa: E402
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -31,9 +31,9 @@ from kombu import Connection, Queue
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import machine  # noqa: E402
 from devstack import procs  # noqa: E402
 from tests.support import API_KEYS, SECRET, broker_cleanup  # noqa: E402
-from bench.common import machine  # noqa: E402
 
 FIRST = [
     "Lucía",
@@ -251,9 +251,9 @@ def bench_import(client, headers, tmp: Path, rows: int, worker) -> None:
 def bench_rules(client, headers, runs: int) -> None:
     from bson import json_util
 
+    from services.segments.rules import compile_rule
     from shared.audience import EXCLUDED, resolve
     from shared.models import Customer
-    from services.segments.rules import compile_rule
 
     collection = Customer._get_collection()
     print(f"rules (count / first page of 50; median of {runs} run(s)):")
@@ -297,10 +297,9 @@ def consume_entered(amqp: str, queue_name: str, segment_id: str, expected: int, 
 
 
 def bench_latency(client, headers, amqp: str, namespace: str, updates: int, label: str) -> None:
+    from services.segments.models import RecomputeJob
     from shared.messaging.topology import Topology
     from shared.models import Customer
-
-    from services.segments.models import RecomputeJob
 
     segment = client.post(
         "/segments",

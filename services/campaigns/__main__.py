@@ -1,8 +1,7 @@
 """``python -m services.campaigns api|worker|scheduler``: run one part of the campaigns service."""
 
-from shared.entry import build_worker, main, run_api, run_worker
-
 from services.campaigns.settings import load
+from shared.entry import build_worker, main, run_api, run_worker
 
 
 def api(settings, _argv):
@@ -12,11 +11,10 @@ def api(settings, _argv):
 
 
 def worker(settings, _argv):
-    from shared import store
-
     from services.campaigns.consumers import handlers
     from services.campaigns.models import DOCUMENTS
     from services.campaigns.publishing import Announcer
+    from shared import store
 
     store.prepare(settings.mongo_uri, *DOCUMENTS)
     announcer = Announcer(settings.amqp_url, settings.broker_namespace)
@@ -26,10 +24,9 @@ def worker(settings, _argv):
 
 
 def scheduler(settings, _argv):
-    from shared import store
-
     from services.campaigns.models import DOCUMENTS
     from services.campaigns.scheduler import run_forever
+    from shared import store
 
     store.prepare(settings.mongo_uri, *DOCUMENTS)
     run_forever(settings)

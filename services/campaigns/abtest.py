@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import logging
 
-from shared.logs import event as log_event
-from shared.messaging.contracts import CampaignDue
-
 from services.campaigns.models import EPOCH, NO_WORKER, campaigns, facts, runs
 from services.campaigns.serialize import iso
+from shared.logs import event as log_event
+from shared.messaging.contracts import CampaignDue
 
 log = logging.getLogger(__name__)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from shared import store
-from shared.http.app import create_api_app
-
 from services.campaigns.models import DOCUMENTS
 from services.campaigns.publishing import Announcer
 from services.campaigns.settings import Settings, load
+from shared import store
+from shared.http.app import create_api_app
 
 
 def create_app(settings: Settings | None = None):

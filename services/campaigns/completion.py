@@ -16,10 +16,9 @@ from __future__ import annotations
 import datetime
 import logging
 
-from shared.logs import event as log_event
-
 from services.campaigns.lifecycle import move
 from services.campaigns.models import campaigns, facts, runs
+from shared.logs import event as log_event
 
 log = logging.getLogger(__name__)
 TERMINAL = ["sent", "skipped", "failed"]

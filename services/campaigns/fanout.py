@@ -27,17 +27,16 @@ import socket
 import time
 import uuid
 
+from services.campaigns.completion import run_step
+from services.campaigns.content import assign, is_marketing, template_for
+from services.campaigns.lifecycle import move
+from services.campaigns.models import EPOCH, NO_WORKER, campaigns, runs
 from shared.audience import iter_audience
 from shared.logs import event as log_event
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import CampaignDue, Envelope, SendRequested
 from shared.models import Segment
 from shared.store import utcnow
-
-from services.campaigns.completion import run_step
-from services.campaigns.content import assign, is_marketing, template_for
-from services.campaigns.lifecycle import move
-from services.campaigns.models import EPOCH, NO_WORKER, campaigns, runs
 
 log = logging.getLogger(__name__)
 ACTIVE = ["pending", "sending"]

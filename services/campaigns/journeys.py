@@ -34,16 +34,15 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
+from services.campaigns import results
+from services.campaigns.content import is_marketing
+from services.campaigns.models import EPOCH, campaigns, enrollments, facts
+from services.campaigns.schedules import matches
 from shared.audience import RULE_MAX_TIME_MS, customer_filter
 from shared.logs import event as log_event
 from shared.messaging.contracts import Envelope, SendRequested
 from shared.models import Customer, Segment, SegmentMember
 from shared.store import utcnow
-
-from services.campaigns import results
-from services.campaigns.content import is_marketing
-from services.campaigns.models import EPOCH, campaigns, enrollments, facts
-from services.campaigns.schedules import matches
 
 log = logging.getLogger(__name__)
 CLAIM = datetime.timedelta(seconds=60)

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from bson import ObjectId
 
+from services.campaigns.models import campaigns
 from shared.http.errors import conflict, not_found
 from shared.store import utcnow
-
-from services.campaigns.models import campaigns
 
 # action -> states it may start from
 ACTIONS = {

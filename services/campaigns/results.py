@@ -25,11 +25,10 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
+from services.campaigns.models import campaigns, conversions, facts, runs
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import ConsentChanged, Envelope, PurchaseRecorded
 from shared.store import to_utc_naive, utcnow
-
-from services.campaigns.models import campaigns, conversions, facts, runs
 
 DELIVERY_TYPES = {
     "delivery.sent": "sent",
@@ -266,7 +265,7 @@ def timeline(campaign: dict, bucket: str = "hour", tz_name: str = "UTC") -> list
     points: dict[datetime.datetime, dict] = {}
 
     def key(at: datetime.datetime) -> datetime.datetime:
-        local = at.replace(tzinfo=datetime.timezone.utc).astimezone(tz)
+        local = at.replace(tzinfo=datetime.UTC).astimezone(tz)
         local = local.replace(minute=0, second=0, microsecond=0)
         if bucket == "day":
             local = local.replace(hour=0)

@@ -35,14 +35,13 @@ import uuid
 
 from pymongo.errors import DuplicateKeyError
 
-from shared.logs import event as log_event
-from shared.messaging.contracts import CampaignDue
-from shared.store import utcnow
-
 from services.campaigns import completion
 from services.campaigns.models import EPOCH, NO_WORKER, campaigns, leases, runs
 from services.campaigns.schedules import next_cron_fire
 from services.campaigns.serialize import iso
+from shared.logs import event as log_event
+from shared.messaging.contracts import CampaignDue
+from shared.store import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +227,6 @@ def run_forever(settings) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from services.campaigns.publishing import Announcer
-
     from shared.messaging.publisher import connect
     from shared.messaging.topology import Topology
 
@@ -252,7 +250,7 @@ def run_forever(settings) -> None:
         id="tick",
         max_instances=1,
         coalesce=True,
-        next_run_time=datetime.datetime.now(datetime.timezone.utc),
+        next_run_time=datetime.datetime.now(datetime.UTC),
     )
 
     def stop(_signum, _frame):

@@ -23,13 +23,14 @@ Kinds:
 from __future__ import annotations
 
 import datetime
+import operator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
 from shared.http.errors import field_error
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 KINDS = ("now", "at", "cron", "trigger")
 TRIGGER_EVENTS = ("customer.created", "segment.entered", "purchase.recorded", "mention.received")
 FILTER_OPS = ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in")
@@ -193,6 +194,19 @@ def _parse_trigger(data: dict) -> dict:
     return {"kind": "trigger", "event": event, "filter": flt, "delay_seconds": delay}
 
 
+_COMPARE = {"$lt": operator.lt, "$lte": operator.le, "$gt": operator.gt, "$gte": operator.ge}
+
+
+def _passes(op: str, value, expected) -> bool:
+    if op == "$eq":
+        return value == expected
+    if op == "$ne":
+        return value != expected
+    if op == "$in":
+        return value in (expected or [])
+    return value is not None and _COMPARE[op](value, expected)
+
+
 def matches(flt: dict, payload: dict) -> bool:
     """Does an event payload pass a trigger filter?"""
     for key, cond in (flt or {}).items():
@@ -200,15 +214,7 @@ def matches(flt: dict, payload: dict) -> bool:
         conds = cond if isinstance(cond, dict) else {"$eq": cond}
         for op, expected in conds.items():
             try:
-                ok = {
-                    "$eq": lambda: value == expected,
-                    "$ne": lambda: value != expected,
-                    "$lt": lambda: value is not None and value < expected,
-                    "$lte": lambda: value is not None and value <= expected,
-                    "$gt": lambda: value is not None and value > expected,
-                    "$gte": lambda: value is not None and value >= expected,
-                    "$in": lambda: value in (expected or []),
-                }[op]()
+                ok = _passes(op, value, expected)
             except TypeError:
                 ok = False
             if not ok:

@@ -8,7 +8,7 @@ import datetime
 def iso(value: datetime.datetime | None) -> str | None:
     if value is None:
         return None
-    return value.replace(tzinfo=datetime.timezone.utc).isoformat()
+    return value.replace(tzinfo=datetime.UTC).isoformat()
 
 
 def schedule_out(schedule: dict | None) -> dict | None:

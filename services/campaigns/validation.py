@@ -13,11 +13,10 @@ import datetime
 from bson import ObjectId
 from bson.errors import InvalidId
 
+from services.campaigns.schedules import parse_schedule
 from shared import store
 from shared.http.errors import field_error
 from shared.models import TOPICS, Segment
-
-from services.campaigns.schedules import parse_schedule
 
 BRANCH_CONDITIONS = ("opened", "clicked", "not_opened", "not_clicked")
 REENTRY = ("never", "after_exit")

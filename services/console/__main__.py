@@ -10,9 +10,8 @@ import os
 import secrets
 import sys
 
-from shared.entry import main, run_api
-
 from services.console.settings import load
+from shared.entry import main, run_api
 
 
 def api(settings, _argv):
@@ -24,9 +23,9 @@ def api(settings, _argv):
 def users(argv):
     """An operator's command, not a part that runs (so no container: devstack.inventory
     lists the parts from ``--help``)."""
+    from services.console import accounts
     from shared import store
     from shared.settings import ConfigError
-    from services.console import accounts
 
     try:
         settings = load()

@@ -540,7 +540,7 @@ def _totp_step(secret: str, code: str, last_step: int | None) -> int | None:
     if not code.isdigit() or len(code) != 6:
         return None
     totp = pyotp.TOTP(secret)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     for offset in (0, -1, 1):
         moment = now + datetime.timedelta(seconds=30 * offset)
         if secrets.compare_digest(totp.at(moment), code):

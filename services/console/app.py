@@ -8,10 +8,10 @@ import time
 import requests
 from flask import Flask, g, jsonify, render_template, request
 
-from shared.logs import new_id, reset_correlation_id, set_correlation_id
 from services.console import i18n, links, security
 from services.console.client import ApiFailure, Clients, ServiceUnavailable
 from services.console.settings import Settings, load
+from shared.logs import new_id, reset_correlation_id, set_correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=settings.session_max,
         MAX_CONTENT_LENGTH=FORM_MAX_BYTES,
     )
-    from shared import store
     from services.console import accounts
+    from shared import store
 
     store.connect(settings.mongo_uri)  # users, sessions, tokens (services/console/accounts.py)
     accounts.ensure_indexes()

@@ -73,7 +73,7 @@ def next_runs(
         trig = trigger(expression, time_zone)
     except (ValueError, KeyError, LookupError):
         return []
-    moment = after or datetime.datetime.now(datetime.timezone.utc)
+    moment = after or datetime.datetime.now(datetime.UTC)
     runs: list[datetime.datetime] = []
     for _attempt in range(count * 4):
         fire = trig.get_next_fire_time(None, moment)

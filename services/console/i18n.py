@@ -100,7 +100,7 @@ def parse_iso(value) -> datetime.datetime | None:
         parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
 
 
 # Zones offered by the picker in the header (any IANA zone is accepted; these come first).

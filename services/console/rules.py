@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from shared.models import CHANNELS, STAGES, TOPICS
 from services.console.i18n import gettext as _
+from shared.models import CHANNELS, STAGES, TOPICS
 
 # The rule language's fields and operators (services/segments/rules.py; README "The rule language").
 FIELDS = {

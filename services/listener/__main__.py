@@ -1,9 +1,8 @@
 """``python -m services.listener api|poller|stream``: run one part of the listener service;
 ``retrain`` and ``model list|activate VERSION``: the sentiment model's versions."""
 
-from shared.entry import main, run_api
-
 from services.listener.settings import load
+from shared.entry import main, run_api
 
 
 def api(settings, _argv):

@@ -32,12 +32,11 @@ from dataclasses import dataclass
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
+from services.listener.announce import BatchPublisher, message_id_for
+from services.listener.models import AlertEpisode, Mention, WebhookCall
 from shared.messaging.contracts import AlertRaised
 from shared.outbound import Outbound, OutboundError
 from shared.store import utcnow
-
-from services.listener.announce import BatchPublisher, message_id_for
-from services.listener.models import AlertEpisode, Mention, WebhookCall
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ class Rule:
     count_ratio: float = 3.0
 
     @classmethod
-    def from_settings(cls, settings) -> "Rule":
+    def from_settings(cls, settings) -> Rule:
         return cls(
             datetime.timedelta(minutes=settings.alert_window_minutes),
             datetime.timedelta(hours=settings.alert_baseline_hours),
@@ -219,4 +218,4 @@ class Alerts:
 
 
 def _iso(value: datetime.datetime) -> str:
-    return value.replace(tzinfo=datetime.timezone.utc).isoformat()
+    return value.replace(tzinfo=datetime.UTC).isoformat()

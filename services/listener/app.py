@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from services.listener.settings import Settings, load
 from shared import store
 from shared.http.app import create_api_app
-
-from services.listener.settings import Settings, load
 
 
 def create_app(settings: Settings | None = None):

@@ -20,21 +20,20 @@ import datetime
 import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain, islice
 from dataclasses import dataclass, field
+from itertools import chain, islice
 
 from bson import ObjectId
 from pymongo.errors import BulkWriteError
-
-from shared import normalize
-from shared.messaging.contracts import MentionReceived
-from shared.models import Customer, Interaction
-from shared.store import utcnow
 
 from services.listener.announce import BatchPublisher, message_id_for
 from services.listener.models import Mention
 from services.listener.sentiment import detect_many, score
 from services.listener.sources.base import Post, matches
+from shared import normalize
+from shared.messaging.contracts import MentionReceived
+from shared.models import Customer, Interaction
+from shared.store import utcnow
 
 log = logging.getLogger(__name__)
 # Source -> the network name used in Customer.social_keys ("x:handle").
@@ -55,7 +54,7 @@ def pending_collection():
 
 
 def iso(value: datetime.datetime) -> str:
-    return value.replace(tzinfo=datetime.timezone.utc).isoformat()
+    return value.replace(tzinfo=datetime.UTC).isoformat()
 
 
 def social_key(source: str, handle: str) -> str | None:

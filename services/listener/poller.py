@@ -20,16 +20,15 @@ import time
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from shared.logs import event as log_event
-from shared.messaging.topology import Topology
-from shared.store import utcnow
-
 from services.listener.alerts import Alerts, Rule
 from services.listener.announce import BatchPublisher
 from services.listener.models import ListeningQuery, SourceCursor
 from services.listener.pipeline import Pipeline
 from services.listener.sources import AuthFailed, SourceError, build
 from services.listener.sources.base import Fetch
+from shared.logs import event as log_event
+from shared.messaging.topology import Topology
+from shared.store import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -268,9 +267,8 @@ class Poller:
 
 
 def main(settings) -> None:
-    from shared import store
-
     from services.listener.models import DOCUMENTS
+    from shared import store
 
     store.prepare(settings.mongo_uri, *DOCUMENTS)
     poller = Poller(settings)

@@ -18,13 +18,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from shared import store
-from shared.store import utcnow
-
 from services.listener.models import DOCUMENTS, Mention
 from services.listener.sentiment import train
 from services.listener.sentiment.metrics import accuracy, macro_f1, recall
 from services.listener.sentiment.model import COLLECTION, Model, registry
+from shared import store
+from shared.store import utcnow
 
 
 def corrected_posts() -> list[dict]:

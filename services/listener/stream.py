@@ -24,11 +24,10 @@ import tweepy
 from pymongo.errors import DuplicateKeyError
 from tweepy import StreamRule
 
-from shared.store import utcnow
-
 from services.listener.models import ListeningQuery, SourceCursor
 from services.listener.sources.base import Post
 from services.listener.sources.x import TWEET_FIELDS, X_HOST, RewriteAdapter, build_query
+from shared.store import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ class MentionStream(tweepy.StreamingClient):
             source="x",
             post_id=str(tweet.id),
             text=tweet.text or "",
-            posted_at=created.astimezone(datetime.timezone.utc).replace(tzinfo=None) if created else utcnow(),
+            posted_at=created.astimezone(datetime.UTC).replace(tzinfo=None) if created else utcnow(),
             author_handle=handle,
             author_name=user.name if user else "",
             url=f"https://x.com/{handle}/status/{tweet.id}",
@@ -120,12 +119,11 @@ def streamed_queries():
 
 
 def main(settings) -> None:
-    from shared import store
-    from shared.messaging.topology import Topology
-
     from services.listener.announce import BatchPublisher
     from services.listener.models import DOCUMENTS
     from services.listener.pipeline import Pipeline
+    from shared import store
+    from shared.messaging.topology import Topology
 
     store.prepare(settings.mongo_uri, *DOCUMENTS)
     publisher = BatchPublisher(settings.amqp_url, Topology(settings.broker_namespace))

@@ -1,8 +1,7 @@
 """``python -m services.mailer api|worker``: run one part of the mailer service."""
 
-from shared.entry import build_worker, main, run_api, run_worker
-
 from services.mailer.settings import load
+from shared.entry import build_worker, main, run_api, run_worker
 
 
 def api(settings, _argv):
@@ -13,11 +12,10 @@ def api(settings, _argv):
 
 def worker(settings, _argv):
     """Consume send.requested; between messages, sweep due deferred and abandoned deliveries."""
-    from shared import store
-
     from services.mailer import rendering
     from services.mailer.consumers import build_sender, handlers
     from services.mailer.models import DOCUMENTS
+    from shared import store
 
     store.prepare(settings.mongo_uri, *DOCUMENTS)
     rendering.configure(rendering.RenderBudget.from_settings(settings))

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared import store
-from shared.http.app import create_api_app
-from shared.messaging.publisher import Publisher
-from shared.messaging.topology import Topology
-
 from services.mailer import rendering
 from services.mailer.events import Events
 from services.mailer.models import DOCUMENTS
 from services.mailer.settings import Settings, load
 from services.mailer.tokens import Tokens, from_settings
 from services.mailer.tracking import Links
+from shared import store
+from shared.http.app import create_api_app
+from shared.messaging.publisher import Publisher
+from shared.messaging.topology import Topology
 
 
 @dataclass

@@ -36,9 +36,8 @@ from html.parser import HTMLParser
 
 import mjml
 
-from shared.normalize import unsafe_character
-
 from services.mailer.rendering import HTML_ENV, RenderError, sample_context
+from shared.normalize import unsafe_character
 
 MARKETING_TOPICS = ("newsletter", "promotions")
 # merge field -> (Jinja expression, Spanish label, English label); as customer documents hold them
@@ -151,7 +150,7 @@ class _Checker:
         if not path:
             return "correo", "e-mail"
         es, en = [], []
-        for depth, (index, kind) in enumerate(path):
+        for _depth, (index, kind) in enumerate(path):
             type_es, type_en = TYPES.get(kind, (kind, kind))
             if kind == "_column":
                 es.append(f"columna {index + 1}")
@@ -413,7 +412,7 @@ def _merged_html(text: str) -> str:
     out, last = [], 0
     for match in MERGE_RE.finditer(text):
         out.append(_literal(text[last : match.start()]))
-        out.append("{{ %s }}" % MERGE_FIELDS[match.group(1)][0])
+        out.append(f"{{{{ {MERGE_FIELDS[match.group(1)][0]} }}}}")
         last = match.end()
     out.append(_literal(text[last:]))
     return "".join(out)
@@ -423,7 +422,7 @@ def _merged_text(text: str) -> str:
     out, last = [], 0
     for match in MERGE_RE.finditer(text):
         out.append(text[last : match.start()].replace("{", "{{ '{' }}"))
-        out.append("{{ %s }}" % MERGE_FIELDS[match.group(1)][0])
+        out.append(f"{{{{ {MERGE_FIELDS[match.group(1)][0]} }}}}")
         last = match.end()
     out.append(text[last:].replace("{", "{{ '{' }}"))
     return "".join(out)
@@ -433,7 +432,7 @@ def _url_html(url: str) -> str:
     out, last = [], 0
     for match in MERGE_RE.finditer(url):
         out.append(_literal(url[last : match.start()]))
-        out.append("{{ %s|urlencode }}" % MERGE_FIELDS[match.group(1)][0])
+        out.append(f"{{{{ {MERGE_FIELDS[match.group(1)][0]}|urlencode }}}}")
         last = match.end()
     out.append(_literal(url[last:]))
     return "".join(out)
@@ -443,7 +442,7 @@ def _url_text(url: str) -> str:
     out, last = [], 0
     for match in MERGE_RE.finditer(url):
         out.append(url[last : match.start()].replace("{", "%7B"))
-        out.append("{{ %s|urlencode }}" % MERGE_FIELDS[match.group(1)][0])
+        out.append(f"{{{{ {MERGE_FIELDS[match.group(1)][0]}|urlencode }}}}")
         last = match.end()
     out.append(url[last:].replace("{", "%7B"))
     return "".join(out)

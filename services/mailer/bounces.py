@@ -23,11 +23,10 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
-from shared.models import Customer, SuppressedContact, contact_hash
-from shared.store import utcnow
-
 from services.mailer import consents, engagement
 from services.mailer.models import Delivery
+from shared.models import Customer, SuppressedContact, contact_hash
+from shared.store import utcnow
 
 VERP_RE = re.compile(r"bounces\+([0-9a-f]{24})@", re.IGNORECASE)
 MSGID_RE = re.compile(r"<([0-9a-f]{24})@", re.IGNORECASE)

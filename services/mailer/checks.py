@@ -8,11 +8,10 @@ from __future__ import annotations
 import collections
 import datetime
 
-from shared.models import Customer, SuppressedContact, contact_hash
-
 from services.mailer import consents, policy
 from services.mailer.models import Delivery
 from services.mailer.prefs_models import FREQUENCY_CAPS, Preference
+from shared.models import Customer, SuppressedContact, contact_hash
 
 CUSTOMER_FIELDS = {
     "email": 1,

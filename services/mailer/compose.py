@@ -3,13 +3,12 @@ unsubscribe, hand it to the channel's transport."""
 
 from __future__ import annotations
 
-from shared.normalize import wire_email
-
 from services.mailer import email_message
 from services.mailer.rendering import customer_context, pick_locale
 from services.mailer.templates import Pack
 from services.mailer.tracking import Links
 from services.mailer.transport import PermanentFailure
+from shared.normalize import wire_email
 
 
 def message_id(settings, delivery_id: str) -> str:

@@ -4,13 +4,12 @@ abandoned deliveries and relays the outbox."""
 
 from __future__ import annotations
 
-from shared.messaging.consumer import Poison
-from shared.messaging.publisher import Publisher
-from shared.messaging.topology import Topology
-
 from services.mailer import consents
 from services.mailer.events import Events, batch_publisher
 from services.mailer.sender import Sender
+from shared.messaging.consumer import Poison
+from shared.messaging.publisher import Publisher
+from shared.messaging.topology import Topology
 
 
 def build_sender(settings, transports: dict | None = None) -> Sender:

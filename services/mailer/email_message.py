@@ -30,9 +30,8 @@ import ssl
 import uuid
 from email.header import Header
 
-from shared.normalize import header_text, wire_email
-
 from services.mailer.transport import PermanentFailure, TransientFailure
+from shared.normalize import header_text, wire_email
 
 SMTPUTF8_UNSUPPORTED = "smtputf8_unsupported"
 
@@ -67,7 +66,7 @@ def _address(name: str | None, address: str) -> str:
     if not name.isascii():
         name = _UTF8.header_encode(name)
     elif _SPECIALS.search(name):
-        name = '"%s"' % name.replace("\\", "\\\\").replace('"', '\\"')
+        name = '"{}"'.format(name.replace("\\", "\\\\").replace('"', '\\"'))
     return f"{name} <{address}>"
 
 
@@ -235,7 +234,7 @@ class SmtpTransport:
                 raise (PermanentFailure if exc.smtp_code >= 500 else TransientFailure)(
                     f"SMTP {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
                 ) from None
-            except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
+            except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 # A reused connection the server closed: reconnect once, then give up for now.
                 self.close()
                 if attempt == 2:

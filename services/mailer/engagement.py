@@ -6,11 +6,10 @@ from __future__ import annotations
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
+from services.mailer.models import Delivery
 from shared.messaging.contracts import DeliveryBounced, DeliveryClicked, DeliveryOpened
 from shared.models import Interaction
 from shared.store import utcnow
-
-from services.mailer.models import Delivery
 
 KINDS = {
     "opened": ("opened_at", "message_opened", DeliveryOpened),

@@ -10,8 +10,7 @@ import logging
 
 from shared.logs import get_correlation_id
 from shared.messaging.contracts import Event, envelope_for
-from shared.messaging.publisher import BatchPublisher
-from shared.messaging.publisher import Outbox, Publisher, keep_in_outbox
+from shared.messaging.publisher import BatchPublisher, Outbox, Publisher, keep_in_outbox
 
 log = logging.getLogger(__name__)
 

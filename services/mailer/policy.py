@@ -58,7 +58,7 @@ def quiet_until(
         return None
     start, end = quiet
     tz = zone(time_zone)
-    local = now_utc.replace(tzinfo=datetime.timezone.utc).astimezone(tz)
+    local = now_utc.replace(tzinfo=datetime.UTC).astimezone(tz)
     t = local.time().replace(tzinfo=None)
     if start < end:
         inside = start <= t < end
@@ -69,7 +69,7 @@ def quiet_until(
     if not inside:
         return None
     end_local = datetime.datetime.combine(end_day, end, tzinfo=tz)
-    return end_local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return end_local.astimezone(datetime.UTC).replace(tzinfo=None)
 
 
 def address_of(customer: dict, channel: str) -> str | None:

@@ -23,13 +23,11 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from shared import normalize
-from shared.models import Customer
-
-from shared.store import utcnow
-
 from services.mailer import email_message
 from services.mailer.prefs_models import AuditEntry, PublicHit
+from shared import normalize
+from shared.models import Customer
+from shared.store import utcnow
 
 CSRF_COOKIE = "vinculo_csrf"
 

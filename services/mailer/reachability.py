@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import collections
 
+from services.mailer.checks import BatchContext
 from shared.audience import iter_audience
 from shared.models import Segment
 from shared.store import utcnow
-
-from services.mailer.checks import BatchContext
 
 BATCH = 1000
 

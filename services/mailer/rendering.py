@@ -97,7 +97,7 @@ class RenderBudget:
     max_seconds: float = 2.0  # CPU of the render, checked at every iteration, call and output
 
     @classmethod
-    def from_settings(cls, settings) -> "RenderBudget":
+    def from_settings(cls, settings) -> RenderBudget:
         return cls(settings.render_max_bytes, settings.render_max_iterations, settings.render_max_seconds)
 
 
@@ -106,7 +106,7 @@ class BudgetExceeded(Exception):
 
 
 _budget = RenderBudget()  # configure() sets the service's own at start-up
-_spent: contextvars.ContextVar["_Spending | None"] = contextvars.ContextVar("render_spending", default=None)
+_spent: contextvars.ContextVar[_Spending | None] = contextvars.ContextVar("render_spending", default=None)
 
 
 def configure(budget: RenderBudget) -> None:

@@ -40,14 +40,9 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, ConnectionFailure
 
-from shared.messaging.consumer import Poison
-from shared.messaging.contracts import DeliveryFailed, DeliverySent, DeliverySkipped, Envelope, SendRequested
-from shared.models import TOPICS, Interaction
-from shared.store import utcnow
-
 from services.mailer import compose, policy
-from services.mailer.checks import BatchContext
 from services.mailer import templates as tpl
+from services.mailer.checks import BatchContext
 from services.mailer.email_message import SmtpTransport
 from services.mailer.models import CHANNELS, Delivery, Template
 from services.mailer.ratelimit import RateLimiter
@@ -55,6 +50,10 @@ from services.mailer.rendering import RenderError
 from services.mailer.tokens import from_settings as tokens_from_settings
 from services.mailer.tracking import Links
 from services.mailer.transport import PermanentFailure, TransientFailure
+from shared.messaging.consumer import Poison
+from shared.messaging.contracts import DeliveryFailed, DeliverySent, DeliverySkipped, Envelope, SendRequested
+from shared.models import TOPICS, Interaction
+from shared.store import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +197,7 @@ class Sender:
         # claims abandoned by a dead worker; everything else is done or waiting.
         reclaimed = []
         stale_before = now - datetime.timedelta(seconds=self.settings.claim_lease)
-        for cid, doc in existing.items():
+        for doc in existing.values():
             if doc["status"] == "failed" and event.retry_failed:
                 condition, recovered = {"status": "failed"}, False
             elif doc["status"] == "sending" and doc.get("claimed_at") and doc["claimed_at"] < stale_before:

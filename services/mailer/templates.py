@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from bson import ObjectId
 from pymongo import ReturnDocument
 
-from shared.store import utcnow
-
 from services.mailer import blocks as blk
 from services.mailer.models import Delivery, Template, TemplateVersion
 from services.mailer.rendering import Compiled, RenderError, check_variants, compile_variant
+from shared.store import utcnow
 
 LOCALE_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 

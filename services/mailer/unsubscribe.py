@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from shared.models import Customer
-
 from services.mailer import consents
 from services.mailer.models import Delivery
 from services.mailer.tokens import TokenError
+from shared.models import Customer
 
 # A signed token: URL-safe base64 pieces joined by dots (see services/mailer/tokens.py).
 TOKEN = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_\-.]{20,})", re.IGNORECASE)

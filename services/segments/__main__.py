@@ -1,8 +1,7 @@
 """``python -m services.segments api|worker``: run one part of the segments service."""
 
-from shared.entry import build_worker, main, run_api, run_worker
-
 from services.segments.settings import load
+from shared.entry import build_worker, main, run_api, run_worker
 
 
 def api(settings, _argv):
@@ -13,13 +12,12 @@ def api(settings, _argv):
 
 def worker(settings, _argv):
     """Consume segments.facts and segments.membership; run import and recompute jobs beside."""
-    from shared import store
-
     from services.segments import events
     from services.segments.consumers import batch_handlers, handlers
     from services.segments.jobs import JobRunner
     from services.segments.membership import Membership
     from services.segments.models import SERVICE_DOCUMENTS
+    from shared import store
 
     store.prepare(settings.mongo_uri, *SERVICE_DOCUMENTS)
     runner = JobRunner(settings)

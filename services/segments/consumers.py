@@ -14,6 +14,8 @@ import datetime
 from bson import ObjectId
 from bson.errors import InvalidId
 
+from services.segments import facts
+from services.segments.membership import Membership
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import (
     ConsentChanged,
@@ -24,9 +26,6 @@ from shared.messaging.contracts import (
 )
 from shared.models import Customer
 from shared.store import to_utc_naive
-
-from services.segments import facts
-from services.segments.membership import Membership
 
 
 def customer_object_id(raw: str) -> ObjectId:

@@ -8,11 +8,10 @@ import datetime
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from services.segments import events, facts, profiles
 from shared.messaging.contracts import CustomerCreated, CustomerUpdated, PurchaseRecorded
 from shared.models import Customer, Interaction, SegmentMember, SuppressedContact, contact_hash
 from shared.store import utcnow
-
-from services.segments import events, facts, profiles
 
 
 class WriteError(Exception):
@@ -170,7 +169,7 @@ def record_purchase(
             order_id=order_id,
             amount=float(amount),
             currency=currency,
-            purchased_at=at.replace(tzinfo=datetime.timezone.utc).isoformat(),
+            purchased_at=at.replace(tzinfo=datetime.UTC).isoformat(),
         ),
     )
     return True

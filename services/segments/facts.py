@@ -20,14 +20,13 @@ MongoDB too).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from bson import ObjectId
 
+from services.segments.rules import MENTIONS_KEPT, PURCHASES_KEPT
 from shared.messaging.consumer import Poison
 from shared.models import Customer
-
-from services.segments.rules import MENTIONS_KEPT, PURCHASES_KEPT
 
 CAMPAIGNS_KEPT = 500
 _ATTEMPTS = 20

@@ -61,7 +61,7 @@ def _date(raw: str) -> datetime.datetime | None:
     if value is None:
         return None
     if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
     return value
 
 
@@ -118,7 +118,7 @@ def parse(cells: dict) -> tuple[list[dict], list[tuple[str, str, dict]]]:
     at = at or datetime.datetime.utcnow().replace(microsecond=0)
     for statement in statements:
         statement.update(
-            at=at.replace(tzinfo=datetime.timezone.utc).isoformat(),
+            at=at.replace(tzinfo=datetime.UTC).isoformat(),
             origin=source,
             wording_version=wording,
             ip=ip,

@@ -32,14 +32,13 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
+from services.segments import events, import_consent, import_messages, profiles
+from services.segments.jobs import LeaseLost, Stopping, finish, renew
+from services.segments.models import ImportChunk, ImportJob, ImportRejection
 from shared.http.inputs import MAX_DEPTH, too_deep
 from shared.messaging.contracts import ConsentImported, CustomerCreated, CustomerUpdated
 from shared.models import Customer, SuppressedContact, contact_hash
 from shared.store import utcnow
-
-from services.segments import events, import_consent, import_messages, profiles
-from services.segments.jobs import LeaseLost, Stopping, finish, renew
-from services.segments.models import ImportChunk, ImportJob, ImportRejection
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +183,7 @@ def _header_names(raw: list[str], mapping: dict | None) -> list[str | None]:
 
 def csv_rows(
     text, delimiter: str = ",", mapping: dict | None = None, language: str = "en", encoding: str = "utf-8"
-) -> "iter[Row]":
+) -> iter[Row]:
     say = functools.partial(import_messages.text, language=language)
     reader = csv.reader(text, delimiter=delimiter or ",")
     try:
@@ -218,7 +217,7 @@ def csv_rows(
         yield Row(line, _shape(data), consent=consent)
 
 
-def jsonl_rows(text, language: str = "en") -> "iter[Row]":
+def jsonl_rows(text, language: str = "en") -> iter[Row]:
     say = functools.partial(import_messages.text, language=language)
     for line, raw in enumerate(text, 1):
         if not raw.strip():
@@ -568,7 +567,7 @@ class EventSender:
         import threading
 
         self.settings = settings
-        self.queue: "queue.Queue" = queue.Queue(maxsize=4)
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="import-events", daemon=True)
         self.thread.start()

@@ -20,11 +20,10 @@ import time
 import mongoengine as me
 from pymongo import ReturnDocument
 
-from shared.models import Segment
-from shared.store import utcnow
-
 from services.segments.membership import Membership, active_dynamic, dependencies
 from services.segments.models import ImportJob, RecomputeJob
+from shared.models import Segment
+from shared.store import utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3

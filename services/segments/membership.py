@@ -19,18 +19,17 @@ import collections
 import datetime
 import logging
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
+from services.segments import events
+from services.segments.rules import RuleError, affected, compile_rule
 from shared.audience import RULE_MAX_TIME_MS, customer_filter
 from shared.messaging.contracts import SegmentEntered, SegmentLeft
 from shared.models import Customer, Segment, SegmentMember
 from shared.store import utcnow
-
-from services.segments import events
-from services.segments.rules import RuleError, affected, compile_rule
 
 log = logging.getLogger(__name__)
 

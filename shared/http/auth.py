@@ -29,8 +29,8 @@ from functools import wraps
 
 from flask import Flask, current_app, g, request
 
-from shared.http.errors import ApiError
 from shared import personal
+from shared.http.errors import ApiError
 from shared.personal import PERSONAL_FIELDS
 
 __all__ = [
@@ -116,7 +116,7 @@ def token_hash(token: str) -> str:
 def _utcnow():
     import datetime
 
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def lookup_token(key: str) -> dict | None:

@@ -21,10 +21,9 @@ its message id).
 from __future__ import annotations
 
 import logging
-import socket
 import time
+from collections.abc import Callable, Iterable
 from itertools import count
-from typing import Callable, Iterable
 
 from pymongo.errors import BulkWriteError
 
@@ -70,7 +69,7 @@ class Batching:
                     pending = self.pending_count
                     try:
                         conn.drain_events(timeout=self.batch_wait if pending else safety_interval)
-                    except socket.timeout:
+                    except TimeoutError:
                         if pending:
                             conn.heartbeat_check()
                             self.flush_all()

@@ -20,14 +20,14 @@ import json
 import types
 import typing
 import uuid
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 
 class ContractError(ValueError):
     """A message does not match its contract; the text names the field."""
 
 
-EVENTS: dict[str, type["Event"]] = {}
+EVENTS: dict[str, type[Event]] = {}
 
 
 def _check(name: str, value: Any, annotation: Any) -> Any:
@@ -67,7 +67,7 @@ def _check(name: str, value: Any, annotation: Any) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls) -> dict:
     """The field types of an event class (typing.get_type_hints is slow: once per class, not per message)."""
     return typing.get_type_hints(cls)
@@ -121,7 +121,7 @@ class Event:
 class CustomerCreated(Event):
     type: ClassVar[str] = "customer.created"
     customer_id: str
-    external_id: Optional[str] = None
+    external_id: str | None = None
     source: str = "api"
 
 
@@ -170,10 +170,10 @@ class ConsentImported(Event):
     at: str  # when the customer gave or withdrew it (ISO 8601, UTC)
     import_id: str
     line: int
-    origin: Optional[str] = None  # where the consent was collected, as the file says
-    wording_version: Optional[str] = None
-    ip: Optional[str] = None
-    form: Optional[str] = None
+    origin: str | None = None  # where the consent was collected, as the file says
+    wording_version: str | None = None
+    ip: str | None = None
+    form: str | None = None
 
 
 # --- campaigns --------------------------------------------------------------
@@ -198,7 +198,7 @@ class SendRequested(Event):
     template_id: str
     customer_ids: list[str]
     step: str = "main"
-    variant: Optional[str] = None
+    variant: str | None = None
     marketing: bool = True
     batch: int = 0
     # "Resend to failed": only recipients whose delivery for this step failed are tried again.
@@ -215,13 +215,13 @@ class DeliveryEvent(Event):
     customer_id: str
     channel: str
     step: str = "main"
-    variant: Optional[str] = None
-    reason: Optional[str] = None
-    url: Optional[str] = None
+    variant: str | None = None
+    reason: str | None = None
+    url: str | None = None
     # Why it was not sent, as a short code counted in results (failed, skipped):
     # no_consent, consent_pending, consent_revoked, suppressed, erased, no_address,
     # invalid_address, smtputf8_unsupported, capped, paused, provider_rejected, ...
-    code: Optional[str] = None
+    code: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,7 +266,7 @@ class ConsentChanged(Event):
     source: str
     # Additive (optional): the campaign whose unsubscribe link was used, so
     # campaigns can count unsubscribes per campaign.
-    campaign_id: Optional[str] = None
+    campaign_id: str | None = None
 
 
 # --- listener ---------------------------------------------------------------
@@ -284,7 +284,7 @@ class MentionReceived(Event):
     sentiment: float
     label: str
     posted_at: str
-    customer_id: Optional[str] = None
+    customer_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,7 +310,7 @@ class Envelope:
     occurred_at: str
     producer: str
     payload: dict
-    correlation_id: Optional[str] = None
+    correlation_id: str | None = None
 
     def event(self) -> Event:
         return EVENTS[self.type].from_dict(self.payload)
@@ -332,9 +332,9 @@ def envelope_for(
     occurred_at: datetime.datetime | None = None,
 ) -> Envelope:
     """``occurred_at``: when the fact happened (naive means UTC), else now."""
-    at = occurred_at or datetime.datetime.now(datetime.timezone.utc)
+    at = occurred_at or datetime.datetime.now(datetime.UTC)
     if at.tzinfo is None:
-        at = at.replace(tzinfo=datetime.timezone.utc)
+        at = at.replace(tzinfo=datetime.UTC)
     return Envelope(
         message_id=message_id or uuid.uuid4().hex,
         type=event.type,

@@ -13,7 +13,6 @@ outbox.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -339,7 +338,7 @@ class BatchPublisher:
                 raise TimeoutError("broker confirms did not arrive")
             try:
                 self._connection.drain_events(timeout=left)
-            except socket.timeout:
+            except TimeoutError:
                 continue
         if self._nacked:
             raise Nacked("the broker refused (nack) a message")

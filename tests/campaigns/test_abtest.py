@@ -16,8 +16,8 @@ from shared.messaging.contracts import DeliveryOpened, DeliverySent
 from shared.messaging.publisher import Publisher
 from shared.store import utcnow
 from tests.campaigns.conftest import (
-    fanned_out,
     bind_queue,
+    fanned_out,
     make_customers,
     make_template,
     schedule_campaign,

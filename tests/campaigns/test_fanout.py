@@ -11,7 +11,7 @@ import signal
 from bson import ObjectId
 
 from services.campaigns.models import campaigns, runs
-from tests.campaigns.conftest import fanned_out, bind_queue, make_customers, schedule_campaign, take
+from tests.campaigns.conftest import bind_queue, fanned_out, make_customers, schedule_campaign, take
 from tests.support import queue_depth, wait_consuming, wait_until
 
 # One store query per 20-recipient message, so that a fan-out of 1,000 lasts long enough (seconds)

@@ -37,7 +37,7 @@ def sends(service_env, queue, n):
         what=f"{n} send requests",
     )
     assert len(got) == n, got
-    return sorted(((e.customer_ids[0], e.step, e.template_id) for e in got))
+    return sorted((e.customer_ids[0], e.step, e.template_id) for e in got)
 
 
 def test_welcome_journey_waits_then_branches_on_the_open(api, settings, service_env):

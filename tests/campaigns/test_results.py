@@ -18,8 +18,8 @@ from shared.messaging.contracts import (
 )
 from shared.messaging.publisher import Publisher
 from tests.campaigns.conftest import (
-    fanned_out,
     bind_queue,
+    fanned_out,
     make_customers,
     make_template,
     schedule_campaign,
@@ -91,7 +91,7 @@ def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api
             campaign_id=cid,
         )
     )
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     buyer, late_buyer = ok[2], ok[4]
     purchase = PurchaseRecorded(
         customer_id=buyer,

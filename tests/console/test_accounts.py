@@ -12,8 +12,8 @@ import sys
 import pytest
 import requests
 
-from shared import store
 from services.console import accounts
+from shared import store
 from tests.console.test_pages import csrf_of, token
 from tests.support import ROOT, wait_until
 

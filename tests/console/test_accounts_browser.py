@@ -13,8 +13,8 @@ import pyotp
 import pytest
 import requests
 
-from shared import store
 from services.console import accounts
+from shared import store
 from tests.console.conftest import Stack
 from tests.support import wait_until
 
@@ -109,7 +109,7 @@ def test_invite_password_two_factor_token_and_disable(browser, accounts_stack, s
     # A code works once: the one that turned it on is spent, so the next step's code.
     totp = pyotp.TOTP(secret)
     last = store.db().users.find_one({"email": "marta@bücher.example"})["totp_last_step"]
-    step = max(last + 1, totp.timecode(datetime.datetime.now(datetime.timezone.utc)))
+    step = max(last + 1, totp.timecode(datetime.datetime.now(datetime.UTC)))
     marta.fill("input[name=code]", totp.generate_otp(step))
     marta.click("button.primary")
     marta.wait_for_url(re.compile(r".*/dashboard$"))

@@ -18,8 +18,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
-from shared import store
 from services.console import accounts
+from shared import store
 from tests.console.conftest import in_process_console
 
 CLIENT_ID, CLIENT_SECRET = "vinculo-console", "s3cret-del-cliente"

@@ -85,9 +85,9 @@ def test_marketer_creates_schedules_and_watches_a_campaign(stack, browser, shots
     body = page.inner_text("main")
     assert "at 09:00, on Monday" in body and "Europe/Madrid" in body
     # The segment and template by name, each a link to its page.
-    assert page.get_attribute("a[title='%s']" % segment_id, "href").endswith(f"/segments/{segment_id}")
-    assert page.inner_text("a[title='%s']" % segment_id) == "Clientes ES"
-    assert page.inner_text("a[title='%s']" % template_id) == "Bienvenida"
+    assert page.get_attribute(f"a[title='{segment_id}']", "href").endswith(f"/segments/{segment_id}")
+    assert page.inner_text(f"a[title='{segment_id}']") == "Clientes ES"
+    assert page.inner_text(f"a[title='{template_id}']") == "Bienvenida"
     assert page.locator("ol.runs li").count() == 5
     shots(page, "campaign-cron")
 
@@ -161,7 +161,7 @@ def ingest(service_env, query_id: str, post_id: str, text: str, handle: str):
     store.connect(service_env.mongo_uri)
     store.ensure_indexes(*DOCUMENTS)
     query = ListeningQuery.objects(id=query_id).first()
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     try:
         Pipeline(publisher).ingest(

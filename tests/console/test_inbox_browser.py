@@ -93,7 +93,7 @@ def test_inbox_order_customer_link_filter_and_chart_scales(inbox_stack, browser,
     )
     assert answer.status_code == 201, answer.text
     query_id = answer.json()["id"]
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
     hours = [now - datetime.timedelta(hours=h) for h in range(6)]
     # A source answers oldest first; the second poll brings a post older than the first poll's newest.
     poll(

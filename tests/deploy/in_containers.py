@@ -311,7 +311,7 @@ def test_every_part_answers_and_passes_its_own_health_check(deployment):
         name = deployment.named(service, "api")[0]
         for path in ("/healthz", "/readyz"):
 
-            def answers(path=path):
+            def answers(path=path, url=url):
                 try:
                     return requests.get(f"{url}{path}", timeout=5).status_code == 200
                 except requests.RequestException:

@@ -48,7 +48,7 @@ class FakeSocial:
                     "author": author,
                     "name": name,
                     "lang": lang,
-                    "at": at or datetime.datetime.now(datetime.timezone.utc),
+                    "at": at or datetime.datetime.now(datetime.UTC),
                 }
             )
             self.tweet_ids.append(int(tweet_id))
@@ -64,7 +64,7 @@ class FakeSocial:
                     "text": text,
                     "acct": acct,
                     "lang": lang,
-                    "at": at or datetime.datetime.now(datetime.timezone.utc),
+                    "at": at or datetime.datetime.now(datetime.UTC),
                 }
             )
             return status_id
@@ -78,7 +78,7 @@ class FakeSocial:
                     "title": title,
                     "summary": summary,
                     "author": author,
-                    "at": at or datetime.datetime.now(datetime.timezone.utc),
+                    "at": at or datetime.datetime.now(datetime.UTC),
                 }
             )
             return guid
@@ -149,7 +149,7 @@ class FakeSocial:
                 return {
                     "data": created,
                     "meta": {
-                        "sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
+                        "sent": iso_z(datetime.datetime.now(datetime.UTC)),
                         "summary": {
                             "created": len(created),
                             "not_created": 0,
@@ -163,7 +163,7 @@ class FakeSocial:
                 self.rules.pop(rule_id, None)
             return {
                 "meta": {
-                    "sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
+                    "sent": iso_z(datetime.datetime.now(datetime.UTC)),
                     "summary": {"deleted": len(ids), "not_deleted": 0},
                 }
             }
@@ -227,7 +227,7 @@ class FakeSocial:
         body = "".join(
             f"<item><title>{escape(i['title'])}</title><link>{escape(i['guid'])}</link>"
             f'<guid isPermaLink="true">{escape(i["guid"])}</guid>'
-            f"<pubDate>{format_datetime(i['at'].astimezone(datetime.timezone.utc), usegmt=True)}</pubDate>"
+            f"<pubDate>{format_datetime(i['at'].astimezone(datetime.UTC), usegmt=True)}</pubDate>"
             f"<author>{escape(i['author'])}</author>"
             f"<description>{escape(i['summary'])}</description></item>"
             for i in items
@@ -265,13 +265,13 @@ def start(state: FakeSocial | None = None):
             parts = urlsplit(self.path)
             params = parse_qs(parts.query)
             state.requests.append(("GET", self.path))
-            reset = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=state.reset_in)
+            reset = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=state.reset_in)
             if parts.path == "/2/tweets/search/stream/rules":
                 with state.lock:
                     rules = list(state.rules.values())
                 body = {
                     "meta": {
-                        "sent": iso_z(datetime.datetime.now(datetime.timezone.utc)),
+                        "sent": iso_z(datetime.datetime.now(datetime.UTC)),
                         "result_count": len(rules),
                     }
                 }

@@ -11,10 +11,10 @@ import pytest
 from kombu import Connection, Queue, binding
 
 from services.listener.alerts import Alerts, Rule
-from shared.outbound import Outbound
 from services.listener.announce import BatchPublisher
 from services.listener.models import AlertEpisode, ListeningQuery, Mention, WebhookCall
 from shared.messaging.contracts import parse_envelope
+from shared.outbound import Outbound
 from shared.store import utcnow
 from tests.support import drain, wait_until
 

@@ -7,9 +7,9 @@ import json
 
 from kombu import Connection
 
+from services.listener.models import ListeningQuery, Mention
 from shared.messaging.contracts import parse_envelope
 from shared.models import Customer, Interaction
-from services.listener.models import ListeningQuery, Mention
 from tests.support import drain, wait_until
 
 

@@ -148,7 +148,7 @@ def test_rss_matches_locally_dedupes_by_entry_and_keeps_its_place(make_poller, f
         hashtags=[],
         exclusions=["patrocinado"],
     )
-    same_second = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.timezone.utc)
+    same_second = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
     earlier = same_second - datetime.timedelta(hours=3)
     state.add_item("Reseña: Café Luna, el mejor café de Madrid", "Excelente atención", at=same_second)
     state.add_item("Café Luna abre en Bilbao", "Nueva tienda", at=same_second)

@@ -9,12 +9,11 @@ from kombu import Connection
 
 from devstack.sms import SmsServer
 from devstack.smtp import SmtpServer
+from services.mailer import consents
+from services.mailer.settings import load
 from shared.messaging.contracts import SendRequested, envelope_for
 from shared.models import Customer
 from tests.support import ADMIN_KEY, MARKETER_KEY
-
-from services.mailer import consents
-from services.mailer.settings import load
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from tests.mailer.conftest import make_customer, send_requested
-
 from services.mailer import blocks_gallery
 from services.mailer.models import Delivery, Template
+from tests.mailer.conftest import make_customer, send_requested
 
 FOOTER = {"type": "footer", "text": "Tienda Núñez S.L. · Calle Mayor 1, Madrid"}
 

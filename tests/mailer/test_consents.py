@@ -8,11 +8,10 @@ import json
 
 from kombu import Connection
 
+from services.mailer import consents
 from shared.models import ConsentEntry, ConsentState, Interaction
 from tests.mailer.conftest import make_customer
 from tests.support import drain
-
-from services.mailer import consents
 
 
 def declare_facts_queue(service_env):

@@ -11,13 +11,12 @@ import re
 import dkim
 from kombu import Connection
 
+from services.mailer.models import Delivery
+from services.mailer.tokens import Tokens
 from shared.models import Interaction, SuppressedContact, contact_hash
 from shared.store import utcnow
 from tests.mailer.conftest import create_template, make_customer, send_requested
 from tests.support import drain
-
-from services.mailer.models import Delivery
-from services.mailer.tokens import Tokens
 
 
 def delivery_queue(service_env):
@@ -203,9 +202,7 @@ def test_quiet_hours_defer_and_the_sweep_sends_when_due(api, sender_for, smtp_se
         time_zone="Asia/Tokyo",
     )
     # a quiet window around the customer's local time now
-    local = datetime.datetime.now(datetime.timezone.utc).astimezone(
-        __import__("zoneinfo").ZoneInfo("Asia/Tokyo")
-    )
+    local = datetime.datetime.now(datetime.UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
     start = (local - datetime.timedelta(hours=1)).strftime("%H:%M")
     end = (local + datetime.timedelta(hours=1)).strftime("%H:%M")
     sender = sender_for(quiet_hours=(datetime.time.fromisoformat(start), datetime.time.fromisoformat(end)))

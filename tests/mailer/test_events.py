@@ -7,11 +7,10 @@ import json
 
 from kombu import Connection
 
+from services.mailer.events import Events, batch_publisher
 from shared.messaging.contracts import DeliverySent
 from shared.messaging.publisher import OutboxMessage, Publisher
 from tests.support import drain
-
-from services.mailer.events import Events, batch_publisher
 
 
 def test_unconfirmed_batch_goes_to_the_outbox_and_is_relayed(service_env):

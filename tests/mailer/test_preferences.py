@@ -9,12 +9,11 @@ import time
 
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from services.mailer.models import Delivery
+from services.mailer.prefs_models import AuditEntry, Preference
 from shared.models import ConsentEntry, ConsentState, Customer, SuppressedContact, contact_hash
 from tests.mailer.conftest import create_template, make_customer, send_requested
 from tests.support import SECRET
-
-from services.mailer.models import Delivery
-from services.mailer.prefs_models import AuditEntry, Preference
 
 
 class FortyDaysAgo(TimestampSigner):

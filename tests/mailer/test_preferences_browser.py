@@ -14,11 +14,10 @@ import re
 
 import pytest
 
+from services.mailer.models import Delivery
 from shared.models import ConsentState, Customer, SuppressedContact, contact_hash
 from tests.mailer.conftest import create_template, make_customer, send_requested
 from tests.support import MARKETER_KEY, wait_until
-
-from services.mailer.models import Delivery
 
 pytestmark = pytest.mark.browser
 

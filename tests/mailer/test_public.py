@@ -8,11 +8,10 @@ import re
 
 from kombu import Connection
 
+from services.mailer.models import Delivery
 from shared.models import ConsentEntry, ConsentState, Customer, Interaction, SuppressedContact, contact_hash
 from tests.mailer.conftest import create_template, make_customer, send_requested
 from tests.support import drain
-
-from services.mailer.models import Delivery
 
 
 def sent_message(api, sender_for, smtp_server, events, address="pia@example.com", **fields):

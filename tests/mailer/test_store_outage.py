@@ -11,9 +11,8 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure
 
-from tests.reliability.infra import PrivateStore
-
 from services.mailer.sender import Sender
+from tests.reliability.infra import PrivateStore
 
 
 def test_recording_an_accepted_message_rides_out_a_store_restart(settings_for, tmp_path):

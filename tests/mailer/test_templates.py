@@ -3,11 +3,10 @@ previews (email and SMS segments) and a test send to the real SMTP server."""
 
 from __future__ import annotations
 
+from services.mailer.models import Template
 from shared.models import Customer
 from tests.mailer.conftest import create_template, make_customer
 from tests.support import ANALYST_KEY
-
-from services.mailer.models import Template
 
 
 def test_create_list_and_the_collection_other_services_read(api):

@@ -16,11 +16,10 @@ import collections
 import os
 import signal
 
+from services.mailer.models import Delivery
 from shared.messaging.consumer import ProcessedMessage
 from tests.mailer.conftest import create_template, make_customer, publish_raw, send_requested
 from tests.support import wait_consuming, wait_until
-
-from services.mailer.models import Delivery
 
 
 def test_kill_a_worker_mid_batch_and_restart_every_recipient_gets_one_message(

@@ -14,11 +14,10 @@ import dkim
 import pytest
 
 from devstack.smtp import SmtpServer
+from services.mailer.models import Delivery
 from shared.models import Customer
 from shared.store import utcnow
 from tests.mailer.conftest import create_template, make_customer, send_requested
-
-from services.mailer.models import Delivery
 
 GRANT = {("email", "newsletter"): "granted"}
 

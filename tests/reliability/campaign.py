@@ -100,7 +100,7 @@ class CampaignRun:
         rate: int = 40,
         worker_env: dict | None = None,
         batch: int = 25,
-    ) -> "CampaignRun":
+    ) -> CampaignRun:
         run = cls(env, smtp, mailer_extra={**mailer_env(smtp.port, rate), **(worker_env or {})})
         extra = worker_env or {}
         run.urls["segments"] = env.start_api("segments", **extra)

@@ -68,7 +68,7 @@ class PrivateRabbit:
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "plugins"),
         }
 
-    def start(self, timeout: float = 180) -> "PrivateRabbit":
+    def start(self, timeout: float = 180) -> PrivateRabbit:
         log = open(self.base / "server.log", "ab")
         self.proc = subprocess.Popen(
             [str(RABBIT_BIN / "rabbitmq-server")],
@@ -137,7 +137,7 @@ class PrivateStore:
     def uri(self, database: str) -> str:
         return f"mongodb://127.0.0.1:{self.port}/{database}"
 
-    def start(self) -> "PrivateStore":
+    def start(self) -> PrivateStore:
         self.proc, _ = procs.start_mongo_standin(
             self.port, data_dir=str(self.base / "data"), log_path=self.base / "standin.log"
         )
@@ -178,7 +178,7 @@ class SmtpSink:
         self.port = procs.free_port()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
-    def start(self) -> "SmtpSink":
+    def start(self) -> SmtpSink:
         self.controller.start()
         return self
 

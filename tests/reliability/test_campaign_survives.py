@@ -102,7 +102,7 @@ def test_a_store_restart_mid_campaign_loses_nothing_and_the_apis_are_ready_again
             assert_received_once(run, killed_workers=0)
             for name, base in run.urls.items():
                 wait_until(
-                    lambda: requests.get(f"{base}/readyz", timeout=30).status_code == 200,
+                    lambda base=base: requests.get(f"{base}/readyz", timeout=30).status_code == 200,
                     timeout=60,
                     what=f"{name} api to be ready again",
                 )

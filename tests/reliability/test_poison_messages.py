@@ -11,8 +11,8 @@ Each worker is one entry in TARGETS; a worker part without an entry fails
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 from bson import ObjectId
@@ -130,7 +130,6 @@ def test_poison_is_dead_lettered_with_the_reason_and_the_worker_keeps_consuming(
 def publish_burst(service_env, event_type: str, bodies: list[bytes]) -> None:
     """Publish every body at once, then wait for the broker's confirms (a burst, and none lost:
     messages published without confirms may be dropped when the connection closes)."""
-    import socket
 
     import amqp
 
@@ -150,7 +149,7 @@ def publish_burst(service_env, event_type: str, bodies: list[bytes]) -> None:
         def all_confirmed():
             try:
                 conn.drain_events(timeout=0.2)
-            except socket.timeout:
+            except TimeoutError:
                 pass
             return confirmed[0] >= len(bodies)
 

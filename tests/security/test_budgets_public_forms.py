@@ -10,8 +10,8 @@ import re
 
 from tests.mailer.conftest import (
     events,
-    make_customer,
     mailer_env,
+    make_customer,
     settings,
     settings_for,  # noqa: F401
     sms_server,

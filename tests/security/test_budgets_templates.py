@@ -16,8 +16,8 @@ from tests.mailer.conftest import (
     app,
     create_template,
     events,
-    make_customer,  # noqa: F401
     mailer_env,
+    make_customer,  # noqa: F401
     send_requested,
     sender_for,
     settings,

@@ -10,7 +10,8 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
@@ -43,7 +44,7 @@ def fuzz(app, examples: int):
                 suppress_health_check=list(HealthCheck),
             )
             @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case):
+            def run(case, operation=operation, seen=seen, documented=documented):
                 case.headers = {**(case.headers or {}), "X-API-Key": ADMIN_KEY}
                 response = case.call()
                 code = response.status_code

@@ -11,11 +11,10 @@ import re
 
 import requests
 
+from services.console.links import link_target
 from tests.console.conftest import in_process_console, listener_url  # noqa: F401 - a fixture
 from tests.console.test_pages import signed_in
 from tests.support import CM_KEY
-
-from services.console.links import link_target
 
 HOSTILE = [
     "javascript:alert(document.cookie)",
@@ -42,7 +41,7 @@ def ingest(service_env, query_id: str, post_id: str, text: str, url: str):
     store.connect(service_env.mongo_uri)
     store.ensure_indexes(*DOCUMENTS)
     query = ListeningQuery.objects(id=query_id).first()
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     try:
         Pipeline(publisher).ingest(

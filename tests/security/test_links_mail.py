@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import re
 
-from tests.mailer.conftest import create_template, make_customer, send_requested
+from services.mailer.models import Delivery
+from services.mailer.tokens import from_settings
 from tests.mailer.conftest import (
     Api,
     app,
+    create_template,
     events,
     mailer_env,
+    make_customer,
+    send_requested,
     sender_for,
     settings,
     settings_for,
@@ -25,9 +29,6 @@ from tests.mailer.conftest import (
     smtp_server,
 )
 from tests.support import MARKETER_KEY
-
-from services.mailer.models import Delivery
-from services.mailer.tokens import from_settings
 
 EVIL = "https://evil.example/phish"
 HTML = (

@@ -15,12 +15,21 @@ import re
 
 import pytest
 
-from shared.models import ConsentEntry, ConsentState
-from tests.mailer.conftest import Api, create_template, make_customer
-from tests.mailer.conftest import app, events, mailer_env, settings, settings_for, sms_server, smtp_server
-from tests.support import ANALYST_KEY, MARKETER_KEY, SECRET
-
 from services.mailer.tokens import PURPOSES, TokenError, from_settings
+from shared.models import ConsentEntry, ConsentState
+from tests.mailer.conftest import (
+    Api,
+    app,
+    create_template,
+    events,
+    mailer_env,
+    make_customer,
+    settings,
+    settings_for,
+    sms_server,
+    smtp_server,
+)
+from tests.support import ANALYST_KEY, MARKETER_KEY, SECRET
 
 HTML = (
     "<html><body><p>Hola {{ name }} ({{ customer.email }}, {{ customer.phone }}, {{ last_name }})</p>"
@@ -71,7 +80,7 @@ def test_a_preview_with_a_customer_id_holds_no_token_any_public_page_accepts(
     assert {kind for kind, _ in found} >= {"u", "p"}, (html, text)  # the links are there, inert
     tokens = from_settings(settings)
     browser = app.test_client()  # no key: whoever holds the preview
-    for kind, token in found:
+    for _kind, token in found:
         for purpose in PURPOSES:
             with pytest.raises(TokenError):
                 tokens.verify(token, purpose)
@@ -109,9 +118,9 @@ def test_the_consoles_preview_frame_is_inert_and_masked_for_an_analyst(service_e
     """The console's preview frame and editor ask the mailer's preview with the signed-in key."""
     import requests
 
+    from services.mailer.tokens import Tokens
     from tests.console.conftest import in_process_console
     from tests.console.test_pages import signed_in
-    from services.mailer.tokens import Tokens
 
     mailer_url = service_env.start_api("mailer", VINCULO_MAILER_PUBLIC_URL="https://mailer.example")
     answer = requests.post(

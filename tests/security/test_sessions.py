@@ -12,8 +12,8 @@ import re
 import pytest
 import requests
 
-from shared import store
 from services.console import accounts
+from shared import store
 from tests.console.conftest import in_process_console, listener_url  # noqa: F401 - fixtures
 from tests.console.test_pages import csrf_of, signed_in, token
 from tests.support import CM_KEY, MARKETER_KEY, wait_until

@@ -8,10 +8,9 @@ import csv
 import io
 import json
 
-from shared.models import Customer, SegmentMember, SuppressedContact, contact_hash
-
 from services.segments.models import ImportJob
 from shared.messaging.contracts import parse_envelope
+from shared.models import Customer, SegmentMember, SuppressedContact, contact_hash
 from tests.segments.test_segments_api import run_jobs
 from tests.support import drain
 

@@ -86,7 +86,7 @@ def finished_or_waiting(api, settings, job_id) -> str:
 @pytest.mark.parametrize(
     "data, encoding, delimiter",
     [
-        ("email\tnombre\r\nt@example.com\tTabulado\r\n".encode("utf-8"), "utf-8-sig", "\t"),
+        (b"email\tnombre\r\nt@example.com\tTabulado\r\n", "utf-8-sig", "\t"),
         ("\ufeffemail,nombre\nb@example.com,Con BOM\n".encode("utf-8"), "utf-8-sig", ","),
         ("email;nombre\nu16@example.com;Dieciséis\n".encode("utf-16"), "utf-16", ";"),
     ],

@@ -9,12 +9,11 @@ import json
 
 from bson import ObjectId
 
+from services.segments.membership import Membership, message_id_for, pending_collection
 from shared.models import Customer, Segment, SegmentMember
 from shared.store import utcnow
 from tests.segments.test_segments_api import add, segment_events
 from tests.support import drain
-
-from services.segments.membership import Membership, message_id_for, pending_collection
 
 
 def announced(service_env, queue) -> list[tuple[str, str, str, str]]:

@@ -8,11 +8,10 @@ import datetime
 
 import pytest
 
-from shared.models import Customer
-from shared.store import utcnow
-
 from services.segments import profiles
 from services.segments.rules import compile_rule
+from shared.models import Customer
+from shared.store import utcnow
 
 
 def days_ago(n: float) -> datetime.datetime:

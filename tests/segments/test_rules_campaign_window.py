@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import datetime
 
+from services.segments import profiles
+from services.segments.consumers import on_delivery
 from shared.messaging.contracts import DeliveryOpened, envelope_for
 from shared.models import Customer
 from shared.store import utcnow
 
-from services.segments import profiles
-from services.segments.consumers import on_delivery
-
 
 def opened(customer_id, campaign_id: str, days_ago: float) -> None:
     """A delivery.opened as the mailer announces it, through the segments worker's own handler."""
-    when = (utcnow() - datetime.timedelta(days=days_ago)).replace(tzinfo=datetime.timezone.utc)
+    when = (utcnow() - datetime.timedelta(days=days_ago)).replace(tzinfo=datetime.UTC)
     event = DeliveryOpened(
         delivery_id=f"d-{customer_id}-{campaign_id}",
         campaign_id=campaign_id,

@@ -9,14 +9,13 @@ import json
 
 from kombu import Connection
 
+from services.segments.consumers import handlers
+from services.segments.jobs import JobRunner
+from services.segments.models import RecomputeJob
 from shared.messaging.contracts import ConsentChanged, DeliveryOpened, MentionReceived, envelope_for
 from shared.models import Customer, SegmentMember
 from shared.store import utcnow
 from tests.support import drain
-
-from services.segments.consumers import handlers
-from services.segments.jobs import JobRunner
-from services.segments.models import RecomputeJob
 
 
 def run_jobs(settings) -> int:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import io
 import json
 
+from services.segments.models import ImportJob, RecomputeJob
 from shared.messaging.contracts import DeliveryOpened
 from shared.messaging.publisher import Publisher
 from shared.models import SegmentMember
-from tests.support import drain, wait_consuming, wait_until
-
-from services.segments.models import ImportJob, RecomputeJob
 from tests.segments.test_segments_api import segment_events
+from tests.support import drain, wait_consuming, wait_until
 
 
 def test_changes_cross_the_broker_to_segment_events(api, service_env):
@@ -69,11 +68,10 @@ def test_a_stream_of_profile_changes_enters_everyone_once_and_agrees_with_a_reco
     batches; a duplicate and a poison message among them change nothing."""
     from bson import ObjectId
 
-    from shared.messaging.contracts import CustomerCreated, CustomerUpdated, envelope_for
-    from shared.messaging.consumer import ProcessedMessage
-    from shared.models import Customer, Segment
-
     from services.segments.membership import Membership
+    from shared.messaging.consumer import ProcessedMessage
+    from shared.messaging.contracts import CustomerCreated, CustomerUpdated, envelope_for
+    from shared.models import Customer, Segment
     from tests.segments.test_segments_api import run_jobs, taken
 
     queue = segment_events(service_env)
@@ -155,10 +153,9 @@ def test_a_burst_of_facts_with_a_poison_one_enters_everyone_once(api, settings, 
     poison one dead-lettered, and a recompute finds nothing to change."""
     from bson import ObjectId
 
+    from services.segments.membership import Membership
     from shared.messaging.consumer import ProcessedMessage
     from shared.models import Customer, Segment
-
-    from services.segments.membership import Membership
     from tests.segments.test_segments_api import run_jobs, taken
 
     queue = segment_events(service_env)

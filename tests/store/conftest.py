@@ -10,7 +10,7 @@ from bson import ObjectId
 from shared import store
 
 T0 = datetime.datetime(2026, 1, 1, 10, 0, 0)
-REF = [ObjectId("6500000000000000000000%02x" % i) for i in range(10)]
+REF = [ObjectId(f"6500000000000000000000{i:02x}") for i in range(10)]
 
 # Six documents covering the shapes services store: missing and null fields,
 # arrays (and a scalar where others hold an array), embedded documents, dict keys.

@@ -58,9 +58,7 @@ def test_currentdate(coll):
     coll.update_one({"n": 1}, {"$currentDate": {"at": True}})
     at = coll.find_one({"n": 1})["at"]
     assert isinstance(at, datetime.datetime)
-    assert abs(at - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)) < datetime.timedelta(
-        hours=1
-    )
+    assert abs(at - datetime.datetime.now(datetime.UTC).replace(tzinfo=None)) < datetime.timedelta(hours=1)
 
 
 def test_upserts_build_the_document_from_the_filter(coll):

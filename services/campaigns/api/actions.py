@@ -5,11 +5,6 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import current_app
 
-from shared.http.auth import roles
-from shared.http.errors import conflict
-from shared.messaging.contracts import CampaignDue, SendRequested
-from shared.store import utcnow
-
 from services.campaigns.api.campaigns import READERS, WRITERS, load
 from services.campaigns.api.schemas import ActionOut, RunList, RunsQuery
 from services.campaigns.content import is_marketing, template_for
@@ -17,6 +12,10 @@ from services.campaigns.lifecycle import ACTIONS, move, transition
 from services.campaigns.models import facts, runs
 from services.campaigns.serialize import campaign_out, input_form, iso
 from services.campaigns.validation import ready_to_schedule, validate
+from shared.http.auth import roles
+from shared.http.errors import conflict
+from shared.messaging.contracts import CampaignDue, SendRequested
+from shared.store import utcnow
 
 bp = APIBlueprint("campaign_actions", __name__, url_prefix="/campaigns", tag="campaigns")
 

@@ -7,15 +7,14 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
-from shared.http.auth import roles
-from shared.http.errors import conflict, not_found
-from shared.store import utcnow
-
 from services.campaigns.api.schemas import CampaignIn, CampaignList, CampaignOut, ListQuery
 from services.campaigns.lifecycle import EDITABLE
 from services.campaigns.models import campaigns
 from services.campaigns.serialize import campaign_out, input_form
 from services.campaigns.validation import ready_to_schedule, validate
+from shared.http.auth import roles
+from shared.http.errors import conflict, not_found
+from shared.store import utcnow
 
 bp = APIBlueprint("campaigns", __name__, url_prefix="/campaigns", tag="campaigns")
 

@@ -6,11 +6,10 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf
 
-from shared.http.auth import roles
-
 from services.campaigns import results
 from services.campaigns.api.campaigns import READERS, load
 from services.campaigns.schedules import zone
+from shared.http.auth import roles
 
 bp = APIBlueprint("campaign_results", __name__, url_prefix="/campaigns", tag="results")
 

@@ -15,7 +15,8 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 
 from services.console import accounts, security
 from services.console.client import ApiFailure, ServiceClient
-from services.console.i18n import LOCALES, gettext as _
+from services.console.i18n import LOCALES
+from services.console.i18n import gettext as _
 
 bp = Blueprint("auth", __name__)
 

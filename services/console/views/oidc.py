@@ -18,9 +18,9 @@ import logging
 from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, abort, current_app, g, redirect, render_template, session, url_for
 
-from shared import store
 from services.console import accounts, security
 from services.console.i18n import gettext as _
+from shared import store
 
 bp = Blueprint("oidc", __name__)
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ def object_id(raw: str, what: str) -> ObjectId:
 def iso(value: datetime.datetime | None) -> str | None:
     if value is None:
         return None
-    return value.replace(tzinfo=datetime.timezone.utc).isoformat()
+    return value.replace(tzinfo=datetime.UTC).isoformat()
 
 
 def naive(value: datetime.datetime | None) -> datetime.datetime | None:

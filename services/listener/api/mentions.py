@@ -10,15 +10,14 @@ from apiflask.fields import AwareDateTime, Float, Integer, List, Raw, String
 from apiflask.validators import Length, OneOf, Range
 from bson import ObjectId
 
-from shared.http.auth import current_role, mask_personal, mask_value, roles
-from shared.http.errors import ApiError, field_error, not_found
-from shared.models import Interaction
-from shared.store import utcnow
-
 from services.listener.api.common import PageOut, cursor_id, iso, naive, object_id
 from services.listener.models import SOURCES, AlertEpisode, Mention
 from services.listener.models.mention import LABELS, STATUSES
 from services.listener.sentiment import label_for
+from shared.http.auth import current_role, mask_personal, mask_value, roles
+from shared.http.errors import ApiError, field_error, not_found
+from shared.models import Interaction
+from shared.store import utcnow
 
 bp = APIBlueprint("mentions", __name__, tag="mentions")
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from flask import current_app
-from apiflask.fields import Boolean, Dict, Integer, List, String, URL
+from apiflask.fields import URL, Boolean, Dict, Integer, List, String
 from apiflask.validators import Length, OneOf
+from flask import current_app
 
+from services.listener.api.common import PageOut, cursor_id, iso, object_id
+from services.listener.models import LANGUAGES, SOURCES, ListeningQuery, SourceCursor
 from shared import normalize
 from shared.http.auth import roles
 from shared.http.errors import field_error, not_found
 from shared.outbound import literal_host_refusal
 from shared.store import utcnow
-
-from services.listener.api.common import PageOut, cursor_id, iso, object_id
-from services.listener.models import LANGUAGES, SOURCES, ListeningQuery, SourceCursor
 
 bp = APIBlueprint("queries", __name__, url_prefix="/queries", tag="queries")
 

@@ -15,7 +15,7 @@ import math
 import re
 import zlib
 
-from services.listener.sentiment.text import URL_RE, HANDLE_RE, fold, is_symbol, squeeze, strip_emoji_noise
+from services.listener.sentiment.text import HANDLE_RE, URL_RE, fold, is_symbol, squeeze, strip_emoji_noise
 
 HASH_BUCKETS = 1 << 18
 

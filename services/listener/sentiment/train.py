@@ -101,12 +101,12 @@ def fit(
         "offsets": [0.0, 0.0, 0.0],
     }
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M")
     return {
         "version": f"{base}-{stamp}-{digest}",
         **body,
         "trained": {
-            "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "posts": len(rows),
             "by_lang": {lang: sum(1 for r in rows if r["lang"] == lang) for lang in ("es", "en")},
             "C": C,

@@ -23,8 +23,8 @@ from mastodon.errors import (
 from services.listener.sources.base import (
     AuthFailed,
     FetchResult,
-    Pages,
     PagedSource,
+    Pages,
     Post,
     SourceError,
     html_text,
@@ -42,7 +42,7 @@ def _tags(query) -> list[str]:
 
 def _naive(value) -> datetime.datetime | None:
     if isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+        return value.astimezone(datetime.UTC).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, str):
         return _naive(datetime.datetime.fromisoformat(value.replace("Z", "+00:00")))
     return None
@@ -74,7 +74,7 @@ class MastodonSource(PagedSource):
     def _reset_at(self) -> datetime.datetime | None:
         reset = getattr(self.client, "ratelimit_reset", None)
         try:
-            return datetime.datetime.fromtimestamp(float(reset), datetime.timezone.utc).replace(tzinfo=None)
+            return datetime.datetime.fromtimestamp(float(reset), datetime.UTC).replace(tzinfo=None)
         except (TypeError, ValueError, OSError):
             return None
 

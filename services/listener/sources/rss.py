@@ -24,8 +24,8 @@ import feedparser
 from services.listener.sources.base import (
     AuthFailed,
     FetchResult,
-    Pages,
     PagedSource,
+    Pages,
     Post,
     SourceError,
     html_text,
@@ -44,9 +44,7 @@ def _published(entry) -> datetime.datetime | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
-    return datetime.datetime.fromtimestamp(calendar.timegm(parsed), datetime.timezone.utc).replace(
-        tzinfo=None
-    )
+    return datetime.datetime.fromtimestamp(calendar.timegm(parsed), datetime.UTC).replace(tzinfo=None)
 
 
 def _retry_after(response) -> datetime.datetime | None:
@@ -56,7 +54,7 @@ def _retry_after(response) -> datetime.datetime | None:
     if raw.strip().isdigit():
         return utcnow() + datetime.timedelta(seconds=int(raw))
     try:
-        return email.utils.parsedate_to_datetime(raw).astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return email.utils.parsedate_to_datetime(raw).astimezone(datetime.UTC).replace(tzinfo=None)
     except (TypeError, ValueError):
         return None
 

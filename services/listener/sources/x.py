@@ -19,8 +19,8 @@ from requests.adapters import HTTPAdapter
 from services.listener.sources.base import (
     AuthFailed,
     FetchResult,
-    Pages,
     PagedSource,
+    Pages,
     Post,
     SourceError,
     wait_until,
@@ -65,7 +65,7 @@ def build_query(query) -> str:
 def _reset_at(response) -> datetime.datetime | None:
     raw = (getattr(response, "headers", None) or {}).get("x-rate-limit-reset")
     try:
-        return datetime.datetime.fromtimestamp(int(raw), datetime.timezone.utc).replace(tzinfo=None)
+        return datetime.datetime.fromtimestamp(int(raw), datetime.UTC).replace(tzinfo=None)
     except (TypeError, ValueError):
         return None
 
@@ -138,7 +138,7 @@ class XSource(PagedSource):
                         source="x",
                         post_id=str(tweet.id),
                         text=tweet.text or "",
-                        posted_at=created.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                        posted_at=created.astimezone(datetime.UTC).replace(tzinfo=None)
                         if created
                         else utcnow(),
                         author_handle=handle,

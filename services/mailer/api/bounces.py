@@ -6,13 +6,12 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import request
 
-from shared.http.auth import roles
-from shared.http.errors import ApiError
-
 from services.mailer import bounces
 from services.mailer import unsubscribe as unsubscribing
 from services.mailer.api.common import mailer
 from services.mailer.api.schemas import BounceOut, MailUnsubscribeOut
+from shared.http.auth import roles
+from shared.http.errors import ApiError
 
 bp = APIBlueprint("bounces", __name__, url_prefix="/bounces", tag="bounces")
 

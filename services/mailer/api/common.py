@@ -14,7 +14,7 @@ from shared.http.errors import field_error, not_found
 def aware(value):
     """Naive UTC from the store -> aware UTC for the API (ISO 8601 with offset)."""
     if isinstance(value, datetime.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=datetime.timezone.utc)
+        return value.replace(tzinfo=datetime.UTC)
     return value
 
 

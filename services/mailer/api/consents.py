@@ -5,10 +5,6 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import request
 
-from shared.http.auth import mask_personal, roles
-from shared.http.errors import field_error, not_found
-from shared.models import Customer
-
 from services.mailer import consents
 from services.mailer.api.common import aware, cursor_id, mailer, object_id
 from services.mailer.api.schemas import (
@@ -18,6 +14,9 @@ from services.mailer.api.schemas import (
     ConsentsOut,
     HistoryQuery,
 )
+from shared.http.auth import mask_personal, roles
+from shared.http.errors import field_error, not_found
+from shared.models import Customer
 
 bp = APIBlueprint("consents", __name__, url_prefix="/customers", tag="consents")
 

@@ -6,14 +6,12 @@ import datetime
 
 from apiflask import APIBlueprint
 
-from shared.http.auth import mask_personal, roles
-from shared.http.errors import not_found
-
-from shared.store import utcnow
-
 from services.mailer.api.common import aware, cursor_id, object_id, settings
 from services.mailer.api.schemas import DeliveryOut, DeliveryPage, DeliveryQuery
 from services.mailer.models import Delivery
+from shared.http.auth import mask_personal, roles
+from shared.http.errors import not_found
+from shared.store import utcnow
 
 bp = APIBlueprint("deliveries", __name__, url_prefix="/deliveries", tag="deliveries")
 

@@ -20,15 +20,14 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flask import Response, render_template, request, url_for
 
-from shared.http.auth import public
-from shared.models import CHANNELS, TOPICS, Customer
-from shared.store import utcnow
-
 from services.mailer import consents, prefcenter
 from services.mailer.api.common import mailer, settings
 from services.mailer.prefs_models import FREQUENCIES, PAUSE_DAYS, Preference
 from services.mailer.prefs_text import TEXT
 from services.mailer.tokens import TokenError
+from shared.http.auth import public
+from shared.models import CHANNELS, TOPICS, Customer
+from shared.store import utcnow
 
 bp = APIBlueprint("preferences", __name__, tag="preferences", template_folder="../templates")
 

@@ -9,16 +9,10 @@ import uuid
 
 from apiflask import Schema
 from apiflask.fields import String
-from marshmallow import ValidationError
 from apiflask.validators import Length, OneOf
 from bson import ObjectId
 from flask import Response, request, url_for
-
-from shared import normalize
-from shared.http.auth import public, roles
-from shared.http.errors import ApiError, field_error
-from shared.models import ConsentEntry, ConsentState, Customer, Interaction, SuppressedContact, contact_hash
-from shared.store import utcnow
+from marshmallow import ValidationError
 
 from services.mailer import consents, prefcenter
 from services.mailer.api.common import mailer, settings
@@ -42,13 +36,18 @@ from services.mailer.prefcenter import csrf_for_token
 from services.mailer.prefs_models import Preference
 from services.mailer.tokens import TokenError
 from services.mailer.transport import PermanentFailure, TransientFailure
+from shared import normalize
+from shared.http.auth import public, roles
+from shared.http.errors import ApiError, field_error
+from shared.models import ConsentEntry, ConsentState, Customer, Interaction, SuppressedContact, contact_hash
+from shared.store import utcnow
 
 
 def _plain(value):
     if isinstance(value, ObjectId):
         return str(value)
     if isinstance(value, datetime.datetime):
-        return value.replace(tzinfo=datetime.timezone.utc).isoformat()
+        return value.replace(tzinfo=datetime.UTC).isoformat()
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items() if k != "_cls"}
     if isinstance(value, list):

@@ -12,13 +12,12 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flask import Response, redirect, request
 
-from shared.http.auth import public
-from shared.normalize import unsafe_character
-
 from services.mailer import engagement
 from services.mailer import unsubscribe as unsubscribing
 from services.mailer.api.common import mailer
 from services.mailer.tokens import TokenError
+from shared.http.auth import public
+from shared.normalize import unsafe_character
 
 bp = APIBlueprint("public", __name__, tag="public")
 

@@ -6,14 +6,9 @@ import uuid
 
 from apiflask import APIBlueprint
 
-from shared.http.auth import current_role, mask_personal, roles
-from shared.http.errors import ApiError, field_error, not_found
-from shared.models import Customer
-
-from services.mailer import compose
+from services.mailer import blocks_gallery, compose
 from services.mailer import templates as tpl
 from services.mailer.api.common import aware, cursor_id, mailer, object_id, settings
-from services.mailer import blocks_gallery
 from services.mailer.api.schemas import (
     DraftIn,
     GalleryCopyIn,
@@ -31,12 +26,15 @@ from services.mailer.api.schemas import (
     VersionIn,
     VersionPage,
 )
+from services.mailer.email_message import SmtpTransport
 from services.mailer.models import Template, TemplateVersion
 from services.mailer.rendering import LINK_VARIABLES, RenderError, sample_customer
-from services.mailer.email_message import SmtpTransport
 from services.mailer.sms import SmsTransport, segments
 from services.mailer.tracking import PreviewLinks
 from services.mailer.transport import PermanentFailure, TransientFailure
+from shared.http.auth import current_role, mask_personal, roles
+from shared.http.errors import ApiError, field_error, not_found
+from shared.models import Customer
 
 bp = APIBlueprint("templates", __name__, url_prefix="/templates", tag="templates")
 

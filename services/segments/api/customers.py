@@ -8,6 +8,9 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import DateTime, Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range
 
+from services.segments import customers, profiles
+from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
+from services.segments.rules import accent_tolerant
 from shared import normalize
 from shared.http.auth import current_role, mask_personal, roles
 from shared.http.errors import ApiError, not_found
@@ -15,10 +18,6 @@ from shared.models import ConsentState, Customer, Interaction, Segment, SegmentM
 from shared.models.customer import STAGES
 from shared.personal import is_personal
 from shared.store import to_utc_naive, utcnow
-
-from services.segments import customers, profiles
-from services.segments.rules import accent_tolerant
-from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
 
 bp = APIBlueprint("customers", __name__, tag="customers")
 

@@ -10,16 +10,15 @@ from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf
 from flask import Response, request, stream_with_context
 
+from services.segments import import_consent, import_format
+from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
+from services.segments.importer import COLUMNS, PREFIXED, TooLarge, store_upload
+from services.segments.models import ImportChunk, ImportJob, ImportMapping, ImportRejection
 from shared import export
 from shared.http.auth import roles
 from shared.http.errors import ApiError, field_error, not_found
 from shared.http.inputs import body_limit
 from shared.store import utcnow
-
-from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
-from services.segments import import_consent, import_format
-from services.segments.importer import COLUMNS, PREFIXED, TooLarge, store_upload
-from services.segments.models import ImportChunk, ImportJob, ImportMapping, ImportRejection
 
 bp = APIBlueprint("imports", __name__, tag="imports")
 

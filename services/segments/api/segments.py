@@ -12,19 +12,18 @@ from bson import json_util
 from flask import Response, stream_with_context
 from pymongo.errors import ExecutionTimeout
 
-from shared.audience import EXCLUDED, resolve
-from shared import export
-from shared.http.auth import mask_personal, roles
-from shared.http.errors import ApiError, not_found
-from shared.models import Customer, Segment, SegmentMember
-from shared.store import utcnow
-
 from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
 from services.segments.api.customers import CustomerOut, serialize
 from services.segments.jobs import queue_recompute
 from services.segments.membership import Membership, dependencies
 from services.segments.models import RecomputeJob
 from services.segments.rules import RuleError, compile_rule
+from shared import export
+from shared.audience import EXCLUDED, resolve
+from shared.http.auth import mask_personal, roles
+from shared.http.errors import ApiError, not_found
+from shared.models import Customer, Segment, SegmentMember
+from shared.store import utcnow
 
 bp = APIBlueprint("segments", __name__, tag="segments")
 
