@@ -46,6 +46,7 @@ class InvitationOut(Schema):
 @roles("marketer")
 @bp.input(InvitationIn)
 @bp.output(InvitationOut, status_code=201)
+@bp.doc(responses={404: "no such segment"})
 def invite(json_data):
     """Send the double opt-in confirmation to every member of a segment who has not consented yet."""
     from services.mailer.api.preferences_data import start_opt_in
