@@ -142,9 +142,16 @@ def create_app(settings: Settings | None = None) -> Flask:
                 checks[service] = "ok" if answer.status_code == 200 else f"down: HTTP {answer.status_code}"
             except requests.RequestException as exc:
                 checks[service] = f"down: {type(exc).__name__}"
-        ready = all(value == "ok" for value in checks.values())
-        body = {"status": "ready" if ready else "unavailable", "service": "console", "checks": checks}
-        return jsonify(body), (200 if ready else 503)
+        if all(value == "ok" for value in checks.values()):
+            return jsonify({"status": "ready", "service": "console", "checks": checks}), 200
+        down = ", ".join(sorted(name for name, value in checks.items() if value != "ok"))
+        return jsonify(
+            {
+                "error": "unavailable",
+                "message": f"Not ready: {down} unreachable",
+                "details": {"service": "console", "checks": checks},
+            }
+        ), 503
 
     @app.get("/openapi.json")
     def openapi():

@@ -44,7 +44,7 @@ def fuzz(app, examples: int):
                 suppress_health_check=list(HealthCheck),
             )
             @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case, operation=operation, seen=seen, documented=documented):
+            def run(case):
                 case.headers = {**(case.headers or {}), "X-API-Key": ADMIN_KEY}
                 response = case.call()
                 code = response.status_code
