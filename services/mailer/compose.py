@@ -7,8 +7,6 @@ from services.mailer import email_message
 from services.mailer.rendering import customer_context, pick_locale
 from services.mailer.templates import Pack
 from services.mailer.tracking import Links
-from services.mailer.transport import PermanentFailure
-from shared.normalize import wire_email
 
 
 def message_id(settings, delivery_id: str) -> str:
@@ -76,15 +74,11 @@ def email_bytes(
         html = links.track_html(html, delivery_id) if html is not None else None
         text = links.track_text(text, delivery_id) if text is not None else None
     to_name = " ".join(filter(None, (customer.get("first_name"), customer.get("last_name"))))
-    try:
-        wire_to = wire_email(to)[0]
-    except UnicodeError as exc:
-        raise PermanentFailure(f"invalid address {to!r}: {exc}", "invalid_address") from None
     return email_message.build(
         from_name=pack.variants[locale].from_name or settings.from_name,
         from_address=settings.from_address,
         to_name=to_name,
-        to_address=wire_to,
+        to_address=to,
         subject=rendered["subject"],
         text=text,
         html=html,

@@ -70,6 +70,14 @@ def _address(name: str | None, address: str) -> str:
     return f"{name} <{address}>"
 
 
+def _wire(address: str) -> tuple[str, bool]:
+    """``normalize.wire_email``, an address IDNA refuses failing this delivery alone."""
+    try:
+        return wire_email(address)
+    except UnicodeError as exc:
+        raise PermanentFailure(f"invalid address {address!r}: {exc}", "invalid_address") from None
+
+
 def _unstructured(name: str, value: str) -> str:
     value = header_text(value)
     if value.isascii() and len(name) + len(value) < 76:
@@ -112,7 +120,7 @@ def build(
         headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
     headers += [
         f"From: {_address(from_name, from_address)}",
-        f"To: {_address(to_name, to_address)}",
+        f"To: {_address(to_name, _wire(to_address)[0])}",
         f"Subject: {_unstructured('Subject', subject)}",
         f"Date: {email.utils.formatdate(usegmt=True)}",
         f"Message-ID: {message_id}",
@@ -208,10 +216,7 @@ class SmtpTransport:
         ``to`` is the stored address: its IDN domain goes out as A-labels, and a
         non-ASCII local part asks for SMTPUTF8, failing this delivery alone
         (``smtputf8_unsupported``) when the relay does not offer it."""
-        try:
-            rcpt, utf8 = wire_email(to)
-        except UnicodeError as exc:
-            raise PermanentFailure(f"invalid address {to!r}: {exc}", "invalid_address") from None
+        rcpt, utf8 = _wire(to)
         options = ["SMTPUTF8"] if utf8 else []
         for attempt in (1, 2):
             try:

@@ -140,7 +140,7 @@ def send_email(settings, *, to: str, subject: str, text: str) -> None:
         from_name=settings.from_name,
         from_address=settings.from_address,
         to_name="",
-        to_address=normalize.wire_email(to)[0],
+        to_address=to,
         subject=subject,
         text=text,
         html=None,
