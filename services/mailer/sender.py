@@ -251,6 +251,7 @@ class Sender:
                     doc,
                     f"no outcome after {doc['attempts']} attempts (the worker stopped each time)",
                     "abandoned",
+                    counted=False,  # taking the claim over counted this attempt already
                 )
             else:
                 alive.append(doc)
@@ -541,12 +542,12 @@ class Sender:
     ) -> None:
         self.events.publish(self._event(cls, doc, reason, code), message_id=f"delivery-{doc['_id']}-{what}")
 
-    def _fail(self, doc: dict, reason: str, code: str = "provider_rejected") -> None:
+    def _fail(self, doc: dict, reason: str, code: str = "provider_rejected", counted: bool = True) -> None:
         log.info("delivery %s failed (%s): %s", doc["_id"], code, reason)
-        Delivery._get_collection().update_one(
-            {"_id": doc["_id"], "claim": self.worker_id},
-            {"$set": {"status": "failed", "reason": reason[:500], "code": code}, "$inc": {"attempts": 1}},
-        )
+        update: dict = {"$set": {"status": "failed", "reason": reason[:500], "code": code}}
+        if counted:
+            update["$inc"] = {"attempts": 1}
+        Delivery._get_collection().update_one({"_id": doc["_id"], "claim": self.worker_id}, update)
         self._announce(DeliveryFailed, doc, f"failed-{doc.get('attempts', 0)}", reason[:500], code)
 
     def _retry_later(self, doc: dict, reason: str, code: str = "provider_unavailable") -> None:
