@@ -28,6 +28,34 @@ def sms_server():
         yield server
 
 
+class DkimKey:
+    """A DKIM key made by dkimpy's own helpers (openssl), and its DNS record for verifying."""
+
+    selector, domain = "s1", "tienda.example"
+
+    def __init__(self, folder):
+        from dkim.dknewkey import ExtractRSADnsPublicKey, GenRSAKeys
+
+        self.path, dns_path = folder / "dkim.pem", folder / "dkim.dns"
+        GenRSAKeys(str(self.path), verbose=False)
+        ExtractRSADnsPublicKey(str(self.path), str(dns_path), verbose=False)
+        self.record = dns_path.read_bytes().strip()
+
+    def settings(self) -> dict:
+        return {"dkim_domain": self.domain, "dkim_selector": self.selector, "dkim_key_path": str(self.path)}
+
+    def verifies(self, signed: bytes) -> bool:
+        import dkim
+
+        name = f"{self.selector}._domainkey.{self.domain}.".encode()
+        return dkim.verify(signed, dnsfunc=lambda asked, timeout=5: self.record if asked == name else None)
+
+
+@pytest.fixture
+def dkim_key(tmp_path):
+    return DkimKey(tmp_path)
+
+
 @pytest.fixture
 def mailer_env(service_env, smtp_server, sms_server):
     """Extra environment for mailer processes: providers on loopback, no quiet hours."""
