@@ -78,10 +78,13 @@ def template_out(template: Template, version: TemplateVersion | None = None, dra
     }
 
 
-def load_template(template_id) -> Template:
+def load_template(template_id, *, editable: bool = False) -> Template:
+    """The template, or 404; ``editable``: 409 when it is archived (no new draft or version)."""
     template = Template.objects(id=object_id(template_id, "template")).first()
     if template is None:
         raise not_found("template", template_id)
+    if editable and template.archived:
+        raise ApiError(409, "the template is archived", error="conflict")
     return template
 
 
@@ -218,9 +221,7 @@ def get_template(template_id):
 @bp.output(TemplateOut)
 def save_draft(template_id, json_data):
     """Keep edits as the draft (checked and compiled like a version); what campaigns send is unchanged."""
-    template = load_template(template_id)
-    if template.archived:
-        raise ApiError(409, "the template is archived", error="conflict")
+    template = load_template(template_id, editable=True)
     try:
         tpl.save_draft(template, **json_data)
     except tpl.TemplateInvalid as exc:
@@ -246,9 +247,7 @@ def discard_draft(template_id):
 @bp.output(TemplateOut)
 def publish_draft(template_id, json_data):
     """The draft becomes a new version that campaigns send (a marketing topic needs the footer block)."""
-    template = load_template(template_id)
-    if template.archived:
-        raise ApiError(409, "the template is archived", error="conflict")
+    template = load_template(template_id, editable=True)
     try:
         version = tpl.publish_draft(template, json_data.get("topic"))
     except tpl.FooterMissing as exc:
@@ -306,9 +305,7 @@ def list_versions(template_id, query_data):
 @bp.output(TemplateOut, status_code=201)
 def add_version(template_id, json_data):
     """Save a new version (checked like a new template); publish it at once if asked."""
-    template = load_template(template_id)
-    if template.archived:
-        raise ApiError(409, "the template is archived", error="conflict")
+    template = load_template(template_id, editable=True)
     try:
         version = tpl.add_version(template, **json_data)
     except tpl.TemplateInvalid as exc:
