@@ -107,7 +107,14 @@ def test_a_part_that_dies_is_restarted_counted_and_sigterm_still_stops_everythin
         wait_until(lambda: "mailer-worker restarted" in output(), timeout=60, what="the restart")
         assert "mailer-worker exited with code -9; restarting it in 0.2 s" in output()
         assert "restart 1 of this part, 1 in this run" in output()
-        after = _children(run.pid)
+        # the new child is listed once it has exec'd (until then its cmdline is the run's own)
+        after = wait_until(
+            lambda: (lambda found: found if ("services.mailer", "worker") in found else None)(
+                _children(run.pid)
+            ),
+            timeout=30,
+            what="the restarted worker to be running",
+        )
         assert after[("services.mailer", "worker")] != worker
         assert {k: v for k, v in after.items() if k != ("services.mailer", "worker")} == {
             k: v for k, v in before.items() if k != ("services.mailer", "worker")
