@@ -57,17 +57,17 @@ def figures(model: Model, rows: list[dict]) -> dict:
 
 def retrain(extra: list[Path] | None = None, activate: bool = False, out=sys.stdout) -> dict:
     """Fit, evaluate and store a new version; returns its stored document."""
-    base = train.shipped_training(extra)
+    base, base_weights = train.shipped_training(extra)
     corrections = corrected_posts()
     rows = base + corrections
-    weights = [1.0] * len(base) + [train.CORRECTION_WEIGHT] * len(corrections)
+    weights = base_weights + [train.CORRECTION_WEIGHT] * len(corrections)
     data = train.fit(
         rows,
         weights,
         base="cm",
         notes={
             "corrections": len(corrections),
-            "sources": ["eval_set.jsonl split dev", *map(str, extra or []), "corrections"],
+            "sources": ["eval_set.jsonl split dev", *(p.name for p in extra or []), "corrections"],
         },
     )
     collection = store_collection()

@@ -117,3 +117,23 @@ def test_a_correction_changes_the_next_retrain_and_only_an_activation_changes_th
     assert api("get", f"/mentions/{again.id}").json["model_version"] == new.version
     retrain.activate_version("shipped", out=io.StringIO())
     assert registry.current().version == shipped.version
+
+
+def test_each_language_is_fitted_on_its_own_posts():
+    """A set in one language (a large public English set, English corrections) leaves
+    the other language's weights as they were: the classes are balanced per language."""
+    from services.listener.sentiment import train
+    from services.listener.sentiment.features import BASE
+
+    rows, weights = train.shipped_training()
+    english = [
+        {"text": f"parcel {n} arrived crushed and nobody answers", "lang": "en", "label": "negative"}
+        for n in range(30)
+    ]
+    before = train.fit(rows, weights)
+    after = train.fit(rows + english, weights + [1.0] * len(english))
+    spanish = slice(0, len(BASE))
+    assert [row[spanish] for row in after["dense"]] == [row[spanish] for row in before["dense"]]
+    assert after["words"]["es"] == before["words"]["es"]
+    assert after["words"]["en"] != before["words"]["en"]
+    assert Model(after).score("parcel 7 arrived crushed", "en").label == "negative"

@@ -110,14 +110,13 @@ PATTERNS = {
     },
 }
 
-DENSE = (
+BASE = (
     "bias",
     "lex_compound",
     "lex_pos",
     "lex_neg",
     "lex_negative",
     "lex_positive",
-    "lang_en",
     "complaint",
     "complaint_any",
     "sarcasm",
@@ -131,6 +130,11 @@ DENSE = (
     "emoji_pos",
     "length",
 )
+# Each language has its own weights for every feature above (a post fills only its own
+# language's half): Spanish posts and English ones use the lexicon and emphasis
+# differently, and a large English training set must not move the Spanish weights.
+SIDES = ("es", "en")
+DENSE = tuple(f"{side}:{name}" for side in SIDES for name in BASE)
 
 
 def clean(text: str) -> str:
@@ -157,7 +161,8 @@ def extract(
     text: str, lang: str, lexicon: dict, emoji: dict[str, float]
 ) -> tuple[list[float], dict[int, float]]:
     """(dense features in DENSE order, hashed words) of a post. ``lexicon`` is the
-    engine's polarity_scores of the post; ``emoji`` the emoji table."""
+    engine's polarity_scores of the post; ``emoji`` the emoji table. The other
+    language's half of the dense features is zero."""
     side = "en" if lang == "en" else "es"
     cleaned = clean(text)
     patterns = PATTERNS[side]
@@ -182,7 +187,6 @@ def extract(
         lexicon["neg"],
         float(compound <= -0.15),
         float(compound >= 0.15),
-        float(side == "en"),
         min(complaints, 3) / 3,
         float(complaints > 0),
         float(sarcasm > 0),
@@ -197,4 +201,6 @@ def extract(
         min(math.log1p(len(tokens)) / 4, 1.0),
     ]
     prefix = "e:" if side == "en" else "s:"
+    padding = [0.0] * len(BASE)
+    dense = padding + dense if side == "en" else dense + padding
     return dense, hashed([prefix + t for t in tokens])

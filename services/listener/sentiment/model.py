@@ -46,7 +46,10 @@ class Model:
         self.version: str = data["version"]
         self.data = data
         self.dense: list[list[float]] = data["dense"]
-        self.words: dict[int, list[float]] = {int(k): v for k, v in data["words"].items()}
+        # Per language (es, en): hashed word bucket -> its three class weights.
+        self.words: dict[str, dict[int, list[float]]] = {
+            lang: {int(k): v for k, v in data["words"][lang].items()} for lang in ("es", "en")
+        }
         self.offsets: list[float] = data.get("offsets") or [0.0, 0.0, 0.0]
         # Per feature, its three class weights: one pass over the features per post.
         self._dense_by_feature = list(zip(*self.dense))
@@ -64,7 +67,7 @@ class Model:
                 neg += w0 * x
                 neu += w1 * x
                 pos += w2 * x
-        known = self.words
+        known = self.words["en" if lang == "en" else "es"]
         for bucket, count in words.items():
             weights = known.get(bucket)
             if weights:
