@@ -137,3 +137,37 @@ def test_each_language_is_fitted_on_its_own_posts():
     assert after["words"]["es"] == before["words"]["es"]
     assert after["words"]["en"] != before["words"]["en"]
     assert Model(after).score("parcel 7 arrived crushed", "en").label == "negative"
+
+
+def test_the_public_spanish_set_is_split_in_fixed_disjoint_halves(tmp_path):
+    import json
+
+    from bench.listener import public_sets
+
+    klasses = ["P", "N", "NEU", "NONE", "P", "N"]
+    source = tmp_path / "tweets.json"
+    source.write_text(
+        "".join(json.dumps({"text": f"post {n}", "klass": k}) + "\n" for n, k in enumerate(klasses)),
+        encoding="utf-8",
+    )
+    public_sets.evomsa(source, tmp_path)
+
+    def read(name):
+        return [json.loads(line) for line in (tmp_path / name).read_text(encoding="utf-8").splitlines()]
+
+    whole, train, held = (
+        read("evomsa_es_all.jsonl"),
+        read("evomsa_es_train.jsonl"),
+        read("evomsa_es_eval.jsonl"),
+    )
+    assert [r["label"] for r in whole] == [
+        "positive",
+        "negative",
+        "neutral",
+        "neutral",
+        "positive",
+        "negative",
+    ]
+    assert {r["lang"] for r in whole} == {"es"}
+    assert [r["text"] for r in train] == ["post 0", "post 2", "post 4"]
+    assert [r["text"] for r in held] == ["post 1", "post 3", "post 5"]
