@@ -33,7 +33,7 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from services.segments import events, import_consent, import_messages, profiles
-from services.segments.jobs import LeaseLost, Stopping, finish, renew
+from services.segments.joblease import LeaseLost, Stopping, finish, renew
 from services.segments.models import ImportChunk, ImportJob, ImportRejection
 from shared.http.inputs import MAX_DEPTH, too_deep
 from shared.messaging.contracts import ConsentImported, CustomerCreated, CustomerUpdated
