@@ -254,9 +254,9 @@ class Poller:
 
 def main(settings) -> None:
     from services.listener.models import DOCUMENTS
-    from shared import store
+    from shared.documents import prepare_store
 
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
     poller = Poller(settings)
     signal.signal(signal.SIGTERM, lambda *_: poller.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: poller.stopping.set())

@@ -15,9 +15,9 @@ def worker(settings, _argv):
     from services.mailer import rendering
     from services.mailer.consumers import build_sender, handlers
     from services.mailer.models import DOCUMENTS
-    from shared import store
+    from shared.documents import prepare_store
 
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
     rendering.configure(rendering.RenderBudget.from_settings(settings))
     sender = build_sender(settings)
     consumer = build_worker(settings, handlers(sender), name="mailer", on_idle=sender.sweep)

@@ -16,10 +16,17 @@ import socket
 import threading
 import time
 
-import mongoengine as me
-
 from services.segments.importer import run_import
-from services.segments.joblease import LeaseLost, Stopping, claim, finish, give_back, release, renew
+from services.segments.jobqueue import (
+    LeaseLost,
+    Stopping,
+    claim,
+    finish,
+    give_back,
+    queue_recompute,
+    release,
+    renew,
+)
 from services.segments.membership import Membership, active_dynamic, dependencies
 from services.segments.models import ImportJob, RecomputeJob
 from shared.models import Segment
@@ -48,13 +55,6 @@ def run_recompute(settings, job: RecomputeJob, owner: str, stopping: threading.E
 
     stats = membership.recompute(segment, progress)
     finish(RecomputeJob, job.id, owner, "done", **stats)
-
-
-def queue_recompute(segment_id, reason: str, key: str | None = None) -> RecomputeJob | None:
-    try:
-        return RecomputeJob(segment_id=segment_id, reason=reason, key=key).save()
-    except me.NotUniqueError:
-        return None
 
 
 def queue_periodic(interval: float) -> int:

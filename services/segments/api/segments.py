@@ -14,7 +14,7 @@ from pymongo.errors import ExecutionTimeout
 
 from services.segments.api.common import jsonable, settings
 from services.segments.api.customers import CustomerOut, serialize
-from services.segments.jobs import queue_recompute
+from services.segments.jobqueue import queue_recompute
 from services.segments.membership import Membership, dependencies
 from services.segments.models import RecomputeJob
 from services.segments.rules import RuleError, compile_rule
