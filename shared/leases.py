@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -31,6 +32,7 @@ class LeaseLost(Exception):
     """Another worker holds the lease now; stop without touching the document."""
 
 
+@dataclass(frozen=True)
 class Lease:
     """Leases held by ``owner`` on the documents of one collection.
 
@@ -39,22 +41,13 @@ class Lease:
     again what it already holds (a renewal by claim).
     """
 
-    def __init__(
-        self,
-        collection: Callable,
-        owner: str,
-        seconds: float,
-        *,
-        owner_field: str = "owner",
-        until_field: str = "lease_until",
-        reentrant: bool = False,
-    ):
-        self.collection = collection
-        self.owner = owner
-        self.seconds = seconds
-        self.owner_field = owner_field
-        self.until_field = until_field
-        self.reentrant = reentrant
+    collection: Callable
+    owner: str
+    seconds: float
+    _: KW_ONLY
+    owner_field: str = "owner"
+    until_field: str = "lease_until"
+    reentrant: bool = False
 
     def until(self, now: datetime.datetime) -> datetime.datetime:
         return now + datetime.timedelta(seconds=self.seconds)
