@@ -21,6 +21,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from services.mailer import blocks as blk
+from services.mailer import blocks_check, blocks_compile
 from services.mailer.models import Delivery, Template, TemplateVersion
 from services.mailer.rendering import Compiled, RenderError, check_variants, compile_variant
 from shared.store import utcnow
@@ -77,7 +78,7 @@ def validate(channel: str, variants: dict, fallback_locale: str, sample: dict | 
             if not variant.get(key):
                 fields.setdefault(f"variants.{locale}.{key}", []).append("is required")
         if built:
-            found = blk.check(locale, variant, sample, f"variants.{locale}")
+            found = blocks_check.check(locale, variant, sample, f"variants.{locale}")
             problems += found
             for problem in found:
                 fields.setdefault(problem.field, []).append(problem.en)
@@ -90,7 +91,7 @@ def validate(channel: str, variants: dict, fallback_locale: str, sample: dict | 
     compiled = {}
     try:
         compiled = {
-            locale: blk.compile_variant(locale, variant)
+            locale: blocks_compile.compile_variant(locale, variant)
             for locale, variant in variants.items()
             if channel == "email" and blk.uses_blocks(variant)
         }
