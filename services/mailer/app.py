@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.mailer import rendering
+from services.mailer import render_budget
 from services.mailer.events import Events
 from services.mailer.models import DOCUMENTS
 from services.mailer.settings import Settings, load
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None):
         "tracking, bounces, consents.",
     )
     prepare_store(settings.mongo_uri, *DOCUMENTS)
-    rendering.configure(rendering.RenderBudget.from_settings(settings))
+    render_budget.configure(render_budget.RenderBudget.from_settings(settings))
     # The publisher connects on first publish, not here.
     publisher = Publisher(settings.amqp_url, Topology(settings.broker_namespace), "mailer")
     tokens = from_settings(settings)
