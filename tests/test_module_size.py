@@ -31,7 +31,6 @@ NOT_YET = {
     "shared/messaging/consumer.py": "the outbox work of issue 14 reshapes messaging",
     "shared/messaging/publisher.py": "the outbox work of issue 14 reshapes messaging (several jobs)",
     "services/mailer/sender.py": "several jobs (claim, render, send, sweep)",
-    "services/mailer/templates.py": "",
     "services/mailer/api/templates.py": "",
     "services/console/accounts.py": "users, sessions, API tokens, throttle",
     "services/segments/rules.py": "",
