@@ -10,6 +10,7 @@ from __future__ import annotations
 import requests
 
 from shared import store
+from shared.documents import prepare_store
 from shared.models import Customer
 
 CUSTOMERS = [
@@ -92,7 +93,7 @@ SEGMENTS = [
 
 def seed(mongo_uri: str, urls: dict, admin_key: str) -> str:
     """Customers and a demo segment through the segments API (409: already there)."""
-    store.prepare(mongo_uri)
+    prepare_store(mongo_uri)
     headers = {"X-API-Key": admin_key}
     created = 0
     for data in CUSTOMERS:

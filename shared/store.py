@@ -64,13 +64,3 @@ def to_utc_naive(value: datetime.datetime) -> datetime.datetime:
     if value.tzinfo is None:
         return value
     return value.astimezone(datetime.UTC).replace(tzinfo=None)
-
-
-def prepare(uri: str, *documents) -> None:
-    """Connect and declare the indexes of the shared documents plus ``documents``."""
-    from shared.messaging.consumer import ProcessedMessage
-    from shared.messaging.publisher import OutboxMessage
-    from shared.models import ALL_DOCUMENTS
-
-    connect(uri)
-    ensure_indexes(*ALL_DOCUMENTS, ProcessedMessage, OutboxMessage, *documents)

@@ -58,9 +58,10 @@ def amqp_url():
 def mongo_uri(store_base_uri):
     """A fresh database for this test, connected as the default alias."""
     from shared import store
+    from shared.documents import prepare_store
 
     uri = f"{store_base_uri}/t_{uuid.uuid4().hex[:12]}"
-    store.prepare(uri)
+    prepare_store(uri)
     yield uri
     try:
         store.db().client.drop_database(store.database_name(uri))

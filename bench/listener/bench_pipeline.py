@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     from services.listener.pipeline import Pipeline
     from services.listener.sources.base import Fetch
     from services.listener.sources.x import XSource
-    from shared import store
+    from shared.documents import prepare_store
     from shared.messaging.topology import Topology
     from shared.models import Customer
     from tests.listener.fakes import start
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     )
     server, base, state = start()
     try:
-        store.prepare(uri, *DOCUMENTS)
+        prepare_store(uri, *DOCUMENTS)
         Customer._get_collection().insert_many(
             [
                 {

@@ -34,7 +34,7 @@ from bench.common import machine  # noqa: E402
 from devstack import procs  # noqa: E402
 from services.mailer import templates  # noqa: E402
 from services.mailer.models import DOCUMENTS  # noqa: E402
-from shared import store  # noqa: E402
+from shared.documents import prepare_store  # noqa: E402
 from shared.messaging.contracts import SendRequested, envelope_for  # noqa: E402
 from shared.messaging.topology import Topology  # noqa: E402
 from shared.models import ConsentState, Customer  # noqa: E402
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
             started.append(proc)
             mongo_base = f"mongodb://127.0.0.1:{port}"
         mongo_uri = f"{mongo_base.rstrip('/')}/bench_{uuid.uuid4().hex[:8]}"
-        store.prepare(mongo_uri, *DOCUMENTS)
+        prepare_store(mongo_uri, *DOCUMENTS)
 
         smtp_port = procs.free_port()
         arrivals = work / "arrivals.txt"

@@ -14,9 +14,9 @@ def worker(settings, _argv):
     from services.campaigns.consumers import handlers
     from services.campaigns.models import DOCUMENTS
     from services.campaigns.publishing import Announcer
-    from shared import store
+    from shared.documents import prepare_store
 
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
     announcer = Announcer(settings.amqp_url, settings.broker_namespace)
     run_worker(
         build_worker(settings, handlers(settings, announcer), name="campaigns", on_idle=announcer.relay)
@@ -26,9 +26,9 @@ def worker(settings, _argv):
 def scheduler(settings, _argv):
     from services.campaigns.models import DOCUMENTS
     from services.campaigns.scheduler import run_forever
-    from shared import store
+    from shared.documents import prepare_store
 
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
     run_forever(settings)
 
 

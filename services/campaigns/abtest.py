@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 
-from services.campaigns.models import EPOCH, NO_WORKER, campaigns, facts, runs
+from services.campaigns.models import campaigns, facts, run_lease, runs
 from services.campaigns.serialize import iso
 from shared.logs import event as log_event
 from shared.messaging.contracts import CampaignDue
@@ -77,14 +77,13 @@ def decide_due(scheduler, now) -> None:
                     "state": "sending",
                     "phase": "rest",
                     "checkpoint": {"last_id": None, "batch": 0},
-                    "worker": NO_WORKER,
-                    "worker_until": EPOCH,
                     "touched_at": now,
                     "ab.winner": winner,
                     "ab.reason": reason,
                     "ab.stats": stats,
                     "ab.decided_at": now,
-                }
+                },
+                "$unset": run_lease("").vacant(),
             },
         )
         if claimed.modified_count:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.campaigns.models import DOCUMENTS
 from services.campaigns.publishing import Announcer
 from services.campaigns.settings import Settings, load
-from shared import store
+from shared.documents import prepare_store
 from shared.http.app import create_api_app
 
 
@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None):
         settings=settings,
         description="Campaigns, schedules, A/B tests, journeys and results.",
     )
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
     app.extensions["campaigns_announcer"] = Announcer(settings.amqp_url, settings.broker_namespace)
 
     from services.campaigns.api import actions, campaigns, results

@@ -30,7 +30,7 @@ import uuid
 from services.campaigns.completion import run_step
 from services.campaigns.content import assign, is_marketing, template_for
 from services.campaigns.lifecycle import move
-from services.campaigns.models import EPOCH, NO_WORKER, campaigns, runs
+from services.campaigns.models import campaigns, run_lease, runs
 from shared.audience import iter_audience
 from shared.logs import event as log_event
 from shared.messaging.consumer import Poison
@@ -47,33 +47,17 @@ class FanOut:
         self.settings = settings
         self.announcer = announcer
         self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-    def lease(self) -> datetime.timedelta:
-        return datetime.timedelta(seconds=self.settings.fanout_lease_seconds)
+        self.lease = run_lease(self.me, settings.fanout_lease_seconds)
 
     def claim(self, run_id: str) -> bool:
         now = utcnow()
-        result = runs().update_one(
-            {
-                "_id": run_id,
-                "state": {"$in": ACTIVE},
-                "$or": [{"worker": {"$in": [NO_WORKER, self.me]}}, {"worker_until": {"$lt": now}}],
-            },
-            {
-                "$set": {
-                    "worker": self.me,
-                    "worker_until": now + self.lease(),
-                    "state": "sending",
-                    "touched_at": now,
-                }
-            },
+        claimed = self.lease.claim(
+            {"_id": run_id, "state": {"$in": ACTIVE}}, now=now, state="sending", touched_at=now
         )
-        return result.modified_count == 1
+        return claimed is not None
 
     def release(self, run_id: str, **sets) -> None:
-        runs().update_one(
-            {"_id": run_id, "worker": self.me}, {"$set": {"worker": NO_WORKER, "worker_until": EPOCH, **sets}}
-        )
+        self.lease.release(run_id, **sets)
 
     def on_due(self, envelope: Envelope) -> None:
         """campaigns.campaign.due: fan the run out from its checkpoint."""
@@ -154,18 +138,15 @@ class FanOut:
             # The whole counter map is set (not $inc'ed): the update is conditional on the batch number
             # and our claim, so the counts move exactly with the checkpoint. ($inc on a nested field
             # in an update that also sets a datetime is broken in the store stand-in.)
-            update = {
-                "$set": {
-                    "checkpoint": {"last_id": ids[-1], "batch": batch_no + 1},
-                    "targeted": targeted,
-                    "worker_until": now + self.lease(),
-                    "touched_at": now,
-                }
-            }
-            moved = runs().update_one(
-                {"_id": run_id, "worker": self.me, "checkpoint.batch": batch_no}, update
+            moved = self.lease.renew(
+                run_id,
+                where={"checkpoint.batch": batch_no},
+                now=now,
+                checkpoint={"last_id": ids[-1], "batch": batch_no + 1},
+                targeted=targeted,
+                touched_at=now,
             )
-            if moved.modified_count != 1:
+            if not moved:
                 log_event(log, "fan-out claim lost", logging.WARNING, fire_id=run_id, batch=batch_no)
                 return
             batch_no += 1

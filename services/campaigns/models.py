@@ -22,6 +22,7 @@ import datetime
 
 import mongoengine as me
 
+from shared.leases import Lease
 from shared.store import utcnow
 
 STATES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled", "failed")
@@ -155,11 +156,20 @@ class Enrollment(me.Document):
     }
 
 
-# "Nobody holds it": an empty string and the epoch rather than null, because the
-# store stand-in does not match an explicit null inside $or (see the report);
-# the same queries are right on MongoDB.
-NO_WORKER = ""
+# An enrollment nobody has claimed: the epoch rather than null, because the store
+# stand-in does not match an explicit null inside $or; the same queries are right on MongoDB.
 EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def run_lease(owner: str, seconds: float = 0) -> Lease:
+    """The fan-out worker's lease on a campaign run (``worker`` until ``worker_until``)."""
+    return Lease(runs, owner, seconds, owner_field="worker", until_field="worker_until", reentrant=True)
+
+
+def scheduler_lease(holder: str, seconds: float) -> Lease:
+    """The scheduler replicas' lease (one document, ``scheduler_leases/campaigns``)."""
+    return Lease(leases, holder, seconds, owner_field="holder", until_field="expires_at", reentrant=True)
+
 
 DOCUMENTS = (Campaign, CampaignRun, SchedulerLease, DeliveryFact, Conversion, Enrollment)
 

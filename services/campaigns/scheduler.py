@@ -36,7 +36,7 @@ import uuid
 from pymongo.errors import DuplicateKeyError
 
 from services.campaigns import completion
-from services.campaigns.models import EPOCH, NO_WORKER, campaigns, leases, runs
+from services.campaigns.models import campaigns, run_lease, runs, scheduler_lease
 from services.campaigns.schedules import next_cron_fire
 from services.campaigns.serialize import iso
 from shared.logs import event as log_event
@@ -59,23 +59,16 @@ class Scheduler:
         self.announcer = announcer
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.clock = clock
+        self.lease = scheduler_lease(self.holder, settings.scheduler_lease_seconds)
 
     # the lease ---------------------------------------------------------------
 
     def acquire_lease(self, now: datetime.datetime) -> bool:
-        until = now + datetime.timedelta(seconds=self.settings.scheduler_lease_seconds)
-        try:
-            result = leases().update_one(
-                {"_id": LEASE, "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}]},
-                {"$set": {"holder": self.holder, "expires_at": until}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False  # someone else holds it (the upsert met their document)
-        return bool(result.matched_count or result.upserted_id)
+        """Take or renew the lease; False while another replica holds it."""
+        return self.lease.claim({"_id": LEASE}, now=now, upsert=True) is not None
 
     def release_lease(self) -> None:
-        leases().update_one({"_id": LEASE, "holder": self.holder}, {"$set": {"expires_at": utcnow()}})
+        self.lease.release(LEASE)
 
     # the tick ----------------------------------------------------------------
 
@@ -159,8 +152,6 @@ class Scheduler:
                     "phase": "test" if campaign.get("ab_test") else "main",
                     "checkpoint": {"last_id": None, "batch": 0},
                     "targeted": {},
-                    "worker": NO_WORKER,
-                    "worker_until": EPOCH,
                     "fired_at": now,
                     "touched_at": now,
                 }
@@ -196,11 +187,11 @@ class Scheduler:
             runs()
             .find(
                 {"state": {"$in": ["pending", "sending"]}, "touched_at": {"$lt": stale}},
-                {"campaign_id": 1, "due_at": 1, "touched_at": 1, "worker_until": 1},
+                {"campaign_id": 1, "due_at": 1, "touched_at": 1, "worker": 1, "worker_until": 1},
             )
             .limit(100)
         ):
-            if run.get("worker_until", EPOCH) > now:
+            if run_lease("").held(run, now):
                 continue
             campaign = campaigns().find_one({"_id": run["campaign_id"]}, {"state": 1})
             if not campaign or campaign["state"] != "sending":

@@ -9,7 +9,7 @@ import requests
 from flask import Flask, g, jsonify, render_template, request
 
 from services.console import i18n, links, security
-from services.console.client import ApiFailure, Clients, ServiceUnavailable
+from services.console.client import ApiFailure, ServiceUnavailable
 from services.console.settings import Settings, load
 from shared.logs import new_id, reset_correlation_id, set_correlation_id
 
@@ -45,14 +45,6 @@ OPENAPI = {  # the console is pages, not an API: only its health check is an ope
         },
     },
 }
-
-
-def api():
-    """The services' clients, with the signed-in user's key (created once per request)."""
-    if "api" not in g:
-        settings: Settings = g.settings
-        g.api = Clients(settings.service_urls(), security.api_credential(), settings.api_timeout)
-    return g.api
 
 
 FORM_MAX_BYTES = 64 * 1024 * 1024  # every request body but an import's file

@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 
 import requests
+from flask import g
 
+from services.console import security
 from shared.logs import get_correlation_id
 
 SERVICES = ("segments", "campaigns", "mailer", "listener")
@@ -135,3 +137,11 @@ class Clients:
             return self._clients[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+def api():
+    """The services' clients, with the signed-in user's key (created once per request)."""
+    if "api" not in g:
+        settings = g.settings
+        g.api = Clients(settings.service_urls(), security.api_credential(), settings.api_timeout)
+    return g.api

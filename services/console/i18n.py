@@ -14,6 +14,7 @@ from babel.dates import format_datetime, get_timezone
 from babel.numbers import format_decimal, format_percent
 from flask import current_app, session
 
+from services.console.links import safe_next
 from services.console.messages_es import ES
 
 LOCALES = ("es", "en")
@@ -144,12 +145,10 @@ def set_zone():
     """The viewer's time zone (header picker): every time is shown in it."""
     from flask import redirect, request
 
-    from services.console.views.auth import _safe_next
-
     chosen = (request.form.get("zone") or "").strip()
     if chosen == "UTC" or chosen in zoneinfo.available_timezones():
         session["zone"] = chosen
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 def format_number(value, digits: int = 0) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask import url_for
+
 MAX_LENGTH = 2048
 
 
@@ -37,3 +39,10 @@ def link_target(value, local_only: bool = False) -> str | None:
 
 def init_app(app) -> None:
     app.jinja_env.filters["link_target"] = link_target
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect to another host after sign-in."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return url_for("dashboard.index")
+    return target

@@ -1,4 +1,7 @@
-"""The Spanish catalogue: English text -> Spanish (tests check every text the pages use is here)."""
+"""The Spanish catalogue: English text -> Spanish (tests check every text the pages use is here).
+
+Long because: a catalogue, one line per message the console shows.
+"""
 
 ES: dict[str, str] = {
     # layout, sign-in, errors

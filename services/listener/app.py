@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.listener.settings import Settings, load
-from shared import store
+from shared.documents import prepare_store
 from shared.http.app import create_api_app
 
 
@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None):
         settings=settings,
         description="Listening queries, mentions with sentiment, triage and alerts.",
     )
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
     app.register_blueprint(queries.bp)
     app.register_blueprint(mentions.bp)
     return app

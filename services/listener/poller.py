@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.listener.alerts import Alerts, Rule
@@ -26,6 +25,7 @@ from services.listener.models import ListeningQuery, SourceCursor
 from services.listener.pipeline import Pipeline
 from services.listener.sources import AuthFailed, SourceError, build
 from services.listener.sources.base import Fetch
+from shared.leases import Lease
 from shared.logs import event as log_event
 from shared.messaging.topology import Topology
 from shared.store import utcnow
@@ -38,6 +38,13 @@ class Poller:
         self.settings = settings
         self.sources = sources if sources is not None else build(settings)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.lease = Lease(
+            SourceCursor._get_collection,
+            self.owner,
+            settings.lease_seconds,
+            owner_field="lease_owner",
+            until_field="lease_until",
+        )
         self.publisher = BatchPublisher(settings.amqp_url, Topology(settings.broker_namespace))
         self.pipeline = Pipeline(self.publisher)
         self.alerts = Alerts(
@@ -82,47 +89,26 @@ class Poller:
 
     def claim(self, query_ids: list, skip: list | None = None) -> dict | None:
         now = utcnow()
-        return SourceCursor._get_collection().find_one_and_update(
+        return self.lease.claim(
             {
                 "query_id": {"$in": query_ids},
                 "status": {"$ne": "auth_failed"},
                 "_id": {"$nin": skip or []},
-                "$and": [
-                    {"$or": [{"next_poll_at": None}, {"next_poll_at": {"$lte": now}}]},
-                    {"$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}]},
-                ],
+                "$and": [{"$or": [{"next_poll_at": None}, {"next_poll_at": {"$lte": now}}]}],
             },
-            {
-                "$set": {
-                    "lease_owner": self.owner,
-                    "lease_until": now + datetime.timedelta(seconds=self.settings.lease_seconds),
-                }
-            },
+            now=now,
             sort=[("next_poll_at", 1)],
-            return_document=ReturnDocument.AFTER,
         )
 
     def release(self, claimed: dict, **changes) -> bool:
         """Store the poll's outcome and give the lease back (only if we still hold it).
 
-        Fields that become empty are removed ($unset) rather than set to null:
-        the store stand-in does not match ``{field: None}`` against an explicit
-        null (MongoDB does); a missing field matches on both.
+        A change to None removes the field (see shared/leases.py).
         """
         now = utcnow()
         values = {"updated_at": now, "last_polled_at": now, **changes}
         fetched = values.pop("fetched", 0)
-        update: dict = {
-            "$set": {k: v for k, v in values.items() if v is not None},
-            "$unset": {k: "" for k, v in values.items() if v is None},
-        }
-        update["$unset"].update({"lease_until": "", "lease_owner": ""})
-        if fetched:
-            update["$inc"] = {"fetched": fetched}
-        done = SourceCursor._get_collection().update_one(
-            {"_id": claimed["_id"], "lease_owner": self.owner}, update
-        )
-        return done.modified_count == 1
+        return self.lease.release(claimed["_id"], inc={"fetched": fetched} if fetched else None, **values)
 
     # polling ------------------------------------------------------------------
 
@@ -268,9 +254,9 @@ class Poller:
 
 def main(settings) -> None:
     from services.listener.models import DOCUMENTS
-    from shared import store
+    from shared.documents import prepare_store
 
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
     poller = Poller(settings)
     signal.signal(signal.SIGTERM, lambda *_: poller.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: poller.stopping.set())

@@ -22,7 +22,7 @@ from services.listener.models import DOCUMENTS, Mention
 from services.listener.sentiment import train
 from services.listener.sentiment.metrics import accuracy, macro_f1, recall
 from services.listener.sentiment.model import COLLECTION, Model, registry
-from shared import store
+from shared.documents import prepare_store
 from shared.store import utcnow
 
 
@@ -159,7 +159,7 @@ def main(settings, argv: list[str]) -> None:
         help="more labelled JSONL (text, lang, label), read at run time",
     )
     args = parser.parse_args(argv)
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
     retrain(args.extra, args.activate)
 
 
@@ -168,7 +168,7 @@ def model_main(settings, argv: list[str]) -> None:
     parser.add_argument("action", choices=("list", "activate"))
     parser.add_argument("version", nargs="?", help="for activate: a stored version, or 'shipped'")
     args = parser.parse_args(argv)
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
     if args.action == "list":
         list_versions()
     elif not args.version:

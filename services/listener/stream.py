@@ -122,10 +122,10 @@ def main(settings) -> None:
     from services.listener.announce import BatchPublisher
     from services.listener.models import DOCUMENTS
     from services.listener.pipeline import Pipeline
-    from shared import store
+    from shared.documents import prepare_store
     from shared.messaging.topology import Topology
 
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
     publisher = BatchPublisher(settings.amqp_url, Topology(settings.broker_namespace))
     stream = MentionStream(settings, Pipeline(publisher))
     stopping = threading.Event()

@@ -12,13 +12,13 @@ def api(settings, _argv):
 
 def worker(settings, _argv):
     """Consume send.requested; between messages, sweep due deferred and abandoned deliveries."""
-    from services.mailer import rendering
+    from services.mailer import render_budget
     from services.mailer.consumers import build_sender, handlers
     from services.mailer.models import DOCUMENTS
-    from shared import store
+    from shared.documents import prepare_store
 
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
-    rendering.configure(rendering.RenderBudget.from_settings(settings))
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
+    render_budget.configure(render_budget.RenderBudget.from_settings(settings))
     sender = build_sender(settings)
     consumer = build_worker(settings, handlers(sender), name="mailer", on_idle=sender.sweep)
     consumer.idle_every = settings.idle_every

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.mailer import rendering
+from services.mailer import render_budget
 from services.mailer.events import Events
 from services.mailer.models import DOCUMENTS
 from services.mailer.settings import Settings, load
 from services.mailer.tokens import Tokens, from_settings
 from services.mailer.tracking import Links
-from shared import store
+from shared.documents import prepare_store
 from shared.http.app import create_api_app
 from shared.messaging.publisher import Publisher
 from shared.messaging.topology import Topology
@@ -36,8 +36,8 @@ def create_app(settings: Settings | None = None):
         description="Templates, consent-respecting email and SMS delivery, unsubscribe, "
         "tracking, bounces, consents.",
     )
-    store.prepare(settings.mongo_uri, *DOCUMENTS)
-    rendering.configure(rendering.RenderBudget.from_settings(settings))
+    prepare_store(settings.mongo_uri, *DOCUMENTS)
+    render_budget.configure(render_budget.RenderBudget.from_settings(settings))
     # The publisher connects on first publish, not here.
     publisher = Publisher(settings.amqp_url, Topology(settings.broker_namespace), "mailer")
     tokens = from_settings(settings)

@@ -115,7 +115,7 @@ class Settings(CommonSettings):
     public_address_window: int = setting(
         3600, parse=parse_positive_int, doc="window of the per-address limit in seconds"
     )
-    # render budget of templates (save, preview, send): rendering.RenderBudget, SECURITY.md
+    # render budget of templates (save, preview, send): render_budget.RenderBudget, SECURITY.md
     render_max_bytes: int = setting(
         256 * 1024,
         parse=parse_positive_int,

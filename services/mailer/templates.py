@@ -13,115 +13,16 @@ version. A campaign step keeps the version its first batch was sent with
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 
-from services.mailer import blocks as blk
 from services.mailer.models import Delivery, Template, TemplateVersion
-from services.mailer.rendering import Compiled, RenderError, check_variants, compile_variant
+from services.mailer.rendering import Compiled, RenderError, compile_variant
+from services.mailer.template_checks import FooterMissing, TemplateInvalid, check_publishable, validate
 from shared.store import utcnow
-
-LOCALE_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
-
-
-class TemplateInvalid(ValueError):
-    """``fields``: {"variants.es.subject": ["line 1: 'x' is undefined"]}; ``blocks``: the
-    problems of block variants, each naming its block in Spanish and English."""
-
-    def __init__(self, fields: dict[str, list[str]], blocks: list[blk.BlockProblem] | None = None):
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items()))
-        self.fields = fields
-        self.blocks = blocks or []
-
-
-class FooterMissing(ValueError):
-    """A marketing template whose block variants lack the unsubscribe footer."""
-
-    def __init__(self, locales: list[str], topic: str):
-        super().__init__(f"no footer block in {', '.join(locales)}")
-        self.locales = locales
-        self.topic = topic
-
-
-def validate(channel: str, variants: dict, fallback_locale: str, sample: dict | None) -> dict:
-    """Check every variant; the compiled form of block variants (locale -> fields), else {}."""
-    fields: dict[str, list[str]] = {}
-    problems: list[blk.BlockProblem] = []
-    if not isinstance(variants, dict) or not variants:
-        raise TemplateInvalid({"variants": ["give at least one locale variant"]})
-    required = ("subject",) if channel == "email" else ("text",)
-    for locale, variant in variants.items():
-        if not LOCALE_RE.match(str(locale)):
-            fields.setdefault(f"variants.{locale}", []).append("locale must look like es or es-MX")
-            continue
-        if not isinstance(variant, dict):
-            fields.setdefault(f"variants.{locale}", []).append("must be an object")
-            continue
-        built = channel == "email" and blk.uses_blocks(variant)
-        if built:
-            allowed = {"subject", "from_name", "preheader", "blocks"}
-        else:
-            allowed = {"subject", "text", "html", "from_name"} if channel == "email" else {"text"}
-        for key, value in variant.items():
-            if key not in allowed:
-                fields.setdefault(f"variants.{locale}.{key}", []).append(
-                    f"unknown field for {channel} (allowed: {', '.join(sorted(allowed))})"
-                )
-            elif key != "blocks" and not isinstance(value, str):
-                fields.setdefault(f"variants.{locale}.{key}", []).append("must be a string")
-        for key in required:
-            if not variant.get(key):
-                fields.setdefault(f"variants.{locale}.{key}", []).append("is required")
-        if built:
-            found = blk.check(locale, variant, sample, f"variants.{locale}")
-            problems += found
-            for problem in found:
-                fields.setdefault(problem.field, []).append(problem.en)
-        elif channel == "email" and not (variant.get("text") or variant.get("html")):
-            fields.setdefault(f"variants.{locale}.text", []).append("give a text or an html body")
-    if fallback_locale not in variants:
-        fields.setdefault("fallback_locale", []).append("must be one of the variants' locales")
-    if fields:
-        raise TemplateInvalid(fields, problems)
-    compiled = {}
-    try:
-        compiled = {
-            locale: blk.compile_variant(locale, variant)
-            for locale, variant in variants.items()
-            if channel == "email" and blk.uses_blocks(variant)
-        }
-    except RenderError as exc:
-        raise TemplateInvalid({f"variants.{exc.locale}.blocks": [exc.message]}) from None
-    rendered = check_variants(channel, {**variants, **compiled}, sample)
-    if rendered:
-        out: dict[str, list[str]] = {}
-        for problem in rendered:
-            where = f"line {problem.line}: " if problem.line else ""
-            field = (
-                problem.field if problem.locale not in compiled or problem.field == "subject" else "blocks"
-            )
-            out.setdefault(f"variants.{problem.locale}.{field}", []).append(where + problem.message)
-        raise TemplateInvalid(out)
-    return compiled
-
-
-def check_publishable(template: Template, variants: dict, topic: str | None = None) -> None:
-    """A template built from blocks needs the footer block in every block variant unless it is
-    for service messages: a template whose topic is not said counts as marketing."""
-    topic = topic or template.topic
-    if template.channel != "email" or topic not in (*blk.MARKETING_TOPICS, None):
-        return
-    missing = [
-        locale
-        for locale, variant in variants.items()
-        if blk.uses_blocks(variant) and blk.missing_footer(variant)
-    ]
-    if missing:
-        raise FooterMissing(missing, topic or "marketing")
 
 
 def create(

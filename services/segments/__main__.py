@@ -17,9 +17,9 @@ def worker(settings, _argv):
     from services.segments.jobs import JobRunner
     from services.segments.membership import Membership
     from services.segments.models import SERVICE_DOCUMENTS
-    from shared import store
+    from shared.documents import prepare_store
 
-    store.prepare(settings.mongo_uri, *SERVICE_DOCUMENTS)
+    prepare_store(settings.mongo_uri, *SERVICE_DOCUMENTS)
     runner = JobRunner(settings)
     runner.start()
     membership = Membership(settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.segments.settings import Settings, load
-from shared import store
+from shared.documents import prepare_store
 from shared.http.app import create_api_app
 
 
@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None):
     from services.segments.api import customers, imports, segments
     from services.segments.models import SERVICE_DOCUMENTS
 
-    store.prepare(settings.mongo_uri, *SERVICE_DOCUMENTS)
+    prepare_store(settings.mongo_uri, *SERVICE_DOCUMENTS)
     for module in (customers, segments, imports):
         app.register_blueprint(module.bp)
     return app

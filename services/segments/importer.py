@@ -33,7 +33,7 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from services.segments import events, import_consent, import_messages, profiles
-from services.segments.jobs import LeaseLost, Stopping, finish, renew
+from services.segments.jobqueue import LeaseLost, Stopping, finish, renew
 from services.segments.models import ImportChunk, ImportJob, ImportRejection
 from shared.http.inputs import MAX_DEPTH, too_deep
 from shared.messaging.contracts import ConsentImported, CustomerCreated, CustomerUpdated
@@ -606,7 +606,7 @@ def recompute_touched(job: ImportJob, touched: set[str]) -> int:
     Cheaper than evaluating each batch against every segment, and the
     recompute announces segment.entered/left like any other change.
     """
-    from services.segments.jobs import queue_recompute
+    from services.segments.jobqueue import queue_recompute
     from services.segments.membership import active_dynamic, dependencies
     from services.segments.rules import affected
 

@@ -9,6 +9,8 @@ Envelope (JSON, never pickle)::
 ``parse_envelope`` raises ContractError (naming the field) for anything that
 is not a well-formed message of a known type and version: the consumer base
 dead-letters those with that reason.
+
+Long because: every contract between the services is declared here, in one place (STYLE.md).
 """
 
 from __future__ import annotations

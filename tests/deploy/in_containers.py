@@ -35,6 +35,7 @@ import requests
 from devstack import inventory, procs
 from devstack.smtp import SmtpServer
 from shared import store
+from shared.documents import prepare_store
 from tests.reliability.campaign import CampaignRun, assert_received_once, mailer_env
 from tests.support import API_KEYS, ROOT, SECRET, ServiceEnv, consumers_on, wait_consuming, wait_until
 
@@ -253,7 +254,7 @@ def deployment(images, store_base_uri, amqp_url, work_dir):
     from tests.support import broker_cleanup
 
     uri = f"{store_base_uri}/containers_{RUN_ID}"
-    store.prepare(uri)
+    prepare_store(uri)
     env = ServiceEnv(mongo_uri=uri, amqp_url=amqp_url, namespace=f"ctr{RUN_ID}.", tmp_path=work_dir)
     social, x_base, _ = start_fake_social()
     with SmtpServer() as smtp:

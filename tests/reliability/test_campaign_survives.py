@@ -11,6 +11,7 @@ import requests
 
 from devstack.smtp import SmtpServer
 from shared import store
+from shared.documents import prepare_store
 from tests.reliability.campaign import CampaignRun, assert_received_once
 from tests.reliability.infra import PrivateStore, kill9
 from tests.support import ServiceEnv, wait_until
@@ -71,7 +72,7 @@ def test_a_store_restart_mid_campaign_loses_nothing_and_the_apis_are_ready_again
 ):
     private = PrivateStore(tmp_path / "store").start()
     uri = private.uri("reliability")
-    store.prepare(uri)
+    prepare_store(uri)
     env = ServiceEnv(mongo_uri=uri, amqp_url=amqp_url, namespace=namespace, tmp_path=tmp_path)
     # a claim lease longer than the outage, as in production (120 s): a live worker that had a message
     # accepted by the relay records it when the store is back, and nobody sends it again

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from shared import store
+from shared.documents import prepare_store
 from shared.messaging.consumer import ProcessedMessage
 from shared.messaging.contracts import ConsentChanged
 from shared.messaging.publisher import Outbox, OutboxMessage, Publisher
@@ -97,7 +98,7 @@ def test_a_rabbitmq_restart_mid_stream_loses_nothing_and_applies_everything_once
 def test_a_store_restart_mid_stream_loses_nothing(namespace, amqp_url, tmp_path):
     private = PrivateStore(tmp_path / "store").start()
     uri = private.uri("reliability")
-    store.prepare(uri)
+    prepare_store(uri)
     env = ServiceEnv(mongo_uri=uri, amqp_url=amqp_url, namespace=namespace, tmp_path=tmp_path)
     try:
         customers = make_customers(30)

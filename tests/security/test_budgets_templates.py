@@ -103,7 +103,7 @@ def test_a_send_past_the_budget_fails_the_delivery_and_sends_nothing(
 
 
 def test_the_budget_is_a_setting(settings_for):  # noqa: F811
-    from services.mailer.rendering import RenderBudget
+    from services.mailer.render_budget import RenderBudget
 
     budget = RenderBudget.from_settings(
         settings_for(render_max_bytes=1000, render_max_iterations=5, render_max_seconds=0.5)

@@ -14,6 +14,7 @@ from services.campaigns.serialize import campaign_out, input_form, iso
 from services.campaigns.validation import ready_to_schedule, validate
 from shared.http.auth import roles
 from shared.http.errors import conflict
+from shared.http.paging import raw_cursor
 from shared.messaging.contracts import CampaignDue, SendRequested
 from shared.store import utcnow
 
@@ -174,6 +175,13 @@ def resend_failed(campaign_id):
 def list_runs(campaign_id, query_data):
     """The fires of a campaign, latest first, with their fan-out progress."""
     doc = load(campaign_id)
+    # A run's id is "<campaign>:<due time>", so within one campaign id order is due-time order.
+    mine = {"campaign_id": doc["_id"]}
+    _, after = raw_cursor(query_data)
+    paged = {**mine, "_id": {"$lt": after}} if after else mine
+    rows = list(runs().find(paged).sort("_id", -1).limit(query_data["limit"] + 1))
+    following = rows[query_data["limit"] - 1]["_id"] if len(rows) > query_data["limit"] else None
+    rows = rows[: query_data["limit"]]
     items = [
         {
             "id": r["_id"],
@@ -189,9 +197,9 @@ def list_runs(campaign_id, query_data):
             "targeted": r.get("targeted") or {},
             "ab": _ab_out(r.get("ab")),
         }
-        for r in runs().find({"campaign_id": doc["_id"]}).sort("due_at", -1).limit(query_data["limit"])
+        for r in rows
     ]
-    return {"items": items, "total": len(items), "next": None}
+    return {"items": items, "total": runs().count_documents(mine), "next": following}
 
 
 def _ab_out(ab):

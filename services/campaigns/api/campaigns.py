@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from services.campaigns.api.schemas import CampaignIn, CampaignList, CampaignOut, ListQuery
@@ -14,6 +12,7 @@ from services.campaigns.serialize import campaign_out, input_form
 from services.campaigns.validation import ready_to_schedule, validate
 from shared.http.auth import roles
 from shared.http.errors import conflict, not_found
+from shared.http.paging import cursor_id, object_id
 from shared.store import utcnow
 
 bp = APIBlueprint("campaigns", __name__, url_prefix="/campaigns", tag="campaigns")
@@ -23,11 +22,7 @@ READERS = ("marketer", "analyst")
 
 
 def load(campaign_id: str) -> dict:
-    try:
-        oid = ObjectId(campaign_id)
-    except (InvalidId, TypeError):
-        raise not_found("campaign", campaign_id) from None
-    doc = campaigns().find_one({"_id": oid})
+    doc = campaigns().find_one({"_id": object_id(campaign_id, "campaign")})
     if doc is None:
         raise not_found("campaign", campaign_id)
     return doc
@@ -55,13 +50,9 @@ def list_campaigns(query):
     """List campaigns, newest first, with an opaque cursor."""
     base = {"state": query["state"]} if query.get("state") else {}
     page = dict(base)
-    if query.get("cursor"):
-        try:
-            page["_id"] = {"$lt": ObjectId(query["cursor"])}
-        except InvalidId:
-            from shared.http.errors import field_error
-
-            raise field_error("cursor", "not a cursor from this list", location="query") from None
+    after = cursor_id(query)
+    if after:
+        page["_id"] = {"$lt": after}
     docs = list(campaigns().find(page).sort("_id", -1).limit(query["limit"] + 1))
     more = len(docs) > query["limit"]
     docs = docs[: query["limit"]]

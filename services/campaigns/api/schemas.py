@@ -99,6 +99,7 @@ class CampaignList(Schema):
 
 class RunsQuery(Schema):
     limit = Integer(load_default=100, validate=Range(min=1, max=100))
+    cursor = String(load_default=None, metadata={"description": "the `next` of the previous page"})
 
 
 class ListQuery(Schema):

@@ -9,23 +9,15 @@ server-side session: the key itself is neither stored nor put in the cookie.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
 from services.console import accounts, security
 from services.console.client import ApiFailure, ServiceClient
 from services.console.i18n import LOCALES
 from services.console.i18n import gettext as _
+from services.console.links import safe_next as _safe_next
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect to another host after sign-in."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
-        return url_for("dashboard.index")
-    return target
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

@@ -14,8 +14,7 @@ import copy
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from services.console.app import api
-from services.console.client import ApiFailure
+from services.console.client import ApiFailure, api
 from services.console.i18n import EN
 from services.console.i18n import gettext as _
 from services.console.i18n import locale as ui_locale

@@ -9,8 +9,7 @@ import zoneinfo
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from services.console import charts, cron
-from services.console.app import api
-from services.console.client import ApiFailure, ServiceUnavailable
+from services.console.client import ApiFailure, ServiceUnavailable, api
 from services.console.forms import json_field
 from services.console.i18n import gettext as _
 from services.console.security import may, requires

@@ -6,8 +6,7 @@ import datetime
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from services.console.app import api
-from services.console.client import ApiFailure
+from services.console.client import ApiFailure, api
 from services.console.i18n import gettext as _
 from services.console.security import may, requires
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, url_for
 
-from services.console.app import api
-from services.console.client import ApiFailure
+from services.console.client import ApiFailure, api
 from services.console.security import may, requires
 
 bp = Blueprint("dashboard", __name__)

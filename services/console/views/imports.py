@@ -6,8 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, redirect, render_template, request, stream_with_context, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from services.console.app import api
-from services.console.client import ApiFailure
+from services.console.client import ApiFailure, api
 from services.console.i18n import gettext as _
 from services.console.i18n import locale
 from services.console.security import may, requires

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from services.console import charts
-from services.console.app import api
-from services.console.client import ApiFailure
+from services.console.client import ApiFailure, api
 from services.console.i18n import gettext as _
 from services.console.security import person_name, requires, role
 

@@ -9,8 +9,7 @@ import re
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from services.console.app import api
-from services.console.client import ApiFailure
+from services.console.client import ApiFailure, api
 from services.console.forms import json_field
 from services.console.i18n import gettext as _
 from services.console.rules import builder_spec, describe, node_errors

@@ -10,12 +10,13 @@ from apiflask.fields import AwareDateTime, Float, Integer, List, Raw, String
 from apiflask.validators import Length, OneOf, Range
 from bson import ObjectId
 
-from services.listener.api.common import PageOut, cursor_id, iso, naive, object_id
+from services.listener.api.common import iso, naive
 from services.listener.models import SOURCES, AlertEpisode, Mention
 from services.listener.models.mention import LABELS, STATUSES
 from services.listener.sentiment import label_for
 from shared.http.auth import current_role, mask_personal, mask_value, roles
 from shared.http.errors import ApiError, field_error, not_found
+from shared.http.paging import PageOut, bad_cursor, cursor_id, object_id, parse_cursor
 from shared.models import Interaction
 from shared.store import utcnow
 
@@ -209,10 +210,10 @@ def page_cursor(raw: str | None) -> tuple[datetime.datetime, ObjectId] | None:
     try:
         at = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=int(micros))
     except (ValueError, OverflowError):
-        raise field_error("cursor", "not a cursor from a previous page", location="query") from None
+        raise bad_cursor() from None
     if not raw_id:
-        raise field_error("cursor", "not a cursor from a previous page", location="query")
-    return at, cursor_id(raw_id)
+        raise bad_cursor()
+    return at, parse_cursor(raw_id)
 
 
 def cursor_for(row: dict) -> str:
@@ -381,7 +382,7 @@ def alerts(args):
     if args.get("status"):
         objects = objects(status=args["status"])
     total = objects.count()
-    after = cursor_id(args.get("cursor"))
+    after = cursor_id(args)
     if after:
         objects = objects(id__lt=after)
     page = list(objects.order_by("-id").limit(args["limit"]))

@@ -7,11 +7,12 @@ from apiflask.fields import URL, Boolean, Dict, Integer, List, String
 from apiflask.validators import Length, OneOf
 from flask import current_app
 
-from services.listener.api.common import PageOut, cursor_id, iso, object_id
+from services.listener.api.common import iso
 from services.listener.models import LANGUAGES, SOURCES, ListeningQuery, SourceCursor
 from shared import normalize
 from shared.http.auth import roles
 from shared.http.errors import field_error, not_found
+from shared.http.paging import PageOut, cursor_id, object_id
 from shared.outbound import literal_host_refusal
 from shared.store import utcnow
 
@@ -185,7 +186,7 @@ def create(data):
 def index(args):
     """List listening queries, oldest first."""
     base = {} if "active" not in args else {"active": args["active"]}
-    after = cursor_id(args.get("cursor"))
+    after = cursor_id(args)
     objects = ListeningQuery.objects(**base)
     total = objects.count()
     if after:

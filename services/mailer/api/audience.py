@@ -7,10 +7,11 @@ from apiflask.fields import Boolean, Dict, Integer, String
 from apiflask.validators import Length, OneOf
 
 from services.mailer import reachability as domain
-from services.mailer.api.common import object_id, settings
+from services.mailer.api.common import settings
 from services.mailer.models import CHANNELS
 from shared.http.auth import roles
 from shared.http.errors import not_found
+from shared.http.paging import object_id
 from shared.models import TOPICS
 
 bp = APIBlueprint("audience", __name__, url_prefix="/reachability", tag="deliveries")

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from bson import ObjectId
-from bson.errors import InvalidId
 from flask import current_app
-
-from shared.http.errors import field_error, not_found
 
 
 def aware(value):
@@ -16,22 +12,6 @@ def aware(value):
     if isinstance(value, datetime.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=datetime.UTC)
     return value
-
-
-def object_id(raw, what: str) -> ObjectId:
-    try:
-        return ObjectId(raw)
-    except (InvalidId, TypeError):
-        raise not_found(what, raw) from None
-
-
-def cursor_id(raw, field: str = "after") -> ObjectId | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return ObjectId(raw)
-    except (InvalidId, TypeError):
-        raise field_error(field, "is not a cursor from a previous page", location="query") from None
 
 
 def settings():

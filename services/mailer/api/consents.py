@@ -6,7 +6,7 @@ from apiflask import APIBlueprint
 from flask import request
 
 from services.mailer import consents
-from services.mailer.api.common import aware, cursor_id, mailer, object_id
+from services.mailer.api.common import aware, mailer
 from services.mailer.api.schemas import (
     ConsentEntryOut,
     ConsentHistoryOut,
@@ -16,6 +16,7 @@ from services.mailer.api.schemas import (
 )
 from shared.http.auth import mask_personal, roles
 from shared.http.errors import field_error, not_found
+from shared.http.paging import cursor_id, object_id
 from shared.models import Customer
 
 bp = APIBlueprint("consents", __name__, url_prefix="/customers", tag="consents")
@@ -68,7 +69,7 @@ def current(customer_id):
 def history(customer_id, query_data):
     """Every recorded change, newest first (the audit trail)."""
     oid = _customer(customer_id)
-    entries, total = consents.history(oid, query_data["limit"], cursor_id(query_data.get("after")))
+    entries, total = consents.history(oid, query_data["limit"], cursor_id(query_data))
     nxt = str(entries[-1].id) if len(entries) == query_data["limit"] else None
     return mask_personal({"items": [entry_out(e) for e in entries], "total": total, "next": nxt})
 

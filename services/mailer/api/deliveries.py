@@ -6,11 +6,12 @@ import datetime
 
 from apiflask import APIBlueprint
 
-from services.mailer.api.common import aware, cursor_id, object_id, settings
+from services.mailer.api.common import aware, settings
 from services.mailer.api.schemas import DeliveryOut, DeliveryPage, DeliveryQuery
 from services.mailer.models import Delivery
 from shared.http.auth import mask_personal, roles
 from shared.http.errors import not_found
+from shared.http.paging import cursor_id, object_id
 from shared.store import utcnow
 
 bp = APIBlueprint("deliveries", __name__, url_prefix="/deliveries", tag="deliveries")
@@ -61,7 +62,7 @@ def list_deliveries(query_data):
     if query_data.get("customer_id"):
         query = query.filter(customer_id=object_id(query_data["customer_id"], "customer"))
     total = query.count()
-    after = cursor_id(query_data.get("after"))
+    after = cursor_id(query_data)
     if after:
         query = query.filter(id__gt=after)
     items = list(query.order_by("id").limit(query_data["limit"]))

@@ -10,11 +10,11 @@ from apiflask.fields import Dict, Integer, String
 from apiflask.validators import OneOf
 from flask import request
 
-from services.mailer.api.common import object_id
 from services.mailer.api.preferences import MARKETING_TOPICS
 from services.mailer.transport import PermanentFailure, TransientFailure
 from shared.http.auth import roles
 from shared.http.errors import field_error, not_found
+from shared.http.paging import object_id
 from shared.models import ConsentState, Customer, Segment, SegmentMember, SuppressedContact, contact_hash
 from shared.store import utcnow
 

@@ -6,6 +6,7 @@ from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Email, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 
+from shared.http.paging import AfterAlias, PageQuery
 from shared.models import CHANNELS, CONSENT_STATUSES, TOPICS
 
 LOCALE = Regexp(r"^[a-z]{2}(-[A-Z]{2})?$", error="must look like es or es-MX")
@@ -63,9 +64,7 @@ class TemplatePatch(Schema):
     topic = String(validate=OneOf(TOPICS))
 
 
-class ListQuery(Schema):
-    limit = Integer(load_default=50, validate=Range(1, 500))
-    after = String(load_default=None, metadata={"description": "cursor from the previous page's next"})
+class ListQuery(PageQuery, AfterAlias):
     channel = String(validate=OneOf(CHANNELS))
     archived = Boolean()
 
@@ -218,9 +217,8 @@ class ConsentHistoryOut(Schema):
     next = String(allow_none=True)
 
 
-class HistoryQuery(Schema):
-    limit = Integer(load_default=50, validate=Range(1, 500))
-    after = String(load_default=None)
+class HistoryQuery(PageQuery, AfterAlias):
+    pass
 
 
 class DeliveryOut(Schema):
@@ -254,14 +252,12 @@ class DeliveryOut(Schema):
     address = String(allow_none=True)
 
 
-class DeliveryQuery(Schema):
+class DeliveryQuery(PageQuery, AfterAlias):
     campaign_id = String(validate=Length(1, 64))
     customer_id = String()
     status = String()
     code = String(validate=Length(1, 50), metadata={"description": "who was not sent for this reason"})
     step = String()
-    limit = Integer(load_default=50, validate=Range(1, 500))
-    after = String(load_default=None)
 
 
 class DeliveryPage(Schema):

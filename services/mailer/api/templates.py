@@ -8,7 +8,7 @@ from apiflask import APIBlueprint
 
 from services.mailer import blocks_gallery, compose
 from services.mailer import templates as tpl
-from services.mailer.api.common import aware, cursor_id, mailer, object_id, settings
+from services.mailer.api.common import aware, mailer, settings
 from services.mailer.api.schemas import (
     DraftIn,
     GalleryCopyIn,
@@ -34,6 +34,7 @@ from services.mailer.tracking import PreviewLinks
 from services.mailer.transport import PermanentFailure, TransientFailure
 from shared.http.auth import current_role, mask_personal, roles
 from shared.http.errors import ApiError, field_error, not_found
+from shared.http.paging import bad_cursor, cursor_id, object_id, raw_cursor
 from shared.models import Customer
 
 bp = APIBlueprint("templates", __name__, url_prefix="/templates", tag="templates")
@@ -198,7 +199,7 @@ def list_templates(query_data):
     if "archived" in query_data:
         query = query.filter(archived=query_data["archived"])
     total = query.count()
-    after = cursor_id(query_data.get("after"))
+    after = cursor_id(query_data)
     if after:
         query = query.filter(id__gt=after)
     items = list(query.order_by("id").limit(query_data["limit"]))
@@ -288,12 +289,12 @@ def list_versions(template_id, query_data):
     template = load_template(template_id)
     query = TemplateVersion.objects(template_id=template.id)
     total = query.count()
-    after = query_data.get("after")
+    field, after = raw_cursor(query_data)
     if after:
         try:
             query = query.filter(number__gt=int(after))
         except ValueError:
-            raise field_error("after", "is not a cursor from a previous page", location="query") from None
+            raise bad_cursor(field) from None
     items = list(query.order_by("number").limit(query_data["limit"]))
     nxt = str(items[-1].number) if len(items) == query_data["limit"] else None
     return {"items": [version_out(v) for v in items], "total": total, "next": nxt}

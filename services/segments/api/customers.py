@@ -9,11 +9,12 @@ from apiflask.fields import DateTime, Dict, Float, Integer, List, Nested, Raw, S
 from apiflask.validators import Length, OneOf, Range
 
 from services.segments import customers, profiles
-from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
+from services.segments.api.common import jsonable, settings
 from services.segments.rules import accent_tolerant
 from shared import normalize
 from shared.http.auth import current_role, mask_personal, roles
 from shared.http.errors import ApiError, not_found
+from shared.http.paging import PageQuery, cursor_id, object_id, page
 from shared.models import ConsentState, Customer, Interaction, Segment, SegmentMember
 from shared.models.customer import STAGES
 from shared.personal import is_personal
@@ -77,7 +78,7 @@ class CustomerPage(Schema):
     next = String(allow_none=True)
 
 
-class SearchIn(PageIn):
+class SearchIn(PageQuery):
     email = String(metadata={"description": "exact address (normalised)"})
     phone = String(metadata={"description": "exact number (normalised to E.164)"})
     name = String(
@@ -230,7 +231,7 @@ def search_customers(query_data):
         Customer._get_collection(),
         {"$and": conditions},
         query_data["limit"],
-        cursor_id(query_data.get("cursor")),
+        cursor_id(query_data),
     )
     return {"items": [serialize(row) for row in rows], "total": total, "next": following}
 

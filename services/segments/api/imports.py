@@ -11,13 +11,14 @@ from apiflask.validators import Length, OneOf
 from flask import Response, request, stream_with_context
 
 from services.segments import import_consent, import_format
-from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
+from services.segments.api.common import jsonable, settings
 from services.segments.importer import COLUMNS, PREFIXED, TooLarge, store_upload
 from services.segments.models import ImportChunk, ImportJob, ImportMapping, ImportRejection
 from shared import export
 from shared.http.auth import roles
 from shared.http.errors import ApiError, field_error, not_found
 from shared.http.inputs import body_limit
+from shared.http.paging import PageQuery, cursor_id, object_id, page
 from shared.store import utcnow
 
 bp = APIBlueprint("imports", __name__, tag="imports")
@@ -308,7 +309,7 @@ def _discard(job: ImportJob) -> None:
 
 
 @bp.get("/imports")
-@bp.input(PageIn, location="query")
+@bp.input(PageQuery, location="query")
 @bp.output(ImportPage)
 @roles("marketer", "analyst")
 def list_imports(query_data):
@@ -317,7 +318,7 @@ def list_imports(query_data):
         ImportJob._get_collection(),
         {},
         query_data["limit"],
-        cursor_id(query_data.get("cursor")),
+        cursor_id(query_data),
         {"_id": 1},
         newest_first=True,
     )
@@ -338,7 +339,7 @@ def get_import(job_id):
 
 
 @bp.get("/imports/<job_id>/rejections")
-@bp.input(PageIn, location="query")
+@bp.input(PageQuery, location="query")
 @bp.output(RejectionPage)
 @roles("marketer", "analyst")
 def list_rejections(job_id, query_data):
@@ -348,7 +349,7 @@ def list_rejections(job_id, query_data):
         ImportRejection._get_collection(),
         {"job_id": job.id},
         query_data["limit"],
-        cursor_id(query_data.get("cursor")),
+        cursor_id(query_data),
     )
     return {
         "items": [

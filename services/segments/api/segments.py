@@ -12,9 +12,9 @@ from bson import json_util
 from flask import Response, stream_with_context
 from pymongo.errors import ExecutionTimeout
 
-from services.segments.api.common import PageIn, cursor_id, jsonable, object_id, page, settings
+from services.segments.api.common import jsonable, settings
 from services.segments.api.customers import CustomerOut, serialize
-from services.segments.jobs import queue_recompute
+from services.segments.jobqueue import queue_recompute
 from services.segments.membership import Membership, dependencies
 from services.segments.models import RecomputeJob
 from services.segments.rules import RuleError, compile_rule
@@ -22,6 +22,7 @@ from shared import export
 from shared.audience import EXCLUDED, resolve
 from shared.http.auth import mask_personal, roles
 from shared.http.errors import ApiError, not_found
+from shared.http.paging import PageQuery, cursor_id, object_id, page
 from shared.models import Customer, Segment, SegmentMember
 from shared.store import utcnow
 
@@ -216,7 +217,7 @@ def create_segment(json_data):
 
 
 @bp.get("/segments")
-@bp.input(PageIn, location="query")
+@bp.input(PageQuery, location="query")
 @bp.output(SegmentPage)
 @roles("marketer", "analyst", "community_manager")
 def list_segments(query_data):
@@ -225,7 +226,7 @@ def list_segments(query_data):
         Segment._get_collection(),
         {"archived": {"$ne": True}},
         query_data["limit"],
-        cursor_id(query_data.get("cursor")),
+        cursor_id(query_data),
         {"_id": 1},
     )
     by_id = {s.id: s for s in Segment.objects(id__in=[r["_id"] for r in rows])}
@@ -323,14 +324,14 @@ def _member_rows(segment: Segment, after, limit: int):
 
 
 @bp.get("/segments/<segment_id>/members")
-@bp.input(PageIn, location="query")
+@bp.input(PageQuery, location="query")
 @bp.output(MemberPage)
 @roles("marketer", "analyst")
 def list_members(segment_id, query_data):
     """Current members in the order they joined, with a cursor."""
     segment = _load(segment_id)
     limit = query_data["limit"]
-    rows = _member_rows(segment, cursor_id(query_data.get("cursor")), limit + 1)
+    rows = _member_rows(segment, cursor_id(query_data), limit + 1)
     more = len(rows) > limit
     ids = [r["customer_id"] for r in rows[:limit]]
     docs = {d["_id"]: d for d in Customer._get_collection().find({"_id": {"$in": ids}})}

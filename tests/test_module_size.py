@@ -1,0 +1,72 @@
+"""No module in services/ or shared/ over ~300 lines without a reason.
+
+A longer module is split along its real jobs, or says in its docstring why it
+is one piece, on a line starting ``Long because:`` (a catalogue, a table of
+declarations). The list below holds the modules not yet done.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT = 300
+REASON = "Long because:"
+
+# TODO(issue 14): split each of these along its jobs (or give it a reason line), then remove
+# it from this list. Files other engineers are changing are marked so; leave them to them.
+NOT_YET = {
+    "services/console/views/builder.py": "console views: being edited by another engineer",
+    "services/console/views/campaigns.py": "console views: being edited by another engineer",
+    "services/console/views/segments.py": "console views: being edited by another engineer",
+    "services/mailer/api/preferences.py": "being changed by the engineer `ownership`",
+    "services/mailer/api/preferences_data.py": "being changed by the engineer `ownership`",
+    "services/segments/importer.py": "imports: being edited by another engineer (525 lines in the issue)",
+    "services/segments/api/imports.py": "imports: being edited with the importer",
+    "shared/messaging/consumer.py": "the outbox work of issue 14 reshapes messaging",
+    "shared/messaging/publisher.py": "the outbox work of issue 14 reshapes messaging (several jobs)",
+    "services/mailer/sender.py": "several jobs (claim, render, send, sweep)",
+    "services/mailer/api/templates.py": "",
+    "services/console/accounts.py": "users, sessions, API tokens, throttle",
+    "services/segments/rules.py": "",
+    "services/segments/api/segments.py": "business rules in views (issue 14)",
+    "services/segments/api/customers.py": "",
+    "services/segments/membership.py": "",
+    "services/segments/profiles.py": "",
+    "services/listener/api/mentions.py": "",
+}
+
+
+def long_modules() -> dict[str, int]:
+    found = {}
+    for package in ("services", "shared"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > LIMIT:
+                found[path.relative_to(ROOT).as_posix()] = lines
+    return found
+
+
+def has_reason(path: str) -> bool:
+    docstring = ast.get_docstring(ast.parse((ROOT / path).read_text(encoding="utf-8"))) or ""
+    return any(line.strip().startswith(REASON) for line in docstring.splitlines())
+
+
+def test_every_long_module_is_split_or_says_why():
+    unexplained = {
+        path: lines for path, lines in long_modules().items() if path not in NOT_YET and not has_reason(path)
+    }
+    assert not unexplained, (
+        f"modules over {LIMIT} lines: split them along their jobs, or add a docstring line "
+        f"'{REASON} ...':\n" + "\n".join(f"  {path}: {lines} lines" for path, lines in unexplained.items())
+    )
+
+
+def test_the_check_reads_reason_lines():
+    assert has_reason("services/console/messages_es.py")
+    assert not has_reason("shared/leases.py")
