@@ -11,7 +11,7 @@ from apiflask.validators import OneOf
 from flask import request
 
 from services.mailer.api.common import object_id
-from services.mailer.api.preferences import MARKETING_TOPICS
+from services.mailer.api.prefpages import MARKETING_TOPICS
 from services.mailer.transport import PermanentFailure, TransientFailure
 from shared.http.auth import roles
 from shared.http.errors import field_error, not_found
