@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import uuid
 
 from apiflask import Schema
@@ -31,6 +32,7 @@ from services.mailer.api.prefpages import (
     message,
     render,
 )
+from services.mailer.listening import Listener, ListenerError
 from services.mailer.prefcenter import csrf_for_token
 from services.mailer.prefs_models import Preference
 from services.mailer.prefs_text import TEXT
@@ -41,6 +43,8 @@ from shared.http.auth import public, roles
 from shared.http.errors import ApiError, field_error
 from shared.models import ConsentEntry, ConsentState, Customer, Interaction, SuppressedContact, contact_hash
 from shared.store import utcnow
+
+log = logging.getLogger(__name__)
 
 
 def _plain(value):
@@ -64,7 +68,12 @@ def _plain(value):
 @link_view(form=False)
 def download(token, customer_id, customer, lang):
     """Profile, consents with their history, interactions, mentions, preferences."""
-    db = Customer._get_collection().database
+    try:
+        # the listener owns mentions: asked through its API, all or nothing
+        mentions = Listener(settings()).mentions_of(customer_id)
+    except ListenerError:
+        log.warning("my data for %s not served: the listener did not answer", customer_id, exc_info=True)
+        return message(lang, TEXT[lang]["unavailable"], 503)
     data = {
         "exported_at": _plain(utcnow()),
         "profile": _plain(customer),
@@ -75,8 +84,7 @@ def download(token, customer_id, customer, lang):
         "interactions": _plain(
             list(Interaction._get_collection().find({"customer_id": customer_id}).sort("at", 1))
         ),
-        # the listener's collection, read directly: it is in the same store and this is read-only
-        "mentions": _plain(list(db["mentions"].find({"customer_id": customer_id}))),
+        "mentions": mentions,
         "preferences": _plain(
             Preference._get_collection().find_one({"customer_id": customer_id}, {"_id": 0})
         ),
