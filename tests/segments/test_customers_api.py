@@ -7,9 +7,10 @@ import json
 
 from kombu import Connection
 
+from services.mailer.consumers import on_customer_erased
 from shared.models import ConsentState, Customer, Interaction, Segment, SegmentMember, SuppressedContact
 from shared.store import utcnow
-from tests.support import drain
+from tests.support import Handover, drain
 
 
 def declare_membership_queue(service_env) -> str:
@@ -137,7 +138,9 @@ def test_update_publishes_what_changed_and_a_no_op_publishes_nothing(api, servic
     assert api.get("/customers/not-an-id").status_code == 404
 
 
-def test_erasure_removes_personal_data_and_the_person_cannot_come_back(api):
+def test_erasure_removes_personal_data_and_the_person_cannot_come_back(api, service_env):
+    # the mailer (owner of the suppression list) adds the hashes from customer.erased
+    to_mailer = Handover(service_env, "segments", "customer.erased", on_customer_erased)
     created = api.post(
         "/customers", json={"email": "borrar@example.com", "phone": "+34611222333", "first_name": "Pepa"}
     ).json
@@ -146,6 +149,7 @@ def test_erasure_removes_personal_data_and_the_person_cannot_come_back(api):
     assert api.delete(f"/customers/{created['id']}").status_code == 204
     stored = Customer._get_collection().find_one()
     assert stored["erased"] is True and "email" not in stored and "first_name" not in stored
+    assert to_mailer.deliver() == 1
     assert SuppressedContact.is_suppressed("email", "borrar@example.com")
     assert SegmentMember.objects.count() == 0
     response = api.post("/customers", json={"email": "Borrar@example.com"})
