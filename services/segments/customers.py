@@ -22,10 +22,18 @@ class WriteError(Exception):
         self.status, self.field, self.message = status, field, message
 
 
+def erased_contact(kind: str, value: str) -> bool:
+    """Whether an erased profile had this contact (its tombstone keeps the hash)."""
+    found = Customer._get_collection().find_one({"erased_contacts": contact_hash(kind, value)}, {"_id": 1})
+    return found is not None
+
+
 def suppressed_field(values: dict) -> str | None:
     """The contact field of ``values`` that belongs to a suppressed (or erased) person."""
     for kind in ("email", "phone"):
-        if values.get(kind) and SuppressedContact.is_suppressed(kind, values[kind]):
+        if values.get(kind) and (
+            SuppressedContact.is_suppressed(kind, values[kind]) or erased_contact(kind, values[kind])
+        ):
             return kind
     return None
 
@@ -109,7 +117,13 @@ def erase(settings, existing: dict) -> None:
     collection.update_one(
         {"_id": existing["_id"]},
         {
-            "$set": {"erased": True, "updated_at": utcnow(), "tags": [], "facts": {}},
+            "$set": {
+                "erased": True,
+                "erased_contacts": list(hashes.values()),
+                "updated_at": utcnow(),
+                "tags": [],
+                "facts": {},
+            },
             "$unset": {field: "" for field in PERSONAL},
         },
     )

@@ -157,6 +157,17 @@ def test_erasure_removes_personal_data_and_the_person_cannot_come_back(api, serv
     assert api.get("/customers").json["total"] == 0
 
 
+def test_an_erased_contact_is_refused_at_once_before_the_mailer_has_listed_it(api):
+    """The suppression list is the mailer's and fills from customer.erased; until then the
+    tombstone's own hashes refuse the contact (no mailer worker runs in this test)."""
+    created = api.post("/customers", json={"email": "ya@example.com", "phone": "+34611222444"}).json
+    assert api.delete(f"/customers/{created['id']}").status_code == 204
+    assert SuppressedContact.objects.count() == 0
+    for body, field in (({"email": "YA@example.com"}, "email"), ({"phone": "+34 611 222 444"}, "phone")):
+        response = api.post("/customers", json=body)
+        assert response.status_code == 409 and response.json["details"]["field"] == field, response.json
+
+
 def test_purchases_are_recorded_once_per_order(api, service_env):
     created = api.post("/customers", json={"email": "compra@example.com"}).json
     queue = declare_membership_queue(service_env)
