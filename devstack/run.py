@@ -138,6 +138,12 @@ def main(argv=None) -> int:
         # the preference center asks segments (owner of Customer) to correct and erase profiles
         env["VINCULO_MAILER_SEGMENTS_URL"] = f"http://127.0.0.1:{base_port + SERVICES['segments']}"
         env.setdefault("VINCULO_MAILER_SEGMENTS_API_KEY", DEMO_KEYS["marketer"])
+        # the preference center's "my data" asks the listener (owner of mentions)
+        env["VINCULO_MAILER_LISTENER_URL"] = f"http://127.0.0.1:{base_port + SERVICES['listener']}"
+        env.setdefault("VINCULO_MAILER_LISTENER_API_KEY", DEMO_KEYS["marketer"])
+        # campaigns asks the mailer (owner of templates) about a campaign's templates
+        env["VINCULO_CAMPAIGNS_MAILER_URL"] = f"http://127.0.0.1:{base_port + SERVICES['mailer']}"
+        env.setdefault("VINCULO_CAMPAIGNS_MAILER_API_KEY", DEMO_KEYS["marketer"])
         for service, offset in SERVICES.items():
             port = base_port + offset
             prefix = service.upper()

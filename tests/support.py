@@ -58,6 +58,29 @@ def bound_queue(service_env, service: str, routing_key: str, name: str) -> str:
     return queue_name
 
 
+class Handover:
+    """Events of one type taken from the real broker and handed to the consuming service's
+    real handler, for a test that runs that service's code in-process instead of its worker."""
+
+    def __init__(self, service_env, producer: str, routing_key: str, handler):
+        self.amqp_url, self.handler = service_env.amqp_url, handler
+        self.queue = bound_queue(service_env, producer, routing_key, f"handover.{routing_key}")
+
+    def deliver(self, expected: int = 1) -> int:
+        """Wait for ``expected`` events, hand each to the handler; how many there were."""
+        from shared.messaging.contracts import parse_envelope
+
+        taken: list = []
+        wait_until(
+            lambda: taken.extend(drain(self.amqp_url, self.queue)) or len(taken) >= expected,
+            timeout=10,
+            what=f"{expected} event(s) in {self.queue}",
+        )
+        for message in taken:
+            self.handler(parse_envelope(message.body))
+        return len(taken)
+
+
 def broker_cleanup(amqp_url: str, namespace: str) -> None:
     topology = Topology(namespace)
     with Connection(amqp_url) as conn:

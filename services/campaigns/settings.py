@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared import settings as base
-from shared.settings import CommonSettings, parse_float, parse_positive_int, setting
+from shared.settings import CommonSettings, parse_float, parse_positive_int, parse_url, setting
 
 PREFIX = "CAMPAIGNS"
 
@@ -41,6 +41,12 @@ class Settings(CommonSettings):
         parse=parse_float,
         doc="the scheduler re-announces a run nobody has worked on for this long (a lost campaign.due)",
     )
+    mailer_url: str = setting(
+        "http://127.0.0.1:8003",
+        parse=parse_url("http", "https"),
+        doc="mailer API (owner of templates): a campaign's templates are checked there",
+    )
+    mailer_api_key: str = setting("", doc="marketer or analyst key campaigns uses on the mailer API")
 
 
 def load(environ=None, **overrides) -> Settings:

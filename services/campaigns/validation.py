@@ -2,19 +2,19 @@
 
 Shapes are checked by the API schemas; this module checks meaning against
 the store: the segment exists, templates exist on the campaign's channel and
-are not archived, A/B splits add up, the schedule is valid and in the future,
+are not archived (asked of the mailer, their owner: ``templates.lookup``), A/B splits add up, the schedule is valid and in the future,
 journey steps point at steps that exist. Errors name the field (422).
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 
 from bson import ObjectId
 from bson.errors import InvalidId
 
 from services.campaigns.schedules import parse_schedule
-from shared import store
 from shared.http.errors import field_error
 from shared.models import TOPICS, Segment
 
@@ -39,9 +39,10 @@ def check_segment(raw) -> ObjectId:
     return oid
 
 
-def check_template(raw, channel: str, field: str) -> str:
+def check_template(lookup, raw, channel: str, field: str) -> str:
+    """``lookup``: template id -> {channel, archived} or None (``services.campaigns.templates``)."""
     oid = object_id(raw, field)
-    template = store.db()["templates"].find_one({"_id": oid}, {"channel": 1, "archived": 1})
+    template = lookup(str(oid))
     if template is None:
         raise field_error(field, f"unknown template {raw}")
     if template.get("channel") != channel:
@@ -53,8 +54,11 @@ def check_template(raw, channel: str, field: str) -> str:
     return str(oid)
 
 
-def validate(data: dict, now: datetime.datetime) -> dict:
-    """The full campaign as stored (without lifecycle fields); raises 422 naming the field."""
+def validate(data: dict, now: datetime.datetime, templates) -> dict:
+    """The full campaign as stored (without lifecycle fields); raises 422 naming the field,
+    503 when the mailer cannot say whether a template exists. ``templates``: a
+    ``services.campaigns.templates.Templates`` (anything with ``lookup``)."""
+    check = functools.partial(check_template, templates.lookup)
     out = {"name": data["name"], "channel": data["channel"]}
     channel = data["channel"]
     if data.get("topic") not in TOPICS:
@@ -71,15 +75,15 @@ def validate(data: dict, now: datetime.datetime) -> dict:
     template_id, variants, journey = data.get("template_id"), data.get("variants") or [], data.get("journey")
     if template_id and variants:
         raise field_error("variants", "give either template_id or variants, not both")
-    out["template_id"] = check_template(template_id, channel, "template_id") if template_id else None
-    out["variants"] = _variants(variants, channel)
+    out["template_id"] = check(template_id, channel, "template_id") if template_id else None
+    out["variants"] = _variants(check, variants, channel)
     out["ab_test"] = _ab_test(data.get("ab_test"), variants)
     if journey is not None:
         if not schedule or schedule["kind"] != "trigger":
             raise field_error("journey", "journeys start from an event: use a trigger schedule")
         if variants:
             raise field_error("variants", "a journey sends the templates of its steps; A/B is not available")
-        out["journey"] = _journey(journey, channel)
+        out["journey"] = _journey(check, journey, channel)
     else:
         out["journey"] = None
         if schedule and schedule["kind"] == "trigger" and variants:
@@ -108,7 +112,7 @@ def ready_to_schedule(campaign: dict) -> None:
         raise field_error("template_id", "a campaign needs a template_id, variants or journey steps")
 
 
-def _variants(variants: list, channel: str) -> list:
+def _variants(check, variants: list, channel: str) -> list:
     if not variants:
         return []
     if len(variants) < 2:
@@ -122,7 +126,7 @@ def _variants(variants: list, channel: str) -> list:
         {
             "name": v["name"],
             "split": v["split"],
-            "template_id": check_template(v["template_id"], channel, f"variants.{i}.template_id"),
+            "template_id": check(v["template_id"], channel, f"variants.{i}.template_id"),
         }
         for i, v in enumerate(variants)
     ]
@@ -141,7 +145,7 @@ def _ab_test(ab: dict | None, variants: list) -> dict | None:
     }
 
 
-def _journey(journey, channel: str) -> dict:
+def _journey(check, journey, channel: str) -> dict:
     if not isinstance(journey, dict) or not isinstance(journey.get("steps"), list) or not journey["steps"]:
         raise field_error("journey.steps", "must be a non-empty list of steps")
     reentry = journey.get("reentry", "never")
@@ -163,7 +167,7 @@ def _journey(journey, channel: str) -> dict:
                 {
                     "id": sid,
                     "type": "send",
-                    "template_id": check_template(raw.get("template_id"), channel, f"{where}.template_id"),
+                    "template_id": check(raw.get("template_id"), channel, f"{where}.template_id"),
                 }
             )
             last_send = sid

@@ -5,8 +5,9 @@ RFC 5965), as the relay forwards them.
 The delivery is found from the VERP address the report was sent to
 (``bounces+<delivery>@...``) or from the returned message's Message-ID
 (``<delivery>@...``). A hard bounce (5.x.x, action failed) or a complaint
-suppresses the address: the Customer's ``suppression`` sub-document (the one
-part of Customer the mailer writes) and the hashed SuppressedContact list. A
+suppresses the address in the hashed SuppressedContact list (the mailer's) and
+announces ``contact.suppressed``, from which segments (the owner of Customer) sets
+the profile's ``suppression`` sub-document. A
 complaint also revokes the consent of the delivery's topic. A soft bounce
 (4.x.x, delayed) is noted on the delivery and changes nothing else.
 """
@@ -25,6 +26,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.mailer import consents, engagement
 from services.mailer.models import Delivery
+from shared.messaging.contracts import ContactSuppressed
 from shared.models import Customer, SuppressedContact, contact_hash
 from shared.store import utcnow
 
@@ -140,12 +142,6 @@ def apply(report: Report, events) -> dict:
         )
     now = utcnow()
     flag = "bounced" if report.kind == "hard" else "complained"
-    if customer is not None:
-        # The one exception to "segments owns Customer": only suppression.* is written here.
-        Customer._get_collection().update_one(
-            {"_id": customer["_id"]},
-            {"$set": {f"suppression.{flag}": True, "suppression.reason": reason, "suppression.at": now}},
-        )
     if address:
         try:
             SuppressedContact(
@@ -153,6 +149,17 @@ def apply(report: Report, events) -> dict:
             ).save(force_insert=True)
         except (me.NotUniqueError, DuplicateKeyError):
             pass
+    if customer is not None:
+        # Segments owns the profile: it mirrors the suppression as suppression.<flag> from this
+        # event (the outbox keeps it if the broker is down; the id makes a repeated report one).
+        about = (
+            str(delivery["_id"]) if delivery is not None else contact_hash("email", (address or "").lower())
+        )
+        events.publish(
+            ContactSuppressed(customer_id=str(customer["_id"]), channel="email", flag=flag, reason=reason),
+            f"suppressed-{flag}-{customer['_id']}-{about}",
+            occurred_at=now,
+        )
     out["suppressed"] = True
     if report.kind == "complaint" and delivery is not None:
         consents.record_change(

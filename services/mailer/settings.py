@@ -135,6 +135,14 @@ class Settings(CommonSettings):
         doc="segments API (owner of Customer): name, language and erasure go there",
     )
     segments_api_key: str = setting("", doc="marketer key the mailer uses on the segments API")
+    listener_url: str = setting(
+        "http://127.0.0.1:8004",
+        parse=parse_url("http", "https"),
+        doc="listener API (owner of mentions): a customer's mentions for their data download",
+    )
+    listener_api_key: str = setting(
+        "", doc="community manager or marketer key the mailer uses on the listener API"
+    )
     idle_every: float = setting(
         2.0, parse=parse_float, doc="seconds between the worker's sweeps for deferred and stale deliveries"
     )

@@ -19,6 +19,7 @@ from services.segments.membership import Membership
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import (
     ConsentChanged,
+    ContactSuppressed,
     CustomerUpdated,
     DeliveryEvent,
     Envelope,
@@ -86,6 +87,38 @@ def on_mention(envelope: Envelope) -> str | None:
     return "facts.negative_mentions"
 
 
+SUPPRESSION_FLAGS = ("bounced", "complained")
+
+
+def on_contact_suppressed(envelope: Envelope) -> str:
+    """contact.suppressed: the mailer (owner of the suppression list) stopped writing to the
+    customer's contact; the profile, which segments owns, says so in ``suppression.<flag>``.
+
+    Setting a flag is idempotent (a redelivery writes the same), and the reason and time
+    move only forward: an older report arriving late does not overwrite a newer one."""
+    event: ContactSuppressed = envelope.event()
+    if event.flag not in SUPPRESSION_FLAGS:
+        raise Poison(f"flag {event.flag!r} is not one of {SUPPRESSION_FLAGS}")
+    customer_id = customer_object_id(event.customer_id)
+    at = to_utc_naive(datetime.datetime.fromisoformat(envelope.occurred_at))
+    collection = Customer._get_collection()
+    found = collection.update_one({"_id": customer_id}, {"$set": {f"suppression.{event.flag}": True}})
+    if found.matched_count == 0:
+        raise Poison(f"unknown customer {event.customer_id}")
+    collection.update_one(
+        {
+            "_id": customer_id,
+            "$or": [
+                {"suppression.at": {"$lt": at}},
+                {"suppression.at": {"$exists": False}},
+                {"suppression.at": None},
+            ],
+        },
+        {"$set": {"suppression.reason": event.reason, "suppression.at": at}},
+    )
+    return "suppression"
+
+
 def _consent(envelope: Envelope) -> str | None:
     on_consent_changed(envelope)
     return "consent"
@@ -95,6 +128,7 @@ DELIVERY_FACTS = {"delivery.sent": "received", "delivery.opened": "opened", "del
 # event type -> handler storing the fact and returning the field it is about (None: not a fact for rules)
 FACT_HANDLERS = {
     "consent.changed": _consent,
+    "contact.suppressed": on_contact_suppressed,
     "mention.received": on_mention,
     **{
         kind: on_delivery

@@ -9,7 +9,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from services.segments import events, facts, profiles
-from shared.messaging.contracts import CustomerCreated, CustomerUpdated, PurchaseRecorded
+from shared.messaging.contracts import CustomerCreated, CustomerErased, CustomerUpdated, PurchaseRecorded
 from shared.models import Customer, Interaction, SegmentMember, SuppressedContact, contact_hash
 from shared.store import utcnow
 
@@ -22,10 +22,18 @@ class WriteError(Exception):
         self.status, self.field, self.message = status, field, message
 
 
+def erased_contact(kind: str, value: str) -> bool:
+    """Whether an erased profile had this contact (its tombstone keeps the hash)."""
+    found = Customer._get_collection().find_one({"erased_contacts": contact_hash(kind, value)}, {"_id": 1})
+    return found is not None
+
+
 def suppressed_field(values: dict) -> str | None:
     """The contact field of ``values`` that belongs to a suppressed (or erased) person."""
     for kind in ("email", "phone"):
-        if values.get(kind) and SuppressedContact.is_suppressed(kind, values[kind]):
+        if values.get(kind) and (
+            SuppressedContact.is_suppressed(kind, values[kind]) or erased_contact(kind, values[kind])
+        ):
             return kind
     return None
 
@@ -99,20 +107,31 @@ PERSONAL = (
 def erase(settings, existing: dict) -> None:
     """Right to erasure: personal data removed, contacts kept only as suppression hashes,
     memberships ended. The document stays (as a tombstone) so other services'
-    references to the id resolve to "erased"."""
-    for kind in ("email", "phone"):
-        if existing.get(kind):
-            try:
-                SuppressedContact(hash=contact_hash(kind, existing[kind]), kind=kind, reason="erased").save()
-            except Exception:  # noqa: BLE001 - already suppressed (unique hash): nothing to add
-                pass
+    references to the id resolve to "erased".
+
+    The suppression list is the mailer's: ``customer.erased`` carries the contacts' hashes
+    (never the addresses) and the mailer's worker adds them to it (the outbox keeps the
+    event while the broker is down)."""
+    hashes = {kind: contact_hash(kind, existing[kind]) for kind in ("email", "phone") if existing.get(kind)}
     collection = Customer._get_collection()
     collection.update_one(
         {"_id": existing["_id"]},
         {
-            "$set": {"erased": True, "updated_at": utcnow(), "tags": [], "facts": {}},
+            "$set": {
+                "erased": True,
+                "erased_contacts": list(hashes.values()),
+                "updated_at": utcnow(),
+                "tags": [],
+                "facts": {},
+            },
             "$unset": {field: "" for field in PERSONAL},
         },
+    )
+    events.publish(
+        settings,
+        CustomerErased(
+            customer_id=str(existing["_id"]), email_hash=hashes.get("email"), phone_hash=hashes.get("phone")
+        ),
     )
     from services.segments.membership import Membership
 

@@ -361,6 +361,12 @@ class Batch:
                 {"hash": {"$in": list(hashes)}}, {"hash": 1, "reason": 1}
             )
         }
+        # erased here but not yet on the mailer's list (customer.erased on its way)
+        for tombstone in Customer._get_collection().find(
+            {"erased_contacts": {"$in": list(hashes)}}, {"erased_contacts": 1}
+        ):
+            for digest in tombstone.get("erased_contacts") or []:
+                found.setdefault(digest, "erased")
         kept = []
         for row, values in ready:
             hit = next(

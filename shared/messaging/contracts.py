@@ -146,6 +146,17 @@ class PurchaseRecorded(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class CustomerErased(Event):
+    """A profile was erased: its contacts as suppression hashes (``contact_hash``, never the
+    address), so the mailer, the owner of the suppression list, keeps never writing to them."""
+
+    type: ClassVar[str] = "customer.erased"
+    customer_id: str
+    email_hash: str | None = None
+    phone_hash: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class SegmentEntered(Event):
     type: ClassVar[str] = "segment.entered"
     segment_id: str
@@ -256,6 +267,18 @@ class DeliveryOpened(DeliveryEvent):
 @dataclasses.dataclass(frozen=True)
 class DeliveryClicked(DeliveryEvent):
     type: ClassVar[str] = "delivery.clicked"
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactSuppressed(Event):
+    """The mailer stopped writing to a customer's contact (a hard bounce, a complaint):
+    segments, the owner of the profile, mirrors it as ``suppression.<flag>`` for its rules."""
+
+    type: ClassVar[str] = "contact.suppressed"
+    customer_id: str
+    channel: str
+    flag: str  # bounced | complained
+    reason: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,6 +27,7 @@ PRODUCERS = {
     "segment.entered": "segments",
     "segment.left": "segments",
     "consent.imported": "segments",
+    "customer.erased": "segments",
     "campaign.due": "campaigns",
     "send.requested": "campaigns",
     "delivery.sent": "mailer",
@@ -36,6 +37,7 @@ PRODUCERS = {
     "delivery.opened": "mailer",
     "delivery.clicked": "mailer",
     "consent.changed": "mailer",
+    "contact.suppressed": "mailer",
     "mention.received": "listener",
     "alert.raised": "listener",
 }
@@ -45,6 +47,7 @@ QUEUES: dict[str, list[tuple[str, str]]] = {
     # mailer
     "mailer.send.requested": [("campaigns", "send.requested")],
     "mailer.consent.imported": [("segments", "consent.imported")],
+    "mailer.customer.erased": [("segments", "customer.erased")],
     # campaigns
     "campaigns.campaign.due": [("campaigns", "campaign.due")],
     "campaigns.delivery": [("mailer", "delivery.*")],
@@ -60,6 +63,7 @@ QUEUES: dict[str, list[tuple[str, str]]] = {
         ("listener", "mention.received"),
         ("mailer", "delivery.*"),
         ("mailer", "consent.changed"),
+        ("mailer", "contact.suppressed"),
     ],
     "segments.membership": [
         ("segments", "customer.created"),

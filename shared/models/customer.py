@@ -62,6 +62,9 @@ class Customer(me.Document):
     # Behaviour facts kept by the segments service from events, for rules.
     facts = me.DictField()
     erased = me.BooleanField(default=False)
+    # An erased profile's contacts as suppression hashes, so segments refuses them again at
+    # once, from its own data (the mailer's suppression list gets them from customer.erased).
+    erased_contacts = me.ListField(me.StringField())
     created_at = me.DateTimeField(default=utcnow)
     updated_at = me.DateTimeField(default=utcnow)
 
@@ -71,6 +74,7 @@ class Customer(me.Document):
             {"fields": ["external_id"], "unique": True, "sparse": True},
             {"fields": ["email"], "unique": True, "sparse": True},
             {"fields": ["phone"], "sparse": True},
+            {"fields": ["erased_contacts"], "sparse": True},
             "name_key",
             "last_name_key",
             "tags",

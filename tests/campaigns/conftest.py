@@ -1,14 +1,16 @@
-"""Fixtures of the campaigns tests: the API in-process, segments and templates
-written straight to the store (their services are not on this branch)."""
+"""Fixtures of the campaigns tests: the API in-process, segments written straight to
+the store, templates stored by the mailer's models and served by the mailer's real
+API on a free port (campaigns asks it about templates, as in production)."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 from bson import ObjectId, json_util
 
-from shared import store
 from shared.models import Customer, Segment
-from tests.support import MARKETER_KEY
+from tests.support import ANALYST_KEY, MARKETER_KEY
 
 
 class Api:
@@ -26,11 +28,32 @@ class Api:
 
 
 @pytest.fixture
-def settings(service_env):
+def mailer_url(service_env):
+    """The mailer's API (owner of templates), served over HTTP from a thread of this process."""
+    from werkzeug.serving import make_server
+
+    from services.mailer.app import create_app
+    from services.mailer.settings import load
+
+    server = make_server("127.0.0.1", 0, create_app(service_env.settings(load)), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="mailer-api", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def settings(service_env, mailer_url):
     from services.campaigns.settings import load
 
     return service_env.settings(
-        load, scheduler_poll_seconds=0.2, fanout_batch_size=100, fanout_lease_seconds=3.0
+        load,
+        scheduler_poll_seconds=0.2,
+        fanout_batch_size=100,
+        fanout_lease_seconds=3.0,
+        mailer_url=mailer_url,
+        mailer_api_key=ANALYST_KEY,
     )
 
 
@@ -49,9 +72,10 @@ def api(app):
 
 
 def make_template(channel="email", archived=False, name="t") -> str:
-    oid = ObjectId()
-    store.db()["templates"].insert_one({"_id": oid, "name": name, "channel": channel, "archived": archived})
-    return str(oid)
+    """A template as the mailer stores it (its own model), so its API can answer about it."""
+    from services.mailer.models import Template
+
+    return str(Template(name=name, channel=channel, archived=archived).save().id)
 
 
 def make_segment(query=None, kind="dynamic", name="seg") -> Segment:

@@ -245,3 +245,31 @@ def test_a_campaign_paused_mid_send_can_fix_its_template_despite_its_past_time(a
             json={"schedule": {"kind": "at", "at": "2020-02-01T09:00", "time_zone": "Europe/Madrid"}},
         )
     )
+
+
+def test_a_template_the_mailer_does_not_have_is_refused_naming_it(api, segment):
+    """Campaigns asks the mailer (the owner of templates) over HTTP; no copy, no store read."""
+    missing = str(ObjectId())
+    response = api.post("/campaigns", json=body(segment, missing))
+    assert response.status_code == 422
+    assert response.get_json()["details"]["fields"]["template_id"] == [f"unknown template {missing}"]
+    assert campaigns().count_documents({}) == 0
+
+
+def test_a_mailer_that_does_not_answer_is_a_503_and_nothing_is_stored(service_env, segment, template):
+    from devstack.procs import free_port
+    from services.campaigns.app import create_app
+    from services.campaigns.settings import load
+    from tests.campaigns.conftest import Api
+
+    down = service_env.settings(load, mailer_url=f"http://127.0.0.1:{free_port()}", mailer_api_key="k")
+    app = create_app(down)
+    try:
+        response = Api(app.test_client()).post("/campaigns", json=body(segment, template))
+    finally:
+        app.extensions["campaigns_announcer"].close()
+    assert response.status_code == 503
+    answer = response.get_json()
+    assert answer["error"] == "unavailable" and "mailer" in answer["message"]
+    assert answer["details"]["service"] == "mailer"
+    assert campaigns().count_documents({}) == 0

@@ -12,7 +12,7 @@ import pytest
 
 from devstack import inventory
 from shared import store
-from tests.support import ServiceEnv
+from tests.support import ANALYST_KEY, ServiceEnv
 
 CHROMIUM = os.environ.get("VINCULO_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,10 +43,20 @@ class Stack:
         }
 
 
+def asks_the_mailer(service: str, urls: dict[str, str]) -> dict:
+    """Where campaigns finds the mailer's API, and the key it uses there."""
+    if service != "campaigns" or "mailer" not in urls:
+        return {}
+    return {"VINCULO_CAMPAIGNS_MAILER_URL": urls["mailer"], "VINCULO_CAMPAIGNS_MAILER_API_KEY": ANALYST_KEY}
+
+
 def start_backends(
     service_env: ServiceEnv, parts: dict[str, list[str]] | None = None, **extra_env
 ) -> dict[str, str]:
-    urls = {name: service_env.start_api(name, **extra_env) for name in BACKENDS}
+    urls: dict[str, str] = {}
+    # campaigns last: it asks the mailer (the owner of templates) about a campaign's templates
+    for name in sorted(BACKENDS, key=lambda name: name == "campaigns"):
+        urls[name] = service_env.start_api(name, **extra_env, **asks_the_mailer(name, urls))
     for name, names in (parts or {}).items():
         for part in names:
             service_env.start(name, part, **extra_env)

@@ -344,3 +344,48 @@ def test_subscription_api_needs_a_known_customer(api, events, smtp_server):
     assert "email" in str(answer.get_json()["details"])
     assert api.post("/subscriptions", json={"email": "x@example.com", "topic": "service"}).status_code == 422
     assert not smtp_server.mailbox.count and not ConsentState.objects.count()
+
+
+def test_my_data_holds_the_mentions_the_listener_answers_and_is_refused_while_it_is_down(
+    service_env, settings_for, events
+):
+    """The listener owns mentions: "my data" asks its API for them, every page, or says try again."""
+    import datetime
+
+    from bson import ObjectId
+
+    from devstack.procs import free_port
+    from services.listener.models import Mention
+    from services.mailer.app import create_app
+    from tests.support import CM_KEY
+
+    customer = make_customer(email="menciones@example.com", events=events)
+    other = make_customer(email="otra@example.com", events=events)
+    query = ObjectId()
+    at = datetime.datetime(2026, 11, 1)
+    for i in range(205):  # more than the listener's largest page
+        Mention(
+            source="rss",
+            post_id=f"p{i}",
+            query_id=query,
+            text=f"post {i}",
+            posted_at=at,
+            customer_id=customer.id,
+        ).save()
+    Mention(
+        source="rss", post_id="x", query_id=query, text="not hers", posted_at=at, customer_id=other.id
+    ).save()
+
+    listener = service_env.start_api("listener")
+    app = create_app(settings_for(listener_url=listener, listener_api_key=CM_KEY))
+    token = link(app, customer.id)
+    answer = app.test_client().get(f"/p/{token}/data")
+    assert answer.status_code == 200
+    mentions = answer.get_json()["mentions"]
+    assert len(mentions) == 205 and {m["customer_id"] for m in mentions} == {str(customer.id)}
+    assert {m["text"] for m in mentions} == {f"post {i}" for i in range(205)}
+
+    down = create_app(settings_for(listener_url=f"http://127.0.0.1:{free_port()}", listener_api_key=CM_KEY))
+    refused = down.test_client().get(f"/p/{link(down, customer.id)}/data")
+    assert refused.status_code == 503 and "Inténtalo de nuevo" in refused.get_data(as_text=True)
+    assert refused.headers.get("Content-Disposition") is None

@@ -17,7 +17,7 @@ import pytest
 from services.mailer.models import Delivery
 from shared.models import ConsentState, Customer, SuppressedContact, contact_hash
 from tests.mailer.conftest import create_template, make_customer, send_requested
-from tests.support import MARKETER_KEY, wait_until
+from tests.support import CM_KEY, MARKETER_KEY, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -48,11 +48,14 @@ def browser():
 @pytest.fixture
 def apis(service_env, mailer_env):
     segments = service_env.start_api("segments")
+    listener = service_env.start_api("listener")  # "my data" asks it for the customer's mentions
     mailer = service_env.start_api(
         "mailer",
         **mailer_env,
         VINCULO_MAILER_SEGMENTS_URL=segments,
         VINCULO_MAILER_SEGMENTS_API_KEY=MARKETER_KEY,
+        VINCULO_MAILER_LISTENER_URL=listener,
+        VINCULO_MAILER_LISTENER_API_KEY=CM_KEY,
     )
     return mailer, segments
 

@@ -9,9 +9,10 @@ import re
 from kombu import Connection
 
 from services.mailer.models import Delivery
+from services.segments.consumers import on_contact_suppressed
 from shared.models import ConsentEntry, ConsentState, Customer, Interaction, SuppressedContact, contact_hash
 from tests.mailer.conftest import create_template, make_customer, send_requested
-from tests.support import drain
+from tests.support import Handover, drain
 
 
 def sent_message(api, sender_for, smtp_server, events, address="pia@example.com", **fields):
@@ -219,6 +220,8 @@ def test_hard_bounce_suppresses_soft_does_not_and_complaint_revokes(
     service_env, admin_api, api, sender_for, smtp_server, events
 ):
     queue = mailer_events(service_env)
+    # segments (owner of the profile) sets suppression.* from the mailer's contact.suppressed
+    to_segments = Handover(service_env, "mailer", "contact.suppressed", on_contact_suppressed)
     customer, delivery, _ = sent_message(api, sender_for, smtp_server, events, address="hard@example.com")
     post = lambda body: admin_api.post("/bounces", data=body.encode(), content_type="message/rfc822")  # noqa: E731
     soft = post(DSN.format(delivery=delivery.id, address="hard@example.com", status="4.2.2", code="452"))
@@ -234,6 +237,7 @@ def test_hard_bounce_suppresses_soft_does_not_and_complaint_revokes(
         "status": "5.1.1",
     }
     assert Delivery.objects.get(id=delivery.id).status == "bounced"
+    assert to_segments.deliver() == 1
     stored = Customer.objects.get(id=customer.id)
     assert stored.suppression.bounced and stored.suppression.any and stored.first_name == "Íñigo"
     assert (
@@ -242,6 +246,10 @@ def test_hard_bounce_suppresses_soft_does_not_and_complaint_revokes(
     )
     assert Interaction.objects(kind="message_bounced", customer_id=customer.id).count() == 1
     post(DSN.format(delivery=delivery.id, address="hard@example.com", status="5.1.1", code="550"))  # again
+    assert (
+        to_segments.deliver() == 1
+    )  # announced again under the same message id: applying it changes nothing
+    assert Customer.objects.get(id=customer.id).suppression.bounced
     assert Interaction.objects(kind="message_bounced", customer_id=customer.id).count() == 1
     bounced = [json.loads(m.body) for m in drain(service_env.amqp_url, queue)]
     assert [b["type"] for b in bounced].count("delivery.bounced") == 1
@@ -249,6 +257,7 @@ def test_hard_bounce_suppresses_soft_does_not_and_complaint_revokes(
     other, delivery2, _ = sent_message(api, sender_for, smtp_server, events, address="angry@example.com")
     complaint = post(ARF.format(delivery=delivery2.id, address="angry@example.com"))
     assert complaint.get_json()["kind"] == "complaint" and complaint.get_json()["suppressed"]
+    assert to_segments.deliver() == 1
     assert Customer.objects.get(id=other.id).suppression.complained
     assert ConsentState.objects.get(customer_id=other.id).status == "revoked"
     assert ConsentEntry.objects(customer_id=other.id, source="complaint").count() == 1

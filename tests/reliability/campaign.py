@@ -27,7 +27,7 @@ import requests
 
 from shared.messaging.publisher import OutboxMessage
 from shared.messaging.topology import QUEUES
-from tests.support import ADMIN_KEY, drain, queue_depth, wait_consuming, wait_until
+from tests.support import ADMIN_KEY, ANALYST_KEY, drain, queue_depth, wait_consuming, wait_until
 
 HEADERS = {"X-API-Key": ADMIN_KEY}
 TOPIC = "promotions"
@@ -105,7 +105,12 @@ class CampaignRun:
         extra = worker_env or {}
         run.urls["segments"] = env.start_api("segments", **extra)
         run.urls["mailer"] = env.start_api("mailer", **run.mailer_extra)
-        run.urls["campaigns"] = env.start_api("campaigns", **extra)
+        run.urls["campaigns"] = env.start_api(
+            "campaigns",
+            **extra,
+            VINCULO_CAMPAIGNS_MAILER_URL=run.urls["mailer"],
+            VINCULO_CAMPAIGNS_MAILER_API_KEY=ANALYST_KEY,
+        )
         run.workers["segments"] = env.start("segments", "worker", **extra)
         run.workers["mailer"] = [run.start_mailer_worker(), run.start_mailer_worker()]
         campaigns_env = {

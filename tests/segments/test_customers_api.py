@@ -7,9 +7,10 @@ import json
 
 from kombu import Connection
 
+from services.mailer.consumers import on_customer_erased
 from shared.models import ConsentState, Customer, Interaction, Segment, SegmentMember, SuppressedContact
 from shared.store import utcnow
-from tests.support import drain
+from tests.support import Handover, drain
 
 
 def declare_membership_queue(service_env) -> str:
@@ -137,7 +138,9 @@ def test_update_publishes_what_changed_and_a_no_op_publishes_nothing(api, servic
     assert api.get("/customers/not-an-id").status_code == 404
 
 
-def test_erasure_removes_personal_data_and_the_person_cannot_come_back(api):
+def test_erasure_removes_personal_data_and_the_person_cannot_come_back(api, service_env):
+    # the mailer (owner of the suppression list) adds the hashes from customer.erased
+    to_mailer = Handover(service_env, "segments", "customer.erased", on_customer_erased)
     created = api.post(
         "/customers", json={"email": "borrar@example.com", "phone": "+34611222333", "first_name": "Pepa"}
     ).json
@@ -146,11 +149,23 @@ def test_erasure_removes_personal_data_and_the_person_cannot_come_back(api):
     assert api.delete(f"/customers/{created['id']}").status_code == 204
     stored = Customer._get_collection().find_one()
     assert stored["erased"] is True and "email" not in stored and "first_name" not in stored
+    assert to_mailer.deliver() == 1
     assert SuppressedContact.is_suppressed("email", "borrar@example.com")
     assert SegmentMember.objects.count() == 0
     response = api.post("/customers", json={"email": "Borrar@example.com"})
     assert response.status_code == 409 and response.json["details"]["field"] == "email"
     assert api.get("/customers").json["total"] == 0
+
+
+def test_an_erased_contact_is_refused_at_once_before_the_mailer_has_listed_it(api):
+    """The suppression list is the mailer's and fills from customer.erased; until then the
+    tombstone's own hashes refuse the contact (no mailer worker runs in this test)."""
+    created = api.post("/customers", json={"email": "ya@example.com", "phone": "+34611222444"}).json
+    assert api.delete(f"/customers/{created['id']}").status_code == 204
+    assert SuppressedContact.objects.count() == 0
+    for body, field in (({"email": "YA@example.com"}, "email"), ({"phone": "+34 611 222 444"}, "phone")):
+        response = api.post("/customers", json=body)
+        assert response.status_code == 409 and response.json["details"]["field"] == field, response.json
 
 
 def test_purchases_are_recorded_once_per_order(api, service_env):

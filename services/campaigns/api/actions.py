@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import current_app
 
-from services.campaigns.api.campaigns import READERS, WRITERS, load
+from services.campaigns.api.campaigns import READERS, WRITERS, load, templates
 from services.campaigns.api.schemas import ActionOut, RunList, RunsQuery
 from services.campaigns.content import is_marketing, template_for
 from services.campaigns.lifecycle import ACTIONS, move, transition
@@ -38,7 +38,7 @@ def schedule(campaign_id):
             action="schedule",
             allowed_from=list(ACTIONS["schedule"]),
         )
-    stored = validate(input_form(doc), utcnow())
+    stored = validate(input_form(doc), utcnow(), templates())
     ready_to_schedule(stored)
     updated = transition(
         doc["_id"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+from flask import current_app
 from pymongo import ReturnDocument
 
 from services.campaigns.api.schemas import CampaignIn, CampaignList, CampaignOut, ListQuery
@@ -21,6 +22,11 @@ WRITERS = ("marketer",)
 READERS = ("marketer", "analyst")
 
 
+def templates():
+    """The mailer's answers about templates (``services.campaigns.templates``)."""
+    return current_app.extensions["campaigns_templates"]
+
+
 def load(campaign_id: str) -> dict:
     doc = campaigns().find_one({"_id": object_id(campaign_id, "campaign")})
     if doc is None:
@@ -35,7 +41,7 @@ def load(campaign_id: str) -> dict:
 def create_campaign(data):
     """Create a campaign as a draft."""
     now = utcnow()
-    stored = validate(data, now)
+    stored = validate(data, now, templates())
     stored.pop("next_fire_at")
     stored.update(state="draft", created_at=now, updated_at=now, missed_runs=0)
     stored["_id"] = campaigns().insert_one(stored).inserted_id
@@ -91,7 +97,7 @@ def edit_campaign(campaign_id, data):
     if keep_schedule:
         merged["schedule"] = None
     now = utcnow()
-    stored = validate(merged, now)
+    stored = validate(merged, now, templates())
     if keep_schedule:
         stored["schedule"], stored["next_fire_at"] = doc["schedule"], doc.get("next_fire_at")
     if doc["state"] == "scheduled" or (doc["state"] == "paused" and doc.get("paused_from") == "scheduled"):

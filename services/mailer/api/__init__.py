@@ -6,7 +6,9 @@ from services.mailer.api import (
     consents,
     deliveries,
     invitations,
-    preferences,
+    preferences,  # noqa: F401 - its views join prefpages.bp
+    preferences_data,  # noqa: F401 - its views join prefpages.bp
+    prefpages,
     public,
     templates,
 )
@@ -18,7 +20,7 @@ BLUEPRINTS = (
     public.bp,
     bounces.bp,
     bounces.unsubscribes,
-    preferences.bp,
+    prefpages.bp,
     audience.bp,
     invitations.bp,
 )

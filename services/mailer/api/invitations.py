@@ -10,7 +10,7 @@ from apiflask.fields import Dict, Integer, String
 from apiflask.validators import OneOf
 from flask import request
 
-from services.mailer.api.preferences import MARKETING_TOPICS
+from services.mailer.api.prefpages import MARKETING_TOPICS
 from services.mailer.transport import PermanentFailure, TransientFailure
 from shared.http.auth import roles
 from shared.http.errors import field_error, not_found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import uuid
 
 from apiflask import Schema
@@ -16,24 +17,25 @@ from marshmallow import ValidationError
 
 from services.mailer import consents, prefcenter
 from services.mailer.api.common import mailer, settings
-from services.mailer.api.preferences import (
+from services.mailer.api.prefpages import (
     MARKETING_TOPICS,
     SOURCE,
-    TEXT,
-    _center,
-    _change,
-    _cookie_form,
-    _csrf_cookie_ok,
-    _csrf_refused,
-    _csrf_token_ok,
-    _lang,
-    _message,
-    _render,
     bp,
+    center_page,
+    change,
+    cookie_form,
+    csrf_cookie_ok,
+    csrf_refused,
+    csrf_token_ok,
+    lang_of,
     link_view,
+    message,
+    render,
 )
+from services.mailer.listening import Listener, ListenerError
 from services.mailer.prefcenter import csrf_for_token
 from services.mailer.prefs_models import Preference
+from services.mailer.prefs_text import TEXT
 from services.mailer.tokens import TokenError
 from services.mailer.transport import PermanentFailure, TransientFailure
 from shared import normalize
@@ -41,6 +43,8 @@ from shared.http.auth import public, roles
 from shared.http.errors import ApiError, field_error
 from shared.models import ConsentEntry, ConsentState, Customer, Interaction, SuppressedContact, contact_hash
 from shared.store import utcnow
+
+log = logging.getLogger(__name__)
 
 
 def _plain(value):
@@ -64,7 +68,12 @@ def _plain(value):
 @link_view(form=False)
 def download(token, customer_id, customer, lang):
     """Profile, consents with their history, interactions, mentions, preferences."""
-    db = Customer._get_collection().database
+    try:
+        # the listener owns mentions: asked through its API, all or nothing
+        mentions = Listener(settings()).mentions_of(customer_id)
+    except ListenerError:
+        log.warning("my data for %s not served: the listener did not answer", customer_id, exc_info=True)
+        return message(lang, TEXT[lang]["unavailable"], 503)
     data = {
         "exported_at": _plain(utcnow()),
         "profile": _plain(customer),
@@ -75,8 +84,7 @@ def download(token, customer_id, customer, lang):
         "interactions": _plain(
             list(Interaction._get_collection().find({"customer_id": customer_id}).sort("at", 1))
         ),
-        # the listener's collection, read directly: it is in the same store and this is read-only
-        "mentions": _plain(list(db["mentions"].find({"customer_id": customer_id}))),
+        "mentions": mentions,
         "preferences": _plain(
             Preference._get_collection().find_one({"customer_id": customer_id}, {"_id": 0})
         ),
@@ -99,17 +107,17 @@ def profile(token, customer_id, customer, lang):
     for name in ("first_name", "last_name"):
         value = (request.form.get(name) or "").strip()
         if len(value) > 100 or normalize.unsafe_character(value):  # a CR/LF in a name is a header line
-            return _center(token, customer_id, customer, lang, TEXT[lang]["invalid"], 422)
+            return center_page(token, customer_id, customer, lang, TEXT[lang]["invalid"], 422)
         if value != (customer.get(name) or ""):
             fields[name] = value or None
     if fields:
         try:
             prefcenter.Segments(settings()).update(customer_id, fields)
         except prefcenter.SegmentsError:
-            return _center(token, customer_id, customer, lang, TEXT[lang]["unavailable"], 503)
+            return center_page(token, customer_id, customer, lang, TEXT[lang]["unavailable"], 503)
         prefcenter.audit(customer_id, "profile", request.remote_addr, fields=sorted(fields))
         customer = {**customer, **fields}
-    return _center(token, customer_id, customer, lang, TEXT[lang]["saved"])
+    return center_page(token, customer_id, customer, lang, TEXT[lang]["saved"])
 
 
 @bp.get("/p/<token>/erase")
@@ -119,7 +127,7 @@ def profile(token, customer_id, customer, lang):
 def erase_page(token, _customer_id, customer, lang):
     """A confirmation page with a button that POSTs."""
     t = TEXT[lang]
-    return _render(
+    return render(
         "form.html",
         lang,
         heading=t["erase"],
@@ -148,7 +156,7 @@ def erase(token, customer_id, customer, lang):
             )
     for state in consents.current(customer_id):
         if state.status in ("granted", "pending"):
-            _change(
+            change(
                 customer_id,
                 state.channel,
                 state.topic,
@@ -161,8 +169,8 @@ def erase(token, customer_id, customer, lang):
     try:
         prefcenter.Segments(settings()).erase(customer_id)
     except prefcenter.SegmentsError:
-        return _message(lang, TEXT[lang]["unavailable"], 503)
-    return _message(lang, TEXT[lang]["erased"], heading=TEXT[lang]["erase"])
+        return message(lang, TEXT[lang]["unavailable"], 503)
+    return message(lang, TEXT[lang]["erased"], heading=TEXT[lang]["erase"])
 
 
 # --- a fresh link ----------------------------------------------------------------------------------------
@@ -173,9 +181,9 @@ def erase(token, customer_id, customer, lang):
 @bp.doc(summary="Ask for a fresh preference-center link")
 def renew_page():
     """A form asking for an email address (posted, never in the URL)."""
-    lang = _lang(None)
+    lang = lang_of(None)
     t = TEXT[lang]
-    return _cookie_form(
+    return cookie_form(
         "form.html",
         lang,
         heading=t["renew_title"],
@@ -191,10 +199,10 @@ def renew_page():
 @bp.doc(summary="Mail a fresh link if the address is known; the answer never says")
 def renew():
     """Same answer whether or not the address exists."""
-    lang = _lang(None)
+    lang = lang_of(None)
     t = TEXT[lang]
-    if not _csrf_cookie_ok():
-        return _csrf_refused(lang)
+    if not csrf_cookie_ok():
+        return csrf_refused(lang)
     customer = prefcenter.find_customer(request.form.get("email"))
     # Throttled per address as well as per client; the answer below is the same either way.
     if customer is not None and prefcenter.mail_allowed(settings(), customer["email"]):
@@ -212,7 +220,7 @@ def renew():
         except (TransientFailure, PermanentFailure):
             pass  # the answer must not differ; the customer can ask again
         prefcenter.audit(customer["_id"], "renew_link", request.remote_addr)
-    return _message(lang, t["renew_done"], heading=t["renew_title"])
+    return message(lang, t["renew_done"], heading=t["renew_title"])
 
 
 # --- double opt-in ------------------------------------------------------------------------------------------
@@ -283,9 +291,9 @@ def start_opt_in(email: str, topics: list[str], locale: str, ip: str | None, *, 
 @bp.doc(summary="Public subscribe form (double opt-in)")
 def subscribe_page():
     """Email and topics; nothing is granted until the emailed link is confirmed."""
-    lang = _lang(None)
+    lang = lang_of(None)
     t = TEXT[lang]
-    return _cookie_form(
+    return cookie_form(
         "form.html",
         lang,
         heading=t["subscribe_title"],
@@ -302,17 +310,17 @@ def subscribe_page():
 @bp.doc(summary="Start a double opt-in")
 def subscribe():
     """Pending consent and a confirmation message; the same answer for any address."""
-    lang = _lang(None)
+    lang = lang_of(None)
     t = TEXT[lang]
-    if not _csrf_cookie_ok():
-        return _csrf_refused(lang)
+    if not csrf_cookie_ok():
+        return csrf_refused(lang)
     topics = request.form.getlist("topic")
     try:
         email = normalize.email(request.form.get("email"))
     except ValueError:
         email = None
     if not email or not topics or any(topic not in MARKETING_TOPICS for topic in topics):
-        return _cookie_form(
+        return cookie_form(
             "form.html",
             lang,
             422,
@@ -327,8 +335,8 @@ def subscribe():
     try:
         start_opt_in(email, topics, lang, request.remote_addr)
     except (prefcenter.SegmentsError, TransientFailure, PermanentFailure):
-        return _message(lang, t["unavailable"], 503)
-    return _message(lang, t["subscribe_done"], heading=t["subscribe_title"])
+        return message(lang, t["unavailable"], 503)
+    return message(lang, t["subscribe_done"], heading=t["subscribe_title"])
 
 
 def _address(value: str) -> None:
@@ -392,8 +400,8 @@ def _customer_from_confirm(data):
 
 def _bad_confirm_link(exc: TokenError):
     """An expired confirmation says so (410, ask again); any other bad link is a 400."""
-    lang = _lang(None)
-    return _message(
+    lang = lang_of(None)
+    return message(
         lang, TEXT[lang]["confirm_late"] if exc.expired else TEXT[lang]["bad"], 410 if exc.expired else 400
     )
 
@@ -407,9 +415,9 @@ def confirm_page(token):
         data, _, customer = _confirm_data(token)
     except TokenError as exc:
         return _bad_confirm_link(exc)
-    lang = _lang(customer)
+    lang = lang_of(customer)
     t = TEXT[lang]
-    return _render(
+    return render(
         "form.html",
         lang,
         heading=t["confirm_title"],
@@ -429,10 +437,10 @@ def confirm(token):
         data, customer_id, customer = _confirm_data(token)
     except TokenError as exc:
         return _bad_confirm_link(exc)
-    lang = _lang(customer)
-    if not _csrf_token_ok(token):
-        return _csrf_refused(lang)
-    _change(
+    lang = lang_of(customer)
+    if not csrf_token_ok(token):
+        return csrf_refused(lang)
+    change(
         customer_id,
         "email",
         data["t"],
@@ -441,4 +449,4 @@ def confirm(token):
         key=f"optin-confirm:{data['k']}",
     )
     prefcenter.audit(customer_id, "opt_in_confirmed", request.remote_addr, topic=data["t"])
-    return _message(lang, TEXT[lang]["confirmed"], heading=TEXT[lang]["confirm_title"])
+    return message(lang, TEXT[lang]["confirmed"], heading=TEXT[lang]["confirm_title"])
