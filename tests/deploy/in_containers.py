@@ -37,7 +37,16 @@ from devstack.smtp import SmtpServer
 from shared import store
 from shared.documents import prepare_store
 from tests.reliability.campaign import CampaignRun, assert_received_once, mailer_env
-from tests.support import API_KEYS, ROOT, SECRET, ServiceEnv, consumers_on, wait_consuming, wait_until
+from tests.support import (
+    API_KEYS,
+    MARKETER_KEY,
+    ROOT,
+    SECRET,
+    ServiceEnv,
+    consumers_on,
+    wait_consuming,
+    wait_until,
+)
 
 TAG = "test"
 PODMAN = "podman"
@@ -155,11 +164,22 @@ class Deployment:
             # a modest rate, so that a campaign of 50 takes several seconds; the production lease
             env.update({key: str(value) for key, value in mailer_env(self.smtp.port, rate=8).items()})
             env.update({"VINCULO_MAILER_FREQUENCY_CAP": "0", "VINCULO_MAILER_CLAIM_LEASE": "120"})
+            # the owners' APIs the mailer asks (issue 14: no reading another service's collections)
+            env.update(
+                {
+                    "VINCULO_MAILER_SEGMENTS_URL": self.urls["segments"],
+                    "VINCULO_MAILER_SEGMENTS_API_KEY": MARKETER_KEY,
+                    "VINCULO_MAILER_LISTENER_URL": self.urls["listener"],
+                    "VINCULO_MAILER_LISTENER_API_KEY": MARKETER_KEY,
+                }
+            )
         if service == "campaigns":
             env.update(
                 {
                     "VINCULO_CAMPAIGNS_FANOUT_BATCH_SIZE": "10",
                     "VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.3",
+                    "VINCULO_CAMPAIGNS_MAILER_URL": self.urls["mailer"],
+                    "VINCULO_CAMPAIGNS_MAILER_API_KEY": MARKETER_KEY,
                 }
             )
         if service == "listener":
