@@ -38,6 +38,7 @@ EN.update(
         "op_ne": "is not",
         "op_in": "is one of",
         "op_nin": "is none of",
+        "op_all": "has all of",
         "op_gt": "> (after)",
         "op_gte": "≥",
         "op_lt": "< (before)",

@@ -63,11 +63,21 @@ def _form_page(segment, form, errors=None, message=None, preview=None, status=20
         errors=errors or {},
         message=message,
         preview=preview,
-        spec=builder_spec(),
+        spec=builder_spec(_campaign_choices()),
         placed=node_errors(rule, errors or {}) if rule is not None else {},
         rule=rule,
         describe_node=describe,
     ), status
+
+
+def _campaign_choices() -> list[tuple[str, str]]:
+    """(id, name) of the campaigns, for the campaign condition's picker (none when the
+    campaigns service does not answer or the role may not list them: the id stays typed in JSON)."""
+    try:
+        items = api().campaigns.get("/campaigns", limit=200).get("items", [])
+    except ApiFailure:
+        return []
+    return [(c["id"], c.get("name") or c["id"]) for c in items]
 
 
 def _form_from_request() -> dict:
@@ -183,6 +193,21 @@ def preview():
         for c in answer["sample"]
     ]
     return {"count": answer["count"], "sample": sample}
+
+
+@bp.get("/places")
+@requires("segments_preview")
+def places():
+    """The builder's place search: cities the customers live in (the segments API's /places)."""
+    q = request.args.get("q", "").strip()[:100]
+    if not q:
+        return {"items": []}
+    try:
+        return {"items": api().segments.get("/places", q=q, limit=10)["items"]}
+    except ApiFailure as exc:
+        if exc.status >= 500:
+            raise
+        return {"items": [], "message": _("The place search is not available.")}, 200
 
 
 @bp.get("/<segment_id>")
