@@ -14,7 +14,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from services.campaigns.schedules import parse_schedule
-from shared import store
+from shared import normalize, store
 from shared.http.errors import field_error
 from shared.models import TOPICS, Segment
 
@@ -121,6 +121,7 @@ def _variants(variants: list, channel: str) -> list:
     return [
         {
             "name": v["name"],
+            "label": normalize.text(v.get("label")) or v["name"],
             "split": v["split"],
             "template_id": check_template(v["template_id"], channel, f"variants.{i}.template_id"),
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import zoneinfo
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -11,7 +12,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from services.console import charts, cron
 from services.console.app import api
 from services.console.client import ApiFailure, ServiceUnavailable
-from services.console.forms import json_field
+from services.console.forms import api_errors, json_field
 from services.console.i18n import gettext as _
 from services.console.security import may, requires
 from shared.models import TOPICS
@@ -107,6 +108,19 @@ def _float(value):
         return value  # the service names the field
 
 
+def variant_key(label: str, taken: set[str], row: int) -> str:
+    """The API's key of a variant (letters, digits, - and _) from the label people read:
+    "Asunto con tilde ¿sí?" -> "asunto-con-tilde-si"; a label without a letter or digit gets
+    "variant-<row>", and a key already taken by another label gets "-2", "-3"..."""
+    bare = "".join(ch for ch in unicodedata.normalize("NFKD", label) if not unicodedata.combining(ch))
+    key = re.sub(r"[^a-z0-9]+", "-", bare.lower()).strip("-")[:40].strip("-") or f"variant-{row + 1}"
+    candidate, n = key, 2
+    while candidate in taken:
+        candidate, n = f"{key}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
 def body_from_form(form) -> tuple[dict, dict]:
     """The API's campaign body from the form; and console-side field errors (only JSON parsing)."""
     errors: dict[str, list[str]] = {}
@@ -128,15 +142,20 @@ def body_from_form(form) -> tuple[dict, dict]:
         "cost": _float(form.get("cost")),
         "currency": (form.get("currency") or "EUR").upper(),
     }
-    variants = []
+    variants, keys = [], set()
     for i in range(VARIANT_ROWS):
-        name, template, split = (
+        label, template, split = (
             form.get(f"variant{i}_{k}", "").strip() for k in ("name", "template_id", "split")
         )
-        if name or template or split:
+        if label or template or split:
+            if not label:
+                errors[f"variants.{i}.name"] = [_("Give this variant a name.")]
+            elif len(label) > 100:
+                errors[f"variants.{i}.name"] = [_("A variant's name has at most 100 characters.")]
             variants.append(
                 {
-                    "name": name,
+                    "name": variant_key(label, keys, i),
+                    "label": label,
                     "template_id": _named(template, picked["templates"]) or "",
                     "split": _float(split),
                 }
@@ -195,7 +214,7 @@ def form_from_campaign(c: dict) -> dict:
     for i, variant in enumerate((c.get("variants") or [])[:VARIANT_ROWS]):
         form.update(
             {
-                f"variant{i}_name": variant["name"],
+                f"variant{i}_name": variant.get("label") or variant["name"],
                 f"variant{i}_template_id": variant["template_id"],
                 f"variant{i}_split": variant["split"],
             }
@@ -296,7 +315,7 @@ def create():
         except ApiFailure as exc:
             if exc.status != 422:
                 raise
-            errors, message = exc.fields, exc.message
+            errors, message = api_errors(exc)
             return _edit_page(None, request.form, errors, message, 422)
     return _edit_page(None, request.form, errors, _("Please correct the marked fields."), 422)
 
@@ -315,11 +334,11 @@ def edit(campaign_id):
         except ApiFailure as exc:
             if exc.status not in (409, 422):
                 raise
-            return _edit_page(campaign, request.form, exc.fields, exc.message, exc.status)
+            return _edit_page(campaign, request.form, *api_errors(exc), exc.status)
     return _edit_page(campaign, request.form, errors, _("Please correct the marked fields."), 422)
 
 
-def _charts(results: dict, timeline: dict) -> dict:
+def _charts(results: dict, timeline: dict, labels: dict[str, str] | None = None) -> dict:
     out = {}
     points = timeline.get("points") or []
     if points:
@@ -335,7 +354,7 @@ def _charts(results: dict, timeline: dict) -> dict:
     if variants:
         keys = ("sent", "opened", "clicked")
         out["variants"] = charts.bar_chart(
-            [v["variant"] for v in variants],
+            [(labels or {}).get(v["variant"], v["variant"]) for v in variants],
             {k: [v.get(k, 0) for v in variants] for k in keys},
             _("Per variant"),
             {k: _(k.capitalize()) for k in keys},
@@ -380,7 +399,11 @@ def show(campaign_id):
         audience=_audience(campaign),
         reasons=REASONS,
         destructive={name for name, (_s, d) in ACTIONS.items() if d},
-        charts=_charts(results, timeline),
+        charts=_charts(
+            results,
+            timeline,
+            {v["name"]: v.get("label") or v["name"] for v in campaign.get("variants") or []},
+        ),
         cron_words=cron.describe(schedule.get("cron", "")) if schedule.get("kind") == "cron" else "",
         next_runs=cron.next_runs(schedule["cron"], zone) if schedule.get("kind") == "cron" else [],
         refresh=campaign["state"] == "sending",

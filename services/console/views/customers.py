@@ -8,6 +8,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from services.console.app import api
 from services.console.client import ApiFailure
+from services.console.forms import api_errors
 from services.console.i18n import gettext as _
 from services.console.security import may, requires
 
@@ -25,7 +26,7 @@ def index():
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        errors, message = exc.fields, exc.message
+        errors, message = api_errors(exc)
     return render_template(
         "customers/index.html", page=page, criteria=criteria, errors=errors, message=message
     )

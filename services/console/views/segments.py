@@ -11,7 +11,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from services.console.app import api
 from services.console.client import ApiFailure
-from services.console.forms import json_field
+from services.console.forms import api_errors, json_field
 from services.console.i18n import gettext as _
 from services.console.rules import builder_spec, describe, node_errors
 from services.console.security import may, requires
@@ -119,7 +119,7 @@ def create():
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        return _form_page(None, form, exc.fields, exc.message, status=422)
+        return _form_page(None, form, *api_errors(exc), status=422)
     return redirect(url_for("segments.show", segment_id=created["id"]))
 
 
@@ -147,7 +147,7 @@ def _save_static(form):
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        return _form_page(None, form, exc.fields, exc.message, status=422)
+        return _form_page(None, form, *api_errors(exc), status=422)
     people = _people(request.form.get("people", ""))
     if not any(people.values()):
         return redirect(url_for("segments.show", segment_id=created["id"]))
@@ -264,7 +264,7 @@ def edit(segment_id):
     except ApiFailure as exc:
         if exc.status not in (409, 422):
             raise
-        return _form_page(segment, form, exc.fields, exc.message, status=exc.status)
+        return _form_page(segment, form, *api_errors(exc), status=exc.status)
     return redirect(url_for("segments.show", segment_id=segment_id))
 
 
