@@ -30,6 +30,11 @@ ACTIONS = {
     "resend-failed": (("sent", "sending", "paused"), True),
 }
 VARIANT_ROWS = 3
+# The journey editor: one row per step (the steps there are, and a few empty ones to add more).
+JOURNEY_TYPES = ("send", "wait", "branch")
+BRANCH_IFS = ("opened", "clicked", "not_opened", "not_clicked")
+WAIT_UNITS = (("days", 86400), ("hours", 3600), ("minutes", 60))
+JOURNEY_SPARE_ROWS = 3
 # Why a delivery was not (yet) sent, as the mailer records it: code -> what a marketer reads.
 REASONS = {
     "no_consent": "no consent for this topic",
@@ -193,11 +198,81 @@ def body_from_form(form) -> tuple[dict, dict]:
         body["schedule"] = None
     goal_hours = _float(form.get("goal_window_hours"))
     body["goal"] = {"kind": "purchase", "window_hours": goal_hours} if goal_hours else None
-    if form.get("journey", "").strip():
-        body["journey"] = json_field(form["journey"], "journey", errors)
+    if form.get("journey_mode") == "json":  # the advanced view
+        text = form.get("journey", "").strip()
+        body["journey"] = json_field(text, "journey", errors) if text else None
     else:
-        body["journey"] = None
+        body["journey"] = journey_from_rows(form, picked, errors)
     return body, errors
+
+
+def journey_from_rows(form, picked: dict, errors: dict) -> dict | None:
+    """The journey of the step rows (a row without a type is left out); None without steps.
+    Errors the console can see (a wait without a number) go to ``errors`` under the API's names."""
+    steps = []
+    for i in range(int(form.get("journey_rows") or 0)):
+        kind = form.get(f"step{i}_type", "")
+        if kind not in JOURNEY_TYPES:
+            continue
+        where = f"journey.steps.{len(steps)}"
+        step: dict = {"type": kind}
+        name = form.get(f"step{i}_id", "").strip()
+        if name:
+            step["id"] = name
+        if kind == "send":
+            step["template_id"] = _named(form.get(f"step{i}_template_id", "").strip(), picked["templates"])
+        elif kind == "wait":
+            amount, unit = _float(form.get(f"step{i}_amount")), form.get(f"step{i}_unit")
+            if not isinstance(amount, float) or amount <= 0:
+                errors[f"{where}.hours"] = [_("Say how long to wait: a number greater than 0.")]
+            step[unit if unit in dict(WAIT_UNITS) else "hours"] = amount if isinstance(amount, float) else 0
+        else:
+            step["if"] = form.get(f"step{i}_if") or ""
+            for key in ("of", "then", "else"):
+                target = form.get(f"step{i}_{key}", "").strip()
+                if target:
+                    step[key] = target
+        following = form.get(f"step{i}_next", "").strip()
+        if following:
+            step["next"] = following
+        steps.append(step)
+    if not steps:
+        return None
+    return {"steps": steps, "reentry": form.get("journey_reentry") or "never"}
+
+
+def journey_rows(journey: dict | None) -> dict:
+    """The form's step rows of a stored journey (waits stored in seconds read back in the
+    largest whole unit), and the journey as JSON the API takes back (waits in those units)."""
+    form: dict = {"journey_reentry": (journey or {}).get("reentry", "never")}
+    steps = []
+    for i, step in enumerate((journey or {}).get("steps") or []):
+        row = {
+            f"step{i}_type": step["type"],
+            f"step{i}_id": step.get("id", ""),
+            f"step{i}_next": step.get("next") or "",
+        }
+        shown = {k: v for k, v in step.items() if k != "seconds" and v is not None}
+        if step["type"] == "send":
+            row[f"step{i}_template_id"] = step.get("template_id", "")
+        elif step["type"] == "wait":
+            seconds = step.get("seconds") or 0
+            unit, size = next(((u, n) for u, n in WAIT_UNITS if seconds % n == 0), ("minutes", 60))
+            amount = seconds / size
+            amount = int(amount) if amount.is_integer() else round(amount, 2)
+            row.update({f"step{i}_amount": amount, f"step{i}_unit": unit})
+            shown[unit] = amount
+        else:
+            row.update({f"step{i}_{k}": step.get(k) or "" for k in ("if", "of", "then", "else")})
+        form.update(row)
+        steps.append(shown)
+    form["journey_rows"] = len(steps)
+    form["journey"] = (
+        json.dumps({"steps": steps, "reentry": form["journey_reentry"]}, indent=2, ensure_ascii=False)
+        if steps
+        else ""
+    )
+    return form
 
 
 def form_from_campaign(c: dict) -> dict:
@@ -245,7 +320,7 @@ def form_from_campaign(c: dict) -> dict:
     form["delay_seconds"] = schedule.get("delay_seconds", "")
     form["trigger_filter"] = json.dumps(schedule["filter"]) if schedule.get("filter") else ""
     form["goal_window_hours"] = (c.get("goal") or {}).get("window_hours", "")
-    form["journey"] = json.dumps(c["journey"], indent=2, ensure_ascii=False) if c.get("journey") else ""
+    form.update(journey_rows(c.get("journey")))
     return form
 
 
@@ -287,6 +362,10 @@ def _edit_page(campaign, form, errors, message, status=200):
         message=message,
         topics=TOPICS,
         variant_rows=VARIANT_ROWS,
+        journey_rows=int(form.get("journey_rows") or 0) + JOURNEY_SPARE_ROWS,
+        journey_types=JOURNEY_TYPES,
+        branch_ifs=BRANCH_IFS,
+        wait_units=[unit for unit, _size in WAIT_UNITS],
         choices=_choices(),
         weekdays=WEEKDAYS,
         zones=sorted(zoneinfo.available_timezones()),
