@@ -793,7 +793,7 @@ ES.update(
         "is required when schedule.at has no UTC offset": "es obligatoria cuando la fecha no lleva desfase UTC",
         "must be a whole number of seconds, 0 or more": "debe ser un número entero de segundos, 0 o más",
         "must be an IANA time zone name such as Europe/Madrid": "debe ser una zona horaria IANA como Europe/Madrid",
-            "Optional, for campaigns that start on an event: steps run in order. A wait holds each person; a branch goes on depending on whether they opened or clicked an earlier send.": "Opcional, para campañas que empiezan con un evento: los pasos se siguen en orden. Una espera retiene a cada persona; una bifurcación sigue según si abrió o hizo clic en un envío anterior.",
+        "Optional, for campaigns that start on an event: steps run in order. A wait holds each person; a branch goes on depending on whether they opened or clicked an earlier send.": "Opcional, para campañas que empiezan con un evento: los pasos se siguen en orden. Una espera retiene a cada persona; una bifurcación sigue según si abrió o hizo clic en un envío anterior.",
         "Entering again": "Volver a entrar",
         "Step": "Paso",
         "Step name": "Nombre del paso",
@@ -806,9 +806,9 @@ ES.update(
         "else go to": "si no, ir a",
         "the next step": "el paso siguiente",
         "Afterwards go to": "Después ir a",
-        "A step name is what \"go to\" fields refer to; \"end\" ends the journey. Empty rows are left out; save to get more rows.": "Los campos «ir a» se refieren al nombre de un paso; «end» termina el recorrido. Las filas vacías no cuentan; guarda para tener más filas.",
+        'A step name is what "go to" fields refer to; "end" ends the journey. Empty rows are left out; save to get more rows.': "Los campos «ir a» se refieren al nombre de un paso; «end» termina el recorrido. Las filas vacías no cuentan; guarda para tener más filas.",
         "Advanced: the journey as JSON": "Avanzado: el recorrido en JSON",
         "Use this JSON instead of the steps above": "Usar este JSON en lugar de los pasos de arriba",
         "Say how long to wait: a number greater than 0.": "Indica cuánto esperar: un número mayor que 0.",
-}
+    }
 )
