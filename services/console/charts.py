@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT, PAD_L, PAD_R, PAD_T, PAD_B = 640, 240, 56, 12, 16, 48
+WIDTH, HEIGHT, PAD_L, PAD_R, PAD_T, PAD_B = 640, 240, 62, 12, 16, 48
 # At 390 px the 640-unit chart is drawn about half size, so the stylesheet doubles the text
 # there (console.css, svg.chart) and hides the ``minor`` axis labels (every other one): the
 # legend is spaced for that larger text.
-LEGEND_CHAR = 11  # width of a character of the legend at its larger size, in chart units
+LEGEND_CHAR = 13  # width of a character of the legend at its larger size, in chart units
 
 
 def _legend(entries: list[tuple[str, str]]) -> str:

@@ -270,13 +270,13 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     labels = pages[390].evaluate(
         """() => Array.from(document.querySelectorAll('svg.chart text'))
             .filter(t => getComputedStyle(t).display !== 'none')
-            .map(t => { const r = t.getBoundingClientRect();
-                        return {cls: t.getAttribute('class'), h: r.height, left: r.left, right: r.right,
-                                top: r.top}; })"""
+            .map(t => { const svg = t.ownerSVGElement;
+                        const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+                        return {text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) * scale}; })"""
     )
     assert labels, "the campaign page has a chart"
-    small = [label for label in labels if label["h"] < 9]
-    assert not small, f"chart labels under 9 px high at 390 px: {small}"
+    small = [label for label in labels if label["px"] < 10]
+    assert not small, f"chart text drawn under 10 px at 390 px: {small}"
     row = sorted(
         pages[390].evaluate(
             """() => Array.from(document.querySelectorAll('svg.chart text.axis[text-anchor=middle]'))
