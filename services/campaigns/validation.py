@@ -15,6 +15,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from services.campaigns.schedules import parse_schedule
+from shared import normalize
 from shared.http.errors import field_error
 from shared.models import TOPICS, Segment
 
@@ -125,6 +126,7 @@ def _variants(check, variants: list, channel: str) -> list:
     return [
         {
             "name": v["name"],
+            "label": normalize.text(v.get("label")) or v["name"],
             "split": v["split"],
             "template_id": check(v["template_id"], channel, f"variants.{i}.template_id"),
         }

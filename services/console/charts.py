@@ -9,7 +9,32 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT, PAD_L, PAD_R, PAD_T, PAD_B = 640, 240, 48, 12, 16, 40
+WIDTH, HEIGHT, PAD_L, PAD_R, PAD_T, PAD_B = 640, 240, 62, 12, 16, 48
+# At 390 px the 640-unit chart is drawn about half size, so the stylesheet doubles the text
+# there (console.css, svg.chart) and hides the ``minor`` axis labels (every other one): the
+# legend is spaced for that larger text.
+LEGEND_CHAR = 13  # width of a character of the legend at its larger size, in chart units
+
+
+def _legend(entries: list[tuple[str, str]]) -> str:
+    """Legend swatches and labels on one row, each placed after the previous label's width."""
+    parts, x = [], PAD_L
+    for css, label in entries:
+        parts.append(
+            f'<rect class="{css} fill" x="{x}" y="{HEIGHT - 14}" width="10" height="10"/>'
+            f'<text class="legend" x="{x + 14}" y="{HEIGHT - 4}">{escape(label)}</text>'
+        )
+        x += 14 + LEGEND_CHAR * len(label) + 16
+    return "".join(parts)
+
+
+def _x_label(x: float, label: str, shown: int) -> str:
+    """An x-axis label; every other one shown is ``minor`` (hidden on narrow screens)."""
+    minor = " minor" if shown % 2 else ""
+    return (
+        f'<text class="axis{minor}" x="{x:.1f}" y="{HEIGHT - PAD_B + 20}" text-anchor="middle">'
+        f"{escape(label)}</text>"
+    )
 
 
 def _nice_max(value: float) -> float:
@@ -84,12 +109,11 @@ def line_chart(
             f'<text class="axis" x="{PAD_L - 6}" y="{yy + 4:.1f}" text-anchor="end">{_short(value)}</text>'
         )
     every = max(1, count // 6)
+    shown = 0
     for i, label in enumerate(labels):
         if i % every == 0 or i == count - 1:
-            parts.append(
-                f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - PAD_B + 16}" text-anchor="middle">'
-                f"{escape(label)}</text>"
-            )
+            parts.append(_x_label(x(i), label, shown))
+            shown += 1
     for n, (key, values) in enumerate(series.items()):
         css = _css(n, key, colours)
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
@@ -97,11 +121,7 @@ def line_chart(
             parts.append(f'<circle class="{css}" cx="{x(0):.1f}" cy="{y(values[0]):.1f}" r="4"/>')
         else:
             parts.append(f'<polyline class="line {css}" points="{points}"/>')
-        parts.append(
-            f'<rect class="{css} fill" x="{PAD_L + n * 120}" y="{HEIGHT - 14}" width="10" height="10"/>'
-            f'<text class="legend" x="{PAD_L + n * 120 + 14}" y="{HEIGHT - 5}">'
-            f"{escape(legend.get(key, key))}</text>"
-        )
+    parts.append(_legend([(_css(n, key, colours), legend.get(key, key)) for n, key in enumerate(series)]))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -138,6 +158,7 @@ def bar_chart(
             f"{_short(top * fraction)}</text>"
         )
     every = max(1, count // 8)
+    shown = 0
     for i, group in enumerate(groups):
         base = PAD_T + plot_h
         for n, (key, values) in enumerate(series.items()):
@@ -153,16 +174,9 @@ def bar_chart(
             if stacked:
                 base -= h
         if i % every == 0:
-            parts.append(
-                f'<text class="axis" x="{PAD_L + slot * (i + 0.5):.1f}" y="{HEIGHT - PAD_B + 16}" '
-                f'text-anchor="middle">{escape(group)}</text>'
-            )
-    for n, key in enumerate(series):
-        parts.append(
-            f'<rect class="{_css(n, key, colours)} fill" x="{PAD_L + n * 120}" y="{HEIGHT - 14}" width="10" height="10"/>'
-            f'<text class="legend" x="{PAD_L + n * 120 + 14}" y="{HEIGHT - 5}">'
-            f"{escape(legend.get(key, key))}</text>"
-        )
+            parts.append(_x_label(PAD_L + slot * (i + 0.5), group, shown))
+            shown += 1
+    parts.append(_legend([(_css(n, key, colours), legend.get(key, key)) for n, key in enumerate(series)]))
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from services.console.i18n import gettext as _
 
@@ -16,3 +17,35 @@ def json_field(text: str, field: str, errors: dict, default=None):
     except (ValueError, RecursionError) as exc:
         errors[field] = [_("Not valid JSON: {error}", error=str(exc))]
         return default
+
+
+# What the APIs answer in English, with a value in it: pattern -> the message with {0}
+# (translated like any other message; the fixed ones are in the catalogue as they are).
+API_PATTERNS = (
+    (r"unknown template (\S+)", "unknown template {0}"),
+    (r"template (\S+) is archived", "template {0} is archived"),
+    (r"unknown segment (\S+)", "unknown segment {0}"),
+    (r"segment (\S+) is archived", "segment {0} is archived"),
+    (r"unknown step '(.+)'", "unknown step {0}"),
+    (r"'(.+)' is not an id", "{0} is not an id"),
+    (r"(.+) is in the past", "{0} is in the past"),
+    (r"Length must be between (\d+) and (\d+)\.", "Length must be between {0} and {1}."),
+)
+
+
+def api_message(text: str) -> str:
+    """One message of an API in the user's language (as it is when the console has no words for it)."""
+    for pattern, words in API_PATTERNS:
+        found = re.fullmatch(pattern, text)
+        if found:
+            return _(words).format(*found.groups())
+    return _(text)
+
+
+def api_errors(exc) -> tuple[dict[str, list[str]], str]:
+    """An API's 422 as a form shows it: each field's messages in the user's language, and one
+    message above the form instead of the API's "Invalid json: variants.0.name"."""
+    fields = {name: [api_message(m) for m in messages] for name, messages in (exc.fields or {}).items()}
+    if fields:
+        return fields, _("Please correct the marked fields.")
+    return fields, api_message(exc.message)

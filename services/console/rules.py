@@ -33,7 +33,7 @@ FIELDS = {
 }
 OPS = {
     "text": ("eq", "ne", "in", "nin", "contains", "starts_with", "exists"),
-    "list": ("contains", "starts_with", "in", "nin", "exists"),
+    "list": ("in", "all", "nin", "contains", "starts_with", "exists"),
     "date": ("within_last", "more_than_ago", "gt", "gte", "lt", "lte", "between", "eq", "exists"),
     "number": ("eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "nin", "exists"),
     "bool": ("eq", "exists"),
@@ -60,8 +60,20 @@ KINDS = ("field", "near", "campaign", "mention", "purchases", "consent")
 THRESHOLDS = ("gte", "gt", "eq", "lte", "lt", "ne")
 
 
-def builder_spec() -> dict:
-    """What the builder script needs: fields, operators, choices and their labels in the user's language."""
+# Operators read differently on a list of tags ("has any of" rather than "is one of").
+LIST_OP_WORDS = {
+    "in": "has any of",
+    "all": "has all of",
+    "nin": "has none of",
+    "contains": "has the tag",
+    "starts_with": "has a tag starting with",
+    "exists": "has tags",
+}
+
+
+def builder_spec(campaigns: list[tuple[str, str]] | None = None) -> dict:
+    """What the builder script needs: fields, operators, choices and their labels in the user's
+    language; ``campaigns`` as (id, name) for the campaign condition's picker."""
     labels = {op: _(f"op_{op}") for ops in OPS.values() for op in ops}
     labels.update({k: _(k) for k in (*UNITS, *CAMPAIGN_EVENTS, *CHANNELS, *TOPICS, "negative")})
     labels.update({k: _(f"kind_{k}") for k in KINDS})
@@ -88,7 +100,16 @@ def builder_spec() -> dict:
             ("lng", "Longitude"),
             ("km", "km"),
             ("event", "Event"),
-            ("campaign_id", "Campaign id (empty: any)"),
+            ("campaign", "Campaign"),
+            ("any_campaign", "any campaign"),
+            ("within_days", "in the last N days (empty: ever)"),
+            ("place", "Place"),
+            ("place_hint", "Search a city…"),
+            ("no_places", "No city of your customers starts like that."),
+            ("within", "within"),
+            ("coordinates", "Coordinates"),
+            ("tag_hint", "type a tag and press Enter"),
+            ("chip_hint", "type a value and press Enter"),
             ("days", "In the last (days)"),
             ("count", "Number of purchases"),
             ("total", "Total spent"),
@@ -117,6 +138,8 @@ def builder_spec() -> dict:
         "labels": labels,
         "texts": texts,
         "field_labels": {f: _(f"field_{f}") for names in FIELDS.values() for f in names},
+        "op_labels": {"list": {op: _(words) for op, words in LIST_OP_WORDS.items()}},
+        "campaigns": [list(c) for c in campaigns or []],
     }
 
 

@@ -17,10 +17,10 @@ def create_app(settings: Settings | None = None):
         settings=settings,
         description="Customer profiles, imports and segments, kept fresh as events arrive.",
     )
-    from services.segments.api import customers, imports, segments
+    from services.segments.api import customers, imports, places, segments
     from services.segments.models import SERVICE_DOCUMENTS
 
     prepare_store(settings.mongo_uri, *SERVICE_DOCUMENTS)
-    for module in (customers, segments, imports):
+    for module in (customers, segments, imports, places):
         app.register_blueprint(module.bp)
     return app

@@ -90,8 +90,9 @@ COMPARISONS = (
     "contains",
     "starts_with",
 )
+LIST_OPS = ("all",)  # a list holding every one of the values (tags: "has all of")
 RELATIVE_OPS = ("within_last", "more_than_ago")
-OPS = COMPARISONS + RELATIVE_OPS
+OPS = COMPARISONS + LIST_OPS + RELATIVE_OPS
 NODE_KINDS = ("all", "any", "not", "field", "near", "campaign", "mention", "purchases", "consent")
 CAMPAIGN_EVENTS = ("received", "opened", "clicked")
 MONGO_OPS = {"eq": "$eq", "ne": "$ne", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
@@ -349,6 +350,13 @@ def _comparison(node: dict, path: str, ctx: _Ctx):
         if op == "starts_with":
             return {stored: {"$regex": "^" + pattern, "$options": "i"}}
         return {stored: {"$regex": pattern, "$options": "i"}}
+    if op == "all":
+        if name not in LIST_FIELDS:
+            return ctx.fail(f"{path}.op", f"all applies to lists ({', '.join(LIST_FIELDS)})")
+        if not isinstance(value, list) or not value or len(value) > 100:
+            return ctx.fail(vpath, "must be a non-empty list (100 values at most)")
+        values = [_scalar(name, v, f"{vpath}.{i}", ctx) for i, v in enumerate(value)]
+        return {"$and": [{stored: v} for v in values]}
     if op in ("in", "nin"):
         if not isinstance(value, list) or not value or len(value) > 1000:
             return ctx.fail(vpath, "must be a non-empty list (1,000 values at most)")

@@ -425,6 +425,8 @@ def test_a_marketer_builds_a_segment_and_sees_its_count_change(segments_stack, b
     shots(page, "segment-builder", readme=True)
 
     # Editing the JSON rebuilds the builder (and a broken JSON says so, leaving the builder alone).
+    assert not page.is_visible("#rule-json")  # the JSON is the advanced view, folded away
+    page.click("#rule-json-view summary")
     page.fill("#rule-json", '{"any": [')
     assert "Not valid JSON" in page.inner_text("#rule-json-error")
     page.fill("#rule-json", '{"any": [{"field": "country", "op": "in", "value": ["ES", "PT"]}]}')
@@ -523,10 +525,89 @@ def test_a_rule_the_controls_cannot_show_is_kept_as_written_while_others_are_edi
         {"mention": {"sentiment": "negative", "days": {"weeks": 2}}},
         {"field": "created_at", "op": "gt", "value": "2026-01-01T10:30:00"},
     ]
+    page.click("#rule-json-view summary")
     page.fill("#rule-json", json.dumps({"all": kept}))
     for i in range(3):
         assert page.get_attribute(f'.rule-node[data-path="rule.all.{i}"]', "data-kind") == "raw"
     page.click('.rule-node[data-path="rule"] >> css=button[data-action="add-condition"] >> nth=0')
     page.fill('.rule-node[data-path="rule.all.3"] input[data-role=value]', "ES")
     assert json.loads(page.input_value("#rule-json"))["all"][:3] == kept
+    assert not errors, errors
+
+
+def test_tags_are_chips_places_are_searched_by_name_and_campaigns_picked_by_name(segments_stack, browser):
+    """No raw JSON for any field: tags any/all/none as chips, a city instead of coordinates,
+    a campaign by name with a time window (issue 17)."""
+    import requests
+
+    for email, city, lat, lng, tags in (
+        ("ana@example.com", "Málaga", 36.72, -4.42, ["feria", "vip"]),
+        ("bea@example.com", "Málaga", 36.70, -4.40, ["feria"]),
+        ("carla@example.com", "Madrid", 40.42, -3.70, ["vip"]),
+    ):
+        answer = requests.post(
+            f"{segments_stack.urls['segments']}/customers",
+            headers={"X-API-Key": MARKETER_KEY},
+            timeout=10,
+            json={"email": email, "city": city, "location": {"lat": lat, "lng": lng}, "tags": tags},
+        )
+        assert answer.status_code == 201, answer.text
+    page = sign_in(browser, segments_stack.console, MARKETER_KEY, "Marta", locale="es")
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{segments_stack.console}/segments/new")
+    count = page.locator("#segment-count")
+    node = '.rule-node[data-path="rule.all.0"]'
+
+    def counted(expected):
+        wait_until(lambda: count.inner_text() == expected, what=f"the count {expected}")
+        assert page.locator(".rule-node .field-error").count() == 0, page.inner_text("#rule-builder")
+        return json.loads(page.input_value("#rule-json"))
+
+    page.select_option(f"{node} select[data-role=field]", "tags")
+    assert not errors, errors
+    chosen = page.eval_on_selector(f"{node} select[data-role=op]", "s => s.options[s.selectedIndex].text")
+    assert chosen == "tiene alguna de", (chosen, errors)
+    entry = f"{node} input[data-role=chip-entry]"
+    page.fill(entry, "feria")
+    page.press(entry, "Enter")
+    page.fill(entry, "vip")
+    page.press(entry, "Enter")
+    chips = page.locator(f"{node} .value-chip")
+    assert [chips.nth(i).get_attribute("data-value") for i in range(chips.count())] == ["feria", "vip"]
+    assert counted("3")["all"][0] == {"field": "tags", "op": "in", "value": ["feria", "vip"]}
+    page.select_option(f"{node} select[data-role=op]", "all")  # the chips stay
+    assert counted("1")["all"][0] == {"field": "tags", "op": "all", "value": ["feria", "vip"]}
+    page.click(f'{node} .value-chip[data-value="vip"] button[data-action=remove-chip]')
+    page.select_option(f"{node} select[data-role=op]", "nin")
+    assert counted("1")["all"][0] == {"field": "tags", "op": "nin", "value": ["feria"]}
+    page.select_option(f"{node} select[data-role=op]", "in")
+
+    # A place by name: the cities of the customers, with how many live there.
+    page.click('.rule-node[data-path="rule"] >> css=button[data-action="add-condition"] >> nth=0')
+    second = '.rule-node[data-path="rule.all.1"]'
+    page.select_option(f"{second} select[data-role=kind]", "near")
+    page.fill(f"{second} input[data-role=place]", "mala")
+    choice = page.locator(f"{second} .place-results button[data-place]")
+    choice.first.wait_for()
+    assert choice.all_inner_texts() == ["Málaga · 2 personas"]
+    choice.first.click()
+    page.fill(f"{second} input[data-role=km]", "20")
+    rule = counted("2")
+    assert rule["all"][1] == {"near": {"lat": 36.71, "lng": -4.41, "km": 20}}
+    assert page.input_value(f"{second} input[data-role=place]") == "Málaga"  # still named after a redraw
+    page.fill(f"{second} input[data-role=place]", "zz")
+    page.locator(f"{second} .place-results li.muted").wait_for()
+    assert "Ninguna ciudad" in page.inner_text(f"{second} .place-results")
+
+    # A campaign condition: any campaign or one by name, with a window in days.
+    page.select_option(f"{second} select[data-role=kind]", "campaign")
+    page.fill(f"{second} input[data-role=within_days]", "30")
+    assert counted("0")["all"][1] == {"campaign": {"event": "opened", "within_days": 30}}
+    assert (
+        page.locator(f"{second} select[data-role=campaign_id] option").first.inner_text()
+        == "cualquier campaña"
+    )
+    page.fill("input[name=name]", "Feria")
+    assert not page.is_visible("#rule-json")
     assert not errors, errors

@@ -2,7 +2,8 @@
 Chromium against the real services: import what Excel in Spain saves (';',
 Windows-1252, Spanish headers, a consent column), fix one column of the
 mapping, see the consents recorded by the mailer, ask a segment to confirm
-(double opt-in), build a segment with tags and a place, and schedule the
+(double opt-in), build a segment with a tag chip and a place searched by its name
+(no JSON), and schedule the
 campaign weekly at 10:00 America/Mexico_City, send a test and send it. Screenshots of each step at
 1366 and 390 px go to test-artifacts/first-campaign/.
 
@@ -126,17 +127,48 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     pages[390].goto(person_url)
     shoot(pages, "04-consentimientos")
 
-    # 3. The segment: tags and a place (the rule as JSON: the builder's tag and place pickers are not built yet).
-    rule = {
+    # 3. The segment: a tag as a chip and a place searched by its name, no JSON.
+    first, second = '.rule-node[data-path="rule.all.0"]', '.rule-node[data-path="rule.all.1"]'
+
+    def build_segment(p):
+        p.goto(f"{console}/segments/new")
+        p.fill("input[name=name]", "Feria de Málaga")
+        p.select_option(f"{first} select[data-role=field]", "tags")
+        p.fill(f"{first} input[data-role=chip-entry]", "feria")
+        p.press(f"{first} input[data-role=chip-entry]", "Enter")
+        p.click('.rule-node[data-path="rule"] >> css=button[data-action="add-condition"] >> nth=0')
+        p.select_option(f"{second} select[data-role=kind]", "near")
+        p.fill(f"{second} input[data-role=place]", "malaga")
+        place = p.locator(f"{second} .place-results button[data-place]")
+        place.first.wait_for()
+        assert place.all_inner_texts() == ["Málaga (ES) · 3 personas"], place.all_inner_texts()
+        place.first.click()
+        p.fill(f"{second} input[data-role=km]", "30")
+        wait_until(lambda: p.inner_text("#segment-count") == "3", what="the live count of the segment")
+
+    for width in (390, 1366):
+        build_segment(pages[width])
+    assert json.loads(page.input_value("#rule-json")) == {
         "all": [
-            {"field": "tags", "op": "contains", "value": "feria"},
-            {"near": {"lat": 36.72, "lng": -4.42, "km": 30}},
+            {"field": "tags", "op": "in", "value": ["feria"]},
+            {"near": {"lat": 36.71, "lng": -4.41, "km": 30}},
         ]
     }
-    page.goto(f"{console}/segments/new")
-    page.fill("input[name=name]", "Feria de Málaga")
-    page.fill("#rule-json", json.dumps(rule))
-    page.dispatch_event("#rule-json", "input")
+    assert not page.is_visible("#rule-json")  # the JSON is only the advanced view
+    overflow = pages[390].evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    wide = pages[390].evaluate(
+        """() => Array.from(document.querySelectorAll('#segment-form *'))
+            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .filter(e => !e.querySelector('*') || e.tagName === 'SELECT').slice(0, 8).map(e => e.tagName + '.' + e.className + '[' + (e.getAttribute('data-role') || '')
+                               + '] ' + Math.round(e.getBoundingClientRect().left) + '-' + Math.round(e.getBoundingClientRect().right))"""
+    )
+    assert overflow <= 1, f"the segment builder scrolls {overflow} px sideways at 390 px: {wide}"
+    preview = pages[390].locator("#segment-preview").bounding_box()
+    rule_box = pages[390].locator("#rule-builder").bounding_box()
+    assert preview["y"] >= rule_box["y"] + rule_box["height"], "the preview covers the rule at 390 px"
+    shoot(pages, "05-regla")
     with page.expect_navigation():
         page.click("button[value=save]")
     segment_url = page.url
@@ -148,7 +180,7 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
 
     wait_until(three_members, timeout=60, interval=0.5, what="José, Lucía and Pilar in the segment")
     pages[390].goto(segment_url)
-    shoot(pages, "05-segmento")
+    shoot(pages, "06-segmento")
     segment_id = segment_url.rsplit("/", 1)[1]
 
     # 4. The campaign: the segment and template picked by name, weekly on Mondays at 10:00 in Mexico City.
@@ -164,7 +196,7 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     page.fill("input[name=repeat_time]", "10:00")
     page.fill("input[name=time_zone]", "America/Mexico_City")
     pages[390].goto(page.url)
-    shoot(pages, "06-formulario-campana")
+    shoot(pages, "07-formulario-campana")
     page.click("form#campaign-form button.primary")
     page.wait_for_url(re.compile(r".*/campaigns/[0-9a-f]{24}$"))
     assert "0 10 * * 1" in page.inner_text("main")
@@ -188,7 +220,7 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
         page.click("button[value=schedule]")
     campaign_url = page.url
     pages[390].goto(campaign_url)
-    shoot(pages, "07-campana")
+    shoot(pages, "08-campana")
     for width, other in pages.items():
         # Usable at 390 px: nothing scrolls sideways on the campaign page.
         overflow = other.evaluate(
@@ -203,7 +235,8 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
     page.fill("form[action$='/test-send'] input[name=to]", "marta@tienda.example")
     page.click("form[action$='/test-send'] button")
     wait_until(lambda: first_stack.smtp.mailbox.to("marta@tienda.example"), timeout=30, what="the test send")
-    shoot({1366: page}, "08-prueba")
+    pages[390].goto(page.url)
+    shoot(pages, "09-prueba")
 
     # 6. Start it: the weekly run is next Monday, so the marketer sends this one now and sees who was reached.
     with page.expect_navigation():
@@ -232,7 +265,27 @@ def test_a_marketer_does_a_first_campaign_in_spanish_through_the_console(first_s
         r for m in first_stack.smtp.mailbox.snapshot() for r in m.rcpt_tos if r != "marta@tienda.example"
     ) == ["jose@ejemplo.es", "lucia@ejemplo.es"]
     pages[390].goto(campaign_url)
-    shoot(pages, "09-alcanzados")
+    shoot(pages, "10-alcanzados")
+    # The chart's text at 390 px: about as large as the page's small text, its labels apart.
+    labels = pages[390].evaluate(
+        """() => Array.from(document.querySelectorAll('svg.chart text'))
+            .filter(t => getComputedStyle(t).display !== 'none')
+            .map(t => { const svg = t.ownerSVGElement;
+                        const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+                        return {text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) * scale}; })"""
+    )
+    assert labels, "the campaign page has a chart"
+    small = [label for label in labels if label["px"] < 10]
+    assert not small, f"chart text drawn under 10 px at 390 px: {small}"
+    row = sorted(
+        pages[390].evaluate(
+            """() => Array.from(document.querySelectorAll('svg.chart text.axis[text-anchor=middle]'))
+                .filter(t => getComputedStyle(t).display !== 'none')
+                .map(t => { const r = t.getBoundingClientRect(); return {left: r.left, right: r.right}; })"""
+        ),
+        key=lambda label: label["left"],
+    )
+    assert all(a["right"] <= b["left"] for a, b in zip(row, row[1:])), f"x labels overlap: {row}"
 
     # Every page of the campaign's path at 390 px: nothing scrolls sideways.
     narrow = pages[390]

@@ -175,6 +175,8 @@ CASES = [
     (f("tags", "contains", "newsletter"), ["Lucía", "Íñigo"]),
     (f("tags", "in", ["newsletter", "vip"]), ["Emma", "Lucía", "Íñigo"]),
     (f("tags", "nin", ["vip"]), ["John", "Sofía", "Íñigo"]),
+    (f("tags", "all", ["newsletter", "vip"]), ["Lucía"]),
+    (f("tags", "all", ["newsletter"]), ["Lucía", "Íñigo"]),
     # custom attributes
     (f("attributes.plan", "eq", "oro"), ["Lucía"]),
     (f("attributes.plan", "in", ["oro", "gold"]), ["Emma", "Lucía"]),
@@ -298,3 +300,9 @@ def test_the_compiled_filter_is_one_customers_query_with_relative_placeholders()
     }
     assert compiled.relative and compiled.depends_on == {"country", "created_at", "location"}
     assert not compile_rule(f("country", "eq", "ES")).relative
+
+
+def test_all_applies_to_lists_only_and_needs_values(api):
+    rule = {"all": [f("city", "all", ["Málaga"]), f("tags", "all", []), f("tags", "all", "vip")]}
+    fields = api.post("/segments/preview", json={"rule": rule}).json["details"]["fields"]
+    assert set(fields) == {"rule.all.0.op", "rule.all.1.value", "rule.all.2.value"}, fields

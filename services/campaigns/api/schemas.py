@@ -10,7 +10,17 @@ from shared.models import TOPICS
 
 
 class VariantIn(Schema):
-    name = String(required=True, validate=[Length(1, 50), Regexp(r"^[A-Za-z0-9_-]+$")])
+    name = String(
+        required=True,
+        validate=[Length(1, 50), Regexp(r"^[A-Za-z0-9_-]+$")],
+        metadata={"description": "the variant's key in results (letters, digits, - and _)"},
+    )
+    label = String(
+        load_default=None,
+        allow_none=True,
+        validate=Length(1, 100),
+        metadata={"description": "what people read (free text, spaces and accents); default: the name"},
+    )
     template_id = String(required=True)
     split = Float(required=True, validate=Range(min=0, max=100, min_inclusive=False))
 

@@ -121,3 +121,16 @@
 document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
   select.addEventListener("change", function () { select.form.submit(); });
 });
+
+// The journey editor: each step shows the fields of its type (without script, all of them).
+(function () {
+  "use strict";
+  var editor = document.getElementById("journey-editor");
+  if (!editor) { return; }
+  editor.classList.add("js");
+  editor.addEventListener("change", function (event) {
+    if (event.target.getAttribute("data-role") === "step-type") {
+      event.target.closest(".journey-step").setAttribute("data-type", event.target.value);
+    }
+  });
+})();

@@ -84,6 +84,10 @@
       }
       return true;
     }
+    if ("campaign" in node) {
+      var cw = node.campaign || {};
+      return cw.within_days === undefined || cw.within_days === null || inDays(cw.within_days);
+    }
     if ("mention" in node) {
       var m = node.mention || {};
       return (m.sentiment === undefined || m.sentiment === "negative") && inDays(m.days);
@@ -136,14 +140,28 @@
     var row = el("div", {"class": "rule-row"});
     row.appendChild(select("kind", spec.kinds.concat(kind === "raw" ? ["raw"] : []), kind, T.kind));
     if (kind === "field") { leafField(row, node); }
-    if (kind === "near") {
-      row.appendChild(input("lat", node.near.lat, {type: "number", step: "any", label: T.lat, placeholder: T.lat}));
-      row.appendChild(input("lng", node.near.lng, {type: "number", step: "any", label: T.lng, placeholder: T.lng}));
+    if (kind === "near") {  // a place searched by name; its coordinates stay editable, folded away
+      var search = el("span", {"class": "place-search"});
+      search.appendChild(input("place", placeNames[node.near.lat + "," + node.near.lng] || "",
+        {type: "search", autocomplete: "off", label: T.place, placeholder: T.place_hint}));
+      search.appendChild(el("ul", {"class": "place-results", "data-role": "place-results", role: "listbox", hidden: ""}));
+      row.appendChild(search);
+      row.appendChild(el("span", {"class": "muted", text: T.within}));
       row.appendChild(input("km", node.near.km, {type: "number", step: "any", min: "0", label: T.km, placeholder: T.km}));
+      row.appendChild(el("span", {"class": "muted", text: T.km}));
+      row.appendChild(el("details", {"class": "coords"}, [
+        el("summary", {text: T.coordinates + ": " + node.near.lat + ", " + node.near.lng}),
+        input("lat", node.near.lat, {type: "number", step: "any", label: T.lat, placeholder: T.lat}),
+        input("lng", node.near.lng, {type: "number", step: "any", label: T.lng, placeholder: T.lng})]));
     }
     if (kind === "campaign") {
+      var cid = (node.campaign || {}).campaign_id, known = [["", T.any_campaign]].concat(spec.campaigns || []);
+      if (cid && !known.some(function (c) { return c[0] === cid; })) { known.push([cid, cid]); }
       row.appendChild(select("event", spec.events, (node.campaign || {}).event, T.event));
-      row.appendChild(input("campaign_id", (node.campaign || {}).campaign_id, {placeholder: T.campaign_id}));
+      row.appendChild(select("campaign_id", known, cid || "", T.campaign));
+      var within = (node.campaign || {}).within_days;
+      row.appendChild(input("within_days", within === undefined || within === null ? "" : unitOf(within)[1],
+        {type: "number", min: "1", label: T.within_days, placeholder: T.within_days}));
     }
     if (kind === "mention") {
       row.appendChild(el("span", {"class": "muted", text: L.negative || "negative"}));
@@ -189,7 +207,9 @@
     var ops = spec.ops[type];
     var op = ops.indexOf(node.op) >= 0 ? node.op : ops[0];
     row.setAttribute("data-op", op);
-    row.appendChild(select("op", ops, op, T.operator));
+    row.setAttribute("data-type", type);
+    var words = spec.op_labels[type] || {};
+    row.appendChild(select("op", ops.map(function (o) { return [o, words[o] || L[o] || o]; }), op, T.operator));
     var value = node.value;
     if (op === "exists") {
       row.appendChild(select("value", [["true", T.yes], ["false", T.no]], value === false ? "false" : "true", T.value));
@@ -201,12 +221,44 @@
       var pair = Array.isArray(value) ? value : ["", ""];
       row.appendChild(valueControl(type, field, pair[0], "low"));
       row.appendChild(valueControl(type, field, pair[1], "high"));
-    } else if (op === "in" || op === "nin") {
-      row.appendChild(input("list", Array.isArray(value) ? value.join(", ") : (value || ""),
-                            {placeholder: T.list_hint, label: T.value}));
+    } else if (op === "in" || op === "nin" || op === "all") {
+      row.appendChild(chips("list", Array.isArray(value) ? value : (value === undefined || value === "" ? [] : [value]),
+                            type === "list" ? T.tag_hint : T.chip_hint));
     } else {
       row.appendChild(valueControl(type, field, value, "value"));
     }
+  }
+
+  // A list of values as chips: type one and press Enter (or a comma); x removes it.
+  function chip(value) {
+    return el("span", {"class": "chip value-chip", "data-value": String(value)}, [
+      el("span", {text: String(value)}),
+      el("button", {type: "button", "class": "chip-remove", "data-action": "remove-chip",
+                    "aria-label": T.remove + ": " + value, text: "×"})]);
+  }
+  function chips(role, values, hint) {
+    var wrap = el("span", {"class": "chips", "data-role": role, "data-chips": "1"});
+    values.forEach(function (v) { wrap.appendChild(chip(v)); });
+    wrap.appendChild(el("input", {"data-role": "chip-entry", "aria-label": hint, placeholder: hint}));
+    return wrap;
+  }
+  function chipValues(wrap) {
+    var values = Array.prototype.map.call(wrap.querySelectorAll(".value-chip"), function (c) {
+      return c.getAttribute("data-value");
+    });
+    wrap.querySelector('[data-role="chip-entry"]').value.split(",").forEach(function (s) {
+      if (s.trim()) { values.push(s.trim()); }
+    });
+    return values;
+  }
+  function commitEntry(entry) {
+    var wrap = entry.closest(".chips");
+    entry.value.split(",").forEach(function (s) {
+      if (s.trim() && chipValues(wrap).filter(function (v) { return v === s.trim(); }).length < 2) {
+        wrap.insertBefore(chip(s.trim()), entry);
+      }
+    });
+    entry.value = "";
   }
 
   function valueControl(type, field, value, role) {
@@ -264,7 +316,7 @@
     if (op === "exists") { return "exists"; }
     if (op === "within_last" || op === "more_than_ago") { return "relative"; }
     if (op === "between") { return "pair"; }
-    if (op === "in" || op === "nin") { return "list"; }
+    if (op === "in" || op === "nin" || op === "all") { return "list"; }
     return "one";
   }
   function read(box) {
@@ -285,7 +337,9 @@
     }
     if (kind === "campaign") {
       var c = {event: own(box, "event").value}, id = own(box, "campaign_id").value.trim();
+      var within = own(box, "within_days").value.trim();
       if (id) { c.campaign_id = id; }
+      if (within) { c.within_days = num(within); }
       return {campaign: c};
     }
     if (kind === "mention") { return {mention: {sentiment: "negative", days: num(own(box, "days").value)}}; }
@@ -303,7 +357,11 @@
     // a field comparison
     var field = own(box, "field").value;
     if (field === "attributes.") { field += (own(box, "attribute") || {value: ""}).value.trim(); }
-    var type = typeOf(field), op = own(box, "op").value, shown = box.querySelector(".rule-row").getAttribute("data-op") || op, value;
+    var type = typeOf(field), op = own(box, "op").value;
+    // A new field whose type has not the operator shown (tags have no "is"): its first operator,
+    // not a node the controls cannot show (that turned a tags condition into raw JSON).
+    if (spec.ops[type] && spec.ops[type].indexOf(op) < 0) { op = spec.ops[type][0]; }
+    var shown = box.querySelector(".rule-row").getAttribute("data-op") || op, value;
     // The controls on screen are the ones of the operator drawn (``shown``); a newly chosen
     // operator keeps the value when it has the same shape, else starts from a default.
     if (shown === "exists") { value = own(box, "value").value === "true"; }
@@ -312,9 +370,8 @@
       value[own(box, "unit").value] = num(own(box, "amount").value);
     } else if (shown === "between") {
       value = [readValue(own(box, "low"), type), readValue(own(box, "high"), type)];
-    } else if (shown === "in" || shown === "nin") {
-      value = own(box, "list").value.split(",").map(function (s) { return s.trim(); })
-        .filter(function (s) { return s; }).map(function (s) { return convert(type, s); });
+    } else if (shown === "in" || shown === "nin" || shown === "all") {
+      value = chipValues(own(box, "list")).map(function (s) { return convert(type, s); });
     } else {
       value = readValue(own(box, "value"), type);
     }
@@ -326,6 +383,10 @@
       else if (to === "pair") { value = [from === "one" ? value : from === "list" && value.length ? value[0] : "", ""]; }
       else { value = (from === "list" || from === "pair") && value.length ? value[0] : ""; }
     }
+    var drawn = box.querySelector(".rule-row").getAttribute("data-type");
+    if (drawn && drawn !== type) {  // another kind of field: "ES" is no tag, start empty
+      value = {exists: true, relative: {days: 30}, list: [], pair: ["", ""], one: ""}[to];
+    }
     var node = {field: field, op: op, value: value};
     return node;
   }
@@ -333,6 +394,7 @@
   // --- both ways, errors and the live count ---------------------------------
 
   var rule = null;
+  var placeNames = {};  // "lat,lng" -> the place's name, to show it again when the controls are redrawn
   function draw() {
     root.innerHTML = "";
     root.appendChild(render(rule, "rule"));
@@ -393,8 +455,64 @@
   }
 
   root.addEventListener("input", function (event) {
+    var role = event.target.getAttribute("data-role");
+    if (role === "place") { searchPlaces(event.target); return; }
     if (event.target.tagName === "INPUT" || event.target.tagName === "TEXTAREA") { changed(false); }
   });
+  root.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" && event.key !== ",") { return; }
+    var role = event.target.getAttribute("data-role");
+    if (role === "chip-entry") {
+      event.preventDefault();
+      commitEntry(event.target);
+      changed(false);
+      event.target.focus();
+    } else if (role === "place") {
+      event.preventDefault();  // Enter picks the first place found, it does not submit the form
+      if (event.key === "Enter") {
+        var first = event.target.closest(".place-search").querySelector("[data-place]");
+        if (first) { pickPlace(first); }
+      }
+    }
+  });
+  root.addEventListener("focusout", function (event) {
+    if (event.target.getAttribute("data-role") === "chip-entry" && event.target.value.trim()) {
+      commitEntry(event.target);
+      changed(false);
+    }
+  });
+
+  // Place search: cities the customers live in (the segments API's /places, through the console).
+  var placeTimer = null, placeSequence = 0;
+  function searchPlaces(field) {
+    window.clearTimeout(placeTimer);
+    placeTimer = window.setTimeout(function () {
+      var mine = ++placeSequence, list = field.closest(".place-search").querySelector(".place-results");
+      var q = field.value.trim();
+      if (!q) { list.hidden = true; return; }
+      fetch(root.getAttribute("data-places-url") + "?q=" + encodeURIComponent(q),
+            {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.json(); })
+        .then(function (body) {
+          if (mine !== placeSequence) { return; }
+          list.innerHTML = "";
+          (body.items || []).forEach(function (p) {
+            var name = p.city + (p.country ? " (" + p.country + ")" : "");
+            list.appendChild(el("li", {}, [el("button", {type: "button", "data-place": name, "data-lat": p.lat,
+              "data-lng": p.lng, text: name + " · " + p.count.toLocaleString(lang) + " " + T.people})]));
+          });
+          if (!(body.items || []).length) { list.appendChild(el("li", {"class": "muted", text: body.message || T.no_places})); }
+          list.hidden = false;
+        }).catch(function () { list.hidden = true; });
+    }, 250);
+  }
+  function pickPlace(button) {
+    var box = button.closest(".rule-node");
+    own(box, "lat").value = button.getAttribute("data-lat");
+    own(box, "lng").value = button.getAttribute("data-lng");
+    placeNames[num(button.getAttribute("data-lat")) + "," + num(button.getAttribute("data-lng"))] = button.getAttribute("data-place");
+    changed(true);
+  }
   function blank() { return {field: "country", op: "eq", value: ""}; }
   function defaultOf(kind) {
     return {field: blank(), near: {near: {lat: 40.4168, lng: -3.7038, km: 25}},
@@ -412,11 +530,15 @@
   });
 
   root.addEventListener("click", function (event) {
+    var picked = event.target.closest("[data-place]");
+    if (picked) { event.preventDefault(); pickPlace(picked); return; }
     var action = event.target.getAttribute("data-action");
     if (!action) { return; }
     event.preventDefault();
     var box = event.target.closest(".rule-node");
-    if (action === "add-condition" || action === "add-group") {
+    if (action === "remove-chip") {
+      event.target.closest(".value-chip").remove();
+    } else if (action === "add-condition" || action === "add-group") {
       var child = action === "add-condition" ? blank() : {any: [blank()]};
       box.querySelector(".rule-children").appendChild(render(child, box.getAttribute("data-path") + ".new"));
     } else if (action === "remove") {
@@ -461,6 +583,8 @@
   form.querySelectorAll('input[name="kind"]').forEach(function (r) { r.addEventListener("change", kindShown); });
   kindShown();
 
+  var jsonView = document.getElementById("rule-json-view");
+  if (jsonView) { jsonView.open = false; }  // the controls say it all; the JSON is the advanced view
   try { rule = JSON.parse(area.value); } catch (e) { rule = {all: [blank()]}; }
   draw();
   root.hidden = false;

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import zoneinfo
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from services.console import charts, cron
 from services.console.client import ApiFailure, ServiceUnavailable, api
-from services.console.forms import json_field
+from services.console.forms import api_errors, json_field
 from services.console.i18n import gettext as _
 from services.console.security import may, requires
 from shared.models import TOPICS
@@ -28,6 +29,11 @@ ACTIONS = {
     "resend-failed": (("sent", "sending", "paused"), True),
 }
 VARIANT_ROWS = 3
+# The journey editor: one row per step (the steps there are, and a few empty ones to add more).
+JOURNEY_TYPES = ("send", "wait", "branch")
+BRANCH_IFS = ("opened", "clicked", "not_opened", "not_clicked")
+WAIT_UNITS = (("days", 86400), ("hours", 3600), ("minutes", 60))
+JOURNEY_SPARE_ROWS = 3
 # Why a delivery was not (yet) sent, as the mailer records it: code -> what a marketer reads.
 REASONS = {
     "no_consent": "no consent for this topic",
@@ -106,6 +112,19 @@ def _float(value):
         return value  # the service names the field
 
 
+def variant_key(label: str, taken: set[str], row: int) -> str:
+    """The API's key of a variant (letters, digits, - and _) from the label people read:
+    "Asunto con tilde ¿sí?" -> "asunto-con-tilde-si"; a label without a letter or digit gets
+    "variant-<row>", and a key already taken by another label gets "-2", "-3"..."""
+    bare = "".join(ch for ch in unicodedata.normalize("NFKD", label) if not unicodedata.combining(ch))
+    key = re.sub(r"[^a-z0-9]+", "-", bare.lower()).strip("-")[:40].strip("-") or f"variant-{row + 1}"
+    candidate, n = key, 2
+    while candidate in taken:
+        candidate, n = f"{key}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
 def body_from_form(form) -> tuple[dict, dict]:
     """The API's campaign body from the form; and console-side field errors (only JSON parsing)."""
     errors: dict[str, list[str]] = {}
@@ -127,15 +146,20 @@ def body_from_form(form) -> tuple[dict, dict]:
         "cost": _float(form.get("cost")),
         "currency": (form.get("currency") or "EUR").upper(),
     }
-    variants = []
+    variants, keys = [], set()
     for i in range(VARIANT_ROWS):
-        name, template, split = (
+        label, template, split = (
             form.get(f"variant{i}_{k}", "").strip() for k in ("name", "template_id", "split")
         )
-        if name or template or split:
+        if label or template or split:
+            if not label:
+                errors[f"variants.{i}.name"] = [_("Give this variant a name.")]
+            elif len(label) > 100:
+                errors[f"variants.{i}.name"] = [_("A variant's name has at most 100 characters.")]
             variants.append(
                 {
-                    "name": name,
+                    "name": variant_key(label, keys, i),
+                    "label": label,
                     "template_id": _named(template, picked["templates"]) or "",
                     "split": _float(split),
                 }
@@ -173,11 +197,81 @@ def body_from_form(form) -> tuple[dict, dict]:
         body["schedule"] = None
     goal_hours = _float(form.get("goal_window_hours"))
     body["goal"] = {"kind": "purchase", "window_hours": goal_hours} if goal_hours else None
-    if form.get("journey", "").strip():
-        body["journey"] = json_field(form["journey"], "journey", errors)
+    if form.get("journey_mode") == "json":  # the advanced view
+        text = form.get("journey", "").strip()
+        body["journey"] = json_field(text, "journey", errors) if text else None
     else:
-        body["journey"] = None
+        body["journey"] = journey_from_rows(form, picked, errors)
     return body, errors
+
+
+def journey_from_rows(form, picked: dict, errors: dict) -> dict | None:
+    """The journey of the step rows (a row without a type is left out); None without steps.
+    Errors the console can see (a wait without a number) go to ``errors`` under the API's names."""
+    steps = []
+    for i in range(int(form.get("journey_rows") or 0)):
+        kind = form.get(f"step{i}_type", "")
+        if kind not in JOURNEY_TYPES:
+            continue
+        where = f"journey.steps.{len(steps)}"
+        step: dict = {"type": kind}
+        name = form.get(f"step{i}_id", "").strip()
+        if name:
+            step["id"] = name
+        if kind == "send":
+            step["template_id"] = _named(form.get(f"step{i}_template_id", "").strip(), picked["templates"])
+        elif kind == "wait":
+            amount, unit = _float(form.get(f"step{i}_amount")), form.get(f"step{i}_unit")
+            if not isinstance(amount, float) or amount <= 0:
+                errors[f"{where}.hours"] = [_("Say how long to wait: a number greater than 0.")]
+            step[unit if unit in dict(WAIT_UNITS) else "hours"] = amount if isinstance(amount, float) else 0
+        else:
+            step["if"] = form.get(f"step{i}_if") or ""
+            for key in ("of", "then", "else"):
+                target = form.get(f"step{i}_{key}", "").strip()
+                if target:
+                    step[key] = target
+        following = form.get(f"step{i}_next", "").strip()
+        if following:
+            step["next"] = following
+        steps.append(step)
+    if not steps:
+        return None
+    return {"steps": steps, "reentry": form.get("journey_reentry") or "never"}
+
+
+def journey_rows(journey: dict | None) -> dict:
+    """The form's step rows of a stored journey (waits stored in seconds read back in the
+    largest whole unit), and the journey as JSON the API takes back (waits in those units)."""
+    form: dict = {"journey_reentry": (journey or {}).get("reentry", "never")}
+    steps = []
+    for i, step in enumerate((journey or {}).get("steps") or []):
+        row = {
+            f"step{i}_type": step["type"],
+            f"step{i}_id": step.get("id", ""),
+            f"step{i}_next": step.get("next") or "",
+        }
+        shown = {k: v for k, v in step.items() if k != "seconds" and v is not None}
+        if step["type"] == "send":
+            row[f"step{i}_template_id"] = step.get("template_id", "")
+        elif step["type"] == "wait":
+            seconds = step.get("seconds") or 0
+            unit, size = next(((u, n) for u, n in WAIT_UNITS if seconds % n == 0), ("minutes", 60))
+            amount = seconds / size
+            amount = int(amount) if amount.is_integer() else round(amount, 2)
+            row.update({f"step{i}_amount": amount, f"step{i}_unit": unit})
+            shown[unit] = amount
+        else:
+            row.update({f"step{i}_{k}": step.get(k) or "" for k in ("if", "of", "then", "else")})
+        form.update(row)
+        steps.append(shown)
+    form["journey_rows"] = len(steps)
+    form["journey"] = (
+        json.dumps({"steps": steps, "reentry": form["journey_reentry"]}, indent=2, ensure_ascii=False)
+        if steps
+        else ""
+    )
+    return form
 
 
 def form_from_campaign(c: dict) -> dict:
@@ -194,7 +288,7 @@ def form_from_campaign(c: dict) -> dict:
     for i, variant in enumerate((c.get("variants") or [])[:VARIANT_ROWS]):
         form.update(
             {
-                f"variant{i}_name": variant["name"],
+                f"variant{i}_name": variant.get("label") or variant["name"],
                 f"variant{i}_template_id": variant["template_id"],
                 f"variant{i}_split": variant["split"],
             }
@@ -225,7 +319,7 @@ def form_from_campaign(c: dict) -> dict:
     form["delay_seconds"] = schedule.get("delay_seconds", "")
     form["trigger_filter"] = json.dumps(schedule["filter"]) if schedule.get("filter") else ""
     form["goal_window_hours"] = (c.get("goal") or {}).get("window_hours", "")
-    form["journey"] = json.dumps(c["journey"], indent=2, ensure_ascii=False) if c.get("journey") else ""
+    form.update(journey_rows(c.get("journey")))
     return form
 
 
@@ -267,6 +361,11 @@ def _edit_page(campaign, form, errors, message, status=200):
         message=message,
         topics=TOPICS,
         variant_rows=VARIANT_ROWS,
+        journey_rows=int(form.get("journey_rows") or 0) + JOURNEY_SPARE_ROWS,
+        journey_types=[(k, _(f"step_{k}")) for k in JOURNEY_TYPES],
+        branch_ifs=[(k, _(f"branch_{k}")) for k in BRANCH_IFS],
+        reentries=[(k, _(f"reentry_{k}")) for k in ("never", "after_exit")],
+        wait_units=[unit for unit, _size in WAIT_UNITS],
         choices=_choices(),
         weekdays=WEEKDAYS,
         zones=sorted(zoneinfo.available_timezones()),
@@ -295,7 +394,7 @@ def create():
         except ApiFailure as exc:
             if exc.status != 422:
                 raise
-            errors, message = exc.fields, exc.message
+            errors, message = api_errors(exc)
             return _edit_page(None, request.form, errors, message, 422)
     return _edit_page(None, request.form, errors, _("Please correct the marked fields."), 422)
 
@@ -314,11 +413,11 @@ def edit(campaign_id):
         except ApiFailure as exc:
             if exc.status not in (409, 422):
                 raise
-            return _edit_page(campaign, request.form, exc.fields, exc.message, exc.status)
+            return _edit_page(campaign, request.form, *api_errors(exc), exc.status)
     return _edit_page(campaign, request.form, errors, _("Please correct the marked fields."), 422)
 
 
-def _charts(results: dict, timeline: dict) -> dict:
+def _charts(results: dict, timeline: dict, labels: dict[str, str] | None = None) -> dict:
     out = {}
     points = timeline.get("points") or []
     if points:
@@ -334,7 +433,7 @@ def _charts(results: dict, timeline: dict) -> dict:
     if variants:
         keys = ("sent", "opened", "clicked")
         out["variants"] = charts.bar_chart(
-            [v["variant"] for v in variants],
+            [(labels or {}).get(v["variant"], v["variant"]) for v in variants],
             {k: [v.get(k, 0) for v in variants] for k in keys},
             _("Per variant"),
             {k: _(k.capitalize()) for k in keys},
@@ -379,7 +478,11 @@ def show(campaign_id):
         audience=_audience(campaign),
         reasons=REASONS,
         destructive={name for name, (_s, d) in ACTIONS.items() if d},
-        charts=_charts(results, timeline),
+        charts=_charts(
+            results,
+            timeline,
+            {v["name"]: v.get("label") or v["name"] for v in campaign.get("variants") or []},
+        ),
         cron_words=cron.describe(schedule.get("cron", "")) if schedule.get("kind") == "cron" else "",
         next_runs=cron.next_runs(schedule["cron"], zone) if schedule.get("kind") == "cron" else [],
         refresh=campaign["state"] == "sending",

@@ -7,6 +7,7 @@ import datetime
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from services.console.client import ApiFailure, api
+from services.console.forms import api_errors
 from services.console.i18n import gettext as _
 from services.console.security import may, requires
 
@@ -24,7 +25,7 @@ def index():
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        errors, message = exc.fields, exc.message
+        errors, message = api_errors(exc)
     return render_template(
         "customers/index.html", page=page, criteria=criteria, errors=errors, message=message
     )

@@ -10,7 +10,7 @@ import re
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from services.console.client import ApiFailure, api
-from services.console.forms import json_field
+from services.console.forms import api_errors, json_field
 from services.console.i18n import gettext as _
 from services.console.rules import builder_spec, describe, node_errors
 from services.console.security import may, requires
@@ -62,11 +62,21 @@ def _form_page(segment, form, errors=None, message=None, preview=None, status=20
         errors=errors or {},
         message=message,
         preview=preview,
-        spec=builder_spec(),
+        spec=builder_spec(_campaign_choices()),
         placed=node_errors(rule, errors or {}) if rule is not None else {},
         rule=rule,
         describe_node=describe,
     ), status
+
+
+def _campaign_choices() -> list[tuple[str, str]]:
+    """(id, name) of the campaigns, for the campaign condition's picker (none when the
+    campaigns service does not answer or the role may not list them: the id stays typed in JSON)."""
+    try:
+        items = api().campaigns.get("/campaigns", limit=200).get("items", [])
+    except ApiFailure:
+        return []
+    return [(c["id"], c.get("name") or c["id"]) for c in items]
 
 
 def _form_from_request() -> dict:
@@ -108,7 +118,7 @@ def create():
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        return _form_page(None, form, exc.fields, exc.message, status=422)
+        return _form_page(None, form, *api_errors(exc), status=422)
     return redirect(url_for("segments.show", segment_id=created["id"]))
 
 
@@ -136,7 +146,7 @@ def _save_static(form):
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        return _form_page(None, form, exc.fields, exc.message, status=422)
+        return _form_page(None, form, *api_errors(exc), status=422)
     people = _people(request.form.get("people", ""))
     if not any(people.values()):
         return redirect(url_for("segments.show", segment_id=created["id"]))
@@ -182,6 +192,21 @@ def preview():
         for c in answer["sample"]
     ]
     return {"count": answer["count"], "sample": sample}
+
+
+@bp.get("/places")
+@requires("segments_preview")
+def places():
+    """The builder's place search: cities the customers live in (the segments API's /places)."""
+    q = request.args.get("q", "").strip()[:100]
+    if not q:
+        return {"items": []}
+    try:
+        return {"items": api().segments.get("/places", q=q, limit=10)["items"]}
+    except ApiFailure as exc:
+        if exc.status >= 500:
+            raise
+        return {"items": [], "message": _("The place search is not available.")}, 200
 
 
 @bp.get("/<segment_id>")
@@ -238,7 +263,7 @@ def edit(segment_id):
     except ApiFailure as exc:
         if exc.status not in (409, 422):
             raise
-        return _form_page(segment, form, exc.fields, exc.message, status=exc.status)
+        return _form_page(segment, form, *api_errors(exc), status=exc.status)
     return redirect(url_for("segments.show", segment_id=segment_id))
 
 

@@ -9,7 +9,7 @@ import re
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from services.console.client import ApiFailure, api
-from services.console.forms import json_field
+from services.console.forms import api_errors, json_field
 from services.console.i18n import gettext as _
 from services.console.security import may, requires
 
@@ -106,7 +106,7 @@ def create():
         except ApiFailure as exc:
             if exc.status != 422:
                 raise
-            return _form_page(None, request.form, exc.fields, exc.message, 422)
+            return _form_page(None, request.form, *api_errors(exc), 422)
     return _form_page(None, request.form, errors, _("Please correct the marked fields."), 422)
 
 
@@ -166,7 +166,7 @@ def edit(template_id):
             except ApiFailure as exc:
                 if exc.status not in (409, 422):
                     raise
-                return _form_page(template, request.form, exc.fields, exc.message, exc.status)
+                return _form_page(template, request.form, *api_errors(exc), exc.status)
         return _form_page(template, request.form, errors, _("Please correct the marked fields."), 422)
     preview, problem = _preview(template_id, request.args)
     errors = problem.fields if problem is not None else {}
@@ -196,6 +196,6 @@ def test_send(template_id):
         if exc.status not in (404, 422, 502, 503):
             raise
         preview, problem = _preview(template_id, request.form)
-        return _form_page(template, _form_of(template), exc.fields, exc.message, 422, preview, problem)
+        return _form_page(template, _form_of(template), *api_errors(exc), 422, preview, problem)
     preview, problem = _preview(template_id, request.form)
     return _form_page(template, _form_of(template), {}, None, 200, preview, problem, sent=sent)
