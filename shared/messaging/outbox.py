@@ -138,17 +138,6 @@ class Outbox:
 
     # --- publishing a fact already in the store ------------------------------------
 
-    def envelope(
-        self,
-        event: Event,
-        message_id: str | None = None,
-        correlation_id: str | None = None,
-        occurred_at: datetime.datetime | None = None,
-    ) -> Envelope:
-        return envelope_for(
-            event, self.producer, correlation_id or get_correlation_id(), message_id, occurred_at
-        )
-
     def publish(
         self,
         event: Event,
@@ -157,7 +146,9 @@ class Outbox:
         occurred_at: datetime.datetime | None = None,
     ) -> Envelope:
         """Publish now (confirmed), or keep it for the relay; the envelope either way."""
-        envelope = self.envelope(event, message_id, correlation_id, occurred_at)
+        envelope = envelope_for(
+            event, self.producer, correlation_id or get_correlation_id(), message_id, occurred_at
+        )
         self._publish_one(envelope)
         return envelope
 
@@ -210,17 +201,12 @@ class Outbox:
         faults.point("after_intent")
         return intent
 
-    def intend(
-        self,
-        event: Event,
-        message_id: str | None = None,
-        correlation_id: str | None = None,
-        occurred_at: datetime.datetime | None = None,
-        **data,
-    ) -> Intent:
-        """One event's intent; its kind is its type (resolved by the check registered for it)."""
-        envelope = self.envelope(event, message_id, correlation_id, occurred_at)
-        return self.record(envelope.type, [envelope], **data)
+    def intend(self, event: Event, message_id: str | None = None, **data) -> Intent:
+        """One event's intent (now, with the current correlation id); its kind is its type,
+        resolved by the check registered for it."""
+        return self.record(
+            event.type, [envelope_for(event, self.producer, get_correlation_id(), message_id)], **data
+        )
 
     def announce(self, intent: Intent, envelopes: list[Envelope] | None = None) -> bool:
         """After the write: publish (``envelopes``, default the intent's own) and drop the intent.
