@@ -234,17 +234,6 @@ class BatchPublisher:
         release_quietly(self._connection)
         self._connection = self._raw = None
 
-    def publish_events(self, items: list[tuple[Event, str | None, str | None]]) -> bool:
-        """``items``: (event, message id or None for a new one, correlation id or None for the
-        current one), sent as this producer's envelopes (see publish_envelopes)."""
-        current = get_correlation_id()
-        return self.publish_envelopes(
-            [
-                envelope_for(event, self.producer_name, correlation_id or current, message_id=message_id)
-                for event, message_id, correlation_id in items
-            ]
-        )
-
     def publish_envelopes(self, envelopes: list[Envelope]) -> bool:
         """Returns once the broker has confirmed them all (True), or they are in the outbox (False).
 
