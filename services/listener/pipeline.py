@@ -7,11 +7,13 @@ announce mention.received. Store writes and handle lookups are batched: one
 insert_many and one $in lookup per batch instead of one round trip per post.
 
 Publishing after the write without losing events on a crash: before a batch
-is stored, one ``mention_announcements`` document lists its mention ids; it
-is deleted once the batch's events are published (or kept in the outbox).
-A document left behind by a crash is found by ``sweep`` and announced again
-with the same message ids (consumers drop the copies). One insert and one
-delete per batch, instead of a flag updated on every mention.
+is stored, one outbox intent (kind ``mention.received``,
+``shared.messaging.outbox``) lists its mention ids; it is dropped once the
+batch's events are published (or kept in the outbox). An intent left behind
+by a crash is resolved by the outbox relay (the poller's housekeeping;
+``sweep`` runs it for this kind): the mentions of its ids that are stored are
+announced, with the same message ids (consumers drop the copies). One insert
+and one delete per batch, instead of a flag updated on every mention.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from itertools import chain, islice
 from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
-from services.listener.announce import BatchPublisher, message_id_for
+from services.listener.announce import PRODUCER, message_id_for
 from services.listener.models import Mention
 from services.listener.sentiment import detect_many, score
 from services.listener.sources.base import Post, matches
 from shared import normalize
-from shared.messaging.contracts import MentionReceived
+from shared.logs import get_correlation_id
+from shared.messaging import outbox as outboxes
+from shared.messaging.contracts import Envelope, MentionReceived, envelope_for
 from shared.models import Customer, Interaction
 from shared.store import utcnow
 
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 # Source -> the network name used in Customer.social_keys ("x:handle").
 NETWORKS = {"x": "x", "mastodon": "mastodon"}
 DUPLICATE = 11000
+KIND = "mention.received"
 
 
 @dataclass
@@ -50,7 +55,8 @@ class IngestResult:
 
 
 def pending_collection():
-    return Mention._get_collection().database["mention_announcements"]
+    """The outbox intents (stored batches being announced are those of kind ``KIND``)."""
+    return outboxes.intents()
 
 
 def iso(value: datetime.datetime) -> str:
@@ -95,8 +101,24 @@ def event_for(doc: dict) -> MentionReceived:
     )
 
 
+def envelopes(docs: list[dict]) -> list[Envelope]:
+    current = get_correlation_id()
+    return [
+        envelope_for(event_for(d), PRODUCER, current, message_id_for("mention.received", str(d["_id"])))
+        for d in docs
+    ]
+
+
+def resolve(record: dict) -> list[Envelope]:
+    """The stored mentions of an intent's batch (those a duplicate did not stop)."""
+    return envelopes(list(Mention._get_collection().find({"_id": {"$in": record.get("ids") or []}})))
+
+
+outboxes.register(KIND, PRODUCER, resolve)
+
+
 class Pipeline:
-    def __init__(self, publisher: BatchPublisher, batch_size: int = 500):
+    def __init__(self, publisher: outboxes.Outbox, batch_size: int = 500):
         self.publisher = publisher
         self.batch_size = batch_size
 
@@ -187,13 +209,11 @@ class Pipeline:
 
     def _store_batch(
         self, query, docs: list[dict], result: IngestResult
-    ) -> tuple[ObjectId | None, list[dict]]:
-        """Record the batch as pending, store it once, add timeline entries: (pending id, new docs)."""
+    ) -> tuple[outboxes.Intent | None, list[dict]]:
+        """Record the batch's intent, store it once, add timeline entries: (intent, new docs)."""
         if not docs:
             return None, []
-        pending = (
-            pending_collection().insert_one({"ids": [d["_id"] for d in docs], "at": utcnow()}).inserted_id
-        )
+        pending = self.publisher.record(KIND, ids=[d["_id"] for d in docs])
         new = self._store(query, docs, result)
         self._timeline(new)
         return pending, new
@@ -201,13 +221,15 @@ class Pipeline:
     def _announce_after(self, stored, result: IngestResult) -> None:
         self._announce_stored(stored.result(), result)
 
-    def _announce_stored(self, stored: tuple[ObjectId | None, list[dict]], result: IngestResult) -> None:
-        """Announce a stored batch, then drop its pending record (a crash before: ``sweep``)."""
+    def _announce_stored(
+        self, stored: tuple[outboxes.Intent | None, list[dict]], result: IngestResult
+    ) -> None:
+        """Announce a stored batch and drop its intent (a crash before: the relay)."""
         pending, new = stored
         if pending is None:
             return
-        self._announce(new)
-        pending_collection().delete_one({"_id": pending})
+        # Published, or kept in the outbox: announced either way.
+        self.publisher.announce(pending, envelopes(new))
         result.new.extend(new)
         result.linked += sum(1 for d in new if d.get("customer_id"))
 
@@ -260,21 +282,6 @@ class Pipeline:
             if any(e.get("code") != DUPLICATE for e in exc.details.get("writeErrors", [])):
                 raise
 
-    def _announce(self, docs: list[dict]) -> None:
-        if not docs:
-            return
-        # Published, or kept in the outbox: announced either way.
-        self.publisher.publish_events(
-            [(event_for(d), message_id_for("mention.received", str(d["_id"])), None) for d in docs]
-        )
-
     def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
-        """Announce the batches a crash left unannounced (same message ids: consumers drop copies)."""
-        cutoff = utcnow() - datetime.timedelta(seconds=older_than)
-        announced = 0
-        for pending in list(pending_collection().find({"at": {"$lt": cutoff}}).limit(limit)):
-            docs = list(Mention._get_collection().find({"_id": {"$in": pending["ids"]}}))
-            self._announce(docs)
-            pending_collection().delete_one({"_id": pending["_id"]})
-            announced += len(docs)
-        return announced
+        """Announce the batches a crash left unannounced (the outbox relay, for this kind only)."""
+        return self.publisher.relay_intents([KIND], older_than=older_than, limit=limit)

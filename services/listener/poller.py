@@ -224,13 +224,12 @@ class Poller:
         return polls
 
     def housekeeping(self, queries, every: float = 5.0) -> None:
-        """Relay the outbox, announce what a crash left, close calmed episodes."""
+        """Relay the outbox (kept events, and batches a crash left unannounced), close calmed episodes."""
         if time.monotonic() - self._last_housekeeping < every:
             return
         self._last_housekeeping = time.monotonic()
         try:
             self.publisher.relay()
-            self.pipeline.sweep()
             for query in queries:
                 self.alerts.evaluate(query)
         except Exception:  # noqa: BLE001 - housekeeping must not stop polling

@@ -12,13 +12,14 @@ from services.mailer.tokens import Tokens, from_settings
 from services.mailer.tracking import Links
 from shared.documents import prepare_store
 from shared.http.app import create_api_app
+from shared.messaging.outbox import Outbox
 from shared.messaging.publisher import Publisher
 from shared.messaging.topology import Topology
 
 
 @dataclass
 class MailerParts:
-    events: Events
+    events: Outbox
     tokens: Tokens
     links: Links
 

@@ -311,7 +311,7 @@ class Sender:
             for doc in docs
         ]
         if self.batch_publisher is not None:
-            self.batch_publisher.publish_events(items)
+            self.batch_publisher.publish_many(items)
         else:
             for event, message_id, _ in items:
                 self.events.publish(event, message_id=message_id)
@@ -491,7 +491,7 @@ class Sender:
             return
         items = [(self._event(DeliverySent, doc), f"delivery-{doc['_id']}-sent") for doc in docs]
         if self.batch_publisher is not None:
-            self.batch_publisher.publish_events([(event, message_id, None) for event, message_id in items])
+            self.batch_publisher.publish_many([(event, message_id, None) for event, message_id in items])
         else:
             for event, message_id in items:
                 self.events.publish(event, message_id=message_id)

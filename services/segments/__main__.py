@@ -12,21 +12,22 @@ def api(settings, _argv):
 
 def worker(settings, _argv):
     """Consume segments.facts and segments.membership; run import and recompute jobs beside."""
-    from services.segments import events
+    from services.segments import (
+        events,
+        membership,  # noqa: F401 - registers its outbox intents
+    )
     from services.segments.consumers import batch_handlers, handlers
     from services.segments.jobs import JobRunner
-    from services.segments.membership import Membership
     from services.segments.models import SERVICE_DOCUMENTS
     from shared.documents import prepare_store
 
     prepare_store(settings.mongo_uri, *SERVICE_DOCUMENTS)
     runner = JobRunner(settings)
     runner.start()
-    membership = Membership(settings)
 
     def idle():
+        # Kept events, then due intents: profile writes and membership changes (registered on import).
         events.outbox(settings).relay()
-        membership.sweep()
 
     try:
         batched = batch_handlers(settings) if settings.worker_batch_size > 1 else None

@@ -1,5 +1,6 @@
 """Profile writes as the API does them: create, update, erase, record a
-purchase; each announces itself after the store write (Outbox)."""
+purchase; each announces itself through an outbox intent written before the
+store write (``shared.messaging.outbox``)."""
 
 from __future__ import annotations
 
@@ -53,15 +54,16 @@ def create(settings, values: dict, source: str = "api") -> dict:
     if field:
         raise WriteError(409, field, "belongs to a suppressed or erased contact and may not be added again")
     doc = profiles.new_document(values)
+    doc.setdefault("_id", ObjectId())  # the id the intent announces, before the insert
+    intent = events.outbox(settings).intend(
+        CustomerCreated(customer_id=str(doc["_id"]), external_id=doc.get("external_id"), source=source)
+    )
     try:
         Customer._get_collection().insert_one(doc)
     except DuplicateKeyError:
         field = _duplicate_field(values)
         raise WriteError(409, field, f"another customer already has this {field}") from None
-    events.publish(
-        settings,
-        CustomerCreated(customer_id=str(doc["_id"]), external_id=doc.get("external_id"), source=source),
-    )
+    events.outbox(settings).announce(intent)
     return doc
 
 
@@ -75,15 +77,19 @@ def update(settings, existing: dict, values: dict, source: str = "api") -> tuple
     if not change:
         return existing, []
     collection = Customer._get_collection()
+    intent = events.outbox(settings).intend(
+        CustomerUpdated(
+            customer_id=str(existing["_id"]), changed=profiles.changed_fields(change), source=source
+        ),
+        since=change["$set"]["updated_at"],
+    )
     try:
         collection.update_one({"_id": existing["_id"]}, change)
     except DuplicateKeyError:
         field = _duplicate_field(values, existing["_id"])
         raise WriteError(409, field, f"another customer already has this {field}") from None
     changed = profiles.changed_fields(change)
-    events.publish(
-        settings, CustomerUpdated(customer_id=str(existing["_id"]), changed=changed, source=source)
-    )
+    events.outbox(settings).announce(intent)
     return collection.find_one({"_id": existing["_id"]}), changed
 
 
@@ -114,6 +120,9 @@ def erase(settings, existing: dict) -> None:
     event while the broker is down)."""
     hashes = {kind: contact_hash(kind, existing[kind]) for kind in ("email", "phone") if existing.get(kind)}
     collection = Customer._get_collection()
+    intent = events.outbox(settings).intend(
+        CustomerUpdated(customer_id=str(existing["_id"]), changed=["erased"], source="api")
+    )
     collection.update_one(
         {"_id": existing["_id"]},
         {
@@ -144,9 +153,7 @@ def erase(settings, existing: dict) -> None:
             )
         ]
     )
-    events.publish(
-        settings, CustomerUpdated(customer_id=str(existing["_id"]), changed=["erased"], source="api")
-    )
+    events.outbox(settings).announce(intent)
 
 
 def record_purchase(
@@ -160,6 +167,17 @@ def record_purchase(
 ) -> bool:
     """Interaction + summary + facts, once per order id; True when it was new."""
     key = f"purchase:{order_id}"
+    # One id per order: an intent left by an interrupted try and this one's are the same message.
+    intent = events.outbox(settings).intend(
+        PurchaseRecorded(
+            customer_id=str(customer["_id"]),
+            order_id=order_id,
+            amount=float(amount),
+            currency=currency,
+            purchased_at=at.replace(tzinfo=datetime.UTC).isoformat(),
+        ),
+        message_id=f"purchase-{order_id}",
+    )
     try:
         Interaction(
             customer_id=customer["_id"],
@@ -180,15 +198,7 @@ def record_purchase(
             raise WriteError(409, "order_id", "this order is recorded for another customer") from None
     # Applied once even when the interaction was stored by an earlier, interrupted try.
     if not facts.add_purchase(customer["_id"], order_id, at, float(amount), currency):
+        events.outbox(settings).discard(intent)
         return False
-    events.publish(
-        settings,
-        PurchaseRecorded(
-            customer_id=str(customer["_id"]),
-            order_id=order_id,
-            amount=float(amount),
-            currency=currency,
-            purchased_at=at.replace(tzinfo=datetime.UTC).isoformat(),
-        ),
-    )
+    events.outbox(settings).announce(intent)
     return True

@@ -1,45 +1,74 @@
-"""One publisher per process for the segments service's own events.
+"""The segments service's outbox (one per process), and the checks its relay runs.
 
-Every event leaves after the store write it announces, through the Outbox:
-if the broker cannot take it now it is kept in the store and the worker's
-idle task relays it later (same message id, so consumers drop duplicates).
-``publish_many`` sends a list and waits for the broker's confirms once.
+Every event leaves through ``outbox(settings)`` (``shared.messaging.outbox``).
+A profile write announces itself through an intent written before it
+(``customers.py``); the relay (the worker's idle task) publishes an intent
+left by a crash only when ``CHECKS`` finds its fact in the store.
 """
 
 from __future__ import annotations
 
 import threading
 
-from shared.messaging.contracts import Event
-from shared.messaging.publisher import BatchPublisher, Outbox, Publisher
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from services.segments.rules import PURCHASES_KEPT
+from shared.messaging import outbox as outboxes
+from shared.messaging.contracts import Envelope
 from shared.messaging.topology import Topology
+from shared.models import Customer, Interaction
 
+PRODUCER = "segments"
 _lock = threading.Lock()
-_outboxes: dict[tuple[str, str], Outbox] = {}
-_batches: dict[tuple[str, str], BatchPublisher] = {}
+_outboxes: dict[tuple[str, str], outboxes.Outbox] = {}
 
 
-def outbox(settings) -> Outbox:
+def outbox(settings) -> outboxes.Outbox:
     key = (settings.amqp_url, settings.broker_namespace)
     with _lock:
         if key not in _outboxes:
-            publisher = Publisher(settings.amqp_url, Topology(settings.broker_namespace), "segments")
-            _outboxes[key] = Outbox(publisher)
+            _outboxes[key] = outboxes.Outbox.connect(
+                settings.amqp_url, Topology(settings.broker_namespace), PRODUCER
+            )
         return _outboxes[key]
 
 
-def publish(settings, event: Event) -> None:
-    outbox(settings).publish(event)
+def _customer(envelope: Envelope, fields: dict) -> dict | None:
+    try:
+        customer_id = ObjectId(envelope.payload["customer_id"])
+    except (InvalidId, TypeError):
+        return None
+    return Customer._get_collection().find_one({"_id": customer_id}, fields)
 
 
-def batch_publisher(settings) -> BatchPublisher:
-    key = (settings.amqp_url, settings.broker_namespace)
-    with _lock:
-        if key not in _batches:
-            _batches[key] = BatchPublisher(settings.amqp_url, Topology(settings.broker_namespace), "segments")
-        return _batches[key]
+def created(envelope: Envelope, record: dict) -> bool:
+    """The customer was inserted."""
+    return _customer(envelope, {"_id": 1}) is not None
 
 
-def publish_many(settings, items: list[tuple[Event, str | None, str | None]]) -> None:
-    """``items``: (event, message id or None for a new one, correlation id or None for the current one)."""
-    batch_publisher(settings).publish_events(items)
+def updated(envelope: Envelope, record: dict) -> bool:
+    """The update was applied: the profile was written at or after the time this update sets
+    (``since``), or it is erased when the event announces the erasure."""
+    doc = _customer(envelope, {"updated_at": 1, "erased": 1})
+    if doc is None:
+        return False
+    if "erased" in envelope.payload.get("changed", []):
+        return bool(doc.get("erased"))
+    since, at = record.get("since"), doc.get("updated_at")
+    return since is not None and at is not None and at >= since
+
+
+def purchase(envelope: Envelope, record: dict) -> bool:
+    """The purchase is in the customer's facts (or old enough to have been trimmed from them)."""
+    order_id = envelope.payload["order_id"]
+    doc = _customer(envelope, {"facts.purchases": 1})
+    if doc is None or not Interaction.objects(key=f"purchase:{order_id}", customer_id=doc["_id"]).count():
+        return False
+    kept = (doc.get("facts") or {}).get("purchases") or []
+    return any(p.get("order_id") == order_id for p in kept) or len(kept) >= PURCHASES_KEPT
+
+
+CHECKS = {"customer.created": created, "customer.updated": updated, "purchase.recorded": purchase}
+for _kind, _check in CHECKS.items():
+    outboxes.register(_kind, PRODUCER, outboxes.checked(_check))

@@ -565,7 +565,7 @@ class EventSender:
     confirms overlap with the next batch's store work instead of adding to it.
 
     Each batch's events go out together with one wait for the broker's
-    confirms (``events.publish_many``), not one round trip per event; what the
+    confirms (``Outbox.publish_many``), not one round trip per event; what the
     broker does not confirm is kept in the outbox for the relay."""
 
     def __init__(self, settings):
@@ -586,7 +586,7 @@ class EventSender:
             if self.error is not None:
                 continue  # drain: the job fails on the error below
             try:
-                events.publish_many(self.settings, [(event, None, None) for event in batch])
+                events.outbox(self.settings).publish_many([(event, None, None) for event in batch])
             except BaseException as exc:  # noqa: BLE001 - raised on the job's thread (send / close)
                 self.error = exc
 

@@ -5,18 +5,18 @@ the guard that makes segment.entered / segment.left go out once per real
 change, whichever worker or job sees it first.
 
 No announcement is lost to a crash between the row's write and the publish:
-each set of changes first writes a record listing them
-(``membership_announcements``), the rows written carry that record's id
-(``via``), and the record is deleted once the events are published (or kept
-in the outbox). ``sweep`` (the worker's idle task) announces what a crash
-left behind, with the same message ids, so consumers drop the copies: an
-entry whose row still carries the record's id, a departure whose row is gone.
+each set of changes first writes an outbox intent listing them (kind
+``segment.membership``, ``shared.messaging.outbox``), the rows written carry
+that intent's id (``via``), and the intent is dropped once the events are
+published (or kept in the outbox). The outbox relay (the worker's idle task;
+``sweep`` runs it for this kind) announces what a crash left behind, with the
+same message ids, so consumers drop the copies: ``resolve`` finds an entry
+whose row still carries the intent's id, a departure whose row is gone.
 """
 
 from __future__ import annotations
 
 import collections
-import datetime
 import logging
 import uuid
 from collections.abc import Iterable
@@ -25,9 +25,12 @@ from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
 from services.segments import events
+from services.segments.events import PRODUCER
 from services.segments.rules import RuleError, affected, compile_rule
 from shared.audience import RULE_MAX_TIME_MS, customer_filter
-from shared.messaging.contracts import SegmentEntered, SegmentLeft
+from shared.logs import get_correlation_id
+from shared.messaging import outbox as outboxes
+from shared.messaging.contracts import Envelope, SegmentEntered, SegmentLeft, envelope_for
 from shared.models import Customer, Segment, SegmentMember
 from shared.store import utcnow
 
@@ -36,16 +39,57 @@ log = logging.getLogger(__name__)
 _deps_cache: dict[tuple, tuple[set, bool]] = {}
 _IDS = uuid.UUID("3d1c5e0a-7b94-4f0e-9a51-0c2f6b8d4e17")
 EVENTS = {"entered": SegmentEntered, "left": SegmentLeft}
+KIND = "segment.membership"
 
 
 def pending_collection():
-    """Announcement records of membership changes being written (see the module docstring)."""
-    return SegmentMember._get_collection().database["membership_announcements"]
+    """The outbox intents (membership changes being written are those of kind ``KIND``)."""
+    return outboxes.intents()
 
 
 def message_id_for(record_id: ObjectId, segment_id: ObjectId, customer_id: ObjectId, kind: str) -> str:
     """The same id each time the same change is announced."""
     return uuid.uuid5(_IDS, f"{record_id}:{segment_id}:{customer_id}:{kind}").hex
+
+
+def envelopes(record: ObjectId, happened: list, correlation_ids: dict) -> list[Envelope]:
+    """segment.entered / segment.left of the changes that happened, with their record's ids."""
+    current = get_correlation_id()
+    return [
+        envelope_for(
+            EVENTS[kind](segment_id=str(segment), customer_id=str(cid)),
+            PRODUCER,
+            correlation_ids.get(cid) or current,
+            message_id_for(record, segment, cid, kind),
+        )
+        for segment, cid, kind in happened
+    ]
+
+
+def resolve(record: dict) -> list:
+    """The changes of an intent that happened (its rows read with one query per segment):
+    an entry whose row still carries the intent's id, a departure whose row is gone."""
+    members = SegmentMember._get_collection()
+    by_segment: dict = collections.defaultdict(list)
+    for change in record.get("changes") or []:
+        by_segment[change["segment_id"]].append(change)
+    happened = []
+    for segment, changes in by_segment.items():
+        via = {
+            row["customer_id"]: row.get("via")
+            for row in members.find(
+                {"segment_id": segment, "customer_id": {"$in": [c["customer_id"] for c in changes]}},
+                {"customer_id": 1, "via": 1},
+            )
+        }
+        for change in changes:
+            cid, kind = change["customer_id"], change["kind"]
+            if (via.get(cid) == record["_id"]) if kind == "entered" else cid not in via:
+                happened.append((segment, cid, kind))
+    return envelopes(record["_id"], happened, {})
+
+
+outboxes.register(KIND, PRODUCER, resolve)
 
 
 def dependencies(segment: Segment) -> tuple[set[str], bool]:
@@ -122,18 +166,17 @@ class Membership:
         done = {"entered": 0, "left": 0}
         if not changes:
             return done
-        record = ObjectId()
+        outbox = events.outbox(self.settings)
+        intent = None
         if self.announce:
-            pending_collection().insert_one(
-                {
-                    "_id": record,
-                    "at": utcnow(),
-                    "changes": [
-                        {"segment_id": segment, "customer_id": cid, "kind": kind}
-                        for segment, cid, kind in changes
-                    ],
-                }
+            intent = outbox.record(
+                KIND,
+                changes=[
+                    {"segment_id": segment, "customer_id": cid, "kind": kind}
+                    for segment, cid, kind in changes
+                ],
             )
+        record = intent.id if intent else ObjectId()
         grouped: dict = collections.defaultdict(list)
         for segment, cid, kind in changes:
             grouped[(segment, kind)].append(cid)
@@ -146,70 +189,18 @@ class Membership:
                 happened += [(segment, cid, kind) for cid in written]
                 done[kind] += len(written)
         except BaseException:
-            # What is known to be written goes out now; the record stays, so the sweep also
+            # What is known to be written goes out now; the intent stays, so the relay also
             # announces writes this call could not count (a delete or insert cut off mid-way).
-            if self.announce:
-                self._publish(record, happened, correlation_ids or {}, finished=False)
+            if intent is not None:
+                outbox.publish_envelopes(envelopes(record, happened, correlation_ids or {}))
             raise
-        if self.announce:
-            self._publish(record, happened, correlation_ids or {})
+        if intent is not None:
+            outbox.announce(intent, envelopes(record, happened, correlation_ids or {}))
         return done
 
-    def _publish(
-        self, record: ObjectId, happened: list, correlation_ids: dict, finished: bool = True
-    ) -> None:
-        events.publish_many(
-            self.settings,
-            [
-                (
-                    EVENTS[kind](segment_id=str(segment), customer_id=str(cid)),
-                    message_id_for(record, segment, cid, kind),
-                    correlation_ids.get(cid),
-                )
-                for segment, cid, kind in happened
-            ],
-        )
-        if finished:
-            pending_collection().delete_one({"_id": record})
-
     def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
-        """Announce the changes a crash left unannounced; how many were announced.
-
-        Each record is taken first (its time moved to now), so another replica's
-        sweep passes it by; its rows are read with one query per segment.
-        """
-        announced = 0
-        for _ in range(limit):
-            cutoff = utcnow() - datetime.timedelta(seconds=older_than)
-            pending = pending_collection().find_one_and_update(
-                {"at": {"$lt": cutoff}}, {"$set": {"at": utcnow()}}
-            )
-            if pending is None:
-                break
-            by_segment: dict = collections.defaultdict(list)
-            for change in pending["changes"]:
-                by_segment[change["segment_id"]].append(change)
-            happened = []
-            for segment, changes in by_segment.items():
-                via = {
-                    row["customer_id"]: row.get("via")
-                    for row in self.members.find(
-                        {"segment_id": segment, "customer_id": {"$in": [c["customer_id"] for c in changes]}},
-                        {"customer_id": 1, "via": 1},
-                    )
-                }
-                for change in changes:
-                    cid, kind = change["customer_id"], change["kind"]
-                    # An entry whose row this record wrote; a departure whose row is gone.
-                    if (via.get(cid) == pending["_id"]) if kind == "entered" else cid not in via:
-                        happened.append((segment, cid, kind))
-            if happened:
-                log.warning(
-                    "announcing %d membership changes a stopped worker left unannounced", len(happened)
-                )
-            self._publish(pending["_id"], happened, {})
-            announced += len(happened)
-        return announced
+        """Announce the changes a crash left unannounced (the outbox relay, for this kind only)."""
+        return events.outbox(self.settings).relay_intents([KIND], older_than=older_than, limit=limit)
 
     def evaluate(
         self,

@@ -1,13 +1,10 @@
-"""Publishing with publisher confirms, after the store write it announces.
+"""Publishing with publisher confirms: the transport under ``shared.messaging.outbox``.
 
-``Publisher.publish(event)`` returns once RabbitMQ has confirmed the message
-(or raises). ``Outbox.publish(event)`` never loses an event: if the broker
-cannot take it now, the envelope is stored in the ``outbox`` collection and
-``Outbox.relay()`` (run by each worker on a timer) sends it later with the
-same message id, which consumers use to drop duplicates.
-``BatchPublisher.publish_envelopes(envelopes)`` sends many and waits for the
-broker's confirms once for all of them; whatever is not confirmed goes to the
-outbox.
+``Publisher.publish_envelope(envelope)`` returns once RabbitMQ has confirmed
+the message (or raises). ``BatchPublisher.publish_envelopes(envelopes)`` sends
+many and waits for the broker's confirms once for all of them; whatever is not
+confirmed is kept in the ``outbox`` collection (``keep_in_outbox``) for the
+relay. Services publish through ``shared.messaging.outbox.Outbox``, not these.
 """
 
 from __future__ import annotations
@@ -123,41 +120,6 @@ class OutboxMessage(me.Document):
     meta = {"collection": "outbox", "indexes": [{"fields": ["message_id"], "unique": True}, "created_at"]}
 
 
-class Outbox:
-    """Publish now, or keep the envelope in the store and relay it later."""
-
-    def __init__(self, publisher: Publisher):
-        self.publisher = publisher
-
-    def publish(self, event: Event, correlation_id: str | None = None) -> Envelope:
-        envelope = envelope_for(event, self.publisher.producer_name, correlation_id or get_correlation_id())
-        try:
-            self.publisher.publish_envelope(envelope)
-        except Exception as exc:  # noqa: BLE001 - any broker failure: keep it for the relay
-            log.warning(
-                "broker unavailable, %s %s kept in outbox: %s", envelope.type, envelope.message_id, exc
-            )
-            keep_in_outbox([envelope], exc)
-        return envelope
-
-    def relay(self, limit: int = 500) -> int:
-        """Send stored envelopes, oldest first; returns how many went out."""
-        from shared.messaging.contracts import parse_envelope
-
-        sent = 0
-        for stored in OutboxMessage.objects.order_by("created_at").limit(limit):
-            try:
-                self.publisher.publish_envelope(parse_envelope(stored.envelope))
-            except Exception as exc:  # noqa: BLE001 - still down: try next time
-                OutboxMessage.objects(id=stored.id).update_one(
-                    inc__attempts=1, set__last_error=str(exc)[:500]
-                )
-                break
-            stored.delete()
-            sent += 1
-        return sent
-
-
 def keep_in_outbox(envelopes: list[Envelope], error: Exception) -> None:
     """Store envelopes for ``Outbox.relay``; one already stored (same id) is fine."""
     for envelope in envelopes:
@@ -271,17 +233,6 @@ class BatchPublisher:
     def _reset(self) -> None:
         release_quietly(self._connection)
         self._connection = self._raw = None
-
-    def publish_events(self, items: list[tuple[Event, str | None, str | None]]) -> bool:
-        """``items``: (event, message id or None for a new one, correlation id or None for the
-        current one), sent as this producer's envelopes (see publish_envelopes)."""
-        current = get_correlation_id()
-        return self.publish_envelopes(
-            [
-                envelope_for(event, self.producer_name, correlation_id or current, message_id=message_id)
-                for event, message_id, correlation_id in items
-            ]
-        )
 
     def publish_envelopes(self, envelopes: list[Envelope]) -> bool:
         """Returns once the broker has confirmed them all (True), or they are in the outbox (False).

@@ -127,7 +127,7 @@ def test_a_batch_left_unannounced_by_a_crash_is_announced_by_the_sweep(service_e
     first = events(service_env, queue, 1)
     # As if the process had died after storing the batch and before publishing it.
     pending_collection().insert_one(
-        {"ids": [Mention.objects.first().id], "at": datetime.datetime(2026, 1, 1)}
+        {"kind": "mention.received", "ids": [Mention.objects.first().id], "at": datetime.datetime(2026, 1, 1)}
     )
     assert pipeline.sweep(older_than=60) == 1
     again = events(service_env, queue, 1)

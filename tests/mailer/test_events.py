@@ -26,7 +26,7 @@ def test_unconfirmed_batch_goes_to_the_outbox_and_is_relayed(service_env):
         )
         for n in range(3)
     ]
-    down.publish_events([(event, message_id, None) for event, message_id in items])
+    down.publish_many([(event, message_id, None) for event, message_id in items])
     assert sorted(m.message_id for m in OutboxMessage.objects) == [
         "delivery-d0-sent",
         "delivery-d1-sent",
@@ -35,7 +35,7 @@ def test_unconfirmed_batch_goes_to_the_outbox_and_is_relayed(service_env):
     assert good.relay() == 3 and OutboxMessage.objects.count() == 0
     # and through a working broker, one confirm wait for the whole batch
     up = batch_publisher(service_env.amqp_url, topology)
-    up.publish_events(
+    up.publish_many(
         [
             (
                 DeliverySent(delivery_id="d9", campaign_id="c", customer_id="x", channel="email"),

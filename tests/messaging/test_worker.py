@@ -9,7 +9,8 @@ from kombu import Connection, Producer
 
 from shared.messaging.consumer import Poison, ProcessedMessage, Worker
 from shared.messaging.contracts import ConsentChanged, envelope_for
-from shared.messaging.publisher import Outbox, OutboxMessage, Publisher, connect
+from shared.messaging.outbox import Outbox
+from shared.messaging.publisher import OutboxMessage, Publisher, connect
 from shared.messaging.topology import Topology
 from tests.support import drain, queue_depth
 

@@ -19,7 +19,8 @@ from shared import store
 from shared.documents import prepare_store
 from shared.messaging.consumer import ProcessedMessage
 from shared.messaging.contracts import ConsentChanged
-from shared.messaging.publisher import Outbox, OutboxMessage, Publisher
+from shared.messaging.outbox import Outbox
+from shared.messaging.publisher import OutboxMessage, Publisher
 from shared.models import Customer
 from tests.reliability.infra import PrivateStore, SmtpSink
 from tests.support import ServiceEnv, drain, wait_consuming, wait_until

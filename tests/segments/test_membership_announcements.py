@@ -55,6 +55,7 @@ def test_the_sweep_announces_what_a_crash_left_unannounced_and_only_that(setting
     pending_collection().insert_one(
         {
             "_id": record,
+            "kind": "segment.membership",
             "at": utcnow() - datetime.timedelta(minutes=5),
             "changes": [
                 {"segment_id": segment, "customer_id": entered, "kind": "entered"},
@@ -89,6 +90,7 @@ def test_the_sweep_announces_what_a_crash_left_unannounced_and_only_that(setting
     pending_collection().insert_one(
         {
             "_id": fresh,
+            "kind": "segment.membership",
             "at": utcnow(),
             "changes": [{"segment_id": segment, "customer_id": never_deleted, "kind": "left"}],
         }
