@@ -136,11 +136,12 @@ def erase(settings, existing: dict) -> None:
             "$unset": {field: "" for field in PERSONAL},
         },
     )
-    events.publish(
-        settings,
+    # the same id however often the erasure is asked, so the mailer adds the hashes once
+    events.outbox(settings).publish(
         CustomerErased(
             customer_id=str(existing["_id"]), email_hash=hashes.get("email"), phone_hash=hashes.get("phone")
         ),
+        f"erased-{existing['_id']}",
     )
     from services.segments.membership import Membership
 
