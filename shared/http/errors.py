@@ -5,6 +5,9 @@ right status. Validation errors put the offending fields under
 ``details.fields`` (``{"email": ["Not a valid email address."]}``) and say
 where they were (``details.location``: json, query, path, headers, form).
 A 500 is logged with its traceback and answers a generic body.
+
+Domain modules raise ``shared.errors`` (Invalid, NotFound, Conflict, ...), which
+know nothing of HTTP; ``register`` maps them here, once, for every service.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import logging
 from apiflask import HTTPError
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
+
+from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +133,14 @@ def register(app: Flask) -> None:
         status = exc.code or 500
         return jsonify(error_body(status, exc.description or CODES.get(status, "error"))), status
 
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return jsonify(error_body(exc.status, str(exc), exc.code, exc.body_details())), exc.status
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        if isinstance(exc, DomainError):
+            return domain_error(exc)
         if isinstance(exc, HTTPError):
             return processor(exc)
         if isinstance(exc, HTTPException):

@@ -7,6 +7,7 @@ from apiflask.fields import Email, Integer, String
 from apiflask.validators import Range
 
 from services.segments.settings import load
+from shared import errors
 from shared.http.app import create_api_app
 from shared.http.auth import mask_personal, roles
 from shared.http.errors import ApiError
@@ -39,6 +40,14 @@ def make_app(service_env):
             raise ApiError(409, "Person 7 is busy", current="busy")
         if n == 9:
             raise RuntimeError("boom")
+        if n == 11:
+            raise errors.Invalid("age", "must be 18 or more")
+        if n == 12:
+            raise errors.NotFound("person", 12)
+        if n == 13:
+            raise errors.Conflict("Person 13 was erased", field="id", current="erased")
+        if n == 14:
+            raise errors.Unavailable("the mailer cannot say")
         return mask_personal(
             {
                 "email": "lucia.garcia@example.com",
@@ -150,3 +159,25 @@ def test_readiness_reports_a_broker_that_is_down(service_env):
     assert set(ready.json) == {"error", "message", "details"} and ready.json["error"] == "unavailable"
     assert ready.json["details"]["checks"]["store"] == "ok"
     assert ready.json["details"]["checks"]["broker"].startswith("down")
+
+
+def test_domain_errors_are_mapped_to_http_once_in_the_error_shape(service_env):
+    """Domain code raises shared.errors without HTTP; every API answers them the same way."""
+    client = make_app(service_env).test_client()
+    headers = {"X-API-Key": MARKETER_KEY}
+    invalid = client.get("/people/11", headers=headers)
+    assert invalid.status_code == 422
+    assert invalid.json == {
+        "error": "validation_error",
+        "message": "Invalid age: must be 18 or more",
+        "details": {"location": "json", "fields": {"age": ["must be 18 or more"]}},
+    }
+    missing = client.get("/people/12", headers=headers)
+    assert missing.status_code == 404
+    assert missing.json["error"] == "not_found"
+    assert missing.json["details"] == {"what": "person", "id": "12"}
+    conflict = client.get("/people/13", headers=headers)
+    assert conflict.status_code == 409
+    assert conflict.json["details"] == {"current": "erased", "fields": {"id": ["Person 13 was erased"]}}
+    unavailable = client.get("/people/14", headers=headers)
+    assert (unavailable.status_code, unavailable.json["error"]) == (503, "unavailable")
