@@ -53,6 +53,7 @@ WITHOUT_MODEL = {
     "console_sessions": "console",
     "api_tokens": "console",
     "console_throttle": "console",
+    "console_pending": "console",
 }
 INFRASTRUCTURE = {"outbox", "processed_messages"}
 TIMELINE_WRITERS = {"listener", "mailer", "segments"}
