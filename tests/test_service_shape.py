@@ -31,8 +31,6 @@ STORE_NOT_YET = {
     "services/campaigns/journeys.py",
     "services/campaigns/models.py",
     "services/campaigns/validation.py",
-    "services/listener/api/mentions.py",
-    "services/listener/api/queries.py",
     "services/mailer/api/consents.py",
     "services/mailer/api/deliveries.py",
     "services/mailer/api/invitations.py",
