@@ -38,7 +38,6 @@ NOT_YET = {
     "services/segments/api/customers.py": "",
     "services/segments/membership.py": "",
     "services/segments/profiles.py": "",
-    "services/listener/api/mentions.py": "",
 }
 
 

@@ -1,5 +1,6 @@
 """``python -m services.listener api|poller|stream``: run one part of the listener service;
-``retrain`` and ``model list|activate VERSION``: the sentiment model's versions."""
+``retrain`` and ``model list|activate VERSION``: the sentiment model's versions.
+Every part builds through the composition root (``bootstrap.build``)."""
 
 from services.listener.settings import load
 from shared.entry import main, run_api
@@ -12,27 +13,39 @@ def api(settings, _argv):
 
 
 def poller(settings, _argv):
+    from services.listener.bootstrap import build
     from services.listener.poller import main as run_poller
 
-    run_poller(settings)
+    run_poller(build(settings))
 
 
 def stream(settings, _argv):
+    from services.listener.bootstrap import build
     from services.listener.stream import main as run_stream
 
-    run_stream(settings)
+    run_stream(build(settings))
 
 
 def retrain(settings, argv):
+    from services.listener.bootstrap import build
     from services.listener.retrain import main as run_retrain
 
-    run_retrain(settings, argv)
+    parts = build(settings)
+    try:
+        run_retrain(parts, argv)
+    finally:
+        parts.close()
 
 
 def model(settings, argv):
+    from services.listener.bootstrap import build
     from services.listener.retrain import model_main
 
-    model_main(settings, argv)
+    parts = build(settings)
+    try:
+        model_main(parts, argv)
+    finally:
+        parts.close()
 
 
 if __name__ == "__main__":

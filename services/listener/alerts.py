@@ -29,12 +29,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import mongoengine as me
-from pymongo.errors import DuplicateKeyError
-
-from services.listener.announce import BatchPublisher, message_id_for
-from services.listener.models import AlertEpisode, Mention, WebhookCall
+from services.listener import store
+from services.listener.announce import message_id_for
+from services.listener.models import AlertEpisode
 from shared.messaging.contracts import AlertRaised
+from shared.messaging.outbox import Outbox
 from shared.outbound import Outbound, OutboundError
 from shared.store import utcnow
 
@@ -83,21 +82,13 @@ class Figures:
 def figures(query_id, rule: Rule, now: datetime.datetime) -> Figures:
     start = now - rule.window
     base_start = start - rule.baseline
-    collection = Mention._get_collection()
-
-    def count(since, until, negative):
-        match = {"query_ids": query_id, "posted_at": {"$gte": since, "$lt": until}}
-        if negative:
-            match["label"] = "negative"
-        return collection.count_documents({"$and": [match]})  # wrapped: see api/mentions.py
-
     return Figures(
         start,
         now,
-        count(start, now, True),
-        count(start, now, False),
-        count(base_start, start, True),
-        count(base_start, start, False),
+        store.count_posted(query_id, start, now, True),
+        store.count_posted(query_id, start, now, False),
+        store.count_posted(query_id, base_start, start, True),
+        store.count_posted(query_id, base_start, start, False),
     )
 
 
@@ -120,7 +111,7 @@ def calmed(f: Figures, rule: Rule) -> bool:
 class Alerts:
     def __init__(
         self,
-        publisher: BatchPublisher,
+        publisher: Outbox,
         rule: Rule,
         webhook_timeout: float = 5.0,
         webhook_attempts: int = 3,
@@ -140,14 +131,12 @@ class Alerts:
         """Open, update or close the query's episode; returns a newly opened one."""
         now = now or utcnow()
         f = figures(query.id, self.rule, now)
-        current = AlertEpisode.objects(open_for=query.id).first()
+        current = store.open_episode(query.id)
         if current is not None:
             if calmed(f, self.rule):
-                AlertEpisode.objects(id=current.id, status="open").update_one(
-                    set__status="closed", set__closed_at=now, unset__open_for=True
-                )
+                store.close_episode(current.id, now)
             elif f.negative > (current.peak_negative_count or 0):
-                AlertEpisode.objects(id=current.id).update_one(set__peak_negative_count=f.negative)
+                store.raise_episode_peak(current.id, f.negative)
             return None
         if not spiking(f, self.rule):
             return None
@@ -163,9 +152,7 @@ class Alerts:
             peak_negative_count=f.negative,
             webhook_status="pending" if query.webhook_url else "none",
         )
-        try:
-            episode.save(force_insert=True)
-        except (me.NotUniqueError, DuplicateKeyError):
+        if not store.claim_open_episode(episode):
             return None  # another replica opened it first: it raises the alert
         event = AlertRaised(
             alert_id=str(episode.id),
@@ -194,7 +181,7 @@ class Alerts:
                     error = f"HTTP {status}"
             except OutboundError as exc:
                 ok, error = False, str(exc)[:1000]
-            WebhookCall(
+            store.record_webhook_call(
                 episode_id=episode_id,
                 query_id=query_id,
                 url=url,
@@ -202,13 +189,13 @@ class Alerts:
                 status_code=status,
                 error=error,
                 ok=ok,
-            ).save()
+            )
             if ok:
-                AlertEpisode.objects(id=episode_id).update_one(set__webhook_status="delivered")
+                store.set_webhook_status(episode_id, "delivered")
                 return True
             if attempt < self.webhook_attempts and self._stop.wait(self.retry_delay * attempt):
                 break
-        AlertEpisode.objects(id=episode_id).update_one(set__webhook_status="failed")
+        store.set_webhook_status(episode_id, "failed")
         log.warning("webhook %s failed for alert %s", url, episode_id)
         return False
 

@@ -26,23 +26,20 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 
 from bson import ObjectId
-from pymongo.errors import BulkWriteError
 
+from services.listener import store
 from services.listener.announce import PRODUCER, message_id_for
-from services.listener.models import Mention
 from services.listener.sentiment import detect_many, score
 from services.listener.sources.base import Post, matches
 from shared import normalize
 from shared.logs import get_correlation_id
 from shared.messaging import outbox as outboxes
 from shared.messaging.contracts import Envelope, MentionReceived, envelope_for
-from shared.models import Customer, Interaction
 from shared.store import utcnow
 
 log = logging.getLogger(__name__)
 # Source -> the network name used in Customer.social_keys ("x:handle").
 NETWORKS = {"x": "x", "mastodon": "mastodon"}
-DUPLICATE = 11000
 KIND = "mention.received"
 
 
@@ -71,19 +68,7 @@ def social_key(source: str, handle: str) -> str | None:
 
 def link(keys: set[str]) -> dict[str, ObjectId]:
     """social key -> customer id, in one indexed lookup (the oldest profile wins a shared handle)."""
-    if not keys:
-        return {}
-    found: dict[str, ObjectId] = {}
-    rows = (
-        Customer._get_collection()
-        .find({"social_keys": {"$in": sorted(keys)}, "erased": {"$ne": True}}, {"social_keys": 1})
-        .sort("_id", 1)
-    )
-    for row in rows:
-        for key in row.get("social_keys") or []:
-            if key in keys:
-                found.setdefault(key, row["_id"])
-    return found
+    return store.customers_by_social_key(keys)
 
 
 def event_for(doc: dict) -> MentionReceived:
@@ -111,7 +96,7 @@ def envelopes(docs: list[dict]) -> list[Envelope]:
 
 def resolve(record: dict) -> list[Envelope]:
     """The stored mentions of an intent's batch (those a duplicate did not stop)."""
-    return envelopes(list(Mention._get_collection().find({"_id": {"$in": record.get("ids") or []}})))
+    return envelopes(store.mentions_with_ids(record.get("ids") or []))
 
 
 outboxes.register(KIND, PRODUCER, resolve)
@@ -236,51 +221,31 @@ class Pipeline:
     def _store(self, query, docs: list[dict], result: IngestResult) -> list[dict]:
         if not docs:
             return []
-        collection = Mention._get_collection()
-        failed: set[int] = set()
-        try:
-            collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            for error in exc.details.get("writeErrors", []):
-                if error.get("code") != DUPLICATE:
-                    raise
-                failed.add(error["index"])
+        failed = store.insert_new_mentions(docs)
         duplicates = [docs[i] for i in sorted(failed)]
         if duplicates:
             result.duplicates += len(duplicates)
             # Already stored (an earlier poll, or another query): remember this query found it too.
-            for source in {d["source"] for d in duplicates}:
-                collection.update_many(
-                    {
-                        "source": source,
-                        "post_id": {"$in": [d["post_id"] for d in duplicates if d["source"] == source]},
-                    },
-                    {"$addToSet": {"query_ids": query.id}},
-                )
+            store.add_query_to_mentions(query.id, duplicates)
         return [d for i, d in enumerate(docs) if i not in failed]
 
     def _timeline(self, docs: list[dict]) -> None:
-        entries = [
-            {
-                "customer_id": d["customer_id"],
-                "kind": "mention",
-                "at": d["posted_at"],
-                "key": f"mention:{d['source']}:{d['post_id']}",
-                "channel": d["source"],
-                "sentiment": d["sentiment"],
-                "summary": (d["text"] or "")[:500],
-                "data": {"mention_id": str(d["_id"]), "url": d["url"], "label": d["label"]},
-            }
-            for d in docs
-            if d.get("customer_id")
-        ]
-        if not entries:
-            return
-        try:
-            Interaction._get_collection().insert_many(entries, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE for e in exc.details.get("writeErrors", [])):
-                raise
+        store.add_timeline_entries(
+            [
+                {
+                    "customer_id": d["customer_id"],
+                    "kind": "mention",
+                    "at": d["posted_at"],
+                    "key": f"mention:{d['source']}:{d['post_id']}",
+                    "channel": d["source"],
+                    "sentiment": d["sentiment"],
+                    "summary": (d["text"] or "")[:500],
+                    "data": {"mention_id": str(d["_id"]), "url": d["url"], "label": d["label"]},
+                }
+                for d in docs
+                if d.get("customer_id")
+            ]
+        )
 
     def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
         """Announce the batches a crash left unannounced (the outbox relay, for this kind only)."""

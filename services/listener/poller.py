@@ -17,43 +17,37 @@ import socket
 import threading
 import time
 
-from pymongo.errors import DuplicateKeyError
-
-from services.listener.alerts import Alerts, Rule
-from services.listener.announce import BatchPublisher
-from services.listener.models import ListeningQuery, SourceCursor
-from services.listener.pipeline import Pipeline
-from services.listener.sources import AuthFailed, SourceError, build
+from services.listener import store
+from services.listener.bootstrap import ListenerParts
+from services.listener.bootstrap import build as build_parts
+from services.listener.sources import AuthFailed, SourceError
 from services.listener.sources.base import Fetch
-from shared.leases import Lease
 from shared.logs import event as log_event
-from shared.messaging.topology import Topology
 from shared.store import utcnow
 
 log = logging.getLogger(__name__)
 
 
 class Poller:
-    def __init__(self, settings, sources: dict | None = None, owner: str | None = None):
+    """Polls with the listener's parts (``bootstrap.build``): its sources, outbox, pipeline
+    and alerts. Given none, it builds its own from ``settings`` and closes them with itself."""
+
+    def __init__(
+        self,
+        settings,
+        sources: dict | None = None,
+        owner: str | None = None,
+        parts: ListenerParts | None = None,
+    ):
+        self._own_parts = parts is None
+        self.parts = parts if parts is not None else build_parts(settings)
         self.settings = settings
-        self.sources = sources if sources is not None else build(settings)
+        self.sources = sources if sources is not None else self.parts.sources
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self.lease = Lease(
-            SourceCursor._get_collection,
-            self.owner,
-            settings.lease_seconds,
-            owner_field="lease_owner",
-            until_field="lease_until",
-        )
-        self.publisher = BatchPublisher(settings.amqp_url, Topology(settings.broker_namespace))
-        self.pipeline = Pipeline(self.publisher)
-        self.alerts = Alerts(
-            self.publisher,
-            Rule.from_settings(settings),
-            settings.webhook_timeout,
-            settings.webhook_attempts,
-            outbound=settings.outbound(settings.webhook_timeout),
-        )
+        self.lease = store.cursor_lease(self.owner, settings.lease_seconds)
+        self.publisher = self.parts.outbox
+        self.pipeline = self.parts.pipeline
+        self.alerts = self.parts.alerts
         self.stopping = threading.Event()
         self._last_housekeeping = 0.0
 
@@ -61,30 +55,12 @@ class Poller:
 
     def ensure_cursors(self) -> list:
         """A cursor for every (active query, source) pair; returns the active queries."""
-        queries = list(ListeningQuery.objects(active=True))
-        existing = {
-            (c["query_id"], c["source"])
-            for c in SourceCursor._get_collection().find(
-                {"query_id": {"$in": [q.id for q in queries]}}, {"query_id": 1, "source": 1}
-            )
-        }
+        queries = store.active_queries()
+        existing = store.cursor_pairs([q.id for q in queries])
         for query in queries:
             for source in query.sources:
                 if (query.id, source) not in existing:
-                    try:
-                        SourceCursor._get_collection().insert_one(
-                            {
-                                "query_id": query.id,
-                                "source": source,
-                                "cursor": {},
-                                "status": "pending",
-                                "next_poll_at": utcnow(),
-                                "fetched": 0,
-                                "updated_at": utcnow(),
-                            }
-                        )
-                    except DuplicateKeyError:
-                        pass  # another replica made it
+                    store.add_cursor(query.id, source)
         return queries
 
     def claim(self, query_ids: list, skip: list | None = None) -> dict | None:
@@ -247,17 +223,19 @@ class Poller:
         self.close()
 
     def close(self) -> None:
-        self.alerts.close()
-        self.publisher.close()
+        """Close the parts this poller built (parts given to it are closed by their builder)."""
+        if self._own_parts:
+            self.parts.close()
 
 
-def main(settings) -> None:
-    from services.listener.models import DOCUMENTS
-    from shared.documents import prepare_store
-
-    prepare_store(settings.mongo_uri, *DOCUMENTS)
-    poller = Poller(settings)
+def main(parts) -> None:
+    """Run the poller with the listener's parts (``bootstrap.build``) until SIGTERM."""
+    parts.prepare_store()
+    poller = Poller(parts.settings, parts=parts)
     signal.signal(signal.SIGTERM, lambda *_: poller.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: poller.stopping.set())
     log.info("poller %s started", poller.owner)
-    poller.run()
+    try:
+        poller.run()
+    finally:
+        parts.close()

@@ -18,20 +18,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.listener.models import DOCUMENTS, Mention
+from services.listener import store
 from services.listener.sentiment import train
 from services.listener.sentiment.metrics import accuracy, macro_f1, recall
-from services.listener.sentiment.model import COLLECTION, Model, registry
-from shared.documents import prepare_store
+from services.listener.sentiment.model import Model, registry
 from shared.store import utcnow
 
 
 def corrected_posts() -> list[dict]:
     """Corrected mentions in es/en with their text: {text, lang, label, mention_id}."""
     rows = []
-    for doc in Mention._get_collection().find(
-        {"correction": {"$exists": True}}, {"text": 1, "lang": 1, "correction.label": 1}
-    ):
+    for doc in store.corrected_mentions():
         label = (doc.get("correction") or {}).get("label")
         if doc.get("text") and doc.get("lang") in ("es", "en") and label in train.LABELS:
             rows.append(
@@ -70,9 +67,8 @@ def retrain(extra: list[Path] | None = None, activate: bool = False, out=sys.std
             "sources": ["eval_set.jsonl split dev", *(p.name for p in extra or []), "corrections"],
         },
     )
-    collection = store_collection()
     base_version, n = data["version"], 1
-    while collection.find_one({"version": data["version"]}, {"_id": 1}):  # same data, same minute
+    while store.model_version_taken(data["version"]):  # same data, same minute
         n += 1
         data["version"] = f"{base_version}-{n}"
     new = Model(data)
@@ -93,7 +89,7 @@ def retrain(extra: list[Path] | None = None, activate: bool = False, out=sys.std
         "evaluation": evaluation,
         "model": data,
     }
-    collection.insert_one(doc)
+    store.add_model(doc)
     print(
         f"model {new.version}: {len(base)} shipped posts + {len(corrections)} corrections "
         f"(previous {old.version})",
@@ -115,19 +111,11 @@ def retrain(extra: list[Path] | None = None, activate: bool = False, out=sys.std
     return doc
 
 
-def store_collection():
-    return Mention._get_collection().database[COLLECTION]
-
-
 def activate_version(version: str, out=sys.stdout) -> None:
-    collection = store_collection()
     if version == "shipped":
-        collection.update_many({"active": True}, {"$set": {"active": False}})
-    else:
-        if collection.find_one({"version": version}, {"_id": 1}) is None:
-            raise SystemExit(f"no stored sentiment model {version!r} (see `model list`)")
-        collection.update_many({"active": True, "version": {"$ne": version}}, {"$set": {"active": False}})
-        collection.update_one({"version": version}, {"$set": {"active": True, "activated_at": utcnow()}})
+        store.use_shipped_model()
+    elif not store.use_model(version):
+        raise SystemExit(f"no stored sentiment model {version!r} (see `model list`)")
     registry.refresh()
     print(
         f"sentiment model in use: {registry.current().version} (running listeners switch within "
@@ -138,7 +126,7 @@ def activate_version(version: str, out=sys.stdout) -> None:
 
 def list_versions(out=sys.stdout) -> None:
     print(f"shipped: {registry.shipped().version}", file=out)
-    for doc in store_collection().find({}, {"model": 0}).sort("created_at", -1):
+    for doc in store.model_versions():
         held = doc.get("evaluation", {}).get("held_out", {}).get("new", {})
         summary = ", ".join(f"{lang} macro-F1 {f['macro_f1']:.3f}" for lang, f in held.items())
         print(
@@ -148,7 +136,7 @@ def list_versions(out=sys.stdout) -> None:
         )
 
 
-def main(settings, argv: list[str]) -> None:
+def main(parts, argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.listener retrain")
     parser.add_argument("--activate", action="store_true", help="use the new model at once")
     parser.add_argument(
@@ -159,16 +147,16 @@ def main(settings, argv: list[str]) -> None:
         help="more labelled JSONL (text, lang, label), read at run time",
     )
     args = parser.parse_args(argv)
-    prepare_store(settings.mongo_uri, *DOCUMENTS)
+    parts.prepare_store()
     retrain(args.extra, args.activate)
 
 
-def model_main(settings, argv: list[str]) -> None:
+def model_main(parts, argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.listener model")
     parser.add_argument("action", choices=("list", "activate"))
     parser.add_argument("version", nargs="?", help="for activate: a stored version, or 'shipped'")
     args = parser.parse_args(argv)
-    prepare_store(settings.mongo_uri, *DOCUMENTS)
+    parts.prepare_store()
     if args.action == "list":
         list_versions()
     elif not args.version:

@@ -21,10 +21,10 @@ import signal
 import threading
 
 import tweepy
-from pymongo.errors import DuplicateKeyError
 from tweepy import StreamRule
 
-from services.listener.models import ListeningQuery, SourceCursor
+from services.listener import store
+from services.listener.models import ListeningQuery
 from services.listener.sources.base import Post
 from services.listener.sources.x import TWEET_FIELDS, X_HOST, RewriteAdapter, build_query
 from shared.store import utcnow
@@ -85,19 +85,9 @@ class MentionStream(tweepy.StreamingClient):
     def on_request_error(self, status_code):
         if status_code in (401, 403):
             message = f"X filtered stream answered {status_code}: check the bearer token and access level"
-            collection = SourceCursor._get_collection()
             for query in self.queries.values():
                 change = {"status": "auth_failed", "message": message, "updated_at": utcnow()}
-                if collection.update_one(
-                    {"query_id": query.id, "source": "x"}, {"$set": change}
-                ).matched_count:
-                    continue
-                try:  # no poller has made this pair's cursor yet
-                    collection.insert_one(
-                        {"query_id": query.id, "source": "x", "cursor": {}, "fetched": 0, **change}
-                    )
-                except DuplicateKeyError:
-                    collection.update_one({"query_id": query.id, "source": "x"}, {"$set": change})
+                store.stop_source(query.id, "x", change)
             log.warning(message)
             self.stopped_by = status_code
             self.disconnect()
@@ -115,19 +105,14 @@ class MentionStream(tweepy.StreamingClient):
 
 
 def streamed_queries():
-    return list(ListeningQuery.objects(active=True, sources="x"))
+    return store.streamed_queries()
 
 
-def main(settings) -> None:
-    from services.listener.announce import BatchPublisher
-    from services.listener.models import DOCUMENTS
-    from services.listener.pipeline import Pipeline
-    from shared.documents import prepare_store
-    from shared.messaging.topology import Topology
-
-    prepare_store(settings.mongo_uri, *DOCUMENTS)
-    publisher = BatchPublisher(settings.amqp_url, Topology(settings.broker_namespace))
-    stream = MentionStream(settings, Pipeline(publisher))
+def main(parts) -> None:
+    """Run the stream with the listener's parts (``bootstrap.build``) until SIGTERM."""
+    settings = parts.settings
+    parts.prepare_store()
+    stream = MentionStream(settings, parts.pipeline)
     stopping = threading.Event()
 
     def stop(*_):
@@ -149,4 +134,4 @@ def main(settings) -> None:
             log.warning("could not sync stream rules: %s", exc)
     stream.disconnect()
     thread.join(timeout=30)
-    publisher.close()
+    parts.close()

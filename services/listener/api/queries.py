@@ -2,114 +2,22 @@
 
 from __future__ import annotations
 
-from apiflask import APIBlueprint, Schema
-from apiflask.fields import URL, Boolean, Dict, Integer, List, String
-from apiflask.validators import Length, OneOf
-from flask import current_app
+from apiflask import APIBlueprint
 
+from services.listener import queries, store
 from services.listener.api.common import iso
-from services.listener.models import LANGUAGES, SOURCES, ListeningQuery, SourceCursor
-from shared import normalize
+from services.listener.api.schemas import QueryIn, QueryList, QueryOut, QueryPatch
+from services.listener.models import ListeningQuery, SourceCursor
+from shared.bootstrap import current
 from shared.http.auth import roles
-from shared.http.errors import field_error, not_found
 from shared.http.paging import PageOut, cursor_id, object_id
-from shared.outbound import literal_host_refusal
-from shared.store import utcnow
 
 bp = APIBlueprint("queries", __name__, url_prefix="/queries", tag="queries")
 
 
-class QueryIn(Schema):
-    name = String(required=True, validate=Length(min=1, max=200))
-    keywords = List(String(validate=Length(min=1, max=100)), load_default=list)
-    hashtags = List(String(validate=Length(min=1, max=100)), load_default=list)
-    handles = List(String(validate=Length(min=1, max=100)), load_default=list)
-    exclusions = List(String(validate=Length(min=1, max=100)), load_default=list)
-    languages = List(String(validate=OneOf(LANGUAGES)), load_default=list)
-    sources = List(String(validate=OneOf(SOURCES)), required=True, validate=Length(min=1))
-    feeds = List(URL(schemes={"http", "https"}), load_default=list)
-    active = Boolean(load_default=True)
-    webhook_url = URL(schemes={"http", "https"}, allow_none=True, load_default=None)
-
-
-class QueryPatch(Schema):
-    """Only the fields given change (no defaults here, unlike QueryIn)."""
-
-    name = String(validate=Length(min=1, max=200))
-    keywords = List(String(validate=Length(min=1, max=100)))
-    hashtags = List(String(validate=Length(min=1, max=100)))
-    handles = List(String(validate=Length(min=1, max=100)))
-    exclusions = List(String(validate=Length(min=1, max=100)))
-    languages = List(String(validate=OneOf(LANGUAGES)))
-    sources = List(String(validate=OneOf(SOURCES)), validate=Length(min=1))
-    feeds = List(URL(schemes={"http", "https"}))
-    active = Boolean()
-    webhook_url = URL(schemes={"http", "https"}, allow_none=True)
-
-
-class QueryList(Schema):
-    active = Boolean()
-    limit = Integer(load_default=50, validate=lambda n: 1 <= n <= 200)
-    cursor = String()
-
-
-def clean_terms(data: dict) -> dict:
-    """Normalise terms: hashtags without '#', handles without '@' and lower case, no duplicates."""
-    if "hashtags" in data:
-        data["hashtags"] = list(
-            dict.fromkeys(t.strip().lstrip("#") for t in data["hashtags"] if t.strip("# "))
-        )
-    if "handles" in data:
-        data["handles"] = list(dict.fromkeys(filter(None, (normalize.handle(h) for h in data["handles"]))))
-    for name in ("keywords", "exclusions", "languages", "sources", "feeds"):
-        if name in data:
-            data[name] = list(dict.fromkeys(t.strip() for t in data[name] if t.strip()))
-    return data
-
-
-def check(query: dict) -> None:
-    """Rules across fields, each naming the field to fix."""
-    if not (query.get("keywords") or query.get("hashtags") or query.get("handles")):
-        raise field_error("keywords", "give at least one keyword, hashtag or handle")
-    sources = query.get("sources") or []
-    if "rss" in sources and not query.get("feeds"):
-        raise field_error("feeds", "the rss source needs at least one feed URL")
-    if "mastodon" in sources and not mastodon_tags(query):
-        raise field_error(
-            "hashtags", "the mastodon source reads hashtag timelines: give a hashtag or a one-word keyword"
-        )
-    overlap = {t.lower() for t in query.get("exclusions") or []} & {
-        t.lower() for t in query.get("keywords") or []
-    }
-    if overlap:
-        raise field_error("exclusions", f"also listed as keywords: {', '.join(sorted(overlap))}")
-    check_urls(query)
-
-
-def check_urls(query: dict) -> None:
-    """Feed and webhook URLs whose host is visibly internal (an IP literal, localhost) are refused here;
-    names are checked again, resolved, at every request (shared.outbound)."""
-    if current_app.config["VINCULO_SETTINGS"].allow_private_urls:
-        return
-    for index, url in enumerate(query.get("feeds") or []):
-        reason = literal_host_refusal(url)
-        if reason:
-            raise field_error(f"feeds.{index}", f"{reason}: feeds must be public addresses")
-    reason = literal_host_refusal(query.get("webhook_url") or "")
-    if reason:
-        raise field_error("webhook_url", f"{reason}: webhooks must be public addresses")
-
-
-def mastodon_tags(query) -> list[str]:
-    get = query.get if isinstance(query, dict) else lambda name: getattr(query, name)
-    tags = [t.lower() for t in get("hashtags") or []]
-    tags += [k.lower() for k in get("keywords") or [] if k.isalnum()]
-    return list(dict.fromkeys(tags))
-
-
 def serialize(query: ListeningQuery, cursors: list[SourceCursor] | None = None) -> dict:
     if cursors is None:
-        cursors = list(SourceCursor.objects(query_id=query.id))
+        cursors = store.cursors_of(query.id)
     by_source = {c.source: c for c in cursors}
     status = {}
     for source in query.sources:
@@ -138,33 +46,12 @@ def serialize(query: ListeningQuery, cursors: list[SourceCursor] | None = None) 
     }
 
 
-class QueryOut(Schema):
-    id = String()
-    name = String()
-    keywords = List(String())
-    hashtags = List(String())
-    handles = List(String())
-    exclusions = List(String())
-    languages = List(String())
-    sources = List(String())
-    feeds = List(String())
-    active = Boolean()
-    webhook_url = String(allow_none=True)
-    source_status = Dict(
-        metadata={
-            "description": "per source: status (pending, ok, rate_limited, "
-            "auth_failed, error), message, last_polled_at, fetched"
-        }
-    )
-    created_at = String()
-    updated_at = String()
-
-
 def get_query(query_id: str) -> ListeningQuery:
-    query = ListeningQuery.objects(id=object_id(query_id, "query")).first()
-    if query is None:
-        raise not_found("query", query_id)
-    return query
+    return queries.get(object_id(query_id, "query"), query_id)
+
+
+def _private_urls_allowed() -> bool:
+    return current().settings.allow_private_urls
 
 
 @bp.post("")
@@ -173,10 +60,7 @@ def get_query(query_id: str) -> ListeningQuery:
 @roles("community_manager")
 def create(data):
     """Create a listening query."""
-    data = clean_terms(data)
-    check(data)
-    query = ListeningQuery(**data).save()
-    return serialize(query, [])
+    return serialize(queries.create(data, _private_urls_allowed()), [])
 
 
 @bp.get("")
@@ -185,16 +69,9 @@ def create(data):
 @roles("community_manager", "marketer", "analyst")
 def index(args):
     """List listening queries, oldest first."""
-    base = {} if "active" not in args else {"active": args["active"]}
     after = cursor_id(args)
-    objects = ListeningQuery.objects(**base)
-    total = objects.count()
-    if after:
-        objects = objects.filter(id__gt=after)
-    page = list(objects.order_by("id").limit(args["limit"]))
-    cursors: dict = {}
-    for cursor in SourceCursor.objects(query_id__in=[q.id for q in page]):
-        cursors.setdefault(cursor.query_id, []).append(cursor)
+    total, page = store.query_page(args.get("active"), after, args["limit"])
+    cursors = store.cursors_by_query([q.id for q in page])
     items = [serialize(q, cursors.get(q.id, [])) for q in page]
     return {"items": items, "total": total, "next": str(page[-1].id) if len(page) == args["limit"] else None}
 
@@ -213,15 +90,7 @@ def show(query_id):
 @roles("community_manager")
 def update(query_id, data):
     """Change a query; pausing is {"active": false}. Editing restarts sources stopped by auth errors."""
-    query = get_query(query_id)
-    data = clean_terms(data)
-    merged = {**{k: getattr(query, k) for k in QueryIn().fields}, **data}
-    check(merged)
-    data["updated_at"] = utcnow()
-    ListeningQuery.objects(id=query.id).update_one(**{f"set__{k}": v for k, v in data.items()})
-    SourceCursor.objects(query_id=query.id, status="auth_failed").update(
-        set__status="pending", set__message="restarted after the query was edited", set__next_poll_at=utcnow()
-    )
+    queries.update(get_query(query_id), data, _private_urls_allowed())
     return serialize(get_query(query_id))
 
 
@@ -230,7 +99,5 @@ def update(query_id, data):
 @roles("community_manager")
 def delete(query_id):
     """Delete a query; its mentions stay."""
-    query = get_query(query_id)
-    SourceCursor.objects(query_id=query.id).delete()
-    query.delete()
+    queries.delete(get_query(query_id))
     return ""

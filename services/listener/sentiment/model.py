@@ -116,31 +116,19 @@ class Registry:
 
     def refresh(self) -> None:
         """Ask the store which model is active (no store connected: the shipped model)."""
+        from services.listener import store
+
         self._checked = time.monotonic()
-        collection = models_collection()
-        if collection is None:
-            self._active = None
-            return
         try:
-            row = collection.find_one({"active": True}, {"version": 1}, sort=[("activated_at", -1)])
+            row = store.active_model()
             if row is None:
                 self._active = None
             elif self._active is None or self._active.version != row["version"]:
-                full = collection.find_one({"_id": row["_id"]})
+                full = store.stored_model(row["_id"])
                 self._active = Model(full["model"])
                 log.info("sentiment model %s in use", self._active.version)
         except Exception:  # noqa: BLE001 - the store is down: keep scoring with what is loaded
             log.warning("could not ask the store for the active sentiment model", exc_info=True)
-
-
-def models_collection():
-    """The store's sentiment_models collection, or None when no store is connected."""
-    from mongoengine.connection import ConnectionFailure, get_db
-
-    try:
-        return get_db()[COLLECTION]
-    except ConnectionFailure:
-        return None
 
 
 registry = Registry()

@@ -35,7 +35,7 @@ PAGE = 40
 
 
 def _tags(query) -> list[str]:
-    from services.listener.api.queries import mastodon_tags
+    from services.listener.queries import mastodon_tags
 
     return mastodon_tags(query)
 
