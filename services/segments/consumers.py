@@ -144,8 +144,9 @@ FACT_HANDLERS = {
 }
 
 
-def handlers(settings=None) -> dict:
-    membership = Membership(settings) if settings is not None else None
+def handlers(parts=None) -> dict:
+    """The per-message handlers of the segments worker (no parts: facts stored, membership not evaluated)."""
+    membership = Membership(parts) if parts is not None else None
 
     return {
         "segments.facts": lambda envelope: evaluate(membership, [envelope], fact_change),
@@ -153,9 +154,9 @@ def handlers(settings=None) -> dict:
     }
 
 
-def batch_handlers(settings=None) -> dict:
+def batch_handlers(parts=None) -> dict:
     """The micro-batch handlers of the segments worker; ``handlers`` stays the per-message path."""
-    membership = Membership(settings) if settings is not None else None
+    membership = Membership(parts) if parts is not None else None
     return {
         "segments.facts": lambda envelopes: evaluate(membership, envelopes, fact_change),
         "segments.membership": lambda envelopes: evaluate(membership, envelopes, membership_change),

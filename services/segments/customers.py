@@ -9,7 +9,7 @@ import datetime
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from services.segments import events, facts, profiles
+from services.segments import facts, profiles
 from shared.messaging.contracts import CustomerCreated, CustomerErased, CustomerUpdated, PurchaseRecorded
 from shared.models import Customer, Interaction, SegmentMember, SuppressedContact, contact_hash
 from shared.store import utcnow
@@ -49,13 +49,13 @@ def _duplicate_field(values: dict, customer_id: ObjectId | None = None) -> str:
     return "email"
 
 
-def create(settings, values: dict, source: str = "api") -> dict:
+def create(parts, values: dict, source: str = "api") -> dict:
     field = suppressed_field(values)
     if field:
         raise WriteError(409, field, "belongs to a suppressed or erased contact and may not be added again")
     doc = profiles.new_document(values)
     doc.setdefault("_id", ObjectId())  # the id the intent announces, before the insert
-    intent = events.outbox(settings).intend(
+    intent = parts.outbox.intend(
         CustomerCreated(customer_id=str(doc["_id"]), external_id=doc.get("external_id"), source=source)
     )
     try:
@@ -63,11 +63,11 @@ def create(settings, values: dict, source: str = "api") -> dict:
     except DuplicateKeyError:
         field = _duplicate_field(values)
         raise WriteError(409, field, f"another customer already has this {field}") from None
-    events.outbox(settings).announce(intent)
+    parts.outbox.announce(intent)
     return doc
 
 
-def update(settings, existing: dict, values: dict, source: str = "api") -> tuple[dict, list[str]]:
+def update(parts, existing: dict, values: dict, source: str = "api") -> tuple[dict, list[str]]:
     if existing.get("erased"):
         raise WriteError(409, "id", "this customer was erased")
     field = suppressed_field({k: v for k, v in values.items() if v != existing.get(k)})
@@ -77,7 +77,7 @@ def update(settings, existing: dict, values: dict, source: str = "api") -> tuple
     if not change:
         return existing, []
     collection = Customer._get_collection()
-    intent = events.outbox(settings).intend(
+    intent = parts.outbox.intend(
         CustomerUpdated(
             customer_id=str(existing["_id"]), changed=profiles.changed_fields(change), source=source
         ),
@@ -89,7 +89,7 @@ def update(settings, existing: dict, values: dict, source: str = "api") -> tuple
         field = _duplicate_field(values, existing["_id"])
         raise WriteError(409, field, f"another customer already has this {field}") from None
     changed = profiles.changed_fields(change)
-    events.outbox(settings).announce(intent)
+    parts.outbox.announce(intent)
     return collection.find_one({"_id": existing["_id"]}), changed
 
 
@@ -110,7 +110,7 @@ PERSONAL = (
 )
 
 
-def erase(settings, existing: dict) -> None:
+def erase(parts, existing: dict) -> None:
     """Right to erasure: personal data removed, contacts kept only as suppression hashes,
     memberships ended. The document stays (as a tombstone) so other services'
     references to the id resolve to "erased".
@@ -120,7 +120,7 @@ def erase(settings, existing: dict) -> None:
     event while the broker is down)."""
     hashes = {kind: contact_hash(kind, existing[kind]) for kind in ("email", "phone") if existing.get(kind)}
     collection = Customer._get_collection()
-    intent = events.outbox(settings).intend(
+    intent = parts.outbox.intend(
         CustomerUpdated(customer_id=str(existing["_id"]), changed=["erased"], source="api")
     )
     collection.update_one(
@@ -137,7 +137,7 @@ def erase(settings, existing: dict) -> None:
         },
     )
     # the same id however often the erasure is asked, so the mailer adds the hashes once
-    events.outbox(settings).publish(
+    parts.outbox.publish(
         CustomerErased(
             customer_id=str(existing["_id"]), email_hash=hashes.get("email"), phone_hash=hashes.get("phone")
         ),
@@ -145,7 +145,7 @@ def erase(settings, existing: dict) -> None:
     )
     from services.segments.membership import Membership
 
-    membership = Membership(settings)
+    membership = Membership(parts)
     membership.apply(
         [
             (row["segment_id"], existing["_id"], "left")
@@ -154,11 +154,11 @@ def erase(settings, existing: dict) -> None:
             )
         ]
     )
-    events.outbox(settings).announce(intent)
+    parts.outbox.announce(intent)
 
 
 def record_purchase(
-    settings,
+    parts,
     customer: dict,
     order_id: str,
     amount: float,
@@ -169,7 +169,7 @@ def record_purchase(
     """Interaction + summary + facts, once per order id; True when it was new."""
     key = f"purchase:{order_id}"
     # One id per order: an intent left by an interrupted try and this one's are the same message.
-    intent = events.outbox(settings).intend(
+    intent = parts.outbox.intend(
         PurchaseRecorded(
             customer_id=str(customer["_id"]),
             order_id=order_id,
@@ -199,7 +199,7 @@ def record_purchase(
             raise WriteError(409, "order_id", "this order is recorded for another customer") from None
     # Applied once even when the interaction was stored by an earlier, interrupted try.
     if not facts.add_purchase(customer["_id"], order_id, at, float(amount), currency):
-        events.outbox(settings).discard(intent)
+        parts.outbox.discard(intent)
         return False
-    events.outbox(settings).announce(intent)
+    parts.outbox.announce(intent)
     return True

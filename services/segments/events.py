@@ -1,6 +1,7 @@
-"""The segments service's outbox (one per process), and the checks its relay runs.
+"""The checks the segments outbox's relay runs.
 
-Every event leaves through ``outbox(settings)`` (``shared.messaging.outbox``).
+Every event leaves through the process's one outbox (``parts.outbox``, built by
+``services/segments/bootstrap.py``; ``shared.messaging.outbox``).
 A profile write announces itself through an intent written before it
 (``customers.py``); the relay (the worker's idle task) publishes an intent
 left by a crash only when ``CHECKS`` finds its fact in the store.
@@ -8,30 +9,15 @@ left by a crash only when ``CHECKS`` finds its fact in the store.
 
 from __future__ import annotations
 
-import threading
-
 from bson import ObjectId
 from bson.errors import InvalidId
 
 from services.segments.rules import PURCHASES_KEPT
 from shared.messaging import outbox as outboxes
 from shared.messaging.contracts import Envelope
-from shared.messaging.topology import Topology
 from shared.models import Customer, Interaction
 
 PRODUCER = "segments"
-_lock = threading.Lock()
-_outboxes: dict[tuple[str, str], outboxes.Outbox] = {}
-
-
-def outbox(settings) -> outboxes.Outbox:
-    key = (settings.amqp_url, settings.broker_namespace)
-    with _lock:
-        if key not in _outboxes:
-            _outboxes[key] = outboxes.Outbox.connect(
-                settings.amqp_url, Topology(settings.broker_namespace), PRODUCER
-            )
-        return _outboxes[key]
 
 
 def _customer(envelope: Envelope, fields: dict) -> dict | None:

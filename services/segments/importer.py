@@ -32,7 +32,7 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.segments import events, import_consent, import_messages, profiles
+from services.segments import import_consent, import_messages, profiles
 from services.segments.jobqueue import LeaseLost, Stopping, finish, renew
 from services.segments.models import ImportChunk, ImportJob, ImportRejection
 from shared.http.inputs import MAX_DEPTH, too_deep
@@ -568,11 +568,11 @@ class EventSender:
     confirms (``Outbox.publish_many``), not one round trip per event; what the
     broker does not confirm is kept in the outbox for the relay."""
 
-    def __init__(self, settings):
+    def __init__(self, outbox):
         import queue
         import threading
 
-        self.settings = settings
+        self.outbox = outbox
         self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="import-events", daemon=True)
@@ -586,7 +586,7 @@ class EventSender:
             if self.error is not None:
                 continue  # drain: the job fails on the error below
             try:
-                events.outbox(self.settings).publish_many([(event, None, None) for event in batch])
+                self.outbox.publish_many([(event, None, None) for event in batch])
             except BaseException as exc:  # noqa: BLE001 - raised on the job's thread (send / close)
                 self.error = exc
 
@@ -629,8 +629,9 @@ def recompute_touched(job: ImportJob, touched: set[str]) -> int:
 COUNTERS = ("created", "updated", "unchanged", "rejected", "skipped", "consents", "guessed")
 
 
-def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
+def run_import(parts, job: ImportJob, owner: str, stopping=None) -> None:
     """Process (or resume) one import job to the end."""
+    settings = parts.settings
     done_rows, done_line = job.rows, job.line
     # A batch interrupted before its checkpoint may have reported rows already.
     ImportRejection._get_collection().delete_many({"job_id": job.id, "row": {"$gt": done_line}})
@@ -654,7 +655,7 @@ def run_import(settings, job: ImportJob, owner: str, stopping=None) -> None:
     # A resumed job cannot know what the first attempt changed: re-check every segment.
     touched: set[str] = {"*"} if done_rows else set()
     # customer.created/updated may be turned off; consent statements always go (the mailer records them).
-    sender = EventSender(settings)
+    sender = EventSender(parts.outbox)
 
     def flush():
         nonlocal batch

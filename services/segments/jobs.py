@@ -39,13 +39,14 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def run_recompute(settings, job: RecomputeJob, owner: str, stopping: threading.Event | None = None) -> None:
+def run_recompute(parts, job: RecomputeJob, owner: str, stopping: threading.Event | None = None) -> None:
+    settings = parts.settings
     segment = Segment.objects(id=job.segment_id).first()
     if segment is None or segment.kind != "dynamic" or segment.archived:
         finish(RecomputeJob, job.id, owner, "failed", error="segment missing, static or archived")
         return
     # The first filling of a new segment is silent: nobody "entered" it, it began.
-    membership = Membership(settings, announce=job.reason != "created")
+    membership = Membership(parts, announce=job.reason != "created")
 
     def progress(stats):
         if stopping is not None and stopping.is_set():
@@ -71,9 +72,10 @@ def queue_periodic(interval: float) -> int:
 class JobRunner(threading.Thread):
     """Runs import and recompute jobs beside the consumer, in the worker process."""
 
-    def __init__(self, settings):
+    def __init__(self, parts):
         super().__init__(name="segments-jobs", daemon=True)
-        self.settings = settings
+        self.parts = parts
+        self.settings = parts.settings
         self.stopping = threading.Event()
         self.owner = worker_name()
         self._last_periodic = 0.0
@@ -109,7 +111,7 @@ class JobRunner(threading.Thread):
                 )
                 return True
             try:
-                runner(self.settings, job, self.owner, self.stopping)
+                runner(self.parts, job, self.owner, self.stopping)
             except LeaseLost:
                 log.warning("lost the lease on %s %s", document.__name__, job.id)
             except Stopping:

@@ -24,10 +24,11 @@ from collections.abc import Iterable
 from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
-from services.segments import events
+from services.segments.bootstrap import build
 from services.segments.events import PRODUCER
 from services.segments.rules import RuleError, affected, compile_rule
 from shared.audience import RULE_MAX_TIME_MS, customer_filter
+from shared.bootstrap import Parts
 from shared.logs import get_correlation_id
 from shared.messaging import outbox as outboxes
 from shared.messaging.contracts import Envelope, SegmentEntered, SegmentLeft, envelope_for
@@ -115,8 +116,11 @@ def active_dynamic() -> list[Segment]:
 class Membership:
     """Applies membership changes and announces them (``announce=False``: silently)."""
 
-    def __init__(self, settings, announce: bool = True):
-        self.settings = settings
+    def __init__(self, parts, announce: bool = True):
+        if not isinstance(parts, Parts):  # settings alone, from a caller outside the service: own parts
+            parts = build(parts)
+        self.parts = parts
+        settings = parts.settings
         self.announce = announce
         self.members = SegmentMember._get_collection()
         self.customers = Customer._get_collection()
@@ -166,7 +170,7 @@ class Membership:
         done = {"entered": 0, "left": 0}
         if not changes:
             return done
-        outbox = events.outbox(self.settings)
+        outbox = self.parts.outbox
         intent = None
         if self.announce:
             intent = outbox.record(
@@ -200,7 +204,7 @@ class Membership:
 
     def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
         """Announce the changes a crash left unannounced (the outbox relay, for this kind only)."""
-        return events.outbox(self.settings).relay_intents([KIND], older_than=older_than, limit=limit)
+        return self.parts.outbox.relay_intents([KIND], older_than=older_than, limit=limit)
 
     def evaluate(
         self,

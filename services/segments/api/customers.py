@@ -12,6 +12,7 @@ from services.segments import customers, profiles
 from services.segments.api.common import jsonable, settings
 from services.segments.rules import accent_tolerant
 from shared import normalize
+from shared.bootstrap import current
 from shared.http.auth import current_role, mask_personal, roles
 from shared.http.errors import ApiError, not_found
 from shared.http.paging import PageQuery, cursor_id, object_id, page
@@ -175,7 +176,7 @@ def create_customer(json_data):
     values = _values(json_data)
     _require_identifier(values)
     try:
-        return serialize(customers.create(settings(), values))
+        return serialize(customers.create(current(), values))
     except customers.WriteError as exc:
         _raise(exc)
 
@@ -255,7 +256,7 @@ def update_customer(customer_id, json_data):
     values = _values(json_data)
     _require_identifier({**existing, **values})
     try:
-        doc, _ = customers.update(settings(), existing, values)
+        doc, _ = customers.update(current(), existing, values)
     except customers.WriteError as exc:
         _raise(exc)
     return serialize(doc)
@@ -268,7 +269,7 @@ def delete_customer(customer_id):
     """Erase a customer: personal data removed, contacts suppressed, memberships ended."""
     existing = _load(customer_id, erased=True)
     if not existing.get("erased"):
-        customers.erase(settings(), existing)
+        customers.erase(current(), existing)
     return ""
 
 
@@ -288,7 +289,7 @@ def record_purchase(customer_id, json_data):
     at = to_utc_naive(json_data["purchased_at"]) if json_data.get("purchased_at") else utcnow()
     try:
         recorded = customers.record_purchase(
-            settings(),
+            current(),
             customer,
             json_data["order_id"],
             json_data["amount"],

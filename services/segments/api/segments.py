@@ -20,6 +20,7 @@ from services.segments.models import RecomputeJob
 from services.segments.rules import RuleError, compile_rule
 from shared import export
 from shared.audience import EXCLUDED, resolve
+from shared.bootstrap import current
 from shared.http.auth import mask_personal, roles
 from shared.http.errors import ApiError, not_found
 from shared.http.paging import PageQuery, cursor_id, object_id, page
@@ -430,7 +431,7 @@ def change_static_members(segment_id, json_data):
         | {d.get("external_id") for d in found}
     )
     missing = [w for w in wanted if w not in known and w.strip().lower() not in known]
-    membership = Membership(settings())
+    membership = Membership(current())
     customer_ids = sorted(d["_id"] for d in found)
     kind = "left" if json_data["remove"] else "entered"
     done = membership.apply([(segment.id, cid, kind) for cid in customer_ids])
