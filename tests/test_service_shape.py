@@ -57,17 +57,6 @@ STORE_NOT_YET = {
     "services/mailer/sender.py",
     "services/mailer/templates.py",
     "services/mailer/unsubscribe.py",
-    "services/segments/api/customers.py",
-    "services/segments/api/imports.py",
-    "services/segments/api/places.py",
-    "services/segments/api/segments.py",
-    "services/segments/consumers.py",
-    "services/segments/customers.py",
-    "services/segments/events.py",
-    "services/segments/facts.py",
-    "services/segments/importer.py",
-    "services/segments/jobs.py",
-    "services/segments/membership.py",
 }
 # TODO(issue 14): a bootstrap.py per service, used by every part.
 BOOTSTRAP_NOT_YET = {"campaigns", "mailer", "listener"}

@@ -13,9 +13,9 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from services.segments.rules import PURCHASES_KEPT
+from services.segments.store import customers as store
 from shared.messaging import outbox as outboxes
 from shared.messaging.contracts import Envelope
-from shared.models import Customer, Interaction
 
 PRODUCER = "segments"
 
@@ -25,7 +25,7 @@ def _customer(envelope: Envelope, fields: dict) -> dict | None:
         customer_id = ObjectId(envelope.payload["customer_id"])
     except (InvalidId, TypeError):
         return None
-    return Customer._get_collection().find_one({"_id": customer_id}, fields)
+    return store.find_customer(customer_id, fields)
 
 
 def created(envelope: Envelope, record: dict) -> bool:
@@ -49,7 +49,7 @@ def purchase(envelope: Envelope, record: dict) -> bool:
     """The purchase is in the customer's facts (or old enough to have been trimmed from them)."""
     order_id = envelope.payload["order_id"]
     doc = _customer(envelope, {"facts.purchases": 1})
-    if doc is None or not Interaction.objects(key=f"purchase:{order_id}", customer_id=doc["_id"]).count():
+    if doc is None or not store.has_interaction(f"purchase:{order_id}", doc["_id"]):
         return False
     kept = (doc.get("facts") or {}).get("purchases") or []
     return any(p.get("order_id") == order_id for p in kept) or len(kept) >= PURCHASES_KEPT

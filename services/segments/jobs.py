@@ -29,7 +29,7 @@ from services.segments.jobqueue import (
 )
 from services.segments.membership import Membership, active_dynamic, dependencies
 from services.segments.models import ImportJob, RecomputeJob
-from shared.models import Segment
+from services.segments.store import segments as store
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -41,7 +41,7 @@ def worker_name() -> str:
 
 def run_recompute(parts, job: RecomputeJob, owner: str, stopping: threading.Event | None = None) -> None:
     settings = parts.settings
-    segment = Segment.objects(id=job.segment_id).first()
+    segment = store.find_segment(job.segment_id)
     if segment is None or segment.kind != "dynamic" or segment.archived:
         finish(RecomputeJob, job.id, owner, "failed", error="segment missing, static or archived")
         return
