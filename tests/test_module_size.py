@@ -31,8 +31,6 @@ NOT_YET = {
     "services/mailer/sender.py": "several jobs (claim, render, send, sweep)",
     "services/mailer/api/templates.py": "",
     "services/console/accounts.py": "users, sessions, API tokens, throttle",
-    "services/segments/rules.py": "",
-    "services/segments/profiles.py": "",
     "services/listener/api/mentions.py": "",
 }
 

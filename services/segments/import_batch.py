@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from bson import ObjectId
 
-from services.segments import import_consent, import_messages, profiles
+from services.segments import import_consent, import_messages, profiles, world
 from services.segments.import_rows import Row
 from services.segments.models import ImportJob
 from services.segments.store import customers as customer_store
@@ -182,7 +182,7 @@ class Batch:
                 self.outcome.updated += 1
             else:
                 if not values.get("time_zone") and values.get("country"):
-                    zone, count = profiles.country_zone(values["country"])
+                    zone, count = world.country_zone(values["country"])
                     if zone:
                         values["time_zone"] = zone
                         if count > 1:
