@@ -13,7 +13,6 @@ from bson.errors import InvalidId
 from pymongo.errors import ExecutionTimeout
 
 from services.segments.errors import InvalidFields
-from services.segments.jobqueue import queue_recompute
 from services.segments.membership import Membership, dependencies
 from services.segments.models import RecomputeJob
 from services.segments.rules import Compiled, RuleError, compile_rule
@@ -73,7 +72,7 @@ def create(name: str, description: str | None, kind: str, rule) -> Segment:
         raise _no_rule("A static segment lists its members; it has no rule.")
     store.save_segment(segment)
     if kind == "dynamic":
-        queue_recompute(segment.id, "created")
+        store.queue_recompute(segment.id, "created")
     return segment
 
 
@@ -90,7 +89,7 @@ def change(segment: Segment, fields: dict) -> Segment:
     segment.updated_at = utcnow()
     store.save_segment(segment)
     if "rule" in fields:
-        queue_recompute(segment.id, "rule_changed")
+        store.queue_recompute(segment.id, "rule_changed")
     return segment
 
 
@@ -188,7 +187,7 @@ def request_recompute(segment: Segment) -> RecomputeJob:
     """Queue a full recompute of an active dynamic segment."""
     if segment.kind != "dynamic" or segment.archived:
         raise Conflict("only an active dynamic segment can be recomputed", kind=segment.kind)
-    return queue_recompute(segment.id, "api")
+    return store.queue_recompute(segment.id, "api")
 
 
 def recompute_job(job_id: ObjectId, raw_id: str) -> RecomputeJob:

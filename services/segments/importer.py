@@ -32,6 +32,7 @@ from services.segments.import_upload import ChunkReader
 from services.segments.jobqueue import LeaseLost, Stopping, finish, renew
 from services.segments.models import ImportJob
 from services.segments.store import imports as import_store
+from services.segments.store import segments as segment_store
 from shared.messaging.contracts import ConsentImported
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,6 @@ def recompute_touched(job: ImportJob, touched: set[str]) -> int:
     Cheaper than evaluating each batch against every segment, and the
     recompute announces segment.entered/left like any other change.
     """
-    from services.segments.jobqueue import queue_recompute
     from services.segments.membership import active_dynamic, dependencies
     from services.segments.rules import affected
 
@@ -98,7 +98,9 @@ def recompute_touched(job: ImportJob, touched: set[str]) -> int:
         return 0
     for segment in active_dynamic():
         if affected(dependencies(segment)[0], touched):
-            if queue_recompute(segment.id, "import", key=f"{segment.id}:import:{job.id}:{job.attempts}"):
+            if segment_store.queue_recompute(
+                segment.id, "import", key=f"{segment.id}:import:{job.id}:{job.attempts}"
+            ):
                 queued += 1
     return queued
 

@@ -23,7 +23,6 @@ from services.segments.jobqueue import (
     claim,
     finish,
     give_back,
-    queue_recompute,
     release,
     renew,
 )
@@ -64,7 +63,7 @@ def queue_periodic(interval: float) -> int:
     queued = 0
     for segment in active_dynamic():
         _, relative = dependencies(segment)
-        if relative and queue_recompute(segment.id, "periodic", key=f"{segment.id}:{slot}"):
+        if relative and store.queue_recompute(segment.id, "periodic", key=f"{segment.id}:{slot}"):
             queued += 1
     return queued
 

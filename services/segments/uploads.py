@@ -81,8 +81,7 @@ def upload(
     if fmt == "csv" and seen["header"] and len(set(seen["header"])) == len(seen["header"]):
         fields["mapping"] = _proposal(seen["header"], review)
     store.set_job_fields(job.id, fields)
-    job.reload()
-    return job
+    return store.reloaded(job)
 
 
 def _valid_target(name: str) -> bool:
@@ -125,8 +124,7 @@ def start(job: ImportJob, mapping: dict, remember: bool) -> ImportJob:
         raise Conflict("the import was started meanwhile")
     if remember:
         store.remember_mapping(import_format.signature(job.header), stored)
-    job.reload()
-    return job
+    return store.reloaded(job)
 
 
 def load(job_id, raw_id: str) -> ImportJob:

@@ -28,6 +28,12 @@ def set_job_fields(job_id, fields: dict) -> None:
     ImportJob._get_collection().update_one({"_id": job_id}, {"$set": fields})
 
 
+def reloaded(job: ImportJob) -> ImportJob:
+    """The job as stored now."""
+    job.reload()
+    return job
+
+
 def mark_started(job_id) -> None:
     ImportJob.objects(id=job_id).update_one(set__started_at=utcnow())
 

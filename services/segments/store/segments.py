@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mongoengine as me
 from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
@@ -121,6 +122,14 @@ def remove_members(segment_id, customer_ids) -> list:
 
 
 # --- recompute jobs -------------------------------------------------------------
+
+
+def queue_recompute(segment_id, reason: str, key: str | None = None) -> RecomputeJob | None:
+    """A new recompute job; None when one of this key exists (a periodic slot or an import's)."""
+    try:
+        return RecomputeJob(segment_id=segment_id, reason=reason, key=key).save()
+    except me.NotUniqueError:
+        return None
 
 
 def find_recompute_job(job_id) -> RecomputeJob | None:
