@@ -26,18 +26,11 @@ NOT_YET = {
     "services/console/views/segments.py": "console views: being edited by another engineer",
     "services/mailer/api/preferences.py": "being changed by the engineer `ownership`",
     "services/mailer/api/preferences_data.py": "being changed by the engineer `ownership`",
-    "services/segments/importer.py": "imports: being edited by another engineer (525 lines in the issue)",
-    "services/segments/api/imports.py": "imports: being edited with the importer",
     "shared/messaging/consumer.py": "the outbox work of issue 14 reshapes messaging",
     "shared/messaging/publisher.py": "the outbox work of issue 14 reshapes messaging (several jobs)",
     "services/mailer/sender.py": "several jobs (claim, render, send, sweep)",
     "services/mailer/api/templates.py": "",
     "services/console/accounts.py": "users, sessions, API tokens, throttle",
-    "services/segments/rules.py": "",
-    "services/segments/api/segments.py": "business rules in views (issue 14)",
-    "services/segments/api/customers.py": "",
-    "services/segments/membership.py": "",
-    "services/segments/profiles.py": "",
 }
 
 

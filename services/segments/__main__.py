@@ -13,28 +13,27 @@ def api(settings, _argv):
 def worker(settings, _argv):
     """Consume segments.facts and segments.membership; run import and recompute jobs beside."""
     from services.segments import (
-        events,
+        bootstrap,
         membership,  # noqa: F401 - registers its outbox intents
     )
     from services.segments.consumers import batch_handlers, handlers
     from services.segments.jobs import JobRunner
-    from services.segments.models import SERVICE_DOCUMENTS
-    from shared.documents import prepare_store
 
-    prepare_store(settings.mongo_uri, *SERVICE_DOCUMENTS)
-    runner = JobRunner(settings)
+    parts = bootstrap.build(settings)
+    parts.prepare_store()
+    runner = JobRunner(parts)
     runner.start()
 
     def idle():
         # Kept events, then due intents: profile writes and membership changes (registered on import).
-        events.outbox(settings).relay()
+        parts.outbox.relay()
 
     try:
-        batched = batch_handlers(settings) if settings.worker_batch_size > 1 else None
+        batched = batch_handlers(parts) if settings.worker_batch_size > 1 else None
         run_worker(
             build_worker(
                 settings,
-                handlers(settings),
+                handlers(parts),
                 name="segments",
                 on_idle=idle,
                 batch_handlers=batched,
@@ -45,6 +44,7 @@ def worker(settings, _argv):
     finally:
         runner.stop()
         runner.join(timeout=30)
+        parts.close()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from bson.errors import InvalidId
 
 from services.segments import facts
 from services.segments.membership import Membership
+from services.segments.store import customers as store
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import (
     ConsentChanged,
@@ -25,7 +26,6 @@ from shared.messaging.contracts import (
     Envelope,
     MentionReceived,
 )
-from shared.models import Customer
 from shared.store import to_utc_naive
 
 
@@ -45,17 +45,7 @@ def on_consent_changed(envelope: Envelope) -> None:
     customer_id = customer_object_id(event.customer_id)
     at = to_utc_naive(datetime.datetime.fromisoformat(envelope.occurred_at))
     path = f"{event.channel}.{event.topic}"
-    updated = Customer._get_collection().update_one(
-        {
-            "_id": customer_id,
-            "$or": [
-                {f"facts.consent_at.{path}": {"$lt": at}},
-                {f"facts.consent_at.{path}": {"$exists": False}},
-            ],
-        },
-        {"$set": {f"consent.{path}": event.status, f"facts.consent_at.{path}": at}},
-    )
-    if updated.matched_count == 0 and not Customer.objects(id=customer_id).only("id").first():
+    if not store.set_consent(customer_id, path, event.status, at) and not store.customer_exists(customer_id):
         raise Poison(f"unknown customer {event.customer_id}")
 
 
@@ -101,21 +91,8 @@ def on_contact_suppressed(envelope: Envelope) -> str:
         raise Poison(f"flag {event.flag!r} is not one of {SUPPRESSION_FLAGS}")
     customer_id = customer_object_id(event.customer_id)
     at = to_utc_naive(datetime.datetime.fromisoformat(envelope.occurred_at))
-    collection = Customer._get_collection()
-    found = collection.update_one({"_id": customer_id}, {"$set": {f"suppression.{event.flag}": True}})
-    if found.matched_count == 0:
+    if not store.flag_suppression(customer_id, event.flag, event.reason, at):
         raise Poison(f"unknown customer {event.customer_id}")
-    collection.update_one(
-        {
-            "_id": customer_id,
-            "$or": [
-                {"suppression.at": {"$lt": at}},
-                {"suppression.at": {"$exists": False}},
-                {"suppression.at": None},
-            ],
-        },
-        {"$set": {"suppression.reason": event.reason, "suppression.at": at}},
-    )
     return "suppression"
 
 
@@ -144,8 +121,9 @@ FACT_HANDLERS = {
 }
 
 
-def handlers(settings=None) -> dict:
-    membership = Membership(settings) if settings is not None else None
+def handlers(parts=None) -> dict:
+    """The per-message handlers of the segments worker (no parts: facts stored, membership not evaluated)."""
+    membership = Membership(parts) if parts is not None else None
 
     return {
         "segments.facts": lambda envelope: evaluate(membership, [envelope], fact_change),
@@ -153,9 +131,9 @@ def handlers(settings=None) -> dict:
     }
 
 
-def batch_handlers(settings=None) -> dict:
+def batch_handlers(parts=None) -> dict:
     """The micro-batch handlers of the segments worker; ``handlers`` stays the per-message path."""
-    membership = Membership(settings) if settings is not None else None
+    membership = Membership(parts) if parts is not None else None
     return {
         "segments.facts": lambda envelopes: evaluate(membership, envelopes, fact_change),
         "segments.membership": lambda envelopes: evaluate(membership, envelopes, membership_change),

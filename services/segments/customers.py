@@ -7,26 +7,53 @@ from __future__ import annotations
 import datetime
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
-from services.segments import events, facts, profiles
+from services.segments import facts, profiles
+from services.segments.errors import InvalidFields, WriteError
+from services.segments.store import customers as store
+from services.segments.store import segments as segment_store
+from shared.errors import NotFound
 from shared.messaging.contracts import CustomerCreated, CustomerErased, CustomerUpdated, PurchaseRecorded
-from shared.models import Customer, Interaction, SegmentMember, SuppressedContact, contact_hash
+from shared.models import SuppressedContact, contact_hash
 from shared.store import utcnow
 
 
-class WriteError(Exception):
-    """A write the caller must hear about: (status, field, message)."""
+def values_of(data: dict, default_country: str) -> dict:
+    """Normalise what the request schema let through; InvalidFields naming every bad field."""
+    data = dict(data)
+    if "location" in data and data["location"] is not None:
+        data["location"] = [data["location"]["lng"], data["location"]["lat"]]
+    values, errors = profiles.normalise(data, default_country)
+    if errors:
+        raise InvalidFields({field: [reason] for field, reason in errors.items()})
+    return values
 
-    def __init__(self, status: int, field: str, message: str):
-        super().__init__(message)
-        self.status, self.field, self.message = status, field, message
+
+def require_identifier(doc: dict) -> None:
+    """A customer needs an external_id, email or phone (422 naming the three)."""
+    if not profiles.identified(doc):
+        fields = {
+            field: ["a customer needs an external_id, email or phone"] for field in profiles.IDENTIFIERS
+        }
+        raise InvalidFields(fields, message="Invalid json: a customer needs an external_id, email or phone")
+
+
+def load(customer_id: ObjectId, raw_id: str, erased: bool = False) -> dict:
+    """The stored customer; an erased one is not found (its tombstone only answers a repeated erase)."""
+    doc = store.find_customer(customer_id)
+    if doc is None or (doc.get("erased") and not erased):
+        raise NotFound("customer", raw_id)
+    return doc
+
+
+def purchases_summary(customer_id: ObjectId) -> dict:
+    """The customer's purchase count, total and last time."""
+    return store.purchases_summary(customer_id)
 
 
 def erased_contact(kind: str, value: str) -> bool:
     """Whether an erased profile had this contact (its tombstone keeps the hash)."""
-    found = Customer._get_collection().find_one({"erased_contacts": contact_hash(kind, value)}, {"_id": 1})
-    return found is not None
+    return store.erased_contact_exists(contact_hash(kind, value))
 
 
 def suppressed_field(values: dict) -> str | None:
@@ -40,57 +67,51 @@ def suppressed_field(values: dict) -> str | None:
 
 
 def _duplicate_field(values: dict, customer_id: ObjectId | None = None) -> str:
-    collection = Customer._get_collection()
     for field in ("external_id", "email"):
         if values.get(field):
-            other = collection.find_one({field: values[field]}, {"_id": 1})
-            if other and other["_id"] != customer_id:
+            other = store.customer_id_with(field, values[field])
+            if other and other != customer_id:
                 return field
     return "email"
 
 
-def create(settings, values: dict, source: str = "api") -> dict:
+def create(parts, values: dict, source: str = "api") -> dict:
     field = suppressed_field(values)
     if field:
-        raise WriteError(409, field, "belongs to a suppressed or erased contact and may not be added again")
+        raise WriteError(field, "belongs to a suppressed or erased contact and may not be added again")
     doc = profiles.new_document(values)
     doc.setdefault("_id", ObjectId())  # the id the intent announces, before the insert
-    intent = events.outbox(settings).intend(
+    intent = parts.outbox.intend(
         CustomerCreated(customer_id=str(doc["_id"]), external_id=doc.get("external_id"), source=source)
     )
-    try:
-        Customer._get_collection().insert_one(doc)
-    except DuplicateKeyError:
+    if not store.insert_customer(doc):
         field = _duplicate_field(values)
-        raise WriteError(409, field, f"another customer already has this {field}") from None
-    events.outbox(settings).announce(intent)
+        raise WriteError(field, f"another customer already has this {field}")
+    parts.outbox.announce(intent)
     return doc
 
 
-def update(settings, existing: dict, values: dict, source: str = "api") -> tuple[dict, list[str]]:
+def update(parts, existing: dict, values: dict, source: str = "api") -> tuple[dict, list[str]]:
     if existing.get("erased"):
-        raise WriteError(409, "id", "this customer was erased")
+        raise WriteError("id", "this customer was erased")
     field = suppressed_field({k: v for k, v in values.items() if v != existing.get(k)})
     if field:
-        raise WriteError(409, field, "belongs to a suppressed or erased contact")
+        raise WriteError(field, "belongs to a suppressed or erased contact")
     change = profiles.merge_changes(existing, values, replace_empty=True)
     if not change:
         return existing, []
-    collection = Customer._get_collection()
-    intent = events.outbox(settings).intend(
+    intent = parts.outbox.intend(
         CustomerUpdated(
             customer_id=str(existing["_id"]), changed=profiles.changed_fields(change), source=source
         ),
         since=change["$set"]["updated_at"],
     )
-    try:
-        collection.update_one({"_id": existing["_id"]}, change)
-    except DuplicateKeyError:
+    if not store.update_customer(existing["_id"], change):
         field = _duplicate_field(values, existing["_id"])
-        raise WriteError(409, field, f"another customer already has this {field}") from None
+        raise WriteError(field, f"another customer already has this {field}")
     changed = profiles.changed_fields(change)
-    events.outbox(settings).announce(intent)
-    return collection.find_one({"_id": existing["_id"]}), changed
+    parts.outbox.announce(intent)
+    return store.find_customer(existing["_id"]), changed
 
 
 PERSONAL = (
@@ -110,7 +131,7 @@ PERSONAL = (
 )
 
 
-def erase(settings, existing: dict) -> None:
+def erase(parts, existing: dict) -> None:
     """Right to erasure: personal data removed, contacts kept only as suppression hashes,
     memberships ended. The document stays (as a tombstone) so other services'
     references to the id resolve to "erased".
@@ -119,25 +140,12 @@ def erase(settings, existing: dict) -> None:
     (never the addresses) and the mailer's worker adds them to it (the outbox keeps the
     event while the broker is down)."""
     hashes = {kind: contact_hash(kind, existing[kind]) for kind in ("email", "phone") if existing.get(kind)}
-    collection = Customer._get_collection()
-    intent = events.outbox(settings).intend(
+    intent = parts.outbox.intend(
         CustomerUpdated(customer_id=str(existing["_id"]), changed=["erased"], source="api")
     )
-    collection.update_one(
-        {"_id": existing["_id"]},
-        {
-            "$set": {
-                "erased": True,
-                "erased_contacts": list(hashes.values()),
-                "updated_at": utcnow(),
-                "tags": [],
-                "facts": {},
-            },
-            "$unset": {field: "" for field in PERSONAL},
-        },
-    )
+    store.erase_customer(existing["_id"], list(hashes.values()), PERSONAL, utcnow())
     # the same id however often the erasure is asked, so the mailer adds the hashes once
-    events.outbox(settings).publish(
+    parts.outbox.publish(
         CustomerErased(
             customer_id=str(existing["_id"]), email_hash=hashes.get("email"), phone_hash=hashes.get("phone")
         ),
@@ -145,20 +153,18 @@ def erase(settings, existing: dict) -> None:
     )
     from services.segments.membership import Membership
 
-    membership = Membership(settings)
+    membership = Membership(parts)
     membership.apply(
         [
-            (row["segment_id"], existing["_id"], "left")
-            for row in SegmentMember._get_collection().find(
-                {"customer_id": existing["_id"]}, {"segment_id": 1}
-            )
+            (segment_id, existing["_id"], "left")
+            for segment_id in segment_store.segment_ids_of(existing["_id"])
         ]
     )
-    events.outbox(settings).announce(intent)
+    parts.outbox.announce(intent)
 
 
 def record_purchase(
-    settings,
+    parts,
     customer: dict,
     order_id: str,
     amount: float,
@@ -169,7 +175,7 @@ def record_purchase(
     """Interaction + summary + facts, once per order id; True when it was new."""
     key = f"purchase:{order_id}"
     # One id per order: an intent left by an interrupted try and this one's are the same message.
-    intent = events.outbox(settings).intend(
+    intent = parts.outbox.intend(
         PurchaseRecorded(
             customer_id=str(customer["_id"]),
             order_id=order_id,
@@ -179,27 +185,22 @@ def record_purchase(
         ),
         message_id=f"purchase-{order_id}",
     )
-    try:
-        Interaction(
-            customer_id=customer["_id"],
-            kind="purchase",
-            key=key,
-            at=at,
-            amount=amount,
-            currency=currency,
-            summary=summary,
-            channel="store",
-            data={"order_id": order_id},
-        ).save()
-    except Exception as exc:  # noqa: BLE001 - NotUniqueError: a replay, or another customer's order
-        existing = Interaction.objects(key=key).first()
-        if existing is None:
-            raise exc
-        if existing.customer_id != customer["_id"]:
-            raise WriteError(409, "order_id", "this order is recorded for another customer") from None
+    owner = store.add_interaction(
+        customer_id=customer["_id"],
+        kind="purchase",
+        key=key,
+        at=at,
+        amount=amount,
+        currency=currency,
+        summary=summary,
+        channel="store",
+        data={"order_id": order_id},
+    )
+    if owner != customer["_id"]:
+        raise WriteError("order_id", "this order is recorded for another customer")
     # Applied once even when the interaction was stored by an earlier, interrupted try.
     if not facts.add_purchase(customer["_id"], order_id, at, float(amount), currency):
-        events.outbox(settings).discard(intent)
+        parts.outbox.discard(intent)
         return False
-    events.outbox(settings).announce(intent)
+    parts.outbox.announce(intent)
     return True

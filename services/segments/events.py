@@ -1,6 +1,7 @@
-"""The segments service's outbox (one per process), and the checks its relay runs.
+"""The checks the segments outbox's relay runs.
 
-Every event leaves through ``outbox(settings)`` (``shared.messaging.outbox``).
+Every event leaves through the process's one outbox (``parts.outbox``, built by
+``services/segments/bootstrap.py``; ``shared.messaging.outbox``).
 A profile write announces itself through an intent written before it
 (``customers.py``); the relay (the worker's idle task) publishes an intent
 left by a crash only when ``CHECKS`` finds its fact in the store.
@@ -8,30 +9,15 @@ left by a crash only when ``CHECKS`` finds its fact in the store.
 
 from __future__ import annotations
 
-import threading
-
 from bson import ObjectId
 from bson.errors import InvalidId
 
 from services.segments.rules import PURCHASES_KEPT
+from services.segments.store import customers as store
 from shared.messaging import outbox as outboxes
 from shared.messaging.contracts import Envelope
-from shared.messaging.topology import Topology
-from shared.models import Customer, Interaction
 
 PRODUCER = "segments"
-_lock = threading.Lock()
-_outboxes: dict[tuple[str, str], outboxes.Outbox] = {}
-
-
-def outbox(settings) -> outboxes.Outbox:
-    key = (settings.amqp_url, settings.broker_namespace)
-    with _lock:
-        if key not in _outboxes:
-            _outboxes[key] = outboxes.Outbox.connect(
-                settings.amqp_url, Topology(settings.broker_namespace), PRODUCER
-            )
-        return _outboxes[key]
 
 
 def _customer(envelope: Envelope, fields: dict) -> dict | None:
@@ -39,7 +25,7 @@ def _customer(envelope: Envelope, fields: dict) -> dict | None:
         customer_id = ObjectId(envelope.payload["customer_id"])
     except (InvalidId, TypeError):
         return None
-    return Customer._get_collection().find_one({"_id": customer_id}, fields)
+    return store.find_customer(customer_id, fields)
 
 
 def created(envelope: Envelope, record: dict) -> bool:
@@ -63,7 +49,7 @@ def purchase(envelope: Envelope, record: dict) -> bool:
     """The purchase is in the customer's facts (or old enough to have been trimmed from them)."""
     order_id = envelope.payload["order_id"]
     doc = _customer(envelope, {"facts.purchases": 1})
-    if doc is None or not Interaction.objects(key=f"purchase:{order_id}", customer_id=doc["_id"]).count():
+    if doc is None or not store.has_interaction(f"purchase:{order_id}", doc["_id"]):
         return False
     kept = (doc.get("facts") or {}).get("purchases") or []
     return any(p.get("order_id") == order_id for p in kept) or len(kept) >= PURCHASES_KEPT

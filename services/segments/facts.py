@@ -25,8 +25,8 @@ from collections.abc import Callable
 from bson import ObjectId
 
 from services.segments.rules import MENTIONS_KEPT, PURCHASES_KEPT
+from services.segments.store import customers as store
 from shared.messaging.consumer import Poison
-from shared.models import Customer
 
 CAMPAIGNS_KEPT = 500
 _ATTEMPTS = 20
@@ -41,9 +41,8 @@ def mutate(
     update (e.g. the purchases summary), so the fact and its summary move
     together or not at all.
     """
-    collection = Customer._get_collection()
     for _ in range(_ATTEMPTS):
-        doc = collection.find_one({"_id": customer_id}, {"facts": 1, "purchases": 1})
+        doc = store.facts_of(customer_id)
         if doc is None:
             raise Poison(f"unknown customer {customer_id}")
         facts = doc.get("facts") or {}
@@ -51,13 +50,12 @@ def mutate(
         if not new:
             return False
         version = facts.get("v")
-        guard = {"facts.v": version} if version is not None else {"facts.v": {"$exists": False}}
         update = {
             "$set": {**{f"facts.{key}": value for key, value in new.items()}, "facts.v": (version or 0) + 1}
         }
         for op, fields in (extra(doc) if extra else {}).items():
             update.setdefault(op, {}).update(fields)
-        if collection.update_one({"$and": [{"_id": customer_id}, guard]}, update).matched_count:
+        if store.set_facts(customer_id, version, update):
             return True
     raise RuntimeError(f"facts of customer {customer_id} kept changing under us; retrying later")
 

@@ -1,4 +1,4 @@
-"""The job queue of the worker part: queueing a recompute, and the lease on a claimed job.
+"""The job queue of the worker part: the lease on a claimed job (queueing one: ``store``).
 
 A job is claimed when ``queued``, or ``running`` with an expired lease (its
 worker died), and its ``attempts`` counted; the lease itself is the shared
@@ -7,13 +7,10 @@ helper (shared/leases.py) over the job's collection.
 
 from __future__ import annotations
 
-import mongoengine as me
-
-from services.segments.models import RecomputeJob
 from shared.leases import Lease, LeaseLost
 from shared.store import utcnow
 
-__all__ = ["LeaseLost", "Stopping", "claim", "finish", "give_back", "queue_recompute", "release", "renew"]
+__all__ = ["LeaseLost", "Stopping", "claim", "finish", "give_back", "release", "renew"]
 
 
 class Stopping(Exception):
@@ -52,10 +49,3 @@ def release(document, job_id, owner: str) -> None:
 def give_back(document, job_id, owner: str, error: str) -> None:
     """A failed attempt: runnable again at once by anyone, with the error kept (the attempt counts)."""
     _lease(document, owner).release(job_id, status="queued", error=error)
-
-
-def queue_recompute(segment_id, reason: str, key: str | None = None) -> RecomputeJob | None:
-    try:
-        return RecomputeJob(segment_id=segment_id, reason=reason, key=key).save()
-    except me.NotUniqueError:
-        return None

@@ -23,13 +23,12 @@ from services.segments.jobqueue import (
     claim,
     finish,
     give_back,
-    queue_recompute,
     release,
     renew,
 )
 from services.segments.membership import Membership, active_dynamic, dependencies
 from services.segments.models import ImportJob, RecomputeJob
-from shared.models import Segment
+from services.segments.store import segments as store
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -39,13 +38,14 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def run_recompute(settings, job: RecomputeJob, owner: str, stopping: threading.Event | None = None) -> None:
-    segment = Segment.objects(id=job.segment_id).first()
+def run_recompute(parts, job: RecomputeJob, owner: str, stopping: threading.Event | None = None) -> None:
+    settings = parts.settings
+    segment = store.find_segment(job.segment_id)
     if segment is None or segment.kind != "dynamic" or segment.archived:
         finish(RecomputeJob, job.id, owner, "failed", error="segment missing, static or archived")
         return
     # The first filling of a new segment is silent: nobody "entered" it, it began.
-    membership = Membership(settings, announce=job.reason != "created")
+    membership = Membership(parts, announce=job.reason != "created")
 
     def progress(stats):
         if stopping is not None and stopping.is_set():
@@ -63,7 +63,7 @@ def queue_periodic(interval: float) -> int:
     queued = 0
     for segment in active_dynamic():
         _, relative = dependencies(segment)
-        if relative and queue_recompute(segment.id, "periodic", key=f"{segment.id}:{slot}"):
+        if relative and store.queue_recompute(segment.id, "periodic", key=f"{segment.id}:{slot}"):
             queued += 1
     return queued
 
@@ -71,9 +71,10 @@ def queue_periodic(interval: float) -> int:
 class JobRunner(threading.Thread):
     """Runs import and recompute jobs beside the consumer, in the worker process."""
 
-    def __init__(self, settings):
+    def __init__(self, parts):
         super().__init__(name="segments-jobs", daemon=True)
-        self.settings = settings
+        self.parts = parts
+        self.settings = parts.settings
         self.stopping = threading.Event()
         self.owner = worker_name()
         self._last_periodic = 0.0
@@ -109,7 +110,7 @@ class JobRunner(threading.Thread):
                 )
                 return True
             try:
-                runner(self.settings, job, self.owner, self.stopping)
+                runner(self.parts, job, self.owner, self.stopping)
             except LeaseLost:
                 log.warning("lost the lease on %s %s", document.__name__, job.id)
             except Stopping:

@@ -22,17 +22,18 @@ import uuid
 from collections.abc import Iterable
 
 from bson import ObjectId
-from pymongo.errors import BulkWriteError
 
-from services.segments import events
+from services.segments.bootstrap import build
 from services.segments.events import PRODUCER
 from services.segments.rules import RuleError, affected, compile_rule
+from services.segments.store import customers as customer_store
+from services.segments.store import segments as store
 from shared.audience import RULE_MAX_TIME_MS, customer_filter
+from shared.bootstrap import Parts
 from shared.logs import get_correlation_id
 from shared.messaging import outbox as outboxes
 from shared.messaging.contracts import Envelope, SegmentEntered, SegmentLeft, envelope_for
-from shared.models import Customer, Segment, SegmentMember
-from shared.store import utcnow
+from shared.models import Segment
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +70,12 @@ def envelopes(record: ObjectId, happened: list, correlation_ids: dict) -> list[E
 def resolve(record: dict) -> list:
     """The changes of an intent that happened (its rows read with one query per segment):
     an entry whose row still carries the intent's id, a departure whose row is gone."""
-    members = SegmentMember._get_collection()
     by_segment: dict = collections.defaultdict(list)
     for change in record.get("changes") or []:
         by_segment[change["segment_id"]].append(change)
     happened = []
     for segment, changes in by_segment.items():
-        via = {
-            row["customer_id"]: row.get("via")
-            for row in members.find(
-                {"segment_id": segment, "customer_id": {"$in": [c["customer_id"] for c in changes]}},
-                {"customer_id": 1, "via": 1},
-            )
-        }
+        via = store.member_marks(segment, [c["customer_id"] for c in changes])
         for change in changes:
             cid, kind = change["customer_id"], change["kind"]
             if (via.get(cid) == record["_id"]) if kind == "entered" else cid not in via:
@@ -105,51 +99,20 @@ def dependencies(segment: Segment) -> tuple[set[str], bool]:
 
 
 def active_dynamic() -> list[Segment]:
-    return list(
-        Segment.objects(kind="dynamic", archived__ne=True).only(
-            "id", "kind", "rule", "compiled", "updated_at"
-        )
-    )
+    return store.active_dynamic_segments()
 
 
 class Membership:
     """Applies membership changes and announces them (``announce=False``: silently)."""
 
-    def __init__(self, settings, announce: bool = True):
-        self.settings = settings
+    def __init__(self, parts, announce: bool = True):
+        if not isinstance(parts, Parts):  # settings alone, from a caller outside the service: own parts
+            parts = build(parts)
+        self.parts = parts
+        settings = parts.settings
         self.announce = announce
-        self.members = SegmentMember._get_collection()
-        self.customers = Customer._get_collection()
         # Queries built from a rule stop in the store past this (ExecutionTimeout: retried, then DLQ).
         self.max_time_ms = getattr(settings, "rule_max_time_ms", RULE_MAX_TIME_MS)
-
-    def _enter(
-        self, segment_id: ObjectId, customer_ids: list[ObjectId], via: ObjectId | None
-    ) -> list[ObjectId]:
-        """Insert member rows; the customers whose row this insert wrote."""
-        if not customer_ids:
-            return []
-        now = utcnow()
-        docs = [
-            {"segment_id": segment_id, "customer_id": cid, "since": now, "via": via} for cid in customer_ids
-        ]
-        failed: set[int] = set()
-        try:
-            self.members.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            for error in exc.details.get("writeErrors", []):
-                if error.get("code") != 11000:
-                    raise
-                failed.add(error["index"])
-        return [cid for i, cid in enumerate(customer_ids) if i not in failed]
-
-    def _leave(self, segment_id: ObjectId, customer_ids: Iterable[ObjectId]) -> list[ObjectId]:
-        """Delete member rows; the customers whose row this delete removed."""
-        return [
-            cid
-            for cid in customer_ids
-            if self.members.delete_one({"segment_id": segment_id, "customer_id": cid}).deleted_count
-        ]
 
     def apply(
         self,
@@ -166,7 +129,7 @@ class Membership:
         done = {"entered": 0, "left": 0}
         if not changes:
             return done
-        outbox = events.outbox(self.settings)
+        outbox = self.parts.outbox
         intent = None
         if self.announce:
             intent = outbox.record(
@@ -184,7 +147,9 @@ class Membership:
         try:
             for (segment, kind), cids in grouped.items():
                 written = (
-                    self._enter(segment, cids, record) if kind == "entered" else self._leave(segment, cids)
+                    store.add_members(segment, cids, record)
+                    if kind == "entered"
+                    else store.remove_members(segment, cids)
                 )
                 happened += [(segment, cid, kind) for cid in written]
                 done[kind] += len(written)
@@ -200,7 +165,7 @@ class Membership:
 
     def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
         """Announce the changes a crash left unannounced (the outbox relay, for this kind only)."""
-        return events.outbox(self.settings).relay_intents([KIND], older_than=older_than, limit=limit)
+        return self.parts.outbox.relay_intents([KIND], older_than=older_than, limit=limit)
 
     def evaluate(
         self,
@@ -224,15 +189,8 @@ class Membership:
             if not affected(depends_on, changed):
                 continue
             query = {"$and": [customer_filter(segment), {"_id": {"$in": customer_ids}}]}
-            matching = {
-                row["_id"] for row in self.customers.find(query, {"_id": 1}, max_time_ms=self.max_time_ms)
-            }
-            current = {
-                row["customer_id"]
-                for row in self.members.find(
-                    {"segment_id": segment.id, "customer_id": {"$in": customer_ids}}, {"customer_id": 1}
-                )
-            }
+            matching = customer_store.matching_customer_ids(query, self.max_time_ms)
+            current = store.members_among(segment.id, customer_ids)
             plan += [(segment.id, cid, "entered") for cid in sorted(matching - current)]
             plan += [(segment.id, cid, "left") for cid in sorted(current - matching)]
         return self.apply(plan, correlation_ids)
@@ -250,21 +208,10 @@ class Membership:
         stats = {"evaluated": 0, "entered": 0, "left": 0, "members": 0}
         after = None
         while True:
-            query = base if after is None else {"$and": [base, {"_id": {"$gt": after}}]}
-            batch = [
-                row["_id"]
-                for row in self.customers.find(query, {"_id": 1}, max_time_ms=self.max_time_ms)
-                .sort("_id", 1)
-                .limit(batch_size)
-            ]
+            batch = customer_store.matching_customer_ids_after(base, after, batch_size, self.max_time_ms)
             if not batch:
                 break
-            current = {
-                row["customer_id"]
-                for row in self.members.find(
-                    {"segment_id": segment.id, "customer_id": {"$in": batch}}, {"customer_id": 1}
-                )
-            }
+            current = store.members_among(segment.id, batch)
             stats["entered"] += self.apply(
                 [(segment.id, cid, "entered") for cid in sorted(set(batch) - current)]
             )["entered"]
@@ -274,24 +221,18 @@ class Membership:
             after = batch[-1]
         after = None
         while True:
-            query = {"segment_id": segment.id}
-            if after is not None:
-                query = {"$and": [query, {"_id": {"$gt": after}}]}
-            rows = list(self.members.find(query, {"customer_id": 1}).sort("_id", 1).limit(batch_size))
+            rows = store.member_rows_after(segment.id, after, batch_size)
             if not rows:
                 break
             ids = [row["customer_id"] for row in rows]
-            matching = {
-                row["_id"]
-                for row in self.customers.find(
-                    {"$and": [base, {"_id": {"$in": ids}}]}, {"_id": 1}, max_time_ms=self.max_time_ms
-                )
-            }
+            matching = customer_store.matching_customer_ids(
+                {"$and": [base, {"_id": {"$in": ids}}]}, self.max_time_ms
+            )
             stats["left"] += self.apply([(segment.id, cid, "left") for cid in sorted(set(ids) - matching)])[
                 "left"
             ]
             if progress is not None:
                 progress(stats)
             after = rows[-1]["_id"]
-        stats["members"] = self.members.count_documents({"segment_id": segment.id})
+        stats["members"] = store.count_members(segment.id)
         return stats

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-import zoneinfo
 
+from services.segments.world import known_locale, zones
 from shared import normalize
 from shared.models.customer import LOCALE_RE, STAGES
 from shared.store import utcnow
@@ -39,61 +39,6 @@ MAX_ATTRIBUTES = 100
 MAX_ATTRIBUTE_BYTES = 2048
 _LOCALE = re.compile(LOCALE_RE)
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-_ZONES: set[str] | None = None
-
-
-def _zones() -> set[str]:
-    global _ZONES
-    if _ZONES is None:
-        _ZONES = zoneinfo.available_timezones()
-    return _ZONES
-
-
-def known_locale(value: str) -> bool:
-    """Whether Babel's locale data (CLDR) knows ``es``, ``es-MX``...: ``xx-ZZ`` is refused."""
-    from babel import Locale, UnknownLocaleError
-
-    try:
-        parsed = Locale.parse(value, sep="-")
-    except (ValueError, UnknownLocaleError):
-        return False
-    language, _, territory = value.partition("-")
-    return parsed.language == language and (not territory or parsed.territory == territory)
-
-
-_COUNTRY_ZONES: dict[str, list[str]] | None = None
-
-
-def _zone_table() -> str:
-    """The tz database's zone.tab: the system's (zoneinfo.TZPATH), else the tzdata package's."""
-    import os
-    from importlib import resources
-
-    for folder in zoneinfo.TZPATH:
-        path = os.path.join(folder, "zone.tab")
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as handle:
-                return handle.read()
-    return resources.files("tzdata").joinpath("zoneinfo/zone.tab").read_text(encoding="utf-8")
-
-
-def country_zone(country: str) -> tuple[str | None, int]:
-    """(the country's main time zone, how many it has), or (None, 0).
-
-    From the tz database's zone.tab, whose first zone for a country is its most
-    populous one where geography allows (Europe/Madrid for ES, America/Mexico_City
-    for MX, America/New_York for US); with several zones it is a guess."""
-    global _COUNTRY_ZONES
-    if _COUNTRY_ZONES is None:
-        table: dict[str, list[str]] = {}
-        for line in _zone_table().splitlines():
-            if line and not line.startswith("#"):
-                parts = line.split("\t")
-                if len(parts) >= 3 and parts[2] in _zones():
-                    table.setdefault(parts[0], []).append(parts[2])
-        _COUNTRY_ZONES = table
-    zones = _COUNTRY_ZONES.get(country.upper(), [])
-    return (zones[0] if zones else None), len(zones)
 
 
 def normalise(data: dict, default_region: str = "ES") -> tuple[dict, dict[str, str]]:
@@ -141,7 +86,7 @@ def _clean(field: str, raw, default_region: str):
         return value
     if field == "time_zone":
         value = _text(raw)
-        if value is not None and value not in _zones():
+        if value is not None and value not in zones():
             raise ValueError("not an IANA time zone like Europe/Madrid")
         return value
     if field == "country":

@@ -15,6 +15,16 @@ def settings(service_env):
 
 
 @pytest.fixture
+def parts(settings):
+    """The segments parts (settings, outbox) a worker builds, closed after the test."""
+    from services.segments.bootstrap import build
+
+    built = build(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
 def app(settings):
     from services.segments.app import create_app
 

@@ -280,10 +280,11 @@ def test_imported_people_enter_dynamic_segments(api, settings):
 
 
 def test_a_stopping_worker_hands_the_job_back_and_another_resumes_it(api, service_env):
+    from services.segments.bootstrap import build
     from services.segments.jobs import JobRunner
     from services.segments.settings import load
 
-    small_batches = service_env.settings(load, import_batch_size=3)
+    small_batches = build(service_env.settings(load, import_batch_size=3))
     rows = [f"r-{i},r{i}@example.com,,,,ES,,,,,,,," for i in range(10)] + ["r-bad,nope,,,,,,,,,,,,"]
     job = upload(api, csv_file(rows))
     stopping_runner = JobRunner(small_batches)
@@ -304,6 +305,7 @@ def test_a_stopping_worker_hands_the_job_back_and_another_resumes_it(api, servic
     assert len([r for r in items if not r["warning"]]) == 1
     assert len([r for r in items if r["warning"]]) == 10  # each time zone guessed once, resumed or not
     assert Customer.objects.count() == 10
+    small_batches.close()
 
 
 def test_an_upload_cut_off_mid_way_leaves_no_job_behind(api, settings):

@@ -26,7 +26,7 @@ def announced(service_env, queue) -> list[tuple[str, str, str, str]]:
     return sorted(out)
 
 
-def test_a_change_is_announced_with_its_record_id_and_leaves_no_record(api, settings, service_env):
+def test_a_change_is_announced_with_its_record_id_and_leaves_no_record(api, settings, parts, service_env):
     queue = segment_events(service_env)
     segment = Segment.objects.get(
         id=api.post(
@@ -35,7 +35,7 @@ def test_a_change_is_announced_with_its_record_id_and_leaves_no_record(api, sett
     )
     cid = ObjectId(add(api, email="ana@example.es", country="ES"))  # no worker runs: not a member yet
 
-    assert Membership(settings).evaluate([cid]) == {"entered": 1, "left": 0}
+    assert Membership(parts).evaluate([cid]) == {"entered": 1, "left": 0}
     row = SegmentMember._get_collection().find_one({"segment_id": segment.id, "customer_id": cid})
     assert announced(service_env, queue) == [
         ("segment.entered", str(segment.id), str(cid), message_id_for(row["via"], segment.id, cid, "entered"))
@@ -43,7 +43,7 @@ def test_a_change_is_announced_with_its_record_id_and_leaves_no_record(api, sett
     assert pending_collection().count_documents({}) == 0
 
 
-def test_the_sweep_announces_what_a_crash_left_unannounced_and_only_that(settings, service_env):
+def test_the_sweep_announces_what_a_crash_left_unannounced_and_only_that(settings, parts, service_env):
     queue = segment_events(service_env)
     segment = ObjectId()
     entered, never_written, left, never_deleted = (
@@ -96,7 +96,7 @@ def test_the_sweep_announces_what_a_crash_left_unannounced_and_only_that(setting
         }
     )
 
-    assert Membership(settings).sweep() == 2
+    assert Membership(parts).sweep() == 2
     assert announced(service_env, queue) == sorted(
         [
             (
@@ -109,4 +109,4 @@ def test_the_sweep_announces_what_a_crash_left_unannounced_and_only_that(setting
         ]
     )
     assert [doc["_id"] for doc in pending_collection().find()] == [fresh]
-    assert Membership(settings).sweep() == 0
+    assert Membership(parts).sweep() == 0

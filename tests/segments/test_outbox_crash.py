@@ -9,7 +9,7 @@ import json
 import pytest
 import requests
 
-from services.segments import events
+from services.segments.bootstrap import build
 from services.segments.settings import load
 from shared.messaging.outbox import intents
 from shared.models import Customer
@@ -54,10 +54,10 @@ def test_a_process_killed_after_its_write_has_the_event_delivered_once_by_the_re
     assert drain(service_env.amqp_url, queue) == []
     assert intents().count_documents({}) == 2
 
-    outbox = events.outbox(service_env.settings(load))
-    assert outbox.relay(older_than=0) == 2
-    assert outbox.relay(older_than=0) == 0  # nothing twice
-    outbox.close()
+    parts = build(service_env.settings(load))
+    assert parts.outbox.relay(older_than=0) == 2
+    assert parts.outbox.relay(older_than=0) == 0  # nothing twice
+    parts.close()
     raw = drain(service_env.amqp_url, queue, limit=1000)
     assert len(raw) == 2
     taken = [json.loads(m.body) for m in raw]
@@ -79,18 +79,18 @@ def test_an_intent_whose_write_never_happened_is_not_announced(service_env):
     [intent] = intents().find()
     assert json.loads(intent["envelopes"][0])["type"] == "customer.created"
 
-    outbox = events.outbox(service_env.settings(load))
-    assert outbox.relay(older_than=0) == 0
-    outbox.close()
+    parts = build(service_env.settings(load))
+    assert parts.outbox.relay(older_than=0) == 0
+    parts.close()
     assert drain(service_env.amqp_url, queue) == []
     assert intents().count_documents({}) == 0  # resolved: nothing to announce, dropped
 
 
-def test_a_fresh_intent_waits_for_its_write(service_env, settings):
+def test_a_fresh_intent_waits_for_its_write(service_env, parts):
     """Within the grace period an intent is the writer's: the relay leaves it alone."""
     from shared.messaging.contracts import CustomerCreated
 
-    outbox = events.outbox(settings)
+    outbox = parts.outbox
     intent = outbox.intend(CustomerCreated(customer_id="0" * 24))
     assert outbox.relay() == 0
     assert intents().count_documents({"_id": intent.id}) == 1

@@ -9,6 +9,7 @@ import json
 
 from kombu import Connection
 
+from services.segments.bootstrap import build
 from services.segments.consumers import handlers
 from services.segments.jobs import JobRunner
 from services.segments.models import RecomputeJob
@@ -19,10 +20,14 @@ from tests.support import drain
 
 
 def run_jobs(settings) -> int:
-    runner = JobRunner(settings)
+    parts = build(settings)
+    runner = JobRunner(parts)
     done = 0
-    while runner.run_once():
-        done += 1
+    try:
+        while runner.run_once():
+            done += 1
+    finally:
+        parts.close()
     return done
 
 
@@ -147,7 +152,7 @@ def test_preview_and_rule_changes(api, settings):
     assert api.get("/segments/000000000000000000000000").status_code == 404
 
 
-def test_incremental_membership_agrees_with_a_full_recompute(api, settings, service_env):
+def test_incremental_membership_agrees_with_a_full_recompute(api, settings, parts, service_env):
     queue = segment_events(service_env)
     people = [
         add(
@@ -176,7 +181,7 @@ def test_incremental_membership_agrees_with_a_full_recompute(api, settings, serv
     }
     run_jobs(settings)  # the silent first filling
     drain(service_env.amqp_url, queue, limit=1000)
-    work = handlers(settings)
+    work = handlers(parts)
 
     def deliver(event, producer):
         envelope = envelope_for(event, producer)

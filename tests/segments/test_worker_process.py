@@ -62,7 +62,7 @@ def test_changes_cross_the_broker_to_segment_events(api, service_env):
 
 
 def test_a_stream_of_profile_changes_enters_everyone_once_and_agrees_with_a_recompute(
-    api, settings, service_env
+    api, settings, parts, service_env
 ):
     """Many segments.membership events at once: the worker takes them in
     batches; a duplicate and a poison message among them change nothing."""
@@ -141,13 +141,13 @@ def test_a_stream_of_profile_changes_enters_everyone_once_and_agrees_with_a_reco
     )
     assert sorted(seen) == expected, "each customer entered each segment exactly once"
 
-    quiet = Membership(settings, announce=False)
+    quiet = Membership(parts, announce=False)
     for sid, members in ((spain, 300), (vip_es, 100)):
         stats = quiet.recompute(Segment.objects.get(id=sid))
         assert (stats["entered"], stats["left"], stats["members"]) == (0, 0, members)
 
 
-def test_a_burst_of_facts_with_a_poison_one_enters_everyone_once(api, settings, service_env):
+def test_a_burst_of_facts_with_a_poison_one_enters_everyone_once(api, settings, parts, service_env):
     """delivery.opened for many customers at once (each open twice, and one
     for nobody among them): facts stored, one segment.entered each, the
     poison one dead-lettered, and a recompute finds nothing to change."""
@@ -202,5 +202,5 @@ def test_a_burst_of_facts_with_a_poison_one_enters_everyone_once(api, settings, 
         what="the segment events",
     )
     assert sorted(seen) == expected, "each customer entered once"
-    stats = Membership(settings, announce=False).recompute(Segment.objects.get(id=opened))
+    stats = Membership(parts, announce=False).recompute(Segment.objects.get(id=opened))
     assert (stats["entered"], stats["left"], stats["members"]) == (0, 0, len(ids))

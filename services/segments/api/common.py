@@ -1,4 +1,6 @@
-"""Helpers the segments blueprints share: settings, JSON of stored documents (paging: shared/http/paging.py)."""
+"""Helpers the segments blueprints share: settings, JSON of stored documents (paging: shared/http/paging.py).
+
+The process's parts (settings, outbox) are ``shared.bootstrap.current()``."""
 
 from __future__ import annotations
 
@@ -6,11 +8,12 @@ import datetime
 from decimal import Decimal
 
 from bson import ObjectId
-from flask import current_app
+
+from shared.bootstrap import current
 
 
 def settings():
-    return current_app.config["VINCULO_SETTINGS"]
+    return current().settings
 
 
 def iso(value: datetime.datetime | None) -> str | None:

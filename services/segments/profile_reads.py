@@ -1,0 +1,131 @@
+"""What the API reads about customers: search, the 360 view, and the places they live in.
+
+The rules of what a role may read live here: an analyst may not search on a
+personal field (a count would unmask what the answer masks), searches first
+names only, and sees a place only with at least ``ANALYST_MIN_PEOPLE``
+customers (with one or two people its centre would be their home).
+"""
+
+from __future__ import annotations
+
+import re
+
+from services.segments.errors import InvalidFields
+from services.segments.rules import accent_tolerant
+from services.segments.store import customers as store
+from services.segments.store import segments as segment_store
+from shared import normalize
+from shared.personal import is_personal
+
+ANALYST_MIN_PEOPLE = 5
+SCANNED = 20_000  # located customers read per search, at most (the busiest cities first is not needed)
+
+
+def search_query(query: dict, default_country: str, analyst: bool) -> dict:
+    """The customers filter of a search by email, phone, name prefix, tag or stage."""
+    conditions: list[dict] = [{"erased": {"$ne": True}}]
+    if analyst:
+        # a search is a count: on a personal field it would unmask what the answer masks
+        refused = {
+            name: ["is personal data: your role may not search on it"]
+            for name in ("email", "phone")
+            if query.get(name) and is_personal(name)
+        }
+        if refused:
+            raise InvalidFields(refused, location="query")
+    if query.get("email"):
+        conditions.append({"email": normalize.text(query["email"]).lower()})
+    if query.get("phone"):
+        try:
+            conditions.append({"phone": normalize.phone(query["phone"], default_country)})
+        except ValueError as exc:
+            raise InvalidFields({"phone": [str(exc)]}, location="query") from None
+    if query.get("name") and analyst:
+        # first names only: name_key and last_name_key hold the (personal) last name
+        prefix = "^" + accent_tolerant(normalize.fold(normalize.text(query["name"])))
+        conditions.append({"first_name": {"$regex": prefix, "$options": "i"}})
+    elif query.get("name"):
+        prefix = "^" + re.escape(normalize.fold(normalize.text(query["name"])))
+        conditions.append({"$or": [{"name_key": {"$regex": prefix}}, {"last_name_key": {"$regex": prefix}}]})
+    if query.get("tag"):
+        conditions.append({"tags": query["tag"]})
+    if query.get("stage"):
+        conditions.append({"stage": query["stage"]})
+    return {"$and": conditions}
+
+
+def search(query: dict, default_country: str, analyst: bool, limit: int, after):
+    """(profiles, total, next cursor) of a search."""
+    return store.page_customers(search_query(query, default_country, analyst), limit, after)
+
+
+def consents(customer_id) -> list[dict]:
+    return [
+        {"channel": s.channel, "topic": s.topic, "status": s.status, "at": s.at}
+        for s in store.consents_of(customer_id)
+    ]
+
+
+def memberships(customer_id) -> list[dict]:
+    """The segments the customer is in, with the time they entered."""
+    rows = segment_store.memberships_of(customer_id)
+    names = segment_store.segments_by_ids([m.segment_id for m in rows])
+    return [
+        {
+            "id": str(m.segment_id),
+            "name": names[m.segment_id].name,
+            "kind": names[m.segment_id].kind,
+            "since": m.since,
+        }
+        for m in rows
+        if m.segment_id in names
+    ]
+
+
+def interactions(customer_id, limit: int) -> list[dict]:
+    """The latest interactions, newest first, without empty fields."""
+    out = []
+    for item in store.latest_interactions(customer_id, limit):
+        entry = {
+            "kind": item.kind,
+            "at": item.at,
+            "channel": item.channel,
+            "campaign_id": item.campaign_id,
+            "summary": item.summary,
+        }
+        if item.sentiment is not None:
+            entry["sentiment"] = item.sentiment
+        if item.amount is not None:
+            entry["amount"], entry["currency"] = float(item.amount), item.currency
+        if item.data:
+            entry["data"] = item.data
+        out.append({k: v for k, v in entry.items() if v is not None})
+    return out
+
+
+def places(prefix: str, analyst: bool, limit: int) -> list[dict]:
+    """Cities whose name starts with ``prefix``: the centre of their customers' locations
+    (rounded to 0.01°) and how many; most customers first."""
+    key = normalize.fold(normalize.text(prefix))
+    found: dict[tuple, dict] = {}
+    for row in store.located_customers("^" + re.escape(key), SCANNED):
+        try:
+            lng, lat = (float(v) for v in row["location"]["coordinates"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        place = found.setdefault(
+            (row.get("city_key"), row.get("country")),
+            {"city": row.get("city"), "country": row.get("country"), "lat": 0.0, "lng": 0.0, "count": 0},
+        )
+        place["lat"] += lat
+        place["lng"] += lng
+        place["count"] += 1
+    least = ANALYST_MIN_PEOPLE if analyst else 1
+    items = []
+    for place in found.values():
+        if place["count"] < least:
+            continue
+        n = place["count"]
+        items.append({**place, "lat": round(place["lat"] / n, 2), "lng": round(place["lng"] / n, 2)})
+    items.sort(key=lambda p: (-p["count"], p["city"] or ""))
+    return items[:limit]
