@@ -168,9 +168,7 @@ def fix_indexed_equality() -> None:
 
     def build_operator_clause(self, json_path, operators, *args, **kwargs):
         values = operators.get("$in") if isinstance(operators, dict) else None
-        if json_path == "value" or not isinstance(values, (list, tuple)) or not values:
-            return original_operator_clause(self, json_path, operators, *args, **kwargs)
-        if any(value is None for value in values):
+        if json_path == "value" or not values or not isinstance(values, (list, tuple)) or None in values:
             return original_operator_clause(self, json_path, operators, *args, **kwargs)
         rest = {op: value for op, value in operators.items() if op != "$in"}
         sql, params = original_operator_clause(self, json_path, rest, *args, **kwargs) if rest else ("", [])

@@ -3,7 +3,9 @@
 Production uses real MongoDB. Here no ``mongod`` can be installed, so the
 services talk over TCP to nx-27017, with these fixes applied before it
 serves (filter rewrites touch only the filters of a command, never the
-documents or updates it carries):
+documents or updates it carries). neosqlite's methods are wrapped or overridden
+in plain code, never by editing its source; they were written against the pinned
+neosqlite (``NEOSQLITE``), and start-up refuses any other version:
 
 * BSON regex values in filters (what mongoengine sends for
   ``startswith``/``icontains``) are rewritten to ``{"$regex": ..., "$options": ...}``;
