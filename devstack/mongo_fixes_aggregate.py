@@ -1,12 +1,10 @@
 """The stand-in's aggregation and projection fixes (applied by
-:mod:`devstack.mongo_standin`). Each patch of library code raises at start-up
-when the code it replaces has changed."""
+:mod:`devstack.mongo_standin`, which checks at start-up that neosqlite is the
+version these overrides were written against)."""
 
 from __future__ import annotations
 
 import copy
-
-from devstack.mongo_fixes_index import _patch_method
 
 # A stage only mongo_fixes.resolve_sections writes: the number of documents the exact
 # matcher found, for count_documents' pipeline (instead of a list of every _id to count).
@@ -49,20 +47,6 @@ def _count(collection, match: dict) -> int:
             ).fetchone()
             return row[0] if row else 0
     return collection.count_documents(match)
-
-
-_LOAD_OLD = "docs: list[dict[str, Any]] = list(query_engine.find(session=session))"
-_LOAD_NEW = """first = pipeline[0].get("$match") if pipeline and isinstance(pipeline[0], dict) and len(pipeline[0]) == 1 else None
-if first is not None and _standin_fast_safe(first):
-    docs = _standin_load(query_engine, first, pipeline[1:])
-    if docs is None:
-        docs: list[dict[str, Any]] = list(query_engine.find(first, session=session))
-    pipeline = pipeline[1:]
-else:
-    docs: list[dict[str, Any]] = list(query_engine.find(session=session))
-_needs_root = "$$ROOT" in repr(pipeline)"""
-_ROOT_OLD = """{"__doc__": doc, "__root__": deepcopy(doc)} for doc in docs"""
-_ROOT_NEW = """{"__doc__": doc, "__root__": deepcopy(doc) if _needs_root else doc} for doc in docs"""
 
 
 _PASSING = ("$match", "$sort", "$limit", "$skip")  # stages that keep documents whole before a $group
@@ -133,6 +117,28 @@ def _load_fields(query_engine, match: dict, rest: list):
     return docs
 
 
+class _RootShared(dict):
+    """A loaded document whose first deep copy, the ``$$ROOT`` copy neosqlite 1.17.2's
+    Python tier makes of each document before the first stage, is itself; later copies
+    (``$unwind``, ...) are real ones."""
+
+    def __deepcopy__(self, memo):
+        if "root_copied" in self.__dict__:
+            return copy.deepcopy(dict(self), memo)
+        self.root_copied = True
+        return self
+
+
+class _Loaded:
+    """A query engine whose ``find`` gives the documents already loaded."""
+
+    def __init__(self, engine, docs):
+        self.engine, self.find = engine, lambda *args, **kwargs: docs
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+
 def fix_aggregation_loading() -> None:
     """neosqlite's Python aggregation loaded *every* document of the collection,
     deep-copied each (for ``$$ROOT``), then applied the first ``$match`` in Python:
@@ -140,23 +146,32 @@ def fix_aggregation_loading() -> None:
     ``$match`` the exact matcher had narrowed to ``{"_id": {"$in": [...]}}`` tested
     that whole list against each document. A first ``$match`` the exact matcher
     resolved to ``_id``s now selects the documents in SQL (other first stages still
-    run in Python), and the copy is made
-    only when the pipeline names ``$$ROOT``."""
+    run in Python), and the copy is made only when the pipeline names ``$$ROOT``.
+    Written against neosqlite 1.17.2 (checked at start-up)."""
+    from neosqlite.collection import query_engine
     from neosqlite.collection.query_engine import python_aggregation_engine as module
 
     from devstack import mongo_match
-    from devstack.mongo_fixes_index import _patch_function
 
-    # Only the resolved {"_id": {"$in": [...]}}: other filters neosqlite's SQL gets wrong
-    # on mixed types (ranges on arrays, a string range meeting an object) stay in Python.
-    module.__dict__["_standin_fast_safe"] = lambda match: (
-        set(match) == {"_id"} and mongo_match.is_fast_safe(match)
-    )
-    module.__dict__["_standin_load"] = _load_fields
-    _patch_function(module, "execute_python_aggregation", (_LOAD_OLD, _LOAD_NEW), (_ROOT_OLD, _ROOT_NEW))
-    from neosqlite.collection import query_engine  # imported the function by name
+    original = module.execute_python_aggregation
 
-    query_engine.execute_python_aggregation = module.execute_python_aggregation
+    def execute_python_aggregation(engine, pipeline, session=None):
+        stage = pipeline[0] if pipeline else {}
+        first = stage.get("$match") if isinstance(stage, dict) and len(stage) == 1 else None
+        # Only the resolved {"_id": {"$in": [...]}}: other filters neosqlite's SQL gets wrong
+        # on mixed types (ranges on arrays, a string range meeting an object) stay in Python.
+        if isinstance(first, dict) and set(first) == {"_id"} and mongo_match.is_fast_safe(first):
+            docs = _load_fields(engine, first, pipeline[1:])
+            docs = list(engine.find(first, session=session)) if docs is None else docs
+            pipeline = pipeline[1:]
+        else:
+            docs = list(engine.find(session=session))
+        if "$$ROOT" not in repr(pipeline):
+            docs = [_RootShared(doc) for doc in docs]
+        return original(_Loaded(engine, docs), pipeline, session)
+
+    module.execute_python_aggregation = execute_python_aggregation
+    query_engine.execute_python_aggregation = execute_python_aggregation  # imported by name there
 
 
 def fix_aggregation() -> None:
@@ -195,26 +210,37 @@ def fix_aggregation() -> None:
     engine.aggregate_with_constraints = aggregate_with_constraints
 
 
-_AVG_OLD = """avg_info = group.get(field, {"sum": 0, "count": 0})
-avg_info["sum"] += value or 0
-avg_info["count"] += 1
-group[field] = avg_info"""
-_AVG_NEW = """avg_info = group.get(field, {"sum": 0, "count": 0})
-if isinstance(value, (int, float)) and not isinstance(value, bool):
-    avg_info["sum"] += value
-    avg_info["count"] += 1
-group[field] = avg_info"""
-_SUM_OLD = """group[field] = (group.get(field, 0) or 0) + (value or 0)"""
-_SUM_NEW = """group[field] = (group.get(field, 0) or 0) + (
-    value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0)"""
-
-
 def fix_group_accumulators() -> None:
     """``$avg`` counted documents without the field (or with a non-number) as 0, and
-    ``$sum`` failed on strings; MongoDB ignores non-numbers in both."""
+    ``$sum`` failed on strings; MongoDB ignores non-numbers in both. neosqlite collects
+    their values (as ``$push``) and the numbers among them are summed here."""
     from neosqlite.collection.query_helper.aggregation import AggregationMixin
 
-    _patch_method(AggregationMixin, "_process_group_stage", (_AVG_OLD, _AVG_NEW), (_SUM_OLD, _SUM_NEW))
+    original = AggregationMixin._process_group_stage
+
+    def process_group_stage(self, group_query, docs):
+        numeric = {
+            field: op
+            for field, spec in group_query.items()
+            for op in (spec if field != "_id" and isinstance(spec, dict) and len(spec) == 1 else ())
+            if op in ("$sum", "$avg")
+        }
+        if not numeric:
+            return original(self, group_query, docs)
+        spec = {
+            key: {"$push": value[numeric[key]]} if key in numeric else value
+            for key, value in group_query.items()
+        }
+        rows = original(self, spec, docs)
+        for row in rows:
+            for field, op in numeric.items():
+                found = [
+                    v for v in row.get(field, []) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                ]
+                row[field] = sum(found) if op == "$sum" else (sum(found) / len(found) if found else None)
+        return rows
+
+    AggregationMixin._process_group_stage = process_group_stage
 
 
 def fix_compound_group_keys() -> None:

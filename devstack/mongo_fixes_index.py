@@ -1,10 +1,10 @@
 """The stand-in's index fixes: unique indexes count a missing field as null, and
-equality uses declared indexes (applied by :mod:`devstack.mongo_standin`). Each
-patch of library code raises at start-up when the code it replaces has changed."""
+equality uses declared indexes (applied by :mod:`devstack.mongo_standin`, which checks
+at start-up that neosqlite is the version these overrides were written against)."""
 
 from __future__ import annotations
 
-import inspect
+import re
 
 # --- unique indexes: a missing field counts as null, as in MongoDB ---
 
@@ -125,90 +125,24 @@ def partial_index_as_sparse(spec):
 
 # --- equality on indexed fields: let SQLite use the index ---
 
-_ARM_OLD_UNIFIED = '''"EXISTS (SELECT 1 FROM "
-    + self._json_each_function
-    + "(CASE WHEN "
-    + "json_type("
-    + self.data_column
-    + ", "
-    + arr_path
-    + ") = 'array' THEN "
-    + arr_expr
-    + " END) WHERE "
-    + elem_pred
-    + ")"'''
-_ARM_NEW_UNIFIED = '''"(json_type(" + self.data_column + ", " + arr_path + ") = 'array' AND "
-    + "EXISTS (SELECT 1 FROM "
-    + self._json_each_function
-    + "(" + arr_expr + ") WHERE "
-    + elem_pred
-    + "))"'''
-_ARM_OLD_BUILDER = '''"EXISTS (SELECT 1 FROM "
-    + json_each_func
-    + "("
-    + "CASE WHEN json_type(data, "
-    + arr_path
-    + ") = 'array' "
-    + "THEN "
-    + arr_expr
-    + " END"
-    + ") WHERE "
-    + elem_pred
-    + ")"'''
-_ARM_NEW_BUILDER = '''"(json_type(data, " + arr_path + ") = 'array' AND "
-    + "EXISTS (SELECT 1 FROM "
-    + json_each_func
-    + "(" + arr_expr + ") WHERE "
-    + elem_pred
-    + "))"'''
-
-
-_IN_OLD = """clauses.append(
-f"EXISTS (SELECT 1 FROM {json_each_func}(data, {json_path}) AS json_each WHERE json_each.value IN ({placeholders}))"
+# The array arm neosqlite 1.17.2 writes for equality (in SQLClauseBuilder.build_where_clause
+# and SqlQueryBuilderMixin._build_containment_clause), and the same test in a shape an index
+# can answer next to the scalar arm.
+_ARRAY_ARM = re.compile(
+    r"EXISTS \(SELECT 1 FROM (\w+)\(CASE WHEN json_type\((\w+), ('[^']*')\) = 'array' ?THEN "
+    r"(json_extract\(\w+, '[^']*'\)) END\) WHERE (value = \?|json_extract\(value, '[^']*'\) = \?)\)"
 )
-params.extend(non_null)"""
-_IN_NEW = """clauses.append(
-    f"({self.jsonb.json_function_prefix}_extract(data, {json_path}) IN ({placeholders}) OR "
-    f"(json_type(data, {json_path}) IN ('array', 'object') AND EXISTS (SELECT 1 FROM {json_each_func}(data, {json_path}) "
-    f"AS json_each WHERE json_each.value IN ({placeholders}))))"
-)
-params.extend(non_null)
-params.extend(non_null)"""
+_INDEXED_ARM = r"(json_type(\2, \3) = 'array' AND EXISTS (SELECT 1 FROM \1(\4) WHERE \5))"
 
 
-def _replace_lines(source: str, old: str, new: str) -> str:
-    """Replace ``old`` (lines compared without their indentation) by ``new``, indented as found."""
-    lines = source.splitlines(keepends=True)
-    old_lines = [line.strip() for line in old.splitlines()]
-    for start in range(len(lines) - len(old_lines) + 1):
-        if [line.strip() for line in lines[start : start + len(old_lines)]] == old_lines:
-            indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
-            replacement = "".join(indent + line.rstrip() + "\n" for line in new.splitlines())
-            return "".join(lines[:start]) + replacement + "".join(lines[start + len(old_lines) :])
-    raise RuntimeError(f"neosqlite changed: a stand-in fix no longer applies (no line {old_lines[0]!r})")
+def _indexable_arms(method):
+    """``method`` (returning ``(sql, params)``) with its array arms in the indexable shape."""
 
+    def rewritten(self, *args, **kwargs):
+        sql, params = method(self, *args, **kwargs)
+        return (_ARRAY_ARM.sub(_INDEXED_ARM, sql) if sql else sql), params
 
-def _recompiled(function, module, replacements):
-    """``function`` compiled again in ``module`` with (old, new) line replacements; raises at
-    start-up when the code no longer holds ``old`` (neosqlite changed)."""
-    import textwrap
-
-    source = textwrap.dedent(inspect.getsource(function))
-    for old, new in replacements:
-        source = _replace_lines(source, old, new)
-    namespace: dict = {}
-    exec(compile(source, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102
-    return namespace[function.__name__]
-
-
-def _patch_function(module, name: str, *replacements: tuple[str, str]) -> None:
-    """Replace function ``name`` of ``module`` by its patched copy."""
-    setattr(module, name, _recompiled(getattr(module, name), module, replacements))
-
-
-def _patch_method(cls, name: str, *replacements: tuple[str, str]) -> None:
-    """Replace method ``name`` of ``cls`` by its patched copy."""
-    setattr(cls, name, _recompiled(getattr(cls, name), inspect.getmodule(cls), replacements))
+    return rewritten
 
 
 def fix_indexed_equality() -> None:
@@ -218,23 +152,40 @@ def fix_indexed_equality() -> None:
     ``state`` scanned the collection). The array arm is rewritten to the equivalent
     ``(json_type(f) = 'array' AND EXISTS (...))`` and each index gets companion
     indexes on ``json_type`` of its paths, so SQLite answers with a MULTI-INDEX OR.
-    ``$in`` gets the same shape."""
+    ``$in`` gets the same shape. Written against neosqlite 1.17.2 (checked at start-up)."""
     from neosqlite.collection.query_helper._sql_query_builder import SqlQueryBuilderMixin
     from neosqlite.collection.sql_translator_unified import SQLClauseBuilder
 
-    _patch_method(SQLClauseBuilder, "build_where_clause", (_ARM_OLD_UNIFIED, _ARM_NEW_UNIFIED))
-    _patch_method(SqlQueryBuilderMixin, "_build_containment_clause", (_ARM_OLD_BUILDER, _ARM_NEW_BUILDER))
+    SQLClauseBuilder.build_where_clause = _indexable_arms(SQLClauseBuilder.build_where_clause)
+    builder = SqlQueryBuilderMixin
+    builder._build_containment_clause = _indexable_arms(builder._build_containment_clause)
     # $in was only "some element of json_each(field) is in the list", which no index
     # answers: 1,000 emails looked up by $in scanned the collection (0.2 s at 20,000).
     # The scalar arm comes first now, on the field's index; arrays keep their arm, and
     # so do objects: an ObjectId is stored as {"__neosqlite_objectid__": true, "id": hex}
     # and nx-27017 sends $in of ObjectIds as their hex.
-    _patch_method(SqlQueryBuilderMixin, "_build_operator_clause", (_IN_OLD, _IN_NEW))
+    original_operator_clause = builder._build_operator_clause
+
+    def build_operator_clause(self, json_path, operators, *args, **kwargs):
+        values = operators.get("$in") if isinstance(operators, dict) else None
+        if json_path == "value" or not values or not isinstance(values, (list, tuple)) or None in values:
+            return original_operator_clause(self, json_path, operators, *args, **kwargs)
+        rest = {op: value for op, value in operators.items() if op != "$in"}
+        sql, params = original_operator_clause(self, json_path, rest, *args, **kwargs) if rest else ("", [])
+        if sql is None:
+            return None, []
+        marks, each = ", ".join("?" for _ in values), self.jsonb.json_each_function
+        clause = (
+            f"({self.jsonb.json_function_prefix}_extract(data, {json_path}) IN ({marks}) OR "
+            f"(json_type(data, {json_path}) IN ('array', 'object') AND EXISTS (SELECT 1 FROM "
+            f"{each}(data, {json_path}) AS json_each WHERE json_each.value IN ({marks}))))"
+        )
+        return (f"{sql} AND {clause}" if sql else clause), [*params, *values, *values]
+
+    builder._build_operator_clause = build_operator_clause
     # neosqlite skipped array containment on indexed fields to keep the index usable:
     # {"tags": "vip"} found nothing when "tags" was indexed. The arm no longer costs the index.
-    if not hasattr(SqlQueryBuilderMixin, "_field_has_index"):
-        raise RuntimeError("neosqlite changed: the indexed containment fix no longer applies")
-    SqlQueryBuilderMixin._field_has_index = lambda self, field: False
+    builder._field_has_index = lambda self, field: False
 
 
 def _create_type_indexes(manager, created: str, fields: list[str]) -> None:
@@ -273,8 +224,6 @@ def throttle_ttl_purges() -> None:
 
     from neosqlite.collection import Collection
 
-    if not hasattr(Collection, "_auto_purge_ttl"):
-        raise RuntimeError("neosqlite changed: the TTL purge throttle no longer applies")
     original = Collection._auto_purge_ttl
     last: dict = {}
     lock = threading.Lock()
@@ -293,12 +242,14 @@ def throttle_ttl_purges() -> None:
 
 # --- inserts: no deep copy, no SQL round trip to validate what json.dumps wrote ---
 
-_COPY_OLD = "doc_to_insert = deepcopy(document)"
-_COPY_NEW = "doc_to_insert = dict(document)  # _convert_bytes_to_binary below rebuilds every container"
-_VALID_OLD = "if not self._validate_json_document(json_str):"
-_VALID_NEW = (
-    'if ("NaN" in json_str or "Infinity" in json_str) and not self._validate_json_document(json_str):'
-)
+
+class _CopiedShallow(dict):
+    """A document to insert whose deep copy is shallow: neosqlite 1.17.2's
+    ``_internal_insert`` deep-copies it, then ``_convert_bytes_to_binary`` rebuilds
+    every container anyway."""
+
+    def __deepcopy__(self, memo):
+        return dict(self)
 
 
 def fix_insert_overhead() -> None:
@@ -306,7 +257,26 @@ def fix_insert_overhead() -> None:
     conversion (which rebuilds every dict and list), and its JSON was checked by a
     ``SELECT json_valid(?)`` round trip: about half of an insert's time. The first copy
     is shallow now; the check runs only when ``json.dumps`` may have written what
-    JSON does not allow (NaN, Infinity), so such documents are still refused."""
+    JSON does not allow (NaN, Infinity), so such documents are still refused.
+    Written against neosqlite 1.17.2 (checked at start-up)."""
+    from neosqlite.collection.query_helper import QueryHelper
     from neosqlite.collection.query_helper.crud_operations import CRUDOperationsMixin
 
-    _patch_method(CRUDOperationsMixin, "_internal_insert", (_COPY_OLD, _COPY_NEW), (_VALID_OLD, _VALID_NEW))
+    original_insert, original_validate = (
+        CRUDOperationsMixin._internal_insert,
+        QueryHelper._validate_json_document,
+    )
+
+    def internal_insert(self, document):
+        if type(document) is not dict:
+            return original_insert(self, document)
+        inserted = original_insert(self, _CopiedShallow(document))
+        if "_id" not in document:
+            document["_id"] = inserted
+        return inserted
+
+    def validate_json_document(self, json_str):
+        return not ("NaN" in json_str or "Infinity" in json_str) or original_validate(self, json_str)
+
+    CRUDOperationsMixin._internal_insert = internal_insert
+    QueryHelper._validate_json_document = validate_json_document

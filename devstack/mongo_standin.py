@@ -3,7 +3,9 @@
 Production uses real MongoDB. Here no ``mongod`` can be installed, so the
 services talk over TCP to nx-27017, with these fixes applied before it
 serves (filter rewrites touch only the filters of a command, never the
-documents or updates it carries):
+documents or updates it carries). neosqlite's methods are wrapped or overridden
+in plain code, never by editing its source; they were written against the pinned
+neosqlite (``NEOSQLITE``), and start-up refuses any other version:
 
 * BSON regex values in filters (what mongoengine sends for
   ``startswith``/``icontains``) are rewritten to ``{"$regex": ..., "$options": ...}``;
@@ -106,7 +108,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import inspect
+import importlib.metadata
 import logging
 import re
 
@@ -194,25 +196,21 @@ def _needs_python_update(update_spec, doc_id) -> bool:
 
 
 _MS = "strftime('%Y-%m-%d %H:%M:%f', "
+NEOSQLITE = "1.17.2"  # the version every override of neosqlite here was written against (requirements.txt)
 
 
 def _fix_datetime_precision() -> None:
-    import textwrap
+    """Each ``datetime(`` of the SQL neosqlite 1.17.2 writes for a datetime comparison
+    (its only use there) becomes ``strftime('%Y-%m-%d %H:%M:%f', ``: milliseconds kept."""
+    from neosqlite.collection.sql_translator_unified import SQLOperatorTranslator
 
-    from neosqlite.collection import sql_translator_unified as module
+    original = SQLOperatorTranslator.translate_operator
 
-    source = textwrap.dedent(inspect.getsource(module.SQLOperatorTranslator.translate_operator))
-    patched = (
-        source.replace('"datetime(?)"', f'"{_MS}?)"')
-        .replace("datetime(?)", f"{_MS}?)")
-        .replace('f"datetime({field_for_datetime})"', f'f"{_MS}{{field_for_datetime}})"')
-        .replace("datetime({field_access})", f"{_MS}{{field_access}})")
-    )
-    if patched == source or "datetime(?)" in patched:
-        raise RuntimeError("neosqlite changed: the datetime precision fix no longer applies")
-    namespace: dict = {}
-    exec(compile(patched, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102
-    module.SQLOperatorTranslator.translate_operator = namespace["translate_operator"]
+    def translate_operator(self, field_access, operator, value):
+        sql, params = original(self, field_access, operator, value)
+        return (sql.replace("datetime(", _MS) if sql else sql), params
+
+    SQLOperatorTranslator.translate_operator = translate_operator
 
 
 def _object_id_equality_to_in(value):
@@ -336,6 +334,8 @@ def apply_fixes() -> None:
 
     if getattr(wire_protocol.OP_MSG, "_vinculo_fixed", False):
         return
+    if (found := importlib.metadata.version("neosqlite")) != NEOSQLITE:
+        raise RuntimeError(f"neosqlite {found}: the stand-in's overrides were written for {NEOSQLITE}")
 
     original_parse = wire_protocol.OP_MSG.parse
 
@@ -412,8 +412,6 @@ def main(argv=None) -> None:
 # radians]}`` against GeoJSON points (and legacy [lng, lat] pairs) with the
 # haversine distance on a sphere, as MongoDB does. It scans (no 2dsphere
 # index here); real MongoDB answers the same filter from its index.
-
-_EARTH_RADIUS_KM = 6378.1  # the radius MongoDB's documentation uses for $centerSphere
 
 
 def _point_of(value):

@@ -224,3 +224,32 @@ def test_a_first_match_on_mixed_types_matches_as_mongodb_does(coll):
     assert [d["n"] for d in coll.aggregate([{"$match": {"nums": {"$gt": 2, "$lt": 4}}}])] == [90]
     assert [d["n"] for d in coll.aggregate([{"$match": {"nums": {"$gt": 5}}}])] == [90]
     assert [d["n"] for d in coll.aggregate([{"$match": {"emb": {"$gt": "a"}}}])] == []
+
+
+def test_documents_a_first_match_selects_are_unwound_and_grouped(coll):
+    """Each unwound element is a document of its own; a $group reads the fields it names."""
+    first = {"$match": {"s": {"$ne": "cherry"}, "b": {"$ne": False}}}
+    unwound = list(
+        coll.aggregate(
+            [
+                first,
+                {"$sort": {"n": 1}},
+                {"$unwind": "$tags"},
+                {"$group": {"_id": "$tags", "ns": {"$push": "$n"}}},
+                {"$sort": {"_id": 1}},
+            ]
+        )
+    )
+    assert unwound == [
+        {"_id": "a", "ns": [1, 4]},
+        {"_id": "c", "ns": [4]},
+        {"_id": "vip", "ns": [1, 4, 5]},
+        {"_id": "x", "ns": [6]},
+        {"_id": "y", "ns": [6]},
+    ]
+    totals = list(
+        coll.aggregate(
+            [first, {"$group": {"_id": "$attrs.plan", "i": {"$sum": "$i"}}}, {"$sort": {"_id": 1}}]
+        )
+    )
+    assert totals == [{"_id": None, "i": 0}, {"_id": "enterprise", "i": 100}, {"_id": "pro", "i": 12}]

@@ -107,3 +107,13 @@ def test_equality_on_indexed_fields_still_matches_array_elements(coll):
     assert coll.count_documents({"tags": "vip"}) == 3
     assert coll.find_one_and_update({"tags": "c"}, {"$set": {"hit": True}})["n"] == 4
     assert ns(coll, {"attrs.plan": "pro"}) == [1, 4]
+
+
+def test_in_on_indexed_fields_matches_scalars_array_elements_and_references(coll):
+    coll.create_index("tags")
+    coll.create_index("ref")
+    coll.create_index("s")
+    assert ns(coll, {"tags": {"$in": ["vip", "y"]}}) == [1, 4, 5, 6]
+    assert coll.count_documents({"tags": {"$in": ["b", "c"]}}) == 2
+    assert ns(coll, {"ref": {"$in": [REF[1], REF[3]]}}) == [1, 4, 6]
+    assert ns(coll, {"s": {"$in": ["apple", "date"]}, "i": {"$gt": 5}}) == [6]
