@@ -28,8 +28,6 @@ NOT_YET = {
     "services/mailer/api/preferences_data.py": "being changed by the engineer `ownership`",
     "services/segments/importer.py": "imports: being edited by another engineer (525 lines in the issue)",
     "services/segments/api/imports.py": "imports: being edited with the importer",
-    "shared/messaging/consumer.py": "the outbox work of issue 14 reshapes messaging",
-    "shared/messaging/publisher.py": "the outbox work of issue 14 reshapes messaging (several jobs)",
     "services/mailer/sender.py": "several jobs (claim, render, send, sweep)",
     "services/mailer/api/templates.py": "",
     "services/console/accounts.py": "users, sessions, API tokens, throttle",
