@@ -21,16 +21,10 @@ REASON = "Long because:"
 # TODO(issue 14): split each of these along its jobs (or give it a reason line), then remove
 # it from this list. Files other engineers are changing are marked so; leave them to them.
 NOT_YET = {
-    "services/console/views/builder.py": "console views: being edited by another engineer",
-    "services/console/views/campaigns.py": "console views: being edited by another engineer",
-    "services/console/views/segments.py": "console views: being edited by another engineer",
     "services/mailer/api/preferences.py": "being changed by the engineer `ownership`",
     "services/mailer/api/preferences_data.py": "being changed by the engineer `ownership`",
-    "shared/messaging/consumer.py": "the outbox work of issue 14 reshapes messaging",
-    "shared/messaging/publisher.py": "the outbox work of issue 14 reshapes messaging (several jobs)",
     "services/mailer/sender.py": "several jobs (claim, render, send, sweep)",
     "services/mailer/api/templates.py": "",
-    "services/console/accounts.py": "users, sessions, API tokens, throttle",
 }
 
 

@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from services.console import accounts
     from shared import store
 
-    store.connect(settings.mongo_uri)  # users, sessions, tokens (services/console/accounts.py)
+    store.connect(settings.mongo_uri)  # users, sessions, tokens (services/console/accounts/)
     accounts.ensure_indexes()
     app.jinja_env.autoescape = True
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True

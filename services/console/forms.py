@@ -49,3 +49,20 @@ def api_errors(exc) -> tuple[dict[str, list[str]], str]:
     if fields:
         return fields, _("Please correct the marked fields.")
     return fields, api_message(exc.message)
+
+
+def named(value: str | None, items: list[dict]) -> str | None:
+    """An id as it is; a name typed instead of an id, as the id of the one item with that name."""
+    value = (value or "").strip()
+    if not value or re.fullmatch(r"[0-9a-f]{24}", value):
+        return value or None
+    found = [item["id"] for item in items if item.get("name", "").strip().lower() == value.lower()]
+    return found[0] if len(found) == 1 else value  # none or several: the service names the field
+
+
+def number(value):
+    """A number typed in a form (None when empty); what is not a number is kept as typed."""
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return value  # the service names the field

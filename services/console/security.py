@@ -1,6 +1,6 @@
 """The session, CSRF and role checks for pages.
 
-Sessions are server-side (services/console/accounts.py, collection
+Sessions are server-side (services/console/accounts/, collection
 ``console_sessions``): the cookie (Flask's signed cookie, HttpOnly, SameSite=Lax,
 Secure behind HTTPS) carries only a random session id, the CSRF token and the
 chosen language; never a key, a role or a name. Every request loads the session

@@ -4,7 +4,7 @@ once as ``VINCULO_*``).
 The console talks only to the four services' HTTP APIs. It keeps the common
 fields (store, broker, keys) so one environment configures every container,
 and connects to the store only for its own collections: people's accounts,
-sessions and tokens (services/console/accounts.py). The broker is not used.
+sessions and tokens (services/console/accounts/). The broker is not used.
 """
 
 from __future__ import annotations

@@ -15,7 +15,10 @@
   skipped; handlers must also be idempotent by a unique key in their write,
   which covers a crash between the work and that record.
 
-Micro-batching (optional, per queue): see ``shared.messaging.batches``.
+Micro-batching (optional, per queue): see ``shared.messaging.batches``; the
+retry and dead-letter moves: ``shared.messaging.moves``; the record of handled
+message ids (``ProcessedMessage``, still importable from here):
+``shared.messaging.processed``.
 """
 
 from __future__ import annotations
@@ -34,10 +37,13 @@ from shared import metrics
 from shared.logs import event as log_event
 from shared.logs import reset_correlation_id, set_correlation_id
 from shared.messaging.batches import BatchHandler, Batching
+from shared.messaging.connection import release_quietly
 from shared.messaging.contracts import ContractError, Envelope, parse_envelope
-from shared.messaging.publisher import release_quietly
+from shared.messaging.moves import Moves
+from shared.messaging.processed import ProcessedMessage
 from shared.messaging.topology import Topology, accepts
-from shared.store import utcnow
+
+__all__ = ["Handler", "Poison", "ProcessedMessage", "Stats", "Worker"]
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +54,6 @@ class Poison(Exception):
     """Raised by a handler for a message that can never succeed (unknown customer...)."""
 
 
-class ProcessedMessage(me.Document):
-    consumer = me.StringField(required=True)
-    message_id = me.StringField(required=True)
-    at = me.DateTimeField(default=utcnow)
-
-    meta = {
-        "collection": "processed_messages",
-        "indexes": [
-            {"fields": ["consumer", "message_id"], "unique": True},
-            {"fields": ["at"], "expireAfterSeconds": 14 * 24 * 3600},
-        ],
-    }
-
-
 @dataclass
 class Stats:
     handled: int = 0
@@ -70,7 +62,7 @@ class Stats:
     dead_lettered: int = 0
 
 
-class Worker(Batching, ConsumerMixin):
+class Worker(Batching, Moves, ConsumerMixin):
     """Consume ``handlers`` (plain queue name -> function) until stopped.
 
     ``batch_handlers`` (plain queue name -> function of a list of envelopes)
@@ -159,25 +151,6 @@ class Worker(Batching, ConsumerMixin):
         finally:
             self._close_lag_connection()
             self._close_publish_connection()
-
-    def producer(self) -> Producer:
-        """The producer for retries and dead letters, on a connection of its own.
-
-        Not the consuming channel: waiting there for a publish confirm
-        dispatches the deliveries that arrive meanwhile into ``on_message``,
-        whose own republish then waits for a confirm in turn; when the broker
-        confirms both with one multiple ack, the outer wait never ends and the
-        worker stops consuming (a burst of malformed messages did that). A
-        connection without consumers receives only its own confirms.
-        """
-        if self._producer is None:
-            self._publish_connection = self.connection.clone()
-            self._producer = Producer(self._publish_connection.default_channel)
-        return self._producer
-
-    def _close_publish_connection(self) -> None:
-        release_quietly(self._publish_connection)
-        self._publish_connection = self._producer = None
 
     def sample_lag(self) -> None:
         """Set the queue-lag gauge: messages ready in each consumed queue.
@@ -296,54 +269,3 @@ class Worker(Batching, ConsumerMixin):
         self.stats.handled += 1
         metrics.HANDLED.labels(plain).inc()
         log_event(log, "message handled", queue=consumer, type=envelope.type, message_id=envelope.message_id)
-
-    def delay_for(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-
-    def _republish(self, message, routing_key: str, headers: dict, expiration: float | None = None):
-        properties = {
-            "content_type": message.content_type or "application/json",
-            "content_encoding": message.content_encoding or "utf-8",
-        }
-        message_id = message.properties.get("message_id")
-        if message_id:
-            properties["message_id"] = message_id
-        self.producer().publish(
-            message.body,
-            exchange="",
-            routing_key=routing_key,
-            delivery_mode=2,
-            headers={**(message.headers or {}), **headers},
-            expiration=expiration,
-            retry=True,
-            **properties,
-        )
-
-    def retry(self, plain: str, message, attempt: int) -> None:
-        self._republish(
-            message,
-            f"{self.topology.name(plain)}.retry",
-            {"x-vinculo-attempt": attempt},
-            expiration=self.delay_for(attempt),
-        )
-        message.ack()
-        self.stats.retried += 1
-        metrics.RETRIED.labels(plain).inc()
-
-    def dead_letter(self, plain: str, message, reason: str, attempt: int) -> None:
-        queue = self.topology.name(plain)
-        log_event(log, "message dead-lettered", logging.WARNING, queue=queue, reason=reason)
-        self._republish(
-            message,
-            f"{queue}.dlq",
-            {
-                "x-vinculo-reason": reason[:1000],
-                "x-vinculo-queue": queue,
-                "x-vinculo-routing-key": (message.delivery_info or {}).get("routing_key", ""),
-                "x-vinculo-attempts": attempt + 1,
-                "x-vinculo-failed-at": utcnow().isoformat(),
-            },
-        )
-        message.ack()
-        self.stats.dead_lettered += 1
-        metrics.DEAD_LETTERED.labels(plain, metrics.dead_letter_cause(reason)).inc()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from shared.messaging.publisher import connect
+from shared.messaging.connection import connect
 from shared.messaging.topology import QUEUES, Topology
 
 

@@ -66,8 +66,10 @@ from bson import ObjectId
 
 from shared import faults
 from shared.logs import get_correlation_id
+from shared.messaging.batch_publisher import BatchPublisher
 from shared.messaging.contracts import Envelope, Event, envelope_for, parse_envelope
-from shared.messaging.publisher import BatchPublisher, OutboxMessage, Publisher, keep_in_outbox
+from shared.messaging.outbox_messages import OutboxMessage, keep_in_outbox
+from shared.messaging.publisher import Publisher
 from shared.messaging.topology import Topology
 from shared.store import utcnow
 

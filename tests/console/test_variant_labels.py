@@ -9,7 +9,7 @@ import re
 
 import requests
 
-from services.console.views.campaigns import variant_key
+from services.console.campaign_form import variant_key
 from tests.console.conftest import in_process_console, seed_audience
 from tests.console.test_pages import csrf_of, signed_in
 from tests.support import MARKETER_KEY

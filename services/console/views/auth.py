@@ -1,7 +1,7 @@
 """Sign-in (email and password, or an API key), sign-out, and the language switcher.
 
 Both ways are throttled per account and per client address
-(services/console/accounts.py) and answer the same for an unknown email, a
+(services/console/accounts/) and answer the same for an unknown email, a
 wrong password and an account that is not active. An API-key sign-in asks a
 service for the key's role (``GET /whoami``) and keeps only the role in the
 server-side session: the key itself is neither stored nor put in the cookie.

@@ -1,6 +1,7 @@
 """Segments: list, the rule builder with its live count (JSON editable, works
 without JavaScript by pasting the rule), detail with members, export,
-recompute and archive; static lists filled from pasted e-mails or ids."""
+recompute and archive; static lists filled from pasted e-mails or ids; a double opt-in
+invitation to the whole segment. The builder's form and preview: services/console/segment_form.py."""
 
 from __future__ import annotations
 
@@ -10,83 +11,16 @@ import re
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from services.console.client import ApiFailure, api
-from services.console.forms import api_errors, json_field
+from services.console.forms import api_errors
 from services.console.i18n import gettext as _
-from services.console.rules import builder_spec, describe, node_errors
+from services.console.rules import describe, node_errors
 from services.console.security import may, requires
+from services.console.segment_form import NEW_RULE, form_from_request, form_page, preview_rule, rule_or_page
 from services.console.views.imports import proxy_csv
 
 bp = Blueprint("segments", __name__, url_prefix="/segments")
 
-NEW_RULE = {"all": [{"field": "country", "op": "eq", "value": "ES"}]}
 ACTIONS = {"recompute": True, "archive": True}  # action -> asks to confirm first
-
-
-def _rule_or_page(segment: dict | None, form: dict, action: str):
-    """(the rule to save, None), or (None, the page to answer): the rule's errors, or its
-    preview when the button pressed was not Save."""
-    rule, errors = _parse_rule(form["rule"])
-    form["parsed"] = rule
-    if errors:
-        return None, _form_page(segment, form, errors, _("Please correct the marked fields."), status=422)
-    if action != "save":
-        preview, errors, message = _preview(rule)
-        return None, _form_page(segment, form, errors, message, preview, 422 if errors else 200)
-    return rule, None
-
-
-def _parse_rule(text: str):
-    """The pasted rule, or (None, {"rule": [why]})."""
-    if not text.strip():
-        return None, {"rule": [_("Write a rule (JSON) or build one.")]}
-    errors: dict = {}
-    return json_field(text, "rule", errors), errors
-
-
-def _preview(rule, sample: int = 10):
-    """(answer, errors, message) of the segments API's preview."""
-    try:
-        return api().segments.post("/segments/preview", {"rule": rule, "sample": sample}), {}, None
-    except ApiFailure as exc:
-        if exc.status != 422:
-            raise
-        return None, exc.fields or {"rule": [exc.message]}, exc.message
-
-
-def _form_page(segment, form, errors=None, message=None, preview=None, status=200):
-    rule = form.get("parsed")
-    return render_template(
-        "segments/form.html",
-        segment=segment,
-        form=form,
-        errors=errors or {},
-        message=message,
-        preview=preview,
-        spec=builder_spec(_campaign_choices()),
-        placed=node_errors(rule, errors or {}) if rule is not None else {},
-        rule=rule,
-        describe_node=describe,
-    ), status
-
-
-def _campaign_choices() -> list[tuple[str, str]]:
-    """(id, name) of the campaigns, for the campaign condition's picker (none when the
-    campaigns service does not answer or the role may not list them: the id stays typed in JSON)."""
-    try:
-        items = api().campaigns.get("/campaigns", limit=200).get("items", [])
-    except ApiFailure:
-        return []
-    return [(c["id"], c.get("name") or c["id"]) for c in items]
-
-
-def _form_from_request() -> dict:
-    form = {
-        "name": request.form.get("name", "").strip(),
-        "description": request.form.get("description", "").strip(),
-        "kind": "static" if request.form.get("kind") == "static" else "dynamic",
-        "rule": request.form.get("rule", ""),
-    }
-    return form
 
 
 @bp.get("")
@@ -102,14 +36,14 @@ def create():
     """The builder; "preview" shows the count and a sample, "save" creates the segment (marketers)."""
     if request.method == "GET":
         text = json.dumps(NEW_RULE, indent=2, ensure_ascii=False)
-        return _form_page(None, {"kind": "dynamic", "rule": text, "parsed": NEW_RULE})
-    form = _form_from_request()
+        return form_page(None, {"kind": "dynamic", "rule": text, "parsed": NEW_RULE})
+    form = form_from_request()
     action = request.form.get("action") or "preview"
     if action == "save" and not may("segments_write"):
         abort(403)
     if form["kind"] == "static" and action == "save":
         return _save_static(form)
-    rule, page = _rule_or_page(None, form, action)
+    rule, page = rule_or_page(None, form, action)
     if page is not None:
         return page
     body = {"name": form["name"], "description": form["description"] or None, "kind": "dynamic", "rule": rule}
@@ -118,7 +52,7 @@ def create():
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        return _form_page(None, form, *api_errors(exc), status=422)
+        return form_page(None, form, *api_errors(exc), status=422)
     return redirect(url_for("segments.show", segment_id=created["id"]))
 
 
@@ -146,7 +80,7 @@ def _save_static(form):
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        return _form_page(None, form, *api_errors(exc), status=422)
+        return form_page(None, form, *api_errors(exc), status=422)
     people = _people(request.form.get("people", ""))
     if not any(people.values()):
         return redirect(url_for("segments.show", segment_id=created["id"]))
@@ -178,7 +112,7 @@ def preview():
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or "rule" not in body:
         return {"message": _("Write a rule (JSON) or build one."), "fields": {"rule": ["missing"]}}, 422
-    answer, errors, message = _preview(body["rule"])
+    answer, errors, message = preview_rule(body["rule"])
     if errors:
         return {"message": message, "fields": errors, "placed": node_errors(body["rule"], errors)}, 422
     sample = [
@@ -239,7 +173,7 @@ def show(segment_id):
 def edit(segment_id):
     segment = api().segments.get(f"/segments/{segment_id}")
     if request.method == "GET":
-        return _form_page(
+        return form_page(
             segment,
             {
                 "name": segment["name"],
@@ -249,12 +183,12 @@ def edit(segment_id):
                 "rule": json.dumps(segment.get("rule") or {}, indent=2, ensure_ascii=False),
             },
         )
-    form = _form_from_request()
+    form = form_from_request()
     form["kind"] = segment["kind"]
     action = request.form.get("action") or "preview"
     body = {"name": form["name"], "description": form["description"] or None}
     if segment["kind"] == "dynamic":
-        rule, page = _rule_or_page(segment, form, action)
+        rule, page = rule_or_page(segment, form, action)
         if page is not None:
             return page
         body["rule"] = rule
@@ -263,7 +197,7 @@ def edit(segment_id):
     except ApiFailure as exc:
         if exc.status not in (409, 422):
             raise
-        return _form_page(segment, form, *api_errors(exc), status=exc.status)
+        return form_page(segment, form, *api_errors(exc), status=exc.status)
     return redirect(url_for("segments.show", segment_id=segment_id))
 
 
