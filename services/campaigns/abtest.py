@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import logging
 
-from services.campaigns.models import campaigns, facts, run_lease, runs
 from services.campaigns.serialize import iso
+from services.campaigns.store import campaigns, facts, run_lease, runs
 from shared.logs import event as log_event
 from shared.messaging.contracts import CampaignDue
 
@@ -88,7 +88,7 @@ def decide_due(scheduler, now) -> None:
         )
         if claimed.modified_count:
             log_event(log, "A/B winner chosen", fire_id=run["_id"], winner=winner, reason=reason)
-            scheduler.announcer.publish(
+            scheduler.outbox.publish(
                 CampaignDue(
                     campaign_id=str(run["campaign_id"]), fire_id=run["_id"], due_at=iso(run["due_at"])
                 ),

@@ -17,7 +17,7 @@ import datetime
 import logging
 
 from services.campaigns.lifecycle import move
-from services.campaigns.models import campaigns, facts, runs
+from services.campaigns.store import campaigns, facts, runs
 from shared.logs import event as log_event
 
 log = logging.getLogger(__name__)

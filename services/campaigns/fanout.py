@@ -30,12 +30,11 @@ import uuid
 from services.campaigns.completion import run_step
 from services.campaigns.content import assign, is_marketing, template_for
 from services.campaigns.lifecycle import move
-from services.campaigns.models import campaigns, run_lease, runs
+from services.campaigns.store import campaigns, find_segment, run_lease, runs
 from shared.audience import iter_audience
 from shared.logs import event as log_event
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import CampaignDue, Envelope, SendRequested
-from shared.models import Segment
 from shared.store import utcnow
 
 log = logging.getLogger(__name__)
@@ -43,9 +42,9 @@ ACTIVE = ["pending", "sending"]
 
 
 class FanOut:
-    def __init__(self, settings, announcer):
+    def __init__(self, settings, outbox):
         self.settings = settings
-        self.announcer = announcer
+        self.outbox = outbox
         self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = run_lease(self.me, settings.fanout_lease_seconds)
 
@@ -83,9 +82,7 @@ class FanOut:
         if campaign is None:
             self.release(run_id, state="cancelled")
             return
-        segment = (
-            Segment.objects(id=campaign.get("segment_id")).first() if campaign.get("segment_id") else None
-        )
+        segment = find_segment(campaign.get("segment_id"))
         if segment is None:
             self.release(run_id, state="failed")
             move(
@@ -118,7 +115,7 @@ class FanOut:
                     variant = winner
                 by_variant.setdefault(variant, []).append(customer)
             for variant, people in sorted(by_variant.items(), key=lambda item: item[0] or ""):
-                self.announcer.publish(
+                self.outbox.publish(
                     SendRequested(
                         campaign_id=cid,
                         channel=campaign["channel"],

@@ -25,7 +25,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
-from services.campaigns.models import campaigns, conversions, facts, runs
+from services.campaigns.store import campaigns, conversions, facts, runs
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import ConsentChanged, Envelope, PurchaseRecorded
 from shared.store import to_utc_naive, utcnow

@@ -36,9 +36,9 @@ import uuid
 from pymongo.errors import DuplicateKeyError
 
 from services.campaigns import completion
-from services.campaigns.models import campaigns, run_lease, runs, scheduler_lease
 from services.campaigns.schedules import next_cron_fire
 from services.campaigns.serialize import iso
+from services.campaigns.store import campaigns, run_lease, runs, scheduler_lease
 from shared.logs import event as log_event
 from shared.messaging.contracts import CampaignDue
 from shared.store import utcnow
@@ -54,12 +54,13 @@ def fire_id(campaign_id, at: datetime.datetime) -> str:
 
 
 class Scheduler:
-    def __init__(self, settings, announcer, holder: str | None = None, clock=utcnow):
-        self.settings = settings
-        self.announcer = announcer
+    def __init__(self, parts, holder: str | None = None, clock=utcnow):
+        """``parts``: the process's ``CampaignsParts`` (settings, outbox)."""
+        self.settings = parts.settings
+        self.outbox = parts.outbox
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.clock = clock
-        self.lease = scheduler_lease(self.holder, settings.scheduler_lease_seconds)
+        self.lease = scheduler_lease(self.holder, self.settings.scheduler_lease_seconds)
 
     # the lease ---------------------------------------------------------------
 
@@ -84,7 +85,7 @@ class Scheduler:
         journeys.advance_due(self, now)
         self.sweep_stalled(now)
         completion.complete_runs(now)
-        self.announcer.relay()
+        self.outbox.relay()
         return fired
 
     def fire_due(self, now: datetime.datetime) -> int:
@@ -163,7 +164,7 @@ class Scheduler:
             update["$inc"] = inc
         if campaigns().update_one(same, update).modified_count != 1:
             return 0  # another replica fired it
-        self.announcer.publish(
+        self.outbox.publish(
             CampaignDue(campaign_id=str(cid), fire_id=run_id, due_at=iso(at)), message_id=f"due:{run_id}"
         )
         published = utcnow()
@@ -204,28 +205,28 @@ class Scheduler:
                 .modified_count
             ):
                 log_event(log, "stalled run re-announced", logging.WARNING, fire_id=run["_id"])
-                self.announcer.publish(
+                self.outbox.publish(
                     CampaignDue(
                         campaign_id=str(run["campaign_id"]), fire_id=run["_id"], due_at=iso(run["due_at"])
                     )
                 )
 
 
-def run_forever(settings) -> None:
+def run_forever(parts) -> None:
     """The ``scheduler`` part: an APScheduler interval job calling tick()."""
     import signal
 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from services.campaigns.publishing import Announcer
     from shared.messaging.publisher import connect
     from shared.messaging.topology import Topology
 
+    settings = parts.settings
     # Our own work queue exists before the first fire, even if no worker has started yet.
     with connect(settings.amqp_url) as conn:
         Topology(settings.broker_namespace).declare(conn.channel(), ["campaigns.campaign.due"])
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    scheduler = Scheduler(settings, Announcer(settings.amqp_url, settings.broker_namespace))
+    scheduler = Scheduler(parts)
     runner = BlockingScheduler(timezone="UTC")
 
     def tick():
