@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from services.campaigns.lifecycle import EDITABLE
 from services.campaigns.serialize import input_form
-from services.campaigns.store import (
+from services.campaigns.store.campaign_queries import (
     campaign_state,
     delete_campaign_in,
     insert_campaign,

@@ -36,21 +36,21 @@ from bson.errors import InvalidId
 from services.campaigns import results
 from services.campaigns.content import is_marketing
 from services.campaigns.schedules import matches
-from services.campaigns.store import (
+from services.campaigns.store.campaign_queries import count_journey_send, find_campaign, listening_campaigns
+from services.campaigns.store.journey_queries import (
     add_enrollment,
-    campaigns,
     claim_enrollment,
     customer_in_segment,
     drop_enrollment,
     due_enrollments,
     enrollments_of,
-    facts,
     finish_enrollment,
     move_enrollment,
     park_enrollment,
     record_branch,
     step_sent,
 )
+from services.campaigns.store.result_queries import delivery_seen
 from shared.audience import RULE_MAX_TIME_MS
 from shared.logs import event as log_event
 from shared.messaging.contracts import Envelope, SendRequested
@@ -91,9 +91,7 @@ def on_trigger(envelope: Envelope, parts) -> None:
     except InvalidId:
         return
     now = utcnow()
-    for campaign in campaigns().find(
-        {"state": "scheduled", "schedule.kind": "trigger", "schedule.event": envelope.type}
-    ):
+    for campaign in listening_campaigns(envelope.type):
         if not matches(campaign["schedule"].get("filter"), payload) or not in_segment(
             campaign, customer, getattr(parts.settings, "rule_max_time_ms", RULE_MAX_TIME_MS)
         ):
@@ -136,7 +134,7 @@ def advance_due(scheduler, now: datetime.datetime) -> None:
     for enrollment in due_enrollments(now, 500):
         cid = enrollment["campaign_id"]
         if cid not in cache:
-            cache[cid] = campaigns().find_one({"_id": ObjectId(cid)})
+            cache[cid] = find_campaign(ObjectId(cid))
         campaign = cache[cid]
         if campaign is None or campaign["state"] == "cancelled":
             drop_enrollment(enrollment, now, "cancelled")
@@ -180,25 +178,14 @@ def advance(enrollment_id: str, campaign: dict, outbox, now: datetime.datetime) 
             )
             following = jump(step.get("next"), index, ids)
             if step_sent(enrollment_id, index, following, name):
-                campaigns().update_one({"_id": campaign["_id"]}, {"$inc": {"journey_sent": 1}})
+                count_journey_send(campaign["_id"])
             index = following
         elif step["type"] == "wait":
             park_enrollment(enrollment_id, index, now + datetime.timedelta(seconds=step["seconds"]))
             return
         else:
             kind = step["if"].replace("not_", "")
-            seen = (
-                facts().find_one(
-                    {
-                        "campaign_id": str(campaign["_id"]),
-                        "customer_id": customer,
-                        "step": step_name(step["of"], entry),
-                        "type": kind,
-                    },
-                    {"_id": 1},
-                )
-                is not None
-            )
+            seen = delivery_seen(str(campaign["_id"]), customer, step_name(step["of"], entry), kind)
             passed = seen if not step["if"].startswith("not_") else not seen
             target = step["then"] if passed else step["else"]
             record_branch(

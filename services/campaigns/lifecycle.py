@@ -23,7 +23,13 @@ from __future__ import annotations
 from bson import ObjectId
 
 from services.campaigns.serialize import input_form, iso
-from services.campaigns.store import campaign_state, campaigns, find_campaign, resume_run
+from services.campaigns.store.campaign_queries import (
+    campaign_state,
+    change_campaign,
+    find_campaign,
+    move_campaign,
+)
+from services.campaigns.store.run_queries import resume_run
 from services.campaigns.validation import ready_to_schedule, validate
 from shared.errors import Conflict, NotFound
 from shared.messaging.contracts import CampaignDue
@@ -50,12 +56,7 @@ def transition(
 ) -> dict:
     """Apply ``sets`` if the campaign is in a state ``action`` starts from; the updated document."""
     allowed = allowed or ACTIONS[action]
-    query = {"_id": campaign_id, "state": {"$in": list(allowed)}, **(extra or {})}
-    from pymongo import ReturnDocument
-
-    updated = campaigns().find_one_and_update(
-        query, {"$set": {**sets, "updated_at": utcnow()}}, return_document=ReturnDocument.AFTER
-    )
+    updated = change_campaign(campaign_id, list(allowed), {**sets, "updated_at": utcnow()}, extra)
     if updated is None:
         current = campaign_state(campaign_id)
         if current is None:
@@ -66,8 +67,7 @@ def transition(
 
 def move(campaign_id, from_states: tuple[str, ...], sets: dict, extra: dict | None = None) -> bool:
     """Internal transitions (scheduler, worker): True if this caller made the change."""
-    query = {"_id": campaign_id, "state": {"$in": list(from_states)}, **(extra or {})}
-    return campaigns().update_one(query, {"$set": {**sets, "updated_at": utcnow()}}).modified_count == 1
+    return move_campaign(campaign_id, list(from_states), {**sets, "updated_at": utcnow()}, extra)
 
 
 def load(campaign_id: ObjectId, raw=None) -> dict:

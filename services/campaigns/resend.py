@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from services.campaigns.content import is_marketing, template_for
 from services.campaigns.lifecycle import transition
-from services.campaigns.store import unrecovered_failures
+from services.campaigns.store.result_queries import failures, recovered
 from shared.messaging.contracts import SendRequested
 from shared.store import utcnow
 
@@ -19,7 +19,9 @@ def resend_failed(doc: dict, parts) -> tuple[dict, int]:
     updated = transition(doc["_id"], "resend_failed", {"last_resend_at": utcnow()})
     cid = str(doc["_id"])
     groups: dict[tuple, list[str]] = {}
-    for fact in unrecovered_failures(cid):
+    failed = failures(cid, "customer_id", "step", "variant")
+    sent_since = recovered(cid, [f["delivery_id"] for f in failed])
+    for fact in (f for f in failed if f["delivery_id"] not in sent_since):
         groups.setdefault((fact.get("step") or "main", fact.get("variant")), []).append(fact["customer_id"])
     requested = 0
     for (step, variant), people in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):

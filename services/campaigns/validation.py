@@ -16,7 +16,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from services.campaigns.schedules import parse_schedule
-from services.campaigns.store import segment_archived
+from services.campaigns.store.journey_queries import segment_archived
 from shared import normalize
 from shared.errors import Invalid
 from shared.models import TOPICS

@@ -9,7 +9,7 @@ from services.campaigns.api.campaigns import READERS, WRITERS, load, templates
 from services.campaigns.api.schemas import ActionOut, RunList, RunsQuery
 from services.campaigns.resend import resend_failed as resend
 from services.campaigns.serialize import campaign_out, iso
-from services.campaigns.store import runs_page
+from services.campaigns.store.run_queries import runs_page
 from shared.bootstrap import current
 from shared.http.auth import roles
 from shared.http.paging import raw_cursor

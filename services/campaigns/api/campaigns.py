@@ -7,7 +7,7 @@ from apiflask import APIBlueprint
 from services.campaigns import editing, lifecycle
 from services.campaigns.api.schemas import CampaignIn, CampaignList, CampaignOut, ListQuery
 from services.campaigns.serialize import campaign_out
-from services.campaigns.store import campaigns_page
+from services.campaigns.store.campaign_queries import campaigns_page
 from shared.bootstrap import current
 from shared.http.auth import roles
 from shared.http.paging import cursor_id, object_id
