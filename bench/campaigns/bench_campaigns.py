@@ -97,7 +97,7 @@ def main() -> int:
     print(f"store: {store_kind}; broker: RabbitMQ on loopback")
     try:
         from services.campaigns.app import create_app
-        from services.campaigns.models import campaigns, runs
+        from services.campaigns.store import campaigns, runs
 
         app = create_app()
         client = app.test_client()
@@ -143,7 +143,7 @@ def main() -> int:
         started += [worker, scheduler]
         # Measure from the due time, not from process start-up: wait until the scheduler holds its
         # lease and the worker consumes.
-        from services.campaigns.models import leases
+        from services.campaigns.store import leases
         from tests.support import consumers_on
 
         for _ in range(600):
@@ -240,7 +240,7 @@ def main() -> int:
             f"(poll 0.2 s): p50 {pct(lateness, 50):.2f} s, p95 {pct(lateness, 95):.2f} s, "
             f"max {max(lateness):.2f} s, mean {statistics.mean(lateness):.2f} s"
         )
-        app.extensions["campaigns_announcer"].close()
+        app.extensions["vinculo"].close()
         return 0 if ok and len(lateness) == len(ids) else 1
     finally:
         for proc in reversed(started):

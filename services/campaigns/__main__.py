@@ -1,4 +1,6 @@
-"""``python -m services.campaigns api|worker|scheduler``: run one part of the campaigns service."""
+"""``python -m services.campaigns api|worker|scheduler``: run one part of the campaigns service.
+
+Each part builds its parts once through ``services.campaigns.bootstrap``."""
 
 from services.campaigns.settings import load
 from shared.entry import build_worker, main, run_api, run_worker
@@ -7,29 +9,31 @@ from shared.entry import build_worker, main, run_api, run_worker
 def api(settings, _argv):
     from services.campaigns.app import create_app
 
-    run_api(create_app, settings)
+    run_api(create_app, settings)  # create_app builds through bootstrap.build
 
 
 def worker(settings, _argv):
+    from services.campaigns import bootstrap
     from services.campaigns.consumers import handlers
-    from services.campaigns.models import DOCUMENTS
-    from services.campaigns.publishing import Announcer
-    from shared.documents import prepare_store
 
-    prepare_store(settings.mongo_uri, *DOCUMENTS)
-    announcer = Announcer(settings.amqp_url, settings.broker_namespace)
-    run_worker(
-        build_worker(settings, handlers(settings, announcer), name="campaigns", on_idle=announcer.relay)
-    )
+    parts = bootstrap.build(settings)
+    parts.prepare_store()
+    try:
+        run_worker(build_worker(settings, handlers(parts), name="campaigns", on_idle=parts.outbox.relay))
+    finally:
+        parts.close()
 
 
 def scheduler(settings, _argv):
-    from services.campaigns.models import DOCUMENTS
+    from services.campaigns import bootstrap
     from services.campaigns.scheduler import run_forever
-    from shared.documents import prepare_store
 
-    prepare_store(settings.mongo_uri, *DOCUMENTS)
-    run_forever(settings)
+    parts = bootstrap.build(settings)
+    parts.prepare_store()
+    try:
+        run_forever(parts)
+    finally:
+        parts.close()
 
 
 if __name__ == "__main__":

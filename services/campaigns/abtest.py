@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import logging
 
-from services.campaigns.models import campaigns, facts, run_lease, runs
 from services.campaigns.serialize import iso
+from services.campaigns.store.campaign_queries import find_campaign
+from services.campaigns.store.result_queries import bucket_counts
+from services.campaigns.store.run_queries import cancel_waiting_run, runs_to_decide, start_rest
 from shared.logs import event as log_event
 from shared.messaging.contracts import CampaignDue
 
@@ -35,12 +37,10 @@ log = logging.getLogger(__name__)
 def variant_stats(campaign: dict) -> dict[str, dict]:
     cid = str(campaign["_id"])
     stats = {v["name"]: {"sent": 0, "bounced": 0, "opened": 0, "clicked": 0} for v in campaign["variants"]}
-    for group in facts().aggregate(
-        [{"$match": {"campaign_id": cid}}, {"$group": {"_id": "$bucket", "n": {"$sum": 1}}}]
-    ):
-        variant, _, kind = group["_id"].rpartition("|")
+    for bucket, n in bucket_counts(cid):
+        variant, _, kind = bucket.rpartition("|")
         if variant in stats and kind in stats[variant]:
-            stats[variant][kind] += group["n"]
+            stats[variant][kind] += n
     for row in stats.values():
         row["delivered"] = max(row["sent"] - row["bounced"], 0)
     return stats
@@ -60,35 +60,18 @@ def choose_winner(campaign: dict, stats: dict[str, dict]) -> tuple[str, str, dic
 
 
 def decide_due(scheduler, now) -> None:
-    for run in list(runs().find({"state": "waiting_winner", "ab.decide_at": {"$lte": now}}).limit(50)):
-        campaign = campaigns().find_one({"_id": run["campaign_id"]})
+    for run in runs_to_decide(now, 50):
+        campaign = find_campaign(run["campaign_id"])
         if campaign is None or campaign["state"] == "cancelled":
-            runs().update_one(
-                {"_id": run["_id"], "state": "waiting_winner"}, {"$set": {"state": "cancelled"}}
-            )
+            cancel_waiting_run(run["_id"])
             continue
         if campaign["state"] != "sending":
             continue  # paused: decide after resume
         winner, reason, stats = choose_winner(campaign, variant_stats(campaign))
-        claimed = runs().update_one(
-            {"_id": run["_id"], "state": "waiting_winner"},
-            {
-                "$set": {
-                    "state": "sending",
-                    "phase": "rest",
-                    "checkpoint": {"last_id": None, "batch": 0},
-                    "touched_at": now,
-                    "ab.winner": winner,
-                    "ab.reason": reason,
-                    "ab.stats": stats,
-                    "ab.decided_at": now,
-                },
-                "$unset": run_lease("").vacant(),
-            },
-        )
-        if claimed.modified_count:
+        claimed = start_rest(run["_id"], {"winner": winner, "reason": reason, "stats": stats}, now)
+        if claimed:
             log_event(log, "A/B winner chosen", fire_id=run["_id"], winner=winner, reason=reason)
-            scheduler.announcer.publish(
+            scheduler.outbox.publish(
                 CampaignDue(
                     campaign_id=str(run["campaign_id"]), fire_id=run["_id"], due_at=iso(run["due_at"])
                 ),

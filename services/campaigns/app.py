@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-from services.campaigns.models import DOCUMENTS
-from services.campaigns.publishing import Announcer
-from services.campaigns.settings import Settings, load
-from services.campaigns.templates import Templates
-from shared.documents import prepare_store
+from services.campaigns import bootstrap
+from services.campaigns.settings import Settings
 from shared.http.app import create_api_app
 
 
-def create_app(settings: Settings | None = None):
-    """Build the campaigns API: connect the store, declare indexes, add blueprints."""
-    settings = settings or load()
+def create_app(settings: Settings | None = None, parts: bootstrap.CampaignsParts | None = None):
+    """Build the campaigns API: its parts (through ``bootstrap.build``), the store connected
+    and its indexes declared, the blueprints added."""
+    parts = parts or bootstrap.build(settings)
     app = create_api_app(
         __name__,
         service="campaigns",
         title="Vínculo campaigns API",
-        settings=settings,
+        settings=parts.settings,
         description="Campaigns, schedules, A/B tests, journeys and results.",
     )
-    prepare_store(settings.mongo_uri, *DOCUMENTS)
-    app.extensions["campaigns_announcer"] = Announcer(settings.amqp_url, settings.broker_namespace)
-    # the mailer owns templates: a campaign's are checked through its API
-    app.extensions["campaigns_templates"] = Templates(settings.mailer_url, settings.mailer_api_key)
+    parts.prepare_store()
+    parts.install(app)
 
     from services.campaigns.api import actions, campaigns, results
 

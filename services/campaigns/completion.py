@@ -17,7 +17,9 @@ import datetime
 import logging
 
 from services.campaigns.lifecycle import move
-from services.campaigns.models import campaigns, facts, runs
+from services.campaigns.store.campaign_queries import find_campaign
+from services.campaigns.store.result_queries import count_terminal
+from services.campaigns.store.run_queries import complete_run, run_targets, runs_awaiting_outcome, set_outcome
 from shared.logs import event as log_event
 
 log = logging.getLogger(__name__)
@@ -34,35 +36,21 @@ def run_step(campaign: dict, run_id: str) -> str:
 def complete_runs(now: datetime.datetime, limit: int = 200) -> int:
     """Move the runs whose every delivery is terminal to ``sent``; returns how many."""
     completed = 0
-    for run in list(
-        runs().find({"state": "done", "outcome": "sending"}, {"campaign_id": 1, "targeted": 1}).limit(limit)
-    ):
-        campaign = campaigns().find_one(
-            {"_id": run["campaign_id"]}, {"schedule": 1, "state": 1, "current_run": 1}
-        )
+    for run in runs_awaiting_outcome(limit):
+        campaign = find_campaign(run["campaign_id"], "schedule", "state", "current_run")
         cid = str(run["campaign_id"])
         if campaign is None:
-            runs().update_one({"_id": run["_id"]}, {"$set": {"outcome": "cancelled"}})
+            set_outcome(run["_id"], "cancelled")
             continue
         step = run_step(campaign, run["_id"])
         if step == "main":  # one-off: every run of the campaign (A/B test and rest) shares the step
-            targeted = sum(
-                sum((r.get("targeted") or {}).values())
-                for r in runs().find({"campaign_id": run["campaign_id"]}, {"targeted": 1})
-            )
+            targeted = sum(sum(counts.values()) for counts in run_targets(run["campaign_id"]))
         else:
             targeted = sum((run.get("targeted") or {}).values())
-        done = facts().count_documents({"campaign_id": cid, "step": step, "type": {"$in": TERMINAL}})
+        done = count_terminal(cid, step, TERMINAL)
         if done < targeted:
             continue
-        if (
-            runs()
-            .update_one(
-                {"_id": run["_id"], "outcome": "sending"}, {"$set": {"outcome": "sent", "completed_at": now}}
-            )
-            .modified_count
-            != 1
-        ):
+        if not complete_run(run["_id"], now):
             continue
         completed += 1
         if step == "main" and campaign.get("current_run") == run["_id"]:

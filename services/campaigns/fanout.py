@@ -30,12 +30,14 @@ import uuid
 from services.campaigns.completion import run_step
 from services.campaigns.content import assign, is_marketing, template_for
 from services.campaigns.lifecycle import move
-from services.campaigns.models import campaigns, run_lease, runs
+from services.campaigns.store import run_lease
+from services.campaigns.store.campaign_queries import find_campaign
+from services.campaigns.store.journey_queries import find_segment
+from services.campaigns.store.run_queries import find_run
 from shared.audience import iter_audience
 from shared.logs import event as log_event
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import CampaignDue, Envelope, SendRequested
-from shared.models import Segment
 from shared.store import utcnow
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,9 @@ ACTIVE = ["pending", "sending"]
 
 
 class FanOut:
-    def __init__(self, settings, announcer):
+    def __init__(self, settings, outbox):
         self.settings = settings
-        self.announcer = announcer
+        self.outbox = outbox
         self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = run_lease(self.me, settings.fanout_lease_seconds)
 
@@ -62,30 +64,28 @@ class FanOut:
     def on_due(self, envelope: Envelope) -> None:
         """campaigns.campaign.due: fan the run out from its checkpoint."""
         event: CampaignDue = envelope.event()
-        run = runs().find_one({"_id": event.fire_id})
+        run = find_run(event.fire_id)
         if run is None:
             raise Poison(f"unknown run {event.fire_id}")
         deadline = time.monotonic() + self.settings.fanout_lease_seconds + 1
         while not self.claim(event.fire_id):
-            current = runs().find_one({"_id": event.fire_id}, {"state": 1})
+            current = find_run(event.fire_id, "state")
             if current["state"] not in ACTIVE or time.monotonic() > deadline:
                 return  # finished, paused, or a live worker holds it (it renews): nothing to do
             time.sleep(0.25)
         try:
-            self.fan_out(runs().find_one({"_id": event.fire_id}))
+            self.fan_out(find_run(event.fire_id))
         except Exception:
             self.release(event.fire_id)  # let a retry or another worker continue at once
             raise
 
     def fan_out(self, run: dict) -> None:
         run_id, phase = run["_id"], run.get("phase", "main")
-        campaign = campaigns().find_one({"_id": run["campaign_id"]})
+        campaign = find_campaign(run["campaign_id"])
         if campaign is None:
             self.release(run_id, state="cancelled")
             return
-        segment = (
-            Segment.objects(id=campaign.get("segment_id")).first() if campaign.get("segment_id") else None
-        )
+        segment = find_segment(campaign.get("segment_id"))
         if segment is None:
             self.release(run_id, state="failed")
             move(
@@ -101,7 +101,7 @@ class FanOut:
         cid = str(campaign["_id"])
         step = run_step(campaign, run_id)
         for ids in self.batches(segment, checkpoint.get("last_id")):
-            state = campaigns().find_one({"_id": campaign["_id"]}, {"state": 1})["state"]
+            state = find_campaign(campaign["_id"], "state")["state"]
             if state != "sending":
                 self.release(run_id, state="paused" if state == "paused" else "cancelled")
                 log_event(log, "fan-out stopped", fire_id=run_id, campaign_state=state, batch=batch_no)
@@ -118,7 +118,7 @@ class FanOut:
                     variant = winner
                 by_variant.setdefault(variant, []).append(customer)
             for variant, people in sorted(by_variant.items(), key=lambda item: item[0] or ""):
-                self.announcer.publish(
+                self.outbox.publish(
                     SendRequested(
                         campaign_id=cid,
                         channel=campaign["channel"],

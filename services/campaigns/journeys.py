@@ -32,16 +32,28 @@ import logging
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo.errors import DuplicateKeyError
 
 from services.campaigns import results
 from services.campaigns.content import is_marketing
-from services.campaigns.models import EPOCH, campaigns, enrollments, facts
 from services.campaigns.schedules import matches
-from shared.audience import RULE_MAX_TIME_MS, customer_filter
+from services.campaigns.store.campaign_queries import count_journey_send, find_campaign, listening_campaigns
+from services.campaigns.store.journey_queries import (
+    add_enrollment,
+    claim_enrollment,
+    customer_in_segment,
+    drop_enrollment,
+    due_enrollments,
+    enrollments_of,
+    finish_enrollment,
+    move_enrollment,
+    park_enrollment,
+    record_branch,
+    step_sent,
+)
+from services.campaigns.store.result_queries import delivery_seen
+from shared.audience import RULE_MAX_TIME_MS
 from shared.logs import event as log_event
 from shared.messaging.contracts import Envelope, SendRequested
-from shared.models import Customer, Segment, SegmentMember
 from shared.store import utcnow
 
 log = logging.getLogger(__name__)
@@ -61,23 +73,12 @@ def step_name(step_id: str, entry: int) -> str:
 def in_segment(campaign: dict, customer: ObjectId, max_time_ms: int = RULE_MAX_TIME_MS) -> bool:
     if not campaign.get("segment_id"):
         return True
-    segment = Segment.objects(id=campaign["segment_id"]).first()
-    if segment is None:
-        return False
-    if segment.kind == "static":
-        return (
-            SegmentMember.objects(segment_id=segment.id, customer_id=customer).only("id").first() is not None
-        )
-    return (
-        Customer._get_collection().find_one(
-            {"$and": [customer_filter(segment), {"_id": customer}]}, {"_id": 1}, max_time_ms=max_time_ms
-        )
-        is not None
-    )
+    return customer_in_segment(campaign["segment_id"], customer, max_time_ms)
 
 
-def on_trigger(envelope: Envelope, settings, announcer) -> None:
-    """campaigns.triggers: conversions from purchases; enrollments in listening campaigns."""
+def on_trigger(envelope: Envelope, parts) -> None:
+    """campaigns.triggers: conversions from purchases; enrollments in listening campaigns.
+    ``parts``: the process's ``CampaignsParts`` (settings, outbox)."""
     event = envelope.event()
     if envelope.type == "purchase.recorded":
         results.record_conversion(event)
@@ -90,23 +91,19 @@ def on_trigger(envelope: Envelope, settings, announcer) -> None:
     except InvalidId:
         return
     now = utcnow()
-    for campaign in campaigns().find(
-        {"state": "scheduled", "schedule.kind": "trigger", "schedule.event": envelope.type}
-    ):
+    for campaign in listening_campaigns(envelope.type):
         if not matches(campaign["schedule"].get("filter"), payload) or not in_segment(
-            campaign, customer, getattr(settings, "rule_max_time_ms", RULE_MAX_TIME_MS)
+            campaign, customer, getattr(parts.settings, "rule_max_time_ms", RULE_MAX_TIME_MS)
         ):
             continue
         enrollment = enroll(campaign, customer_id, envelope.message_id, now)
         if enrollment and campaign["schedule"].get("delay_seconds", 0) == 0:
-            advance(enrollment["_id"], campaign, announcer, now)
+            advance(enrollment["_id"], campaign, parts.outbox, now)
 
 
 def enroll(campaign: dict, customer_id: str, trigger: str, now: datetime.datetime) -> dict | None:
     cid = str(campaign["_id"])
-    previous = list(
-        enrollments().find({"campaign_id": cid, "customer_id": customer_id}, {"status": 1, "trigger": 1})
-    )
+    previous = enrollments_of(cid, customer_id)
     if any(p.get("trigger") == trigger for p in previous):
         return None
     reentry = (campaign.get("journey") or {}).get("reentry", "never")
@@ -124,11 +121,8 @@ def enroll(campaign: dict, customer_id: str, trigger: str, now: datetime.datetim
         "history": [],
         "entered_at": now,
         "wake_at": now + datetime.timedelta(seconds=campaign["schedule"].get("delay_seconds", 0)),
-        "claimed_until": EPOCH,
     }
-    try:
-        enrollments().insert_one(doc)  # the _id makes two concurrent entries of the same number one
-    except DuplicateKeyError:
+    if not add_enrollment(doc):
         return None
     log_event(log, "customer enrolled", campaign_id=cid, customer_id=customer_id, entry=entry)
     return doc
@@ -137,32 +131,17 @@ def enroll(campaign: dict, customer_id: str, trigger: str, now: datetime.datetim
 def advance_due(scheduler, now: datetime.datetime) -> None:
     """Scheduler: run the enrollments whose wait is over (and any whose runner died)."""
     cache: dict = {}
-    due = (
-        enrollments()
-        .find(
-            {
-                "$or": [
-                    {"status": "waiting", "wake_at": {"$lte": now}},
-                    {"status": "running", "claimed_until": {"$lt": now}},
-                ]
-            }
-        )
-        .limit(500)
-    )
-    for enrollment in list(due):
+    for enrollment in due_enrollments(now, 500):
         cid = enrollment["campaign_id"]
         if cid not in cache:
-            cache[cid] = campaigns().find_one({"_id": ObjectId(cid)})
+            cache[cid] = find_campaign(ObjectId(cid))
         campaign = cache[cid]
         if campaign is None or campaign["state"] == "cancelled":
-            enrollments().update_one(
-                {"_id": enrollment["_id"], "status": enrollment["status"]},
-                {"$set": {"status": "done", "finished_at": now, "exit": "cancelled"}},
-            )
+            drop_enrollment(enrollment, now, "cancelled")
             continue
         if campaign["state"] != "scheduled":
             continue  # paused: the enrollment waits
-        advance(enrollment["_id"], campaign, scheduler.announcer, now)
+        advance(enrollment["_id"], campaign, scheduler.outbox, now)
 
 
 def jump(target: str | None, index: int, ids: list[str]) -> int:
@@ -172,17 +151,8 @@ def jump(target: str | None, index: int, ids: list[str]) -> int:
     return len(ids) if target == "end" else ids.index(target)
 
 
-def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetime) -> None:
-    claimed = enrollments().find_one_and_update(
-        {
-            "_id": enrollment_id,
-            "$or": [
-                {"status": "waiting", "wake_at": {"$lte": now}},
-                {"status": "running", "claimed_until": {"$lt": now}},
-            ],
-        },
-        {"$set": {"status": "running", "claimed_until": now + CLAIM}},
-    )
+def advance(enrollment_id: str, campaign: dict, outbox, now: datetime.datetime) -> None:
+    claimed = claim_enrollment(enrollment_id, now, now + CLAIM)
     if claimed is None:
         return  # another replica (or the worker) has it
     steps = steps_of(campaign)
@@ -193,7 +163,7 @@ def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetim
         step = steps[index]
         if step["type"] == "send":
             name = step_name(step["id"], entry)
-            announcer.publish(
+            outbox.publish(
                 SendRequested(
                     campaign_id=str(campaign["_id"]),
                     channel=campaign["channel"],
@@ -207,52 +177,20 @@ def advance(enrollment_id: str, campaign: dict, announcer, now: datetime.datetim
                 message_id=f"journey:{enrollment_id}:{index}",
             )
             following = jump(step.get("next"), index, ids)
-            moved = enrollments().update_one(
-                {"_id": enrollment_id, "step": index, "status": "running"},
-                {"$set": {"step": following}, "$push": {"history": {"step": name, "sent_at": utcnow()}}},
-            )
-            if moved.modified_count:
-                campaigns().update_one({"_id": campaign["_id"]}, {"$inc": {"journey_sent": 1}})
+            if step_sent(enrollment_id, index, following, name):
+                count_journey_send(campaign["_id"])
             index = following
         elif step["type"] == "wait":
-            enrollments().update_one(
-                {"_id": enrollment_id, "step": index},
-                {
-                    "$set": {
-                        "step": index + 1,
-                        "status": "waiting",
-                        "claimed_until": EPOCH,
-                        "wake_at": now + datetime.timedelta(seconds=step["seconds"]),
-                    }
-                },
-            )
+            park_enrollment(enrollment_id, index, now + datetime.timedelta(seconds=step["seconds"]))
             return
         else:
             kind = step["if"].replace("not_", "")
-            seen = (
-                facts().find_one(
-                    {
-                        "campaign_id": str(campaign["_id"]),
-                        "customer_id": customer,
-                        "step": step_name(step["of"], entry),
-                        "type": kind,
-                    },
-                    {"_id": 1},
-                )
-                is not None
-            )
+            seen = delivery_seen(str(campaign["_id"]), customer, step_name(step["of"], entry), kind)
             passed = seen if not step["if"].startswith("not_") else not seen
             target = step["then"] if passed else step["else"]
-            enrollments().update_one(
-                {"_id": enrollment_id},
-                {
-                    "$push": {
-                        "history": {"step": step["id"], "if": step["if"], "result": passed, "at": utcnow()}
-                    }
-                },
+            record_branch(
+                enrollment_id, {"step": step["id"], "if": step["if"], "result": passed, "at": utcnow()}
             )
             index = jump(target, index, ids)
-            enrollments().update_one({"_id": enrollment_id}, {"$set": {"step": index}})
-    enrollments().update_one(
-        {"_id": enrollment_id}, {"$set": {"status": "done", "finished_at": utcnow(), "claimed_until": EPOCH}}
-    )
+            move_enrollment(enrollment_id, index)
+    finish_enrollment(enrollment_id)

@@ -1,8 +1,9 @@
 """The campaigns service's documents.
 
 The service reads and writes them through their pymongo collections with
-conditional updates (claims, transitions, checkpoints); the mongoengine
-classes declare the collections and their indexes, and document the shape.
+conditional updates (claims, transitions, checkpoints), all in ``store.py``;
+the mongoengine classes declare the collections and their indexes, and
+document the shape.
 
 * ``Campaign``: what to send to whom and when, and its lifecycle state.
 * ``CampaignRun``: one fire of a campaign. Its ``_id`` is the fire id
@@ -18,11 +19,8 @@ classes declare the collections and their indexes, and document the shape.
 
 from __future__ import annotations
 
-import datetime
-
 import mongoengine as me
 
-from shared.leases import Lease
 from shared.store import utcnow
 
 STATES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled", "failed")
@@ -156,43 +154,4 @@ class Enrollment(me.Document):
     }
 
 
-# An enrollment nobody has claimed: the epoch rather than null, because the store
-# stand-in does not match an explicit null inside $or; the same queries are right on MongoDB.
-EPOCH = datetime.datetime(1970, 1, 1)
-
-
-def run_lease(owner: str, seconds: float = 0) -> Lease:
-    """The fan-out worker's lease on a campaign run (``worker`` until ``worker_until``)."""
-    return Lease(runs, owner, seconds, owner_field="worker", until_field="worker_until", reentrant=True)
-
-
-def scheduler_lease(holder: str, seconds: float) -> Lease:
-    """The scheduler replicas' lease (one document, ``scheduler_leases/campaigns``)."""
-    return Lease(leases, holder, seconds, owner_field="holder", until_field="expires_at", reentrant=True)
-
-
 DOCUMENTS = (Campaign, CampaignRun, SchedulerLease, DeliveryFact, Conversion, Enrollment)
-
-
-def campaigns():
-    return Campaign._get_collection()
-
-
-def runs():
-    return CampaignRun._get_collection()
-
-
-def facts():
-    return DeliveryFact._get_collection()
-
-
-def conversions():
-    return Conversion._get_collection()
-
-
-def enrollments():
-    return Enrollment._get_collection()
-
-
-def leases():
-    return SchedulerLease._get_collection()

@@ -23,9 +23,21 @@ from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo.errors import DuplicateKeyError
 
-from services.campaigns.models import campaigns, conversions, facts, runs
+from services.campaigns.store.campaign_queries import campaign_exists, find_campaign
+from services.campaigns.store.result_queries import (
+    add_conversion,
+    add_fact,
+    bucket_counts,
+    conversions_of,
+    facts_of,
+    failures,
+    first_send,
+    recovered,
+    sends_to,
+    skipped_by_code,
+)
+from services.campaigns.store.run_queries import run_targets
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import ConsentChanged, Envelope, PurchaseRecorded
 from shared.store import to_utc_naive, utcnow
@@ -51,11 +63,8 @@ def parse_time(raw: str) -> datetime.datetime:
 
 
 def record_fact(fact: dict) -> bool:
-    try:
-        facts().insert_one(fact)
-        return True
-    except DuplicateKeyError:
-        return False  # already counted
+    """False when the fact is counted already."""
+    return add_fact(fact)
 
 
 def known_campaign(campaign_id: str) -> bool:
@@ -64,7 +73,7 @@ def known_campaign(campaign_id: str) -> bool:
         oid = ObjectId(campaign_id)
     except (InvalidId, TypeError):
         return False
-    return campaigns().find_one({"_id": oid}, {"_id": 1}) is not None
+    return campaign_exists(oid)
 
 
 def on_delivery(envelope: Envelope) -> None:
@@ -99,10 +108,7 @@ def on_consent(envelope: Envelope) -> None:
     event: ConsentChanged = envelope.event()
     if event.source != "unsubscribe" or event.status not in ("revoked", "denied") or not event.campaign_id:
         return
-    sent = facts().find_one(
-        {"campaign_id": event.campaign_id, "customer_id": event.customer_id, "type": "sent"},
-        {"variant": 1, "delivery_id": 1, "step": 1},
-    )
+    sent = first_send(event.campaign_id, event.customer_id)
     variant = sent.get("variant") if sent else None
     record_fact(
         {
@@ -123,16 +129,13 @@ def record_conversion(event: PurchaseRecorded) -> int:
     """Attribute a purchase to every campaign sent to the buyer within its window; returns how many."""
     bought = parse_time(event.purchased_at)
     latest: dict[str, dict] = {}
-    for fact in facts().find(
-        {"customer_id": event.customer_id, "type": "sent", "at": {"$gte": bought - LOOKBACK, "$lte": bought}},
-        {"campaign_id": 1, "variant": 1, "at": 1},
-    ):
+    for fact in sends_to(event.customer_id, bought - LOOKBACK, bought):
         if fact["campaign_id"] not in latest or fact["at"] > latest[fact["campaign_id"]]["at"]:
             latest[fact["campaign_id"]] = fact
     credited = 0
     for campaign_id, fact in latest.items():
         try:
-            campaign = campaigns().find_one({"_id": ObjectId(campaign_id)}, {"goal": 1})
+            campaign = find_campaign(ObjectId(campaign_id), "goal")
         except Exception:  # noqa: BLE001 - a campaign id from elsewhere: not ours
             continue
         if campaign is None:
@@ -140,22 +143,18 @@ def record_conversion(event: PurchaseRecorded) -> int:
         window = datetime.timedelta(hours=(campaign.get("goal") or {}).get("window_hours", 72))
         if bought - fact["at"] > window:
             continue
-        try:
-            conversions().insert_one(
-                {
-                    "_id": f"{campaign_id}:{event.order_id}",
-                    "campaign_id": campaign_id,
-                    "customer_id": event.customer_id,
-                    "order_id": event.order_id,
-                    "variant": fact.get("variant"),
-                    "amount": float(event.amount),
-                    "currency": event.currency.upper(),
-                    "at": bought,
-                }
-            )
-            credited += 1
-        except DuplicateKeyError:
-            pass
+        credited += add_conversion(
+            {
+                "_id": f"{campaign_id}:{event.order_id}",
+                "campaign_id": campaign_id,
+                "customer_id": event.customer_id,
+                "order_id": event.order_id,
+                "variant": fact.get("variant"),
+                "amount": float(event.amount),
+                "currency": event.currency.upper(),
+                "at": bought,
+            }
+        )
     return credited
 
 
@@ -178,44 +177,28 @@ def compute(campaign: dict) -> dict:
     def row(variant: str) -> dict:
         return per.setdefault(variant, _empty())
 
-    for run in runs().find({"campaign_id": campaign["_id"]}, {"targeted": 1}):
-        for variant, n in (run.get("targeted") or {}).items():
+    for targeted in run_targets(campaign["_id"]):
+        for variant, n in targeted.items():
             row(variant)["targeted"] += n
     if campaign.get("journey_sent"):
         row("-")["targeted"] += campaign["journey_sent"]
-    for group in facts().aggregate(
-        [{"$match": {"campaign_id": cid}}, {"$group": {"_id": "$bucket", "n": {"$sum": 1}}}]
-    ):
-        variant, _, kind = group["_id"].rpartition("|")
-        row(variant)[kind] += group["n"]
+    for bucket, n in bucket_counts(cid):
+        variant, _, kind = bucket.rpartition("|")
+        row(variant)[kind] += n
     not_sent: dict[str, int] = {}
-    for group in facts().aggregate(
-        [{"$match": {"campaign_id": cid, "type": "skipped"}}, {"$group": {"_id": "$code", "n": {"$sum": 1}}}]
-    ):
-        not_sent[group["_id"] or "other"] = not_sent.get(group["_id"] or "other", 0) + group["n"]
-    failed = list(
-        facts().find({"campaign_id": cid, "type": "failed"}, {"delivery_id": 1, "variant": 1, "code": 1})
-    )
+    for code, n in skipped_by_code(cid):
+        not_sent[code or "other"] = not_sent.get(code or "other", 0) + n
+    failed = failures(cid, "variant", "code")
     if failed:
-        recovered = {
-            f["delivery_id"]
-            for f in facts().find(
-                {
-                    "campaign_id": cid,
-                    "type": "sent",
-                    "delivery_id": {"$in": [f["delivery_id"] for f in failed]},
-                },
-                {"delivery_id": 1},
-            )
-        }
+        sent_since = recovered(cid, [f["delivery_id"] for f in failed])
         for fact in failed:
-            if fact["delivery_id"] in recovered:
+            if fact["delivery_id"] in sent_since:
                 row(fact.get("variant") or "-")["failed"] -= 1
             else:
                 code = fact.get("code") or "provider_rejected"
                 not_sent[code] = not_sent.get(code, 0) + 1
     currency = campaign.get("currency") or "EUR"
-    for conversion in conversions().find({"campaign_id": cid}, {"variant": 1, "amount": 1, "currency": 1}):
+    for conversion in conversions_of(cid, "variant", "amount", "currency"):
         r = row(conversion.get("variant") or "-")
         r["conversions"] += 1
         if conversion["currency"] == currency:
@@ -271,12 +254,12 @@ def timeline(campaign: dict, bucket: str = "hour", tz_name: str = "UTC") -> list
             local = local.replace(hour=0)
         return local
 
-    for fact in facts().find({"campaign_id": cid}, {"type": 1, "at": 1}):
+    for fact in facts_of(cid, "type", "at"):
         point = points.setdefault(
             key(fact["at"]), {**{kind: 0 for kind in COUNTED}, "conversions": 0, "revenue": 0.0}
         )
         point[fact["type"]] += 1
-    for conversion in conversions().find({"campaign_id": cid}, {"amount": 1, "at": 1, "currency": 1}):
+    for conversion in conversions_of(cid, "amount", "at", "currency"):
         point = points.setdefault(
             key(conversion["at"]), {**{kind: 0 for kind in COUNTED}, "conversions": 0, "revenue": 0.0}
         )

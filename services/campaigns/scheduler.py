@@ -33,12 +33,18 @@ import os
 import socket
 import uuid
 
-from pymongo.errors import DuplicateKeyError
-
 from services.campaigns import completion
-from services.campaigns.models import campaigns, run_lease, runs, scheduler_lease
 from services.campaigns.schedules import next_cron_fire
 from services.campaigns.serialize import iso
+from services.campaigns.store import run_lease, scheduler_lease
+from services.campaigns.store.campaign_queries import (
+    campaign_state,
+    due_campaigns,
+    fail_missed,
+    fire_campaign,
+    skip_fires,
+)
+from services.campaigns.store.run_queries import create_run, mark_announced, stalled_runs, touch_run
 from shared.logs import event as log_event
 from shared.messaging.contracts import CampaignDue
 from shared.store import utcnow
@@ -54,12 +60,13 @@ def fire_id(campaign_id, at: datetime.datetime) -> str:
 
 
 class Scheduler:
-    def __init__(self, settings, announcer, holder: str | None = None, clock=utcnow):
-        self.settings = settings
-        self.announcer = announcer
+    def __init__(self, parts, holder: str | None = None, clock=utcnow):
+        """``parts``: the process's ``CampaignsParts`` (settings, outbox)."""
+        self.settings = parts.settings
+        self.outbox = parts.outbox
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.clock = clock
-        self.lease = scheduler_lease(self.holder, settings.scheduler_lease_seconds)
+        self.lease = scheduler_lease(self.holder, self.settings.scheduler_lease_seconds)
 
     # the lease ---------------------------------------------------------------
 
@@ -84,20 +91,12 @@ class Scheduler:
         journeys.advance_due(self, now)
         self.sweep_stalled(now)
         completion.complete_runs(now)
-        self.announcer.relay()
+        self.outbox.relay()
         return fired
 
     def fire_due(self, now: datetime.datetime) -> int:
         fired = 0
-        due = (
-            campaigns()
-            .find(
-                {"state": "scheduled", "next_fire_at": {"$lte": now}, "schedule.kind": {"$in": FIRED_KINDS}}
-            )
-            .sort("next_fire_at", 1)
-            .limit(500)
-        )
-        for campaign in list(due):
+        for campaign in due_campaigns(now, FIRED_KINDS, 500):
             fired += self.fire(campaign, now)
         return fired
 
@@ -105,19 +104,12 @@ class Scheduler:
         cid, due = campaign["_id"], campaign["next_fire_at"]
         schedule = campaign["schedule"]
         grace = datetime.timedelta(seconds=self.settings.misfire_grace_seconds)
-        same = {"_id": cid, "state": "scheduled", "next_fire_at": due}
         if schedule["kind"] == "cron":
             latest, skipped, upcoming = due, 0, next_cron_fire(schedule, due)
             while upcoming is not None and upcoming <= now:
                 latest, skipped, upcoming = upcoming, skipped + 1, next_cron_fire(schedule, upcoming)
             if now - latest > grace:
-                campaigns().update_one(
-                    same,
-                    {
-                        "$set": {"next_fire_at": upcoming, "updated_at": now},
-                        "$inc": {"missed_runs": skipped + 1},
-                    },
-                )
+                skip_fires(cid, due, upcoming, skipped + 1, now)
                 log_event(
                     log,
                     "recurring campaign missed its runs",
@@ -135,42 +127,33 @@ class Scheduler:
                     f"missed: due at {iso(due)}, the scheduler found it {(now - due).total_seconds():.0f} s "
                     f"later (grace {grace.total_seconds():.0f} s)"
                 )
-                campaigns().update_one(
-                    same, {"$set": {"state": "failed", "failure_reason": reason, "updated_at": now}}
-                )
+                fail_missed(cid, due, reason, now)
                 log_event(log, "campaign missed", logging.WARNING, campaign_id=str(cid), reason=reason)
                 return 0
             at, after, inc = due, {"state": "sending", "next_fire_at": None}, {}
         run_id = fire_id(cid, at)
-        try:
-            runs().insert_one(
-                {
-                    "_id": run_id,
-                    "campaign_id": cid,
-                    "due_at": at,
-                    "state": "pending",
-                    "phase": "test" if campaign.get("ab_test") else "main",
-                    "checkpoint": {"last_id": None, "batch": 0},
-                    "targeted": {},
-                    "fired_at": now,
-                    "touched_at": now,
-                }
-            )
-        except DuplicateKeyError:
-            pass  # created earlier (by a replica, or by us before a crash): the campaign update decides
-        update = {"$set": {**after, "current_run": run_id, "last_fired_at": now, "updated_at": now}}
-        if inc:
-            update["$inc"] = inc
-        if campaigns().update_one(same, update).modified_count != 1:
+        # False: created earlier (by a replica, or by us before a crash): the campaign update decides
+        create_run(
+            {
+                "_id": run_id,
+                "campaign_id": cid,
+                "due_at": at,
+                "state": "pending",
+                "phase": "test" if campaign.get("ab_test") else "main",
+                "checkpoint": {"last_id": None, "batch": 0},
+                "targeted": {},
+                "fired_at": now,
+                "touched_at": now,
+            }
+        )
+        sets = {**after, "current_run": run_id, "last_fired_at": now, "updated_at": now}
+        if not fire_campaign(cid, due, sets, inc):
             return 0  # another replica fired it
-        self.announcer.publish(
+        self.outbox.publish(
             CampaignDue(campaign_id=str(cid), fire_id=run_id, due_at=iso(at)), message_id=f"due:{run_id}"
         )
         published = utcnow()
-        runs().update_one(
-            {"_id": run_id},
-            {"$set": {"announced_at": published, "lateness": (published - at).total_seconds()}},
-        )
+        mark_announced(run_id, published, (published - at).total_seconds())
         log_event(
             log,
             "campaign fired",
@@ -183,49 +166,35 @@ class Scheduler:
     def sweep_stalled(self, now: datetime.datetime) -> None:
         """Re-announce runs that nobody works on (a lost campaign.due); the worker's claim keeps it single."""
         stale = now - datetime.timedelta(seconds=self.settings.stalled_after_seconds)
-        for run in (
-            runs()
-            .find(
-                {"state": {"$in": ["pending", "sending"]}, "touched_at": {"$lt": stale}},
-                {"campaign_id": 1, "due_at": 1, "touched_at": 1, "worker": 1, "worker_until": 1},
-            )
-            .limit(100)
-        ):
+        for run in stalled_runs(["pending", "sending"], stale, 100):
             if run_lease("").held(run, now):
                 continue
-            campaign = campaigns().find_one({"_id": run["campaign_id"]}, {"state": 1})
-            if not campaign or campaign["state"] != "sending":
+            if campaign_state(run["campaign_id"]) != "sending":
                 continue
-            if (
-                runs()
-                .update_one(
-                    {"_id": run["_id"], "touched_at": run["touched_at"]}, {"$set": {"touched_at": now}}
-                )
-                .modified_count
-            ):
+            if touch_run(run, now):
                 log_event(log, "stalled run re-announced", logging.WARNING, fire_id=run["_id"])
-                self.announcer.publish(
+                self.outbox.publish(
                     CampaignDue(
                         campaign_id=str(run["campaign_id"]), fire_id=run["_id"], due_at=iso(run["due_at"])
                     )
                 )
 
 
-def run_forever(settings) -> None:
+def run_forever(parts) -> None:
     """The ``scheduler`` part: an APScheduler interval job calling tick()."""
     import signal
 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from services.campaigns.publishing import Announcer
     from shared.messaging.publisher import connect
     from shared.messaging.topology import Topology
 
+    settings = parts.settings
     # Our own work queue exists before the first fire, even if no worker has started yet.
     with connect(settings.amqp_url) as conn:
         Topology(settings.broker_namespace).declare(conn.channel(), ["campaigns.campaign.due"])
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    scheduler = Scheduler(settings, Announcer(settings.amqp_url, settings.broker_namespace))
+    scheduler = Scheduler(parts)
     runner = BlockingScheduler(timezone="UTC")
 
     def tick():

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
-from shared.http.errors import field_error
+from shared.errors import Invalid
 
 UTC = datetime.UTC
 KINDS = ("now", "at", "cron", "trigger")
@@ -38,11 +38,11 @@ FILTER_OPS = ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in")
 
 def zone(name, field: str = "schedule.time_zone") -> ZoneInfo:
     if not isinstance(name, str) or not name:
-        raise field_error(field, "must be an IANA time zone name such as Europe/Madrid")
+        raise Invalid(field, "must be an IANA time zone name such as Europe/Madrid")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise field_error(field, f"unknown time zone {name!r}") from None
+        raise Invalid(field, f"unknown time zone {name!r}") from None
 
 
 def local_to_utc(local: datetime.datetime, tz: ZoneInfo) -> tuple[datetime.datetime, str | None]:
@@ -96,11 +96,11 @@ def make_trigger(expression: str, tz: ZoneInfo) -> CronTrigger:
 
 def cron_trigger(expression, tz: ZoneInfo) -> CronTrigger:
     if not isinstance(expression, str) or not expression.strip():
-        raise field_error("schedule.cron", "must be a five-field crontab expression")
+        raise Invalid("schedule.cron", "must be a five-field crontab expression")
     try:
         return make_trigger(expression.strip(), tz)
     except ValueError as exc:
-        raise field_error("schedule.cron", f"not a valid crontab expression: {exc}") from None
+        raise Invalid("schedule.cron", f"not a valid crontab expression: {exc}") from None
 
 
 def next_cron_fire(schedule: dict, after: datetime.datetime) -> datetime.datetime | None:
@@ -130,10 +130,10 @@ def next_cron_fire(schedule: dict, after: datetime.datetime) -> datetime.datetim
 def parse_schedule(data, now: datetime.datetime) -> tuple[dict, datetime.datetime | None]:
     """Validate a schedule from the API -> (stored schedule, first fire time in UTC)."""
     if not isinstance(data, dict):
-        raise field_error("schedule", "must be an object with a kind")
+        raise Invalid("schedule", "must be an object with a kind")
     kind = data.get("kind")
     if kind not in KINDS:
-        raise field_error("schedule.kind", f"must be one of {', '.join(KINDS)}")
+        raise Invalid("schedule.kind", f"must be one of {', '.join(KINDS)}")
     if kind == "now":
         return {"kind": "now"}, now
     if kind == "at":
@@ -145,7 +145,7 @@ def parse_schedule(data, now: datetime.datetime) -> tuple[dict, datetime.datetim
         stored = {"kind": "cron", "cron": data["cron"].strip(), "time_zone": tz_name}
         first = next_cron_fire(stored, now)
         if first is None:
-            raise field_error("schedule.cron", "never fires")
+            raise Invalid("schedule.cron", "never fires")
         return stored, first
     return _parse_trigger(data), None
 
@@ -153,11 +153,11 @@ def parse_schedule(data, now: datetime.datetime) -> tuple[dict, datetime.datetim
 def _parse_at(data: dict, now: datetime.datetime):
     raw = data.get("at")
     if not isinstance(raw, str):
-        raise field_error("schedule.at", "must be an ISO 8601 date-time")
+        raise Invalid("schedule.at", "must be an ISO 8601 date-time")
     try:
         value = datetime.datetime.fromisoformat(raw)
     except ValueError:
-        raise field_error("schedule.at", f"not an ISO 8601 date-time: {raw!r}") from None
+        raise Invalid("schedule.at", f"not an ISO 8601 date-time: {raw!r}") from None
     tz_name = data.get("time_zone")
     adjusted = None
     if value.tzinfo is not None:
@@ -166,10 +166,10 @@ def _parse_at(data: dict, now: datetime.datetime):
         at = value.astimezone(UTC).replace(tzinfo=None)
     else:
         if tz_name is None:
-            raise field_error("schedule.time_zone", "is required when schedule.at has no UTC offset")
+            raise Invalid("schedule.time_zone", "is required when schedule.at has no UTC offset")
         at, adjusted = local_to_utc(value, zone(tz_name))
     if at < now:
-        raise field_error("schedule.at", f"{raw} is in the past")
+        raise Invalid("schedule.at", f"{raw} is in the past")
     stored = {"kind": "at", "at": at, "local": raw, "time_zone": tz_name, "adjusted": adjusted}
     return stored, at
 
@@ -177,20 +177,20 @@ def _parse_at(data: dict, now: datetime.datetime):
 def _parse_trigger(data: dict) -> dict:
     event = data.get("event")
     if event not in TRIGGER_EVENTS:
-        raise field_error("schedule.event", f"must be one of {', '.join(TRIGGER_EVENTS)}")
+        raise Invalid("schedule.event", f"must be one of {', '.join(TRIGGER_EVENTS)}")
     flt = data.get("filter") or {}
     if not isinstance(flt, dict):
-        raise field_error("schedule.filter", "must be an object of payload field -> value or {op: value}")
+        raise Invalid("schedule.filter", "must be an object of payload field -> value or {op: value}")
     for key, cond in flt.items():
         if isinstance(cond, dict):
             bad = [op for op in cond if op not in FILTER_OPS]
             if bad:
-                raise field_error(
+                raise Invalid(
                     f"schedule.filter.{key}", f"unknown operator {bad[0]} (use {', '.join(FILTER_OPS)})"
                 )
     delay = data.get("delay_seconds", 0)
     if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
-        raise field_error("schedule.delay_seconds", "must be a whole number of seconds, 0 or more")
+        raise Invalid("schedule.delay_seconds", "must be a whole number of seconds, 0 or more")
     return {"kind": "trigger", "event": event, "filter": flt, "delay_seconds": delay}
 
 

@@ -6,7 +6,7 @@ archived. That check goes to the mailer's HTTP API (``GET /templates/<id>``) rat
 than to a copy fed by events because the marketer is waiting for the answer, it must
 be the mailer's current one (a template archived a second ago is refused, a template
 created a second ago is accepted: no copy lagging behind), and the mailer already
-serves that read. A mailer that does not answer is a 503 in the shared error shape,
+serves that read. A mailer that does not answer is ``Unavailable`` (a 503 in the shared error shape),
 never a guess; a campaign already stored is not checked again, so sending never
 depends on this call.
 """
@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import requests
 
-from shared.http.errors import ApiError
+from shared.errors import Unavailable
 
 
-class MailerUnavailable(ApiError):
+class MailerUnavailable(Unavailable):
     """The mailer did not answer (down, or refused our key): nothing is decided."""
 
     def __init__(self, reason: str):
         super().__init__(
-            503,
             "The mailer service is not answering, so the template cannot be checked; try again",
-            error="unavailable",
             service="mailer",
             reason=reason,
         )

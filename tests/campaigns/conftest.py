@@ -63,7 +63,7 @@ def app(settings):
 
     app = create_app(settings)
     yield app
-    app.extensions["campaigns_announcer"].close()
+    app.extensions["vinculo"].close()
 
 
 @pytest.fixture
@@ -166,7 +166,7 @@ def fanned_out(cid: str) -> bool:
     ``sending`` until every delivery is terminal: services/campaigns/completion.py)."""
     from bson import ObjectId
 
-    from services.campaigns.models import campaigns, runs
+    from services.campaigns.store import campaigns, runs
 
     run_id = (campaigns().find_one({"_id": ObjectId(cid)}, {"current_run": 1}) or {}).get("current_run")
     return bool(run_id) and (runs().find_one({"_id": run_id}, {"state": 1}) or {}).get("state") == "done"

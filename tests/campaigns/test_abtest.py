@@ -8,10 +8,10 @@ import datetime
 from bson import ObjectId
 
 from services.campaigns.abtest import choose_winner
+from services.campaigns.bootstrap import build
 from services.campaigns.content import assign
-from services.campaigns.models import campaigns, runs
-from services.campaigns.publishing import Announcer
 from services.campaigns.scheduler import Scheduler
+from services.campaigns.store import campaigns, runs
 from shared.messaging.contracts import DeliveryOpened, DeliverySent
 from shared.messaging.publisher import Publisher
 from shared.store import utcnow
@@ -92,9 +92,7 @@ def test_the_test_share_gets_the_variants_and_the_rest_gets_the_winner(api, sett
         ab_test={"test_share": 50, "metric": "open", "window_hours": 1, "min_sample": 10},
     )
     clock = [utcnow()]
-    scheduler = Scheduler(
-        settings, Announcer(settings.amqp_url, settings.broker_namespace), clock=lambda: clock[0]
-    )
+    scheduler = Scheduler(build(settings), clock=lambda: clock[0])
     assert scheduler.tick() == 1
     run_id = campaigns().find_one({"_id": ObjectId(cid)})["current_run"]
     wait_until(

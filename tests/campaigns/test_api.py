@@ -8,7 +8,7 @@ import datetime
 import pytest
 from bson import ObjectId
 
-from services.campaigns.models import campaigns, facts
+from services.campaigns.store import campaigns, facts
 from shared.store import utcnow
 from tests.campaigns.conftest import make_template
 from tests.support import ANALYST_KEY
@@ -267,7 +267,7 @@ def test_a_mailer_that_does_not_answer_is_a_503_and_nothing_is_stored(service_en
     try:
         response = Api(app.test_client()).post("/campaigns", json=body(segment, template))
     finally:
-        app.extensions["campaigns_announcer"].close()
+        app.extensions["vinculo"].close()
     assert response.status_code == 503
     answer = response.get_json()
     assert answer["error"] == "unavailable" and "mailer" in answer["message"]

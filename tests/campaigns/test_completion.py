@@ -65,7 +65,7 @@ def test_each_run_of_a_recurring_campaign_is_its_own_step(api, segment, template
 
     from bson import ObjectId
 
-    from services.campaigns.models import campaigns, runs
+    from services.campaigns.store import campaigns, runs
 
     send_queue = bind_queue(service_env, "send.requested")
     make_customers(3)

@@ -10,7 +10,7 @@ import signal
 
 from bson import ObjectId
 
-from services.campaigns.models import campaigns, runs
+from services.campaigns.store import campaigns, runs
 from tests.campaigns.conftest import bind_queue, fanned_out, make_customers, schedule_campaign, take
 from tests.support import queue_depth, wait_consuming, wait_until
 

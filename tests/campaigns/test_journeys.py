@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime
 
-from services.campaigns.models import enrollments
-from services.campaigns.publishing import Announcer
+from services.campaigns.bootstrap import build
 from services.campaigns.scheduler import Scheduler
+from services.campaigns.store import enrollments
 from shared.messaging.contracts import CustomerCreated, DeliveryOpened, MentionReceived
 from shared.messaging.publisher import Publisher
 from shared.store import utcnow
@@ -95,9 +95,7 @@ def test_welcome_journey_waits_then_branches_on_the_open(api, settings, service_
     assert enrollments().count_documents({"campaign_id": cid, "customer_id": filtered}) == 0
 
     scheduler_at = [utcnow() + datetime.timedelta(days=1)]
-    scheduler = Scheduler(
-        settings, Announcer(settings.amqp_url, settings.broker_namespace), clock=lambda: scheduler_at[0]
-    )
+    scheduler = Scheduler(build(settings), clock=lambda: scheduler_at[0])
     scheduler.tick()
     assert take(service_env, send_queue) == [], "still waiting"
     scheduler_at[0] = utcnow() + datetime.timedelta(days=2, minutes=1)
@@ -158,9 +156,7 @@ def test_negative_mention_recovery_with_a_delay_and_re_entry_after_exit(api, set
     mention(3, "negative", -0.1)
     wait_until(lambda: enrollments().count_documents({"customer_id": customer}) == 1, what="the enrollment")
     clock = [utcnow()]
-    scheduler = Scheduler(
-        settings, Announcer(settings.amqp_url, settings.broker_namespace), clock=lambda: clock[0]
-    )
+    scheduler = Scheduler(build(settings), clock=lambda: clock[0])
     scheduler.tick()
     assert take(service_env, send_queue) == [], "the delay is not over"
     clock[0] = utcnow() + datetime.timedelta(minutes=11)

@@ -6,8 +6,8 @@ import datetime
 
 from bson import ObjectId
 
-from services.campaigns.models import campaigns, runs
 from services.campaigns.scheduler import fire_id
+from services.campaigns.store import campaigns, runs
 
 
 def test_runs_page_with_a_cursor_to_the_end_latest_first(api):

@@ -3,24 +3,23 @@ policy, and two real scheduler processes firing every campaign exactly once."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import signal
 
 from bson import ObjectId
 
-from services.campaigns.models import campaigns, leases, runs
-from services.campaigns.publishing import Announcer
+from services.campaigns.bootstrap import build
 from services.campaigns.scheduler import Scheduler
+from services.campaigns.store import campaigns, leases, runs
 from shared.store import utcnow
 from tests.campaigns.conftest import bind_queue, schedule_campaign, take
 from tests.support import wait_until
 
 
 def scheduler(settings, holder, at):
-    return Scheduler(
-        settings, Announcer(settings.amqp_url, settings.broker_namespace), holder=holder, clock=lambda: at[0]
-    )
+    return Scheduler(build(settings), holder=holder, clock=lambda: at[0])
 
 
 def state(cid):
@@ -145,11 +144,11 @@ def test_a_fire_during_a_broker_outage_is_kept_and_relayed(api, settings, segmen
     due_queue = bind_queue(service_env, "campaign.due")
     cid = schedule_campaign(api, segment, template)
     down = Scheduler(
-        settings, Announcer("amqp://guest:guest@127.0.0.1:1//", settings.broker_namespace), holder="down"
+        build(dataclasses.replace(settings, amqp_url="amqp://guest:guest@127.0.0.1:1//")), holder="down"
     )
     assert down.tick() == 1 and state(cid)["state"] == "sending"
     assert OutboxMessage.objects.count() == 1 and take(service_env, due_queue) == []
-    up = Scheduler(settings, Announcer(settings.amqp_url, settings.broker_namespace), holder="down")
+    up = Scheduler(build(settings), holder="down")
     up.tick()  # the holder's next round relays the kept event
     [due] = take(service_env, due_queue)
     assert due.event().campaign_id == cid and due.message_id == f"due:{state(cid)['current_run']}"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.campaigns.schedules import local_to_utc, matches, next_cron_fire, parse_schedule
-from shared.http.errors import ApiError
+from shared.errors import Invalid
 
 MADRID = ZoneInfo("Europe/Madrid")
 NOW = datetime.datetime(2026, 3, 1, 12, 0)
@@ -87,9 +87,9 @@ def test_cron_in_the_fall_back_overlap_fires_once_and_in_the_gap_at_the_jump():
     ],
 )
 def test_bad_schedules_name_the_field(schedule, field):
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(Invalid) as raised:
         parse_schedule(schedule, NOW)
-    assert field in raised.value.detail["fields"]
+    assert field in raised.value.body_details()["fields"]
 
 
 def test_now_and_trigger_schedules():

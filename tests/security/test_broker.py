@@ -76,7 +76,7 @@ def test_an_envelope_of_an_unexpected_type_is_dead_lettered_at_once_with_the_rea
 
 
 def test_a_forged_delivery_for_an_unknown_campaign_is_not_a_result(amqp_url, namespace, mongo_uri):
-    from services.campaigns.models import campaigns, facts
+    from services.campaigns.store import campaigns, facts
 
     real = (
         campaigns().insert_one({"state": "sent", "name": "Rebajas de enero", "channel": "email"}).inserted_id
