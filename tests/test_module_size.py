@@ -30,8 +30,6 @@ NOT_YET = {
     "services/segments/api/imports.py": "imports: being edited with the importer",
     "shared/messaging/consumer.py": "the outbox work of issue 14 reshapes messaging",
     "shared/messaging/publisher.py": "the outbox work of issue 14 reshapes messaging (several jobs)",
-    "services/mailer/sender.py": "several jobs (claim, render, send, sweep)",
-    "services/mailer/api/templates.py": "",
     "services/console/accounts.py": "users, sessions, API tokens, throttle",
     "services/segments/rules.py": "",
     "services/segments/api/segments.py": "business rules in views (issue 14)",
