@@ -24,6 +24,7 @@ from bson.errors import InvalidId
 
 from services.mailer import consents, engagement
 from services.mailer.store import deliveries, recipients, suppression
+from shared.errors import DomainError
 from shared.messaging.contracts import ContactSuppressed
 from shared.models import contact_hash
 from shared.store import utcnow
@@ -32,8 +33,15 @@ VERP_RE = re.compile(r"bounces\+([0-9a-f]{24})@", re.IGNORECASE)
 MSGID_RE = re.compile(r"<([0-9a-f]{24})@", re.IGNORECASE)
 
 
-class NotAReport(ValueError):
-    pass
+class NotAReport(DomainError):
+    """The message is not a DSN or ARF report (422, about the body)."""
+
+    status = 422
+    code = "validation_error"
+
+    def __init__(self, reason: str):
+        super().__init__(f"Not a bounce report: {reason}", location="body", fields={"body": [reason]})
+        self.reason = reason
 
 
 @dataclass
