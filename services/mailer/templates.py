@@ -137,14 +137,14 @@ def add_version(
     return version
 
 
-def publish_version(template: Template, number: int) -> TemplateVersion | None:
+def publish_version(template: Template, number: int) -> TemplateVersion:
     """Make ``number`` the version sends use (publishing an older one pins it)."""
     version = store.version_variants(template.id, number)
     if version is None:
-        return None
+        raise NotFound("version", number)
     check_publishable(template, version.variants)
     if not store.mark_published(template.id, number, utcnow()):
-        return None
+        raise NotFound("version", number)
     return store.version(template.id, number)
 
 
@@ -186,11 +186,11 @@ def start_draft(template: Template) -> dict:
     }
 
 
-def publish_draft(template: Template, topic: str | None = None) -> TemplateVersion | None:
-    """The draft becomes a new, published version; the draft is then gone. None: no draft."""
+def publish_draft(template: Template, topic: str | None = None) -> TemplateVersion:
+    """The draft becomes a new, published version; the draft is then gone (409 without a draft)."""
     draft = template.draft
     if not draft:
-        return None
+        raise Conflict("there is no draft to publish")
     if topic and topic != template.topic:
         check_publishable(template, draft["variants"], topic)
         store.set_topic(template.id, topic)

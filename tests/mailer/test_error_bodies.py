@@ -56,3 +56,21 @@ def test_a_test_send_to_a_phone_for_an_email_template_is_refused_on_to(api):
         "message": "Invalid to: must be an email address for an email template",
         "details": {"location": "json", "fields": {"to": ["must be an email address for an email template"]}},
     }
+
+
+def test_publishing_without_a_draft_or_an_unknown_version_is_refused(api):
+    template = create_template(api)
+    no_draft = api.post(f"/templates/{template['id']}/draft/publish", json={})
+    assert no_draft.status_code == 409
+    assert no_draft.get_json() == {
+        "error": "conflict",
+        "message": "there is no draft to publish",
+        "details": {},
+    }
+    unknown = api.post(f"/templates/{template['id']}/versions/99/publish")
+    assert unknown.status_code == 404
+    assert unknown.get_json() == {
+        "error": "not_found",
+        "message": "version 99 does not exist",
+        "details": {"what": "version", "id": "99"},
+    }

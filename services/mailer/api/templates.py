@@ -23,7 +23,7 @@ from services.mailer.api.schemas import (
 )
 from services.mailer.models import Template, TemplateVersion
 from shared.http.auth import roles
-from shared.http.errors import ApiError, not_found
+from shared.http.errors import not_found
 from shared.http.paging import bad_cursor, cursor_id, raw_cursor
 
 bp = APIBlueprint("templates", __name__, url_prefix="/templates", tag="templates")
@@ -173,8 +173,6 @@ def publish_draft(template_id, json_data):
     """The draft becomes a new version that campaigns send (a marketing topic needs the footer block)."""
     template = load_template(template_id, editable=True)
     version = tpl.publish_draft(template, json_data.get("topic"))
-    if version is None:
-        raise ApiError(409, "there is no draft to publish", error="conflict")
     return template_out(template, version, draft=True)
 
 
@@ -224,7 +222,5 @@ def publish(template_id, number):
     """Make this version the one sends use (an older one pins it)."""
     template = load_template(template_id)
     version = tpl.publish_version(template, number)
-    if version is None:
-        raise not_found("version", number)
     template.reload()
     return template_out(template, version)
