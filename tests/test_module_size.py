@@ -23,8 +23,6 @@ REASON = "Long because:"
 NOT_YET = {
     "services/mailer/api/preferences.py": "being changed by the engineer `ownership`",
     "services/mailer/api/preferences_data.py": "being changed by the engineer `ownership`",
-    "services/mailer/sender.py": "several jobs (claim, render, send, sweep)",
-    "services/mailer/api/templates.py": "",
 }
 
 

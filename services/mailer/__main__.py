@@ -12,20 +12,18 @@ def api(settings, _argv):
 
 def worker(settings, _argv):
     """Consume send.requested; between messages, sweep due deferred and abandoned deliveries."""
-    from services.mailer import render_budget
-    from services.mailer.consumers import build_sender, handlers
-    from services.mailer.models import DOCUMENTS
-    from shared.documents import prepare_store
+    from services.mailer.bootstrap import build
+    from services.mailer.consumers import handlers
 
-    prepare_store(settings.mongo_uri, *DOCUMENTS)
-    render_budget.configure(render_budget.RenderBudget.from_settings(settings))
-    sender = build_sender(settings)
+    parts = build(settings)
+    parts.prepare_store()
+    sender = parts.sender
     consumer = build_worker(settings, handlers(sender), name="mailer", on_idle=sender.sweep)
     consumer.idle_every = settings.idle_every
     try:
         run_worker(consumer)
     finally:
-        sender.close()
+        parts.close()
 
 
 if __name__ == "__main__":

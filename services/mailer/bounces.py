@@ -19,23 +19,29 @@ import email.policy
 import re
 from dataclasses import dataclass
 
-import mongoengine as me
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo.errors import DuplicateKeyError
 
 from services.mailer import consents, engagement
-from services.mailer.models import Delivery
+from services.mailer.store import deliveries, recipients, suppression
+from shared.errors import DomainError
 from shared.messaging.contracts import ContactSuppressed
-from shared.models import Customer, SuppressedContact, contact_hash
+from shared.models import contact_hash
 from shared.store import utcnow
 
 VERP_RE = re.compile(r"bounces\+([0-9a-f]{24})@", re.IGNORECASE)
 MSGID_RE = re.compile(r"<([0-9a-f]{24})@", re.IGNORECASE)
 
 
-class NotAReport(ValueError):
-    pass
+class NotAReport(DomainError):
+    """The message is not a DSN or ARF report (422, about the body)."""
+
+    status = 422
+    code = "validation_error"
+
+    def __init__(self, reason: str):
+        super().__init__(f"Not a bounce report: {reason}", location="body", fields={"body": [reason]})
+        self.reason = reason
 
 
 @dataclass
@@ -113,12 +119,12 @@ def apply(report: Report, events) -> dict:
     """Record the report; what was done."""
     delivery = None
     if report.delivery_id is not None:
-        delivery = Delivery._get_collection().find_one({"_id": report.delivery_id})
+        delivery = deliveries.find(report.delivery_id)
     customer = None
     if delivery is not None:
-        customer = Customer._get_collection().find_one({"_id": delivery["customer_id"]}, {"email": 1})
+        customer = recipients.email_of(delivery["customer_id"])
     elif report.address:
-        customer = Customer._get_collection().find_one({"email": report.address}, {"email": 1})
+        customer = recipients.by_email(report.address)
     address = report.address or (customer or {}).get("email") or (delivery or {}).get("address")
     reason = f"{report.kind}: {report.status or ''} {report.diagnostic or ''}".strip()[:500]
     out = {
@@ -130,7 +136,7 @@ def apply(report: Report, events) -> dict:
     }
     if report.kind == "soft":
         if delivery is not None:
-            Delivery._get_collection().update_one({"_id": delivery["_id"]}, {"$set": {"reason": reason}})
+            deliveries.note_reason(delivery["_id"], reason)
         return out
     if delivery is not None:
         engagement.record(
@@ -143,12 +149,7 @@ def apply(report: Report, events) -> dict:
     now = utcnow()
     flag = "bounced" if report.kind == "hard" else "complained"
     if address:
-        try:
-            SuppressedContact(
-                hash=contact_hash("email", address.lower()), kind="email", reason=flag, at=now
-            ).save(force_insert=True)
-        except (me.NotUniqueError, DuplicateKeyError):
-            pass
+        suppression.suppress(contact_hash("email", address.lower()), "email", flag, at=now)
     if customer is not None:
         # Segments owns the profile: it mirrors the suppression as suppression.<flag> from this
         # event (the outbox keeps it if the broker is down; the id makes a repeated report one).

@@ -9,25 +9,9 @@ import collections
 import datetime
 
 from services.mailer import consents, policy
-from services.mailer.models import Delivery
-from services.mailer.prefs_models import FREQUENCY_CAPS, Preference
-from shared.models import Customer, SuppressedContact, contact_hash
-
-CUSTOMER_FIELDS = {
-    "email": 1,
-    "phone": 1,
-    "first_name": 1,
-    "last_name": 1,
-    "locale": 1,
-    "time_zone": 1,
-    "suppression": 1,
-    "erased": 1,
-    "attributes": 1,
-    "purchases": 1,
-    "city": 1,
-    "country": 1,
-    "tags": 1,
-}
+from services.mailer.prefs_models import FREQUENCY_CAPS
+from services.mailer.store import deliveries, recipients, suppression
+from shared.models import contact_hash
 
 
 class BatchContext:
@@ -42,9 +26,7 @@ class BatchContext:
             now,
         )
         ids = list(ids)
-        self.customers = {
-            doc["_id"]: doc for doc in Customer._get_collection().find({"_id": {"$in": ids}}, CUSTOMER_FIELDS)
-        }
+        self.customers = recipients.profiles(ids)
         self.consent = consents.state_map(ids, channel, topic)
         kind = "email" if channel == "email" else "phone"
         hashes = {}
@@ -52,25 +34,14 @@ class BatchContext:
             address = policy.address_of(doc, channel)
             if address:
                 hashes[cid] = contact_hash(kind, address)
-        found = (
-            {
-                doc["hash"]
-                for doc in SuppressedContact._get_collection().find(
-                    {"hash": {"$in": list(hashes.values())}}, {"hash": 1}
-                )
-            }
-            if hashes
-            else set()
-        )
+        found = suppression.suppressed_among(list(hashes.values()))
         self.suppressed = {cid for cid, h in hashes.items() if h in found}
         self.recent = collections.Counter()
         self.paused: dict = {}
         self.personal_capped: set = set()
         frequency: dict = {}
         if marketing:
-            for doc in Preference._get_collection().find(
-                {"customer_id": {"$in": ids}}, {"customer_id": 1, "paused_until": 1, "frequency": 1}
-            ):
+            for doc in recipients.marketing_preferences(ids):
                 if doc.get("paused_until"):
                     self.paused[doc["customer_id"]] = doc["paused_until"]
                 if doc.get("frequency") in FREQUENCY_CAPS:
@@ -79,14 +50,7 @@ class BatchContext:
             days = max([settings.frequency_window_days] + [window for _, window in frequency.values()])
             global_since = now - datetime.timedelta(days=settings.frequency_window_days)
             sent: dict = collections.defaultdict(list)
-            for doc in Delivery._get_collection().find(
-                {
-                    "customer_id": {"$in": ids},
-                    "marketing": True,
-                    "sent_at": {"$gte": now - datetime.timedelta(days=days)},
-                },
-                {"customer_id": 1, "sent_at": 1},
-            ):
+            for doc in deliveries.marketing_sends_since(ids, now - datetime.timedelta(days=days)):
                 sent[doc["customer_id"]].append(doc["sent_at"])
                 if doc["sent_at"] >= global_since:
                     self.recent[doc["customer_id"]] += 1

@@ -14,28 +14,18 @@ from __future__ import annotations
 import datetime
 import uuid
 
-import mongoengine as me
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
+from services.mailer.store import consents as store
+from services.mailer.store import timeline
+from shared.errors import Invalid
 from shared.messaging.contracts import ConsentChanged
-from shared.models import CHANNELS, CONSENT_STATUSES, TOPICS, ConsentEntry, ConsentState, Interaction
+from shared.models import CHANNELS, CONSENT_STATUSES, TOPICS, ConsentEntry, ConsentState
 from shared.store import to_utc_naive, utcnow
 
 
-class ConsentError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-def _insert_ignoring_duplicate(document: me.Document) -> bool:
-    try:
-        document.save(force_insert=True)
-        return True
-    except (me.NotUniqueError, DuplicateKeyError):
-        return False
+class ConsentError(Invalid):
+    """A consent change that breaks a rule: 422 naming the field, like a schema error."""
 
 
 def record_change(
@@ -77,42 +67,22 @@ def record_change(
         note=note,
         idempotency_key=key,
     )
-    if not _insert_ignoring_duplicate(entry):
-        entry = ConsentEntry.objects(idempotency_key=key).first()
+    entry = store.add_entry(entry)
     # Forward only: a change older than the state's is kept in the ledger but does not win.
-    try:
-        ConsentState._get_collection().update_one(
-            {
-                "customer_id": entry.customer_id,
-                "channel": entry.channel,
-                "topic": entry.topic,
-                "at": {"$lte": entry.at},
-            },
-            # customer_id again in $setOnInsert: the stand-in drops ObjectId equality fields
-            # from an upserted document (real MongoDB copies them; repeating it is harmless).
-            {
-                "$set": {"status": entry.status, "at": entry.at, "entry_id": entry.id},
-                "$setOnInsert": {"customer_id": entry.customer_id},
-            },
-            upsert=True,
-        )
-    except DuplicateKeyError:
-        pass  # a newer state exists: the upsert found no older one to replace
-    _insert_ignoring_duplicate(
-        Interaction(
-            customer_id=entry.customer_id,
-            kind="consent_changed",
-            at=entry.at,
-            key=f"consent:{entry.id}",
-            channel=entry.channel,
-            summary=f"{entry.channel}/{entry.topic}: {entry.status} ({entry.source})",
-            data={
-                "topic": entry.topic,
-                "status": entry.status,
-                "source": entry.source,
-                "entry_id": str(entry.id),
-            },
-        )
+    store.move_state_forward(entry)
+    timeline.add(
+        customer_id=entry.customer_id,
+        kind="consent_changed",
+        at=entry.at,
+        key=f"consent:{entry.id}",
+        channel=entry.channel,
+        summary=f"{entry.channel}/{entry.topic}: {entry.status} ({entry.source})",
+        data={
+            "topic": entry.topic,
+            "status": entry.status,
+            "source": entry.source,
+            "entry_id": str(entry.id),
+        },
     )
     events.publish(
         ConsentChanged(
@@ -130,24 +100,16 @@ def record_change(
 
 
 def current(customer_id) -> list[ConsentState]:
-    return list(ConsentState.objects(customer_id=ObjectId(customer_id)).order_by("channel", "topic"))
+    return store.states(ObjectId(customer_id))
 
 
 def history(customer_id, limit: int = 50, before: ObjectId | None = None) -> tuple[list[ConsentEntry], int]:
-    query = ConsentEntry.objects(customer_id=ObjectId(customer_id))
-    total = query.count()
-    if before is not None:
-        query = query.filter(id__lt=before)
-    return list(query.order_by("-id").limit(limit)), total
+    return store.history(ObjectId(customer_id), limit, before)
 
 
 def state_map(customer_ids, channel: str, topic: str) -> dict[ObjectId, str]:
     """customer id -> current status for one channel and topic (one query for a batch)."""
-    cursor = ConsentState._get_collection().find(
-        {"customer_id": {"$in": list(customer_ids)}, "channel": channel, "topic": topic},
-        {"customer_id": 1, "status": 1, "expires_at": 1},
-    )
-    return {doc["customer_id"]: doc["status"] for doc in cursor}
+    return store.state_map(list(customer_ids), channel, topic)
 
 
 IMPORTED_STATUSES = ("granted", "pending", "revoked")
@@ -174,10 +136,10 @@ def record_imported(event, *, events) -> ConsentEntry:
         customer_id = ObjectId(event.customer_id)
     except Exception:  # noqa: BLE001 - bson raises InvalidId or TypeError
         raise ConsentError("customer_id", "not an id") from None
-    state = ConsentState.objects(customer_id=customer_id, channel=event.channel, topic=event.topic).first()
+    state = store.state(customer_id, event.channel, event.topic)
     if state is not None and state.status == event.status and state.entry_id:
         # The file says what the ledger already says (a re-import): nothing to record.
-        return ConsentEntry.objects(id=state.entry_id).first()
+        return store.entry(state.entry_id)
     note = "; ".join(
         filter(
             None,

@@ -5,23 +5,11 @@ abandoned deliveries and relays the outbox."""
 
 from __future__ import annotations
 
-import mongoengine as me
-from pymongo.errors import DuplicateKeyError
-
 from services.mailer import consents
-from services.mailer.events import Events, batch_publisher
 from services.mailer.sender import Sender
+from services.mailer.store import suppression
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import CustomerErased, Envelope
-from shared.messaging.publisher import Publisher
-from shared.messaging.topology import Topology
-from shared.models import SuppressedContact
-
-
-def build_sender(settings, transports: dict | None = None) -> Sender:
-    topology = Topology(settings.broker_namespace)
-    events = Events(Publisher(settings.amqp_url, topology, "mailer"))
-    return Sender(settings, events, transports, batch_publisher(settings.amqp_url, topology))
 
 
 def on_customer_erased(envelope: Envelope) -> None:
@@ -30,19 +18,19 @@ def on_customer_erased(envelope: Envelope) -> None:
     for kind, digest in (("email", event.email_hash), ("phone", event.phone_hash)):
         if not digest:
             continue
-        try:
-            SuppressedContact(hash=digest, kind=kind, reason="erased").save(force_insert=True)
-        except (me.NotUniqueError, DuplicateKeyError):
-            pass  # already suppressed (bounce, complaint, an earlier delivery of this event)
+        # False when already suppressed (bounce, complaint, an earlier delivery of this event)
+        suppression.suppress(digest, kind, "erased")
 
 
 def handlers(sender: Sender) -> dict:
+    """The worker's handlers, around the sender its bootstrap built."""
+
     def on_consent_imported(envelope) -> None:
         """An import row's consent statement: recorded in the ledger (owned here), or dead-lettered."""
         try:
             consents.record_imported(envelope.event(), events=sender.events)
         except consents.ConsentError as exc:
-            raise Poison(str(exc)) from None
+            raise Poison(f"{exc.field}: {exc.message}") from None
 
     return {
         "mailer.send.requested": sender.on_send_requested,

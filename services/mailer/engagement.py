@@ -3,12 +3,8 @@ update on the delivery is the claim), then an interaction and an event."""
 
 from __future__ import annotations
 
-import mongoengine as me
-from pymongo.errors import DuplicateKeyError
-
-from services.mailer.models import Delivery
+from services.mailer.store import deliveries, timeline
 from shared.messaging.contracts import DeliveryBounced, DeliveryClicked, DeliveryOpened
-from shared.models import Interaction
 from shared.store import utcnow
 
 KINDS = {
@@ -30,30 +26,18 @@ def record(
     """Record the first ``what`` of a delivery; False when it was already recorded."""
     field, kind, event_cls = KINDS[what]
     now = utcnow()
-    query = {"_id": delivery_id, field: None}
-    if what == "bounced":
-        query["status"] = "sent"
-    doc = Delivery._get_collection().find_one_and_update(
-        query,
-        {"$set": {field: now, **(extra_set or {})}},
-        projection={"campaign_id": 1, "customer_id": 1, "channel": 1, "step": 1, "variant": 1},
-    )
+    doc = deliveries.record_first(delivery_id, field, now, only_sent=what == "bounced", extra_set=extra_set)
     if doc is None:
         return False
-    try:
-        Interaction(
-            customer_id=doc["customer_id"],
-            kind=kind,
-            at=now,
-            key=f"delivery:{delivery_id}:{what}",
-            channel=doc["channel"],
-            campaign_id=doc["campaign_id"],
-            data={
-                k: v for k, v in (("delivery_id", str(delivery_id)), ("url", url), ("reason", reason)) if v
-            },
-        ).save(force_insert=True)
-    except (me.NotUniqueError, DuplicateKeyError):
-        pass
+    timeline.add(
+        customer_id=doc["customer_id"],
+        kind=kind,
+        at=now,
+        key=f"delivery:{delivery_id}:{what}",
+        channel=doc["channel"],
+        campaign_id=doc["campaign_id"],
+        data={k: v for k, v in (("delivery_id", str(delivery_id)), ("url", url), ("reason", reason)) if v},
+    )
     events.publish(
         event_cls(
             delivery_id=str(delivery_id),

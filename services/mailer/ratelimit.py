@@ -10,13 +10,11 @@ upserts safe: the loser retries as an update.
 
 from __future__ import annotations
 
-import datetime
 import time
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from services.mailer.models import RateWindow
+from services.mailer.store import rates
 
 
 class RateLimiter:
@@ -29,28 +27,18 @@ class RateLimiter:
     def acquire(self, wanted: int) -> int:
         """Block until at least one send is allowed; return how many (1..wanted)."""
         wanted = max(1, min(wanted, self.per_second))
-        collection = RateWindow._get_collection()
         while True:
             now = self.clock()
             second = int(now)
             for _ in range(3):
                 try:
-                    doc = collection.find_one_and_update(
-                        {"provider": self.provider, "second": second},
-                        {
-                            "$inc": {"count": wanted},
-                            "$setOnInsert": {"expires_at": datetime.datetime.utcfromtimestamp(second + 60)},
-                        },
-                        upsert=True,
-                        return_document=ReturnDocument.AFTER,
-                        projection={"count": 1},
-                    )
+                    count = rates.take_from_window(self.provider, second, wanted)
                     break
                 except DuplicateKeyError:
                     continue
             else:
                 raise RuntimeError("rate window upsert kept colliding")
-            before = doc["count"] - wanted
+            before = count - wanted
             granted = max(0, min(wanted, self.per_second - before))
             if granted:
                 return granted

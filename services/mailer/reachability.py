@@ -12,22 +12,19 @@ from __future__ import annotations
 import collections
 
 from services.mailer.checks import BatchContext
+from services.mailer.store import recipients
 from shared.audience import iter_audience
-from shared.models import Segment
+from shared.errors import NotFound
 from shared.store import utcnow
 
 BATCH = 1000
 
 
-class SegmentNotFound(LookupError):
-    pass
-
-
 def reachability(segment_id, channel: str, topic: str, marketing: bool, settings) -> dict:
     """Counts for the segment: in it, reachable now, deferred (quiet hours), and not reachable per reason."""
-    segment = Segment.objects(id=segment_id).first()
+    segment = recipients.segment(segment_id)
     if segment is None or getattr(segment, "archived", False):
-        raise SegmentNotFound(str(segment_id))
+        raise NotFound("segment", segment_id)
     now = utcnow()
     total = reachable = 0
     deferred: collections.Counter = collections.Counter()

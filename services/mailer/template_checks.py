@@ -11,27 +11,79 @@ from services.mailer import blocks as blk
 from services.mailer import blocks_check, blocks_compile
 from services.mailer.models import Template
 from services.mailer.rendering import RenderError, check_variants
+from shared.errors import DomainError
 
 LOCALE_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
-class TemplateInvalid(ValueError):
+class TemplateInvalid(DomainError):
     """``fields``: {"variants.es.subject": ["line 1: 'x' is undefined"]}; ``blocks``: the
-    problems of block variants, each naming its block in Spanish and English."""
+    problems of block variants, each naming its block in Spanish and English (422, the fields
+    named; block problems also in ``details.blocks``)."""
+
+    status = 422
+    code = "validation_error"
 
     def __init__(self, fields: dict[str, list[str]], blocks: list[blk.BlockProblem] | None = None):
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items()))
         self.fields = fields
         self.blocks = blocks or []
+        if self.blocks:
+            first = self.blocks[0]
+            super().__init__(
+                f"{first.en} / {first.es}",
+                location="json",
+                fields=fields,
+                blocks=[p.as_detail() for p in self.blocks],
+            )
+        else:
+            super().__init__(f"Invalid json: {', '.join(sorted(fields))}", location="json", fields=fields)
 
 
-class FooterMissing(ValueError):
-    """A marketing template whose block variants lack the unsubscribe footer."""
+class FooterMissing(DomainError):
+    """A marketing template whose block variants lack the unsubscribe footer: 422 naming the
+    block that is missing, per locale, in Spanish and English."""
+
+    status = 422
+    code = "footer_missing"
 
     def __init__(self, locales: list[str], topic: str):
-        super().__init__(f"no footer block in {', '.join(locales)}")
         self.locales = locales
         self.topic = topic
+        problems = [
+            {
+                "field": f"variants.{locale}.blocks",
+                "es": f"falta el bloque pie (con los enlaces de baja y de preferencias) en «{locale}»: "
+                f"una plantilla de {topic} no se puede publicar sin él",
+                "en": f"the footer block (with the unsubscribe and preference-center links) is missing in "
+                f"'{locale}': a {topic} template cannot be published without it",
+            }
+            for locale in locales
+        ]
+        super().__init__(
+            f"{problems[0]['en']} / {problems[0]['es']}",
+            location="json",
+            fields={p["field"]: [p["en"]] for p in problems},
+            blocks=problems,
+            missing_block="footer",
+        )
+
+
+class DoesNotRender(DomainError):
+    """A template (or its draft) that does not render for a preview or test send: 422, the
+    field named as ``variants.<locale>.<field>``, the line in ``details.line``."""
+
+    status = 422
+    code = "validation_error"
+
+    def __init__(self, exc: RenderError):
+        where = f"line {exc.line}: " if exc.line else ""
+        field = f"variants.{exc.locale}.{exc.field}"
+        super().__init__(
+            f"The template does not render: {field}: {where}{exc.message}",
+            location="template",
+            fields={field: [where + exc.message]},
+            line=exc.line,
+        )
 
 
 def validate(channel: str, variants: dict, fallback_locale: str, sample: dict | None) -> dict:

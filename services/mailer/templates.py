@@ -1,7 +1,6 @@
-"""Templates: create, version, draft, publish, and the compiled form sends use.
+"""Templates: create, version, draft, publish (the compiled form sends use: ``packs``).
 
-A template's versions are immutable once saved, so a compiled version is
-cached by (template id, number) for the life of the process. Variants built
+A template's versions are immutable once saved. Variants built
 from blocks (``services.mailer.blocks``) are compiled to HTML and text once,
 when the version (or the draft) is saved; a send renders the stored result.
 
@@ -13,16 +12,59 @@ version. A campaign step keeps the version its first batch was sent with
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-
 from bson import ObjectId
-from pymongo import ReturnDocument
+from bson.errors import InvalidId
 
-from services.mailer.models import Delivery, Template, TemplateVersion
-from services.mailer.rendering import Compiled, RenderError, compile_variant
+from services.mailer.models import Template, TemplateVersion
+from services.mailer.packs import Pack, pack, version_for_send
+from services.mailer.rendering import RenderError, compile_variant
+from services.mailer.store import templates as store
 from services.mailer.template_checks import FooterMissing, TemplateInvalid, check_publishable, validate
+from shared.errors import Conflict, NotFound
 from shared.store import utcnow
+
+
+def load(template_id, *, editable: bool = False) -> Template:
+    """The template with this id; ``editable``: refused (409) when it is archived (no new draft
+    or version)."""
+    try:
+        template = store.get(ObjectId(template_id))
+    except (InvalidId, TypeError):
+        template = None
+    if template is None:
+        raise NotFound("template", template_id)
+    if editable and template.archived:
+        raise Conflict("the template is archived")
+    return template
+
+
+def page(filters: dict, after, limit: int) -> tuple[list[Template], int]:
+    """Templates by ``channel`` and ``archived`` (those given), oldest first after the cursor; the total."""
+    return store.page(filters, after, limit)
+
+
+def versions_page(template: Template, after: int | None, limit: int) -> tuple[list[TemplateVersion], int]:
+    """The template's versions after number ``after``, oldest first; how many it has."""
+    return store.versions_page(template.id, after, limit)
+
+
+def update(template: Template, changes: dict) -> Template:
+    """Rename, describe, archive or give a topic (a topic needing a footer is checked against the
+    published version); content changes are new versions."""
+    for key, value in changes.items():
+        setattr(template, key, value)
+    if "topic" in changes and template.published_version:
+        published = version_of(template, template.published_version)
+        check_publishable(template, published.variants if published else {})
+    template.updated_at = utcnow()
+    template.save()
+    return template
+
+
+def discard_draft(template: Template) -> None:
+    """Drop the draft; the published version stays as it is."""
+    store.drop_draft(template.id)
+    template.reload()
 
 
 def create(
@@ -80,15 +122,9 @@ def add_version(
         compiled = validate(template.channel, variants, fallback_locale, sample)
     if publish:
         check_publishable(template, variants)
-    bumped = Template._get_collection().find_one_and_update(
-        {"_id": template.id},
-        {"$inc": {"latest_version": 1}, "$set": {"updated_at": utcnow()}},
-        return_document=ReturnDocument.AFTER,
-        projection={"latest_version": 1},
-    )
     version = TemplateVersion(
         template_id=template.id,
-        number=bumped["latest_version"],
+        number=store.next_version_number(template.id),
         variants=variants,
         compiled=compiled or {},
         fallback_locale=fallback_locale,
@@ -101,20 +137,15 @@ def add_version(
     return version
 
 
-def publish_version(template: Template, number: int) -> TemplateVersion | None:
+def publish_version(template: Template, number: int) -> TemplateVersion:
     """Make ``number`` the version sends use (publishing an older one pins it)."""
-    version = TemplateVersion.objects(template_id=template.id, number=number).only("variants").first()
+    version = store.version_variants(template.id, number)
     if version is None:
-        return None
+        raise NotFound("version", number)
     check_publishable(template, version.variants)
-    now = utcnow()
-    updated = TemplateVersion.objects(template_id=template.id, number=number).update_one(
-        set__published=True, set__published_at=now
-    )
-    if not updated:
-        return None
-    Template.objects(id=template.id).update_one(set__published_version=number, set__updated_at=now)
-    return TemplateVersion.objects(template_id=template.id, number=number).first()
+    if not store.mark_published(template.id, number, utcnow()):
+        raise NotFound("version", number)
+    return store.version(template.id, number)
 
 
 def _draft_doc(variants: dict, fallback_locale: str, sample: dict | None, compiled: dict) -> dict:
@@ -134,7 +165,7 @@ def save_draft(
     fallback_locale = fallback_locale or template.fallback_locale
     compiled = validate(template.channel, variants, fallback_locale, sample)
     draft = _draft_doc(variants, fallback_locale, sample, compiled)
-    Template.objects(id=template.id).update_one(set__draft=draft, set__updated_at=utcnow())
+    store.keep_draft(template.id, draft, utcnow())
     template.draft = draft
     return draft
 
@@ -155,14 +186,14 @@ def start_draft(template: Template) -> dict:
     }
 
 
-def publish_draft(template: Template, topic: str | None = None) -> TemplateVersion | None:
-    """The draft becomes a new, published version; the draft is then gone. None: no draft."""
+def publish_draft(template: Template, topic: str | None = None) -> TemplateVersion:
+    """The draft becomes a new, published version; the draft is then gone (409 without a draft)."""
     draft = template.draft
     if not draft:
-        return None
+        raise Conflict("there is no draft to publish")
     if topic and topic != template.topic:
         check_publishable(template, draft["variants"], topic)
-        Template.objects(id=template.id).update_one(set__topic=topic)
+        store.set_topic(template.id, topic)
         template.topic = topic
     check_publishable(template, draft["variants"])
     version = add_version(
@@ -173,7 +204,7 @@ def publish_draft(template: Template, topic: str | None = None) -> TemplateVersi
         publish=True,
         compiled=draft.get("compiled") or {},
     )
-    Template.objects(id=template.id, draft__saved_at=draft["saved_at"]).update_one(unset__draft=True)
+    store.drop_draft(template.id, draft["saved_at"])
     template.reload()
     return version
 
@@ -188,66 +219,10 @@ def draft_pack(template: Template) -> Pack:
     return Pack(template.id, 0, template.channel, draft["fallback_locale"], compiled)
 
 
-def version_for_send(template: Template, campaign_id: str, step: str) -> int | None:
-    """The version a campaign step sends: the one its earlier batches used, else the published one.
-
-    A step's deliveries record their version, so a version published while
-    the campaign runs reaches only steps that had not started. Once known,
-    a step's version never changes: it is remembered, one read per step and process."""
-    key = (campaign_id, step, template.id)
-    with _lock:
-        known = _steps.get(key)
-    if known is not None:
-        return known
-    earlier = Delivery._get_collection().find_one(
-        {"campaign_id": campaign_id, "step": step, "template_id": template.id}, {"template_version": 1}
-    )
-    number = (earlier or {}).get("template_version") or template.published_version
-    if number and earlier:
-        with _lock:
-            if len(_steps) >= 10_000:
-                _steps.clear()
-            _steps[key] = number
-    return number
-
-
 def version_of(template: Template, number: int | None = None) -> TemplateVersion | None:
     """The given version, else the published one, else the latest."""
     number = number or template.published_version or template.latest_version
-    return TemplateVersion.objects(template_id=template.id, number=number).first()
-
-
-@dataclass
-class Pack:
-    """A version compiled for every locale."""
-
-    template_id: ObjectId
-    number: int
-    channel: str
-    fallback: str
-    variants: dict[str, Compiled]
-
-
-_cache: dict[tuple, Pack] = {}
-_steps: dict[tuple, int] = {}  # (campaign id, step, template id) -> the version its deliveries have
-_lock = threading.Lock()
-
-
-def pack(template_id: ObjectId, number: int, channel: str) -> Pack | None:
-    key = (template_id, number)
-    with _lock:
-        found = _cache.get(key)
-    if found is not None:
-        return found
-    version = TemplateVersion.objects(template_id=template_id, number=number).first()
-    if version is None:
-        return None
-    source = {**version.variants, **(version.compiled or {})}
-    compiled = {locale: compile_variant(channel, locale, variant) for locale, variant in source.items()}
-    found = Pack(template_id, number, channel, version.fallback_locale, compiled)
-    with _lock:
-        _cache[key] = found
-    return found
+    return store.version(template.id, number)
 
 
 __all__ = [
@@ -258,13 +233,18 @@ __all__ = [
     "add_version",
     "check_publishable",
     "create",
+    "discard_draft",
     "draft_pack",
+    "load",
     "pack",
+    "page",
     "publish_draft",
     "publish_version",
     "save_draft",
     "start_draft",
     "validate",
     "version_for_send",
+    "update",
     "version_of",
+    "versions_page",
 ]

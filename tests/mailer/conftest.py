@@ -115,28 +115,28 @@ def admin_api(app):
 
 @pytest.fixture
 def events(settings):
-    from services.mailer.consumers import build_sender
+    from services.mailer.bootstrap import build
 
-    sender = build_sender(settings)
-    yield sender.events
-    sender.events.publisher.close()
+    parts = build(settings)
+    yield parts.events
+    parts.close()
 
 
 @pytest.fixture
 def sender_for(settings_for):
-    from services.mailer.consumers import build_sender
+    """A worker's sender, built through the mailer's bootstrap like the worker's."""
+    from services.mailer.bootstrap import build
 
     made = []
 
-    def build(**overrides):
-        sender = build_sender(settings_for(**overrides))
-        made.append(sender)
-        return sender
+    def make(**overrides):
+        parts = build(settings_for(**overrides))
+        made.append(parts)
+        return parts.sender
 
-    yield build
-    for sender in made:
-        sender.close()
-        sender.events.publisher.close()
+    yield make
+    for parts in made:
+        parts.close()
 
 
 def make_customer(consent: dict | None = None, events=None, **fields) -> Customer:

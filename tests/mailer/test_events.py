@@ -7,8 +7,8 @@ import json
 
 from kombu import Connection
 
-from services.mailer.events import Events, batch_publisher
 from shared.messaging.contracts import DeliverySent
+from shared.messaging.outbox import Outbox
 from shared.messaging.publisher import OutboxMessage, Publisher
 from tests.support import drain
 
@@ -17,8 +17,8 @@ def test_unconfirmed_batch_goes_to_the_outbox_and_is_relayed(service_env):
     topology = service_env.topology
     with Connection(service_env.amqp_url) as conn:
         topology.declare(conn.channel(), ["campaigns.delivery"])
-    good = Events(Publisher(service_env.amqp_url, topology, "mailer"))
-    down = batch_publisher("amqp://guest:guest@127.0.0.1:1//", topology)  # nothing listens there
+    good = Outbox(Publisher(service_env.amqp_url, topology, "mailer"))
+    down = Outbox.connect("amqp://guest:guest@127.0.0.1:1//", topology, "mailer")  # nothing listens there
     items = [
         (
             DeliverySent(delivery_id=f"d{n}", campaign_id="c", customer_id="x", channel="email"),
@@ -34,7 +34,7 @@ def test_unconfirmed_batch_goes_to_the_outbox_and_is_relayed(service_env):
     ]
     assert good.relay() == 3 and OutboxMessage.objects.count() == 0
     # and through a working broker, one confirm wait for the whole batch
-    up = batch_publisher(service_env.amqp_url, topology)
+    up = Outbox.connect(service_env.amqp_url, topology, "mailer")
     up.publish_many(
         [
             (
@@ -64,14 +64,14 @@ def test_an_event_the_broker_cannot_take_now_is_kept_once_with_when_it_happened(
     topology = service_env.topology
     with Connection(service_env.amqp_url) as conn:
         topology.declare(conn.channel(), ["campaigns.delivery"])
-    down = Events(Publisher("amqp://guest:guest@127.0.0.1:1//", topology, "mailer"))
+    down = Outbox(Publisher("amqp://guest:guest@127.0.0.1:1//", topology, "mailer"))
     sent = DeliverySent(delivery_id="d1", campaign_id="c", customer_id="x", channel="email")
     at = datetime.datetime(2026, 11, 20, 9, 30)  # naive: UTC, as the store keeps it
     down.publish(sent, "delivery-d1-sent", occurred_at=at)
     down.publish(sent, "delivery-d1-sent", occurred_at=at)  # a retry of the same fact
     assert [m.message_id for m in OutboxMessage.objects] == ["delivery-d1-sent"]
 
-    good = Events(Publisher(service_env.amqp_url, topology, "mailer"))
+    good = Outbox(Publisher(service_env.amqp_url, topology, "mailer"))
     assert good.relay() == 1
     good.publisher.close()
     [message] = drain(service_env.amqp_url, topology.name("campaigns.delivery"))

@@ -60,7 +60,8 @@ def mailer_handler(service_env):
     """The mailer worker's real handler for mailer.consent.imported."""
     from devstack.sms import SmsServer
     from devstack.smtp import SmtpServer
-    from services.mailer.consumers import build_sender, handlers
+    from services.mailer.bootstrap import build
+    from services.mailer.consumers import handlers
     from services.mailer.settings import load
 
     with SmtpServer() as smtp, SmsServer() as sms:
@@ -71,12 +72,11 @@ def mailer_handler(service_env):
                 VINCULO_MAILER_PUBLIC_URL="https://mailer.example",
             )
         )
-        sender = build_sender(settings)
+        parts = build(settings)
         try:
-            yield handlers(sender)["mailer.consent.imported"]
+            yield handlers(parts.sender)["mailer.consent.imported"]
         finally:
-            sender.close()
-            sender.events.publisher.close()
+            parts.close()
 
 
 def test_consent_columns_are_checked_announced_and_recorded_by_the_mailer(

@@ -10,6 +10,7 @@ from services.mailer.api import (
     preferences_data,  # noqa: F401 - its views join prefpages.bp
     prefpages,
     public,
+    template_previews,  # noqa: F401 - its views join templates.bp
     templates,
 )
 

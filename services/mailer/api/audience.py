@@ -10,7 +10,6 @@ from services.mailer import reachability as domain
 from services.mailer.api.common import settings
 from services.mailer.models import CHANNELS
 from shared.http.auth import roles
-from shared.http.errors import not_found
 from shared.http.paging import object_id
 from shared.models import TOPICS
 
@@ -51,7 +50,4 @@ class ReachabilityOut(Schema):
 def post_reachability(body):
     """How many of a segment a send on this channel and topic would reach now, and why not the others."""
     segment_id = object_id(body["segment_id"], "segment")
-    try:
-        return domain.reachability(segment_id, body["channel"], body["topic"], body["marketing"], settings())
-    except domain.SegmentNotFound:
-        raise not_found("segment", body["segment_id"]) from None
+    return domain.reachability(segment_id, body["channel"], body["topic"], body["marketing"], settings())

@@ -36,17 +36,7 @@ def take_report():
             location="body",
             fields={"body": ["is empty"]},
         )
-    try:
-        report = bounces.parse(raw)
-    except bounces.NotAReport as exc:
-        raise ApiError(
-            422,
-            f"Not a bounce report: {exc}",
-            error="validation_error",
-            location="body",
-            fields={"body": [str(exc)]},
-        ) from None
-    return bounces.apply(report, mailer().events)
+    return bounces.apply(bounces.parse(raw), mailer().events)
 
 
 unsubscribes = APIBlueprint("unsubscribes", __name__, url_prefix="/unsubscribes", tag="unsubscribes")

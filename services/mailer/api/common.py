@@ -6,6 +6,8 @@ import datetime
 
 from flask import current_app
 
+from shared.bootstrap import current
+
 
 def aware(value):
     """Naive UTC from the store -> aware UTC for the API (ISO 8601 with offset)."""
@@ -19,5 +21,5 @@ def settings():
 
 
 def mailer():
-    """The per-app pieces (events, tokens, links, sender) built in create_app."""
-    return current_app.extensions["vinculo_mailer"]
+    """The app's parts (``services.mailer.bootstrap``: events, tokens, links, listener, transports)."""
+    return current()

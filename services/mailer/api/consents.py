@@ -14,17 +14,17 @@ from services.mailer.api.schemas import (
     ConsentsOut,
     HistoryQuery,
 )
+from services.mailer.store import recipients
 from shared.http.auth import mask_personal, roles
-from shared.http.errors import field_error, not_found
+from shared.http.errors import not_found
 from shared.http.paging import cursor_id, object_id
-from shared.models import Customer
 
 bp = APIBlueprint("consents", __name__, url_prefix="/customers", tag="consents")
 
 
 def _customer(customer_id):
     oid = object_id(customer_id, "customer")
-    if not Customer.objects(id=oid).only("id").first():
+    if not recipients.exists(oid):
         raise not_found("customer", customer_id)
     return oid
 
@@ -81,20 +81,17 @@ def history(customer_id, query_data):
 def change(customer_id, json_data):
     """Record a consent given or withdrawn (marketer, import), with its source and wording."""
     oid = _customer(customer_id)
-    try:
-        entry = consents.record_change(
-            oid,
-            json_data["channel"],
-            json_data["topic"],
-            json_data["status"],
-            json_data["source"],
-            events=mailer().events,
-            idempotency_key=json_data.get("idempotency_key"),
-            at=json_data.get("at"),
-            ip=json_data.get("ip") or request.remote_addr,
-            wording_version=json_data.get("wording_version"),
-            note=json_data.get("note"),
-        )
-    except consents.ConsentError as exc:
-        raise field_error(exc.field, exc.message) from None
+    entry = consents.record_change(
+        oid,
+        json_data["channel"],
+        json_data["topic"],
+        json_data["status"],
+        json_data["source"],
+        events=mailer().events,
+        idempotency_key=json_data.get("idempotency_key"),
+        at=json_data.get("at"),
+        ip=json_data.get("ip") or request.remote_addr,
+        wording_version=json_data.get("wording_version"),
+        note=json_data.get("note"),
+    )
     return entry_out(entry)

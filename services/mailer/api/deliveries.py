@@ -9,6 +9,7 @@ from apiflask import APIBlueprint
 from services.mailer.api.common import aware, settings
 from services.mailer.api.schemas import DeliveryOut, DeliveryPage, DeliveryQuery
 from services.mailer.models import Delivery
+from services.mailer.store import deliveries
 from shared.http.auth import mask_personal, roles
 from shared.http.errors import not_found
 from shared.http.paging import cursor_id, object_id
@@ -55,17 +56,12 @@ def delivery_out(d: Delivery) -> dict:
 @bp.output(DeliveryPage)
 def list_deliveries(query_data):
     """Deliveries by campaign, customer, step or status."""
-    query = Delivery.objects
-    for name in ("campaign_id", "status", "step", "code"):
-        if query_data.get(name):
-            query = query.filter(**{name: query_data[name]})
+    filters = {
+        name: query_data[name] for name in ("campaign_id", "status", "step", "code") if query_data.get(name)
+    }
     if query_data.get("customer_id"):
-        query = query.filter(customer_id=object_id(query_data["customer_id"], "customer"))
-    total = query.count()
-    after = cursor_id(query_data)
-    if after:
-        query = query.filter(id__gt=after)
-    items = list(query.order_by("id").limit(query_data["limit"]))
+        filters["customer_id"] = object_id(query_data["customer_id"], "customer")
+    items, total = deliveries.page(filters, cursor_id(query_data), query_data["limit"])
     nxt = str(items[-1].id) if len(items) == query_data["limit"] else None
     return mask_personal({"items": [delivery_out(d) for d in items], "total": total, "next": nxt})
 
@@ -75,7 +71,7 @@ def list_deliveries(query_data):
 @bp.output(DeliveryOut)
 def get_delivery(delivery_id):
     """One delivery."""
-    delivery = Delivery.objects(id=object_id(delivery_id, "delivery")).first()
+    delivery = deliveries.get(object_id(delivery_id, "delivery"))
     if delivery is None:
         raise not_found("delivery", delivery_id)
     return mask_personal(delivery_out(delivery))

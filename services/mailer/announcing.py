@@ -1,0 +1,97 @@
+"""What the sender announces about deliveries: ``delivery.skipped``, ``delivery.failed``
+and ``delivery.sent`` (through the outbox, with ids derived from the fact, so a
+repeat is dropped by consumers), and the ``message_sent`` interactions of the
+timeline, written together after the events.
+
+``Announcing`` is a part of ``sender.Sender``: it uses the sender's ``events``
+(one event at a time), ``batch_publisher`` (lists of events, one confirm wait)
+and ``_unannounced`` (recorded sends not yet announced).
+"""
+
+from __future__ import annotations
+
+from services.mailer.store import timeline
+from shared.messaging.contracts import DeliverySent, DeliverySkipped
+from shared.store import utcnow
+
+ANNOUNCE_EVERY = 200  # recorded sends published (delivery.sent) and written to the timeline together
+
+
+class Announcing:
+    def _announce_skipped(self, docs: list[dict]) -> None:
+        """delivery.skipped for each delivery a rule stopped, with its code: a campaign counts it
+        as done (not sent, and why) rather than waiting for it."""
+        if not docs:
+            return
+        items = [
+            (
+                self._event(DeliverySkipped, doc, doc.get("reason"), doc.get("code")),
+                f"delivery-{doc['_id']}-skipped",
+                None,
+            )
+            for doc in docs
+        ]
+        if self.batch_publisher is not None:
+            self.batch_publisher.publish_many(items)
+        else:
+            for event, message_id, _ in items:
+                self.events.publish(event, message_id=message_id)
+
+    def _announce_sent(self) -> None:
+        """Publish delivery.sent, then write the message_sent interactions, for recorded sends.
+
+        Deferred from _finalize to keep the per-message path to one store write.
+        Events go first: if the worker dies before the interactions are written,
+        a redelivered batch finds sent deliveries without their interaction and
+        announces them again (same message ids, so consumers drop the repeat).
+        """
+        docs, self._unannounced = self._unannounced, []
+        if not docs:
+            return
+        items = [(self._event(DeliverySent, doc), f"delivery-{doc['_id']}-sent") for doc in docs]
+        if self.batch_publisher is not None:
+            self.batch_publisher.publish_many([(event, message_id, None) for event, message_id in items])
+        else:
+            for event, message_id in items:
+                self.events.publish(event, message_id=message_id)
+        timeline.add_many(
+            [
+                {
+                    "customer_id": doc["customer_id"],
+                    "kind": "message_sent",
+                    "at": doc.get("sent_at") or utcnow(),
+                    "key": f"delivery:{doc['_id']}:sent",
+                    "channel": doc["channel"],
+                    "campaign_id": doc["campaign_id"],
+                    "data": {"delivery_id": str(doc["_id"]), "step": doc["step"]},
+                }
+                for doc in docs
+            ]
+        )
+
+    def _reannounce(self, sent: list[dict]) -> None:
+        """Sent deliveries of a redelivered batch whose announcement a crash may have cut short."""
+        if not sent:
+            return
+        keys = {f"delivery:{doc['_id']}:sent": doc for doc in sent}
+        written = timeline.written_keys(list(keys))
+        self._unannounced.extend(doc for key, doc in keys.items() if key not in written)
+        self._announce_sent()
+
+    @staticmethod
+    def _event(cls, doc: dict, reason: str | None = None, code: str | None = None):
+        return cls(
+            delivery_id=str(doc["_id"]),
+            campaign_id=doc["campaign_id"],
+            customer_id=str(doc["customer_id"]),
+            channel=doc["channel"],
+            step=doc["step"],
+            variant=doc.get("variant"),
+            reason=reason,
+            code=code,
+        )
+
+    def _announce(
+        self, cls, doc: dict, what: str, reason: str | None = None, code: str | None = None
+    ) -> None:
+        self.events.publish(self._event(cls, doc, reason, code), message_id=f"delivery-{doc['_id']}-{what}")
