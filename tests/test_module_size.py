@@ -24,8 +24,6 @@ NOT_YET = {
     "services/console/views/builder.py": "console views: being edited by another engineer",
     "services/console/views/campaigns.py": "console views: being edited by another engineer",
     "services/console/views/segments.py": "console views: being edited by another engineer",
-    "services/mailer/api/preferences.py": "being changed by the engineer `ownership`",
-    "services/mailer/api/preferences_data.py": "being changed by the engineer `ownership`",
     "services/segments/importer.py": "imports: being edited by another engineer (525 lines in the issue)",
     "services/segments/api/imports.py": "imports: being edited with the importer",
     "shared/messaging/consumer.py": "the outbox work of issue 14 reshapes messaging",
