@@ -89,7 +89,8 @@ def find_customer(email: str | None) -> dict | None:
 
 
 def linked_customer(data) -> tuple[ObjectId, dict]:
-    """The customer a verified link's data names (TokenError if malformed); an erased customer's link is void."""
+    """The customer a verified link's data names (TokenError if malformed); an erased
+    customer's link is void."""
     try:
         customer_id = ObjectId(data["c"])
     except (InvalidId, TypeError, KeyError):

@@ -1,8 +1,9 @@
 """What every preference-center page shares: the blueprint, its security headers and
 rate limit, rendering in the visitor's language, opening a signed link (``link_view``),
 the CSRF checks, the visitor and the public links as the rules take them, and the
-center page itself (the answer of most forms). The views live in ``preferences`` (the center), ``preferences_data`` (my data) and
-``optin_pages`` (renewal, double opt-in); they import from here, never the reverse.
+center page itself (the answer of most forms). The views live in ``preferences``
+(the center), ``preferences_data`` (my data) and ``optin_pages`` (renewal, double
+opt-in); they import from here, never the reverse.
 """
 
 from __future__ import annotations
