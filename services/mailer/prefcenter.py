@@ -1,5 +1,6 @@
 """The preference center's building blocks, kept out of the views: CSRF
-tokens, the per-IP fixed-window rate limit, the audit log, the calls to
+tokens, the per-IP fixed-window rate limit, the audit log, the customer a
+link names, recording a consent change (``Visit``, ``change``), the calls to
 the segments service (which owns Customer) and the small emails the
 public pages send (a fresh link, a double opt-in confirmation).
 
@@ -17,19 +18,22 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
 
 import requests
 from bson import ObjectId
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from bson.errors import InvalidId
 
-from services.mailer import email_message
-from services.mailer.prefs_models import AuditEntry, PublicHit
+from services.mailer import consents, email_message
+from services.mailer.store import preferences as store
+from services.mailer.tokens import TokenError
 from shared import normalize
-from shared.models import Customer
+from shared.errors import Unavailable
 from shared.store import utcnow
 
 CSRF_COOKIE = "vinculo_csrf"
+SOURCE = "preference_center"
+MARKETING_TOPICS = ("newsletter", "promotions")
 
 
 def _mac(secret: str, what: str) -> str:
@@ -56,20 +60,8 @@ def hit(key: str, limit: int, window_seconds: int, now: datetime.datetime | None
     """Count one request for ``key`` in the current fixed window; False when over ``limit``."""
     now = now or utcnow()
     window = int(now.timestamp()) // window_seconds
-    collection = PublicHit._get_collection()
-    expires = now + datetime.timedelta(seconds=2 * window_seconds)
-    for _ in range(2):  # a concurrent first upsert loses on the unique key: retry as an update
-        try:
-            doc = collection.find_one_and_update(
-                {"key": key, "window": window},
-                {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": expires}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-            return doc["count"] <= limit
-        except DuplicateKeyError:
-            continue
-    return False
+    count = store.count_hit(key, window, now + datetime.timedelta(seconds=2 * window_seconds))
+    return count is not None and count <= limit
 
 
 def mail_allowed(settings, address: str, now: datetime.datetime | None = None) -> bool:
@@ -83,9 +75,7 @@ def mail_allowed(settings, address: str, now: datetime.datetime | None = None) -
 
 
 def audit(customer_id, action: str, ip: str | None, **detail) -> None:
-    AuditEntry(
-        customer_id=ObjectId(customer_id) if customer_id else None, action=action, detail=detail, ip=ip
-    ).save()
+    store.add_audit(ObjectId(customer_id) if customer_id else None, action, ip, detail)
 
 
 def find_customer(email: str | None) -> dict | None:
@@ -95,10 +85,62 @@ def find_customer(email: str | None) -> dict | None:
         return None
     if not address:
         return None
-    return Customer._get_collection().find_one({"email": address, "erased": {"$ne": True}})
+    return store.find_live_customer_by_email(address)
 
 
-class SegmentsError(RuntimeError):
+def linked_customer(data) -> tuple[ObjectId, dict]:
+    """The customer a verified link's data names (TokenError if malformed); an erased
+    customer's link is void."""
+    try:
+        customer_id = ObjectId(data["c"])
+    except (InvalidId, TypeError, KeyError):
+        raise TokenError("the link is not valid") from None
+    customer = store.find_customer(customer_id)
+    if customer is None or customer.get("erased"):
+        raise TokenError("the link is not valid")
+    return customer_id, customer
+
+
+def choices_of(customer_id) -> dict:
+    """What the center shows as chosen: the granted (channel, topic) pairs, the pause (if still on)
+    and the frequency."""
+    pref = store.preference_of(customer_id)
+    paused = pref.get("paused_until")
+    granted = {(s.channel, s.topic) for s in consents.current(customer_id) if s.status == "granted"}
+    return {
+        "granted": granted,
+        "paused_until": paused if paused and paused > utcnow() else None,
+        "frequency": pref.get("frequency") or "any",
+    }
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who acts through the public pages and with what: the settings, the mailer's
+    parts (``events``, ``tokens``, ``links``) and the visitor's IP (audited)."""
+
+    settings: object
+    parts: object
+    ip: str | None
+
+
+def change(visit: Visit, customer_id, channel, topic, status, *, note=None, key=None):
+    """Record a consent change made through the preference center."""
+    return consents.record_change(
+        customer_id,
+        channel,
+        topic,
+        status,
+        SOURCE,
+        events=visit.parts.events,
+        ip=visit.ip,
+        wording_version=visit.settings.wording_version,
+        note=note,
+        idempotency_key=key,
+    )
+
+
+class SegmentsError(Unavailable):
     """The segments service did not do what was asked (down, or refused)."""
 
 

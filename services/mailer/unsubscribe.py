@@ -24,9 +24,8 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from services.mailer import consents
-from services.mailer.models import Delivery
+from services.mailer.store import preferences as store
 from services.mailer.tokens import TokenError
-from shared.models import Customer
 
 # A signed token: URL-safe base64 pieces joined by dots (see services/mailer/tokens.py).
 TOKEN = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_\-.]{20,})", re.IGNORECASE)
@@ -52,10 +51,7 @@ def verify(tokens, token: str) -> Unsubscribed:
         customer_id, channel, topic = ObjectId(data["c"]), data["ch"], data["t"]
     except (InvalidId, KeyError, TypeError) as exc:
         raise TokenError(f"malformed unsubscribe token ({exc})") from None
-    customer = Customer._get_collection().find_one(
-        {"_id": customer_id}, {"email": 1, "phone": 1, "locale": 1}
-    )
-    return Unsubscribed(customer_id, channel, topic, data.get("d"), customer)
+    return Unsubscribed(customer_id, channel, topic, data.get("d"), store.customer_contacts(customer_id))
 
 
 def revoke(tokens, token: str, *, events, note: str, ip: str | None = None) -> Unsubscribed:
@@ -81,10 +77,10 @@ def revoke(tokens, token: str, *, events, note: str, ip: str | None = None) -> U
 def campaign_of(delivery_id) -> str | None:
     """The campaign a message belonged to, so its results count the unsubscribe."""
     try:
-        found = Delivery._get_collection().find_one({"_id": ObjectId(delivery_id)}, {"campaign_id": 1})
+        oid = ObjectId(delivery_id)
     except (InvalidId, TypeError):
         return None
-    return found["campaign_id"] if found else None
+    return store.campaign_of_delivery(oid)
 
 
 def token_in_mail(raw: bytes) -> str:

@@ -8,24 +8,21 @@ rate-limited per IP, every change is audited and goes through
 consents.record_change with source ``preference_center``. No personal data
 travels in a URL: addresses are posted in form bodies.
 
-This module holds the center's own views; ``prefpages`` what every page shares
-and ``preferences_data`` the other pages.
+This module holds the center's own views; ``prefpages`` what every page shares,
+``preferences_data`` "my data" and ``optin_pages`` the pages without a link. The
+rules are in the domain modules: ``prefcenter``, ``prefs_save``, ``prefs_data``, ``optin``.
 """
 
 from __future__ import annotations
 
-import datetime
-
 from flask import Response, request
 
-from services.mailer import consents, prefcenter
-from services.mailer.api.common import settings
-from services.mailer.api.prefpages import STYLE, bp, center_page, change, link_view, preference_of
-from services.mailer.prefs_models import FREQUENCIES, PAUSE_DAYS, Preference
+from services.mailer import prefcenter, prefs_save
+from services.mailer.api.prefpages import STYLE, bp, center_page, link_view, visit
+from services.mailer.prefs_models import FREQUENCIES, PAUSE_DAYS
 from services.mailer.prefs_text import TEXT
 from shared.http.auth import public
 from shared.models import CHANNELS, TOPICS
-from shared.store import utcnow
 
 
 @bp.get("/p/style.css")
@@ -65,44 +62,13 @@ def save(token, customer_id, customer, lang):
         or (language and language not in TEXT)
     ):
         return center_page(token, customer_id, customer, lang, TEXT[lang]["invalid"], 422)
-    ip = request.remote_addr
-    states = {(s.channel, s.topic): s.status for s in consents.current(customer_id)}
-    for channel in CHANNELS:
-        for topic in TOPICS:
-            had = states.get((channel, topic)) == "granted"
-            if (channel, topic) in wanted and not had:
-                change(customer_id, channel, topic, "granted")
-                prefcenter.audit(customer_id, "consent", ip, channel=channel, topic=topic, status="granted")
-            elif (channel, topic) not in wanted and had:
-                change(customer_id, channel, topic, "revoked")
-                prefcenter.audit(customer_id, "consent", ip, channel=channel, topic=topic, status="revoked")
-    pref = preference_of(customer_id)
-    update: dict = {}
-    if pause == "resume" and pref.get("paused_until"):
-        update["paused_until"] = None
-    elif pause.isdigit():
-        update["paused_until"] = utcnow() + datetime.timedelta(days=int(pause))
-    if frequency != (pref.get("frequency") or "any"):
-        update["frequency"] = frequency
-    if update:
-        Preference._get_collection().update_one(
-            {"customer_id": customer_id},
-            {"$set": {**update, "updated_at": utcnow()}, "$setOnInsert": {"customer_id": customer_id}},
-            upsert=True,
+    try:
+        new_language = prefs_save.save_choices(
+            visit(), customer_id, customer, wanted, pause, frequency, language
         )
-        prefcenter.audit(
-            customer_id,
-            "preferences",
-            ip,
-            **{k: (v.isoformat() if isinstance(v, datetime.datetime) else v) for k, v in update.items()},
-        )
-    current_locale = customer.get("locale") or "es"
-    if language and not current_locale.startswith(language):
-        try:
-            prefcenter.Segments(settings()).update(customer_id, {"locale": language})
-        except prefcenter.SegmentsError:
-            return center_page(token, customer_id, customer, lang, TEXT[lang]["unavailable"], 503)
-        prefcenter.audit(customer_id, "language", ip, locale=language)
-        customer = {**customer, "locale": language}
-        lang = language
+    except prefcenter.SegmentsError:
+        return center_page(token, customer_id, customer, lang, TEXT[lang]["unavailable"], 503)
+    if new_language:
+        customer = {**customer, "locale": new_language}
+        lang = new_language
     return center_page(token, customer_id, customer, lang, TEXT[lang]["saved"])

@@ -1,8 +1,9 @@
 """What every preference-center page shares: the blueprint, its security headers and
 rate limit, rendering in the visitor's language, opening a signed link (``link_view``),
-the CSRF checks, recording a consent change, and the center page itself (the answer
-of most forms). The views live in ``preferences`` (the center) and ``preferences_data``
-(my data, renewal, double opt-in); both import from here and neither from the other.
+the CSRF checks, the visitor and the public links as the rules take them, and the
+center page itself (the answer of most forms). The views live in ``preferences``
+(the center), ``preferences_data`` (my data) and ``optin_pages`` (renewal, double
+opt-in); they import from here, never the reverse.
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ from pathlib import Path
 
 from apiflask import APIBlueprint
 from bson import ObjectId
-from bson.errors import InvalidId
 from flask import Response, render_template, request, url_for
 
-from services.mailer import consents, prefcenter
+from services.mailer import prefcenter
 from services.mailer.api.common import mailer, settings
-from services.mailer.prefs_models import FREQUENCIES, PAUSE_DAYS, Preference
+from services.mailer.prefs_models import FREQUENCIES, PAUSE_DAYS
 from services.mailer.prefs_text import TEXT
 from services.mailer.tokens import TokenError
-from shared.models import CHANNELS, TOPICS, Customer
-from shared.store import utcnow
+from shared.models import CHANNELS, TOPICS
 
 bp = APIBlueprint("preferences", __name__, tag="preferences", template_folder="../templates")
 
-SOURCE = "preference_center"
-MARKETING_TOPICS = ("newsletter", "promotions")
 STYLE = (Path(__file__).resolve().parent.parent / "templates" / "preferences" / "style.css").read_text()
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -97,18 +94,10 @@ def message(lang: str, message: str, status: int = 200, heading: str | None = No
     return render("message.html", lang, status, message=message, heading=heading, renew=renew)
 
 
-def _customer_from(token: str, purpose: str = "preferences") -> tuple[ObjectId, dict]:
-    """The token's customer (raises TokenError); an erased customer's link is void."""
-    max_age = settings().preferences_max_age_days * 86400 if purpose == "preferences" else None
-    data = mailer().tokens.verify(token, purpose, max_age=max_age)
-    try:
-        customer_id = ObjectId(data["c"])
-    except (InvalidId, TypeError, KeyError):
-        raise TokenError("the link is not valid") from None
-    customer = Customer._get_collection().find_one({"_id": customer_id})
-    if customer is None or customer.get("erased"):
-        raise TokenError("the link is not valid")
-    return customer_id, customer
+def _customer_from(token: str) -> tuple[ObjectId, dict]:
+    """The preferences link's customer (raises TokenError); an erased customer's link is void."""
+    data = mailer().tokens.verify(token, "preferences", max_age=settings().preferences_max_age_days * 86400)
+    return prefcenter.linked_customer(data)
 
 
 def _bad_link(exc: TokenError) -> Response:
@@ -168,27 +157,19 @@ def csrf_cookie_ok() -> bool:
     )
 
 
-def _granted(customer_id) -> set:
-    return {(s.channel, s.topic) for s in consents.current(customer_id) if s.status == "granted"}
+def visit() -> prefcenter.Visit:
+    """This request's visitor, as the preference center's rules take it."""
+    return prefcenter.Visit(settings(), mailer(), request.remote_addr)
 
 
-def preference_of(customer_id) -> dict:
-    return Preference._get_collection().find_one({"customer_id": customer_id}) or {}
+def confirm_url(token: str) -> str:
+    """The public address of a double opt-in confirmation link."""
+    return mailer().links.public_url + url_for("preferences.confirm_page", token=token)
 
 
-def change(customer_id, channel, topic, status, *, note=None, key=None):
-    return consents.record_change(
-        customer_id,
-        channel,
-        topic,
-        status,
-        SOURCE,
-        events=mailer().events,
-        ip=request.remote_addr,
-        wording_version=settings().wording_version,
-        note=note,
-        idempotency_key=key,
-    )
+def center_url(token: str) -> str:
+    """The public address of a preference-center link."""
+    return mailer().links.public_url + url_for("preferences.center", token=token)
 
 
 # --- the center ---------------------------------------------------------------------------------------
@@ -197,9 +178,8 @@ def change(customer_id, channel, topic, status, *, note=None, key=None):
 def center_page(
     token: str, customer_id, customer: dict, lang: str, notice: str | None = None, status: int = 200
 ):
-    pref = preference_of(customer_id)
-    paused = pref.get("paused_until")
-    paused_text = paused.strftime("%Y-%m-%d") if paused and paused > utcnow() else None
+    chosen = prefcenter.choices_of(customer_id)
+    paused = chosen["paused_until"]
     locale = customer.get("locale") or "es"
     return render(
         "center.html",
@@ -210,11 +190,11 @@ def center_page(
         csrf=prefcenter.csrf_for_token(settings().secret_key, token),
         channels=CHANNELS,
         topics=TOPICS,
-        granted=_granted(customer_id),
+        granted=chosen["granted"],
         pause_days=PAUSE_DAYS,
-        paused_until=paused_text,
+        paused_until=paused.strftime("%Y-%m-%d") if paused else None,
         frequencies=FREQUENCIES,
-        frequency=pref.get("frequency") or "any",
+        frequency=chosen["frequency"],
         customer_lang="en" if locale.startswith("en") else "es",
         first_name=customer.get("first_name"),
         last_name=customer.get("last_name"),
