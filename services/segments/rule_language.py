@@ -8,6 +8,7 @@ import datetime
 import re
 from dataclasses import dataclass, field
 
+from services.segments.profiles import SCALARS
 from shared import normalize
 from shared.models.customer import STAGES
 from shared.store import to_utc_naive
@@ -38,18 +39,8 @@ COSTS = {
 PURCHASES_KEPT = 200
 MENTIONS_KEPT = 100
 
-TEXT_FIELDS = (
-    "external_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "locale",
-    "time_zone",
-    "country",
-    "city",
-    "stage",
-)
+# Every field a caller may set is a text field a rule may test.
+TEXT_FIELDS = SCALARS
 LIST_FIELDS = ("tags",)
 DATE_FIELDS = ("created_at", "updated_at", "purchases.last_at")
 NUMBER_FIELDS = ("purchases.count", "purchases.total")
