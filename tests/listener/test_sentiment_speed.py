@@ -40,3 +40,12 @@ def test_the_vader_port_gives_the_library_figures(side):
     for text in inputs:
         expected = SentimentIntensityAnalyzer.polarity_scores(engine, text)
         assert vader.polarity_scores(engine, text) == expected, text
+
+
+def test_remembered_crc32s_give_the_same_buckets_in_the_same_order():
+    from services.listener.sentiment.features import clean, hashed, hashed_fast, words
+
+    texts, generated = _posts()
+    for text in texts + generated + ["", "uno", "año ñandú 😍 😍 l'été"]:
+        tokens = ["s:" + t for t in words(clean(text))] + ["e:" + t for t in text.split()]
+        assert list(hashed_fast(tokens).items()) == list(hashed(tokens).items()), text

@@ -157,13 +157,38 @@ def hashed(tokens: list[str]) -> dict[int, float]:
     return out
 
 
-def extract(
-    text: str, lang: str, lexicon: dict, emoji: dict[str, float]
+# Token -> (crc32 of the token, " " + token in UTF-8): a bigram's crc32 continues its first
+# word's with the second's bytes, so no bigram string is built. Bounded like spanish.MEMORY.
+_CRC: dict[str, tuple[int, bytes]] = {}
+_CRC_MEMORY = 50_000
+
+
+def _crc(token: str) -> tuple[int, bytes]:
+    known = _CRC.get(token)
+    if known is None:
+        if len(_CRC) >= _CRC_MEMORY:
+            _CRC.clear()
+        known = _CRC[token] = (zlib.crc32(token.encode()), (" " + token).encode())
+    return known
+
+
+def hashed_fast(tokens: list[str]) -> dict[int, float]:
+    """hashed(tokens), the same buckets in the same order, from remembered crc32s."""
+    out: dict[int, float] = {}
+    crcs = [_crc(t) for t in tokens]
+    for crc, _ in crcs:
+        bucket = crc % HASH_BUCKETS
+        out[bucket] = out.get(bucket, 0.0) + 1.0
+    for (first, _), (_, second) in zip(crcs, crcs[1:]):
+        bucket = zlib.crc32(second, first) % HASH_BUCKETS
+        out[bucket] = out.get(bucket, 0.0) + 1.0
+    return out
+
+
+def side_features(
+    text: str, side: str, lexicon: dict, emoji: dict[str, float]
 ) -> tuple[list[float], dict[int, float]]:
-    """(dense features in DENSE order, hashed words) of a post. ``lexicon`` is the
-    engine's polarity_scores of the post; ``emoji`` the emoji table. The other
-    language's half of the dense features is zero."""
-    side = "en" if lang == "en" else "es"
+    """(the dense features of BASE, hashed words) of a post read as ``side`` ('es' or 'en')."""
     cleaned = clean(text)
     patterns = PATTERNS[side]
     complaints = len(patterns["complaint"].findall(cleaned))
@@ -201,6 +226,16 @@ def extract(
         min(math.log1p(len(tokens)) / 4, 1.0),
     ]
     prefix = "e:" if side == "en" else "s:"
+    return dense, hashed_fast([prefix + t for t in tokens])
+
+
+def extract(
+    text: str, lang: str, lexicon: dict, emoji: dict[str, float]
+) -> tuple[list[float], dict[int, float]]:
+    """(dense features in DENSE order, hashed words) of a post. ``lexicon`` is the
+    engine's polarity_scores of the post; ``emoji`` the emoji table. The other
+    language's half of the dense features is zero."""
+    side = "en" if lang == "en" else "es"
+    dense, hashed_words = side_features(text, side, lexicon, emoji)
     padding = [0.0] * len(BASE)
-    dense = padding + dense if side == "en" else dense + padding
-    return dense, hashed([prefix + t for t in tokens])
+    return (padding + dense if side == "en" else dense + padding), hashed_words
