@@ -18,11 +18,11 @@ from services.listener.sentiment.spanish import MEMORY, SpanishFrontEnd
 from services.listener.sentiment.text import (
     EMOTICONS,
     LAUGH_EN,
-    URL_RE,
     is_symbol,
     separate_symbols,
     squeeze,
     strip_emoji_noise,
+    strip_urls,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -171,7 +171,7 @@ class Analyzer:
         return marks, word, word.lower().strip(".,;:!?")
 
     def english_text(self, text: str) -> str:
-        text = separate_symbols(URL_RE.sub(" ", strip_emoji_noise(text)))
+        text = separate_symbols(strip_urls(strip_emoji_noise(text)))
         words, norms, marks = [], [], ""
         seen = self._english_words
         for raw in text.split():

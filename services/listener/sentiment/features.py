@@ -15,7 +15,14 @@ import math
 import re
 import zlib
 
-from services.listener.sentiment.text import HANDLE_RE, URL_RE, fold, is_symbol, squeeze, strip_emoji_noise
+from services.listener.sentiment.text import (
+    fold,
+    is_symbol,
+    squeeze,
+    strip_emoji_noise,
+    strip_handles,
+    strip_urls,
+)
 
 HASH_BUCKETS = 1 << 18
 
@@ -93,18 +100,23 @@ _WORD = re.compile(r"[a-zñ0-9']+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-def _compile(patterns):
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+def _compile(patterns, at_word_start=False):
+    """One pattern of alternatives. ``at_word_start``: every alternative begins with
+    \\b and a letter (tests/listener/test_sentiment_speed.py checks it), so a match can
+    only begin at a word's first letter; saying so up front makes the longest list's
+    search a third quicker and finds the same matches."""
+    pattern = "|".join(f"(?:{p})" for p in patterns)
+    return re.compile(rf"(?=\b\w)(?:{pattern})" if at_word_start else pattern)
 
 
 PATTERNS = {
     "es": {
-        "complaint": _compile(_ES_COMPLAINTS),
+        "complaint": _compile(_ES_COMPLAINTS, at_word_start=True),
         "sarcasm": _compile(_ES_SARCASM),
         "praise": _compile(_ES_PRAISE),
     },
     "en": {
-        "complaint": _compile(_EN_COMPLAINTS),
+        "complaint": _compile(_EN_COMPLAINTS, at_word_start=True),
         "sarcasm": _compile(_EN_SARCASM),
         "praise": _compile(_EN_PRAISE),
     },
@@ -139,7 +151,7 @@ DENSE = tuple(f"{side}:{name}" for side in SIDES for name in BASE)
 
 def clean(text: str) -> str:
     """Lower-case, accent-folded (ñ kept), de-elongated, without URLs or handles."""
-    text = HANDLE_RE.sub(" ", URL_RE.sub(" ", strip_emoji_noise(text)))
+    text = strip_handles(strip_urls(strip_emoji_noise(text)))
     return squeeze(fold(text).lower(), 1).replace("’", "'")
 
 

@@ -19,12 +19,12 @@ import re
 
 from services.listener.sentiment.text import (
     EMOTICONS,
-    URL_RE,
     fold,
     separate_symbols,
     squeeze,
     strip_emoji_noise,
     strip_punct,
+    strip_urls,
 )
 
 NEGATORS = {
@@ -192,7 +192,7 @@ class SpanishFrontEnd:
 
     def words(self, text: str) -> tuple[list[tuple[str, bool]], str]:
         """(lower-case word, was all caps) pairs, and the trailing emphasis marks."""
-        text = URL_RE.sub(" ", strip_emoji_noise(text))
+        text = strip_urls(strip_emoji_noise(text))
         words: list[tuple[str, bool]] = []
         marks = ""
         seen = self._tokens
