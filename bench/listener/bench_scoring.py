@@ -59,7 +59,6 @@ def main(argv=None) -> int:
     texts, hints = posts(args.copies)
     n = len(texts)
     langs = detect_many(texts, hints)  # warm: lingua's models, the lexicons, the model
-    score_many = getattr(model_module, "score_many", None)
 
     def detect():
         detect_many(texts, hints)
@@ -67,9 +66,6 @@ def main(argv=None) -> int:
     def one_by_one():
         for text, lang in zip(texts, langs):
             score(text, lang)
-
-    def batch():
-        score_many(texts, langs)
 
     one_by_one()
     if args.profile:
@@ -84,10 +80,7 @@ def main(argv=None) -> int:
     d = best_cpu(detect, args.runs)
     s = best_cpu(one_by_one, args.runs)
     print(f"  detect_many: {d / n * 1e6:6.1f} µs")
-    print(f"  score:       {s / n * 1e6:6.1f} µs (one by one)")
-    if score_many:
-        b = best_cpu(batch, args.runs)
-        print(f"  score_many:  {b / n * 1e6:6.1f} µs (one call per batch)")
+    print(f"  score:       {s / n * 1e6:6.1f} µs")
     print(f"  detect + score: {(d + s) / n * 1e6:6.1f} µs")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 

@@ -14,10 +14,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.listener.sentiment.spanish import MEMORY, SpanishFrontEnd
+from services.listener.sentiment.spanish import SpanishFrontEnd
 from services.listener.sentiment.text import (
     EMOTICONS,
     LAUGH_EN,
+    MEMORY,
     is_symbol,
     separate_symbols,
     squeeze,
@@ -220,6 +221,8 @@ _lock = threading.Lock()
 def analyzer() -> Analyzer:
     """The process's analyzer, built on first use (loading lexicons takes ~0.2 s)."""
     global _analyzer
+    if _analyzer is not None:  # built: no lock needed to read it
+        return _analyzer
     with _lock:
         if _analyzer is None:
             _analyzer = Analyzer()

@@ -16,6 +16,7 @@ import re
 import zlib
 
 from services.listener.sentiment.text import (
+    MEMORY,
     fold,
     is_symbol,
     squeeze,
@@ -170,15 +171,14 @@ def hashed(tokens: list[str]) -> dict[int, float]:
 
 
 # Token -> (crc32 of the token, " " + token in UTF-8): a bigram's crc32 continues its first
-# word's with the second's bytes, so no bigram string is built. Bounded like spanish.MEMORY.
+# word's with the second's bytes, so no bigram string is built. Bounded by text.MEMORY.
 _CRC: dict[str, tuple[int, bytes]] = {}
-_CRC_MEMORY = 50_000
 
 
 def _crc(token: str) -> tuple[int, bytes]:
     known = _CRC.get(token)
     if known is None:
-        if len(_CRC) >= _CRC_MEMORY:
+        if len(_CRC) >= MEMORY:
             _CRC.clear()
         known = _CRC[token] = (zlib.crc32(token.encode()), (" " + token).encode())
     return known

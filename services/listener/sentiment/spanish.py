@@ -19,6 +19,7 @@ import re
 
 from services.listener.sentiment.text import (
     EMOTICONS,
+    MEMORY,
     fold,
     separate_symbols,
     squeeze,
@@ -116,11 +117,6 @@ SLANG = {
 LAUGH_RE = re.compile(r"^(?:(?:j+[aeiou]+)+j*|(?:[jh]a){2,}h?|(?:js)+j?|x+d+|lo+l)$")
 SUPERLATIVE_RE = re.compile(r"^(.+?)isim[oa]s?$")
 FUNCTION_PHRASES = {("ya", "no"): "ya_no", ("sin", "duda"): "sin_duda", ("un", "poco"): "un_poco"}
-
-
-# Words seen are remembered (the analysis of a word does not depend on its post);
-# past this many the memory starts again, so a stream of new words cannot grow it.
-MEMORY = 50_000
 
 
 class SpanishFrontEnd:

@@ -14,6 +14,10 @@ URL_RE = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 HANDLE_RE = re.compile(r"(?<!\w)@\w+")
 PUNCT = string.punctuation + "¿¡«»“”‘’…–—·"
 EMOTICONS = {":)", ":-)", ":D", ";)", ":(", ":-(", ":'(", ":/", ":|", "<3", "xD", "XD", ":P", ":p"}
+# The analysis of a word does not depend on its post, so the words seen are remembered
+# (spanish.py, engine.py, features.py); past this many the memory starts again, so a
+# stream of new words cannot grow it (a few MB each).
+MEMORY = 20_000
 _RUN3 = re.compile(r"([^\W\d_])\1{2,}")
 _TRIPLE = re.compile(r"(.)\1\1", re.DOTALL)
 
