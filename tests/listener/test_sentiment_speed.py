@@ -100,12 +100,18 @@ def test_complaint_patterns_find_what_the_plain_alternatives_find():
 
 def test_the_quick_text_helpers_change_nothing():
     from services.listener.sentiment import text as t
+    from services.listener.sentiment.features import _REPEAT, repeated_marks
 
     texts, generated = _posts()
-    samples = texts + generated + ["WWW.x.com hola", "HTTPſ://a.b c", "a@b @c", "soooo", "!!!", "jajjja", ""]
+    samples = (
+        texts
+        + generated
+        + ["WWW.x.com hola", "HTTPſ://a.b c", "a@b @c", "soooo", "!!!", "ok…", "a..", "b...", "?!", ""]
+    )
     for s in samples + [s.lower() for s in samples]:
         assert t.strip_urls(s) == t.URL_RE.sub(" ", s)
         assert t.strip_handles(s) == t.HANDLE_RE.sub(" ", s)
         assert t.strip_emoji_noise(s) == t._EMOJI_NOISE.sub("", s)
+        assert repeated_marks(s) == bool(_REPEAT.search(s))
         for keep in (1, 2):
             assert t.squeeze(s, keep) == t._RUN3.sub(lambda m, k=keep: m.group(1) * k, s)

@@ -150,6 +150,13 @@ SIDES = ("es", "en")
 DENSE = tuple(f"{side}:{name}" for side in SIDES for name in BASE)
 
 
+def repeated_marks(text: str) -> bool:
+    """'!!', '?!', '...' or '…' in the post (each needs one of ! ? ... …: else no search)."""
+    if "!" in text or "?" in text or "..." in text or "…" in text:
+        return bool(_REPEAT.search(text))
+    return False
+
+
 def clean(text: str) -> str:
     """Lower-case, accent-folded (ñ kept), de-elongated, without URLs or handles."""
     text = strip_handles(strip_urls(strip_emoji_noise(text)))
@@ -230,7 +237,7 @@ def side_features(
         min(praise, 2) / 2,
         min(len(_NEGATION.findall(cleaned)), 3) / 3,
         min(len(_CAPS.findall(text)), 3) / 3,
-        float(bool(_REPEAT.search(text))),
+        float(repeated_marks(text)),
         min(text.count("!"), 3) / 3,
         float(stripped.endswith("?")),
         min(neg_emoji, 2) / 2,
