@@ -129,7 +129,9 @@ def _engine_class():
 
 
 class Analyzer:
-    """Thread-safe after construction (the engine keeps no per-call state)."""
+    """Thread-safe after construction: the engine keeps no per-call state, and the words
+    it remembers (a dict read and written whole entries at a time) are pure functions of
+    the word, so two threads that race write the same entry."""
 
     def __init__(self):
         SentimentIntensityAnalyzer = _engine_class()
