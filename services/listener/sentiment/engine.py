@@ -111,7 +111,7 @@ def _engine_class():
     class Engine(SentimentIntensityAnalyzer):
         """VADER whose emojis and emoticons keep their valence: they are never
         negated by a "no" two words before (VADER would flip "no refund 😡").
-        polarity_scores is vader.py's port (the same figures, a third of the cost);
+        polarity_scores is vader.py's port (the same figures, under half the cost);
         sentiment_valence is what the library's own polarity_scores would call."""
 
         fixed: dict[str, float] = {}

@@ -168,7 +168,8 @@ def words(cleaned: str) -> list[str]:
 
 
 def hashed(tokens: list[str]) -> dict[int, float]:
-    """Unigrams and bigrams -> bucket -> count (crc32: the same in every process)."""
+    """Unigrams and bigrams -> bucket -> count (crc32: the same in every process).
+    The definition; extraction uses hashed_fast, which the tests hold to it."""
     out: dict[int, float] = {}
     grams = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
     for gram in grams:
