@@ -18,11 +18,12 @@ from services.listener.sentiment.spanish import SpanishFrontEnd
 from services.listener.sentiment.text import (
     EMOTICONS,
     LAUGH_EN,
-    URL_RE,
+    MEMORY,
     is_symbol,
     separate_symbols,
     squeeze,
     strip_emoji_noise,
+    strip_urls,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -64,19 +65,32 @@ def read_lexicon(path: Path) -> dict[str, float]:
     return lexicon
 
 
-def join_phrases(words: list[str], phrases: dict[tuple[str, ...], str]) -> list[str]:
-    """Replace known multi-word terms (longest first) with their lexicon key."""
-    if not phrases:
-        return words
-    longest = max(len(p) for p in phrases)
-    out, i = [], 0
-    while i < len(words):
-        for size in range(min(longest, len(words) - i), 1, -1):
-            key = tuple(w.lower().strip(".,;:!?") for w in words[i : i + size])
-            if key in phrases:
-                out.append(phrases[key])
-                i += size
-                break
+def phrase_starts(phrases: dict[tuple[str, ...], str]) -> dict[str, list[int]]:
+    """First word -> the sizes of the known phrases it starts, longest first."""
+    starts: dict[str, list[int]] = {}
+    for phrase in phrases:
+        if len(phrase) > 1:
+            starts.setdefault(phrase[0], []).append(len(phrase))
+    for sizes in starts.values():
+        sizes.sort(reverse=True)
+    return starts
+
+
+def join_phrases(
+    words: list[str], phrases: dict[tuple[str, ...], str], starts: dict[str, list[int]], norms: list[str]
+) -> list[str]:
+    """Replace known multi-word terms (longest first) with their lexicon key. ``norms``
+    are the words as the phrases spell them (lower case, no . , ; : ! ?); ``starts``
+    is phrase_starts(phrases)."""
+    out, i, n = [], 0, len(words)
+    while i < n:
+        for size in starts.get(norms[i], ()):
+            if size <= n - i:
+                key = tuple(norms[i : i + size])
+                if key in phrases:
+                    out.append(phrases[key])
+                    i += size
+                    break
         else:
             out.append(words[i])
             i += 1
@@ -92,11 +106,18 @@ class Sentiment:
 def _engine_class():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+    from services.listener.sentiment import vader
+
     class Engine(SentimentIntensityAnalyzer):
         """VADER whose emojis and emoticons keep their valence: they are never
-        negated by a "no" two words before (VADER would flip "no refund 😡")."""
+        negated by a "no" two words before (VADER would flip "no refund 😡").
+        polarity_scores is vader.py's port (the same figures, under half the cost);
+        sentiment_valence is what the library's own polarity_scores would call."""
 
         fixed: dict[str, float] = {}
+
+        def polarity_scores(self, text):
+            return vader.polarity_scores(self, text)
 
         def sentiment_valence(self, valence, sentitext, item, i, sentiments):
             if item in self.fixed:
@@ -108,7 +129,9 @@ def _engine_class():
 
 
 class Analyzer:
-    """Thread-safe after construction (the engine keeps no per-call state)."""
+    """Thread-safe after construction: the engine keeps no per-call state, and the words
+    it remembers (a dict read and written whole entries at a time) are pure functions of
+    the word, so two threads that race write the same entry."""
 
     def __init__(self):
         SentimentIntensityAnalyzer = _engine_class()
@@ -123,6 +146,8 @@ class Analyzer:
         self.english.lexicon.update(english_extra)
         self.english.lexicon.update(emoji)
         self.english_phrases = {tuple(t.split("_")): t for t in english_extra if "_" in t}
+        self.english_starts = phrase_starts(self.english_phrases)
+        self._english_words: dict[str, tuple[str, str | None, str]] = {}
         # Our emoji table wins over VADER's English descriptions of the same emoji.
         self.english.emojis = {
             k: v for k, v in self.english.emojis.items() if strip_emoji_noise(k) not in emoji
@@ -133,22 +158,38 @@ class Analyzer:
         self.spanish.emojis = {}
         self.front = SpanishFrontEnd(self.spanish.lexicon)
 
+    def english_word(self, word: str) -> tuple[str, str | None, str]:
+        """(its emphasis marks, the word for the engine or None, that word as phrases spell it)."""
+        marks = "!" * word.count("!") + "?" * word.count("?")
+        if word.startswith("@"):
+            return marks, None, ""
+        if word not in EMOTICONS:
+            low = word.lower().strip(".,;:!?\"'()")
+            if LAUGH_EN.match(low):
+                word = "haha"
+            elif low and low not in self.english.lexicon and squeeze(low, 2) != low:
+                two = squeeze(low, 2)
+                word = two if two in self.english.lexicon else squeeze(low, 1)
+        word = word.lstrip("#")
+        return marks, word, word.lower().strip(".,;:!?")
+
     def english_text(self, text: str) -> str:
-        text = separate_symbols(URL_RE.sub(" ", strip_emoji_noise(text)))
-        words, marks = [], ""
-        for word in text.split():
-            marks += "!" * word.count("!") + "?" * word.count("?")
-            if word.startswith("@"):
-                continue
-            if word not in EMOTICONS:
-                low = word.lower().strip(".,;:!?\"'()")
-                if LAUGH_EN.match(low):
-                    word = "haha"
-                elif low and low not in self.english.lexicon and squeeze(low, 2) != low:
-                    two = squeeze(low, 2)
-                    word = two if two in self.english.lexicon else squeeze(low, 1)
-            words.append(word.lstrip("#"))
-        return " ".join(join_phrases(words, self.english_phrases) + ([marks] if marks else []))
+        text = separate_symbols(strip_urls(strip_emoji_noise(text)))
+        words, norms, marks = [], [], ""
+        seen = self._english_words
+        for raw in text.split():
+            known = seen.get(raw)
+            if known is None:
+                if len(seen) >= MEMORY:
+                    seen.clear()
+                known = seen[raw] = self.english_word(raw)
+            if known[0]:
+                marks += known[0]
+            if known[1] is not None:
+                words.append(known[1])
+                norms.append(known[2])
+        words = join_phrases(words, self.english_phrases, self.english_starts, norms)
+        return " ".join(words + ([marks] if marks else []))
 
     def polarity(self, text: str, lang: str) -> dict:
         """VADER's scores of the post: compound, pos, neu, neg."""
@@ -182,6 +223,8 @@ _lock = threading.Lock()
 def analyzer() -> Analyzer:
     """The process's analyzer, built on first use (loading lexicons takes ~0.2 s)."""
     global _analyzer
+    if _analyzer is not None:  # built: no lock needed to read it
+        return _analyzer
     with _lock:
         if _analyzer is None:
             _analyzer = Analyzer()

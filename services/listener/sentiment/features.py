@@ -15,7 +15,15 @@ import math
 import re
 import zlib
 
-from services.listener.sentiment.text import HANDLE_RE, URL_RE, fold, is_symbol, squeeze, strip_emoji_noise
+from services.listener.sentiment.text import (
+    MEMORY,
+    fold,
+    is_symbol,
+    squeeze,
+    strip_emoji_noise,
+    strip_handles,
+    strip_urls,
+)
 
 HASH_BUCKETS = 1 << 18
 
@@ -93,18 +101,23 @@ _WORD = re.compile(r"[a-zñ0-9']+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-def _compile(patterns):
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+def _compile(patterns, at_word_start=False):
+    """One pattern of alternatives. ``at_word_start``: every alternative begins with
+    \\b and a letter (tests/listener/test_sentiment_speed.py checks it), so a match can
+    only begin at a word's first letter; saying so up front makes the longest list's
+    search a third quicker and finds the same matches."""
+    pattern = "|".join(f"(?:{p})" for p in patterns)
+    return re.compile(rf"(?=\b\w)(?:{pattern})" if at_word_start else pattern)
 
 
 PATTERNS = {
     "es": {
-        "complaint": _compile(_ES_COMPLAINTS),
+        "complaint": _compile(_ES_COMPLAINTS, at_word_start=True),
         "sarcasm": _compile(_ES_SARCASM),
         "praise": _compile(_ES_PRAISE),
     },
     "en": {
-        "complaint": _compile(_EN_COMPLAINTS),
+        "complaint": _compile(_EN_COMPLAINTS, at_word_start=True),
         "sarcasm": _compile(_EN_SARCASM),
         "praise": _compile(_EN_PRAISE),
     },
@@ -137,9 +150,16 @@ SIDES = ("es", "en")
 DENSE = tuple(f"{side}:{name}" for side in SIDES for name in BASE)
 
 
+def repeated_marks(text: str) -> bool:
+    """'!!', '?!', '...' or '…' in the post (each needs one of ! ? ... …: else no search)."""
+    if "!" in text or "?" in text or "..." in text or "…" in text:
+        return bool(_REPEAT.search(text))
+    return False
+
+
 def clean(text: str) -> str:
     """Lower-case, accent-folded (ñ kept), de-elongated, without URLs or handles."""
-    text = HANDLE_RE.sub(" ", URL_RE.sub(" ", strip_emoji_noise(text)))
+    text = strip_handles(strip_urls(strip_emoji_noise(text)))
     return squeeze(fold(text).lower(), 1).replace("’", "'")
 
 
@@ -148,7 +168,8 @@ def words(cleaned: str) -> list[str]:
 
 
 def hashed(tokens: list[str]) -> dict[int, float]:
-    """Unigrams and bigrams -> bucket -> count (crc32: the same in every process)."""
+    """Unigrams and bigrams -> bucket -> count (crc32: the same in every process).
+    The definition; extraction uses hashed_fast, which the tests hold to it."""
     out: dict[int, float] = {}
     grams = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
     for gram in grams:
@@ -157,13 +178,37 @@ def hashed(tokens: list[str]) -> dict[int, float]:
     return out
 
 
-def extract(
-    text: str, lang: str, lexicon: dict, emoji: dict[str, float]
+# Token -> (crc32 of the token, " " + token in UTF-8): a bigram's crc32 continues its first
+# word's with the second's bytes, so no bigram string is built. Bounded by text.MEMORY.
+_CRC: dict[str, tuple[int, bytes]] = {}
+
+
+def _crc(token: str) -> tuple[int, bytes]:
+    known = _CRC.get(token)
+    if known is None:
+        if len(_CRC) >= MEMORY:
+            _CRC.clear()
+        known = _CRC[token] = (zlib.crc32(token.encode()), (" " + token).encode())
+    return known
+
+
+def hashed_fast(tokens: list[str]) -> dict[int, float]:
+    """hashed(tokens), the same buckets in the same order, from remembered crc32s."""
+    out: dict[int, float] = {}
+    crcs = [_crc(t) for t in tokens]
+    for crc, _ in crcs:
+        bucket = crc % HASH_BUCKETS
+        out[bucket] = out.get(bucket, 0.0) + 1.0
+    for (first, _), (_, second) in zip(crcs, crcs[1:]):
+        bucket = zlib.crc32(second, first) % HASH_BUCKETS
+        out[bucket] = out.get(bucket, 0.0) + 1.0
+    return out
+
+
+def side_features(
+    text: str, side: str, lexicon: dict, emoji: dict[str, float]
 ) -> tuple[list[float], dict[int, float]]:
-    """(dense features in DENSE order, hashed words) of a post. ``lexicon`` is the
-    engine's polarity_scores of the post; ``emoji`` the emoji table. The other
-    language's half of the dense features is zero."""
-    side = "en" if lang == "en" else "es"
+    """(the dense features of BASE, hashed words) of a post read as ``side`` ('es' or 'en')."""
     cleaned = clean(text)
     patterns = PATTERNS[side]
     complaints = len(patterns["complaint"].findall(cleaned))
@@ -193,7 +238,7 @@ def extract(
         min(praise, 2) / 2,
         min(len(_NEGATION.findall(cleaned)), 3) / 3,
         min(len(_CAPS.findall(text)), 3) / 3,
-        float(bool(_REPEAT.search(text))),
+        float(repeated_marks(text)),
         min(text.count("!"), 3) / 3,
         float(stripped.endswith("?")),
         min(neg_emoji, 2) / 2,
@@ -201,6 +246,16 @@ def extract(
         min(math.log1p(len(tokens)) / 4, 1.0),
     ]
     prefix = "e:" if side == "en" else "s:"
+    return dense, hashed_fast([prefix + t for t in tokens])
+
+
+def extract(
+    text: str, lang: str, lexicon: dict, emoji: dict[str, float]
+) -> tuple[list[float], dict[int, float]]:
+    """(dense features in DENSE order, hashed words) of a post. ``lexicon`` is the
+    engine's polarity_scores of the post; ``emoji`` the emoji table. The other
+    language's half of the dense features is zero."""
+    side = "en" if lang == "en" else "es"
+    dense, hashed_words = side_features(text, side, lexicon, emoji)
     padding = [0.0] * len(BASE)
-    dense = padding + dense if side == "en" else dense + padding
-    return dense, hashed([prefix + t for t in tokens])
+    return (padding + dense if side == "en" else dense + padding), hashed_words

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.listener.sentiment.engine import LABELS, NEGATIVE, POSITIVE, analyzer
-from services.listener.sentiment.features import DENSE, extract
+from services.listener.sentiment.features import BASE, DENSE, SIDES, side_features
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -53,6 +53,12 @@ class Model:
         self.offsets: list[float] = data.get("offsets") or [0.0, 0.0, 0.0]
         # Per feature, its three class weights: one pass over the features per post.
         self._dense_by_feature = list(zip(*self.dense))
+        # A post fills only its language's half of DENSE (es first, then en): the other
+        # half is zeros, which the sum skips anyway.
+        half = len(BASE)
+        self._side_weights = {
+            side: self._dense_by_feature[k * half : (k + 1) * half] for k, side in enumerate(SIDES)
+        }
 
     @classmethod
     def load(cls, path: Path = SHIPPED) -> Model:
@@ -60,14 +66,15 @@ class Model:
 
     def probabilities(self, text: str, lang: str) -> list[float]:
         engine = analyzer()
-        dense, words = extract(text, lang, engine.polarity(text, lang), engine.emoji)
+        side = "en" if lang == "en" else "es"
+        dense, words = side_features(text, side, engine.polarity(text, lang), engine.emoji)
         neg, neu, pos = self.offsets
-        for x, (w0, w1, w2) in zip(dense, self._dense_by_feature):
+        for x, (w0, w1, w2) in zip(dense, self._side_weights[side]):
             if x:
                 neg += w0 * x
                 neu += w1 * x
                 pos += w2 * x
-        known = self.words["en" if lang == "en" else "es"]
+        known = self.words[side]
         for bucket, count in words.items():
             weights = known.get(bucket)
             if weights:

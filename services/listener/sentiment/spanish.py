@@ -19,12 +19,13 @@ import re
 
 from services.listener.sentiment.text import (
     EMOTICONS,
-    URL_RE,
+    MEMORY,
     fold,
     separate_symbols,
     squeeze,
     strip_emoji_noise,
     strip_punct,
+    strip_urls,
 )
 
 NEGATORS = {
@@ -127,6 +128,14 @@ class SpanishFrontEnd:
             if "_" in term:
                 self.phrases[tuple(term.split("_"))] = term
         self.max_phrase = max(len(p) for p in self.phrases)
+        # First word -> the sizes of the phrases it starts, longest first.
+        self.starts: dict[str, list[int]] = {}
+        for phrase in self.phrases:
+            self.starts.setdefault(phrase[0], []).append(len(phrase))
+        for sizes in self.starts.values():
+            sizes.sort(reverse=True)
+        self._tokens: dict[str, tuple[str, tuple[tuple[str, bool], ...]]] = {}
+        self._keys: dict[str, tuple[str | None, str | None]] = {}
 
     # ------------------------------------------------------------------
     def lemma(self, low: str) -> tuple[str, bool]:
@@ -160,49 +169,82 @@ class SpanishFrontEnd:
                 return candidate, False
         return low, False
 
+    def token(self, raw: str) -> tuple[str, tuple[tuple[str, bool], ...]]:
+        """(its emphasis marks, its (lower-case word, was all caps) pairs) of one raw token."""
+        if raw in EMOTICONS:
+            return "", ((raw if raw in self.lexicon else raw.lower(), False),)
+        marks = "!" * raw.count("!") + "?" * raw.count("?")
+        if raw.startswith("@"):
+            return marks, ()  # a handle says who, not how
+        token = strip_punct(raw.lstrip("#"))
+        if not token:
+            return marks, ()
+        caps = token.isupper() and len(token) > 1
+        low = fold(token).lower()
+        if LAUGH_RE.match(low):
+            return marks, (("jaja", False),)
+        low = squeeze(low)
+        return marks, tuple((part, caps) for part in SLANG.get(low, low).split())
+
     def words(self, text: str) -> tuple[list[tuple[str, bool]], str]:
         """(lower-case word, was all caps) pairs, and the trailing emphasis marks."""
-        text = URL_RE.sub(" ", strip_emoji_noise(text))
+        text = strip_urls(strip_emoji_noise(text))
         words: list[tuple[str, bool]] = []
         marks = ""
+        seen = self._tokens
         for raw in separate_symbols(text).split():
-            if raw in EMOTICONS:
-                words.append((raw if raw in self.lexicon else raw.lower(), False))
-                continue
-            marks += "!" * raw.count("!") + "?" * raw.count("?")
-            if raw.startswith("@"):
-                continue  # a handle says who, not how
-            token = strip_punct(raw.lstrip("#"))
-            if not token:
-                continue
-            caps = token.isupper() and len(token) > 1
-            low = fold(token).lower()
-            if LAUGH_RE.match(low):
-                words.append(("jaja", False))
-                continue
-            low = squeeze(low)
-            for part in SLANG.get(low, low).split():
-                words.append((part, caps))
+            known = seen.get(raw)
+            if known is None:
+                if len(seen) >= MEMORY:
+                    seen.clear()
+                known = seen[raw] = self.token(raw)
+            if known[0]:
+                marks += known[0]
+            words.extend(known[1])
         return words, marks
+
+    def key(self, word: str) -> tuple[str | None, str | None]:
+        """What a word that is not a negator becomes: (a modifier for the engine or
+        None, its lexicon key or None)."""
+        if word in CONTRAST:
+            return CONTRAST[word], None
+        if word in BOOSTERS:
+            return "very", None
+        if word in DAMPENERS:
+            return "slightly", None
+        key, superlative = self.lemma(word)
+        return ("very" if superlative else None), key
+
+    def join(self, words: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+        """Known multi-word terms (longest first) as one lexicon key; capitals if any word had them."""
+        joined: list[tuple[str, bool]] = []
+        starts, phrases = self.starts, self.phrases
+        i, n = 0, len(words)
+        while i < n:
+            sizes = starts.get(words[i][0])
+            if sizes:
+                for size in sizes:
+                    if size <= n - i:
+                        key = tuple(w for w, _ in words[i : i + size])
+                        if key in phrases:
+                            joined.append((phrases[key], any(c for _, c in words[i : i + size])))
+                            i += size
+                            break
+                else:
+                    joined.append(words[i])
+                    i += 1
+            else:
+                joined.append(words[i])
+                i += 1
+        return joined
 
     def rewrite(self, text: str) -> str:
         """A Spanish post as a token string for the VADER engine."""
         words, marks = self.words(text)
-        joined: list[tuple[str, bool]] = []
-        i = 0
-        while i < len(words):
-            for size in range(min(self.max_phrase, len(words) - i), 1, -1):
-                key = tuple(w for w, _ in words[i : i + size])
-                if key in self.phrases:
-                    joined.append((self.phrases[key], any(c for _, c in words[i : i + size])))
-                    i += size
-                    break
-            else:
-                joined.append(words[i])
-                i += 1
         out: list[str] = []
         last_negator = -10
-        for position, (word, caps) in enumerate(joined):
+        keys = self._keys
+        for position, (word, caps) in enumerate(self.join(words)):
             if word in NEGATORS:
                 # Negative concord: "no me gusta nada" negates once, not twice.
                 if position - last_negator <= 3:
@@ -210,19 +252,16 @@ class SpanishFrontEnd:
                 last_negator = position
                 out.append(NEGATORS[word])
                 continue
-            if word in CONTRAST:
-                out.append(CONTRAST[word])
-                continue
-            if word in BOOSTERS:
-                out.append("very")
-                continue
-            if word in DAMPENERS:
-                out.append("slightly")
-                continue
-            key, superlative = self.lemma(word)
-            if superlative:
-                out.append("very")
-            out.append(key.upper() if caps else key)
+            known = keys.get(word)
+            if known is None:
+                if len(keys) >= MEMORY:
+                    keys.clear()
+                known = keys[word] = self.key(word)
+            modifier, key = known
+            if modifier:
+                out.append(modifier)
+            if key is not None:
+                out.append(key.upper() if caps else key)
         if marks:
             out.append(marks)
         return " ".join(out)

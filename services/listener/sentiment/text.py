@@ -14,11 +14,33 @@ URL_RE = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 HANDLE_RE = re.compile(r"(?<!\w)@\w+")
 PUNCT = string.punctuation + "¿¡«»“”‘’…–—·"
 EMOTICONS = {":)", ":-)", ":D", ";)", ":(", ":-(", ":'(", ":/", ":|", "<3", "xD", "XD", ":P", ":p"}
+# The analysis of a word does not depend on its post, so the words seen are remembered
+# (spanish.py, engine.py, features.py); past this many the memory starts again, so a
+# stream of new words cannot grow it (a few MB each).
+MEMORY = 20_000
 _RUN3 = re.compile(r"([^\W\d_])\1{2,}")
+_TRIPLE = re.compile(r"(.)\1\1", re.DOTALL)
 
 
 def strip_emoji_noise(text: str) -> str:
+    if text.isascii():  # all of them are outside ASCII
+        return text
     return _EMOJI_NOISE.sub("", text)
+
+
+def strip_urls(text: str) -> str:
+    """URLs replaced by a space. A URL needs "://" or "www." (in any case: only W and w
+    match w without regard to case): without them the search is skipped."""
+    if "://" in text or "www." in text.lower():
+        return URL_RE.sub(" ", text)
+    return text
+
+
+def strip_handles(text: str) -> str:
+    """@handles replaced by a space (no "@", no search)."""
+    if "@" in text:
+        return HANDLE_RE.sub(" ", text)
+    return text
 
 
 def is_symbol(ch: str) -> bool:
@@ -64,7 +86,10 @@ def fold(token: str) -> str:
 
 
 def squeeze(token: str, keep: int = 1) -> str:
-    """'muuuy' -> 'muy' (keep=1), 'sooo' -> 'soo' (keep=2): runs of 3+ letters."""
+    """'muuuy' -> 'muy' (keep=1), 'sooo' -> 'soo' (keep=2): runs of 3+ letters.
+    (A run of any three characters is a quicker search: none, nothing to squeeze.)"""
+    if not _TRIPLE.search(token):
+        return token
     return _RUN3.sub(lambda m: m.group(1) * keep, token)
 
 
@@ -74,9 +99,9 @@ def strip_punct(token: str) -> str:
 
 def for_detection(text: str) -> str:
     """What the language detector should see: no URLs, handles, emoji or '#'."""
-    text = URL_RE.sub(" ", text)
-    text = HANDLE_RE.sub(" ", text)
-    text = _NON_ASCII.sub(lambda m: " " if is_symbol(m.group(0)) else m.group(0), strip_emoji_noise(text))
+    text = strip_handles(strip_urls(text))
+    if not text.isascii():
+        text = _NON_ASCII.sub(lambda m: " " if is_symbol(m.group(0)) else m.group(0), strip_emoji_noise(text))
     return text.replace("#", " ").strip()
 
 
