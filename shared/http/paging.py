@@ -9,7 +9,7 @@ Lists that used to page with ``?after=`` keep it as a deprecated alias
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Integer, List, Raw, String
+from apiflask.fields import Integer, List, Nested, Raw, String
 from apiflask.validators import Range
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -36,6 +36,14 @@ class PageOut(Schema):
     items = List(Raw())
     total = Integer()
     next = String(allow_none=True)
+
+
+def page_of(name: str, item: type[Schema]) -> type[Schema]:
+    """The page schema of a list of ``item``: ``{"items": [...], "total": n, "next": cursor}``,
+    named ``name`` in the OpenAPI document."""
+    return type(
+        name, (Schema,), {"items": List(Nested(item)), "total": Integer(), "next": String(allow_none=True)}
+    )
 
 
 def object_id(raw, what: str) -> ObjectId:

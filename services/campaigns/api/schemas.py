@@ -6,6 +6,7 @@ from apiflask import Schema
 from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 
+from shared.http.paging import page_of
 from shared.models import TOPICS
 
 
@@ -101,10 +102,7 @@ class CampaignOut(Schema):
     updated_at = String()
 
 
-class CampaignList(Schema):
-    items = List(Nested(CampaignOut))
-    total = Integer()
-    next = String(allow_none=True)
+CampaignList = page_of("CampaignList", CampaignOut)
 
 
 class RunsQuery(Schema):
@@ -135,7 +133,4 @@ class RunOut(Schema):
     ab = Raw(allow_none=True)
 
 
-class RunList(Schema):
-    items = List(Nested(RunOut))
-    total = Integer()
-    next = String(allow_none=True)
+RunList = page_of("RunList", RunOut)

@@ -6,7 +6,7 @@ from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Email, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 
-from shared.http.paging import AfterAlias, PageQuery
+from shared.http.paging import AfterAlias, PageQuery, page_of
 from shared.models import CHANNELS, CONSENT_STATUSES, TOPICS
 
 LOCALE = Regexp(r"^[a-z]{2}(-[A-Z]{2})?$", error="must look like es or es-MX")
@@ -120,16 +120,10 @@ class GalleryCopyIn(Schema):
     name = String(validate=Length(1, 200))
 
 
-class TemplatePage(Schema):
-    items = List(Nested(TemplateOut))
-    total = Integer()
-    next = String(allow_none=True)
+TemplatePage = page_of("TemplatePage", TemplateOut)
 
 
-class VersionPage(Schema):
-    items = List(Nested(VersionOut))
-    total = Integer()
-    next = String(allow_none=True)
+VersionPage = page_of("VersionPage", VersionOut)
 
 
 class PreviewIn(Schema):
@@ -211,10 +205,7 @@ class ConsentsOut(Schema):
     items = List(Nested(ConsentStateOut))
 
 
-class ConsentHistoryOut(Schema):
-    items = List(Nested(ConsentEntryOut))
-    total = Integer()
-    next = String(allow_none=True)
+ConsentHistoryOut = page_of("ConsentHistoryOut", ConsentEntryOut)
 
 
 class HistoryQuery(PageQuery, AfterAlias):
@@ -260,10 +251,7 @@ class DeliveryQuery(PageQuery, AfterAlias):
     step = String()
 
 
-class DeliveryPage(Schema):
-    items = List(Nested(DeliveryOut))
-    total = Integer()
-    next = String(allow_none=True)
+DeliveryPage = page_of("DeliveryPage", DeliveryOut)
 
 
 class MailUnsubscribeOut(Schema):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
+from apiflask.fields import Boolean, Dict, Float, Integer, List, String
 from flask import Response, request, stream_with_context
 
 from services.segments import uploads
@@ -16,7 +16,7 @@ from services.segments.models import ImportJob
 from shared import export
 from shared.http.auth import roles
 from shared.http.inputs import body_limit
-from shared.http.paging import PageQuery, cursor_id, object_id
+from shared.http.paging import PageQuery, cursor_id, object_id, page_of
 
 bp = APIBlueprint("imports", __name__, tag="imports")
 
@@ -57,10 +57,7 @@ class ImportOut(Schema):
     report = String(metadata={"description": "URL of the CSV report of rejected rows"})
 
 
-class ImportPage(Schema):
-    items = List(Nested(ImportOut))
-    total = Integer()
-    next = String(allow_none=True)
+ImportPage = page_of("ImportPage", ImportOut)
 
 
 class RejectionOut(Schema):
@@ -71,10 +68,7 @@ class RejectionOut(Schema):
     warning = Boolean(metadata={"description": "imported; something was guessed (e.g. the time zone)"})
 
 
-class RejectionPage(Schema):
-    items = List(Nested(RejectionOut))
-    total = Integer()
-    next = String(allow_none=True)
+RejectionPage = page_of("RejectionPage", RejectionOut)
 
 
 def _out(job: ImportJob) -> dict:

@@ -17,7 +17,7 @@ from services.segments.models import RecomputeJob
 from shared import export
 from shared.bootstrap import current
 from shared.http.auth import current_role, mask_personal, roles
-from shared.http.paging import PageQuery, cursor_id, object_id
+from shared.http.paging import PageQuery, cursor_id, object_id, page_of
 from shared.models import Segment
 
 bp = APIBlueprint("segments", __name__, tag="segments")
@@ -52,10 +52,7 @@ class SegmentOut(Schema):
     updated_at = String()
 
 
-class SegmentPage(Schema):
-    items = List(Nested(SegmentOut))
-    total = Integer()
-    next = String(allow_none=True)
+SegmentPage = page_of("SegmentPage", SegmentOut)
 
 
 class PreviewOut(Schema):
@@ -63,10 +60,7 @@ class PreviewOut(Schema):
     sample = List(Nested(CustomerOut))
 
 
-class MemberPage(Schema):
-    items = List(Nested(CustomerOut))
-    total = Integer()
-    next = String(allow_none=True)
+MemberPage = page_of("MemberPage", CustomerOut)
 
 
 class MembersOut(Schema):
