@@ -120,7 +120,7 @@ def totp_confirm():
     user = _user_or_404()
     codes = accounts.confirm_totp(user, request.form.get("code", ""))
     if codes is None:
-        secret = user.get("totp_pending")
+        secret = accounts.pending_secret(user)
         return _page(
             {"code": [_("That code is not valid.")]},
             status=422,
