@@ -100,3 +100,17 @@ def test_plain_secrets_of_an_earlier_version_keep_working_and_are_sealed(service
     stored = store.db().users.find_one({"_id": later["_id"]})["totp_secret"]
     assert stored.startswith("v1:") and secret not in stored
 
+
+def test_a_person_who_owes_two_factor_gets_no_personal_token_before_turning_it_on(console_app):
+    """An admin requires two-factor for marketers: until Marta turns it on she sees only her
+    account page, and that page makes her no API token (it would reach the services without it)."""
+    accounts.create_user("marta@bücher.example", "Marta", "marketer", PASSWORD)
+    accounts.require_two_factor(["marketer"])
+    client = sign_in_as(console_app, "marta@bücher.example", PASSWORD)
+    assert client.get("/dashboard").headers["Location"].startswith("/account?enroll=1")
+    assert 'class="token-form"' not in client.get("/account").get_data(as_text=True)
+    refused = client.post(
+        "/account/tokens", data={"csrf_token": csrf_of(client, "/account"), "name": "cli", "role": "marketer"}
+    )
+    assert refused.status_code == 403
+    assert store.db().api_tokens.count_documents({}) == 0

@@ -87,6 +87,8 @@ def end_all():
 @security.requires("dashboard")
 def create_token():
     user = _user_or_404()
+    if not user.get("totp_secret") and user["role"] in accounts.two_factor_roles():
+        abort(403)  # two-factor is required for this role: no token that would skip it
     days = request.form.get("days", "").strip()
     try:
         if days and not days.isdigit():
