@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     store.connect(settings.mongo_uri)  # users, sessions, tokens (services/console/accounts/)
     accounts.ensure_indexes()
+    accounts.seal_plain_secrets(settings.secret_key)  # TOTP secrets stored before they were encrypted
     app.jinja_env.autoescape = True
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     links.init_app(app)  # the link_target filter: every href the templates write from data

@@ -813,5 +813,7 @@ ES.update(
         "Advanced: the journey as JSON": "Avanzado: el recorrido en JSON",
         "Use this JSON instead of the steps above": "Usar este JSON en lugar de los pasos de arriba",
         "Say how long to wait: a number greater than 0.": "Indica cuánto esperar: un número mayor que 0.",
+        "fewer than 5 customers live in this circle: your role may count there only with a wider radius": "viven menos de 5 clientes en este círculo: tu rol solo puede contar ahí con un radio mayor",
+        "your role may count near a place only within 1 km or more": "tu rol solo puede contar cerca de un lugar con un radio de 1 km o más",
     }
 )

@@ -19,6 +19,13 @@ from services.console.rules import builder_spec, describe, node_errors
 
 NEW_RULE = {"all": [{"field": "country", "op": "eq", "value": "ES"}]}
 
+# What the segments API answers an analyst's near condition with (services/segments/rule_behaviour.py,
+# profile_reads.near_floor), shown in the user's language; other rule messages stay as the API wrote them.
+NEAR_REFUSALS = (
+    "fewer than 5 customers live in this circle: your role may count there only with a wider radius",
+    "your role may count near a place only within 1 km or more",
+)
+
 
 def rule_or_page(segment: dict | None, form: dict, action: str):
     """(the rule to save, None), or (None, the page to answer): the rule's errors, or its
@@ -48,7 +55,11 @@ def preview_rule(rule, sample: int = 10):
     except ApiFailure as exc:
         if exc.status != 422:
             raise
-        return None, exc.fields or {"rule": [exc.message]}, exc.message
+        fields = {
+            name: [_(m) if m in NEAR_REFUSALS else m for m in messages]
+            for name, messages in exc.fields.items()
+        }
+        return None, fields or {"rule": [exc.message]}, exc.message
 
 
 def form_page(segment, form, errors=None, message=None, preview=None, status=200):

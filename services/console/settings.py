@@ -29,7 +29,11 @@ class Settings(CommonSettings):
     )
     # Required (checked in load): a default only keeps the dataclass field order valid.
     secret_key: str = setting(
-        "", parse=base.parse_secret, common=True, doc="signs the session cookie (16+ characters); required"
+        "",
+        parse=base.parse_secret,
+        common=True,
+        doc="signs the session cookie and, through HKDF, gives the key that encrypts "
+        "two-factor secrets (16+ characters); required",
     )
     bind: str = setting("127.0.0.1:8000", doc="host:port the console listens on")
     segments_url: str = setting(

@@ -15,6 +15,7 @@ from pymongo.errors import ExecutionTimeout
 from services.segments.errors import InvalidFields
 from services.segments.membership import Membership, dependencies
 from services.segments.models import RecomputeJob
+from services.segments.profile_reads import near_floor
 from services.segments.rules import Compiled, RuleError, compile_rule
 from services.segments.store import customers as customer_store
 from services.segments.store import segments as store
@@ -101,10 +102,13 @@ def archive(segment: Segment) -> None:
 def preview(rule, sample: int, personal: bool, max_time_ms: int) -> tuple[int, list[dict]]:
     """(how many customers the rule selects now, the first ``sample`` of them).
 
-    ``personal=False``: an analyst may not count on personal fields (it would unmask them)."""
+    ``personal=False``: an analyst may not count on personal fields (it would unmask them),
+    nor in a near circle too small or holding too few people (profile_reads.near_floor)."""
     stored, _ = compiled(rule, personal=personal)
     query = {"$and": [resolve(json_util.loads(stored)), EXCLUDED]}
     try:
+        if not personal:
+            near_floor(rule, max_time_ms)
         rows, count = customer_store.sample_and_count(query, sample, max_time_ms)
     except ExecutionTimeout:
         raise InvalidFields(

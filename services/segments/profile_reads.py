@@ -3,7 +3,10 @@
 The rules of what a role may read live here: an analyst may not search on a
 personal field (a count would unmask what the answer masks), searches first
 names only, and sees a place only with at least ``ANALYST_MIN_PEOPLE``
-customers (with one or two people its centre would be their home).
+customers (with one or two people its centre would be their home). The same floor
+holds for an analyst's preview of a rule with ``near`` conditions: each circle must
+hold no customer or at least ``ANALYST_MIN_PEOPLE`` (``near_floor``), and be at least
+``ANALYST_MIN_KM`` wide (rule_behaviour.py), else 422 naming its ``km``.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 import re
 
 from services.segments.errors import InvalidFields
-from services.segments.rules import accent_tolerant
+from services.segments.rules import accent_tolerant, compile_rule
 from services.segments.store import customers as store
 from services.segments.store import segments as segment_store
 from shared import normalize
+from shared.audience import EXCLUDED
 from shared.personal import is_personal
 
 ANALYST_MIN_PEOPLE = 5
@@ -129,3 +133,38 @@ def places(prefix: str, analyst: bool, limit: int) -> list[dict]:
         items.append({**place, "lat": round(place["lat"] / n, 2), "lng": round(place["lng"] / n, 2)})
     items.sort(key=lambda p: (-p["count"], p["city"] or ""))
     return items[:limit]
+
+
+def _near_conditions(node, path: str = "rule"):
+    """(path, body) of every near condition of a rule compile_rule accepted."""
+    if not isinstance(node, dict):
+        return
+    for kind in ("all", "any"):
+        if isinstance(node.get(kind), list):
+            for i, child in enumerate(node[kind]):
+                yield from _near_conditions(child, f"{path}.{kind}.{i}")
+    if "not" in node:
+        yield from _near_conditions(node["not"], f"{path}.not")
+    if "near" in node:
+        yield f"{path}.near", node["near"]
+
+
+def near_floor(rule, max_time_ms: int) -> None:
+    """An analyst's count near a place: every circle of the rule holds no customer or at
+    least ``ANALYST_MIN_PEOPLE`` (as places do), else 422 naming the circle's ``km``: a count
+    in a circle holding one or two people would say where they live."""
+    fields = {}
+    for path, body in _near_conditions(rule):
+        circle = {"$and": [compile_rule({"near": body}).filter, EXCLUDED]}
+        _rows, people = store.sample_and_count(circle, 0, max_time_ms)
+        if 0 < people < ANALYST_MIN_PEOPLE:
+            fields[f"{path}.km"] = [
+                f"fewer than {ANALYST_MIN_PEOPLE} customers live in this circle: "
+                "your role may count there only with a wider radius"
+            ]
+    if fields:
+        raise InvalidFields(
+            fields,
+            message=f"Invalid rule: {', '.join(sorted(fields))}",
+            code="too_few_people",
+        )

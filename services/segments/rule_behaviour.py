@@ -14,6 +14,8 @@ from services.segments.rule_language import (
 )
 from shared.models.consent import CHANNELS, TOPICS
 
+ANALYST_MIN_KM = 1  # the smallest near radius an analyst may count in (profile_reads: the count floor)
+
 
 def _near(body, path: str, ctx: Context):
     if not isinstance(body, dict):
@@ -25,6 +27,9 @@ def _near(body, path: str, ctx: Context):
         ctx.fail(f"{path}.lng", "must be within ±180")
     if number(km, f"{path}.km", ctx) is not None and not 0 < km <= 20000:
         ctx.fail(f"{path}.km", "must be more than 0 and at most 20,000")
+    elif not ctx.personal and f"{path}.km" not in ctx.errors and km < ANALYST_MIN_KM:
+        # an analyst's count in a tiny circle would single out a home (a place is 0.01°, ~1 km)
+        ctx.fail(f"{path}.km", f"your role may count near a place only within {ANALYST_MIN_KM:g} km or more")
     ctx.depends_on.add("location")
     if f"{path}.lat" in ctx.errors or f"{path}.lng" in ctx.errors or f"{path}.km" in ctx.errors:
         return None

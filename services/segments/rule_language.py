@@ -88,7 +88,9 @@ class Compiled:
 
 @dataclass
 class Context:
-    personal: bool = True  # may the rule read personal fields (shared.personal)? Not for analysts.
+    # may the rule read personal fields (shared.personal) and count in a near circle under 1 km?
+    # Not for analysts.
+    personal: bool = True
     errors: dict[str, list[str]] = field(default_factory=dict)
     depends_on: set[str] = field(default_factory=set)
     relative: bool = False

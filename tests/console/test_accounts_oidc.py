@@ -225,3 +225,47 @@ def test_the_mapping_sets_an_existing_person_s_role_and_unknown_people_wait_for_
     provider.person = {"email": "ana@example.com", "email_verified": True, "groups": ["it-admins"]}
     disabled, _ = single_sign_on(app.test_client(), provider)
     assert disabled.status_code == 401
+
+
+def test_single_sign_on_still_asks_the_consoles_second_factor_and_a_required_role_enrols_first(
+    service_env, listener_url, provider
+):
+    """The provider's word is not the console's second factor: a person who turned two-factor on is
+    asked for their code after single sign-on, even when the id_token says the provider used MFA
+    (``amr``; the README: "two-factor, when the person turned it on, is still asked"); a person of a
+    role the admin requires two-factor for, without it yet, sees only their account page."""
+    import datetime
+
+    import pyotp
+
+    app = console_with_sso(service_env, listener_url, provider, create=False)
+    marta = accounts.create_user("marta@example.com", "Marta", "marketer", state="active")
+    secret = pyotp.random_base32()
+    store.db().users.update_one({"_id": marta["_id"]}, {"$set": {"totp_secret": secret}})
+    provider.person = {
+        "email": "marta@example.com",
+        "email_verified": True,
+        "groups": ["Marketing España"],
+        "amr": ["pwd", "mfa", "otp"],
+    }
+    client = app.test_client()
+    answer, _ = single_sign_on(client, provider)
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/sign-in/code")
+    assert store.db().console_sessions.count_documents({}) == 0
+    assert client.get("/dashboard").headers["Location"].startswith("/sign-in")
+    page = client.get("/sign-in/code").get_data(as_text=True)
+    csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    totp = pyotp.TOTP(secret)
+    code = totp.generate_otp(totp.timecode(datetime.datetime.now(datetime.UTC)))
+    signed = client.post("/sign-in/code", data={"csrf_token": csrf, "code": code})
+    assert signed.status_code == 302 and client.get("/dashboard").status_code == 200
+
+    accounts.require_two_factor(["admin"])
+    accounts.create_user("ana@example.com", "Ana", "analyst", state="active")
+    provider.person = {"email": "ana@example.com", "email_verified": True, "groups": ["it-admins"]}
+    ana = app.test_client()
+    answer, _ = single_sign_on(ana, provider)
+    assert answer.status_code == 302
+    assert ana.get("/dashboard").headers["Location"].startswith("/account?enroll=1")
+    assert ana.get("/admin/users").headers["Location"].startswith("/account?enroll=1")
+    assert ana.get("/account").status_code == 200

@@ -429,3 +429,35 @@ def test_editing_a_segment_changes_its_rule(segments_console, segments_url):
     )
     page = client.get(f"/segments/{created['id']}").get_data(as_text=True)
     assert "a@example.com" not in page and "Portugal" in page
+
+
+def test_an_analyst_s_near_count_around_one_home_is_refused_in_their_language(segments_console, segments_url):
+    answer = requests.post(
+        f"{segments_url}/customers",
+        headers={"X-API-Key": MARKETER_KEY},
+        timeout=10,
+        json={"email": "casa@example.com", "country": "ES", "location": {"lat": 37.39, "lng": -5.98}},
+    )
+    assert answer.status_code == 201, answer.text
+    client = signed_in(segments_console, ANALYST_KEY, "Ana", "es")
+    rule = {
+        "all": [
+            {"field": "country", "op": "eq", "value": "ES"},
+            {"near": {"lat": 37.39, "lng": -5.98, "km": 2}},
+        ]
+    }
+    live = client.post("/segments/preview", json={"rule": rule}, headers={"X-CSRF-Token": csrf_of(client)})
+    assert live.status_code == 422, live.get_json()
+    refused = "viven menos de 5 clientes en este círculo: tu rol solo puede contar ahí con un radio mayor"
+    assert live.get_json()["fields"] == {"rule.all.1.near.km": [refused]}
+    assert live.get_json()["placed"] == {"rule.all.1": [f"near.km: {refused}"]}
+    assert "count" not in live.get_json()
+    tiny = {"near": {"lat": 37.39, "lng": -5.98, "km": 0.05}}
+    page = client.post(
+        "/segments/new",
+        data={"csrf_token": csrf_of(client), "name": "Casa", "rule": json.dumps(tiny), "action": "preview"},
+    )
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    assert "tu rol solo puede contar cerca de un lugar con un radio de 1 km o más" in html
+    assert '<span id="segment-count">—</span>' in html  # no count shown

@@ -164,3 +164,52 @@ def test_one_declaration_for_masking_rules_and_exports(api, app, people):  # noq
     assert "lucia.garcia@ejemplo.es" not in csv_text and PHONE not in csv_text and "García" not in csv_text
     assert "l***@ejemplo.es" in csv_text and "G***" in csv_text
     assert {"email", "phone", "last_name", "url"} <= set(PERSONAL_FIELDS)
+
+
+def located(api, email, lat, lng):  # noqa: F811
+    answer = api.post(
+        "/customers",
+        json={"email": email, "city": "Sevilla", "country": "ES", "location": {"lat": lat, "lng": lng}},
+    )
+    assert answer.status_code == 201, answer.json
+
+
+def test_an_analyst_cannot_count_a_near_circle_holding_one_home(api, analyst):  # noqa: F811
+    """A near rule of a tiny radius around one person's home counted 1: an analyst counts near a
+    place only in circles of 1 km or more holding no customer or at least 5 (as /places shows
+    only places with 5); a marketer counts as before."""
+    from services.segments.profile_reads import ANALYST_MIN_PEOPLE
+    from services.segments.rule_behaviour import ANALYST_MIN_KM
+
+    located(api, "casa@ejemplo.es", 37.3900, -5.9800)
+    for i in range(ANALYST_MIN_PEOPLE):
+        located(api, f"centro{i}@ejemplo.es", 37.4500, -5.9800)  # ~6.7 km north
+    home = {"near": {"lat": 37.3900, "lng": -5.9800, "km": 0.05}}
+    assert count(api, home).json["count"] == 1  # the marketer sees the person anyway
+
+    tiny = count(analyst, home)
+    assert tiny.status_code == 422, tiny.json
+    assert list(tiny.json["details"]["fields"]) == ["rule.near.km"]
+    assert f"{ANALYST_MIN_KM:g} km" in tiny.json["details"]["fields"]["rule.near.km"][0]
+
+    alone = {"all": [{"field": "country", "op": "eq", "value": "ES"}, {"near": {**home["near"], "km": 2}}]}
+    refused = count(analyst, alone)
+    assert refused.status_code == 422 and refused.json["error"] == "too_few_people", refused.json
+    assert refused.json["details"]["fields"] == {
+        "rule.all.1.near.km": [
+            f"fewer than {ANALYST_MIN_PEOPLE} customers live in this circle: "
+            "your role may count there only with a wider radius"
+        ]
+    }
+    assert "count" not in refused.json and "sample" not in refused.json
+    hidden = count(analyst, {"not": {"near": {**home["near"], "km": 2}}})  # the same circle, negated
+    assert hidden.status_code == 422 and list(hidden.json["details"]["fields"]) == ["rule.not.near.km"]
+
+    wider = count(analyst, {"near": {**home["near"], "km": 10}})  # all six: a count, not a home
+    assert wider.status_code == 200 and wider.json["count"] == ANALYST_MIN_PEOPLE + 1
+    crowd = count(analyst, {"near": {"lat": 37.4500, "lng": -5.9800, "km": 1}})
+    assert crowd.status_code == 200 and crowd.json["count"] == ANALYST_MIN_PEOPLE
+    nobody = count(
+        analyst, {"near": {"lat": 40.0, "lng": -3.7, "km": 5}}
+    )  # no one there: nobody to single out
+    assert nobody.status_code == 200 and nobody.json["count"] == 0

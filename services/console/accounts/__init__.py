@@ -26,8 +26,8 @@ or equal to the person's email or name. A password or its hash is never logged n
 One module per job, every name importable from here (``accounts.create_user``):
 ``base`` (roles, ``Refused``, the store handle and indexes), ``passwords``,
 ``users``, ``throttle``, ``sessions``, ``api_tokens``, ``links`` (invitations,
-password resets and their mail), ``two_factor`` and ``demo`` (the local run's
-demo admin).
+password resets and their mail), ``two_factor``, ``sealed`` (TOTP secrets encrypted
+at rest) and ``demo`` (the local run's demo admin).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from services.console.accounts.passwords import (
     hash_password,
     password_matches,
 )
+from services.console.accounts.sealed import seal_plain_secrets
 from services.console.accounts.sessions import (
     SESSION_PREFIX,
     end_session,
@@ -75,6 +76,7 @@ from services.console.accounts.two_factor import (
     confirm_totp,
     disable_totp,
     end_pending,
+    pending_secret,
     pending_user,
     require_two_factor,
     second_factor_ok,
@@ -162,6 +164,8 @@ __all__ = [
     "second_factor_ok",
     "start_pending",
     "pending_user",
+    "pending_secret",
+    "seal_plain_secrets",
     "end_pending",
     "two_factor_roles",
     "require_two_factor",

@@ -3,7 +3,8 @@
 A password accepted with a second factor owed leaves a short-lived pending
 sign-in (``console_pending``, keyed by a hash, a few tries); the roles that
 must use two-factor are a console setting (``console_settings``:
-``two_factor_roles``, ``require_two_factor``).
+``two_factor_roles``, ``require_two_factor``). The TOTP secrets are stored
+encrypted (``sealed``): ``totp_secret`` and ``totp_pending`` are never the secret.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime
 import secrets
 
+from services.console.accounts import sealed
 from services.console.accounts.base import ROLES, db
 from services.console.accounts.users import get_user
 from shared import store
@@ -26,8 +28,13 @@ def start_totp(user: dict) -> str:
     import pyotp
 
     secret = pyotp.random_base32()
-    db().users.update_one({"_id": user["_id"]}, {"$set": {"totp_pending": secret}})
+    db().users.update_one({"_id": user["_id"]}, {"$set": {"totp_pending": sealed.seal(secret, user["_id"])}})
     return secret
+
+
+def pending_secret(user: dict) -> str | None:
+    """The secret being set up (to show it again), or None."""
+    return sealed.unseal(user.get("totp_pending"), user["_id"])
 
 
 def totp_uri(user: dict, secret: str) -> str:
@@ -57,7 +64,7 @@ def _totp_step(secret: str, code: str, last_step: int | None) -> int | None:
 def confirm_totp(user: dict, code: str) -> list[str] | None:
     """Turn two-factor on when ``code`` matches the pending secret: the recovery codes
     (shown once, stored hashed), else None."""
-    secret = user.get("totp_pending")
+    secret = pending_secret(user)
     step = _totp_step(secret, code, None) if secret else None
     if step is None:
         return None
@@ -66,7 +73,7 @@ def confirm_totp(user: dict, code: str) -> list[str] | None:
         {"_id": user["_id"]},
         {
             "$set": {
-                "totp_secret": secret,
+                "totp_secret": sealed.seal(secret, user["_id"]),
                 "totp_last_step": step,
                 "recovery_codes": [token_hash(c) for c in codes],
             },
@@ -84,13 +91,18 @@ def disable_totp(user: dict) -> None:
 
 
 def second_factor_ok(user: dict, code: str) -> bool:
-    """A current TOTP code (used once) or an unused recovery code (then spent)."""
+    """A current TOTP code (used once) or an unused recovery code (then spent). A secret
+    still stored plain is sealed when its code is accepted."""
     code = (code or "").strip().lower()
-    step = _totp_step(user["totp_secret"], code, user.get("totp_last_step"))
+    stored = user["totp_secret"]
+    secret = sealed.unseal(stored, user["_id"])
+    step = _totp_step(secret, code, user.get("totp_last_step")) if secret else None
     if step is not None:
+        change = {"totp_last_step": step}
+        if not sealed.is_sealed(stored):
+            change["totp_secret"] = sealed.seal(secret, user["_id"])
         answer = db().users.update_one(
-            {"_id": user["_id"], "totp_last_step": user.get("totp_last_step")},
-            {"$set": {"totp_last_step": step}},
+            {"_id": user["_id"], "totp_last_step": user.get("totp_last_step")}, {"$set": change}
         )
         return answer.modified_count == 1
     digest = token_hash(code)

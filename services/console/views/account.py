@@ -87,6 +87,8 @@ def end_all():
 @security.requires("dashboard")
 def create_token():
     user = _user_or_404()
+    if not user.get("totp_secret") and user["role"] in accounts.two_factor_roles():
+        abort(403)  # two-factor is required for this role: no token that would skip it
     days = request.form.get("days", "").strip()
     try:
         if days and not days.isdigit():
@@ -120,7 +122,7 @@ def totp_confirm():
     user = _user_or_404()
     codes = accounts.confirm_totp(user, request.form.get("code", ""))
     if codes is None:
-        secret = user.get("totp_pending")
+        secret = accounts.pending_secret(user)
         return _page(
             {"code": [_("That code is not valid.")]},
             status=422,
