@@ -193,7 +193,7 @@ class CommonSettings:
     secret_key: str = setting(
         parse=parse_secret,
         common=True,
-        doc="secret for signed links and tokens (16+ characters, not one published in the repository)",
+        doc="secret for signed links and tokens, and the key two-factor secrets are sealed with (16+ characters, not one published in the repository)",
     )
     broker_namespace: str = setting(
         "", common=True, doc="prefix for exchange and queue names (isolates test runs)"
