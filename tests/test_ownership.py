@@ -54,6 +54,7 @@ WITHOUT_MODEL = {
     "api_tokens": "console",
     "console_throttle": "console",
     "console_pending": "console",
+    "console_settings": "console",
 }
 INFRASTRUCTURE = {"outbox", "processed_messages"}
 TIMELINE_WRITERS = {"listener", "mailer", "segments"}

@@ -144,6 +144,7 @@ def lookup_token(key: str) -> dict | None:
         and not doc.get("revoked_at")
         and doc.get("role") in ROLES
         and all(not doc.get(limit) or doc[limit] > now for limit in ("expires_at", "idle_expires_at"))
+        and _person_may_act(doc.get("user_id"))
     ):
         identity = {
             "role": doc["role"],
@@ -165,6 +166,35 @@ def lookup_token(key: str) -> dict | None:
             _cache.clear()
         _cache[digest] = (now_mono + TOKEN_CACHE_SECONDS, identity)
     return identity
+
+
+def _person_may_act(user_id: str | None) -> bool:
+    """A person's token or session acts only while the person is active and owes no
+    two-factor: the console keeps someone of a role the admin requires two-factor for on
+    their account page until they turn it on, and the services must not answer that
+    session (or a token made before the rule) in the meantime. Keys of the settings have
+    no person. Two reads, at most once per ``TOKEN_CACHE_SECONDS`` per key."""
+    if not user_id:
+        return True
+    from bson import ObjectId
+    from bson.errors import InvalidId
+
+    from shared import store
+
+    try:
+        oid = ObjectId(user_id)
+    except (InvalidId, TypeError):
+        return False
+    try:
+        user = store.db().users.find_one({"_id": oid}, {"state": 1, "role": 1, "totp_secret": 1})
+        if not user or user.get("state") != "active":
+            return False
+        if user.get("totp_secret"):
+            return True
+        rule = store.db().console_settings.find_one({"_id": "two_factor_roles"}) or {}
+    except Exception:  # noqa: BLE001 - the store is down: not the caller's fault
+        raise ApiError(503, "The store does not answer; try again", error="unavailable") from None
+    return user.get("role") not in (rule.get("roles") or ())
 
 
 def forget_token(key: str) -> None:

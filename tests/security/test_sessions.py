@@ -205,3 +205,29 @@ def test_no_key_password_or_hash_in_a_cookie_log_line_or_answer(
             if where == "page" and secret_text == secret:
                 continue  # shown once, on the page that created it (checked in test_accounts)
             assert secret_text not in text, (where, secret_text)
+
+
+def test_a_person_who_owes_two_factor_reaches_no_service_with_a_session_or_an_older_token(
+    console_app,
+    listener_url,  # noqa: F811
+):
+    """The console keeps Marta on her account page once an admin requires two-factor for
+    marketers; the services must not answer her session id or a token she made before the
+    rule, until two-factor is no longer owed."""
+    marta = accounts.create_user("marta@ejemplo.es", "Marta", "marketer", PASSWORD)
+    older_token = accounts.create_token(marta, "cli", "marketer")
+    accounts.require_two_factor(["marketer"])
+    client, _ = sign_in_person(console_app, "marta@ejemplo.es", PASSWORD)
+    _, payload = cookie_payload(console_app, client)
+    session_key = accounts.SESSION_PREFIX + payload["sid"]
+
+    def status(key):
+        return requests.get(f"{listener_url}/whoami", headers={"X-API-Key": key}, timeout=5).status_code
+
+    assert status(session_key) == 401
+    assert status(older_token) == 401
+    accounts.require_two_factor([])
+    wait_until(
+        lambda: status(session_key) == 200 and status(older_token) == 200,
+        what="her session and token answered once two-factor is no longer owed",
+    )
