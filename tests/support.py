@@ -118,6 +118,39 @@ def drain(amqp_url: str, queue_name: str, limit: int = 100) -> list:
     return taken
 
 
+def record_timeline(envelopes) -> None:
+    """Segments' ``segments.facts`` handler applied to ``envelopes`` (parsed events), as its
+    worker would: the timeline entries (and profile facts) they carry."""
+    from services.segments.consumers import handlers
+
+    handle = handlers()["segments.facts"]
+    for envelope in envelopes:
+        handle(envelope)
+
+
+class Timeline:
+    """The customer's timeline, written in-process by segments' real handler: every event
+    ``segments.facts`` is bound to is copied into a queue of this test (``test.timeline``,
+    declared before the events are published), and ``deliver()`` hands those now there to
+    the handler. The test's own checks of ``segments.facts`` see every event still."""
+
+    def __init__(self, service_env):
+        from shared.messaging.topology import QUEUES
+
+        self.amqp_url = service_env.amqp_url
+        for producer, routing_key in QUEUES["segments.facts"]:
+            self.queue = bound_queue(service_env, producer, routing_key, "timeline")
+
+    def deliver(self, limit: int = 1000) -> int:
+        """Hand the events now in the queue to the handler, synchronously: no thread and no
+        wait (publishing waited for the broker's confirms); how many there were."""
+        from shared.messaging.contracts import parse_envelope
+
+        taken = drain(self.amqp_url, self.queue, limit)
+        record_timeline([parse_envelope(message.body) for message in taken])
+        return len(taken)
+
+
 def consumers_on(amqp_url: str, queue_name: str) -> int:
     """How many consumers a queue has (0 when it does not exist yet)."""
     try:

@@ -25,9 +25,9 @@ producer's exchange (``Topology.exchange_for``), so a service only ever publishe
 ``api_tokens`` and ``console_sessions`` belong to the console; the other services only read
 them through ``shared/http/auth.py`` (the shared auth, not service code).
 
-``interactions`` (the profile timeline) is the one collection still written by several
-services, each appending the kinds of fact it owns: listed in ``TIMELINE_WRITERS`` until
-it gets one owner (issue 14).
+``interactions`` (the profile timeline) belongs to segments, with the profile: the
+listener and the mailer announce their facts (``mention.received``, ``mention.corrected``,
+``delivery.*``, ``consent.changed``) and segments' ``segments.facts`` consumer appends them.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ SHARED_MODEL_OWNERS = {
     "segment": "segments",
     "consent": "mailer",
     "suppression": "mailer",
-    "interaction": "timeline",
+    "interaction": "segments",
 }
 WITHOUT_MODEL = {
     "sentiment_models": "listener",
@@ -57,7 +57,6 @@ WITHOUT_MODEL = {
     "console_settings": "console",
 }
 INFRASTRUCTURE = {"outbox", "processed_messages"}
-TIMELINE_WRITERS = {"listener", "mailer", "segments"}
 
 # (reading service, model of another service): why the read is right
 READS = {
@@ -71,6 +70,7 @@ READS = {
     ("mailer", "SegmentMember"): "reachability and invitations read a segment's members, like campaigns",
     ("segments", "SuppressedContact"): "import and create refuse a suppressed contact (read only)",
     ("segments", "ConsentState"): "a profile's page shows its consents (read only)",
+    ("mailer", "Interaction"): "the preference center's 'my data' download includes the timeline (read only)",
 }
 WRITES = {
     "save",
@@ -179,8 +179,7 @@ def violations(service: str, where: str, source: str, collections: dict, models:
                 if owner is None or owner == service:
                     continue
                 imported.add(alias.name)
-                timeline = owner == "timeline" and service in TIMELINE_WRITERS
-                if not timeline and (service, alias.name) not in READS:
+                if (service, alias.name) not in READS:
                     found.append(f"{where}:{node.lineno} imports {alias.name} (owned by {owner})")
         elif isinstance(node, ast.Import):
             for alias in node.names:
@@ -190,9 +189,7 @@ def violations(service: str, where: str, source: str, collections: dict, models:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WRITES:
             root = _root(node.func.value)
             if isinstance(root, ast.Name) and root.id in imported:
-                owner = models[root.id]
-                if not (owner == "timeline" and service in TIMELINE_WRITERS):
-                    found.append(f"{where}:{node.lineno} writes {root.id} (owned by {owner})")
+                found.append(f"{where}:{node.lineno} writes {root.id} (owned by {models[root.id]})")
     for line, name in _named_collections(tree):
         owner = collections.get(name)
         if owner is not None and owner != service:
@@ -205,6 +202,7 @@ def test_every_collection_has_one_owner():
     assert {"templates", "mentions", "customers", "suppressed_contacts", "campaigns"} <= set(collections)
     assert collections["templates"] == "mailer" and collections["mentions"] == "listener"
     assert collections["customers"] == "segments" and collections["suppressed_contacts"] == "mailer"
+    assert collections["interactions"] == "segments"
     # a collection declared by two services' models would be listed once, under the last: catch it
     declared = {}
     for service in SERVICES:

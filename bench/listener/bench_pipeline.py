@@ -126,7 +126,7 @@ def main(argv=None) -> int:
         )
         print(f"fetch alone: {fetched} in {fetch_s:.2f} s ({fetched / fetch_s:,.0f}/s)")
         print(
-            f"whole (fetch, detect, score, link, store, timeline, publish): {len(ingested.new)} new in "
+            f"whole (fetch, detect, score, link, store, publish): {len(ingested.new)} new in "
             f"{pipe_s:.2f} s (**{len(ingested.new) / pipe_s:,.0f} mentions/s**)"
         )
         print(

@@ -2,9 +2,10 @@
 
 parse (the source did) -> filter (exclusions, languages) -> detect language
 -> score sentiment -> link the author to a customer by social handle -> store
-once (unique by source and post id) -> add the customer's timeline entry ->
-announce mention.received. Store writes and handle lookups are batched: one
-insert_many and one $in lookup per batch instead of one round trip per post.
+once (unique by source and post id) -> announce mention.received (segments,
+owner of the customer's timeline, appends a linked mention's entry). Store
+writes and handle lookups are batched: one insert_many and one $in lookup per
+batch instead of one round trip per post.
 
 Publishing after the write without losing events on a crash: before a batch
 is stored, one outbox intent (kind ``mention.received``,
@@ -83,6 +84,8 @@ def event_for(doc: dict) -> MentionReceived:
         label=doc["label"],
         posted_at=iso(doc["posted_at"]),
         customer_id=str(doc["customer_id"]) if doc.get("customer_id") else None,
+        url=doc.get("url"),
+        summary=(doc.get("text") or "")[:500],
     )
 
 
@@ -195,12 +198,12 @@ class Pipeline:
     def _store_batch(
         self, query, docs: list[dict], result: IngestResult
     ) -> tuple[outboxes.Intent | None, list[dict]]:
-        """Record the batch's intent, store it once, add timeline entries: (intent, new docs)."""
+        """Record the batch's intent, store it once: (intent, new docs). The linked customers'
+        timeline entries are segments' to write, from the mention.received events."""
         if not docs:
             return None, []
         pending = self.publisher.record(KIND, ids=[d["_id"] for d in docs])
         new = self._store(query, docs, result)
-        self._timeline(new)
         return pending, new
 
     def _announce_after(self, stored, result: IngestResult) -> None:
@@ -228,24 +231,6 @@ class Pipeline:
             # Already stored (an earlier poll, or another query): remember this query found it too.
             store.add_query_to_mentions(query.id, duplicates)
         return [d for i, d in enumerate(docs) if i not in failed]
-
-    def _timeline(self, docs: list[dict]) -> None:
-        store.add_timeline_entries(
-            [
-                {
-                    "customer_id": d["customer_id"],
-                    "kind": "mention",
-                    "at": d["posted_at"],
-                    "key": f"mention:{d['source']}:{d['post_id']}",
-                    "channel": d["source"],
-                    "sentiment": d["sentiment"],
-                    "summary": (d["text"] or "")[:500],
-                    "data": {"mention_id": str(d["_id"]), "url": d["url"], "label": d["label"]},
-                }
-                for d in docs
-                if d.get("customer_id")
-            ]
-        )
 
     def sweep(self, older_than: float = 60.0, limit: int = 20) -> int:
         """Announce the batches a crash left unannounced (the outbox relay, for this kind only)."""

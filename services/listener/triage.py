@@ -4,7 +4,9 @@ manager makes (assign, resolve, correct the sentiment).
 Each change is a conditional update on the state it was decided on, so a
 concurrent change is refused (``Conflict``) rather than overwritten; each is
 logged in the mention's history. A correction keeps the engine's score beside
-it and carries the new sentiment to the customer's timeline entry.
+it and, for a linked mention, announces ``mention.corrected`` (through the outbox,
+intended before the write): segments, owner of the customer's timeline, carries the
+new sentiment to the mention's entry.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import datetime
 from bson import ObjectId
 
 from services.listener import store
+from services.listener.announce import PRODUCER, message_id_for
 from services.listener.models import Correction, Mention
 from services.listener.sentiment import label_for
 from shared.errors import Conflict, Invalid, NotFound
+from shared.messaging import outbox as outboxes
+from shared.messaging.contracts import Envelope, MentionCorrected
 from shared.store import to_utc_naive, utcnow
 
 # The score a correction gets when the community manager gives only a label.
@@ -105,8 +110,32 @@ def resolve(mention: Mention, by: str, note: str | None) -> Mention:
     )
 
 
-def correct(mention: Mention, label: str, score: float | None, by: str, note: str | None) -> Mention:
-    """Correct the sentiment (a score, if given, must read as the label); the engine's is kept."""
+def _corrected(envelope: Envelope, record: dict) -> bool:
+    """An intent's mention.corrected is a fact when the mention holds that correction."""
+    event = envelope.event()
+    mention = store.find_mention(ObjectId(event.mention_id))
+    return bool(
+        mention
+        and mention.correction
+        and mention.sentiment == event.sentiment
+        and mention.label == event.label
+    )
+
+
+outboxes.register(MentionCorrected.type, PRODUCER, outboxes.checked(_corrected))
+
+
+def correct(
+    mention: Mention,
+    label: str,
+    score: float | None,
+    by: str,
+    note: str | None,
+    parts,
+) -> Mention:
+    """Correct the sentiment (a score, if given, must read as the label); the engine's is kept.
+    ``parts``: the service's parts (their outbox announces the correction)."""
+    events = parts.outbox
     if score is None:
         score = LABEL_SCORES[label]
     elif label_for(score) != label:
@@ -120,18 +149,36 @@ def correct(mention: Mention, label: str, score: float | None, by: str, note: st
         previous_label=mention.label,
         note=note,
     )
-    changed = _act(
-        mention,
-        {"sentiment": mention.sentiment, "label": mention.label},
-        {"set__correction": correction, "set__sentiment": score, "set__label": label},
-        {
-            "action": "sentiment_corrected",
-            "by": by,
-            "label": label,
-            "score": score,
-            "previous_label": mention.label,
-        },
-    )
+    intent = None
     if mention.customer_id:
-        store.set_timeline_sentiment(f"mention:{mention.source}:{mention.post_id}", score)
+        intent = events.intend(
+            MentionCorrected(
+                mention_id=str(mention.id),
+                source=mention.source,
+                post_id=mention.post_id,
+                customer_id=str(mention.customer_id),
+                sentiment=score,
+                label=label,
+            ),
+            message_id=message_id_for("mention.corrected", f"{mention.id}:{correction.at.isoformat()}"),
+        )
+    try:
+        changed = _act(
+            mention,
+            {"sentiment": mention.sentiment, "label": mention.label},
+            {"set__correction": correction, "set__sentiment": score, "set__label": label},
+            {
+                "action": "sentiment_corrected",
+                "by": by,
+                "label": label,
+                "score": score,
+                "previous_label": mention.label,
+            },
+        )
+    except Conflict:
+        if intent is not None:
+            events.discard(intent)
+        raise
+    if intent is not None:
+        events.announce(intent)
     return changed

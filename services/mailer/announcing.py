@@ -1,7 +1,7 @@
 """What the sender announces about deliveries: ``delivery.skipped``, ``delivery.failed``
 and ``delivery.sent`` (through the outbox, with ids derived from the fact, so a
-repeat is dropped by consumers), and the ``message_sent`` interactions of the
-timeline, written together after the events.
+repeat is dropped by consumers). The customer's timeline (``message_sent``) is
+segments' to write, from ``delivery.sent``.
 
 ``Announcing`` is a part of ``sender.Sender``: it uses the sender's ``events``
 (one event at a time), ``batch_publisher`` (lists of events, one confirm wait)
@@ -10,11 +10,16 @@ and ``_unannounced`` (recorded sends not yet announced).
 
 from __future__ import annotations
 
-from services.mailer.store import timeline
+import datetime
+
 from shared.messaging.contracts import DeliverySent, DeliverySkipped
 from shared.store import utcnow
 
-ANNOUNCE_EVERY = 200  # recorded sends published (delivery.sent) and written to the timeline together
+ANNOUNCE_EVERY = 200  # recorded sends published (delivery.sent) together
+
+
+def _iso(at: datetime.datetime) -> str:
+    return at.replace(tzinfo=datetime.UTC).isoformat()
 
 
 class Announcing:
@@ -38,48 +43,39 @@ class Announcing:
                 self.events.publish(event, message_id=message_id)
 
     def _announce_sent(self) -> None:
-        """Publish delivery.sent, then write the message_sent interactions, for recorded sends.
+        """Publish delivery.sent for recorded sends, with the time the provider took each.
 
-        Deferred from _finalize to keep the per-message path to one store write.
-        Events go first: if the worker dies before the interactions are written,
-        a redelivered batch finds sent deliveries without their interaction and
-        announces them again (same message ids, so consumers drop the repeat).
+        Deferred from _finalize to keep the per-message path to one store write. If the
+        worker dies before publishing, a redelivered batch announces its sent deliveries
+        again (``_reannounce``; same message ids, so consumers drop a repeat).
         """
         docs, self._unannounced = self._unannounced, []
         if not docs:
             return
-        items = [(self._event(DeliverySent, doc), f"delivery-{doc['_id']}-sent") for doc in docs]
+        items = [
+            (
+                self._event(DeliverySent, doc, sent_at=_iso(doc.get("sent_at") or utcnow())),
+                f"delivery-{doc['_id']}-sent",
+            )
+            for doc in docs
+        ]
         if self.batch_publisher is not None:
             self.batch_publisher.publish_many([(event, message_id, None) for event, message_id in items])
         else:
             for event, message_id in items:
                 self.events.publish(event, message_id=message_id)
-        timeline.add_many(
-            [
-                {
-                    "customer_id": doc["customer_id"],
-                    "kind": "message_sent",
-                    "at": doc.get("sent_at") or utcnow(),
-                    "key": f"delivery:{doc['_id']}:sent",
-                    "channel": doc["channel"],
-                    "campaign_id": doc["campaign_id"],
-                    "data": {"delivery_id": str(doc["_id"]), "step": doc["step"]},
-                }
-                for doc in docs
-            ]
-        )
 
     def _reannounce(self, sent: list[dict]) -> None:
-        """Sent deliveries of a redelivered batch whose announcement a crash may have cut short."""
+        """Sent deliveries of a redelivered batch, whose announcement a crash may have cut short:
+        announced again, all of them (the mailer keeps no record of what was published; the
+        same message ids, so consumers drop the repeats)."""
         if not sent:
             return
-        keys = {f"delivery:{doc['_id']}:sent": doc for doc in sent}
-        written = timeline.written_keys(list(keys))
-        self._unannounced.extend(doc for key, doc in keys.items() if key not in written)
+        self._unannounced.extend(sent)
         self._announce_sent()
 
     @staticmethod
-    def _event(cls, doc: dict, reason: str | None = None, code: str | None = None):
+    def _event(cls, doc: dict, reason: str | None = None, code: str | None = None, **extra):
         return cls(
             delivery_id=str(doc["_id"]),
             campaign_id=doc["campaign_id"],
@@ -89,6 +85,7 @@ class Announcing:
             variant=doc.get("variant"),
             reason=reason,
             code=code,
+            **extra,
         )
 
     def _announce(

@@ -2,10 +2,10 @@
 
 ``record_change`` appends to the ledger (ConsentEntry), moves the current
 state (ConsentState) forward only if this change is not older than the one
-it holds, writes the ``consent_changed`` interaction and publishes
-``consent.changed``. It is idempotent by ``idempotency_key``: replaying the
-same form post, import row or unsubscribe completes the missing steps of an
-interrupted first run and changes nothing else. The API, the unsubscribe
+it holds and publishes ``consent.changed`` (segments, owner of the customer's
+timeline, writes the ``consent_changed`` interaction from it). It is idempotent
+by ``idempotency_key``: replaying the same form post, import row or unsubscribe
+completes the missing steps of an interrupted first run and changes nothing else. The API, the unsubscribe
 endpoint, bounce intake and (later) the preference center all call it.
 """
 
@@ -17,7 +17,6 @@ import uuid
 from bson import ObjectId
 
 from services.mailer.store import consents as store
-from services.mailer.store import timeline
 from shared.errors import Invalid
 from shared.messaging.contracts import ConsentChanged
 from shared.models import CHANNELS, CONSENT_STATUSES, TOPICS, ConsentEntry, ConsentState
@@ -70,20 +69,6 @@ def record_change(
     entry = store.add_entry(entry)
     # Forward only: a change older than the state's is kept in the ledger but does not win.
     store.move_state_forward(entry)
-    timeline.add(
-        customer_id=entry.customer_id,
-        kind="consent_changed",
-        at=entry.at,
-        key=f"consent:{entry.id}",
-        channel=entry.channel,
-        summary=f"{entry.channel}/{entry.topic}: {entry.status} ({entry.source})",
-        data={
-            "topic": entry.topic,
-            "status": entry.status,
-            "source": entry.source,
-            "entry_id": str(entry.id),
-        },
-    )
     events.publish(
         ConsentChanged(
             customer_id=str(entry.customer_id),

@@ -1,16 +1,17 @@
 """Opens, clicks and bounces of a delivery: each recorded once (a conditional
-update on the delivery is the claim), then an interaction and an event."""
+update on the delivery is the claim), then an event (segments, owner of the customer's
+timeline, writes the interaction from it)."""
 
 from __future__ import annotations
 
-from services.mailer.store import deliveries, timeline
+from services.mailer.store import deliveries
 from shared.messaging.contracts import DeliveryBounced, DeliveryClicked, DeliveryOpened
 from shared.store import utcnow
 
 KINDS = {
-    "opened": ("opened_at", "message_opened", DeliveryOpened),
-    "clicked": ("clicked_at", "message_clicked", DeliveryClicked),
-    "bounced": ("bounced_at", "message_bounced", DeliveryBounced),
+    "opened": ("opened_at", DeliveryOpened),
+    "clicked": ("clicked_at", DeliveryClicked),
+    "bounced": ("bounced_at", DeliveryBounced),
 }
 
 
@@ -24,20 +25,11 @@ def record(
     extra_set: dict | None = None,
 ) -> bool:
     """Record the first ``what`` of a delivery; False when it was already recorded."""
-    field, kind, event_cls = KINDS[what]
+    field, event_cls = KINDS[what]
     now = utcnow()
     doc = deliveries.record_first(delivery_id, field, now, only_sent=what == "bounced", extra_set=extra_set)
     if doc is None:
         return False
-    timeline.add(
-        customer_id=doc["customer_id"],
-        kind=kind,
-        at=now,
-        key=f"delivery:{delivery_id}:{what}",
-        channel=doc["channel"],
-        campaign_id=doc["campaign_id"],
-        data={k: v for k, v in (("delivery_id", str(delivery_id)), ("url", url), ("reason", reason)) if v},
-    )
     events.publish(
         event_cls(
             delivery_id=str(delivery_id),

@@ -25,8 +25,8 @@ delay, retried by the sweep; after ``worker_max_attempts`` it is ``failed``.
 Permanent failures are ``failed`` with the provider's reason at once.
 
 The jobs are split by module: claiming and the sweep here, sending and
-recording outcomes in ``delivering``, the events and the timeline in
-``announcing``; the store commands in ``store.deliveries``.
+recording outcomes in ``delivering``, the events in ``announcing``; the store
+commands in ``store.deliveries``.
 """
 
 from __future__ import annotations

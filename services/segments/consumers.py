@@ -1,5 +1,5 @@
-"""Segments worker: keeps profile facts fresh from other services' events
-(segments.facts) and segment membership fresh after every change
+"""Segments worker: keeps profile facts and the profile's timeline fresh from other
+services' events (segments.facts) and segment membership fresh after every change
 (segments.membership and, inline, after each fact).
 
 Both queues are consumed in micro-batches (``batch_handlers``): one
@@ -14,7 +14,7 @@ import datetime
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from services.segments import facts
+from services.segments import facts, timeline
 from services.segments.membership import Membership
 from services.segments.store import customers as store
 from shared.messaging.consumer import Poison
@@ -126,7 +126,7 @@ def handlers(parts=None) -> dict:
     membership = Membership(parts) if parts is not None else None
 
     return {
-        "segments.facts": lambda envelope: evaluate(membership, [envelope], fact_change),
+        "segments.facts": lambda envelope: record_facts(membership, [envelope]),
         "segments.membership": lambda envelope: evaluate(membership, [envelope], membership_change),
     }
 
@@ -135,9 +135,19 @@ def batch_handlers(parts=None) -> dict:
     """The micro-batch handlers of the segments worker; ``handlers`` stays the per-message path."""
     membership = Membership(parts) if parts is not None else None
     return {
-        "segments.facts": lambda envelopes: evaluate(membership, envelopes, fact_change),
+        "segments.facts": lambda envelopes: record_facts(membership, envelopes),
         "segments.membership": lambda envelopes: evaluate(membership, envelopes, membership_change),
     }
+
+
+def record_facts(membership: Membership | None, envelopes: list[Envelope]) -> list[str]:
+    """A segments.facts batch: its timeline entries (one insert_many), then its facts and one
+    evaluation. Timeline entries are keyed per fact, so a message that is no fact for rules
+    still needs no record; a correction does (a late redelivery must not undo a newer one)."""
+    timeline.record(envelopes)
+    ignored = evaluate(membership, envelopes, fact_change)
+    corrections = {e.message_id for e in envelopes if e.type == "mention.corrected"}
+    return [message_id for message_id in ignored if message_id not in corrections]
 
 
 def fact_change(envelope: Envelope) -> tuple[ObjectId, list[str]] | None:

@@ -240,6 +240,9 @@ class DeliveryEvent(Event):
 @dataclasses.dataclass(frozen=True)
 class DeliverySent(DeliveryEvent):
     type: ClassVar[str] = "delivery.sent"
+    # Additive (optional): when the provider took it (ISO 8601), for the profile's timeline;
+    # the envelope's occurred_at (the announcement) when absent.
+    sent_at: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,6 +313,23 @@ class MentionReceived(Event):
     label: str
     posted_at: str
     customer_id: str | None = None
+    # Additive (optional), for the linked customer's timeline: the post's address and
+    # the start of its text (500 characters).
+    url: str | None = None
+    summary: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MentionCorrected(Event):
+    """A community manager corrected a linked mention's sentiment: the timeline says so."""
+
+    type: ClassVar[str] = "mention.corrected"
+    mention_id: str
+    source: str
+    post_id: str
+    customer_id: str
+    sentiment: float
+    label: str
 
 
 @dataclasses.dataclass(frozen=True)

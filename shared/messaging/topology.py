@@ -39,6 +39,7 @@ PRODUCERS = {
     "consent.changed": "mailer",
     "contact.suppressed": "mailer",
     "mention.received": "listener",
+    "mention.corrected": "listener",
     "alert.raised": "listener",
 }
 
@@ -61,6 +62,7 @@ QUEUES: dict[str, list[tuple[str, str]]] = {
     # segments: keep profile facts and memberships fresh
     "segments.facts": [
         ("listener", "mention.received"),
+        ("listener", "mention.corrected"),
         ("mailer", "delivery.*"),
         ("mailer", "consent.changed"),
         ("mailer", "contact.suppressed"),

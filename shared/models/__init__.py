@@ -1,8 +1,8 @@
 """The documents every service reads from the shared profile store.
 
 Who writes what (ARCHITECTURE.md): segments writes Customer; mailer writes
-ConsentEntry, ConsentState and SuppressedContact; each service writes the
-Interaction entries for the facts it owns.
+ConsentEntry, ConsentState and SuppressedContact; segments writes the
+Interaction entries (the timeline), the others' facts from their events.
 """
 
 from shared.models.consent import CHANNELS, CONSENT_STATUSES, TOPICS, ConsentEntry, ConsentState

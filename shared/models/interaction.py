@@ -1,6 +1,6 @@
-"""The interaction timeline for the 360-degree view, written by the service
-that owns each fact (mailer: messages; listener: mentions; segments:
-purchases; mailer: consent changes)."""
+"""The interaction timeline for the 360-degree view, written by segments (owner of
+the profile): purchases itself, messages and consent changes from the mailer's
+events, mentions from the listener's."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Mentions stored once, linked to customers by handle, added to their
-timeline and announced over the real broker; several poller replicas."""
+"""Mentions stored once, linked to customers by handle, announced over the real
+broker (segments adds them to the customer's timeline); several poller replicas."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from kombu import Connection
 from services.listener.models import ListeningQuery, Mention
 from shared.messaging.contracts import parse_envelope
 from shared.models import Customer, Interaction
-from tests.support import drain, wait_until
+from tests.support import drain, record_timeline, wait_until
 
 
 def declare_facts_queue(service_env) -> str:
@@ -50,9 +50,6 @@ def test_each_post_is_stored_once_linked_and_announced(service_env, make_poller,
 
     assert pending_collection().count_documents({}) == 0  # every batch announced
     assert Mention.objects(text__contains="latte").first().lang == "en"
-    timeline = Interaction.objects(customer_id=lucia.id)
-    assert [(i.kind, i.key) for i in timeline] == [("mention", f"mention:x:{linked_id}")]
-    assert timeline[0].sentiment == stored.sentiment < 0 and "No me gusta" in timeline[0].summary
 
     envelopes = events(service_env, queue, 5)
     assert len({e.message_id for e in envelopes}) == 5 and all(
@@ -61,6 +58,10 @@ def test_each_post_is_stored_once_linked_and_announced(service_env, make_poller,
     by_post = {e.payload["post_id"]: e.event() for e in envelopes}
     assert by_post[linked_id].customer_id == str(lucia.id)
     assert by_post[linked_id].label == "negative" and by_post[linked_id].mention_id == str(stored.id)
+    record_timeline(envelopes)  # segments' consumer of segments.facts, as its worker would
+    timeline = Interaction.objects(customer_id=lucia.id)
+    assert [(i.kind, i.key) for i in timeline] == [("mention", f"mention:x:{linked_id}")]
+    assert timeline[0].sentiment == stored.sentiment < 0 and "No me gusta" in timeline[0].summary
 
     # Fetched again (a cursor lost, say): nothing new is stored or announced.
     from services.listener.models import SourceCursor
@@ -164,10 +165,12 @@ def test_many_batches_are_stored_and_announced_once_each_in_order(service_env):
 
     assert [d["post_id"] for d in result.new] == [str(i) for i in range(23)]
     assert result.duplicates == 1 and result.linked == 5
-    assert Mention.objects.count() == 23 and Interaction.objects(customer_id=ana.id).count() == 5
     assert pending_collection().count_documents({}) == 0
-    announced = [e.payload["post_id"] for e in events(service_env, queue, 23)]
+    envelopes = events(service_env, queue, 23)
+    announced = [e.payload["post_id"] for e in envelopes]
     assert announced == [str(i) for i in range(23)]
+    record_timeline(envelopes)  # segments' consumer of segments.facts, as its worker would
+    assert Mention.objects.count() == 23 and Interaction.objects(customer_id=ana.id).count() == 5
 
 
 def test_a_batch_the_store_refuses_stops_the_ingest_and_keeps_the_batches_before_it(service_env):

@@ -14,7 +14,7 @@ from services.listener.models import ListeningQuery, Mention
 from services.listener.pipeline import Pipeline
 from services.listener.sources.base import Post
 from shared.models import Customer, Interaction
-from tests.support import ANALYST_KEY
+from tests.support import ANALYST_KEY, Timeline
 
 DAY1 = datetime.datetime(2026, 11, 20, 9, 0)
 DAY2 = datetime.datetime(2026, 11, 21, 18, 30)
@@ -22,6 +22,7 @@ DAY2 = datetime.datetime(2026, 11, 21, 18, 30)
 
 @pytest.fixture
 def mentions(service_env, listener_settings):
+    timeline = Timeline(service_env)  # segments writes the linked mentions' timeline entries
     publisher = BatchPublisher(service_env.amqp_url, service_env.topology)
     pipeline = Pipeline(publisher)
     Customer(email="ana@example.com", social={"x": "ana"}).save()
@@ -43,6 +44,7 @@ def mentions(service_env, listener_settings):
         other, [Post(source="x", post_id="7", text="Sol y playa", author_handle="f", posted_at=DAY2)]
     )
     publisher.close()
+    timeline.deliver()
     return brand, other
 
 
@@ -156,6 +158,7 @@ def test_assign_resolve_and_correct_with_who_and_when(api, mentions, service_env
     )
     assert corrected["correction"]["at"].endswith("+00:00")
     assert [h["action"] for h in corrected["history"]] == ["assigned", "resolved", "sentiment_corrected"]
+    assert Timeline(service_env).deliver() == 1  # mention.corrected, to segments' handler
     assert Interaction.objects(key="mention:x:1").first().sentiment == -0.5
     assert api("get", "/mentions?corrected=true").json["total"] == 1
     assert api("post", "/mentions/5f0000000000000000000000/assign", json={"assignee": "x"}).status_code == 404

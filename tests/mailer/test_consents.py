@@ -11,7 +11,7 @@ from kombu import Connection
 from services.mailer import consents
 from shared.models import ConsentEntry, ConsentState, Interaction
 from tests.mailer.conftest import make_customer
-from tests.support import drain
+from tests.support import Timeline, drain
 
 
 def declare_facts_queue(service_env):
@@ -22,6 +22,7 @@ def declare_facts_queue(service_env):
 
 def test_record_change_is_idempotent_forward_only_and_announced(service_env, events):
     queue = declare_facts_queue(service_env)
+    timeline = Timeline(service_env)
     customer = make_customer(email="marta@example.com")
     t0 = datetime.datetime(2026, 1, 1, 10, 0)
     first = consents.record_change(
@@ -65,6 +66,7 @@ def test_record_change_is_idempotent_forward_only_and_announced(service_env, eve
     )
     assert ConsentState.objects.get(customer_id=customer.id).status == "revoked"
     assert ConsentEntry.objects.count() == 3
+    timeline.deliver()  # segments writes the timeline from consent.changed
     assert Interaction.objects(kind="consent_changed", customer_id=customer.id).count() == 3
     messages = drain(service_env.amqp_url, queue)
     bodies = [json.loads(m.body) for m in messages]

@@ -15,7 +15,7 @@ from services.mailer.tokens import Tokens
 from shared.models import Interaction, SuppressedContact, contact_hash
 from shared.store import utcnow
 from tests.mailer.conftest import create_template, make_customer, send_requested
-from tests.support import drain
+from tests.support import Timeline, drain
 
 
 def delivery_queue(service_env):
@@ -28,6 +28,7 @@ def test_email_arrives_with_encoded_headers_parts_links_and_unsubscribe(
     service_env, api, sender_for, smtp_server, events, settings
 ):
     queue = delivery_queue(service_env)
+    timeline = Timeline(service_env)
     template = create_template(api)
     inigo = make_customer(
         email="inigo@example.com", consent={("email", "newsletter"): "granted"}, events=events
@@ -71,6 +72,7 @@ def test_email_arrives_with_encoded_headers_parts_links_and_unsubscribe(
     ]
     assert https_url in html and "https://mailer.example/t/o/" in html
     assert "https://tienda.example" not in text.replace(https_url, "")
+    timeline.deliver()  # segments writes the timeline from delivery.sent
     assert Interaction.objects(key=f"delivery:{delivery.id}:sent", kind="message_sent").count() == 1
     [sent] = [json.loads(m.body) for m in drain(service_env.amqp_url, queue)]
     assert sent["type"] == "delivery.sent" and sent["payload"]["delivery_id"] == str(delivery.id)

@@ -17,7 +17,7 @@ import pytest
 from services.mailer.models import Delivery
 from shared.models import ConsentState, Customer, SuppressedContact, contact_hash
 from tests.mailer.conftest import create_template, make_customer, send_requested
-from tests.support import CM_KEY, MARKETER_KEY, wait_until
+from tests.support import CM_KEY, MARKETER_KEY, Timeline, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -66,9 +66,10 @@ def link_in(received, prefix: str) -> str:
 
 
 def test_customer_manages_preferences_opt_in_data_and_erasure_in_chromium(
-    apis, browser, api, events, sender_for, smtp_server, tmp_path
+    apis, browser, api, events, sender_for, smtp_server, tmp_path, service_env
 ):
     mailer, _ = apis
+    timeline = Timeline(service_env)  # segments' handler writes the timeline from the mailer's events
     template = create_template(
         api,
         variants={
@@ -118,6 +119,7 @@ def test_customer_manages_preferences_opt_in_data_and_erasure_in_chromium(
     assert Delivery.objects.get(campaign_id="confirmed").status == "sent"
 
     # download my data
+    timeline.deliver()
     page.goto(center_url + "?lang=es")
     with page.expect_download() as download_info:
         page.click("#download")

@@ -12,7 +12,7 @@ from services.mailer.models import Delivery
 from services.segments.consumers import on_contact_suppressed
 from shared.models import ConsentEntry, ConsentState, Customer, Interaction, SuppressedContact, contact_hash
 from tests.mailer.conftest import create_template, make_customer, send_requested
-from tests.support import Handover, drain
+from tests.support import Handover, Timeline, drain
 
 
 def sent_message(api, sender_for, smtp_server, events, address="pia@example.com", **fields):
@@ -127,6 +127,7 @@ def test_open_and_click_recorded_once_and_no_open_redirect(
     service_env, app, api, sender_for, smtp_server, events
 ):
     queue = mailer_events(service_env)
+    timeline = Timeline(service_env)
     customer, delivery, msg = sent_message(api, sender_for, smtp_server, events)
     html = msg.get_body(("html",)).get_content()
     pixel = re.search(r'src="https://mailer.example(/t/o/[^"]+)"', html).group(1)
@@ -140,6 +141,7 @@ def test_open_and_click_recorded_once_and_no_open_redirect(
         assert response.headers["Location"] == "https://tienda.example/ofertas?x=1&y=2"
     stored = Delivery.objects.get(id=delivery.id)
     assert stored.opened_at and stored.clicked_at
+    timeline.deliver()  # segments writes the timeline from delivery.opened/clicked
     assert Interaction.objects(customer_id=customer.id, kind="message_opened").count() == 1
     assert Interaction.objects(customer_id=customer.id, kind="message_clicked").count() == 1
     bodies = [json.loads(m.body) for m in drain(service_env.amqp_url, queue)]
@@ -222,6 +224,7 @@ def test_hard_bounce_suppresses_soft_does_not_and_complaint_revokes(
     queue = mailer_events(service_env)
     # segments (owner of the profile) sets suppression.* from the mailer's contact.suppressed
     to_segments = Handover(service_env, "mailer", "contact.suppressed", on_contact_suppressed)
+    timeline = Timeline(service_env)
     customer, delivery, _ = sent_message(api, sender_for, smtp_server, events, address="hard@example.com")
     post = lambda body: admin_api.post("/bounces", data=body.encode(), content_type="message/rfc822")  # noqa: E731
     soft = post(DSN.format(delivery=delivery.id, address="hard@example.com", status="4.2.2", code="452"))
@@ -244,12 +247,14 @@ def test_hard_bounce_suppresses_soft_does_not_and_complaint_revokes(
         SuppressedContact.objects(hash=contact_hash("email", "hard@example.com"), reason="bounced").count()
         == 1
     )
+    timeline.deliver()  # segments writes the timeline from delivery.bounced
     assert Interaction.objects(kind="message_bounced", customer_id=customer.id).count() == 1
     post(DSN.format(delivery=delivery.id, address="hard@example.com", status="5.1.1", code="550"))  # again
     assert (
         to_segments.deliver() == 1
     )  # announced again under the same message id: applying it changes nothing
     assert Customer.objects.get(id=customer.id).suppression.bounced
+    timeline.deliver()
     assert Interaction.objects(kind="message_bounced", customer_id=customer.id).count() == 1
     bounced = [json.loads(m.body) for m in drain(service_env.amqp_url, queue)]
     assert [b["type"] for b in bounced].count("delivery.bounced") == 1

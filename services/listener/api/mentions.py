@@ -23,6 +23,7 @@ from services.listener.api.schemas import (
     StatsOut,
 )
 from services.listener.models import Mention
+from shared.bootstrap import current
 from shared.http.auth import current_role, mask_personal, mask_value, roles
 from shared.http.paging import PageOut, bad_cursor, cursor_id, object_id, parse_cursor
 
@@ -160,7 +161,9 @@ def resolve(mention_id, data):
 def correct(mention_id, data):
     """Correct the sentiment; the engine's score is kept, with who corrected it and when."""
     mention = get_mention(mention_id)
-    changed = triage.correct(mention, data["label"], data.get("score"), data["by"], data.get("note"))
+    changed = triage.correct(
+        mention, data["label"], data.get("score"), data["by"], data.get("note"), current()
+    )
     return serialize(changed)
 
 

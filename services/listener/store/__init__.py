@@ -1,6 +1,5 @@
 """The listener's store: the only code touching its collections (listening queries,
-source cursors, mentions, alert episodes, webhook calls, sentiment model versions)
-and the timeline entries it appends for mentions.
+source cursors, mentions, alert episodes, webhook calls, sentiment model versions).
 
 One module per part of the data, re-exported here (``from services.listener import
 store``; ``store.find_mention(...)``):
@@ -26,7 +25,6 @@ from services.listener.store.alerts import (
 )
 from services.listener.store.mentions import (
     add_query_to_mentions,
-    add_timeline_entries,
     corrected_mentions,
     count_mentions,
     count_posted,
@@ -37,7 +35,6 @@ from services.listener.store.mentions import (
     mention_page,
     mentions_by_id,
     mentions_with_ids,
-    set_timeline_sentiment,
     update_mention_if,
 )
 from services.listener.store.models import (
@@ -75,7 +72,6 @@ __all__ = [
     "add_model",
     "add_query",
     "add_query_to_mentions",
-    "add_timeline_entries",
     "claim_open_episode",
     "close_episode",
     "corrected_mentions",
@@ -102,7 +98,6 @@ __all__ = [
     "raise_episode_peak",
     "record_webhook_call",
     "restart_stopped_sources",
-    "set_timeline_sentiment",
     "set_webhook_status",
     "stop_source",
     "stored_model",

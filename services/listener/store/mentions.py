@@ -1,5 +1,5 @@
-"""Mentions in the store: a batch stored once, triage changes, pages, daily figures;
-and the timeline entries of linked mentions (``interactions``).
+"""Mentions in the store: a batch stored once, triage changes, pages, daily figures.
+(The timeline entries of linked mentions are segments': it owns ``interactions``.)
 
 The store stand-in has missed an ObjectId inside an array (``{"query_ids": id}``)
 unless the filter was wrapped in ``$and`` (the api's comment of old; the current
@@ -16,7 +16,7 @@ from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
 from services.listener.models import Mention
-from shared.models import Customer, Interaction
+from shared.models import Customer
 
 DUPLICATE = 11000
 
@@ -73,17 +73,6 @@ def add_query_to_mentions(query_id: ObjectId, duplicates: list[dict]) -> None:
         )
 
 
-def add_timeline_entries(entries: list[dict]) -> None:
-    """Append the customers' timeline entries in one command; entries already there are skipped."""
-    if not entries:
-        return
-    try:
-        Interaction._get_collection().insert_many(entries, ordered=False)
-    except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE for e in exc.details.get("writeErrors", [])):
-            raise
-
-
 def mentions_with_ids(ids: list) -> list[dict]:
     """The stored mention documents among ``ids``."""
     return list(Mention._get_collection().find({"_id": {"$in": ids}}))
@@ -124,10 +113,6 @@ def update_mention_if(mention_id: ObjectId, conditions: dict, updates: dict, ent
     """Apply ``updates`` (mongoengine's ``set__...``) and log ``entry`` in the history, only
     while the mention still matches ``conditions``; False when it no longer does."""
     return bool(Mention.objects(id=mention_id, **conditions).update_one(**updates, push__history=entry))
-
-
-def set_timeline_sentiment(key: str, score: float) -> None:
-    Interaction.objects(key=key).update(set__sentiment=score)
 
 
 def corrected_mentions():

@@ -1,0 +1,114 @@
+"""The profile's timeline, which segments owns: its segments.facts handler appends one
+entry per fact of the other services' events, in one insert_many per batch, and a
+redelivered event (the same fact) adds nothing."""
+
+from __future__ import annotations
+
+import datetime
+
+from pymongo import monitoring
+
+from services.segments.consumers import batch_handlers, handlers
+from shared.messaging.contracts import (
+    ConsentChanged,
+    DeliveryOpened,
+    DeliverySent,
+    MentionCorrected,
+    MentionReceived,
+    envelope_for,
+)
+from shared.models import Customer, Interaction
+
+POSTED = "2026-11-20T09:00:00+00:00"
+
+
+class Inserts(monitoring.CommandListener):
+    """The collections of the inserts sent (registered before any client exists: the test's
+    store client is made per test)."""
+
+    def __init__(self):
+        self.into: list[str] = []
+
+    def started(self, event):
+        if event.command_name == "insert":
+            self.into.append(event.command["insert"])
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+INSERTS = Inserts()
+monitoring.register(INSERTS)
+
+
+def events_of(customer_id: str) -> list:
+    return [
+        envelope_for(
+            MentionReceived(
+                mention_id="m1",
+                query_id="q1",
+                source="x",
+                post_id="p1",
+                author_handle="ana",
+                lang="es",
+                sentiment=-0.4,
+                label="negative",
+                posted_at=POSTED,
+                customer_id=customer_id,
+                url="https://x.com/ana/status/p1",
+                summary="No me gusta",
+            ),
+            "listener",
+        ),
+        envelope_for(
+            DeliverySent(
+                delivery_id="d1",
+                campaign_id="c1",
+                customer_id=customer_id,
+                channel="email",
+                sent_at="2026-11-20T10:00:00+00:00",
+            ),
+            "mailer",
+        ),
+        envelope_for(
+            DeliveryOpened(delivery_id="d1", campaign_id="c1", customer_id=customer_id, channel="email"),
+            "mailer",
+        ),
+        envelope_for(
+            ConsentChanged(
+                customer_id=customer_id, channel="email", topic="newsletter", status="granted", source="api"
+            ),
+            "mailer",
+            message_id="consent-e1",
+        ),
+    ]
+
+
+def test_each_fact_is_one_entry_once_and_a_batch_is_one_insert(service_env):
+    ana = Customer(email="ana@example.com").save()
+    envelopes = events_of(str(ana.id))
+    INSERTS.into.clear()
+    batch_handlers()["segments.facts"](envelopes)
+    assert INSERTS.into.count("interactions") == 1
+
+    by_key = {i.key: i for i in Interaction.objects(customer_id=ana.id)}
+    assert set(by_key) == {"mention:x:p1", "delivery:d1:sent", "delivery:d1:opened", "consent:e1"}
+    assert by_key["mention:x:p1"].summary == "No me gusta" and by_key["mention:x:p1"].sentiment == -0.4
+    assert by_key["delivery:d1:sent"].at == datetime.datetime(2026, 11, 20, 10, 0)
+    assert by_key["consent:e1"].summary == "email/newsletter: granted (api)"
+
+    # Redelivered, one by one and as a batch: nothing is added.
+    handle = handlers()["segments.facts"]
+    for envelope in envelopes:
+        handle(envelope)
+    batch_handlers()["segments.facts"](envelopes)
+    assert Interaction.objects(customer_id=ana.id).count() == 4
+
+    corrected = MentionCorrected(
+        mention_id="m1", source="x", post_id="p1", customer_id=str(ana.id), sentiment=0.6, label="positive"
+    )
+    handle(envelope_for(corrected, "listener"))
+    assert Interaction.objects(key="mention:x:p1").first().sentiment == 0.6
