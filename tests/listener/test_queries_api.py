@@ -57,6 +57,12 @@ def test_validation_names_the_field(api):
     assert answer.status_code == 422 and "feeds" in answer.json["details"]["fields"]
     assert api("get", "/queries/nope").status_code == 404
     assert api("get", "/queries/5f0000000000000000000000").json["error"] == "not_found"
+    for limit in (
+        "0",
+        "201",
+    ):  # a page of 0 was a 500 (a validator returning False checks nothing on marshmallow 4)
+        answer = api("get", f"/queries?limit={limit}")
+        assert answer.status_code == 422 and "limit" in answer.json["details"]["fields"], answer.json
 
 
 def test_a_source_stopped_by_an_auth_error_shows_on_the_query_and_restarts_on_edit(api):

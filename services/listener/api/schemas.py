@@ -43,7 +43,7 @@ class QueryPatch(Schema):
 
 class QueryList(Schema):
     active = Boolean()
-    limit = Integer(load_default=50, validate=lambda n: 1 <= n <= 200)
+    limit = Integer(load_default=50, validate=Range(1, 200))
     cursor = String()
 
 
