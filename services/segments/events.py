@@ -3,7 +3,8 @@
 Every event leaves through the process's one outbox (``parts.outbox``, built by
 ``services/segments/bootstrap.py``; ``shared.messaging.outbox``).
 A profile write announces itself through an intent written before it
-(``customers.py``); the relay (the worker's idle task) publishes an intent
+(``customers.py``), an import batch through one intent for all its events
+(``import_batch``); the relay (the worker's idle task) publishes an intent
 left by a crash only when ``CHECKS`` finds its fact in the store.
 """
 
@@ -58,3 +59,16 @@ def purchase(envelope: Envelope, record: dict) -> bool:
 CHECKS = {"customer.created": created, "customer.updated": updated, "purchase.recorded": purchase}
 for _kind, _check in CHECKS.items():
     outboxes.register(_kind, PRODUCER, outboxes.checked(_check))
+
+# An import batch's intent (``import_batch``): its people were inserted or updated
+# (``since``: the updated_at the batch set); a consent statement goes once its person is stored.
+IMPORTED = {"customer.created": created, "customer.updated": updated, "consent.imported": created}
+
+
+def imported(envelope: Envelope, record: dict) -> bool:
+    check = IMPORTED.get(envelope.type)
+    return check is not None and check(envelope, record)
+
+
+IMPORT_KIND = "segments.import"
+outboxes.register(IMPORT_KIND, PRODUCER, outboxes.checked(imported))

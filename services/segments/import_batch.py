@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from bson import ObjectId
 
-from services.segments import import_consent, import_messages, profiles, world
+from services.segments import import_announce, import_consent, import_messages, profiles, world
 from services.segments.import_rows import Row
 from services.segments.models import ImportJob
 from services.segments.store import customers as customer_store
-from shared.messaging.contracts import CustomerCreated, CustomerUpdated
+from shared.messaging.contracts import ConsentImported
 from shared.models import contact_hash
 from shared.store import utcnow
 
@@ -30,6 +30,8 @@ class Outcome:
     guessed: int = 0  # time zones guessed from a country with several
     rejections: list = field(default_factory=list)
     events: list = field(default_factory=list)
+    intent: object = None  # the batch's outbox intent (written before its writes), if it announces anything
+    envelopes: list = field(default_factory=list)  # the intent's envelopes of what was written
     touched: set = field(default_factory=set)  # profile fields changed ("*": people created)
 
 
@@ -40,8 +42,9 @@ def _apply(state: dict, update: dict) -> None:
 class Batch:
     """Merge one batch of rows into the store with a handful of round trips."""
 
-    def __init__(self, settings, job: ImportJob, rows: list[Row], seen: dict | None = None):
+    def __init__(self, settings, job: ImportJob, rows: list[Row], seen: dict | None = None, outbox=None):
         self.settings, self.job, self.rows = settings, job, rows
+        self.outbox = outbox
         # customer id -> the first line of this file about them: a later row is a duplicate
         self.seen = {} if seen is None else seen
         self.language = getattr(job, "language", None) or "en"
@@ -200,31 +203,24 @@ class Batch:
                 new_docs.append((doc, [row.line]))
                 remember(doc)
                 self.outcome.created += 1
-        by_id = {doc["_id"]: doc for doc, _ in new_docs}
+        now = utcnow()
+        planned = import_announce.planned(
+            self.settings, self.job, new_docs, updates, changed_fields, self.statements, self.person_of
+        )
+        # The intent goes before the writes: a crash after them leaves it for the relay.
+        intent = import_announce.intend(self.outbox, [event for _, event in planned], now)
         created = self._insert(new_docs, rows_of)
-        updated = self._update(updates, rows_of)
+        updated = self._update(updates, rows_of, now)
         if created:
             self.outcome.touched.add("*")
         self.outcome.touched.update(changed_fields)
-        for cid in created:
-            self.outcome.events.append(
-                CustomerCreated(
-                    customer_id=str(cid), source="import", external_id=by_id[cid].get("external_id")
-                )
-            )
-        for cid in updated:
-            self.outcome.events.append(
-                CustomerUpdated(customer_id=str(cid), source="import", changed=sorted(changed_fields))
-            )
-        # Consents are the mailer's: announce each statement of a row whose person is stored.
         lost = ({doc["_id"] for doc, _ in new_docs} - set(created)) | (set(updates) - set(updated))
-        for line, statements in sorted(self.statements.items()):
-            cid = self.person_of.get(line)
-            if cid is None or cid in lost:
-                continue
-            for statement in statements:
-                self.outcome.events.append(import_consent.event(statement, cid, self.job.id, line))
-                self.outcome.consents += 1
+        kept = [i for i, (cid, _) in enumerate(planned) if cid not in lost]
+        self.outcome.events = [planned[i][1] for i in kept]
+        self.outcome.consents = sum(isinstance(e, ConsentImported) for e in self.outcome.events)
+        if intent is not None:
+            self.outcome.intent = intent
+            self.outcome.envelopes = [intent.envelopes[i] for i in kept]
 
     def _conflict(self, match: dict, values: dict, index: dict):
         """A row that would join two different people, or relabel one: (field, reason)."""
@@ -261,11 +257,10 @@ class Batch:
                 )
         return [doc["_id"] for i, doc in enumerate(docs) if i not in failed]
 
-    def _update(self, updates: dict, rows_of) -> list:
+    def _update(self, updates: dict, rows_of, now) -> list:
         if not updates:
             return []
         ids = list(updates)
-        now = utcnow()
         failed = customer_store.set_customers_fields(
             [(cid, {**updates[cid], "updated_at": now}) for cid in ids]
         )

@@ -33,18 +33,21 @@ from services.segments.jobqueue import LeaseLost, Stopping, finish, renew
 from services.segments.models import ImportJob
 from services.segments.store import imports as import_store
 from services.segments.store import segments as segment_store
-from shared.messaging.contracts import ConsentImported
 
 log = logging.getLogger(__name__)
 
 
 class EventSender:
-    """Publishes a job's customer.created/updated from a thread, so the broker's
-    confirms overlap with the next batch's store work instead of adding to it.
+    """Announces a job's customer.created/updated and consent.imported from a thread, so the
+    broker's confirms overlap with the next batch's store work instead of adding to it.
 
     Each batch's events go out together with one wait for the broker's
-    confirms (``Outbox.publish_many``), not one round trip per event; what the
-    broker does not confirm is kept in the outbox for the relay."""
+    confirms (``Outbox.announce`` of the batch's intent), not one round trip per
+    event; what the broker does not confirm is kept in the outbox for the relay.
+    The intent was written before the batch's writes (``import_batch``): a
+    process that dies before its events went out (the checkpoint may already be
+    past the batch, and a re-run batch changes nothing, so announces nothing)
+    leaves the intent, and the relay announces what the store holds, once."""
 
     def __init__(self, outbox):
         import queue
@@ -62,9 +65,10 @@ class EventSender:
             if batch is None:
                 return
             if self.error is not None:
-                continue  # drain: the job fails on the error below
+                continue  # drain: the job fails on the error below (its intent is the relay's)
+            intent, envelopes = batch
             try:
-                self.outbox.publish_many([(event, None, None) for event in batch])
+                self.outbox.announce(intent, envelopes)
             except BaseException as exc:  # noqa: BLE001 - raised on the job's thread (send / close)
                 self.error = exc
 
@@ -72,11 +76,11 @@ class EventSender:
         if self.error is not None:
             raise RuntimeError(f"announcing the import's rows failed: {self.error}") from self.error
 
-    def send(self, batch: list) -> None:
-        """Queue a batch's events; raises if announcing an earlier batch failed (the job is retried)."""
+    def send(self, intent, envelopes: list) -> None:
+        """Queue a batch's announcement; raises if announcing an earlier batch failed (the job is retried)."""
         self._raise()
-        if batch:
-            self.queue.put(batch)
+        if intent is not None:
+            self.queue.put((intent, envelopes))
 
     def close(self) -> None:
         self.queue.put(None)
@@ -133,20 +137,15 @@ def run_import(parts, job: ImportJob, owner: str, stopping=None) -> None:
     batch: list[Row] = []
     # A resumed job cannot know what the first attempt changed: re-check every segment.
     touched: set[str] = {"*"} if done_rows else set()
-    # customer.created/updated may be turned off; consent statements always go (the mailer records them).
     sender = EventSender(parts.outbox)
 
     def flush():
         nonlocal batch
         if not batch:
             return
-        outcome = Batch(settings, job, batch, seen).run()
+        outcome = Batch(settings, job, batch, seen, parts.outbox).run()
         touched.update(outcome.touched)
-        sender.send(
-            outcome.events
-            if settings.import_events
-            else [e for e in outcome.events if isinstance(e, ConsentImported)]
-        )
+        sender.send(outcome.intent, outcome.envelopes)
         if outcome.rejections:
             import_store.add_rejections(outcome.rejections)
         for name in COUNTERS:
