@@ -4,6 +4,12 @@ A product path calls ``point("after_write")`` where a crash matters (between a
 store write and the publish that announces it); a test starts a real process
 with the variable set and finds out what the next process recovers. Unset
 (always, outside tests) a point does nothing but read the environment.
+
+The points: ``after_intent`` (an outbox intent written, its state write not
+done), ``after_write`` (a write done, its announcement not published: the
+outbox's ``announce``, the mailer's delivery events, the campaigns scheduler's
+campaign.due) and ``after_publish`` (published, the write that records it not
+done: the campaigns fan-out's checkpoint).
 """
 
 from __future__ import annotations

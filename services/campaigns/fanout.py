@@ -34,6 +34,7 @@ from services.campaigns.store import run_lease
 from services.campaigns.store.campaign_queries import find_campaign
 from services.campaigns.store.journey_queries import find_segment
 from services.campaigns.store.run_queries import find_run
+from shared import faults
 from shared.audience import iter_audience
 from shared.logs import event as log_event
 from shared.messaging.consumer import Poison
@@ -132,6 +133,7 @@ class FanOut:
                     ),
                     message_id=f"{run_id}:{phase}:{batch_no}:{variant or '-'}",
                 )
+            faults.point("after_publish")  # published, checkpoint not moved: the batch goes again
             now = utcnow()
             for variant, people in by_variant.items():
                 targeted[variant or "-"] = targeted.get(variant or "-", 0) + len(people)

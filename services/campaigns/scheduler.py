@@ -45,6 +45,7 @@ from services.campaigns.store.campaign_queries import (
     skip_fires,
 )
 from services.campaigns.store.run_queries import create_run, mark_announced, stalled_runs, touch_run
+from shared import faults
 from shared.logs import event as log_event
 from shared.messaging.contracts import CampaignDue
 from shared.store import utcnow
@@ -149,6 +150,9 @@ class Scheduler:
         sets = {**after, "current_run": run_id, "last_fired_at": now, "updated_at": now}
         if not fire_campaign(cid, due, sets, inc):
             return 0  # another replica fired it
+        # A crash here (the run and the campaign written, campaign.due not published) is
+        # recovered by sweep_stalled: the pending run is announced again after stalled_after_seconds.
+        faults.point("after_write")
         self.outbox.publish(
             CampaignDue(campaign_id=str(cid), fire_id=run_id, due_at=iso(at)), message_id=f"due:{run_id}"
         )
