@@ -8,7 +8,8 @@ with the variable set and finds out what the next process recovers. Unset
 The points: ``after_intent`` (an outbox intent written, its state write not
 done), ``after_write`` (a write done, its announcement not published: the
 outbox's ``announce``, the mailer's delivery events, the campaigns scheduler's
-campaign.due) and ``after_publish`` (published, the write that records it not
+campaign.due), ``after_erase`` (segments: a customer erased, nothing announced)
+and ``after_publish`` (published, the write that records it not
 done: the campaigns fan-out's checkpoint).
 """
 

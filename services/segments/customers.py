@@ -10,10 +10,19 @@ from bson import ObjectId
 
 from services.segments import facts, profiles
 from services.segments.errors import InvalidFields, WriteError
+from services.segments.events import ERASURE_KIND
 from services.segments.store import customers as store
 from services.segments.store import segments as segment_store
+from shared import faults
 from shared.errors import NotFound
-from shared.messaging.contracts import CustomerCreated, CustomerErased, CustomerUpdated, PurchaseRecorded
+from shared.logs import get_correlation_id
+from shared.messaging.contracts import (
+    CustomerCreated,
+    CustomerErased,
+    CustomerUpdated,
+    PurchaseRecorded,
+    envelope_for,
+)
 from shared.models import SuppressedContact, contact_hash
 from shared.store import utcnow
 
@@ -140,17 +149,28 @@ def erase(parts, existing: dict) -> None:
     (never the addresses) and the mailer's worker adds them to it (the outbox keeps the
     event while the broker is down)."""
     hashes = {kind: contact_hash(kind, existing[kind]) for kind in ("email", "phone") if existing.get(kind)}
-    intent = parts.outbox.intend(
-        CustomerUpdated(customer_id=str(existing["_id"]), changed=["erased"], source="api")
+    # Both announcements are in the intent: a process killed after the erasure leaves them to the
+    # relay (a repeated erasure finds the customer erased and announces nothing).
+    correlation_id = get_correlation_id()
+    producer = parts.outbox.producer
+    updated = envelope_for(
+        CustomerUpdated(customer_id=str(existing["_id"]), changed=["erased"], source="api"),
+        producer,
+        correlation_id,
     )
-    store.erase_customer(existing["_id"], list(hashes.values()), PERSONAL, utcnow())
-    # the same id however often the erasure is asked, so the mailer adds the hashes once
-    parts.outbox.publish(
+    # the same id however often the erasure is announced, so the mailer adds the hashes once
+    erased = envelope_for(
         CustomerErased(
             customer_id=str(existing["_id"]), email_hash=hashes.get("email"), phone_hash=hashes.get("phone")
         ),
+        producer,
+        correlation_id,
         f"erased-{existing['_id']}",
     )
+    intent = parts.outbox.record(ERASURE_KIND, [updated, erased])
+    store.erase_customer(existing["_id"], list(hashes.values()), PERSONAL, utcnow())
+    faults.point("after_erase")
+    parts.outbox.publish_envelopes([erased])
     from services.segments.membership import Membership
 
     membership = Membership(parts)
@@ -160,7 +180,7 @@ def erase(parts, existing: dict) -> None:
             for segment_id in segment_store.segment_ids_of(existing["_id"])
         ]
     )
-    parts.outbox.announce(intent)
+    parts.outbox.announce(intent, [updated])
 
 
 def record_purchase(

@@ -60,6 +60,15 @@ CHECKS = {"customer.created": created, "customer.updated": updated, "purchase.re
 for _kind, _check in CHECKS.items():
     outboxes.register(_kind, PRODUCER, outboxes.checked(_check))
 
+
+def erased(envelope: Envelope, record: dict) -> bool:
+    """The customer is erased (customer.updated and customer.erased of one erasure)."""
+    return bool((_customer(envelope, {"erased": 1}) or {}).get("erased"))
+
+
+ERASURE_KIND = "customer.erasure"
+outboxes.register(ERASURE_KIND, PRODUCER, outboxes.checked(erased))
+
 # An import batch's intent (``import_batch``): its people were inserted or updated
 # (``since``: the updated_at the batch set); a consent statement goes once its person is stored.
 IMPORTED = {"customer.created": created, "customer.updated": updated, "consent.imported": created}

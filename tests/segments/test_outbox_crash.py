@@ -96,3 +96,30 @@ def test_a_fresh_intent_waits_for_its_write(service_env, parts):
     assert intents().count_documents({"_id": intent.id}) == 1
     outbox.discard(intent)
     assert intents().count_documents({}) == 0
+
+
+def test_an_erasure_killed_before_its_announcements_has_both_delivered_by_the_relay(api, service_env):
+    """customer.erased carries the hashes the mailer suppresses: a repeated DELETE finds the
+    customer erased and announces nothing, so only the intent keeps it."""
+    ana = api.post("/customers", json={"email": "borrar@example.es", "first_name": "Ana"}).json
+    queue = bound_queue(service_env, "segments", "#", "outbox-erasure")
+    base = service_env.start_api("segments", VINCULO_FAULT="after_erase")
+
+    with pytest.raises(requests.RequestException):
+        requests.delete(f"{base}/customers/{ana['id']}", headers=HEADERS, timeout=20)
+    assert Customer._get_collection().find_one()["erased"] is True  # erased ...
+    assert api.delete(f"/customers/{ana['id']}").status_code == 204  # (asked again: nothing to do)
+    assert drain(service_env.amqp_url, queue) == []  # ... and not announced
+
+    parts = build(service_env.settings(load))
+    assert parts.outbox.relay(older_than=0) == 2
+    assert parts.outbox.relay(older_than=0) == 0
+    parts.close()
+    taken = sorted((json.loads(m.body) for m in drain(service_env.amqp_url, queue)), key=lambda e: e["type"])
+    assert [(e["type"], e["payload"]["customer_id"]) for e in taken] == [
+        ("customer.erased", ana["id"]),
+        ("customer.updated", ana["id"]),
+    ]
+    assert taken[0]["message_id"] == f"erased-{ana['id']}" and taken[0]["payload"]["email_hash"]
+    assert taken[1]["payload"]["changed"] == ["erased"]
+    assert intents().count_documents({}) == 0
