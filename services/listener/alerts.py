@@ -14,7 +14,11 @@ while the rule holds, and closes when it no longer does and the window's
 share is back within 1.25 x the baseline share or the window has fewer than
 ``min_negative`` negatives (hysteresis, so an episode does not flap). The
 open episode is claimed by a unique index on ``open_for`` (the query id), so
-replicas evaluating at the same time raise it once. The webhook is called
+replicas evaluating at the same time raise it once. ``alert.raised`` is announced
+through an outbox intent written before the claim (the episode's id chosen
+first): a process killed after the claim leaves it to the relay, which
+announces it if the episode was stored (the open episode would otherwise keep
+any later evaluation from raising it). The webhook is called
 in a background thread with a timeout and bounded retries; each attempt is
 recorded, and ingestion never waits for it. Webhook URLs are typed by users:
 they are called only through the guarded client (``shared.outbound``: public
@@ -29,9 +33,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from bson import ObjectId
+
 from services.listener import store
-from services.listener.announce import message_id_for
+from services.listener.announce import PRODUCER, message_id_for
 from services.listener.models import AlertEpisode
+from shared.messaging import outbox as outboxes
 from shared.messaging.contracts import AlertRaised
 from shared.messaging.outbox import Outbox
 from shared.outbound import Outbound, OutboundError
@@ -141,6 +148,7 @@ class Alerts:
         if not spiking(f, self.rule):
             return None
         episode = AlertEpisode(
+            id=ObjectId(),
             query_id=query.id,
             open_for=query.id,
             opened_at=now,
@@ -152,8 +160,6 @@ class Alerts:
             peak_negative_count=f.negative,
             webhook_status="pending" if query.webhook_url else "none",
         )
-        if not store.claim_open_episode(episode):
-            return None  # another replica opened it first: it raises the alert
         event = AlertRaised(
             alert_id=str(episode.id),
             query_id=str(query.id),
@@ -163,7 +169,12 @@ class Alerts:
             window_start=_iso(f.window_start),
             window_end=_iso(f.window_end),
         )
-        self.publisher.publish(event, message_id_for("alert.raised", str(episode.id)))
+        # The intent goes before the claim: a process killed after it leaves the alert to the relay.
+        intent = self.publisher.intend(event, message_id_for("alert.raised", str(episode.id)))
+        if not store.claim_open_episode(episode):
+            self.publisher.discard(intent)
+            return None  # another replica opened it first: it raises the alert
+        self.publisher.announce(intent)
         if query.webhook_url:
             self.hooks.submit(self.call_webhook, episode.id, query.id, query.webhook_url, event.to_dict())
         return episode
@@ -206,3 +217,11 @@ class Alerts:
 
 def _iso(value: datetime.datetime) -> str:
     return value.replace(tzinfo=datetime.UTC).isoformat()
+
+
+def _stored(envelope, record: dict) -> bool:
+    """The episode an alert.raised announces was claimed (stored)."""
+    return store.episode_exists(ObjectId(envelope.payload["alert_id"]))
+
+
+outboxes.register("alert.raised", PRODUCER, outboxes.checked(_stored))

@@ -17,6 +17,7 @@ reshaped here, each with a comment (``$and``-wrapped filters on ``query_ids``).
 from services.listener.store.alerts import (
     claim_open_episode,
     close_episode,
+    episode_exists,
     episode_page,
     open_episode,
     raise_episode_peak,
@@ -74,6 +75,7 @@ __all__ = [
     "add_query_to_mentions",
     "claim_open_episode",
     "close_episode",
+    "episode_exists",
     "corrected_mentions",
     "count_mentions",
     "count_posted",

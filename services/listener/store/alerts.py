@@ -25,6 +25,10 @@ def claim_open_episode(episode: AlertEpisode) -> bool:
     return True
 
 
+def episode_exists(episode_id: ObjectId) -> bool:
+    return AlertEpisode.objects(id=episode_id).only("id").first() is not None
+
+
 def close_episode(episode_id: ObjectId, now: datetime.datetime) -> None:
     AlertEpisode.objects(id=episode_id, status="open").update_one(
         set__status="closed", set__closed_at=now, unset__open_for=True
