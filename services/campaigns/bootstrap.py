@@ -7,13 +7,16 @@ fan-out batches and campaign.due carry deterministic message ids
 (``<run>:<phase>:<batch>:<variant>``, ``due:<run>``), so an event published
 again after a crash is the same message to every consumer; what the broker
 cannot take is kept and relayed, same id, by the worker's idle task and the
-scheduler's tick. Views reach the parts with ``shared.bootstrap.current()``.
+scheduler's tick. A resend to failed announces its requests through an outbox
+intent (``resend``); its resolver is registered on import, here, so every
+part's relay knows it. Views reach the parts with ``shared.bootstrap.current()``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.campaigns import resend  # noqa: F401 - registers the resolver of its outbox intents
 from services.campaigns.models import DOCUMENTS
 from services.campaigns.settings import Settings, load
 from services.campaigns.templates import Templates
