@@ -160,6 +160,8 @@ def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api
 
     # Resend to failed: only the two failed recipients; once one is sent it no longer counts as failed.
     retry_queue = bind_queue(service_env, "send.requested", name="retry")
+    # A resend needs the run finished (the scheduler's tick moves the campaign to sent).
+    wait_until(lambda: api.get(f"/campaigns/{cid}").get_json()["state"] == "sent", what="the campaign sent")
     assert api.post(f"/campaigns/{cid}/resend-failed").get_json()["requested"] == 2
     retried = [e.event() for e in take(service_env, retry_queue)]
     assert sorted(c for e in retried for c in e.customer_ids) == sorted(failed)
