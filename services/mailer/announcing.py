@@ -15,6 +15,21 @@ import datetime
 from shared.messaging.contracts import DeliverySent, DeliverySkipped
 from shared.store import utcnow
 
+
+def delivery_event(cls, doc: dict, **fields):
+    """A ``delivery.*`` event of the stored delivery ``doc`` (every kind names the same delivery,
+    campaign, person, channel, step and variant), with the kind's own ``fields``."""
+    return cls(
+        delivery_id=str(doc["_id"]),
+        campaign_id=doc["campaign_id"],
+        customer_id=str(doc["customer_id"]),
+        channel=doc["channel"],
+        step=doc["step"],
+        variant=doc.get("variant"),
+        **fields,
+    )
+
+
 ANNOUNCE_EVERY = 200  # recorded sends published (delivery.sent) together
 
 
@@ -30,7 +45,7 @@ class Announcing:
             return
         items = [
             (
-                self._event(DeliverySkipped, doc, doc.get("reason"), doc.get("code")),
+                delivery_event(DeliverySkipped, doc, reason=doc.get("reason"), code=doc.get("code")),
                 f"delivery-{doc['_id']}-skipped",
                 None,
             )
@@ -54,7 +69,9 @@ class Announcing:
             return
         items = [
             (
-                self._event(DeliverySent, doc, sent_at=_iso(doc.get("sent_at") or utcnow())),
+                delivery_event(
+                    DeliverySent, doc, reason=None, code=None, sent_at=_iso(doc.get("sent_at") or utcnow())
+                ),
                 f"delivery-{doc['_id']}-sent",
             )
             for doc in docs
@@ -74,21 +91,9 @@ class Announcing:
         self._unannounced.extend(sent)
         self._announce_sent()
 
-    @staticmethod
-    def _event(cls, doc: dict, reason: str | None = None, code: str | None = None, **extra):
-        return cls(
-            delivery_id=str(doc["_id"]),
-            campaign_id=doc["campaign_id"],
-            customer_id=str(doc["customer_id"]),
-            channel=doc["channel"],
-            step=doc["step"],
-            variant=doc.get("variant"),
-            reason=reason,
-            code=code,
-            **extra,
-        )
-
     def _announce(
         self, cls, doc: dict, what: str, reason: str | None = None, code: str | None = None
     ) -> None:
-        self.events.publish(self._event(cls, doc, reason, code), message_id=f"delivery-{doc['_id']}-{what}")
+        self.events.publish(
+            delivery_event(cls, doc, reason=reason, code=code), message_id=f"delivery-{doc['_id']}-{what}"
+        )

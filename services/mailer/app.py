@@ -6,8 +6,6 @@ from services.mailer import bootstrap
 from services.mailer.settings import Settings
 from shared.http.app import create_api_app
 
-LEGACY_EXTENSION = "vinculo_mailer"  # the same parts, under the name the mailer's views first used
-
 
 def create_app(settings: Settings | None = None, parts: bootstrap.MailerParts | None = None):
     """Build the mailer API: its parts (``bootstrap``), the store's indexes, the blueprints."""
@@ -24,7 +22,6 @@ def create_app(settings: Settings | None = None, parts: bootstrap.MailerParts | 
     )
     parts.prepare_store()
     parts.install(app)
-    app.extensions[LEGACY_EXTENSION] = parts
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app

@@ -4,6 +4,7 @@ timeline, writes the interaction from it)."""
 
 from __future__ import annotations
 
+from services.mailer.announcing import delivery_event
 from services.mailer.store import deliveries
 from shared.messaging.contracts import DeliveryBounced, DeliveryClicked, DeliveryOpened
 from shared.store import utcnow
@@ -31,16 +32,7 @@ def record(
     if doc is None:
         return False
     events.publish(
-        event_cls(
-            delivery_id=str(delivery_id),
-            campaign_id=doc["campaign_id"],
-            customer_id=str(doc["customer_id"]),
-            channel=doc["channel"],
-            step=doc["step"],
-            variant=doc.get("variant"),
-            url=url,
-            reason=reason,
-        ),
+        delivery_event(event_cls, {**doc, "_id": delivery_id}, url=url, reason=reason),
         message_id=f"delivery-{delivery_id}-{what}",
         occurred_at=now,
     )

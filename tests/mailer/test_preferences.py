@@ -24,7 +24,7 @@ class FortyDaysAgo(TimestampSigner):
 
 
 def link(app, customer_id, purpose="preferences", data=None):
-    tokens = app.extensions["vinculo_mailer"].tokens
+    tokens = app.extensions["vinculo"].tokens
     return tokens.sign(purpose, data or {"c": str(customer_id)})
 
 
