@@ -23,13 +23,11 @@ from collections.abc import Iterable
 
 from bson import ObjectId
 
-from services.segments.bootstrap import build
 from services.segments.events import PRODUCER
 from services.segments.rules import RuleError, affected, compile_rule
 from services.segments.store import customers as customer_store
 from services.segments.store import segments as store
 from shared.audience import RULE_MAX_TIME_MS, customer_filter
-from shared.bootstrap import Parts
 from shared.logs import get_correlation_id
 from shared.messaging import outbox as outboxes
 from shared.messaging.contracts import Envelope, SegmentEntered, SegmentLeft, envelope_for
@@ -106,8 +104,6 @@ class Membership:
     """Applies membership changes and announces them (``announce=False``: silently)."""
 
     def __init__(self, parts, announce: bool = True):
-        if not isinstance(parts, Parts):  # settings alone, from a caller outside the service: own parts
-            parts = build(parts)
         self.parts = parts
         settings = parts.settings
         self.announce = announce

@@ -116,6 +116,7 @@ def rule_queries(run) -> list[dict]:
 def test_every_query_built_from_a_rule_carries_max_time_ms(client, service_env):
     from bson import ObjectId, json_util
 
+    from services.segments.bootstrap import build
     from services.segments.membership import Membership
     from services.segments.rules import compile_rule
     from services.segments.settings import load
@@ -131,9 +132,13 @@ def test_every_query_built_from_a_rule_carries_max_time_ms(client, service_env):
     preview = rule_queries(lambda: client("POST", "/segments/preview", json={"rule": rule, "sample": 2}))
     assert preview and all(q["maxTimeMS"] == 1500 for q in preview), preview
 
-    membership = Membership(service_env.settings(load, rule_max_time_ms=1500))
-    evaluated = rule_queries(lambda: membership.evaluate([customer.id], segments=[segment]))
-    recomputed = rule_queries(lambda: membership.recompute(segment))
+    parts = build(service_env.settings(load, rule_max_time_ms=1500))
+    membership = Membership(parts)
+    try:
+        evaluated = rule_queries(lambda: membership.evaluate([customer.id], segments=[segment]))
+        recomputed = rule_queries(lambda: membership.recompute(segment))
+    finally:
+        parts.close()
     audience = rule_queries(lambda: list(iter_audience(segment, after=ObjectId("0" * 24), max_time_ms=1500)))
     for queries in (evaluated, recomputed, audience):
         assert queries and all(q["maxTimeMS"] == 1500 for q in queries), queries
