@@ -3,7 +3,11 @@
 ``record_change`` appends to the ledger (ConsentEntry), moves the current
 state (ConsentState) forward only if this change is not older than the one
 it holds and publishes ``consent.changed`` (segments, owner of the customer's
-timeline, writes the ``consent_changed`` interaction from it). It is idempotent
+timeline, writes the ``consent_changed`` interaction from it, and mirrors the
+state on the profile for segment rules). The event is announced through an outbox
+intent written before the ledger entry: a process killed between the write and
+the publish leaves the intent, and the relay announces the change (moving the
+state forward first, in case the crash cut that step) once its entry exists. It is idempotent
 by ``idempotency_key``: replaying the same form post, import row or unsubscribe
 completes the missing steps of an interrupted first run and changes nothing else. The API, the unsubscribe
 endpoint, bounce intake and (later) the preference center all call it.
@@ -18,9 +22,12 @@ from bson import ObjectId
 
 from services.mailer.store import consents as store
 from shared.errors import Invalid
-from shared.messaging.contracts import ConsentChanged
+from shared.messaging import outbox as outboxes
+from shared.messaging.contracts import ConsentChanged, Envelope, parse_envelope
 from shared.models import CHANNELS, CONSENT_STATUSES, TOPICS, ConsentEntry, ConsentState
 from shared.store import to_utc_naive, utcnow
+
+PRODUCER = "mailer"
 
 
 class ConsentError(Invalid):
@@ -55,6 +62,7 @@ def record_change(
     at = at.replace(microsecond=at.microsecond // 1000 * 1000)
     key = idempotency_key or f"auto:{uuid.uuid4().hex}"
     entry = ConsentEntry(
+        id=ObjectId(),  # the id the intent announces, before the insert
         customer_id=customer_id,
         channel=channel,
         topic=topic,
@@ -66,22 +74,44 @@ def record_change(
         note=note,
         idempotency_key=key,
     )
-    entry = store.add_entry(entry)
-    # Forward only: a change older than the state's is kept in the ledger but does not win.
-    store.move_state_forward(entry)
-    events.publish(
-        ConsentChanged(
-            customer_id=str(entry.customer_id),
-            channel=entry.channel,
-            topic=entry.topic,
-            status=entry.status,
-            source=entry.source,
-            campaign_id=campaign_id,
-        ),
-        message_id=f"consent-{entry.id}",
-        occurred_at=entry.at,
+    intent = events.intend(
+        _changed(entry, campaign_id), f"consent-{entry.id}", occurred_at=at, entry_id=entry.id
     )
-    return entry
+    stored = store.add_entry(entry)
+    # Forward only: a change older than the state's is kept in the ledger but does not win.
+    store.move_state_forward(stored)
+    if stored.id == entry.id:
+        events.announce(intent)
+        return stored
+    # A replay (same idempotency key): the first run's entry, announced again under its own id
+    # (consumers drop it if the first run's announcement went out).
+    events.discard(intent)
+    events.publish(_changed(stored, campaign_id), message_id=f"consent-{stored.id}", occurred_at=stored.at)
+    return stored
+
+
+def _changed(entry: ConsentEntry, campaign_id: str | None) -> ConsentChanged:
+    return ConsentChanged(
+        customer_id=str(entry.customer_id),
+        channel=entry.channel,
+        topic=entry.topic,
+        status=entry.status,
+        source=entry.source,
+        campaign_id=campaign_id,
+    )
+
+
+def _resolve(record: dict) -> list[Envelope]:
+    """An intent a stopped process left: its change is a fact once its ledger entry exists; the
+    state is moved forward (again: it may be the step the crash cut) before it is announced."""
+    entry = store.entry(record.get("entry_id"))
+    if entry is None:
+        return []
+    store.move_state_forward(entry)
+    return [parse_envelope(text) for text in record.get("envelopes") or []]
+
+
+outboxes.register(ConsentChanged.type, PRODUCER, _resolve)
 
 
 def current(customer_id) -> list[ConsentState]:

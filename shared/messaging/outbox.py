@@ -203,12 +203,17 @@ class Outbox:
         faults.point("after_intent")
         return intent
 
-    def intend(self, event: Event, message_id: str | None = None, **data) -> Intent:
-        """One event's intent (now, with the current correlation id); its kind is its type,
-        resolved by the check registered for it."""
-        return self.record(
-            event.type, [envelope_for(event, self.producer, get_correlation_id(), message_id)], **data
-        )
+    def intend(
+        self,
+        event: Event,
+        message_id: str | None = None,
+        occurred_at: datetime.datetime | None = None,
+        **data,
+    ) -> Intent:
+        """One event's intent (with the current correlation id; ``occurred_at`` default now); its
+        kind is its type, resolved by the check registered for it."""
+        envelope = envelope_for(event, self.producer, get_correlation_id(), message_id, occurred_at)
+        return self.record(event.type, [envelope], **data)
 
     def announce(self, intent: Intent, envelopes: list[Envelope] | None = None) -> bool:
         """After the write: publish (``envelopes``, default the intent's own) and drop the intent.
