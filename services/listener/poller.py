@@ -19,7 +19,6 @@ import time
 
 from services.listener import store
 from services.listener.bootstrap import ListenerParts
-from services.listener.bootstrap import build as build_parts
 from services.listener.sources import AuthFailed, SourceError
 from services.listener.sources.base import Fetch
 from shared.logs import event as log_event
@@ -29,19 +28,12 @@ log = logging.getLogger(__name__)
 
 
 class Poller:
-    """Polls with the listener's parts (``bootstrap.build``): its sources, outbox, pipeline
-    and alerts. Given none, it builds its own from ``settings`` and closes them with itself."""
+    """Polls with the listener's parts (``bootstrap.build``): its settings, sources, outbox,
+    pipeline and alerts. Their builder closes them."""
 
-    def __init__(
-        self,
-        settings,
-        sources: dict | None = None,
-        owner: str | None = None,
-        parts: ListenerParts | None = None,
-    ):
-        self._own_parts = parts is None
-        self.parts = parts if parts is not None else build_parts(settings)
-        self.settings = settings
+    def __init__(self, parts: ListenerParts, sources: dict | None = None, owner: str | None = None):
+        self.parts = parts
+        settings = self.settings = parts.settings
         self.sources = sources if sources is not None else self.parts.sources
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease = store.cursor_lease(self.owner, settings.lease_seconds)
@@ -222,16 +214,11 @@ class Poller:
                 self.stopping.wait(self.settings.poll_idle)
         self.close()
 
-    def close(self) -> None:
-        """Close the parts this poller built (parts given to it are closed by their builder)."""
-        if self._own_parts:
-            self.parts.close()
-
 
 def main(parts) -> None:
     """Run the poller with the listener's parts (``bootstrap.build``) until SIGTERM."""
     parts.prepare_store()
-    poller = Poller(parts.settings, parts=parts)
+    poller = Poller(parts)
     signal.signal(signal.SIGTERM, lambda *_: poller.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: poller.stopping.set())
     log.info("poller %s started", poller.owner)

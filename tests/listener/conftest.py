@@ -71,6 +71,7 @@ def poller_settings(service_env, fake):
 
 @pytest.fixture
 def make_poller(poller_settings):
+    from services.listener.bootstrap import build
     from services.listener.poller import Poller
 
     made = []
@@ -81,10 +82,10 @@ def make_poller(poller_settings):
             import dataclasses
 
             settings = dataclasses.replace(poller_settings, **overrides)
-        poller = Poller(settings)
-        made.append(poller)
-        return poller
+        parts = build(settings)
+        made.append(parts)
+        return Poller(parts)
 
     yield make
-    for poller in made:
-        poller.close()
+    for parts in made:
+        parts.close()

@@ -234,17 +234,18 @@ def test_a_huge_answer_is_cut_while_streaming(local):
 
 
 def poll_rss(service_env, url: str, **overrides):
+    from services.listener.bootstrap import build
     from services.listener.models import ListeningQuery, SourceCursor
     from services.listener.poller import Poller
     from services.listener.settings import load
 
     settings = service_env.settings(load, poll_interval=0.0, poll_idle=0.05, **overrides)
     query = ListeningQuery(name="Café Luna", keywords=["café"], sources=["rss"], feeds=[url]).save()
-    poller = Poller(settings)
+    parts = build(settings)
     try:
-        poller.run_once()
+        Poller(parts).run_once()
     finally:
-        poller.close()
+        parts.close()
     return SourceCursor.objects(query_id=query.id, source="rss").first()
 
 
