@@ -151,30 +151,30 @@ class Batching:
             token = set_correlation_id(envelope.correlation_id)
             try:
                 if fresh.pop(envelope.message_id, None) is not None:
-                    self.stats.handled += 1
-                    metrics.HANDLED.labels(plain).inc()
                     metrics.HANDLING.labels(plain).observe(per_message)
-                    log_event(
-                        log,
-                        "message handled",
-                        queue=consumer,
-                        type=envelope.type,
-                        message_id=envelope.message_id,
-                    )
+                    self._counted(plain, consumer, envelope)
                 else:
-                    self.stats.duplicates += 1
-                    metrics.DUPLICATES.labels(plain).inc()
-                    log_event(
-                        log,
-                        "duplicate message skipped",
-                        logging.DEBUG,
-                        queue=consumer,
-                        type=envelope.type,
-                        message_id=envelope.message_id,
-                    )
+                    self._counted(plain, consumer, envelope, duplicate=True)
                 message.ack()
             finally:
                 reset_correlation_id(token)
+
+    def _counted(self, plain: str, consumer: str, envelope: Envelope, duplicate: bool = False) -> None:
+        """Count and log one message handled (or skipped as a duplicate of one handled before)."""
+        if duplicate:
+            self.stats.duplicates += 1
+            metrics.DUPLICATES.labels(plain).inc()
+        else:
+            self.stats.handled += 1
+            metrics.HANDLED.labels(plain).inc()
+        log_event(
+            log,
+            "duplicate message skipped" if duplicate else "message handled",
+            logging.DEBUG if duplicate else logging.INFO,
+            queue=consumer,
+            type=envelope.type,
+            message_id=envelope.message_id,
+        )
 
     def _record(self, consumer: str, message_ids: list[str]) -> None:
         """ProcessedMessage rows for a handled batch; rows already there are fine."""

@@ -34,7 +34,6 @@ from kombu.mixins import ConsumerMixin
 from pymongo.errors import DuplicateKeyError
 
 from shared import metrics
-from shared.logs import event as log_event
 from shared.logs import reset_correlation_id, set_correlation_id
 from shared.messaging.batches import BatchHandler, Batching
 from shared.messaging.connection import release_quietly
@@ -250,22 +249,11 @@ class Worker(Batching, Moves, ConsumerMixin):
     def handle(self, plain: str, envelope: Envelope) -> None:
         consumer = self.topology.name(plain)
         if ProcessedMessage.objects(consumer=consumer, message_id=envelope.message_id).only("id").first():
-            self.stats.duplicates += 1
-            metrics.DUPLICATES.labels(plain).inc()
-            log_event(
-                log,
-                "duplicate message skipped",
-                logging.DEBUG,
-                queue=consumer,
-                type=envelope.type,
-                message_id=envelope.message_id,
-            )
+            self._counted(plain, consumer, envelope, duplicate=True)
             return
         self.handlers[plain](envelope)
         try:
             ProcessedMessage(consumer=consumer, message_id=envelope.message_id).save()
         except (me.NotUniqueError, DuplicateKeyError):
             pass  # a concurrent redelivery finished first; the handler's own key kept it single
-        self.stats.handled += 1
-        metrics.HANDLED.labels(plain).inc()
-        log_event(log, "message handled", queue=consumer, type=envelope.type, message_id=envelope.message_id)
+        self._counted(plain, consumer, envelope)
