@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from services.campaigns import bootstrap
 from services.campaigns.settings import Settings
-from shared.http.app import create_api_app
+from shared.http.app import service_api
 
 
 def create_app(settings: Settings | None = None, parts: bootstrap.CampaignsParts | None = None):
-    """Build the campaigns API: its parts (through ``bootstrap.build``), the store connected
-    and its indexes declared, the blueprints added."""
-    parts = parts or bootstrap.build(settings)
-    app = create_api_app(
-        __name__,
-        service="campaigns",
-        title="Vínculo campaigns API",
-        settings=parts.settings,
-        description="Campaigns, schedules, A/B tests, journeys and results.",
-    )
-    parts.prepare_store()
-    parts.install(app)
-
+    """Build the campaigns API from its parts (``bootstrap.build``; see ``shared.http.app.service_api``)."""
     from services.campaigns.api import actions, campaigns, results
 
-    app.register_blueprint(campaigns.bp)
-    app.register_blueprint(actions.bp)
-    app.register_blueprint(results.bp)
-    return app
+    return service_api(
+        __name__,
+        parts or bootstrap.build(settings),
+        title="Vínculo campaigns API",
+        description="Campaigns, schedules, A/B tests, journeys and results.",
+        blueprints=(campaigns.bp, actions.bp, results.bp),
+    )

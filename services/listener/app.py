@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
+from services.listener import bootstrap
 from services.listener.settings import Settings
-from shared.http.app import create_api_app
+from shared.http.app import service_api
 
 
-def create_app(settings: Settings | None = None):
-    """Build the listener API through the composition root: connect the store, declare
-    indexes, add blueprints; views reach the parts with ``shared.bootstrap.current()``."""
-    from services.listener import bootstrap
+def create_app(settings: Settings | None = None, parts: bootstrap.ListenerParts | None = None):
+    """Build the listener API from its parts (``bootstrap.build``; see ``shared.http.app.service_api``)."""
     from services.listener.api import mentions, queries
 
-    parts = bootstrap.build(settings)
-    app = create_api_app(
+    return service_api(
         __name__,
-        service="listener",
+        parts or bootstrap.build(settings),
         title="Vínculo listener API",
-        settings=parts.settings,
         description="Listening queries, mentions with sentiment, triage and alerts.",
+        blueprints=(queries.bp, mentions.bp),
     )
-    parts.prepare_store()
-    parts.install(app)
-    app.register_blueprint(queries.bp)
-    app.register_blueprint(mentions.bp)
-    return app

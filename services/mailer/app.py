@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from services.mailer import bootstrap
 from services.mailer.settings import Settings
-from shared.http.app import create_api_app
+from shared.http.app import service_api
 
 
 def create_app(settings: Settings | None = None, parts: bootstrap.MailerParts | None = None):
-    """Build the mailer API: its parts (``bootstrap``), the store's indexes, the blueprints."""
+    """Build the mailer API from its parts (``bootstrap.build``; see ``shared.http.app.service_api``)."""
     from services.mailer.api import BLUEPRINTS
 
-    parts = parts or bootstrap.build(settings)
-    app = create_api_app(
+    return service_api(
         __name__,
-        service="mailer",
+        parts or bootstrap.build(settings),
         title="Vínculo mailer API",
-        settings=parts.settings,
-        description="Templates, consent-respecting email and SMS delivery, unsubscribe, "
-        "tracking, bounces, consents.",
+        description=(
+            "Templates, consent-respecting email and SMS delivery, unsubscribe, tracking, bounces, consents."
+        ),
+        blueprints=BLUEPRINTS,
     )
-    parts.prepare_store()
-    parts.install(app)
-    for blueprint in BLUEPRINTS:
-        app.register_blueprint(blueprint)
-    return app

@@ -21,6 +21,20 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
+def service_api(import_name: str, parts, *, title: str, description: str, blueprints) -> APIFlask:
+    """A service's API from its parts (``bootstrap.build``): the app, the store connected and its
+    indexes declared, the parts installed for the views (``shared.bootstrap.current()``), the
+    blueprints added. Every service's ``app.create_app`` is this call."""
+    app = create_api_app(
+        import_name, service=parts.producer, title=title, settings=parts.settings, description=description
+    )
+    parts.prepare_store()
+    parts.install(app)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    return app
+
+
 def create_api_app(
     import_name: str, *, service: str, title: str, settings, description: str = ""
 ) -> APIFlask:
