@@ -135,7 +135,8 @@ def main(argv=None) -> int:
             return 1
         env.update(start_mail_servers(var, started))
         env["VINCULO_MAILER_PUBLIC_URL"] = f"http://127.0.0.1:{base_port + SERVICES['mailer']}"
-        # the preference center asks segments (owner of Customer) to correct and erase profiles
+        # the preference center asks segments (owner of Customer and the timeline) to correct and
+        # erase profiles, and for a customer's interactions in "my data"
         env["VINCULO_MAILER_SEGMENTS_URL"] = f"http://127.0.0.1:{base_port + SERVICES['segments']}"
         env.setdefault("VINCULO_MAILER_SEGMENTS_API_KEY", DEMO_KEYS["marketer"])
         # the preference center's "my data" asks the listener (owner of mentions)

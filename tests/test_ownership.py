@@ -27,7 +27,9 @@ them through ``shared/http/auth.py`` (the shared auth, not service code).
 
 ``interactions`` (the profile timeline) belongs to segments, with the profile: the
 listener and the mailer announce their facts (``mention.received``, ``mention.corrected``,
-``delivery.*``, ``consent.changed``) and segments' ``segments.facts`` consumer appends them.
+``delivery.*``, ``consent.changed``) and segments' ``segments.facts`` consumer appends them;
+the preference center's "my data" asks segments' API for a customer's timeline
+(``GET /customers/<id>/interactions``), so no other service imports ``Interaction``.
 """
 
 from __future__ import annotations
@@ -70,7 +72,6 @@ READS = {
     ("mailer", "SegmentMember"): "reachability and invitations read a segment's members, like campaigns",
     ("segments", "SuppressedContact"): "import and create refuse a suppressed contact (read only)",
     ("segments", "ConsentState"): "a profile's page shows its consents (read only)",
-    ("mailer", "Interaction"): "the preference center's 'my data' download includes the timeline (read only)",
 }
 WRITES = {
     "save",

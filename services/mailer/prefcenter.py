@@ -34,6 +34,7 @@ from shared.store import utcnow
 CSRF_COOKIE = "vinculo_csrf"
 SOURCE = "preference_center"
 MARKETING_TOPICS = ("newsletter", "promotions")
+TIMELINE_PAGE = 500  # segments' largest page
 
 
 def _mac(secret: str, what: str) -> str:
@@ -145,10 +146,11 @@ class SegmentsError(Unavailable):
 
 
 class Segments:
-    """The few calls the mailer makes to the owner of Customer. Synchronous:
-    the customer is waiting on the page for the answer (their name, language
-    or erasure either happened or they are told to try again), and it keeps
-    one writer of Customer."""
+    """The few calls the mailer makes to the owner of Customer and of the timeline
+    (``interactions``). Synchronous: the customer is waiting on the page for the answer
+    (their name, language or erasure either happened, their data download holds the
+    timeline as segments holds it now, or they are told to try again), and it keeps one
+    writer of Customer and one reader of the timeline's store."""
 
     def __init__(self, settings):
         self.base = settings.segments_url.rstrip("/")
@@ -173,6 +175,18 @@ class Segments:
 
     def erase(self, customer_id) -> None:
         self._call("DELETE", f"/customers/{customer_id}")
+
+    def interactions_of(self, customer_id) -> list[dict]:
+        """The customer's whole timeline as segments' API shows it, every page, oldest first
+        (SegmentsError when any page is not answered: never part of it)."""
+        items, cursor = [], None
+        while True:
+            params = {"limit": TIMELINE_PAGE, **({"cursor": cursor} if cursor else {})}
+            page = self._call("GET", f"/customers/{customer_id}/interactions", params=params).json()
+            items += page["items"]
+            cursor = page.get("next")
+            if not cursor:
+                return sorted(items, key=lambda item: item.get("at") or "")
 
 
 def send_email(settings, *, to: str, subject: str, text: str) -> None:

@@ -1,7 +1,10 @@
 """ "My data" in the preference center: everything held about a customer (the
 download), correcting their name, and erasure. The segments service owns the
-profile (corrections and anonymisation go through its API) and the listener
-owns mentions (asked through its API, all or nothing)."""
+profile (corrections and anonymisation go through its API) and the timeline
+(``interactions``, asked through its API, every page); the listener owns mentions
+(asked through its API, every page). The download is all or nothing: while either
+does not answer, the customer gets a page in their language (es/en) saying to try
+again in a few minutes (503), never a file silently missing part of their data."""
 
 from __future__ import annotations
 
@@ -34,19 +37,25 @@ def _plain(value):
 
 def export(visit: Visit, customer_id: ObjectId, customer: dict) -> dict:
     """Profile, consents with their history, interactions, mentions, preferences, as JSON values
-    (Unavailable when the listener cannot say which mentions are the customer's)."""
+    (Unavailable when the listener cannot say which mentions are the customer's, or segments
+    which interactions: the download is whole or not given)."""
     try:
         mentions = Listener(visit.settings).mentions_of(customer_id)
     except ListenerError:
         log.warning("my data for %s not served: the listener did not answer", customer_id, exc_info=True)
         raise Unavailable("the listener did not answer") from None
+    try:
+        interactions = prefcenter.Segments(visit.settings).interactions_of(customer_id)
+    except prefcenter.SegmentsError:
+        log.warning("my data for %s not served: segments did not answer", customer_id, exc_info=True)
+        raise Unavailable("segments did not answer") from None
     held = store.data_of(customer_id)
     data = {
         "exported_at": _plain(utcnow()),
         "profile": _plain(customer),
         "consents": _plain(held["consents"]),
         "consent_history": _plain(held["consent_history"]),
-        "interactions": _plain(held["interactions"]),
+        "interactions": interactions,
         "mentions": mentions,
         "preferences": _plain(held["preferences"]),
     }

@@ -132,7 +132,8 @@ class Settings(CommonSettings):
     segments_url: str = setting(
         "http://127.0.0.1:8001",
         parse=parse_url("http", "https"),
-        doc="segments API (owner of Customer): name, language and erasure go there",
+        doc="segments API (owner of Customer and the timeline): name, language and erasure go there; "
+        '"my data" asks it for the customer\'s interactions',
     )
     segments_api_key: str = setting("", doc="marketer key the mailer uses on the segments API")
     listener_url: str = setting(

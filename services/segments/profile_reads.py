@@ -1,4 +1,5 @@
-"""What the API reads about customers: search, the 360 view, and the places they live in.
+"""What the API reads about customers: search, the 360 view, the whole timeline, and the places
+they live in.
 
 The rules of what a role may read live here: an analyst may not search on a
 personal field (a count would unmask what the answer masks), searches first
@@ -17,6 +18,7 @@ from services.segments.errors import InvalidFields
 from services.segments.rules import accent_tolerant, compile_rule
 from services.segments.store import customers as store
 from services.segments.store import segments as segment_store
+from services.segments.store import timeline as timeline_store
 from shared import normalize
 from shared.audience import EXCLUDED
 from shared.personal import is_personal
@@ -86,25 +88,34 @@ def memberships(customer_id) -> list[dict]:
     ]
 
 
+def _entry(item) -> dict:
+    """One timeline entry as the API shows it, without empty fields."""
+    entry = {
+        "kind": item.kind,
+        "at": item.at,
+        "channel": item.channel,
+        "campaign_id": item.campaign_id,
+        "summary": item.summary,
+    }
+    if item.sentiment is not None:
+        entry["sentiment"] = item.sentiment
+    if item.amount is not None:
+        entry["amount"], entry["currency"] = float(item.amount), item.currency
+    if item.data:
+        entry["data"] = item.data
+    return {k: v for k, v in entry.items() if v is not None}
+
+
 def interactions(customer_id, limit: int) -> list[dict]:
     """The latest interactions, newest first, without empty fields."""
-    out = []
-    for item in store.latest_interactions(customer_id, limit):
-        entry = {
-            "kind": item.kind,
-            "at": item.at,
-            "channel": item.channel,
-            "campaign_id": item.campaign_id,
-            "summary": item.summary,
-        }
-        if item.sentiment is not None:
-            entry["sentiment"] = item.sentiment
-        if item.amount is not None:
-            entry["amount"], entry["currency"] = float(item.amount), item.currency
-        if item.data:
-            entry["data"] = item.data
-        out.append({k: v for k, v in entry.items() if v is not None})
-    return out
+    return [_entry(item) for item in store.latest_interactions(customer_id, limit)]
+
+
+def timeline_page(customer_id, limit: int, after) -> tuple[list[dict], int, str | None]:
+    """(entries with their id, total, next cursor) of the customer's whole timeline, in the
+    order segments recorded them (``_id``): a stable order, so paging misses nothing."""
+    rows, total, following = timeline_store.entries_page(customer_id, limit, after)
+    return [{"id": str(item.id), **_entry(item)} for item in rows], total, following
 
 
 def places(prefix: str, analyst: bool, limit: int) -> list[dict]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 
+import requests
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from services.mailer.models import Delivery
@@ -357,7 +358,7 @@ def test_my_data_holds_the_mentions_the_listener_answers_and_is_refused_while_it
     from devstack.procs import free_port
     from services.listener.models import Mention
     from services.mailer.app import create_app
-    from tests.support import CM_KEY
+    from tests.support import CM_KEY, MARKETER_KEY
 
     customer = make_customer(email="menciones@example.com", events=events)
     other = make_customer(email="otra@example.com", events=events)
@@ -377,7 +378,9 @@ def test_my_data_holds_the_mentions_the_listener_answers_and_is_refused_while_it
     ).save()
 
     listener = service_env.start_api("listener")
-    app = create_app(settings_for(listener_url=listener, listener_api_key=CM_KEY))
+    segments = service_env.start_api("segments")  # the timeline's owner answers: only the listener fails
+    with_segments = {"segments_url": segments, "segments_api_key": MARKETER_KEY}
+    app = create_app(settings_for(listener_url=listener, listener_api_key=CM_KEY, **with_segments))
     token = link(app, customer.id)
     answer = app.test_client().get(f"/p/{token}/data")
     assert answer.status_code == 200
@@ -385,7 +388,120 @@ def test_my_data_holds_the_mentions_the_listener_answers_and_is_refused_while_it
     assert len(mentions) == 205 and {m["customer_id"] for m in mentions} == {str(customer.id)}
     assert {m["text"] for m in mentions} == {f"post {i}" for i in range(205)}
 
-    down = create_app(settings_for(listener_url=f"http://127.0.0.1:{free_port()}", listener_api_key=CM_KEY))
+    down = create_app(
+        settings_for(listener_url=f"http://127.0.0.1:{free_port()}", listener_api_key=CM_KEY, **with_segments)
+    )
     refused = down.test_client().get(f"/p/{link(down, customer.id)}/data")
     assert refused.status_code == 503 and "Inténtalo de nuevo" in refused.get_data(as_text=True)
     assert refused.headers.get("Content-Disposition") is None
+
+
+def _timeline_of(customer_id, count: int, at) -> None:
+    """``count`` opens on the customer's timeline, as segments' facts consumer stores them."""
+    import datetime
+
+    from shared.models import Interaction
+
+    Interaction._get_collection().insert_many(
+        [
+            {
+                "customer_id": customer_id,
+                "kind": "message_opened",
+                "key": f"delivery:{customer_id}-{i}:opened",
+                "at": at + datetime.timedelta(seconds=count - i),  # stored newest first
+                "channel": "email",
+                "campaign_id": "weekly",
+                "data": {"delivery_id": f"{customer_id}-{i}"},
+            }
+            for i in range(count)
+        ]
+    )
+
+
+def test_my_data_holds_the_timeline_segments_answers_every_page_oldest_first(
+    service_env, settings_for, events
+):
+    """Segments owns the timeline: "my data" asks its API for every page of it (more than its
+    largest page) and lists it oldest first; what segments records through its own API (a
+    purchase) is there, another customer's entries are not."""
+    import datetime
+
+    from services.mailer.app import create_app
+    from tests.support import CM_KEY, MARKETER_KEY
+
+    customer = make_customer(email="linea@example.com", events=events)
+    other = make_customer(email="ajena@example.com", events=events)
+    at = datetime.datetime(2026, 10, 1)
+    _timeline_of(customer.id, 503, at)  # segments' largest page is 500
+    _timeline_of(other.id, 2, at)
+    segments = service_env.start_api("segments")
+    listener = service_env.start_api("listener")
+    recorded = requests.post(
+        f"{segments}/customers/{customer.id}/purchases",
+        json={"order_id": "PED-1", "amount": 19.9, "currency": "EUR"},
+        headers={"X-API-Key": MARKETER_KEY},
+        timeout=10,
+    )
+    assert recorded.status_code == 201, recorded.text
+    app = create_app(
+        settings_for(
+            segments_url=segments,
+            segments_api_key=MARKETER_KEY,
+            listener_url=listener,
+            listener_api_key=CM_KEY,
+        )
+    )
+
+    answer = app.test_client().get(f"/p/{link(app, customer.id)}/data")
+    assert answer.status_code == 200
+    timeline = answer.get_json()["interactions"]
+    assert len(timeline) == 504 and len({i["id"] for i in timeline}) == 504
+    opens = [i for i in timeline if i["kind"] == "message_opened"]
+    assert {i["data"]["delivery_id"] for i in opens} == {f"{customer.id}-{i}" for i in range(503)}
+    assert [i["at"] for i in timeline] == sorted(i["at"] for i in timeline)
+    assert opens[0] == {
+        "id": opens[0]["id"],
+        "kind": "message_opened",
+        "at": "2026-10-01T00:00:01+00:00",
+        "channel": "email",
+        "campaign_id": "weekly",
+        "data": {"delivery_id": f"{customer.id}-502"},
+    }
+    [purchase] = [i for i in timeline if i["kind"] == "purchase"]
+    assert (purchase["amount"], purchase["currency"]) == (19.9, "EUR") and timeline[-1] == purchase
+
+
+def test_my_data_is_refused_in_the_customers_language_while_segments_is_down(
+    service_env, settings_for, events
+):
+    """Without segments the timeline cannot be told: no download missing it, a page saying try
+    again (es or en, as the customer reads the center), and no download in the audit log."""
+    import datetime
+
+    from devstack.procs import free_port
+    from services.mailer.app import create_app
+    from services.mailer.prefs_models import AuditEntry
+    from tests.support import CM_KEY, MARKETER_KEY
+
+    customer = make_customer(email="caida@example.com", events=events)
+    _timeline_of(customer.id, 3, datetime.datetime(2026, 10, 1))  # held, but segments does not answer
+    listener = service_env.start_api("listener")
+    app = create_app(
+        settings_for(
+            segments_url=f"http://127.0.0.1:{free_port()}",
+            segments_api_key=MARKETER_KEY,
+            listener_url=listener,
+            listener_api_key=CM_KEY,
+        )
+    )
+    token = link(app, customer.id)
+    browser = app.test_client()
+    spanish = browser.get(f"/p/{token}/data")
+    assert spanish.status_code == 503 and spanish.headers.get("Content-Disposition") is None
+    assert "Inténtalo de nuevo en unos minutos" in spanish.get_data(as_text=True)
+    english = browser.get(f"/p/{token}/data?lang=en")
+    assert english.status_code == 503 and english.headers.get("Content-Disposition") is None
+    assert "Try again in a few minutes" in english.get_data(as_text=True)
+    assert not AuditEntry.objects(customer_id=customer.id, action="download").count()
+    # the rest of the center still works: the page with the customer's choices opens
+    assert browser.get(f"/p/{token}").status_code == 200

@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.mailer.models import Delivery
 from services.mailer.prefs_models import AuditEntry, Preference, PublicHit
-from shared.models import ConsentEntry, ConsentState, Customer, Interaction, SuppressedContact, contact_hash
+from shared.models import ConsentEntry, ConsentState, Customer, SuppressedContact, contact_hash
 from shared.store import utcnow
 
 # --- rate-limit windows and the audit log -----------------------------------------------------------
@@ -90,13 +90,13 @@ def delete_preference(customer_id: ObjectId) -> None:
 
 
 def data_of(customer_id: ObjectId) -> dict:
-    """What the mailer holds about a customer: consents, their history, interactions, preferences."""
+    """What the mailer holds about a customer: consents, their history, preferences (the timeline is
+    segments', asked through its API: ``prefcenter.Segments.interactions_of``)."""
     return {
         "consents": list(ConsentState._get_collection().find({"customer_id": customer_id})),
         "consent_history": list(
             ConsentEntry._get_collection().find({"customer_id": customer_id}).sort("_id", 1)
         ),
-        "interactions": list(Interaction._get_collection().find({"customer_id": customer_id}).sort("at", 1)),
         "preferences": Preference._get_collection().find_one({"customer_id": customer_id}, {"_id": 0}),
     }
 

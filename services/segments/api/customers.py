@@ -1,16 +1,16 @@
-"""Customer profiles: create, read, update, erase, search, purchases, the 360 view."""
+"""Customer profiles: create, read, update, erase, search, purchases, the 360 view, the timeline."""
 
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Dict, List, Nested, Raw, String
+from apiflask.fields import Dict, Float, List, Nested, Raw, String
 
 from services.segments import customers, profile_reads
 from services.segments.api.common import jsonable, settings
 from services.segments.api.schemas import CustomerIn, PurchaseIn, SearchIn, ViewIn
 from shared.bootstrap import current
 from shared.http.auth import current_role, mask_personal, roles
-from shared.http.paging import cursor_id, object_id
+from shared.http.paging import PageQuery, cursor_id, object_id, page_of
 from shared.store import to_utc_naive, utcnow
 
 bp = APIBlueprint("customers", __name__, tag="customers")
@@ -53,6 +53,22 @@ class PurchaseOut(Schema):
     order_id = String()
     recorded = Raw(metadata={"description": "false when this order id was already recorded"})
     purchases = Dict()
+
+
+class InteractionOut(Schema):
+    id = String()
+    kind = String(metadata={"description": "message_sent, message_opened, mention, purchase, ..."})
+    at = String()
+    channel = String()
+    campaign_id = String()
+    summary = String()
+    sentiment = Float()
+    amount = Float()
+    currency = String()
+    data = Dict()
+
+
+InteractionPage = page_of("InteractionPage", InteractionOut)
 
 
 class ViewOut(Schema):
@@ -182,3 +198,20 @@ def customer_view(customer_id, query_data):
             jsonable(profile_reads.interactions(doc["_id"], query_data["interactions"]))
         ),
     }
+
+
+@bp.get("/customers/<customer_id>/interactions")
+@bp.input(PageQuery, location="query")
+@bp.output(InteractionPage)
+@roles("marketer", "analyst", "community_manager")
+def customer_interactions(customer_id, query_data):
+    """The customer's whole timeline, in the order recorded; cursor pages.
+
+    Messages sent, opened, clicked and bounced, consent changes, mentions with their
+    sentiment, purchases; each entry with its id. The preference center's "my data"
+    reads every page."""
+    doc = _load(customer_id)
+    items, total, following = profile_reads.timeline_page(
+        doc["_id"], query_data["limit"], cursor_id(query_data)
+    )
+    return {"items": mask_personal(jsonable(items)), "total": total, "next": following}

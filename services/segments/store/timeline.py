@@ -3,8 +3,10 @@ the other services' events, each once (``key`` is unique per fact)."""
 
 from __future__ import annotations
 
+from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
+from shared.http.paging import page
 from shared.models import Interaction
 
 DUPLICATE = 11000
@@ -25,3 +27,9 @@ def append_entries(entries: list[dict]) -> None:
 def set_sentiment(key: str, score: float) -> None:
     """The corrected sentiment of a mention's entry (idempotent: a redelivery sets the same)."""
     Interaction._get_collection().update_one({"key": key}, {"$set": {"sentiment": score}})
+
+
+def entries_page(customer_id: ObjectId, limit: int, after: ObjectId | None) -> tuple[list, int, str | None]:
+    """One page of a customer's timeline in ``_id`` order: (entries, total, next cursor)."""
+    rows, total, following = page(Interaction._get_collection(), {"customer_id": customer_id}, limit, after)
+    return [Interaction._from_son(row) for row in rows], total, following
