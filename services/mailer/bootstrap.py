@@ -7,6 +7,7 @@ built once from the settings and passed down.
   belongs to one thread: the sender keeps one per sending thread, a test send
   opens and closes its own);
 - ``parts.listener``: the client of the listener's API (a customer's mentions);
+- ``parts.segments``: the client of segments' API (Customer and the timeline are segments');
 - ``parts.budget``: the render budget of templates, set for the process once;
 - ``parts.sender``: the worker's sender, made on first use, with its own outbox
   connection for lists of delivery events.
@@ -22,6 +23,7 @@ from services.mailer import render_budget
 from services.mailer.email_message import SmtpTransport
 from services.mailer.listening import Listener
 from services.mailer.models import DOCUMENTS
+from services.mailer.prefcenter import Segments
 from services.mailer.render_budget import RenderBudget
 from services.mailer.sender import Sender
 from services.mailer.settings import Settings, load
@@ -40,6 +42,7 @@ class MailerParts(Parts):
     tokens: Tokens | None = None
     links: Links | None = None
     listener: Listener | None = None
+    segments: Segments | None = None
     budget: RenderBudget | None = None
     transports: dict = field(default_factory=dict)  # given ones (used by every thread), else opened
     _sender: Sender | None = field(default=None, repr=False)
@@ -92,6 +95,7 @@ def build(settings: Settings | None = None, transports: dict | None = None) -> M
         tokens=tokens,
         links=Links(tokens, settings.public_url, settings.unsubscribe_mailto),
         listener=Listener(settings),
+        segments=Segments(settings),
         budget=budget,
         transports=dict(transports or {}),
     )

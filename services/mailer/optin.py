@@ -44,7 +44,7 @@ def start_opt_in(
             return False
         if store.is_suppressed("email", email):
             return True  # erased or suppressed: never re-created, and the answer does not tell
-        customer_id = ObjectId(prefcenter.Segments(s).create(email, locale))
+        customer_id = ObjectId(visit.parts.segments.create(email, locale))
         customer = prefs_store.find_customer(customer_id) or {
             "_id": customer_id,
             "email": email,

@@ -14,7 +14,7 @@ import logging
 from bson import ObjectId
 
 from services.mailer import consents, prefcenter
-from services.mailer.listening import Listener, ListenerError
+from services.mailer.listening import ListenerError
 from services.mailer.prefcenter import Visit
 from services.mailer.store import preferences as store
 from shared.errors import Unavailable
@@ -40,12 +40,12 @@ def export(visit: Visit, customer_id: ObjectId, customer: dict) -> dict:
     (Unavailable when the listener cannot say which mentions are the customer's, or segments
     which interactions: the download is whole or not given)."""
     try:
-        mentions = Listener(visit.settings).mentions_of(customer_id)
+        mentions = visit.parts.listener.mentions_of(customer_id)
     except ListenerError:
         log.warning("my data for %s not served: the listener did not answer", customer_id, exc_info=True)
         raise Unavailable("the listener did not answer") from None
     try:
-        interactions = prefcenter.Segments(visit.settings).interactions_of(customer_id)
+        interactions = visit.parts.segments.interactions_of(customer_id)
     except prefcenter.SegmentsError:
         log.warning("my data for %s not served: segments did not answer", customer_id, exc_info=True)
         raise Unavailable("segments did not answer") from None
@@ -69,7 +69,7 @@ def correct_name(visit: Visit, customer_id: ObjectId, customer: dict, names: dic
     fields = {name: value or None for name, value in names.items() if value != (customer.get(name) or "")}
     if not fields:
         return customer
-    prefcenter.Segments(visit.settings).update(customer_id, fields)
+    visit.parts.segments.update(customer_id, fields)
     prefcenter.audit(customer_id, "profile", visit.ip, fields=sorted(fields))
     return {**customer, **fields}
 
@@ -94,4 +94,4 @@ def erase(visit: Visit, customer_id: ObjectId, customer: dict) -> None:
             )
     store.delete_preference(customer_id)
     prefcenter.audit(customer_id, "erase", visit.ip)
-    prefcenter.Segments(visit.settings).erase(customer_id)
+    visit.parts.segments.erase(customer_id)

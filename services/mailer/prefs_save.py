@@ -57,7 +57,7 @@ def save_choices(
         )
     current_locale = customer.get("locale") or "es"
     if language and not current_locale.startswith(language):
-        prefcenter.Segments(visit.settings).update(customer_id, {"locale": language})
+        visit.parts.segments.update(customer_id, {"locale": language})
         prefcenter.audit(customer_id, "language", ip, locale=language)
         return language
     return None
