@@ -1,0 +1,32 @@
+"""The mailer's outbox intents and what the relay checks before it announces one
+(``shared.messaging.outbox``: the intent is written before the state it announces;
+the relay of the worker's idle task publishes a killed process's intent only for the
+facts the store holds, with the ids the normal path uses):
+
+* ``mailer.sweep`` (``announcing.SWEEP_KIND``): one sweep of deferred and abandoned
+  deliveries, as the ids (and attempts) it claimed and its worker's id; its events are
+  rebuilt from those deliveries that reached an outcome (sent, skipped, failed) under
+  that claim, which only the sweep that held it can have written.
+"""
+
+from __future__ import annotations
+
+from services.mailer.announcing import SWEEP_KIND, outcome
+from services.mailer.store import deliveries
+from shared.messaging import outbox as outboxes
+from shared.messaging.contracts import Envelope, envelope_for
+
+PRODUCER = "mailer"
+
+
+def swept(record: dict) -> list[Envelope]:
+    """The events of a sweep's outcomes, as the sweep would have announced them."""
+    attempts = {delivery_id: n for delivery_id, n in record.get("taken") or []}
+    envelopes = []
+    for doc in deliveries.outcomes_under(list(attempts), record["worker"]):
+        event, message_id = outcome(doc, attempts[doc["_id"]])
+        envelopes.append(envelope_for(event, PRODUCER, record.get("correlation_id"), message_id))
+    return envelopes
+
+
+outboxes.register(SWEEP_KIND, PRODUCER, swept)
