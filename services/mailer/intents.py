@@ -6,17 +6,23 @@ facts the store holds, with the ids the normal path uses):
 * ``mailer.sweep`` (``announcing.SWEEP_KIND``): one sweep of deferred and abandoned
   deliveries, as the ids (and attempts) it claimed and its worker's id; its events are
   rebuilt from those deliveries that reached an outcome (sent, skipped, failed) under
-  that claim, which only the sweep that held it can have written.
+  that claim, which only the sweep that held it can have written;
+* ``mailer.bounce``: a bounce report's ``delivery.bounced`` (the delivery's
+  ``bounced_at`` is the time this report set, ``since``) and ``contact.suppressed``
+  (the address's hash, ``hash``, is on the suppression list).
 """
 
 from __future__ import annotations
 
+from bson import ObjectId
+
 from services.mailer.announcing import SWEEP_KIND, outcome
-from services.mailer.store import deliveries
+from services.mailer.store import deliveries, suppression
 from shared.messaging import outbox as outboxes
 from shared.messaging.contracts import Envelope, envelope_for
 
 PRODUCER = "mailer"
+BOUNCE_KIND = "mailer.bounce"
 
 
 def swept(record: dict) -> list[Envelope]:
@@ -29,4 +35,14 @@ def swept(record: dict) -> list[Envelope]:
     return envelopes
 
 
+def bounced(envelope: Envelope, record: dict) -> bool:
+    if envelope.type == "delivery.bounced":
+        at = deliveries.engaged_at(ObjectId(envelope.payload["delivery_id"]), "bounced_at")
+        return at is not None and at == record.get("since")
+    if envelope.type == "contact.suppressed":
+        return bool(record.get("hash")) and bool(suppression.suppressed_among([record["hash"]]))
+    return False
+
+
 outboxes.register(SWEEP_KIND, PRODUCER, swept)
+outboxes.register(BOUNCE_KIND, PRODUCER, outboxes.checked(bounced))
