@@ -9,13 +9,17 @@ facts the store holds, with the ids the normal path uses):
   that claim, which only the sweep that held it can have written;
 * ``mailer.bounce``: a bounce report's ``delivery.bounced`` (the delivery's
   ``bounced_at`` is the time this report set, ``since``) and ``contact.suppressed``
-  (the address's hash, ``hash``, is on the suppression list).
+  (the address's hash, ``hash``, is on the suppression list);
+* ``mailer.engagement`` (``engagement.ENGAGEMENT_KIND``): a first open or click, as the
+  delivery, what and the time it sets; its event is rebuilt when the delivery's
+  ``opened_at`` / ``clicked_at`` is that time.
 """
 
 from __future__ import annotations
 
 from bson import ObjectId
 
+from services.mailer import engagement
 from services.mailer.announcing import SWEEP_KIND, outcome
 from services.mailer.store import deliveries, suppression
 from shared.messaging import outbox as outboxes
@@ -44,5 +48,17 @@ def bounced(envelope: Envelope, record: dict) -> bool:
     return False
 
 
+def engaged(record: dict) -> list[Envelope]:
+    """The open or click, when the delivery holds the time this one set."""
+    what = record["what"]
+    field = engagement.KINDS[what][0]
+    doc = deliveries.engagement_of(record["delivery_id"], field)
+    if doc is None or doc.get(field) != record["since"]:
+        return []
+    at, url, correlation_id = record["since"], record.get("url"), record.get("correlation_id")
+    return [engagement.envelope(PRODUCER, doc, what, url, at, correlation_id)]
+
+
 outboxes.register(SWEEP_KIND, PRODUCER, swept)
 outboxes.register(BOUNCE_KIND, PRODUCER, outboxes.checked(bounced))
+outboxes.register(engagement.ENGAGEMENT_KIND, PRODUCER, engaged)

@@ -183,6 +183,11 @@ def engaged_at(delivery_id, field: str):
     return (_deliveries().find_one({"_id": delivery_id}, {field: 1}) or {}).get(field)
 
 
+def engagement_of(delivery_id, field: str) -> dict | None:
+    """The delivery's campaign fields and ``field`` (opened_at, clicked_at), or None."""
+    return _deliveries().find_one({"_id": delivery_id}, {**ENGAGEMENT_FIELDS, field: 1})
+
+
 def find(delivery_id) -> dict | None:
     return _deliveries().find_one({"_id": delivery_id})
 
