@@ -41,8 +41,8 @@ def swept(record: dict) -> list[Envelope]:
 
 def bounced(envelope: Envelope, record: dict) -> bool:
     if envelope.type == "delivery.bounced":
-        at = deliveries.engaged_at(ObjectId(envelope.payload["delivery_id"]), "bounced_at")
-        return at is not None and at == record.get("since")
+        doc = deliveries.engagement_of(ObjectId(envelope.payload["delivery_id"]), "bounced_at")
+        return doc is not None and doc.get("bounced_at") == record.get("since")
     if envelope.type == "contact.suppressed":
         return bool(record.get("hash")) and bool(suppression.suppressed_among([record["hash"]]))
     return False

@@ -178,13 +178,8 @@ def outcomes_under(delivery_ids: list, worker_id: str) -> list[dict]:
     )
 
 
-def engaged_at(delivery_id, field: str):
-    """When ``field`` (bounced_at, ...) was recorded on the delivery, or None."""
-    return (_deliveries().find_one({"_id": delivery_id}, {field: 1}) or {}).get(field)
-
-
 def engagement_of(delivery_id, field: str) -> dict | None:
-    """The delivery's campaign fields and ``field`` (opened_at, clicked_at), or None."""
+    """The delivery's campaign fields and ``field`` (opened_at, clicked_at, bounced_at), or None."""
     return _deliveries().find_one({"_id": delivery_id}, {**ENGAGEMENT_FIELDS, field: 1})
 
 
