@@ -12,6 +12,9 @@ built once from the settings and passed down.
 - ``parts.sender``: the worker's sender, made on first use, with its own outbox
   connection for lists of delivery events.
 
+The mailer's outbox intents (a sweep's outcomes, a bounce report's events) are
+resolved by ``intents``, registered on import, here, so every process relays them.
+
 Views reach the parts with ``shared.bootstrap.current()``.
 """
 
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 
 from services.mailer import render_budget
 from services.mailer.email_message import SmtpTransport
+from services.mailer.intents import PRODUCER
 from services.mailer.listening import Listener
 from services.mailer.models import DOCUMENTS
 from services.mailer.prefcenter import Segments
@@ -33,8 +37,6 @@ from services.mailer.tracking import Links
 from shared.bootstrap import Parts
 from shared.messaging.outbox import Outbox
 from shared.messaging.topology import Topology
-
-PRODUCER = "mailer"
 
 
 @dataclass

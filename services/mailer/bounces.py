@@ -7,7 +7,9 @@ The delivery is found from the VERP address the report was sent to
 (``<delivery>@...``). A hard bounce (5.x.x, action failed) or a complaint
 suppresses the address in the hashed SuppressedContact list (the mailer's) and
 announces ``contact.suppressed``, from which segments (the owner of Customer) sets
-the profile's ``suppression`` sub-document. A
+the profile's ``suppression`` sub-document; the delivery, if it was sent, becomes
+``bounced`` (``delivery.bounced``, once). Both events are announced through one outbox
+intent written before the writes (``intents.BOUNCE_KIND``). A
 complaint also revokes the consent of the delivery's topic. A soft bounce
 (4.x.x, delayed) is noted on the delivery and changes nothing else.
 """
@@ -22,10 +24,13 @@ from dataclasses import dataclass
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from services.mailer import consents, engagement
+from services.mailer import consents
+from services.mailer.announcing import delivery_event
+from services.mailer.intents import BOUNCE_KIND
 from services.mailer.store import deliveries, recipients, suppression
 from shared.errors import DomainError
-from shared.messaging.contracts import ContactSuppressed
+from shared.logs import get_correlation_id
+from shared.messaging.contracts import ContactSuppressed, DeliveryBounced, envelope_for
 from shared.models import contact_hash
 from shared.store import utcnow
 
@@ -138,29 +143,34 @@ def apply(report: Report, events) -> dict:
         if delivery is not None:
             deliveries.note_reason(delivery["_id"], reason)
         return out
-    if delivery is not None:
-        engagement.record(
-            events,
-            delivery["_id"],
-            "bounced",
-            reason=reason,
-            extra_set={"status": "bounced", "reason": reason},
-        )
     now = utcnow()
     flag = "bounced" if report.kind == "hard" else "complained"
-    if address:
-        suppression.suppress(contact_hash("email", address.lower()), "email", flag, at=now)
+    digest = contact_hash("email", address.lower()) if address else None
+    # Both events go through one outbox intent written before the writes: a process killed
+    # after them leaves the events to the relay, which announces those the store confirms.
+    announced = []
+    correlation_id = get_correlation_id()
+    if delivery is not None:
+        event = delivery_event(DeliveryBounced, delivery, reason=reason)
+        message_id = f"delivery-{delivery['_id']}-bounced"
+        announced.append(envelope_for(event, events.producer, correlation_id, message_id, now))
     if customer is not None:
         # Segments owns the profile: it mirrors the suppression as suppression.<flag> from this
         # event (the outbox keeps it if the broker is down; the id makes a repeated report one).
         about = (
             str(delivery["_id"]) if delivery is not None else contact_hash("email", (address or "").lower())
         )
-        events.publish(
-            ContactSuppressed(customer_id=str(customer["_id"]), channel="email", flag=flag, reason=reason),
-            f"suppressed-{flag}-{customer['_id']}-{about}",
-            occurred_at=now,
-        )
+        event = ContactSuppressed(customer_id=str(customer["_id"]), channel="email", flag=flag, reason=reason)
+        message_id = f"suppressed-{flag}-{customer['_id']}-{about}"
+        announced.append(envelope_for(event, events.producer, correlation_id, message_id, now))
+    intent = events.record(BOUNCE_KIND, announced, since=now, hash=digest)
+    first = delivery is not None and deliveries.record_first(
+        delivery["_id"], "bounced_at", now, only_sent=True, extra_set={"status": "bounced", "reason": reason}
+    )
+    if digest:
+        suppression.suppress(digest, "email", flag, at=now)
+    # delivery.bounced once, by the report that recorded it; contact.suppressed by every report
+    events.announce(intent, [e for e in announced if first or e.type != "delivery.bounced"])
     out["suppressed"] = True
     if report.kind == "complaint" and delivery is not None:
         consents.record_change(

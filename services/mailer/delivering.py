@@ -22,7 +22,6 @@ from services.mailer.announcing import ANNOUNCE_EVERY
 from services.mailer.rendering import RenderError
 from services.mailer.store import deliveries
 from services.mailer.transport import PermanentFailure, TransientFailure
-from shared.messaging.contracts import DeliveryFailed
 from shared.store import utcnow
 
 log = logging.getLogger(__name__)
@@ -195,7 +194,7 @@ class Delivering:
     def _fail(self, doc: dict, reason: str, code: str = "provider_rejected", counted: bool = True) -> None:
         log.info("delivery %s failed (%s): %s", doc["_id"], code, reason)
         deliveries.fail_claimed(doc["_id"], self.worker_id, reason=reason[:500], code=code, counted=counted)
-        self._announce(DeliveryFailed, doc, f"failed-{doc.get('attempts', 0)}", reason[:500], code)
+        self._announce_failed(doc, reason[:500], code)
 
     def _retry_later(self, doc: dict, reason: str, code: str = "provider_unavailable") -> None:
         attempts = doc.get("attempts", 0) + 1

@@ -1,39 +1,48 @@
-"""Opens, clicks and bounces of a delivery: each recorded once (a conditional
-update on the delivery is the claim), then an event (segments, owner of the customer's
-timeline, writes the interaction from it)."""
+"""Opens and clicks of a delivery: each recorded once (a conditional update on the
+delivery is the claim), then an event (segments, owner of the customer's timeline,
+writes the interaction from it). Bounces are recorded the same way by ``bounces``.
+
+The event is announced through an outbox intent written before the update
+(``ENGAGEMENT_KIND``: the delivery, what, the url and the time it sets): a process
+killed after the update leaves it to the relay, which rebuilds the event when the
+delivery's ``opened_at`` / ``clicked_at`` is that time (``intents.engaged``); every
+later open finds it recorded and announces nothing, so nothing else would. The price:
+one insert and one delete per tracked request."""
 
 from __future__ import annotations
 
 from services.mailer.announcing import delivery_event
 from services.mailer.store import deliveries
-from shared.messaging.contracts import DeliveryBounced, DeliveryClicked, DeliveryOpened
+from shared.logs import get_correlation_id
+from shared.messaging.contracts import DeliveryClicked, DeliveryOpened, envelope_for
 from shared.store import utcnow
 
 KINDS = {
     "opened": ("opened_at", DeliveryOpened),
     "clicked": ("clicked_at", DeliveryClicked),
-    "bounced": ("bounced_at", DeliveryBounced),
 }
+ENGAGEMENT_KIND = "mailer.engagement"
 
 
-def record(
-    events,
-    delivery_id,
-    what: str,
-    *,
-    url: str | None = None,
-    reason: str | None = None,
-    extra_set: dict | None = None,
-) -> bool:
+def envelope(producer: str, doc: dict, what: str, url, at, correlation_id):
+    """The ``delivery.<what>`` of the delivery ``doc`` (its campaign fields), at ``at``."""
+    event = delivery_event(KINDS[what][1], doc, url=url, reason=None)
+    return envelope_for(event, producer, correlation_id, f"delivery-{doc['_id']}-{what}", at)
+
+
+def record(events, delivery_id, what: str, *, url: str | None = None) -> bool:
     """Record the first ``what`` of a delivery; False when it was already recorded."""
-    field, event_cls = KINDS[what]
+    field = KINDS[what][0]
     now = utcnow()
-    doc = deliveries.record_first(delivery_id, field, now, only_sent=what == "bounced", extra_set=extra_set)
+    correlation_id = get_correlation_id()
+    intent = events.record(
+        ENGAGEMENT_KIND, delivery_id=delivery_id, what=what, url=url, since=now, correlation_id=correlation_id
+    )
+    doc = deliveries.record_first(delivery_id, field, now, only_sent=False)
     if doc is None:
+        events.discard(intent)
         return False
-    events.publish(
-        delivery_event(event_cls, {**doc, "_id": delivery_id}, url=url, reason=reason),
-        message_id=f"delivery-{delivery_id}-{what}",
-        occurred_at=now,
+    events.announce(
+        intent, [envelope(events.producer, {**doc, "_id": delivery_id}, what, url, now, correlation_id)]
     )
     return True

@@ -86,6 +86,7 @@ class Sender(Announcing, Delivering):
         self._made_lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._unannounced: list[dict] = []
+        self._held: list | None = None  # a sweep's events, announced at its end
         self.limiters = {
             "email": RateLimiter("email", settings.rate_email),
             "sms": RateLimiter("sms", settings.rate_sms),
@@ -156,6 +157,8 @@ class Sender(Announcing, Delivering):
             claimed += self._recheck(reclaimed, customers, now)
         self._send_all(claimed, customers)
         self._reannounce([doc for doc in existing.values() if doc["status"] == "sent"])
+        if not event.retry_failed:  # (a resend took its failed deliveries over above)
+            self._reannounce_failed([doc for doc in existing.values() if doc["status"] == "failed"])
         # a crash between inserting skipped deliveries and announcing them: announce again (same ids)
         self._announce_skipped([doc for doc in existing.values() if doc["status"] == "skipped"])
 
@@ -263,6 +266,8 @@ class Sender(Announcing, Delivering):
         if not taken:
             return 0
         customers: dict = {}
-        ready = self._recheck(self._give_up_abandoned(taken), customers, now)
-        self._send_all(ready, customers)
+        # No message comes again for this work: its events go out through one intent.
+        with self._announced_together(taken):
+            ready = self._recheck(self._give_up_abandoned(taken), customers, now)
+            self._send_all(ready, customers)
         return len(taken)

@@ -25,6 +25,7 @@ BATCH_FIELDS = {
     "sent_at": 1,
     "reason": 1,
     "code": 1,
+    "attempts": 1,
 }
 ENGAGEMENT_FIELDS = {"campaign_id": 1, "customer_id": 1, "channel": 1, "step": 1, "variant": 1}
 
@@ -160,6 +161,26 @@ def record_first(delivery_id, field: str, now, *, only_sent: bool, extra_set: di
     return _deliveries().find_one_and_update(
         query, {"$set": {field: now, **(extra_set or {})}}, projection=ENGAGEMENT_FIELDS
     )
+
+
+def outcomes_under(delivery_ids: list, worker_id: str) -> list[dict]:
+    """The deliveries among ``delivery_ids`` that reached an outcome (sent, skipped, failed) under
+    ``worker_id``'s claim (one ``$in`` read; the claim stays on the outcome's write)."""
+    return list(
+        _deliveries().find(
+            {
+                "_id": {"$in": delivery_ids},
+                "claim": worker_id,
+                "status": {"$in": ["sent", "skipped", "failed"]},
+            },
+            BATCH_FIELDS,
+        )
+    )
+
+
+def engagement_of(delivery_id, field: str) -> dict | None:
+    """The delivery's campaign fields and ``field`` (opened_at, clicked_at, bounced_at), or None."""
+    return _deliveries().find_one({"_id": delivery_id}, {**ENGAGEMENT_FIELDS, field: 1})
 
 
 def find(delivery_id) -> dict | None:
