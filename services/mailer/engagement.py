@@ -7,7 +7,8 @@ The event is announced through an outbox intent written before the update
 killed after the update leaves it to the relay, which rebuilds the event when the
 delivery's ``opened_at`` / ``clicked_at`` is that time (``intents.engaged``); every
 later open finds it recorded and announces nothing, so nothing else would. The price:
-one insert and one delete per tracked request."""
+one insert and one delete per first open or click; a repeat (most pixel loads) is
+answered by one read and writes nothing."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def envelope(producer: str, doc: dict, what: str, url, at, correlation_id):
 def record(events, delivery_id, what: str, *, url: str | None = None) -> bool:
     """Record the first ``what`` of a delivery; False when it was already recorded."""
     field = KINDS[what][0]
+    held = deliveries.engagement_of(delivery_id, field)
+    if held is None or held.get(field) is not None:
+        return False  # unknown, or recorded before: a repeat costs one read, no intent
     now = utcnow()
     correlation_id = get_correlation_id()
     intent = events.record(
