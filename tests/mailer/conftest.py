@@ -218,3 +218,14 @@ def publish_raw(amqp_url, topology, envelope) -> None:
 
 
 __all__ = ["Api", "ObjectId", "create_template", "make_customer", "publish_raw", "send_requested"]
+
+
+def relayed(settings) -> list[int]:
+    """What two relays of a fresh mailer process announce (a crash test's second one: nothing)."""
+    from services.mailer.bootstrap import build
+
+    parts = build(settings)
+    try:
+        return [parts.outbox.relay(older_than=0), parts.outbox.relay(older_than=0)]
+    finally:
+        parts.close()

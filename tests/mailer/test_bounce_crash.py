@@ -12,10 +12,10 @@ import json
 import pytest
 import requests
 
-from services.mailer.bootstrap import build
 from services.mailer.models import Delivery
 from shared.messaging.outbox import intents
 from shared.models import SuppressedContact, contact_hash
+from tests.mailer.conftest import relayed
 from tests.mailer.test_public import DSN, sent_message
 from tests.support import ADMIN_KEY, bound_queue, drain
 
@@ -39,14 +39,6 @@ def killed_bouncing(service_env, mailer_env, delivery, fault: str) -> None:
             headers={"X-API-Key": ADMIN_KEY, "Content-Type": "message/rfc822"},
             timeout=20,
         )
-
-
-def relayed(settings) -> list[int]:
-    parts = build(settings)
-    try:
-        return [parts.outbox.relay(older_than=0), parts.outbox.relay(older_than=0)]
-    finally:
-        parts.close()
 
 
 def suppressed() -> int:

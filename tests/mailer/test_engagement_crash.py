@@ -12,9 +12,9 @@ import re
 import pytest
 import requests
 
-from services.mailer.bootstrap import build
 from services.mailer.models import Delivery
 from shared.messaging.outbox import intents
+from tests.mailer.conftest import relayed
 from tests.mailer.test_public import sent_message
 from tests.support import bound_queue, drain
 
@@ -29,14 +29,6 @@ def killed_following(service_env, mailer_env, msg, what: str, fault: str) -> Non
     base = service_env.start_api("mailer", VINCULO_FAULT=fault, **mailer_env)
     with pytest.raises(requests.RequestException):
         requests.get(f"{base}{path}", allow_redirects=False, timeout=20)
-
-
-def relayed(settings) -> list[int]:
-    parts = build(settings)
-    try:
-        return [parts.outbox.relay(older_than=0), parts.outbox.relay(older_than=0)]
-    finally:
-        parts.close()
 
 
 @pytest.mark.parametrize("what", ["opened", "clicked"])

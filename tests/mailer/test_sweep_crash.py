@@ -12,11 +12,10 @@ import json
 import subprocess
 import sys
 
-from services.mailer.bootstrap import build
 from services.mailer.models import Delivery
 from shared.messaging.outbox import intents
 from shared.store import utcnow
-from tests.mailer.conftest import create_template, make_customer, send_requested
+from tests.mailer.conftest import create_template, make_customer, relayed, send_requested
 from tests.mailer.test_delivery import delivery_queue
 from tests.support import ROOT, drain
 
@@ -53,14 +52,6 @@ def killed_sweeping(service_env, mailer_env, fault: str) -> None:
         timeout=60,
     )
     assert killed.returncode == -9
-
-
-def relayed(settings) -> list[int]:
-    parts = build(settings)
-    try:
-        return [parts.outbox.relay(older_than=0), parts.outbox.relay(older_than=0)]
-    finally:
-        parts.close()
 
 
 def test_a_sweep_killed_after_its_writes_has_its_outcomes_announced_once_by_the_relay(
