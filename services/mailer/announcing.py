@@ -154,6 +154,7 @@ class Announcing:
             correlation_id=correlation_id,
         )
         held = self._held = []
+        self._sweep_intent = intent  # kept due later while the sweep renews its claims
 
         def envelopes() -> list:
             producer = self.events.producer
@@ -162,8 +163,8 @@ class Announcing:
         try:
             yield
         except Exception:
-            self._held = None
+            self._held = self._sweep_intent = None
             outbox.publish_envelopes(envelopes())
             raise
-        self._held = None
+        self._held = self._sweep_intent = None
         outbox.announce(intent, envelopes())

@@ -22,6 +22,7 @@ from services.mailer.announcing import ANNOUNCE_EVERY
 from services.mailer.rendering import RenderError
 from services.mailer.store import deliveries
 from services.mailer.transport import PermanentFailure, TransientFailure
+from shared.messaging.outbox import GRACE
 from shared.store import utcnow
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class Delivering:
             if allowance == 0:
                 allowance = self.limiters[doc["channel"]].acquire(len(claimed) - index)
             allowance -= 1
-            if time.monotonic() - renewed >= self.settings.claim_lease / 4:
+            if time.monotonic() - renewed >= min(self.settings.claim_lease, GRACE) / 4:
                 # Not yet handed over, in flight, or accepted but not yet recorded as sent.
                 self._renew_claims([*claimed[index:], *in_flight.values(), *(doc for doc, _ in pending)])
                 renewed = time.monotonic()
@@ -115,6 +116,8 @@ class Delivering:
         """
         try:
             deliveries.renew_claims([doc["_id"] for doc in docs], self.worker_id, utcnow())
+            if self._sweep_intent is not None:  # a sweep outlasting the outbox's grace
+                self.events.keep(self._sweep_intent)
         except ConnectionFailure as exc:
             log.warning("claims not renewed, the store is unavailable: %s", exc)
 

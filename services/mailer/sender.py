@@ -87,6 +87,7 @@ class Sender(Announcing, Delivering):
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._unannounced: list[dict] = []
         self._held: list | None = None  # a sweep's events, announced at its end
+        self._sweep_intent = None  # the running sweep's outbox intent
         self.limiters = {
             "email": RateLimiter("email", settings.rate_email),
             "sms": RateLimiter("sms", settings.rate_sms),

@@ -225,6 +225,11 @@ class Outbox:
         self.discard(intent)
         return published
 
+    def keep(self, intent: Intent) -> None:
+        """The write is still going on (a long piece of work renewing its claims): the intent
+        is due a whole grace period from now, so no relay resolves it half-way."""
+        intents().update_one({"_id": intent.id}, {"$set": {"at": utcnow()}})
+
     def discard(self, intent: Intent) -> None:
         """The write announced nothing after all (e.g. a replay): nothing to publish."""
         intents().delete_one({"_id": intent.id})

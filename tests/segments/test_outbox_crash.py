@@ -98,6 +98,24 @@ def test_a_fresh_intent_waits_for_its_write(service_env, parts):
     assert intents().count_documents({}) == 0
 
 
+def test_an_intent_kept_by_a_long_write_is_due_a_whole_grace_period_later(service_env, parts):
+    """A sweep renewing its claims keeps its intent (``Outbox.keep``): a relay running while it
+    is still at work leaves it alone instead of announcing half of its work and dropping it."""
+    import datetime
+
+    from shared.messaging.contracts import CustomerCreated
+    from shared.store import utcnow
+
+    outbox = parts.outbox
+    intent = outbox.intend(CustomerCreated(customer_id="0" * 24))
+    long_ago = utcnow() - datetime.timedelta(seconds=300)
+    intents().update_one({"_id": intent.id}, {"$set": {"at": long_ago}})  # a write running 5 minutes
+    outbox.keep(intent)
+    assert outbox.relay() == 0
+    assert intents().count_documents({"_id": intent.id}) == 1
+    outbox.discard(intent)
+
+
 def test_an_erasure_killed_before_its_announcements_has_both_delivered_by_the_relay(api, service_env):
     """customer.erased carries the hashes the mailer suppresses: a repeated DELETE finds the
     customer erased and announces nothing, so only the intent keeps it."""
