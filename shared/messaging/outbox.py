@@ -20,7 +20,8 @@ topology, producer)``, or around a ``Publisher``) and publishes through it:
 
   The intent (collection ``outbox_intents``: ``kind``, ``at``, the envelopes
   with their final message ids, and whatever the kind needs) is due after a
-  grace period (``GRACE``, longer than any write). The relay (``relay()``, run
+  grace period (``GRACE``, longer than any write; a longer piece of work calls
+  ``keep(intent)`` as it goes, as the mailer's sweep does when it renews claims). The relay (``relay()``, run
   by each service's worker or poller idle task, as before) takes a due intent
   of its own producer (moving its time forward, so another replica passes it
   by) and asks the **resolver registered for its kind** which of its events
