@@ -103,9 +103,38 @@ def cron_trigger(expression, tz: ZoneInfo) -> CronTrigger:
         raise Invalid("schedule.cron", f"not a valid crontab expression: {exc}") from None
 
 
+def _next_wall_fire(expression: str, tz: ZoneInfo, start: datetime.datetime) -> datetime.datetime | None:
+    """The first fire after ``start`` (aware UTC) found on the wall clock: the next matching local
+    time, taken to UTC by ``local_to_utc`` (a time in a gap fires at the jump, a repeated one once).
+
+    APScheduler 3.11 skips a day whose matching time falls in a gap that crosses midnight
+    (America/Santiago and America/Havana spring forward from 00:00 to 01:00), so a daily
+    campaign at 00:00 would not fire that day; the wall clock does not lose it."""
+    wall_trigger = make_trigger(expression, ZoneInfo("UTC"))
+    wall = start.astimezone(tz).replace(tzinfo=UTC)
+    for _ in range(1000):
+        wall = wall_trigger.get_next_fire_time(None, wall + datetime.timedelta(microseconds=1))
+        if wall is None:
+            return None
+        at, _ = local_to_utc(wall.replace(tzinfo=None), tz)
+        if at.replace(tzinfo=UTC) > start:
+            return at.replace(tzinfo=UTC)
+    return None
+
+
 def next_cron_fire(schedule: dict, after: datetime.datetime) -> datetime.datetime | None:
     """The first fire time strictly after ``after`` (naive UTC), as naive UTC."""
     tz = ZoneInfo(schedule["time_zone"])
+    found = _next_apscheduler_fire(schedule, tz, after)
+    by_wall = _next_wall_fire(schedule["cron"], tz, after.replace(tzinfo=UTC))
+    if by_wall is not None and (found is None or by_wall.replace(tzinfo=None) < found):
+        return by_wall.replace(tzinfo=None)
+    return found
+
+
+def _next_apscheduler_fire(
+    schedule: dict, tz: ZoneInfo, after: datetime.datetime
+) -> datetime.datetime | None:
     trigger = make_trigger(schedule["cron"], tz)
     every_hour = schedule["cron"].split()[1] == "*"
     start = after.replace(tzinfo=UTC)

@@ -72,6 +72,25 @@ def test_cron_in_the_fall_back_overlap_fires_once_and_in_the_gap_at_the_jump():
 
 
 @pytest.mark.parametrize(
+    "zone, after, jump",
+    [
+        # Santiago springs forward at midnight: 6 Sep 2026 starts at 01:00 (-03).
+        ("America/Santiago", dt(2026, 9, 4, 12, 0), dt(2026, 9, 6, 4, 0)),
+        # Havana too: 8 Mar 2026 starts at 01:00 (-04).
+        ("America/Havana", dt(2026, 3, 6, 12, 0), dt(2026, 3, 8, 5, 0)),
+    ],
+)
+def test_a_daily_midnight_cron_fires_at_the_jump_where_the_day_starts_at_one(zone, after, jump):
+    midnight = {"kind": "cron", "cron": "0 0 * * *", "time_zone": zone}
+    fires, at = [], after
+    for _ in range(3):
+        at = next_cron_fire(midnight, at)
+        fires.append(at)
+    assert fires[1] == jump, f"the day of the change was skipped: {fires}"
+    assert fires[2] - fires[1] == datetime.timedelta(hours=23), fires
+
+
+@pytest.mark.parametrize(
     "schedule, field",
     [
         ({"kind": "at", "at": "2026-02-01T09:00", "time_zone": "Europe/Madrid"}, "schedule.at"),
