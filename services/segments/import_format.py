@@ -1,6 +1,6 @@
 """Reading a file as a spreadsheet user saved it: the encoding (UTF-8 with or
 without BOM, UTF-16 with BOM, else Windows-1252, what Excel in Spain writes),
-the CSV delimiter (``;``, ``,`` or tab), and a proposed mapping from the
+the CSV delimiter (``;``, ``,`` or tab, or the one Excel's first line ``sep=;`` names), and a proposed mapping from the
 header's names in Spanish or English to profile fields. A mapping confirmed
 by the user is kept per header (``ImportMapping``) and proposed the next time
 the same header comes."""
@@ -108,12 +108,28 @@ def detect_encoding(sample: bytes) -> str:
     return "cp1252"
 
 
+_SEP_LINE = re.compile(r"sep=([;,\t|])[ \t]*", re.IGNORECASE)
+
+
+def sep_line(line: str) -> str | None:
+    """The delimiter Excel's first line ``sep=;`` names (it is no header), else None."""
+    match = _SEP_LINE.fullmatch(line.rstrip("\r\n").lstrip("\ufeff"))
+    return match.group(1) if match else None
+
+
 def _first_lines(text: str, count: int = 6) -> list[str]:
-    return text.splitlines()[:count]
+    lines = text.splitlines()
+    if lines and sep_line(lines[0]):
+        lines = lines[1:]
+    return lines[:count]
 
 
 def detect_delimiter(text: str) -> str:
-    """The delimiter that splits the header and the next lines the same way (most columns wins)."""
+    """The delimiter that splits the header and the next lines the same way (most columns wins),
+    or the one a ``sep=`` first line names."""
+    named = sep_line(text.split("\n", 1)[0])
+    if named:
+        return named
     lines = [line for line in _first_lines(text) if line.strip()]
     if not lines:
         return ","

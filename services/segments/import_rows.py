@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
 
-from services.segments import import_consent, import_messages, profiles
+from services.segments import import_consent, import_format, import_messages, profiles
 from shared.http.inputs import MAX_DEPTH, too_deep
 
 COLUMNS = set(profiles.SCALARS) | {"tags", "lat", "lng"}
@@ -105,7 +106,9 @@ def csv_rows(
     text, delimiter: str = ",", mapping: dict | None = None, language: str = "en", encoding: str = "utf-8"
 ) -> iter[Row]:
     say = functools.partial(import_messages.text, language=language)
-    reader = csv.reader(text, delimiter=delimiter or ",")
+    first = text.readline()
+    skipped = 1 if import_format.sep_line(first) else 0  # Excel's "sep=;" line: lines still count it
+    reader = csv.reader(text if skipped else itertools.chain([first], text), delimiter=delimiter or ",")
     try:
         header = next(reader)
     except StopIteration:
@@ -115,7 +118,7 @@ def csv_rows(
     header = _header_names([h.strip() for h in header], mapping)
     readable = "UTF-8" if encoding.startswith("utf-8") else {"cp1252": "Windows-1252"}.get(encoding, encoding)
     while True:
-        line = reader.line_num + 1
+        line = reader.line_num + 1 + skipped
         try:
             record = next(reader)
         except StopIteration:

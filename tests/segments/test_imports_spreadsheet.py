@@ -235,3 +235,26 @@ def test_every_import_error_class_is_worded_in_the_uploaders_language(api, setti
 def test_locales_are_checked_against_cldr_in_the_api_too(api):
     assert api.post("/customers", json={"email": "l1@example.com", "locale": "xx-ZZ"}).status_code == 422
     assert api.post("/customers", json={"email": "l3@example.com", "locale": "pt-BR"}).status_code == 201
+
+
+def test_excels_sep_line_names_the_delimiter_and_is_not_the_header(api, settings):
+    # Excel writes (and obeys) a first line "sep=;" so the file opens in columns anywhere.
+    data = (
+        "sep=;\r\n"
+        "Correo electrónico;Nombre;Ciudad\r\n"
+        "sep@example.es;Begoña;A Coruña\r\n"
+        "no-es-correo;Iñaki;Bilbao\r\n"
+    ).encode("cp1252")
+    job = upload(api, data, review="true")
+    assert (job["delimiter"], job["header"]) == (";", ["Correo electrónico", "Nombre", "Ciudad"]), job
+    assert job["sample"] == [["sep@example.es", "Begoña", "A Coruña"], ["no-es-correo", "Iñaki", "Bilbao"]]
+    assert api.post(f"/imports/{job['id']}/start", json={"mapping": job["mapping"]}).status_code == 202
+    done = finished(api, settings, job["id"])
+    assert (done["status"], done["created"], done["rejected"]) == ("done", 1, 1), done
+    [bad] = api.get(f"/imports/{done['id']}/rejections").json["items"]
+    assert (bad["row"], bad["field"]) == (4, "email"), "the line of the file, counting the sep line"
+    begona = Customer._get_collection().find_one({"email": "sep@example.es"})
+    assert (begona["first_name"], begona["city"]) == ("Begoña", "A Coruña")
+    # Without review, and with a comma named.
+    direct = finished(api, settings, upload(api, b"SEP=,\nemail,nombre\ncomma@example.es,Coma\n")["id"])
+    assert (direct["status"], direct["delimiter"], direct["created"]) == ("done", ",", 1), direct
