@@ -31,6 +31,7 @@ from bson import ObjectId
 from services.listener import store
 from services.listener.announce import PRODUCER, message_id_for
 from services.listener.sentiment import detect_many, score
+from services.listener.sentiment.language import wordless
 from services.listener.sources.base import Post, matches
 from shared import normalize
 from shared.logs import get_correlation_id
@@ -160,7 +161,13 @@ class Pipeline:
         result.filtered += len(posts) - len(kept)
         langs = detect_many([p.text for p in kept], [p.lang_hint for p in kept])
         wanted = set(query.languages or [])
-        rows = [(p, lang) for p, lang in zip(kept, langs) if not wanted or lang in wanted or lang == "und"]
+        # "und" is kept only for a post with no words (only emoji, a URL): one in another script
+        # (Arabic, Hebrew, Cyrillic...) is "und" too, and is not in the languages asked for.
+        rows = [
+            (p, lang)
+            for p, lang in zip(kept, langs)
+            if not wanted or lang in wanted or (lang == "und" and wordless(p.text))
+        ]
         result.filtered += len(kept) - len(rows)
         customers = link({k for k in (social_key(p.source, p.author_handle) for p, _ in rows) if k})
         now = utcnow()

@@ -7,13 +7,16 @@ So a cheap first pass decides the clear cases: a post with at least two
 unambiguous Spanish markers (function words, ñ, accents, ¿ ¡) and no English
 ones is Spanish, and the mirror case English; lingua decides the rest. A text with no letters left after
 removing URLs, handles and emoji is "und" (undetermined); the caller may
-fall back to the language the source reported.
+fall back to the language the source reported. A post mostly in another script
+(Arabic, Hebrew, Cyrillic, CJK) is "und" too, but it has words (``wordless``
+tells the two apart): a query asking for es or en does not keep it.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 
 from services.listener.sentiment.text import for_detection
 
@@ -54,6 +57,26 @@ def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
+_HASHTAG = re.compile(r"#\w+")
+
+
+def other_script(text: str) -> bool:
+    """Whether most letters of the post (hashtags aside: a brand's tag is Latin in any language)
+    are of another script than Latin (Arabic, Hebrew, Cyrillic, CJK...): neither Spanish nor
+    English, whatever lingua makes of a Latin word in it."""
+    if text.isascii():
+        return False
+    letters = [ch for ch in for_detection(_HASHTAG.sub(" ", text)) if ch.isalpha()]
+    latin = sum(1 for ch in letters if "LATIN" in unicodedata.name(ch, ""))
+    return latin * 2 < len(letters)
+
+
+def wordless(text: str) -> bool:
+    """Whether ``text`` has no words to judge (only emoji, URLs, handles): its "und" says nothing
+    about its language, unlike a post in another script (Arabic, Cyrillic...), also "und"."""
+    return not _has_letters(for_detection(text))
+
+
 def quick(cleaned: str) -> str | None:
     """'es' or 'en' when the markers are unambiguous, else None (ask lingua)."""
     words = _WORD.findall(cleaned.lower())
@@ -71,6 +94,8 @@ def detect(text: str, hint: str | None = None) -> str:
     cleaned = for_detection(text)
     if not _has_letters(cleaned):
         return hint if hint in LANGS else "und"
+    if other_script(text):
+        return "und"
     return quick(cleaned) or _code(detector().detect_language_of(cleaned))
 
 
@@ -81,7 +106,9 @@ def detect_many(texts: list[str], hints: list[str | None] | None = None) -> list
     out = [hint if hint in LANGS else "und" for hint in hints]
     todo = []
     for i, text in enumerate(cleaned):
-        if _has_letters(text):
+        if _has_letters(text) and other_script(texts[i]):
+            out[i] = "und"
+        elif _has_letters(text):
             decided = quick(text)
             if decided:
                 out[i] = decided
