@@ -122,8 +122,19 @@ def phone(value: str | None, default_region: str | None = "ES") -> str | None:
     except phonenumbers.NumberParseException:
         raise ValueError("not a phone number") from None
     if not phonenumbers.is_valid_number(parsed):
+        parsed = _mexican_mobile_one(parsed)
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
         raise ValueError("not a valid phone number for its country")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _mexican_mobile_one(parsed):
+    """A Mexican mobile written with the "1" Mexico dropped in 2019 (``+52 1 55 1234 5678``, still
+    in address books and WhatsApp exports) -> the number without it, else None."""
+    national = str(parsed.national_number)
+    if parsed.country_code != 52 or len(national) != 11 or not national.startswith("1"):
+        return None
+    return phonenumbers.PhoneNumber(country_code=52, national_number=int(national[1:]))
 
 
 def fold(value: str | None) -> str:
