@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 
+import phonenumbers
+
 from services.segments.world import known_locale, zones
 from shared import normalize
 from shared.models.customer import LOCALE_RE, STAGES
@@ -49,12 +51,23 @@ def normalise(data: dict, default_region: str = "ES") -> tuple[dict, dict[str, s
     """
     values: dict = {}
     errors: dict[str, str] = {}
+    region = _phone_region(data.get("country"), default_region)
     for field, raw in data.items():
         try:
-            values[field] = _clean(field, raw, default_region)
+            values[field] = _clean(field, raw, region)
         except ValueError as exc:
             errors[field] = str(exc)
     return values, errors
+
+
+def _phone_region(country, default_region: str) -> str:
+    """Where a national phone number is read: the person's own country when given (a Mexican
+    customer's "55 1234 5678" in a file from Spain), else the default."""
+    if isinstance(country, str):
+        code = country.strip().upper()
+        if code in phonenumbers.SUPPORTED_REGIONS:
+            return code
+    return default_region
 
 
 def identified(doc: dict) -> bool:

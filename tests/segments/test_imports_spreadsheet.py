@@ -258,3 +258,23 @@ def test_excels_sep_line_names_the_delimiter_and_is_not_the_header(api, settings
     # Without review, and with a comma named.
     direct = finished(api, settings, upload(api, b"SEP=,\nemail,nombre\ncomma@example.es,Coma\n")["id"])
     assert (direct["status"], direct["delimiter"], direct["created"]) == ("done", ",", 1), direct
+
+
+def test_phones_as_spain_and_mexico_write_them_are_one_person(api, settings):
+    rows = (
+        "email;móvil;país\r\n"
+        "es1@example.es;+34 600 11 22 33;ES\r\n"
+        "es2@example.es;0034600112233;ES\r\n"  # the same number: reported, not a second person
+        "mx1@example.mx;+52 1 55 1234 5678;MX\r\n"  # the pre-2019 mobile "1"
+        "mx2@example.mx;(55) 1234 5678;MX\r\n"  # as Mexico writes it now: read as the row's country's
+    )
+    done = finished(api, settings, upload(api, rows.encode())["id"])
+    assert (done["created"], done["rejected"]) == (2, 2), done
+    items = api.get(f"/imports/{done['id']}/rejections").json["items"]
+    report = {r["row"]: r["reason"] for r in items if not r["warning"]}
+    assert "the same person as line 2 of this file (phone +34600112233)" in report[3], report
+    assert "the same person as line 4 of this file (phone +525512345678)" in report[5], report
+    assert Customer._get_collection().find_one({"email": "mx1@example.mx"})["phone"] == "+525512345678"
+    # The API reads a national number in the person's country too.
+    made = api.post("/customers", json={"email": "gdl@example.mx", "phone": "33 1234 5678", "country": "mx"})
+    assert made.status_code == 201 and made.json["phone"] == "+523312345678", made.json
