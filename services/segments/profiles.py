@@ -15,7 +15,7 @@ import re
 
 import phonenumbers
 
-from services.segments.world import known_locale, zones
+from services.segments.world import country_zone, known_locale, zones
 from shared import normalize
 from shared.models.customer import LOCALE_RE, STAGES
 from shared.store import utcnow
@@ -204,6 +204,10 @@ def new_document(values: dict) -> dict:
         "updated_at": now,
     }
     doc.update({key: value for key, value in values.items() if value is not None})
+    if not values.get("time_zone") and values.get("country"):
+        # Quiet hours and local send times read this zone: a Mexican customer left on Madrid's
+        # would be messaged at night. The country's main zone (an import warns when it has several).
+        doc["time_zone"] = country_zone(values["country"])[0] or doc["time_zone"]
     doc.update(derived(doc))
     # Sparse unique indexes: a missing key, never a stored null.
     return {key: value for key, value in doc.items() if value is not None}

@@ -316,3 +316,31 @@ def test_the_whole_timeline_pages_with_a_cursor_for_the_roles_that_read_profiles
     assert api.get(path, query_string={"cursor": "nope"}).status_code == 422
     assert api.get(path, query_string={"limit": 501}).status_code == 422
     assert api.get("/customers/000000000000000000000000/interactions").status_code == 404
+
+
+def test_a_customer_created_with_a_country_and_no_zone_lives_in_that_countrys_zone(api):
+    import datetime
+
+    from services.mailer.policy import quiet_until
+
+    mexican = api.post("/customers", json={"email": "cdmx@example.mx", "country": "MX"})
+    assert mexican.status_code == 201 and mexican.json["time_zone"] == "America/Mexico_City", mexican.json
+    # 09:30 in Madrid is 02:30 in Mexico City: quiet hours there, not a send at night.
+    stored = Customer._get_collection().find_one({"email": "cdmx@example.mx"})
+    winter_morning_in_madrid = datetime.datetime(2026, 12, 1, 8, 30)
+    night = (datetime.time(21, 0), datetime.time(9, 0))
+    assert quiet_until(winter_morning_in_madrid, stored["time_zone"], night) == datetime.datetime(
+        2026, 12, 1, 15
+    )
+    chosen = api.post(
+        "/customers", json={"email": "tj@example.mx", "country": "MX", "time_zone": "America/Tijuana"}
+    )
+    assert chosen.json["time_zone"] == "America/Tijuana"
+    canario = api.post(
+        "/customers", json={"email": "gc@example.es", "country": "ES", "time_zone": "Atlantic/Canary"}
+    )
+    assert canario.json["time_zone"] == "Atlantic/Canary"
+    assert api.post("/customers", json={"email": "nada@example.es"}).json["time_zone"] == "Europe/Madrid"
+    assert api.post("/customers", json={"email": "co@example.co", "country": "co"}).json["time_zone"] == (
+        "America/Bogota"
+    )
