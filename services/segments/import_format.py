@@ -39,13 +39,30 @@ for field, names in {
         "correo electronico",
         "email address",
         "direccion de correo",
+        "correo e",
+        "e mail address",
     ),
-    "phone": ("phone", "telefono", "movil", "celular", "mobile", "tel", "telefono movil", "phone number"),
+    "phone": (
+        "phone",
+        "telefono",
+        "movil",
+        "celular",
+        "mobile",
+        "tel",
+        "telefono movil",
+        "phone number",
+        "mobile phone",
+        "mobile phone number",
+        "mobile number",
+        "cell phone",
+        "numero de telefono",
+        "numero de movil",
+    ),
     "first_name": ("first name", "firstname", "name", "nombre", "given name", "nombre de pila"),
     "last_name": ("last name", "lastname", "surname", "family name", "apellidos", "apellido"),
     "locale": ("locale", "language", "idioma", "lengua"),
     "time_zone": ("time zone", "timezone", "tz", "zona horaria", "huso horario"),
-    "country": ("country", "pais", "country code", "codigo pais"),
+    "country": ("country", "pais", "country code", "codigo pais", "country region", "pais region"),
     "city": ("city", "ciudad", "localidad", "poblacion", "town", "municipio"),
     "stage": ("stage", "etapa", "fase"),
     "tags": ("tags", "tag", "etiquetas", "etiqueta", "labels"),
@@ -73,6 +90,12 @@ for field, names in {
 
 
 def fold_header(name: str) -> str:
+    """Lower case, no accents, one space for runs of spaces, -, _ and /, without a form's
+    required mark or colon ("Correo-e*:" -> "correo e")."""
+    return re.sub(r"[\s*:]+$", "", " ".join(_spaced(name).replace("/", " ").split()))
+
+
+def _spaced(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", normalize.fold(name or "")).strip()
 
 
@@ -90,7 +113,8 @@ def propose(name: str) -> str | None:
 
 def signature(header: list[str]) -> str:
     """The same header (names folded, in order) -> the same saved mapping."""
-    return hashlib.sha256("\x1f".join(fold_header(h) for h in header).encode()).hexdigest()[:32]
+    # Folded as when mappings were first saved, so a saved one is still found.
+    return hashlib.sha256("\x1f".join(_spaced(h) for h in header).encode()).hexdigest()[:32]
 
 
 def detect_encoding(sample: bytes) -> str:

@@ -278,3 +278,26 @@ def test_phones_as_spain_and_mexico_write_them_are_one_person(api, settings):
     # The API reads a national number in the person's country too.
     made = api.post("/customers", json={"email": "gdl@example.mx", "phone": "33 1234 5678", "country": "mx"})
     assert made.status_code == 201 and made.json["phone"] == "+523312345678", made.json
+
+
+@pytest.mark.parametrize(
+    "header, proposed",
+    [
+        # A CRM's export in English.
+        (
+            "Email,First Name,Last Name,Mobile Phone Number,Country/Region,City",
+            ["email", "first_name", "last_name", "phone", "country", "city"],
+        ),
+        # A web form's export in Spanish: required marks, colons, "correo-e".
+        (
+            "Correo-e*;Nombre*;Apellidos:;Teléfono móvil;País/Región",
+            ["email", "first_name", "last_name", "phone", "country"],
+        ),
+        ("E-mail Address,Cell Phone", ["email", "phone"]),
+    ],
+)
+def test_headers_as_other_tools_write_them_are_proposed(api, header, proposed):
+    delimiter = ";" if ";" in header else ","
+    row = delimiter.join(["x@example.com"] + [""] * (header.count(delimiter)))
+    job = upload(api, f"{header}\r\n{row}\r\n".encode(), review="true")
+    assert [job["mapping"][name] for name in job["header"]] == proposed, job["mapping"]
