@@ -17,6 +17,7 @@ complaint also revokes the consent of the delivery's topic. A soft bounce
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import re
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from services.mailer import consents
 from services.mailer.announcing import delivery_event
 from services.mailer.intents import BOUNCE_KIND
 from services.mailer.store import deliveries, recipients, suppression
+from shared import normalize
 from shared.errors import DomainError
 from shared.logs import get_correlation_id
 from shared.messaging.contracts import ContactSuppressed, DeliveryBounced, envelope_for
@@ -58,11 +60,39 @@ class Report:
     diagnostic: str | None
 
 
-def _addr(value: str | None) -> str | None:
+_XTEXT = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
+
+
+def _header_text(value) -> str:
+    """A header's text: the parser hands a raw UTF-8 value (RFC 6532) over as a Header object."""
+    if isinstance(value, str):
+        return value
+    chunks = []
+    for chunk, charset in email.header.decode_header(value):
+        if isinstance(chunk, bytes):
+            codec = "utf-8" if charset in (None, "unknown-8bit") else charset
+            chunk = chunk.decode(codec, errors="replace")
+        chunks.append(chunk)
+    return "".join(chunks)
+
+
+def _addr(value) -> str | None:
+    """The address a report names, in the form profiles and the suppression list store it.
+
+    Relays report what went on the wire: an IDN domain as A-labels
+    (``xn--bcher-kva.example``), and RFC 6533 non-ASCII addresses raw or as ``\\x{F1}``
+    escapes, in any normalisation form; hashed as such they would suppress an address
+    the mailer never sends to."""
     if not value:
         return None
-    value = value.split(";", 1)[-1].strip().strip("<>")
-    return value.lower() or None
+    value = _header_text(value).split(";", 1)[-1].strip().strip("<>")
+    value = _XTEXT.sub(lambda m: chr(int(m.group(1), 16)), value)
+    if not value:
+        return None
+    try:
+        return normalize.email(value)
+    except ValueError:
+        return value.lower()
 
 
 def _original_headers(report) -> dict:

@@ -291,3 +291,50 @@ def test_the_deliveries_api_lists_who_was_not_sent_for_a_reason_and_shows_a_stuc
     ).save()
     [item] = api.get("/deliveries", query_string={"campaign_id": "camp-2"}).get_json()["items"]
     assert item["status"] == "sending" and item["stuck"] is True
+
+
+BOUNCE = """From: MAILER-DAEMON@mx.example.com
+To: postmaster@tienda.example
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: {kind}; {address}
+Action: failed
+Status: 5.1.1
+
+--B--
+"""
+
+
+@pytest.mark.parametrize(
+    "typed, reported",
+    [
+        # The relay reports the address as it went on the wire: the domain as A-labels.
+        ("compras@Bücher.example", ("rfc822", "compras@xn--bcher-kva.example")),
+        ("Compras2@Bücher.example", ("rfc822", "COMPRAS2@XN--BCHER-KVA.EXAMPLE")),
+        # RFC 6533: a non-ASCII address in a DSN, decomposed by the reporting system.
+        ("ñandú.9@ejemplo.es", ("utf-8", "n\u0303andu\u0301.9@ejemplo.es")),
+        ("ñandú.10@ejemplo.es", ("utf-8", "\\x{F1}and\\x{FA}.10@ejemplo.es")),  # its xtext escapes
+    ],
+)
+def test_a_hard_bounce_reported_in_the_wire_form_suppresses_the_stored_address(
+    admin_api, events, typed, reported
+):
+    from shared.models import SuppressedContact, contact_hash
+
+    customer = make_customer(email=typed, first_name="Íñigo", consent=GRANT, events=events)
+    kind, address = reported
+    body = BOUNCE.format(kind=kind, address=address).encode()
+    answer = admin_api.post("/bounces", data=body, content_type="message/rfc822")
+    assert answer.status_code == 200 and answer.get_json()["suppressed"], answer.get_json()
+    assert answer.get_json()["address"] == customer.email, "the stored form, found by the report"
+    assert SuppressedContact.is_suppressed("email", customer.email), (
+        "the suppression list holds another address than the one the mailer sends to"
+    )
+    assert SuppressedContact.objects(hash=contact_hash("email", customer.email)).count() == 1
