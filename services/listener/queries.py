@@ -34,16 +34,17 @@ FIELDS = (
 
 
 def clean_terms(data: dict) -> dict:
-    """Normalise terms: hashtags without '#', handles without '@' and lower case, no duplicates."""
+    """Normalise terms: Unicode NFC (a decomposed "é" is the same term, a Mastodon tag, and what
+    the sources are searched for), hashtags without '#', handles without '@' and lower case, no
+    duplicates."""
     if "hashtags" in data:
-        data["hashtags"] = list(
-            dict.fromkeys(t.strip().lstrip("#") for t in data["hashtags"] if t.strip("# "))
-        )
+        tags = (normalize.text(t) or "" for t in data["hashtags"])
+        data["hashtags"] = list(dict.fromkeys(t.lstrip("#") for t in tags if t.strip("# ")))
     if "handles" in data:
         data["handles"] = list(dict.fromkeys(filter(None, (normalize.handle(h) for h in data["handles"]))))
     for name in ("keywords", "exclusions", "languages", "sources", "feeds"):
         if name in data:
-            data[name] = list(dict.fromkeys(t.strip() for t in data[name] if t.strip()))
+            data[name] = list(dict.fromkeys(filter(None, (normalize.text(t) for t in data[name]))))
     return data
 
 

@@ -86,3 +86,22 @@ def test_a_source_stopped_by_an_auth_error_shows_on_the_query_and_restarts_on_ed
     assert api("get", f"/queries/{created['id']}").json["source_status"]["x"]["status"] == "pending"
     assert api("delete", f"/queries/{created['id']}").status_code == 204
     assert api("get", f"/queries/{created['id']}").status_code == 404
+
+
+def test_terms_typed_decomposed_are_the_same_terms(api):
+    # "é" as e + U+0301, as text pasted from some macOS apps and PDFs comes.
+    query = {
+        "name": "Cafe\u0301",
+        "keywords": ["Cafe\u0301Luna"],
+        "hashtags": ["#Cafe\u0301"],
+        "sources": ["mastodon"],
+    }
+    created = api("post", "/queries", json=query)
+    assert created.status_code == 201, created.json
+    assert created.json["keywords"] == ["CaféLuna"] and created.json["hashtags"] == ["Café"]
+    only_keyword = api("post", "/queries", json={**query, "hashtags": []})
+    assert only_keyword.status_code == 201, "a one-word keyword is a Mastodon tag in any normal form"
+    same = api("post", "/queries", json={**query, "keywords": ["CaféLuna", "Cafe\u0301Luna"]})
+    assert same.json["keywords"] == ["CaféLuna"], "one term, not two"
+    overlap = api("post", "/queries", json={**query, "exclusions": ["cafe\u0301luna"]})
+    assert overlap.status_code == 422 and "exclusions" in overlap.json["details"]["fields"], overlap.json
