@@ -11,9 +11,8 @@
   data rather than from the template's own text. Link tracking reads them:
   only a URL written in the template becomes a tracked link, never one a
   customer's name or attribute produced (services/mailer/tracking.py).
-* Filters ``date``, ``datetime`` and ``money`` format in the recipient's locale
-  (Babel); ``customer``, ``first_name``, ``name`` and ``attributes`` come from
-  the profile.
+* Filters ``date``, ``datetime`` and ``money`` format in the recipient's locale (Babel), dates
+  and times on their clock; ``customer``, ``first_name``, ``name`` and ``attributes`` from the profile.
 * A render budget (``render_budget.RenderBudget``: output size, loop iterations, time) holds
   at save, preview and send alike, since all three render through
   ``Compiled.render``: a template cannot make megabytes or spin a worker.
@@ -24,6 +23,7 @@ from __future__ import annotations
 import datetime
 import decimal
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
@@ -55,16 +55,17 @@ def _babel_locale(ctx) -> str:
 
 
 def _as_datetime(value):
-    if isinstance(value, str):
-        value = datetime.datetime.fromisoformat(value)
+    if isinstance(value, str):  # a date alone ("2026-07-01") stays a date: the same date everywhere
+        value = (datetime.date if len(value) == 10 else datetime.datetime).fromisoformat(value)
     return value
 
 
 @pass_context
 def f_date(ctx, value, format: str = "long"):
     value = _as_datetime(value)
-    if isinstance(value, datetime.datetime):
-        value = value.date()
+    if isinstance(value, datetime.datetime):  # the recipient's date: 03:00 UTC 1 July is 30 June in Mexico
+        zone = ZoneInfo(ctx.get("time_zone") or "UTC")  # an unknown one fails, as in ``datetime``
+        value = (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).astimezone(zone).date()
     return format_date(value, format=format, locale=_babel_locale(ctx))
 
 

@@ -147,3 +147,31 @@ def test_openapi_documents_every_mailer_endpoint(app):
     assert "requestBody" in paths["/templates"]["post"]
     assert paths["/u/{token}"]["post"]["security"] == []  # public: no key
     assert paths["/templates"]["post"].get("security") != []
+
+
+def test_dates_are_the_recipients_local_dates():
+    import datetime
+
+    from services.mailer.rendering import compile_variant, customer_context
+
+    variant = compile_variant(
+        "email",
+        "es",
+        {
+            "subject": "{{ customer.purchases.last_at|date }}",
+            "text": "{{ customer.purchases.last_at|datetime('short') }} | {{ attributes.alta|date }}",
+        },
+    )
+    # 03:00 UTC on 1 July is still the evening of 30 June in Mexico City (UTC-6).
+    bought = datetime.datetime(2026, 7, 1, 3, 0)
+    customer = {
+        "locale": "es-MX",
+        "time_zone": "America/Mexico_City",
+        "purchases": {"last_at": bought},
+        "attributes": {"alta": "2026-07-01"},  # a date with no time is the same date everywhere
+    }
+    out = variant.render(customer_context(customer))
+    assert out["subject"] == "30 de junio de 2026", out
+    assert out["text"].startswith("30/06/26") and out["text"].endswith("| 1 de julio de 2026"), out
+    madrid = variant.render(customer_context({**customer, "time_zone": "Europe/Madrid"}))
+    assert madrid["subject"] == "1 de julio de 2026", madrid
