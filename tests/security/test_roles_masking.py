@@ -54,6 +54,15 @@ def seed(apps) -> dict:
     )["id"]
     oid = ObjectId(customer)
     segment = call("segments", "POST", "/segments", json={"name": "Oro", "kind": "static"})["id"]
+    rule = {  # a marketer's list of people by address: the values are the people
+        "any": [
+            {"field": "email", "op": "in", "value": [EMAIL, "otro@ejemplo.es"]},
+            {"not": {"field": "phone", "op": "eq", "value": PHONE}},
+            {"field": "attributes.email", "op": "eq", "value": OTHER},
+            {"field": "last_name", "op": "starts_with", "value": LAST},
+        ]
+    }
+    call("segments", "POST", "/segments", json={"name": "VIP", "kind": "dynamic", "rule": rule})
     call("segments", "POST", f"/segments/{segment}/members", json={"customer_ids": [customer]})
     header = "email,phone,first_name,last_name,consent.ip,notes"
     row = f"{EMAIL},{PHONE},Lucía,{LAST},{IP},{OTHER}"
