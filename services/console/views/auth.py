@@ -69,7 +69,7 @@ def sign_in():
                     name = accounts.checked_name(request.form.get("name") or "")
                 except accounts.Refused:
                     name = _(role)
-                security.sign_in(role, name)
+                security.sign_in(role, name, key=key)
                 return redirect(_safe_next(request.form.get("next")))
     return render_template("sign_in.html", error=error, next=request.values.get("next", "")), status
 
