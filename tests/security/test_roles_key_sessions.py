@@ -55,3 +55,30 @@ def auth_keys(raw: str) -> dict[str, str]:
     from shared.settings import parse_api_keys
 
     return parse_api_keys(raw)
+
+
+def test_a_personal_token_or_session_is_not_a_key_to_sign_in_with(service_env):
+    """A person's token typed as an API key opened a session of no person: it outlived the
+    token's revocation and the person's disabling (their sign-out everywhere ends sessions by
+    person). The console now sends a person to their email and password."""
+    import re
+
+    from tests.console.test_pages import csrf_of, token
+    from tests.security.test_sessions import sign_in_person
+
+    listener_url = service_env.start_api("listener")
+    console = in_process_console(service_env, listener_url=listener_url)
+    accounts.create_user("marta@ejemplo.es", "Marta", "marketer", "una clave larga de marta")
+    person, _ = sign_in_person(console, "marta@ejemplo.es", "una clave larga de marta")
+    made = person.post(
+        "/account/tokens", data={"csrf_token": csrf_of(person, "/account"), "name": "t", "role": "marketer"}
+    )
+    personal = re.search(r"vnt_[\w-]+", made.get_data(as_text=True)).group(0)
+    own_session = accounts.SESSION_PREFIX + cookie_payload(console, person)[1]["sid"]
+    for credential in (personal, own_session):
+        client = console.test_client()
+        answer = client.post(
+            "/sign-in", data={"csrf_token": token(client), "api_key": credential, "name": "X"}
+        )
+        assert answer.status_code == 401, credential[:4]
+        assert client.get("/dashboard").status_code == 302  # still signed out
