@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 PERSONAL_FIELDS = ("email", "phone", "last_name", "ip", "address", "handle", "author_handle", "url")
 # Maps whose every value is a handle.
 HANDLE_MAPS = ("social",)
-# Free text that may quote an address (a bounce's reason: "550 <ana@example.com>: unknown").
-FREE_TEXT_FIELDS = ("reason",)
+# Free text that may quote an address (a bounce's reason: "550 <ana@example.com>: unknown"; a
+# consent's note: what a marketer wrote, or an import's "form: <its URL>"): addresses in it are masked.
+FREE_TEXT_FIELDS = ("reason", "note")
 
 EMAIL_IN_TEXT = re.compile(r"[^\s<>()\"',;:]+@[^\s<>()\"',;:]+")
 

@@ -102,8 +102,9 @@ def requires(area: str):
     return decorate
 
 
-def sign_in(role_name: str, name: str, user: dict | None = None) -> None:
-    """Open a server-side session (a new id and CSRF token: no fixation)."""
+def sign_in(role_name: str, name: str, user: dict | None = None, key: str | None = None) -> None:
+    """Open a server-side session (a new id and CSRF token: no fixation); for a person
+    (``user``) or an API key (``key``: each service answers the session as that key)."""
     settings = g.settings
     session_id = accounts.open_session(
         role=role_name,
@@ -113,6 +114,7 @@ def sign_in(role_name: str, name: str, user: dict | None = None) -> None:
         agent=request.headers.get("User-Agent", ""),
         idle=settings.session_idle,
         absolute=settings.session_max,
+        key=key,
     )
     locale = session.get("locale")
     session.clear()

@@ -83,6 +83,13 @@ class Settings(CommonSettings):
         parse=parse_bool,
         doc="create an account at first single sign-on for a person with a mapped role",
     )
+    oidc_trust_email: bool = setting(
+        False,
+        parse=parse_bool,
+        doc="take the provider's email as verified when it sends no email_verified claim (only for a "
+        "provider whose addresses its own directory sets: where people edit theirs, anyone could sign in "
+        "as anyone)",
+    )
     session_idle_minutes: int = setting(
         60, parse=parse_positive_int, doc="a session ends after this many minutes without a request"
     )

@@ -8,12 +8,13 @@ killed after the update leaves it to the relay, which rebuilds the event when th
 delivery's ``opened_at`` / ``clicked_at`` is that time (``intents.engaged``); every
 later open finds it recorded and announces nothing, so nothing else would. The price:
 one insert and one delete per first open or click; a repeat (most pixel loads) is
-answered by one read and writes nothing."""
+answered by one read and writes nothing. An erased customer's message records nothing
+(a read more, on a first open or click only): their profile gets no data back."""
 
 from __future__ import annotations
 
 from services.mailer.announcing import delivery_event
-from services.mailer.store import deliveries
+from services.mailer.store import deliveries, recipients
 from shared.logs import get_correlation_id
 from shared.messaging.contracts import DeliveryClicked, DeliveryOpened, envelope_for
 from shared.store import utcnow
@@ -37,6 +38,8 @@ def record(events, delivery_id, what: str, *, url: str | None = None) -> bool:
     held = deliveries.engagement_of(delivery_id, field)
     if held is None or held.get(field) is not None:
         return False  # unknown, or recorded before: a repeat costs one read, no intent
+    if recipients.erased(held.get("customer_id")):
+        return False
     now = utcnow()
     correlation_id = get_correlation_id()
     intent = events.record(

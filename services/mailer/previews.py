@@ -1,6 +1,7 @@
 """Previews and test sends of a template: a version (or the draft) rendered with sample
 data or a real customer's profile, shown, or sent to one address now (no delivery, and
-no consent or cap checks). Links in a preview are inert samples, never a live token.
+no consent or cap checks). Links in a preview or a test send are inert samples, never a
+live token.
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ def test_send(template: Template, data: dict, parts) -> dict:
     version, pack, customer, extra = render_input(template, data)
     settings = parts.settings
     to = data["to"].strip()
+    # The preview's inert links: a test goes to any address, and a live unsubscribe or
+    # preference-center link would let whoever holds it act as the customer for 90 days.
+    links = PreviewLinks()
     test_id = f"test-{template.id}-{version.number}-{uuid.uuid4().hex[:8]}"
     try:
         if template.channel == "email":
@@ -108,7 +112,7 @@ def test_send(template: Template, data: dict, parts) -> dict:
                 settings,
                 pack,
                 customer,
-                parts.links,
+                links,
                 to=to,
                 customer_id=str(customer.get("_id", "preview")),
                 topic="newsletter",
@@ -130,7 +134,7 @@ def test_send(template: Template, data: dict, parts) -> dict:
             text = compose.sms_text(
                 pack,
                 customer,
-                parts.links,
+                links,
                 customer_id=str(customer.get("_id", "preview")),
                 topic="newsletter",
                 delivery_id=None,

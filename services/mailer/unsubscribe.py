@@ -41,7 +41,7 @@ class Unsubscribed:
     channel: str
     topic: str
     delivery_id: str | None
-    customer: dict | None  # None: the customer no longer exists (nothing to record)
+    customer: dict | None  # None: the customer no longer exists or was erased (nothing to record)
 
 
 def verify(tokens, token: str) -> Unsubscribed:

@@ -21,7 +21,7 @@ from services.segments.store import segments as segment_store
 from services.segments.store import timeline as timeline_store
 from shared import normalize
 from shared.audience import EXCLUDED
-from shared.personal import is_personal
+from shared.personal import is_personal, mask_value
 
 ANALYST_MIN_PEOPLE = 5
 SCANNED = 20_000  # located customers read per search, at most (the busiest cities first is not needed)
@@ -63,6 +63,29 @@ def search_query(query: dict, default_country: str, analyst: bool) -> dict:
 def search(query: dict, default_country: str, analyst: bool, limit: int, after):
     """(profiles, total, next cursor) of a search."""
     return store.page_customers(search_query(query, default_country, analyst), limit, after)
+
+
+def rule_as_seen(rule, analyst: bool):
+    """A segment's rule, for an analyst with the values of conditions on personal fields
+    masked: a marketer's rule may name people by their address or phone."""
+    if not analyst or not isinstance(rule, dict):
+        return rule
+    out = {}
+    for key, value in rule.items():
+        if key in ("all", "any") and isinstance(value, list):
+            out[key] = [rule_as_seen(child, analyst) for child in value]
+        elif key == "not":
+            out[key] = rule_as_seen(value, analyst)
+        else:
+            out[key] = value
+    field = rule.get("field")
+    if isinstance(field, str) and is_personal(field) and "value" in rule:
+        leaf = "handle" if field.startswith("social.") else field.split(".")[-1]
+        value = rule["value"]
+        out["value"] = (
+            [mask_value(leaf, v) for v in value] if isinstance(value, list) else mask_value(leaf, value)
+        )
+    return out
 
 
 def consents(customer_id) -> list[dict]:

@@ -15,6 +15,7 @@ from services.segments.import_upload import store_upload
 from services.segments.models import ImportJob
 from services.segments.store import imports as store
 from shared.errors import Conflict, Invalid, NotFound
+from shared.personal import is_personal, mask_value
 
 EXTENSIONS = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
 FIELDS = (
@@ -153,3 +154,22 @@ def every_rejection(job: ImportJob, batch: int = 1000):
             return
         after = rows[-1]["_id"]
         yield sorted(rows, key=lambda r: r["row"])
+
+
+def sample_as_seen(job: ImportJob, analyst: bool) -> list[list[str]]:
+    """The file's first rows, for an analyst masked as every profile is: a cell by the field
+    its column holds (the mapping, else the field its name means), and an address anywhere
+    else (a notes column) as in free text."""
+    rows = job.sample or []
+    if not analyst:
+        return rows
+    mapping = job.mapping or {}
+    targets = [mapping.get(name) or import_format.propose(name) or "" for name in job.header or []]
+
+    def cell(i: int, value: str) -> str:
+        target = targets[i] if i < len(targets) else ""
+        if is_personal(target):
+            return mask_value("handle" if target.startswith("social.") else target.split(".")[-1], value)
+        return mask_value("reason", value)  # free text: an e-mail address in it is masked
+
+    return [[cell(i, value) for i, value in enumerate(row)] for row in rows]

@@ -151,6 +151,7 @@ def lookup_token(key: str) -> dict | None:
             "user_id": doc.get("user_id"),
             "user_name": doc.get("user_name"),
             "kind": "token" if collection == "api_tokens" else "session",
+            "key_hash": doc.get("key_hash"),
         }
         if (
             collection == "api_tokens"
@@ -251,7 +252,10 @@ def init_app(app: Flask, api_keys: dict[str, str]) -> None:
             )
             error.headers = {"Retry-After": str(int(wait) + 1)}
             raise error
-        role = authenticate(current_app.extensions["vinculo_api_keys"], key)
+        api_keys = current_app.extensions["vinculo_api_keys"]
+        if identity is not None and not identity["user_id"]:
+            identity = _as_key_here(api_keys, identity)
+        role = authenticate(api_keys, key)
         if identity is not None:
             role = identity["role"]
             g.user_id, g.user_name = identity["user_id"], identity["user_name"]
@@ -260,6 +264,16 @@ def init_app(app: Flask, api_keys: dict[str, str]) -> None:
             raise ApiError(401, "A valid API key is required in the X-API-Key header")
         g.role = role
         return None
+
+
+def _as_key_here(api_keys: dict[str, str], identity: dict) -> dict | None:
+    """A session opened with an API key, as this service's settings take the key (None when
+    they do not hold it: a key of another service, or one taken out since)."""
+    wanted = identity.get("key_hash")
+    for known, known_role in api_keys.items() if wanted else ():
+        if hmac.compare_digest(token_hash(known), wanted):
+            return {**identity, "role": known_role}
+    return None
 
 
 def current_role() -> str | None:

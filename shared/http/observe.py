@@ -4,7 +4,8 @@ One JSON line per request (logger ``vinculo.access``) with method, path,
 endpoint, status, duration, the caller's role and, for a person (personal
 token or the console acting for them), their user id and name: the audit
 line of every write; through the log formatter, the correlation id. Health checks and scrapes (/healthz, /readyz, /metrics) are logged at
-DEBUG so the probes of an orchestrator do not drown the log.
+DEBUG so the probes of an orchestrator do not drown the log. A customer's signed link
+(a path's ``<token>``) is logged as ``<token>``: whoever reads the log must not hold it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,17 @@ from shared.logs import event
 
 access_log = logging.getLogger("vinculo.access")
 PROBES = {"/healthz", "/readyz", "/metrics"}
+SECRET_ARGS = ("token",)  # path parts that are credentials (the mailer's signed links)
+
+
+def logged_path() -> str:
+    """The request's path with every credential part replaced by its name."""
+    path = request.path
+    for name in SECRET_ARGS:
+        value = (request.view_args or {}).get(name)
+        if isinstance(value, str) and value:
+            path = path.replace(value, f"<{name}>")
+    return path
 
 
 def init_app(app: Flask, service: str) -> None:
@@ -31,12 +43,13 @@ def init_app(app: Flask, service: str) -> None:
         metrics.HTTP_REQUESTS.labels(service, endpoint, request.method, str(response.status_code)).inc()
         metrics.HTTP_LATENCY.labels(service, endpoint, request.method).observe(duration)
         level = logging.DEBUG if request.path in PROBES else logging.INFO
+        path = logged_path()
         event(
             access_log,
-            f"{request.method} {request.path} {response.status_code}",
+            f"{request.method} {path} {response.status_code}",
             level,
             method=request.method,
-            path=request.path,
+            path=path,
             endpoint=endpoint,
             status=response.status_code,
             duration_ms=round(duration * 1000, 2),

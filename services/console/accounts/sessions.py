@@ -3,7 +3,9 @@
 One document per signed-in browser, keyed by the SHA-256 of the session id
 the cookie carries; role and person, ``expires_at`` (absolute) and
 ``idle_expires_at`` (pushed forward while the person is active). The services
-accept ``vns_<session id>`` like a configured key (shared/http/auth.py).
+accept ``vns_<session id>`` like a configured key (shared/http/auth.py). A session
+opened with an API key keeps the key's SHA-256 (``key_hash``): each service answers it
+as its own settings take that key, so it ends when the key is taken out.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def open_session(
     agent: str,
     idle: datetime.timedelta,
     absolute: datetime.timedelta,
+    key: str | None = None,
 ) -> str:
     """A new server-side session; its id (for the cookie), never stored as such."""
     session_id = secrets.token_urlsafe(32)
@@ -37,6 +40,7 @@ def open_session(
             "_id": token_hash(session_id),
             "role": role,
             "user_id": str(user["_id"]) if user else None,
+            "key_hash": token_hash(key) if key else None,
             "user_name": name,
             "created_at": now,
             "last_seen_at": now,

@@ -16,6 +16,7 @@ from services.console.client import ApiFailure, ServiceClient
 from services.console.i18n import LOCALES
 from services.console.i18n import gettext as _
 from services.console.links import safe_next as _safe_next
+from shared.http.auth import TOKEN_COLLECTIONS
 
 bp = Blueprint("auth", __name__)
 
@@ -45,6 +46,11 @@ def sign_in():
                 return redirect(_safe_next(request.form.get("next")))
         elif not key:
             error, status = _("Enter your email and password."), 401
+        elif key.startswith(tuple(TOKEN_COLLECTIONS)):
+            # A person's token or session is the person's: a session made of it would belong to
+            # no one, outliving the token's revocation and the person's disabling.
+            accounts.failed(account, client)
+            error, status = _("That API key is not valid."), 401
         else:
             role = None
             for service, url in g.settings.service_urls().items():
@@ -69,7 +75,7 @@ def sign_in():
                     name = accounts.checked_name(request.form.get("name") or "")
                 except accounts.Refused:
                     name = _(role)
-                security.sign_in(role, name)
+                security.sign_in(role, name, key=key)
                 return redirect(_safe_next(request.form.get("next")))
     return render_template("sign_in.html", error=error, next=request.values.get("next", "")), status
 

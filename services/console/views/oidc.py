@@ -109,7 +109,10 @@ def callback():
         log.warning("single sign-on refused: %s: %s", type(exc).__name__, exc)
         return _refused(_("Single sign-on did not work; try again or sign in with your password."), 401)
     claims = dict(token.get("userinfo") or {})
-    if claims.get("email_verified") is False:
+    # The account is found (or made) by this email: one the provider does not say it verified
+    # (no claim at all included, unless the operator trusts its addresses) opens nothing.
+    verified = claims.get("email_verified")
+    if not (verified is True or (verified is None and g.settings.oidc_trust_email)):
         return _refused(_("Your identity provider has not verified your email."))
     try:
         email = accounts.checked_email(claims.get("email") or "")

@@ -9,10 +9,17 @@ from services.listener.api.common import iso
 from services.listener.api.schemas import QueryIn, QueryList, QueryOut, QueryPatch
 from services.listener.models import ListeningQuery, SourceCursor
 from shared.bootstrap import current
-from shared.http.auth import roles
+from shared.http.auth import current_role, mask_value, roles
 from shared.http.paging import PageOut, cursor_id, object_id
 
 bp = APIBlueprint("queries", __name__, url_prefix="/queries", tag="queries")
+# Who may edit a query (and admin) reads its webhook address: an incoming webhook's address
+# is its own credential, so the roles that only read queries see its host only.
+WEBHOOK_READERS = ("admin", "community_manager")
+
+
+def webhook_as_seen(url: str | None) -> str | None:
+    return url if not url or current_role() in WEBHOOK_READERS else mask_value("url", url)
 
 
 def serialize(query: ListeningQuery, cursors: list[SourceCursor] | None = None) -> dict:
@@ -39,7 +46,7 @@ def serialize(query: ListeningQuery, cursors: list[SourceCursor] | None = None) 
         "sources": query.sources,
         "feeds": query.feeds,
         "active": query.active,
-        "webhook_url": query.webhook_url,
+        "webhook_url": webhook_as_seen(query.webhook_url),
         "source_status": status,
         "created_at": iso(query.created_at),
         "updated_at": iso(query.updated_at),

@@ -167,12 +167,10 @@ class ConsentIn(Schema):
     channel = String(required=True, validate=OneOf(CHANNELS))
     topic = String(required=True, validate=OneOf(TOPICS))
     status = String(required=True, validate=OneOf(CONSENT_STATUSES))
-    source = String(
-        load_default="api",
-        validate=OneOf(
-            ("api", "import", "form", "preference_center", "unsubscribe", "support", "double_opt_in")
-        ),
-    )
+    # Where staff or a system of ours say it came from. preference_center, unsubscribe and
+    # double_opt_in are the customer's own acts on the pages their signed links open: only
+    # those pages write them, so the ledger cannot show staff's word as the customer's.
+    source = String(load_default="api", validate=OneOf(("api", "import", "form", "support")))
     wording_version = String(validate=Length(1, 50))
     ip = String(validate=Length(2, 45))
     note = String(validate=Length(0, 500), metadata={"multiline": True})

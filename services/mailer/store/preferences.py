@@ -57,8 +57,11 @@ def find_customer(customer_id: ObjectId) -> dict | None:
 
 
 def customer_contacts(customer_id: ObjectId) -> dict | None:
-    """Address, phone and locale of a customer (None: no such customer)."""
-    return Customer._get_collection().find_one({"_id": customer_id}, {"email": 1, "phone": 1, "locale": 1})
+    """Address, phone and locale of a customer (None: no such customer, or erased)."""
+    found = Customer._get_collection().find_one(
+        {"_id": customer_id}, {"email": 1, "phone": 1, "locale": 1, "erased": 1}
+    )
+    return None if found is None or found.get("erased") else found
 
 
 def campaign_of_delivery(delivery_id: ObjectId) -> str | None:

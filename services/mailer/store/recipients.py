@@ -60,6 +60,11 @@ def exists(customer_id) -> bool:
     return Customer.objects(id=customer_id).only("id").first() is not None
 
 
+def erased(customer_id) -> bool:
+    """Whether the profile was erased (its tombstone says so)."""
+    return Customer._get_collection().find_one({"_id": customer_id, "erased": True}, {"_id": 1}) is not None
+
+
 def segment(segment_id):
     """The segment (owned by segments, read here to walk its audience), or None."""
     return Segment.objects(id=segment_id).first()

@@ -14,7 +14,7 @@ from services.segments.api.common import jsonable, settings
 from services.segments.api.schemas import ImportQuery, StartIn
 from services.segments.models import ImportJob
 from shared import export
-from shared.http.auth import roles
+from shared.http.auth import current_role, roles
 from shared.http.inputs import body_limit
 from shared.http.paging import PageQuery, cursor_id, object_id, page_of
 
@@ -92,7 +92,7 @@ def _out(job: ImportJob) -> dict:
         "encoding": job.encoding,
         "delimiter": job.delimiter,
         "header": job.header or [],
-        "sample": job.sample or [],
+        "sample": uploads.sample_as_seen(job, current_role() == "analyst"),
         "mapping": job.mapping or {},
         "fields": uploads.FIELDS,
         "error": job.error,

@@ -9,7 +9,7 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from flask import Response, stream_with_context
 
-from services.segments import catalog
+from services.segments import catalog, profile_reads
 from services.segments.api.common import jsonable, settings
 from services.segments.api.customers import CustomerOut, serialize
 from services.segments.api.schemas import MembersIn, PreviewIn, SegmentIn, SegmentPatch
@@ -90,7 +90,7 @@ def _out(segment: Segment) -> dict:
         "name": segment.name,
         "description": segment.description,
         "kind": segment.kind,
-        "rule": segment.rule or {},
+        "rule": profile_reads.rule_as_seen(segment.rule or {}, current_role() == "analyst"),
         "depends_on": summary["depends_on"],
         "relative_time": summary["relative_time"],
         "archived": segment.archived,
