@@ -21,9 +21,16 @@ def safe_cell(value):
 
 
 class writer:
-    """``csv.writer`` whose rows are neutralised cell by cell."""
+    """``csv.writer`` whose rows are neutralised cell by cell.
 
-    def __init__(self, stream, **kwargs):
+    ``excel=True``: for Excel as Spain (and most of Europe) sets it up, which opens a CSV
+    without a byte-order mark as Windows-1252 ("JosÃ©") and splits columns on ``;``: the
+    text starts with a UTF-8 BOM and cells are separated by ``;``."""
+
+    def __init__(self, stream, excel: bool = False, **kwargs):
+        if excel:
+            stream.write("\ufeff")
+            kwargs.setdefault("delimiter", ";")
         self._writer = csv.writer(stream, **kwargs)
 
     def writerow(self, row):

@@ -252,7 +252,8 @@ def timeline(campaign: dict, bucket: str = "hour", tz_name: str = "UTC") -> list
         local = local.replace(minute=0, second=0, microsecond=0)
         if bucket == "day":
             local = local.replace(hour=0)
-        return local
+        # Keyed by the instant: the two 02:00s of the night clocks go back compare equal as local times.
+        return local.astimezone(datetime.UTC)
 
     for fact in facts_of(cid, "type", "at"):
         point = points.setdefault(
@@ -266,4 +267,4 @@ def timeline(campaign: dict, bucket: str = "hour", tz_name: str = "UTC") -> list
         point["conversions"] += 1
         if conversion["currency"] == (campaign.get("currency") or "EUR"):
             point["revenue"] = round(point["revenue"] + conversion["amount"], 2)
-    return [{"at": at.isoformat(), **values} for at, values in sorted(points.items())]
+    return [{"at": at.astimezone(tz).isoformat(), **values} for at, values in sorted(points.items())]

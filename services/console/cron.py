@@ -65,25 +65,58 @@ def trigger(expression: str, time_zone: str) -> CronTrigger:
     )
 
 
+def _next_on_the_wall(wall_trigger: CronTrigger, tz: ZoneInfo, moment: datetime.datetime):
+    """The next matching local time after ``moment``, as the scheduler takes it: one in a DST
+    gap at the jump (a midnight in Santiago's gap at 01:00), a repeated one once."""
+    wall = moment.astimezone(tz).replace(tzinfo=datetime.UTC)
+    for _attempt in range(1000):
+        wall = wall_trigger.get_next_fire_time(None, wall + datetime.timedelta(microseconds=1))
+        if wall is None:
+            return None
+        at = wall.replace(tzinfo=tz, fold=0).astimezone(datetime.UTC)
+        if at > moment:
+            return at.astimezone(tz)
+    return None
+
+
+def _next_real_hour(trig: CronTrigger, moment: datetime.datetime) -> list[datetime.datetime]:
+    """APScheduler's next fire after ``moment`` (it may answer an earlier one in an overlap)."""
+    probe = moment + datetime.timedelta(microseconds=1)
+    for _attempt in range(120):
+        fire = trig.get_next_fire_time(None, probe)
+        if fire is None:
+            return []
+        if fire > moment:
+            return [fire]
+        probe += datetime.timedelta(minutes=1)
+    return []
+
+
 def next_runs(
     expression: str, time_zone: str, count: int = 5, after: datetime.datetime | None = None
 ) -> list[datetime.datetime]:
-    """The next ``count`` fire times (aware, in ``time_zone``); [] when the expression is invalid."""
+    """The next ``count`` fire times (aware, in ``time_zone``); [] when the expression is invalid.
+
+    The way the campaigns scheduler fires them (``services/campaigns/schedules.py``): by the wall
+    clock, and for an every-hour expression also every real hour of a repeated one."""
     try:
-        trig = trigger(expression, time_zone)
+        trig, wall_trig, tz = trigger(expression, time_zone), trigger(expression, "UTC"), ZoneInfo(time_zone)
     except (ValueError, KeyError, LookupError):
         return []
+    every_hour = expression.split()[1] == "*"
     moment = after or datetime.datetime.now(datetime.UTC)
     runs: list[datetime.datetime] = []
     for _attempt in range(count * 4):
-        fire = trig.get_next_fire_time(None, moment)
-        if fire is None:
+        found = [f for f in (_next_on_the_wall(wall_trig, tz, moment),) if f is not None]
+        if every_hour:
+            found += _next_real_hour(trig, moment)
+        if not found:
             break
-        if not runs or fire > runs[-1]:
-            runs.append(fire)
+        fire = min(found, key=lambda f: f.astimezone(datetime.UTC))
+        runs.append(fire)
         if len(runs) == count:
             break
-        moment = fire + datetime.timedelta(seconds=1)
+        moment = fire.astimezone(datetime.UTC)
     return runs
 
 

@@ -3,6 +3,8 @@ unsubscribe, hand it to the channel's transport."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from services.mailer import email_message
 from services.mailer.rendering import customer_context, pick_locale
 from services.mailer.templates import Pack
@@ -110,4 +112,10 @@ def sms_text(
         delivery_id=delivery_id,
         extra=extra,
     )
-    return rendered["text"]
+    return sms_body(rendered["text"])
+
+
+def sms_body(text: str) -> str:
+    """The SMS as it travels: NFC, since a decomposed "é" (e + U+0301, pasted from a PDF) is
+    outside the GSM alphabet and turns the message into UCS-2: 70 characters a part, not 160."""
+    return unicodedata.normalize("NFC", text)

@@ -91,7 +91,8 @@ def preview(template: Template, version, pack, customer: dict, extra: dict, sett
         "sms": None,
     }
     if template.channel == "sms":
-        out["sms"] = segments(rendered["text"]).__dict__
+        out["text"] = compose.sms_body(rendered["text"])
+        out["sms"] = segments(out["text"]).__dict__
     return out
 
 

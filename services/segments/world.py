@@ -11,7 +11,8 @@ _ZONES: set[str] | None = None
 def zones() -> set[str]:
     global _ZONES
     if _ZONES is None:
-        _ZONES = zoneinfo.available_timezones()
+        # Not the files of the zone folder that name no place (the server's own zone, a placeholder).
+        _ZONES = zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules"}
     return _ZONES
 
 

@@ -183,3 +183,23 @@ def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api
     wait_until(
         lambda: api.get(f"/campaigns/{cid}/results").get_json()["opened"] == 5, what="the worker going on"
     )
+
+
+def test_the_hourly_timeline_keeps_both_hours_of_the_night_clocks_go_back(api):
+    from services.campaigns.models import DeliveryFact
+    from services.campaigns.results import timeline
+
+    # Madrid, 25 Oct 2026: 02:30 CEST (00:30 UTC) and, an hour later, 02:30 CET (01:30 UTC).
+    for n, at in enumerate(
+        [datetime.datetime(2026, 10, 25, 0, 30), datetime.datetime(2026, 10, 25, 1, 30)] * 2
+    ):
+        DeliveryFact(
+            id=f"d{n}:sent", campaign_id="c-dst", customer_id=f"p{n}", delivery_id=f"d{n}", type="sent", at=at
+        ).save()
+    points = timeline({"_id": "c-dst"}, "hour", "Europe/Madrid")
+    assert [(p["at"], p["sent"]) for p in points] == [
+        ("2026-10-25T02:00:00+02:00", 2),
+        ("2026-10-25T02:00:00+01:00", 2),
+    ]
+    [day] = timeline({"_id": "c-dst"}, "day", "Europe/Madrid")
+    assert (day["at"], day["sent"]) == ("2026-10-25T00:00:00+02:00", 4)

@@ -98,6 +98,12 @@ def test_a_daily_midnight_cron_fires_at_the_jump_where_the_day_starts_at_one(zon
         ({"kind": "at", "at": "2026-05-01T09:00", "time_zone": "Europe/Nowhere"}, "schedule.time_zone"),
         ({"kind": "cron", "cron": "0 25 * * *", "time_zone": "UTC"}, "schedule.cron"),
         ({"kind": "cron", "cron": "0 9 * * *", "time_zone": "Etc/Nope"}, "schedule.time_zone"),
+        # Files of the zone folder that are no place: the server's own zone, leap-second and
+        # POSIX copies (right/ runs 27 s off UTC), the tz database's placeholder.
+        ({"kind": "cron", "cron": "0 9 * * *", "time_zone": "localtime"}, "schedule.time_zone"),
+        ({"kind": "cron", "cron": "0 9 * * *", "time_zone": "right/Europe/Madrid"}, "schedule.time_zone"),
+        ({"kind": "at", "at": "2026-05-01T09:00", "time_zone": "posix/Europe/Madrid"}, "schedule.time_zone"),
+        ({"kind": "at", "at": "2026-05-01T09:00", "time_zone": "Factory"}, "schedule.time_zone"),
         ({"kind": "trigger", "event": "customer.created", "delay_seconds": -5}, "schedule.delay_seconds"),
         (
             {"kind": "trigger", "event": "mention.received", "filter": {"sentiment": {"$regex": "x"}}},

@@ -34,3 +34,23 @@ def test_a_query_in_spanish_keeps_spanish_and_wordless_posts_and_no_other_script
     assert stored["😡😡😡"].label == "negative" and stored["😡😡😡"].lang == "und"
     assert stored["Pe\u0301simo servicio hoy #CafeLuna"].label == "negative"
     assert stored["https://cafeluna.example/p/1"].label == "neutral"
+
+
+def test_a_feed_is_matched_on_whole_words_as_the_searched_sources_match(make_poller, fake):
+    base, state = fake
+    make_query(
+        sources=["rss"], feeds=[f"{base}/feed.xml"], keywords=["SEAT", "カフェルナ"], hashtags=["Ibiza"]
+    )
+    for title in (
+        "Nuevo SEAT León: probamos el híbrido",  # the brand
+        "Los asientos, o seats, del tren nuevo",  # another word that contains it
+        "Comfortable seating for everyone",
+        "Fin de semana en #Ibiza",  # the hashtag
+        "Lo mejor de #IbizaRocks",  # another hashtag
+        "カフェルナ最高",  # no spaces between words: matched inside the text
+    ):
+        state.add_item(title, "")
+    make_poller().run_once()
+    assert sorted(m.text.split("\n")[0] for m in Mention.objects(source="rss")) == sorted(
+        ["Nuevo SEAT León: probamos el híbrido", "Fin de semana en #Ibiza", "カフェルナ最高"]
+    )

@@ -279,3 +279,22 @@ def test_sms_through_the_twilio_client_to_the_local_provider(api, sender_for, sm
     assert sent.status == "sent" and sent.provider_id == message["sid"]
     failed = Delivery.objects.get(customer_id=refused.id)
     assert failed.status == "failed" and "21211" in failed.reason
+
+
+def test_an_sms_written_with_decomposed_accents_travels_in_gsm_7(api, sender_for, sms_server, events):
+    # "é" typed as e + U+0301 (pasted from a PDF) is not in the GSM alphabet; "é" is.
+    text = "Cafe\u0301 gratis hoy, {{ first_name }}. " + "Ve\u0301n a la tienda. " * 4 + "Baja: STOP"
+    template = api.post(
+        "/templates", json={"name": "SMS NFD", "channel": "sms", "variants": {"es": {"text": text}}}
+    ).get_json()
+    preview = api.post(f"/templates/{template['id']}/preview", json={"sample": {"first_name": "Jose"}})
+    assert preview.get_json()["sms"]["encoding"] == "GSM-7", preview.get_json()
+    assert preview.get_json()["sms"]["segments"] == 1, "one message, not two or three in UCS-2"
+    jose = make_customer(
+        first_name="Jose", phone="+34611222334", consent={("sms", "promotions"): "granted"}, events=events
+    )
+    sender_for().on_send_requested(
+        send_requested(template["id"], [jose.id], channel="sms", topic="promotions")
+    )
+    [message] = sms_server.messages
+    assert message["body"].startswith("Café gratis hoy, Jose.") and "\u0301" not in message["body"]

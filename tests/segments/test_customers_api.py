@@ -344,3 +344,15 @@ def test_a_customer_created_with_a_country_and_no_zone_lives_in_that_countrys_zo
     assert api.post("/customers", json={"email": "co@example.co", "country": "co"}).json["time_zone"] == (
         "America/Bogota"
     )
+
+
+def test_a_time_zone_must_be_a_place_not_a_file_of_the_servers_zone_folder(api):
+    for name in ("localtime", "Factory", "posixrules", "right/Europe/Madrid", "posix/Europe/Madrid"):
+        answer = api.post("/customers", json={"email": "tz@example.es", "time_zone": name})
+        assert answer.status_code == 422 and "time_zone" in answer.json["details"]["fields"], (
+            name,
+            answer.json,
+        )
+    assert (
+        api.post("/customers", json={"email": "tz@example.es", "time_zone": "Europe/Kyiv"}).status_code == 201
+    )

@@ -301,3 +301,41 @@ def test_headers_as_other_tools_write_them_are_proposed(api, header, proposed):
     row = delimiter.join(["x@example.com"] + [""] * (header.count(delimiter)))
     job = upload(api, f"{header}\r\n{row}\r\n".encode(), review="true")
     assert [job["mapping"][name] for name in job["header"]] == proposed, job["mapping"]
+
+
+def test_exports_open_in_excel_set_up_in_spanish(api, settings):
+    data = "external_id;email;nombre;apellidos;ciudad\r\nx-1;jose@ejemplo.es;José;Núñez;A Coruña\r\nx-2;malo;Ana;;\r\n"
+    done = finished(api, settings, upload(api, data.encode("cp1252"))["id"])
+    segment = api.post(
+        "/segments",
+        json={
+            "name": "Coruña",
+            "kind": "dynamic",
+            "rule": {"field": "city", "op": "eq", "value": "A Coruña"},
+        },
+    ).json
+    from tests.segments.test_segments_api import run_jobs
+
+    run_jobs(settings)
+    for path in (f"/segments/{segment['id']}/export.csv", f"/imports/{done['id']}/report.csv"):
+        raw = api.get(path, query_string={"excel": "true"}).get_data()
+        assert raw.startswith("\ufeff".encode()), "Excel reads UTF-8 only with a byte-order mark"
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+        assert len(rows) == 2 and len(rows[0]) > 1, rows  # columns split on ';'
+        plain = api.get(path).get_data(as_text=True)
+        assert not plain.startswith("\ufeff") and "," in plain.splitlines()[0], "the default stays plain CSV"
+    members = list(
+        csv.DictReader(
+            io.StringIO(
+                api.get(f"/segments/{segment['id']}/export.csv", query_string={"excel": "true"})
+                .get_data()
+                .decode("utf-8-sig")
+            ),
+            delimiter=";",
+        )
+    )
+    assert (members[0]["first_name"], members[0]["last_name"], members[0]["city"]) == (
+        "José",
+        "Núñez",
+        "A Coruña",
+    )

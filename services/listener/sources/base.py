@@ -132,17 +132,29 @@ def wait_until(reset: datetime.datetime | None, default: float, bound: float) ->
     return now + datetime.timedelta(seconds=seconds)
 
 
+_WORD_EDGE = re.compile(r"[a-z0-9]")
+
+
+def _found(term: str, folded: str) -> bool:
+    """``term`` (folded) in ``folded`` as a word, as X and Mastodon match: "seat" is not in
+    "seats". A side of the term that is not a Latin letter or digit needs no boundary: words
+    written without spaces (Japanese, Chinese) are still found inside the text."""
+    before = r"(?<![a-z0-9])" if _WORD_EDGE.match(term[:1]) else ""
+    after = r"(?![a-z0-9])" if _WORD_EDGE.match(term[-1:]) else ""
+    return bool(term) and re.search(before + re.escape(term) + after, folded) is not None
+
+
 def matches(query, text: str, author_handle: str = "", server_matched: bool = False) -> bool:
-    """Local filter: exclusions always; the terms themselves only where the
-    source did not search for us (RSS)."""
+    """Local filter: exclusions always (anywhere in the text); the terms themselves, as words,
+    only where the source did not search for us (RSS)."""
     folded = normalize.fold(text)
     if any(normalize.fold(term) in folded for term in query.exclusions or []):
         return False
     if server_matched:
         return True
-    if any(normalize.fold(k) in folded for k in query.keywords or []):
+    if any(_found(normalize.fold(k), folded) for k in query.keywords or []):
         return True
-    if any(f"#{normalize.fold(tag)}" in folded for tag in query.hashtags or []):
+    if any(_found(f"#{normalize.fold(tag)}", folded) for tag in query.hashtags or []):
         return True
     handle = normalize.handle(author_handle) or ""
-    return any(h == handle or f"@{h}" in folded for h in query.handles or [])
+    return any(h == handle or _found(f"@{h}", folded) for h in query.handles or [])

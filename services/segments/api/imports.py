@@ -11,7 +11,7 @@ from flask import Response, request, stream_with_context
 
 from services.segments import uploads
 from services.segments.api.common import jsonable, settings
-from services.segments.api.schemas import ImportQuery, StartIn
+from services.segments.api.schemas import ImportQuery, SpreadsheetQuery, StartIn
 from services.segments.models import ImportJob
 from shared import export
 from shared.http.auth import current_role, roles
@@ -192,15 +192,16 @@ def list_rejections(job_id, query_data):
 
 
 @bp.get("/imports/<job_id>/report.csv")
+@bp.input(SpreadsheetQuery, location="query")
 @bp.doc(responses={200: {"description": "every rejected or skipped row", "content": {"text/csv": {}}}})
 @roles("marketer", "analyst")
-def import_report(job_id):
+def import_report(job_id, query_data):
     """The report of every rejected or skipped row and every guess, as CSV (row, field, reason, skipped, warning)."""
     job = _load(job_id)
 
     def generate():
         buffer = io.StringIO()
-        writer = export.writer(buffer)  # no cell a spreadsheet would read as a formula
+        writer = export.writer(buffer, excel=query_data["excel"])  # no cell read as a formula
         writer.writerow(["row", "field", "reason", "skipped", "warning"])
         for rows in uploads.every_rejection(job):
             for r in rows:

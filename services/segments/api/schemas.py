@@ -146,3 +146,13 @@ class StartIn(Schema):
     remember = Boolean(
         load_default=True, metadata={"description": "propose this mapping for the same header"}
     )
+
+
+class SpreadsheetQuery(Schema):
+    excel = Boolean(
+        load_default=False,
+        metadata={
+            "description": "true: for Excel set up in Spanish (UTF-8 with a byte-order mark, cells separated "
+            "by ';'), which shows a plain UTF-8 CSV as 'JosÃ©' in one column"
+        },
+    )

@@ -12,7 +12,7 @@ from flask import Response, stream_with_context
 from services.segments import catalog, profile_reads
 from services.segments.api.common import jsonable, settings
 from services.segments.api.customers import CustomerOut, serialize
-from services.segments.api.schemas import MembersIn, PreviewIn, SegmentIn, SegmentPatch
+from services.segments.api.schemas import MembersIn, PreviewIn, SegmentIn, SegmentPatch, SpreadsheetQuery
 from services.segments.models import RecomputeJob
 from shared import export
 from shared.bootstrap import current
@@ -199,16 +199,17 @@ def list_members(segment_id, query_data):
 
 
 @bp.get("/segments/<segment_id>/export.csv")
+@bp.input(SpreadsheetQuery, location="query")
 @bp.doc(responses={200: {"description": "CSV of the members", "content": {"text/csv": {}}}})
 @roles("marketer", "analyst")
-def export_members(segment_id):
+def export_members(segment_id, query_data):
     """Every member as CSV, streamed (personal data masked for analysts)."""
     segment = _load(segment_id)
     role = current_role()
 
     def generate():
         buffer = io.StringIO()
-        writer = export.writer(buffer)  # no cell a spreadsheet would read as a formula
+        writer = export.writer(buffer, excel=query_data["excel"])  # no cell read as a formula
         writer.writerow(EXPORT_FIELDS)
         for docs in catalog.every_member(segment):
             for doc in docs:
