@@ -26,11 +26,14 @@ from urllib.parse import urlsplit
 PERSONAL_FIELDS = ("email", "phone", "last_name", "ip", "address", "handle", "author_handle", "url")
 # Maps whose every value is a handle.
 HANDLE_MAPS = ("social",)
-# Free text that may quote an address (a bounce's reason: "550 <ana@example.com>: unknown"; a
-# consent's note: what a marketer wrote, or an import's "form: <its URL>"): addresses in it are masked.
+# Free text that may quote an address or a number (a bounce's reason: "550 <ana@example.com>:
+# unknown", an SMS provider's; a consent's note: what a marketer wrote, or an import's
+# "form: <its URL>"): addresses and numbers in it are masked.
 FREE_TEXT_FIELDS = ("reason", "note")
 
 EMAIL_IN_TEXT = re.compile(r"[^\s<>()\"',;:]+@[^\s<>()\"',;:]+")
+# A number in international form (an SMS provider's "The 'To' number +34600999887 is not valid").
+PHONE_IN_TEXT = re.compile(r"\+\d{7,15}\b")
 
 
 def is_personal(field: str) -> bool:
@@ -54,7 +57,8 @@ def mask_value(field: str, value):
             return f"{parts.scheme}://{parts.hostname}/***"
         return "***"
     if field in FREE_TEXT_FIELDS:
-        return EMAIL_IN_TEXT.sub(lambda m: mask_value("email", m.group(0)), value)
+        value = EMAIL_IN_TEXT.sub(lambda m: mask_value("email", m.group(0)), value)
+        return PHONE_IN_TEXT.sub(lambda m: mask_value("phone", m.group(0)), value)
     return value[:1] + "***"
 
 

@@ -108,6 +108,17 @@ def seed(apps) -> dict:
         reason=f"550 5.1.1 <{EMAIL}>: user unknown",
         address=EMAIL,
     ).save()
+    Delivery(  # the SMS provider's answer quotes the number (Twilio 21211)
+        campaign_id="c2",
+        customer_id=oid,
+        step="main",
+        channel="sms",
+        topic="newsletter",
+        template_id=ObjectId(),
+        status="failed",
+        reason=f"provider 400 code 21211: The 'To' number {PHONE} is not a valid phone number.",
+        address=PHONE,
+    ).save()
     query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
     mention = Mention(
         source="x",
