@@ -212,7 +212,6 @@ class Poller:
                 polls = 0
             if not polls:
                 self.stopping.wait(self.settings.poll_idle)
-        self.close()
 
 
 def main(parts) -> None:

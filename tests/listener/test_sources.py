@@ -198,3 +198,10 @@ def test_a_paused_query_is_not_polled_and_resumes_where_it_stopped(make_poller, 
     assert Mention.objects.count() == 2
     shown = api("get", f"/queries/{query.id}").json["source_status"]["x"]
     assert shown["status"] == "ok" and shown["fetched"] == 2 and shown["last_polled_at"].endswith("+00:00")
+
+
+def test_the_poller_returns_cleanly_once_asked_to_stop(make_poller):
+    """SIGTERM sets ``stopping``: run() ends without error and leaves closing to the parts' builder."""
+    poller = make_poller()
+    poller.stopping.set()
+    poller.run()
