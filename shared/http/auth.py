@@ -228,6 +228,8 @@ def _failed(client: str) -> None:
 
 def init_app(app: Flask, api_keys: dict[str, str]) -> None:
     app.extensions["vinculo_api_keys"] = api_keys
+    # role by the key's SHA-256, for the sessions opened with a key (they hold its hash)
+    app.extensions["vinculo_api_key_hashes"] = {token_hash(k): role for k, role in api_keys.items()}
 
     @app.before_request
     def require_key():
@@ -254,7 +256,7 @@ def init_app(app: Flask, api_keys: dict[str, str]) -> None:
             raise error
         api_keys = current_app.extensions["vinculo_api_keys"]
         if identity is not None and not identity["user_id"]:
-            identity = _as_key_here(api_keys, identity)
+            identity = _as_key_here(current_app.extensions["vinculo_api_key_hashes"], identity)
         role = authenticate(api_keys, key)
         if identity is not None:
             role = identity["role"]
@@ -266,14 +268,11 @@ def init_app(app: Flask, api_keys: dict[str, str]) -> None:
         return None
 
 
-def _as_key_here(api_keys: dict[str, str], identity: dict) -> dict | None:
+def _as_key_here(key_hashes: dict[str, str], identity: dict) -> dict | None:
     """A session opened with an API key, as this service's settings take the key (None when
     they do not hold it: a key of another service, or one taken out since)."""
-    wanted = identity.get("key_hash")
-    for known, known_role in api_keys.items() if wanted else ():
-        if hmac.compare_digest(token_hash(known), wanted):
-            return {**identity, "role": known_role}
-    return None
+    role = key_hashes.get(identity.get("key_hash") or "")
+    return {**identity, "role": role} if role else None
 
 
 def current_role() -> str | None:
