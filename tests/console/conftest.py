@@ -178,6 +178,21 @@ def shots(tmp_path):
     return take
 
 
+def sideways(page) -> list[str]:
+    """What sticks out past a phone's screen once the page has loaded (its stylesheet
+    applied: measured earlier, an unstyled page overflows), as 'TAG.class right-edge
+    text'; empty when nothing scrolls sideways."""
+    page.wait_for_load_state("load")
+    return page.evaluate(
+        """() => document.documentElement.scrollWidth <= window.innerWidth + 1 ? [] :
+        Array.from(document.querySelectorAll('body *'))
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 8)
+            .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)
+                 + ' ' + (e.textContent || '').trim().slice(0, 60))"""
+    )
+
+
 def seed_audience(stack: Stack, count: int = 30, locale: str = "es") -> tuple[str, str]:
     """Customers and a segment written to the store (the segments API is not on this branch
     yet, as tests/campaigns does), and a real e-mail template through the mailer's API."""

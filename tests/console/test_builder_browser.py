@@ -12,6 +12,7 @@ import requests
 from bson import json_util
 
 from shared import store
+from tests.console.conftest import sideways
 from tests.console.test_browser import sign_in
 from tests.support import MARKETER_KEY, wait_until
 
@@ -68,10 +69,6 @@ def add_block(page, kind: str, moves_up: int = 1) -> str:
     return path
 
 
-def no_horizontal_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
 def test_a_marketer_composes_in_spanish_on_a_phone_previews_tests_publishes_and_a_campaign_sends_it(
     stack, browser, shots
 ):
@@ -85,7 +82,7 @@ def test_a_marketer_composes_in_spanish_on_a_phone_previews_tests_publishes_and_
         page.click("#start-blank")
     assert re.search(r"/templates/[0-9a-f]{24}/blocks\?lang=es$", page.url)
     assert [page.get_attribute(f"#block-{i}", "data-type") for i in range(3)] == ["heading", "text", "footer"]
-    assert no_horizontal_scroll(page)
+    assert sideways(page) == []
 
     # The heading and the text, with the first name picked from the list of fields.
     page.fill("input[name=subject]", "Novedades de otoño")
@@ -138,7 +135,7 @@ def test_a_marketer_composes_in_spanish_on_a_phone_previews_tests_publishes_and_
     assert kinds == ["heading", "text", "image", "button", "columns", "footer"]
     # the columns' texts were saved with the duplicate click
     assert page.input_value(f'textarea[name="b.{columns}.c1.0.text"]') == "Botas desde 39 €"
-    assert no_horizontal_scroll(page)
+    assert sideways(page) == []
     shots(page, "builder-blocks")
 
     # Preview at phone width (the sample customer is Lucía) and as plain text.
@@ -202,7 +199,7 @@ def test_a_marketer_composes_in_spanish_on_a_phone_previews_tests_publishes_and_
         reader = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
         mail = reader.new_page()
         mail.set_content(html)
-        assert no_horizontal_scroll(mail)
+        assert sideways(mail) == []
         shown = mail.inner_text("body")
         assert f"¡Hola, {name}!" in shown and f"Te esperamos en la tienda, {name}" in shown
         assert "Abrigos desde 49 €" in shown and "Darse de baja" in shown
