@@ -12,10 +12,9 @@ Kinds:
   schedule says which adjustment was made (``adjusted``: gap | ambiguous).
 * ``cron``: a five-field crontab expression evaluated in a time zone by
   APScheduler's CronTrigger, so "09:00 every day" stays 09:00 local across DST
-  (day-of-week numbers follow crontab: 0 or 7 = Sunday, 1 = Monday).
-  Fall-back: a wall time that repeats fires once, on its first occurrence
-  (expressions with ``*`` hours fire every real hour). Spring-forward: a time
-  inside the gap fires at the instant the clocks jump (02:30 -> 03:30 local).
+  (day-of-week numbers follow crontab: 0 or 7 = Sunday, 1 = Monday). What
+  happens in the DST gap and overlap is in ``shared/cron.py``, which the
+  console's preview of the next runs uses too.
 * ``trigger``: an event (customer.created, segment.entered, purchase.recorded,
   mention.received) with an optional payload filter and a delay in seconds.
 """
@@ -30,6 +29,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from shared import cron
+from shared.cron import local_to_utc, make_trigger
 from shared.errors import Invalid
 
 UTC = datetime.UTC
@@ -59,55 +60,6 @@ def zone(name, field: str = "schedule.time_zone") -> ZoneInfo:
         raise Invalid(field, f"unknown time zone {name!r}") from None
 
 
-def local_to_utc(local: datetime.datetime, tz: ZoneInfo) -> tuple[datetime.datetime, str | None]:
-    """A naive local wall time in ``tz`` -> (naive UTC, adjustment made or None)."""
-    first = local.replace(tzinfo=tz, fold=0)
-    second = local.replace(tzinfo=tz, fold=1)
-    utc = first.astimezone(UTC)
-    adjusted = None
-    if utc.astimezone(tz).replace(tzinfo=None) != local:
-        adjusted = "gap"  # fold=0 uses the offset before the jump: moves forward by the gap
-    elif first.utcoffset() != second.utcoffset():
-        adjusted = "ambiguous"  # first occurrence kept
-    return utc.replace(tzinfo=None), adjusted
-
-
-DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def _crontab_days(field: str) -> str:
-    """Crontab day-of-week numbers (0 or 7 = Sunday) -> names.
-
-    APScheduler 3 numbers days from Monday = 0, so ``from_crontab("0 9 * * 1")``
-    would fire on Tuesdays; names mean the same to both.
-    """
-    if field == "*" or any(ch.isalpha() for ch in field):
-        return field
-    days: set[int] = set()
-    for item in field.split(","):
-        part, _, step = item.partition("/")
-        if part == "*":
-            low, high = 0, 6
-        elif "-" in part:
-            low, high = (int(x) for x in part.split("-", 1))
-        else:
-            low = high = int(part)
-        if not (0 <= low <= 7 and 0 <= high <= 7 and low <= high) or (step and int(step) < 1):
-            raise ValueError(f"day of week {item!r} is out of range 0-7")
-        days.update(day % 7 for day in range(low, high + 1, int(step) if step else 1))
-    return ",".join(DAY_NAMES[day] for day in sorted(days))
-
-
-def make_trigger(expression: str, tz: ZoneInfo) -> CronTrigger:
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"Wrong number of fields; got {len(fields)}, expected 5")
-    minute, hour, day, month, day_of_week = fields
-    return CronTrigger(
-        minute=minute, hour=hour, day=day, month=month, day_of_week=_crontab_days(day_of_week), timezone=tz
-    )
-
-
 def cron_trigger(expression, tz: ZoneInfo) -> CronTrigger:
     if not isinstance(expression, str) or not expression.strip():
         raise Invalid("schedule.cron", "must be a five-field crontab expression")
@@ -117,57 +69,10 @@ def cron_trigger(expression, tz: ZoneInfo) -> CronTrigger:
         raise Invalid("schedule.cron", f"not a valid crontab expression: {exc}") from None
 
 
-def _next_wall_fire(expression: str, tz: ZoneInfo, start: datetime.datetime) -> datetime.datetime | None:
-    """The first fire after ``start`` (aware UTC) found on the wall clock: the next matching local
-    time, taken to UTC by ``local_to_utc`` (a time in a gap fires at the jump, a repeated one once).
-
-    APScheduler 3.11 skips a day whose matching time falls in a gap that crosses midnight
-    (America/Santiago and America/Havana spring forward from 00:00 to 01:00), so a daily
-    campaign at 00:00 would not fire that day; the wall clock does not lose it."""
-    wall_trigger = make_trigger(expression, ZoneInfo("UTC"))
-    wall = start.astimezone(tz).replace(tzinfo=UTC)
-    for _ in range(1000):
-        wall = wall_trigger.get_next_fire_time(None, wall + datetime.timedelta(microseconds=1))
-        if wall is None:
-            return None
-        at, _ = local_to_utc(wall.replace(tzinfo=None), tz)
-        if at.replace(tzinfo=UTC) > start:
-            return at.replace(tzinfo=UTC)
-    return None
-
-
 def next_cron_fire(schedule: dict, after: datetime.datetime) -> datetime.datetime | None:
     """The first fire time strictly after ``after`` (naive UTC), as naive UTC."""
-    tz = ZoneInfo(schedule["time_zone"])
-    found = _next_apscheduler_fire(schedule, tz, after)
-    by_wall = _next_wall_fire(schedule["cron"], tz, after.replace(tzinfo=UTC))
-    if by_wall is not None and (found is None or by_wall.replace(tzinfo=None) < found):
-        return by_wall.replace(tzinfo=None)
-    return found
-
-
-def _next_apscheduler_fire(
-    schedule: dict, tz: ZoneInfo, after: datetime.datetime
-) -> datetime.datetime | None:
-    trigger = make_trigger(schedule["cron"], tz)
-    every_hour = schedule["cron"].split()[1] == "*"
-    start = after.replace(tzinfo=UTC)
-    probe = start + datetime.timedelta(microseconds=1)
-    for _ in range(10000):
-        candidate = trigger.get_next_fire_time(None, probe)
-        if candidate is None:
-            return None
-        candidate = candidate.astimezone(UTC)
-        if candidate <= start:
-            # APScheduler 3.11 can answer a time before `now` inside a fall-back overlap.
-            probe += datetime.timedelta(minutes=1)
-            continue
-        local = candidate.astimezone(tz)
-        if local.fold == 1 and not every_hour and local.replace(fold=0).utcoffset() != local.utcoffset():
-            probe = candidate + datetime.timedelta(microseconds=1)  # the repeated wall time
-            continue
-        return candidate.replace(tzinfo=None)
-    return None
+    fire = cron.next_fire(schedule["cron"], ZoneInfo(schedule["time_zone"]), after.replace(tzinfo=UTC))
+    return None if fire is None else fire.replace(tzinfo=None)
 
 
 def parse_schedule(data, now: datetime.datetime) -> tuple[dict, datetime.datetime | None]:

@@ -1,8 +1,7 @@
 """Crontab expressions for people: in words, and the next run times.
 
-The next runs are computed the way the campaigns service fires them: APScheduler's
-CronTrigger in the schedule's IANA time zone, with crontab day numbers
-(0 or 7 = Sunday) turned into day names, since APScheduler counts from Monday.
+The next runs come from the module the campaigns scheduler fires them with
+(``shared/cron.py``: crontab day numbers, DST gaps and overlaps).
 """
 
 from __future__ import annotations
@@ -10,12 +9,9 @@ from __future__ import annotations
 import datetime
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
 from services.console.i18n import gettext as _
+from shared import cron
 
-DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-DAY_WORDS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 MONTH_WORDS = (
     "January",
     "February",
@@ -32,91 +28,24 @@ MONTH_WORDS = (
 )
 
 
-def _days(field: str) -> list[int] | None:
-    if field == "*":
-        return None
-    days: set[int] = set()
-    for item in field.split(","):
-        part, _sep, step = item.partition("/")
-        if part == "*":
-            low, high = 0, 6
-        elif "-" in part:
-            low, high = (int(x) for x in part.split("-", 1))
-        else:
-            low = high = int(part)
-        if not (0 <= low <= 7 and 0 <= high <= 7 and low <= high):
-            raise ValueError(f"day of week {item!r} is out of range 0-7")
-        days.update(day % 7 for day in range(low, high + 1, int(step) if step else 1))
-    return sorted(days)
-
-
-def trigger(expression: str, time_zone: str) -> CronTrigger:
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields, got {len(fields)}")
-    minute, hour, day, month, dow = fields
-    days = (
-        dow
-        if any(c.isalpha() for c in dow)
-        else ("*" if dow == "*" else ",".join(DAY_NAMES[d] for d in _days(dow)))
-    )
-    return CronTrigger(
-        minute=minute, hour=hour, day=day, month=month, day_of_week=days, timezone=ZoneInfo(time_zone)
-    )
-
-
-def _next_on_the_wall(wall_trigger: CronTrigger, tz: ZoneInfo, moment: datetime.datetime):
-    """The next matching local time after ``moment``, as the scheduler takes it: one in a DST
-    gap at the jump (a midnight in Santiago's gap at 01:00), a repeated one once."""
-    wall = moment.astimezone(tz).replace(tzinfo=datetime.UTC)
-    for _attempt in range(1000):
-        wall = wall_trigger.get_next_fire_time(None, wall + datetime.timedelta(microseconds=1))
-        if wall is None:
-            return None
-        at = wall.replace(tzinfo=tz, fold=0).astimezone(datetime.UTC)
-        if at > moment:
-            return at.astimezone(tz)
-    return None
-
-
-def _next_real_hour(trig: CronTrigger, moment: datetime.datetime) -> list[datetime.datetime]:
-    """APScheduler's next fire after ``moment`` (it may answer an earlier one in an overlap)."""
-    probe = moment + datetime.timedelta(microseconds=1)
-    for _attempt in range(120):
-        fire = trig.get_next_fire_time(None, probe)
-        if fire is None:
-            return []
-        if fire > moment:
-            return [fire]
-        probe += datetime.timedelta(minutes=1)
-    return []
-
-
 def next_runs(
     expression: str, time_zone: str, count: int = 5, after: datetime.datetime | None = None
 ) -> list[datetime.datetime]:
-    """The next ``count`` fire times (aware, in ``time_zone``); [] when the expression is invalid.
-
-    The way the campaigns scheduler fires them (``services/campaigns/schedules.py``): by the wall
-    clock, and for an every-hour expression also every real hour of a repeated one."""
+    """The next ``count`` fire times (aware, in ``time_zone``) as the campaigns scheduler fires
+    them (``shared/cron.py``); [] when the expression or the zone is invalid."""
     try:
-        trig, wall_trig, tz = trigger(expression, time_zone), trigger(expression, "UTC"), ZoneInfo(time_zone)
+        tz = ZoneInfo(time_zone)
+        cron.make_trigger(expression, tz)
     except (ValueError, KeyError, LookupError):
         return []
-    every_hour = expression.split()[1] == "*"
     moment = after or datetime.datetime.now(datetime.UTC)
     runs: list[datetime.datetime] = []
-    for _attempt in range(count * 4):
-        found = [f for f in (_next_on_the_wall(wall_trig, tz, moment),) if f is not None]
-        if every_hour:
-            found += _next_real_hour(trig, moment)
-        if not found:
+    while len(runs) < count:
+        fire = cron.next_fire(expression, tz, moment)
+        if fire is None:
             break
-        fire = min(found, key=lambda f: f.astimezone(datetime.UTC))
-        runs.append(fire)
-        if len(runs) == count:
-            break
-        moment = fire.astimezone(datetime.UTC)
+        runs.append(fire.astimezone(tz))
+        moment = fire
     return runs
 
 
@@ -166,7 +95,7 @@ def describe(expression: str) -> str:
             names = [_(MONTH_WORDS[int(m) - 1]) if m.isdigit() else m for m in month.split(",")]
             parts.append(_("in {months}", months=_list(names)))
         if dow != "*":
-            days = _days(dow) if not any(c.isalpha() for c in dow) else None
+            days = cron.crontab_days(dow) if not any(c.isalpha() for c in dow) else None
             if days == [1, 2, 3, 4, 5]:
                 parts.append(_("Monday to Friday"))
             elif days is not None:
