@@ -4,9 +4,11 @@ ids, and /healthz and /readyz."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
+import warnings
 
 from apiflask import APIFlask
 from flask import g, jsonify, request
@@ -33,6 +35,32 @@ def service_api(import_name: str, parts, *, title: str, description: str, bluepr
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app
+
+
+# apispec's word for that second registration; _without_numbered_copies mends what it warns of.
+warnings.filterwarnings("ignore", message=r".* has already been added to the spec\.", category=UserWarning)
+
+
+def _without_numbered_copies(spec: dict) -> dict:
+    """One component per schema. APIFlask registers an output schema a second time, as
+    ``DeliveryOut1``, when a page's items (``page_of``) named it first; a client generated from
+    the document would have two types for one thing. A numbered component equal to the one it
+    copies is dropped and every reference points at the original."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    copies = {
+        name: match.group(1)
+        for name in schemas
+        if (match := re.fullmatch(r"(.+?)(\d+)", name)) and schemas.get(match.group(1)) == schemas[name]
+    }
+    if not copies:
+        return spec
+    text = json.dumps(spec)
+    for copy, original in copies.items():
+        text = text.replace(f'"#/components/schemas/{copy}"', f'"#/components/schemas/{original}"')
+    spec = json.loads(text)
+    for copy in copies:
+        del spec["components"]["schemas"][copy]
+    return spec
 
 
 def create_api_app(
@@ -80,7 +108,7 @@ def create_api_app(
                             },
                         },
                     )
-        return spec
+        return _without_numbered_copies(spec)
 
     @app.before_request
     def correlation():
