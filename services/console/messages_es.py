@@ -373,6 +373,8 @@ ES: dict[str, str] = {
     "A sample of up to 10 people.": "Una muestra de hasta 10 personas.",
     "City": "Ciudad",
     "Export CSV": "Exportar CSV",
+    "Export for Excel": "Exportar para Excel",
+    "Download the report for Excel": "Descargar el informe para Excel",
     "recompute": "recalcular",
     "archive": "archivar",
     "A recompute is queued; the member count updates when it ends.": "Hay un recálculo en cola; el número de miembros se actualiza cuando termine.",

@@ -98,6 +98,12 @@ def test_an_upload_runs_and_shows_the_rejected_rows_with_a_report_to_download(se
         ["3", "email"],
         ["5", "_row"],
     ]
+    # For Excel set up in Spanish: a byte-order mark and ';', offered beside the plain CSV.
+    assert f'href="{location}/report.csv?excel=1"' in html
+    excel = client.get(f"{location}/report.csv?excel=1").get_data()
+    assert excel.startswith("\ufeff".encode()) and excel.decode("utf-8-sig").splitlines()[0] == (
+        "row;field;reason;skipped;warning"
+    )
     listing = client.get("/imports").get_data(as_text=True)
     assert "clientes.csv" in listing and location in listing
 
@@ -268,6 +274,9 @@ def test_save_then_the_detail_page_with_members_export_and_confirmed_actions(seg
     assert "a@example.com" in html and "c@example.com" not in html
     export = client.get(f"{location}/export.csv")
     assert export.status_code == 200 and len(export.get_data(as_text=True).splitlines()) == 3
+    assert f'href="{location}/export.csv?excel=1"' in html
+    excel = client.get(f"{location}/export.csv?excel=1").get_data().decode("utf-8")
+    assert excel.startswith("\ufeff") and ";" in excel.splitlines()[0] and "," not in excel.splitlines()[0]
     assert 'href="/segments/"' not in html and "España" in client.get("/segments").get_data(as_text=True)
 
     asked = client.post(f"{location}/recompute", data={"csrf_token": csrf_of(client)})
