@@ -133,4 +133,27 @@ document.querySelectorAll("form[data-autosubmit] select").forEach(function (sele
       event.target.closest(".journey-step").setAttribute("data-type", event.target.value);
     }
   });
+  // "Add a step": an empty row like the last one, numbered next (without script, saving gives more rows).
+  var add = editor.querySelector("[data-role=add-step]");
+  var count = editor.querySelector("input[name=journey_rows]");
+  var list = editor.querySelector(".journey-steps");
+  if (!add || !count || !list || !list.lastElementChild) { return; }
+  add.hidden = false;
+  add.addEventListener("click", function () {
+    var n = parseInt(count.value, 10) || list.children.length;
+    var row = list.lastElementChild.cloneNode(true);
+    row.setAttribute("data-type", "");
+    row.querySelectorAll(".field-error").forEach(function (error) { error.remove(); });
+    row.querySelector("[data-role=step-number]").textContent = String(n + 1);
+    row.querySelectorAll("[name]").forEach(function (field) {
+      field.name = field.name.replace(/^step\d+_/, "step" + n + "_");
+      var label = field.getAttribute("aria-label");
+      if (label) { field.setAttribute("aria-label", label.replace(/\d+$/, String(n + 1))); }
+      if (field.name === "step" + n + "_id") { field.placeholder = "step" + (n + 1); }
+      if (field.tagName === "SELECT") { field.selectedIndex = 0; } else { field.value = ""; }
+    });
+    list.appendChild(row);
+    count.value = String(n + 1);
+    row.querySelector("[data-role=step-type]").focus();
+  });
 })();
