@@ -376,3 +376,39 @@ def test_a_row_without_its_empty_last_cells_is_read_as_empty_cells(api, settings
     report = {r["row"]: r["reason"] for r in api.get(f"/imports/{done['id']}/rejections").json["items"]}
     assert "necesita un external_id, correo o teléfono" in report[5], report
     assert report[6] == "tiene 5 columnas; la cabecera tiene 4", report
+
+
+def test_a_re_import_with_a_new_country_moves_a_zone_that_came_from_the_country(api, settings):
+    first = (
+        "Correo electrónico;País;Zona horaria\r\n"
+        "begoña@ejemplo.es;ES;\r\n"  # Spain's main zone, a guess
+        "canario@ejemplo.es;ES;Atlantic/Canary\r\n"  # given: never moved
+        "iñaki@ejemplo.es;ES\r\n"  # (the empty last cell left out)
+    ).encode("cp1252")
+    done = finished(api, settings, upload(api, first, lang="es")["id"])
+    assert (done["created"], done["guessed"]) == (3, 2), done
+    # They moved; the CRM's new export has no zone column.
+    moved = (
+        "Correo electrónico;País\r\nbegoña@ejemplo.es;MX\r\ncanario@ejemplo.es;MX\r\niñaki@ejemplo.es;AR\r\n"
+    )
+    for attempt in range(2):
+        done = finished(api, settings, upload(api, moved.encode("cp1252"), lang="es")["id"])
+        zones = {
+            d["email"]: (d["country"], d["time_zone"], d["time_zone_origin"])
+            for d in Customer._get_collection().find()
+        }
+        assert zones == {
+            "begoña@ejemplo.es": ("MX", "America/Mexico_City", "guess"),
+            "canario@ejemplo.es": ("MX", "Atlantic/Canary", "given"),
+            "iñaki@ejemplo.es": ("AR", "America/Argentina/Buenos_Aires", "guess"),
+        }
+        if attempt == 0:
+            assert (done["updated"], done["guessed"], done["rejected"]) == (3, 2, 0), done
+            warnings = {
+                r["row"]: r["reason"] for r in api.get(f"/imports/{done['id']}/rejections").json["items"]
+            }
+            assert "se supuso America/Mexico_City por el país MX" in warnings[2], warnings
+            assert "se supuso America/Argentina/Buenos_Aires por el país AR" in warnings[4], warnings
+            assert set(warnings) == {2, 4}
+        else:  # the same file again: nothing changes, nothing is guessed again
+            assert (done["unchanged"], done["updated"], done["guessed"]) == (3, 0, 0), done
