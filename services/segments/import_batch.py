@@ -69,6 +69,11 @@ class Batch:
         )
         self.outcome.guessed += 1
 
+    def _guessed(self, row: Row, zone: str, country: str) -> None:
+        """The row gave no zone: its country's main one was taken, and the country has several."""
+        count = world.country_zone(country)[1]
+        self.warn(row, "time_zone", self.say("zone_guessed", zone=zone, country=country, count=count))
+
     def reject(self, row: Row, errors, skipped: bool = False) -> None:
         for name, reason in errors:
             self.outcome.rejections.append(
@@ -177,6 +182,10 @@ class Batch:
                 if not update:
                     self.outcome.unchanged += 1
                     continue
+                after = {**match, **update["$set"]}
+                moved = {"time_zone", "time_zone_origin"} & set(update["$set"])
+                if moved and after.get("time_zone_origin") == "guess":  # a new country brought its main zone
+                    self._guessed(row, after["time_zone"], after["country"])
                 _apply(match, update)
                 remember(match)
                 updates.setdefault(match["_id"], {}).update(update["$set"])
@@ -184,17 +193,9 @@ class Batch:
                 rows_of.setdefault(match["_id"], []).append(row.line)
                 self.outcome.updated += 1
             else:
-                if not values.get("time_zone") and values.get("country"):
-                    zone, count = world.country_zone(values["country"])
-                    if zone:
-                        values["time_zone"] = zone
-                        if count > 1:
-                            self.warn(
-                                row,
-                                "time_zone",
-                                self.say("zone_guessed", zone=zone, country=values["country"], count=count),
-                            )
                 doc = profiles.new_document(values)
+                if doc["time_zone_origin"] == "guess":
+                    self._guessed(row, doc["time_zone"], doc["country"])
                 doc["_id"] = ObjectId()
                 self.seen[doc["_id"]] = row.line
                 new_ids.add(doc["_id"])

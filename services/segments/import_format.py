@@ -162,7 +162,9 @@ def detect_delimiter(text: str) -> str:
         widths = [len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)]
         if not widths or widths[0] < 2:
             continue
-        consistent = all(width == widths[0] for width in widths[: len(lines) - 1])  # the last may be cut
+        # A row may leave out its empty last cells (LibreOffice, Google Sheets, a hand edit), never
+        # have more than the header; the last line may be cut.
+        consistent = all(width <= widths[0] for width in widths[: len(lines) - 1])
         if consistent and widths[0] > best_columns:
             best, best_columns = delimiter, widths[0]
     return best
@@ -182,5 +184,6 @@ def preview(sample: bytes, fmt: str) -> dict:
         "encoding": encoding,
         "delimiter": delimiter,
         "header": header,
-        "sample": rows[1 : SAMPLE_ROWS + 1],
+        # A row without its empty last cells is shown (and read, import_rows) with them empty.
+        "sample": [row + [""] * (len(header) - len(row)) for row in rows[1 : SAMPLE_ROWS + 1]],
     }

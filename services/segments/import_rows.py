@@ -128,9 +128,11 @@ def csv_rows(
             continue
         if not record or not any(cell.strip() for cell in record):
             continue
-        if len(record) != len(header):
+        if len(record) > len(header):
             yield Row(line, errors=[("_row", say("row_columns", got=len(record), want=len(header)))])
             continue
+        # LibreOffice, Google Sheets (a ragged range) and hand edits leave out a row's empty last cells.
+        record += [""] * (len(header) - len(record))
         if any("\ufffd" in cell for cell in record):
             yield Row(line, errors=[("_row", say("row_text", encoding=readable))])
             continue

@@ -40,6 +40,7 @@ IDENTIFIERS = ("external_id", "email", "phone")
 MAX_ATTRIBUTES = 100
 MAX_ATTRIBUTE_BYTES = 2048
 _LOCALE = re.compile(LOCALE_RE)
+DEFAULT_ZONE = "Europe/Madrid"
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
@@ -190,7 +191,7 @@ def new_document(values: dict) -> dict:
     now = utcnow()
     doc = {
         "locale": "es",
-        "time_zone": "Europe/Madrid",
+        "time_zone": DEFAULT_ZONE,
         "social": {},
         "stage": "lead",
         "tags": [],
@@ -204,13 +205,41 @@ def new_document(values: dict) -> dict:
         "updated_at": now,
     }
     doc.update({key: value for key, value in values.items() if value is not None})
-    if not values.get("time_zone") and values.get("country"):
-        # Quiet hours and local send times read this zone: a Mexican customer left on Madrid's
-        # would be messaged at night. The country's main zone (an import warns when it has several).
-        doc["time_zone"] = country_zone(values["country"])[0] or doc["time_zone"]
+    if values.get("time_zone"):
+        doc["time_zone_origin"] = "given"
+    else:
+        doc["time_zone"], doc["time_zone_origin"] = zone_of(values.get("country"))
     doc.update(derived(doc))
     # Sparse unique indexes: a missing key, never a stored null.
     return {key: value for key, value in doc.items() if value is not None}
+
+
+def zone_of(country: str | None) -> tuple[str, str]:
+    """(time zone, its origin) of a customer who gave none: their country's main zone, else the default.
+
+    Quiet hours and local send times read this zone: a Mexican customer left on Madrid's
+    would be messaged at night. With several zones in the country it is a guess (an import warns).
+    """
+    zone, count = country_zone(country) if country else (None, 0)
+    if zone is None:
+        return DEFAULT_ZONE, "default"
+    return zone, ("guess" if count > 1 else "country")
+
+
+def _zone_follows(existing: dict, values: dict, replace_empty: bool) -> dict:
+    """``values`` with the time zone (and its origin) they bring: a zone given is the customer's
+    choice; a new country moves a zone that only came from the old one (or the default)."""
+    if values.get("time_zone") is not None:
+        return {**values, "time_zone_origin": "given"}
+    cleared = replace_empty and "time_zone" in values  # a PATCH's null: no choice any more
+    if not cleared:
+        if existing.get("time_zone_origin") in (None, "given"):
+            return values  # chosen, or stored before the origin was recorded (it may have been chosen)
+        if "country" not in values or (values["country"] is None and not replace_empty):
+            return values  # the country is not changed (an import's blank cell gives no value)
+    country = values["country"] if "country" in values else existing.get("country")
+    zone, origin = zone_of(country)
+    return {**values, "time_zone": zone, "time_zone_origin": origin}
 
 
 def merge_changes(existing: dict, values: dict, *, replace_empty: bool = False) -> dict:
@@ -223,6 +252,7 @@ def merge_changes(existing: dict, values: dict, *, replace_empty: bool = False) 
     """
     changes: dict = {}
     unset: list[str] = []
+    values = _zone_follows(existing, values, replace_empty)
     for field, value in values.items():
         current = existing.get(field)
         if value is None:

@@ -9,6 +9,10 @@ from shared.store import utcnow
 
 STAGES = ("lead", "prospect", "customer", "churned")
 LOCALE_RE = r"^[a-z]{2}(-[A-Z]{2})?$"
+# Where a customer's time zone came from. Only a given one (by the customer or a marketer) stays
+# when the country changes; the others follow the country: "country" (its only zone), "guess"
+# (the main zone of a country with several), "default" (no country: the service's default).
+ZONE_ORIGINS = ("given", "country", "guess", "default")
 
 
 class PurchaseSummary(me.EmbeddedDocument):
@@ -45,6 +49,7 @@ class Customer(me.Document):
     last_name_key = me.StringField()
     locale = me.StringField(default="es", regex=LOCALE_RE)
     time_zone = me.StringField(default="Europe/Madrid")
+    time_zone_origin = me.StringField(choices=ZONE_ORIGINS)  # missing: stored before it was recorded
     country = me.StringField(max_length=2)
     city = me.StringField(max_length=200)
     city_key = me.StringField()

@@ -501,6 +501,12 @@ def test_every_kind_of_condition_the_builder_makes_is_a_rule_the_api_accepts(seg
     assert accepted("0")["value"] == 1
     page.select_option(f"{node} select[data-role=field]", "attributes.")
     page.fill(f"{node} input[data-role=attribute]", "plan")
+    # An attribute's value that reads as a number is sent as one; a code with a leading zero or
+    # a plus sign (a postal code, a phone number) stays the text the marketer typed: 08001 is not 8001.
+    page.select_option(f"{node} select[data-role=op]", "eq")
+    for typed, sent in (("12,5", 12.5), ("08001", "08001"), ("+34600111222", "+34600111222"), ("0", 0)):
+        page.fill(f"{node} input[data-role=value]", typed)
+        assert accepted("0")["value"] == sent, typed
     page.select_option(f"{node} select[data-role=op]", "exists")
     assert accepted("0") == {"field": "attributes.plan", "op": "exists", "value": True}
     page.click(f"{node} button[data-action=negate]")

@@ -356,3 +356,71 @@ def test_a_time_zone_must_be_a_place_not_a_file_of_the_servers_zone_folder(api):
     assert (
         api.post("/customers", json={"email": "tz@example.es", "time_zone": "Europe/Kyiv"}).status_code == 201
     )
+
+
+def test_a_country_change_moves_a_zone_that_came_from_the_country_never_one_that_was_given(api, service_env):
+    def zone(body):
+        return body["time_zone"], body["time_zone_origin"]
+
+    # Spain's main zone was not Begoña's choice: moving to Mexico moves it (a guess: Mexico has several).
+    begona = api.post(
+        "/customers", json={"email": "begoña@ejemplo.es", "first_name": "Begoña", "country": "ES"}
+    )
+    assert begona.status_code == 201 and zone(begona.json) == ("Europe/Madrid", "guess"), begona.json
+    queue = declare_membership_queue(service_env)
+    moved = api.patch(f"/customers/{begona.json['id']}", json={"country": "mx"})
+    assert moved.status_code == 200 and zone(moved.json) == ("America/Mexico_City", "guess"), moved.json
+    [event] = events_in(service_env, queue)
+    assert {"country", "time_zone"} <= set(event["payload"]["changed"]), event
+    stored = Customer._get_collection().find_one({"first_name": "Begoña"})
+    assert (stored["time_zone"], stored["time_zone_origin"]) == ("America/Mexico_City", "guess")
+    iñaki = api.post("/customers", json={"email": "inaki@ejemplo.es", "country": "ES"}).json
+    assert zone(api.patch(f"/customers/{iñaki['id']}", json={"country": "AR"}).json) == (
+        "America/Argentina/Buenos_Aires",
+        "guess",
+    )
+    # A country with one zone: no guess.
+    assert zone(api.patch(f"/customers/{iñaki['id']}", json={"country": "CO"}).json) == (
+        "America/Bogota",
+        "country",
+    )
+    # No country at first (the service's default zone), a country later: the country's zone.
+    nadie = api.post("/customers", json={"email": "nadie@ejemplo.es"}).json
+    assert zone(nadie) == ("Europe/Madrid", "default")
+    assert zone(api.patch(f"/customers/{nadie['id']}", json={"country": "MX"}).json) == (
+        "America/Mexico_City",
+        "guess",
+    )
+
+    # A zone given when the customer was created, or later, is never moved by the country.
+    canario = api.post(
+        "/customers", json={"email": "gc@ejemplo.es", "country": "ES", "time_zone": "Atlantic/Canary"}
+    ).json
+    assert zone(canario) == ("Atlantic/Canary", "given")
+    after = api.patch(f"/customers/{canario['id']}", json={"country": "MX", "city": "Guadalajara"}).json
+    assert (after["country"], *zone(after)) == ("MX", "Atlantic/Canary", "given")
+    chose = api.post("/customers", json={"email": "madrid@ejemplo.es", "country": "ES"}).json
+    assert zone(api.patch(f"/customers/{chose['id']}", json={"time_zone": "Europe/Madrid"}).json) == (
+        "Europe/Madrid",
+        "given",
+    )
+    assert zone(api.patch(f"/customers/{chose['id']}", json={"country": "AR"}).json) == (
+        "Europe/Madrid",
+        "given",
+    )
+    # The country and a zone changed together: the zone given.
+    both = api.patch(f"/customers/{iñaki['id']}", json={"country": "MX", "time_zone": "America/Tijuana"}).json
+    assert zone(both) == ("America/Tijuana", "given")
+    # A zone cleared (null) follows the country again.
+    assert zone(api.patch(f"/customers/{canario['id']}", json={"time_zone": None}).json) == (
+        "America/Mexico_City",
+        "guess",
+    )
+    # A profile stored before the origin was recorded: its zone may have been chosen, so it is kept.
+    from services.segments import profiles
+
+    old = profiles.new_document({"email": "antes@ejemplo.es", "country": "ES"})
+    old.pop("time_zone_origin", None)
+    old_id = Customer._get_collection().insert_one(old).inserted_id
+    kept = api.patch(f"/customers/{old_id}", json={"country": "MX"}).json
+    assert kept["country"] == "MX" and kept["time_zone"] == "Europe/Madrid", kept

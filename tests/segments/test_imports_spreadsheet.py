@@ -173,12 +173,8 @@ ERROR_ROWS = [
         "must be {lat, lng} numbers",
         "lat y lng deben ser números",
     ),
-    (
-        "crm-15,a15@example.com",
-        "_row",
-        "has 2 columns; the header has 10",
-        "tiene 2 columnas; la cabecera tiene 10",
-    ),
+    # Without its empty last cells: read as empty, so only the phone is wrong.
+    ("crm-15,a15@example.com,12", "phone", "not a valid phone number", "no es un número de teléfono válido"),
     (
         ",,,Sin,,,,,,",
         "_row",
@@ -339,3 +335,80 @@ def test_exports_open_in_excel_set_up_in_spanish(api, settings):
         "Núñez",
         "A Coruña",
     )
+
+
+# As LibreOffice, Google Sheets (a ragged range) or a hand edit save it: a row's empty last cells
+# left out. Windows-1252 and ';', as Excel for Spain writes the rest of the file.
+RAGGED = (
+    "email;nombre;teléfono;ciudad\r\n"
+    "ana@ejemplo.es;Ana\r\n"  # two cells: the phone and the city are empty
+    "inigo@ejemplo.es;Íñigo;600 111 222\r\n"  # three
+    "luis@ejemplo.es;Luis;;Cádiz\r\n"  # all four
+    ";Sin correo\r\n"  # short, and without a way to merge it: rejected for that, not its length
+    "pepa@ejemplo.es;Pepa;;Jaén;de más\r\n"  # one cell more than the header: an error
+).encode("cp1252")
+
+
+@pytest.mark.parametrize("review", ["true", "false"])
+def test_a_row_without_its_empty_last_cells_is_read_as_empty_cells(api, settings, review):
+    job = upload(api, RAGGED, review=review, lang="es")
+    if review == "true":
+        assert (job["encoding"], job["delimiter"]) == ("cp1252", ";"), job
+        assert job["header"] == ["email", "nombre", "teléfono", "ciudad"]
+        assert job["sample"][0] == ["ana@ejemplo.es", "Ana", "", ""], "shown in the header's columns"
+        assert job["mapping"] == {
+            "email": "email",
+            "nombre": "first_name",
+            "teléfono": "phone",
+            "ciudad": "city",
+        }
+        assert api.post(f"/imports/{job['id']}/start", json={"mapping": job["mapping"]}).status_code == 202
+    done = finished(api, settings, job["id"])
+    assert (done["status"], done["delimiter"], done["created"], done["rejected"]) == ("done", ";", 3, 2), done
+    people = {d["email"]: d for d in Customer._get_collection().find()}
+    assert people["ana@ejemplo.es"]["first_name"] == "Ana"
+    assert "phone" not in people["ana@ejemplo.es"] and "city" not in people["ana@ejemplo.es"]
+    assert (people["inigo@ejemplo.es"]["first_name"], people["inigo@ejemplo.es"]["phone"]) == (
+        "Íñigo",
+        "+34600111222",
+    )
+    assert people["luis@ejemplo.es"]["city"] == "Cádiz" and "pepa@ejemplo.es" not in people
+    report = {r["row"]: r["reason"] for r in api.get(f"/imports/{done['id']}/rejections").json["items"]}
+    assert "necesita un external_id, correo o teléfono" in report[5], report
+    assert report[6] == "tiene 5 columnas; la cabecera tiene 4", report
+
+
+def test_a_re_import_with_a_new_country_moves_a_zone_that_came_from_the_country(api, settings):
+    first = (
+        "Correo electrónico;País;Zona horaria\r\n"
+        "begoña@ejemplo.es;ES;\r\n"  # Spain's main zone, a guess
+        "canario@ejemplo.es;ES;Atlantic/Canary\r\n"  # given: never moved
+        "iñaki@ejemplo.es;ES\r\n"  # (the empty last cell left out)
+    ).encode("cp1252")
+    done = finished(api, settings, upload(api, first, lang="es")["id"])
+    assert (done["created"], done["guessed"]) == (3, 2), done
+    # They moved; the CRM's new export has no zone column.
+    moved = (
+        "Correo electrónico;País\r\nbegoña@ejemplo.es;MX\r\ncanario@ejemplo.es;MX\r\niñaki@ejemplo.es;AR\r\n"
+    )
+    for attempt in range(2):
+        done = finished(api, settings, upload(api, moved.encode("cp1252"), lang="es")["id"])
+        zones = {
+            d["email"]: (d["country"], d["time_zone"], d["time_zone_origin"])
+            for d in Customer._get_collection().find()
+        }
+        assert zones == {
+            "begoña@ejemplo.es": ("MX", "America/Mexico_City", "guess"),
+            "canario@ejemplo.es": ("MX", "Atlantic/Canary", "given"),
+            "iñaki@ejemplo.es": ("AR", "America/Argentina/Buenos_Aires", "guess"),
+        }
+        if attempt == 0:
+            assert (done["updated"], done["guessed"], done["rejected"]) == (3, 2, 0), done
+            warnings = {
+                r["row"]: r["reason"] for r in api.get(f"/imports/{done['id']}/rejections").json["items"]
+            }
+            assert "se supuso America/Mexico_City por el país MX" in warnings[2], warnings
+            assert "se supuso America/Argentina/Buenos_Aires por el país AR" in warnings[4], warnings
+            assert set(warnings) == {2, 4}
+        else:  # the same file again: nothing changes, nothing is guessed again
+            assert (done["unchanged"], done["updated"], done["guessed"]) == (3, 0, 0), done

@@ -295,7 +295,9 @@
   function convert(type, text) {
     if (type === "number") { return num(text); }
     if (type === "bool") { return text === "true"; }
-    if (type === "attribute") { return num(text); }
+    // A leading zero or plus sign makes a code (a postal code, a phone number), not a number:
+    // imported, "08001" is stored as that text, and 8001 would never match it.
+    if (type === "attribute") { return /^\s*(0\d|\+)/.test(String(text)) ? text : num(text); }
     return text;
   }
   function readValue(control, type) {

@@ -27,6 +27,14 @@ class CustomerOut(Schema):
     last_name = String()
     locale = String()
     time_zone = String()
+    time_zone_origin = String(
+        metadata={
+            "description": "given (by the customer or a marketer: a new country keeps it), country (the "
+            "country's only zone), guess (the main zone of a country with several: check it), default "
+            "(no country); guessed zones follow a new country. Missing: stored before it was recorded "
+            "(kept like a given one)"
+        }
+    )
     country = String()
     city = String()
     location = Raw()
