@@ -20,6 +20,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+import phonenumbers
+from phonenumbers import Leniency
+
 # Keys whose value is personal, wherever they appear. "url": a post's or a
 # clicked link's address can name the person (x.com/<handle>/status/...,
 # ?email=...): analysts see its site only.
@@ -31,9 +34,30 @@ HANDLE_MAPS = ("social",)
 # "form: <its URL>"): addresses and numbers in it are masked.
 FREE_TEXT_FIELDS = ("reason", "note")
 
-EMAIL_IN_TEXT = re.compile(r"[^\s<>()\"',;:]+@[^\s<>()\"',;:]+")
-# A number in international form (an SMS provider's "The 'To' number +34600999887 is not valid").
-PHONE_IN_TEXT = re.compile(r"\+\d{7,15}\b")
+# (Starting only where a word starts: tried at every character of a long word, the search took
+# seconds on a 20,000-character one.)
+EMAIL_IN_TEXT = re.compile(r"(?<![^\s<>()\"',;:])[^\s<>()\"',;:]+@[^\s<>()\"',;:]+")
+# A number in international form (an SMS provider's "The 'To' number +34600999887 is not valid",
+# "+52 1 55 1234 5678"), masked even when no country's plan knows it.
+PHONE_IN_TEXT = re.compile(r"\+\d(?:[ ()-]{0,2}\d){6,14}(?!\d)")
+# Numbers as people write them ("+34 612 34 56 78", "(+52) 55 1234 5678", "0034 612345678",
+# "612 345 678") are found by phonenumbers' matcher: one valid in its country's plan. Without an
+# international prefix a number is read as Spanish, as segments reads profiles' phones by default.
+TEXT_PHONE_REGION = "ES"
+# What the matcher must not take for a number: dates, times, amounts, and a number a label shows
+# to be an order's, an invoice's or a reference ("pedido 612345678", "order no. 712345678").
+NOT_A_PHONE = re.compile(
+    r"(?<![\d/.-])(?:\d{1,2}([/.-])\d{1,2}\1(?:\d{4}|\d{2})|\d{4}([/.-])\d{1,2}\2\d{1,2})(?![/.-]?\d)"  # dates
+    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?"  # 15/03/2024, 2024-03-15T10:30
+    r"|(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)"  # 10:30, 10:30:45
+    r"|(?<![\d.,])\d{1,3}([.,])\d{3}(?:\3\d{3})*[.,]\d{1,2}(?![.,]?\d)"  # 612.345.678,90
+    r"|(?:[$€£¥]|\b(?:EUR|USD|MXN|GBP)\b)\s?\d[\d.,]*"  # € 912.345.678
+    r"|(?<![\d.,])\d[\d.,]*\s?(?:[$€£¥]|(?:EUR|USD|MXN|GBP|euros?|pesos|d[oó]lares|dollars)\b)"  # 912.345.678 €
+    r"|(?:\b(?:pedido|order|factura|invoice|ref(?:erencia|erence)?|ticket|albar[aá]n|tracking"
+    r"|seguimiento|env[ií]o|shipment)\b|#)\s*(?:n[º°o]\.?\s*)?[:#.]?\s*\d[\d.-]*",  # pedido nº 612345678
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
 
 
 def is_personal(field: str) -> bool:
@@ -58,8 +82,40 @@ def mask_value(field: str, value):
         return "***"
     if field in FREE_TEXT_FIELDS:
         value = EMAIL_IN_TEXT.sub(lambda m: mask_value("email", m.group(0)), value)
-        return PHONE_IN_TEXT.sub(lambda m: mask_value("phone", m.group(0)), value)
+        return mask_phones_in_text(value)
     return value[:1] + "***"
+
+
+def mask_phones_in_text(text: str) -> str:
+    """``text`` with each phone number in it masked as the ``phone`` field is (its +E.164 form)."""
+    if len(_DIGIT.findall(text)) < 7:  # no number to find (most texts): skip the matcher
+        return text
+    # The matcher reads a copy where dates, times, amounts and labelled numbers are blanked out
+    # (same length, so its positions are the text's): it neither takes them for numbers nor
+    # joins them to a number beside them ("15/03/2024 612 345 678").
+    shown = NOT_A_PHONE.sub(lambda m: "|" * len(m.group(0)), text)
+    found = [
+        # "(612 345 678)": the matcher takes the opening bracket, the closing one stays in the text
+        (m.start + int(m.raw_string[:1] == "(" and ")" not in m.raw_string), m.end, _e164(m.number))
+        for m in phonenumbers.PhoneNumberMatcher(shown, TEXT_PHONE_REGION, leniency=Leniency.POSSIBLE)
+        # valid in its country's plan, or written with a + (a reserved or new range is still one)
+        if m.raw_string.lstrip("(").startswith("+") or phonenumbers.is_valid_number(m.number)
+    ]
+    for start, end, _ in found:  # what the matcher took, the plain pattern does not take again
+        shown = shown[:start] + "|" * (end - start) + shown[end:]
+    found += [
+        (m.start(), m.end(), "+" + phonenumbers.normalize_digits_only(m.group(0)))
+        for m in PHONE_IN_TEXT.finditer(shown)
+    ]
+    out, at = [], 0
+    for start, end, number in sorted(found):
+        out += [text[at:start], mask_value("phone", number)]
+        at = end
+    return "".join(out) + text[at:]
+
+
+def _e164(number) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def mask_document(data):

@@ -53,6 +53,13 @@ def parse_positive_int(raw: str) -> int:
     return value
 
 
+def parse_non_negative_int(raw: str) -> int:
+    value = parse_int(raw)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {raw!r}")
+    return value
+
+
 def parse_float(raw: str) -> float:
     try:
         return float(raw)
@@ -204,6 +211,15 @@ class CommonSettings:
         parse=parse_positive_int,
         common=True,
         doc="largest request body an api takes (imports have their own limit)",
+    )
+    trusted_proxies: int = setting(
+        0,
+        parse=parse_non_negative_int,
+        common=True,
+        doc="reverse proxies (nginx, a load balancer) in front of the api or console whose "
+        "X-Forwarded-For is trusted: the client's address for throttles and consent records is "
+        "the one the outermost of them saw; 0 reads no forwarded header (a client could forge "
+        "it), so set it only where every request comes through that many proxies",
     )
     worker_max_attempts: int = setting(
         5, parse=parse_positive_int, doc="tries of a failing message before it is dead-lettered"

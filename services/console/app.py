@@ -11,6 +11,7 @@ from flask import Flask, g, jsonify, render_template, request
 from services.console import i18n, links, security
 from services.console.client import ApiFailure, ServiceUnavailable
 from services.console.settings import Settings, load
+from shared.http.proxies import trust_proxies
 from shared.logs import new_id, reset_correlation_id, set_correlation_id
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=settings.session_max,
         MAX_CONTENT_LENGTH=FORM_MAX_BYTES,
     )
+    trust_proxies(app, settings.trusted_proxies)  # the client's address behind nginx, a balancer
     from services.console import accounts
     from shared import store
 

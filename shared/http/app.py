@@ -15,7 +15,7 @@ from flask import g, jsonify, request
 from kombu import Connection
 
 from shared import store
-from shared.http import auth, errors, inputs, observe
+from shared.http import auth, errors, inputs, observe, proxies
 from shared.logs import new_id, reset_correlation_id, set_correlation_id
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ def create_api_app(
     app.config["INFO"] = {"description": description or title}
     app.security_schemes = {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
     app.json.ensure_ascii = False
+    proxies.trust_proxies(app, settings.trusted_proxies)  # the client's address behind nginx, a balancer
 
     app.config["HTTP_ERROR_SCHEMA"] = errors.ERROR_SCHEMA
     app.config["VALIDATION_ERROR_SCHEMA"] = errors.ERROR_SCHEMA

@@ -26,7 +26,11 @@ EMAIL, PHONE, LAST, IP, HANDLE = (
     "lucia_gz",
 )
 OTHER = "lu.privado@otro.example"
-PERSONAL = (EMAIL, PHONE, LAST, IP, HANDLE, OTHER, "lucia.garcia%40ejemplo.es")
+# The customer's number as people write it in a note or a provider's reason.
+SPACED, DASHED = "+34 600 99 98 87", "600-999-887"
+PERSONAL = (EMAIL, PHONE, LAST, IP, HANDLE, OTHER, "lucia.garcia%40ejemplo.es", SPACED, DASHED, "600 999 887")
+# Beside them, what must reach the analyst as it is.
+NOTE_TAIL = "el 15/03/2024 a las 10:30, pedido nº 600123456, 1.234,56 €"
 
 
 def seed(apps) -> dict:
@@ -92,7 +96,8 @@ def seed(apps) -> dict:
         status="granted",
         source="api",
         ip=IP,
-        note=f"form: https://tienda.example/alta?email={EMAIL}; confirmed from {OTHER}",
+        note=f"form: https://tienda.example/alta?email={EMAIL}; confirmed from {OTHER} "
+        f"and by phone at {SPACED} ({DASHED}) {NOTE_TAIL}",
     ).save()
     ConsentState(
         customer_id=oid, channel="email", topic="newsletter", status="granted", at=now, entry_id=entry.id
@@ -116,7 +121,8 @@ def seed(apps) -> dict:
         topic="newsletter",
         template_id=ObjectId(),
         status="failed",
-        reason=f"provider 400 code 21211: The 'To' number {PHONE} is not a valid phone number.",
+        reason=f"provider 400 code 21211: The 'To' number {PHONE} is not a valid phone number "
+        "(the customer wrote 600 999 887).",
         address=PHONE,
     ).save()
     query = ListeningQuery(name="marca", keywords=["luna"], sources=["x"]).save()
@@ -175,6 +181,12 @@ def test_no_get_of_any_api_shows_an_analyst_a_customers_personal_data(service_en
             shown += answer.json and str(answer.json) or ""
             leaks += [f"{service} GET {path}: {value}" for value in PERSONAL if value in shown]
     assert leaks == [], "\n".join(leaks)
+    history = (
+        apps["mailer"]
+        .test_client()
+        .get(f"/customers/{ids['customer_id']}/consents/history", headers={"X-API-Key": ANALYST_KEY})
+    )
+    assert history.json["items"][0]["note"].endswith(f"by phone at +34*******87 (+34*******87) {NOTE_TAIL}")
     for expected in (
         "segments /customers/{customer_id}/interactions",
         "segments /imports/{job_id}",

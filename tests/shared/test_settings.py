@@ -38,6 +38,8 @@ def test_common_values_are_shared_and_service_prefix_wins():
         ("VINCULO_API_KEYS", "abcdefghij:owner", "VINCULO_API_KEYS unknown role 'owner'"),
         ("VINCULO_SECRET_KEY", "short", "VINCULO_SECRET_KEY must be at least 16 characters"),
         ("VINCULO_MAILER_WEB_WORKERS", "two", "VINCULO_MAILER_WEB_WORKERS must be a whole number"),
+        ("VINCULO_TRUSTED_PROXIES", "-1", "VINCULO_TRUSTED_PROXIES must be 0 or more"),
+        ("VINCULO_MAILER_TRUSTED_PROXIES", "nginx", "VINCULO_MAILER_TRUSTED_PROXIES must be a whole number"),
         (
             "VINCULO_MAILER_WORKER_MAX_ATTEMPTS",
             "0",

@@ -1,0 +1,124 @@
+"""Phone numbers in free texts analysts read (an SMS provider's failure reason, a consent's
+note) are masked as people write them, in Spanish, Mexican and English texts, beside emoji
+and right-to-left script; dates, times, amounts and order numbers stay as they are."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.personal import mask_document, mask_value
+
+MASKED = "+34*******78"  # +34612345678 as the phone field shows it to an analyst
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("Llámame al +34 612 34 56 78 por la tarde", f"Llámame al {MASKED} por la tarde"),
+        ("tel. +34-612-345-678", f"tel. {MASKED}"),
+        ("Su número: (+34) 612-345-678.", f"Su número: {MASKED}."),
+        ("+34 (0) 612 345 678", "+34********78"),
+        ("WhatsApp (612 345 678) o fijo (91 234 56 78)", f"WhatsApp ({MASKED}) o fijo (+34*******78)"),
+        ("móvil 612 345 678, fijo 91 234 56 78", "móvil +34*******78, fijo +34*******78"),
+        ("fijo 0034 612345678", f"fijo {MASKED}"),
+        ("llamar al 612-34-56-78 o al 6 12 34 56 78", f"llamar al {MASKED} o al {MASKED}"),
+        ("Tlf.: 612.34.56.78", f"Tlf.: {MASKED}"),
+        ("Teléfono nº 612345678", f"Teléfono nº {MASKED}"),
+        # Mexican
+        (
+            "Cliente de CDMX (+52) 55 1234 5678, prefiere WhatsApp",
+            "Cliente de CDMX +52********78, prefiere WhatsApp",
+        ),
+        ("WhatsApp +52 1 55 1234 5678 después de las 18:00", "WhatsApp +52*********78 después de las 18:00"),
+        # English, and numbers a plan reserves (a drama range, a provider's test number)
+        ("Call me at +1 (415) 555-2671 after 5pm", "Call me at +14*******71 after 5pm"),
+        ("UK: +44 7700 900123", "UK: +44********23"),
+        (
+            "provider 400 code 21211: The 'To' number +15005550001 is not a valid phone number.",
+            "provider 400 code 21211: The 'To' number +15*******01 is not a valid phone number.",
+        ),
+        ("The 'To' number +34612345678 is not valid", f"The 'To' number {MASKED} is not valid"),
+        # beside dates, times and amounts, which stay
+        (
+            "Llamó el 15/03/2024 a las 10:30 desde el 612 345 678 y pagó 1.234,56 €",
+            f"Llamó el 15/03/2024 a las 10:30 desde el {MASKED} y pagó 1.234,56 €",
+        ),
+        ("2024-03-15 612 345 678", f"2024-03-15 {MASKED}"),
+        ("10:30:45 612 345 678", f"10:30:45 {MASKED}"),
+        ("pedido 612345678, llamar al 612 345 678", f"pedido 612345678, llamar al {MASKED}"),
+        # emoji, right-to-left script and its marks, digits of other scripts
+        ("😀📱 +34 612 34 56 78 😀", f"😀📱 {MASKED} 😀"),
+        ("👨‍👩‍👧 612345678👍", f"👨‍👩‍👧 {MASKED}👍"),
+        ("اتصل بي على \u200f+34 612 34 56 78\u200f شكرا", f"اتصل بي على \u200f{MASKED}\u200f شكرا"),
+        ("اتصل على ٦١٢ ٣٤٥ ٦٧٨ شكرا", f"اتصل على {MASKED} شكرا"),
+        ("שלום +34 612 34 56 78 תודה", f"שלום {MASKED} תודה"),
+        ("tel ６１２３４５６７８", f"tel {MASKED}"),
+    ],
+)
+def test_numbers_as_people_write_them_are_masked(text, shown):
+    assert mask_value("note", text) == shown
+    assert mask_value("reason", text) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "15/03/2024",
+        "2024-03-15",
+        "2024/03/15",
+        "15.03.24",
+        "2024-03-15T10:30:00Z",
+        "15-03-2024 10:30:45",
+        "de 9:00 a 18:30",
+        "1.234,56 €",
+        "importe 612.345.678,90 €",
+        "importe 612.345.678 €",
+        "€ 912.345.678",
+        "total $1,234.56",
+        "saldo +1.234,56 €",
+        "612345678 pesos",
+        "pedido 612345678",
+        "Pedido nº 912 345 678",
+        "nº de pedido: 600123456",
+        "order no. 712345678",
+        "Order #612345678 shipped",
+        "ref: 612345678",
+        "factura 2024031512",
+        "tracking 1Z999AA10123456784",
+        "DNI 12345678Z, CP 28013",
+        "IBAN ES91 2100 0418 4502 0005 1332",
+        "timestamp 1710498600",
+        "v 2.10.3, IP 192.168.100.200",
+        "550 5.1.1 user unknown",
+        "pedido 15/03/2024 a las 10:30, importe 1.234,56 €, pedido nº 100234567 📦",
+        "بتاريخ 15/03/2024 الساعة 10:30",
+    ],
+)
+def test_dates_times_amounts_and_order_numbers_are_left_as_they_are(text):
+    assert mask_value("note", text) == text
+
+
+def test_emails_and_numbers_in_one_text_and_in_a_document():
+    reason = "550 <ana.garcía@ejemplo.es>: llame al +34 612 34 56 78 antes del 15/03/2024"
+    assert mask_value("reason", reason) == f"550 <a***@ejemplo.es>: llame al {MASKED} antes del 15/03/2024"
+    masked = mask_document({"items": [{"note": "WhatsApp 612 345 678", "status": "612 345 678"}]})
+    assert masked == {"items": [{"note": f"WhatsApp {MASKED}", "status": "612 345 678"}]}  # free text only
+
+
+def test_texts_without_a_number_and_odd_texts_pass_unchanged():
+    for text in ("", "sin número", "🙂" * 500, "\u202e612\u202c", "+" * 100, "1" * 6, "a1b2c3d4e5f6g7"):
+        assert mask_value("note", text) == text
+    long = "Llame al 612 345 678. " * 200  # a long note: every number masked
+    assert mask_value("note", long) == f"Llame al {MASKED}. " * 200
+
+
+@pytest.mark.parametrize(
+    "text", ["1" * 20_000, "a" * 20_000 + "@tienda.example", "1.2" * 7_000, "6 " * 10_000]
+)
+def test_a_long_word_or_run_of_digits_is_read_in_linear_time(text):
+    """The e-mail search once tried every character of a long word as a start: 5 s for 20,000."""
+    import time
+
+    started = time.perf_counter()
+    mask_value("note", text)
+    assert time.perf_counter() - started < 1.5
