@@ -142,10 +142,11 @@ def parse(raw: bytes) -> Report:
             continue
         blocks = part.get_payload()
         for block in blocks[1:] if isinstance(blocks, list) else []:
-            action = (block.get("Action") or "").strip().lower()
-            status = (block.get("Status") or "").strip()
+            # A field with raw UTF-8 (RFC 6533: a diagnostic quoting the address) is a Header.
+            action = _header_text(block.get("Action") or "").strip().lower()
+            status = _header_text(block.get("Status") or "").strip()
             address = _addr(block.get("Final-Recipient") or block.get("Original-Recipient"))
-            diagnostic = (block.get("Diagnostic-Code") or "").split(";", 1)[-1].strip() or None
+            diagnostic = _header_text(block.get("Diagnostic-Code") or "").split(";", 1)[-1].strip() or None
             hard = action == "failed" and status.startswith("5")
             return Report("hard" if hard else "soft", delivery_id, address, status, diagnostic)
     raise NotAReport("the report has no message/delivery-status part with a recipient")
