@@ -163,7 +163,9 @@ def apply(report: Report, events) -> dict:
     elif report.address:
         customer = recipients.by_email(report.address)
     address = report.address or (customer or {}).get("email") or (delivery or {}).get("address")
-    reason = f"{report.kind}: {report.status or ''} {report.diagnostic or ''}".strip()[:500]
+    # An erased customer's delivery keeps no provider's words: a diagnostic quotes the address.
+    diagnostic = None if (delivery or {}).get("erased") else report.diagnostic
+    reason = f"{report.kind}: {report.status or ''} {diagnostic or ''}".strip()[:500]
     out = {
         "kind": report.kind,
         "delivery_id": str(report.delivery_id) if delivery else None,
