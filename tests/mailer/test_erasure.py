@@ -297,3 +297,11 @@ def test_forget_erased_cleans_the_deliveries_of_customers_erased_before_the_work
     assert (erased.status, erased.address, erased.erased) == ("sent", None, True)
     assert Delivery.objects.get(customer_id=kept.id).address == PIA["email"]
     assert ConsentEntry.objects.get(customer_id=kept.id).ip == PIA["ip"]
+
+
+def test_an_erasure_event_without_a_customer_id_is_dead_lettered_not_retried(service_env):
+    from shared.messaging.consumer import Poison
+
+    event = CustomerErased(customer_id="ñandú", email_hash=contact_hash("email", NANDU["email"]))
+    with pytest.raises(Poison, match="customer_id"):
+        consumers.on_customer_erased(envelope_for(event, "segments"))
