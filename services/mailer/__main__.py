@@ -1,4 +1,6 @@
-"""``python -m services.mailer api|worker``: run one part of the mailer service."""
+"""``python -m services.mailer api|worker``: run one part of the mailer service;
+``forget-erased``: take erased customers' data out of the mailer's collections (once, for
+those erased before the worker did it on ``customer.erased``)."""
 
 from services.mailer.settings import load
 from shared.entry import build_worker, main, run_api, run_worker
@@ -26,5 +28,18 @@ def worker(settings, _argv):
         parts.close()
 
 
+def forget_erased(settings, _argv):
+    from services.mailer import erasure
+    from services.mailer.bootstrap import build
+
+    parts = build(settings)
+    parts.prepare_store()
+    try:
+        done = erasure.forget_all_erased()
+    finally:
+        parts.close()
+    print(f"{done} erased customers: no address, reason or IP of theirs left in the mailer")
+
+
 if __name__ == "__main__":
-    main("mailer", load, {"api": api, "worker": worker})
+    main("mailer", load, {"api": api, "worker": worker}, commands={"forget-erased": forget_erased})

@@ -10,7 +10,8 @@ announces ``contact.suppressed``, from which segments (the owner of Customer) se
 the profile's ``suppression`` sub-document; the delivery, if it was sent, becomes
 ``bounced`` (``delivery.bounced``, once). Both events are announced through one outbox
 intent written before the writes (``intents.BOUNCE_KIND``). A
-complaint also revokes the consent of the delivery's topic. A soft bounce
+complaint also revokes the consent of the delivery's topic; the intent holds that revocation
+too, so the relay completes it for a process killed after the writes. A soft bounce
 (4.x.x, delayed) is noted on the delivery and changes nothing else.
 """
 
@@ -27,7 +28,7 @@ from bson.errors import InvalidId
 
 from services.mailer import consents
 from services.mailer.announcing import delivery_event
-from services.mailer.intents import BOUNCE_KIND
+from services.mailer.intents import BOUNCE_KIND, COMPLAINT_NOTE
 from services.mailer.store import deliveries, recipients, suppression
 from shared import normalize
 from shared.errors import DomainError
@@ -141,10 +142,11 @@ def parse(raw: bytes) -> Report:
             continue
         blocks = part.get_payload()
         for block in blocks[1:] if isinstance(blocks, list) else []:
-            action = (block.get("Action") or "").strip().lower()
-            status = (block.get("Status") or "").strip()
+            # A field with raw UTF-8 (RFC 6533: a diagnostic quoting the address) is a Header.
+            action = _header_text(block.get("Action") or "").strip().lower()
+            status = _header_text(block.get("Status") or "").strip()
             address = _addr(block.get("Final-Recipient") or block.get("Original-Recipient"))
-            diagnostic = (block.get("Diagnostic-Code") or "").split(";", 1)[-1].strip() or None
+            diagnostic = _header_text(block.get("Diagnostic-Code") or "").split(";", 1)[-1].strip() or None
             hard = action == "failed" and status.startswith("5")
             return Report("hard" if hard else "soft", delivery_id, address, status, diagnostic)
     raise NotAReport("the report has no message/delivery-status part with a recipient")
@@ -161,7 +163,9 @@ def apply(report: Report, events) -> dict:
     elif report.address:
         customer = recipients.by_email(report.address)
     address = report.address or (customer or {}).get("email") or (delivery or {}).get("address")
-    reason = f"{report.kind}: {report.status or ''} {report.diagnostic or ''}".strip()[:500]
+    # An erased customer's delivery keeps no provider's words: a diagnostic quotes the address.
+    diagnostic = None if (delivery or {}).get("erased") else report.diagnostic
+    reason = f"{report.kind}: {report.status or ''} {diagnostic or ''}".strip()[:500]
     out = {
         "kind": report.kind,
         "delivery_id": str(report.delivery_id) if delivery else None,
@@ -193,7 +197,12 @@ def apply(report: Report, events) -> dict:
         event = ContactSuppressed(customer_id=str(customer["_id"]), channel="email", flag=flag, reason=reason)
         message_id = f"suppressed-{flag}-{customer['_id']}-{about}"
         announced.append(envelope_for(event, events.producer, correlation_id, message_id, now))
-    intent = events.record(BOUNCE_KIND, announced, since=now, hash=digest)
+    # A complaint's revocation is in the intent too: the relay completes it when a process was
+    # killed after the writes below (the report may never come again).
+    revoke = complaint_revocation(delivery) if report.kind == "complaint" and delivery is not None else None
+    intent = events.record(
+        BOUNCE_KIND, announced, since=now, hash=digest, revoke=revoke, correlation_id=correlation_id
+    )
     first = delivery is not None and deliveries.record_first(
         delivery["_id"], "bounced_at", now, only_sent=True, extra_set={"status": "bounced", "reason": reason}
     )
@@ -202,18 +211,31 @@ def apply(report: Report, events) -> dict:
     # delivery.bounced once, by the report that recorded it; contact.suppressed by every report
     events.announce(intent, [e for e in announced if first or e.type != "delivery.bounced"])
     out["suppressed"] = True
-    if report.kind == "complaint" and delivery is not None:
+    if revoke is not None:
         consents.record_change(
-            delivery["customer_id"],
-            delivery["channel"],
-            delivery["topic"],
+            revoke["customer_id"],
+            revoke["channel"],
+            revoke["topic"],
             "revoked",
             "complaint",
             events=events,
-            idempotency_key=f"complaint:{delivery['_id']}",
-            note="spam complaint",
+            idempotency_key=revoke["key"],
+            at=now,
+            note=COMPLAINT_NOTE,
         )
     return out
+
+
+def complaint_revocation(delivery: dict) -> dict:
+    """What a complaint about ``delivery`` revokes: its customer's consent to its channel and
+    topic, once per delivery (the key), however often the report or the relay comes."""
+    return {
+        "customer_id": delivery["customer_id"],
+        "channel": delivery["channel"],
+        "topic": delivery["topic"],
+        "delivery_id": delivery["_id"],
+        "key": f"complaint:{delivery['_id']}",
+    }
 
 
 __all__ = ["NotAReport", "Report", "apply", "parse", "InvalidId"]

@@ -10,7 +10,9 @@ the publish leaves the intent, and the relay announces the change (moving the
 state forward first, in case the crash cut that step) once its entry exists. It is idempotent
 by ``idempotency_key``: replaying the same form post, import row or unsubscribe
 completes the missing steps of an interrupted first run and changes nothing else. The API, the unsubscribe
-endpoint, bounce intake and (later) the preference center all call it.
+endpoint, bounce intake and (later) the preference center all call it. ``completed`` is its half
+for a relay: a change another intent promised (a spam complaint's revocation, in the bounce
+intent) written under the same key and handed back as the event to publish.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from bson import ObjectId
 from services.mailer.store import consents as store
 from shared.errors import Invalid
 from shared.messaging import outbox as outboxes
-from shared.messaging.contracts import ConsentChanged, Envelope, parse_envelope
+from shared.messaging.contracts import ConsentChanged, Envelope, envelope_for, parse_envelope
 from shared.models import CHANNELS, CONSENT_STATUSES, TOPICS, ConsentEntry, ConsentState
 from shared.store import to_utc_naive, utcnow
 
@@ -50,32 +52,21 @@ def record_change(
     campaign_id: str | None = None,
 ) -> ConsentEntry:
     """Record one consent change (see module docstring); returns the ledger entry."""
-    if channel not in CHANNELS:
-        raise ConsentError("channel", f"must be one of {', '.join(CHANNELS)}")
-    if topic not in TOPICS:
-        raise ConsentError("topic", f"must be one of {', '.join(TOPICS)}")
-    if status not in CONSENT_STATUSES:
-        raise ConsentError("status", f"must be one of {', '.join(CONSENT_STATUSES)}")
-    customer_id = ObjectId(customer_id)
-    at = to_utc_naive(at) if at else utcnow()
-    # mongo keeps milliseconds: compare what is stored, not what we hold
-    at = at.replace(microsecond=at.microsecond // 1000 * 1000)
     key = idempotency_key or f"auto:{uuid.uuid4().hex}"
-    entry = ConsentEntry(
-        id=ObjectId(),  # the id the intent announces, before the insert
-        customer_id=customer_id,
-        channel=channel,
-        topic=topic,
-        status=status,
-        source=source,
-        at=at,
+    entry = _entry(
+        customer_id,
+        channel,
+        topic,
+        status,
+        source,
+        key,
+        at,
         ip=ip,
         wording_version=wording_version,
         note=note,
-        idempotency_key=key,
     )
     intent = events.intend(
-        _changed(entry, campaign_id), f"consent-{entry.id}", occurred_at=at, entry_id=entry.id
+        _changed(entry, campaign_id), f"consent-{entry.id}", occurred_at=entry.at, entry_id=entry.id
     )
     stored = store.add_entry(entry)
     # Forward only: a change older than the state's is kept in the ledger but does not win.
@@ -88,6 +79,53 @@ def record_change(
     events.discard(intent)
     events.publish(_changed(stored, campaign_id), message_id=f"consent-{stored.id}", occurred_at=stored.at)
     return stored
+
+
+def _entry(customer_id, channel, topic, status, source, key, at, **fields) -> ConsentEntry:
+    """The ledger entry of a change, checked (ConsentError names the field), with its own id."""
+    if channel not in CHANNELS:
+        raise ConsentError("channel", f"must be one of {', '.join(CHANNELS)}")
+    if topic not in TOPICS:
+        raise ConsentError("topic", f"must be one of {', '.join(TOPICS)}")
+    if status not in CONSENT_STATUSES:
+        raise ConsentError("status", f"must be one of {', '.join(CONSENT_STATUSES)}")
+    customer_id = ObjectId(customer_id)
+    at = to_utc_naive(at) if at else utcnow()
+    # mongo keeps milliseconds: compare what is stored, not what we hold
+    at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+    return ConsentEntry(
+        id=ObjectId(),  # the id the intent announces, before the insert
+        customer_id=customer_id,
+        channel=channel,
+        topic=topic,
+        status=status,
+        source=source,
+        at=at,
+        idempotency_key=key,
+        **fields,
+    )
+
+
+def completed(
+    customer_id,
+    channel: str,
+    topic: str,
+    status: str,
+    source: str,
+    *,
+    idempotency_key: str,
+    at: datetime.datetime,
+    note: str | None = None,
+    correlation_id: str | None = None,
+) -> Envelope:
+    """A change a stopped process was about to record, completed by the relay resolving that
+    process's intent: the ledger entry written unless the key's is there already (one entry
+    however often this runs, and whether or not the process got that far), the state moved
+    forward, and the ``consent.changed`` the relay then publishes (the id the normal path uses)."""
+    entry = _entry(customer_id, channel, topic, status, source, idempotency_key, at, note=note)
+    stored = store.add_entry(entry)
+    store.move_state_forward(stored)
+    return envelope_for(_changed(stored, None), PRODUCER, correlation_id, f"consent-{stored.id}", stored.at)
 
 
 def _changed(entry: ConsentEntry, campaign_id: str | None) -> ConsentChanged:

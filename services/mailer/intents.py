@@ -9,7 +9,11 @@ facts the store holds, with the ids the normal path uses):
   that claim, which only the sweep that held it can have written;
 * ``mailer.bounce``: a bounce report's ``delivery.bounced`` (the delivery's
   ``bounced_at`` is the time this report set, ``since``) and ``contact.suppressed``
-  (the address's hash, ``hash``, is on the suppression list);
+  (the address's hash, ``hash``, is on the suppression list); for a spam complaint also
+  its consent revocation (``revoke``), which the process may have been killed before
+  recording: once either of those writes is in the store, the resolver records it under
+  the complaint's key (the one ledger entry, whether or not the process wrote it) and
+  announces its ``consent.changed``;
 * ``mailer.engagement`` (``engagement.ENGAGEMENT_KIND``): a first open or click, as the
   delivery, what and the time it sets; its event is rebuilt when the delivery's
   ``opened_at`` / ``clicked_at`` is that time.
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from bson import ObjectId
 
-from services.mailer import engagement
+from services.mailer import consents, engagement
 from services.mailer.announcing import SWEEP_KIND, outcome
 from services.mailer.store import deliveries, suppression
 from shared.messaging import outbox as outboxes
@@ -27,6 +31,7 @@ from shared.messaging.contracts import Envelope, envelope_for
 
 PRODUCER = "mailer"
 BOUNCE_KIND = "mailer.bounce"
+COMPLAINT_NOTE = "spam complaint"
 
 
 def swept(record: dict) -> list[Envelope]:
@@ -48,6 +53,39 @@ def bounced(envelope: Envelope, record: dict) -> bool:
     return False
 
 
+_checked_bounce = outboxes.checked(bounced)
+
+
+def _complaint_written(record: dict, delivery_id) -> bool:
+    """The complaint's writes are in the store: its address suppressed, or its delivery bounced
+    at the report's time (a report killed before them revokes nothing, like it announces nothing)."""
+    if record.get("hash") and suppression.suppressed_among([record["hash"]]):
+        return True
+    doc = deliveries.engagement_of(delivery_id, "bounced_at")
+    return doc is not None and doc.get("bounced_at") == record.get("since")
+
+
+def bounce(record: dict) -> list[Envelope]:
+    """A report's events the store confirms, and a complaint's revocation once its writes are in."""
+    envelopes = _checked_bounce(record)
+    revoke = record.get("revoke")
+    if revoke and _complaint_written(record, revoke["delivery_id"]):
+        envelopes.append(
+            consents.completed(
+                revoke["customer_id"],
+                revoke["channel"],
+                revoke["topic"],
+                "revoked",
+                "complaint",
+                idempotency_key=revoke["key"],
+                at=record["since"],
+                note=COMPLAINT_NOTE,
+                correlation_id=record.get("correlation_id"),
+            )
+        )
+    return envelopes
+
+
 def engaged(record: dict) -> list[Envelope]:
     """The open or click, when the delivery holds the time this one set."""
     what = record["what"]
@@ -60,5 +98,5 @@ def engaged(record: dict) -> list[Envelope]:
 
 
 outboxes.register(SWEEP_KIND, PRODUCER, swept)
-outboxes.register(BOUNCE_KIND, PRODUCER, outboxes.checked(bounced))
+outboxes.register(BOUNCE_KIND, PRODUCER, bounce)
 outboxes.register(engagement.ENGAGEMENT_KIND, PRODUCER, engaged)

@@ -94,6 +94,8 @@ class Delivery(me.Document):
     opened_at = me.DateTimeField()
     clicked_at = me.DateTimeField()
     bounced_at = me.DateTimeField()
+    # The customer was erased: address and reason are gone, the outcome stays (store.deliveries).
+    erased = me.BooleanField(default=False)
     created_at = me.DateTimeField(default=utcnow)
 
     meta = {

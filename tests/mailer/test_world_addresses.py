@@ -14,7 +14,7 @@ import pytest
 
 from devstack.smtp import SmtpServer
 from services.mailer.models import Delivery
-from shared.models import Customer
+from shared.models import Customer, SuppressedContact
 from shared.store import utcnow
 from tests.mailer.conftest import create_template, make_customer, send_requested
 
@@ -338,3 +338,16 @@ def test_a_hard_bounce_reported_in_the_wire_form_suppresses_the_stored_address(
         "the suppression list holds another address than the one the mailer sends to"
     )
     assert SuppressedContact.objects(hash=contact_hash("email", customer.email)).count() == 1
+
+
+def test_a_dsn_whose_diagnostic_quotes_a_non_ascii_address_is_taken_not_a_500(admin_api, events):
+    """RFC 6533: a relay's diagnostic quotes the address in raw UTF-8 (the parser hands such a
+    field over as a Header object, not a str)."""
+    customer = make_customer(email="ñandú.11@ejemplo.es", first_name="Íñigo", consent=GRANT, events=events)
+    body = BOUNCE.format(kind="utf-8", address=customer.email).replace(
+        "Status: 5.1.1\n", f"Status: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 <{customer.email}> unknown\n"
+    )
+    answer = admin_api.post("/bounces", data=body.encode(), content_type="message/rfc822")
+    assert answer.status_code == 200 and answer.get_json()["suppressed"], answer.get_json()
+    assert answer.get_json()["kind"] == "hard" and answer.get_json()["status"] == "5.1.1"
+    assert SuppressedContact.is_suppressed("email", customer.email)

@@ -30,6 +30,7 @@ FIELDS = (
     "attempts",
     "recovered",
     "address",
+    "erased",
 )
 
 

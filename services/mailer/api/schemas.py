@@ -239,6 +239,9 @@ class DeliveryOut(Schema):
     clicked_at = DateTime(format="iso", allow_none=True)
     bounced_at = DateTime(format="iso", allow_none=True)
     address = String(allow_none=True)
+    erased = Boolean(
+        metadata={"description": "the customer was erased: address and reason are gone, the outcome stays"}
+    )
 
 
 class DeliveryQuery(PageQuery, AfterAlias):

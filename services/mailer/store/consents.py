@@ -41,6 +41,12 @@ def move_state_forward(entry: ConsentEntry) -> None:
         pass  # a newer state exists: the upsert found no older one to replace
 
 
+def forget_ips(customer_ids: list) -> None:
+    """Erased customers' ledger keeps every change (what, when, from which source, under which
+    wording) without the IPs it was made from (one ``update_many``; idempotent)."""
+    ConsentEntry._get_collection().update_many({"customer_id": {"$in": customer_ids}}, {"$unset": {"ip": ""}})
+
+
 def states(customer_id: ObjectId) -> list[ConsentState]:
     return list(ConsentState.objects(customer_id=customer_id).order_by("channel", "topic"))
 

@@ -89,6 +89,11 @@ def delete_preference(customer_id: ObjectId) -> None:
     Preference._get_collection().delete_one({"customer_id": customer_id})
 
 
+def delete_preferences(customer_ids: list) -> None:
+    """Erased customers' preferences (one ``delete_many``)."""
+    Preference._get_collection().delete_many({"customer_id": {"$in": customer_ids}})
+
+
 # --- my data -----------------------------------------------------------------------------------------
 
 

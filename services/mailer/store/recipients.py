@@ -4,6 +4,8 @@ preferences (pause, personal frequency)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from services.mailer.prefs_models import Preference
 from shared.models import Customer, Segment
 
@@ -63,6 +65,18 @@ def exists(customer_id) -> bool:
 def erased(customer_id) -> bool:
     """Whether the profile was erased (its tombstone says so)."""
     return Customer._get_collection().find_one({"_id": customer_id, "erased": True}, {"_id": 1}) is not None
+
+
+def erased_ids(batch: int) -> Iterator[list]:
+    """The ids of every erased profile (tombstone), ``batch`` at a time."""
+    chunk: list = []
+    for doc in Customer._get_collection().find({"erased": True}, {"_id": 1}).sort("_id", 1):
+        chunk.append(doc["_id"])
+        if len(chunk) == batch:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def segment(segment_id):
