@@ -8,6 +8,11 @@ the address it was called from; whatever the client wrote comes before and is ig
 With 0, the default, the header is never read: without a proxy in front, a client could
 write any address there.
 
+The same hop's ``X-Forwarded-Proto`` says whether the client came over HTTPS (a proxy that
+ends TLS calls the app over plain HTTP): the preference pages then send HSTS and mark their
+form cookie Secure, as they do when served over HTTPS directly. Only ``http`` and ``https``
+are taken.
+
 A forwarded value that is not an IP address (a proxy that passes the client's header on
 unchecked, garbage, ``unknown``) leaves the peer's address, so what the throttles and the
 consent ledger key by is always an address, never text a client chose.
@@ -23,7 +28,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 def trust_proxies(app, hops: int) -> None:
     """Read the client's address from ``hops`` trusted proxies' X-Forwarded-For (0: never)."""
     if hops > 0:
-        app.wsgi_app = ProxyFix(_OnlyAddresses(app.wsgi_app), x_for=hops)
+        app.wsgi_app = ProxyFix(_OnlyAddresses(app.wsgi_app), x_for=hops, x_proto=hops)
 
 
 def address(value: str) -> str | None:
@@ -42,7 +47,8 @@ def address(value: str) -> str | None:
 
 
 class _OnlyAddresses:
-    """Inside ProxyFix: keeps the forwarded address only when it is one."""
+    """Inside ProxyFix: keeps the forwarded address only when it is one, and the forwarded
+    scheme only when it is http or https."""
 
     def __init__(self, app):
         self.app = app
@@ -52,4 +58,9 @@ class _OnlyAddresses:
         forwarded = environ.get("REMOTE_ADDR")
         if forwarded != peer:
             environ["REMOTE_ADDR"] = address(forwarded or "") or peer
+        scheme = environ.get("wsgi.url_scheme")
+        if scheme not in ("http", "https"):
+            lowered = str(scheme or "").strip().lower()
+            original = (environ.get("werkzeug.proxy_fix.orig") or {}).get("wsgi.url_scheme", "http")
+            environ["wsgi.url_scheme"] = lowered if lowered in ("http", "https") else original
         return self.app(environ, start_response)

@@ -242,3 +242,32 @@ def raw_status(base: str, path: bytes, forwarded: bytes, key: bytes | None = Non
         sock.sendall(request + b"\r\n")
         head = sock.recv(64)
     return int(head.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize(
+    "hops, proto, secure",
+    [
+        (0, "https", False),  # no proxy trusted: the client's claim is not read
+        (1, "https", True),  # nginx ended TLS and called the app over http
+        (1, "HTTPS", True),
+        (1, "http", False),
+        (1, "javascript", False),
+        (1, "https, http", False),  # the proxy's own value is the last one
+        (1, "http, https", True),
+        (1, "ñ\u202e", False),
+        # a balancer ended TLS and called nginx over http: the outer of the two hops says https
+        (2, "https, http", True),
+        (2, "http, https", False),
+    ],
+)
+def test_behind_a_proxy_that_ends_tls_the_preference_pages_send_hsts_and_a_secure_cookie(
+    service_env, hops, proto, secure
+):
+    app = service_app("mailer", service_env, trusted_proxies=hops)
+    client = client_of(app, PROXY, "203.0.113.9")
+    client.environ_base["HTTP_X_FORWARDED_PROTO"] = proto
+    page = client.get("/p/renew")
+    assert page.status_code == 200
+    assert ("Strict-Transport-Security" in page.headers) is secure
+    cookie = page.headers.get("Set-Cookie", "")
+    assert cookie and ("Secure" in cookie) is secure, cookie
