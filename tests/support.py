@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import os
 import secrets
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import requests
 from kombu import Connection
+from pymongo import monitoring
 
 from devstack import procs
 from shared.messaging.topology import Topology
@@ -261,3 +264,32 @@ class ServiceEnv:
         for proc in self.processes if processes is None else processes:
             text = proc.log_path.read_text(errors="replace")[-tail:]
             print(f"--- {proc.log_path.name} (exit {proc.poll()}), last lines ---\n{text}")
+
+
+class StoreCommands(monitoring.CommandListener):
+    """The store commands sent inside ``counting()``, as (command, collection) -> how many.
+    A test module registers one at import (``monitoring.register``), before any client exists:
+    the test's store client is made per test."""
+
+    def __init__(self):
+        self.seen: collections.Counter = collections.Counter()
+        self._armed = False
+
+    @contextlib.contextmanager
+    def counting(self):
+        self.seen.clear()
+        self._armed = True
+        try:
+            yield self.seen
+        finally:
+            self._armed = False
+
+    def started(self, event):
+        if self._armed:
+            self.seen[(event.command_name, event.command.get(event.command_name))] += 1
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass

@@ -7,7 +7,6 @@ writes no address again."""
 
 from __future__ import annotations
 
-import collections
 import datetime
 import json
 import unicodedata
@@ -26,29 +25,9 @@ from shared.models import ConsentEntry, Customer, SuppressedContact, contact_has
 from shared.store import utcnow
 from tests.mailer.conftest import create_template, send_requested
 from tests.mailer.test_public import DSN
-from tests.support import MARKETER_KEY, wait_consuming, wait_until
+from tests.support import MARKETER_KEY, StoreCommands, wait_consuming, wait_until
 
-
-class Commands(monitoring.CommandListener):
-    """(command, collection) of the store commands sent while armed (registered before any
-    client exists: the test's store client is made per test)."""
-
-    def __init__(self):
-        self.armed = False
-        self.seen: collections.Counter = collections.Counter()
-
-    def started(self, event):
-        if self.armed:
-            self.seen[(event.command_name, event.command.get(event.command_name))] += 1
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
-COMMANDS = Commands()
+COMMANDS = StoreCommands()
 monitoring.register(COMMANDS)
 
 NANDU = {"email": "ñandú@ejemplo.es", "phone": "+34611222333", "first_name": "Begoña", "ip": "203.0.113.77"}
@@ -229,12 +208,8 @@ def test_an_erased_customer_leaves_no_address_phone_or_ip_in_the_mailer(world, a
         phone_hash=contact_hash("phone", NANDU["phone"]),
     )
     deliveries = list(Delivery._get_collection().find({"customer_id": ids["nandu"]}))
-    COMMANDS.seen.clear()
-    COMMANDS.armed = True
-    try:
+    with COMMANDS.counting():
         consumers.on_customer_erased(envelope_for(event, "segments", message_id=f"erased-{ids['nandu']}"))
-    finally:
-        COMMANDS.armed = False
     assert list(Delivery._get_collection().find({"customer_id": ids["nandu"]})) == deliveries
     assert COMMANDS.seen == {
         ("insert", "suppressed_contacts"): 2,  # each refused: already there

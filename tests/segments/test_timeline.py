@@ -18,30 +18,13 @@ from shared.messaging.contracts import (
     envelope_for,
 )
 from shared.models import Customer, Interaction
+from tests.support import StoreCommands
 
 POSTED = "2026-11-20T09:00:00+00:00"
 
 
-class Inserts(monitoring.CommandListener):
-    """The collections of the inserts sent (registered before any client exists: the test's
-    store client is made per test)."""
-
-    def __init__(self):
-        self.into: list[str] = []
-
-    def started(self, event):
-        if event.command_name == "insert":
-            self.into.append(event.command["insert"])
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
-INSERTS = Inserts()
-monitoring.register(INSERTS)
+COMMANDS = StoreCommands()
+monitoring.register(COMMANDS)
 
 
 def events_of(customer_id: str) -> list:
@@ -90,9 +73,9 @@ def events_of(customer_id: str) -> list:
 def test_each_fact_is_one_entry_once_and_a_batch_is_one_insert(service_env):
     ana = Customer(email="ana@example.com").save()
     envelopes = events_of(str(ana.id))
-    INSERTS.into.clear()
-    batch_handlers()["segments.facts"](envelopes)
-    assert INSERTS.into.count("interactions") == 1
+    with COMMANDS.counting() as seen:
+        batch_handlers()["segments.facts"](envelopes)
+    assert seen[("insert", "interactions")] == 1
 
     by_key = {i.key: i for i in Interaction.objects(customer_id=ana.id)}
     assert set(by_key) == {"mention:x:p1", "delivery:d1:sent", "delivery:d1:opened", "consent:e1"}
