@@ -88,8 +88,10 @@ def make_segment(query=None, kind="dynamic", name="seg") -> Segment:
     ).save()
 
 
-def make_customers(n, locale="es", prefix="c") -> list[ObjectId]:
+def make_customers(n, locale="es", prefix="c", ids: list[ObjectId] | None = None) -> list[ObjectId]:
     docs = [{"email": f"{prefix}{i}@example.com", "locale": locale, "erased": False} for i in range(n)]
+    for doc, given in zip(docs, ids or []):
+        doc["_id"] = given
     ids = Customer._get_collection().insert_many(docs).inserted_ids
     return sorted(ids)
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime
 
+from bson import ObjectId
+
+from services.campaigns import content
 from shared.messaging.contracts import (
     CampaignDue,
     ConsentChanged,
@@ -22,7 +25,6 @@ from tests.campaigns.conftest import (
     fanned_out,
     make_customers,
     make_template,
-    schedule_campaign,
     take,
 )
 from tests.support import drain, wait_consuming, wait_until
@@ -30,22 +32,42 @@ from tests.support import drain, wait_consuming, wait_until
 FAST = {"VINCULO_CAMPAIGNS_SCHEDULER_POLL_SECONDS": "0.1"}
 
 
+def both_variants(campaign: dict, n: int) -> list[ObjectId]:
+    """``n`` customer ids that the campaign's split does not give all to one variant."""
+    while True:
+        ids = [ObjectId() for _ in range(n)]
+        if len({content.assign(campaign, str(i))[1] for i in ids}) > 1:
+            return ids
+
+
 def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api, segment, service_env):
     send_queue = bind_queue(service_env, "send.requested")
-    people = [str(c) for c in make_customers(10)]
     a, b = make_template(name="a"), make_template(name="b")
     service_env.start("campaigns", "worker", **FAST)
     service_env.start("campaigns", "scheduler", **FAST)
     for queue in ("campaigns.campaign.due", "campaigns.delivery", "campaigns.triggers", "campaigns.consent"):
         wait_consuming(service_env.amqp_url, service_env.topology.name(queue))
-    cid = schedule_campaign(
-        api,
-        segment,
-        None,
-        cost=50.0,
-        goal={"window_hours": 48},
-        variants=[{"name": "A", "template_id": a, "split": 50}, {"name": "B", "template_id": b, "split": 50}],
+    variants = [{"name": "A", "template_id": a, "split": 50}, {"name": "B", "template_id": b, "split": 50}]
+    created = api.post(
+        "/campaigns",
+        json={
+            "name": "c",
+            "channel": "email",
+            "topic": "promotions",
+            "segment_id": str(segment.id),
+            "template_id": None,
+            "schedule": {"kind": "now"},
+            "cost": 50.0,
+            "goal": {"window_hours": 48},
+            "variants": variants,
+        },
     )
+    assert created.status_code == 201, created.get_json()
+    cid = created.get_json()["id"]
+    # Ten people of whom both variants get some: the split hashes the campaign's id and the
+    # customer's, so ten random ids all fall in one variant about once in 500 runs.
+    people = [str(c) for c in make_customers(10, ids=both_variants({"_id": cid, "variants": variants}, 10))]
+    assert api.post(f"/campaigns/{cid}/schedule").status_code == 200
     wait_until(lambda: fanned_out(cid), what="the campaign fanned out")
     variant_of = {}
     for envelope in take(service_env, send_queue):
