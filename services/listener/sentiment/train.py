@@ -30,7 +30,10 @@ HERE = Path(__file__).resolve().parent
 OWN_SET = HERE / "eval_set.jsonl"
 # Regularisation (inverse) and how much a community manager's correction weighs
 # against one post of the shipped set: a correction is a real post of this brand.
-C = 0.3
+# C was chosen by 5-fold cross-validation on the Spanish training posts (4,000 after the
+# written set grew): macro-F1 0.853 at 0.3, 0.858 at 1.0, 0.862 at 3.0; 1.0 keeps the
+# model file smaller for a difference within the folds' noise.
+C = 1.0
 CORRECTION_WEIGHT = 4.0
 # Dense features are scaled up so the common L2 penalty bears mostly on the words.
 DENSE_SCALE = 10.0
@@ -38,6 +41,12 @@ DENSE_SCALE = 10.0
 # this many posts of a public set (political and everyday tweets, editorial snippets):
 # with less, the public sets' habits win (capitals there are mostly cheers, not anger).
 OWN_WEIGHT = 3.0
+# Dense features the fit is not given (their weights stay 0). Capitals say how loud a
+# post is, not which way: VADER's lexicon already strengthens capitalised sentiment
+# words. Learnt on their own they take the sign of whatever the training posts shout
+# most; with the written Spanish posts (cheers in capitals) "NUNCA NUNCA NUNCA pidáis
+# el café..." became positive.
+UNLEARNED = ("caps",)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -60,6 +69,7 @@ def _matrix(rows: list[dict]):
     from scipy.sparse import csr_matrix
 
     engine = analyzer()
+    skip = {i for i, name in enumerate(DENSE) if name.split(":", 1)[1] in UNLEARNED}
     columns: dict[int, int] = {}
     data, indices, indptr = [], [], [0]
     for row in rows:
@@ -67,7 +77,7 @@ def _matrix(rows: list[dict]):
             row["text"], row["lang"], engine.polarity(row["text"], row["lang"]), engine.emoji
         )
         for i, value in enumerate(dense):
-            if value:
+            if value and i not in skip:
                 data.append(value * DENSE_SCALE)
                 indices.append(i)
         for bucket, count in sorted(words.items()):
