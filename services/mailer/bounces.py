@@ -28,7 +28,7 @@ from bson.errors import InvalidId
 
 from services.mailer import consents
 from services.mailer.announcing import delivery_event
-from services.mailer.intents import BOUNCE_KIND, COMPLAINT_NOTE
+from services.mailer.intents import BOUNCE_KIND, complaint_change
 from services.mailer.store import deliveries, recipients, suppression
 from shared import normalize
 from shared.errors import DomainError
@@ -212,17 +212,8 @@ def apply(report: Report, events) -> dict:
     events.announce(intent, [e for e in announced if first or e.type != "delivery.bounced"])
     out["suppressed"] = True
     if revoke is not None:
-        consents.record_change(
-            revoke["customer_id"],
-            revoke["channel"],
-            revoke["topic"],
-            "revoked",
-            "complaint",
-            events=events,
-            idempotency_key=revoke["key"],
-            at=now,
-            note=COMPLAINT_NOTE,
-        )
+        args, kwargs = complaint_change(revoke)
+        consents.record_change(*args, **kwargs, events=events, at=now)
     return out
 
 
