@@ -17,7 +17,7 @@ import phonenumbers
 
 from services.segments.world import country_zone, known_locale, zones
 from shared import normalize
-from shared.models.customer import LOCALE_RE, STAGES
+from shared.models.customer import DEFAULT_ZONE, LOCALE_RE, STAGES
 from shared.store import utcnow
 
 # Fields a caller may set (the API schema and the import columns use these names).
@@ -40,7 +40,6 @@ IDENTIFIERS = ("external_id", "email", "phone")
 MAX_ATTRIBUTES = 100
 MAX_ATTRIBUTE_BYTES = 2048
 _LOCALE = re.compile(LOCALE_RE)
-DEFAULT_ZONE = "Europe/Madrid"
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 

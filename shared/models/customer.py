@@ -13,6 +13,8 @@ LOCALE_RE = r"^[a-z]{2}(-[A-Z]{2})?$"
 # when the country changes; the others follow the country: "country" (its only zone), "guess"
 # (the main zone of a country with several), "default" (no country: the service's default).
 ZONE_ORIGINS = ("given", "country", "guess", "default")
+# The zone of a customer nothing else places (origin "default").
+DEFAULT_ZONE = "Europe/Madrid"
 
 
 class PurchaseSummary(me.EmbeddedDocument):
@@ -48,7 +50,7 @@ class Customer(me.Document):
     name_key = me.StringField()
     last_name_key = me.StringField()
     locale = me.StringField(default="es", regex=LOCALE_RE)
-    time_zone = me.StringField(default="Europe/Madrid")
+    time_zone = me.StringField(default=DEFAULT_ZONE)
     time_zone_origin = me.StringField(choices=ZONE_ORIGINS)  # missing: stored before it was recorded
     country = me.StringField(max_length=2)
     city = me.StringField(max_length=200)
