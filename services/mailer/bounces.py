@@ -212,8 +212,7 @@ def apply(report: Report, events) -> dict:
     events.announce(intent, [e for e in announced if first or e.type != "delivery.bounced"])
     out["suppressed"] = True
     if revoke is not None:
-        args, kwargs = complaint_change(revoke)
-        consents.record_change(*args, **kwargs, events=events, at=now)
+        consents.record_change(**complaint_change(revoke), events=events, at=now)
     return out
 
 

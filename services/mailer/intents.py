@@ -70,21 +70,26 @@ def bounce(record: dict) -> list[Envelope]:
     envelopes = _checked_bounce(record)
     revoke = record.get("revoke")
     if revoke and _complaint_written(record, revoke["delivery_id"]):
-        args, kwargs = complaint_change(revoke)
+        change = complaint_change(revoke)
         envelopes.append(
-            consents.completed(
-                *args, **kwargs, at=record["since"], correlation_id=record.get("correlation_id")
-            )
+            consents.completed(**change, at=record["since"], correlation_id=record.get("correlation_id"))
         )
     return envelopes
 
 
-def complaint_change(revoke: dict) -> tuple[tuple, dict]:
-    """The consent change a complaint's ``revoke`` record stands for, as the arguments both
-    ``consents.record_change`` (the report) and ``consents.completed`` (the relay) take: one
-    spelling, so the two can never record different changes."""
-    args = (revoke["customer_id"], revoke["channel"], revoke["topic"], "revoked", "complaint")
-    return args, {"idempotency_key": revoke["key"], "note": COMPLAINT_NOTE}
+def complaint_change(revoke: dict) -> dict:
+    """The consent change a complaint's ``revoke`` record stands for, as the keyword arguments
+    both ``consents.record_change`` (the report) and ``consents.completed`` (the relay) take:
+    one spelling, so the two can never record different changes."""
+    return {
+        "customer_id": revoke["customer_id"],
+        "channel": revoke["channel"],
+        "topic": revoke["topic"],
+        "status": "revoked",
+        "source": "complaint",
+        "idempotency_key": revoke["key"],
+        "note": COMPLAINT_NOTE,
+    }
 
 
 def engaged(record: dict) -> list[Envelope]:
