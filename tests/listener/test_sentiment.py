@@ -89,10 +89,15 @@ def test_the_evaluation_set_meets_the_target_on_each_language():
 
     rows = [json.loads(line) for line in DEFAULT_SET.read_text(encoding="utf-8").splitlines() if line]
     assert len(rows) >= 6000 and sum(r["lang"] == "es" for r in rows) * 2 >= len(rows)
-    results = evaluate(rows)
-    # Held out (the model trains on "dev"). The English "test" split holds 1,414 posts
+    first = [r for r in rows if "batch" not in r]
+    assert len(first) >= 590
+    results = evaluate(first)
+    for lang in ("es", "en"):
+        assert results[lang]["test"]["macro_f1"] >= 0.78, results  # held out: the model trains on "dev"
+    # The whole set's held-out part. Its English side holds 1,414 posts of the batch
     # written in customers' voice that the English model does not train on (training on
     # them lowered the public English figures, bench/RESULTS.md): a lower floor there.
+    results = evaluate(rows)
     assert results["es"]["test"]["macro_f1"] >= 0.85, results
     assert results["en"]["test"]["macro_f1"] >= 0.62, results
     for lang in ("es", "en"):
