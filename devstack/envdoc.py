@@ -10,6 +10,7 @@ tests/deploy/test_readme.py fails when the README's table is not this one.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import sys
 
@@ -26,6 +27,13 @@ def _default(value: str) -> str:
         return "**required**"
     if value in ("''", '""'):
         return "empty"
+    if value.startswith("(") and value.endswith(")"):  # a tuple of codes: as it is written in .env
+        try:
+            items = ast.literal_eval(value)
+        except ValueError:
+            items = None
+        if isinstance(items, tuple) and items and all(isinstance(item, str) for item in items):
+            return "`" + ",".join(items) + "`"
     return f"`{value.strip(chr(39))}`"
 
 

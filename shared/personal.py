@@ -41,9 +41,11 @@ EMAIL_IN_TEXT = re.compile(r"(?<![^\s<>()\"',;:])[^\s<>()\"',;:]+@[^\s<>()\"',;:
 # "+52 1 55 1234 5678"), masked even when no country's plan knows it.
 PHONE_IN_TEXT = re.compile(r"\+\d(?:[ ()-]{0,2}\d){6,14}(?!\d)")
 # Numbers as people write them ("+34 612 34 56 78", "(+52) 55 1234 5678", "0034 612345678",
-# "612 345 678") are found by phonenumbers' matcher: one valid in its country's plan. Without an
-# international prefix a number is read as Spanish, as segments reads profiles' phones by default.
-TEXT_PHONE_REGION = "ES"
+# "612 345 678") are found by phonenumbers' matcher: one valid in its country's plan. A number
+# without an international prefix is looked for in the plan of each country of TEXT_PHONE_REGIONS
+# (a Mexican "55 1234 5678", a US "(415) 555-2671", a Spanish "612 345 678"): the countries an
+# installation's customers live in, `VINCULO_PHONE_REGIONS` (shared.settings), one matcher pass each.
+TEXT_PHONE_REGIONS = ("ES", "MX", "US", "AR", "CO", "CL", "PE", "GB")
 # What the matcher must not take for a number: dates, times, amounts, and a number a label shows
 # to be an order's, an invoice's or a reference ("pedido 612345678", "order no. 712345678").
 NOT_A_PHONE = re.compile(
@@ -51,6 +53,7 @@ NOT_A_PHONE = re.compile(
     r"(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?"  # 15/03/2024, 2024-03-15T10:30
     r"|(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)"  # 10:30, 10:30:45
     r"|(?<![\d.,])\d{1,3}([.,])\d{3}(?:\3\d{3})*[.,]\d{1,2}(?![.,]?\d)"  # 612.345.678,90
+    r"|(?<!\d)\d{5,}+(?=[^\W\d_])|(?<=[^\W\d_])\d{5,}+"  # glued to a letter: 12345678Z, X1234567L
     r"|(?:[$€£¥]|\b(?:EUR|USD|MXN|GBP)\b)\s?\d[\d.,]*"  # € 912.345.678
     r"|(?<![\d.,])\d[\d.,]*\s?(?:[$€£¥]|(?:EUR|USD|MXN|GBP|euros?|pesos|d[oó]lares|dollars)\b)"  # 912.345.678 €
     r"|(?:\b(?:pedido|order|factura|invoice|ref(?:erencia|erence)?|ticket|albar[aá]n|tracking"
@@ -66,8 +69,9 @@ def is_personal(field: str) -> bool:
     return parts[-1] in PERSONAL_FIELDS or parts[0] in HANDLE_MAPS
 
 
-def mask_value(field: str, value):
-    """The value as an analyst sees it: enough to tell values apart, not to use them."""
+def mask_value(field: str, value, regions: tuple[str, ...] = TEXT_PHONE_REGIONS):
+    """The value as an analyst sees it: enough to tell values apart, not to use them.
+    ``regions``: the countries whose numbers are found in free text without a +prefix."""
     if not isinstance(value, str) or not value:
         return value
     if field == "email" and "@" in value:
@@ -82,27 +86,31 @@ def mask_value(field: str, value):
         return "***"
     if field in FREE_TEXT_FIELDS:
         value = EMAIL_IN_TEXT.sub(lambda m: mask_value("email", m.group(0)), value)
-        return mask_phones_in_text(value)
+        return mask_phones_in_text(value, regions)
     return value[:1] + "***"
 
 
-def mask_phones_in_text(text: str) -> str:
-    """``text`` with each phone number in it masked as the ``phone`` field is (its +E.164 form)."""
+def mask_phones_in_text(text: str, regions: tuple[str, ...] = TEXT_PHONE_REGIONS) -> str:
+    """``text`` with each phone number in it masked as the ``phone`` field is (its +E.164 form):
+    a number with a +prefix always, one without it where the plan of one of ``regions`` has it."""
     if len(_DIGIT.findall(text)) < 7:  # no number to find (most texts): skip the matcher
         return text
     # The matcher reads a copy where dates, times, amounts and labelled numbers are blanked out
     # (same length, so its positions are the text's): it neither takes them for numbers nor
     # joins them to a number beside them ("15/03/2024 612 345 678").
     shown = NOT_A_PHONE.sub(lambda m: "|" * len(m.group(0)), text)
-    found = [
-        # "(612 345 678)": the matcher takes the opening bracket, the closing one stays in the text
-        (m.start + int(m.raw_string[:1] == "(" and ")" not in m.raw_string), m.end, _e164(m.number))
-        for m in phonenumbers.PhoneNumberMatcher(shown, TEXT_PHONE_REGION, leniency=Leniency.POSSIBLE)
-        # valid in its country's plan, or written with a + (a reserved or new range is still one)
-        if m.raw_string.lstrip("(").startswith("+") or phonenumbers.is_valid_number(m.number)
-    ]
-    for start, end, _ in found:  # what the matcher took, the plain pattern does not take again
-        shown = shown[:start] + "|" * (end - start) + shown[end:]
+    found = []
+    for region in regions:  # the first country's reading of a number wins; its span is blanked
+        taken = [
+            # "(612 345 678)": the matcher takes the opening bracket, the closing one stays in the text
+            (m.start + int(m.raw_string[:1] == "(" and ")" not in m.raw_string), m.end, _e164(m.number))
+            for m in phonenumbers.PhoneNumberMatcher(shown, region, leniency=Leniency.POSSIBLE)
+            # valid in its country's plan, or written with a + (a reserved or new range is still one)
+            if m.raw_string.lstrip("(").startswith("+") or phonenumbers.is_valid_number(m.number)
+        ]
+        for start, end, _ in taken:  # what one pass took, no later pass or pattern takes again
+            shown = shown[:start] + "|" * (end - start) + shown[end:]
+        found += taken
     found += [
         (m.start(), m.end(), "+" + phonenumbers.normalize_digits_only(m.group(0)))
         for m in PHONE_IN_TEXT.finditer(shown)
@@ -118,18 +126,18 @@ def _e164(number) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def mask_document(data):
+def mask_document(data, regions: tuple[str, ...] = TEXT_PHONE_REGIONS):
     """``data`` with every personal value masked (recursively, dicts and lists)."""
     if isinstance(data, dict):
         out = {}
         for key, value in data.items():
             if key in PERSONAL_FIELDS or key in FREE_TEXT_FIELDS:
-                out[key] = mask_value(key, value)
+                out[key] = mask_value(key, value, regions)
             elif key in HANDLE_MAPS and isinstance(value, dict):
                 out[key] = {network: mask_value("handle", handle) for network, handle in value.items()}
             else:
-                out[key] = mask_document(value)
+                out[key] = mask_document(value, regions)
         return out
     if isinstance(data, list):
-        return [mask_document(item) for item in data]
+        return [mask_document(item, regions) for item in data]
     return data

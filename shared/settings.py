@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared import personal
+
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable."""
@@ -139,6 +141,17 @@ def parse_csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def parse_regions(raw: str) -> tuple[str, ...]:
+    """Comma-separated ISO 3166 country codes phonenumbers knows (ES,MX,US)."""
+    import phonenumbers
+
+    regions = tuple(code.strip().upper() for code in raw.split(",") if code.strip())
+    unknown = [code for code in regions if code not in phonenumbers.SUPPORTED_REGIONS]
+    if not regions or unknown:
+        raise ValueError(f"must be country codes such as ES,MX,US (not {', '.join(unknown) or 'empty'})")
+    return regions
+
+
 def env_name(prefix: str, field_name: str) -> str:
     return f"VINCULO_{prefix}_{field_name.upper()}"
 
@@ -220,6 +233,14 @@ class CommonSettings:
         "X-Forwarded-For is trusted: the client's address for throttles and consent records is "
         "the one the outermost of them saw; 0 reads no forwarded header (a client could forge "
         "it), so set it only where every request comes through that many proxies",
+    )
+    phone_regions: tuple = setting(
+        personal.TEXT_PHONE_REGIONS,
+        parse=parse_regions,
+        common=True,
+        doc="countries (ISO codes) whose phone numbers, written without a +prefix in free text an "
+        "analyst reads (a bounce or SMS provider's reason, a consent's note, an import's cells), are "
+        "masked; list those your customers live in (one pass of the number matcher each)",
     )
     worker_max_attempts: int = setting(
         5, parse=parse_positive_int, doc="tries of a failing message before it is dead-lettered"

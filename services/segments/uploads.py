@@ -15,7 +15,8 @@ from services.segments.import_upload import store_upload
 from services.segments.models import ImportJob
 from services.segments.store import imports as store
 from shared.errors import Conflict, Invalid, NotFound
-from shared.personal import is_personal, mask_value
+from shared.http.auth import mask_value
+from shared.personal import is_personal
 
 EXTENSIONS = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
 FIELDS = (

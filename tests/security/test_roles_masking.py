@@ -28,7 +28,21 @@ EMAIL, PHONE, LAST, IP, HANDLE = (
 OTHER = "lu.privado@otro.example"
 # The customer's number as people write it in a note or a provider's reason.
 SPACED, DASHED = "+34 600 99 98 87", "600-999-887"
-PERSONAL = (EMAIL, PHONE, LAST, IP, HANDLE, OTHER, "lucia.garcia%40ejemplo.es", SPACED, DASHED, "600 999 887")
+# Her Mexican number, written without +52 (masked by the default phone_regions, not only Spain's plan).
+MEXICAN = "55 1234 5678"
+PERSONAL = (
+    EMAIL,
+    PHONE,
+    LAST,
+    IP,
+    HANDLE,
+    OTHER,
+    "lucia.garcia%40ejemplo.es",
+    SPACED,
+    DASHED,
+    "600 999 887",
+    MEXICAN,
+)
 # Beside them, what must reach the analyst as it is.
 NOTE_TAIL = "el 15/03/2024 a las 10:30, pedido nº 600123456, 1.234,56 €"
 
@@ -96,8 +110,8 @@ def seed(apps) -> dict:
         status="granted",
         source="api",
         ip=IP,
-        note=f"form: https://tienda.example/alta?email={EMAIL}; confirmed from {OTHER} "
-        f"and by phone at {SPACED} ({DASHED}) {NOTE_TAIL}",
+        note=f"form: https://tienda.example/alta?email={EMAIL}; confirmed from {OTHER}, in Mexico "
+        f"{MEXICAN} and by phone at {SPACED} ({DASHED}) {NOTE_TAIL}",
     ).save()
     ConsentState(
         customer_id=oid, channel="email", topic="newsletter", status="granted", at=now, entry_id=entry.id

@@ -20,9 +20,11 @@ class PersonIn(Schema):
     name = String()
 
 
-def make_app(service_env):
+def make_app(service_env, **settings):
     """A real API app from the shared base, with a small blueprint to exercise it."""
-    app = create_api_app(__name__, service="test", title="test", settings=service_env.settings(load))
+    app = create_api_app(
+        __name__, service="test", title="test", settings=service_env.settings(load, **settings)
+    )
     bp = APIBlueprint("people", __name__)
 
     @bp.post("/people")
@@ -54,6 +56,7 @@ def make_app(service_env):
                 "phone": "+34600111222",
                 "social": {"x": "luciag"},
                 "name": "Lucía",
+                "note": "WhatsApp 55 1234 5678",
             }
         )
 
@@ -133,6 +136,12 @@ def test_analysts_see_personal_data_masked(service_env):
     assert masked["phone"] == "+34*******22"
     assert masked["social"] == {"x": "l***"}
     assert masked["name"] == "Lucía"
+    assert masked["note"] == "WhatsApp +52********78"  # a Mexican number, by the default phone_regions
+    # An installation whose customers are all in Spain reads numbers without +prefix as Spanish only.
+    spanish = make_app(service_env, phone_regions=("ES",)).test_client()
+    assert (
+        spanish.get("/people/1", headers={"X-API-Key": ANALYST_KEY}).json["note"] == "WhatsApp 55 1234 5678"
+    )
 
 
 def test_health_readiness_and_openapi_are_public(service_env):
