@@ -13,6 +13,7 @@ from services.segments.errors import InvalidFields, WriteError
 from services.segments.events import ERASURE_KIND
 from services.segments.store import customers as store
 from services.segments.store import segments as segment_store
+from services.segments.store import timeline as timeline_store
 from shared import faults
 from shared.errors import NotFound
 from shared.logs import get_correlation_id
@@ -168,6 +169,9 @@ def erase(parts, existing: dict) -> None:
         f"erased-{existing['_id']}",
     )
     intent = parts.outbox.record(ERASURE_KIND, [updated, erased])
+    # The timeline first: killed after it, the customer is not yet erased and a repeated erasure
+    # does it all again; killed after the tombstone, nothing of the person is left in either.
+    timeline_store.forget(existing["_id"])
     store.erase_customer(existing["_id"], list(hashes.values()), PERSONAL, utcnow())
     faults.point("after_erase")
     parts.outbox.publish_envelopes([erased])

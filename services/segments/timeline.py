@@ -15,6 +15,7 @@ import datetime
 from bson import ObjectId
 from bson.errors import InvalidId
 
+from services.segments.store import customers as customer_store
 from services.segments.store import timeline as store
 from shared.messaging.consumer import Poison
 from shared.messaging.contracts import Envelope
@@ -116,9 +117,32 @@ def entries(envelopes: list[Envelope]) -> tuple[list[dict], list[tuple[str, floa
     return new, corrected
 
 
+def _quoting(entry: dict) -> bool:
+    return entry["kind"] not in store.KEEPS_SUMMARY and bool(
+        entry.get("summary") or entry["data"].get("url") or entry["data"].get("reason")
+    )
+
+
+def without_the_erased(new: list[dict]) -> list[dict]:
+    """``new`` with nothing quoted of a customer erased while the fact was on its way (a bounce's
+    diagnostic reaching segments after the erasure): what the erasure took, a late event does not
+    bring back. One query, only for a batch with entries that quote someone."""
+    quoting = [entry for entry in new if _quoting(entry)]
+    if not quoting:
+        return new
+    erased = customer_store.erased_among(list({entry["customer_id"] for entry in quoting}))
+    for entry in quoting:
+        if entry["customer_id"] in erased:
+            entry.pop("summary", None)
+            entry["data"] = {
+                k: v for k, v in entry["data"].items() if f"data.{k}" not in store.PERSONAL_IN_ENTRIES
+            }
+    return new
+
+
 def record(envelopes: list[Envelope]) -> None:
     """Append the batch's timeline entries (one insert_many) and apply its corrections."""
     new, corrected = entries(envelopes)
-    store.append_entries(new)
+    store.append_entries(without_the_erased(new))
     for key, score in corrected:
         store.set_sentiment(key, score)

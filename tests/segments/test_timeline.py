@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime
 
+from bson import ObjectId
 from pymongo import monitoring
 
 from services.segments.consumers import batch_handlers, handlers
 from shared.messaging.contracts import (
     ConsentChanged,
+    DeliveryBounced,
+    DeliveryClicked,
     DeliveryOpened,
     DeliverySent,
     MentionCorrected,
@@ -95,3 +98,74 @@ def test_each_fact_is_one_entry_once_and_a_batch_is_one_insert(service_env):
     )
     handle(envelope_for(corrected, "listener"))
     assert Interaction.objects(key="mention:x:p1").first().sentiment == 0.6
+
+
+def test_an_erased_customers_timeline_keeps_what_happened_and_nothing_it_quoted(api, service_env):
+    """Right to erasure: the timeline keeps kinds, times and keys (results, "my data" of nobody),
+    not the person's post, its address, a bounce's diagnostic quoting the address, a clicked
+    link's query or a purchase's note; a bounce on its way when the erasure lands brings none back."""
+    created = api.post("/customers", json={"email": "ñandú@ejemplo.es", "first_name": "Ñandú"}).json
+    ana = created["id"]
+    bought = api.post(
+        f"/customers/{ana}/purchases",
+        json={
+            "order_id": "A-1",
+            "amount": 30,
+            "currency": "EUR",
+            "purchased_at": POSTED,
+            "summary": "2 × zapatillas, envío a C/ Mayor 3, Ñandú Pérez 📦",
+        },
+    )
+    assert bought.status_code in (200, 201), bought.json
+    quoted = {
+        "reason": "550 5.1.1 <ñandú@ejemplo.es>: user unknown",
+        "url": "https://tienda.example/oferta?email=%C3%B1and%C3%BA%40ejemplo.es",
+    }
+    facts = batch_handlers()["segments.facts"]
+    facts(
+        events_of(ana)
+        + [
+            envelope_for(
+                DeliveryClicked(
+                    delivery_id="d1", campaign_id="c1", customer_id=ana, channel="email", url=quoted["url"]
+                ),
+                "mailer",
+            ),
+            envelope_for(
+                DeliveryBounced(
+                    delivery_id="d2",
+                    campaign_id="c1",
+                    customer_id=ana,
+                    channel="email",
+                    reason=quoted["reason"],
+                ),
+                "mailer",
+            ),
+        ]
+    )
+    before = {i.key: i for i in Interaction.objects(customer_id=ana)}
+    assert before["delivery:d2:bounced"].data["reason"] == quoted["reason"]  # what the erasure must take
+
+    assert api.delete(f"/customers/{ana}").status_code == 204
+    late = DeliveryBounced(
+        delivery_id="d3", campaign_id="c1", customer_id=ana, channel="email", reason=quoted["reason"]
+    )
+    with COMMANDS.counting() as seen:
+        facts([envelope_for(late, "mailer")])
+    assert seen[("find", "customers")] == 1  # the one question a quoting batch costs
+
+    stored = list(Interaction._get_collection().find({"customer_id": ObjectId(ana)}))
+    assert {row["key"] for row in stored} == set(before) | {"delivery:d3:bounced"}  # what happened stays
+    shown = str(stored)
+    for personal in ("No me gusta", "x.com/ana", "ñandú@", "%C3%B1and", "Mayor 3", "Pérez"):
+        assert personal not in shown, personal
+    by_key = {row["key"]: row for row in stored}
+    assert by_key["consent:e1"]["summary"] == "email/newsletter: granted (api)"  # segments' own words
+    assert by_key["purchase:A-1"]["amount"] and by_key["mention:x:p1"]["sentiment"] == -0.4
+    assert by_key["delivery:d3:bounced"]["data"] == {"delivery_id": "d3"}
+
+    # A batch that quotes nobody asks nothing more of the store (a bounce without a diagnostic).
+    quiet = DeliveryBounced(delivery_id="d4", campaign_id="c1", customer_id=ana, channel="email")
+    with COMMANDS.counting() as seen:
+        facts([envelope_for(quiet, "mailer")])
+    assert seen[("find", "customers")] == 0

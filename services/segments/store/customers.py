@@ -38,6 +38,11 @@ def erased_contact_exists(digest: str) -> bool:
     return _customers().find_one({"erased_contacts": digest}, {"_id": 1}) is not None
 
 
+def erased_among(ids: list) -> set:
+    """Which of ``ids`` are erased customers (one query)."""
+    return {row["_id"] for row in _customers().find({"_id": {"$in": ids}, "erased": True}, {"_id": 1})}
+
+
 def insert_customer(doc: dict) -> bool:
     """False when a unique field (email, external id) is taken."""
     try:

@@ -24,6 +24,23 @@ def append_entries(entries: list[dict]) -> None:
             raise
 
 
+# What a timeline entry may quote of the person: a post's text or a purchase's note
+# (``summary``), a post's or clicked link's address (``data.url``: x.com/<handle>/..., ?email=),
+# a provider's diagnostic (``data.reason``: "550 <ana@ejemplo.es>: unknown"). A consent entry's
+# summary is written by segments ("email/newsletter: granted (api)") and stays.
+PERSONAL_IN_ENTRIES = ("summary", "data.url", "data.reason")
+KEEPS_SUMMARY = ("consent_changed",)
+
+
+def forget(customer_id: ObjectId) -> None:
+    """An erased customer's timeline keeps what happened and when, nothing it quoted of them
+    (one command; idempotent)."""
+    Interaction._get_collection().update_many(
+        {"customer_id": customer_id, "kind": {"$nin": list(KEEPS_SUMMARY)}},
+        {"$unset": dict.fromkeys(PERSONAL_IN_ENTRIES, "")},
+    )
+
+
 def set_sentiment(key: str, score: float) -> None:
     """The corrected sentiment of a mention's entry (idempotent: a redelivery sets the same)."""
     Interaction._get_collection().update_one({"key": key}, {"$set": {"sentiment": score}})
