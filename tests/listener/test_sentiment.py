@@ -88,7 +88,7 @@ def test_the_evaluation_set_meets_the_target_on_each_language():
     import json
 
     rows = [json.loads(line) for line in DEFAULT_SET.read_text(encoding="utf-8").splitlines() if line]
-    assert len(rows) >= 6000 and sum(r["lang"] == "es" for r in rows) * 2 >= len(rows)
+    assert len(rows) >= 8000 and sum(r["lang"] == "es" for r in rows) * 2 >= len(rows)
     first = [r for r in rows if "batch" not in r]
     assert len(first) >= 590
     results = evaluate(first)
