@@ -1,4 +1,6 @@
 """``python -m services.campaigns api|worker|scheduler``: run one part of the campaigns service.
+``forget-quotes``: take the provider reasons and clicked links out of the delivery facts stored
+before the facts stopped keeping them (once, after upgrading; idempotent).
 
 Each part builds its parts once through ``services.campaigns.bootstrap``."""
 
@@ -36,5 +38,23 @@ def scheduler(settings, _argv):
         parts.close()
 
 
+def forget_quotes(settings, _argv):
+    from services.campaigns import bootstrap
+    from services.campaigns.store.result_queries import forget_quotes as forget
+
+    parts = bootstrap.build(settings)
+    parts.prepare_store()
+    try:
+        done = forget()
+    finally:
+        parts.close()
+    print(f"{done} delivery facts no longer quote a provider's reason or a clicked link")
+
+
 if __name__ == "__main__":
-    main("campaigns", load, {"api": api, "worker": worker, "scheduler": scheduler})
+    main(
+        "campaigns",
+        load,
+        {"api": api, "worker": worker, "scheduler": scheduler},
+        commands={"forget-quotes": forget_quotes},
+    )

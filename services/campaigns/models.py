@@ -101,7 +101,6 @@ class DeliveryFact(me.Document):
     # "<variant>|<type>": one field to group on (the stand-in cannot group on a compound _id).
     bucket = me.StringField()
     at = me.DateTimeField(required=True)
-    reason = me.StringField()
     code = me.StringField()  # the short reason a failed or skipped delivery was not sent
 
     meta = {

@@ -96,8 +96,9 @@ def on_delivery(envelope: Envelope) -> None:
             "variant": event.variant,
             "bucket": f"{event.variant or '-'}|{kind}",
             "at": parse_time(envelope.occurred_at),
-            "reason": event.reason,
-            "url": event.url,
+            # Counted, not quoted: a provider's reason ("550 <ana@ejemplo.es>: unknown") and a
+            # clicked link (?email=...) name the person and no result reads them; the mailer
+            # keeps them with the delivery (and takes them out on an erasure).
             "code": event.code or (event.reason if kind == "skipped" else None),
         }
     )

@@ -9,6 +9,7 @@ import datetime
 from bson import ObjectId
 
 from services.campaigns import content
+from services.campaigns.models import DeliveryFact
 from shared.messaging.contracts import (
     CampaignDue,
     ConsentChanged,
@@ -161,6 +162,9 @@ def test_results_per_campaign_and_variant_survive_duplicates_and_compute_roi(api
         )
 
     totals = wait_until(results, timeout=30, what="every event counted")
+    # Counted, not quoted: the provider's reason and the clicked link stay with the mailer.
+    stored = list(DeliveryFact._get_collection().find({"campaign_id": cid}))
+    assert stored and not [f for f in stored if "reason" in f or "url" in f]
     assert totals["targeted"] == 10 and totals["delivered"] == 7
     assert totals["revenue"] == 120.0 and totals["cost"] == 50.0 and totals["roi"] == 1.4
     assert totals["open_rate"] == round(4 / 7, 4)

@@ -18,6 +18,19 @@ def add_fact(fact: dict) -> bool:
         return False
 
 
+def forget_quotes() -> int:
+    """Facts stored before they stopped quoting lose the provider's reason and the clicked
+    link (one command; idempotent): how many facts changed."""
+    return (
+        facts()
+        .update_many(
+            {"$or": [{"reason": {"$exists": True}}, {"url": {"$exists": True}}]},
+            {"$unset": {"reason": "", "url": ""}},
+        )
+        .modified_count
+    )
+
+
 def add_conversion(conversion: dict) -> bool:
     """Record a conversion; False when that order is credited to that campaign already."""
     try:
