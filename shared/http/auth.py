@@ -286,15 +286,9 @@ def current_person() -> dict | None:
     return {"user_id": user_id, "user_name": getattr(g, "user_name", None)} if user_id else None
 
 
-def _phone_regions() -> tuple[str, ...]:
-    settings = current_app.config.get("VINCULO_SETTINGS")
-    return getattr(settings, "phone_regions", personal.TEXT_PHONE_REGIONS)
-
-
 def mask_value(field: str, value):
-    """One value as an analyst sees it (shared.personal says how; numbers in free text by the
-    installation's ``phone_regions``)."""
-    return personal.mask_value(field, value, _phone_regions())
+    """One value as an analyst sees it (shared.personal; numbers in free text: ``phone_regions``)."""
+    return personal.mask_value(field, value, current_app.config["VINCULO_SETTINGS"].phone_regions)
 
 
 def mask_personal(data, role: str | None = None):
@@ -302,4 +296,4 @@ def mask_personal(data, role: str | None = None):
     role = current_role() if role is None else role
     if role != "analyst":
         return data
-    return personal.mask_document(data, _phone_regions())
+    return personal.mask_document(data, current_app.config["VINCULO_SETTINGS"].phone_regions)
