@@ -36,6 +36,16 @@ class ConsentError(Invalid):
     """A consent change that breaks a rule: 422 naming the field, like a schema error."""
 
 
+# How far after the server's clock a caller's ``at`` may be (their clock runs ahead).
+CLOCK_SKEW = datetime.timedelta(minutes=5)
+
+
+def check_not_future(at: datetime.datetime | None) -> None:
+    """A consent given or withdrawn later than now is refused (ConsentError naming ``at``)."""
+    if at is not None and to_utc_naive(at) > utcnow() + CLOCK_SKEW:
+        raise ConsentError("at", "must not be in the future: the time the customer gave or withdrew it")
+
+
 def record_change(
     customer_id,
     channel: str,
@@ -90,7 +100,10 @@ def _entry(customer_id, channel, topic, status, source, key, at, **fields) -> Co
     if status not in CONSENT_STATUSES:
         raise ConsentError("status", f"must be one of {', '.join(CONSENT_STATUSES)}")
     customer_id = ObjectId(customer_id)
-    at = to_utc_naive(at) if at else utcnow()
+    now = utcnow()
+    # A change is never dated after it is recorded: a later one must be able to replace it (an
+    # import's date-only "tomorrow" from another time zone is recorded as now).
+    at = min(to_utc_naive(at), now) if at else now
     # mongo keeps milliseconds: compare what is stored, not what we hold
     at = at.replace(microsecond=at.microsecond // 1000 * 1000)
     return ConsentEntry(

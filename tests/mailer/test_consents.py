@@ -119,3 +119,28 @@ def test_consents_api(api, events):
     bad = api.post(url, json={"channel": "fax", "topic": "promotions", "status": "granted"})
     assert bad.status_code == 422 and "channel" in bad.get_json()["details"]["fields"]
     assert api.get("/customers/000000000000000000000000/consents").status_code == 404
+
+
+def test_a_consent_from_the_future_never_holds_back_an_opt_out(api, events):
+    """A grant dated 2099 once became the state for good: the customer's revocation (now) was
+    'older' and never won, and campaigns kept mailing them. The API refuses a date after now
+    (422 naming ``at``, nothing written); a change dated later by an import's time zone is
+    recorded as now; a state stored from the future before this gives way to any change."""
+    customer = make_customer(email="ñandú@ejemplo.es")
+    url = f"/customers/{customer.id}/consents"
+    grant = {"channel": "email", "topic": "promotions", "status": "granted", "source": "support"}
+    future = api.post(url, json={**grant, "at": "2099-01-01T00:00:00Z"})
+    assert future.status_code == 422 and "at" in future.get_json()["details"]["fields"]
+    assert ConsentEntry.objects(customer_id=customer.id).count() == 0  # nothing half-written
+    skewed = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=2)  # a clock ahead
+    assert api.post(url, json={**grant, "at": skewed.isoformat()}).status_code == 201
+    state = ConsentState.objects.get(customer_id=customer.id, channel="email", topic="promotions")
+    assert state.at <= datetime.datetime.now(datetime.UTC).replace(tzinfo=None)  # recorded as now
+
+    # What an earlier version let in: a state dated 2099. The customer's opt-out replaces it.
+    ConsentState._get_collection().update_one(
+        {"_id": state.id}, {"$set": {"at": datetime.datetime(2099, 1, 1)}}
+    )
+    consents.record_change(customer.id, "email", "promotions", "revoked", "unsubscribe", events=events)
+    current = {(i["channel"], i["topic"]): i["status"] for i in api.get(url).get_json()["items"]}
+    assert current[("email", "promotions")] == "revoked"

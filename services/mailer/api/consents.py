@@ -81,6 +81,7 @@ def history(customer_id, query_data):
 def change(customer_id, json_data):
     """Record a consent given or withdrawn (marketer, import), with its source and wording."""
     oid = _customer(customer_id)
+    consents.check_not_future(json_data.get("at"))
     entry = consents.record_change(
         oid,
         json_data["channel"],

@@ -8,6 +8,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from shared.models import ConsentEntry, ConsentState
+from shared.store import utcnow
 
 
 def add_entry(entry: ConsentEntry) -> ConsentEntry:
@@ -20,14 +21,16 @@ def add_entry(entry: ConsentEntry) -> ConsentEntry:
 
 
 def move_state_forward(entry: ConsentEntry) -> None:
-    """The entry becomes the current state unless the state holds a newer change."""
+    """The entry becomes the current state unless the state holds a newer change. A state
+    dated after now (written before changes were kept from the future) is no newer change:
+    any change recorded now replaces it, so a customer's opt-out is never held back by it."""
     try:
         ConsentState._get_collection().update_one(
             {
                 "customer_id": entry.customer_id,
                 "channel": entry.channel,
                 "topic": entry.topic,
-                "at": {"$lte": entry.at},
+                "$or": [{"at": {"$lte": entry.at}}, {"at": {"$gt": utcnow()}}],
             },
             # customer_id again in $setOnInsert: the stand-in drops ObjectId equality fields
             # from an upserted document (real MongoDB copies them; repeating it is harmless).
