@@ -17,7 +17,9 @@ and is masked as handles.
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -63,10 +65,58 @@ NOT_A_PHONE = re.compile(
 _DIGIT = re.compile(r"\d")
 
 
+# A key a marketer named in ``attributes`` (an import's column, an API client's field) is read as
+# the personal field it means whatever its case, accents or separators ("Email", "e-mail",
+# "Teléfono móvil", "Apellidos"): folded (letters and digits, lower-case, no accents), then
+# looked up here, the canonical field names included.
+PERSONAL_SYNONYMS = {
+    "email": "email",
+    "mail": "email",
+    "correo": "email",
+    "correoelectronico": "email",
+    "phone": "phone",
+    "phonenumber": "phone",
+    "telephone": "phone",
+    "tel": "phone",
+    "telefono": "phone",
+    "telefonomovil": "phone",
+    "movil": "phone",
+    "mobile": "phone",
+    "mobilephone": "phone",
+    "cell": "phone",
+    "cellphone": "phone",
+    "celular": "phone",
+    "whatsapp": "phone",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "apellido": "last_name",
+    "apellidos": "last_name",
+    "ipaddress": "ip",
+    "direccion": "address",
+    "domicilio": "address",
+    **{field.replace("_", ""): field for field in PERSONAL_FIELDS},
+}
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+# Maps whose string values are free text a marketer or an import wrote (a "nota" attribute, a
+# tag): an address or a number in them is masked as in a reason or a note.
+FREE_TEXT_MAPS = ("attributes", "tags")
+
+
+@functools.lru_cache(maxsize=4096)
+def personal_field(key: str) -> str | None:
+    """The personal field a key names (``Teléfono`` -> phone), or None."""
+    folded = unicodedata.normalize("NFKD", key)
+    folded = _NOT_LETTER_OR_DIGIT.sub(
+        "", "".join(ch for ch in folded if not unicodedata.combining(ch))
+    ).lower()
+    return PERSONAL_SYNONYMS.get(folded)
+
+
 def is_personal(field: str) -> bool:
-    """True for a personal field or a path ending in one (``attributes.email``, ``social.x``)."""
+    """True for a personal field or a path ending in one (``attributes.email``,
+    ``attributes.Teléfono``, ``social.x``)."""
     parts = field.split(".")
-    return parts[-1] in PERSONAL_FIELDS or parts[0] in HANDLE_MAPS
+    return personal_field(parts[-1]) is not None or parts[0] in HANDLE_MAPS
 
 
 def mask_value(field: str, value, regions: tuple[str, ...] = TEXT_PHONE_REGIONS):
@@ -74,6 +124,7 @@ def mask_value(field: str, value, regions: tuple[str, ...] = TEXT_PHONE_REGIONS)
     ``regions``: the countries whose numbers are found in free text without a +prefix."""
     if not isinstance(value, str) or not value:
         return value
+    field = personal_field(field) or field
     if field == "email" and "@" in value:
         local, _, domain = value.partition("@")
         return f"{local[:1]}***@{domain}"
@@ -126,18 +177,23 @@ def _e164(number) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def mask_document(data, regions: tuple[str, ...] = TEXT_PHONE_REGIONS):
-    """``data`` with every personal value masked (recursively, dicts and lists)."""
+def mask_document(data, regions: tuple[str, ...] = TEXT_PHONE_REGIONS, free_text: bool = False):
+    """``data`` with every personal value masked (recursively, dicts and lists); under
+    ``free_text`` (inside FREE_TEXT_MAPS) every other string is masked as free text."""
     if isinstance(data, dict):
         out = {}
         for key, value in data.items():
-            if key in PERSONAL_FIELDS or key in FREE_TEXT_FIELDS:
+            if not isinstance(key, str):
+                out[key] = mask_document(value, regions, free_text)
+            elif key in FREE_TEXT_FIELDS or personal_field(key):
                 out[key] = mask_value(key, value, regions)
             elif key in HANDLE_MAPS and isinstance(value, dict):
                 out[key] = {network: mask_value("handle", handle) for network, handle in value.items()}
             else:
-                out[key] = mask_document(value, regions)
+                out[key] = mask_document(value, regions, free_text or key in FREE_TEXT_MAPS)
         return out
     if isinstance(data, list):
-        return [mask_document(item, regions) for item in data]
+        return [mask_document(item, regions, free_text) for item in data]
+    if free_text and isinstance(data, str):
+        return mask_value("note", data, regions)
     return data

@@ -75,6 +75,9 @@ def test_an_analyst_cannot_count_digit_by_digit_on_a_personal_field(api, analyst
         ("phone", "exists", True),
         ("email", "eq", "lucia.garcia@ejemplo.es"),
         ("attributes.email", "eq", "otra@ejemplo.es"),
+        # a marketer's or an import's own spelling of the same field
+        ("attributes.Email", "starts_with", "otra"),
+        ("attributes.Telefono_movil", "exists", True),
     ):
         rule = {
             "all": [

@@ -166,3 +166,50 @@ def test_a_long_word_or_run_of_digits_is_read_in_linear_time(text):
     started = time.perf_counter()
     mask_value("note", text, ("ES",))
     assert time.perf_counter() - started < 1.5
+
+
+def test_attributes_named_in_any_case_or_language_and_free_text_in_them_are_masked():
+    """Analysts read attributes a marketer or an import named: "Email", "correo", "Teléfono
+    móvil", "Apellidos" are the personal fields they mean; any other attribute's text and a
+    tag are free text, whose addresses and numbers are masked."""
+    customer = {
+        "first_name": "Ñandú",
+        "attributes": {
+            "Email": "hidden@ejemplo.es",
+            "correo": "otra@ejemplo.es",
+            "Teléfono móvil": "+34 699 111 222",
+            "Apellidos": "Pérez Núñez",
+            "nota": "llamar al 612 345 678 o escribir a nota@ejemplo.es",
+            "plan": "oro",
+            "visits": 3,
+            "nested": {"WhatsApp": "+52 55 1234 5678"},
+        },
+        "tags": ["vip", "tag@ejemplo.es"],
+    }
+    masked = mask_document(customer)
+    shown = str(masked)
+    for personal in ("hidden@", "otra@", "699 111", "Pérez", "612 345 678", "nota@", "1234 5678", "tag@"):
+        assert personal not in shown, personal
+    assert masked["attributes"]["Email"] == "h***@ejemplo.es"
+    assert masked["attributes"]["Apellidos"] == "P***"
+    assert masked["attributes"]["plan"] == "oro" and masked["attributes"]["visits"] == 3
+    assert masked["tags"][0] == "vip" and masked["first_name"] == "Ñandú"
+
+
+@pytest.mark.parametrize(
+    "field, personal",
+    [
+        ("attributes.Email", True),
+        ("attributes.E-mail", True),
+        ("attributes.telefono", True),
+        ("attributes.Teléfono móvil", True),
+        ("attributes.APELLIDOS", True),
+        ("attributes.plan", False),
+        ("attributes.emails_sent", False),
+        ("city", False),
+    ],
+)
+def test_a_personal_field_is_known_by_its_meaning_not_its_spelling(field, personal):
+    from shared.personal import is_personal
+
+    assert is_personal(field) is personal
