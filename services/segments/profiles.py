@@ -15,7 +15,7 @@ import re
 
 import phonenumbers
 
-from services.segments.world import country_zone, known_locale, zones
+from services.segments.world import country_code, country_zone, known_locale, zones
 from shared import normalize
 from shared.models.customer import DEFAULT_ZONE, LOCALE_RE, STAGES
 from shared.store import utcnow
@@ -105,9 +105,10 @@ def _clean(field: str, raw, default_region: str):
     if field == "country":
         value = _text(raw)
         if value is not None:
-            value = value.upper()
-            if not re.fullmatch(r"[A-Z]{2}", value):
+            code = country_code(value)  # "España", "Reino Unido", "mx" as people write them
+            if code is None:
                 raise ValueError("not an ISO 3166 two-letter country code")
+            value = code
         return value
     if field == "stage":
         value = _text(raw)

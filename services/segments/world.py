@@ -61,3 +61,50 @@ def country_zone(country: str) -> tuple[str | None, int]:
         _COUNTRY_ZONES = table
     found = _COUNTRY_ZONES.get(country.upper(), [])
     return (found[0] if found else None), len(found)
+
+
+# What people write for a country in a spreadsheet besides its code and CLDR's es/en names.
+COUNTRY_ALIASES = {
+    "uk": "GB",
+    "inglaterra": "GB",
+    "england": "GB",
+    "greatbritain": "GB",
+    "granbretana": "GB",
+    "usa": "US",
+    "eeuu": "US",
+    "eua": "US",
+    "unitedstatesofamerica": "US",
+    "estadosunidosdeamerica": "US",
+    "holanda": "NL",
+    "holland": "NL",
+}
+_COUNTRY_NAMES: dict[str, str] | None = None
+
+
+def _fold(text: str) -> str:
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text)
+    return re.sub(r"[\W_]+", "", "".join(ch for ch in text if not unicodedata.combining(ch))).lower()
+
+
+def country_code(value: str) -> str | None:
+    """The ISO 3166 code of a country written as its code ("es", "MX") or its name in Spanish
+    or English, any case or accents ("España", "Reino Unido", "Mexico", "EE. UU."), or None.
+    A country is a code with a zone in the tz database (every ISO 3166 country has one; "EU",
+    "XX", "ZZ" do not)."""
+    global _COUNTRY_NAMES
+    country_zone("ES")  # loads the zone table
+    if _COUNTRY_NAMES is None:
+        from babel import Locale
+
+        names = {_fold(alias): code for alias, code in COUNTRY_ALIASES.items()}
+        for language in ("en", "es"):
+            for code, name in Locale(language).territories.items():
+                if code in _COUNTRY_ZONES:
+                    names.setdefault(_fold(name), code)
+        _COUNTRY_NAMES = names
+    if len(value) == 2 and value.upper() in _COUNTRY_ZONES:
+        return value.upper()
+    return _COUNTRY_NAMES.get(_fold(value))

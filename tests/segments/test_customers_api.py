@@ -60,7 +60,7 @@ def test_invalid_fields_are_422_naming_each_field(api):
             "phone": "12",
             "time_zone": "Mars/Base",
             "locale": "spanish",
-            "country": "España",
+            "country": "Narnia",
         },
     )
     assert response.status_code == 422

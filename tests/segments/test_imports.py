@@ -28,7 +28,7 @@ ROWS = [
     # 6: bad email
     "crm-6,no-es-correo,,Ana,,,,,,,,,,",
     # 7: bad phone and bad country (two fields, one row)
-    "crm-7,,12,Ana,,España,,,,,,,,",
+    "crm-7,,12,Ana,,Narnia,,,,,,,,",
     # 8: unknown stage
     "crm-8,a8@example.com,,,,,,vip,,,,,,",
     # 9: bad time zone and bad locale

@@ -146,7 +146,7 @@ ERROR_ROWS = [
     ("crm-6,no-es-correo,,Ana,,,,,,", "email", "must have an @-sign", "no es una dirección de correo válida"),
     ("crm-7,,12,Ana,,,,,,", "phone", "not a valid phone number", "no es un número de teléfono válido"),
     ("crm-7b,,teléfono,Ana,,,,,,", "phone", "not a phone number", "no es un número de teléfono"),
-    ("crm-8,a8@example.com,,,,España,,,,", "country", "two-letter country code", "código de país ISO 3166"),
+    ("crm-8,a8@example.com,,,,Narnia,,,,", "country", "two-letter country code", "código de país ISO 3166"),
     ("crm-9,a9@example.com,,,,,vip,,,", "stage", "not one of", "no es uno de"),
     (
         "crm-10,a10@example.com,,,,,,Mars/Base,,",
@@ -412,3 +412,39 @@ def test_a_re_import_with_a_new_country_moves_a_zone_that_came_from_the_country(
             assert set(warnings) == {2, 4}
         else:  # the same file again: nothing changes, nothing is guessed again
             assert (done["unchanged"], done["updated"], done["guessed"]) == (3, 0, 0), done
+
+
+def test_countries_as_a_spanish_spreadsheet_names_them_are_read_as_codes(api, settings):
+    """A "País" column of an Excel file holds "España", "Reino Unido", "México": every row was
+    rejected for not being a code. Names in Spanish or English, any case or accents, and the
+    usual "UK" / "EE. UU." are read as the ISO code; a code no country has ("XX", "EU") is
+    refused, in the import and in the API."""
+    rows = (
+        "Correo electrónico;País\r\n"
+        "es@ejemplo.es;España\r\n"
+        "gb@ejemplo.es;Reino Unido\r\n"
+        "mx@ejemplo.es;MÉXICO\r\n"
+        "us@ejemplo.es;EE. UU.\r\n"
+        "uk@ejemplo.es;UK\r\n"
+        "pe@ejemplo.es;peru\r\n"
+        "xx@ejemplo.es;XX\r\n"
+        "narnia@ejemplo.es;Narnia\r\n"
+    ).encode("cp1252")
+    done = finished(api, settings, upload(api, rows, lang="es")["id"])
+    assert (done["created"], done["rejected"]) == (6, 2), done
+    countries = {d["email"]: d["country"] for d in Customer._get_collection().find()}
+    assert countries == {
+        "es@ejemplo.es": "ES",
+        "gb@ejemplo.es": "GB",
+        "mx@ejemplo.es": "MX",
+        "us@ejemplo.es": "US",
+        "uk@ejemplo.es": "GB",
+        "pe@ejemplo.es": "PE",
+    }
+    items = api.get(f"/imports/{done['id']}/rejections").json["items"]
+    reasons = [r["reason"] for r in items if not r["warning"]]  # (zone guesses for GB, US are warnings)
+    assert len(reasons) == 2 and all("código de país" in r for r in reasons), reasons
+    for bad in ("XX", "EU", "ZZ"):
+        answer = api.post("/customers", json={"email": f"{bad.lower()}@ejemplo.es", "country": bad})
+        assert answer.status_code == 422 and "country" in answer.json["details"]["fields"], answer.json
+    assert api.post("/customers", json={"email": "uk2@ejemplo.es", "country": "uk"}).json["country"] == "GB"
