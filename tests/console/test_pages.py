@@ -238,3 +238,29 @@ def test_readyz_answers_whether_each_service_api_answers(service_env, listener_u
         "service": "console",
         "checks": {"segments": "ok", "campaigns": "ok", "mailer": "ok", "listener": "ok"},
     }
+
+
+def test_a_query_page_says_which_sources_fail_and_why(console_app):
+    """A query showed "activa" while X had no token and the feed's host did not resolve; the
+    poller's log said so every minute, the page did not. Each source's state, its last poll
+    and the listener's reason are on the page, in the community manager's language."""
+    import datetime
+
+    from services.listener.models import ListeningQuery, SourceCursor
+
+    query = ListeningQuery(
+        name="Café Luna", keywords=["café"], sources=["x", "rss"], feeds=["https://blog.example.com/feed"]
+    ).save()
+    SourceCursor(
+        query_id=query.id,
+        source="x",
+        status="auth_failed",
+        message="no X bearer token configured",
+        last_polled_at=datetime.datetime(2026, 12, 6, 9, 0),
+    ).save()
+    client = signed_in(console_app, CM_KEY, locale="es")
+    page = client.get(f"/listening/queries/{query.id}").get_data(as_text=True)
+    section = re.search(r"<h2>Estado de las fuentes</h2>.*?</section>", page, re.S).group(0)
+    assert "sin acceso: revisa las credenciales" in section and "no X bearer token configured" in section
+    assert "último sondeo" in section
+    assert re.search(r"<dt>rss</dt><dd><span[^>]*>pendiente</span> aún sin sondear", section), section
