@@ -85,6 +85,32 @@ def audience(campaign: dict) -> dict | None:
         return None
 
 
+def waiting(campaign: dict, results: dict) -> list[dict]:
+    """While it sends: the deliveries the mailer has deferred, per reason, with how many and
+    when the first of them is tried again ({code, n, next}), the likeliest first. Empty when
+    none is pending or the mailer does not answer (the page still shows the counts)."""
+    if campaign["state"] != "sending" or not results.get("pending"):
+        return []
+    try:
+        page = api().mailer.get("/deliveries", campaign_id=campaign["id"], status="deferred", limit=500)
+    except (ApiFailure, ServiceUnavailable):
+        return []
+    return by_reason(page.get("items") or [])
+
+
+def by_reason(deferred: list[dict]) -> list[dict]:
+    """The mailer's deferred deliveries as {code, n, next}, the most frequent reason first."""
+    by_code: dict[str, dict] = {}
+    for delivery in deferred:
+        code = delivery.get("code") or "provider_unavailable"
+        row = by_code.setdefault(code, {"code": code, "n": 0, "next": None})
+        row["n"] += 1
+        due = delivery.get("due_at")
+        if due and (row["next"] is None or due < row["next"]):
+            row["next"] = due
+    return sorted(by_code.values(), key=lambda row: -row["n"])
+
+
 def referred_names(campaign: dict) -> dict[str, str]:
     """Segment and template id -> name, for the ids the campaign refers to.
 

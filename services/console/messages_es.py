@@ -234,6 +234,8 @@ ES: dict[str, str] = {
     "Resume": "Reanudar",
     "Volume and sentiment per day": "Volumen y sentimiento por día",
     "Source status": "Estado de las fuentes",
+    "Waiting in the mailer, and why": "Esperando en el mailer, y por qué",
+    "next try {when}": "próximo intento {when}",
     "ok": "funciona",
     "error": "error",
     "rate_limited": "límite de peticiones alcanzado",

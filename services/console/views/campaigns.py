@@ -12,7 +12,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from services.console import cron
 from services.console.campaign_form import VARIANT_ROWS, WEEKDAYS, body_from_form, choices, form_from_campaign
-from services.console.campaign_report import REASONS, audience, referred_names, result_charts
+from services.console.campaign_report import REASONS, audience, referred_names, result_charts, waiting
 from services.console.client import ApiFailure, api
 from services.console.forms import api_errors
 from services.console.i18n import gettext as _
@@ -145,6 +145,7 @@ def show(campaign_id):
         actions=actions,
         zone=zone,
         audience=audience(campaign),
+        waiting=waiting(campaign, results),
         reasons=REASONS,
         destructive={name for name, (_s, d) in ACTIONS.items() if d},
         charts=result_charts(
