@@ -69,6 +69,16 @@ def header_text(value: str | None) -> str:
     return " ".join(cleaned.split())
 
 
+def email_key(value: str) -> str:
+    """The form ``value`` is stored in when it is an address (IDN, NFD, upper case folded as
+    ``email`` does), else itself stripped and lower-cased: what a search or a member list
+    matches stored addresses with."""
+    try:
+        return email(value) or value.strip().lower()
+    except ValueError:
+        return value.strip().lower()
+
+
 def email(value: str | None) -> str | None:
     """The stored form of an email address; ValueError (saying why) when it is not one.
 

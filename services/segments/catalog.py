@@ -22,6 +22,7 @@ from services.segments.store import segments as store
 from shared.audience import EXCLUDED, resolve
 from shared.errors import Conflict, NotFound
 from shared.models import Segment
+from shared.normalize import email_key
 from shared.store import utcnow
 
 MAX_STATIC_CHANGE = 10_000  # people per call
@@ -169,7 +170,7 @@ def change_static_members(
             {
                 "$or": [
                     {"_id": {"$in": ids}},
-                    {"email": {"$in": [e.strip().lower() for e in emails]}},
+                    {"email": {"$in": [email_key(e) for e in emails]}},
                     {"external_id": {"$in": external_ids}},
                 ]
             },
@@ -181,7 +182,7 @@ def change_static_members(
         | {d.get("email") for d in found}
         | {d.get("external_id") for d in found}
     )
-    missing = [w for w in wanted if w not in known and w.strip().lower() not in known]
+    missing = [w for w in wanted if w not in known and email_key(w) not in known]
     kind = "left" if remove else "entered"
     done = Membership(parts).apply([(segment.id, cid, kind) for cid in sorted(d["_id"] for d in found)])
     return {"added": done["entered"], "removed": done["left"], "not_found": missing}

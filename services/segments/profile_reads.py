@@ -40,7 +40,7 @@ def search_query(query: dict, default_country: str, analyst: bool) -> dict:
         if refused:
             raise InvalidFields(refused, location="query")
     if query.get("email"):
-        conditions.append({"email": normalize.text(query["email"]).lower()})
+        conditions.append({"email": normalize.email_key(query["email"])})
     if query.get("phone"):
         try:
             conditions.append({"phone": normalize.phone(query["phone"], default_country)})

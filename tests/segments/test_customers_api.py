@@ -424,3 +424,26 @@ def test_a_country_change_moves_a_zone_that_came_from_the_country_never_one_that
     old_id = Customer._get_collection().insert_one(old).inserted_id
     kept = api.patch(f"/customers/{old_id}", json={"country": "MX"}).json
     assert kept["country"] == "MX" and kept["time_zone"] == "Europe/Madrid", kept
+
+
+def test_search_and_static_members_find_an_address_however_it_is_written(api):
+    """Created as "ñandú@ejemplo.es" and "user@bücher.example", a person was not found by the
+    same addresses written decomposed (NFD), upper-cased or in punycode: search and the static
+    members' e-mail list compared raw text where creation compares stored forms."""
+    ana = api.post("/customers", json={"email": "ñandú@ejemplo.es"}).json["id"]
+    bea = api.post("/customers", json={"email": "user@bücher.example"}).json["id"]
+    for written, who in (
+        ("n\u0303andu\u0301@ejemplo.es", ana),
+        ("ÑANDÚ@EJEMPLO.ES", ana),
+        ("user@XN--BCHER-KVA.example", bea),
+        (" user@bücher.example ", bea),
+    ):
+        found = api.get("/customers", query_string={"email": written}).json["items"]
+        assert [c["id"] for c in found] == [who], written
+    assert api.get("/customers", query_string={"email": "   "}).status_code < 500
+    segment = api.post("/segments", json={"name": "a mano", "kind": "static"}).json
+    changed = api.post(
+        f"/segments/{segment['id']}/members",
+        json={"emails": ["n\u0303andu\u0301@ejemplo.es", "user@XN--BCHER-KVA.example", "nadie@ejemplo.es"]},
+    ).json
+    assert changed["added"] == 2 and changed["not_found"] == ["nadie@ejemplo.es"], changed
