@@ -47,11 +47,20 @@ def file_format(asked: str | None, filename: str | None, mimetype: str) -> str:
 
 def _proposal(header: list[str], review: bool) -> dict:
     """The saved mapping for this header, else the names' meaning (unknown: None to review,
-    else the name itself, which fails the job naming it)."""
+    else the name itself, which fails the job naming it). A field is proposed for the first
+    column that means it only ("Teléfono;Teléfono móvil": the second is left to choose, where
+    proposing both gave a mapping the start then refused)."""
     saved = store.saved_mapping(import_format.signature(header))
     if saved is not None and set(saved) == set(header):
         return saved
-    return {h: import_format.propose(h) or (None if review else h) for h in header}
+    proposal, taken = {}, set()
+    for name in header:
+        field = import_format.propose(name)
+        if review and field in taken:  # (without review the job fails naming the field twice)
+            field = None
+        taken.add(field)
+        proposal[name] = field or (None if review else name)
+    return proposal
 
 
 def upload(

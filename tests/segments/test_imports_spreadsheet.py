@@ -448,3 +448,16 @@ def test_countries_as_a_spanish_spreadsheet_names_them_are_read_as_codes(api, se
         answer = api.post("/customers", json={"email": f"{bad.lower()}@ejemplo.es", "country": bad})
         assert answer.status_code == 422 and "country" in answer.json["details"]["fields"], answer.json
     assert api.post("/customers", json={"email": "uk2@ejemplo.es", "country": "uk"}).json["country"] == "GB"
+
+
+def test_two_columns_meaning_one_field_are_proposed_once_and_the_proposal_starts(api, settings):
+    """ "Teléfono;Teléfono móvil" were both proposed as phone, and starting with the proposal was
+    refused ("another column is also mapped to phone"): the second is now left to choose."""
+    data = "Correo;Teléfono;Teléfono móvil\r\nana@ejemplo.es;612345678;699111222\r\n".encode("cp1252")
+    job = upload(api, data, review="true", lang="es")
+    assert job["mapping"] == {"Correo": "email", "Teléfono": "phone", "Teléfono móvil": None}, job
+    started = api.post(f"/imports/{job['id']}/start", json={"mapping": job["mapping"]})
+    assert started.status_code < 300, started.json
+    done = finished(api, settings, job["id"])
+    assert (done["created"], done["rejected"]) == (1, 0), done
+    assert Customer.objects.get(email="ana@ejemplo.es").phone == "+34612345678"
