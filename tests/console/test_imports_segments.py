@@ -90,6 +90,8 @@ def test_an_upload_runs_and_shows_the_rejected_rows_with_a_report_to_download(se
     assert sorted(int(row) for row in guessed) == [2, 4]
     assert ("3", "email") in rows
     assert 'data-k="created">2<' in html and 'data-k="rejected">2<' in html
+    # The heading counts rows as rows and reasons as reasons (it said "Rejected rows (4)").
+    assert "Rejected rows and warnings" in html and "(2 rejected, 4 reasons)" in html
     report = client.get(f"{location}/report.csv")  # proxied: the browser never holds the API key
     assert report.status_code == 200 and report.mimetype == "text/csv"
     lines = report.get_data(as_text=True).splitlines()
