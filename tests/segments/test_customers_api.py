@@ -447,3 +447,20 @@ def test_search_and_static_members_find_an_address_however_it_is_written(api):
         json={"emails": ["n\u0303andu\u0301@ejemplo.es", "user@XN--BCHER-KVA.example", "nadie@ejemplo.es"]},
     ).json
     assert changed["added"] == 2 and changed["not_found"] == ["nadie@ejemplo.es"], changed
+
+
+def test_a_purchase_in_no_currency_or_from_the_future_is_refused_and_nothing_is_written(api):
+    """12.5 'XXX' was added to a euro total, and a purchase dated 2099 made 'last purchase'
+    2099 for every 'bought in the last N days' rule (found by probing)."""
+    created = api.post("/customers", json={"email": "compra2@example.com"}).json
+    url = f"/customers/{created['id']}/purchases"
+    for field, extra in (
+        ("currency", {"currency": "XXX"}),
+        ("currency", {"currency": "ABC"}),
+        ("purchased_at", {"purchased_at": "2099-01-01T00:00:00Z"}),
+    ):
+        answer = api.post(url, json={"order_id": f"o-{field}-{len(str(extra))}", "amount": 12.5, **extra})
+        assert answer.status_code == 422 and field in answer.json["details"]["fields"], answer.json
+    assert api.get(f"/customers/{created['id']}").json["purchases"]["count"] == 0  # nothing written
+    ok = api.post(url, json={"order_id": "o-mxn", "amount": 250, "currency": "mxn"})
+    assert ok.status_code == 201 and ok.json["purchases"]["count"] == 1, ok.json

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+
 from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
+from marshmallow import ValidationError
 
 from shared.http.paging import PageQuery
 from shared.models.customer import STAGES
@@ -45,11 +48,32 @@ class SearchIn(PageQuery):
     stage = String(validate=OneOf(STAGES))
 
 
+# ISO 4217 codes that are no money a customer pays in: "no currency", testing, metals, drawing rights.
+NOT_MONEY = {"XXX", "XTS", "XAU", "XAG", "XPT", "XPD", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA"}
+
+
+def _currency(value: str) -> None:
+    from babel.numbers import is_currency
+
+    if not is_currency(value.upper()) or value.upper() in NOT_MONEY:
+        raise ValidationError("Not an ISO 4217 currency code such as EUR, MXN or USD.")
+
+
+def _not_future(value: datetime.datetime) -> None:
+    moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+    if moment > datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5):
+        raise ValidationError("Must not be in the future.")
+
+
 class PurchaseIn(Schema):
     order_id = String(required=True, validate=Length(min=1, max=100))
     amount = Float(required=True, validate=Range(min=0, max=10_000_000))
-    currency = String(load_default="EUR", validate=Length(equal=3))
-    purchased_at = DateTime(load_default=None, metadata={"description": "ISO 8601; default now"})
+    currency = String(load_default="EUR", validate=[Length(equal=3), _currency])
+    purchased_at = DateTime(
+        load_default=None,
+        validate=_not_future,
+        metadata={"description": "ISO 8601, not in the future; default now"},
+    )
     summary = String(load_default=None, validate=Length(max=500))
 
 
