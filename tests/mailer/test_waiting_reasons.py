@@ -13,33 +13,28 @@ from services.console.campaign_report import REASONS, by_reason
 from services.mailer.models import Delivery
 
 
-def test_deferred_deliveries_are_told_by_reason_and_first_try(api):
-    at = datetime.datetime(2026, 12, 7, 8, 0)
-    for n, (code, due) in enumerate(
-        [("quiet_hours", at), ("quiet_hours", at + datetime.timedelta(hours=7)), ("capped", at), (None, at)]
-    ):
-        Delivery(
-            campaign_id="c-primavera",
-            customer_id=ObjectId(),
-            step="main",
-            channel="email",
-            topic="promotions",
-            template_id=ObjectId(),
-            status="deferred",
-            code=code,
-            due_at=due + datetime.timedelta(minutes=n),
-        ).save()
-    Delivery(  # another campaign's, and a sent one: not waiting here
-        campaign_id="c-otra",
+def deferred(campaign_id: str, code: str | None, due: datetime.datetime) -> None:
+    Delivery(
+        campaign_id=campaign_id,
         customer_id=ObjectId(),
         step="main",
         channel="email",
         topic="promotions",
         template_id=ObjectId(),
         status="deferred",
-        code="capped",
-        due_at=at,
+        code=code,
+        due_at=due,
     ).save()
+
+
+def test_deferred_deliveries_are_told_by_reason_and_first_try(api):
+    at = datetime.datetime(2026, 12, 7, 8, 0)
+    later = at + datetime.timedelta(hours=7)
+    for n, (code, due) in enumerate(
+        [("quiet_hours", at), ("quiet_hours", later), ("capped", at), (None, at)]
+    ):
+        deferred("c-primavera", code, due + datetime.timedelta(minutes=n))
+    deferred("c-otra", "capped", at)  # another campaign's: not waiting here
     answer = api.get(
         "/deliveries", query_string={"campaign_id": "c-primavera", "status": "deferred", "limit": 500}
     )
