@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from urllib.parse import urlsplit
 
 import phonenumbers
 from phonenumbers import Leniency
+
+from shared import normalize
 
 # Keys whose value is personal, wherever they appear. "url": a post's or a
 # clicked link's address can name the person (x.com/<handle>/status/...,
@@ -105,11 +106,7 @@ FREE_TEXT_MAPS = ("attributes", "tags")
 @functools.lru_cache(maxsize=4096)
 def personal_field(key: str) -> str | None:
     """The personal field a key names (``Teléfono`` -> phone), or None."""
-    folded = unicodedata.normalize("NFKD", key)
-    folded = _NOT_LETTER_OR_DIGIT.sub(
-        "", "".join(ch for ch in folded if not unicodedata.combining(ch))
-    ).lower()
-    return PERSONAL_SYNONYMS.get(folded)
+    return PERSONAL_SYNONYMS.get(_NOT_LETTER_OR_DIGIT.sub("", normalize.fold(key)))
 
 
 def is_personal(field: str) -> bool:

@@ -3,7 +3,10 @@ database's time zones, and a country's main time zone for a guess."""
 
 from __future__ import annotations
 
+import re
 import zoneinfo
+
+from shared import normalize
 
 _ZONES: set[str] | None = None
 
@@ -82,11 +85,8 @@ _COUNTRY_NAMES: dict[str, str] | None = None
 
 
 def _fold(text: str) -> str:
-    import re
-    import unicodedata
-
-    text = unicodedata.normalize("NFKD", text)
-    return re.sub(r"[\W_]+", "", "".join(ch for ch in text if not unicodedata.combining(ch))).lower()
+    """Letters and digits only, lower-case, without accents ("EE. UU." -> "eeuu")."""
+    return re.sub(r"[\W_]+", "", normalize.fold(text))
 
 
 def country_code(value: str) -> str | None:
@@ -95,7 +95,7 @@ def country_code(value: str) -> str | None:
     A country is a code with a zone in the tz database (every ISO 3166 country has one; "EU",
     "XX", "ZZ" do not)."""
     global _COUNTRY_NAMES
-    country_zone("ES")  # loads the zone table
+    country_zone("ES")  # reads the tz database's table once: its keys are the countries
     if _COUNTRY_NAMES is None:
         from babel import Locale
 
